@@ -1,0 +1,47 @@
+/* The queues between listener threads and worker threads.
+ *
+ * DESIGN: one liburcu wait-free concurrent queue (wfcqueue) per worker.
+ * Any listener may dispatch_push() to any queue at any time (wait-free
+ * enqueue); only the queue's own worker calls dispatch_take() and
+ * dispatch_wait(). Wake-ups coalesce: a worker that is about to sleep says
+ * so in a flag, and a listener writes its eventfd only when it finds the
+ * flag set, so a busy worker is never woken per message. */
+#ifndef SWITCHBOARD_DISPATCH_H
+#define SWITCHBOARD_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "switchboard/types.h"
+
+struct dispatch;
+
+/* @limit bounds each queue's depth (messages not yet taken). */
+int dispatch_create(unsigned workers, size_t limit, struct dispatch **out);
+/* Frees messages still queued. */
+void dispatch_destroy(struct dispatch *d);
+
+unsigned dispatch_worker_count(const struct dispatch *d);
+
+/* Which worker a Call-ID belongs to. */
+unsigned dispatch_worker_for(const struct dispatch *d, const char *call_id);
+
+/* Queues @in for worker @worker without waking it. Returns 0 or SB_ELIMIT
+ * (queue full: @in stays the caller's). */
+int dispatch_push(struct dispatch *d, unsigned worker, struct sb_inbound *in);
+/* Wakes @worker if it sleeps. Call once after a batch of pushes. */
+void dispatch_wake(struct dispatch *d, unsigned worker);
+
+/* Worker side: moves everything queued for @worker onto the caller's queue
+ * (@head/@tail, initialised with cds_wfcq_init). Returns how many. */
+size_t dispatch_take(struct dispatch *d, unsigned worker, struct cds_wfcq_head *head,
+                     struct cds_wfcq_tail *tail);
+/* Sleeps until a push, dispatch_stop(), or @timeout_ms (-1: no limit). */
+void dispatch_wait(struct dispatch *d, unsigned worker, int timeout_ms);
+
+/* Tells every worker to finish: dispatch_stopping() turns true and sleepers
+ * wake. Pushes must have ended before. */
+void dispatch_stop(struct dispatch *d);
+bool dispatch_stopping(const struct dispatch *d);
+
+#endif

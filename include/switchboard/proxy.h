@@ -1,0 +1,43 @@
+/* The proxy core (RFC 3261 §16): the transaction user that routes
+ * requests, forks to registered contacts, picks the best response, handles
+ * CANCEL and Timer C, and forwards what needs no state (ACK for 2xx, stray
+ * responses) statelessly.
+ *
+ * DESIGN: one proxy per worker thread, owning that worker's transaction
+ * layer; it sees only messages whose Call-ID hashes to its worker. The
+ * registrar is the only state it shares with other workers. */
+#ifndef SWITCHBOARD_PROXY_H
+#define SWITCHBOARD_PROXY_H
+
+#include "switchboard/config.h"
+#include "switchboard/identity.h"
+#include "switchboard/registrar.h"
+#include "switchboard/stats.h"
+#include "switchboard/timer_wheel.h"
+#include "switchboard/transaction.h"
+#include "switchboard/types.h"
+
+struct proxy;
+
+/* What a worker's proxy needs from the rest of the process. */
+struct proxy_env {
+    const struct sb_config *config;
+    struct registrar *registrar;
+    const struct identity *identity;
+    struct timer_wheel *wheel;
+    txn_send_fn send; /* puts a datagram on the wire from a local address */
+    void *send_ctx;
+    struct sb_counters *counters;
+};
+
+int proxy_create(const struct proxy_env *env, struct proxy **out);
+/* Drops every transaction (shutdown). */
+void proxy_destroy(struct proxy *p);
+
+/* Handles one message; takes @in. */
+void proxy_handle(struct proxy *p, struct sb_inbound *in);
+
+/* Live transactions, for stats and tests. */
+size_t proxy_transaction_count(const struct proxy *p);
+
+#endif

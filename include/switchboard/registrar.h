@@ -1,0 +1,85 @@
+/* The location service (RFC 3261 §10): address-of-record -> bindings.
+ *
+ * DESIGN: a liburcu lock-free hash table (cds_lfht) shared by every worker.
+ * Each address-of-record is one node holding an immutable binding set; an
+ * update builds a new set and swaps the node with cds_lfht_replace, which
+ * fails if someone else changed it first, so updates retry instead of
+ * locking. Readers never lock. Every thread that calls in must be registered
+ * with liburcu (rcu_register_thread). Any thread may call any function. */
+#ifndef SWITCHBOARD_REGISTRAR_H
+#define SWITCHBOARD_REGISTRAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "switchboard/types.h"
+
+struct registrar;
+
+struct registrar_limits {
+    unsigned max_bindings; /* per address-of-record */
+    size_t max_records;    /* addresses-of-record in total; 0 = unbounded */
+};
+
+/* One contact bound to an address-of-record. Strings are owned by the set. */
+struct registrar_binding {
+    const char *contact;  /* Contact value without expires, e.g. <sip:a@h>;+sip.instance=".." */
+    const char *uri;      /* the contact URI alone */
+    const char *instance; /* +sip.instance value, or NULL */
+    const char *call_id;
+    const char *user_agent; /* may be NULL */
+    uint32_t cseq;
+    uint64_t expires_at_ms; /* monotonic ms */
+    unsigned q;             /* q-value times 1000 */
+    bool use_source;        /* the UA registered itself: reach it at source */
+    struct sb_addr source;  /* where the REGISTER came from */
+    struct sb_local local;  /* which of our addresses it came in on */
+};
+
+/* A caller-owned copy of an address-of-record's live bindings. */
+struct registrar_set {
+    size_t count;
+    struct registrar_binding bindings[];
+};
+
+/* One change asked for by a REGISTER: bind @binding (expires_at_ms in the
+ * future) or, with remove set, unbind the contact matching it. Its call_id
+ * and cseq are taken from registrar_update()'s arguments. */
+struct registrar_change {
+    struct registrar_binding binding;
+    bool remove;
+};
+
+int registrar_create(const struct registrar_limits *limits, struct registrar **out);
+/* Call once every thread that used it is done. */
+void registrar_destroy(struct registrar *reg);
+
+/* Applies @changes to @aor atomically (RFC 3261 §10.3 steps 6-8). With
+ * @remove_all, drops every binding (Contact: *), honouring @call_id/@cseq
+ * ordering. Returns 0, SB_EOUTOFORDER (a binding with the same Call-ID has
+ * an equal or higher CSeq), SB_ELIMIT (too many bindings or records) or
+ * SB_ENOMEM. Nothing changes on error. If @after is not NULL, it receives a
+ * copy of the resulting live bindings (free with registrar_set_free). */
+int registrar_update(struct registrar *reg, const char *aor, const struct registrar_change *changes,
+                     size_t count, bool remove_all, const char *call_id, uint32_t cseq,
+                     uint64_t now_ms, struct registrar_set **after);
+
+/* Copies @aor's live bindings, highest q first. Returns 0 (with *out set,
+ * even to an empty set), SB_ENOTFOUND when there is none, or SB_ENOMEM. */
+int registrar_lookup(struct registrar *reg, const char *aor, uint64_t now_ms,
+                     struct registrar_set **out);
+
+void registrar_set_free(struct registrar_set *set);
+
+/* Drops expired bindings and empty records. Returns how many bindings went. */
+size_t registrar_expire(struct registrar *reg, uint64_t now_ms);
+
+/* Number of addresses-of-record currently stored. */
+size_t registrar_record_count(struct registrar *reg);
+
+/* Are two contact URIs the same binding? (RFC 3261 §19.1.4, simplified to
+ * scheme, user, host and port, case-insensitive host.) */
+bool registrar_uri_equal(const char *a, const char *b);
+
+#endif

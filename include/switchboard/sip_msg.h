@@ -1,0 +1,105 @@
+/* Helpers over libosip2 messages: validation, building responses, Via and
+ * branch handling (RFC 3261 §8.1.1.7, §16.6, §16.11, §18.2; RFC 3581), and
+ * URI to socket address. Pure functions, safe from any thread. */
+#ifndef SWITCHBOARD_SIP_MSG_H
+#define SWITCHBOARD_SIP_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "switchboard/types.h"
+
+#define SB_BRANCH_COOKIE "z9hG4bK"
+#define SB_SERVER_NAME "switchboard/0.1"
+
+/* Is @buf only CR/LF (a keep-alive, RFC 5626 §4.4.1)? */
+bool sipmsg_is_keepalive(const char *buf, size_t len);
+
+/* Checks what RFC 3261 §8.2 and §18.3 require before a message is handled:
+ * version, the mandatory headers, CSeq method equal to the request method,
+ * Content-Length not past the datagram. @raw/@raw_len is the datagram.
+ * Returns 0, or a SIP status code to answer (400, 505) with *why set. */
+int sipmsg_validate(const osip_message_t *msg, const char *raw, size_t raw_len, const char **why);
+
+/* Builds a response to @req: Via, From, To (with @to_tag added when To has
+ * none and code > 100), Call-ID and CSeq copied, Content-Length 0.
+ * @reason NULL means the standard phrase. Returns 0 or a negative code. */
+int sipmsg_response_create(const osip_message_t *req, int code, const char *reason,
+                           const char *to_tag, osip_message_t **out);
+
+/* Serialises @msg (rebuilding it after changes). *out is osip_free()d by the
+ * caller. Returns 0 or SB_EMALFORMED. */
+int sipmsg_serialize(osip_message_t *msg, char **out, size_t *len);
+
+/* The top Via, or NULL. */
+osip_via_t *sipmsg_top_via(const osip_message_t *msg);
+/* A Via parameter's value ("" for a flag), or NULL if absent. */
+const char *sipmsg_via_param(const osip_via_t *via, const char *name);
+
+/* RFC 3261 §18.2.1 and RFC 3581: adds received= when the sent-by host differs
+ * from the source, and fills an empty rport with the source port. */
+int sipmsg_via_stamp_source(osip_via_t *via, const struct sb_addr *src);
+
+/* Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4): received/rport,
+ * else sent-by. Returns 0, SB_EUNRESOLVED or SB_EMALFORMED. */
+int sipmsg_via_destination(const osip_via_t *via, struct sb_addr *dst);
+
+/* Prepends "SIP/2.0/UDP host:port;branch=@branch" to @msg. */
+int sipmsg_via_push(osip_message_t *msg, const char *host, unsigned port, const char *branch);
+/* Removes the top Via. */
+void sipmsg_via_pop(osip_message_t *msg);
+
+/* The loop-detection hash of RFC 3261 §16.6 step 8: over Request-URI, From
+ * tag, To tag, Call-ID, CSeq number and the top Route. */
+uint32_t sipmsg_loop_hash(const osip_message_t *req);
+
+/* Formats a branch "z9hG4bK-sb<loophash>.<unique>" into @buf. */
+void sipmsg_branch_format(char *buf, size_t size, uint32_t loop_hash, uint64_t unique);
+/* Parses the loop hash out of a branch we made. Returns 0 or SB_ENOTFOUND. */
+int sipmsg_branch_loop_hash(const char *branch, uint32_t *loop_hash);
+
+/* Resolves a SIP URI's host (numeric first, then the resolver) and port
+ * (default 5060) to a socket address. */
+int sipmsg_uri_to_addr(const osip_uri_t *uri, struct sb_addr *dst);
+/* Resolves "host" and port into @dst. */
+int sipmsg_host_to_addr(const char *host, unsigned port, struct sb_addr *dst);
+
+/* Formats an address's IP (no brackets) and returns its port. */
+unsigned sipmsg_addr_host(const struct sb_addr *addr, char *buf, size_t size);
+
+/* Decrements Max-Forwards (adding "70 - 1" when absent). Returns the value
+ * before decrementing, or SB_EMALFORMED. */
+int sipmsg_max_forwards_take(osip_message_t *req);
+/* Reads Max-Forwards (70 when absent), or SB_EMALFORMED. */
+int sipmsg_max_forwards(const osip_message_t *req);
+
+/* A header's value by name (case-insensitive, compact forms are not
+ * expanded: osip already stores full names), or NULL. */
+const char *sipmsg_header(const osip_message_t *msg, const char *name);
+
+/* The To tag / From tag, or NULL. */
+const char *sipmsg_to_tag(const osip_message_t *msg);
+const char *sipmsg_from_tag(const osip_message_t *msg);
+
+/* The whole Call-ID (osip keeps "number@host" in two parts) into @buf.
+ * Returns 0, or SB_ERANGE when it does not fit. */
+int sipmsg_call_id(const osip_message_t *msg, char *buf, size_t size);
+
+/* CSeq number, or 0 when unparsable. */
+uint32_t sipmsg_cseq_number(const osip_message_t *msg);
+
+/* Appends @len bytes to a growing buffer; used to compose messages by hand
+ * where osip would cost a parse. */
+struct sb_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool failed;
+};
+void sb_buf_append(struct sb_buf *b, const char *s, size_t len);
+void sb_buf_puts(struct sb_buf *b, const char *s);
+void sb_buf_printf(struct sb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_buf_free(struct sb_buf *b);
+
+#endif

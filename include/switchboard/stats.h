@@ -1,0 +1,51 @@
+/* Per-thread counters. Each thread owns one sb_counters block on its own
+ * cache lines and is its only writer; readers sum all blocks with relaxed
+ * loads, so counting never bounces a cache line between cores. */
+#ifndef SWITCHBOARD_STATS_H
+#define SWITCHBOARD_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SB_COUNTER_MAP(X)                                                                          \
+    X(DATAGRAMS, "datagrams received")                                                             \
+    X(KEEPALIVES, "keep-alives ignored")                                                           \
+    X(MALFORMED, "malformed messages")                                                             \
+    X(TRUNCATED, "oversized datagrams dropped")                                                    \
+    X(QUEUE_FULL, "messages dropped on a full worker queue")                                       \
+    X(REQUESTS, "requests handled")                                                                \
+    X(RESPONSES, "responses handled")                                                              \
+    X(RETRANSMISSIONS, "request retransmissions absorbed")                                         \
+    X(STATELESS, "messages forwarded statelessly")                                                 \
+    X(OVERLOAD, "requests refused with 503 (transaction limit)")                                   \
+    X(SEND_ERRORS, "datagrams that could not be sent")                                             \
+    X(DROPPED, "messages dropped (no route back)")
+
+enum sb_counter {
+#define SB_COUNTER_ENUM(name, text) SB_CNT_##name,
+    SB_COUNTER_MAP(SB_COUNTER_ENUM)
+#undef SB_COUNTER_ENUM
+        SB_CNT_COUNT
+};
+
+struct sb_counters {
+    _Alignas(64) uint64_t value[SB_CNT_COUNT];
+};
+
+static inline void sb_count_add(struct sb_counters *c, enum sb_counter id, uint64_t n)
+{
+    /* single writer: a relaxed store of our own value is race-free */
+    __atomic_store_n(&c->value[id], __atomic_load_n(&c->value[id], __ATOMIC_RELAXED) + n,
+                     __ATOMIC_RELAXED);
+}
+
+static inline void sb_count(struct sb_counters *c, enum sb_counter id)
+{
+    sb_count_add(c, id, 1);
+}
+
+const char *sb_counter_name(enum sb_counter id);
+/* Adds @c into @total. */
+void sb_counters_accumulate(uint64_t total[SB_CNT_COUNT], const struct sb_counters *c);
+
+#endif

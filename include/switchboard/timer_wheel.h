@@ -1,0 +1,47 @@
+/* A hashed timing wheel with 1 ms ticks, owned by one worker thread (no
+ * locking). Timers are embedded in their owners; scheduling and cancelling
+ * are O(1). Timers further out than one turn wait in their slot and are
+ * skipped until due. */
+#ifndef SWITCHBOARD_TIMER_WHEEL_H
+#define SWITCHBOARD_TIMER_WHEEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct timer;
+typedef void (*timer_fn)(struct timer *timer, void *arg);
+
+struct timer {
+    struct timer *next;
+    struct timer **pprev; /* NULL when not scheduled */
+    uint64_t expires_ms;
+    timer_fn fn;
+    void *arg;
+};
+
+struct timer_wheel;
+
+int timer_wheel_create(uint64_t now_ms, struct timer_wheel **out);
+/* Pending timers are forgotten, not fired. */
+void timer_wheel_destroy(struct timer_wheel *wheel);
+
+void timer_init(struct timer *timer, timer_fn fn, void *arg);
+/* (Re)schedules @timer to fire at @expires_ms (monotonic). */
+void timer_schedule(struct timer_wheel *wheel, struct timer *timer, uint64_t expires_ms);
+void timer_cancel(struct timer *timer);
+static inline bool timer_pending(const struct timer *timer)
+{
+    return timer->pprev != NULL;
+}
+
+/* Fires every timer due at @now_ms. Callbacks may schedule and cancel any
+ * timer. Returns how many fired. */
+size_t timer_wheel_advance(struct timer_wheel *wheel, uint64_t now_ms);
+
+/* Milliseconds until the next timer is due (0 if overdue), or -1 if none. */
+int64_t timer_wheel_next_delay(const struct timer_wheel *wheel, uint64_t now_ms);
+
+size_t timer_wheel_count(const struct timer_wheel *wheel);
+
+#endif

@@ -1,0 +1,118 @@
+/* The transaction layer (RFC 3261 §17): server and client transactions with
+ * their state machines, timers A-M and retransmissions, and the matching of
+ * requests and responses to them (§17.1.3, §17.2.3).
+ *
+ * DESIGN: one txn_layer per worker thread; every transaction of a call lives
+ * in the worker its Call-ID hashes to, so nothing here is locked or shared.
+ * The transaction user (the proxy core) hears of events through
+ * txn_user_ops and keeps its own state in the tu_data pointers. */
+#ifndef SWITCHBOARD_TRANSACTION_H
+#define SWITCHBOARD_TRANSACTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "switchboard/timer_wheel.h"
+#include "switchboard/types.h"
+
+struct txn_layer;
+struct server_txn;
+struct client_txn;
+
+struct txn_config {
+    unsigned t1_ms, t2_ms, t4_ms;
+    size_t max_server; /* server transactions; 0 = unbounded */
+};
+
+/* How the layer puts a datagram on the wire. */
+typedef void (*txn_send_fn)(void *ctx, const struct sb_local *local, const struct sb_addr *dst,
+                            const char *data, size_t len);
+
+struct txn_user_ops {
+    /* A response for @ct the user must see: every 1xx, the first final, and
+     * for INVITE every 2xx (RFC 6026). The user may take *resp (setting it
+     * to NULL); otherwise it stays the caller's. */
+    void (*on_response)(void *user, struct client_txn *ct, void *tu_data, osip_message_t **resp);
+    /* Timer B or F fired, or a CANCELled INVITE got no final answer: act as
+     * if a 408 arrived (RFC 3261 §16.7 step 2, §9.1). */
+    void (*on_timeout)(void *user, struct client_txn *ct, void *tu_data);
+    /* The transaction is being freed; forget every pointer to it. */
+    void (*on_client_gone)(void *user, struct client_txn *ct, void *tu_data);
+    void (*on_server_gone)(void *user, struct server_txn *st, void *tu_data);
+};
+
+int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel,
+                     txn_send_fn send, void *send_ctx, const struct txn_user_ops *ops,
+                     void *user, struct txn_layer **out);
+/* Frees every transaction without callbacks. */
+void txn_layer_destroy(struct txn_layer *layer);
+size_t txn_layer_server_count(const struct txn_layer *layer);
+size_t txn_layer_client_count(const struct txn_layer *layer);
+
+/* Formats the matching key of a request per RFC 3261 §17.2.3 into @buf:
+ * branch, sent-by and method (INVITE for an ACK), or the RFC 2543 fallback
+ * when the branch lacks the magic cookie. With @for_invite, an ACK's or a
+ * CANCEL's key names the INVITE transaction it refers to. Returns the key
+ * length, or SB_EMALFORMED / SB_ERANGE. */
+int txn_server_key(const osip_message_t *req, bool for_invite, char *buf, size_t size);
+
+/* --- server transactions ------------------------------------------------ */
+
+/* The server transaction @req belongs to (ACK: its INVITE), or NULL. */
+struct server_txn *txn_server_match(struct txn_layer *layer, const osip_message_t *req);
+/* The INVITE server transaction a CANCEL refers to (§9.2), or NULL. */
+struct server_txn *txn_server_match_cancelled(struct txn_layer *layer,
+                                              const osip_message_t *cancel);
+
+/* Creates a server transaction for @in, which it takes (freed with the
+ * transaction). Returns 0, SB_ELIMIT or SB_ENOMEM (@in is then the
+ * caller's). */
+int txn_server_create(struct txn_layer *layer, struct sb_inbound *in, void *tu_data,
+                      struct server_txn **out);
+
+/* A retransmitted request: resends the last response, if any. */
+void txn_server_retransmission(struct server_txn *st);
+/* An ACK matched an INVITE transaction. Returns true when it was absorbed
+ * (ACK to a non-2xx final), false when it belongs to the user (2xx). */
+bool txn_server_ack(struct server_txn *st);
+
+/* Sends @resp (consumed) upstream, driving the state machine. Returns 0 or
+ * a negative code. */
+int txn_server_respond(struct server_txn *st, osip_message_t *resp);
+/* Builds and sends a response to the transaction's request. @reason NULL:
+ * the standard phrase. */
+int txn_server_respond_code(struct server_txn *st, int code, const char *reason);
+
+const osip_message_t *txn_server_request(const struct server_txn *st);
+const struct sb_inbound *txn_server_inbound(const struct server_txn *st);
+bool txn_server_is_invite(const struct server_txn *st);
+/* Has a final response been sent? */
+bool txn_server_final_sent(const struct server_txn *st);
+void txn_server_set_tu(struct server_txn *st, void *tu_data);
+void *txn_server_tu(const struct server_txn *st);
+/* The To tag this transaction adds to its locally built responses. */
+const char *txn_server_local_tag(const struct server_txn *st);
+
+/* --- client transactions ------------------------------------------------ */
+
+/* Serialises @req (whose top Via must carry our branch) and sends it to
+ * @dst from @local, starting Timer A/B or E/F. @req stays the caller's.
+ * Returns 0, SB_EMALFORMED or SB_ENOMEM. */
+int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct sb_local *local,
+                    const struct sb_addr *dst, void *tu_data, struct client_txn **out);
+
+/* Matches a response to its client transaction (§17.1.3) and runs the
+ * state machine. Returns true when a transaction matched (the user may have
+ * been told, and may have taken *resp), false when none did. */
+bool txn_client_receive(struct txn_layer *layer, osip_message_t **resp);
+
+/* CANCELs an INVITE client transaction (§9.1): at once if a provisional
+ * response came, else as soon as one does. Idempotent. */
+void txn_client_cancel(struct client_txn *ct);
+
+/* Stop telling the user about @ct; it finishes its work (ACKs, absorbing
+ * retransmissions) on its own. */
+void txn_client_detach(struct client_txn *ct);
+
+#endif

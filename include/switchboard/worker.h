@@ -1,0 +1,32 @@
+/* Worker threads: each drains its dispatch queue, runs its proxy (and so
+ * its transactions and timers) and sends what that produced in batches.
+ *
+ * DESIGN: a worker owns its timer wheel, proxy, transaction layer and
+ * outbox; no other thread touches them. It sleeps only when its queue is
+ * empty, for as long as its next timer allows. */
+#ifndef SWITCHBOARD_WORKER_H
+#define SWITCHBOARD_WORKER_H
+
+#include <stdint.h>
+
+#include "switchboard/config.h"
+#include "switchboard/dispatch.h"
+#include "switchboard/identity.h"
+#include "switchboard/registrar.h"
+#include "switchboard/stats.h"
+#include "switchboard/transport.h"
+
+struct worker_pool;
+
+int worker_pool_create(const struct sb_config *cfg, struct dispatch *dispatch,
+                       struct transport *transport, struct registrar *registrar,
+                       const struct identity *identity, struct worker_pool **out);
+int worker_pool_start(struct worker_pool *pool);
+/* After dispatch_stop(): waits for every worker to drain its queue and end. */
+void worker_pool_join(struct worker_pool *pool);
+void worker_pool_destroy(struct worker_pool *pool);
+
+/* Adds the workers' counters into @total. */
+void worker_pool_counters(const struct worker_pool *pool, uint64_t total[SB_CNT_COUNT]);
+
+#endif

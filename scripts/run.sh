@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs switchboard on conf/switchboard.conf (UDP 0.0.0.0:5060), installing
+# what is missing and building first. Extra arguments go to switchboard,
+# e.g. scripts/run.sh -l udp:127.0.0.1:5070 --log-level debug
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+ensure_packages $SB_BUILD_PACKAGES
+build build-release -DCMAKE_BUILD_TYPE=Release -DSB_TESTS=OFF
+exec build-release/switchboard -c conf/switchboard.conf "$@"

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, installing what is missing and building first:
+#   1. unit tests (Criterion) and protocol tests (SIPp over UDP on 127.0.0.1)
+#      with 1 and with 4 workers, on a RelWithDebInfo build;
+#   2. the same unit and protocol tests on an AddressSanitizer + UBSan build.
+# Test output (logs, SIPp traces) lands in build*/test-output/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 || exit 1
+
+passed=0
+failed=0
+# stage NAME COMMAND...: runs one stage bounded in time and counts it.
+stage() {
+    local name=$1
+    shift
+    echo "=== $name"
+    if timeout 900 "$@"; then
+        passed=$((passed + 1))
+    else
+        echo "=== $name FAILED"
+        failed=$((failed + 1))
+    fi
+}
+
+unit() { ctest --test-dir "$1" --output-on-failure --timeout 120; }
+
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
+stage "unit tests" unit build
+stage "protocol tests, 1 worker" tests/protocol_tests.sh build/switchboard build/test-output/workers1 1
+stage "protocol tests, 4 workers" tests/protocol_tests.sh build/switchboard build/test-output/workers4 4
+
+# Sanitizers: every bad memory access or undefined behaviour aborts the run.
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON || exit 1
+stage "unit tests (ASan+UBSan)" unit build-asan
+stage "protocol tests (ASan+UBSan), 2 workers" tests/protocol_tests.sh build-asan/switchboard \
+    build-asan/test-output/workers2 2
+
+echo "test stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,347 @@
+/* Configuration from conf/switchboard.conf (INI, parsed by libinih) and the
+ * command line, which overrides the file. */
+#include "switchboard/config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+
+void config_defaults(struct sb_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->log_level = SB_LOG_INFO;
+    cfg->default_expires = 3600;
+    cfg->min_expires = 60;
+    cfg->max_expires = 86400;
+    cfg->max_bindings = 16;
+    cfg->t1_ms = 500;
+    cfg->t2_ms = 4000;
+    cfg->t4_ms = 5000;
+    cfg->timer_c_ms = 180000;
+    cfg->max_transactions = 65536;
+    cfg->queue_limit = 65536;
+}
+
+static void string_list_clear(char **list, size_t *count)
+{
+    for (size_t i = 0; i < *count; i++)
+        free(list[i]);
+    *count = 0;
+}
+
+void config_free(struct sb_config *cfg)
+{
+    string_list_clear(cfg->listen, &cfg->listen_count);
+    string_list_clear(cfg->domains, &cfg->domain_count);
+}
+
+/* Adds each comma- or space-separated item of @value. */
+static int string_list_add(char **list, size_t *count, size_t max, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return SB_ENOMEM;
+    int rc = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+        if (*count >= max) {
+            rc = SB_ELIMIT;
+            break;
+        }
+        list[*count] = strdup(tok);
+        if (!list[*count]) {
+            rc = SB_ENOMEM;
+            break;
+        }
+        (*count)++;
+    }
+    free(copy);
+    return rc;
+}
+
+static int parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+        return SB_ERANGE;
+    *out = (unsigned)v;
+    return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+    if (!strcasecmp(s, "yes") || !strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "on"))
+        *out = true;
+    else if (!strcasecmp(s, "no") || !strcasecmp(s, "false") || !strcmp(s, "0") ||
+             !strcasecmp(s, "off"))
+        *out = false;
+    else
+        return SB_EINVAL;
+    return 0;
+}
+
+int config_parse_listen(const char *spec, char *host, size_t host_size, unsigned *port)
+{
+    if (strncmp(spec, "udp:", 4) != 0)
+        return SB_EINVAL;
+    const char *h = spec + 4;
+    const char *colon;
+    size_t hlen;
+    if (*h == '[') {
+        const char *close = strchr(h, ']');
+        if (!close || close[1] != ':')
+            return SB_EINVAL;
+        h++;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(h, ':');
+        if (!colon)
+            return SB_EINVAL;
+        hlen = (size_t)(colon - h);
+    }
+    if (hlen == 0 || hlen >= host_size)
+        return SB_EINVAL;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    return parse_unsigned(colon + 1, 1, 65535, port);
+}
+
+struct option_spec {
+    const char *section;
+    const char *name;
+    size_t offset;
+    unsigned min, max;
+};
+
+#define UOPT(sec, key, field, lo, hi) {sec, key, offsetof(struct sb_config, field), lo, hi}
+static const struct option_spec unsigned_options[] = {
+    UOPT("server", "listeners", listeners, 0, 256),
+    UOPT("server", "workers", workers, 0, 256),
+    UOPT("registrar", "default_expires", default_expires, 1, 0x7fffffff),
+    UOPT("registrar", "min_expires", min_expires, 0, 0x7fffffff),
+    UOPT("registrar", "max_expires", max_expires, 1, 0x7fffffff),
+    UOPT("registrar", "max_bindings", max_bindings, 1, 1024),
+    UOPT("proxy", "t1_ms", t1_ms, 10, 60000),
+    UOPT("proxy", "t2_ms", t2_ms, 10, 600000),
+    UOPT("proxy", "t4_ms", t4_ms, 10, 600000),
+    UOPT("proxy", "timer_c_ms", timer_c_ms, 100, 3600000),
+    UOPT("proxy", "max_transactions", max_transactions, 16, 10000000),
+    UOPT("proxy", "queue_limit", queue_limit, 16, 10000000),
+};
+
+struct file_context {
+    struct sb_config *cfg;
+    bool listen_seen, domains_seen;
+    char error[512]; /* the first bad setting */
+};
+
+static int file_entry(void *user, const char *section, const char *name, const char *value)
+{
+    struct file_context *ctx = user;
+    struct sb_config *cfg = ctx->cfg;
+    int rc = SB_EINVAL;
+    if (!strcmp(section, "server") && !strcmp(name, "listen")) {
+        if (!ctx->listen_seen)
+            string_list_clear(cfg->listen, &cfg->listen_count);
+        ctx->listen_seen = true;
+        rc = string_list_add(cfg->listen, &cfg->listen_count, SB_MAX_LISTEN, value);
+    } else if (!strcmp(section, "server") && !strcmp(name, "domain")) {
+        if (!ctx->domains_seen)
+            string_list_clear(cfg->domains, &cfg->domain_count);
+        ctx->domains_seen = true;
+        rc = string_list_add(cfg->domains, &cfg->domain_count, SB_MAX_DOMAINS, value);
+    } else if (!strcmp(section, "server") && !strcmp(name, "log_level")) {
+        int level = sb_log_level_parse(value);
+        if (level >= 0) {
+            cfg->log_level = level;
+            rc = 0;
+        }
+    } else if (!strcmp(section, "proxy") && !strcmp(name, "relay")) {
+        rc = parse_bool(value, &cfg->relay);
+    } else {
+        for (size_t i = 0; i < sizeof(unsigned_options) / sizeof(unsigned_options[0]); i++) {
+            const struct option_spec *o = &unsigned_options[i];
+            if (!strcmp(section, o->section) && !strcmp(name, o->name)) {
+                rc = parse_unsigned(value, o->min, o->max, (unsigned *)((char *)cfg + o->offset));
+                break;
+            }
+        }
+    }
+    if (rc != 0) {
+        if (!ctx->error[0])
+            snprintf(ctx->error, sizeof(ctx->error), "bad setting [%s] %s = %s", section, name,
+                     value);
+        return 0; /* inih returns the first such line */
+    }
+    return 1;
+}
+
+static int config_check(const struct sb_config *cfg)
+{
+    char host[256];
+    unsigned port;
+    for (size_t i = 0; i < cfg->listen_count; i++) {
+        if (config_parse_listen(cfg->listen[i], host, sizeof(host), &port) != 0) {
+            fprintf(stderr, "switchboard: bad listen address '%s' (want udp:HOST:PORT)\n",
+                    cfg->listen[i]);
+            return SB_EINVAL;
+        }
+    }
+    if (cfg->min_expires > cfg->max_expires) {
+        fprintf(stderr, "switchboard: min_expires (%u) is above max_expires (%u)\n",
+                cfg->min_expires, cfg->max_expires);
+        return SB_EINVAL;
+    }
+    if (cfg->t1_ms > cfg->t2_ms) {
+        fprintf(stderr, "switchboard: t1_ms must not exceed t2_ms\n");
+        return SB_EINVAL;
+    }
+    return 0;
+}
+
+int config_load_file(struct sb_config *cfg, const char *path)
+{
+    struct file_context ctx = {.cfg = cfg};
+    int rc = ini_parse(path, file_entry, &ctx);
+    if (rc < 0) {
+        fprintf(stderr, "switchboard: cannot read config file %s\n", path);
+        return SB_EINVAL;
+    }
+    if (rc > 0) {
+        fprintf(stderr, "switchboard: %s:%d: %s\n", path, rc,
+                ctx.error[0] ? ctx.error : "syntax error");
+        return SB_EINVAL;
+    }
+    return 0;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: switchboard [-c FILE] [-l udp:HOST:PORT]... [--listeners N] [--workers N]\n"
+            "                   [--domain NAME]... [--log-level LEVEL] [--version] [--help]\n"
+            "\n"
+            "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
+            "  -l, --listen ADDR     listen on udp:HOST:PORT (repeatable; default udp:0.0.0.0:5060)\n"
+            "      --listeners N     listener threads (default: CPU count)\n"
+            "      --workers N       worker threads (default: CPU count)\n"
+            "      --domain NAME     a SIP domain served here (repeatable)\n"
+            "      --log-level L     error, warn, info or debug (default info)\n"
+            "      --version         print the version and exit\n"
+            "      --help            print this help and exit\n");
+}
+
+enum { OPT_LISTENERS = 256, OPT_WORKERS, OPT_DOMAIN, OPT_LOG_LEVEL, OPT_VERSION, OPT_HELP };
+
+static const struct option long_options[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"listen", required_argument, NULL, 'l'},
+    {"listeners", required_argument, NULL, OPT_LISTENERS},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"domain", required_argument, NULL, OPT_DOMAIN},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static int bad_flag(const char *flag, const char *value)
+{
+    fprintf(stderr, "switchboard: bad value '%s' for %s\n", value, flag);
+    return SB_EINVAL;
+}
+
+int config_from_args(struct sb_config *cfg, int argc, char **argv)
+{
+    int opt;
+    /* pass 1: the config file, so every other flag can override it */
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "c:l:", long_options, NULL)) != -1) {
+        if (opt == 'c' && config_load_file(cfg, optarg) != 0)
+            return SB_EINVAL;
+    }
+    opterr = 1;
+    optind = 1;
+    bool listen_seen = false, domains_seen = false;
+    while ((opt = getopt_long(argc, argv, "c:l:", long_options, NULL)) != -1) {
+        int rc = 0;
+        switch (opt) {
+        case 'c':
+            break;
+        case 'l':
+            if (!listen_seen)
+                string_list_clear(cfg->listen, &cfg->listen_count);
+            listen_seen = true;
+            rc = string_list_add(cfg->listen, &cfg->listen_count, SB_MAX_LISTEN, optarg);
+            break;
+        case OPT_LISTENERS:
+            if (parse_unsigned(optarg, 1, 256, &cfg->listeners) != 0)
+                return bad_flag("--listeners", optarg);
+            break;
+        case OPT_WORKERS:
+            if (parse_unsigned(optarg, 1, 256, &cfg->workers) != 0)
+                return bad_flag("--workers", optarg);
+            break;
+        case OPT_DOMAIN:
+            if (!domains_seen)
+                string_list_clear(cfg->domains, &cfg->domain_count);
+            domains_seen = true;
+            rc = string_list_add(cfg->domains, &cfg->domain_count, SB_MAX_DOMAINS, optarg);
+            break;
+        case OPT_LOG_LEVEL: {
+            int level = sb_log_level_parse(optarg);
+            if (level < 0)
+                return bad_flag("--log-level", optarg);
+            cfg->log_level = level;
+            break;
+        }
+        case OPT_VERSION:
+            printf("switchboard 0.1.0\n");
+            return 1;
+        case OPT_HELP:
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return SB_EINVAL;
+        }
+        if (rc != 0) {
+            fprintf(stderr, "switchboard: %s\n", sb_strerror(rc));
+            return rc;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "switchboard: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return SB_EINVAL;
+    }
+    if (cfg->listen_count == 0 &&
+        string_list_add(cfg->listen, &cfg->listen_count, SB_MAX_LISTEN, "udp:0.0.0.0:5060") != 0)
+        return SB_ENOMEM;
+    return config_check(cfg);
+}
+
+void config_finalize(struct sb_config *cfg)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 1)
+        cpus = 1;
+    if (cfg->listeners == 0)
+        cfg->listeners = (unsigned)cpus;
+    if (cfg->workers == 0)
+        cfg->workers = (unsigned)cpus;
+}

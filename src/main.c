@@ -1,0 +1,168 @@
+/* switchboard: a SIP proxy and registrar. main() wires the subsystems
+ * together, owns the signal handling, and runs registrar expiry. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <osipparser2/osip_parser.h>
+#include <osipparser2/osip_port.h>
+#include <urcu.h>
+
+#include "switchboard/config.h"
+#include "switchboard/dispatch.h"
+#include "switchboard/error.h"
+#include "switchboard/identity.h"
+#include "switchboard/log.h"
+#include "switchboard/registrar.h"
+#include "switchboard/stats.h"
+#include "switchboard/transport.h"
+#include "switchboard/worker.h"
+
+struct app {
+    struct sb_config config;
+    struct registrar *registrar;
+    struct identity *identity;
+    struct transport *transport;
+    struct dispatch *dispatch;
+    struct worker_pool *workers;
+};
+
+static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level,
+                             const char *fmt, va_list ap)
+{
+    (void)file;
+    (void)line;
+    (void)level;
+    (void)fmt;
+    (void)ap;
+}
+
+static void log_counters(const struct app *app)
+{
+    uint64_t total[SB_CNT_COUNT] = {0};
+    transport_counters(app->transport, total);
+    worker_pool_counters(app->workers, total);
+    char line[1024];
+    size_t n = 0;
+    for (int i = 0; i < SB_CNT_COUNT && n < sizeof(line); i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s=%llu", i ? ", " : "",
+                              sb_counter_name(i), (unsigned long long)total[i]);
+    SB_INFO("stats: %s; registered users=%zu", line, registrar_record_count(app->registrar));
+}
+
+static int app_start(struct app *app)
+{
+    const struct sb_config *cfg = &app->config;
+    struct registrar_limits limits = {.max_bindings = cfg->max_bindings};
+    int rc = registrar_create(&limits, &app->registrar);
+    if (rc == 0)
+        rc = identity_create(cfg, &app->identity);
+    if (rc == 0)
+        rc = transport_create(cfg, &app->transport);
+    if (rc == 0)
+        rc = dispatch_create(cfg->workers, cfg->queue_limit, &app->dispatch);
+    if (rc == 0)
+        rc = worker_pool_create(cfg, app->dispatch, app->transport, app->registrar,
+                                app->identity, &app->workers);
+    if (rc == 0)
+        rc = worker_pool_start(app->workers);
+    if (rc == 0)
+        rc = transport_start(app->transport, app->dispatch);
+    return rc;
+}
+
+static void app_stop(struct app *app)
+{
+    /* stop reading first, then let the workers drain what was queued */
+    if (app->transport)
+        transport_stop(app->transport);
+    if (app->dispatch)
+        dispatch_stop(app->dispatch);
+    if (app->workers) {
+        worker_pool_join(app->workers);
+        log_counters(app);
+    }
+    worker_pool_destroy(app->workers);
+    dispatch_destroy(app->dispatch);
+    transport_destroy(app->transport);
+    registrar_destroy(app->registrar);
+    identity_destroy(app->identity);
+}
+
+static void print_ready(const struct app *app)
+{
+    char line[2048];
+    size_t n = (size_t)snprintf(line, sizeof(line), "switchboard ready: listening on");
+    for (size_t i = 0; i < transport_listen_count(app->transport) && n < sizeof(line); i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, " %s",
+                              transport_listen_name(app->transport, i));
+    if (n < sizeof(line))
+        snprintf(line + n, sizeof(line) - n, " (%u listener(s), %u worker(s))",
+                 app->config.listeners, app->config.workers);
+    fprintf(stderr, "%s\n", line);
+}
+
+/* Waits for signals; once a second it sweeps expired registrations. */
+static void run_until_signalled(struct app *app, const sigset_t *signals)
+{
+    for (;;) {
+        struct timespec second = {.tv_sec = 1};
+        int sig = sigtimedwait(signals, NULL, &second);
+        if (sig < 0) {
+            if (errno == EAGAIN)
+                registrar_expire(app->registrar, sb_now_ms());
+            continue;
+        }
+        if (sig == SIGTERM || sig == SIGINT) {
+            SB_INFO("%s: shutting down", strsignal(sig));
+            return;
+        }
+        if (sig == SIGUSR1)
+            log_counters(app);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct app app = {0};
+    config_defaults(&app.config);
+    int rc = config_from_args(&app.config, argc, argv);
+    if (rc != 0) {
+        config_free(&app.config);
+        return rc > 0 ? 0 : 2;
+    }
+    config_finalize(&app.config);
+    sb_log_set_level(app.config.log_level);
+    parser_init(); /* libosip2's tables, before any thread parses */
+    /* libosip2 prints its own parse errors to stdout; we count and log
+     * malformed input ourselves, once */
+    osip_trace_initialize_func(TRACE_LEVEL0, osip_trace_quiet);
+    for (int level = 0; level < END_TRACE_LEVEL; level++)
+        osip_trace_disable_level((osip_trace_level_t)level);
+
+    /* every thread inherits this mask; only main() takes these signals */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rcu_register_thread();
+    rc = app_start(&app);
+    if (rc == 0) {
+        print_ready(&app);
+        run_until_signalled(&app, &signals);
+    } else {
+        SB_ERROR("start-up failed: %s", sb_strerror(rc));
+    }
+    app_stop(&app);
+    rcu_unregister_thread();
+    config_free(&app.config);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,780 @@
+/* The proxy core, RFC 3261 §16. See the DESIGN note in proxy.h.
+ *
+ * Every request but ACK gets a server transaction; requests for our own
+ * domains are answered here (REGISTER, OPTIONS) or forked to the
+ * registered contacts; the rest follow Route or, in dialog, the
+ * Request-URI. A proxy_context is the "response context" of §16.7: it
+ * lives until its server transaction and every branch are gone. */
+#include "switchboard/proxy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <osipparser2/osip_message.h>
+#include <osipparser2/osip_port.h>
+
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/register_handler.h"
+#include "switchboard/sip_msg.h"
+
+#define ALLOW_METHODS                                                                              \
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO, "     \
+    "UPDATE, PRACK"
+
+struct proxy_context;
+
+struct proxy {
+    struct proxy_env env;
+    struct txn_layer *txn;
+    uint64_t branch_seed;
+    uint64_t branch_counter;
+    struct proxy_context *contexts; /* every live context, for shutdown */
+};
+
+struct proxy_context;
+
+struct proxy_branch {
+    struct proxy_context *ctx;
+    struct client_txn *ct; /* NULL once the transaction is gone */
+    int final_code;        /* 0 while no final response */
+    bool provisional;      /* a 101-199 came: CANCEL may be sent (§9.1) */
+};
+
+struct proxy_context {
+    struct proxy *proxy;
+    struct proxy_context *next, **pprev;
+    struct server_txn *st; /* NULL once the transaction is gone */
+    bool invite;
+    bool cancelled; /* the caller sent CANCEL */
+    bool timed_out; /* Timer C fired */
+    bool answered;  /* a 2xx went upstream */
+    osip_message_t *best;
+    int best_code;
+    struct timer timer_c;
+    size_t count, pending;
+    struct proxy_branch branches[];
+};
+
+/* Where one branch goes. */
+struct proxy_target {
+    const char *ruri; /* new Request-URI, or NULL to keep it */
+    struct sb_addr dst;
+    struct sb_local local;
+};
+
+/* --- small helpers ------------------------------------------------------- */
+
+static void send_datagram(struct proxy *p, const struct sb_local *local, const struct sb_addr *dst,
+                          const char *data, size_t len)
+{
+    p->env.send(p->env.send_ctx, local, dst, data, len);
+}
+
+static unsigned via_port(const osip_via_t *via)
+{
+    return via->port ? (unsigned)atoi(via->port) : 5060;
+}
+
+static bool via_is_ours(const struct proxy *p, const osip_via_t *via)
+{
+    return via && identity_is_local(p->env.identity, via->host, via_port(via));
+}
+
+static void local_host(const struct sb_local *local, char *buf, size_t size, unsigned *port)
+{
+    *port = sipmsg_addr_host(&local->addr, buf, size);
+}
+
+/* RFC 3261 §16.3 step 4: our Via with the same loop hash means the very
+ * same request came back. */
+static bool loop_detected(const struct proxy *p, const osip_message_t *req, uint32_t loop_hash)
+{
+    osip_via_t *via;
+    for (int i = 0; (via = osip_list_get(&req->vias, i)) != NULL; i++) {
+        uint32_t seen;
+        if (via_is_ours(p, via) &&
+            sipmsg_branch_loop_hash(sipmsg_via_param(via, "branch"), &seen) == 0 &&
+            seen == loop_hash)
+            return true;
+    }
+    return false;
+}
+
+/* §16.4: did a strict router put our Record-Route URI into the
+ * Request-URI? Then the real target is the last Route. */
+static bool strict_routed_to_us(const struct proxy *p, const osip_message_t *req)
+{
+    osip_uri_param_t *lr = NULL;
+    return osip_list_size(&req->routes) > 0 && req->req_uri && !req->req_uri->username &&
+           osip_uri_uparam_get_byname(req->req_uri, "lr", &lr) == 0 && lr &&
+           identity_is_local_uri(p->env.identity, req->req_uri);
+}
+
+/* Applies §16.4 to @req in place: the strict-routing fix-up, then drops
+ * the Route entries naming us. Returns true when one did (the request was
+ * record-routed through us, so it belongs to a dialog we serve). */
+static bool route_preprocess(const struct proxy *p, osip_message_t *req)
+{
+    bool ours = false;
+    if (strict_routed_to_us(p, req)) {
+        int last = osip_list_size(&req->routes) - 1;
+        osip_route_t *route = osip_list_get(&req->routes, last);
+        osip_list_remove(&req->routes, last);
+        osip_uri_free(req->req_uri);
+        req->req_uri = route->url;
+        route->url = NULL;
+        osip_route_free(route);
+        ours = true;
+    }
+    osip_route_t *top;
+    while ((top = osip_list_get(&req->routes, 0)) != NULL &&
+           identity_is_local_uri(p->env.identity, top->url)) {
+        osip_list_remove(&req->routes, 0);
+        osip_route_free(top);
+        ours = true;
+    }
+    return ours;
+}
+
+static int push_record_route(osip_message_t *req, const struct sb_local *local)
+{
+    char host[64], text[128];
+    unsigned port;
+    local_host(local, host, sizeof(host), &port);
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(text, sizeof(text), "<sip:%s%s%s:%u;lr>", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    osip_record_route_t *rr;
+    if (osip_record_route_init(&rr) != 0)
+        return SB_ENOMEM;
+    if (osip_record_route_parse(rr, text) != 0 || osip_list_add(&req->record_routes, rr, 0) < 0) {
+        osip_record_route_free(rr);
+        return SB_EMALFORMED;
+    }
+    return 0;
+}
+
+static void pop_record_route(osip_message_t *req)
+{
+    osip_record_route_t *rr = osip_list_get(&req->record_routes, 0);
+    if (rr) {
+        osip_list_remove(&req->record_routes, 0);
+        osip_record_route_free(rr);
+    }
+}
+
+/* Dialog-creating requests are record-routed so that every in-dialog
+ * request of the call passes through us (§16.6 step 4). */
+static bool wants_record_route(const osip_message_t *req)
+{
+    if (sipmsg_to_tag(req))
+        return false;
+    return MSG_IS_INVITE(req) || MSG_IS_SUBSCRIBE(req) || MSG_IS_REFER(req) || MSG_IS_NOTIFY(req);
+}
+
+static int push_via(struct proxy *p, osip_message_t *req, const struct sb_local *local,
+                    uint32_t loop_hash, uint64_t unique)
+{
+    char host[64], branch[64];
+    unsigned port;
+    local_host(local, host, sizeof(host), &port);
+    sipmsg_branch_format(branch, sizeof(branch), loop_hash, unique);
+    (void)p;
+    return sipmsg_via_push(req, host, port, branch);
+}
+
+/* --- responding ----------------------------------------------------------- */
+
+static void respond_options(struct server_txn *st)
+{
+    osip_message_t *resp;
+    if (sipmsg_response_create(txn_server_request(st), 200, NULL, txn_server_local_tag(st),
+                               &resp) != 0)
+        return;
+    osip_message_set_header(resp, "Allow", ALLOW_METHODS);
+    osip_message_set_header(resp, "Accept", "application/sdp");
+    txn_server_respond(st, resp);
+}
+
+static void respond_unsupported(struct server_txn *st, const char *extensions)
+{
+    osip_message_t *resp;
+    if (sipmsg_response_create(txn_server_request(st), 420, NULL, txn_server_local_tag(st),
+                               &resp) != 0)
+        return;
+    osip_message_set_header(resp, "Unsupported", extensions);
+    txn_server_respond(st, resp);
+}
+
+/* Without a transaction to spare: answer 503 and forget (§21.5.4). */
+static void respond_overloaded(struct proxy *p, const struct sb_inbound *in)
+{
+    osip_message_t *resp;
+    struct sb_addr dst;
+    char *text = NULL;
+    size_t len;
+    sb_count(p->env.counters, SB_CNT_OVERLOAD);
+    if (sipmsg_via_destination(sipmsg_top_via(in->msg), &dst) != 0)
+        return;
+    if (sipmsg_response_create(in->msg, 503, NULL, "sb503", &resp) != 0)
+        return;
+    osip_message_set_header(resp, "Retry-After", "5");
+    if (sipmsg_serialize(resp, &text, &len) == 0)
+        send_datagram(p, &in->local, &dst, text, len);
+    osip_free(text);
+    osip_message_free(resp);
+}
+
+/* --- response context ----------------------------------------------------- */
+
+static void context_free(struct proxy_context *ctx)
+{
+    *ctx->pprev = ctx->next;
+    if (ctx->next)
+        ctx->next->pprev = ctx->pprev;
+    timer_cancel(&ctx->timer_c);
+    osip_message_free(ctx->best);
+    free(ctx);
+}
+
+static void context_release_if_done(struct proxy_context *ctx)
+{
+    if (ctx->st)
+        return;
+    for (size_t i = 0; i < ctx->count; i++)
+        if (ctx->branches[i].ct)
+            return;
+    context_free(ctx);
+}
+
+static void cancel_pending(struct proxy_context *ctx)
+{
+    for (size_t i = 0; i < ctx->count; i++) {
+        struct proxy_branch *b = &ctx->branches[i];
+        if (b->final_code == 0 && b->ct)
+            txn_client_cancel(b->ct);
+    }
+}
+
+/* §16.7 step 6: 6xx first, else the lowest class; the first of a class. */
+static int response_rank(int code)
+{
+    return code >= 600 ? 0 : code / 100;
+}
+
+static void keep_best(struct proxy_context *ctx, int code, osip_message_t **resp)
+{
+    if (ctx->best_code && response_rank(code) >= response_rank(ctx->best_code))
+        return;
+    osip_message_free(ctx->best);
+    ctx->best = NULL;
+    ctx->best_code = code;
+    if (resp) {
+        ctx->best = *resp;
+        *resp = NULL;
+    }
+}
+
+/* Sends a downstream response upstream without our Via. */
+static void forward_upstream(struct proxy_context *ctx, osip_message_t **resp)
+{
+    if (!ctx->st)
+        return;
+    osip_message_t *r = *resp;
+    *resp = NULL;
+    sipmsg_via_pop(r);
+    txn_server_respond(ctx->st, r);
+}
+
+/* All branches ended without a 2xx: send the best final response. */
+static void send_best(struct proxy_context *ctx)
+{
+    struct server_txn *st = ctx->st;
+    if (!st || ctx->answered || txn_server_final_sent(st))
+        return;
+    int code = ctx->best_code;
+    if (ctx->timed_out && (code == 0 || code == 408 || code == 487)) {
+        txn_server_respond_code(st, 408, NULL); /* Timer C: nobody answered */
+    } else if (ctx->cancelled && (code == 0 || code == 408)) {
+        txn_server_respond_code(st, 487, NULL);
+    } else if (code == 0) {
+        txn_server_respond_code(st, 408, NULL);
+    } else if (code == 503) {
+        txn_server_respond_code(st, 500, NULL); /* §16.7 step 6 */
+    } else if (ctx->best) {
+        forward_upstream(ctx, &ctx->best);
+    } else {
+        txn_server_respond_code(st, code, NULL);
+    }
+}
+
+static void branch_final(struct proxy_branch *b, int code, osip_message_t **resp)
+{
+    struct proxy_context *ctx = b->ctx;
+    if (b->final_code)
+        return;
+    b->final_code = code;
+    ctx->pending--;
+    keep_best(ctx, code, resp);
+    if (code >= 600)
+        cancel_pending(ctx); /* §16.7 step 5 */
+    if (ctx->pending == 0) {
+        timer_cancel(&ctx->timer_c);
+        send_best(ctx);
+    }
+}
+
+static void on_response(void *user, struct client_txn *ct, void *tu, osip_message_t **resp)
+{
+    struct proxy_branch *b = tu;
+    struct proxy_context *ctx = b->ctx;
+    struct proxy *p = user;
+    int code = (*resp)->status_code;
+    (void)ct;
+    if (code == 100)
+        return; /* hop by hop: we sent our own */
+    if (code < 200) {
+        b->provisional = true;
+        if (b->final_code || ctx->answered || !ctx->st || txn_server_final_sent(ctx->st))
+            return;
+        if (ctx->invite) /* §16.8: a provisional response restarts Timer C */
+            timer_schedule(p->env.wheel, &ctx->timer_c, sb_now_ms() + p->env.config->timer_c_ms);
+        forward_upstream(ctx, resp);
+        return;
+    }
+    if (code < 300) {
+        if (!b->final_code) {
+            b->final_code = code;
+            ctx->pending--;
+        }
+        ctx->answered = true;
+        timer_cancel(&ctx->timer_c);
+        cancel_pending(ctx); /* §16.7 step 10: the other branches lose */
+        forward_upstream(ctx, resp); /* every 2xx, retransmissions too */
+        return;
+    }
+    branch_final(b, code, resp);
+}
+
+static void on_timeout(void *user, struct client_txn *ct, void *tu)
+{
+    struct proxy_branch *b = tu;
+    (void)user;
+    (void)ct;
+    branch_final(b, 408, NULL);
+}
+
+static void on_client_gone(void *user, struct client_txn *ct, void *tu)
+{
+    struct proxy_branch *b = tu;
+    (void)user;
+    (void)ct;
+    b->ct = NULL;
+    if (!b->final_code)
+        branch_final(b, 408, NULL);
+    context_release_if_done(b->ctx);
+}
+
+static void on_server_gone(void *user, struct server_txn *st, void *tu)
+{
+    struct proxy_context *ctx = tu;
+    (void)user;
+    (void)st;
+    ctx->st = NULL;
+    timer_cancel(&ctx->timer_c);
+    cancel_pending(ctx); /* nobody is left to answer */
+    context_release_if_done(ctx);
+}
+
+/* §16.8 Timer C: CANCEL branches that ring, give up on silent ones. */
+static void on_timer_c(struct timer *timer, void *arg)
+{
+    struct proxy_context *ctx = arg;
+    (void)timer;
+    ctx->timed_out = true;
+    for (size_t i = 0; i < ctx->count; i++) {
+        struct proxy_branch *b = &ctx->branches[i];
+        if (b->final_code || !b->ct)
+            continue;
+        txn_client_cancel(b->ct);
+        if (!b->provisional)
+            branch_final(b, 408, NULL);
+    }
+}
+
+/* --- forwarding ----------------------------------------------------------- */
+
+/* Sends @fwd (already route-processed) to every target as a branch of a
+ * new response context for @st. */
+static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                         const struct proxy_target *targets, size_t count, uint32_t loop_hash)
+{
+    const osip_message_t *req = txn_server_request(st);
+    struct proxy_context *ctx = calloc(1, sizeof(*ctx) + count * sizeof(struct proxy_branch));
+    if (!ctx || sipmsg_max_forwards_take(fwd) < 0) {
+        free(ctx);
+        txn_server_respond_code(st, 500, NULL);
+        return;
+    }
+    ctx->proxy = p;
+    ctx->invite = MSG_IS_INVITE(req);
+    timer_init(&ctx->timer_c, on_timer_c, ctx);
+    bool record_route = wants_record_route(req);
+    for (size_t i = 0; i < count; i++) {
+        const struct proxy_target *t = &targets[i];
+        struct proxy_branch *b = &ctx->branches[ctx->count];
+        if (t->ruri) {
+            osip_uri_t *uri;
+            if (osip_uri_init(&uri) != 0)
+                continue;
+            if (osip_uri_parse(uri, t->ruri) != 0) {
+                osip_uri_free(uri);
+                continue;
+            }
+            osip_uri_free(fwd->req_uri);
+            fwd->req_uri = uri;
+        }
+        if (record_route && push_record_route(fwd, &t->local) != 0)
+            continue;
+        if (push_via(p, fwd, &t->local, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
+            b->ctx = ctx;
+            if (txn_client_send(p->txn, fwd, &t->local, &t->dst, b, &b->ct) == 0) {
+                ctx->count++;
+                ctx->pending++;
+            }
+            sipmsg_via_pop(fwd);
+        }
+        if (record_route)
+            pop_record_route(fwd);
+    }
+    if (ctx->count == 0) {
+        free(ctx);
+        txn_server_respond_code(st, 500, NULL);
+        return;
+    }
+    ctx->st = st;
+    txn_server_set_tu(st, ctx);
+    ctx->next = p->contexts;
+    if (ctx->next)
+        ctx->next->pprev = &ctx->next;
+    p->contexts = ctx;
+    ctx->pprev = &p->contexts;
+    if (ctx->invite)
+        timer_schedule(p->env.wheel, &ctx->timer_c, sb_now_ms() + p->env.config->timer_c_ms);
+}
+
+/* Targets for a request to one of our users: every live binding. Returns
+ * the count (0: not registered); *set must be freed by the caller. */
+static size_t registered_targets(struct proxy *p, const osip_uri_t *ruri,
+                                 struct registrar_set **set, struct proxy_target **targets)
+{
+    char aor[256];
+    *set = NULL;
+    *targets = NULL;
+    if (register_aor_key(ruri, aor, sizeof(aor)) != 0)
+        return 0;
+    if (registrar_lookup(p->env.registrar, aor, sb_now_ms(), set) != 0)
+        return 0;
+    *targets = calloc((*set)->count, sizeof(**targets));
+    if (!*targets)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < (*set)->count; i++) {
+        const struct registrar_binding *b = &(*set)->bindings[i];
+        struct proxy_target *t = &(*targets)[n];
+        t->ruri = b->uri;
+        t->local = b->local;
+        if (b->use_source) {
+            t->dst = b->source;
+        } else {
+            osip_uri_t *uri;
+            int rc = SB_ENOMEM;
+            if (osip_uri_init(&uri) == 0) {
+                rc = osip_uri_parse(uri, b->uri) == 0 ? sipmsg_uri_to_addr(uri, &t->dst)
+                                                      : SB_EMALFORMED;
+                osip_uri_free(uri);
+            }
+            if (rc != 0)
+                continue;
+        }
+        n++;
+    }
+    return n;
+}
+
+/* Answers requests addressed to the proxy itself or its users. */
+static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                        uint32_t loop_hash)
+{
+    const osip_message_t *req = txn_server_request(st);
+    if (MSG_IS_REGISTER(req)) {
+        register_handle(p->env.config, p->env.registrar, st);
+        return;
+    }
+    if (!fwd->req_uri->username) {
+        if (MSG_IS_OPTIONS(req))
+            respond_options(st);
+        else
+            txn_server_respond_code(st, 404, NULL);
+        return;
+    }
+    if (MSG_IS_PUBLISH(req)) {
+        /* presence needs an event state compositor, which we are not */
+        txn_server_respond_code(st, 501, NULL);
+        return;
+    }
+    struct registrar_set *set;
+    struct proxy_target *targets;
+    size_t count = registered_targets(p, fwd->req_uri, &set, &targets);
+    if (count == 0)
+        txn_server_respond_code(st, 404, NULL);
+    else
+        fork_request(p, st, fwd, targets, count, loop_hash);
+    free(targets);
+    registrar_set_free(set);
+}
+
+/* The next hop of a request that is not for our users: the first Route,
+ * else the Request-URI. */
+static int next_hop(const osip_message_t *fwd, struct sb_addr *dst)
+{
+    osip_route_t *route = osip_list_get(&fwd->routes, 0);
+    return sipmsg_uri_to_addr(route ? route->url : fwd->req_uri, dst);
+}
+
+static void route_request(struct proxy *p, struct server_txn *st)
+{
+    const struct sb_inbound *in = txn_server_inbound(st);
+    const osip_message_t *req = in->msg;
+    int max_forwards = sipmsg_max_forwards(req);
+    bool for_us = identity_is_local_uri(p->env.identity, req->req_uri);
+    if (max_forwards == 0) {
+        /* §16.3 step 3: OPTIONS for the proxy itself may still be answered */
+        if (MSG_IS_OPTIONS(req) && for_us && !req->req_uri->username)
+            respond_options(st);
+        else
+            txn_server_respond_code(st, 483, NULL);
+        return;
+    }
+    uint32_t loop_hash = sipmsg_loop_hash(req);
+    if (loop_detected(p, req, loop_hash)) {
+        txn_server_respond_code(st, 482, NULL);
+        return;
+    }
+    const char *proxy_require = sipmsg_header(req, "proxy-require");
+    if (proxy_require) {
+        respond_unsupported(st, proxy_require); /* §16.3 step 5: we support none */
+        return;
+    }
+    osip_message_t *fwd;
+    if (osip_message_clone(req, &fwd) != 0) {
+        txn_server_respond_code(st, 500, NULL);
+        return;
+    }
+    bool record_routed = route_preprocess(p, fwd);
+    if (osip_list_size(&fwd->routes) == 0 && identity_is_local_uri(p->env.identity, fwd->req_uri)) {
+        route_local(p, st, fwd, loop_hash);
+    } else if (osip_list_size(&fwd->routes) == 0 && !record_routed && !p->env.config->relay) {
+        txn_server_respond_code(st, 403, "Relaying Forbidden"); /* no open relay */
+    } else {
+        struct proxy_target target = {.local = in->local};
+        if (next_hop(fwd, &target.dst) != 0)
+            txn_server_respond_code(st, 500, "Unresolvable Destination");
+        else
+            fork_request(p, st, fwd, &target, 1, loop_hash);
+    }
+    osip_message_free(fwd);
+}
+
+/* ACK for a 2xx (and any ACK without a transaction) travels end to end
+ * without state (§16.11, §17.2.3). */
+static void forward_ack(struct proxy *p, struct sb_inbound *in)
+{
+    osip_message_t *ack = in->msg;
+    if (sipmsg_max_forwards(ack) <= 0)
+        goto drop;
+    uint32_t loop_hash = sipmsg_loop_hash(ack);
+    bool record_routed = route_preprocess(p, ack);
+    struct sb_addr dst;
+    struct sb_local local = in->local;
+    if (osip_list_size(&ack->routes) == 0 && identity_is_local_uri(p->env.identity, ack->req_uri)) {
+        struct registrar_set *set;
+        struct proxy_target *targets;
+        size_t count = registered_targets(p, ack->req_uri, &set, &targets);
+        osip_uri_t *uri = NULL;
+        bool ok = count > 0 && osip_uri_init(&uri) == 0 && osip_uri_parse(uri, targets[0].ruri) == 0;
+        if (ok) {
+            osip_uri_free(ack->req_uri);
+            ack->req_uri = uri;
+            dst = targets[0].dst;
+            local = targets[0].local;
+        } else {
+            osip_uri_free(uri);
+        }
+        free(targets);
+        registrar_set_free(set);
+        if (!ok)
+            goto drop;
+    } else if (osip_list_size(&ack->routes) == 0 && !record_routed && !p->env.config->relay) {
+        goto drop;
+    } else if (next_hop(ack, &dst) != 0) {
+        goto drop;
+    }
+    /* the same incoming branch always maps to the same outgoing one */
+    const char *in_branch = sipmsg_via_param(sipmsg_top_via(ack), "branch");
+    uint64_t unique = in_branch ? sb_hash(in_branch, strlen(in_branch)) : p->branch_counter++;
+    char *text = NULL;
+    size_t len;
+    if (sipmsg_max_forwards_take(ack) < 0 || push_via(p, ack, &local, loop_hash, unique) != 0 ||
+        sipmsg_serialize(ack, &text, &len) != 0)
+        goto drop;
+    send_datagram(p, &local, &dst, text, len);
+    osip_free(text);
+    sb_count(p->env.counters, SB_CNT_STATELESS);
+    sb_inbound_free(in);
+    return;
+drop:
+    sb_count(p->env.counters, SB_CNT_DROPPED);
+    sb_inbound_free(in);
+}
+
+static void handle_cancel(struct proxy *p, struct sb_inbound *in)
+{
+    struct server_txn *invite = txn_server_match_cancelled(p->txn, in->msg);
+    struct server_txn *st;
+    if (txn_server_create(p->txn, in, NULL, &st) != 0) {
+        respond_overloaded(p, in);
+        sb_inbound_free(in);
+        return;
+    }
+    if (!invite) {
+        txn_server_respond_code(st, 481, NULL);
+        return;
+    }
+    /* §16.10: answer the CANCEL ourselves, then cancel every pending branch */
+    txn_server_respond_code(st, 200, NULL);
+    struct proxy_context *ctx = txn_server_tu(invite);
+    if (ctx && !ctx->answered && !txn_server_final_sent(invite)) {
+        ctx->cancelled = true;
+        cancel_pending(ctx);
+    }
+}
+
+/* A response no client transaction claims: forward it by its Via if the
+ * top one is ours (§16.7: stateless forwarding of strays, e.g. 2xx
+ * retransmissions after the transaction ended). */
+static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
+{
+    osip_message_t *resp = in->msg;
+    struct sb_addr dst;
+    char *text = NULL;
+    size_t len;
+    if (!via_is_ours(p, sipmsg_top_via(resp)) || osip_list_size(&resp->vias) < 2)
+        goto drop;
+    sipmsg_via_pop(resp);
+    if (sipmsg_via_destination(sipmsg_top_via(resp), &dst) != 0 ||
+        sipmsg_serialize(resp, &text, &len) != 0)
+        goto drop;
+    send_datagram(p, &in->local, &dst, text, len);
+    osip_free(text);
+    sb_count(p->env.counters, SB_CNT_STATELESS);
+    sb_inbound_free(in);
+    return;
+drop:
+    sb_count(p->env.counters, SB_CNT_DROPPED);
+    sb_inbound_free(in);
+}
+
+/* --- entry points --------------------------------------------------------- */
+
+static const struct txn_user_ops proxy_txn_ops = {
+    .on_response = on_response,
+    .on_timeout = on_timeout,
+    .on_client_gone = on_client_gone,
+    .on_server_gone = on_server_gone,
+};
+
+int proxy_create(const struct proxy_env *env, struct proxy **out)
+{
+    struct proxy *p = calloc(1, sizeof(*p));
+    if (!p)
+        return SB_ENOMEM;
+    p->env = *env;
+    if (getrandom(&p->branch_seed, sizeof(p->branch_seed), 0) != sizeof(p->branch_seed))
+        p->branch_seed = (uint64_t)(uintptr_t)p ^ sb_now_ms();
+    struct txn_config tc = {
+        .t1_ms = env->config->t1_ms,
+        .t2_ms = env->config->t2_ms,
+        .t4_ms = env->config->t4_ms,
+        .max_server = env->config->max_transactions,
+    };
+    int rc = txn_layer_create(&tc, env->wheel, env->send, env->send_ctx, &proxy_txn_ops, p, &p->txn);
+    if (rc != 0) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+void proxy_destroy(struct proxy *p)
+{
+    if (!p)
+        return;
+    /* the layer frees its transactions without callbacks; then the
+     * contexts they pointed to go */
+    txn_layer_destroy(p->txn);
+    while (p->contexts)
+        context_free(p->contexts);
+    free(p);
+}
+
+size_t proxy_transaction_count(const struct proxy *p)
+{
+    return txn_layer_server_count(p->txn) + txn_layer_client_count(p->txn);
+}
+
+void proxy_handle(struct proxy *p, struct sb_inbound *in)
+{
+    osip_message_t *msg = in->msg;
+    if (MSG_IS_RESPONSE(msg)) {
+        sb_count(p->env.counters, SB_CNT_RESPONSES);
+        if (!txn_client_receive(p->txn, &in->msg)) {
+            forward_stray_response(p, in);
+            return;
+        }
+        sb_inbound_free(in);
+        return;
+    }
+    sb_count(p->env.counters, SB_CNT_REQUESTS);
+    struct server_txn *st = txn_server_match(p->txn, msg);
+    if (MSG_IS_ACK(msg)) {
+        if (st && txn_server_ack(st)) {
+            sb_inbound_free(in); /* ACK for our non-2xx: hop by hop, absorbed */
+            return;
+        }
+        forward_ack(p, in);
+        return;
+    }
+    if (st) {
+        sb_count(p->env.counters, SB_CNT_RETRANSMISSIONS);
+        txn_server_retransmission(st);
+        sb_inbound_free(in);
+        return;
+    }
+    if (MSG_IS_CANCEL(msg)) {
+        handle_cancel(p, in);
+        return;
+    }
+    int rc = txn_server_create(p->txn, in, NULL, &st);
+    if (rc != 0) {
+        respond_overloaded(p, in);
+        sb_inbound_free(in);
+        return;
+    }
+    if (MSG_IS_INVITE(msg))
+        txn_server_respond_code(st, 100, NULL); /* at once: phones stop retransmitting */
+    route_request(p, st);
+}

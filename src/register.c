@@ -1,0 +1,276 @@
+/* REGISTER processing, RFC 3261 §10.3. */
+#include "switchboard/register_handler.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <osipparser2/osip_message.h>
+#include <osipparser2/osip_port.h>
+
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/sip_msg.h"
+
+#define REGISTER_MAX_CONTACTS 64
+
+int register_aor_key(const osip_uri_t *uri, char *buf, size_t size)
+{
+    if (!uri || !uri->username || !*uri->username)
+        return SB_EINVAL;
+    /* the user part may arrive escaped (%41 is A); compare unescaped */
+    size_t n = 0;
+    for (const char *s = uri->username; *s; s++) {
+        char c = *s;
+        if (c == '%' && s[1] && s[2]) {
+            char hex[3] = {s[1], s[2], 0};
+            char *end;
+            long v = strtol(hex, &end, 16);
+            if (*end == '\0' && v > 0) {
+                c = (char)v;
+                s += 2;
+            }
+        }
+        if (n + 1 >= size)
+            return SB_EINVAL;
+        buf[n++] = c;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+/* Reads a delta-seconds value; anything else is malformed. */
+static int parse_expires(const char *text, unsigned *out)
+{
+    if (!text)
+        return SB_ENOTFOUND;
+    while (*text == ' ' || *text == '\t')
+        text++;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || text[0] == '-')
+        return SB_EMALFORMED;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (*end)
+        return SB_EMALFORMED;
+    /* §20.19: values past 2^32-1 are taken as that; we cap at max later */
+    *out = (errno == ERANGE || v > 0xffffffffull) ? 0xffffffffu : (unsigned)v;
+    return 0;
+}
+
+static bool is_wildcard(const osip_contact_t *c)
+{
+    return c->displayname && strcmp(c->displayname, "*") == 0 && !c->url;
+}
+
+static unsigned parse_q(const osip_contact_t *c)
+{
+    osip_generic_param_t *q = NULL;
+    if (osip_contact_param_get_byname((osip_contact_t *)c, "q", &q) != 0 || !q || !q->gvalue)
+        return 1000;
+    double v = strtod(q->gvalue, NULL);
+    if (v < 0 || v > 1)
+        return 1000;
+    return (unsigned)(v * 1000 + 0.5);
+}
+
+/* The Contact as we store and list it: without expires, which we add fresh
+ * in each 200 OK. */
+static char *contact_text(const osip_contact_t *c)
+{
+    osip_contact_t *copy = NULL;
+    char *text = NULL;
+    if (osip_contact_clone(c, &copy) != 0)
+        return NULL;
+    osip_generic_param_t *p;
+    for (int i = 0; (p = osip_list_get(&copy->gen_params, i)) != NULL;) {
+        if (p->gname && strcasecmp(p->gname, "expires") == 0) {
+            osip_list_remove(&copy->gen_params, i);
+            osip_generic_param_free(p);
+        } else {
+            i++;
+        }
+    }
+    if (osip_contact_to_str(copy, &text) != 0)
+        text = NULL;
+    osip_contact_free(copy);
+    return text;
+}
+
+struct register_request {
+    struct registrar_change changes[REGISTER_MAX_CONTACTS];
+    char *owned[REGISTER_MAX_CONTACTS * 2];
+    size_t count, owned_count;
+    bool remove_all;
+    unsigned too_brief; /* set when some contact asked for less than min */
+};
+
+static void request_free(struct register_request *r)
+{
+    for (size_t i = 0; i < r->owned_count; i++)
+        osip_free(r->owned[i]);
+}
+
+/* Builds the list of changes. Returns 0 or the status code to answer. */
+static int request_parse(const struct sb_config *cfg, const struct sb_inbound *in,
+                         struct register_request *r, uint64_t now_ms)
+{
+    const osip_message_t *req = in->msg;
+    unsigned header_expires = cfg->default_expires;
+    const char *expires_text = sipmsg_header(req, "expires");
+    if (expires_text && parse_expires(expires_text, &header_expires) != 0)
+        return 400;
+    const char *user_agent = sipmsg_header(req, "user-agent");
+    osip_via_t *via = sipmsg_top_via(req);
+    osip_contact_t *c;
+    int total = osip_list_size(&req->contacts);
+    if (total > REGISTER_MAX_CONTACTS)
+        return 403;
+    for (int i = 0; (c = osip_list_get(&req->contacts, i)) != NULL; i++) {
+        if (is_wildcard(c)) {
+            /* §10.3 step 6: "*" only alone and with Expires: 0 */
+            if (total != 1 || !expires_text || header_expires != 0)
+                return 400;
+            r->remove_all = true;
+            return 0;
+        }
+        if (!c->url || !c->url->host)
+            return 400;
+        unsigned expires = header_expires;
+        osip_generic_param_t *p = NULL;
+        if (osip_contact_param_get_byname(c, "expires", &p) == 0 && p &&
+            parse_expires(p->gvalue, &expires) != 0)
+            return 400;
+        if (expires != 0 && expires < cfg->min_expires) {
+            r->too_brief = 1;
+            continue;
+        }
+        if (expires > cfg->max_expires)
+            expires = cfg->max_expires;
+        char *uri = NULL;
+        char *text = contact_text(c);
+        if (!text || osip_uri_to_str(c->url, &uri) != 0) {
+            osip_free(text);
+            return 500;
+        }
+        r->owned[r->owned_count++] = text;
+        r->owned[r->owned_count++] = uri;
+        struct registrar_change *ch = &r->changes[r->count++];
+        memset(ch, 0, sizeof(*ch));
+        ch->remove = expires == 0;
+        struct registrar_binding *b = &ch->binding;
+        b->contact = text;
+        b->uri = uri;
+        osip_generic_param_t *instance = NULL;
+        if (osip_contact_param_get_byname(c, "+sip.instance", &instance) == 0 && instance)
+            b->instance = instance->gvalue;
+        b->user_agent = user_agent;
+        b->expires_at_ms = now_ms + (uint64_t)expires * 1000u;
+        b->q = parse_q(c);
+        /* A UA that registers itself (its Via host is its Contact host) is
+         * reached where its packets come from: that traverses NAT. A
+         * third-party registration keeps the Contact address. */
+        b->use_source = via && via->host && strcasecmp(via->host, c->url->host) == 0;
+        b->source = in->src;
+        b->local = in->local;
+    }
+    return r->too_brief ? 423 : 0;
+}
+
+static void respond_bindings(struct server_txn *st, const struct registrar_set *set,
+                             uint64_t now_ms)
+{
+    osip_message_t *resp;
+    if (sipmsg_response_create(txn_server_request(st), 200, NULL, txn_server_local_tag(st),
+                               &resp) != 0)
+        return;
+    for (size_t i = 0; set && i < set->count; i++) {
+        const struct registrar_binding *b = &set->bindings[i];
+        char value[2048];
+        unsigned long remaining = (unsigned long)((b->expires_at_ms - now_ms + 999) / 1000);
+        int n = snprintf(value, sizeof(value), "%s;expires=%lu", b->contact, remaining);
+        if (n > 0 && (size_t)n < sizeof(value))
+            osip_message_set_contact(resp, value);
+    }
+    char date[64];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    osip_message_set_header(resp, "Date", date);
+    txn_server_respond(st, resp);
+}
+
+static void respond_too_brief(const struct sb_config *cfg, struct server_txn *st)
+{
+    osip_message_t *resp;
+    char min[16];
+    if (sipmsg_response_create(txn_server_request(st), 423, NULL, txn_server_local_tag(st),
+                               &resp) != 0)
+        return;
+    snprintf(min, sizeof(min), "%u", cfg->min_expires);
+    osip_message_set_header(resp, "Min-Expires", min);
+    txn_server_respond(st, resp);
+}
+
+void register_handle(const struct sb_config *cfg, struct registrar *reg, struct server_txn *st)
+{
+    const struct sb_inbound *in = txn_server_inbound(st);
+    const osip_message_t *req = in->msg;
+    char aor[256];
+    if (register_aor_key(req->to->url, aor, sizeof(aor)) != 0) {
+        txn_server_respond_code(st, 404, NULL); /* §10.3 step 3: no valid AOR */
+        return;
+    }
+    uint64_t now = sb_now_ms();
+    struct register_request r = {0};
+    char call_id[512];
+    if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0) {
+        txn_server_respond_code(st, 400, NULL);
+        return;
+    }
+    int code = request_parse(cfg, in, &r, now);
+    if (code == 423) {
+        respond_too_brief(cfg, st);
+        request_free(&r);
+        return;
+    }
+    if (code != 0) {
+        txn_server_respond_code(st, code, NULL);
+        request_free(&r);
+        return;
+    }
+    struct registrar_set *after = NULL;
+    int rc;
+    if (r.count == 0 && !r.remove_all) {
+        /* a query: list the bindings (§10.3 step 8) */
+        rc = registrar_lookup(reg, aor, now, &after);
+        if (rc == SB_ENOTFOUND)
+            rc = 0;
+    } else {
+        rc = registrar_update(reg, aor, r.changes, r.count, r.remove_all, call_id,
+                              sipmsg_cseq_number(req), now, &after);
+    }
+    switch (rc) {
+    case 0:
+        respond_bindings(st, after, now);
+        SB_DEBUG("REGISTER %s: %zu binding(s)", aor, after ? after->count : 0);
+        break;
+    case SB_EOUTOFORDER:
+        txn_server_respond_code(st, 500, "Out of order CSeq");
+        break;
+    case SB_ELIMIT:
+        txn_server_respond_code(st, 503, "Too many registrations");
+        break;
+    default:
+        txn_server_respond_code(st, 500, NULL);
+        break;
+    }
+    registrar_set_free(after);
+    request_free(&r);
+}

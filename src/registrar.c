@@ -1,0 +1,404 @@
+/* The location service: address-of-record -> immutable binding sets in a
+ * liburcu lock-free hash table.
+ *
+ * DESIGN: every record (one AOR) is published whole and never changed in
+ * place. Writers (any worker handling a REGISTER, the expiry sweep) read the
+ * current record, build its successor and swap it in with cds_lfht_replace /
+ * cds_lfht_add_unique / cds_lfht_del; each of those fails if another writer
+ * got there first, and the writer then starts over from the new state. The
+ * old record is freed with call_rcu once no reader can still see it.
+ * Readers (registrar_lookup) copy the set inside rcu_read_lock and never
+ * block. All calls must come from threads registered with liburcu. */
+#include "switchboard/registrar.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <urcu.h>
+#include <urcu/rculfhash.h>
+#include <osipparser2/osip_uri.h>
+
+#include "switchboard/error.h"
+
+struct registrar {
+    struct cds_lfht *table;
+    struct registrar_limits limits;
+    unsigned long records; /* updated with uatomic */
+};
+
+struct reg_record {
+    struct cds_lfht_node node;
+    struct rcu_head rcu;
+    struct registrar_set *set;
+    char aor[];
+};
+
+static int match_aor(struct cds_lfht_node *node, const void *key)
+{
+    const struct reg_record *rec = caa_container_of(node, struct reg_record, node);
+    return strcmp(rec->aor, key) == 0;
+}
+
+static size_t str_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+static const char *str_copy(char **cursor, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    memcpy(*cursor, s, n);
+    const char *copy = *cursor;
+    *cursor += n;
+    return copy;
+}
+
+/* Deep-copies @n bindings into one allocation, so a set is freed with one
+ * free() and can be published or handed out as a unit. */
+static struct registrar_set *set_build(const struct registrar_binding *src, size_t n)
+{
+    size_t strings = 0;
+    for (size_t i = 0; i < n; i++)
+        strings += str_size(src[i].contact) + str_size(src[i].uri) + str_size(src[i].instance) +
+                   str_size(src[i].call_id) + str_size(src[i].user_agent);
+    size_t head = sizeof(struct registrar_set) + n * sizeof(struct registrar_binding);
+    struct registrar_set *set = malloc(head + strings);
+    if (!set)
+        return NULL;
+    set->count = n;
+    char *cursor = (char *)set + head;
+    for (size_t i = 0; i < n; i++) {
+        struct registrar_binding *b = &set->bindings[i];
+        *b = src[i];
+        b->contact = str_copy(&cursor, src[i].contact);
+        b->uri = str_copy(&cursor, src[i].uri);
+        b->instance = str_copy(&cursor, src[i].instance);
+        b->call_id = str_copy(&cursor, src[i].call_id);
+        b->user_agent = str_copy(&cursor, src[i].user_agent);
+    }
+    return set;
+}
+
+static void record_free(struct reg_record *rec)
+{
+    free(rec->set);
+    free(rec);
+}
+
+static void record_free_rcu(struct rcu_head *head)
+{
+    record_free(caa_container_of(head, struct reg_record, rcu));
+}
+
+static struct reg_record *record_build(const char *aor, const struct registrar_binding *b, size_t n)
+{
+    size_t len = strlen(aor) + 1;
+    struct reg_record *rec = malloc(sizeof(*rec) + len);
+    if (!rec)
+        return NULL;
+    memcpy(rec->aor, aor, len);
+    cds_lfht_node_init(&rec->node);
+    rec->set = set_build(b, n);
+    if (!rec->set) {
+        free(rec);
+        return NULL;
+    }
+    return rec;
+}
+
+int registrar_create(const struct registrar_limits *limits, struct registrar **out)
+{
+    struct registrar *reg = calloc(1, sizeof(*reg));
+    if (!reg)
+        return SB_ENOMEM;
+    reg->limits = *limits;
+    reg->table = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+    if (!reg->table) {
+        free(reg);
+        return SB_ENOMEM;
+    }
+    *out = reg;
+    return 0;
+}
+
+void registrar_destroy(struct registrar *reg)
+{
+    if (!reg)
+        return;
+    struct cds_lfht_iter iter;
+    struct reg_record *rec;
+    rcu_read_lock();
+    cds_lfht_for_each_entry(reg->table, &iter, rec, node)
+    {
+        if (cds_lfht_del(reg->table, &rec->node) == 0)
+            call_rcu(&rec->rcu, record_free_rcu);
+    }
+    rcu_read_unlock();
+    rcu_barrier(); /* every call_rcu above has run */
+    cds_lfht_destroy(reg->table, NULL);
+    free(reg);
+}
+
+static bool host_equal(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcasecmp(a, b) == 0;
+}
+
+static bool port_equal(const char *a, const char *b)
+{
+    unsigned pa = a ? (unsigned)atoi(a) : 5060;
+    unsigned pb = b ? (unsigned)atoi(b) : 5060;
+    return pa == pb;
+}
+
+bool registrar_uri_equal(const char *a, const char *b)
+{
+    osip_uri_t *ua = NULL, *ub = NULL;
+    bool equal = false;
+    if (osip_uri_init(&ua) != 0 || osip_uri_init(&ub) != 0)
+        goto out;
+    if (osip_uri_parse(ua, a) != 0 || osip_uri_parse(ub, b) != 0) {
+        equal = strcmp(a, b) == 0;
+        goto out;
+    }
+    equal = host_equal(ua->scheme, ub->scheme) &&
+            ((!ua->username && !ub->username) ||
+             (ua->username && ub->username && strcmp(ua->username, ub->username) == 0)) &&
+            host_equal(ua->host, ub->host) && port_equal(ua->port, ub->port);
+out:
+    osip_uri_free(ua);
+    osip_uri_free(ub);
+    return equal;
+}
+
+/* RFC 5626: with +sip.instance on both sides the instance identifies the
+ * device; otherwise the contact URI does. */
+static bool binding_same(const struct registrar_binding *a, const struct registrar_binding *b)
+{
+    if (a->instance && b->instance)
+        return strcmp(a->instance, b->instance) == 0;
+    return registrar_uri_equal(a->uri, b->uri);
+}
+
+static bool is_stale(const struct registrar_binding *existing, const char *call_id, uint32_t cseq)
+{
+    return call_id && existing->call_id && strcmp(existing->call_id, call_id) == 0 &&
+           cseq <= existing->cseq;
+}
+
+/* Computes the successor of @old into @next (sized old + count). Returns
+ * the new count or a negative code. Strings in @next still point into @old
+ * and @changes. */
+static int bindings_merge(const struct registrar *reg, const struct registrar_set *old,
+                          const struct registrar_change *changes, size_t count, bool remove_all,
+                          const char *call_id, uint32_t cseq, uint64_t now_ms,
+                          struct registrar_binding *next)
+{
+    size_t n = 0;
+    if (old) {
+        for (size_t i = 0; i < old->count; i++) {
+            const struct registrar_binding *b = &old->bindings[i];
+            if (b->expires_at_ms <= now_ms)
+                continue;
+            if (remove_all) {
+                /* RFC 3261 §10.3 step 6: Contact: * obeys Call-ID/CSeq order */
+                if (is_stale(b, call_id, cseq))
+                    return SB_EOUTOFORDER;
+                continue;
+            }
+            next[n++] = *b;
+        }
+    }
+    for (size_t c = 0; c < count; c++) {
+        const struct registrar_change *ch = &changes[c];
+        size_t found = n;
+        for (size_t i = 0; i < n; i++) {
+            if (binding_same(&next[i], &ch->binding)) {
+                found = i;
+                break;
+            }
+        }
+        if (found < n) {
+            if (is_stale(&next[found], call_id, cseq))
+                return SB_EOUTOFORDER; /* §10.3 step 7 */
+            if (ch->remove) {
+                next[found] = next[--n];
+                continue;
+            }
+        } else if (ch->remove) {
+            continue;
+        } else if (reg->limits.max_bindings && n >= reg->limits.max_bindings) {
+            return SB_ELIMIT;
+        } else {
+            found = n++;
+        }
+        /* the REGISTER's Call-ID and CSeq order later updates (§10.3 step 7) */
+        next[found] = ch->binding;
+        next[found].call_id = call_id;
+        next[found].cseq = cseq;
+    }
+    return (int)n;
+}
+
+static int set_compare(const void *pa, const void *pb)
+{
+    const struct registrar_binding *a = pa, *b = pb;
+    if (a->q != b->q)
+        return a->q > b->q ? -1 : 1;
+    if (a->expires_at_ms != b->expires_at_ms)
+        return a->expires_at_ms > b->expires_at_ms ? -1 : 1;
+    return 0;
+}
+
+/* Copies the live bindings of @set (call inside rcu_read_lock). */
+static struct registrar_set *set_snapshot(const struct registrar_set *set, uint64_t now_ms)
+{
+    struct registrar_binding live[set->count ? set->count : 1];
+    size_t n = 0;
+    for (size_t i = 0; i < set->count; i++)
+        if (set->bindings[i].expires_at_ms > now_ms)
+            live[n++] = set->bindings[i];
+    qsort(live, n, sizeof(live[0]), set_compare);
+    return set_build(live, n);
+}
+
+static int record_replace(struct registrar *reg, const char *aor, unsigned long hash,
+                          struct cds_lfht_iter *iter, struct reg_record *old,
+                          const struct registrar_binding *next, size_t n,
+                          struct registrar_set **after, uint64_t now_ms)
+{
+    if (n == 0) {
+        if (old) {
+            if (cds_lfht_del(reg->table, &old->node) != 0)
+                return SB_EAGAIN; /* someone else removed or replaced it */
+            uatomic_dec(&reg->records);
+            call_rcu(&old->rcu, record_free_rcu);
+        }
+        if (after) {
+            *after = set_build(NULL, 0);
+            if (!*after)
+                return SB_ENOMEM;
+        }
+        return 0;
+    }
+    struct reg_record *rec = record_build(aor, next, n);
+    if (!rec)
+        return SB_ENOMEM;
+    if (old) {
+        if (cds_lfht_replace(reg->table, iter, hash, match_aor, aor, &rec->node) != 0) {
+            record_free(rec);
+            return SB_EAGAIN;
+        }
+        call_rcu(&old->rcu, record_free_rcu);
+    } else {
+        if (reg->limits.max_records && uatomic_read(&reg->records) >= reg->limits.max_records) {
+            record_free(rec);
+            return SB_ELIMIT;
+        }
+        struct cds_lfht_node *got = cds_lfht_add_unique(reg->table, hash, match_aor, aor, &rec->node);
+        if (got != &rec->node) {
+            record_free(rec);
+            return SB_EAGAIN;
+        }
+        uatomic_inc(&reg->records);
+    }
+    if (after) {
+        /* rec is still safe to read: we are inside rcu_read_lock */
+        *after = set_snapshot(rec->set, now_ms);
+        if (!*after)
+            return SB_ENOMEM;
+    }
+    return 0;
+}
+
+int registrar_update(struct registrar *reg, const char *aor, const struct registrar_change *changes,
+                     size_t count, bool remove_all, const char *call_id, uint32_t cseq,
+                     uint64_t now_ms, struct registrar_set **after)
+{
+    unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
+    int rc;
+    if (after)
+        *after = NULL;
+    rcu_read_lock();
+    do {
+        struct cds_lfht_iter iter;
+        cds_lfht_lookup(reg->table, hash, match_aor, aor, &iter);
+        struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
+        struct reg_record *old = node ? caa_container_of(node, struct reg_record, node) : NULL;
+        size_t room = (old ? old->set->count : 0) + count;
+        struct registrar_binding *next = malloc((room ? room : 1) * sizeof(*next));
+        if (!next) {
+            rc = SB_ENOMEM;
+            break;
+        }
+        rc = bindings_merge(reg, old ? old->set : NULL, changes, count, remove_all, call_id, cseq,
+                            now_ms, next);
+        if (rc >= 0)
+            rc = record_replace(reg, aor, hash, &iter, old, next, (size_t)rc, after, now_ms);
+        free(next);
+    } while (rc == SB_EAGAIN);
+    rcu_read_unlock();
+    return rc;
+}
+
+int registrar_lookup(struct registrar *reg, const char *aor, uint64_t now_ms,
+                     struct registrar_set **out)
+{
+    unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
+    struct cds_lfht_iter iter;
+    int rc = SB_ENOTFOUND;
+    *out = NULL;
+    rcu_read_lock();
+    cds_lfht_lookup(reg->table, hash, match_aor, aor, &iter);
+    struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
+    if (node) {
+        struct reg_record *rec = caa_container_of(node, struct reg_record, node);
+        *out = set_snapshot(rec->set, now_ms);
+        rc = *out ? 0 : SB_ENOMEM;
+        if (rc == 0 && (*out)->count == 0) {
+            registrar_set_free(*out);
+            *out = NULL;
+            rc = SB_ENOTFOUND;
+        }
+    }
+    rcu_read_unlock();
+    return rc;
+}
+
+void registrar_set_free(struct registrar_set *set)
+{
+    free(set);
+}
+
+size_t registrar_expire(struct registrar *reg, uint64_t now_ms)
+{
+    struct cds_lfht_iter iter;
+    struct reg_record *rec;
+    size_t dropped = 0;
+    rcu_read_lock();
+    cds_lfht_for_each_entry(reg->table, &iter, rec, node)
+    {
+        size_t expired = 0;
+        for (size_t i = 0; i < rec->set->count; i++)
+            expired += rec->set->bindings[i].expires_at_ms <= now_ms;
+        if (expired == 0)
+            continue;
+        /* An update with no changes rewrites the record without its expired
+         * bindings, racing safely with REGISTERs for the same AOR. */
+        if (registrar_update(reg, rec->aor, NULL, 0, false, NULL, 0, now_ms, NULL) == 0)
+            dropped += expired;
+    }
+    rcu_read_unlock();
+    return dropped;
+}
+
+size_t registrar_record_count(struct registrar *reg)
+{
+    return uatomic_read(&reg->records);
+}

@@ -1,0 +1,507 @@
+/* Helpers over libosip2 messages. See include/switchboard/sip_msg.h. */
+#include "switchboard/sip_msg.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <osipparser2/osip_message.h>
+#include <osipparser2/osip_port.h>
+
+#include "switchboard/error.h"
+
+void sb_inbound_free(struct sb_inbound *in)
+{
+    if (!in)
+        return;
+    osip_message_free(in->msg);
+    free(in);
+}
+
+bool sipmsg_is_keepalive(const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (buf[i] != '\r' && buf[i] != '\n')
+            return false;
+    return true;
+}
+
+static bool all_digits(const char *s, size_t max_len)
+{
+    size_t n = 0;
+    if (!s || !*s)
+        return false;
+    for (; *s; s++, n++)
+        if (!isdigit((unsigned char)*s) || n >= max_len)
+            return false;
+    return true;
+}
+
+/* The body length as it arrived: bytes after the blank line. */
+static long raw_body_length(const char *raw, size_t len)
+{
+    const char *end = memmem(raw, len, "\r\n\r\n", 4);
+    if (end)
+        return (long)(len - (size_t)(end + 4 - raw));
+    end = memmem(raw, len, "\n\n", 2);
+    if (end)
+        return (long)(len - (size_t)(end + 2 - raw));
+    return 0;
+}
+
+int sipmsg_validate(const osip_message_t *msg, const char *raw, size_t raw_len, const char **why)
+{
+    if (!msg->sip_version || strcmp(msg->sip_version, "SIP/2.0") != 0) {
+        *why = "unsupported SIP version";
+        return 505;
+    }
+    if (MSG_IS_REQUEST(msg)) {
+        if (!msg->req_uri || !msg->req_uri->host) {
+            *why = "bad Request-URI";
+            return 400;
+        }
+    } else if (msg->status_code < 100 || msg->status_code > 699) {
+        *why = "bad status code";
+        return 400;
+    }
+    if (osip_list_size(&msg->vias) < 1) {
+        *why = "missing Via";
+        return 400;
+    }
+    if (!msg->from || !msg->from->url) {
+        *why = "missing From";
+        return 400;
+    }
+    if (!msg->to || !msg->to->url) {
+        *why = "missing To";
+        return 400;
+    }
+    if (!msg->call_id || !msg->call_id->number || !*msg->call_id->number) {
+        *why = "missing Call-ID";
+        return 400;
+    }
+    if (!msg->cseq || !msg->cseq->method || !all_digits(msg->cseq->number, 10) ||
+        strtoul(msg->cseq->number, NULL, 10) > 0x7fffffffUL) {
+        *why = "missing or bad CSeq";
+        return 400;
+    }
+    if (MSG_IS_REQUEST(msg) && strcmp(msg->cseq->method, msg->sip_method) != 0) {
+        *why = "CSeq method differs from request method";
+        return 400;
+    }
+    osip_via_t *via = sipmsg_top_via(msg);
+    if (!via || !via->host || !via->protocol) {
+        *why = "bad Via";
+        return 400;
+    }
+    if (MSG_IS_REQUEST(msg) && sipmsg_max_forwards(msg) < 0) {
+        *why = "bad Max-Forwards";
+        return 400;
+    }
+    if (msg->content_length && msg->content_length->value) {
+        if (!all_digits(msg->content_length->value, 9)) {
+            *why = "bad Content-Length";
+            return 400;
+        }
+        /* RFC 3261 §18.3: a body shorter than Content-Length over UDP */
+        if (strtol(msg->content_length->value, NULL, 10) > raw_body_length(raw, raw_len)) {
+            *why = "Content-Length larger than the body";
+            return 400;
+        }
+    }
+    return 0;
+}
+
+int sipmsg_response_create(const osip_message_t *req, int code, const char *reason,
+                           const char *to_tag, osip_message_t **out)
+{
+    osip_message_t *r;
+    if (osip_message_init(&r) != 0)
+        return SB_ENOMEM;
+    osip_message_set_version(r, osip_strdup("SIP/2.0"));
+    osip_message_set_status_code(r, code);
+    if (!reason)
+        reason = osip_message_get_reason(code);
+    osip_message_set_reason_phrase(r, osip_strdup(reason ? reason : "Unknown"));
+    /* a malformed request may lack any of these; answer with what it has */
+    int rc = osip_list_clone(&req->vias, &r->vias, (int (*)(void *, void **))osip_via_clone);
+    if (rc == 0 && req->from)
+        rc = osip_from_clone(req->from, &r->from);
+    if (rc == 0 && req->to)
+        rc = osip_to_clone(req->to, &r->to);
+    if (rc == 0 && req->call_id)
+        rc = osip_call_id_clone(req->call_id, &r->call_id);
+    if (rc == 0 && req->cseq)
+        rc = osip_cseq_clone(req->cseq, &r->cseq);
+    if (rc == 0 && code > 100 && to_tag && r->to) {
+        osip_generic_param_t *tag = NULL;
+        if (osip_to_get_tag(r->to, &tag) != 0)
+            rc = osip_to_set_tag(r->to, osip_strdup(to_tag));
+    }
+    if (rc == 0)
+        rc = osip_message_set_header(r, "Server", SB_SERVER_NAME);
+    if (rc == 0)
+        rc = osip_message_set_content_length(r, "0");
+    if (rc != 0) {
+        osip_message_free(r);
+        return SB_ENOMEM;
+    }
+    *out = r;
+    return 0;
+}
+
+int sipmsg_serialize(osip_message_t *msg, char **out, size_t *len)
+{
+    osip_message_force_update(msg);
+    if (osip_message_to_str(msg, out, len) != 0)
+        return SB_EMALFORMED;
+    return 0;
+}
+
+osip_via_t *sipmsg_top_via(const osip_message_t *msg)
+{
+    return osip_list_get(&msg->vias, 0);
+}
+
+const char *sipmsg_via_param(const osip_via_t *via, const char *name)
+{
+    osip_generic_param_t *p = NULL;
+    if (osip_generic_param_get_byname((osip_list_t *)&via->via_params, (char *)name, &p) != 0 || !p)
+        return NULL;
+    return p->gvalue ? p->gvalue : "";
+}
+
+unsigned sipmsg_addr_host(const struct sb_addr *addr, char *buf, size_t size)
+{
+    if (addr->ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&addr->ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)size);
+        return ntohs(s6->sin6_port);
+    }
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&addr->ss;
+    inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)size);
+    return ntohs(s4->sin_port);
+}
+
+int sipmsg_via_stamp_source(osip_via_t *via, const struct sb_addr *src)
+{
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port = sipmsg_addr_host(src, ip, sizeof(ip));
+    osip_generic_param_t *rport = NULL;
+    osip_generic_param_get_byname(&via->via_params, "rport", &rport);
+    bool host_differs = !via->host || strcasecmp(via->host, ip) != 0;
+    if (host_differs || rport) {
+        osip_generic_param_t *received = NULL;
+        osip_generic_param_get_byname(&via->via_params, "received", &received);
+        if (received) {
+            osip_free(received->gvalue);
+            received->gvalue = osip_strdup(ip);
+        } else if (osip_generic_param_add(&via->via_params, osip_strdup("received"),
+                                          osip_strdup(ip)) != 0) {
+            return SB_ENOMEM;
+        }
+    }
+    if (rport) {
+        char port_text[8];
+        snprintf(port_text, sizeof(port_text), "%u", port);
+        osip_free(rport->gvalue);
+        rport->gvalue = osip_strdup(port_text);
+    }
+    return 0;
+}
+
+int sipmsg_host_to_addr(const char *host, unsigned port, struct sb_addr *dst)
+{
+    char bare[256];
+    size_t len = strlen(host);
+    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof(bare)) {
+        memcpy(bare, host + 1, len - 2);
+        bare[len - 2] = '\0';
+        host = bare;
+    }
+    memset(dst, 0, sizeof(*dst));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&dst->ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&dst->ss;
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        dst->len = sizeof(*s4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        dst->len = sizeof(*s6);
+        return 0;
+    }
+    /* A name: the resolver blocks, but on a LAN targets are addresses and
+     * names are the rare case (RFC 3263 SRV lookup is not done). */
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+        return SB_EUNRESOLVED;
+    memcpy(&dst->ss, res->ai_addr, res->ai_addrlen);
+    dst->len = res->ai_addrlen;
+    s4->sin_port = htons((uint16_t)port);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static int parse_port(const char *text, unsigned fallback, unsigned *port)
+{
+    if (!text || !*text) {
+        *port = fallback;
+        return 0;
+    }
+    if (!all_digits(text, 5))
+        return SB_EMALFORMED;
+    unsigned long v = strtoul(text, NULL, 10);
+    if (v == 0 || v > 65535)
+        return SB_EMALFORMED;
+    *port = (unsigned)v;
+    return 0;
+}
+
+int sipmsg_via_destination(const osip_via_t *via, struct sb_addr *dst)
+{
+    const char *received = sipmsg_via_param(via, "received");
+    const char *rport = sipmsg_via_param(via, "rport");
+    const char *host = received && *received ? received : via->host;
+    unsigned port;
+    if (!host)
+        return SB_EMALFORMED;
+    if (rport && *rport) {
+        if (parse_port(rport, 5060, &port) != 0)
+            return SB_EMALFORMED;
+    } else if (parse_port(via->port, 5060, &port) != 0) {
+        return SB_EMALFORMED;
+    }
+    return sipmsg_host_to_addr(host, port, dst);
+}
+
+int sipmsg_via_push(osip_message_t *msg, const char *host, unsigned port, const char *branch)
+{
+    char text[512];
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(text, sizeof(text), "SIP/2.0/UDP %s%s%s:%u;branch=%s", v6 ? "[" : "", host,
+             v6 ? "]" : "", port, branch);
+    osip_via_t *via;
+    if (osip_via_init(&via) != 0)
+        return SB_ENOMEM;
+    if (osip_via_parse(via, text) != 0 || osip_list_add(&msg->vias, via, 0) < 0) {
+        osip_via_free(via);
+        return SB_EMALFORMED;
+    }
+    return 0;
+}
+
+void sipmsg_via_pop(osip_message_t *msg)
+{
+    osip_via_t *via = osip_list_get(&msg->vias, 0);
+    if (via) {
+        osip_list_remove(&msg->vias, 0);
+        osip_via_free(via);
+    }
+}
+
+static uint64_t hash_mix(uint64_t h, const char *s)
+{
+    if (!s)
+        s = "";
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    h ^= 0xff; /* separator, so "ab"+"c" differs from "a"+"bc" */
+    return h * 1099511628211ull;
+}
+
+uint32_t sipmsg_loop_hash(const osip_message_t *req)
+{
+    uint64_t h = 1469598103934665603ull;
+    char *ruri = NULL;
+    if (req->req_uri && osip_uri_to_str(req->req_uri, &ruri) == 0) {
+        h = hash_mix(h, ruri);
+        osip_free(ruri);
+    }
+    h = hash_mix(h, sipmsg_from_tag(req));
+    h = hash_mix(h, sipmsg_to_tag(req));
+    h = hash_mix(h, req->call_id ? req->call_id->number : NULL);
+    h = hash_mix(h, req->cseq ? req->cseq->number : NULL);
+    osip_route_t *route = osip_list_get(&req->routes, 0);
+    if (route && route->url)
+        h = hash_mix(h, route->url->host);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+void sipmsg_branch_format(char *buf, size_t size, uint32_t loop_hash, uint64_t unique)
+{
+    snprintf(buf, size, SB_BRANCH_COOKIE "-sb%08x.%llx", loop_hash, (unsigned long long)unique);
+}
+
+int sipmsg_branch_loop_hash(const char *branch, uint32_t *loop_hash)
+{
+    static const char prefix[] = SB_BRANCH_COOKIE "-sb";
+    if (!branch || strncmp(branch, prefix, sizeof(prefix) - 1) != 0)
+        return SB_ENOTFOUND;
+    const char *hex = branch + sizeof(prefix) - 1;
+    char *end;
+    unsigned long v = strtoul(hex, &end, 16);
+    if (end != hex + 8 || *end != '.')
+        return SB_ENOTFOUND;
+    *loop_hash = (uint32_t)v;
+    return 0;
+}
+
+int sipmsg_uri_to_addr(const osip_uri_t *uri, struct sb_addr *dst)
+{
+    unsigned port;
+    if (!uri || !uri->host)
+        return SB_EMALFORMED;
+    if (parse_port(uri->port, 5060, &port) != 0)
+        return SB_EMALFORMED;
+    return sipmsg_host_to_addr(uri->host, port, dst);
+}
+
+int sipmsg_max_forwards(const osip_message_t *req)
+{
+    osip_header_t *mf = NULL;
+    osip_message_get_max_forwards(req, 0, &mf);
+    if (!mf || !mf->hvalue)
+        return 70;
+    const char *v = mf->hvalue;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (!all_digits(v, 9))
+        return SB_EMALFORMED;
+    long n = strtol(v, NULL, 10);
+    return n > 255 ? 255 : (int)n;
+}
+
+int sipmsg_max_forwards_take(osip_message_t *req)
+{
+    int value = sipmsg_max_forwards(req);
+    if (value < 0)
+        return value;
+    char text[16];
+    snprintf(text, sizeof(text), "%d", value > 0 ? value - 1 : 0);
+    osip_header_t *mf = NULL;
+    osip_message_get_max_forwards(req, 0, &mf);
+    if (mf) {
+        osip_free(mf->hvalue);
+        mf->hvalue = osip_strdup(text);
+    } else if (osip_message_set_max_forwards(req, text) != 0) {
+        return SB_ENOMEM;
+    }
+    return value;
+}
+
+const char *sipmsg_header(const osip_message_t *msg, const char *name)
+{
+    osip_header_t *h = NULL;
+    if (osip_message_header_get_byname(msg, name, 0, &h) < 0 || !h)
+        return NULL;
+    return h->hvalue;
+}
+
+const char *sipmsg_to_tag(const osip_message_t *msg)
+{
+    osip_generic_param_t *tag = NULL;
+    if (!msg->to || osip_to_get_tag(msg->to, &tag) != 0 || !tag)
+        return NULL;
+    return tag->gvalue;
+}
+
+const char *sipmsg_from_tag(const osip_message_t *msg)
+{
+    osip_generic_param_t *tag = NULL;
+    if (!msg->from || osip_from_get_tag(msg->from, &tag) != 0 || !tag)
+        return NULL;
+    return tag->gvalue;
+}
+
+int sipmsg_call_id(const osip_message_t *msg, char *buf, size_t size)
+{
+    const osip_call_id_t *id = msg->call_id;
+    int n;
+    if (!id || !id->number)
+        return SB_EMALFORMED;
+    if (id->host)
+        n = snprintf(buf, size, "%s@%s", id->number, id->host);
+    else
+        n = snprintf(buf, size, "%s", id->number);
+    return n < 0 || (size_t)n >= size ? SB_ERANGE : 0;
+}
+
+uint32_t sipmsg_cseq_number(const osip_message_t *msg)
+{
+    if (!msg->cseq || !msg->cseq->number)
+        return 0;
+    return (uint32_t)strtoul(msg->cseq->number, NULL, 10);
+}
+
+void sb_buf_append(struct sb_buf *b, const char *s, size_t len)
+{
+    if (b->failed)
+        return;
+    if (b->len + len + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + len + 1)
+            cap *= 2;
+        char *data = realloc(b->data, cap);
+        if (!data) {
+            b->failed = true;
+            return;
+        }
+        b->data = data;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void sb_buf_puts(struct sb_buf *b, const char *s)
+{
+    sb_buf_append(b, s, strlen(s));
+}
+
+void sb_buf_printf(struct sb_buf *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->failed = true;
+        return;
+    }
+    if ((size_t)n < sizeof(tmp)) {
+        sb_buf_append(b, tmp, (size_t)n);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        b->failed = true;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb_buf_append(b, big, (size_t)n);
+    free(big);
+}
+
+void sb_buf_free(struct sb_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}

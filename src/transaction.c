@@ -1,0 +1,766 @@
+/* The transaction layer, RFC 3261 §17 with RFC 6026's Accepted states.
+ * One layer per worker; see the DESIGN note in transaction.h. */
+#include "switchboard/transaction.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <osipparser2/osip_message.h>
+#include <osipparser2/osip_port.h>
+
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/sip_msg.h"
+
+/* --- a small intrusive hash table, keyed by string ----------------------- */
+
+struct txn_link {
+    struct txn_link *next;
+    uint64_t hash;
+    char *key;
+};
+
+struct txn_table {
+    struct txn_link **buckets;
+    size_t mask;
+    size_t count;
+};
+
+static int table_init(struct txn_table *t, size_t buckets)
+{
+    t->buckets = calloc(buckets, sizeof(*t->buckets));
+    if (!t->buckets)
+        return SB_ENOMEM;
+    t->mask = buckets - 1;
+    t->count = 0;
+    return 0;
+}
+
+static struct txn_link *table_find(const struct txn_table *t, const char *key, size_t len)
+{
+    uint64_t hash = sb_hash(key, len);
+    for (struct txn_link *l = t->buckets[hash & t->mask]; l; l = l->next)
+        if (l->hash == hash && strcmp(l->key, key) == 0)
+            return l;
+    return NULL;
+}
+
+static void table_grow(struct txn_table *t)
+{
+    size_t size = (t->mask + 1) * 2;
+    struct txn_link **buckets = calloc(size, sizeof(*buckets));
+    if (!buckets)
+        return; /* keep the old size: slower, still correct */
+    for (size_t i = 0; i <= t->mask; i++) {
+        struct txn_link *l = t->buckets[i];
+        while (l) {
+            struct txn_link *next = l->next;
+            l->next = buckets[l->hash & (size - 1)];
+            buckets[l->hash & (size - 1)] = l;
+            l = next;
+        }
+    }
+    free(t->buckets);
+    t->buckets = buckets;
+    t->mask = size - 1;
+}
+
+/* @key must be heap memory; the table frees it on removal. */
+static void table_insert(struct txn_table *t, struct txn_link *link, char *key, size_t len)
+{
+    link->key = key;
+    link->hash = sb_hash(key, len);
+    if (t->count >= t->mask + 1)
+        table_grow(t);
+    struct txn_link **head = &t->buckets[link->hash & t->mask];
+    link->next = *head;
+    *head = link;
+    t->count++;
+}
+
+static void table_remove(struct txn_table *t, struct txn_link *link)
+{
+    for (struct txn_link **pp = &t->buckets[link->hash & t->mask]; *pp; pp = &(*pp)->next) {
+        if (*pp == link) {
+            *pp = link->next;
+            t->count--;
+            break;
+        }
+    }
+    free(link->key);
+    link->key = NULL;
+}
+
+/* --- the layer ------------------------------------------------------------ */
+
+struct txn_layer {
+    struct txn_config config;
+    struct timer_wheel *wheel;
+    txn_send_fn send;
+    void *send_ctx;
+    struct txn_user_ops ops;
+    void *user;
+    struct txn_table servers;
+    struct txn_table clients;
+    uint64_t tag_seed;
+    uint64_t tag_counter;
+};
+
+enum st_state { ST_TRYING, ST_PROCEEDING, ST_COMPLETED, ST_CONFIRMED, ST_ACCEPTED };
+enum ct_state { CT_CALLING, CT_PROCEEDING, CT_COMPLETED, CT_ACCEPTED };
+
+struct server_txn {
+    struct txn_link link;
+    struct txn_layer *layer;
+    struct sb_inbound *in;
+    bool invite;
+    enum st_state state;
+    char *last;
+    size_t last_len;
+    struct sb_addr reply_to;
+    struct timer retransmit; /* G */
+    struct timer lifetime;   /* H, I, J, L */
+    unsigned interval_ms;
+    void *tu;
+    char tag[24];
+};
+
+struct client_txn {
+    struct txn_link link;
+    struct txn_layer *layer;
+    bool invite;
+    enum ct_state state;
+    char *request;
+    size_t request_len;
+    struct sb_local local;
+    struct sb_addr dst;
+    struct timer retransmit; /* A, E */
+    struct timer lifetime;   /* B, D, F, K, M, and the CANCEL guard of §9.1 */
+    unsigned interval_ms;
+    void *tu;
+    bool cancel_wanted, cancel_sent;
+    /* INVITE only: what ACK and CANCEL copy from the request (§9.1, §17.1.1.3) */
+    char *branch, *ruri, *via, *from, *to, *call_id, *routes;
+    uint32_t cseq;
+};
+
+int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel,
+                     txn_send_fn send, void *send_ctx, const struct txn_user_ops *ops,
+                     void *user, struct txn_layer **out)
+{
+    struct txn_layer *layer = calloc(1, sizeof(*layer));
+    if (!layer)
+        return SB_ENOMEM;
+    layer->config = *config;
+    layer->wheel = wheel;
+    layer->send = send;
+    layer->send_ctx = send_ctx;
+    layer->ops = *ops;
+    layer->user = user;
+    if (getrandom(&layer->tag_seed, sizeof(layer->tag_seed), 0) != sizeof(layer->tag_seed))
+        layer->tag_seed = (uint64_t)(uintptr_t)layer ^ sb_now_ms();
+    if (table_init(&layer->servers, 1024) != 0 || table_init(&layer->clients, 1024) != 0) {
+        free(layer->servers.buckets);
+        free(layer);
+        return SB_ENOMEM;
+    }
+    *out = layer;
+    return 0;
+}
+
+static void server_free(struct server_txn *st);
+static void client_free(struct client_txn *ct);
+
+void txn_layer_destroy(struct txn_layer *layer)
+{
+    if (!layer)
+        return;
+    for (size_t i = 0; i <= layer->servers.mask; i++)
+        while (layer->servers.buckets[i]) {
+            struct server_txn *st = (struct server_txn *)layer->servers.buckets[i];
+            table_remove(&layer->servers, &st->link);
+            server_free(st);
+        }
+    for (size_t i = 0; i <= layer->clients.mask; i++)
+        while (layer->clients.buckets[i]) {
+            struct client_txn *ct = (struct client_txn *)layer->clients.buckets[i];
+            table_remove(&layer->clients, &ct->link);
+            client_free(ct);
+        }
+    free(layer->servers.buckets);
+    free(layer->clients.buckets);
+    free(layer);
+}
+
+size_t txn_layer_server_count(const struct txn_layer *layer)
+{
+    return layer->servers.count;
+}
+
+size_t txn_layer_client_count(const struct txn_layer *layer)
+{
+    return layer->clients.count;
+}
+
+/* --- matching keys --------------------------------------------------------- */
+
+int txn_server_key(const osip_message_t *req, bool for_invite, char *buf, size_t size)
+{
+    osip_via_t *via = sipmsg_top_via(req);
+    if (!via || !via->host || !req->sip_method)
+        return SB_EMALFORMED;
+    const char *method = req->sip_method;
+    if (MSG_IS_ACK(req) || (for_invite && MSG_IS_CANCEL(req)))
+        method = "INVITE";
+    const char *branch = sipmsg_via_param(via, "branch");
+    const char *port = via->port ? via->port : "5060";
+    int n;
+    if (branch && strncmp(branch, SB_BRANCH_COOKIE, sizeof(SB_BRANCH_COOKIE) - 1) == 0) {
+        n = snprintf(buf, size, "%s|%s:%s|%s", branch, via->host, port, method);
+    } else {
+        /* RFC 2543 peers: no unique branch, match on dialog and CSeq (§17.2.3) */
+        const char *from_tag = sipmsg_from_tag(req);
+        n = snprintf(buf, size, "2543|%s@%s|%s|%s|%s:%s|%s", req->call_id->number,
+                     req->call_id->host ? req->call_id->host : "",
+                     req->cseq->number, from_tag ? from_tag : "", via->host, port, method);
+    }
+    if (n < 0 || (size_t)n >= size)
+        return SB_ERANGE;
+    return n;
+}
+
+static int client_key(const char *branch, const char *method, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s|%s", branch, method);
+    if (n < 0 || (size_t)n >= size)
+        return SB_ERANGE;
+    return n;
+}
+
+/* --- server transactions ------------------------------------------------- */
+
+static void server_free(struct server_txn *st)
+{
+    timer_cancel(&st->retransmit);
+    timer_cancel(&st->lifetime);
+    sb_inbound_free(st->in);
+    osip_free(st->last);
+    free(st);
+}
+
+static void server_terminate(struct server_txn *st)
+{
+    struct txn_layer *layer = st->layer;
+    table_remove(&layer->servers, &st->link);
+    timer_cancel(&st->retransmit);
+    timer_cancel(&st->lifetime);
+    if (st->tu && layer->ops.on_server_gone)
+        layer->ops.on_server_gone(layer->user, st, st->tu);
+    server_free(st);
+}
+
+static void server_send_last(struct server_txn *st)
+{
+    if (st->last)
+        st->layer->send(st->layer->send_ctx, &st->in->local, &st->reply_to, st->last,
+                        st->last_len);
+}
+
+static void server_on_retransmit(struct timer *timer, void *arg)
+{
+    struct server_txn *st = arg;
+    struct txn_layer *layer = st->layer;
+    (void)timer;
+    if (st->state != ST_COMPLETED)
+        return;
+    server_send_last(st); /* Timer G */
+    st->interval_ms *= 2;
+    if (st->interval_ms > layer->config.t2_ms)
+        st->interval_ms = layer->config.t2_ms;
+    timer_schedule(layer->wheel, &st->retransmit, sb_now_ms() + st->interval_ms);
+}
+
+static void server_on_lifetime(struct timer *timer, void *arg)
+{
+    (void)timer;
+    server_terminate(arg); /* Timer H, I, J or L */
+}
+
+struct server_txn *txn_server_match(struct txn_layer *layer, const osip_message_t *req)
+{
+    char key[1024];
+    int len = txn_server_key(req, false, key, sizeof(key));
+    if (len < 0)
+        return NULL;
+    return (struct server_txn *)table_find(&layer->servers, key, (size_t)len);
+}
+
+struct server_txn *txn_server_match_cancelled(struct txn_layer *layer,
+                                              const osip_message_t *cancel)
+{
+    char key[1024];
+    int len = txn_server_key(cancel, true, key, sizeof(key));
+    if (len < 0)
+        return NULL;
+    struct server_txn *st = (struct server_txn *)table_find(&layer->servers, key, (size_t)len);
+    return st && st->invite ? st : NULL;
+}
+
+int txn_server_create(struct txn_layer *layer, struct sb_inbound *in, void *tu_data,
+                      struct server_txn **out)
+{
+    char key[1024];
+    int len = txn_server_key(in->msg, false, key, sizeof(key));
+    if (len < 0)
+        return len;
+    if (layer->config.max_server && layer->servers.count >= layer->config.max_server)
+        return SB_ELIMIT;
+    struct server_txn *st = calloc(1, sizeof(*st));
+    char *key_copy = strndup(key, (size_t)len);
+    if (!st || !key_copy) {
+        free(st);
+        free(key_copy);
+        return SB_ENOMEM;
+    }
+    if (sipmsg_via_destination(sipmsg_top_via(in->msg), &st->reply_to) != 0)
+        st->reply_to = in->src; /* an unresolvable sent-by: answer the source */
+    st->layer = layer;
+    st->in = in;
+    st->invite = MSG_IS_INVITE(in->msg);
+    st->state = st->invite ? ST_PROCEEDING : ST_TRYING;
+    st->tu = tu_data;
+    snprintf(st->tag, sizeof(st->tag), "sb%llx",
+             (unsigned long long)(layer->tag_seed ^ (++layer->tag_counter * 0x9e3779b97f4a7c15ull)));
+    timer_init(&st->retransmit, server_on_retransmit, st);
+    timer_init(&st->lifetime, server_on_lifetime, st);
+    table_insert(&layer->servers, &st->link, key_copy, (size_t)len);
+    *out = st;
+    return 0;
+}
+
+void txn_server_retransmission(struct server_txn *st)
+{
+    /* RFC 3261 §17.2.1/§17.2.2; in Accepted and Confirmed the request is
+     * absorbed silently (RFC 6026) */
+    if (st->state == ST_PROCEEDING || st->state == ST_COMPLETED)
+        server_send_last(st);
+}
+
+bool txn_server_ack(struct server_txn *st)
+{
+    struct txn_layer *layer = st->layer;
+    if (st->state == ST_CONFIRMED)
+        return true;
+    if (st->state != ST_COMPLETED)
+        return false;
+    st->state = ST_CONFIRMED;
+    timer_cancel(&st->retransmit);
+    timer_schedule(layer->wheel, &st->lifetime, sb_now_ms() + layer->config.t4_ms); /* Timer I */
+    return true;
+}
+
+int txn_server_respond(struct server_txn *st, osip_message_t *resp)
+{
+    struct txn_layer *layer = st->layer;
+    int code = resp->status_code;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = sipmsg_serialize(resp, &text, &len);
+    osip_message_free(resp);
+    if (rc != 0)
+        return rc;
+    if (st->state == ST_COMPLETED || st->state == ST_CONFIRMED ||
+        (st->state == ST_ACCEPTED && code >= 300) || (!st->invite && st->state == ST_ACCEPTED)) {
+        osip_free(text); /* a final response went already */
+        return SB_EINVAL;
+    }
+    osip_free(st->last);
+    st->last = text;
+    st->last_len = len;
+    server_send_last(st);
+    uint64_t now = sb_now_ms();
+    if (code < 200) {
+        if (st->state == ST_TRYING)
+            st->state = ST_PROCEEDING;
+    } else if (!st->invite) {
+        st->state = ST_COMPLETED;
+        timer_schedule(layer->wheel, &st->lifetime, now + 64u * layer->config.t1_ms); /* J */
+    } else if (code < 300) {
+        /* RFC 6026 §7.1: Accepted absorbs INVITE retransmissions; further
+         * 2xx from other branches are still sent */
+        if (st->state != ST_ACCEPTED) {
+            st->state = ST_ACCEPTED;
+            timer_schedule(layer->wheel, &st->lifetime, now + 64u * layer->config.t1_ms); /* L */
+        }
+    } else {
+        st->state = ST_COMPLETED;
+        st->interval_ms = layer->config.t1_ms;
+        timer_schedule(layer->wheel, &st->retransmit, now + st->interval_ms);           /* G */
+        timer_schedule(layer->wheel, &st->lifetime, now + 64u * layer->config.t1_ms); /* H */
+    }
+    return 0;
+}
+
+int txn_server_respond_code(struct server_txn *st, int code, const char *reason)
+{
+    osip_message_t *resp;
+    int rc = sipmsg_response_create(st->in->msg, code, reason, st->tag, &resp);
+    if (rc != 0)
+        return rc;
+    return txn_server_respond(st, resp);
+}
+
+const osip_message_t *txn_server_request(const struct server_txn *st)
+{
+    return st->in->msg;
+}
+
+const struct sb_inbound *txn_server_inbound(const struct server_txn *st)
+{
+    return st->in;
+}
+
+bool txn_server_is_invite(const struct server_txn *st)
+{
+    return st->invite;
+}
+
+bool txn_server_final_sent(const struct server_txn *st)
+{
+    return st->state >= ST_COMPLETED;
+}
+
+void txn_server_set_tu(struct server_txn *st, void *tu_data)
+{
+    st->tu = tu_data;
+}
+
+void *txn_server_tu(const struct server_txn *st)
+{
+    return st->tu;
+}
+
+const char *txn_server_local_tag(const struct server_txn *st)
+{
+    return st->tag;
+}
+
+/* --- client transactions ------------------------------------------------- */
+
+static void client_free(struct client_txn *ct)
+{
+    timer_cancel(&ct->retransmit);
+    timer_cancel(&ct->lifetime);
+    osip_free(ct->request);
+    free(ct->branch);
+    osip_free(ct->ruri);
+    osip_free(ct->via);
+    osip_free(ct->from);
+    osip_free(ct->to);
+    free(ct->call_id);
+    free(ct->routes);
+    free(ct);
+}
+
+static void client_terminate(struct client_txn *ct)
+{
+    struct txn_layer *layer = ct->layer;
+    table_remove(&layer->clients, &ct->link);
+    timer_cancel(&ct->retransmit);
+    timer_cancel(&ct->lifetime);
+    if (ct->tu && layer->ops.on_client_gone)
+        layer->ops.on_client_gone(layer->user, ct, ct->tu);
+    client_free(ct);
+}
+
+static void client_send(struct client_txn *ct, const char *data, size_t len)
+{
+    ct->layer->send(ct->layer->send_ctx, &ct->local, &ct->dst, data, len);
+}
+
+static void client_on_retransmit(struct timer *timer, void *arg)
+{
+    struct client_txn *ct = arg;
+    struct txn_layer *layer = ct->layer;
+    (void)timer;
+    client_send(ct, ct->request, ct->request_len);
+    if (ct->invite) {
+        if (ct->state != CT_CALLING)
+            return;
+        ct->interval_ms *= 2; /* Timer A doubles without bound */
+    } else if (ct->state == CT_PROCEEDING) {
+        ct->interval_ms = layer->config.t2_ms; /* Timer E in Proceeding */
+    } else {
+        ct->interval_ms *= 2;
+        if (ct->interval_ms > layer->config.t2_ms)
+            ct->interval_ms = layer->config.t2_ms;
+    }
+    timer_schedule(layer->wheel, &ct->retransmit, sb_now_ms() + ct->interval_ms);
+}
+
+static void client_on_lifetime(struct timer *timer, void *arg)
+{
+    struct client_txn *ct = arg;
+    struct txn_layer *layer = ct->layer;
+    (void)timer;
+    /* B, F and the CANCEL guard end without a final response: the user
+     * sees a timeout. D, K and M end a finished transaction quietly. */
+    if ((ct->state == CT_CALLING || ct->state == CT_PROCEEDING) && ct->tu && layer->ops.on_timeout)
+        layer->ops.on_timeout(layer->user, ct, ct->tu);
+    client_terminate(ct);
+}
+
+static char *header_to_str(int (*to_str)(const void *, char **), const void *h)
+{
+    char *s = NULL;
+    if (h && to_str(h, &s) != 0)
+        return NULL;
+    return s;
+}
+
+/* Joins the Route set, so ACK and CANCEL can carry it (§9.1, §17.1.1.3). */
+static char *routes_to_str(const osip_message_t *req)
+{
+    struct sb_buf b = {0};
+    osip_route_t *route;
+    for (int i = 0; (route = osip_list_get(&req->routes, i)) != NULL; i++) {
+        char *s = NULL;
+        if (osip_route_to_str(route, &s) != 0)
+            continue;
+        sb_buf_printf(&b, "Route: %s\r\n", s);
+        osip_free(s);
+    }
+    if (b.failed) {
+        sb_buf_free(&b);
+        return NULL;
+    }
+    if (!b.data)
+        return strdup("");
+    return b.data;
+}
+
+static int client_keep_dialog_parts(struct client_txn *ct, const osip_message_t *req)
+{
+    osip_via_t *via = sipmsg_top_via(req);
+    ct->branch = strdup(sipmsg_via_param(via, "branch"));
+    ct->ruri = header_to_str((int (*)(const void *, char **))osip_uri_to_str, req->req_uri);
+    ct->via = header_to_str((int (*)(const void *, char **))osip_via_to_str, via);
+    ct->from = header_to_str((int (*)(const void *, char **))osip_from_to_str, req->from);
+    ct->to = header_to_str((int (*)(const void *, char **))osip_to_to_str, req->to);
+    char call_id[1024];
+    ct->call_id = sipmsg_call_id(req, call_id, sizeof(call_id)) == 0 ? strdup(call_id) : NULL;
+    ct->routes = routes_to_str(req);
+    ct->cseq = sipmsg_cseq_number(req);
+    if (!ct->branch || !ct->ruri || !ct->via || !ct->from || !ct->to || !ct->call_id || !ct->routes)
+        return SB_ENOMEM;
+    return 0;
+}
+
+static struct client_txn *client_create(struct txn_layer *layer, const char *branch,
+                                        const char *method, const struct sb_local *local,
+                                        const struct sb_addr *dst, void *tu_data)
+{
+    char key[1024];
+    int len = client_key(branch, method, key, sizeof(key));
+    if (len < 0)
+        return NULL;
+    if (table_find(&layer->clients, key, (size_t)len))
+        return NULL; /* our branches are unique: a clash is a bug upstream */
+    struct client_txn *ct = calloc(1, sizeof(*ct));
+    char *key_copy = strndup(key, (size_t)len);
+    if (!ct || !key_copy) {
+        free(ct);
+        free(key_copy);
+        return NULL;
+    }
+    ct->layer = layer;
+    ct->invite = strcmp(method, "INVITE") == 0;
+    ct->state = CT_CALLING;
+    ct->local = *local;
+    ct->dst = *dst;
+    ct->tu = tu_data;
+    ct->interval_ms = layer->config.t1_ms;
+    timer_init(&ct->retransmit, client_on_retransmit, ct);
+    timer_init(&ct->lifetime, client_on_lifetime, ct);
+    table_insert(&layer->clients, &ct->link, key_copy, (size_t)len);
+    return ct;
+}
+
+static void client_start(struct client_txn *ct)
+{
+    struct txn_layer *layer = ct->layer;
+    uint64_t now = sb_now_ms();
+    client_send(ct, ct->request, ct->request_len);
+    timer_schedule(layer->wheel, &ct->retransmit, now + ct->interval_ms);          /* A, E */
+    timer_schedule(layer->wheel, &ct->lifetime, now + 64u * layer->config.t1_ms); /* B, F */
+}
+
+int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct sb_local *local,
+                    const struct sb_addr *dst, void *tu_data, struct client_txn **out)
+{
+    osip_via_t *via = sipmsg_top_via(req);
+    const char *branch = via ? sipmsg_via_param(via, "branch") : NULL;
+    if (!branch || !*branch)
+        return SB_EMALFORMED;
+    struct client_txn *ct = client_create(layer, branch, req->sip_method, local, dst, tu_data);
+    if (!ct)
+        return SB_ENOMEM;
+    int rc = sipmsg_serialize(req, &ct->request, &ct->request_len);
+    if (rc == 0 && ct->invite)
+        rc = client_keep_dialog_parts(ct, req);
+    if (rc != 0) {
+        ct->tu = NULL;
+        client_terminate(ct);
+        return rc;
+    }
+    client_start(ct);
+    if (out)
+        *out = ct;
+    return 0;
+}
+
+/* ACK (§17.1.1.3) or CANCEL (§9.1) built from the INVITE: same Request-URI,
+ * our Via alone, Route set, From, Call-ID and CSeq number. */
+static int client_compose(const struct client_txn *ct, const char *method, const char *to,
+                          struct sb_buf *b)
+{
+    sb_buf_printf(b, "%s %s SIP/2.0\r\nVia: %s\r\n", method, ct->ruri, ct->via);
+    sb_buf_puts(b, ct->routes);
+    sb_buf_printf(b, "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u %s\r\n", ct->from, to,
+                  ct->call_id, ct->cseq, method);
+    sb_buf_puts(b, "Max-Forwards: 70\r\nUser-Agent: " SB_SERVER_NAME "\r\nContent-Length: 0\r\n\r\n");
+    return b->failed ? SB_ENOMEM : 0;
+}
+
+static void client_send_ack(struct client_txn *ct, const osip_message_t *resp)
+{
+    char *to = NULL;
+    struct sb_buf b = {0};
+    if (osip_to_to_str(resp->to, &to) == 0 && client_compose(ct, "ACK", to, &b) == 0)
+        client_send(ct, b.data, b.len);
+    osip_free(to);
+    sb_buf_free(&b);
+}
+
+static void client_send_cancel(struct client_txn *ct)
+{
+    struct txn_layer *layer = ct->layer;
+    struct sb_buf b = {0};
+    ct->cancel_sent = true;
+    if (client_compose(ct, "CANCEL", ct->to, &b) != 0) {
+        sb_buf_free(&b);
+        return;
+    }
+    /* the CANCEL is a transaction of its own with the INVITE's branch */
+    struct client_txn *cancel = client_create(layer, ct->branch, "CANCEL", &ct->local, &ct->dst, NULL);
+    if (!cancel) {
+        sb_buf_free(&b);
+        return;
+    }
+    cancel->request = b.data; /* malloc'd, like osip's buffers */
+    cancel->request_len = b.len;
+    client_start(cancel);
+    /* §9.1: give the INVITE 64*T1 to end once cancelled */
+    timer_schedule(layer->wheel, &ct->lifetime, sb_now_ms() + 64u * layer->config.t1_ms);
+}
+
+void txn_client_cancel(struct client_txn *ct)
+{
+    if (!ct->invite || ct->cancel_wanted)
+        return;
+    ct->cancel_wanted = true;
+    if (ct->state == CT_PROCEEDING)
+        client_send_cancel(ct);
+}
+
+void txn_client_detach(struct client_txn *ct)
+{
+    ct->tu = NULL;
+}
+
+static void client_tell(struct client_txn *ct, osip_message_t **resp)
+{
+    struct txn_layer *layer = ct->layer;
+    if (ct->tu && layer->ops.on_response)
+        layer->ops.on_response(layer->user, ct, ct->tu, resp);
+}
+
+static void client_receive_invite(struct client_txn *ct, osip_message_t **respp)
+{
+    osip_message_t *resp = *respp;
+    struct txn_layer *layer = ct->layer;
+    int code = resp->status_code;
+    uint64_t now = sb_now_ms();
+    if (code < 200) {
+        if (ct->state != CT_CALLING && ct->state != CT_PROCEEDING)
+            return;
+        if (ct->state == CT_CALLING) {
+            ct->state = CT_PROCEEDING;
+            timer_cancel(&ct->retransmit);
+            timer_cancel(&ct->lifetime); /* Timer C in the proxy takes over */
+            if (ct->cancel_wanted && !ct->cancel_sent)
+                client_send_cancel(ct);
+        }
+        client_tell(ct, respp);
+    } else if (code < 300) {
+        if (ct->state == CT_COMPLETED)
+            return;
+        if (ct->state != CT_ACCEPTED) {
+            ct->state = CT_ACCEPTED;
+            timer_cancel(&ct->retransmit);
+            timer_schedule(layer->wheel, &ct->lifetime, now + 64u * layer->config.t1_ms); /* M */
+        }
+        client_tell(ct, respp); /* every 2xx goes upstream */
+    } else {
+        if (ct->state == CT_ACCEPTED)
+            return;
+        client_send_ack(ct, resp);
+        if (ct->state == CT_COMPLETED)
+            return; /* a retransmission: re-ACKed, absorbed */
+        ct->state = CT_COMPLETED;
+        timer_cancel(&ct->retransmit);
+        unsigned d = 64u * layer->config.t1_ms > 32000 ? 64u * layer->config.t1_ms : 32000;
+        timer_schedule(layer->wheel, &ct->lifetime, now + d); /* D */
+        client_tell(ct, respp);
+    }
+}
+
+static void client_receive_non_invite(struct client_txn *ct, osip_message_t **respp)
+{
+    osip_message_t *resp = *respp;
+    struct txn_layer *layer = ct->layer;
+    if (ct->state == CT_COMPLETED)
+        return;
+    if (resp->status_code < 200) {
+        ct->state = CT_PROCEEDING;
+        client_tell(ct, respp);
+        return;
+    }
+    ct->state = CT_COMPLETED;
+    timer_cancel(&ct->retransmit);
+    timer_schedule(layer->wheel, &ct->lifetime, sb_now_ms() + layer->config.t4_ms); /* K */
+    client_tell(ct, respp);
+}
+
+bool txn_client_receive(struct txn_layer *layer, osip_message_t **respp)
+{
+    osip_message_t *resp = *respp;
+    osip_via_t *via = sipmsg_top_via(resp);
+    const char *branch = via ? sipmsg_via_param(via, "branch") : NULL;
+    if (!branch || !resp->cseq || !resp->cseq->method)
+        return false;
+    char key[1024];
+    int len = client_key(branch, resp->cseq->method, key, sizeof(key));
+    if (len < 0)
+        return false;
+    struct client_txn *ct = (struct client_txn *)table_find(&layer->clients, key, (size_t)len);
+    if (!ct)
+        return false;
+    if (ct->invite)
+        client_receive_invite(ct, respp);
+    else
+        client_receive_non_invite(ct, respp);
+    return true;
+}

@@ -1,0 +1,435 @@
+/* UDP listener threads. See the DESIGN note in transport.h. */
+#include "switchboard/transport.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <osipparser2/osip_message.h>
+
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/sip_msg.h"
+
+#define RECV_BATCH 32
+#define DATAGRAM_MAX 65536
+#define RECV_BUFFER_BYTES (4 * 1024 * 1024)
+
+struct listen_addr {
+    char name[300];
+    struct sb_addr addr;
+    bool wildcard;
+    int *fds; /* one per listener thread */
+};
+
+struct listener {
+    struct sb_counters counters; /* first: its own cache lines */
+    struct transport *transport;
+    unsigned index;
+    pthread_t thread;
+    bool running;
+    uint64_t last_log_ms;
+    uint64_t suppressed;
+    bool *touched; /* per worker: woken after the batch */
+    char *buffers;
+    struct mmsghdr msgs[RECV_BATCH];
+    struct iovec iov[RECV_BATCH];
+    struct sockaddr_storage names[RECV_BATCH];
+    char control[RECV_BATCH][CMSG_SPACE(sizeof(struct in6_pktinfo))];
+};
+
+struct transport {
+    size_t listen_count;
+    struct listen_addr *listens;
+    unsigned listener_count;
+    struct listener *listeners;
+    int stop_fd;
+    struct dispatch *dispatch;
+    unsigned workers;
+};
+
+static int open_socket(const struct sb_addr *addr, const char *name)
+{
+    int family = addr->ss.ss_family;
+    int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        SB_ERROR("socket for %s: %s", name, strerror(errno));
+        return SB_ESYS;
+    }
+    int one = 1, size = RECV_BUFFER_BYTES;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        SB_WARN("SO_REUSEPORT on %s: %s", name, strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+    if (family == AF_INET)
+        setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+    else
+        setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) != 0) {
+        SB_ERROR("cannot listen on %s: %s", name, strerror(errno));
+        close(fd);
+        return SB_ESYS;
+    }
+    return fd;
+}
+
+static int listen_open(struct listen_addr *l, const char *spec, unsigned listeners)
+{
+    char host[256];
+    unsigned port;
+    int rc = config_parse_listen(spec, host, sizeof(host), &port);
+    if (rc != 0)
+        return rc;
+    rc = sipmsg_host_to_addr(host, port, &l->addr);
+    if (rc != 0) {
+        SB_ERROR("cannot resolve listen address %s", spec);
+        return rc;
+    }
+    l->wildcard = !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
+    l->fds = malloc(listeners * sizeof(int));
+    if (!l->fds)
+        return SB_ENOMEM;
+    for (unsigned i = 0; i < listeners; i++)
+        l->fds[i] = -1;
+    for (unsigned i = 0; i < listeners; i++) {
+        int fd = open_socket(&l->addr, spec);
+        if (fd < 0)
+            return fd;
+        l->fds[i] = fd;
+        if (i == 0) {
+            /* port 0 asks the kernel; the other sockets share what it gave */
+            socklen_t len = sizeof(l->addr.ss);
+            getsockname(fd, (struct sockaddr *)&l->addr.ss, &len);
+            l->addr.len = len;
+        }
+    }
+    char ip[INET6_ADDRSTRLEN];
+    unsigned bound = sipmsg_addr_host(&l->addr, ip, sizeof(ip));
+    bool v6 = l->addr.ss.ss_family == AF_INET6;
+    snprintf(l->name, sizeof(l->name), "udp:%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", bound);
+    return 0;
+}
+
+int transport_create(const struct sb_config *cfg, struct transport **out)
+{
+    struct transport *t = calloc(1, sizeof(*t));
+    if (!t)
+        return SB_ENOMEM;
+    t->stop_fd = -1;
+    t->listener_count = cfg->listeners;
+    t->listens = calloc(cfg->listen_count, sizeof(*t->listens));
+    t->listeners = aligned_alloc(64, ((cfg->listeners * sizeof(struct listener) + 63) / 64) * 64);
+    int rc = (t->listens && t->listeners) ? 0 : SB_ENOMEM;
+    if (t->listeners)
+        memset(t->listeners, 0, cfg->listeners * sizeof(struct listener));
+    for (size_t i = 0; rc == 0 && i < cfg->listen_count; i++) {
+        t->listen_count++;
+        rc = listen_open(&t->listens[i], cfg->listen[i], cfg->listeners);
+    }
+    if (rc == 0) {
+        t->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (t->stop_fd < 0)
+            rc = SB_ESYS;
+    }
+    if (rc != 0) {
+        transport_destroy(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+void transport_destroy(struct transport *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->listen_count; i++) {
+        if (!t->listens[i].fds)
+            continue;
+        for (unsigned j = 0; j < t->listener_count; j++)
+            if (t->listens[i].fds[j] >= 0)
+                close(t->listens[i].fds[j]);
+        free(t->listens[i].fds);
+    }
+    for (unsigned i = 0; t->listeners && i < t->listener_count; i++) {
+        free(t->listeners[i].touched);
+        free(t->listeners[i].buffers);
+    }
+    if (t->stop_fd >= 0)
+        close(t->stop_fd);
+    free(t->listens);
+    free(t->listeners);
+    free(t);
+}
+
+/* Malformed input is counted every time and logged at most once a second. */
+static void report_malformed(struct listener *l, const struct sb_addr *src, const char *why)
+{
+    sb_count(&l->counters, SB_CNT_MALFORMED);
+    uint64_t now = sb_now_ms();
+    if (now - l->last_log_ms < 1000 && l->last_log_ms != 0) {
+        l->suppressed++;
+        return;
+    }
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port = sipmsg_addr_host(src, ip, sizeof(ip));
+    SB_WARN("malformed SIP from %s:%u: %s (%llu more since the last report)", ip, port, why,
+            (unsigned long long)l->suppressed);
+    l->last_log_ms = now;
+    l->suppressed = 0;
+}
+
+/* Answers a request the worker will never see (400, 505, 503) straight
+ * from the listener. */
+static void reply_direct(struct listener *l, int fd, const struct sb_local *local,
+                         osip_message_t *req, int code, const char *why)
+{
+    osip_message_t *resp;
+    struct sb_addr dst;
+    char *text = NULL;
+    size_t len;
+    if (!MSG_IS_REQUEST(req) || MSG_IS_ACK(req) || osip_list_size(&req->vias) < 1)
+        return;
+    if (sipmsg_via_destination(sipmsg_top_via(req), &dst) != 0)
+        return;
+    if (sipmsg_response_create(req, code, NULL, "sb400", &resp) != 0)
+        return;
+    if (why)
+        osip_message_set_header(resp, "Warning", why);
+    if (sipmsg_serialize(resp, &text, &len) == 0) {
+        struct msghdr h = {0};
+        struct iovec iov = {.iov_base = text, .iov_len = len};
+        char control[CMSG_SPACE(sizeof(struct in_pktinfo))];
+        h.msg_name = &dst.ss;
+        h.msg_namelen = dst.len;
+        h.msg_iov = &iov;
+        h.msg_iovlen = 1;
+        if (transport_is_wildcard(l->transport, local->listen_index) &&
+            local->addr.ss.ss_family == AF_INET) {
+            struct in_pktinfo info = {0};
+            info.ipi_spec_dst = ((const struct sockaddr_in *)&local->addr.ss)->sin_addr;
+            h.msg_control = control;
+            h.msg_controllen = sizeof(control);
+            struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+            c->cmsg_level = IPPROTO_IP;
+            c->cmsg_type = IP_PKTINFO;
+            c->cmsg_len = CMSG_LEN(sizeof(info));
+            memcpy(CMSG_DATA(c), &info, sizeof(info));
+        }
+        if (sendmsg(fd, &h, 0) < 0)
+            sb_count(&l->counters, SB_CNT_SEND_ERRORS);
+    }
+    osip_free(text);
+    osip_message_free(resp);
+}
+
+static void local_from_msg(const struct listen_addr *la, unsigned index, struct msghdr *h,
+                           struct sb_local *local)
+{
+    local->listen_index = index;
+    local->addr = la->addr;
+    if (!la->wildcard)
+        return;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo info;
+            memcpy(&info, CMSG_DATA(c), sizeof(info));
+            ((struct sockaddr_in *)&local->addr.ss)->sin_addr = info.ipi_addr;
+        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+            struct in6_pktinfo info;
+            memcpy(&info, CMSG_DATA(c), sizeof(info));
+            ((struct sockaddr_in6 *)&local->addr.ss)->sin6_addr = info.ipi6_addr;
+        }
+    }
+}
+
+static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
+                            const struct sb_addr *src, const struct sb_local *local)
+{
+    struct transport *t = l->transport;
+    if (sipmsg_is_keepalive(buf, len)) {
+        sb_count(&l->counters, SB_CNT_KEEPALIVES);
+        return;
+    }
+    buf[len] = '\0';
+    osip_message_t *msg = NULL;
+    if (osip_message_init(&msg) != 0)
+        return;
+    if (osip_message_parse(msg, buf, len) != 0) {
+        report_malformed(l, src, "unparsable");
+        osip_message_free(msg);
+        return;
+    }
+    const char *why = NULL;
+    int code = sipmsg_validate(msg, buf, len, &why);
+    if (code != 0) {
+        report_malformed(l, src, why);
+        if (osip_list_size(&msg->vias) > 0 && MSG_IS_REQUEST(msg)) {
+            sipmsg_via_stamp_source(sipmsg_top_via(msg), src);
+            reply_direct(l, fd, local, msg, code, why);
+        }
+        osip_message_free(msg);
+        return;
+    }
+    if (MSG_IS_REQUEST(msg))
+        sipmsg_via_stamp_source(sipmsg_top_via(msg), src);
+    struct sb_inbound *in = malloc(sizeof(*in));
+    if (!in) {
+        osip_message_free(msg);
+        return;
+    }
+    in->msg = msg;
+    in->src = *src;
+    in->local = *local;
+    in->received_ms = sb_now_ms();
+    unsigned worker = dispatch_worker_for(t->dispatch, msg->call_id->number);
+    if (dispatch_push(t->dispatch, worker, in) != 0) {
+        /* the sender retransmits; dropping beats queueing without bound */
+        sb_count(&l->counters, SB_CNT_QUEUE_FULL);
+        sb_inbound_free(in);
+        return;
+    }
+    l->touched[worker] = true;
+}
+
+static void drain_socket(struct listener *l, unsigned index)
+{
+    struct transport *t = l->transport;
+    const struct listen_addr *la = &t->listens[index];
+    int fd = la->fds[l->index];
+    int n;
+    do {
+        for (int i = 0; i < RECV_BATCH; i++) {
+            struct msghdr *h = &l->msgs[i].msg_hdr;
+            l->iov[i].iov_base = l->buffers + (size_t)i * (DATAGRAM_MAX + 1);
+            l->iov[i].iov_len = DATAGRAM_MAX;
+            h->msg_name = &l->names[i];
+            h->msg_namelen = sizeof(l->names[i]);
+            h->msg_iov = &l->iov[i];
+            h->msg_iovlen = 1;
+            h->msg_control = l->control[i];
+            h->msg_controllen = sizeof(l->control[i]);
+            h->msg_flags = 0;
+        }
+        n = recvmmsg(fd, l->msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                SB_WARN("recvmmsg on %s: %s", la->name, strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            struct msghdr *h = &l->msgs[i].msg_hdr;
+            struct sb_addr src;
+            struct sb_local local;
+            sb_count(&l->counters, SB_CNT_DATAGRAMS);
+            memcpy(&src.ss, &l->names[i], sizeof(src.ss));
+            src.len = h->msg_namelen;
+            if (h->msg_flags & MSG_TRUNC) {
+                sb_count(&l->counters, SB_CNT_TRUNCATED);
+                continue;
+            }
+            local_from_msg(la, index, h, &local);
+            handle_datagram(l, fd, l->iov[i].iov_base, l->msgs[i].msg_len, &src, &local);
+        }
+    } while (n == RECV_BATCH);
+}
+
+static void *listener_main(void *arg)
+{
+    struct listener *l = arg;
+    struct transport *t = l->transport;
+    size_t nfds = t->listen_count + 1;
+    struct pollfd pfds[SB_MAX_LISTEN + 1];
+    for (size_t i = 0; i < t->listen_count; i++)
+        pfds[i] = (struct pollfd){.fd = t->listens[i].fds[l->index], .events = POLLIN};
+    pfds[t->listen_count] = (struct pollfd){.fd = t->stop_fd, .events = POLLIN};
+    for (;;) {
+        if (poll(pfds, nfds, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            SB_ERROR("poll: %s", strerror(errno));
+            break;
+        }
+        if (pfds[t->listen_count].revents)
+            break;
+        for (size_t i = 0; i < t->listen_count; i++)
+            if (pfds[i].revents & POLLIN)
+                drain_socket(l, (unsigned)i);
+        for (unsigned w = 0; w < t->workers; w++) {
+            if (l->touched[w]) {
+                l->touched[w] = false;
+                dispatch_wake(t->dispatch, w);
+            }
+        }
+    }
+    return NULL;
+}
+
+int transport_start(struct transport *t, struct dispatch *d)
+{
+    t->dispatch = d;
+    t->workers = dispatch_worker_count(d);
+    for (unsigned i = 0; i < t->listener_count; i++) {
+        struct listener *l = &t->listeners[i];
+        l->transport = t;
+        l->index = i;
+        l->touched = calloc(t->workers, sizeof(bool));
+        l->buffers = malloc((size_t)RECV_BATCH * (DATAGRAM_MAX + 1));
+        if (!l->touched || !l->buffers)
+            return SB_ENOMEM;
+        int rc = pthread_create(&l->thread, NULL, listener_main, l);
+        if (rc != 0) {
+            SB_ERROR("cannot start listener thread: %s", strerror(rc));
+            return SB_ESYS;
+        }
+        l->running = true;
+    }
+    return 0;
+}
+
+void transport_stop(struct transport *t)
+{
+    uint64_t one = 1;
+    ssize_t n = write(t->stop_fd, &one, sizeof(one));
+    (void)n;
+    for (unsigned i = 0; i < t->listener_count; i++) {
+        if (t->listeners[i].running)
+            pthread_join(t->listeners[i].thread, NULL);
+        t->listeners[i].running = false;
+    }
+}
+
+size_t transport_listen_count(const struct transport *t)
+{
+    return t->listen_count;
+}
+
+const char *transport_listen_name(const struct transport *t, size_t index)
+{
+    return t->listens[index].name;
+}
+
+int transport_socket(const struct transport *t, unsigned index, unsigned worker)
+{
+    return t->listens[index].fds[worker % t->listener_count];
+}
+
+bool transport_is_wildcard(const struct transport *t, unsigned index)
+{
+    return t->listens[index].wildcard;
+}
+
+void transport_counters(const struct transport *t, uint64_t total[SB_CNT_COUNT])
+{
+    for (unsigned i = 0; i < t->listener_count; i++)
+        sb_counters_accumulate(total, &t->listeners[i].counters);
+}

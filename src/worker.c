@@ -1,0 +1,169 @@
+/* Worker threads. See the DESIGN note in worker.h. */
+#include "switchboard/worker.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <urcu.h>
+
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/outbox.h"
+#include "switchboard/proxy.h"
+#include "switchboard/timer_wheel.h"
+
+struct worker {
+    struct sb_counters counters; /* first: its own cache lines */
+    struct worker_pool *pool;
+    unsigned index;
+    pthread_t thread;
+    bool running;
+    struct timer_wheel *wheel;
+    struct outbox *outbox;
+    struct proxy *proxy;
+};
+
+struct worker_pool {
+    const struct sb_config *config;
+    struct dispatch *dispatch;
+    struct transport *transport;
+    struct registrar *registrar;
+    const struct identity *identity;
+    unsigned count;
+    struct worker *workers;
+};
+
+/* txn_send_fn: picks the socket of the local address and queues. */
+static void worker_send(void *ctx, const struct sb_local *local, const struct sb_addr *dst,
+                        const char *data, size_t len)
+{
+    struct worker *w = ctx;
+    struct transport *t = w->pool->transport;
+    int fd = transport_socket(t, local->listen_index, w->index);
+    const struct sb_addr *src = transport_is_wildcard(t, local->listen_index) ? &local->addr : NULL;
+    outbox_push(w->outbox, fd, dst, src, data, len);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct dispatch *d = w->pool->dispatch;
+    struct cds_wfcq_head head;
+    struct cds_wfcq_tail tail;
+    rcu_register_thread();
+    cds_wfcq_init(&head, &tail);
+    for (;;) {
+        size_t taken = dispatch_take(d, w->index, &head, &tail);
+        struct cds_wfcq_node *node;
+        while ((node = __cds_wfcq_dequeue_blocking(&head, &tail)) != NULL)
+            proxy_handle(w->proxy, caa_container_of(node, struct sb_inbound, node));
+        timer_wheel_advance(w->wheel, sb_now_ms());
+        outbox_flush(w->outbox);
+        if (taken > 0)
+            continue; /* a busy worker drains its queue before it sleeps */
+        if (dispatch_stopping(d) && dispatch_take(d, w->index, &head, &tail) == 0)
+            break;
+        int64_t delay = timer_wheel_next_delay(w->wheel, sb_now_ms());
+        dispatch_wait(d, w->index, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
+    }
+    /* anything a last dispatch_take() moved over is handled before leaving */
+    struct cds_wfcq_node *node;
+    while ((node = __cds_wfcq_dequeue_blocking(&head, &tail)) != NULL)
+        proxy_handle(w->proxy, caa_container_of(node, struct sb_inbound, node));
+    outbox_flush(w->outbox);
+    cds_wfcq_destroy(&head, &tail);
+    rcu_unregister_thread();
+    return NULL;
+}
+
+int worker_pool_create(const struct sb_config *cfg, struct dispatch *dispatch,
+                       struct transport *transport, struct registrar *registrar,
+                       const struct identity *identity, struct worker_pool **out)
+{
+    struct worker_pool *pool = calloc(1, sizeof(*pool));
+    if (!pool)
+        return SB_ENOMEM;
+    pool->config = cfg;
+    pool->dispatch = dispatch;
+    pool->transport = transport;
+    pool->registrar = registrar;
+    pool->identity = identity;
+    pool->workers = aligned_alloc(64, ((cfg->workers * sizeof(struct worker) + 63) / 64) * 64);
+    if (!pool->workers) {
+        free(pool);
+        return SB_ENOMEM;
+    }
+    memset(pool->workers, 0, cfg->workers * sizeof(struct worker));
+    int rc = 0;
+    for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
+        struct worker *w = &pool->workers[i];
+        pool->count++;
+        w->pool = pool;
+        w->index = i;
+        rc = timer_wheel_create(sb_now_ms(), &w->wheel);
+        if (rc == 0)
+            rc = outbox_create(&w->counters, &w->outbox);
+        if (rc == 0) {
+            struct proxy_env env = {
+                .config = cfg,
+                .registrar = registrar,
+                .identity = identity,
+                .wheel = w->wheel,
+                .send = worker_send,
+                .send_ctx = w,
+                .counters = &w->counters,
+            };
+            rc = proxy_create(&env, &w->proxy);
+        }
+    }
+    if (rc != 0) {
+        worker_pool_destroy(pool);
+        return rc;
+    }
+    *out = pool;
+    return 0;
+}
+
+int worker_pool_start(struct worker_pool *pool)
+{
+    for (unsigned i = 0; i < pool->count; i++) {
+        struct worker *w = &pool->workers[i];
+        int rc = pthread_create(&w->thread, NULL, worker_main, w);
+        if (rc != 0) {
+            SB_ERROR("cannot start worker thread: %s", strerror(rc));
+            return SB_ESYS;
+        }
+        w->running = true;
+    }
+    return 0;
+}
+
+void worker_pool_join(struct worker_pool *pool)
+{
+    for (unsigned i = 0; i < pool->count; i++) {
+        if (pool->workers[i].running)
+            pthread_join(pool->workers[i].thread, NULL);
+        pool->workers[i].running = false;
+    }
+}
+
+void worker_pool_destroy(struct worker_pool *pool)
+{
+    if (!pool)
+        return;
+    for (unsigned i = 0; i < pool->count; i++) {
+        struct worker *w = &pool->workers[i];
+        proxy_destroy(w->proxy);
+        outbox_destroy(w->outbox);
+        timer_wheel_destroy(w->wheel);
+    }
+    free(pool->workers);
+    free(pool);
+}
+
+void worker_pool_counters(const struct worker_pool *pool, uint64_t total[SB_CNT_COUNT])
+{
+    for (unsigned i = 0; i < pool->count; i++)
+        sb_counters_accumulate(total, &pool->workers[i].counters);
+}

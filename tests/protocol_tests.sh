@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# Protocol tests: drives the real switchboard binary over UDP on 127.0.0.1
+# with SIPp scenarios (tests/sipp/) and raw datagrams (tests/udp_probe.py).
+#
+# usage: tests/protocol_tests.sh BINARY OUTDIR [WORKERS] [TEST...]
+# Every process is started here and ended by PID; SIPp bounds each run with
+# -timeout, and scripts/test.sh bounds the whole file with `timeout`.
+# Prints PASS/FAIL per test and a closing "N passed, M failed" line.
+set -u
+BIN=$(realpath "$1")
+OUT=$2
+WORKERS=${3:-2}
+shift 3 2>/dev/null || shift $#
+HERE=$(cd "$(dirname "$0")" && pwd)
+SIPP_DIR=$HERE/sipp
+IP=127.0.0.1
+PROXY_PORT=${SB_TEST_PORT:-15060}
+mkdir -p "$OUT"
+
+declare -a PIDS=()
+PROXY_PID=
+passed=0
+failed=0
+failures=()
+
+cleanup() {
+    for pid in "${PIDS[@]}" $PROXY_PID; do
+        kill -KILL "$pid" 2>/dev/null
+    done
+    wait 2>/dev/null
+}
+trap cleanup EXIT
+
+log() { printf '%s\n' "$*" >>"$DIR/test.log"; }
+
+# start_proxy [switchboard flags...]: runs it in the test's folder, waits
+# for its ready line.
+start_proxy() {
+    "$BIN" -l "udp:$IP:$PROXY_PORT" --listeners 2 --workers "$WORKERS" \
+        --log-level info "$@" >"$DIR/proxy.log" 2>&1 &
+    PROXY_PID=$!
+    for _ in $(seq 100); do
+        grep -q "switchboard ready" "$DIR/proxy.log" 2>/dev/null && return 0
+        kill -0 "$PROXY_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    log "proxy did not become ready"
+    return 1
+}
+
+# stop_proxy: SIGTERM, and the proxy must exit 0 by itself.
+stop_proxy() {
+    [ -n "$PROXY_PID" ] || return 0
+    kill -TERM "$PROXY_PID" 2>/dev/null
+    wait "$PROXY_PID"
+    local rc=$?
+    PROXY_PID=
+    [ $rc -eq 0 ] || log "proxy exited $rc after SIGTERM"
+    return $rc
+}
+
+# sipp_start NAME SCENARIO PORT SERVICE [sipp args...]: background SIPp, PID in SIPP_PID.
+sipp_start() {
+    local name=$1 scenario=$2 port=$3 service=$4
+    shift 4
+    sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/$scenario" -i "$IP" -p "$port" \
+        -mp $((20000 + (port - 15000) * 10)) -s "$service" -m 1 -timeout 45 -timeout_error -nostdin \
+        -trace_msg -message_file "$DIR/$name.msg" -trace_err -error_file "$DIR/$name.err" \
+        "$@" >"$DIR/$name.out" 2>&1 &
+    SIPP_PID=$!
+    PIDS+=("$SIPP_PID")
+}
+
+# sipp_wait NAME PID: the SIPp run must have ended with exit 0.
+sipp_wait() {
+    wait "$2"
+    local rc=$?
+    [ $rc -eq 0 ] || log "sipp $1 exited $rc"
+    return $rc
+}
+
+# sipp_run NAME SCENARIO PORT SERVICE [args]: foreground SIPp, exit 0 required.
+sipp_run() {
+    sipp_start "$@"
+    sipp_wait "$1" "$SIPP_PID"
+}
+
+# count_received NAME START-OF-LINE: how many messages SIPp logged receiving.
+count_received() {
+    grep -A2 "message received" "$DIR/$1.msg" | grep -c "^$2"
+}
+
+expect_count() { # what actual expected
+    [ "$2" -eq "$3" ] && return 0
+    log "expected $3 $1, saw $2"
+    return 1
+}
+
+register_user() { # name port service
+    sipp_run "$1" register.xml "$2" "$3"
+}
+
+# --- the tests ---------------------------------------------------------------
+
+test_register_lifecycle() {
+    start_proxy && sipp_run reg register_lifecycle.xml 15080 carol && stop_proxy
+}
+
+# call_flow UAS-SCENARIO UAC-SCENARIO: bob registers on 15070 and runs the
+# callee side; alice calls bob from 15080.
+call_flow() {
+    start_proxy || return 1
+    register_user reg 15070 bob || return 1
+    sipp_start callee "$1" 15070 bob
+    local callee=$SIPP_PID
+    sleep 0.2
+    sipp_run caller "$2" 15080 bob || return 1
+    sipp_wait callee "$callee" || return 1
+}
+
+test_call_caller_hangs_up() {
+    call_flow uas_answer_wait_bye.xml uac_call_caller_hangs_up.xml &&
+        expect_count INVITEs "$(count_received callee INVITE)" 1 &&
+        expect_count BYEs "$(count_received callee BYE)" 1 && stop_proxy
+}
+
+test_call_callee_hangs_up() {
+    call_flow uas_answer_send_bye.xml uac_call_callee_hangs_up.xml &&
+        expect_count BYEs "$(count_received caller BYE)" 1 && stop_proxy
+}
+
+test_cancel_while_ringing() {
+    call_flow uas_ring_until_cancel.xml uac_cancel_while_ringing.xml &&
+        expect_count CANCELs "$(count_received callee CANCEL)" 1 &&
+        expect_count ACKs "$(count_received callee ACK)" 1 && stop_proxy
+}
+
+test_decline_603() {
+    call_flow uas_reject_declined.xml uac_rejected_declined.xml &&
+        expect_count ACKs "$(count_received callee ACK)" 1 && stop_proxy
+}
+
+test_busy_486() {
+    call_flow uas_reject_busy.xml uac_rejected_busy.xml &&
+        expect_count ACKs "$(count_received callee ACK)" 1 && stop_proxy
+}
+
+test_not_registered_404() {
+    start_proxy && sipp_run caller uac_final_404.xml 15080 nobody && stop_proxy
+}
+
+test_no_answer_timer_c() {
+    printf '[proxy]\ntimer_c_ms = 2000\n' >"$DIR/timer_c.conf"
+    start_proxy -c "$DIR/timer_c.conf" || return 1
+    register_user reg 15070 bob || return 1
+    sipp_start callee uas_ring_until_cancel.xml 15070 bob
+    local callee=$SIPP_PID
+    sleep 0.2
+    sipp_run caller uac_final_408.xml 15080 bob && sipp_wait callee "$callee" &&
+        expect_count CANCELs "$(count_received callee CANCEL)" 1 && stop_proxy
+}
+
+test_invite_retransmission_absorbed() {
+    call_flow uas_answer_wait_bye.xml uac_invite_retransmitted.xml &&
+        expect_count INVITEs "$(count_received callee INVITE)" 1 || return 1
+    local ringing
+    ringing=$(count_received caller "SIP/2.0 180")
+    [ "$ringing" -ge 2 ] || { log "the retransmitted INVITE got no 180 back"; return 1; }
+    stop_proxy
+}
+
+test_fork_first_answer_wins() {
+    start_proxy || return 1
+    register_user reg1 15070 bob && register_user reg2 15072 bob || return 1
+    sipp_start winner uas_answer_wait_bye.xml 15070 bob
+    local winner=$SIPP_PID
+    sipp_start loser uas_ring_until_cancel.xml 15072 bob
+    local loser=$SIPP_PID
+    sleep 0.2
+    sipp_run caller uac_call_caller_hangs_up.xml 15080 bob && sipp_wait winner "$winner" &&
+        sipp_wait loser "$loser" &&
+        expect_count "loser INVITEs" "$(count_received loser INVITE)" 1 &&
+        expect_count "loser CANCELs" "$(count_received loser CANCEL)" 1 && stop_proxy
+}
+
+test_max_forwards_zero_483() {
+    start_proxy && sipp_run caller uac_final_483.xml 15080 bob && stop_proxy
+}
+
+test_options_to_proxy() {
+    start_proxy && sipp_run options uac_options_proxy.xml 15080 monitor && stop_proxy
+}
+
+probe() { python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" "$@" >>"$DIR/test.log" 2>&1; }
+
+test_keepalive_and_garbage() {
+    start_proxy || return 1
+    probe --text '\r\n\r\n' --expect-silence || return 1
+    probe --hex 'deadbeef00ff0102' --expect-silence || return 1
+    probe --text 'INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:@PORT@;branch=z9hG4bK-x1\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n' --expect 400 || return 1
+    # the proxy still serves a whole call afterwards
+    register_user reg 15070 bob || return 1
+    sipp_start callee uas_answer_wait_bye.xml 15070 bob
+    local callee=$SIPP_PID
+    sleep 0.2
+    sipp_run caller uac_call_caller_hangs_up.xml 15080 bob && sipp_wait callee "$callee" &&
+        stop_proxy || return 1
+    # counted: one keep-alive ignored, two malformed (and not the keep-alive)
+    grep -q "keep-alives ignored=1," "$DIR/proxy.log" &&
+        grep -q "malformed messages=2," "$DIR/proxy.log" ||
+        { log "counters wrong: $(grep stats: "$DIR/proxy.log")"; return 1; }
+}
+
+# --- runner -------------------------------------------------------------------
+
+all_tests=$(declare -F | awk '{print $3}' | grep '^test_')
+selected=${*:-$all_tests}
+for t in $selected; do
+    DIR=$OUT/${t#test_}
+    rm -rf "$DIR"
+    mkdir -p "$DIR"
+    start=$(date +%s%N)
+    if "$t"; then
+        result=PASS
+        passed=$((passed + 1))
+    else
+        result=FAIL
+        failed=$((failed + 1))
+        failures+=("$t")
+    fi
+    # whatever the outcome, nothing of this test keeps running
+    for pid in "${PIDS[@]}" $PROXY_PID; do kill -KILL "$pid" 2>/dev/null; done
+    wait 2>/dev/null
+    PIDS=()
+    PROXY_PID=
+    ms=$((($(date +%s%N) - start) / 1000000))
+    printf '%s %s (workers=%s, %d.%03ds)\n' "$result" "${t#test_}" "$WORKERS" $((ms / 1000)) $((ms % 1000))
+    if [ $result = FAIL ]; then
+        sed 's/^/    | /' "$DIR/test.log" 2>/dev/null | tail -20
+        echo "    | logs: $DIR"
+    fi
+done
+echo "protocol: $passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,79 @@
+/* Unit tests for src/config.c. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "switchboard/config.h"
+#include "switchboard/error.h"
+
+Test(config, listen_specs_parse)
+{
+    char host[64];
+    unsigned port;
+    cr_assert_eq(config_parse_listen("udp:127.0.0.1:5060", host, sizeof(host), &port), 0);
+    cr_assert_str_eq(host, "127.0.0.1");
+    cr_assert_eq(port, 5060);
+    cr_assert_eq(config_parse_listen("udp:[::1]:5070", host, sizeof(host), &port), 0);
+    cr_assert_str_eq(host, "::1");
+    cr_assert_eq(port, 5070);
+    cr_assert_eq(config_parse_listen("tcp:1.2.3.4:5060", host, sizeof(host), &port), SB_EINVAL);
+    cr_assert_eq(config_parse_listen("udp:1.2.3.4:99999", host, sizeof(host), &port), SB_ERANGE);
+    cr_assert_eq(config_parse_listen("udp:1.2.3.4", host, sizeof(host), &port), SB_EINVAL);
+}
+
+static char *write_temp(const char *text)
+{
+    static char path[] = "/tmp/sb-config-XXXXXX";
+    char *p = strdup(path);
+    int fd = mkstemp(p);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return p;
+}
+
+Test(config, flags_override_the_file)
+{
+    char *path = write_temp("[server]\nlisten = udp:127.0.0.1:5070\nworkers = 3\n"
+                            "[proxy]\ntimer_c_ms = 2000\nrelay = yes\n");
+    struct sb_config cfg;
+    config_defaults(&cfg);
+    char *argv[] = {"switchboard", "-c", path, "--workers", "5", NULL};
+    cr_assert_eq(config_from_args(&cfg, 5, argv), 0);
+    cr_assert_eq(cfg.workers, 5);
+    cr_assert_eq(cfg.timer_c_ms, 2000);
+    cr_assert(cfg.relay);
+    cr_assert_eq(cfg.listen_count, 1);
+    cr_assert_str_eq(cfg.listen[0], "udp:127.0.0.1:5070");
+    config_free(&cfg);
+    unlink(path);
+    free(path);
+}
+
+Test(config, bad_values_are_refused)
+{
+    char *path = write_temp("[registrar]\nmin_expires = soon\n");
+    struct sb_config cfg;
+    config_defaults(&cfg);
+    char *argv[] = {"switchboard", "-c", path, NULL};
+    cr_assert_lt(config_from_args(&cfg, 3, argv), 0);
+    config_free(&cfg);
+    unlink(path);
+    free(path);
+
+    config_defaults(&cfg);
+    char *argv2[] = {"switchboard", "--workers", "0", NULL};
+    cr_assert_lt(config_from_args(&cfg, 3, argv2), 0);
+    config_free(&cfg);
+}
+
+Test(config, default_listen_is_all_interfaces)
+{
+    struct sb_config cfg;
+    config_defaults(&cfg);
+    char *argv[] = {"switchboard", NULL};
+    cr_assert_eq(config_from_args(&cfg, 1, argv), 0);
+    cr_assert_eq(cfg.listen_count, 1);
+    cr_assert_str_eq(cfg.listen[0], "udp:0.0.0.0:5060");
+    config_free(&cfg);
+}

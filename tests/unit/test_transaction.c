@@ -1,0 +1,289 @@
+/* Unit tests for src/transaction.c: matching (RFC 3261 §17.1.3, §17.2.3),
+ * retransmission timers, ACK absorption and generation, CANCEL. Time is
+ * driven by hand through the timer wheel; datagrams land in a list. */
+#include <stdio.h>
+
+#include "switchboard/error.h"
+#include "switchboard/sip_msg.h"
+#include "switchboard/transaction.h"
+#include "test_helpers.h"
+
+#define MAX_SENT 32
+
+static char *sent[MAX_SENT];
+static int sent_count;
+static int responses, timeouts, servers_gone, clients_gone;
+static struct timer_wheel *wheel;
+static struct txn_layer *layer;
+static uint64_t now;
+
+static void capture(void *ctx, const struct sb_local *local, const struct sb_addr *dst,
+                    const char *data, size_t len)
+{
+    (void)ctx;
+    (void)local;
+    (void)dst;
+    cr_assert_lt(sent_count, MAX_SENT);
+    sent[sent_count++] = strndup(data, len);
+}
+
+static void on_response(void *user, struct client_txn *ct, void *tu, osip_message_t **resp)
+{
+    (void)user, (void)ct, (void)tu, (void)resp;
+    responses++;
+}
+static void on_timeout(void *user, struct client_txn *ct, void *tu)
+{
+    (void)user, (void)ct, (void)tu;
+    timeouts++;
+}
+static void on_client_gone(void *user, struct client_txn *ct, void *tu)
+{
+    (void)user, (void)ct, (void)tu;
+    clients_gone++;
+}
+static void on_server_gone(void *user, struct server_txn *st, void *tu)
+{
+    (void)user, (void)st, (void)tu;
+    servers_gone++;
+}
+
+static const struct txn_user_ops ops = {on_response, on_timeout, on_client_gone, on_server_gone};
+
+static void setup(void)
+{
+    struct txn_config cfg = {.t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000, .max_server = 8};
+    sent_count = responses = timeouts = servers_gone = clients_gone = 0;
+    now = 1000;
+    cr_assert_eq(timer_wheel_create(now, &wheel), 0);
+    cr_assert_eq(txn_layer_create(&cfg, wheel, capture, NULL, &ops, NULL, &layer), 0);
+}
+
+static void teardown(void)
+{
+    txn_layer_destroy(layer);
+    timer_wheel_destroy(wheel);
+    for (int i = 0; i < sent_count; i++)
+        free(sent[i]);
+}
+
+TestSuite(transaction, .init = setup, .fini = teardown);
+
+/* The wheel runs on the real monotonic clock inside the layer; tests move
+ * "now" far enough ahead of it that every due timer is due. */
+static void advance(uint64_t ms)
+{
+    now += ms;
+    timer_wheel_advance(wheel, sb_now_ms() + now);
+}
+
+static struct sb_inbound *inbound(const char *text)
+{
+    struct sb_inbound *in = calloc(1, sizeof(*in));
+    in->msg = parse(text);
+    sipmsg_host_to_addr("10.0.0.5", 5062, &in->src);
+    sipmsg_host_to_addr("127.0.0.1", 5060, &in->local.addr);
+    return in;
+}
+
+#define ACK_TEXT                                                                                   \
+    "ACK sip:bob@127.0.0.1 SIP/2.0\n"                                                              \
+    "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-abc123;rport\n"                                 \
+    "Max-Forwards: 70\n"                                                                           \
+    "From: \"Alice\" <sip:alice@127.0.0.1>;tag=from1\n"                                            \
+    "To: <sip:bob@127.0.0.1>;tag=x\n"                                                              \
+    "Call-ID: call-1@10.0.0.5\n"                                                                   \
+    "CSeq: 7 ACK\n"                                                                                \
+    "Content-Length: 0\n\n"
+
+#define CANCEL_TEXT                                                                                \
+    "CANCEL sip:bob@127.0.0.1 SIP/2.0\n"                                                           \
+    "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-abc123;rport\n"                                 \
+    "Max-Forwards: 70\n"                                                                           \
+    "From: \"Alice\" <sip:alice@127.0.0.1>;tag=from1\n"                                            \
+    "To: <sip:bob@127.0.0.1>\n"                                                                    \
+    "Call-ID: call-1@10.0.0.5\n"                                                                   \
+    "CSeq: 7 CANCEL\n"                                                                             \
+    "Content-Length: 0\n\n"
+
+Test(transaction, ack_and_cancel_keys_name_their_invite)
+{
+    osip_message_t *inv = parse(INVITE_TEXT), *ack = parse(ACK_TEXT), *cancel = parse(CANCEL_TEXT);
+    char k1[256], k2[256], k3[256], k4[256];
+    cr_assert_gt(txn_server_key(inv, false, k1, sizeof(k1)), 0);
+    cr_assert_gt(txn_server_key(ack, false, k2, sizeof(k2)), 0);
+    cr_assert_gt(txn_server_key(cancel, true, k3, sizeof(k3)), 0);
+    cr_assert_gt(txn_server_key(cancel, false, k4, sizeof(k4)), 0);
+    cr_assert_str_eq(k1, k2);
+    cr_assert_str_eq(k1, k3);
+    cr_assert_str_neq(k1, k4, "a CANCEL is a transaction of its own");
+    osip_message_free(inv);
+    osip_message_free(ack);
+    osip_message_free(cancel);
+}
+
+Test(transaction, server_absorbs_retransmissions_and_acks)
+{
+    struct server_txn *st;
+    cr_assert_eq(txn_server_create(layer, inbound(INVITE_TEXT), NULL, &st), 0);
+    cr_assert_eq(txn_server_respond_code(st, 100, NULL), 0);
+    cr_assert_eq(sent_count, 1);
+
+    osip_message_t *again = parse(INVITE_TEXT);
+    cr_assert_eq(txn_server_match(layer, again), st);
+    txn_server_retransmission(st);
+    cr_assert_eq(sent_count, 2, "the last provisional is resent");
+    cr_assert_not_null(strstr(sent[1], "SIP/2.0 100 Trying"));
+    osip_message_free(again);
+
+    cr_assert_eq(txn_server_respond_code(st, 486, NULL), 0);
+    cr_assert_eq(sent_count, 3);
+    advance(500);
+    cr_assert_eq(sent_count, 4, "Timer G retransmits the final response");
+    cr_assert_not_null(strstr(sent[3], "486 Busy Here"));
+
+    osip_message_t *ack = parse(ACK_TEXT);
+    cr_assert_eq(txn_server_match(layer, ack), st);
+    cr_assert(txn_server_ack(st), "ACK to a non-2xx is absorbed");
+    osip_message_free(ack);
+    advance(4000);
+    cr_assert_eq(sent_count, 4, "no retransmission after the ACK");
+    cr_assert_eq(servers_gone, 0);
+    advance(1500);
+    cr_assert_eq(servers_gone, 0, "NULL tu: no callback");
+    osip_message_t *inv = parse(INVITE_TEXT);
+    cr_assert_null(txn_server_match(layer, inv), "Timer I ended the transaction");
+    osip_message_free(inv);
+}
+
+Test(transaction, server_limit_refuses_new_transactions)
+{
+    char text[1024];
+    for (int i = 0; i < 9; i++) {
+        snprintf(text, sizeof(text),
+                 "OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK%d\n"
+                 "From: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c%d\nCSeq: 1 OPTIONS\n\n",
+                 i, i);
+        struct sb_inbound *in = inbound(text);
+        struct server_txn *st;
+        int rc = txn_server_create(layer, in, NULL, &st);
+        if (i < 8) {
+            cr_assert_eq(rc, 0);
+        } else {
+            cr_assert_eq(rc, SB_ELIMIT);
+            sb_inbound_free(in);
+        }
+    }
+    cr_assert_eq(txn_layer_server_count(layer), 8);
+}
+
+static osip_message_t *forwarded_invite(void)
+{
+    osip_message_t *req = parse(INVITE_TEXT);
+    cr_assert_eq(sipmsg_via_push(req, "127.0.0.1", 5060, "z9hG4bK-sb00000001.1"), 0);
+    return req;
+}
+
+static osip_message_t *response(int code, const char *method)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "SIP/2.0 %d Whatever\n"
+             "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-sb00000001.1\n"
+             "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-abc123;rport\n"
+             "From: \"Alice\" <sip:alice@127.0.0.1>;tag=from1\n"
+             "To: <sip:bob@127.0.0.1>;tag=bob9\n"
+             "Call-ID: call-1@10.0.0.5\n"
+             "CSeq: 7 %s\n"
+             "Content-Length: 0\n\n",
+             code, method);
+    return parse(text);
+}
+
+static void deliver(osip_message_t *resp)
+{
+    cr_assert(txn_client_receive(layer, &resp));
+    osip_message_free(resp);
+}
+
+Test(transaction, client_invite_retransmits_then_acks_non_2xx)
+{
+    osip_message_t *req = forwarded_invite();
+    struct sb_local local = {0};
+    struct sb_addr dst;
+    int tu;
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dst);
+    cr_assert_eq(txn_client_send(layer, req, &local, &dst, &tu, NULL), 0);
+    osip_message_free(req);
+    cr_assert_eq(sent_count, 1);
+    advance(500);
+    cr_assert_eq(sent_count, 2, "Timer A at T1");
+    advance(1000);
+    cr_assert_eq(sent_count, 3, "Timer A doubles");
+    deliver(response(180, "INVITE"));
+    cr_assert_eq(responses, 1);
+    advance(10000);
+    cr_assert_eq(sent_count, 3, "a provisional response stops Timer A and B");
+    cr_assert_eq(timeouts, 0);
+
+    deliver(response(486, "INVITE"));
+    cr_assert_eq(responses, 2);
+    cr_assert_eq(sent_count, 4);
+    cr_assert_eq(strncmp(sent[3], "ACK sip:bob@127.0.0.1 SIP/2.0\r\n", 31), 0);
+    cr_assert_not_null(strstr(sent[3], "branch=z9hG4bK-sb00000001.1"), "ACK keeps the branch");
+    cr_assert_not_null(strstr(sent[3], "CSeq: 7 ACK"));
+    cr_assert_not_null(strstr(sent[3], "tag=bob9"), "ACK's To is the response's");
+    cr_assert_not_null(strstr(sent[3], "Call-ID: call-1@10.0.0.5"));
+
+    deliver(response(486, "INVITE"));
+    cr_assert_eq(responses, 2, "a retransmitted final is absorbed");
+    cr_assert_eq(sent_count, 5, "and ACKed again");
+}
+
+Test(transaction, cancel_waits_for_a_provisional_response)
+{
+    osip_message_t *req = forwarded_invite();
+    struct sb_local local = {0};
+    struct sb_addr dst;
+    struct client_txn *ct;
+    int tu;
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dst);
+    cr_assert_eq(txn_client_send(layer, req, &local, &dst, &tu, &ct), 0);
+    osip_message_free(req);
+    txn_client_cancel(ct);
+    cr_assert_eq(sent_count, 1, "§9.1: no CANCEL before a provisional response");
+    deliver(response(180, "INVITE"));
+    cr_assert_eq(sent_count, 2);
+    cr_assert_eq(strncmp(sent[1], "CANCEL sip:bob@127.0.0.1 SIP/2.0\r\n", 34), 0);
+    cr_assert_not_null(strstr(sent[1], "branch=z9hG4bK-sb00000001.1"));
+    cr_assert_not_null(strstr(sent[1], "CSeq: 7 CANCEL"));
+    txn_client_cancel(ct);
+    cr_assert_eq(sent_count, 2, "cancelling twice sends one CANCEL");
+    deliver(response(200, "CANCEL"));
+    cr_assert_eq(responses, 1, "the CANCEL's 200 is the layer's business");
+    deliver(response(487, "INVITE"));
+    cr_assert_eq(responses, 2);
+}
+
+Test(transaction, timer_b_reports_a_timeout)
+{
+    osip_message_t *req = forwarded_invite();
+    struct sb_local local = {0};
+    struct sb_addr dst;
+    int tu;
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dst);
+    cr_assert_eq(txn_client_send(layer, req, &local, &dst, &tu, NULL), 0);
+    osip_message_free(req);
+    for (int i = 0; i < 70; i++)
+        advance(500);
+    cr_assert_eq(timeouts, 1);
+    cr_assert_eq(clients_gone, 1);
+    cr_assert_eq(txn_layer_client_count(layer), 0);
+}
+
+Test(transaction, unknown_response_matches_nothing)
+{
+    osip_message_t *resp = response(200, "BYE");
+    cr_assert_not(txn_client_receive(layer, &resp));
+    osip_message_free(resp);
+}
