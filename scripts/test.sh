@@ -24,10 +24,8 @@ stage() {
     fi
 }
 
-unit() { ctest --test-dir "$1" --output-on-failure --timeout 120; }
-
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
-stage "unit tests" unit build
+stage "unit tests" ctest --test-dir build --output-on-failure --timeout 120
 stage "protocol tests, 1 worker" tests/protocol_tests.sh build/switchboard build/test-output/workers1 1
 stage "protocol tests, 4 workers" tests/protocol_tests.sh build/switchboard build/test-output/workers4 4
 
@@ -35,7 +33,7 @@ stage "protocol tests, 4 workers" tests/protocol_tests.sh build/switchboard buil
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON || exit 1
-stage "unit tests (ASan+UBSan)" unit build-asan
+stage "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure --timeout 120
 stage "protocol tests (ASan+UBSan), 2 workers" tests/protocol_tests.sh build-asan/switchboard \
     build-asan/test-output/workers2 2
 
