@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 || exit 1
+ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark || exit 1
 
 passed=0
 failed=0

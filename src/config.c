@@ -30,6 +30,19 @@ void config_defaults(struct sb_config *cfg)
     cfg->timer_c_ms = 180000;
     cfg->max_transactions = 65536;
     cfg->queue_limit = 65536;
+    cfg->journal_fsync = strdup("batch");
+    cfg->journal_queue_limit = 65536;
+}
+
+/* Replaces a string setting. */
+static int set_string(char **field, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return SB_ENOMEM;
+    free(*field);
+    *field = copy;
+    return 0;
 }
 
 static void string_list_clear(char **list, size_t *count)
@@ -43,6 +56,11 @@ void config_free(struct sb_config *cfg)
 {
     string_list_clear(cfg->listen, &cfg->listen_count);
     string_list_clear(cfg->domains, &cfg->domain_count);
+    free(cfg->reasons_path);
+    free(cfg->journal_path);
+    free(cfg->journal_fsync);
+    free(cfg->trace_path);
+    cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
 }
 
 /* Adds each comma- or space-separated item of @value. */
@@ -140,6 +158,21 @@ static const struct option_spec unsigned_options[] = {
     UOPT("proxy", "timer_c_ms", timer_c_ms, 100, 3600000),
     UOPT("proxy", "max_transactions", max_transactions, 16, 10000000),
     UOPT("proxy", "queue_limit", queue_limit, 16, 10000000),
+    UOPT("journal", "queue_limit", journal_queue_limit, 16, 10000000),
+};
+
+struct string_option {
+    const char *section;
+    const char *name;
+    size_t offset;
+};
+
+#define SOPT(sec, key, field) {sec, key, offsetof(struct sb_config, field)}
+static const struct string_option string_options[] = {
+    SOPT("proxy", "reasons", reasons_path),
+    SOPT("journal", "file", journal_path),
+    SOPT("journal", "fsync", journal_fsync),
+    SOPT("server", "trace", trace_path),
 };
 
 struct file_context {
@@ -172,6 +205,11 @@ static int file_entry(void *user, const char *section, const char *name, const c
     } else if (!strcmp(section, "proxy") && !strcmp(name, "relay")) {
         rc = parse_bool(value, &cfg->relay);
     } else {
+        for (size_t i = 0; i < sizeof(string_options) / sizeof(string_options[0]); i++) {
+            const struct string_option *o = &string_options[i];
+            if (!strcmp(section, o->section) && !strcmp(name, o->name))
+                rc = set_string((char **)((char *)cfg + o->offset), value);
+        }
         for (size_t i = 0; i < sizeof(unsigned_options) / sizeof(unsigned_options[0]); i++) {
             const struct option_spec *o = &unsigned_options[i];
             if (!strcmp(section, o->section) && !strcmp(name, o->name)) {
@@ -205,6 +243,11 @@ static int config_check(const struct sb_config *cfg)
                 cfg->min_expires, cfg->max_expires);
         return SB_EINVAL;
     }
+    if (strcmp(cfg->journal_fsync, "none") && strcmp(cfg->journal_fsync, "batch") &&
+        strcmp(cfg->journal_fsync, "record")) {
+        fprintf(stderr, "switchboard: journal fsync must be none, batch or record\n");
+        return SB_EINVAL;
+    }
     if (cfg->t1_ms > cfg->t2_ms) {
         fprintf(stderr, "switchboard: t1_ms must not exceed t2_ms\n");
         return SB_EINVAL;
@@ -232,7 +275,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: switchboard [-c FILE] [-l udp:HOST:PORT]... [--listeners N] [--workers N]\n"
-            "                   [--domain NAME]... [--log-level LEVEL] [--version] [--help]\n"
+            "                   [--domain NAME]... [--log-level LEVEL] [--journal FILE]\n"
+            "                   [--reasons FILE] [--trace FILE] [--version] [--help]\n"
             "\n"
             "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
             "  -l, --listen ADDR     listen on udp:HOST:PORT (repeatable; default udp:0.0.0.0:5060)\n"
@@ -240,11 +284,24 @@ static void usage(FILE *out)
             "      --workers N       worker threads (default: CPU count)\n"
             "      --domain NAME     a SIP domain served here (repeatable)\n"
             "      --log-level L     error, warn, info or debug (default info)\n"
+            "      --journal FILE    write the call journal (JSON lines) to FILE\n"
+            "      --reasons FILE    reason phrase table, e.g. conf/reasons/sk.conf\n"
+            "      --trace FILE      record every SIP datagram to FILE (pcap)\n"
             "      --version         print the version and exit\n"
             "      --help            print this help and exit\n");
 }
 
-enum { OPT_LISTENERS = 256, OPT_WORKERS, OPT_DOMAIN, OPT_LOG_LEVEL, OPT_VERSION, OPT_HELP };
+enum {
+    OPT_LISTENERS = 256,
+    OPT_WORKERS,
+    OPT_DOMAIN,
+    OPT_LOG_LEVEL,
+    OPT_JOURNAL,
+    OPT_REASONS,
+    OPT_TRACE,
+    OPT_VERSION,
+    OPT_HELP
+};
 
 static const struct option long_options[] = {
     {"config", required_argument, NULL, 'c'},
@@ -253,6 +310,9 @@ static const struct option long_options[] = {
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"domain", required_argument, NULL, OPT_DOMAIN},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"journal", required_argument, NULL, OPT_JOURNAL},
+    {"reasons", required_argument, NULL, OPT_REASONS},
+    {"trace", required_argument, NULL, OPT_TRACE},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -309,6 +369,15 @@ int config_from_args(struct sb_config *cfg, int argc, char **argv)
             cfg->log_level = level;
             break;
         }
+        case OPT_JOURNAL:
+            rc = set_string(&cfg->journal_path, optarg);
+            break;
+        case OPT_REASONS:
+            rc = set_string(&cfg->reasons_path, optarg);
+            break;
+        case OPT_TRACE:
+            rc = set_string(&cfg->trace_path, optarg);
+            break;
         case OPT_VERSION:
             printf("switchboard 0.1.0\n");
             return 1;

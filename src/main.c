@@ -11,12 +11,15 @@
 #include <osipparser2/osip_port.h>
 #include <urcu.h>
 
+#include "switchboard/async_file.h"
 #include "switchboard/config.h"
 #include "switchboard/dispatch.h"
 #include "switchboard/error.h"
 #include "switchboard/identity.h"
 #include "switchboard/log.h"
+#include "switchboard/reasons.h"
 #include "switchboard/registrar.h"
+#include "switchboard/sip_trace.h"
 #include "switchboard/stats.h"
 #include "switchboard/transport.h"
 #include "switchboard/worker.h"
@@ -28,6 +31,9 @@ struct app {
     struct transport *transport;
     struct dispatch *dispatch;
     struct worker_pool *workers;
+    struct reasons *reasons;
+    struct async_file *journal;
+    struct sip_trace *trace;
 };
 
 static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level,
@@ -38,6 +44,13 @@ static void osip_trace_quiet(const char *file, int line, osip_trace_level_t leve
     (void)level;
     (void)fmt;
     (void)ap;
+}
+
+static void log_journal_counters(const struct async_file_counters *j)
+{
+    SB_INFO("journal: %llu line(s) written, %llu failed, %llu dropped (queue full)",
+            (unsigned long long)j->written, (unsigned long long)j->failed,
+            (unsigned long long)j->dropped);
 }
 
 static void log_counters(const struct app *app)
@@ -53,24 +66,65 @@ static void log_counters(const struct app *app)
     SB_INFO("stats: %s; registered users=%zu", line, registrar_record_count(app->registrar));
 }
 
+static int open_journal(struct app *app)
+{
+    const struct sb_config *cfg = &app->config;
+    struct async_file_options o = {
+        .path = cfg->journal_path,
+        .name = "journal",
+        .queue_limit = cfg->journal_queue_limit,
+    };
+    int rc = async_file_sync_parse(cfg->journal_fsync, &o.sync);
+    return rc == 0 ? async_file_open(&o, &app->journal) : rc;
+}
+
+/* The optional parts: reason phrases, journal, trace. */
+static int app_start_extras(struct app *app)
+{
+    const struct sb_config *cfg = &app->config;
+    int rc = 0;
+    if (cfg->reasons_path) {
+        rc = reasons_create(&app->reasons);
+        if (rc == 0)
+            rc = reasons_load(app->reasons, cfg->reasons_path);
+    }
+    if (rc == 0 && cfg->journal_path)
+        rc = open_journal(app);
+    if (rc == 0 && cfg->trace_path)
+        rc = sip_trace_open(cfg->trace_path, &app->trace);
+    return rc;
+}
+
 static int app_start(struct app *app)
 {
     const struct sb_config *cfg = &app->config;
     struct registrar_limits limits = {.max_bindings = cfg->max_bindings};
-    int rc = registrar_create(&limits, &app->registrar);
+    int rc = app_start_extras(app);
+    if (rc == 0)
+        rc = registrar_create(&limits, &app->registrar);
     if (rc == 0)
         rc = identity_create(cfg, &app->identity);
     if (rc == 0)
         rc = transport_create(cfg, &app->transport);
     if (rc == 0)
         rc = dispatch_create(cfg->workers, cfg->queue_limit, &app->dispatch);
-    if (rc == 0)
-        rc = worker_pool_create(cfg, app->dispatch, app->transport, app->registrar,
-                                app->identity, &app->workers);
+    if (rc == 0) {
+        struct worker_deps deps = {
+            .config = cfg,
+            .dispatch = app->dispatch,
+            .transport = app->transport,
+            .registrar = app->registrar,
+            .identity = app->identity,
+            .reasons = app->reasons,
+            .journal = app->journal,
+            .trace = app->trace,
+        };
+        rc = worker_pool_create(&deps, &app->workers);
+    }
     if (rc == 0)
         rc = worker_pool_start(app->workers);
     if (rc == 0)
-        rc = transport_start(app->transport, app->dispatch);
+        rc = transport_start(app->transport, app->dispatch, app->trace, app->reasons);
     return rc;
 }
 
@@ -85,7 +139,15 @@ static void app_stop(struct app *app)
         worker_pool_join(app->workers);
         log_counters(app);
     }
+    /* the workers' last journal lines (calls interrupted) are queued here */
     worker_pool_destroy(app->workers);
+    if (app->journal) {
+        struct async_file_counters last;
+        async_file_close(app->journal, &last);
+        log_journal_counters(&last);
+    }
+    sip_trace_close(app->trace);
+    reasons_destroy(app->reasons);
     dispatch_destroy(app->dispatch);
     transport_destroy(app->transport);
     registrar_destroy(app->registrar);
@@ -120,8 +182,22 @@ static void run_until_signalled(struct app *app, const sigset_t *signals)
             SB_INFO("%s: shutting down", strsignal(sig));
             return;
         }
-        if (sig == SIGUSR1)
+        if (sig == SIGUSR1) {
             log_counters(app);
+            if (app->journal) {
+                struct async_file_counters j;
+                async_file_counters(app->journal, &j);
+                log_journal_counters(&j);
+            }
+        }
+        if (sig == SIGHUP) {
+            /* log rotation: reopen the files; pick up edited phrases */
+            if (app->journal)
+                async_file_reopen(app->journal);
+            sip_trace_reopen(app->trace);
+            if (app->reasons)
+                reasons_load(app->reasons, app->config.reasons_path);
+        }
     }
 }
 

@@ -15,6 +15,7 @@
 #include <osipparser2/osip_message.h>
 #include <osipparser2/osip_port.h>
 
+#include "switchboard/call_journal.h"
 #include "switchboard/error.h"
 #include "switchboard/log.h"
 #include "switchboard/register_handler.h"
@@ -32,6 +33,7 @@ struct proxy {
     uint64_t branch_seed;
     uint64_t branch_counter;
     struct proxy_context *contexts; /* every live context, for shutdown */
+    struct call_journal *calls;
 };
 
 struct proxy_context;
@@ -221,6 +223,7 @@ static void respond_overloaded(struct proxy *p, const struct sb_inbound *in)
     if (sipmsg_response_create(in->msg, 503, NULL, "sb503", &resp) != 0)
         return;
     osip_message_set_header(resp, "Retry-After", "5");
+    reasons_apply(p->env.reasons, resp);
     if (sipmsg_serialize(resp, &text, &len) == 0)
         send_datagram(p, &in->local, &dst, text, len);
     osip_free(text);
@@ -375,6 +378,24 @@ static void on_client_gone(void *user, struct client_txn *ct, void *tu)
     if (!b->final_code)
         branch_final(b, 408, NULL);
     context_release_if_done(b->ctx);
+}
+
+/* Everything that goes upstream gets our reason phrases, and what answers
+ * an initial INVITE is noted in the call journal. */
+static void on_server_respond(void *user, struct server_txn *st, void *tu, osip_message_t *resp,
+                              bool local)
+{
+    struct proxy *p = user;
+    struct proxy_context *ctx = tu;
+    reasons_apply(p->env.reasons, resp);
+    if (!txn_server_is_invite(st))
+        return;
+    enum call_end_hint hint = CALL_END_RELAYED;
+    if (ctx && ctx->timed_out)
+        hint = CALL_END_TIMER_C;
+    else if (local)
+        hint = CALL_END_LOCAL;
+    call_journal_response(p->calls, txn_server_request(st), resp, hint, call_journal_now());
 }
 
 static void on_server_gone(void *user, struct server_txn *st, void *tu)
@@ -694,6 +715,7 @@ static const struct txn_user_ops proxy_txn_ops = {
     .on_timeout = on_timeout,
     .on_client_gone = on_client_gone,
     .on_server_gone = on_server_gone,
+    .on_server_respond = on_server_respond,
 };
 
 int proxy_create(const struct proxy_env *env, struct proxy **out)
@@ -710,8 +732,14 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         .t4_ms = env->config->t4_ms,
         .max_server = env->config->max_transactions,
     };
-    int rc = txn_layer_create(&tc, env->wheel, env->send, env->send_ctx, &proxy_txn_ops, p, &p->txn);
+    int rc = call_journal_create(env->journal, &p->calls);
     if (rc != 0) {
+        free(p);
+        return rc;
+    }
+    rc = txn_layer_create(&tc, env->wheel, env->send, env->send_ctx, &proxy_txn_ops, p, &p->txn);
+    if (rc != 0) {
+        call_journal_destroy(p->calls);
         free(p);
         return rc;
     }
@@ -728,6 +756,7 @@ void proxy_destroy(struct proxy *p)
     txn_layer_destroy(p->txn);
     while (p->contexts)
         context_free(p->contexts);
+    call_journal_destroy(p->calls); /* open calls are written as interrupted */
     free(p);
 }
 
@@ -776,5 +805,7 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
     }
     if (MSG_IS_INVITE(msg))
         txn_server_respond_code(st, 100, NULL); /* at once: phones stop retransmitting */
+    if (MSG_IS_INVITE(msg) || MSG_IS_BYE(msg) || MSG_IS_REFER(msg))
+        call_journal_request(p->calls, msg, call_journal_now());
     route_request(p, st);
 }

@@ -13,85 +13,7 @@
 #include "switchboard/error.h"
 #include "switchboard/log.h"
 #include "switchboard/sip_msg.h"
-
-/* --- a small intrusive hash table, keyed by string ----------------------- */
-
-struct txn_link {
-    struct txn_link *next;
-    uint64_t hash;
-    char *key;
-};
-
-struct txn_table {
-    struct txn_link **buckets;
-    size_t mask;
-    size_t count;
-};
-
-static int table_init(struct txn_table *t, size_t buckets)
-{
-    t->buckets = calloc(buckets, sizeof(*t->buckets));
-    if (!t->buckets)
-        return SB_ENOMEM;
-    t->mask = buckets - 1;
-    t->count = 0;
-    return 0;
-}
-
-static struct txn_link *table_find(const struct txn_table *t, const char *key, size_t len)
-{
-    uint64_t hash = sb_hash(key, len);
-    for (struct txn_link *l = t->buckets[hash & t->mask]; l; l = l->next)
-        if (l->hash == hash && strcmp(l->key, key) == 0)
-            return l;
-    return NULL;
-}
-
-static void table_grow(struct txn_table *t)
-{
-    size_t size = (t->mask + 1) * 2;
-    struct txn_link **buckets = calloc(size, sizeof(*buckets));
-    if (!buckets)
-        return; /* keep the old size: slower, still correct */
-    for (size_t i = 0; i <= t->mask; i++) {
-        struct txn_link *l = t->buckets[i];
-        while (l) {
-            struct txn_link *next = l->next;
-            l->next = buckets[l->hash & (size - 1)];
-            buckets[l->hash & (size - 1)] = l;
-            l = next;
-        }
-    }
-    free(t->buckets);
-    t->buckets = buckets;
-    t->mask = size - 1;
-}
-
-/* @key must be heap memory; the table frees it on removal. */
-static void table_insert(struct txn_table *t, struct txn_link *link, char *key, size_t len)
-{
-    link->key = key;
-    link->hash = sb_hash(key, len);
-    if (t->count >= t->mask + 1)
-        table_grow(t);
-    struct txn_link **head = &t->buckets[link->hash & t->mask];
-    link->next = *head;
-    *head = link;
-    t->count++;
-}
-
-static void table_remove(struct txn_table *t, struct txn_link *link)
-{
-    for (struct txn_link **pp = &t->buckets[link->hash & t->mask]; *pp; pp = &(*pp)->next) {
-        if (*pp == link) {
-            *pp = link->next;
-            t->count--;
-            break;
-        }
-    }
-    free(link->key);
-    link->key = NULL;
-}
+#include "switchboard/strmap.h"
 
 /* --- the layer ------------------------------------------------------------ */
 
@@ -102,8 +24,8 @@ struct txn_layer {
     void *send_ctx;
     struct txn_user_ops ops;
     void *user;
-    struct txn_table servers;
-    struct txn_table clients;
+    struct strmap servers;
+    struct strmap clients;
     uint64_t tag_seed;
     uint64_t tag_counter;
 };
@@ -112,7 +34,7 @@ enum st_state { ST_TRYING, ST_PROCEEDING, ST_COMPLETED, ST_CONFIRMED, ST_ACCEPTE
 enum ct_state { CT_CALLING, CT_PROCEEDING, CT_COMPLETED, CT_ACCEPTED };
 
 struct server_txn {
-    struct txn_link link;
+    struct strmap_link link;
     struct txn_layer *layer;
     struct sb_inbound *in;
     bool invite;
@@ -128,7 +50,7 @@ struct server_txn {
 };
 
 struct client_txn {
-    struct txn_link link;
+    struct strmap_link link;
     struct txn_layer *layer;
     bool invite;
     enum ct_state state;
@@ -161,8 +83,8 @@ int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel,
     layer->user = user;
     if (getrandom(&layer->tag_seed, sizeof(layer->tag_seed), 0) != sizeof(layer->tag_seed))
         layer->tag_seed = (uint64_t)(uintptr_t)layer ^ sb_now_ms();
-    if (table_init(&layer->servers, 1024) != 0 || table_init(&layer->clients, 1024) != 0) {
-        free(layer->servers.buckets);
+    if (strmap_init(&layer->servers, 1024) != 0 || strmap_init(&layer->clients, 1024) != 0) {
+        strmap_fini(&layer->servers);
         free(layer);
         return SB_ENOMEM;
     }
@@ -173,24 +95,24 @@ int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel,
 static void server_free(struct server_txn *st);
 static void client_free(struct client_txn *ct);
 
+static void server_free_link(struct strmap_link *link)
+{
+    server_free((struct server_txn *)link);
+}
+
+static void client_free_link(struct strmap_link *link)
+{
+    client_free((struct client_txn *)link);
+}
+
 void txn_layer_destroy(struct txn_layer *layer)
 {
     if (!layer)
         return;
-    for (size_t i = 0; i <= layer->servers.mask; i++)
-        while (layer->servers.buckets[i]) {
-            struct server_txn *st = (struct server_txn *)layer->servers.buckets[i];
-            table_remove(&layer->servers, &st->link);
-            server_free(st);
-        }
-    for (size_t i = 0; i <= layer->clients.mask; i++)
-        while (layer->clients.buckets[i]) {
-            struct client_txn *ct = (struct client_txn *)layer->clients.buckets[i];
-            table_remove(&layer->clients, &ct->link);
-            client_free(ct);
-        }
-    free(layer->servers.buckets);
-    free(layer->clients.buckets);
+    strmap_clear(&layer->servers, server_free_link);
+    strmap_clear(&layer->clients, client_free_link);
+    strmap_fini(&layer->servers);
+    strmap_fini(&layer->clients);
     free(layer);
 }
 
@@ -253,7 +175,7 @@ static void server_free(struct server_txn *st)
 static void server_terminate(struct server_txn *st)
 {
     struct txn_layer *layer = st->layer;
-    table_remove(&layer->servers, &st->link);
+    strmap_remove(&layer->servers, &st->link);
     timer_cancel(&st->retransmit);
     timer_cancel(&st->lifetime);
     if (st->tu && layer->ops.on_server_gone)
@@ -294,7 +216,7 @@ struct server_txn *txn_server_match(struct txn_layer *layer, const osip_message_
     int len = txn_server_key(req, false, key, sizeof(key));
     if (len < 0)
         return NULL;
-    return (struct server_txn *)table_find(&layer->servers, key, (size_t)len);
+    return (struct server_txn *)strmap_find(&layer->servers, key, (size_t)len);
 }
 
 struct server_txn *txn_server_match_cancelled(struct txn_layer *layer,
@@ -304,7 +226,7 @@ struct server_txn *txn_server_match_cancelled(struct txn_layer *layer,
     int len = txn_server_key(cancel, true, key, sizeof(key));
     if (len < 0)
         return NULL;
-    struct server_txn *st = (struct server_txn *)table_find(&layer->servers, key, (size_t)len);
+    struct server_txn *st = (struct server_txn *)strmap_find(&layer->servers, key, (size_t)len);
     return st && st->invite ? st : NULL;
 }
 
@@ -335,7 +257,7 @@ int txn_server_create(struct txn_layer *layer, struct sb_inbound *in, void *tu_d
              (unsigned long long)(layer->tag_seed ^ (++layer->tag_counter * 0x9e3779b97f4a7c15ull)));
     timer_init(&st->retransmit, server_on_retransmit, st);
     timer_init(&st->lifetime, server_on_lifetime, st);
-    table_insert(&layer->servers, &st->link, key_copy, (size_t)len);
+    strmap_insert(&layer->servers, &st->link, key_copy, (size_t)len);
     *out = st;
     return 0;
 }
@@ -361,21 +283,23 @@ bool txn_server_ack(struct server_txn *st)
     return true;
 }
 
-int txn_server_respond(struct server_txn *st, osip_message_t *resp)
+static int server_send_response(struct server_txn *st, osip_message_t *resp, bool local)
 {
     struct txn_layer *layer = st->layer;
     int code = resp->status_code;
+    if (st->state == ST_COMPLETED || st->state == ST_CONFIRMED ||
+        (st->state == ST_ACCEPTED && code >= 300) || (!st->invite && st->state == ST_ACCEPTED)) {
+        osip_message_free(resp); /* a final response went already */
+        return SB_EINVAL;
+    }
+    if (layer->ops.on_server_respond)
+        layer->ops.on_server_respond(layer->user, st, st->tu, resp, local);
     char *text = NULL;
     size_t len = 0;
     int rc = sipmsg_serialize(resp, &text, &len);
     osip_message_free(resp);
     if (rc != 0)
         return rc;
-    if (st->state == ST_COMPLETED || st->state == ST_CONFIRMED ||
-        (st->state == ST_ACCEPTED && code >= 300) || (!st->invite && st->state == ST_ACCEPTED)) {
-        osip_free(text); /* a final response went already */
-        return SB_EINVAL;
-    }
     osip_free(st->last);
     st->last = text;
     st->last_len = len;
@@ -403,13 +327,18 @@ int txn_server_respond(struct server_txn *st, osip_message_t *resp)
     return 0;
 }
 
+int txn_server_respond(struct server_txn *st, osip_message_t *resp)
+{
+    return server_send_response(st, resp, false);
+}
+
 int txn_server_respond_code(struct server_txn *st, int code, const char *reason)
 {
     osip_message_t *resp;
     int rc = sipmsg_response_create(st->in->msg, code, reason, st->tag, &resp);
     if (rc != 0)
         return rc;
-    return txn_server_respond(st, resp);
+    return server_send_response(st, resp, true);
 }
 
 const osip_message_t *txn_server_request(const struct server_txn *st)
@@ -467,7 +396,7 @@ static void client_free(struct client_txn *ct)
 static void client_terminate(struct client_txn *ct)
 {
     struct txn_layer *layer = ct->layer;
-    table_remove(&layer->clients, &ct->link);
+    strmap_remove(&layer->clients, &ct->link);
     timer_cancel(&ct->retransmit);
     timer_cancel(&ct->lifetime);
     if (ct->tu && layer->ops.on_client_gone)
@@ -566,7 +495,7 @@ static struct client_txn *client_create(struct txn_layer *layer, const char *bra
     int len = client_key(branch, method, key, sizeof(key));
     if (len < 0)
         return NULL;
-    if (table_find(&layer->clients, key, (size_t)len))
+    if (strmap_find(&layer->clients, key, (size_t)len))
         return NULL; /* our branches are unique: a clash is a bug upstream */
     struct client_txn *ct = calloc(1, sizeof(*ct));
     char *key_copy = strndup(key, (size_t)len);
@@ -584,7 +513,7 @@ static struct client_txn *client_create(struct txn_layer *layer, const char *bra
     ct->interval_ms = layer->config.t1_ms;
     timer_init(&ct->retransmit, client_on_retransmit, ct);
     timer_init(&ct->lifetime, client_on_lifetime, ct);
-    table_insert(&layer->clients, &ct->link, key_copy, (size_t)len);
+    strmap_insert(&layer->clients, &ct->link, key_copy, (size_t)len);
     return ct;
 }
 
@@ -755,7 +684,7 @@ bool txn_client_receive(struct txn_layer *layer, osip_message_t **respp)
     int len = client_key(branch, resp->cseq->method, key, sizeof(key));
     if (len < 0)
         return false;
-    struct client_txn *ct = (struct client_txn *)table_find(&layer->clients, key, (size_t)len);
+    struct client_txn *ct = (struct client_txn *)strmap_find(&layer->clients, key, (size_t)len);
     if (!ct)
         return false;
     if (ct->invite)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <osipparser2/osip_message.h>
+#include <urcu.h>
 
 #include "switchboard/error.h"
 #include "switchboard/log.h"
@@ -54,6 +55,8 @@ struct transport {
     int stop_fd;
     struct dispatch *dispatch;
     unsigned workers;
+    struct sip_trace *trace;
+    struct reasons *reasons;
 };
 
 static int open_socket(const struct sb_addr *addr, const char *name)
@@ -203,8 +206,12 @@ static void reply_direct(struct listener *l, int fd, const struct sb_local *loca
         return;
     if (sipmsg_response_create(req, code, NULL, "sb400", &resp) != 0)
         return;
-    if (why)
-        osip_message_set_header(resp, "Warning", why);
+    if (why) {
+        char warning[256];
+        snprintf(warning, sizeof(warning), "399 switchboard \"%s\"", why);
+        osip_message_set_header(resp, "Warning", warning);
+    }
+    reasons_apply(l->transport->reasons, resp);
     if (sipmsg_serialize(resp, &text, &len) == 0) {
         struct msghdr h = {0};
         struct iovec iov = {.iov_base = text, .iov_len = len};
@@ -225,6 +232,7 @@ static void reply_direct(struct listener *l, int fd, const struct sb_local *loca
             c->cmsg_len = CMSG_LEN(sizeof(info));
             memcpy(CMSG_DATA(c), &info, sizeof(info));
         }
+        sip_trace_record(l->transport->trace, &local->addr, &dst, text, len);
         if (sendmsg(fd, &h, 0) < 0)
             sb_count(&l->counters, SB_CNT_SEND_ERRORS);
     }
@@ -338,6 +346,7 @@ static void drain_socket(struct listener *l, unsigned index)
                 continue;
             }
             local_from_msg(la, index, h, &local);
+            sip_trace_record(t->trace, &src, &local.addr, l->iov[i].iov_base, l->msgs[i].msg_len);
             handle_datagram(l, fd, l->iov[i].iov_base, l->msgs[i].msg_len, &src, &local);
         }
     } while (n == RECV_BATCH);
@@ -352,6 +361,7 @@ static void *listener_main(void *arg)
     for (size_t i = 0; i < t->listen_count; i++)
         pfds[i] = (struct pollfd){.fd = t->listens[i].fds[l->index], .events = POLLIN};
     pfds[t->listen_count] = (struct pollfd){.fd = t->stop_fd, .events = POLLIN};
+    rcu_register_thread(); /* reasons_apply reads an RCU pointer */
     for (;;) {
         if (poll(pfds, nfds, -1) < 0) {
             if (errno == EINTR)
@@ -371,12 +381,16 @@ static void *listener_main(void *arg)
             }
         }
     }
+    rcu_unregister_thread();
     return NULL;
 }
 
-int transport_start(struct transport *t, struct dispatch *d)
+int transport_start(struct transport *t, struct dispatch *d, struct sip_trace *trace,
+                    struct reasons *reasons)
 {
     t->dispatch = d;
+    t->trace = trace;
+    t->reasons = reasons;
     t->workers = dispatch_worker_count(d);
     for (unsigned i = 0; i < t->listener_count; i++) {
         struct listener *l = &t->listeners[i];

@@ -25,11 +25,7 @@ struct worker {
 };
 
 struct worker_pool {
-    const struct sb_config *config;
-    struct dispatch *dispatch;
-    struct transport *transport;
-    struct registrar *registrar;
-    const struct identity *identity;
+    struct worker_deps deps;
     unsigned count;
     struct worker *workers;
 };
@@ -39,7 +35,8 @@ static void worker_send(void *ctx, const struct sb_local *local, const struct sb
                         const char *data, size_t len)
 {
     struct worker *w = ctx;
-    struct transport *t = w->pool->transport;
+    struct transport *t = w->pool->deps.transport;
+    sip_trace_record(w->pool->deps.trace, &local->addr, dst, data, len);
     int fd = transport_socket(t, local->listen_index, w->index);
     const struct sb_addr *src = transport_is_wildcard(t, local->listen_index) ? &local->addr : NULL;
     outbox_push(w->outbox, fd, dst, src, data, len);
@@ -48,7 +45,7 @@ static void worker_send(void *ctx, const struct sb_local *local, const struct sb
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    struct dispatch *d = w->pool->dispatch;
+    struct dispatch *d = w->pool->deps.dispatch;
     struct cds_wfcq_head head;
     struct cds_wfcq_tail tail;
     rcu_register_thread();
@@ -77,18 +74,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-int worker_pool_create(const struct sb_config *cfg, struct dispatch *dispatch,
-                       struct transport *transport, struct registrar *registrar,
-                       const struct identity *identity, struct worker_pool **out)
+int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
 {
+    const struct sb_config *cfg = deps->config;
     struct worker_pool *pool = calloc(1, sizeof(*pool));
     if (!pool)
         return SB_ENOMEM;
-    pool->config = cfg;
-    pool->dispatch = dispatch;
-    pool->transport = transport;
-    pool->registrar = registrar;
-    pool->identity = identity;
+    pool->deps = *deps;
     pool->workers = aligned_alloc(64, ((cfg->workers * sizeof(struct worker) + 63) / 64) * 64);
     if (!pool->workers) {
         free(pool);
@@ -107,8 +99,10 @@ int worker_pool_create(const struct sb_config *cfg, struct dispatch *dispatch,
         if (rc == 0) {
             struct proxy_env env = {
                 .config = cfg,
-                .registrar = registrar,
-                .identity = identity,
+                .registrar = deps->registrar,
+                .identity = deps->identity,
+                .reasons = deps->reasons,
+                .journal = deps->journal,
                 .wheel = w->wheel,
                 .send = worker_send,
                 .send_ctx = w,

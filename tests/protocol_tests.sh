@@ -106,16 +106,21 @@ test_register_lifecycle() {
     start_proxy && sipp_run reg register_lifecycle.xml 15080 carol && stop_proxy
 }
 
-# call_flow UAS-SCENARIO UAC-SCENARIO: bob registers on 15070 and runs the
-# callee side; alice calls bob from 15080.
-call_flow() {
-    start_proxy || return 1
-    register_user reg 15070 bob || return 1
+# place_call UAS-SCENARIO UAC-SCENARIO [SERVICE]: bob (registered on 15070)
+# runs the callee side; alice calls SERVICE (bob) from 15080.
+place_call() {
     sipp_start callee "$1" 15070 bob
     local callee=$SIPP_PID
     sleep 0.2
-    sipp_run caller "$2" 15080 bob || return 1
-    sipp_wait callee "$callee" || return 1
+    sipp_run caller "$2" 15080 "${3:-bob}" || return 1
+    sipp_wait callee "$callee"
+}
+
+# call_flow UAS-SCENARIO UAC-SCENARIO: a proxy, bob registered, one call.
+call_flow() {
+    start_proxy || return 1
+    register_user reg 15070 bob || return 1
+    place_call "$1" "$2"
 }
 
 test_call_caller_hangs_up() {
@@ -142,21 +147,24 @@ test_decline_603() {
 
 test_busy_486() {
     call_flow uas_reject_busy.xml uac_rejected_busy.xml &&
-        expect_count ACKs "$(count_received callee ACK)" 1 && stop_proxy
+        expect_count ACKs "$(count_received callee ACK)" 1 &&
+        expect_count "standard phrases" "$(grep -c -e '^SIP/2.0 486 Busy Here' -e '^SIP/2.0 180 Ringing' "$DIR/caller.msg")" 2 &&
+        stop_proxy
 }
 
 test_not_registered_404() {
     start_proxy && sipp_run caller uac_final_404.xml 15080 nobody && stop_proxy
 }
 
-test_no_answer_timer_c() {
+timer_c_config() {
     printf '[proxy]\ntimer_c_ms = 2000\n' >"$DIR/timer_c.conf"
-    start_proxy -c "$DIR/timer_c.conf" || return 1
+    echo "$DIR/timer_c.conf"
+}
+
+test_no_answer_timer_c() {
+    start_proxy -c "$(timer_c_config)" || return 1
     register_user reg 15070 bob || return 1
-    sipp_start callee uas_ring_until_cancel.xml 15070 bob
-    local callee=$SIPP_PID
-    sleep 0.2
-    sipp_run caller uac_final_408.xml 15080 bob && sipp_wait callee "$callee" &&
+    place_call uas_ring_until_cancel.xml uac_final_408.xml &&
         expect_count CANCELs "$(count_received callee CANCEL)" 1 && stop_proxy
 }
 
@@ -189,6 +197,94 @@ test_max_forwards_zero_483() {
 
 test_options_to_proxy() {
     start_proxy && sipp_run options uac_options_proxy.xml 15080 monitor && stop_proxy
+}
+
+# One journal line per call, with the right outcome and the right party
+# hanging up, for every way a call can end.
+test_journal_outcomes() {
+    start_proxy -c "$(timer_c_config)" --journal "$DIR/journal.jsonl" || return 1
+    register_user reg 15070 bob || return 1
+    place_call uas_answer_wait_bye.xml uac_call_caller_hangs_up.xml &&
+        place_call uas_answer_send_bye.xml uac_call_callee_hangs_up.xml &&
+        place_call uas_ring_until_cancel.xml uac_cancel_while_ringing.xml &&
+        place_call uas_reject_declined.xml uac_rejected_declined.xml &&
+        place_call uas_reject_busy.xml uac_rejected_busy.xml || return 1
+    sipp_run caller uac_final_404.xml 15080 nobody &&
+        place_call uas_ring_until_cancel.xml uac_final_408.xml && stop_proxy || return 1
+    python3 - "$DIR/journal.jsonl" >>"$DIR/test.log" 2>&1 <<'PY'
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+got = [json.loads(l) for l in lines]
+want = [("answered", "caller", 200), ("answered", "callee", 200), ("cancelled", "caller", 487),
+        ("declined", "callee", 603), ("busy", "callee", 486), ("not-found", "proxy", 404),
+        ("no-answer", "proxy", 408)]
+seen = [(r["outcome"], r["hung_up_by"], r["status"]) for r in got]
+assert seen == want, f"journal says {seen}"
+for r in got:
+    assert r["from"]["aor"].startswith("sip:alice@") and r["from"]["name"] == "Alice", r
+    assert r["invite_at"] <= r["ended_at"], r
+    if r["outcome"] == "answered":
+        assert r["answered_at"] and r["answered_by"].startswith("sip:bob@"), r
+        assert r["duration_s"] > 0, r
+    else:
+        assert r["answered_at"] is None and r["duration_s"] == 0, r
+    if r["outcome"] != "not-found":
+        assert r["ringing_at"], r
+print("journal ok:", len(got), "lines")
+PY
+}
+
+# SIGTERM while 200 calls are up: every line parses, nothing is lost.
+test_journal_complete_on_sigterm() {
+    start_proxy --journal "$DIR/journal.jsonl" || return 1
+    register_user reg 15070 bob || return 1
+    sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/uas_answer_wait_bye.xml" -i "$IP" -p 15070 -mp 20700 \
+        -s bob -nostdin -timeout 60 >"$DIR/callee.out" 2>&1 &
+    PIDS+=($!)
+    sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/uac_call_hold.xml" -i "$IP" -p 15080 -mp 20800 \
+        -s bob -r 200 -l 200 -m 200 -d 30000 -nostdin -timeout 60 >"$DIR/caller.out" 2>&1 &
+    PIDS+=($!)
+    sleep 3
+    stop_proxy || return 1
+    local written
+    written=$(sed -n 's/.*journal: \([0-9]*\) line(s) written, 0 failed, 0 dropped.*/\1/p' "$DIR/proxy.log" | tail -1)
+    [ -n "$written" ] || { log "journal counters missing or not clean"; return 1; }
+    expect_count "journal lines" "$(wc -l <"$DIR/journal.jsonl")" "$written" &&
+        "$HERE/../scripts/journal" "$DIR/journal.jsonl" --check >>"$DIR/test.log" 2>&1 || return 1
+    local interrupted
+    interrupted=$(grep -c '"outcome":"interrupted"' "$DIR/journal.jsonl")
+    [ "$interrupted" -ge 100 ] || { log "only $interrupted interrupted calls in the journal"; return 1; }
+}
+
+# With the Slovak table the caller sees the translated phrases, byte for byte.
+test_reason_phrases_translated() {
+    start_proxy --reasons "$HERE/../conf/reasons/sk.conf" || return 1
+    register_user reg 15070 bob || return 1
+    place_call uas_reject_busy.xml uac_rejected_busy.xml || return 1
+    grep -q "^SIP/2.0 180 Zvonenie" "$DIR/caller.msg" &&
+        grep -q "^SIP/2.0 486 Obsaden$(printf '\xc3\xa9')" "$DIR/caller.msg" ||
+        { log "translated phrases not seen by the caller"; return 1; }
+    stop_proxy
+}
+
+# The built-in trace of a call, read back with tshark, shows the ladder.
+test_sip_trace_readable() {
+    start_proxy --trace "$DIR/call.pcap" || return 1
+    register_user reg 15070 bob || return 1
+    place_call uas_answer_wait_bye.xml uac_call_caller_hangs_up.xml && stop_proxy || return 1
+    tshark -r "$DIR/call.pcap" -Y sip -T fields -e sip.Method -e sip.Status-Code \
+        2>/dev/null >"$DIR/ladder.txt"
+    python3 - "$DIR/ladder.txt" >>"$DIR/test.log" 2>&1 <<'PY'
+import sys
+seen = [l.strip() for l in open(sys.argv[1]) if l.strip()]
+want = ["INVITE", "100", "180", "200", "ACK", "BYE", "200"]
+i = 0
+for s in seen:
+    if i < len(want) and s == want[i]:
+        i += 1
+assert i == len(want), f"trace ladder {seen}"
+print("trace ok:", " ".join(seen))
+PY
 }
 
 probe() { python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" "$@" >>"$DIR/test.log" 2>&1; }

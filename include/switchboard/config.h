@@ -32,9 +32,16 @@ struct sb_config {
     bool relay;                /* forward requests for foreign domains */
     unsigned max_transactions; /* per worker; above it new requests get 503 */
     unsigned queue_limit;      /* per worker dispatch queue */
+    char *reasons_path;        /* reason phrase table, or NULL */
+
+    /* call journal and SIP trace */
+    char *journal_path;  /* NULL: no journal */
+    char *journal_fsync; /* none, batch or record */
+    unsigned journal_queue_limit;
+    char *trace_path; /* NULL: no trace */
 };
 
-/* Fills @cfg with defaults. */
+/* Fills @cfg with defaults (allocates: pair with config_free). */
 void config_defaults(struct sb_config *cfg);
 void config_free(struct sb_config *cfg);
 

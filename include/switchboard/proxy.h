@@ -9,8 +9,10 @@
 #ifndef SWITCHBOARD_PROXY_H
 #define SWITCHBOARD_PROXY_H
 
+#include "switchboard/async_file.h"
 #include "switchboard/config.h"
 #include "switchboard/identity.h"
+#include "switchboard/reasons.h"
 #include "switchboard/registrar.h"
 #include "switchboard/stats.h"
 #include "switchboard/timer_wheel.h"
@@ -28,6 +30,8 @@ struct proxy_env {
     txn_send_fn send; /* puts a datagram on the wire from a local address */
     void *send_ctx;
     struct sb_counters *counters;
+    struct reasons *reasons;   /* may be NULL */
+    struct async_file *journal; /* may be NULL */
 };
 
 int proxy_create(const struct proxy_env *env, struct proxy **out);

@@ -40,6 +40,10 @@ struct txn_user_ops {
     /* The transaction is being freed; forget every pointer to it. */
     void (*on_client_gone)(void *user, struct client_txn *ct, void *tu_data);
     void (*on_server_gone)(void *user, struct server_txn *st, void *tu_data);
+    /* @resp is about to go upstream from @st; the user may rewrite it (its
+     * reason phrase). @local: the proxy made it rather than relayed it. */
+    void (*on_server_respond)(void *user, struct server_txn *st, void *tu_data,
+                              osip_message_t *resp, bool local);
 };
 
 int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel,

@@ -14,6 +14,8 @@
 
 #include "switchboard/config.h"
 #include "switchboard/dispatch.h"
+#include "switchboard/reasons.h"
+#include "switchboard/sip_trace.h"
 #include "switchboard/stats.h"
 #include "switchboard/types.h"
 
@@ -24,8 +26,11 @@ struct transport;
 int transport_create(const struct sb_config *cfg, struct transport **out);
 void transport_destroy(struct transport *t);
 
-/* Starts the listener threads, feeding @d. */
-int transport_start(struct transport *t, struct dispatch *d);
+/* Starts the listener threads, feeding @d. Received datagrams and the
+ * listeners' own replies go to @trace; those replies get @reasons' phrases
+ * (both may be NULL). */
+int transport_start(struct transport *t, struct dispatch *d, struct sip_trace *trace,
+                    struct reasons *reasons);
 /* Stops reading and joins the listener threads. */
 void transport_stop(struct transport *t);
 

@@ -9,18 +9,31 @@
 
 #include <stdint.h>
 
+#include "switchboard/async_file.h"
 #include "switchboard/config.h"
 #include "switchboard/dispatch.h"
 #include "switchboard/identity.h"
+#include "switchboard/reasons.h"
 #include "switchboard/registrar.h"
+#include "switchboard/sip_trace.h"
 #include "switchboard/stats.h"
 #include "switchboard/transport.h"
 
 struct worker_pool;
 
-int worker_pool_create(const struct sb_config *cfg, struct dispatch *dispatch,
-                       struct transport *transport, struct registrar *registrar,
-                       const struct identity *identity, struct worker_pool **out);
+/* What the workers share with the rest of the process. */
+struct worker_deps {
+    const struct sb_config *config;
+    struct dispatch *dispatch;
+    struct transport *transport;
+    struct registrar *registrar;
+    const struct identity *identity;
+    struct reasons *reasons;    /* may be NULL */
+    struct async_file *journal; /* may be NULL */
+    struct sip_trace *trace;    /* may be NULL */
+};
+
+int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out);
 int worker_pool_start(struct worker_pool *pool);
 /* After dispatch_stop(): waits for every worker to drain its queue and end. */
 void worker_pool_join(struct worker_pool *pool);

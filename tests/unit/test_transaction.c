@@ -48,7 +48,8 @@ static void on_server_gone(void *user, struct server_txn *st, void *tu)
     servers_gone++;
 }
 
-static const struct txn_user_ops ops = {on_response, on_timeout, on_client_gone, on_server_gone};
+static const struct txn_user_ops ops = {on_response, on_timeout, on_client_gone, on_server_gone,
+                                       NULL};
 
 static void setup(void)
 {

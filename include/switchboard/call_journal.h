@@ -1,0 +1,46 @@
+/* The call journal's bookkeeping: follows each call attempt in one worker
+ * (INVITE, ringing, answer, re-INVITEs, REFER, BYE, or the final failure)
+ * and, when it ends, hands one JSON line to the journal's writer thread.
+ *
+ * DESIGN: one call_journal per worker, like the transactions it watches:
+ * every message of a call reaches the same worker, so nothing is shared but
+ * the async_file, whose append is thread-safe. */
+#ifndef SWITCHBOARD_CALL_JOURNAL_H
+#define SWITCHBOARD_CALL_JOURNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <osipparser2/osip_message.h>
+
+#include "switchboard/async_file.h"
+
+struct call_journal;
+
+/* How the proxy saw a failed call end, beyond the status code. */
+enum call_end_hint {
+    CALL_END_RELAYED, /* a response from the callee's side */
+    CALL_END_LOCAL,   /* the proxy answered itself (404, 483, ...) */
+    CALL_END_TIMER_C, /* nobody answered in time */
+};
+
+/* @file may be NULL: then nothing is tracked. */
+int call_journal_create(struct async_file *file, struct call_journal **out);
+/* Writes calls still open with outcome "interrupted", then frees. */
+void call_journal_destroy(struct call_journal *cj);
+
+/* A new request reached the proxy: an initial INVITE opens a call; a
+ * re-INVITE, REFER or BYE is noted on its call. @now_ms is wall-clock. */
+void call_journal_request(struct call_journal *cj, const osip_message_t *req, int64_t now_ms);
+
+/* A response to an initial INVITE goes upstream. */
+void call_journal_response(struct call_journal *cj, const osip_message_t *invite,
+                           const osip_message_t *resp, enum call_end_hint hint, int64_t now_ms);
+
+/* Calls being followed. */
+size_t call_journal_open_calls(const struct call_journal *cj);
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t call_journal_now(void);
+
+#endif

@@ -1,0 +1,350 @@
+/* One JSON line per finished call attempt. See call_journal.h. */
+#include "switchboard/call_journal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <osipparser2/osip_port.h>
+
+#include "switchboard/error.h"
+#include "switchboard/sip_msg.h"
+#include "switchboard/strmap.h"
+
+struct call {
+    struct strmap_link link; /* key: Call-ID */
+    char *caller_aor, *caller_name, *caller_tag;
+    char *callee_aor, *callee_name;
+    char *answered_by;
+    char *refer_to, *referred_by;
+    int64_t invite_ms, ringing_ms, answer_ms;
+    int status;
+    unsigned reinvites;
+    bool video;
+    bool established;
+};
+
+struct call_journal {
+    struct async_file *file;
+    struct strmap calls;
+};
+
+int64_t call_journal_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int call_journal_create(struct async_file *file, struct call_journal **out)
+{
+    struct call_journal *cj = calloc(1, sizeof(*cj));
+    if (!cj)
+        return SB_ENOMEM;
+    cj->file = file;
+    if (strmap_init(&cj->calls, 256) != 0) {
+        free(cj);
+        return SB_ENOMEM;
+    }
+    *out = cj;
+    return 0;
+}
+
+static void call_free(struct call *c)
+{
+    free(c->caller_aor);
+    free(c->caller_name);
+    free(c->caller_tag);
+    free(c->callee_aor);
+    free(c->callee_name);
+    free(c->answered_by);
+    free(c->refer_to);
+    free(c->referred_by);
+    free(c);
+}
+
+size_t call_journal_open_calls(const struct call_journal *cj)
+{
+    return cj->calls.count;
+}
+
+/* --- JSON ------------------------------------------------------------------ */
+
+/* Writes @s as a JSON string. Bytes that are not valid UTF-8 become
+ * U+FFFD, so every line parses whatever a phone put in its display name. */
+static void json_string(struct sb_buf *b, const char *s)
+{
+    if (!s) {
+        sb_buf_puts(b, "null");
+        return;
+    }
+    sb_buf_puts(b, "\"");
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned char c = *p;
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            sb_buf_append(b, esc, 2);
+            p++;
+        } else if (c < 0x20) {
+            sb_buf_printf(b, "\\u%04x", c);
+            p++;
+        } else if (c < 0x80) {
+            sb_buf_append(b, (const char *)p, 1);
+            p++;
+        } else {
+            int n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+            bool ok = n > 0 && c >= 0xc2;
+            for (int i = 1; ok && i < n; i++)
+                ok = (p[i] & 0xc0) == 0x80;
+            if (ok) {
+                sb_buf_append(b, (const char *)p, (size_t)n);
+                p += n;
+            } else {
+                sb_buf_puts(b, "\xef\xbf\xbd");
+                p++;
+            }
+        }
+    }
+    sb_buf_puts(b, "\"");
+}
+
+static void json_time(struct sb_buf *b, int64_t ms)
+{
+    if (ms <= 0) {
+        sb_buf_puts(b, "null");
+        return;
+    }
+    time_t sec = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&sec, &tm);
+    sb_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+/* Ends @c: formats its line, hands it to the writer, forgets the call. */
+static void call_finish(struct call_journal *cj, struct call *c, const char *outcome,
+                        const char *hung_up_by, int64_t end_ms)
+{
+    struct sb_buf b = {0};
+    sb_buf_puts(&b, "{\"call_id\":");
+    json_string(&b, c->link.key);
+    sb_buf_puts(&b, ",\"from\":{\"aor\":");
+    json_string(&b, c->caller_aor);
+    sb_buf_puts(&b, ",\"name\":");
+    json_string(&b, c->caller_name);
+    sb_buf_puts(&b, "},\"to\":{\"aor\":");
+    json_string(&b, c->callee_aor);
+    sb_buf_puts(&b, ",\"name\":");
+    json_string(&b, c->callee_name);
+    sb_buf_puts(&b, "},\"answered_by\":");
+    json_string(&b, c->answered_by);
+    sb_buf_puts(&b, ",\"invite_at\":");
+    json_time(&b, c->invite_ms);
+    sb_buf_puts(&b, ",\"ringing_at\":");
+    json_time(&b, c->ringing_ms);
+    sb_buf_puts(&b, ",\"answered_at\":");
+    json_time(&b, c->answer_ms);
+    sb_buf_puts(&b, ",\"ended_at\":");
+    json_time(&b, end_ms);
+    int64_t talk = c->answer_ms > 0 && end_ms > c->answer_ms ? end_ms - c->answer_ms : 0;
+    sb_buf_printf(&b, ",\"duration_s\":%lld.%03lld,\"outcome\":", (long long)(talk / 1000),
+                  (long long)(talk % 1000));
+    json_string(&b, outcome);
+    if (c->status)
+        sb_buf_printf(&b, ",\"status\":%d", c->status);
+    else
+        sb_buf_puts(&b, ",\"status\":null");
+    sb_buf_puts(&b, ",\"hung_up_by\":");
+    json_string(&b, hung_up_by);
+    sb_buf_printf(&b, ",\"reinvites\":%u,\"video\":%s", c->reinvites, c->video ? "true" : "false");
+    if (c->refer_to) {
+        sb_buf_puts(&b, ",\"transfer\":{\"refer_to\":");
+        json_string(&b, c->refer_to);
+        sb_buf_puts(&b, ",\"referred_by\":");
+        json_string(&b, c->referred_by);
+        sb_buf_puts(&b, "}");
+    }
+    sb_buf_puts(&b, "}\n");
+    if (!b.failed)
+        async_file_append(cj->file, b.data, b.len);
+    sb_buf_free(&b);
+    strmap_remove(&cj->calls, &c->link);
+    call_free(c);
+}
+
+/* --- following calls ------------------------------------------------------- */
+
+static struct call *call_find(struct call_journal *cj, const osip_message_t *msg)
+{
+    char id[512];
+    if (sipmsg_call_id(msg, id, sizeof(id)) != 0)
+        return NULL;
+    return (struct call *)strmap_find(&cj->calls, id, strlen(id));
+}
+
+static char *uri_text(const osip_uri_t *uri)
+{
+    char *s = NULL, *copy = NULL;
+    if (!uri || osip_uri_to_str(uri, &s) != 0)
+        return NULL;
+    copy = strdup(s);
+    osip_free(s);
+    return copy;
+}
+
+/* A display name without its quotes. */
+static char *display_name(const char *name)
+{
+    if (!name)
+        return NULL;
+    size_t len = strlen(name);
+    if (len >= 2 && name[0] == '"' && name[len - 1] == '"')
+        return strndup(name + 1, len - 2);
+    return strdup(name);
+}
+
+static bool offers_video(const osip_message_t *msg)
+{
+    osip_body_t *body = NULL;
+    if (osip_message_get_body(msg, 0, &body) < 0 || !body || !body->body)
+        return false;
+    for (const char *m = strstr(body->body, "m=video "); m; m = strstr(m + 1, "m=video ")) {
+        if ((m == body->body || m[-1] == '\n') && atoi(m + 8) != 0)
+            return true; /* port 0 declines the stream */
+    }
+    return false;
+}
+
+static void call_open(struct call_journal *cj, const osip_message_t *invite, int64_t now_ms)
+{
+    char id[512];
+    if (sipmsg_call_id(invite, id, sizeof(id)) != 0 || strmap_find(&cj->calls, id, strlen(id)))
+        return;
+    struct call *c = calloc(1, sizeof(*c));
+    char *key = strdup(id);
+    if (!c || !key) {
+        free(c);
+        free(key);
+        return;
+    }
+    c->caller_aor = uri_text(invite->from->url);
+    c->caller_name = display_name(invite->from->displayname);
+    c->caller_tag = sipmsg_from_tag(invite) ? strdup(sipmsg_from_tag(invite)) : NULL;
+    c->callee_aor = uri_text(invite->to->url);
+    c->callee_name = display_name(invite->to->displayname);
+    c->invite_ms = now_ms;
+    c->video = offers_video(invite);
+    strmap_insert(&cj->calls, &c->link, key, strlen(key));
+}
+
+static void call_bye(struct call_journal *cj, struct call *c, const osip_message_t *bye,
+                     int64_t now_ms)
+{
+    if (!c->established)
+        return;
+    const char *tag = sipmsg_from_tag(bye);
+    bool from_caller = tag && c->caller_tag && strcmp(tag, c->caller_tag) == 0;
+    call_finish(cj, c, "answered", from_caller ? "caller" : "callee", now_ms);
+}
+
+static void call_refer(struct call *c, const osip_message_t *refer)
+{
+    const char *to = sipmsg_header(refer, "refer-to");
+    const char *by = sipmsg_header(refer, "referred-by");
+    free(c->refer_to);
+    free(c->referred_by);
+    c->refer_to = to ? strdup(to) : NULL;
+    c->referred_by = by ? strdup(by) : NULL;
+}
+
+void call_journal_request(struct call_journal *cj, const osip_message_t *req, int64_t now_ms)
+{
+    if (!cj->file)
+        return;
+    bool in_dialog = sipmsg_to_tag(req) != NULL;
+    if (MSG_IS_INVITE(req) && !in_dialog) {
+        call_open(cj, req, now_ms);
+        return;
+    }
+    struct call *c = call_find(cj, req);
+    if (!c)
+        return;
+    if (MSG_IS_BYE(req)) {
+        call_bye(cj, c, req, now_ms);
+    } else if (MSG_IS_INVITE(req)) {
+        c->reinvites++; /* a re-INVITE changes the media, it is no new call */
+        c->video = c->video || offers_video(req);
+    } else if (MSG_IS_REFER(req)) {
+        call_refer(c, req);
+    }
+}
+
+/* Names the outcome of a failed attempt from its final status. */
+static void failure_outcome(int code, enum call_end_hint hint, const char **outcome,
+                            const char **by)
+{
+    const char *party = hint == CALL_END_LOCAL ? "proxy" : "callee";
+    if (hint == CALL_END_TIMER_C) {
+        *outcome = "no-answer";
+        *by = "proxy";
+    } else if (code == 487) {
+        *outcome = "cancelled";
+        *by = "caller";
+    } else if (code == 404 || code == 604) {
+        *outcome = "not-found";
+        *by = party;
+    } else if (code == 486 || code == 600) {
+        *outcome = "busy";
+        *by = "callee";
+    } else if (code == 603) {
+        *outcome = "declined";
+        *by = "callee";
+    } else if (code == 408 || code == 480) {
+        *outcome = "no-answer";
+        *by = party;
+    } else {
+        *outcome = "failed";
+        *by = party;
+    }
+}
+
+void call_journal_response(struct call_journal *cj, const osip_message_t *invite,
+                           const osip_message_t *resp, enum call_end_hint hint, int64_t now_ms)
+{
+    if (!cj->file || sipmsg_to_tag(invite))
+        return;
+    struct call *c = call_find(cj, invite);
+    int code = resp->status_code;
+    if (!c || c->established || code == 100)
+        return;
+    if (code < 200) {
+        if (!c->ringing_ms)
+            c->ringing_ms = now_ms;
+    } else if (code < 300) {
+        osip_contact_t *contact = osip_list_get(&resp->contacts, 0);
+        c->answered_by = contact ? uri_text(contact->url) : NULL;
+        c->answer_ms = now_ms;
+        c->status = code;
+        c->established = true;
+    } else {
+        const char *outcome, *by;
+        c->status = code;
+        failure_outcome(code, hint, &outcome, &by);
+        call_finish(cj, c, outcome, by, now_ms);
+    }
+}
+
+void call_journal_destroy(struct call_journal *cj)
+{
+    if (!cj)
+        return;
+    int64_t now = call_journal_now();
+    /* calls still open at shutdown are written, not lost */
+    for (size_t i = 0; i <= cj->calls.mask; i++)
+        while (cj->calls.buckets[i])
+            call_finish(cj, (struct call *)cj->calls.buckets[i], "interrupted", "proxy", now);
+    strmap_fini(&cj->calls);
+    free(cj);
+}
