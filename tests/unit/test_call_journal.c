@@ -1,0 +1,119 @@
+/* Unit tests for src/call_journal.c: one well-formed JSON line per call. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "switchboard/call_journal.h"
+#include "test_helpers.h"
+
+static char path[64];
+static struct async_file *file;
+static struct call_journal *cj;
+
+static void setup(void)
+{
+    snprintf(path, sizeof(path), "/tmp/sb-journal-%d.jsonl", getpid());
+    unlink(path);
+    struct async_file_options o = {.path = path, .name = "journal"};
+    cr_assert_eq(async_file_open(&o, &file), 0);
+    cr_assert_eq(call_journal_create(file, &cj), 0);
+}
+
+static void teardown(void)
+{
+    unlink(path);
+}
+
+TestSuite(call_journal, .init = setup, .fini = teardown);
+
+/* Closes everything and returns the journal's text. */
+static char *finish(void)
+{
+    call_journal_destroy(cj);
+    async_file_close(file, NULL);
+    FILE *f = fopen(path, "r");
+    static char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+#define RESP(code, phrase, totag)                                                                  \
+    "SIP/2.0 " code " " phrase "\n"                                                                \
+    "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-abc123\n"                                       \
+    "From: \"Alice\" <sip:alice@127.0.0.1>;tag=from1\n"                                            \
+    "To: <sip:bob@127.0.0.1>" totag "\n"                                                           \
+    "Call-ID: call-1@10.0.0.5\n"                                                                   \
+    "CSeq: 7 INVITE\n"                                                                             \
+    "Contact: <sip:bob@10.0.0.9:5070>\n"                                                           \
+    "Content-Length: 0\n\n"
+
+#define BYE_FROM_CALLEE                                                                            \
+    "BYE sip:alice@10.0.0.5:5062 SIP/2.0\n"                                                        \
+    "Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK-bye1\n"                                         \
+    "From: <sip:bob@127.0.0.1>;tag=bob9\n"                                                         \
+    "To: \"Alice\" <sip:alice@127.0.0.1>;tag=from1\n"                                              \
+    "Call-ID: call-1@10.0.0.5\n"                                                                   \
+    "CSeq: 1 BYE\n"                                                                                \
+    "Content-Length: 0\n\n"
+
+Test(call_journal, answered_call_ended_by_callee)
+{
+    osip_message_t *inv = parse(INVITE_TEXT), *ringing = parse(RESP("180", "Ringing", ";tag=bob9"));
+    osip_message_t *ok = parse(RESP("200", "OK", ";tag=bob9")), *bye = parse(BYE_FROM_CALLEE);
+    int64_t t0 = 1764075600000; /* 2025-11-25T13:00:00Z */
+    call_journal_request(cj, inv, t0);
+    cr_assert_eq(call_journal_open_calls(cj), 1);
+    call_journal_response(cj, inv, ringing, CALL_END_RELAYED, t0 + 100);
+    call_journal_response(cj, inv, ok, CALL_END_RELAYED, t0 + 2000);
+    call_journal_request(cj, bye, t0 + 14500);
+    cr_assert_eq(call_journal_open_calls(cj), 0);
+    char *text = finish();
+    cr_assert_not_null(strstr(text, "\"call_id\":\"call-1@10.0.0.5\""), "%s", text);
+    cr_assert_not_null(strstr(text, "\"from\":{\"aor\":\"sip:alice@127.0.0.1\",\"name\":\"Alice\"}"));
+    cr_assert_not_null(strstr(text, "\"answered_by\":\"sip:bob@10.0.0.9:5070\""));
+    cr_assert_not_null(strstr(text, "\"invite_at\":\"2025-11-25T13:00:00.000Z\""));
+    cr_assert_not_null(strstr(text, "\"ringing_at\":\"2025-11-25T13:00:00.100Z\""));
+    cr_assert_not_null(strstr(text, "\"answered_at\":\"2025-11-25T13:00:02.000Z\""));
+    cr_assert_not_null(strstr(text, "\"duration_s\":12.500"));
+    cr_assert_not_null(strstr(text, "\"outcome\":\"answered\",\"status\":200,\"hung_up_by\":\"callee\""));
+    cr_assert_eq(strchr(text, '\n'), text + strlen(text) - 1, "exactly one line");
+    osip_message_free(inv);
+    osip_message_free(ringing);
+    osip_message_free(ok);
+    osip_message_free(bye);
+}
+
+Test(call_journal, busy_and_open_calls_at_shutdown)
+{
+    osip_message_t *inv = parse(INVITE_TEXT), *busy = parse(RESP("486", "Busy Here", ";tag=b"));
+    call_journal_request(cj, inv, 1000);
+    call_journal_response(cj, inv, busy, CALL_END_RELAYED, 2000);
+    char *other = crlf(INVITE_TEXT);
+    osip_message_t *inv2 = parse(INVITE_TEXT);
+    osip_call_id_set_number(inv2->call_id, strdup("call-2"));
+    call_journal_request(cj, inv2, 3000);
+    char *text = finish();
+    cr_assert_not_null(strstr(text, "\"outcome\":\"busy\",\"status\":486,\"hung_up_by\":\"callee\""));
+    cr_assert_not_null(strstr(text, "\"call_id\":\"call-2@10.0.0.5\""));
+    cr_assert_not_null(strstr(text, "\"outcome\":\"interrupted\""), "open calls are not lost");
+    free(other);
+    osip_message_free(inv);
+    osip_message_free(inv2);
+    osip_message_free(busy);
+}
+
+Test(call_journal, hostile_display_names_still_make_valid_json)
+{
+    osip_message_t *inv = parse(INVITE_TEXT), *nf = parse(RESP("404", "Not Found", ";tag=x"));
+    osip_free(inv->from->displayname);
+    inv->from->displayname = osip_strdup("\"Ev\xff\"il\\ \x01 \xc5\xa0tef\"");
+    call_journal_request(cj, inv, 1000);
+    call_journal_response(cj, inv, nf, CALL_END_LOCAL, 1001);
+    char *text = finish();
+    cr_assert_not_null(strstr(text, "\"name\":\"Ev\xef\xbf\xbd\\\"il\\\\ \\u0001 \xc5\xa0tef\""),
+                       "%s", text);
+    cr_assert_not_null(strstr(text, "\"outcome\":\"not-found\",\"status\":404,\"hung_up_by\":\"proxy\""));
+    osip_message_free(inv);
+    osip_message_free(nf);
+}
