@@ -144,7 +144,10 @@ struct option_spec {
     unsigned min, max;
 };
 
-#define UOPT(sec, key, field, lo, hi) {sec, key, offsetof(struct sb_config, field), lo, hi}
+#define UOPT(sec, key, field, lo, hi)                                                              \
+    {                                                                                              \
+        sec, key, offsetof(struct sb_config, field), lo, hi                                        \
+    }
 static const struct option_spec unsigned_options[] = {
     UOPT("server", "listeners", listeners, 0, 256),
     UOPT("server", "workers", workers, 0, 256),
@@ -167,7 +170,10 @@ struct string_option {
     size_t offset;
 };
 
-#define SOPT(sec, key, field) {sec, key, offsetof(struct sb_config, field)}
+#define SOPT(sec, key, field)                                                                      \
+    {                                                                                              \
+        sec, key, offsetof(struct sb_config, field)                                                \
+    }
 static const struct string_option string_options[] = {
     SOPT("proxy", "reasons", reasons_path),
     SOPT("journal", "file", journal_path),
@@ -273,22 +279,23 @@ int config_load_file(struct sb_config *cfg, const char *path)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: switchboard [-c FILE] [-l udp:HOST:PORT]... [--listeners N] [--workers N]\n"
-            "                   [--domain NAME]... [--log-level LEVEL] [--journal FILE]\n"
-            "                   [--reasons FILE] [--trace FILE] [--version] [--help]\n"
-            "\n"
-            "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
-            "  -l, --listen ADDR     listen on udp:HOST:PORT (repeatable; default udp:0.0.0.0:5060)\n"
-            "      --listeners N     listener threads (default: CPU count)\n"
-            "      --workers N       worker threads (default: CPU count)\n"
-            "      --domain NAME     a SIP domain served here (repeatable)\n"
-            "      --log-level L     error, warn, info or debug (default info)\n"
-            "      --journal FILE    write the call journal (JSON lines) to FILE\n"
-            "      --reasons FILE    reason phrase table, e.g. conf/reasons/sk.conf\n"
-            "      --trace FILE      record every SIP datagram to FILE (pcap)\n"
-            "      --version         print the version and exit\n"
-            "      --help            print this help and exit\n");
+    fprintf(
+        out,
+        "usage: switchboard [-c FILE] [-l udp:HOST:PORT]... [--listeners N] [--workers N]\n"
+        "                   [--domain NAME]... [--log-level LEVEL] [--journal FILE]\n"
+        "                   [--reasons FILE] [--trace FILE] [--version] [--help]\n"
+        "\n"
+        "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
+        "  -l, --listen ADDR     listen on udp:HOST:PORT (repeatable; default udp:0.0.0.0:5060)\n"
+        "      --listeners N     listener threads (default: CPU count)\n"
+        "      --workers N       worker threads (default: CPU count)\n"
+        "      --domain NAME     a SIP domain served here (repeatable)\n"
+        "      --log-level L     error, warn, info or debug (default info)\n"
+        "      --journal FILE    write the call journal (JSON lines) to FILE\n"
+        "      --reasons FILE    reason phrase table, e.g. conf/reasons/sk.conf\n"
+        "      --trace FILE      record every SIP datagram to FILE (pcap)\n"
+        "      --version         print the version and exit\n"
+        "      --help            print this help and exit\n");
 }
 
 enum {

@@ -36,8 +36,8 @@ struct app {
     struct sip_trace *trace;
 };
 
-static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level,
-                             const char *fmt, va_list ap)
+static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level, const char *fmt,
+                             va_list ap)
 {
     (void)file;
     (void)line;

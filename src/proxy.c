@@ -22,7 +22,7 @@
 #include "switchboard/sip_msg.h"
 
 #define ALLOW_METHODS                                                                              \
-    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO, "     \
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO, "       \
     "UPDATE, PRACK"
 
 struct proxy_context;
@@ -192,8 +192,8 @@ static int push_via(struct proxy *p, osip_message_t *req, const struct sb_local 
 static void respond_options(struct server_txn *st)
 {
     osip_message_t *resp;
-    if (sipmsg_response_create(txn_server_request(st), 200, NULL, txn_server_local_tag(st),
-                               &resp) != 0)
+    if (!txn_server_request(st) || sipmsg_response_create(txn_server_request(st), 200, NULL,
+                                                          txn_server_local_tag(st), &resp) != 0)
         return;
     osip_message_set_header(resp, "Allow", ALLOW_METHODS);
     osip_message_set_header(resp, "Accept", "application/sdp");
@@ -354,7 +354,7 @@ static void on_response(void *user, struct client_txn *ct, void *tu, osip_messag
         }
         ctx->answered = true;
         timer_cancel(&ctx->timer_c);
-        cancel_pending(ctx); /* §16.7 step 10: the other branches lose */
+        cancel_pending(ctx);         /* §16.7 step 10: the other branches lose */
         forward_upstream(ctx, resp); /* every 2xx, retransmissions too */
         return;
     }
@@ -388,14 +388,15 @@ static void on_server_respond(void *user, struct server_txn *st, void *tu, osip_
     struct proxy *p = user;
     struct proxy_context *ctx = tu;
     reasons_apply(p->env.reasons, resp);
-    if (!txn_server_is_invite(st))
+    const osip_message_t *req = txn_server_request(st);
+    if (!txn_server_is_invite(st) || !req)
         return;
     enum call_end_hint hint = CALL_END_RELAYED;
     if (ctx && ctx->timed_out)
         hint = CALL_END_TIMER_C;
     else if (local)
         hint = CALL_END_LOCAL;
-    call_journal_response(p->calls, txn_server_request(st), resp, hint, call_journal_now());
+    call_journal_response(p->calls, req, resp, hint, call_journal_now());
 }
 
 static void on_server_gone(void *user, struct server_txn *st, void *tu)
@@ -549,9 +550,10 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
     struct registrar_set *set;
     struct proxy_target *targets;
     size_t count = registered_targets(p, fwd->req_uri, &set, &targets);
-    if (count == 0)
+    if (count == 0) {
+        SB_DEBUG("%s: no live binding for %s", req->sip_method, fwd->req_uri->username);
         txn_server_respond_code(st, 404, NULL);
-    else
+    } else
         fork_request(p, st, fwd, targets, count, loop_hash);
     free(targets);
     registrar_set_free(set);
@@ -625,7 +627,8 @@ static void forward_ack(struct proxy *p, struct sb_inbound *in)
         struct proxy_target *targets;
         size_t count = registered_targets(p, ack->req_uri, &set, &targets);
         osip_uri_t *uri = NULL;
-        bool ok = count > 0 && osip_uri_init(&uri) == 0 && osip_uri_parse(uri, targets[0].ruri) == 0;
+        bool ok =
+            count > 0 && osip_uri_init(&uri) == 0 && osip_uri_parse(uri, targets[0].ruri) == 0;
         if (ok) {
             osip_uri_free(ack->req_uri);
             ack->req_uri = uri;

@@ -301,7 +301,8 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
             record_free(rec);
             return SB_ELIMIT;
         }
-        struct cds_lfht_node *got = cds_lfht_add_unique(reg->table, hash, match_aor, aor, &rec->node);
+        struct cds_lfht_node *got =
+            cds_lfht_add_unique(reg->table, hash, match_aor, aor, &rec->node);
         if (got != &rec->node) {
             record_free(rec);
             return SB_EAGAIN;

@@ -36,7 +36,8 @@ enum ct_state { CT_CALLING, CT_PROCEEDING, CT_COMPLETED, CT_ACCEPTED };
 struct server_txn {
     struct strmap_link link;
     struct txn_layer *layer;
-    struct sb_inbound *in;
+    struct sb_inbound *in; /* released once a final response went out */
+    struct sb_local local;
     bool invite;
     enum st_state state;
     char *last;
@@ -68,9 +69,9 @@ struct client_txn {
     uint32_t cseq;
 };
 
-int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel,
-                     txn_send_fn send, void *send_ctx, const struct txn_user_ops *ops,
-                     void *user, struct txn_layer **out)
+int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel, txn_send_fn send,
+                     void *send_ctx, const struct txn_user_ops *ops, void *user,
+                     struct txn_layer **out)
 {
     struct txn_layer *layer = calloc(1, sizeof(*layer));
     if (!layer)
@@ -145,8 +146,8 @@ int txn_server_key(const osip_message_t *req, bool for_invite, char *buf, size_t
         /* RFC 2543 peers: no unique branch, match on dialog and CSeq (§17.2.3) */
         const char *from_tag = sipmsg_from_tag(req);
         n = snprintf(buf, size, "2543|%s@%s|%s|%s|%s:%s|%s", req->call_id->number,
-                     req->call_id->host ? req->call_id->host : "",
-                     req->cseq->number, from_tag ? from_tag : "", via->host, port, method);
+                     req->call_id->host ? req->call_id->host : "", req->cseq->number,
+                     from_tag ? from_tag : "", via->host, port, method);
     }
     if (n < 0 || (size_t)n >= size)
         return SB_ERANGE;
@@ -186,8 +187,7 @@ static void server_terminate(struct server_txn *st)
 static void server_send_last(struct server_txn *st)
 {
     if (st->last)
-        st->layer->send(st->layer->send_ctx, &st->in->local, &st->reply_to, st->last,
-                        st->last_len);
+        st->layer->send(st->layer->send_ctx, &st->local, &st->reply_to, st->last, st->last_len);
 }
 
 static void server_on_retransmit(struct timer *timer, void *arg)
@@ -219,8 +219,7 @@ struct server_txn *txn_server_match(struct txn_layer *layer, const osip_message_
     return (struct server_txn *)strmap_find(&layer->servers, key, (size_t)len);
 }
 
-struct server_txn *txn_server_match_cancelled(struct txn_layer *layer,
-                                              const osip_message_t *cancel)
+struct server_txn *txn_server_match_cancelled(struct txn_layer *layer, const osip_message_t *cancel)
 {
     char key[1024];
     int len = txn_server_key(cancel, true, key, sizeof(key));
@@ -250,11 +249,13 @@ int txn_server_create(struct txn_layer *layer, struct sb_inbound *in, void *tu_d
         st->reply_to = in->src; /* an unresolvable sent-by: answer the source */
     st->layer = layer;
     st->in = in;
+    st->local = in->local;
     st->invite = MSG_IS_INVITE(in->msg);
     st->state = st->invite ? ST_PROCEEDING : ST_TRYING;
     st->tu = tu_data;
-    snprintf(st->tag, sizeof(st->tag), "sb%llx",
-             (unsigned long long)(layer->tag_seed ^ (++layer->tag_counter * 0x9e3779b97f4a7c15ull)));
+    snprintf(
+        st->tag, sizeof(st->tag), "sb%llx",
+        (unsigned long long)(layer->tag_seed ^ (++layer->tag_counter * 0x9e3779b97f4a7c15ull)));
     timer_init(&st->retransmit, server_on_retransmit, st);
     timer_init(&st->lifetime, server_on_lifetime, st);
     strmap_insert(&layer->servers, &st->link, key_copy, (size_t)len);
@@ -321,8 +322,14 @@ static int server_send_response(struct server_txn *st, osip_message_t *resp, boo
     } else {
         st->state = ST_COMPLETED;
         st->interval_ms = layer->config.t1_ms;
-        timer_schedule(layer->wheel, &st->retransmit, now + st->interval_ms);           /* G */
+        timer_schedule(layer->wheel, &st->retransmit, now + st->interval_ms);         /* G */
         timer_schedule(layer->wheel, &st->lifetime, now + 64u * layer->config.t1_ms); /* H */
+    }
+    if (code >= 200 && st->in) {
+        /* matching needs only the key, retransmission only the response:
+         * the request's memory goes now, not when Timer J/H/L ends */
+        sb_inbound_free(st->in);
+        st->in = NULL;
     }
     return 0;
 }
@@ -335,6 +342,8 @@ int txn_server_respond(struct server_txn *st, osip_message_t *resp)
 int txn_server_respond_code(struct server_txn *st, int code, const char *reason)
 {
     osip_message_t *resp;
+    if (!st->in)
+        return SB_EINVAL; /* a final response went already */
     int rc = sipmsg_response_create(st->in->msg, code, reason, st->tag, &resp);
     if (rc != 0)
         return rc;
@@ -343,7 +352,7 @@ int txn_server_respond_code(struct server_txn *st, int code, const char *reason)
 
 const osip_message_t *txn_server_request(const struct server_txn *st)
 {
-    return st->in->msg;
+    return st->in ? st->in->msg : NULL;
 }
 
 const struct sb_inbound *txn_server_inbound(const struct server_txn *st)
@@ -522,7 +531,7 @@ static void client_start(struct client_txn *ct)
     struct txn_layer *layer = ct->layer;
     uint64_t now = sb_now_ms();
     client_send(ct, ct->request, ct->request_len);
-    timer_schedule(layer->wheel, &ct->retransmit, now + ct->interval_ms);          /* A, E */
+    timer_schedule(layer->wheel, &ct->retransmit, now + ct->interval_ms);         /* A, E */
     timer_schedule(layer->wheel, &ct->lifetime, now + 64u * layer->config.t1_ms); /* B, F */
 }
 
@@ -559,7 +568,8 @@ static int client_compose(const struct client_txn *ct, const char *method, const
     sb_buf_puts(b, ct->routes);
     sb_buf_printf(b, "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u %s\r\n", ct->from, to,
                   ct->call_id, ct->cseq, method);
-    sb_buf_puts(b, "Max-Forwards: 70\r\nUser-Agent: " SB_SERVER_NAME "\r\nContent-Length: 0\r\n\r\n");
+    sb_buf_puts(b,
+                "Max-Forwards: 70\r\nUser-Agent: " SB_SERVER_NAME "\r\nContent-Length: 0\r\n\r\n");
     return b->failed ? SB_ENOMEM : 0;
 }
 
@@ -583,7 +593,8 @@ static void client_send_cancel(struct client_txn *ct)
         return;
     }
     /* the CANCEL is a transaction of its own with the INVITE's branch */
-    struct client_txn *cancel = client_create(layer, ct->branch, "CANCEL", &ct->local, &ct->dst, NULL);
+    struct client_txn *cancel =
+        client_create(layer, ct->branch, "CANCEL", &ct->local, &ct->dst, NULL);
     if (!cancel) {
         sb_buf_free(&b);
         return;

@@ -103,6 +103,18 @@ static int listen_open(struct listen_addr *l, const char *spec, unsigned listene
         return SB_ENOMEM;
     for (unsigned i = 0; i < listeners; i++)
         l->fds[i] = -1;
+    /* SO_REUSEPORT would let a second switchboard share the port and take
+     * half the calls: make sure nobody holds it before we do */
+    int probe = socket(l->addr.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0 && sipmsg_addr_host(&l->addr, host, sizeof(host)) != 0 &&
+        bind(probe, (const struct sockaddr *)&l->addr.ss, l->addr.len) != 0 &&
+        errno == EADDRINUSE) {
+        SB_ERROR("cannot listen on %s: address already in use (another switchboard?)", spec);
+        close(probe);
+        return SB_ESYS;
+    }
+    if (probe >= 0)
+        close(probe);
     for (unsigned i = 0; i < listeners; i++) {
         int fd = open_socket(&l->addr, spec);
         if (fd < 0)

@@ -30,7 +30,7 @@ struct proxy_env {
     txn_send_fn send; /* puts a datagram on the wire from a local address */
     void *send_ctx;
     struct sb_counters *counters;
-    struct reasons *reasons;   /* may be NULL */
+    struct reasons *reasons;    /* may be NULL */
     struct async_file *journal; /* may be NULL */
 };
 

@@ -46,9 +46,9 @@ struct txn_user_ops {
                               osip_message_t *resp, bool local);
 };
 
-int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel,
-                     txn_send_fn send, void *send_ctx, const struct txn_user_ops *ops,
-                     void *user, struct txn_layer **out);
+int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel, txn_send_fn send,
+                     void *send_ctx, const struct txn_user_ops *ops, void *user,
+                     struct txn_layer **out);
 /* Frees every transaction without callbacks. */
 void txn_layer_destroy(struct txn_layer *layer);
 size_t txn_layer_server_count(const struct txn_layer *layer);
@@ -88,6 +88,8 @@ int txn_server_respond(struct server_txn *st, osip_message_t *resp);
  * the standard phrase. */
 int txn_server_respond_code(struct server_txn *st, int code, const char *reason);
 
+/* The request, and how it arrived; NULL once a final response was sent
+ * (the transaction then keeps only what retransmissions need). */
 const osip_message_t *txn_server_request(const struct server_txn *st);
 const struct sb_inbound *txn_server_inbound(const struct server_txn *st);
 bool txn_server_is_invite(const struct server_txn *st);

@@ -98,7 +98,8 @@ Test(async_file, reopen_follows_a_rotated_file)
 Test(async_file, a_new_file_starts_with_the_header_once)
 {
     struct async_file *f;
-    struct async_file_options o = {.path = path, .name = "test", .header = "HDR\n", .header_len = 4};
+    struct async_file_options o = {
+        .path = path, .name = "test", .header = "HDR\n", .header_len = 4};
     for (int round = 0; round < 2; round++) {
         cr_assert_eq(async_file_open(&o, &f), 0);
         cr_assert_eq(async_file_append(f, "record x\n", 9), 0);

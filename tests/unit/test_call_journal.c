@@ -70,13 +70,15 @@ Test(call_journal, answered_call_ended_by_callee)
     cr_assert_eq(call_journal_open_calls(cj), 0);
     char *text = finish();
     cr_assert_not_null(strstr(text, "\"call_id\":\"call-1@10.0.0.5\""), "%s", text);
-    cr_assert_not_null(strstr(text, "\"from\":{\"aor\":\"sip:alice@127.0.0.1\",\"name\":\"Alice\"}"));
+    cr_assert_not_null(
+        strstr(text, "\"from\":{\"aor\":\"sip:alice@127.0.0.1\",\"name\":\"Alice\"}"));
     cr_assert_not_null(strstr(text, "\"answered_by\":\"sip:bob@10.0.0.9:5070\""));
     cr_assert_not_null(strstr(text, "\"invite_at\":\"2025-11-25T13:00:00.000Z\""));
     cr_assert_not_null(strstr(text, "\"ringing_at\":\"2025-11-25T13:00:00.100Z\""));
     cr_assert_not_null(strstr(text, "\"answered_at\":\"2025-11-25T13:00:02.000Z\""));
     cr_assert_not_null(strstr(text, "\"duration_s\":12.500"));
-    cr_assert_not_null(strstr(text, "\"outcome\":\"answered\",\"status\":200,\"hung_up_by\":\"callee\""));
+    cr_assert_not_null(
+        strstr(text, "\"outcome\":\"answered\",\"status\":200,\"hung_up_by\":\"callee\""));
     cr_assert_eq(strchr(text, '\n'), text + strlen(text) - 1, "exactly one line");
     osip_message_free(inv);
     osip_message_free(ringing);
@@ -94,7 +96,8 @@ Test(call_journal, busy_and_open_calls_at_shutdown)
     osip_call_id_set_number(inv2->call_id, strdup("call-2"));
     call_journal_request(cj, inv2, 3000);
     char *text = finish();
-    cr_assert_not_null(strstr(text, "\"outcome\":\"busy\",\"status\":486,\"hung_up_by\":\"callee\""));
+    cr_assert_not_null(
+        strstr(text, "\"outcome\":\"busy\",\"status\":486,\"hung_up_by\":\"callee\""));
     cr_assert_not_null(strstr(text, "\"call_id\":\"call-2@10.0.0.5\""));
     cr_assert_not_null(strstr(text, "\"outcome\":\"interrupted\""), "open calls are not lost");
     free(other);
@@ -113,7 +116,8 @@ Test(call_journal, hostile_display_names_still_make_valid_json)
     char *text = finish();
     cr_assert_not_null(strstr(text, "\"name\":\"Ev\xef\xbf\xbd\\\"il\\\\ \\u0001 \xc5\xa0tef\""),
                        "%s", text);
-    cr_assert_not_null(strstr(text, "\"outcome\":\"not-found\",\"status\":404,\"hung_up_by\":\"proxy\""));
+    cr_assert_not_null(
+        strstr(text, "\"outcome\":\"not-found\",\"status\":404,\"hung_up_by\":\"proxy\""));
     osip_message_free(inv);
     osip_message_free(nf);
 }

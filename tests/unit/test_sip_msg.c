@@ -115,8 +115,9 @@ Test(sip_msg, via_gets_received_and_rport_and_answers_go_there)
 
 Test(sip_msg, without_rport_answers_go_to_sent_by_port)
 {
-    osip_message_t *req = parse("OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bK1\n"
-                                "From: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c\nCSeq: 1 OPTIONS\n\n");
+    osip_message_t *req =
+        parse("OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bK1\n"
+              "From: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c\nCSeq: 1 OPTIONS\n\n");
     struct sb_addr src = addr4("10.0.0.5", 33333);
     sipmsg_via_stamp_source(sipmsg_top_via(req), &src);
     cr_assert_null(sipmsg_via_param(sipmsg_top_via(req), "received"), "same host: no received");

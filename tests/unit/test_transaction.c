@@ -49,7 +49,7 @@ static void on_server_gone(void *user, struct server_txn *st, void *tu)
 }
 
 static const struct txn_user_ops ops = {on_response, on_timeout, on_client_gone, on_server_gone,
-                                       NULL};
+                                        NULL};
 
 static void setup(void)
 {

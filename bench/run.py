@@ -1,0 +1,464 @@
+#!/usr/bin/env python3
+"""Drives SIPp against switchboard and Kamailio and reports side by side.
+
+Measures, for each proxy on 127.0.0.1 (see README "Performance"):
+  max CPS      highest step rate with no failed call and <= 1% retransmissions
+  CPU per call the proxy's user+sys CPU time (/proc) over calls completed, at
+               one fixed rate both sustain
+  latency      INVITE->100/180/200 p50 and p99, timed by bench/latency_probe.py
+               placing calls of its own during the fixed-rate run (SIPp's
+               response times have a 4 ms granularity here: too coarse)
+  reg/s        registrations per second with no failure
+  memory       PSS (proportional: shared pages counted once) with N users
+               registered and with C calls held open
+and switchboard's max CPS with 1, 2 and 4 workers.
+The proxy is pinned to the last CPU and SIPp to the others when there are at
+least two (taskset); that split is printed with the results.
+"""
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, "bench")
+IP = "127.0.0.1"
+PORT = 25060
+UAS_PORT = 25070
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+class Run:
+    def __init__(self, quick):
+        self.quick = quick
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        self.stamp = stamp
+        self.tmp = os.path.join(BENCH, "results", "tmp", stamp)
+        os.makedirs(self.tmp, exist_ok=True)
+        cpus = os.cpu_count() or 1
+        if cpus >= 2 and shutil.which("taskset"):
+            self.proxy_cpus = str(cpus - 1)
+            self.sipp_cpus = "0" if cpus == 2 else f"0-{cpus - 2}"
+        else:
+            self.proxy_cpus = self.sipp_cpus = None
+        self.children = []
+
+    def pin(self, cmd, cpus):
+        return (["taskset", "-c", cpus] + cmd) if cpus else cmd
+
+    def spawn(self, cmd, name, cpus=None):
+        out = open(os.path.join(self.tmp, name + ".log"), "w")
+        p = subprocess.Popen(self.pin(cmd, cpus), stdout=out, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, cwd=self.tmp, start_new_session=True)
+        self.children.append(p)
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM, wait=10):
+        if p.poll() is None:
+            os.killpg(p.pid, sig)
+            try:
+                p.wait(wait)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+
+    def cleanup(self):
+        for p in self.children:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+# --- proxies --------------------------------------------------------------
+
+def descendants(pid):
+    """pid and every live process below it."""
+    out = [pid]
+    try:
+        kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    except OSError:
+        kids = ""
+    for k in kids.split():
+        out += descendants(int(k))
+    return out
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except (OSError, IndexError):
+            pass
+    return total / TICK
+
+
+def pss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class Proxy:
+    def __init__(self, run, kind, workers):
+        self.run, self.kind, self.workers = run, kind, workers
+        self.name = f"{kind}-w{workers}"
+
+    def start(self):
+        if self.kind == "switchboard":
+            cmd = [os.path.join(ROOT, "build-release", "switchboard"), "-l", f"udp:{IP}:{PORT}",
+                   "--workers", str(self.workers), "--listeners", "1", "--log-level", "warn"]
+        else:
+            rundir = os.path.join(self.run.tmp, "kamailio-run")
+            os.makedirs(rundir, exist_ok=True)
+            cmd = ["kamailio", "-f", os.path.join(BENCH, "kamailio", "kamailio.cfg"), "-DD", "-E",
+                   "-A", f"CHILDREN={self.workers}", "-Y", rundir, "-w", rundir,
+                   "-m", "512", "-M", "16"]
+        self.proc = self.run.spawn(cmd, self.name, self.run.proxy_cpus)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.options_ok():
+                time.sleep(0.2)
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start (see {self.run.tmp}/{self.name}.log)")
+
+    def options_ok(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.2)
+        s.bind((IP, 0))
+        port = s.getsockname()[1]
+        msg = (f"OPTIONS sip:{IP}:{PORT} SIP/2.0\r\nVia: SIP/2.0/UDP {IP}:{port};branch=z9hG4bK-bench{time.time_ns()}\r\n"
+               f"From: <sip:probe@{IP}>;tag=1\r\nTo: <sip:{IP}:{PORT}>\r\nCall-ID: probe{time.time_ns()}\r\n"
+               f"CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+        try:
+            s.sendto(msg.encode(), (IP, PORT))
+            s.recvfrom(4096)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def pids(self):
+        return descendants(self.proc.pid)
+
+    def stop(self):
+        self.run.stop(self.proc)
+
+
+# --- SIPp -----------------------------------------------------------------
+
+def sipp(run, name, scenario, args, timeout):
+    """Runs SIPp to the end; returns (exit code, final stats dict, None)."""
+    stat = os.path.join(run.tmp, name + ".csv")
+    cmd = ["sipp", f"{IP}:{PORT}", "-sf", scenario, "-i", IP, "-nostdin", "-trace_stat",
+           "-stf", stat, "-fd", "1"] + args
+    p = run.spawn(cmd, name, run.sipp_cpus)
+    try:
+        rc = p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        run.stop(p, signal.SIGKILL)
+        rc = -1
+    stats = {}
+    try:
+        with open(stat, newline="") as f:
+            rows = list(csv.reader(f, delimiter=";"))
+        if len(rows) >= 2:
+            stats = dict(zip(rows[0], rows[-1]))
+    except OSError:
+        pass
+    return rc, stats, None
+
+
+def stat_int(stats, key):
+    try:
+        return int(stats.get(key, "0") or 0)
+    except ValueError:
+        return 0
+
+
+def percentile(values, q):
+    if not values:
+        return None
+    values = sorted(values)
+    k = min(len(values) - 1, max(0, int(round(q / 100 * (len(values) - 1)))))
+    return values[k]
+
+
+class Bench:
+    def __init__(self, run):
+        self.run = run
+        self.uac = os.path.join(BENCH, "sipp", "uac_call.xml")
+        self.uas = os.path.join(BENCH, "sipp", "uas_call.xml")
+        self.reg = os.path.join(BENCH, "sipp", "register_many.xml")
+        self.step_seconds = 2 if run.quick else 5
+
+    def with_callee(self, proxy):
+        rc, _, _ = sipp(self.run, f"{proxy.name}-register", os.path.join(ROOT, "tests", "sipp", "register.xml"),
+                        ["-p", str(UAS_PORT), "-s", "bench", "-m", "1", "-timeout", "10"], 20)
+        if rc != 0:
+            raise RuntimeError(f"{proxy.name}: callee registration failed")
+        return self.run.spawn(["sipp", f"{IP}:{PORT}", "-sf", self.uas, "-i", IP, "-p", str(UAS_PORT),
+                               "-nostdin", "-mp", "26000", "-max_recv_loops", "10000"],
+                              f"{proxy.name}-callee", self.run.sipp_cpus)
+
+    def call_step(self, proxy, rate, seconds, hold_ms=0, tag="step", probe=False):
+        calls = rate * seconds
+        args = ["-p", "25080", "-s", "bench", "-r", str(rate), "-m", str(calls), "-l", str(max(2 * rate, 100) + rate * hold_ms // 1000),
+                "-d", str(hold_ms), "-t", "un", "-max_socket", "20000", "-mp", "27000",
+                "-timeout", str(seconds + hold_ms // 1000 + 20), "-max_recv_loops", "10000"]
+        prober = None
+        if probe:
+            # its calls ride on top of SIPp's: 20 per second for the run
+            prober = subprocess.Popen(self.run.pin([sys.executable, os.path.join(BENCH, "latency_probe.py"),
+                                                    str(PORT), "bench", str(20 * (seconds - 1)), "20"],
+                                                   self.run.sipp_cpus), stdout=subprocess.PIPE, text=True)
+        before = cpu_seconds(proxy.pids())
+        t0 = time.time()
+        rc, stats, _ = sipp(self.run, f"{proxy.name}-{tag}-{rate}", self.uac, args,
+                            seconds + hold_ms / 1000 + 40)
+        elapsed = time.time() - t0
+        cpu = cpu_seconds(proxy.pids()) - before
+        latency = None
+        if prober:
+            try:
+                latency = json.loads(prober.communicate(timeout=60)[0])
+            except (ValueError, subprocess.TimeoutExpired):
+                prober.kill()
+        ok = stat_int(stats, "SuccessfulCall(C)")
+        failed = stat_int(stats, "FailedCall(C)")
+        retrans = stat_int(stats, "Retransmissions(C)")
+        clean = rc == 0 and failed == 0 and ok == calls and retrans <= 0.01 * calls * 5
+        return {"rate": rate, "calls": calls, "successful": ok, "failed": failed,
+                "retransmissions": retrans, "clean": clean, "cpu_s": cpu, "elapsed_s": elapsed,
+                "latency": latency}
+
+    def max_cps(self, proxy, rates):
+        best, steps = 0, []
+        for rate in rates:
+            r = self.call_step(proxy, rate, self.step_seconds)
+            steps.append(r)
+            log(f"  {proxy.name}: {rate:>5} cps -> {'clean' if r['clean'] else 'NOT clean'}"
+                f" ({r['successful']}/{r['calls']} ok, {r['failed']} failed, {r['retransmissions']} retrans)")
+            if not r["clean"]:
+                break
+            best = rate
+            time.sleep(1)
+        return best, steps
+
+    def registrations(self, proxy, count):
+        before = pss_kib(proxy.pids())
+        t0 = time.time()
+        rc, stats, _ = sipp(self.run, f"{proxy.name}-registrations", self.reg,
+                            ["-p", "25090", "-s", "user", "-r", str(10000 if not self.run.quick else 5000),
+                             "-m", str(count), "-l", "2000", "-timeout", "120"], 180)
+        elapsed = time.time() - t0
+        ok = stat_int(stats, "SuccessfulCall(C)")
+        after = pss_kib(proxy.pids())
+        return {"count": count, "successful": ok, "failed": stat_int(stats, "FailedCall(C)"),
+                "per_second": round(ok / elapsed) if rc == 0 and ok == count else 0,
+                "pss_before_kib": before, "pss_after_kib": after,
+                "bytes_per_registration": round((after - before) * 1024 / count) if count else None}
+
+    def held_calls(self, proxy, count):
+        before = pss_kib(proxy.pids())
+        rate = 1000
+        args = ["-p", "25085", "-s", "bench", "-r", str(rate), "-m", str(count), "-l", str(count),
+                "-d", "120000", "-t", "un", "-max_socket", str(count + 100), "-mp", "28000",
+                "-timeout", "200", "-max_recv_loops", "10000"]
+        stat = os.path.join(self.run.tmp, f"{proxy.name}-held.csv")
+        args += ["-trace_stat", "-stf", stat, "-fd", "1"]
+        p = self.run.spawn(["sipp", f"{IP}:{PORT}", "-sf", self.uac] + args, f"{proxy.name}-held",
+                           self.run.sipp_cpus)
+        time.sleep(count / rate + 4)
+        after = pss_kib(proxy.pids())
+        up = 0
+        try:
+            with open(stat, newline="") as f:
+                rows = list(csv.reader(f, delimiter=";"))
+            up = stat_int(dict(zip(rows[0], rows[-1])), "CurrentCall")
+        except (OSError, IndexError):
+            pass
+        self.run.stop(p, signal.SIGKILL)
+        return {"count": count, "up": up, "pss_before_kib": before, "pss_after_kib": after,
+                "bytes_per_call": round((after - before) * 1024 / up) if up else None}
+
+
+def measure(run, bench, kind, workers, rates, fixed_rate=None, memory=False):
+    proxy = Proxy(run, kind, workers)
+    proxy.start()
+    callee = None
+    try:
+        callee = bench.with_callee(proxy)
+        time.sleep(0.3)
+        res = {"proxy": kind, "workers": workers}
+        res["max_cps"], res["steps"] = bench.max_cps(proxy, rates)
+        if fixed_rate:
+            time.sleep(1)
+            r = bench.call_step(proxy, fixed_rate, 4 if run.quick else 10, tag="fixed", probe=True)
+            res["fixed"] = r
+            # the probe's calls are calls too: CPU is shared over all of them
+            calls = r["successful"] + ((r["latency"] or {}).get("invite_200") or {}).get("n", 0)
+            res["cpu_ms_per_call"] = round(1000 * r["cpu_s"] / calls, 4) if r["successful"] else None
+            log(f"  {proxy.name}: fixed {fixed_rate} cps: {r['successful']} calls, "
+                f"{res['cpu_ms_per_call']} ms CPU per call")
+        if memory:
+            res["registrations"] = bench.registrations(proxy, 10000 if run.quick else 100000)
+            log(f"  {proxy.name}: registrations {res['registrations']}")
+            res["held_calls"] = bench.held_calls(proxy, 1000 if run.quick else 10000)
+            log(f"  {proxy.name}: held calls {res['held_calls']}")
+        return res
+    finally:
+        if callee:
+            run.stop(callee, signal.SIGKILL)
+        proxy.stop()
+        time.sleep(1)
+
+
+def versions():
+    def first_line(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return None
+    cpu = None
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
+            "switchboard": first_line([os.path.join(ROOT, "build-release", "switchboard"), "--version"]),
+            "kamailio": first_line(["kamailio", "-v"]), "sipp": (first_line(["sipp", "-v"]) or "").strip() or None}
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a is not None and b else None
+
+
+def latency(res, leg, q):
+    return (((res.get("fixed") or {}).get("latency") or {}).get(leg) or {}).get(q)
+
+
+def report(run, results, meta):
+    sb = results["switchboard"]
+    ka = results["kamailio"]
+    rows = [("max clean CPS (1 worker)", sb["max_cps"], ka["max_cps"], "higher"),
+            ("CPU ms per call", sb.get("cpu_ms_per_call"), ka.get("cpu_ms_per_call"), "lower")]
+    for leg in ("invite_100", "invite_180", "invite_200"):
+        for q in ("p50_ms", "p99_ms"):
+            rows.append((f"{leg.replace('_', '->')} {q[:3]} ms", latency(sb, leg, q), latency(ka, leg, q),
+                         "lower"))
+    rows += [("registrations per second", sb["registrations"]["per_second"], ka["registrations"]["per_second"], "higher"),
+             ("bytes per registration (PSS)", sb["registrations"]["bytes_per_registration"],
+              ka["registrations"]["bytes_per_registration"], "lower"),
+             ("bytes per held call (PSS)", sb["held_calls"]["bytes_per_call"], ka["held_calls"]["bytes_per_call"], "lower"),
+             ("PSS with users registered, KiB", sb["registrations"]["pss_after_kib"], ka["registrations"]["pss_after_kib"], "lower")]
+    lines = [f"switchboard vs Kamailio on {meta['machine']['cpu']} ({meta['machine']['cores']} cores); "
+             f"proxy on CPU {run.proxy_cpus}, SIPp on CPU {run.sipp_cpus}; fixed rate {meta['fixed_rate']} cps",
+             f"{'figure':34} {'switchboard':>12} {'kamailio':>12} {'ratio sb/k':>11}  better"]
+    for name, a, b, better in rows:
+        fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+        lines.append(f"{name:34} {fmt(a):>12} {fmt(b):>12} {fmt(ratio(a, b)):>11}  {better}")
+    lines.append("switchboard scaling (max clean CPS): " +
+                 ", ".join(f"{w} worker(s) {results['scaling'][str(w)]}" for w in (1, 2, 4)))
+    table = "\n".join(lines)
+    print(table)
+    meta["table"] = lines
+    out = os.path.join(BENCH, "results", f"{run.stamp}{'-quick' if run.quick else ''}")
+    with open(out + ".json", "w") as f:
+        json.dump({"meta": meta, "results": results}, f, indent=1)
+    chart(out, results)
+    print(f"results: {out}.json" + (f", {out}.png" if os.path.exists(out + '.png') else ""))
+
+
+def chart(out, results):
+    if not shutil.which("gnuplot"):
+        return
+    data = out + ".dat"
+    with open(data, "w") as f:
+        f.write("label value\n")
+        f.write(f"\"switchboard w1\" {results['scaling']['1']}\n\"switchboard w2\" {results['scaling']['2']}\n")
+        f.write(f"\"switchboard w4\" {results['scaling']['4']}\n\"kamailio w1\" {results['kamailio']['max_cps']}\n")
+    lat = out + ".lat"
+    with open(lat, "w") as f:
+        for p in ("switchboard", "kamailio"):
+            r = results[p]
+            f.write(f"\"{p}\" {latency(r, 'invite_100', 'p99_ms') or 0} {latency(r, 'invite_180', 'p99_ms') or 0} "
+                    f"{latency(r, 'invite_200', 'p99_ms') or 0}\n")
+    script = f"""
+set terminal png size 1000,450
+set output '{out}.png'
+set multiplot layout 1,2
+set style fill solid 0.6
+set boxwidth 0.6
+set title 'max clean calls per second'
+set yrange [0:*]
+plot '{data}' using 0:2:xtic(1) every ::1 with boxes notitle
+set title 'p99 latency at the fixed rate (ms)'
+set style data histograms
+set style histogram cluster gap 1
+plot '{lat}' using 2:xtic(1) title 'INVITE->100', '' using 3 title 'INVITE->180', '' using 4 title 'INVITE->200'
+unset multiplot
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
+    for f in (data, lat):
+        os.unlink(f)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
+    args = ap.parse_args()
+    run = Run(args.quick)
+    bench = Bench(run)
+    rates = [200, 600, 1200] if args.quick else [250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000]
+    results = {}
+    try:
+        log("kamailio, 1 worker")
+        results["kamailio"] = measure(run, bench, "kamailio", 1, rates)
+        log("switchboard, 1 worker")
+        results["switchboard"] = measure(run, bench, "switchboard", 1, rates)
+        fixed = max(100, min(results["kamailio"]["max_cps"], results["switchboard"]["max_cps"]) // 2)
+        if args.quick:
+            fixed = 100
+        log(f"fixed-rate runs at {fixed} cps, memory")
+        for kind in ("kamailio", "switchboard"):
+            r = measure(run, bench, kind, 1, [], fixed_rate=fixed, memory=True)
+            for key in ("fixed", "cpu_ms_per_call", "registrations", "held_calls"):
+                results[kind][key] = r[key]
+        results["scaling"] = {"1": results["switchboard"]["max_cps"]}
+        for w in (2, 4):
+            log(f"switchboard, {w} workers")
+            results["scaling"][str(w)] = measure(run, bench, "switchboard", w, rates)["max_cps"]
+    finally:
+        run.cleanup()
+    meta = {"machine": versions(), "command": "bench/run.sh" + (" --quick" if args.quick else ""),
+            "quick": args.quick, "fixed_rate": fixed, "proxy_cpus": run.proxy_cpus, "sipp_cpus": run.sipp_cpus,
+            "step_seconds": bench.step_seconds, "date": run.stamp, "raw": run.tmp}
+    report(run, results, meta)
+
+
+if __name__ == "__main__":
+    main()
