@@ -210,24 +210,45 @@ static void respond_unsupported(struct server_txn *st, const char *extensions)
     txn_server_respond(st, resp);
 }
 
+/* Sends @resp (consumed) to where @in's top Via says, with no transaction. */
+static void respond_stateless(struct proxy *p, const struct sb_inbound *in, osip_message_t *resp)
+{
+    struct sb_addr dst;
+    char *text = NULL;
+    size_t len;
+    reasons_apply(p->env.reasons, resp);
+    if (sipmsg_via_destination(sipmsg_top_via(in->msg), &dst) == 0 &&
+        sipmsg_serialize(resp, &text, &len) == 0)
+        send_datagram(p, &in->local, &dst, text, len);
+    osip_free(text);
+    osip_message_free(resp);
+}
+
 /* Without a transaction to spare: answer 503 and forget (§21.5.4). */
 static void respond_overloaded(struct proxy *p, const struct sb_inbound *in)
 {
     osip_message_t *resp;
-    struct sb_addr dst;
-    char *text = NULL;
-    size_t len;
     sb_count(p->env.counters, SB_CNT_OVERLOAD);
-    if (sipmsg_via_destination(sipmsg_top_via(in->msg), &dst) != 0)
-        return;
     if (sipmsg_response_create(in->msg, 503, NULL, "sb503", &resp) != 0)
         return;
     osip_message_set_header(resp, "Retry-After", "5");
-    reasons_apply(p->env.reasons, resp);
-    if (sipmsg_serialize(resp, &text, &len) == 0)
-        send_datagram(p, &in->local, &dst, text, len);
-    osip_free(text);
-    osip_message_free(resp);
+    respond_stateless(p, in, resp);
+}
+
+/* REGISTER for one of our domains: answered at once, without a server
+ * transaction (see register_handler.h). The To tag is derived from the
+ * request so a retransmission gets the very same answer. */
+static void handle_register(struct proxy *p, struct sb_inbound *in)
+{
+    char id[512], tag[24];
+    if (sipmsg_call_id(in->msg, id, sizeof(id)) != 0)
+        id[0] = '\0';
+    uint64_t h = sb_hash(id, strlen(id)) ^ sipmsg_cseq_number(in->msg);
+    snprintf(tag, sizeof(tag), "sb%016llx", (unsigned long long)h);
+    osip_message_t *resp = register_process(p->env.config, p->env.registrar, in, tag);
+    if (resp)
+        respond_stateless(p, in, resp);
+    sb_inbound_free(in);
 }
 
 /* --- response context ----------------------------------------------------- */
@@ -531,10 +552,6 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
                         uint32_t loop_hash)
 {
     const osip_message_t *req = txn_server_request(st);
-    if (MSG_IS_REGISTER(req)) {
-        register_handle(p->env.config, p->env.registrar, st);
-        return;
-    }
     if (!fwd->req_uri->username) {
         if (MSG_IS_OPTIONS(req))
             respond_options(st);
@@ -798,6 +815,10 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
     }
     if (MSG_IS_CANCEL(msg)) {
         handle_cancel(p, in);
+        return;
+    }
+    if (MSG_IS_REGISTER(msg) && identity_is_local_uri(p->env.identity, msg->req_uri)) {
+        handle_register(p, in);
         return;
     }
     int rc = txn_server_create(p->txn, in, NULL, &st);

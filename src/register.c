@@ -182,13 +182,12 @@ static int request_parse(const struct sb_config *cfg, const struct sb_inbound *i
     return r->too_brief ? 423 : 0;
 }
 
-static void respond_bindings(struct server_txn *st, const struct registrar_set *set,
-                             uint64_t now_ms)
+static osip_message_t *answer_bindings(const osip_message_t *req, const char *to_tag,
+                                       const struct registrar_set *set, uint64_t now_ms)
 {
     osip_message_t *resp;
-    if (sipmsg_response_create(txn_server_request(st), 200, NULL, txn_server_local_tag(st),
-                               &resp) != 0)
-        return;
+    if (sipmsg_response_create(req, 200, NULL, to_tag, &resp) != 0)
+        return NULL;
     for (size_t i = 0; set && i < set->count; i++) {
         const struct registrar_binding *b = &set->bindings[i];
         char value[2048];
@@ -203,47 +202,42 @@ static void respond_bindings(struct server_txn *st, const struct registrar_set *
     gmtime_r(&t, &tm);
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     osip_message_set_header(resp, "Date", date);
-    txn_server_respond(st, resp);
+    return resp;
 }
 
-static void respond_too_brief(const struct sb_config *cfg, struct server_txn *st)
+static osip_message_t *answer_code(const osip_message_t *req, const char *to_tag, int code,
+                                   const char *reason)
 {
     osip_message_t *resp;
-    char min[16];
-    if (sipmsg_response_create(txn_server_request(st), 423, NULL, txn_server_local_tag(st),
-                               &resp) != 0)
-        return;
-    snprintf(min, sizeof(min), "%u", cfg->min_expires);
-    osip_message_set_header(resp, "Min-Expires", min);
-    txn_server_respond(st, resp);
+    return sipmsg_response_create(req, code, reason, to_tag, &resp) == 0 ? resp : NULL;
 }
 
-void register_handle(const struct sb_config *cfg, struct registrar *reg, struct server_txn *st)
+static osip_message_t *answer_too_brief(const struct sb_config *cfg, const osip_message_t *req,
+                                        const char *to_tag)
 {
-    const struct sb_inbound *in = txn_server_inbound(st);
+    osip_message_t *resp = answer_code(req, to_tag, 423, NULL);
+    char min[16];
+    snprintf(min, sizeof(min), "%u", cfg->min_expires);
+    if (resp)
+        osip_message_set_header(resp, "Min-Expires", min);
+    return resp;
+}
+
+osip_message_t *register_process(const struct sb_config *cfg, struct registrar *reg,
+                                 const struct sb_inbound *in, const char *to_tag)
+{
     const osip_message_t *req = in->msg;
-    char aor[256];
-    if (register_aor_key(req->to->url, aor, sizeof(aor)) != 0) {
-        txn_server_respond_code(st, 404, NULL); /* §10.3 step 3: no valid AOR */
-        return;
-    }
+    char aor[256], call_id[512];
+    if (register_aor_key(req->to->url, aor, sizeof(aor)) != 0)
+        return answer_code(req, to_tag, 404, NULL); /* §10.3 step 3: no valid AOR */
+    if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0)
+        return answer_code(req, to_tag, 400, NULL);
     uint64_t now = sb_now_ms();
     struct register_request r = {0};
-    char call_id[512];
-    if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0) {
-        txn_server_respond_code(st, 400, NULL);
-        return;
-    }
     int code = request_parse(cfg, in, &r, now);
-    if (code == 423) {
-        respond_too_brief(cfg, st);
-        request_free(&r);
-        return;
-    }
     if (code != 0) {
-        txn_server_respond_code(st, code, NULL);
         request_free(&r);
-        return;
+        return code == 423 ? answer_too_brief(cfg, req, to_tag) : answer_code(req, to_tag, code, NULL);
     }
     struct registrar_set *after = NULL;
     int rc;
@@ -256,21 +250,23 @@ void register_handle(const struct sb_config *cfg, struct registrar *reg, struct 
         rc = registrar_update(reg, aor, r.changes, r.count, r.remove_all, call_id,
                               sipmsg_cseq_number(req), now, &after);
     }
+    osip_message_t *resp;
     switch (rc) {
     case 0:
-        respond_bindings(st, after, now);
+        resp = answer_bindings(req, to_tag, after, now);
         SB_DEBUG("REGISTER %s: %zu binding(s)", aor, after ? after->count : 0);
         break;
     case SB_EOUTOFORDER:
-        txn_server_respond_code(st, 500, "Out of order CSeq");
+        resp = answer_code(req, to_tag, 500, "Out of order CSeq");
         break;
     case SB_ELIMIT:
-        txn_server_respond_code(st, 503, "Too many registrations");
+        resp = answer_code(req, to_tag, 503, "Too many registrations");
         break;
     default:
-        txn_server_respond_code(st, 500, NULL);
+        resp = answer_code(req, to_tag, 500, NULL);
         break;
     }
     registrar_set_free(after);
     request_free(&r);
+    return resp;
 }

@@ -186,10 +186,14 @@ static bool binding_same(const struct registrar_binding *a, const struct registr
     return registrar_uri_equal(a->uri, b->uri);
 }
 
+/* RFC 3261 §10.3 step 7 refuses a CSeq not higher than the binding's for
+ * the same Call-ID. An equal CSeq is the same REGISTER retransmitted (we
+ * answer REGISTERs without a transaction), so it is applied again, which
+ * changes nothing; only a lower one is out of order. */
 static bool is_stale(const struct registrar_binding *existing, const char *call_id, uint32_t cseq)
 {
     return call_id && existing->call_id && strcmp(existing->call_id, call_id) == 0 &&
-           cseq <= existing->cseq;
+           cseq < existing->cseq;
 }
 
 /* Computes the successor of @old into @next (sized old + count). Returns

@@ -17,6 +17,7 @@
 #include <urcu.h>
 
 #include "switchboard/error.h"
+#include "switchboard/ingress.h"
 #include "switchboard/log.h"
 #include "switchboard/sip_msg.h"
 
@@ -276,32 +277,23 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
                             const struct sb_addr *src, const struct sb_local *local)
 {
     struct transport *t = l->transport;
-    if (sipmsg_is_keepalive(buf, len)) {
+    struct ingress got;
+    switch (ingress_parse(buf, len, src, &got)) {
+    case INGRESS_KEEPALIVE:
         sb_count(&l->counters, SB_CNT_KEEPALIVES);
         return;
-    }
-    buf[len] = '\0';
-    osip_message_t *msg = NULL;
-    if (osip_message_init(&msg) != 0)
+    case INGRESS_DROP:
+        report_malformed(l, src, got.why ? got.why : "unusable");
         return;
-    if (osip_message_parse(msg, buf, len) != 0) {
-        report_malformed(l, src, "unparsable");
-        osip_message_free(msg);
+    case INGRESS_REJECT:
+        report_malformed(l, src, got.why);
+        reply_direct(l, fd, local, got.msg, got.code, got.why);
+        osip_message_free(got.msg);
         return;
+    case INGRESS_MESSAGE:
+        break;
     }
-    const char *why = NULL;
-    int code = sipmsg_validate(msg, buf, len, &why);
-    if (code != 0) {
-        report_malformed(l, src, why);
-        if (osip_list_size(&msg->vias) > 0 && MSG_IS_REQUEST(msg)) {
-            sipmsg_via_stamp_source(sipmsg_top_via(msg), src);
-            reply_direct(l, fd, local, msg, code, why);
-        }
-        osip_message_free(msg);
-        return;
-    }
-    if (MSG_IS_REQUEST(msg))
-        sipmsg_via_stamp_source(sipmsg_top_via(msg), src);
+    osip_message_t *msg = got.msg;
     struct sb_inbound *in = malloc(sizeof(*in));
     if (!in) {
         osip_message_free(msg);

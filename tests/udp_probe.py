@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Sends one raw datagram to the proxy and reports what, if anything, came back.
 
-usage: udp_probe.py HOST PORT (--hex HEX | --text TEXT | --file FILE) [--expect CODE | --expect-silence]
+usage: udp_probe.py HOST PORT (--hex HEX | --text TEXT | --file FILE) (--expect WHAT | --expect-silence)
+WHAT is a status code, "silence", or alternatives joined by | ("400|silence").
 Exit 0 when the expectation holds, 1 otherwise. Loopback only."""
 import argparse
 import ipaddress
@@ -18,7 +19,7 @@ def main():
     src.add_argument("--text")
     src.add_argument("--file")
     want = ap.add_mutually_exclusive_group(required=True)
-    want.add_argument("--expect", type=int, help="status code of the expected reply")
+    want.add_argument("--expect", help="status code(s) of the expected reply, | separated; 'silence' allowed")
     want.add_argument("--expect-silence", action="store_true")
     ap.add_argument("--wait", type=float, default=1.0)
     args = ap.parse_args()
@@ -41,18 +42,15 @@ def main():
         reply, _ = sock.recvfrom(65535)
     except socket.timeout:
         reply = None
-    if args.expect_silence:
-        if reply is None:
-            return 0
-        print("unexpected reply:", reply[:200])
-        return 1
+    allowed = ["silence"] if args.expect_silence else args.expect.split("|")
     if reply is None:
-        print("no reply, expected", args.expect)
-        return 1
-    status = reply.split(b"\r\n", 1)[0]
-    print(status.decode("utf-8", "replace"))
-    parts = status.split(b" ")
-    return 0 if len(parts) > 1 and parts[0] == b"SIP/2.0" and parts[1] == str(args.expect).encode() else 1
+        got = "silence"
+    else:
+        status = reply.split(b"\r\n", 1)[0]
+        parts = status.split(b" ")
+        got = parts[1].decode() if len(parts) > 1 and parts[0] == b"SIP/2.0" else "non-SIP reply"
+    print(f"got {got}, expected {'|'.join(allowed)}")
+    return 0 if got in allowed else 1
 
 
 if __name__ == "__main__":

@@ -1,18 +1,23 @@
 /* REGISTER processing (RFC 3261 §10.3): turns a REGISTER into registrar
- * changes and answers it through its server transaction. Runs on the
- * worker that owns the transaction. */
+ * changes and builds the answer. REGISTERs are answered without a server
+ * transaction: a retransmission (same Call-ID and CSeq) is applied again,
+ * which changes nothing and earns the same answer, so no per-REGISTER state
+ * has to be kept for Timer J (Kamailio's registrar does the same). */
 #ifndef SWITCHBOARD_REGISTER_HANDLER_H
 #define SWITCHBOARD_REGISTER_HANDLER_H
 
 #include "switchboard/config.h"
 #include "switchboard/registrar.h"
-#include "switchboard/transaction.h"
+#include "switchboard/types.h"
 
 /* The address-of-record key for a URI of one of our domains: its user
  * part (all local domains share one namespace). Returns 0 or SB_EINVAL. */
 int register_aor_key(const osip_uri_t *uri, char *buf, size_t size);
 
-/* Answers the REGISTER of @st: 200 with the bindings, 400, 423, 500 or 503. */
-void register_handle(const struct sb_config *cfg, struct registrar *reg, struct server_txn *st);
+/* Builds the answer to the REGISTER in @in: 200 with the bindings, or 400,
+ * 403, 404, 423, 500, 503. @to_tag must be the same for retransmissions.
+ * Returns NULL only when out of memory. */
+osip_message_t *register_process(const struct sb_config *cfg, struct registrar *reg,
+                                 const struct sb_inbound *in, const char *to_tag);
 
 #endif

@@ -131,8 +131,10 @@ Test(registrar, stale_cseq_on_same_call_id_is_refused_and_changes_nothing)
 {
     struct registrar_change a = binding("sip:f@10.0.0.1", 5000, 1000);
     cr_assert_eq(registrar_update(reg, "frank", &a, 1, false, "cid", 5, 0, NULL), 0);
+    cr_assert_eq(registrar_update(reg, "frank", &a, 1, false, "cid", 5, 0, NULL), 0,
+                 "the same CSeq again is a retransmission");
     struct registrar_change b = binding("sip:f@10.0.0.1", 9000, 1000);
-    cr_assert_eq(registrar_update(reg, "frank", &b, 1, false, "cid", 5, 0, NULL), SB_EOUTOFORDER);
+    cr_assert_eq(registrar_update(reg, "frank", &b, 1, false, "cid", 4, 0, NULL), SB_EOUTOFORDER);
     cr_assert_eq(registrar_update(reg, "frank", NULL, 0, true, "cid", 4, 0, NULL), SB_EOUTOFORDER);
     /* another Call-ID (another device's REGISTER) carries no order */
     cr_assert_eq(registrar_update(reg, "frank", &b, 1, false, "cid2", 1, 0, NULL), 0);
