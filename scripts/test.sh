@@ -2,12 +2,13 @@
 # Runs the whole test suite, installing what is missing and building first:
 #   1. unit tests (Criterion) and protocol tests (SIPp over UDP on 127.0.0.1)
 #      with 1 and with 4 workers, on a RelWithDebInfo build;
-#   2. the same unit and protocol tests on an AddressSanitizer + UBSan build.
+#   2. the same unit and protocol tests on an AddressSanitizer + UBSan build;
+#   3. a minute of libFuzzer over the datagram path (ASan+UBSan).
 # Test output (logs, SIPp traces) lands in build*/test-output/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark || exit 1
+ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark clang || exit 1
 
 passed=0
 failed=0
@@ -36,6 +37,25 @@ build build-asan -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON || exit 1
 stage "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure --timeout 120
 stage "protocol tests (ASan+UBSan), 2 workers" tests/protocol_tests.sh build-asan/switchboard \
     build-asan/test-output/workers2 2
+
+# Fuzzing: a minute of libFuzzer over the datagram path (ingress, proxy core,
+# transactions, registrar), seeded with the torture corpus, under ASan+UBSan.
+fuzz() {
+    local seeds=build-fuzz/fuzz-corpus
+    mkdir -p "$seeds"
+    cp tests/corpus/*.sip "$seeds"/
+    build-fuzz/fuzz_datagram -max_total_time="${SB_FUZZ_SECONDS:-60}" -max_len=8192 \
+        -print_final_stats=1 "$seeds" 2>build-fuzz/fuzz.log
+    local rc=$?
+    grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" build-fuzz/fuzz.log
+    [ $rc -eq 0 ] || tail -40 build-fuzz/fuzz.log
+    return $rc
+}
+if CC=clang build build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON -DSB_FUZZ=ON -DSB_TESTS=OFF; then
+    stage "fuzzing (libFuzzer, ASan+UBSan)" fuzz
+else
+    stage "fuzzing (libFuzzer, ASan+UBSan): build" false
+fi
 
 echo "test stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -2,6 +2,7 @@
 #include "switchboard/ingress.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include <osipparser2/osip_message.h>
 
