@@ -24,6 +24,7 @@ void config_defaults(struct sb_config *cfg)
     cfg->min_expires = 60;
     cfg->max_expires = 86400;
     cfg->max_bindings = 16;
+    cfg->max_records = 1000000;
     cfg->t1_ms = 500;
     cfg->t2_ms = 4000;
     cfg->t4_ms = 5000;
@@ -155,6 +156,7 @@ static const struct option_spec unsigned_options[] = {
     UOPT("registrar", "min_expires", min_expires, 0, 0x7fffffff),
     UOPT("registrar", "max_expires", max_expires, 1, 0x7fffffff),
     UOPT("registrar", "max_bindings", max_bindings, 1, 1024),
+    UOPT("registrar", "max_records", max_records, 1, 100000000),
     UOPT("proxy", "t1_ms", t1_ms, 10, 60000),
     UOPT("proxy", "t2_ms", t2_ms, 10, 600000),
     UOPT("proxy", "t4_ms", t4_ms, 10, 600000),

@@ -98,7 +98,8 @@ static int app_start_extras(struct app *app)
 static int app_start(struct app *app)
 {
     const struct sb_config *cfg = &app->config;
-    struct registrar_limits limits = {.max_bindings = cfg->max_bindings};
+    struct registrar_limits limits = {.max_bindings = cfg->max_bindings,
+                                      .max_records = cfg->max_records};
     int rc = app_start_extras(app);
     if (rc == 0)
         rc = registrar_create(&limits, &app->registrar);

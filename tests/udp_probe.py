@@ -22,6 +22,7 @@ def main():
     want.add_argument("--expect", help="status code(s) of the expected reply, | separated; 'silence' allowed")
     want.add_argument("--expect-silence", action="store_true")
     ap.add_argument("--wait", type=float, default=1.0)
+    ap.add_argument("--print", action="store_true", help="print the whole reply")
     args = ap.parse_args()
     if not ipaddress.ip_address(args.host).is_loopback:
         sys.exit("udp_probe: loopback addresses only")
@@ -50,6 +51,8 @@ def main():
         parts = status.split(b" ")
         got = parts[1].decode() if len(parts) > 1 and parts[0] == b"SIP/2.0" else "non-SIP reply"
     print(f"got {got}, expected {'|'.join(allowed)}")
+    if args.print and reply is not None:
+        print(reply.decode("utf-8", "replace"))
     return 0 if got in allowed else 1
 
 

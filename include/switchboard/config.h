@@ -23,6 +23,7 @@ struct sb_config {
     unsigned min_expires;
     unsigned max_expires;
     unsigned max_bindings; /* per address-of-record */
+    unsigned max_records;  /* addresses-of-record in total */
 
     /* proxy, RFC 3261 §17 timers in milliseconds */
     unsigned t1_ms;

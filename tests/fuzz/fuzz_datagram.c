@@ -62,7 +62,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char *args[] = {"fuzz", "-l", "udp:127.0.0.1:5060", "--domain", "example.com", NULL};
     if (config_from_args(&config, 5, args) != 0)
         abort();
-    struct registrar_limits limits = {.max_bindings = 4};
+    /* bounded like production, so fuzzed REGISTERs cannot grow it forever */
+    struct registrar_limits limits = {.max_bindings = 4, .max_records = 1000};
     if (registrar_create(&limits, &registrar) || identity_create(&config, &identity) ||
         timer_wheel_create(sb_now_ms(), &wheel))
         abort();
