@@ -43,19 +43,8 @@ stage "protocol tests (ASan+UBSan), 2 workers" tests/protocol_tests.sh build-asa
 
 # Fuzzing: a minute of libFuzzer over the datagram path (ingress, proxy core,
 # transactions, registrar), seeded with the torture corpus, under ASan+UBSan.
-fuzz() {
-    local seeds=build-fuzz/fuzz-corpus
-    mkdir -p "$seeds"
-    cp tests/corpus/*.sip "$seeds"/
-    build-fuzz/fuzz_datagram -max_total_time="${SB_FUZZ_SECONDS:-60}" -max_len=8192 \
-        -print_final_stats=1 "$seeds" 2>build-fuzz/fuzz.log
-    local rc=$?
-    grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" build-fuzz/fuzz.log
-    [ $rc -eq 0 ] || tail -40 build-fuzz/fuzz.log
-    return $rc
-}
 if CC=clang build build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON -DSB_FUZZ=ON -DSB_TESTS=OFF; then
-    stage "fuzzing (libFuzzer, ASan+UBSan)" fuzz
+    stage "fuzzing (libFuzzer, ASan+UBSan)" tests/fuzz/run.sh build-fuzz
 else
     stage "fuzzing (libFuzzer, ASan+UBSan): build" false
 fi

@@ -29,7 +29,7 @@ void config_defaults(struct sb_config *cfg)
     cfg->t2_ms = 4000;
     cfg->t4_ms = 5000;
     cfg->timer_c_ms = 180000;
-    cfg->max_transactions = 65536;
+    cfg->max_transactions = 262144;
     cfg->queue_limit = 65536;
     cfg->journal_fsync = strdup("batch");
     cfg->journal_queue_limit = 65536;

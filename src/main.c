@@ -63,7 +63,8 @@ static void log_counters(const struct app *app)
     for (int i = 0; i < SB_CNT_COUNT && n < sizeof(line); i++)
         n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s=%llu", i ? ", " : "",
                               sb_counter_name(i), (unsigned long long)total[i]);
-    SB_INFO("stats: %s; registered users=%zu", line, registrar_record_count(app->registrar));
+    SB_INFO("stats: %s; registered users=%zu, live transactions=%zu", line,
+            registrar_record_count(app->registrar), worker_pool_transactions(app->workers));
 }
 
 static int open_journal(struct app *app)

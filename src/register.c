@@ -237,7 +237,8 @@ osip_message_t *register_process(const struct sb_config *cfg, struct registrar *
     int code = request_parse(cfg, in, &r, now);
     if (code != 0) {
         request_free(&r);
-        return code == 423 ? answer_too_brief(cfg, req, to_tag) : answer_code(req, to_tag, code, NULL);
+        return code == 423 ? answer_too_brief(cfg, req, to_tag)
+                           : answer_code(req, to_tag, code, NULL);
     }
     struct registrar_set *after = NULL;
     int rc;

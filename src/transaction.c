@@ -331,6 +331,12 @@ static int server_send_response(struct server_txn *st, osip_message_t *resp, boo
         sb_inbound_free(st->in);
         st->in = NULL;
     }
+    if (st->state == ST_ACCEPTED) {
+        /* in Accepted nothing is resent (2xx retransmissions are the UAS's),
+         * so for the 64*T1 of Timer L the transaction is just its key */
+        osip_free(st->last);
+        st->last = NULL;
+    }
     return 0;
 }
 
@@ -651,6 +657,11 @@ static void client_receive_invite(struct client_txn *ct, osip_message_t **respp)
             ct->state = CT_ACCEPTED;
             timer_cancel(&ct->retransmit);
             timer_schedule(layer->wheel, &ct->lifetime, now + 64u * layer->config.t1_ms); /* M */
+            /* nothing is resent in Accepted (the ACK for a 2xx is end to end):
+             * keep only the key while Timer M runs */
+            osip_free(ct->request);
+            ct->request = NULL;
+            ct->request_len = 0;
         }
         client_tell(ct, respp); /* every 2xx goes upstream */
     } else {

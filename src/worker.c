@@ -22,6 +22,7 @@ struct worker {
     struct timer_wheel *wheel;
     struct outbox *outbox;
     struct proxy *proxy;
+    size_t live_transactions; /* written by the worker, read by main */
 };
 
 struct worker_pool {
@@ -57,6 +58,8 @@ static void *worker_main(void *arg)
             proxy_handle(w->proxy, caa_container_of(node, struct sb_inbound, node));
         timer_wheel_advance(w->wheel, sb_now_ms());
         outbox_flush(w->outbox);
+        __atomic_store_n(&w->live_transactions, proxy_transaction_count(w->proxy),
+                         __ATOMIC_RELAXED);
         if (taken > 0)
             continue; /* a busy worker drains its queue before it sleeps */
         if (dispatch_stopping(d) && dispatch_take(d, w->index, &head, &tail) == 0)
@@ -154,6 +157,14 @@ void worker_pool_destroy(struct worker_pool *pool)
     }
     free(pool->workers);
     free(pool);
+}
+
+size_t worker_pool_transactions(const struct worker_pool *pool)
+{
+    size_t n = 0;
+    for (unsigned i = 0; pool && i < pool->count; i++)
+        n += __atomic_load_n(&pool->workers[i].live_transactions, __ATOMIC_RELAXED);
+    return n;
 }
 
 void worker_pool_counters(const struct worker_pool *pool, uint64_t total[SB_CNT_COUNT])

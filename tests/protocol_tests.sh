@@ -306,6 +306,52 @@ test_torture_corpus() {
         stop_proxy
 }
 
+# Far more calls than the bounds allow: the proxy refuses with 503, stays
+# small, and right after the flood a normal call goes through.
+test_flood_then_call() {
+    printf '[proxy]\nt1_ms = 50\nt4_ms = 200\nmax_transactions = 2000\nqueue_limit = 2000\n' \
+        >"$DIR/flood.conf"
+    start_proxy -c "$DIR/flood.conf" || return 1
+    register_user reg 15070 bob || return 1
+    sipp "$IP:$PROXY_PORT" -sf "$HERE/../bench/sipp/uas_call.xml" -i "$IP" -p 15070 -mp 20700 \
+        -nostdin -timeout 60 >"$DIR/callee.out" 2>&1 &
+    local callee=$!
+    PIDS+=($callee)
+    sipp "$IP:$PROXY_PORT" -sf "$HERE/../bench/sipp/uac_call.xml" -i "$IP" -s bob -t un \
+        -max_socket 5000 -mp 20800 -r 2000 -m 12000 -l 4000 -d 0 -nostdin -timeout 25 \
+        >"$DIR/flood.out" 2>&1
+    kill -0 "$PROXY_PID" || { log "proxy died in the flood"; return 1; }
+    local rss
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$PROXY_PID/status")
+    log "RSS after the flood: $rss KiB"
+    [ "$rss" -lt 262144 ] || { log "RSS $rss KiB is past the 256 MiB bound"; return 1; }
+    kill -KILL "$callee" 2>/dev/null
+    sleep 4 # Timers J, L and M at T1 = 50 ms
+    place_call uas_answer_wait_bye.xml uac_call_caller_hangs_up.xml && stop_proxy || return 1
+    grep -q "requests refused with 503 (transaction limit)=[1-9]" "$DIR/proxy.log" ||
+        { log "the bound was never hit: $(grep stats: "$DIR/proxy.log")"; return 1; }
+}
+
+# Callees that never answer and responses for transactions nobody has:
+# once the timers ran, no transaction is left behind.
+test_dead_peers_leave_no_state() {
+    printf '[proxy]\nt1_ms = 50\nt4_ms = 200\ntimer_c_ms = 1000\n' >"$DIR/dead.conf"
+    start_proxy -c "$DIR/dead.conf" || return 1
+    register_user reg 15090 ghost || return 1 # then nobody listens on 15090
+    sipp_run caller uac_final_408.xml 15080 ghost -m 200 -r 100 -l 200 || return 1
+    local i
+    for i in $(seq 20); do
+        python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --file "$HERE/corpus/response_for_nothing.sip" \
+            --expect silence --wait 0.05 >/dev/null || { log "a stray response was answered"; return 1; }
+    done
+    sleep 4 # Timers B, H and I at T1 = 50 ms
+    kill -USR1 "$PROXY_PID"
+    sleep 0.5
+    grep -q "live transactions=0$" "$DIR/proxy.log" ||
+        { log "state left behind: $(grep stats: "$DIR/proxy.log" | tail -1)"; return 1; }
+    stop_proxy
+}
+
 probe() { python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" "$@" >>"$DIR/test.log" 2>&1; }
 
 test_keepalive_and_garbage() {

@@ -58,9 +58,9 @@ void registrar_destroy(struct registrar *reg);
 /* Applies @changes to @aor atomically (RFC 3261 §10.3 steps 6-8). With
  * @remove_all, drops every binding (Contact: *), honouring @call_id/@cseq
  * ordering. Returns 0, SB_EOUTOFORDER (a binding with the same Call-ID has
- * a higher CSeq; an equal one is a retransmission and applies again), SB_ELIMIT (too many bindings or records) or
- * SB_ENOMEM. Nothing changes on error. If @after is not NULL, it receives a
- * copy of the resulting live bindings (free with registrar_set_free). */
+ * a higher CSeq; an equal one is a retransmission and applies again), SB_ELIMIT (too many bindings
+ * or records) or SB_ENOMEM. Nothing changes on error. If @after is not NULL, it receives a copy of
+ * the resulting live bindings (free with registrar_set_free). */
 int registrar_update(struct registrar *reg, const char *aor, const struct registrar_change *changes,
                      size_t count, bool remove_all, const char *call_id, uint32_t cseq,
                      uint64_t now_ms, struct registrar_set **after);

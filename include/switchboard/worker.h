@@ -39,6 +39,9 @@ int worker_pool_start(struct worker_pool *pool);
 void worker_pool_join(struct worker_pool *pool);
 void worker_pool_destroy(struct worker_pool *pool);
 
+/* Transactions alive in all workers, as of each worker's last loop. */
+size_t worker_pool_transactions(const struct worker_pool *pool);
+
 /* Adds the workers' counters into @total. */
 void worker_pool_counters(const struct worker_pool *pool, uint64_t total[SB_CNT_COUNT]);
 

@@ -91,16 +91,15 @@ Test(call_journal, busy_and_open_calls_at_shutdown)
     osip_message_t *inv = parse(INVITE_TEXT), *busy = parse(RESP("486", "Busy Here", ";tag=b"));
     call_journal_request(cj, inv, 1000);
     call_journal_response(cj, inv, busy, CALL_END_RELAYED, 2000);
-    char *other = crlf(INVITE_TEXT);
     osip_message_t *inv2 = parse(INVITE_TEXT);
-    osip_call_id_set_number(inv2->call_id, strdup("call-2"));
+    osip_free(inv2->call_id->number);
+    osip_call_id_set_number(inv2->call_id, osip_strdup("call-2"));
     call_journal_request(cj, inv2, 3000);
     char *text = finish();
     cr_assert_not_null(
         strstr(text, "\"outcome\":\"busy\",\"status\":486,\"hung_up_by\":\"callee\""));
     cr_assert_not_null(strstr(text, "\"call_id\":\"call-2@10.0.0.5\""));
     cr_assert_not_null(strstr(text, "\"outcome\":\"interrupted\""), "open calls are not lost");
-    free(other);
     osip_message_free(inv);
     osip_message_free(inv2);
     osip_message_free(busy);
