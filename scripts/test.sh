@@ -38,8 +38,8 @@ export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON || exit 1
 stage "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure --timeout 120
-stage "protocol tests (ASan+UBSan), 2 workers" tests/protocol_tests.sh build-asan/switchboard \
-    build-asan/test-output/workers2 2
+SB_TEST_RSS_LIMIT_KIB=1048576 stage "protocol tests (ASan+UBSan), 2 workers" \
+    tests/protocol_tests.sh build-asan/switchboard build-asan/test-output/workers2 2
 
 # Fuzzing: a minute of libFuzzer over the datagram path (ingress, proxy core,
 # transactions, registrar), seeded with the torture corpus, under ASan+UBSan.

@@ -40,6 +40,8 @@ struct listener {
     bool running;
     uint64_t last_log_ms;
     uint64_t suppressed;
+    uint64_t queue_full_logged_ms;
+    uint64_t queue_full_unlogged;
     bool *touched; /* per worker: woken after the batch */
     char *buffers;
     struct mmsghdr msgs[RECV_BATCH];
@@ -307,6 +309,16 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
     if (dispatch_push(t->dispatch, worker, in) != 0) {
         /* the sender retransmits; dropping beats queueing without bound */
         sb_count(&l->counters, SB_CNT_QUEUE_FULL);
+        uint64_t now = sb_now_ms();
+        if (l->queue_full_logged_ms == 0 || now - l->queue_full_logged_ms >= 1000) {
+            SB_WARN("worker %u's queue is full: dropping datagrams (%llu more since the last "
+                    "report)",
+                    worker, (unsigned long long)l->queue_full_unlogged);
+            l->queue_full_logged_ms = now;
+            l->queue_full_unlogged = 0;
+        } else {
+            l->queue_full_unlogged++;
+        }
         sb_inbound_free(in);
         return;
     }
