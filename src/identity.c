@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "switchboard/error.h"
+#include "switchboard/sip_msg.h"
 
 struct identity_entry {
     char *host;
@@ -114,12 +115,7 @@ bool identity_is_local(const struct identity *id, const char *host, unsigned por
     if (!host)
         return false;
     char bare[256];
-    size_t len = strlen(host);
-    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof(bare)) {
-        memcpy(bare, host + 1, len - 2);
-        bare[len - 2] = '\0';
-        host = bare;
-    }
+    host = sipmsg_bare_host(host, bare, sizeof(bare));
     if (port == 0)
         port = 5060;
     for (size_t i = 0; i < id->count; i++) {

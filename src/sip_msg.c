@@ -216,15 +216,20 @@ int sipmsg_via_stamp_source(osip_via_t *via, const struct sb_addr *src)
     return 0;
 }
 
+const char *sipmsg_bare_host(const char *host, char *buf, size_t size)
+{
+    size_t len = strlen(host);
+    if (len < 2 || host[0] != '[' || host[len - 1] != ']' || len - 2 >= size)
+        return host;
+    memcpy(buf, host + 1, len - 2);
+    buf[len - 2] = '\0';
+    return buf;
+}
+
 int sipmsg_host_to_addr(const char *host, unsigned port, struct sb_addr *dst)
 {
     char bare[256];
-    size_t len = strlen(host);
-    if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof(bare)) {
-        memcpy(bare, host + 1, len - 2);
-        bare[len - 2] = '\0';
-        host = bare;
-    }
+    host = sipmsg_bare_host(host, bare, sizeof(bare));
     memset(dst, 0, sizeof(*dst));
     struct sockaddr_in *s4 = (struct sockaddr_in *)&dst->ss;
     struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&dst->ss;

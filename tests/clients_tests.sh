@@ -14,38 +14,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 IP=127.0.0.1
 PROXY_PORT=${SB_CLIENT_TEST_PORT:-15160}
 mkdir -p "$OUT"
-declare -a PIDS=()
-PROXY_PID=
-passed=0
-failed=0
-
-log() { printf '%s\n' "$*" >>"$DIR/test.log"; }
-
-cleanup() {
-    for pid in "${PIDS[@]}" $PROXY_PID; do kill -KILL "$pid" 2>/dev/null; done
-    wait 2>/dev/null
-}
-trap cleanup EXIT
+. "$HERE/lib.sh"
 
 start_proxy() {
-    "$BIN" -l "udp:$IP:$PROXY_PORT" --workers 2 --listeners 2 --journal "$DIR/journal.jsonl" \
-        --trace "$DIR/sip.pcap" "$@" >"$DIR/proxy.log" 2>&1 &
-    PROXY_PID=$!
-    for _ in $(seq 100); do
-        grep -q "switchboard ready" "$DIR/proxy.log" && return 0
-        sleep 0.05
-    done
-    log "proxy did not start"
-    return 1
-}
-
-stop_proxy() {
-    kill -TERM "$PROXY_PID" 2>/dev/null
-    wait "$PROXY_PID"
-    local rc=$?
-    PROXY_PID=
-    [ $rc -eq 0 ] || log "proxy exited $rc"
-    return $rc
+    launch_proxy --workers 2 --listeners 2 --journal "$DIR/journal.jsonl" --trace "$DIR/sip.pcap" "$@"
 }
 
 # tone FILE HZ: 10 s of a sine at HZ, 8 kHz mono 16 bit.
@@ -210,29 +182,4 @@ test_fork_to_two_devices() {
 
 # --- runner -------------------------------------------------------------------
 
-all_tests=$(declare -F | awk '{print $3}' | grep '^test_')
-for t in ${*:-$all_tests}; do
-    DIR=$OUT/${t#test_}
-    rm -rf "$DIR"
-    mkdir -p "$DIR"
-    start=$(date +%s%N)
-    if "$t"; then
-        result=PASS
-        passed=$((passed + 1))
-    else
-        result=FAIL
-        failed=$((failed + 1))
-    fi
-    for pid in "${PIDS[@]}" $PROXY_PID; do kill -KILL "$pid" 2>/dev/null; done
-    wait 2>/dev/null
-    PIDS=()
-    PROXY_PID=
-    ms=$((($(date +%s%N) - start) / 1000000))
-    printf '%s %s (%d.%03ds)\n' "$result" "${t#test_}" $((ms / 1000)) $((ms % 1000))
-    if [ $result = FAIL ]; then
-        sed 's/^/    | /' "$DIR/test.log" 2>/dev/null | tail -20
-        echo "    | logs, journal and SIP trace (sip.pcap): $DIR"
-    fi
-done
-echo "clients: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+run_tests clients "" "$@"

@@ -17,46 +17,10 @@ IP=127.0.0.1
 PROXY_PORT=${SB_TEST_PORT:-15060}
 mkdir -p "$OUT"
 
-declare -a PIDS=()
-PROXY_PID=
-passed=0
-failed=0
-failures=()
+. "$HERE/lib.sh"
 
-cleanup() {
-    for pid in "${PIDS[@]}" $PROXY_PID; do
-        kill -KILL "$pid" 2>/dev/null
-    done
-    wait 2>/dev/null
-}
-trap cleanup EXIT
-
-log() { printf '%s\n' "$*" >>"$DIR/test.log"; }
-
-# start_proxy [switchboard flags...]: runs it in the test's folder, waits
-# for its ready line.
 start_proxy() {
-    "$BIN" -l "udp:$IP:$PROXY_PORT" --listeners 2 --workers "$WORKERS" \
-        --log-level info "$@" >"$DIR/proxy.log" 2>&1 &
-    PROXY_PID=$!
-    for _ in $(seq 100); do
-        grep -q "switchboard ready" "$DIR/proxy.log" 2>/dev/null && return 0
-        kill -0 "$PROXY_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    log "proxy did not become ready"
-    return 1
-}
-
-# stop_proxy: SIGTERM, and the proxy must exit 0 by itself.
-stop_proxy() {
-    [ -n "$PROXY_PID" ] || return 0
-    kill -TERM "$PROXY_PID" 2>/dev/null
-    wait "$PROXY_PID"
-    local rc=$?
-    PROXY_PID=
-    [ $rc -eq 0 ] || log "proxy exited $rc after SIGTERM"
-    return $rc
+    launch_proxy --listeners 2 --workers "$WORKERS" --log-level info "$@"
 }
 
 # sipp_start NAME SCENARIO PORT SERVICE [sipp args...]: background SIPp, PID in SIPP_PID.
@@ -376,32 +340,4 @@ test_keepalive_and_garbage() {
 
 # --- runner -------------------------------------------------------------------
 
-all_tests=$(declare -F | awk '{print $3}' | grep '^test_')
-selected=${*:-$all_tests}
-for t in $selected; do
-    DIR=$OUT/${t#test_}
-    rm -rf "$DIR"
-    mkdir -p "$DIR"
-    start=$(date +%s%N)
-    if "$t"; then
-        result=PASS
-        passed=$((passed + 1))
-    else
-        result=FAIL
-        failed=$((failed + 1))
-        failures+=("$t")
-    fi
-    # whatever the outcome, nothing of this test keeps running
-    for pid in "${PIDS[@]}" $PROXY_PID; do kill -KILL "$pid" 2>/dev/null; done
-    wait 2>/dev/null
-    PIDS=()
-    PROXY_PID=
-    ms=$((($(date +%s%N) - start) / 1000000))
-    printf '%s %s (workers=%s, %d.%03ds)\n' "$result" "${t#test_}" "$WORKERS" $((ms / 1000)) $((ms % 1000))
-    if [ $result = FAIL ]; then
-        sed 's/^/    | /' "$DIR/test.log" 2>/dev/null | tail -20
-        echo "    | logs: $DIR"
-    fi
-done
-echo "protocol: $passed passed, $failed failed"
-[ $failed -eq 0 ]
+run_tests protocol "workers=$WORKERS, " "$@"

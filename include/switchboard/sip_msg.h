@@ -62,6 +62,9 @@ int sipmsg_branch_loop_hash(const char *branch, uint32_t *loop_hash);
 /* Resolves a SIP URI's host (numeric first, then the resolver) and port
  * (default 5060) to a socket address. */
 int sipmsg_uri_to_addr(const osip_uri_t *uri, struct sb_addr *dst);
+/* @host without the brackets of an IPv6 reference ("[::1]" -> "::1"),
+ * copied into @buf when they are stripped. */
+const char *sipmsg_bare_host(const char *host, char *buf, size_t size);
 /* Resolves "host" and port into @dst. */
 int sipmsg_host_to_addr(const char *host, unsigned port, struct sb_addr *dst);
 

@@ -1,0 +1,74 @@
+# Shared by the protocol and client test scripts (sourced, not run): process
+# bookkeeping, starting and stopping the proxy, and the test runner.
+# The sourcing script sets BIN, IP, PROXY_PORT and OUT first.
+
+declare -a PIDS=()
+PROXY_PID=
+passed=0
+failed=0
+
+log() { printf '%s\n' "$*" >>"$DIR/test.log"; }
+
+kill_started() {
+    for pid in "${PIDS[@]}" $PROXY_PID; do kill -KILL "$pid" 2>/dev/null; done
+    wait 2>/dev/null
+    PIDS=()
+    PROXY_PID=
+}
+trap kill_started EXIT
+
+# launch_proxy [switchboard flags...]: runs it on $IP:$PROXY_PORT with its
+# output in the test's folder, and waits for its ready line.
+launch_proxy() {
+    "$BIN" -l "udp:$IP:$PROXY_PORT" "$@" >"$DIR/proxy.log" 2>&1 &
+    PROXY_PID=$!
+    for _ in $(seq 100); do
+        grep -q "switchboard ready" "$DIR/proxy.log" 2>/dev/null && return 0
+        kill -0 "$PROXY_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    log "proxy did not become ready"
+    return 1
+}
+
+# stop_proxy: SIGTERM, and the proxy must exit 0 by itself.
+stop_proxy() {
+    [ -n "$PROXY_PID" ] || return 0
+    kill -TERM "$PROXY_PID" 2>/dev/null
+    wait "$PROXY_PID"
+    local rc=$?
+    PROXY_PID=
+    [ $rc -eq 0 ] || log "proxy exited $rc after SIGTERM"
+    return $rc
+}
+
+# run_tests LABEL NOTE [TEST...]: runs the named test_ functions (all by
+# default), each in its own folder under $OUT, killing whatever it left
+# running; prints PASS/FAIL lines and "LABEL: N passed, M failed".
+run_tests() {
+    local label=$1 note=$2
+    shift 2
+    local t result start ms
+    for t in ${*:-$(declare -F | awk '{print $3}' | grep '^test_')}; do
+        DIR=$OUT/${t#test_}
+        rm -rf "$DIR"
+        mkdir -p "$DIR"
+        start=$(date +%s%N)
+        if "$t"; then
+            result=PASS
+            passed=$((passed + 1))
+        else
+            result=FAIL
+            failed=$((failed + 1))
+        fi
+        kill_started
+        ms=$((($(date +%s%N) - start) / 1000000))
+        printf '%s %s (%s%d.%03ds)\n' "$result" "${t#test_}" "$note" $((ms / 1000)) $((ms % 1000))
+        if [ $result = FAIL ]; then
+            sed 's/^/    | /' "$DIR/test.log" 2>/dev/null | tail -20
+            echo "    | logs: $DIR"
+        fi
+    done
+    echo "$label: $passed passed, $failed failed"
+    [ $failed -eq 0 ]
+}
