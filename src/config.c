@@ -152,6 +152,7 @@ struct option_spec {
 static const struct option_spec unsigned_options[] = {
     UOPT("server", "listeners", listeners, 0, 256),
     UOPT("server", "workers", workers, 0, 256),
+    UOPT("server", "rate_limit", rate_limit, 0, 1000000),
     UOPT("registrar", "default_expires", default_expires, 1, 0x7fffffff),
     UOPT("registrar", "min_expires", min_expires, 0, 0x7fffffff),
     UOPT("registrar", "max_expires", max_expires, 1, 0x7fffffff),

@@ -18,6 +18,7 @@
 
 #include "switchboard/error.h"
 #include "switchboard/ingress.h"
+#include "switchboard/rate_limit.h"
 #include "switchboard/log.h"
 #include "switchboard/sip_msg.h"
 
@@ -42,6 +43,9 @@ struct listener {
     uint64_t suppressed;
     uint64_t queue_full_logged_ms;
     uint64_t queue_full_unlogged;
+    struct rate_limit *rate_limit; /* NULL: off */
+    uint64_t limited_logged_ms;
+    uint64_t limited_unlogged;
     bool *touched; /* per worker: woken after the batch */
     char *buffers;
     struct mmsghdr msgs[RECV_BATCH];
@@ -58,6 +62,7 @@ struct transport {
     int stop_fd;
     struct dispatch *dispatch;
     unsigned workers;
+    unsigned rate_limit;
     struct sip_trace *trace;
     struct reasons *reasons;
 };
@@ -144,6 +149,7 @@ int transport_create(const struct sb_config *cfg, struct transport **out)
         return SB_ENOMEM;
     t->stop_fd = -1;
     t->listener_count = cfg->listeners;
+    t->rate_limit = cfg->rate_limit;
     t->listens = calloc(cfg->listen_count, sizeof(*t->listens));
     t->listeners = aligned_alloc(64, ((cfg->listeners * sizeof(struct listener) + 63) / 64) * 64);
     int rc = (t->listens && t->listeners) ? 0 : SB_ENOMEM;
@@ -180,6 +186,7 @@ void transport_destroy(struct transport *t)
     }
     for (unsigned i = 0; t->listeners && i < t->listener_count; i++) {
         free(t->listeners[i].touched);
+        rate_limit_destroy(t->listeners[i].rate_limit);
         free(t->listeners[i].buffers);
     }
     if (t->stop_fd >= 0)
@@ -280,6 +287,22 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
 {
     struct transport *t = l->transport;
     struct ingress got;
+    if (l->rate_limit && !rate_limit_allow(l->rate_limit, src, sb_now_ms())) {
+        sb_count(&l->counters, SB_CNT_RATE_LIMITED);
+        uint64_t now = sb_now_ms();
+        if (l->limited_logged_ms == 0 || now - l->limited_logged_ms >= 1000) {
+            char ip[INET6_ADDRSTRLEN];
+            sipmsg_addr_host(src, ip, sizeof(ip));
+            SB_WARN("%s is past the rate limit of %u/s: dropping (%llu more since the last "
+                    "report)",
+                    ip, t->rate_limit, (unsigned long long)l->limited_unlogged);
+            l->limited_logged_ms = now;
+            l->limited_unlogged = 0;
+        } else {
+            l->limited_unlogged++;
+        }
+        return;
+    }
     switch (ingress_parse(buf, len, src, &got)) {
     case INGRESS_KEEPALIVE:
         sb_count(&l->counters, SB_CNT_KEEPALIVES);
@@ -415,6 +438,8 @@ int transport_start(struct transport *t, struct dispatch *d, struct sip_trace *t
         l->touched = calloc(t->workers, sizeof(bool));
         l->buffers = malloc((size_t)RECV_BATCH * (DATAGRAM_MAX + 1));
         if (!l->touched || !l->buffers)
+            return SB_ENOMEM;
+        if (t->rate_limit && rate_limit_create(t->rate_limit, &l->rate_limit) != 0)
             return SB_ENOMEM;
         int rc = pthread_create(&l->thread, NULL, listener_main, l);
         if (rc != 0) {

@@ -318,6 +318,41 @@ test_dead_peers_leave_no_state() {
     stop_proxy
 }
 
+# With rate_limit = 20, a burst of 100 requests from one address gets about
+# 40 answers (the burst allowance), and the source is served again a moment later.
+test_rate_limit_per_source() {
+    printf '[server]\nrate_limit = 20\n' >"$DIR/limit.conf"
+    start_proxy -c "$DIR/limit.conf" || return 1
+    python3 - "$IP" "$PROXY_PORT" >>"$DIR/test.log" 2>&1 <<'PY' || return 1
+import socket, sys, time
+ip, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((ip, 0))
+me = s.getsockname()[1]
+def options(n):
+    return (f"OPTIONS sip:{ip}:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {ip}:{me};branch=z9hG4bK-rl{n}{time.time_ns()};rport\r\n"
+            f"From: <sip:flood@{ip}>;tag={n}\r\nTo: <sip:{ip}:{port}>\r\nCall-ID: rl-{n}-{time.time_ns()}\r\n"
+            f"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
+for n in range(100):
+    s.sendto(options(n), (ip, port))
+s.settimeout(1.0)
+answered = 0
+try:
+    while True:
+        s.recvfrom(65535)
+        answered += 1
+except socket.timeout:
+    pass
+print("answered in the burst:", answered)
+assert 30 <= answered <= 50, answered
+time.sleep(1.5)
+s.sendto(options(1000), (ip, port))
+reply = s.recvfrom(65535)[0]
+assert reply.startswith(b"SIP/2.0 200"), reply[:40]
+PY
+    stop_proxy && grep -q "past the rate limit of 20/s" "$DIR/proxy.log"
+}
+
 probe() { python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" "$@" >>"$DIR/test.log" 2>&1; }
 
 test_keepalive_and_garbage() {

@@ -12,8 +12,9 @@
 struct sb_config {
     char *listen[SB_MAX_LISTEN]; /* "udp:HOST:PORT" */
     size_t listen_count;
-    unsigned listeners; /* listener threads; 0 = CPU count */
-    unsigned workers;   /* worker threads; 0 = CPU count */
+    unsigned listeners;  /* listener threads; 0 = CPU count */
+    unsigned rate_limit; /* messages per second per source IP; 0 = off */
+    unsigned workers;    /* worker threads; 0 = CPU count */
     char *domains[SB_MAX_DOMAINS];
     size_t domain_count;
     int log_level;

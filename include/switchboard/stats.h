@@ -19,7 +19,8 @@
     X(STATELESS, "messages forwarded statelessly")                                                 \
     X(OVERLOAD, "requests refused with 503 (transaction limit)")                                   \
     X(SEND_ERRORS, "datagrams that could not be sent")                                             \
-    X(DROPPED, "messages dropped (no route back)")
+    X(DROPPED, "messages dropped (no route back)")                                                 \
+    X(RATE_LIMITED, "datagrams dropped by the per-source rate limit")
 
 enum sb_counter {
 #define SB_COUNTER_ENUM(name, text) SB_CNT_##name,
