@@ -23,9 +23,10 @@ start_proxy() {
 # tone FILE HZ: 10 s of a sine at HZ, 8 kHz mono 16 bit.
 tone() { sox -n -r 8000 -c 1 -b 16 "$1" synth 10 sine "$2" vol 0.5; }
 
-# baresip_setup NAME USER IP ANSWERMODE HZ: a private config directory.
+# baresip_setup NAME USER IP ANSWERMODE HZ [video]: a private config
+# directory; with "video", VP8 from baresip's test-pattern source as well.
 baresip_setup() {
-    local name=$1 user=$2 ip=$3 answer=$4 hz=$5 dir=$DIR/$1
+    local name=$1 user=$2 ip=$3 answer=$4 hz=$5 video=${6:-} dir=$DIR/$1
     local base=$((21000 + ${ip##*.} * 100))
     mkdir -p "$dir"
     tone "$dir/tone.wav" "$hz"
@@ -43,11 +44,16 @@ module			g711.so
 module			aufile.so
 module			sndfile.so
 module			stdio.so
-module_app		account.so
-module_app		menu.so
 snd_path		$dir
 CFG
-    echo "<sip:$user@$IP:$PROXY_PORT;transport=udp>;regint=60;answermode=$answer;audio_codecs=PCMU" \
+    local codecs="audio_codecs=PCMU"
+    if [ "$video" = video ]; then
+        printf 'module\t\t\tvp8.so\nmodule\t\t\tfakevideo.so\n' >>"$dir/config"
+        printf 'video_source\t\tfakevideo,nil\nvideo_display\t\tfakevideo,nil\n' >>"$dir/config"
+        codecs="$codecs;video_codecs=VP8"
+    fi
+    printf 'module_app\t\taccount.so\nmodule_app\t\tmenu.so\n' >>"$dir/config"
+    echo "<sip:$user@$IP:$PROXY_PORT;transport=udp>;regint=60;answermode=$answer;$codecs" \
         >"$dir/accounts"
 }
 
@@ -58,6 +64,16 @@ baresip_start() {
     local cmd=()
     [ $# -gt 0 ] && cmd=(-e "$1")
     baresip -f "$DIR/$name" -t "$seconds" "${cmd[@]}" </dev/null >"$DIR/$name.log" 2>&1 &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
+
+# baresip_start_scripted NAME SECONDS DELAY COMMAND: like baresip_start, and
+# types COMMAND on its console after DELAY seconds.
+baresip_start_scripted() {
+    local name=$1 seconds=$2 delay=$3 command=$4
+    (sleep "$delay"; printf '%s\n' "$command"; sleep "$seconds") |
+        baresip -f "$DIR/$name" -t "$seconds" >"$DIR/$name.log" 2>&1 &
     LAST_PID=$!
     PIDS+=("$LAST_PID")
 }
@@ -178,6 +194,64 @@ test_fork_to_two_devices() {
     grep -qiE "terminated|closed" "$DIR/desk.log" || { log "the desk kept ringing"; return 1; }
     stop_proxy && heard phone 1000 &&
         journal_says outcome=answered answered_by=127.0.0.4 hung_up_by=caller
+}
+
+# A video call: the callee's answer, relayed by the proxy, accepts the
+# m=video stream (non-zero port), and the journal notes video.
+test_video_call() {
+    baresip_setup alice alice 127.0.0.2 auto 1000 video
+    baresip_setup bob bob 127.0.0.3 auto 440 video
+    start_proxy || return 1
+    baresip_start bob 15
+    local bob=$LAST_PID
+    registered bob 127.0.0.3 || return 1
+    baresip_start alice 6 "/dial sip:bob@$IP:$PROXY_PORT"
+    wait "$LAST_PID"
+    kill -TERM "$bob" 2>/dev/null
+    wait "$bob"
+    stop_proxy || return 1
+    tshark -r "$DIR/sip.pcap" -Y 'sip.Status-Code == 200 && sdp && ip.dst == 127.0.0.2' \
+        -T fields -e sdp.media 2>/dev/null >"$DIR/answer-media.txt"
+    grep -qE "video [1-9][0-9]* RTP/AVP" "$DIR/answer-media.txt" ||
+        { log "the relayed answer accepts no video: $(cat "$DIR/answer-media.txt")"; return 1; }
+    heard bob 1000 && journal_says outcome=answered video=True
+}
+
+# Blind transfer (RFC 3515): alice calls bob, bob REFERs her to carol; the
+# REFER, its 202 and the NOTIFY (message/sipfrag) travel through the proxy,
+# alice calls carol and carol hears her.
+test_blind_transfer() {
+    baresip_setup alice alice 127.0.0.2 auto 1000
+    baresip_setup bob bob 127.0.0.3 auto 440
+    baresip_setup carol carol 127.0.0.4 auto 700
+    start_proxy || return 1
+    baresip_start carol 25
+    local carol=$LAST_PID
+    baresip_start_scripted bob 25 5 "/transfer sip:carol@$IP:$PROXY_PORT"
+    local bob=$LAST_PID
+    registered bob 127.0.0.3 && registered carol 127.0.0.4 || return 1
+    baresip_start alice 12 "/dial sip:bob@$IP:$PROXY_PORT"
+    wait "$LAST_PID"
+    sleep 1
+    kill -TERM "$bob" "$carol" 2>/dev/null
+    wait "$bob" "$carol"
+    stop_proxy || return 1
+    local notify
+    notify=$(tshark -r "$DIR/sip.pcap" -Y 'sip.Method == "NOTIFY" && ip.dst == 127.0.0.3' \
+        -T fields -e sip.Content-Type 2>/dev/null | grep -c "message/sipfrag")
+    [ "$notify" -ge 1 ] || { log "no NOTIFY with message/sipfrag reached bob"; return 1; }
+    heard carol 1000 || return 1
+    python3 - "$DIR/journal.jsonl" >>"$DIR/test.log" 2>&1 <<'PY'
+import json, sys
+calls = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert len(calls) == 2, f"{len(calls)} journal lines"
+first, second = calls
+assert first["to"]["aor"].startswith("sip:bob@") and first["outcome"] == "answered", first
+assert "carol" in first["transfer"]["refer_to"], first
+assert second["from"]["aor"].startswith("sip:alice@") and second["to"]["aor"].startswith("sip:carol@"), second
+assert second["outcome"] == "answered", second
+print("journal ok: transfer to", first["transfer"]["refer_to"])
+PY
 }
 
 # --- runner -------------------------------------------------------------------
