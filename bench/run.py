@@ -361,8 +361,10 @@ def measure(run, bench, kind, workers, rates, fixed_rate=None, memory=False):
 def versions():
     def first_line(cmd):
         try:
-            return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.splitlines()[0]
-        except (OSError, IndexError, subprocess.TimeoutExpired):
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            lines = [l.strip() for l in (out.stdout + out.stderr).splitlines() if l.strip()]
+            return lines[0] if lines else None
+        except (OSError, subprocess.TimeoutExpired):
             return None
     cpu = None
     for line in open("/proc/cpuinfo"):
@@ -371,7 +373,7 @@ def versions():
             break
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(),
             "switchboard": first_line([os.path.join(ROOT, "build-release", "switchboard"), "--version"]),
-            "kamailio": first_line(["kamailio", "-v"]), "sipp": (first_line(["sipp", "-v"]) or "").strip() or None}
+            "kamailio": first_line(["kamailio", "-v"]), "sipp": first_line(["sipp", "-v"])}
 
 
 def ratio(a, b):
