@@ -30,6 +30,18 @@ int sb_log_level_parse(const char *name)
     return -1;
 }
 
+bool sb_log_limiter_ready(struct sb_log_limiter *limiter, uint64_t now_ms, uint64_t *suppressed)
+{
+    if (limiter->logged_ms != 0 && now_ms - limiter->logged_ms < 1000) {
+        limiter->suppressed++;
+        return false;
+    }
+    *suppressed = limiter->suppressed;
+    limiter->logged_ms = now_ms;
+    limiter->suppressed = 0;
+    return true;
+}
+
 void sb_log(enum sb_log_level level, const char *fmt, ...)
 {
     if (!sb_log_enabled(level))

@@ -34,8 +34,7 @@ struct proxy {
     uint64_t branch_counter;
     struct proxy_context *contexts; /* every live context, for shutdown */
     struct call_journal *calls;
-    uint64_t overload_logged_ms; /* last "503" log line, at most one a second */
-    uint64_t overload_unlogged;
+    struct sb_log_limiter overload_log;
 };
 
 struct proxy_context;
@@ -231,15 +230,10 @@ static void respond_overloaded(struct proxy *p, const struct sb_inbound *in)
 {
     osip_message_t *resp;
     sb_count(p->env.counters, SB_CNT_OVERLOAD);
-    uint64_t now = sb_now_ms();
-    if (p->overload_logged_ms == 0 || now - p->overload_logged_ms >= 1000) {
+    uint64_t more;
+    if (sb_log_limiter_ready(&p->overload_log, sb_now_ms(), &more))
         SB_WARN("transaction limit (%u) reached: answering 503 (%llu more since the last report)",
-                p->env.config->max_transactions, (unsigned long long)p->overload_unlogged);
-        p->overload_logged_ms = now;
-        p->overload_unlogged = 0;
-    } else {
-        p->overload_unlogged++;
-    }
+                p->env.config->max_transactions, (unsigned long long)more);
     if (sipmsg_response_create(in->msg, 503, NULL, "sb503", &resp) != 0)
         return;
     osip_message_set_header(resp, "Retry-After", "5");

@@ -39,14 +39,9 @@ struct listener {
     unsigned index;
     pthread_t thread;
     bool running;
-    uint64_t last_log_ms;
-    uint64_t suppressed;
-    uint64_t queue_full_logged_ms;
-    uint64_t queue_full_unlogged;
+    struct sb_log_limiter malformed_log, queue_full_log, rate_limit_log;
     struct rate_limit *rate_limit; /* NULL: off */
-    uint64_t limited_logged_ms;
-    uint64_t limited_unlogged;
-    bool *touched; /* per worker: woken after the batch */
+    bool *touched;                 /* per worker: woken after the batch */
     char *buffers;
     struct mmsghdr msgs[RECV_BATCH];
     struct iovec iov[RECV_BATCH];
@@ -200,17 +195,13 @@ void transport_destroy(struct transport *t)
 static void report_malformed(struct listener *l, const struct sb_addr *src, const char *why)
 {
     sb_count(&l->counters, SB_CNT_MALFORMED);
-    uint64_t now = sb_now_ms();
-    if (now - l->last_log_ms < 1000 && l->last_log_ms != 0) {
-        l->suppressed++;
+    uint64_t more;
+    if (!sb_log_limiter_ready(&l->malformed_log, sb_now_ms(), &more))
         return;
-    }
     char ip[INET6_ADDRSTRLEN];
     unsigned port = sipmsg_addr_host(src, ip, sizeof(ip));
     SB_WARN("malformed SIP from %s:%u: %s (%llu more since the last report)", ip, port, why,
-            (unsigned long long)l->suppressed);
-    l->last_log_ms = now;
-    l->suppressed = 0;
+            (unsigned long long)more);
 }
 
 /* Answers a request the worker will never see (400, 505, 503) straight
@@ -289,17 +280,13 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
     struct ingress got;
     if (l->rate_limit && !rate_limit_allow(l->rate_limit, src, sb_now_ms())) {
         sb_count(&l->counters, SB_CNT_RATE_LIMITED);
-        uint64_t now = sb_now_ms();
-        if (l->limited_logged_ms == 0 || now - l->limited_logged_ms >= 1000) {
+        uint64_t more;
+        if (sb_log_limiter_ready(&l->rate_limit_log, sb_now_ms(), &more)) {
             char ip[INET6_ADDRSTRLEN];
             sipmsg_addr_host(src, ip, sizeof(ip));
             SB_WARN("%s is past the rate limit of %u/s: dropping (%llu more since the last "
                     "report)",
-                    ip, t->rate_limit, (unsigned long long)l->limited_unlogged);
-            l->limited_logged_ms = now;
-            l->limited_unlogged = 0;
-        } else {
-            l->limited_unlogged++;
+                    ip, t->rate_limit, (unsigned long long)more);
         }
         return;
     }
@@ -332,16 +319,11 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
     if (dispatch_push(t->dispatch, worker, in) != 0) {
         /* the sender retransmits; dropping beats queueing without bound */
         sb_count(&l->counters, SB_CNT_QUEUE_FULL);
-        uint64_t now = sb_now_ms();
-        if (l->queue_full_logged_ms == 0 || now - l->queue_full_logged_ms >= 1000) {
+        uint64_t more;
+        if (sb_log_limiter_ready(&l->queue_full_log, sb_now_ms(), &more))
             SB_WARN("worker %u's queue is full: dropping datagrams (%llu more since the last "
                     "report)",
-                    worker, (unsigned long long)l->queue_full_unlogged);
-            l->queue_full_logged_ms = now;
-            l->queue_full_unlogged = 0;
-        } else {
-            l->queue_full_unlogged++;
-        }
+                    worker, (unsigned long long)more);
         sb_inbound_free(in);
         return;
     }
