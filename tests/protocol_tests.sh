@@ -298,13 +298,16 @@ test_flood_then_call() {
         { log "the bound was never hit: $(grep stats: "$DIR/proxy.log")"; return 1; }
 }
 
-# Callees that never answer and responses for transactions nobody has:
-# once the timers ran, no transaction is left behind.
+# Callees that never answer, one that vanishes mid-call, and responses for
+# transactions nobody has: once the timers ran, no transaction is left behind.
 test_dead_peers_leave_no_state() {
     printf '[proxy]\nt1_ms = 50\nt4_ms = 200\ntimer_c_ms = 1000\n' >"$DIR/dead.conf"
     start_proxy -c "$DIR/dead.conf" || return 1
     register_user reg 15090 ghost || return 1 # then nobody listens on 15090
     sipp_run caller uac_final_408.xml 15080 ghost -m 200 -r 100 -l 200 || return 1
+    # a callee that answers and then vanishes: the caller's BYE times out (408)
+    register_user reg2 15070 bob || return 1
+    place_call uas_answer_vanish.xml uac_call_callee_vanishes.xml || return 1
     local i
     for i in $(seq 20); do
         python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --file "$HERE/corpus/response_for_nothing.sip" \
