@@ -109,18 +109,19 @@ void dispatch_wake(struct dispatch *d, unsigned worker)
         wake(q);
 }
 
-size_t dispatch_take(struct dispatch *d, unsigned worker, struct cds_wfcq_head *head,
-                     struct cds_wfcq_tail *tail)
+bool dispatch_take(struct dispatch *d, unsigned worker, struct cds_wfcq_head *head,
+                   struct cds_wfcq_tail *tail)
 {
     struct dispatch_queue *q = &d->queues[worker];
     if (cds_wfcq_empty(&q->head, &q->tail))
-        return 0;
+        return false;
     __cds_wfcq_splice_blocking(head, tail, &q->head, &q->tail);
-    size_t n = 0;
-    struct cds_wfcq_node *node;
-    __cds_wfcq_for_each_blocking(head, tail, node) n++;
-    atomic_fetch_sub_explicit(&q->depth, (long)n, memory_order_relaxed);
-    return n;
+    return true;
+}
+
+void dispatch_done(struct dispatch *d, unsigned worker, size_t handled)
+{
+    atomic_fetch_sub_explicit(&d->queues[worker].depth, (long)handled, memory_order_relaxed);
 }
 
 void dispatch_wait(struct dispatch *d, unsigned worker, int timeout_ms)

@@ -177,14 +177,13 @@ static bool wants_record_route(const osip_message_t *req)
     return MSG_IS_INVITE(req) || MSG_IS_SUBSCRIBE(req) || MSG_IS_REFER(req) || MSG_IS_NOTIFY(req);
 }
 
-static int push_via(struct proxy *p, osip_message_t *req, const struct sb_local *local,
-                    uint32_t loop_hash, uint64_t unique)
+static int push_via(osip_message_t *req, const struct sb_local *local, uint32_t loop_hash,
+                    uint64_t unique)
 {
     char host[64], branch[64];
     unsigned port;
     local_host(local, host, sizeof(host), &port);
     sipmsg_branch_format(branch, sizeof(branch), loop_hash, unique);
-    (void)p;
     return sipmsg_via_push(req, host, port, branch);
 }
 
@@ -486,7 +485,7 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
         }
         if (record_route && push_record_route(fwd, &t->local) != 0)
             continue;
-        if (push_via(p, fwd, &t->local, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
+        if (push_via(fwd, &t->local, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
             b->ctx = ctx;
             if (txn_client_send(p->txn, fwd, &t->local, &t->dst, b, &b->ct) == 0) {
                 ctx->count++;
@@ -633,57 +632,76 @@ static void route_request(struct proxy *p, struct server_txn *st)
     osip_message_free(fwd);
 }
 
+/* Ends a stateless forward: sends @in's message (prepared when @ready) from
+ * @local to @dst, counts the outcome either way, and frees @in. */
+static void finish_stateless(struct proxy *p, struct sb_inbound *in, bool ready,
+                             const struct sb_local *local, const struct sb_addr *dst)
+{
+    char *text = NULL;
+    size_t len;
+    if (ready && sipmsg_serialize(in->msg, &text, &len) == 0) {
+        send_datagram(p, local, dst, text, len);
+        sb_count(p->env.counters, SB_CNT_STATELESS);
+    } else {
+        sb_count(p->env.counters, SB_CNT_DROPPED);
+    }
+    osip_free(text);
+    sb_inbound_free(in);
+}
+
+/* Where an ACK for one of our users goes: its first live binding. */
+static bool ack_to_binding(struct proxy *p, osip_message_t *ack, struct sb_local *local,
+                           struct sb_addr *dst)
+{
+    struct registrar_set *set;
+    struct proxy_target *targets;
+    size_t count = registered_targets(p, ack->req_uri, &set, &targets);
+    osip_uri_t *uri = NULL;
+    bool ok = count > 0 && osip_uri_init(&uri) == 0 && osip_uri_parse(uri, targets[0].ruri) == 0;
+    if (ok) {
+        osip_uri_free(ack->req_uri);
+        ack->req_uri = uri;
+        *dst = targets[0].dst;
+        *local = targets[0].local;
+    } else {
+        osip_uri_free(uri);
+    }
+    free(targets);
+    registrar_set_free(set);
+    return ok;
+}
+
+/* Routes an ACK without state and adds our Via. Returns false to drop it. */
+static bool prepare_ack(struct proxy *p, osip_message_t *ack, struct sb_local *local,
+                        struct sb_addr *dst)
+{
+    if (sipmsg_max_forwards(ack) <= 0)
+        return false;
+    uint32_t loop_hash = sipmsg_loop_hash(ack);
+    bool record_routed = route_preprocess(p, ack);
+    bool routed;
+    if (osip_list_size(&ack->routes) == 0 && identity_is_local_uri(p->env.identity, ack->req_uri))
+        routed = ack_to_binding(p, ack, local, dst);
+    else if (osip_list_size(&ack->routes) == 0 && !record_routed && !p->env.config->relay)
+        routed = false;
+    else
+        routed = next_hop(ack, dst) == 0;
+    if (!routed)
+        return false;
+    /* the same incoming branch always maps to the same outgoing one */
+    const char *in_branch = sipmsg_via_param(sipmsg_top_via(ack), "branch");
+    uint64_t unique = in_branch ? sb_hash(in_branch, strlen(in_branch)) : p->branch_counter++;
+    return sipmsg_max_forwards_take(ack) >= 0 && push_via(ack, local, loop_hash, unique) == 0;
+}
+
 /* ACK for a 2xx (and any ACK without a transaction) travels end to end
  * without state (§16.11, §17.2.3). */
 static void forward_ack(struct proxy *p, struct sb_inbound *in)
 {
-    osip_message_t *ack = in->msg;
-    if (sipmsg_max_forwards(ack) <= 0)
-        goto drop;
-    uint32_t loop_hash = sipmsg_loop_hash(ack);
-    bool record_routed = route_preprocess(p, ack);
-    struct sb_addr dst;
     struct sb_local local = in->local;
-    if (osip_list_size(&ack->routes) == 0 && identity_is_local_uri(p->env.identity, ack->req_uri)) {
-        struct registrar_set *set;
-        struct proxy_target *targets;
-        size_t count = registered_targets(p, ack->req_uri, &set, &targets);
-        osip_uri_t *uri = NULL;
-        bool ok =
-            count > 0 && osip_uri_init(&uri) == 0 && osip_uri_parse(uri, targets[0].ruri) == 0;
-        if (ok) {
-            osip_uri_free(ack->req_uri);
-            ack->req_uri = uri;
-            dst = targets[0].dst;
-            local = targets[0].local;
-        } else {
-            osip_uri_free(uri);
-        }
-        free(targets);
-        registrar_set_free(set);
-        if (!ok)
-            goto drop;
-    } else if (osip_list_size(&ack->routes) == 0 && !record_routed && !p->env.config->relay) {
-        goto drop;
-    } else if (next_hop(ack, &dst) != 0) {
-        goto drop;
-    }
-    /* the same incoming branch always maps to the same outgoing one */
-    const char *in_branch = sipmsg_via_param(sipmsg_top_via(ack), "branch");
-    uint64_t unique = in_branch ? sb_hash(in_branch, strlen(in_branch)) : p->branch_counter++;
-    char *text = NULL;
-    size_t len;
-    if (sipmsg_max_forwards_take(ack) < 0 || push_via(p, ack, &local, loop_hash, unique) != 0 ||
-        sipmsg_serialize(ack, &text, &len) != 0)
-        goto drop;
-    send_datagram(p, &local, &dst, text, len);
-    osip_free(text);
-    sb_count(p->env.counters, SB_CNT_STATELESS);
-    sb_inbound_free(in);
-    return;
-drop:
-    sb_count(p->env.counters, SB_CNT_DROPPED);
-    sb_inbound_free(in);
+    struct sb_addr dst;
+    bool ready = prepare_ack(p, in->msg, &local, &dst);
+    finish_stateless(p, in, ready, &local, &dst);
 }
 
 static void handle_cancel(struct proxy *p, struct sb_inbound *in)
@@ -715,22 +733,12 @@ static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
 {
     osip_message_t *resp = in->msg;
     struct sb_addr dst;
-    char *text = NULL;
-    size_t len;
-    if (!via_is_ours(p, sipmsg_top_via(resp)) || osip_list_size(&resp->vias) < 2)
-        goto drop;
-    sipmsg_via_pop(resp);
-    if (sipmsg_via_destination(sipmsg_top_via(resp), &dst) != 0 ||
-        sipmsg_serialize(resp, &text, &len) != 0)
-        goto drop;
-    send_datagram(p, &in->local, &dst, text, len);
-    osip_free(text);
-    sb_count(p->env.counters, SB_CNT_STATELESS);
-    sb_inbound_free(in);
-    return;
-drop:
-    sb_count(p->env.counters, SB_CNT_DROPPED);
-    sb_inbound_free(in);
+    bool ready = via_is_ours(p, sipmsg_top_via(resp)) && osip_list_size(&resp->vias) >= 2;
+    if (ready) {
+        sipmsg_via_pop(resp);
+        ready = sipmsg_via_destination(sipmsg_top_via(resp), &dst) == 0;
+    }
+    finish_stateless(p, in, ready, &in->local, &dst);
 }
 
 /* --- entry points --------------------------------------------------------- */

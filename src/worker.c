@@ -52,25 +52,25 @@ static void *worker_main(void *arg)
     rcu_register_thread();
     cds_wfcq_init(&head, &tail);
     for (;;) {
-        size_t taken = dispatch_take(d, w->index, &head, &tail);
+        bool taken = dispatch_take(d, w->index, &head, &tail);
+        size_t handled = 0;
         struct cds_wfcq_node *node;
-        while ((node = __cds_wfcq_dequeue_blocking(&head, &tail)) != NULL)
+        while ((node = __cds_wfcq_dequeue_blocking(&head, &tail)) != NULL) {
             proxy_handle(w->proxy, caa_container_of(node, struct sb_inbound, node));
+            handled++;
+        }
+        dispatch_done(d, w->index, handled);
         timer_wheel_advance(w->wheel, sb_now_ms());
         outbox_flush(w->outbox);
         __atomic_store_n(&w->live_transactions, proxy_transaction_count(w->proxy),
                          __ATOMIC_RELAXED);
-        if (taken > 0)
+        if (taken)
             continue; /* a busy worker drains its queue before it sleeps */
-        if (dispatch_stopping(d) && dispatch_take(d, w->index, &head, &tail) == 0)
+        if (dispatch_stopping(d) && !dispatch_take(d, w->index, &head, &tail))
             break;
         int64_t delay = timer_wheel_next_delay(w->wheel, sb_now_ms());
         dispatch_wait(d, w->index, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
     }
-    /* anything a last dispatch_take() moved over is handled before leaving */
-    struct cds_wfcq_node *node;
-    while ((node = __cds_wfcq_dequeue_blocking(&head, &tail)) != NULL)
-        proxy_handle(w->proxy, caa_container_of(node, struct sb_inbound, node));
     outbox_flush(w->outbox);
     cds_wfcq_destroy(&head, &tail);
     rcu_unregister_thread();

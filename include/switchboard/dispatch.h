@@ -33,9 +33,13 @@ int dispatch_push(struct dispatch *d, unsigned worker, struct sb_inbound *in);
 void dispatch_wake(struct dispatch *d, unsigned worker);
 
 /* Worker side: moves everything queued for @worker onto the caller's queue
- * (@head/@tail, initialised with cds_wfcq_init). Returns how many. */
-size_t dispatch_take(struct dispatch *d, unsigned worker, struct cds_wfcq_head *head,
-                     struct cds_wfcq_tail *tail);
+ * (@head/@tail, initialised with cds_wfcq_init). Returns whether anything
+ * was there. */
+bool dispatch_take(struct dispatch *d, unsigned worker, struct cds_wfcq_head *head,
+                   struct cds_wfcq_tail *tail);
+/* Worker side: @handled taken messages are done; frees their room in the
+ * queue's bound. Counting while handling spares a walk over the batch. */
+void dispatch_done(struct dispatch *d, unsigned worker, size_t handled);
 /* Sleeps until a push, dispatch_stop(), or @timeout_ms (-1: no limit). */
 void dispatch_wait(struct dispatch *d, unsigned worker, int timeout_ms);
 
