@@ -406,7 +406,7 @@ static void on_client_gone(void *user, struct client_txn *ct, void *tu)
 }
 
 /* Everything that goes upstream gets our reason phrases, and what answers
- * an initial INVITE is noted in the call journal. */
+ * an INVITE (initial or re-INVITE) is noted in the call journal. */
 static void on_server_respond(void *user, struct server_txn *st, void *tu, osip_message_t *resp,
                               bool local)
 {
@@ -453,6 +453,36 @@ static void on_timer_c(struct timer *timer, void *arg)
 
 /* --- forwarding ----------------------------------------------------------- */
 
+/* Parameters the caller put on the Request-URI that the binding lacks (such
+ * as Linphone's conf-id, naming a conference at its host) travel on with the
+ * retargeted request; those about transport and routing describe the
+ * binding, not the caller's intent, and stay as the binding has them. */
+static int carry_uri_params(osip_uri_t *target, const osip_uri_t *original)
+{
+    static const char *const binding_params[] = {"transport", "maddr", "ttl",
+                                                 "lr",        "user",  "method"};
+    osip_list_iterator_t it;
+    for (osip_uri_param_t *param = osip_list_get_first(&original->url_params, &it); param;
+         param = osip_list_get_next(&it)) {
+        if (!param->gname)
+            continue;
+        bool skip = false;
+        for (size_t i = 0; i < sizeof(binding_params) / sizeof(binding_params[0]); i++)
+            skip = skip || osip_strcasecmp(param->gname, binding_params[i]) == 0;
+        osip_uri_param_t *have = NULL;
+        if (skip || osip_uri_uparam_get_byname(target, param->gname, &have) == 0)
+            continue;
+        char *name = osip_strdup(param->gname);
+        char *value = param->gvalue ? osip_strdup(param->gvalue) : NULL;
+        if (!name || osip_uri_uparam_add(target, name, value) != 0) {
+            osip_free(name);
+            osip_free(value);
+            return SB_ENOMEM;
+        }
+    }
+    return 0;
+}
+
 /* Sends @fwd (already route-processed) to every target as a branch of a
  * new response context for @st. */
 static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
@@ -476,7 +506,7 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
             osip_uri_t *uri;
             if (osip_uri_init(&uri) != 0)
                 continue;
-            if (osip_uri_parse(uri, t->ruri) != 0) {
+            if (osip_uri_parse(uri, t->ruri) != 0 || carry_uri_params(uri, req->req_uri) != 0) {
                 osip_uri_free(uri);
                 continue;
             }

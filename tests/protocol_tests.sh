@@ -155,6 +155,13 @@ test_fork_first_answer_wins() {
         expect_count "loser CANCELs" "$(count_received loser CANCEL)" 1 && stop_proxy
 }
 
+# Linphone's conference participants SUBSCRIBE to the host's address with a
+# conf-id URI parameter (Event: conference); the proxy routes it to the host.
+test_conference_subscribe_routed() {
+    call_flow uas_conference_focus.xml uac_conference_subscribe.xml &&
+        expect_count SUBSCRIBEs "$(count_received callee SUBSCRIBE)" 1 && stop_proxy
+}
+
 test_max_forwards_zero_483() {
     start_proxy && sipp_run caller uac_final_483.xml 15080 bob && stop_proxy
 }
