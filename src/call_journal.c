@@ -21,7 +21,8 @@ struct call {
     int64_t invite_ms, ringing_ms, answer_ms;
     int status;
     unsigned reinvites;
-    bool video;
+    bool video;         /* an answer accepted a video stream */
+    bool video_offered; /* the last offer had one */
     bool established;
 };
 
@@ -205,7 +206,8 @@ static char *display_name(const char *name)
     return strdup(name);
 }
 
-static bool offers_video(const osip_message_t *msg)
+/* Whether an SDP body has a video stream that is not declined (port 0). */
+static bool has_video(const osip_message_t *msg)
 {
     osip_body_t *body = NULL;
     if (osip_message_get_body(msg, 0, &body) < 0 || !body || !body->body)
@@ -235,7 +237,7 @@ static void call_open(struct call_journal *cj, const osip_message_t *invite, int
     c->callee_aor = uri_text(invite->to->url);
     c->callee_name = display_name(invite->to->displayname);
     c->invite_ms = now_ms;
-    c->video = offers_video(invite);
+    c->video_offered = has_video(invite);
     strmap_insert(&cj->calls, &c->link, key, strlen(key));
 }
 
@@ -275,7 +277,7 @@ void call_journal_request(struct call_journal *cj, const osip_message_t *req, in
         call_bye(cj, c, req, now_ms);
     } else if (MSG_IS_INVITE(req)) {
         c->reinvites++; /* a re-INVITE changes the media, it is no new call */
-        c->video = c->video || offers_video(req);
+        c->video_offered = has_video(req);
     } else if (MSG_IS_REFER(req)) {
         call_refer(c, req);
     }
@@ -313,11 +315,16 @@ static void failure_outcome(int code, enum call_end_hint hint, const char **outc
 void call_journal_response(struct call_journal *cj, const osip_message_t *invite,
                            const osip_message_t *resp, enum call_end_hint hint, int64_t now_ms)
 {
-    if (!cj->file || sipmsg_to_tag(invite))
+    if (!cj->file)
         return;
     struct call *c = call_find(cj, invite);
     int code = resp->status_code;
-    if (!c || c->established || code == 100)
+    if (!c)
+        return;
+    /* video counts once an answer accepts it, initial INVITE or re-INVITE */
+    if (code >= 200 && code < 300 && c->video_offered && has_video(resp))
+        c->video = true;
+    if (sipmsg_to_tag(invite) || c->established || code == 100)
         return;
     if (code < 200) {
         if (!c->ringing_ms)
