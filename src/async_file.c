@@ -17,6 +17,7 @@
 #include "switchboard/error.h"
 #include "switchboard/log.h"
 #include "switchboard/types.h"
+#include "tsan_annotate.h"
 
 #define WRITE_BATCH 256
 
@@ -135,6 +136,7 @@ static size_t drain(struct async_file *f)
     __cds_wfcq_splice_blocking(&head, &tail, &f->head, &f->tail);
     struct cds_wfcq_node *node;
     while ((node = __cds_wfcq_dequeue_blocking(&head, &tail)) != NULL) {
+        tsan_observe(node);
         batch[n++] = caa_container_of(node, struct record, node);
         if (n == WRITE_BATCH || f->sync == ASYNC_FILE_SYNC_RECORD) {
             write_batch(f, batch, n);
@@ -246,6 +248,7 @@ int async_file_append(struct async_file *f, const void *data, size_t len)
     r->len = len;
     memcpy(r->data, data, len);
     cds_wfcq_node_init(&r->node);
+    tsan_publish(&r->node);
     cds_wfcq_enqueue(&f->head, &f->tail, &r->node);
     if (atomic_exchange(&f->sleeping, 0))
         wake(f);

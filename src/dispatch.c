@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "switchboard/error.h"
+#include "tsan_annotate.h"
 
 struct dispatch_queue {
     _Alignas(64) struct cds_wfcq_head head;
@@ -63,8 +64,10 @@ void dispatch_destroy(struct dispatch *d)
     for (unsigned i = 0; i < d->count; i++) {
         struct dispatch_queue *q = &d->queues[i];
         struct cds_wfcq_node *node;
-        while ((node = __cds_wfcq_dequeue_blocking(&q->head, &q->tail)) != NULL)
+        while ((node = __cds_wfcq_dequeue_blocking(&q->head, &q->tail)) != NULL) {
+            tsan_observe(node);
             sb_inbound_free(caa_container_of(node, struct sb_inbound, node));
+        }
         cds_wfcq_destroy(&q->head, &q->tail);
         close(q->wake_fd);
     }
@@ -90,6 +93,7 @@ int dispatch_push(struct dispatch *d, unsigned worker, struct sb_inbound *in)
         return SB_ELIMIT;
     }
     cds_wfcq_node_init(&in->node);
+    tsan_publish(&in->node);
     cds_wfcq_enqueue(&q->head, &q->tail, &in->node);
     return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "switchboard/error.h"
 #include "switchboard/log.h"
+#include "tsan_annotate.h"
 
 #define CODE_MIN 100
 #define CODE_MAX 699
@@ -101,6 +102,7 @@ int reasons_load(struct reasons *r, const char *path)
         table_free(t);
         return rc;
     }
+    tsan_publish(t);
     struct reason_table *old = rcu_xchg_pointer(&r->table, t);
     synchronize_rcu(); /* no worker reads the old table any more */
     table_free(old);
@@ -115,6 +117,8 @@ void reasons_apply(struct reasons *r, osip_message_t *resp)
         return;
     rcu_read_lock();
     struct reason_table *t = rcu_dereference(r->table);
+    if (t)
+        tsan_observe(t);
     const char *phrase = t ? t->phrase[code - CODE_MIN] : NULL;
     if (phrase) {
         osip_free(resp->reason_phrase);
@@ -130,6 +134,8 @@ int reasons_lookup(struct reasons *r, int code, char *buf, size_t size)
         return rc;
     rcu_read_lock();
     struct reason_table *t = rcu_dereference(r->table);
+    if (t)
+        tsan_observe(t);
     if (t && t->phrase[code - CODE_MIN]) {
         snprintf(buf, size, "%s", t->phrase[code - CODE_MIN]);
         rc = 0;

@@ -21,6 +21,7 @@
 #include <osipparser2/osip_uri.h>
 
 #include "switchboard/error.h"
+#include "tsan_annotate.h"
 
 struct registrar {
     struct cds_lfht *table;
@@ -38,6 +39,7 @@ struct reg_record {
 static int match_aor(struct cds_lfht_node *node, const void *key)
 {
     const struct reg_record *rec = caa_container_of(node, struct reg_record, node);
+    tsan_observe(rec);
     return strcmp(rec->aor, key) == 0;
 }
 
@@ -294,6 +296,7 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
     struct reg_record *rec = record_build(aor, next, n);
     if (!rec)
         return SB_ENOMEM;
+    tsan_publish(rec);
     if (old) {
         if (cds_lfht_replace(reg->table, iter, hash, match_aor, aor, &rec->node) != 0) {
             record_free(rec);
@@ -336,6 +339,8 @@ int registrar_update(struct registrar *reg, const char *aor, const struct regist
         cds_lfht_lookup(reg->table, hash, match_aor, aor, &iter);
         struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
         struct reg_record *old = node ? caa_container_of(node, struct reg_record, node) : NULL;
+        if (old)
+            tsan_observe(old);
         size_t room = (old ? old->set->count : 0) + count;
         struct registrar_binding *next = malloc((room ? room : 1) * sizeof(*next));
         if (!next) {
@@ -364,6 +369,7 @@ int registrar_lookup(struct registrar *reg, const char *aor, uint64_t now_ms,
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
     if (node) {
         struct reg_record *rec = caa_container_of(node, struct reg_record, node);
+        tsan_observe(rec);
         *out = set_snapshot(rec->set, now_ms);
         rc = *out ? 0 : SB_ENOMEM;
         if (rc == 0 && (*out)->count == 0) {
@@ -389,6 +395,7 @@ size_t registrar_expire(struct registrar *reg, uint64_t now_ms)
     rcu_read_lock();
     cds_lfht_for_each_entry(reg->table, &iter, rec, node)
     {
+        tsan_observe(rec);
         size_t expired = 0;
         for (size_t i = 0; i < rec->set->count; i++)
             expired += rec->set->bindings[i].expires_at_ms <= now_ms;

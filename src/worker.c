@@ -12,6 +12,7 @@
 #include "switchboard/outbox.h"
 #include "switchboard/proxy.h"
 #include "switchboard/timer_wheel.h"
+#include "tsan_annotate.h"
 
 struct worker {
     struct sb_counters counters; /* first: its own cache lines */
@@ -56,6 +57,7 @@ static void *worker_main(void *arg)
         size_t handled = 0;
         struct cds_wfcq_node *node;
         while ((node = __cds_wfcq_dequeue_blocking(&head, &tail)) != NULL) {
+            tsan_observe(node);
             proxy_handle(w->proxy, caa_container_of(node, struct sb_inbound, node));
             handled++;
         }
