@@ -315,6 +315,10 @@ test_dead_peers_leave_no_state() {
     # a callee that answers and then vanishes: the caller's BYE times out (408)
     register_user reg2 15070 bob || return 1
     place_call uas_answer_vanish.xml uac_call_callee_vanishes.xml || return 1
+    # a callee that answers only after Timer B (3.2 s here) gave up on it: the
+    # caller already has 408; the late 200 is relayed statelessly, ACKed and
+    # hung up through the proxy
+    place_call uas_answer_after_timer_b.xml uac_answer_after_timer_b.xml || return 1
     local i
     for i in $(seq 20); do
         python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --file "$HERE/corpus/response_for_nothing.sip" \
