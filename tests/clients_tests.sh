@@ -70,13 +70,16 @@ baresip_start() {
 }
 
 # baresip_start_scripted NAME SECONDS DELAY COMMAND: like baresip_start, and
-# types COMMAND on its console after DELAY seconds.
+# types COMMAND on its console after DELAY seconds (the typist is a tracked
+# process too, so nothing outlives the test).
 baresip_start_scripted() {
     local name=$1 seconds=$2 delay=$3 command=$4
-    (sleep "$delay"; printf '%s\n' "$command"; sleep "$seconds") |
-        baresip -f "$DIR/$name" -t "$seconds" >"$DIR/$name.log" 2>&1 &
+    mkfifo "$DIR/$name/console"
+    baresip -f "$DIR/$name" -t "$seconds" <"$DIR/$name/console" >"$DIR/$name.log" 2>&1 &
     LAST_PID=$!
     PIDS+=("$LAST_PID")
+    (sleep "$delay"; printf '%s\n' "$command"; exec sleep "$seconds") >"$DIR/$name/console" &
+    PIDS+=("$!")
 }
 
 # linphone_setup NAME USER IP HZ: a private linphonec config (its own HOME,
@@ -407,6 +410,17 @@ test_linphone_voice_call_caller_hangs_up() {
     linphone_says alice "Media streams established" && linphone_says bob "ended" || return 1
     stop_proxy && heard bob 1000 && heard alice 440 &&
         journal_says outcome=answered hung_up_by=caller answered_by=127.0.0.6
+}
+
+test_linphone_voice_call_callee_hangs_up() {
+    linphone_pair
+    start_proxy || return 1
+    bob_then_alice "sleep 6
+terminate
+sleep 1" -a "$(calls_bob "sleep 9")" || return 1
+    linphone_says alice "ended" || return 1
+    stop_proxy && heard bob 1000 && heard alice 440 &&
+        journal_says outcome=answered hung_up_by=callee answered_by=127.0.0.6
 }
 
 # Mixed: Linphone calls a baresip phone, which hangs up.
