@@ -120,3 +120,68 @@ Test(call_journal, hostile_display_names_still_make_valid_json)
     osip_message_free(inv);
     osip_message_free(nf);
 }
+
+/* A message of @head (ending in "Content-Length: ") with an SDP body whose
+ * only video line is "m=video PORT". */
+static osip_message_t *with_video(const char *head, int port)
+{
+    char sdp[160], text[1024];
+    snprintf(sdp, sizeof(sdp),
+             "v=0\no=x 1 1 IN IP4 10.0.0.5\ns=-\nc=IN IP4 10.0.0.5\nt=0 0\n"
+             "m=audio 4000 RTP/AVP 0\nm=video %d RTP/AVP 96\n",
+             port);
+    snprintf(text, sizeof(text), "%s%zu\nContent-Type: application/sdp\n\n%s", head, strlen(sdp),
+             sdp);
+    return parse(text);
+}
+
+#define REINVITE_HEAD                                                                              \
+    "INVITE sip:bob@10.0.0.9:5070 SIP/2.0\n"                                                       \
+    "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-re1\n"                                          \
+    "From: \"Alice\" <sip:alice@127.0.0.1>;tag=from1\n"                                            \
+    "To: <sip:bob@127.0.0.1>;tag=bob9\n"                                                           \
+    "Call-ID: call-1@10.0.0.5\n"                                                                   \
+    "CSeq: 8 INVITE\n"                                                                             \
+    "Content-Length: "
+
+#define REINVITE_OK_HEAD                                                                           \
+    "SIP/2.0 200 OK\n"                                                                             \
+    "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-re1\n"                                          \
+    "From: \"Alice\" <sip:alice@127.0.0.1>;tag=from1\n"                                            \
+    "To: <sip:bob@127.0.0.1>;tag=bob9\n"                                                           \
+    "Call-ID: call-1@10.0.0.5\n"                                                                   \
+    "CSeq: 8 INVITE\n"                                                                             \
+    "Content-Length: "
+
+/* Video counts only once an answer accepts an offered stream: a conference
+ * re-INVITE whose video the callee declines (port 0) is no video call; a
+ * later re-INVITE whose answer accepts it is. */
+Test(call_journal, video_is_an_accepted_video_stream)
+{
+    osip_message_t *inv = parse(INVITE_TEXT), *ok = parse(RESP("200", "OK", ";tag=bob9"));
+    call_journal_request(cj, inv, 1000);
+    call_journal_response(cj, inv, ok, CALL_END_RELAYED, 2000);
+    osip_message_t *offer = with_video(REINVITE_HEAD, 5000);
+    osip_message_t *declined = with_video(REINVITE_OK_HEAD, 0);
+    call_journal_request(cj, offer, 3000);
+    call_journal_response(cj, offer, declined, CALL_END_RELAYED, 3100);
+    osip_message_t *bye = parse(BYE_FROM_CALLEE);
+    call_journal_request(cj, bye, 4000);
+    char *text = finish();
+    cr_assert_not_null(strstr(text, "\"reinvites\":1,\"video\":false"), "%s", text);
+    osip_message_free(bye);
+
+    setup();
+    osip_message_t *accepted = with_video(REINVITE_OK_HEAD, 6000);
+    call_journal_request(cj, inv, 1000);
+    call_journal_response(cj, inv, ok, CALL_END_RELAYED, 2000);
+    call_journal_request(cj, offer, 3000);
+    call_journal_response(cj, offer, accepted, CALL_END_RELAYED, 3100);
+    text = finish();
+    cr_assert_not_null(strstr(text, "\"video\":true"), "%s", text);
+    osip_message_free(inv);
+    osip_message_free(ok);
+    osip_message_free(offer);
+    osip_message_free(declined);
+    osip_message_free(accepted);
+}
