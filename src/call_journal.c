@@ -315,16 +315,16 @@ static void failure_outcome(int code, enum call_end_hint hint, const char **outc
 void call_journal_response(struct call_journal *cj, const osip_message_t *invite,
                            const osip_message_t *resp, enum call_end_hint hint, int64_t now_ms)
 {
-    if (!cj->file)
+    int code = resp->status_code;
+    if (!cj->file || code == 100) /* our own 100 for every INVITE: nothing to note */
         return;
     struct call *c = call_find(cj, invite);
-    int code = resp->status_code;
     if (!c)
         return;
     /* video counts once an answer accepts it, initial INVITE or re-INVITE */
     if (code >= 200 && code < 300 && c->video_offered && has_video(resp))
         c->video = true;
-    if (sipmsg_to_tag(invite) || c->established || code == 100)
+    if (sipmsg_to_tag(invite) || c->established)
         return;
     if (code < 200) {
         if (!c->ringing_ms)

@@ -453,24 +453,28 @@ static void on_timer_c(struct timer *timer, void *arg)
 
 /* --- forwarding ----------------------------------------------------------- */
 
+/* URI parameters that say how to reach a binding (RFC 3261 §19.1.1), so a
+ * retargeted request keeps the binding's, never the caller's. */
+static bool is_transport_param(const char *name)
+{
+    static const char *const names[] = {"transport", "maddr", "ttl", "lr", "user", "method"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (osip_strcasecmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Parameters the caller put on the Request-URI that the binding lacks (such
  * as Linphone's conf-id, naming a conference at its host) travel on with the
- * retargeted request; those about transport and routing describe the
- * binding, not the caller's intent, and stay as the binding has them. */
+ * retargeted request. */
 static int carry_uri_params(osip_uri_t *target, const osip_uri_t *original)
 {
-    static const char *const binding_params[] = {"transport", "maddr", "ttl",
-                                                 "lr",        "user",  "method"};
     osip_list_iterator_t it;
     for (osip_uri_param_t *param = osip_list_get_first(&original->url_params, &it); param;
          param = osip_list_get_next(&it)) {
-        if (!param->gname)
-            continue;
-        bool skip = false;
-        for (size_t i = 0; i < sizeof(binding_params) / sizeof(binding_params[0]); i++)
-            skip = skip || osip_strcasecmp(param->gname, binding_params[i]) == 0;
         osip_uri_param_t *have = NULL;
-        if (skip || osip_uri_uparam_get_byname(target, param->gname, &have) == 0)
+        if (!param->gname || is_transport_param(param->gname) ||
+            osip_uri_uparam_get_byname(target, param->gname, &have) == 0)
             continue;
         char *name = osip_strdup(param->gname);
         char *value = param->gvalue ? osip_strdup(param->gvalue) : NULL;

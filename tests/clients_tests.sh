@@ -227,6 +227,34 @@ heard_all() {
     done
 }
 
+# stop_clients PID...: ends clients still running (they hang up on SIGTERM)
+# and reaps them.
+stop_clients() {
+    kill -TERM "$@" 2>/dev/null
+    wait "$@"
+}
+
+# relayed_answers IP: the media lines of every 200 to an INVITE the proxy
+# relayed to IP, one answer per line.
+relayed_answers() {
+    tshark -r "$DIR/sip.pcap" -Y "sip.Status-Code == 200 && sip.CSeq.method == \"INVITE\" && ip.dst == $1" \
+        -T fields -e sdp.media 2>/dev/null
+}
+
+# accepts_video WHAT MEDIA: MEDIA (an answer's media lines) has a video
+# stream on a real port (port 0 declines it).
+accepts_video() {
+    echo "$2" | grep -qE "video [1-9][0-9]* RTP/AVP" || { log "$1 accepts no video: $2"; return 1; }
+}
+
+# sipfrag_notify_reached IP: a NOTIFY with a message/sipfrag body (the
+# transfer's progress) was relayed to IP.
+sipfrag_notify_reached() {
+    tshark -r "$DIR/sip.pcap" -Y "sip.Method == \"NOTIFY\" && ip.dst == $1" \
+        -T fields -e sip.Content-Type 2>/dev/null | grep -q "message/sipfrag" ||
+        { log "no NOTIFY with message/sipfrag reached $1"; return 1; }
+}
+
 # journal_says FIELD=VALUE...: the journal has exactly one line, with these.
 journal_says() {
     python3 - "$DIR/journal.jsonl" "$@" >>"$DIR/test.log" 2>&1 <<'PY'
@@ -270,8 +298,7 @@ test_voice_call_caller_hangs_up() {
     baresip_start alice 8 "/dial sip:bob@$IP:$PROXY_PORT"
     wait "$LAST_PID"
     sleep 1
-    kill -TERM "$bob" 2>/dev/null
-    wait "$bob"
+    stop_clients "$bob"
     stop_proxy && heard bob 1000 && heard alice 440 &&
         journal_says outcome=answered hung_up_by=caller answered_by=127.0.0.3
 }
@@ -287,8 +314,7 @@ test_voice_call_callee_hangs_up() {
     local alice=$LAST_PID
     wait "$bob"
     sleep 1
-    kill -TERM "$alice" 2>/dev/null
-    wait "$alice"
+    stop_clients "$alice"
     stop_proxy && heard bob 1000 && heard alice 440 &&
         journal_says outcome=answered hung_up_by=callee
 }
@@ -303,8 +329,7 @@ test_cancel_while_ringing() {
     baresip_start alice 3 "/dial sip:bob@$IP:$PROXY_PORT"
     wait "$LAST_PID"
     sleep 1
-    kill -TERM "$bob" 2>/dev/null
-    wait "$bob"
+    stop_clients "$bob"
     grep -qi "ringing" "$DIR/alice.log" || { log "alice never heard ringing"; return 1; }
     stop_proxy && journal_says outcome=cancelled hung_up_by=caller status=487
 }
@@ -322,8 +347,7 @@ test_fork_to_two_devices() {
     baresip_start alice 6 "/dial sip:bob@$IP:$PROXY_PORT"
     wait "$LAST_PID"
     sleep 1
-    kill -TERM "$desk" "$phone" 2>/dev/null
-    wait "$desk" "$phone"
+    stop_clients "$desk" "$phone"
     # the desk rang, then stopped when the phone answered
     grep -qi "incoming call" "$DIR/desk.log" || { log "the desk never rang"; return 1; }
     grep -qiE "terminated|closed" "$DIR/desk.log" || { log "the desk kept ringing"; return 1; }
@@ -342,13 +366,10 @@ test_video_call() {
     registered bob 127.0.0.3 || return 1
     baresip_start alice 6 "/dial sip:bob@$IP:$PROXY_PORT"
     wait "$LAST_PID"
-    kill -TERM "$bob" 2>/dev/null
-    wait "$bob"
+    stop_clients "$bob"
     stop_proxy || return 1
-    tshark -r "$DIR/sip.pcap" -Y 'sip.Status-Code == 200 && sdp && ip.dst == 127.0.0.2' \
-        -T fields -e sdp.media 2>/dev/null >"$DIR/answer-media.txt"
-    grep -qE "video [1-9][0-9]* RTP/AVP" "$DIR/answer-media.txt" ||
-        { log "the relayed answer accepts no video: $(cat "$DIR/answer-media.txt")"; return 1; }
+    relayed_answers 127.0.0.2 >"$DIR/answer-media.txt"
+    accepts_video "the relayed answer" "$(cat "$DIR/answer-media.txt")" || return 1
     heard bob 1000 && journal_says outcome=answered video=True
 }
 
@@ -368,13 +389,9 @@ test_blind_transfer() {
     baresip_start alice 12 "/dial sip:bob@$IP:$PROXY_PORT"
     wait "$LAST_PID"
     sleep 1
-    kill -TERM "$bob" "$carol" 2>/dev/null
-    wait "$bob" "$carol"
+    stop_clients "$bob" "$carol"
     stop_proxy || return 1
-    local notify
-    notify=$(tshark -r "$DIR/sip.pcap" -Y 'sip.Method == "NOTIFY" && ip.dst == 127.0.0.3' \
-        -T fields -e sip.Content-Type 2>/dev/null | grep -c "message/sipfrag")
-    [ "$notify" -ge 1 ] || { log "no NOTIFY with message/sipfrag reached bob"; return 1; }
+    sipfrag_notify_reached 127.0.0.3 || return 1
     heard carol 1000 || return 1
     journal_shows_transfer
 }
@@ -474,21 +491,13 @@ test_linphone_no_answer() {
     stop_proxy && journal_says outcome=no-answer hung_up_by=proxy status=408
 }
 
-# relayed_answers: every 200 to an INVITE that reached alice
-# (127.0.0.5); prints their media lines, one answer per line.
-relayed_answers() {
-    tshark -r "$DIR/sip.pcap" -Y 'sip.Status-Code == 200 && sip.CSeq.method == "INVITE" && ip.dst == 127.0.0.5' \
-        -T fields -e sdp.media 2>/dev/null
-}
-
 test_linphone_video_call() {
     linphone_pair
     start_proxy || return 1
     bob_then_alice "sleep 9" "-a -V" "$(calls_bob "sleep 5" terminate "sleep 1")" -V || return 1
     stop_proxy || return 1
-    relayed_answers >"$DIR/answer-media.txt"
-    grep -qE "video [1-9][0-9]* RTP/AVP" "$DIR/answer-media.txt" ||
-        { log "the relayed answer accepts no video: $(cat "$DIR/answer-media.txt")"; return 1; }
+    relayed_answers 127.0.0.5 >"$DIR/answer-media.txt"
+    accepts_video "the relayed answer" "$(cat "$DIR/answer-media.txt")" || return 1
     linphone_says alice "for call 1 (video)" && heard bob 1000 && journal_says outcome=answered video=True
 }
 
@@ -500,13 +509,12 @@ test_linphone_upgrade_to_video() {
     bob_then_alice "sleep 11" "-a -V" \
         "$(calls_bob "sleep 3" "camera on" "sleep 4" terminate "sleep 1")" -V || return 1
     stop_proxy || return 1
-    relayed_answers >"$DIR/answer-media.txt"
+    relayed_answers 127.0.0.5 >"$DIR/answer-media.txt"
     local first second
     first=$(sed -n 1p "$DIR/answer-media.txt")
     second=$(sed -n 2p "$DIR/answer-media.txt")
     echo "$first" | grep -qE "video [1-9]" && { log "the first answer already had video: $first"; return 1; }
-    echo "$second" | grep -qE "video [1-9][0-9]* RTP/AVP" ||
-        { log "the re-INVITE's answer accepts no video: $second"; return 1; }
+    accepts_video "the re-INVITE's answer" "$second" || return 1
     linphone_says alice "for call 1 (audio)" && linphone_says alice "for call 1 (video)" &&
         journal_says outcome=answered reinvites=1 video=True
 }
@@ -526,10 +534,7 @@ sleep 6" -a
     linphone_start alice "$(calls_bob "sleep 9" "terminate all" "sleep 1")"
     wait "$LAST_PID" "$bob" "$carol"
     stop_proxy || return 1
-    local notify
-    notify=$(tshark -r "$DIR/sip.pcap" -Y 'sip.Method == "NOTIFY" && ip.dst == 127.0.0.6' \
-        -T fields -e sip.Content-Type 2>/dev/null | grep -c "message/sipfrag")
-    [ "$notify" -ge 1 ] || { log "no NOTIFY with message/sipfrag reached bob"; return 1; }
+    sipfrag_notify_reached 127.0.0.6 || return 1
     heard carol 1000 && journal_shows_transfer
 }
 
