@@ -3,21 +3,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-#include <urcu/wfcqueue.h>
 
 #include "switchboard/error.h"
 #include "switchboard/log.h"
 #include "switchboard/types.h"
-#include "tsan_annotate.h"
+#include "switchboard/wakeq.h"
 
 #define WRITE_BATCH 256
 
@@ -28,21 +24,15 @@ struct record {
 };
 
 struct async_file {
-    struct cds_wfcq_head head;
-    struct cds_wfcq_tail tail;
-    atomic_long depth;
-    atomic_int sleeping;
-    atomic_bool stopping;
+    struct wakeq *queue; /* records from any thread to the writer */
     atomic_bool reopen;
     atomic_uint_fast64_t written, failed, dropped;
-    int wake_fd;
     int fd;
     char *path;
     char *name;
     void *header;
     size_t header_len;
     enum async_file_sync sync;
-    size_t queue_limit;
     pthread_t thread;
     uint64_t last_error_log_ms;
 };
@@ -126,17 +116,16 @@ static void write_batch(struct async_file *f, struct record **recs, size_t n)
 
 static size_t drain(struct async_file *f)
 {
-    struct cds_wfcq_head head;
-    struct cds_wfcq_tail tail;
+    struct wakeq_batch taken;
     struct record *batch[WRITE_BATCH];
     size_t n = 0, total = 0;
-    cds_wfcq_init(&head, &tail);
-    if (cds_wfcq_empty(&f->head, &f->tail))
+    wakeq_batch_init(&taken);
+    if (!wakeq_take(f->queue, &taken)) {
+        wakeq_batch_fini(&taken);
         return 0;
-    __cds_wfcq_splice_blocking(&head, &tail, &f->head, &f->tail);
+    }
     struct cds_wfcq_node *node;
-    while ((node = __cds_wfcq_dequeue_blocking(&head, &tail)) != NULL) {
-        tsan_observe(node);
+    while ((node = wakeq_batch_pop(&taken)) != NULL) {
         batch[n++] = caa_container_of(node, struct record, node);
         if (n == WRITE_BATCH || f->sync == ASYNC_FILE_SYNC_RECORD) {
             write_batch(f, batch, n);
@@ -152,8 +141,8 @@ static size_t drain(struct async_file *f)
             free(batch[i]);
         total += n;
     }
-    atomic_fetch_sub(&f->depth, (long)total);
-    cds_wfcq_destroy(&head, &tail);
+    wakeq_done(f->queue, total);
+    wakeq_batch_fini(&taken);
     return total;
 }
 
@@ -165,36 +154,25 @@ static void *writer_main(void *arg)
             SB_INFO("%s: reopened %s", f->name, f->path);
         if (drain(f) > 0)
             continue;
-        if (atomic_load(&f->stopping) && cds_wfcq_empty(&f->head, &f->tail))
+        if (wakeq_stopping(f->queue))
             break;
-        atomic_store(&f->sleeping, 1);
-        if (cds_wfcq_empty(&f->head, &f->tail) && !atomic_load(&f->stopping) &&
-            !atomic_load(&f->reopen)) {
-            struct pollfd pfd = {.fd = f->wake_fd, .events = POLLIN};
-            if (poll(&pfd, 1, 1000) > 0) {
-                uint64_t v;
-                ssize_t r = read(f->wake_fd, &v, sizeof(v));
-                (void)r;
-            }
-        }
-        atomic_store(&f->sleeping, 0);
+        /* a reopen request stops the queue's sleep through wakeq_wake */
+        if (!atomic_load(&f->reopen))
+            wakeq_wait(f->queue, 1000);
     }
     return NULL;
 }
 
-static void wake(struct async_file *f)
+static void free_record(struct cds_wfcq_node *node)
 {
-    uint64_t one = 1;
-    ssize_t r = write(f->wake_fd, &one, sizeof(one));
-    (void)r;
+    free(caa_container_of(node, struct record, node));
 }
 
 static void file_free(struct async_file *f)
 {
     if (f->fd >= 0)
         close(f->fd);
-    if (f->wake_fd >= 0)
-        close(f->wake_fd);
+    wakeq_destroy(f->queue, free_record);
     free(f->path);
     free(f->name);
     free(f->header);
@@ -206,20 +184,22 @@ int async_file_open(const struct async_file_options *o, struct async_file **out)
     struct async_file *f = calloc(1, sizeof(*f));
     if (!f)
         return SB_ENOMEM;
-    cds_wfcq_init(&f->head, &f->tail);
     f->fd = -1;
-    f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    int rc = wakeq_create(o->queue_limit ? o->queue_limit : 65536, &f->queue);
+    if (rc != 0) {
+        free(f);
+        return rc;
+    }
     f->path = strdup(o->path);
     f->name = strdup(o->name);
     f->sync = o->sync;
-    f->queue_limit = o->queue_limit ? o->queue_limit : 65536;
     if (o->header) {
         f->header = malloc(o->header_len);
         if (f->header)
             memcpy(f->header, o->header, o->header_len);
         f->header_len = o->header_len;
     }
-    int rc = (f->wake_fd < 0 || !f->path || !f->name || (o->header && !f->header)) ? SB_ENOMEM : 0;
+    rc = (!f->path || !f->name || (o->header && !f->header)) ? SB_ENOMEM : 0;
     if (rc == 0)
         rc = file_open(f);
     if (rc == 0 && pthread_create(&f->thread, NULL, writer_main, f) != 0)
@@ -234,31 +214,27 @@ int async_file_open(const struct async_file_options *o, struct async_file **out)
 
 int async_file_append(struct async_file *f, const void *data, size_t len)
 {
-    if ((size_t)atomic_fetch_add(&f->depth, 1) >= f->queue_limit) {
-        atomic_fetch_sub(&f->depth, 1);
-        atomic_fetch_add(&f->dropped, 1);
-        return SB_ELIMIT;
-    }
     struct record *r = malloc(sizeof(*r) + len);
     if (!r) {
-        atomic_fetch_sub(&f->depth, 1);
         atomic_fetch_add(&f->dropped, 1);
         return SB_ENOMEM;
     }
     r->len = len;
     memcpy(r->data, data, len);
-    cds_wfcq_node_init(&r->node);
-    tsan_publish(&r->node);
-    cds_wfcq_enqueue(&f->head, &f->tail, &r->node);
-    if (atomic_exchange(&f->sleeping, 0))
-        wake(f);
+    int rc = wakeq_push(f->queue, &r->node);
+    if (rc != 0) {
+        free(r);
+        atomic_fetch_add(&f->dropped, 1);
+        return rc;
+    }
+    wakeq_wake(f->queue);
     return 0;
 }
 
 void async_file_reopen(struct async_file *f)
 {
     atomic_store(&f->reopen, true);
-    wake(f);
+    wakeq_wake(f->queue);
 }
 
 void async_file_counters(const struct async_file *f, struct async_file_counters *out)
@@ -272,12 +248,10 @@ void async_file_close(struct async_file *f, struct async_file_counters *last)
 {
     if (!f)
         return;
-    atomic_store(&f->stopping, true);
-    wake(f);
+    wakeq_stop(f->queue);
     pthread_join(f->thread, NULL);
     drain(f); /* anything appended while it stopped */
     if (last)
         async_file_counters(f, last);
-    cds_wfcq_destroy(&f->head, &f->tail);
     file_free(f);
 }

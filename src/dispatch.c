@@ -1,57 +1,42 @@
 /* Listener -> worker queues. See the DESIGN note in dispatch.h. */
 #include "switchboard/dispatch.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "switchboard/error.h"
-#include "tsan_annotate.h"
-
-struct dispatch_queue {
-    _Alignas(64) struct cds_wfcq_head head;
-    struct cds_wfcq_tail tail;
-    atomic_int sleeping;
-    atomic_long depth;
-    int wake_fd;
-};
+#include "switchboard/wakeq.h"
 
 struct dispatch {
     unsigned count;
-    size_t limit;
     atomic_bool stopping;
-    struct dispatch_queue *queues;
+    struct wakeq **queues;
 };
+
+static void release_inbound(struct cds_wfcq_node *node)
+{
+    sb_inbound_free(caa_container_of(node, struct sb_inbound, node));
+}
 
 int dispatch_create(unsigned workers, size_t limit, struct dispatch **out)
 {
     struct dispatch *d = calloc(1, sizeof(*d));
     if (!d)
         return SB_ENOMEM;
-    d->queues = aligned_alloc(64, ((sizeof(struct dispatch_queue) * workers + 63) / 64) * 64);
+    d->queues = calloc(workers, sizeof(*d->queues));
     if (!d->queues) {
         free(d);
         return SB_ENOMEM;
     }
-    d->count = workers;
-    d->limit = limit;
     atomic_init(&d->stopping, false);
     for (unsigned i = 0; i < workers; i++) {
-        struct dispatch_queue *q = &d->queues[i];
-        memset(q, 0, sizeof(*q));
-        cds_wfcq_init(&q->head, &q->tail);
-        atomic_init(&q->sleeping, 0);
-        atomic_init(&q->depth, 0);
-        q->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (q->wake_fd < 0) {
-            d->count = i;
+        int rc = wakeq_create(limit, &d->queues[i]);
+        if (rc != 0) {
             dispatch_destroy(d);
-            return SB_ESYS;
+            return rc;
         }
+        d->count++;
     }
     *out = d;
     return 0;
@@ -61,16 +46,8 @@ void dispatch_destroy(struct dispatch *d)
 {
     if (!d)
         return;
-    for (unsigned i = 0; i < d->count; i++) {
-        struct dispatch_queue *q = &d->queues[i];
-        struct cds_wfcq_node *node;
-        while ((node = __cds_wfcq_dequeue_blocking(&q->head, &q->tail)) != NULL) {
-            tsan_observe(node);
-            sb_inbound_free(caa_container_of(node, struct sb_inbound, node));
-        }
-        cds_wfcq_destroy(&q->head, &q->tail);
-        close(q->wake_fd);
-    }
+    for (unsigned i = 0; i < d->count; i++)
+        wakeq_destroy(d->queues[i], release_inbound);
     free(d->queues);
     free(d);
 }
@@ -87,69 +64,39 @@ unsigned dispatch_worker_for(const struct dispatch *d, const char *call_id)
 
 int dispatch_push(struct dispatch *d, unsigned worker, struct sb_inbound *in)
 {
-    struct dispatch_queue *q = &d->queues[worker];
-    if ((size_t)atomic_fetch_add_explicit(&q->depth, 1, memory_order_relaxed) >= d->limit) {
-        atomic_fetch_sub_explicit(&q->depth, 1, memory_order_relaxed);
-        return SB_ELIMIT;
-    }
-    cds_wfcq_node_init(&in->node);
-    tsan_publish(&in->node);
-    cds_wfcq_enqueue(&q->head, &q->tail, &in->node);
-    return 0;
-}
-
-static void wake(struct dispatch_queue *q)
-{
-    uint64_t one = 1;
-    ssize_t n = write(q->wake_fd, &one, sizeof(one));
-    (void)n; /* EAGAIN means a wake-up is already pending */
+    return wakeq_push(d->queues[worker], &in->node);
 }
 
 void dispatch_wake(struct dispatch *d, unsigned worker)
 {
-    struct dispatch_queue *q = &d->queues[worker];
-    /* seq_cst pairs with the worker's store-then-check in dispatch_wait */
-    if (atomic_exchange(&q->sleeping, 0))
-        wake(q);
+    wakeq_wake(d->queues[worker]);
 }
 
-bool dispatch_take(struct dispatch *d, unsigned worker, struct cds_wfcq_head *head,
-                   struct cds_wfcq_tail *tail)
+bool dispatch_take(struct dispatch *d, unsigned worker, struct wakeq_batch *batch)
 {
-    struct dispatch_queue *q = &d->queues[worker];
-    if (cds_wfcq_empty(&q->head, &q->tail))
-        return false;
-    __cds_wfcq_splice_blocking(head, tail, &q->head, &q->tail);
-    return true;
+    return wakeq_take(d->queues[worker], batch);
 }
 
 void dispatch_done(struct dispatch *d, unsigned worker, size_t handled)
 {
-    atomic_fetch_sub_explicit(&d->queues[worker].depth, (long)handled, memory_order_relaxed);
+    wakeq_done(d->queues[worker], handled);
 }
 
 void dispatch_wait(struct dispatch *d, unsigned worker, int timeout_ms)
 {
-    struct dispatch_queue *q = &d->queues[worker];
-    atomic_store(&q->sleeping, 1);
-    if (!cds_wfcq_empty(&q->head, &q->tail) || atomic_load(&d->stopping)) {
-        atomic_store(&q->sleeping, 0);
-        return;
-    }
-    struct pollfd pfd = {.fd = q->wake_fd, .events = POLLIN};
-    if (poll(&pfd, 1, timeout_ms) > 0) {
-        uint64_t v;
-        ssize_t n = read(q->wake_fd, &v, sizeof(v));
-        (void)n;
-    }
-    atomic_store(&q->sleeping, 0);
+    wakeq_wait(d->queues[worker], timeout_ms);
+}
+
+size_t dispatch_depth(const struct dispatch *d, unsigned worker)
+{
+    return wakeq_depth(d->queues[worker]);
 }
 
 void dispatch_stop(struct dispatch *d)
 {
     atomic_store(&d->stopping, true);
     for (unsigned i = 0; i < d->count; i++)
-        wake(&d->queues[i]);
+        wakeq_stop(d->queues[i]);
 }
 
 bool dispatch_stopping(const struct dispatch *d)

@@ -12,7 +12,7 @@
 #include "switchboard/outbox.h"
 #include "switchboard/proxy.h"
 #include "switchboard/timer_wheel.h"
-#include "tsan_annotate.h"
+#include "switchboard/wakeq.h"
 
 struct worker {
     struct sb_counters counters; /* first: its own cache lines */
@@ -48,16 +48,14 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct dispatch *d = w->pool->deps.dispatch;
-    struct cds_wfcq_head head;
-    struct cds_wfcq_tail tail;
+    struct wakeq_batch batch;
     rcu_register_thread();
-    cds_wfcq_init(&head, &tail);
+    wakeq_batch_init(&batch);
     for (;;) {
-        bool taken = dispatch_take(d, w->index, &head, &tail);
+        bool taken = dispatch_take(d, w->index, &batch);
         size_t handled = 0;
         struct cds_wfcq_node *node;
-        while ((node = __cds_wfcq_dequeue_blocking(&head, &tail)) != NULL) {
-            tsan_observe(node);
+        while ((node = wakeq_batch_pop(&batch)) != NULL) {
             proxy_handle(w->proxy, caa_container_of(node, struct sb_inbound, node));
             handled++;
         }
@@ -68,13 +66,13 @@ static void *worker_main(void *arg)
                          __ATOMIC_RELAXED);
         if (taken)
             continue; /* a busy worker drains its queue before it sleeps */
-        if (dispatch_stopping(d) && !dispatch_take(d, w->index, &head, &tail))
+        if (dispatch_stopping(d) && !dispatch_take(d, w->index, &batch))
             break;
         int64_t delay = timer_wheel_next_delay(w->wheel, sb_now_ms());
         dispatch_wait(d, w->index, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
     }
     outbox_flush(w->outbox);
-    cds_wfcq_destroy(&head, &tail);
+    wakeq_batch_fini(&batch);
     rcu_unregister_thread();
     return NULL;
 }

@@ -1,11 +1,10 @@
 /* The queues between listener threads and worker threads.
  *
- * DESIGN: one liburcu wait-free concurrent queue (wfcqueue) per worker.
- * Any listener may dispatch_push() to any queue at any time (wait-free
- * enqueue); only the queue's own worker calls dispatch_take() and
- * dispatch_wait(). Wake-ups coalesce: a worker that is about to sleep says
- * so in a flag, and a listener writes its eventfd only when it finds the
- * flag set, so a busy worker is never woken per message. */
+ * DESIGN: one wakeq (wakeq.h, the program's one hand-off primitive) per
+ * worker. Any listener may dispatch_push() to any queue at any time
+ * (wait-free enqueue); only the queue's own worker calls dispatch_take(),
+ * dispatch_done() and dispatch_wait(). Wake-ups coalesce as wakeq.h
+ * describes, so a busy worker is never woken per message. */
 #ifndef SWITCHBOARD_DISPATCH_H
 #define SWITCHBOARD_DISPATCH_H
 
@@ -15,6 +14,7 @@
 #include "switchboard/types.h"
 
 struct dispatch;
+struct wakeq_batch;
 
 /* @limit bounds each queue's depth (messages not yet taken). */
 int dispatch_create(unsigned workers, size_t limit, struct dispatch **out);
@@ -32,16 +32,17 @@ int dispatch_push(struct dispatch *d, unsigned worker, struct sb_inbound *in);
 /* Wakes @worker if it sleeps. Call once after a batch of pushes. */
 void dispatch_wake(struct dispatch *d, unsigned worker);
 
-/* Worker side: moves everything queued for @worker onto the caller's queue
- * (@head/@tail, initialised with cds_wfcq_init). Returns whether anything
- * was there. */
-bool dispatch_take(struct dispatch *d, unsigned worker, struct cds_wfcq_head *head,
-                   struct cds_wfcq_tail *tail);
+/* Worker side: moves everything queued for @worker into @batch (see
+ * wakeq.h). Returns whether anything was there. */
+bool dispatch_take(struct dispatch *d, unsigned worker, struct wakeq_batch *batch);
 /* Worker side: @handled taken messages are done; frees their room in the
  * queue's bound. Counting while handling spares a walk over the batch. */
 void dispatch_done(struct dispatch *d, unsigned worker, size_t handled);
 /* Sleeps until a push, dispatch_stop(), or @timeout_ms (-1: no limit). */
 void dispatch_wait(struct dispatch *d, unsigned worker, int timeout_ms);
+
+/* Messages queued for @worker and not yet handled. */
+size_t dispatch_depth(const struct dispatch *d, unsigned worker);
 
 /* Tells every worker to finish: dispatch_stopping() turns true and sleepers
  * wake. Pushes must have ended before. */
