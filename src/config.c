@@ -213,6 +213,9 @@ static int file_entry(void *user, const char *section, const char *name, const c
         }
     } else if (!strcmp(section, "proxy") && !strcmp(name, "relay")) {
         rc = parse_bool(value, &cfg->relay);
+    } else if (!strcmp(section, "registrar") && !strcmp(name, "use_domain")) {
+        rc = parse_bool(value, &cfg->use_domain);
+
     } else {
         for (size_t i = 0; i < sizeof(string_options) / sizeof(string_options[0]); i++) {
             const struct string_option *o = &string_options[i];

@@ -554,7 +554,7 @@ static size_t registered_targets(struct proxy *p, const osip_uri_t *ruri,
     char aor[256];
     *set = NULL;
     *targets = NULL;
-    if (register_aor_key(ruri, aor, sizeof(aor)) != 0)
+    if (register_aor_key(ruri, p->env.config->use_domain, aor, sizeof(aor)) != 0)
         return 0;
     if (registrar_lookup(p->env.registrar, aor, sb_now_ms(), set) != 0)
         return 0;

@@ -1,6 +1,7 @@
 /* REGISTER processing, RFC 3261 §10.3. */
 #include "switchboard/register_handler.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,21 @@
 
 #define REGISTER_MAX_CONTACTS 64
 
-int register_aor_key(const osip_uri_t *uri, char *buf, size_t size)
+/* Appends '@' and the URI's host, lower-cased, to the key in @buf. */
+static int append_domain(const osip_uri_t *uri, char *buf, size_t n, size_t size)
+{
+    char bare[256];
+    const char *host = uri->host ? sipmsg_bare_host(uri->host, bare, sizeof(bare)) : "";
+    if (n + 1 + strlen(host) + 1 > size)
+        return SB_EINVAL;
+    buf[n++] = '@';
+    for (; *host; host++)
+        buf[n++] = (char)tolower((unsigned char)*host);
+    buf[n] = '\0';
+    return 0;
+}
+
+int register_aor_key(const osip_uri_t *uri, bool use_domain, char *buf, size_t size)
 {
     if (!uri || !uri->username || !*uri->username)
         return SB_EINVAL;
@@ -39,7 +54,7 @@ int register_aor_key(const osip_uri_t *uri, char *buf, size_t size)
         buf[n++] = c;
     }
     buf[n] = '\0';
-    return 0;
+    return use_domain ? append_domain(uri, buf, n, size) : 0;
 }
 
 /* Reads a delta-seconds value; anything else is malformed. */
@@ -228,7 +243,7 @@ osip_message_t *register_process(const struct sb_config *cfg, struct registrar *
 {
     const osip_message_t *req = in->msg;
     char aor[256], call_id[512];
-    if (register_aor_key(req->to->url, aor, sizeof(aor)) != 0)
+    if (register_aor_key(req->to->url, cfg->use_domain, aor, sizeof(aor)) != 0)
         return answer_code(req, to_tag, 404, NULL); /* §10.3 step 3: no valid AOR */
     if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0)
         return answer_code(req, to_tag, 400, NULL);

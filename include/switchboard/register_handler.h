@@ -11,8 +11,10 @@
 #include "switchboard/types.h"
 
 /* The address-of-record key for a URI of one of our domains: its user
- * part (all local domains share one namespace). Returns 0 or SB_EINVAL. */
-int register_aor_key(const osip_uri_t *uri, char *buf, size_t size);
+ * part, unescaped (all local domains share one namespace), or with
+ * @use_domain "user@domain" with the domain lower-cased (Kamailio's
+ * use_domain). Returns 0 or SB_EINVAL. */
+int register_aor_key(const osip_uri_t *uri, bool use_domain, char *buf, size_t size);
 
 /* Builds the answer to the REGISTER in @in: 200 with the bindings, or 400,
  * 403, 404, 423, 500, 503. @to_tag must be the same for retransmissions.

@@ -1,0 +1,90 @@
+/* Unit tests for src/register.c: address-of-record keys (with and without
+ * use_domain). */
+#include <urcu.h>
+
+#include "switchboard/config.h"
+#include "switchboard/error.h"
+#include "switchboard/register_handler.h"
+#include "switchboard/registrar.h"
+#include "switchboard/sip_msg.h"
+#include "test_helpers.h"
+
+static struct registrar *reg;
+static struct sb_config cfg;
+
+static void setup(void)
+{
+    rcu_register_thread();
+    config_defaults(&cfg);
+    struct registrar_limits limits = {.max_bindings = 4};
+    cr_assert_eq(registrar_create(&limits, &reg), 0);
+}
+
+static void teardown(void)
+{
+    registrar_destroy(reg);
+    config_free(&cfg);
+    rcu_unregister_thread();
+}
+
+TestSuite(register, .init = setup, .fini = teardown);
+
+static void key_of(const char *uri_text, bool use_domain, char *buf, size_t size)
+{
+    osip_uri_t *uri;
+    osip_uri_init(&uri);
+    cr_assert_eq(osip_uri_parse(uri, uri_text), 0);
+    cr_assert_eq(register_aor_key(uri, use_domain, buf, size), 0);
+    osip_uri_free(uri);
+}
+
+Test(register, aor_key_is_the_user_unless_use_domain)
+{
+    char a[128], b[128];
+    key_of("sip:alice@a.example", false, a, sizeof(a));
+    key_of("sip:alice@b.example:5070", false, b, sizeof(b));
+    cr_assert_str_eq(a, "alice");
+    cr_assert_str_eq(a, b, "one namespace for every local domain");
+    key_of("sip:alice@A.Example", true, a, sizeof(a));
+    key_of("sip:alice@b.example:5070", true, b, sizeof(b));
+    cr_assert_str_eq(a, "alice@a.example", "domain lower-cased, port dropped");
+    cr_assert_str_eq(b, "alice@b.example");
+    key_of("sip:%61lice@[2001:db8::1]", true, a, sizeof(a));
+    cr_assert_str_eq(a, "alice@2001:db8::1", "user unescaped, brackets dropped");
+}
+
+/* Sends one REGISTER text as if it came from @src_ip:@src_port and returns
+ * the stored binding of @aor. */
+static struct registrar_set *register_from(const char *text, const char *src_ip,
+                                           unsigned src_port, const char *aor)
+{
+    struct sb_inbound in = {0};
+    in.msg = parse(text);
+    cr_assert_eq(sipmsg_host_to_addr(src_ip, src_port, &in.src), 0);
+    cr_assert_eq(sipmsg_host_to_addr("192.0.2.1", 5060, &in.local.addr), 0);
+    osip_message_t *resp = register_process(&cfg, reg, &in, "tag1");
+    cr_assert_not_null(resp);
+    cr_assert_eq(resp->status_code, 200);
+    osip_message_free(resp);
+    osip_message_free(in.msg);
+    struct registrar_set *set;
+    cr_assert_eq(registrar_lookup(reg, aor, sb_now_ms(), &set), 0);
+    return set;
+}
+
+Test(register, use_domain_keeps_domains_apart)
+{
+    cfg.use_domain = true;
+    const char *to_b = "REGISTER sip:b.example SIP/2.0\n"
+                       "Via: SIP/2.0/UDP 10.0.0.3:5060;branch=z9hG4bK-r2;rport\n"
+                       "From: <sip:bob@b.example>;tag=f2\n"
+                       "To: <sip:bob@b.example>\n"
+                       "Call-ID: reg-2\n"
+                       "CSeq: 1 REGISTER\n"
+                       "Contact: <sip:bob@10.0.0.3:5060>;expires=600\n"
+                       "Content-Length: 0\n\n";
+    struct registrar_set *set = register_from(to_b, "10.0.0.3", 5060, "bob@b.example");
+    registrar_set_free(set);
+    cr_assert_eq(registrar_lookup(reg, "bob@192.0.2.1", sb_now_ms(), &set), SB_ENOTFOUND);
+    cr_assert_eq(registrar_lookup(reg, "bob", sb_now_ms(), &set), SB_ENOTFOUND);
+}
