@@ -15,6 +15,7 @@
 
 #include "switchboard/error.h"
 #include "switchboard/log.h"
+#include "switchboard/nat.h"
 
 void config_defaults(struct sb_config *cfg)
 {
@@ -25,6 +26,7 @@ void config_defaults(struct sb_config *cfg)
     cfg->max_expires = 86400;
     cfg->max_bindings = 16;
     cfg->max_records = 1000000;
+    cfg->nat_mode = NAT_AUTO;
     cfg->t1_ms = 500;
     cfg->t2_ms = 4000;
     cfg->t4_ms = 5000;
@@ -215,7 +217,11 @@ static int file_entry(void *user, const char *section, const char *name, const c
         rc = parse_bool(value, &cfg->relay);
     } else if (!strcmp(section, "registrar") && !strcmp(name, "use_domain")) {
         rc = parse_bool(value, &cfg->use_domain);
-
+    } else if (!strcmp(section, "registrar") && !strcmp(name, "nat")) {
+        enum nat_mode mode;
+        rc = nat_mode_parse(value, &mode);
+        if (rc == 0)
+            cfg->nat_mode = (int)mode;
     } else {
         for (size_t i = 0; i < sizeof(string_options) / sizeof(string_options[0]); i++) {
             const struct string_option *o = &string_options[i];
@@ -289,7 +295,8 @@ static void usage(FILE *out)
         out,
         "usage: switchboard [-c FILE] [-l udp:HOST:PORT]... [--listeners N] [--workers N]\n"
         "                   [--domain NAME]... [--log-level LEVEL] [--journal FILE]\n"
-        "                   [--reasons FILE] [--trace FILE] [--version] [--help]\n"
+        "                   [--reasons FILE] [--trace FILE] [--nat MODE]\n"
+        "                   [--version] [--help]\n"
         "\n"
         "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
         "  -l, --listen ADDR     listen on udp:HOST:PORT (repeatable; default udp:0.0.0.0:5060)\n"
@@ -300,6 +307,7 @@ static void usage(FILE *out)
         "      --journal FILE    write the call journal (JSON lines) to FILE\n"
         "      --reasons FILE    reason phrase table, e.g. conf/reasons/sk.conf\n"
         "      --trace FILE      record every SIP datagram to FILE (pcap)\n"
+        "      --nat MODE        auto, always or never: reach UAs behind NAT at their source\n"
         "      --version         print the version and exit\n"
         "      --help            print this help and exit\n");
 }
@@ -312,6 +320,7 @@ enum {
     OPT_JOURNAL,
     OPT_REASONS,
     OPT_TRACE,
+    OPT_NAT,
     OPT_VERSION,
     OPT_HELP
 };
@@ -326,6 +335,7 @@ static const struct option long_options[] = {
     {"journal", required_argument, NULL, OPT_JOURNAL},
     {"reasons", required_argument, NULL, OPT_REASONS},
     {"trace", required_argument, NULL, OPT_TRACE},
+    {"nat", required_argument, NULL, OPT_NAT},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -391,6 +401,13 @@ int config_from_args(struct sb_config *cfg, int argc, char **argv)
         case OPT_TRACE:
             rc = set_string(&cfg->trace_path, optarg);
             break;
+        case OPT_NAT: {
+            enum nat_mode mode;
+            if (nat_mode_parse(optarg, &mode) != 0)
+                return bad_flag("--nat", optarg);
+            cfg->nat_mode = (int)mode;
+            break;
+        }
         case OPT_VERSION:
             printf("switchboard 0.1.0\n");
             return 1;

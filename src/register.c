@@ -14,6 +14,7 @@
 
 #include "switchboard/error.h"
 #include "switchboard/log.h"
+#include "switchboard/nat.h"
 #include "switchboard/sip_msg.h"
 
 #define REGISTER_MAX_CONTACTS 64
@@ -55,6 +56,16 @@ int register_aor_key(const osip_uri_t *uri, bool use_domain, char *buf, size_t s
     }
     buf[n] = '\0';
     return use_domain ? append_domain(uri, buf, n, size) : 0;
+}
+
+/* RFC 3261 §10.2: a REGISTER whose From names someone else than its To is
+ * a third-party registration; its Contact is kept as given. */
+static bool is_third_party(const osip_message_t *req)
+{
+    char from[256], to[256];
+    if (!req->from || register_aor_key(req->from->url, true, from, sizeof(from)) != 0)
+        return true;
+    return register_aor_key(req->to->url, true, to, sizeof(to)) != 0 || strcmp(from, to) != 0;
 }
 
 /* Reads a delta-seconds value; anything else is malformed. */
@@ -142,6 +153,7 @@ static int request_parse(const struct sb_config *cfg, const struct sb_inbound *i
         return 400;
     const char *user_agent = sipmsg_header(req, "user-agent");
     osip_via_t *via = sipmsg_top_via(req);
+    bool third_party = is_third_party(req);
     osip_contact_t *c;
     int total = osip_list_size(&req->contacts);
     if (total > REGISTER_MAX_CONTACTS)
@@ -187,10 +199,17 @@ static int request_parse(const struct sb_config *cfg, const struct sb_inbound *i
         b->user_agent = user_agent;
         b->expires_at_ms = now_ms + (uint64_t)expires * 1000u;
         b->q = parse_q(c);
-        /* A UA that registers itself (its Via host is its Contact host) is
-         * reached where its packets come from: that traverses NAT. A
+        /* §10.3 stores the Contact; a UA evidently behind NAT is reached
+         * where its packets come from instead (nat.h has the rule). A
          * third-party registration keeps the Contact address. */
-        b->use_source = via && via->host && strcasecmp(via->host, c->url->host) == 0;
+        struct nat_facts facts = {
+            .via_host = via ? via->host : NULL,
+            .via_port = via ? via->port : NULL,
+            .via_transport = via ? via->protocol : NULL,
+            .contact_host = c->url->host,
+            .source = &in->src,
+        };
+        b->use_source = !third_party && nat_detect((enum nat_mode)cfg->nat_mode, &facts);
         b->source = in->src;
         b->local = in->local;
     }

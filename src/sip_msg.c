@@ -189,6 +189,34 @@ unsigned sipmsg_addr_host(const struct sb_addr *addr, char *buf, size_t size)
     return ntohs(s4->sin_port);
 }
 
+void sipmsg_addr_format(const struct sb_addr *addr, char *buf, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port = sipmsg_addr_host(addr, ip, sizeof(ip));
+    bool v6 = addr->ss.ss_family == AF_INET6;
+    snprintf(buf, size, "%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", port);
+}
+
+int sipmsg_addr_parse(const char *text, struct sb_addr *addr)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon = strrchr(text, ':');
+    if (!colon || (size_t)(colon - text) >= sizeof(host))
+        return SB_EMALFORMED;
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = '\0';
+    char *end;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    if (*end || port > 65535 || colon[1] == '\0')
+        return SB_EMALFORMED;
+    char bare[INET6_ADDRSTRLEN];
+    const char *h = sipmsg_bare_host(host, bare, sizeof(bare));
+    struct in6_addr probe;
+    if (inet_pton(AF_INET, h, &probe) != 1 && inet_pton(AF_INET6, h, &probe) != 1)
+        return SB_EMALFORMED; /* numeric only: never a resolver call */
+    return sipmsg_host_to_addr(h, (unsigned)port, addr) == 0 ? 0 : SB_EMALFORMED;
+}
+
 int sipmsg_via_stamp_source(osip_via_t *via, const struct sb_addr *src)
 {
     char ip[INET6_ADDRSTRLEN];

@@ -25,6 +25,7 @@ struct sb_config {
     unsigned max_expires;
     unsigned max_bindings; /* per address-of-record */
     unsigned max_records;  /* addresses-of-record in total */
+    int nat_mode;          /* enum nat_mode (nat.h): auto, always, never */
     bool use_domain;       /* AoRs are user@domain, not just user */
 
     /* proxy, RFC 3261 §17 timers in milliseconds */

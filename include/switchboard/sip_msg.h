@@ -70,6 +70,10 @@ int sipmsg_host_to_addr(const char *host, unsigned port, struct sb_addr *dst);
 
 /* Formats an address's IP (no brackets) and returns its port. */
 unsigned sipmsg_addr_host(const struct sb_addr *addr, char *buf, size_t size);
+/* Formats "ip:port" ("[v6]:port") into @buf (64 bytes are always enough). */
+void sipmsg_addr_format(const struct sb_addr *addr, char *buf, size_t size);
+/* Parses what sipmsg_addr_format() wrote. Returns 0 or SB_EMALFORMED. */
+int sipmsg_addr_parse(const char *text, struct sb_addr *addr);
 
 /* Decrements Max-Forwards (adding "70 - 1" when absent). Returns the value
  * before decrementing, or SB_EMALFORMED. */

@@ -1,9 +1,11 @@
 /* Unit tests for src/register.c: address-of-record keys (with and without
- * use_domain). */
+ * use_domain) and where each REGISTER's binding is reached (NAT rule,
+ * third-party registrations). */
 #include <urcu.h>
 
 #include "switchboard/config.h"
 #include "switchboard/error.h"
+#include "switchboard/nat.h"
 #include "switchboard/register_handler.h"
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
@@ -70,6 +72,64 @@ static struct registrar_set *register_from(const char *text, const char *src_ip,
     struct registrar_set *set;
     cr_assert_eq(registrar_lookup(reg, aor, sb_now_ms(), &set), 0);
     return set;
+}
+
+#define REGISTER_TEXT(via, from, contact)                                                          \
+    "REGISTER sip:192.0.2.1 SIP/2.0\n"                                                             \
+    "Via: SIP/2.0/UDP " via ";branch=z9hG4bK-r1;rport\n"                                           \
+    "From: <sip:" from ">;tag=f1\n"                                                                \
+    "To: <sip:bob@192.0.2.1>\n"                                                                    \
+    "Call-ID: reg-1\n"                                                                             \
+    "CSeq: 1 REGISTER\n"                                                                           \
+    "Contact: <sip:bob@" contact ">;expires=600\n"                                                 \
+    "Content-Length: 0\n\n"
+
+/* SIPp's load-test layout: one process registers the UAS another runs. */
+Test(register, contact_on_another_port_is_reached_at_the_contact)
+{
+    struct registrar_set *set =
+        register_from(REGISTER_TEXT("127.0.0.1:15071", "bob@192.0.2.1", "127.0.0.1:15070"),
+                      "127.0.0.1", 15071, "bob");
+    cr_assert_not(set->bindings[0].use_source);
+    registrar_set_free(set);
+}
+
+Test(register, source_port_other_than_via_means_nat)
+{
+    struct registrar_set *set =
+        register_from(REGISTER_TEXT("10.0.1.2:5060", "bob@192.0.2.1", "10.0.1.2:5060"),
+                      "192.0.2.77", 40312, "bob");
+    cr_assert(set->bindings[0].use_source);
+    char src[64];
+    sipmsg_addr_format(&set->bindings[0].source, src, sizeof(src));
+    cr_assert_str_eq(src, "192.0.2.77:40312");
+    cr_assert_str_eq(set->bindings[0].uri, "sip:bob@10.0.1.2:5060", "the Contact is kept");
+    registrar_set_free(set);
+}
+
+Test(register, third_party_registration_keeps_the_contact)
+{
+    struct registrar_set *set =
+        register_from(REGISTER_TEXT("10.0.1.2:5060", "admin@192.0.2.1", "10.0.1.9:5060"),
+                      "192.0.2.77", 40312, "bob");
+    cr_assert_not(set->bindings[0].use_source);
+    registrar_set_free(set);
+}
+
+Test(register, nat_never_and_always)
+{
+    cfg.nat_mode = NAT_NEVER;
+    struct registrar_set *set =
+        register_from(REGISTER_TEXT("10.0.1.2:5060", "bob@192.0.2.1", "10.0.1.2:5060"),
+                      "192.0.2.77", 40312, "bob");
+    cr_assert_not(set->bindings[0].use_source);
+    registrar_set_free(set);
+    cr_assert_eq(registrar_update(reg, "bob", NULL, 0, true, "reg-1", 1, sb_now_ms(), NULL), 0);
+    cfg.nat_mode = NAT_ALWAYS;
+    set = register_from(REGISTER_TEXT("127.0.0.1:15071", "bob@192.0.2.1", "127.0.0.1:15070"),
+                        "127.0.0.1", 15071, "bob");
+    cr_assert(set->bindings[0].use_source);
+    registrar_set_free(set);
 }
 
 Test(register, use_domain_keeps_domains_apart)
