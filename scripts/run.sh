@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES
 build build-release -DCMAKE_BUILD_TYPE=Release -DSB_TESTS=OFF
-exec build-release/switchboard -c conf/switchboard.conf --journal switchboard-journal.jsonl "$@"
+exec build-release/switchboard -c conf/switchboard.conf --journal switchboard-journal.jsonl \
+    --store switchboard-registrations.db "$@"

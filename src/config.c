@@ -27,6 +27,7 @@ void config_defaults(struct sb_config *cfg)
     cfg->max_bindings = 16;
     cfg->max_records = 1000000;
     cfg->nat_mode = NAT_AUTO;
+    cfg->store_queue_limit = 65536;
     cfg->t1_ms = 500;
     cfg->t2_ms = 4000;
     cfg->t4_ms = 5000;
@@ -63,7 +64,9 @@ void config_free(struct sb_config *cfg)
     free(cfg->journal_path);
     free(cfg->journal_fsync);
     free(cfg->trace_path);
+    free(cfg->store);
     cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
+    cfg->store = NULL;
 }
 
 /* Adds each comma- or space-separated item of @value. */
@@ -160,6 +163,7 @@ static const struct option_spec unsigned_options[] = {
     UOPT("registrar", "max_expires", max_expires, 1, 0x7fffffff),
     UOPT("registrar", "max_bindings", max_bindings, 1, 1024),
     UOPT("registrar", "max_records", max_records, 1, 100000000),
+    UOPT("registrar", "store_queue_limit", store_queue_limit, 16, 10000000),
     UOPT("proxy", "t1_ms", t1_ms, 10, 60000),
     UOPT("proxy", "t2_ms", t2_ms, 10, 600000),
     UOPT("proxy", "t4_ms", t4_ms, 10, 600000),
@@ -184,6 +188,7 @@ static const struct string_option string_options[] = {
     SOPT("journal", "file", journal_path),
     SOPT("journal", "fsync", journal_fsync),
     SOPT("server", "trace", trace_path),
+    SOPT("registrar", "store", store),
 };
 
 struct file_context {
@@ -295,7 +300,7 @@ static void usage(FILE *out)
         out,
         "usage: switchboard [-c FILE] [-l udp:HOST:PORT]... [--listeners N] [--workers N]\n"
         "                   [--domain NAME]... [--log-level LEVEL] [--journal FILE]\n"
-        "                   [--reasons FILE] [--trace FILE] [--nat MODE]\n"
+        "                   [--reasons FILE] [--trace FILE] [--store FILE] [--nat MODE]\n"
         "                   [--version] [--help]\n"
         "\n"
         "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
@@ -307,6 +312,7 @@ static void usage(FILE *out)
         "      --journal FILE    write the call journal (JSON lines) to FILE\n"
         "      --reasons FILE    reason phrase table, e.g. conf/reasons/sk.conf\n"
         "      --trace FILE      record every SIP datagram to FILE (pcap)\n"
+        "      --store FILE      keep registrations in FILE (SQLite); none: memory only\n"
         "      --nat MODE        auto, always or never: reach UAs behind NAT at their source\n"
         "      --version         print the version and exit\n"
         "      --help            print this help and exit\n");
@@ -320,6 +326,7 @@ enum {
     OPT_JOURNAL,
     OPT_REASONS,
     OPT_TRACE,
+    OPT_STORE,
     OPT_NAT,
     OPT_VERSION,
     OPT_HELP
@@ -335,6 +342,7 @@ static const struct option long_options[] = {
     {"journal", required_argument, NULL, OPT_JOURNAL},
     {"reasons", required_argument, NULL, OPT_REASONS},
     {"trace", required_argument, NULL, OPT_TRACE},
+    {"store", required_argument, NULL, OPT_STORE},
     {"nat", required_argument, NULL, OPT_NAT},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
@@ -400,6 +408,9 @@ int config_from_args(struct sb_config *cfg, int argc, char **argv)
             break;
         case OPT_TRACE:
             rc = set_string(&cfg->trace_path, optarg);
+            break;
+        case OPT_STORE:
+            rc = set_string(&cfg->store, optarg);
             break;
         case OPT_NAT: {
             enum nat_mode mode;

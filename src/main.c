@@ -21,6 +21,7 @@
 #include "switchboard/registrar.h"
 #include "switchboard/sip_trace.h"
 #include "switchboard/stats.h"
+#include "switchboard/store.h"
 #include "switchboard/transport.h"
 #include "switchboard/worker.h"
 
@@ -34,6 +35,7 @@ struct app {
     struct reasons *reasons;
     struct async_file *journal;
     struct sip_trace *trace;
+    struct store *store;        /* NULL: registrations in memory only */
 };
 
 static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level, const char *fmt,
@@ -96,6 +98,22 @@ static int app_start_extras(struct app *app)
     return rc;
 }
 
+/* A loaded binding's local address must be one we listen on now. */
+static void fix_local(void *ctx, struct registrar_binding *b)
+{
+    transport_local_resolve(ctx, &b->local);
+}
+
+/* The registration store: loads what it holds, before anything is served. */
+static int open_store(struct app *app)
+{
+    const struct sb_config *cfg = &app->config;
+    if (!cfg->store || !strcmp(cfg->store, "none"))
+        return 0;
+    struct store_options o = {.spec = cfg->store, .queue_limit = cfg->store_queue_limit};
+    return store_start(&o, app->registrar, fix_local, app->transport, &app->store);
+}
+
 static int app_start(struct app *app)
 {
     const struct sb_config *cfg = &app->config;
@@ -108,6 +126,8 @@ static int app_start(struct app *app)
         rc = identity_create(cfg, &app->identity);
     if (rc == 0)
         rc = transport_create(cfg, &app->transport);
+    if (rc == 0)
+        rc = open_store(app);
     if (rc == 0)
         rc = dispatch_create(cfg->workers, cfg->queue_limit, &app->dispatch);
     if (rc == 0) {
@@ -141,6 +161,8 @@ static void app_stop(struct app *app)
         worker_pool_join(app->workers);
         log_counters(app);
     }
+    /* every REGISTER is handled: write what the workers noted last */
+    store_stop(app->store);
     /* the workers' last journal lines (calls interrupted) are queued here */
     worker_pool_destroy(app->workers);
     if (app->journal) {

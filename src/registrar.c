@@ -27,6 +27,8 @@ struct registrar {
     struct cds_lfht *table;
     struct registrar_limits limits;
     unsigned long records; /* updated with uatomic */
+    registrar_change_fn on_change; /* set while no other thread runs */
+    void *on_change_ctx;
 };
 
 struct reg_record {
@@ -125,6 +127,12 @@ int registrar_create(const struct registrar_limits *limits, struct registrar **o
     }
     *out = reg;
     return 0;
+}
+
+void registrar_set_change_hook(struct registrar *reg, registrar_change_fn fn, void *ctx)
+{
+    reg->on_change = fn;
+    reg->on_change_ctx = ctx;
 }
 
 void registrar_destroy(struct registrar *reg)
@@ -325,9 +333,10 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
     return 0;
 }
 
-int registrar_update(struct registrar *reg, const char *aor, const struct registrar_change *changes,
-                     size_t count, bool remove_all, const char *call_id, uint32_t cseq,
-                     uint64_t now_ms, struct registrar_set **after)
+static int update_record(struct registrar *reg, const char *aor,
+                         const struct registrar_change *changes, size_t count, bool remove_all,
+                         const char *call_id, uint32_t cseq, uint64_t now_ms,
+                         struct registrar_set **after)
 {
     unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
     int rc;
@@ -355,6 +364,54 @@ int registrar_update(struct registrar *reg, const char *aor, const struct regist
     } while (rc == SB_EAGAIN);
     rcu_read_unlock();
     return rc;
+}
+
+int registrar_update(struct registrar *reg, const char *aor, const struct registrar_change *changes,
+                     size_t count, bool remove_all, const char *call_id, uint32_t cseq,
+                     uint64_t now_ms, struct registrar_set **after)
+{
+    int rc = update_record(reg, aor, changes, count, remove_all, call_id, cseq, now_ms, after);
+    if (rc == 0 && reg->on_change && (count > 0 || remove_all))
+        reg->on_change(reg->on_change_ctx, aor);
+    return rc;
+}
+
+int registrar_restore(struct registrar *reg, const char *aor, const struct registrar_binding *b,
+                      size_t count, uint64_t now_ms)
+{
+    unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
+    struct registrar_binding live[count ? count : 1];
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++)
+        if (b[i].expires_at_ms > now_ms)
+            live[n++] = b[i];
+    if (reg->limits.max_bindings && n > reg->limits.max_bindings)
+        return SB_ELIMIT;
+    int rc;
+    rcu_read_lock();
+    do {
+        struct cds_lfht_iter iter;
+        cds_lfht_lookup(reg->table, hash, match_aor, aor, &iter);
+        struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
+        struct reg_record *old = node ? caa_container_of(node, struct reg_record, node) : NULL;
+        rc = record_replace(reg, aor, hash, &iter, old, live, n, NULL, now_ms);
+    } while (rc == SB_EAGAIN);
+    rcu_read_unlock();
+    return rc;
+}
+
+void registrar_foreach_aor(struct registrar *reg, void (*fn)(void *arg, const char *aor),
+                           void *arg)
+{
+    struct cds_lfht_iter iter;
+    struct reg_record *rec;
+    rcu_read_lock();
+    cds_lfht_for_each_entry(reg->table, &iter, rec, node)
+    {
+        tsan_observe(rec);
+        fn(arg, rec->aor);
+    }
+    rcu_read_unlock();
 }
 
 int registrar_lookup(struct registrar *reg, const char *aor, uint64_t now_ms,
@@ -403,7 +460,7 @@ size_t registrar_expire(struct registrar *reg, uint64_t now_ms)
             continue;
         /* An update with no changes rewrites the record without its expired
          * bindings, racing safely with REGISTERs for the same AOR. */
-        if (registrar_update(reg, rec->aor, NULL, 0, false, NULL, 0, now_ms, NULL) == 0)
+        if (update_record(reg, rec->aor, NULL, 0, false, NULL, 0, now_ms, NULL) == 0)
             dropped += expired;
     }
     rcu_read_unlock();

@@ -470,3 +470,42 @@ void transport_counters(const struct transport *t, uint64_t total[SB_CNT_COUNT])
     for (unsigned i = 0; i < t->listener_count; i++)
         sb_counters_accumulate(total, &t->listeners[i].counters);
 }
+
+static bool listen_serves(const struct listen_addr *la, const struct sb_addr *addr)
+{
+    if (la->addr.ss.ss_family != addr->ss.ss_family)
+        return false;
+    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+    unsigned pa = sipmsg_addr_host(&la->addr, a, sizeof(a));
+    unsigned pb = sipmsg_addr_host(addr, b, sizeof(b));
+    return pa == pb && (la->wildcard || strcmp(a, b) == 0);
+}
+
+int transport_local_resolve(const struct transport *t, struct sb_local *local)
+{
+    if (local->listen_index < t->listen_count &&
+        listen_serves(&t->listens[local->listen_index], &local->addr))
+        return 0;
+    for (size_t i = 0; i < t->listen_count; i++) {
+        if (listen_serves(&t->listens[i], &local->addr)) {
+            local->listen_index = (unsigned)i;
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < t->listen_count; i++) {
+        const struct listen_addr *la = &t->listens[i];
+        if (la->addr.ss.ss_family != local->addr.ss.ss_family)
+            continue;
+        local->listen_index = (unsigned)i;
+        if (!la->wildcard)
+            local->addr = la->addr;
+        else if (la->addr.ss.ss_family == AF_INET)
+            ((struct sockaddr_in *)&local->addr.ss)->sin_port =
+                ((const struct sockaddr_in *)&la->addr.ss)->sin_port;
+        else
+            ((struct sockaddr_in6 *)&local->addr.ss)->sin6_port =
+                ((const struct sockaddr_in6 *)&la->addr.ss)->sin6_port;
+        return 0;
+    }
+    return SB_ENOTFOUND;
+}

@@ -52,6 +52,12 @@ struct registrar_change {
 };
 
 int registrar_create(const struct registrar_limits *limits, struct registrar **out);
+
+/* Called after every change registrar_update() makes (not for expiry or
+ * restore), from the thread that made it, with the AoR that changed. Set it
+ * before other threads use the registrar and clear it after they stopped. */
+typedef void (*registrar_change_fn)(void *ctx, const char *aor);
+void registrar_set_change_hook(struct registrar *reg, registrar_change_fn fn, void *ctx);
 /* Call once every thread that used it is done. */
 void registrar_destroy(struct registrar *reg);
 
@@ -71,6 +77,18 @@ int registrar_lookup(struct registrar *reg, const char *aor, uint64_t now_ms,
                      struct registrar_set **out);
 
 void registrar_set_free(struct registrar_set *set);
+
+/* Puts @aor's bindings back as they were stored (their own Call-ID, CSeq and
+ * expiry; expired ones are skipped), replacing whatever is there. Used when
+ * loading the store at start-up; the change hook is not called. Returns 0,
+ * SB_ELIMIT (max_records or max_bindings) or SB_ENOMEM. */
+int registrar_restore(struct registrar *reg, const char *aor, const struct registrar_binding *b,
+                      size_t count, uint64_t now_ms);
+
+/* Calls @fn for every address-of-record, inside rcu_read_lock (@fn must
+ * not block). */
+void registrar_foreach_aor(struct registrar *reg, void (*fn)(void *arg, const char *aor),
+                           void *arg);
 
 /* Drops expired bindings and empty records. Returns how many bindings went. */
 size_t registrar_expire(struct registrar *reg, uint64_t now_ms);

@@ -42,6 +42,13 @@ int transport_socket(const struct transport *t, unsigned index, unsigned worker)
 /* Is listen address @index a wildcard (0.0.0.0 / ::)? */
 bool transport_is_wildcard(const struct transport *t, unsigned index);
 
+/* Makes @local name one of our listen addresses (a binding loaded from the
+ * store may predate a change of listen addresses): keeps its index when
+ * that listen address is still the same, or a wildcard of the same family
+ * and port; else picks the first listen address of the same family.
+ * Returns 0 or SB_ENOTFOUND (no address of that family at all). */
+int transport_local_resolve(const struct transport *t, struct sb_local *local);
+
 /* Adds the listener threads' counters into @total. */
 void transport_counters(const struct transport *t, uint64_t total[SB_CNT_COUNT]);
 

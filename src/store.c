@@ -1,0 +1,454 @@
+/* The registration store's persister thread. See the DESIGN note in
+ * store.h.
+ *
+ * States of the backend, as the persister sees it:
+ *   closed --open ok--> open (a resync follows if anything was missed)
+ *   open --a batch fails--> open + resync pending, retried every retry_ms
+ *   open --resync or batch ok--> open, healthy
+ * A backend that cannot even be opened stays closed; the persister tries
+ * again every retry_ms and notes meanwhile only mark a resync. */
+#include "switchboard/store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <urcu.h>
+
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/registrar.h"
+#include "switchboard/types.h"
+#include "switchboard/wakeq.h"
+
+#define BATCH_MAX 4096 /* AoRs per transaction */
+
+struct note {
+    struct cds_wfcq_node node;
+    char aor[];
+};
+
+struct store {
+    char *spec;
+    struct store_options opts;
+    struct registrar *reg;
+    struct wakeq *queue;
+    struct store_backend backend; /* ops NULL while closed */
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool resync;
+    atomic_bool healthy;
+    atomic_uint_fast64_t notes, written, batches, failures, overflows, resyncs, largest;
+    /* persister only */
+    uint64_t next_retry_ms, next_purge_ms;
+    struct sb_log_limiter fail_log;
+};
+
+int64_t store_wall_offset_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return wall - (int64_t)sb_now_ms();
+}
+
+static void report_failure(struct store *s, const char *what, int rc)
+{
+    atomic_fetch_add(&s->failures, 1);
+    atomic_store(&s->healthy, false);
+    uint64_t more;
+    if (sb_log_limiter_ready(&s->fail_log, sb_now_ms(), &more))
+        SB_ERROR("store %s: %s failed: %s; serving from memory, retrying every %u ms "
+                 "(%llu more failures since the last report)",
+                 s->spec, what, sb_strerror(rc), s->opts.retry_ms, (unsigned long long)more);
+}
+
+/* --- opening and loading -------------------------------------------------- */
+
+static int backend_open(struct store *s)
+{
+    return store_sqlite_open(s->spec, &s->backend);
+}
+
+static void backend_close(struct store *s)
+{
+    if (s->backend.ops)
+        s->backend.ops->close(s->backend.be);
+    s->backend.ops = NULL;
+    s->backend.be = NULL;
+}
+
+/* Persister: opens a closed backend when a retry is due. Returns whether
+ * the backend is open. */
+static bool ensure_open(struct store *s, uint64_t now)
+{
+    if (s->backend.ops)
+        return true;
+    if (now < s->next_retry_ms)
+        return false;
+    int rc = backend_open(s);
+    if (rc != 0) {
+        s->next_retry_ms = now + s->opts.retry_ms;
+        report_failure(s, "opening", rc);
+        return false;
+    }
+    SB_INFO("store %s: open again; rewriting every registration", s->spec);
+    atomic_store(&s->resync, true); /* whatever happened meanwhile is missing */
+    return true;
+}
+
+struct load_ctx {
+    struct store *s;
+    void (*fix)(void *ctx, struct registrar_binding *b);
+    void *fix_ctx;
+    uint64_t now_ms;
+    int64_t wall_offset_ms;
+    size_t users, bindings, refused;
+};
+
+/* store_load_fn: wall-clock expiry back to monotonic, then into memory. */
+static int load_one(void *arg, const char *aor, struct registrar_binding *b, size_t count)
+{
+    struct load_ctx *l = arg;
+    for (size_t i = 0; i < count; i++) {
+        int64_t mono = (int64_t)b[i].expires_at_ms - l->wall_offset_ms;
+        b[i].expires_at_ms = mono > (int64_t)l->now_ms ? (uint64_t)mono : l->now_ms + 1;
+        if (l->fix)
+            l->fix(l->fix_ctx, &b[i]);
+    }
+    int rc = registrar_restore(l->s->reg, aor, b, count, l->now_ms);
+    if (rc == SB_ENOMEM)
+        return rc;
+    if (rc != 0) {
+        l->refused += count;
+        return 0;
+    }
+    l->users++;
+    l->bindings += count;
+    return 0;
+}
+
+static void load_all(struct store *s, struct load_ctx *l)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t now_wall = (uint64_t)((int64_t)l->now_ms + l->wall_offset_ms);
+    int rc;
+    if (s->backend.ops) {
+        rc = s->backend.ops->load(s->backend.be, now_wall, load_one, l);
+    } else {
+        /* not writable now: read what is there, write it back once we can */
+        rc = store_sqlite_peek(s->spec, now_wall, load_one, l);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (rc != 0 && !s->backend.ops) {
+        SB_WARN("store %s: nothing loaded (%s)", s->spec, sb_strerror(rc));
+        return;
+    }
+    if (rc != 0)
+        SB_ERROR("store %s: loading stopped early: %s", s->spec, sb_strerror(rc));
+    SB_INFO("store %s: loaded %zu binding(s) of %zu user(s) in %.1f ms%s", s->spec, l->bindings,
+            l->users, ms, s->backend.ops ? "" : " (read-only)");
+    if (l->refused)
+        SB_WARN("store %s: %zu binding(s) over the registrar's limits not loaded", s->spec,
+                l->refused);
+}
+
+/* --- writing ---------------------------------------------------------------- */
+
+/* Writes @aor's current bindings (none: removes it). */
+static int write_aor(struct store *s, const char *aor, uint64_t now, int64_t offset)
+{
+    struct registrar_set *set = NULL;
+    int rc = registrar_lookup(s->reg, aor, now, &set);
+    if (rc != 0 && rc != SB_ENOTFOUND)
+        return rc;
+    rc = s->backend.ops->put(s->backend.be, aor, set, offset);
+    registrar_set_free(set);
+    return rc;
+}
+
+/* Ends a transaction: commit, or roll back and ask for a resync. */
+static void finish(struct store *s, int rc, size_t aors, const char *what)
+{
+    const struct store_backend_ops *ops = s->backend.ops;
+    if (rc == 0)
+        rc = ops->commit(s->backend.be);
+    if (rc == 0) {
+        atomic_fetch_add(&s->written, aors);
+        atomic_fetch_add(&s->batches, 1);
+        atomic_store(&s->healthy, true);
+        return;
+    }
+    ops->rollback(s->backend.be);
+    atomic_store(&s->resync, true);
+    s->next_retry_ms = sb_now_ms() + s->opts.retry_ms;
+    report_failure(s, what, rc);
+}
+
+/* Writes the AoRs of up to BATCH_MAX notes from @batch in one transaction
+ * (@first already taken). Returns how many notes it consumed. */
+static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct wakeq_batch *batch,
+                          bool can_write)
+{
+    size_t n = 0;
+    int rc = 0;
+    uint64_t now = sb_now_ms();
+    int64_t offset = store_wall_offset_ms();
+    if (can_write)
+        rc = s->backend.ops->begin(s->backend.be);
+    for (struct cds_wfcq_node *node = first; node;
+         node = n < BATCH_MAX ? wakeq_batch_pop(batch) : NULL) {
+        struct note *note = caa_container_of(node, struct note, node);
+        if (can_write && rc == 0)
+            rc = write_aor(s, note->aor, now, offset);
+        free(note);
+        n++;
+    }
+    if (can_write)
+        finish(s, rc, n, "writing");
+    else
+        atomic_store(&s->resync, true); /* the resync will carry these */
+    if (n > atomic_load(&s->largest))
+        atomic_store(&s->largest, n);
+    return n;
+}
+
+struct aor_list {
+    char **names;
+    size_t count, cap;
+    bool failed;
+};
+
+static void collect_aor(void *arg, const char *aor)
+{
+    struct aor_list *l = arg;
+    if (l->failed)
+        return;
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 1024;
+        char **names = realloc(l->names, cap * sizeof(*names));
+        if (!names) {
+            l->failed = true;
+            return;
+        }
+        l->names = names;
+        l->cap = cap;
+    }
+    if (!(l->names[l->count] = strdup(aor)))
+        l->failed = true;
+    else
+        l->count++;
+}
+
+/* Rewrites the whole store from the registrar, in one transaction. */
+static void resync(struct store *s)
+{
+    struct aor_list list = {0};
+    atomic_store(&s->resync, false);
+    registrar_foreach_aor(s->reg, collect_aor, &list);
+    int rc = list.failed ? SB_ENOMEM : s->backend.ops->begin(s->backend.be);
+    if (rc == 0)
+        rc = s->backend.ops->clear(s->backend.be);
+    uint64_t now = sb_now_ms();
+    int64_t offset = store_wall_offset_ms();
+    for (size_t i = 0; i < list.count; i++) {
+        if (rc == 0)
+            rc = write_aor(s, list.names[i], now, offset);
+        free(list.names[i]);
+    }
+    free(list.names);
+    if (rc == SB_ENOMEM && list.failed) {
+        atomic_store(&s->resync, true);
+        report_failure(s, "resync", rc);
+        return;
+    }
+    finish(s, rc, list.count, "resync");
+    if (rc == 0 && !atomic_load(&s->resync)) {
+        atomic_fetch_add(&s->resyncs, 1);
+        SB_INFO("store %s: rewrote %zu user(s)", s->spec, list.count);
+    }
+}
+
+static void purge(struct store *s, uint64_t now)
+{
+    s->next_purge_ms = now + s->opts.purge_ms;
+    const struct store_backend_ops *ops = s->backend.ops;
+    int rc = ops->begin(s->backend.be);
+    if (rc == 0)
+        rc = ops->purge(s->backend.be, (uint64_t)((int64_t)now + store_wall_offset_ms()));
+    if (rc == 0)
+        rc = ops->commit(s->backend.be);
+    if (rc != 0) {
+        ops->rollback(s->backend.be);
+        report_failure(s, "removing expired bindings", rc);
+    }
+}
+
+/* Drains every note queued now. Returns whether there were any. */
+static bool drain(struct store *s)
+{
+    struct wakeq_batch batch;
+    wakeq_batch_init(&batch);
+    if (!wakeq_take(s->queue, &batch)) {
+        wakeq_batch_fini(&batch);
+        return false;
+    }
+    bool open = ensure_open(s, sb_now_ms());
+    struct cds_wfcq_node *first;
+    while ((first = wakeq_batch_pop(&batch)) != NULL) {
+        bool can_write = open && !atomic_load(&s->resync);
+        wakeq_done(s->queue, write_notes(s, first, &batch, can_write));
+    }
+    wakeq_batch_fini(&batch);
+    return true;
+}
+
+static int next_wait_ms(const struct store *s, uint64_t now)
+{
+    uint64_t due = s->next_purge_ms;
+    if ((atomic_load(&s->resync) || !s->backend.ops) && s->next_retry_ms < due)
+        due = s->next_retry_ms;
+    return due <= now ? 0 : (int)(due - now > 1000 ? 1000 : due - now);
+}
+
+static void *persister_main(void *arg)
+{
+    struct store *s = arg;
+    rcu_register_thread(); /* it reads the registrar */
+    for (;;) {
+        uint64_t now = sb_now_ms();
+        bool open = ensure_open(s, now);
+        if (open && atomic_load(&s->resync) && now >= s->next_retry_ms)
+            resync(s);
+        if (drain(s))
+            continue; /* a busy persister drains before it sleeps */
+        if (open && now >= s->next_purge_ms)
+            purge(s, now);
+        if (wakeq_stopping(s->queue))
+            break;
+        wakeq_wait(s->queue, next_wait_ms(s, sb_now_ms()));
+    }
+    /* shutdown: the workers are gone; write what they noted last */
+    drain(s);
+    if (atomic_load(&s->resync)) {
+        s->next_retry_ms = 0;
+        if (ensure_open(s, sb_now_ms()))
+            resync(s);
+    }
+    rcu_unregister_thread();
+    return NULL;
+}
+
+/* --- the interface ------------------------------------------------------------ */
+
+void store_note(void *arg, const char *aor)
+{
+    struct store *s = arg;
+    size_t len = strlen(aor) + 1;
+    struct note *note = malloc(sizeof(*note) + len);
+    atomic_fetch_add_explicit(&s->notes, 1, memory_order_relaxed);
+    if (note) {
+        memcpy(note->aor, aor, len);
+        if (wakeq_push(s->queue, &note->node) == 0) {
+            wakeq_wake(s->queue);
+            return;
+        }
+        free(note);
+    }
+    /* not lost: the persister rewrites everything once it gets to it */
+    atomic_fetch_add_explicit(&s->overflows, 1, memory_order_relaxed);
+    atomic_store(&s->resync, true);
+    wakeq_wake(s->queue);
+}
+
+static void free_note(struct cds_wfcq_node *node)
+{
+    free(caa_container_of(node, struct note, node));
+}
+
+int store_start(const struct store_options *o, struct registrar *reg,
+                void (*fix)(void *ctx, struct registrar_binding *b), void *fix_ctx,
+                struct store **out)
+{
+    struct store *s = calloc(1, sizeof(*s));
+    if (!s || !(s->spec = strdup(o->spec))) {
+        free(s);
+        return SB_ENOMEM;
+    }
+    s->opts = *o;
+    s->opts.spec = s->spec;
+    if (!s->opts.retry_ms)
+        s->opts.retry_ms = 1000;
+    if (!s->opts.purge_ms)
+        s->opts.purge_ms = 60000;
+    s->reg = reg;
+    atomic_init(&s->healthy, true);
+    int rc = wakeq_create(o->queue_limit ? o->queue_limit : 65536, &s->queue);
+    if (rc != 0) {
+        free(s->spec);
+        free(s);
+        return rc;
+    }
+    uint64_t now = sb_now_ms();
+    rc = backend_open(s);
+    if (rc != 0) {
+        /* the exchange must come up: serve from memory, keep trying */
+        report_failure(s, "opening", rc);
+        atomic_store(&s->resync, true);
+        s->next_retry_ms = now + s->opts.retry_ms;
+    }
+    struct load_ctx l = {.s = s,
+                         .fix = fix,
+                         .fix_ctx = fix_ctx,
+                         .now_ms = now,
+                         .wall_offset_ms = store_wall_offset_ms()};
+    load_all(s, &l);
+    s->next_purge_ms = now + s->opts.purge_ms;
+    if (pthread_create(&s->thread, NULL, persister_main, s) != 0) {
+        store_stop(s);
+        return SB_ESYS;
+    }
+    s->thread_started = true;
+    registrar_set_change_hook(reg, store_note, s);
+    *out = s;
+    return 0;
+}
+
+void store_stop(struct store *s)
+{
+    if (!s)
+        return;
+    registrar_set_change_hook(s->reg, NULL, NULL);
+    if (s->thread_started) {
+        wakeq_stop(s->queue);
+        pthread_join(s->thread, NULL);
+    }
+    struct store_counters c;
+    store_counters(s, &c);
+    SB_INFO("store %s: %llu change(s) noted, %llu write(s) in %llu batch(es), %llu failed "
+            "batch(es), %llu resync(s)",
+            s->spec, (unsigned long long)c.notes, (unsigned long long)c.written,
+            (unsigned long long)c.batches, (unsigned long long)c.failures,
+            (unsigned long long)c.resyncs);
+    backend_close(s);
+    wakeq_destroy(s->queue, free_note);
+    free(s->spec);
+    free(s);
+}
+
+void store_counters(const struct store *s, struct store_counters *out)
+{
+    struct store *m = (struct store *)s;
+    out->notes = atomic_load(&m->notes);
+    out->written = atomic_load(&m->written);
+    out->batches = atomic_load(&m->batches);
+    out->failures = atomic_load(&m->failures);
+    out->overflows = atomic_load(&m->overflows);
+    out->resyncs = atomic_load(&m->resyncs);
+    out->largest = atomic_load(&m->largest);
+    out->healthy = atomic_load(&m->healthy) && !atomic_load(&m->resync);
+}

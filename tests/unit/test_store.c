@@ -1,0 +1,302 @@
+/* Unit tests for src/store.c and src/store_sqlite.c: a binding survives a
+ * round trip with every field, expired bindings are not loaded, changes are
+ * written in bounded batches, an overflowing queue ends in a full resync,
+ * removals reach the file, and a corrupt or unopenable file never stops
+ * start-up. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <urcu.h>
+
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/registrar.h"
+#include "switchboard/sip_msg.h"
+#include "switchboard/store.h"
+#include "switchboard/types.h"
+
+static char dir[64];
+static char path[128];
+static struct registrar *reg;
+
+static void setup(void)
+{
+    rcu_register_thread();
+    sb_log_set_level(SB_LOG_ERROR);
+    snprintf(dir, sizeof(dir), "/tmp/sb-store-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/reg.db", dir);
+    struct registrar_limits limits = {.max_bindings = 8};
+    cr_assert_eq(registrar_create(&limits, &reg), 0);
+}
+
+static void teardown(void)
+{
+    registrar_destroy(reg);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    rcu_unregister_thread();
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
+
+static struct registrar_binding sample(const char *uri, uint64_t expires_at_ms)
+{
+    struct registrar_binding b = {0};
+    b.contact = uri;
+    b.uri = uri;
+    b.expires_at_ms = expires_at_ms;
+    b.q = 1000;
+    sipmsg_host_to_addr("192.0.2.7", 40000, &b.source);
+    sipmsg_host_to_addr("192.0.2.1", 5060, &b.local.addr);
+    return b;
+}
+
+static int register_one(const char *aor, const char *uri, unsigned seconds)
+{
+    struct registrar_change c = {.binding = sample(uri, sb_now_ms() + seconds * 1000ull)};
+    return registrar_update(reg, aor, &c, 1, false, "call-1", 1, sb_now_ms(), NULL);
+}
+
+static int count_rows(const char *where)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM bindings %s", where);
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+struct loaded {
+    size_t aors, bindings;
+    char aor[64];
+    struct registrar_binding first;
+    char contact[128], instance[64], call_id[64], ua[64];
+};
+
+static int collect(void *arg, const char *aor, struct registrar_binding *b, size_t count)
+{
+    struct loaded *l = arg;
+    if (l->aors++ == 0) {
+        snprintf(l->aor, sizeof(l->aor), "%s", aor);
+        l->first = b[0];
+        snprintf(l->contact, sizeof(l->contact), "%s", b[0].contact);
+        snprintf(l->instance, sizeof(l->instance), "%s", b[0].instance ? b[0].instance : "");
+        snprintf(l->call_id, sizeof(l->call_id), "%s", b[0].call_id);
+        snprintf(l->ua, sizeof(l->ua), "%s", b[0].user_agent ? b[0].user_agent : "");
+    }
+    l->bindings += count;
+    return 0;
+}
+
+Test(store, binding_round_trip_keeps_every_field)
+{
+    struct store_backend be;
+    cr_assert_eq(store_sqlite_open(path, &be), 0);
+    struct registrar_change c = {.binding = sample("sip:alice@192.0.2.7:5062", 100000)};
+    c.binding.contact = "<sip:alice@192.0.2.7:5062>;+sip.instance=\"<urn:uuid:1>\"";
+    c.binding.instance = "\"<urn:uuid:1>\"";
+    c.binding.user_agent = "Linphone/5.1";
+    c.binding.q = 500;
+    c.binding.use_source = true;
+    c.binding.local.listen_index = 2;
+    cr_assert_eq(registrar_update(reg, "alice", &c, 1, false, "cid-9", 42, 1000, NULL), 0);
+    struct registrar_set *set;
+    cr_assert_eq(registrar_lookup(reg, "alice", 1000, &set), 0);
+    cr_assert_eq(be.ops->begin(be.be), 0);
+    cr_assert_eq(be.ops->put(be.be, "alice", set, 1700000000000), 0);
+    cr_assert_eq(be.ops->commit(be.be), 0);
+    registrar_set_free(set);
+    be.ops->close(be.be);
+
+    cr_assert_eq(store_sqlite_open(path, &be), 0);
+    struct loaded l = {0};
+    cr_assert_eq(be.ops->load(be.be, 1700000000000, collect, &l), 0);
+    be.ops->close(be.be);
+    cr_assert_eq(l.aors, 1);
+    cr_assert_str_eq(l.aor, "alice");
+    cr_assert_str_eq(l.contact, c.binding.contact);
+    cr_assert_str_eq(l.instance, "\"<urn:uuid:1>\"");
+    cr_assert_str_eq(l.call_id, "cid-9");
+    cr_assert_str_eq(l.ua, "Linphone/5.1");
+    cr_assert_eq(l.first.cseq, 42);
+    cr_assert_eq(l.first.q, 500);
+    cr_assert(l.first.use_source);
+    cr_assert_eq(l.first.expires_at_ms, 1700000000000 + 100000, "wall-clock expiry");
+    cr_assert_eq(l.first.local.listen_index, 2);
+    char text[64];
+    sipmsg_addr_format(&l.first.source, text, sizeof(text));
+    cr_assert_str_eq(text, "192.0.2.7:40000");
+    sipmsg_addr_format(&l.first.local.addr, text, sizeof(text));
+    cr_assert_str_eq(text, "192.0.2.1:5060");
+}
+
+Test(store, expired_bindings_are_not_loaded)
+{
+    struct store_backend be;
+    cr_assert_eq(store_sqlite_open(path, &be), 0);
+    struct registrar_change c[2] = {{.binding = sample("sip:bob@192.0.2.7", 5000)},
+                                    {.binding = sample("sip:bob@192.0.2.8", 50000)}};
+    cr_assert_eq(registrar_update(reg, "bob", c, 2, false, "cid", 1, 0, NULL), 0);
+    struct registrar_set *set;
+    cr_assert_eq(registrar_lookup(reg, "bob", 0, &set), 0);
+    cr_assert_eq(be.ops->begin(be.be), 0);
+    cr_assert_eq(be.ops->put(be.be, "bob", set, 0), 0);
+    cr_assert_eq(be.ops->commit(be.be), 0);
+    registrar_set_free(set);
+    struct loaded l = {0};
+    cr_assert_eq(be.ops->load(be.be, 10000, collect, &l), 0);
+    cr_assert_eq(l.bindings, 1, "the binding that expired at 5000 stays out");
+    cr_assert_str_eq(l.contact, "sip:bob@192.0.2.8");
+    cr_assert_eq(be.ops->begin(be.be), 0);
+    cr_assert_eq(be.ops->purge(be.be, 10000), 0);
+    cr_assert_eq(be.ops->commit(be.be), 0);
+    be.ops->close(be.be);
+    cr_assert_eq(count_rows(""), 1, "purge removed the expired row");
+}
+
+/* 10 000 users through the persister: every one is in the file after a
+ * clean stop, written in batches of at most 4096, and a restart loads them
+ * back with their remaining time. */
+Test(store, changes_reach_the_file_in_bounded_batches)
+{
+    struct store_options o = {.spec = path, .queue_limit = 65536};
+    struct store *s;
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    char aor[32], uri[64];
+    for (int i = 0; i < 10000; i++) {
+        snprintf(aor, sizeof(aor), "u%05d", i);
+        snprintf(uri, sizeof(uri), "sip:%s@192.0.2.%d:5060", aor, i % 250 + 1);
+        cr_assert_eq(register_one(aor, uri, 600), 0);
+    }
+    store_stop(s);
+    cr_assert_eq(count_rows(""), 10000);
+    registrar_destroy(reg);
+    struct registrar_limits limits = {.max_bindings = 8};
+    cr_assert_eq(registrar_create(&limits, &reg), 0);
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    cr_assert_eq(registrar_record_count(reg), 10000, "all users back after a restart");
+    struct registrar_set *set;
+    cr_assert_eq(registrar_lookup(reg, "u04711", sb_now_ms(), &set), 0);
+    uint64_t left = set->bindings[0].expires_at_ms - sb_now_ms();
+    cr_assert(left > 590000 && left <= 600000, "remaining time %llu ms", (unsigned long long)left);
+    registrar_set_free(set);
+    store_stop(s);
+}
+
+Test(store, batches_hold_at_most_4096_changes)
+{
+    struct store_options o = {.spec = path, .queue_limit = 65536};
+    struct store *s;
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    /* notes queued faster than they are written still end in batches */
+    for (int i = 0; i < 9000; i++) {
+        char aor[32];
+        snprintf(aor, sizeof(aor), "b%05d", i);
+        cr_assert_eq(register_one(aor, "sip:x@192.0.2.1", 600), 0);
+    }
+    /* the persister may still be writing: wait for all 9000 */
+    struct store_counters c;
+    for (int i = 0; i < 500; i++) {
+        store_counters(s, &c);
+        if (c.written == 9000)
+            break;
+        usleep(10000);
+    }
+    cr_assert_eq(c.written, 9000, "written %llu, batches %llu, failures %llu, resyncs %llu, overflows %llu",
+                 (unsigned long long)c.written, (unsigned long long)c.batches,
+                 (unsigned long long)c.failures, (unsigned long long)c.resyncs, (unsigned long long)c.overflows);
+    cr_assert_leq(c.largest, 4096, "largest batch %llu", (unsigned long long)c.largest);
+    cr_assert_geq(c.batches, 3);
+    store_stop(s);
+    cr_assert_eq(count_rows(""), 9000);
+    /* a second run starts from the file: one more change, one more row */
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    cr_assert_eq(register_one("late", "sip:late@192.0.2.1", 600), 0);
+    store_stop(s);
+    cr_assert_eq(count_rows(""), 9001);
+}
+
+Test(store, a_full_queue_ends_in_a_resync)
+{
+    struct store_options o = {.spec = path, .queue_limit = 16};
+    struct store *s;
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    char aor[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(aor, sizeof(aor), "o%05d", i);
+        cr_assert_eq(register_one(aor, "sip:x@192.0.2.1", 600), 0);
+    }
+    struct store_counters c;
+    store_counters(s, &c);
+    cr_assert_gt(c.overflows, 0, "the tiny queue overflowed");
+    store_stop(s);
+    cr_assert_eq(count_rows(""), 3000, "the resync wrote what the queue dropped");
+}
+
+Test(store, removal_reaches_the_file)
+{
+    struct store_options o = {.spec = path};
+    struct store *s;
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    cr_assert_eq(register_one("carol", "sip:carol@192.0.2.3", 600), 0);
+    cr_assert_eq(register_one("dave", "sip:dave@192.0.2.4", 600), 0);
+    cr_assert_eq(registrar_update(reg, "carol", NULL, 0, true, "call-1", 2, sb_now_ms(), NULL), 0);
+    store_stop(s);
+    cr_assert_eq(count_rows("WHERE aor = 'carol'"), 0);
+    cr_assert_eq(count_rows("WHERE aor = 'dave'"), 1);
+}
+
+static bool aside_exists(void)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool found = false;
+    while ((e = readdir(d)) != NULL)
+        found |= strncmp(e->d_name, "reg.db.corrupt-", 15) == 0;
+    closedir(d);
+    return found;
+}
+
+Test(store, a_corrupt_file_is_moved_aside)
+{
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 8192; i++)
+        fputc((i * 7919) & 0xff, f);
+    fclose(f);
+    struct store_options o = {.spec = path};
+    struct store *s;
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    cr_assert(aside_exists());
+    cr_assert_eq(register_one("erin", "sip:erin@192.0.2.5", 600), 0);
+    store_stop(s);
+    cr_assert_eq(count_rows(""), 1, "the new file works");
+}
+
+Test(store, an_unopenable_store_does_not_stop_start_up)
+{
+    struct store_options o = {.spec = "/nonexistent-dir/sb/reg.db", .retry_ms = 50};
+    struct store *s;
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    cr_assert_eq(register_one("frank", "sip:frank@192.0.2.6", 600), 0);
+    usleep(200000);
+    struct store_counters c;
+    store_counters(s, &c);
+    cr_assert_not(c.healthy);
+    cr_assert_gt(c.failures, 0);
+    struct registrar_set *set;
+    cr_assert_eq(registrar_lookup(reg, "frank", sb_now_ms(), &set), 0, "served from memory");
+    registrar_set_free(set);
+    store_stop(s);
+}
