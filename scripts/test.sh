@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, installing what is missing and building first:
 #   1. unit tests (Criterion), protocol tests (SIPp over UDP on 127.0.0.1)
-#      with 1 and with 4 workers, and calls between real phones (baresip and
-#      Linphone's linphonec), on a
-#      RelWithDebInfo build;
+#      with 1 and with 4 workers, calls between real phones (baresip and
+#      Linphone's linphonec), and tests on network namespaces (a real NAT,
+#      addresses that come and go), on a RelWithDebInfo build;
 #   2. the same unit and protocol tests on an AddressSanitizer + UBSan build,
 #      and the protocol tests with 4 workers on a ThreadSanitizer build;
 #   3. a minute of libFuzzer over the datagram path (ASan+UBSan).
@@ -12,7 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark clang baresip-core \
-    linphone-cli sox ||
+    linphone-cli sox nftables iproute2 ||
     exit 1
 
 passed=0
@@ -35,6 +35,7 @@ stage "unit tests" ctest --test-dir build --output-on-failure --timeout 120
 stage "protocol tests, 1 worker" tests/protocol_tests.sh build/switchboard build/test-output/workers1 1
 stage "protocol tests, 4 workers" tests/protocol_tests.sh build/switchboard build/test-output/workers4 4
 stage "real clients (baresip, linphonec)" tests/clients_tests.sh build/switchboard build/test-output/clients
+stage "network namespaces (NAT, addresses)" tests/netns_tests.sh build/switchboard build/test-output/netns
 
 # Sanitizers: every bad memory access or undefined behaviour aborts the run.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1

@@ -1,4 +1,10 @@
-/* The set of names and addresses that mean "this proxy". */
+/* The set of names and addresses that mean "this proxy". See identity.h.
+ *
+ * DESIGN: what comes from the configuration (listen addresses, domains, the
+ * host name) is fixed at creation. The interface addresses a wildcard
+ * listener answers on change at run time: they live in an immutable set
+ * behind an RCU pointer that identity_refresh() replaces whole, so readers
+ * (every SIP thread) never lock and never see a half-built set. */
 #include "switchboard/identity.h"
 
 #include <arpa/inet.h>
@@ -9,17 +15,31 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <urcu.h>
+
 #include "switchboard/error.h"
+#include "switchboard/log.h"
 #include "switchboard/sip_msg.h"
+#include "tsan_annotate.h"
 
 struct identity_entry {
     char *host;
     unsigned port; /* 0: any port (a configured domain) */
 };
 
+/* The host's interface addresses at one moment; never changed once
+ * published. */
+struct identity_addrs {
+    size_t count;
+    char hosts[][INET6_ADDRSTRLEN];
+};
+
 struct identity {
     struct identity_entry *entries;
     size_t count, cap;
+    unsigned wild_ports[SB_MAX_LISTEN]; /* ports of wildcard listens */
+    size_t wild_count;
+    struct identity_addrs *addrs; /* RCU; NULL without wildcard listens */
 };
 
 static int identity_add(struct identity *id, const char *host, unsigned port)
@@ -42,29 +62,57 @@ static int identity_add(struct identity *id, const char *host, unsigned port)
     return 0;
 }
 
-/* A wildcard listener answers on every interface address and the host name. */
-static int identity_add_interfaces(struct identity *id, unsigned port)
+/* Reads the interface addresses now. Returns NULL on failure. */
+static struct identity_addrs *addrs_read(void)
 {
     struct ifaddrs *list, *ifa;
-    char host[INET6_ADDRSTRLEN];
-    int rc = 0;
     if (getifaddrs(&list) != 0)
-        return SB_ESYS;
-    for (ifa = list; ifa && rc == 0; ifa = ifa->ifa_next) {
+        return NULL;
+    size_t n = 0;
+    for (ifa = list; ifa; ifa = ifa->ifa_next)
+        n++;
+    struct identity_addrs *a = malloc(sizeof(*a) + n * sizeof(a->hosts[0]));
+    if (!a) {
+        freeifaddrs(list);
+        return NULL;
+    }
+    a->count = 0;
+    for (ifa = list; ifa; ifa = ifa->ifa_next) {
         if (!ifa->ifa_addr)
             continue;
-        if (ifa->ifa_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr, host,
-                      sizeof(host));
-        else if (ifa->ifa_addr->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr, host,
-                      sizeof(host));
+        int family = ifa->ifa_addr->sa_family;
+        const void *bin;
+        if (family == AF_INET)
+            bin = &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
+        else if (family == AF_INET6)
+            bin = &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr;
         else
             continue;
-        rc = identity_add(id, host, port);
+        inet_ntop(family, bin, a->hosts[a->count], sizeof(a->hosts[0]));
+        a->count++;
     }
     freeifaddrs(list);
-    if (rc == 0 && gethostname(host, sizeof(host)) == 0) {
+    return a;
+}
+
+static bool addrs_has(const struct identity_addrs *a, const char *host)
+{
+    for (size_t i = 0; a && i < a->count; i++)
+        if (!strcasecmp(a->hosts[i], host))
+            return true;
+    return false;
+}
+
+/* A wildcard listener answers on every interface address and the host name. */
+static int identity_add_wildcard(struct identity *id, unsigned port)
+{
+    char host[256];
+    int rc = 0;
+    if (id->wild_count < SB_MAX_LISTEN)
+        id->wild_ports[id->wild_count++] = port;
+    if (!id->addrs && !(id->addrs = addrs_read()))
+        return SB_ESYS;
+    if (gethostname(host, sizeof(host)) == 0) {
         host[sizeof(host) - 1] = '\0';
         rc = identity_add(id, host, port);
     }
@@ -86,7 +134,7 @@ int identity_create(const struct sb_config *cfg, struct identity **out)
         if (rc != 0)
             break;
         if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
-            rc = identity_add_interfaces(id, port);
+            rc = identity_add_wildcard(id, port);
         else
             rc = identity_add(id, host, port);
     }
@@ -96,6 +144,7 @@ int identity_create(const struct sb_config *cfg, struct identity **out)
         identity_destroy(id);
         return rc;
     }
+    tsan_publish(id->addrs);
     *out = id;
     return 0;
 }
@@ -107,7 +156,47 @@ void identity_destroy(struct identity *id)
     for (size_t i = 0; i < id->count; i++)
         free(id->entries[i].host);
     free(id->entries);
+    free(id->addrs);
     free(id);
+}
+
+bool identity_has_wildcard(const struct identity *id)
+{
+    return id->wild_count > 0;
+}
+
+/* Logs what appeared and what went, comparing two sets. */
+static void log_changes(const struct identity_addrs *old, const struct identity_addrs *now)
+{
+    for (size_t i = 0; i < now->count; i++)
+        if (!addrs_has(old, now->hosts[i]))
+            SB_INFO("address %s appeared: serving it", now->hosts[i]);
+    for (size_t i = 0; old && i < old->count; i++)
+        if (!addrs_has(now, old->hosts[i]))
+            SB_INFO("address %s went away: no longer ours", old->hosts[i]);
+}
+
+int identity_refresh(struct identity *id)
+{
+    if (id->wild_count == 0)
+        return 0;
+    struct identity_addrs *now = addrs_read();
+    if (!now)
+        return SB_ESYS;
+    tsan_publish(now);
+    struct identity_addrs *old = rcu_xchg_pointer(&id->addrs, now);
+    log_changes(old, now);
+    synchronize_rcu(); /* no reader can still be inside @old */
+    free(old);
+    return 0;
+}
+
+static bool wild_port(const struct identity *id, unsigned port)
+{
+    for (size_t i = 0; i < id->wild_count; i++)
+        if (id->wild_ports[i] == port)
+            return true;
+    return false;
 }
 
 bool identity_is_local(const struct identity *id, const char *host, unsigned port)
@@ -123,7 +212,14 @@ bool identity_is_local(const struct identity *id, const char *host, unsigned por
         if ((e->port == 0 || e->port == port) && !strcasecmp(e->host, host))
             return true;
     }
-    return false;
+    if (!wild_port(id, port))
+        return false;
+    rcu_read_lock();
+    struct identity_addrs *a = rcu_dereference(((struct identity *)id)->addrs);
+    tsan_observe(a);
+    bool found = addrs_has(a, host);
+    rcu_read_unlock();
+    return found;
 }
 
 bool identity_is_local_uri(const struct identity *id, const osip_uri_t *uri)

@@ -11,6 +11,7 @@
 #include <osipparser2/osip_port.h>
 #include <urcu.h>
 
+#include "switchboard/addr_watch.h"
 #include "switchboard/async_file.h"
 #include "switchboard/config.h"
 #include "switchboard/dispatch.h"
@@ -36,6 +37,7 @@ struct app {
     struct async_file *journal;
     struct sip_trace *trace;
     struct store *store;        /* NULL: registrations in memory only */
+    struct addr_watch *watcher; /* NULL: no wildcard listen address */
 };
 
 static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level, const char *fmt,
@@ -124,6 +126,8 @@ static int app_start(struct app *app)
         rc = registrar_create(&limits, &app->registrar);
     if (rc == 0)
         rc = identity_create(cfg, &app->identity);
+    if (rc == 0 && identity_has_wildcard(app->identity))
+        addr_watch_start(app->identity, &app->watcher); /* logs when it cannot */
     if (rc == 0)
         rc = transport_create(cfg, &app->transport);
     if (rc == 0)
@@ -163,6 +167,7 @@ static void app_stop(struct app *app)
     }
     /* every REGISTER is handled: write what the workers noted last */
     store_stop(app->store);
+    addr_watch_stop(app->watcher);
     /* the workers' last journal lines (calls interrupted) are queued here */
     worker_pool_destroy(app->workers);
     if (app->journal) {

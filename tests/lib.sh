@@ -9,11 +9,14 @@ failed=0
 
 log() { printf '%s\n' "$*" >>"$DIR/test.log"; }
 
+# kill_started: ends every process the test started, then runs the test
+# file's own cleanup_test (namespaces, mounts) when it defines one.
 kill_started() {
     for pid in "${PIDS[@]}" $PROXY_PID; do kill -KILL "$pid" 2>/dev/null; done
     wait 2>/dev/null
     PIDS=()
     PROXY_PID=
+    if declare -F cleanup_test >/dev/null; then cleanup_test; fi
 }
 trap kill_started EXIT
 
@@ -22,6 +25,11 @@ trap kill_started EXIT
 launch_proxy() {
     "$BIN" -l "udp:$IP:$PROXY_PORT" "$@" >"$DIR/proxy.log" 2>&1 &
     PROXY_PID=$!
+    wait_ready
+}
+
+# wait_ready: the proxy started as PROXY_PID printed its ready line.
+wait_ready() {
     for _ in $(seq 100); do
         grep -q "switchboard ready" "$DIR/proxy.log" 2>/dev/null && return 0
         kill -0 "$PROXY_PID" 2>/dev/null || break

@@ -3,11 +3,24 @@
 
 usage: udp_probe.py HOST PORT (--hex HEX | --text TEXT | --file FILE) (--expect WHAT | --expect-silence)
 WHAT is a status code, "silence", or alternatives joined by | ("400|silence").
-Exit 0 when the expectation holds, 1 otherwise. Loopback only."""
+Exit 0 when the expectation holds, 1 otherwise. Loopback only, except inside
+a network namespace a test created (then --bind names the local address)."""
 import argparse
 import ipaddress
+import os
 import socket
+import subprocess
 import sys
+
+
+def in_test_netns():
+    """True inside a named network namespace (one a test made with ip netns)."""
+    try:
+        out = subprocess.run(["ip", "netns", "identify", str(os.getpid())],
+                             capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.strip() != ""
 
 
 def main():
@@ -23,9 +36,11 @@ def main():
     want.add_argument("--expect-silence", action="store_true")
     ap.add_argument("--wait", type=float, default=1.0)
     ap.add_argument("--print", action="store_true", help="print the whole reply")
+    ap.add_argument("--bind", default="127.0.0.1", help="local address (in a test namespace)")
     args = ap.parse_args()
-    if not ipaddress.ip_address(args.host).is_loopback:
-        sys.exit("udp_probe: loopback addresses only")
+    private = ipaddress.ip_address(args.host).is_private and in_test_netns()
+    if not ipaddress.ip_address(args.host).is_loopback and not private:
+        sys.exit("udp_probe: loopback addresses only (or private ones in a test namespace)")
     if args.hex is not None:
         payload = bytes.fromhex(args.hex)
     elif args.text is not None:
@@ -34,7 +49,7 @@ def main():
         with open(args.file, "rb") as f:
             payload = f.read()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((args.bind, 0))
     port = sock.getsockname()[1]
     payload = payload.replace(b"@PORT@", str(port).encode())
     sock.settimeout(args.wait)

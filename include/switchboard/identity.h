@@ -1,7 +1,11 @@
 /* Who "we" are: the addresses the proxy listens on, the host's interface
  * addresses and name when it listens on a wildcard, and configured domains.
- * Answers "is this URI for us?" for routing and loop detection. Immutable
- * after creation, so any thread may call it. */
+ * Answers "is this URI for us?" for routing and loop detection.
+ *
+ * DESIGN: fixed after creation except for the interface addresses, which
+ * identity_refresh() swaps under RCU when the host gains or loses one
+ * (addr_watch.h). Any thread registered with liburcu may call the
+ * identity_is_local* functions at any time, concurrently with a refresh. */
 #ifndef SWITCHBOARD_IDENTITY_H
 #define SWITCHBOARD_IDENTITY_H
 
@@ -14,6 +18,14 @@ struct identity;
 
 int identity_create(const struct sb_config *cfg, struct identity **out);
 void identity_destroy(struct identity *id);
+
+/* Re-reads the host's interface addresses and publishes them (logging what
+ * appeared and what went). Call from one thread at a time; it waits for an
+ * RCU grace period, so never from a SIP thread. Returns 0 or SB_ESYS. */
+int identity_refresh(struct identity *id);
+
+/* Does any listen address use a wildcard (so interface addresses count)? */
+bool identity_has_wildcard(const struct identity *id);
 
 /* True when @host (with @port, 0 meaning "not given", i.e. 5060) names this
  * proxy: a listen address, an interface address, the host name or a
