@@ -17,7 +17,9 @@
 
 #include "switchboard/call_journal.h"
 #include "switchboard/error.h"
+#include "switchboard/flow.h"
 #include "switchboard/log.h"
+#include "switchboard/nat.h"
 #include "switchboard/register_handler.h"
 #include "switchboard/sip_msg.h"
 
@@ -66,6 +68,14 @@ struct proxy_target {
     const char *ruri; /* new Request-URI, or NULL to keep it */
     struct sb_addr dst;
     struct sb_local local;
+    bool nat; /* dst is the UA's NAT mapping, not its Contact */
+};
+
+/* The flow token of the Route of ours a request came back with (flow.h). */
+struct route_flow {
+    bool present;
+    bool has_a, has_b;
+    struct sb_addr a, b;
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -106,23 +116,44 @@ static bool loop_detected(const struct proxy *p, const osip_message_t *req, uint
     return false;
 }
 
+/* Notes the flow token in the user part of a Route URI of ours, if any. */
+static void note_flow(const osip_uri_t *uri, struct route_flow *flow)
+{
+    if (flow->present || !uri->username)
+        return;
+    flow->present = flow_token_parse(uri->username, &flow->a, &flow->has_a, &flow->b,
+                                     &flow->has_b) == 0;
+}
+
+/* Is @uri one we put in a Record-Route (ours, ;lr, no user but a flow
+ * token)? */
+static bool is_our_record_route(const struct proxy *p, const osip_uri_t *uri)
+{
+    osip_uri_param_t *lr = NULL;
+    struct sb_addr a, b;
+    bool has_a, has_b;
+    return uri && osip_uri_uparam_get_byname((osip_uri_t *)uri, "lr", &lr) == 0 && lr &&
+           (!uri->username || flow_token_parse(uri->username, &a, &has_a, &b, &has_b) == 0) &&
+           identity_is_local_uri(p->env.identity, uri);
+}
+
 /* §16.4: did a strict router put our Record-Route URI into the
  * Request-URI? Then the real target is the last Route. */
 static bool strict_routed_to_us(const struct proxy *p, const osip_message_t *req)
 {
-    osip_uri_param_t *lr = NULL;
-    return osip_list_size(&req->routes) > 0 && req->req_uri && !req->req_uri->username &&
-           osip_uri_uparam_get_byname(req->req_uri, "lr", &lr) == 0 && lr &&
-           identity_is_local_uri(p->env.identity, req->req_uri);
+    return osip_list_size(&req->routes) > 0 && is_our_record_route(p, req->req_uri);
 }
 
 /* Applies §16.4 to @req in place: the strict-routing fix-up, then drops
- * the Route entries naming us. Returns true when one did (the request was
- * record-routed through us, so it belongs to a dialog we serve). */
-static bool route_preprocess(const struct proxy *p, osip_message_t *req)
+ * the Route entries naming us, noting a flow token in @flow. Returns true
+ * when one did (the request was record-routed through us, so it belongs to
+ * a dialog we serve). */
+static bool route_preprocess(const struct proxy *p, osip_message_t *req, struct route_flow *flow)
 {
     bool ours = false;
+    memset(flow, 0, sizeof(*flow));
     if (strict_routed_to_us(p, req)) {
+        note_flow(req->req_uri, flow);
         int last = osip_list_size(&req->routes) - 1;
         osip_route_t *route = osip_list_get(&req->routes, last);
         osip_list_remove(&req->routes, last);
@@ -135,6 +166,7 @@ static bool route_preprocess(const struct proxy *p, osip_message_t *req)
     osip_route_t *top;
     while ((top = osip_list_get(&req->routes, 0)) != NULL &&
            identity_is_local_uri(p->env.identity, top->url)) {
+        note_flow(top->url, flow);
         osip_list_remove(&req->routes, 0);
         osip_route_free(top);
         ours = true;
@@ -142,13 +174,21 @@ static bool route_preprocess(const struct proxy *p, osip_message_t *req)
     return ours;
 }
 
-static int push_record_route(osip_message_t *req, const struct sb_local *local)
+/* Our Record-Route for a branch leaving from @local; with a flow token
+ * when the caller (@caller_nat) or the callee (@callee_nat) is reached at a
+ * NAT mapping, so in-dialog requests find it again (flow.h). */
+static int push_record_route(osip_message_t *req, const struct sb_local *local,
+                             const struct sb_addr *caller_nat, const struct sb_addr *callee_nat)
 {
-    char host[64], text[128];
+    char host[64], text[256], token[FLOW_TOKEN_MAX + 1] = "";
     unsigned port;
     local_host(local, host, sizeof(host), &port);
     bool v6 = strchr(host, ':') != NULL;
-    snprintf(text, sizeof(text), "<sip:%s%s%s:%u;lr>", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if ((caller_nat || callee_nat) &&
+        flow_token_format(caller_nat, callee_nat, token, sizeof(token) - 1) == 0)
+        strcat(token, "@");
+    snprintf(text, sizeof(text), "<sip:%s%s%s%s:%u;lr>", token, v6 ? "[" : "", host, v6 ? "]" : "",
+             port);
     osip_record_route_t *rr;
     if (osip_record_route_init(&rr) != 0)
         return SB_ENOMEM;
@@ -487,6 +527,25 @@ static int carry_uri_params(osip_uri_t *target, const osip_uri_t *original)
     return 0;
 }
 
+/* Does the caller of a dialog-creating request show NAT (nat.h)? Then our
+ * Record-Route names its mapping, the address the request came from. */
+static bool caller_behind_nat(const struct proxy *p, const struct sb_inbound *in)
+{
+    const osip_message_t *req = in->msg;
+    const osip_via_t *via = sipmsg_top_via(req);
+    const osip_contact_t *contact = osip_list_get(&req->contacts, 0);
+    if (!via || !contact || !contact->url)
+        return false;
+    struct nat_facts facts = {
+        .via_host = via->host,
+        .via_port = via->port,
+        .via_transport = via->protocol,
+        .contact_host = contact->url->host,
+        .source = &in->src,
+    };
+    return nat_detect((enum nat_mode)p->env.config->nat_mode, &facts);
+}
+
 /* Sends @fwd (already route-processed) to every target as a branch of a
  * new response context for @st. */
 static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
@@ -503,6 +562,9 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
     ctx->invite = MSG_IS_INVITE(req);
     timer_init(&ctx->timer_c, on_timer_c, ctx);
     bool record_route = wants_record_route(req);
+    const struct sb_inbound *in = txn_server_inbound(st);
+    const struct sb_addr *caller_nat =
+        record_route && caller_behind_nat(p, in) ? &in->src : NULL;
     for (size_t i = 0; i < count; i++) {
         const struct proxy_target *t = &targets[i];
         struct proxy_branch *b = &ctx->branches[ctx->count];
@@ -517,7 +579,8 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
             osip_uri_free(fwd->req_uri);
             fwd->req_uri = uri;
         }
-        if (record_route && push_record_route(fwd, &t->local) != 0)
+        if (record_route &&
+            push_record_route(fwd, &t->local, caller_nat, t->nat ? &t->dst : NULL) != 0)
             continue;
         if (push_via(fwd, &t->local, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
             b->ctx = ctx;
@@ -567,6 +630,7 @@ static size_t registered_targets(struct proxy *p, const osip_uri_t *ruri,
         struct proxy_target *t = &(*targets)[n];
         t->ruri = b->uri;
         t->local = b->local;
+        t->nat = b->use_source;
         if (b->use_source) {
             t->dst = b->source;
         } else {
@@ -614,11 +678,17 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
     registrar_set_free(set);
 }
 
-/* The next hop of a request that is not for our users: the first Route,
- * else the Request-URI. */
-static int next_hop(const osip_message_t *fwd, struct sb_addr *dst)
+/* The next hop of a request that is not for our users: the first Route;
+ * else the NAT mapping our Record-Route's flow token names for it (a UA
+ * behind NAT, whose Request-URI is a private Contact); else the
+ * Request-URI. */
+static int next_hop(const osip_message_t *fwd, const struct route_flow *flow,
+                    const struct sb_addr *src, struct sb_addr *dst)
 {
     osip_route_t *route = osip_list_get(&fwd->routes, 0);
+    if (!route && flow->present &&
+        flow_token_target(src, &flow->a, flow->has_a, &flow->b, flow->has_b, dst) == 0)
+        return 0;
     return sipmsg_uri_to_addr(route ? route->url : fwd->req_uri, dst);
 }
 
@@ -651,14 +721,15 @@ static void route_request(struct proxy *p, struct server_txn *st)
         txn_server_respond_code(st, 500, NULL);
         return;
     }
-    bool record_routed = route_preprocess(p, fwd);
+    struct route_flow flow;
+    bool record_routed = route_preprocess(p, fwd, &flow);
     if (osip_list_size(&fwd->routes) == 0 && identity_is_local_uri(p->env.identity, fwd->req_uri)) {
         route_local(p, st, fwd, loop_hash);
     } else if (osip_list_size(&fwd->routes) == 0 && !record_routed && !p->env.config->relay) {
         txn_server_respond_code(st, 403, "Relaying Forbidden"); /* no open relay */
     } else {
         struct proxy_target target = {.local = in->local};
-        if (next_hop(fwd, &target.dst) != 0)
+        if (next_hop(fwd, &flow, &in->src, &target.dst) != 0)
             txn_server_respond_code(st, 500, "Unresolvable Destination");
         else
             fork_request(p, st, fwd, &target, 1, loop_hash);
@@ -705,21 +776,23 @@ static bool ack_to_binding(struct proxy *p, osip_message_t *ack, struct sb_local
     return ok;
 }
 
-/* Routes an ACK without state and adds our Via. Returns false to drop it. */
-static bool prepare_ack(struct proxy *p, osip_message_t *ack, struct sb_local *local,
-                        struct sb_addr *dst)
+/* Routes an ACK from @src without state and adds our Via. Returns false
+ * to drop it. */
+static bool prepare_ack(struct proxy *p, osip_message_t *ack, const struct sb_addr *src,
+                        struct sb_local *local, struct sb_addr *dst)
 {
     if (sipmsg_max_forwards(ack) <= 0)
         return false;
     uint32_t loop_hash = sipmsg_loop_hash(ack);
-    bool record_routed = route_preprocess(p, ack);
+    struct route_flow flow;
+    bool record_routed = route_preprocess(p, ack, &flow);
     bool routed;
     if (osip_list_size(&ack->routes) == 0 && identity_is_local_uri(p->env.identity, ack->req_uri))
         routed = ack_to_binding(p, ack, local, dst);
     else if (osip_list_size(&ack->routes) == 0 && !record_routed && !p->env.config->relay)
         routed = false;
     else
-        routed = next_hop(ack, dst) == 0;
+        routed = next_hop(ack, &flow, src, dst) == 0;
     if (!routed)
         return false;
     /* the same incoming branch always maps to the same outgoing one */
@@ -734,7 +807,7 @@ static void forward_ack(struct proxy *p, struct sb_inbound *in)
 {
     struct sb_local local = in->local;
     struct sb_addr dst;
-    bool ready = prepare_ack(p, in->msg, &local, &dst);
+    bool ready = prepare_ack(p, in->msg, &in->src, &local, &dst);
     finish_stateless(p, in, ready, &local, &dst);
 }
 

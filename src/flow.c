@@ -1,0 +1,150 @@
+/* Flow tokens in our Record-Route. See flow.h. */
+#include "switchboard/flow.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "switchboard/error.h"
+#include "switchboard/types.h"
+
+#define TOKEN_PREFIX "sbf."
+
+/* Appends one side: hex address bytes then 4 hex digits of port. */
+static size_t side_format(const struct sb_addr *s, char *out)
+{
+    if (!s) {
+        out[0] = '-';
+        return 1;
+    }
+    const unsigned char *bytes;
+    size_t n;
+    unsigned port;
+    if (s->ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&s->ss;
+        bytes = s6->sin6_addr.s6_addr;
+        n = 16;
+        port = ntohs(s6->sin6_port);
+    } else {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)&s->ss;
+        bytes = (const unsigned char *)&s4->sin_addr.s_addr;
+        n = 4;
+        port = ntohs(s4->sin_port);
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(out + len, "%02x", bytes[i]);
+    len += (size_t)sprintf(out + len, "%04x", port);
+    return len;
+}
+
+int flow_token_format(const struct sb_addr *a, const struct sb_addr *b, char *buf, size_t size)
+{
+    if ((!a && !b) || size < FLOW_TOKEN_MAX)
+        return SB_EINVAL;
+    size_t len = sizeof(TOKEN_PREFIX) - 1;
+    memcpy(buf, TOKEN_PREFIX, len);
+    len += side_format(a, buf + len);
+    buf[len++] = '.';
+    len += side_format(b, buf + len);
+    buf[len] = '\0';
+    return 0;
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Reads @len hex digits into @out (len / 2 bytes). */
+static bool hex_read(const char *text, size_t len, unsigned char *out)
+{
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = hex_value(text[i]), lo = hex_value(text[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i / 2] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+/* Parses one side of @len characters. */
+static int side_parse(const char *text, size_t len, struct sb_addr *out, bool *has)
+{
+    unsigned char raw[18];
+    memset(out, 0, sizeof(*out));
+    *has = false;
+    if (len == 1 && text[0] == '-')
+        return 0;
+    if ((len != 12 && len != 36) || !hex_read(text, len, raw))
+        return SB_ENOTFOUND;
+    if (len == 12) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&out->ss;
+        s4->sin_family = AF_INET;
+        memcpy(&s4->sin_addr.s_addr, raw, 4);
+        s4->sin_port = htons((uint16_t)(raw[4] << 8 | raw[5]));
+        out->len = sizeof(*s4);
+    } else {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->ss;
+        s6->sin6_family = AF_INET6;
+        memcpy(s6->sin6_addr.s6_addr, raw, 16);
+        s6->sin6_port = htons((uint16_t)(raw[16] << 8 | raw[17]));
+        out->len = sizeof(*s6);
+    }
+    *has = true;
+    return 0;
+}
+
+int flow_token_parse(const char *user, struct sb_addr *a, bool *has_a, struct sb_addr *b,
+                     bool *has_b)
+{
+    size_t plen = sizeof(TOKEN_PREFIX) - 1;
+    if (!user || strncmp(user, TOKEN_PREFIX, plen) != 0)
+        return SB_ENOTFOUND;
+    const char *first = user + plen;
+    const char *dot = strchr(first, '.');
+    if (!dot)
+        return SB_ENOTFOUND;
+    const char *second = dot + 1;
+    if (side_parse(first, (size_t)(dot - first), a, has_a) != 0 ||
+        side_parse(second, strlen(second), b, has_b) != 0 || (!*has_a && !*has_b))
+        return SB_ENOTFOUND;
+    return 0;
+}
+
+bool flow_addr_equal(const struct sb_addr *x, const struct sb_addr *y)
+{
+    if (x->ss.ss_family != y->ss.ss_family)
+        return false;
+    if (x->ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&x->ss;
+        const struct sockaddr_in6 *b = (const struct sockaddr_in6 *)&y->ss;
+        return a->sin6_port == b->sin6_port &&
+               memcmp(&a->sin6_addr, &b->sin6_addr, sizeof(a->sin6_addr)) == 0;
+    }
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&x->ss;
+    const struct sockaddr_in *b = (const struct sockaddr_in *)&y->ss;
+    return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+}
+
+int flow_token_target(const struct sb_addr *src, const struct sb_addr *a, bool has_a,
+                      const struct sb_addr *b, bool has_b, struct sb_addr *dst)
+{
+    const struct sb_addr *to = NULL;
+    if (has_a && flow_addr_equal(src, a))
+        to = has_b ? b : NULL; /* from side A: on to B's mapping, or by R-URI */
+    else if (has_b && flow_addr_equal(src, b))
+        to = has_a ? a : NULL;
+    else if (has_a != has_b)
+        to = has_a ? a : b; /* from the side that is not behind NAT */
+    if (!to)
+        return SB_ENOTFOUND;
+    *dst = *to;
+    return 0;
+}
