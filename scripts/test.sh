@@ -4,8 +4,9 @@
 #      with 1 and with 4 workers, calls between real phones (baresip and
 #      Linphone's linphonec), and tests on network namespaces (a real NAT,
 #      addresses that come and go), on a RelWithDebInfo build;
-#   2. the same unit and protocol tests on an AddressSanitizer + UBSan build,
-#      and the protocol tests with 4 workers on a ThreadSanitizer build;
+#   2. the same unit, protocol and store tests on an AddressSanitizer + UBSan
+#      build, and the protocol and store tests with 4 workers on a
+#      ThreadSanitizer build;
 #   3. a minute of libFuzzer over the datagram path (ASan+UBSan).
 # Test output (logs, SIPp traces) lands in build*/test-output/.
 set -uo pipefail
@@ -35,6 +36,7 @@ stage "unit tests" ctest --test-dir build --output-on-failure --timeout 120
 stage "protocol tests, 1 worker" tests/protocol_tests.sh build/switchboard build/test-output/workers1 1
 stage "protocol tests, 4 workers" tests/protocol_tests.sh build/switchboard build/test-output/workers4 4
 stage "real clients (baresip, linphonec)" tests/clients_tests.sh build/switchboard build/test-output/clients
+stage "registration store, 2 workers" tests/store_tests.sh build/switchboard build/test-output/store 2
 stage "network namespaces (NAT, addresses)" tests/netns_tests.sh build/switchboard build/test-output/netns
 
 # Sanitizers: every bad memory access or undefined behaviour aborts the run.
@@ -44,15 +46,20 @@ build build-asan -DCMAKE_BUILD_TYPE=Debug -DSB_SANITIZE=ON || exit 1
 stage "unit tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure --timeout 120
 SB_TEST_RSS_LIMIT_KIB=1048576 stage "protocol tests (ASan+UBSan), 2 workers" \
     tests/protocol_tests.sh build-asan/switchboard build-asan/test-output/workers2 2
+stage "registration store (ASan+UBSan), 2 workers" \
+    tests/store_tests.sh build-asan/switchboard build-asan/test-output/store 2
 
 # ThreadSanitizer: the protocol tests with 4 workers, listeners and workers
 # and the journal writer all running at once. Any report makes the proxy exit
 # non-zero, which fails its test. tests/tsan.supp names what lies inside
 # liburcu (not built for TSan); our hand-offs through it are annotated.
 build build-tsan -DCMAKE_BUILD_TYPE=Debug -DSB_TSAN=ON -DSB_TESTS=OFF || exit 1
-TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1" \
-    SB_TEST_RSS_LIMIT_KIB=2097152 stage "protocol tests (TSan), 4 workers" \
+export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1"
+SB_TEST_RSS_LIMIT_KIB=2097152 stage "protocol tests (TSan), 4 workers" \
     tests/protocol_tests.sh build-tsan/switchboard build-tsan/test-output/workers4 4
+stage "registration store (TSan), 4 workers" \
+    tests/store_tests.sh build-tsan/switchboard build-tsan/test-output/store 4
+unset TSAN_OPTIONS
 
 # Fuzzing: a minute of libFuzzer over the datagram path (ingress, proxy core,
 # transactions, registrar), seeded with the torture corpus, under ASan+UBSan.

@@ -136,6 +136,48 @@ test_blind_transfer() {
 
 # Both register; the registrar lists each binding with Linphone's
 # +sip.instance, and the REGISTERs carry its User-Agent.
+# Registrations survive a restart: bob's linphonec registers once (for an
+# hour); switchboard is restarted between two calls from alice; the second
+# call rings bob without him registering again.
+test_linphone_restart_between_calls() {
+    linphone_setup alice alice 127.0.0.5 1000
+    linphone_setup alice2 alice 127.0.0.5 1000
+    linphone_setup bob bob 127.0.0.6 440
+    sed -i 's/^reg_expires=60$/reg_expires=3600/' "$DIR/bob/rc"
+    start_proxy --store "$DIR/reg.db" || return 1
+    linphone_start bob "sleep 40" -a
+    local bob=$LAST_PID
+    registered bob 127.0.0.6 || return 1
+    linphone_start alice "$(calls_bob "sleep 4" terminate "sleep 1")"
+    wait "$LAST_PID"
+    stop_proxy || return 1
+    mv "$DIR/proxy.log" "$DIR/proxy-before.log"
+    launch_proxy --workers 2 --listeners 2 --journal "$DIR/journal2.jsonl" \
+        --trace "$DIR/sip2.pcap" --store "$DIR/reg.db" || return 1
+    # alice's linphonec unregistered when it quit; bob's binding is back
+    grep -q "loaded 1 binding(s) of 1 user(s)" "$DIR/proxy.log" ||
+        { log "bindings not loaded: $(grep store "$DIR/proxy.log")"; return 1; }
+    linphone_start alice2 "$(calls_bob "sleep 6" terminate "sleep 1")"
+    wait "$LAST_PID"
+    stop_clients "$bob"
+    stop_proxy || return 1
+    # before the INVITE reached bob, he sent no REGISTER (his unregistration
+    # at the end does not count)
+    local ladder
+    ladder=$(tshark -r "$DIR/sip2.pcap" -Y '(sip.Method == "REGISTER" && ip.src == 127.0.0.6) || (sip.Method == "INVITE" && ip.dst == 127.0.0.6)' \
+        -T fields -e sip.Method 2>/dev/null | tr '\n' ' ')
+    log "bob's side after the restart: $ladder"
+    case $ladder in INVITE*) ;; *) log "bob registered again before the call"; return 1 ;; esac
+    python3 - "$DIR/journal.jsonl" "$DIR/journal2.jsonl" >>"$DIR/test.log" 2>&1 <<'PY' || return 1
+import json, sys
+calls = [json.loads(l) for f in sys.argv[1:] for l in open(f, encoding="utf-8")]
+assert [c["outcome"] for c in calls] == ["answered", "answered"], calls
+assert all("127.0.0.6" in c["answered_by"] for c in calls), calls
+print("journal ok: both calls answered by bob's phone")
+PY
+    heard bob 1000
+}
+
 test_linphone_register() {
     linphone_pair
     start_proxy || return 1

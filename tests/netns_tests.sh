@@ -15,6 +15,7 @@ IP=127.0.0.1
 PROXY_PORT=15260
 mkdir -p "$OUT"
 . "$HERE/lib.sh"
+. "$HERE/clients_lib.sh"
 [ "$(id -u)" -eq 0 ] || { echo "netns tests: need root for ip netns"; exit 1; }
 
 NS=sbt$$
@@ -101,6 +102,110 @@ test_address_added_after_start() {
         grep -q "address 10.77.0.1 went away" "$DIR/proxy.log" ||
         { log "the proxy did not log the change"; return 1; }
     stop_proxy
+}
+
+# nat_lan: an office LAN (10.0.0.0/24, a bridge in the router's namespace)
+# with the proxy (namespace pbx, 10.0.0.2) and alice's phone (namespace
+# office, 10.0.0.3), and a home LAN behind a NAT router: namespace rtr has
+# 10.0.0.1 on the office bridge and 192.168.50.1 inside, and masquerades
+# what leaves for the office (nft); namespace home has 192.168.50.2 (bob's
+# phone) and its default route through the router. Nothing routes out of
+# these namespaces.
+nat_lan() {
+    PBX=${NS}pbx OFFICE=${NS}office RTR=${NS}rtr HOME_NS=${NS}home
+    ns_add "$PBX" && ns_add "$OFFICE" && ns_add "$RTR" && ns_add "$HOME_NS" || return 1
+    ip -n "$RTR" link add br0 type bridge || return 1
+    ip link add pbx0 netns "$PBX" type veth peer name rtr0 netns "$RTR" &&
+        ip link add office0 netns "$OFFICE" type veth peer name rtr2 netns "$RTR" &&
+        ip link add home0 netns "$HOME_NS" type veth peer name rtr1 netns "$RTR" || return 1
+    ip -n "$RTR" link set rtr0 master br0
+    ip -n "$RTR" link set rtr2 master br0
+    ip -n "$RTR" addr add 10.0.0.1/24 dev br0
+    ip -n "$RTR" addr add 192.168.50.1/24 dev rtr1
+    ip -n "$PBX" addr add 10.0.0.2/24 dev pbx0
+    ip -n "$OFFICE" addr add 10.0.0.3/24 dev office0
+    ip -n "$HOME_NS" addr add 192.168.50.2/24 dev home0
+    local dev
+    for dev in br0 rtr0 rtr1 rtr2; do ip -n "$RTR" link set "$dev" up; done
+    ip -n "$PBX" link set pbx0 up
+    ip -n "$OFFICE" link set office0 up
+    ip -n "$HOME_NS" link set home0 up
+    ip -n "$HOME_NS" route add default via 192.168.50.1
+    ip netns exec "$RTR" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$RTR" nft -f - <<'NFT' || { log "nft masquerade failed"; return 1; }
+table ip nat {
+    chain post {
+        type nat hook postrouting priority 100;
+        ip saddr 192.168.50.0/24 oifname "br0" masquerade
+    }
+}
+NFT
+    # linphonec decides the network is down without a route to its probe
+    # address; a host route onto the isolated link keeps it up (nothing is
+    # ever sent there)
+    ip -n "$OFFICE" route add 87.98.157.38/32 dev office0
+}
+
+# bob's phone sits behind the NAT router: it registers its private Contact
+# (192.168.50.2) from the router's address; the proxy sees the NAT and
+# reaches it at the address the REGISTER came from. alice (linphonec, on the
+# proxy's LAN) calls bob; both hear each other (the office phone sends its
+# audio where bob's comes from: symmetric RTP).
+test_phone_behind_nat_receives_a_call() {
+    nat_lan || return 1
+    IP=10.0.0.2
+    AT_PROXY="ip netns exec $PBX"
+    launch_proxy_in "$PBX" -l "udp:$IP:$PROXY_PORT" --journal "$DIR/journal.jsonl" \
+        --trace "$DIR/sip.pcap" || return 1
+    baresip_setup bob bob 192.168.50.2 auto 440
+    RUN_IN="ip netns exec $HOME_NS" baresip_start bob 25
+    local bob=$LAST_PID
+    registered bob 192.168.50.2 || return 1
+    linphone_setup alice alice 10.0.0.3 1000
+    RUN_IN="ip netns exec $OFFICE" linphone_start alice "$(calls_bob 'sleep 8' terminate 'sleep 1')"
+    wait "$LAST_PID"
+    stop_clients "$bob"
+    stop_proxy || return 1
+    # the INVITE went to the router's address, not to the private Contact
+    local invite_to
+    invite_to=$(tshark -r "$DIR/sip.pcap" -Y 'sip.Method == "INVITE" && ip.src == 10.0.0.2' \
+        -T fields -e ip.dst -e sip.r-uri 2>/dev/null | head -1)
+    log "INVITE to bob: $invite_to"
+    case $invite_to in 10.0.0.1*192.168.50.2*) ;; *) log "INVITE did not go through the NAT"; return 1 ;; esac
+    heard bob 1000 && heard alice 440 && journal_says outcome=answered
+}
+
+# dst_of METHOD: where the proxy sent its first METHOD request.
+dst_of() {
+    tshark -r "$DIR/sip.pcap" -Y "sip.Method == \"$1\" && ip.src == 10.0.0.2" -T fields -e ip.dst \
+        2>/dev/null | head -1
+}
+
+# The other way round: bob, behind the NAT, calls alice; alice hangs up.
+# Her BYE names bob's private Contact, and reaches him through the NAT
+# mapping our Record-Route's flow token names for the caller.
+test_phone_behind_nat_calls_out() {
+    nat_lan || return 1
+    IP=10.0.0.2
+    AT_PROXY="ip netns exec $PBX"
+    launch_proxy_in "$PBX" -l "udp:$IP:$PROXY_PORT" --journal "$DIR/journal.jsonl" \
+        --trace "$DIR/sip.pcap" || return 1
+    linphone_setup alice alice 10.0.0.3 1000
+    RUN_IN="ip netns exec $OFFICE" linphone_start alice "$(printf 'sleep 9\nterminate\nsleep 1')" -a
+    local alice=$LAST_PID
+    registered alice 10.0.0.3 || return 1
+    baresip_setup bob bob 192.168.50.2 auto 440
+    RUN_IN="ip netns exec $HOME_NS" baresip_start bob 20 "/dial sip:alice@$IP:$PROXY_PORT"
+    local bob=$LAST_PID
+    wait "$alice"
+    sleep 1
+    stop_clients "$bob"
+    stop_proxy || return 1
+    local bye_to
+    bye_to=$(dst_of BYE)
+    log "alice's BYE went to $bye_to"
+    [ "$bye_to" = 10.0.0.1 ] || { log "the BYE did not go through the NAT"; return 1; }
+    heard bob 1000 && heard alice 440 && journal_says outcome=answered hung_up_by=callee
 }
 
 run_tests netns "" "$@"

@@ -106,6 +106,21 @@ test_conference_subscribe_routed() {
         expect_count SUBSCRIBEs "$(count_received callee SUBSCRIBE)" 1 && stop_proxy
 }
 
+# SIPp's load-test layout (and a phone registering from an ephemeral
+# port): bob's UAS runs on 15070 while another process on 15071 registers
+# it. Nothing says NAT, so all 100 calls reach the Contact's port.
+test_contact_registered_by_another_process() {
+    start_proxy || return 1
+    sipp_run reg register_contact_port.xml 15071 bob -set contact_port 15070 || return 1
+    sipp_start callee uas_answer_wait_bye.xml 15070 bob -m 100
+    local callee=$SIPP_PID
+    sleep 0.2
+    sipp_run caller uac_call_caller_hangs_up.xml 15080 bob -m 100 -r 50 -l 20 || return 1
+    sipp_wait callee "$callee" &&
+        expect_count "INVITEs at the Contact" "$(count_received callee INVITE)" 100 &&
+        expect_count "INVITEs at the registering port" "$(count_received reg INVITE)" 0 && stop_proxy
+}
+
 test_max_forwards_zero_483() {
     start_proxy && sipp_run caller uac_final_483.xml 15080 bob && stop_proxy
 }
