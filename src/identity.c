@@ -187,6 +187,7 @@ int identity_refresh(struct identity *id)
     struct identity_addrs *old = rcu_xchg_pointer(&id->addrs, now);
     log_changes(old, now);
     synchronize_rcu(); /* no reader can still be inside @old */
+    tsan_rcu_reclaim(old);
     free(old);
     return 0;
 }
@@ -218,6 +219,7 @@ bool identity_is_local(const struct identity *id, const char *host, unsigned por
     struct identity_addrs *a = rcu_dereference(((struct identity *)id)->addrs);
     tsan_observe(a);
     bool found = addrs_has(a, host);
+    tsan_rcu_read_done(a);
     rcu_read_unlock();
     return found;
 }

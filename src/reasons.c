@@ -105,6 +105,7 @@ int reasons_load(struct reasons *r, const char *path)
     tsan_publish(t);
     struct reason_table *old = rcu_xchg_pointer(&r->table, t);
     synchronize_rcu(); /* no worker reads the old table any more */
+    tsan_rcu_reclaim(old);
     table_free(old);
     SB_INFO("reason phrases loaded from %s", path);
     return 0;
@@ -124,6 +125,7 @@ void reasons_apply(struct reasons *r, osip_message_t *resp)
         osip_free(resp->reason_phrase);
         resp->reason_phrase = osip_strdup(phrase);
     }
+    tsan_rcu_read_done(t);
     rcu_read_unlock();
 }
 
@@ -140,6 +142,7 @@ int reasons_lookup(struct reasons *r, int code, char *buf, size_t size)
         snprintf(buf, size, "%s", t->phrase[code - CODE_MIN]);
         rc = 0;
     }
+    tsan_rcu_read_done(t);
     rcu_read_unlock();
     return rc;
 }

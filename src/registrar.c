@@ -42,7 +42,9 @@ static int match_aor(struct cds_lfht_node *node, const void *key)
 {
     const struct reg_record *rec = caa_container_of(node, struct reg_record, node);
     tsan_observe(rec);
-    return strcmp(rec->aor, key) == 0;
+    int same = strcmp(rec->aor, key) == 0;
+    tsan_rcu_read_done(rec);
+    return same;
 }
 
 static size_t str_size(const char *s)
@@ -95,7 +97,9 @@ static void record_free(struct reg_record *rec)
 
 static void record_free_rcu(struct rcu_head *head)
 {
-    record_free(caa_container_of(head, struct reg_record, rcu));
+    struct reg_record *rec = caa_container_of(head, struct reg_record, rcu);
+    tsan_rcu_reclaim(rec);
+    record_free(rec);
 }
 
 static struct reg_record *record_build(const char *aor, const struct registrar_binding *b, size_t n)
@@ -327,6 +331,7 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
     if (after) {
         /* rec is still safe to read: we are inside rcu_read_lock */
         *after = set_snapshot(rec->set, now_ms);
+        tsan_rcu_read_done(rec);
         if (!*after)
             return SB_ENOMEM;
     }
@@ -360,6 +365,8 @@ static int update_record(struct registrar *reg, const char *aor,
                             now_ms, next);
         if (rc >= 0)
             rc = record_replace(reg, aor, hash, &iter, old, next, (size_t)rc, after, now_ms);
+        if (old)
+            tsan_rcu_read_done(old); /* its strings were copied, not kept */
         free(next);
     } while (rc == SB_EAGAIN);
     rcu_read_unlock();
@@ -410,6 +417,7 @@ void registrar_foreach_aor(struct registrar *reg, void (*fn)(void *arg, const ch
     {
         tsan_observe(rec);
         fn(arg, rec->aor);
+        tsan_rcu_read_done(rec);
     }
     rcu_read_unlock();
 }
@@ -428,6 +436,7 @@ int registrar_lookup(struct registrar *reg, const char *aor, uint64_t now_ms,
         struct reg_record *rec = caa_container_of(node, struct reg_record, node);
         tsan_observe(rec);
         *out = set_snapshot(rec->set, now_ms);
+        tsan_rcu_read_done(rec);
         rc = *out ? 0 : SB_ENOMEM;
         if (rc == 0 && (*out)->count == 0) {
             registrar_set_free(*out);
@@ -456,12 +465,11 @@ size_t registrar_expire(struct registrar *reg, uint64_t now_ms)
         size_t expired = 0;
         for (size_t i = 0; i < rec->set->count; i++)
             expired += rec->set->bindings[i].expires_at_ms <= now_ms;
-        if (expired == 0)
-            continue;
         /* An update with no changes rewrites the record without its expired
          * bindings, racing safely with REGISTERs for the same AOR. */
-        if (update_record(reg, rec->aor, NULL, 0, false, NULL, 0, now_ms, NULL) == 0)
+        if (expired && update_record(reg, rec->aor, NULL, 0, false, NULL, 0, now_ms, NULL) == 0)
             dropped += expired;
+        tsan_rcu_read_done(rec);
     }
     rcu_read_unlock();
     return dropped;
