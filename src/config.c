@@ -65,6 +65,8 @@ void config_free(struct sb_config *cfg)
     free(cfg->journal_fsync);
     free(cfg->trace_path);
     free(cfg->store);
+    free(cfg->auth_secret_file);
+    cfg->auth_secret_file = NULL;
     cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
     cfg->store = NULL;
 }
@@ -189,6 +191,7 @@ static const struct string_option string_options[] = {
     SOPT("journal", "fsync", journal_fsync),
     SOPT("server", "trace", trace_path),
     SOPT("registrar", "store", store),
+    SOPT("auth", "secret_file", auth_secret_file),
 };
 
 struct file_context {
@@ -278,20 +281,32 @@ static int config_check(const struct sb_config *cfg)
     return 0;
 }
 
-int config_load_file(struct sb_config *cfg, const char *path)
+/* Reports what inih returned for @name (0: fine). */
+static int load_result(int rc, const struct file_context *ctx, const char *name)
 {
-    struct file_context ctx = {.cfg = cfg};
-    int rc = ini_parse(path, file_entry, &ctx);
     if (rc < 0) {
-        fprintf(stderr, "switchboard: cannot read config file %s\n", path);
+        fprintf(stderr, "switchboard: cannot read config file %s\n", name);
         return SB_EINVAL;
     }
     if (rc > 0) {
-        fprintf(stderr, "switchboard: %s:%d: %s\n", path, rc,
-                ctx.error[0] ? ctx.error : "syntax error");
+        fprintf(stderr, "switchboard: %s:%d: %s\n", name, rc,
+                ctx->error[0] ? ctx->error : "syntax error");
         return SB_EINVAL;
     }
     return 0;
+}
+
+int config_load_file(struct sb_config *cfg, const char *path)
+{
+    struct file_context ctx = {.cfg = cfg};
+    return load_result(ini_parse(path, file_entry, &ctx), &ctx, path);
+}
+
+int config_load_text(struct sb_config *cfg, const char *text, const char *name)
+{
+    struct file_context ctx = {.cfg = cfg};
+    int rc = load_result(ini_parse_string(text, file_entry, &ctx), &ctx, name);
+    return rc == 0 ? config_check(cfg) : rc;
 }
 
 static void usage(FILE *out)

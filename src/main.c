@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <osipparser2/osip_parser.h>
 #include <osipparser2/osip_port.h>
@@ -20,6 +21,7 @@
 #include "switchboard/log.h"
 #include "switchboard/reasons.h"
 #include "switchboard/registrar.h"
+#include "switchboard/secret.h"
 #include "switchboard/sip_trace.h"
 #include "switchboard/stats.h"
 #include "switchboard/store.h"
@@ -38,6 +40,7 @@ struct app {
     struct sip_trace *trace;
     struct store *store;        /* NULL: registrations in memory only */
     struct addr_watch *watcher; /* NULL: no wildcard listen address */
+    struct secret *secret;
 };
 
 static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level, const char *fmt,
@@ -106,14 +109,26 @@ static void fix_local(void *ctx, struct registrar_binding *b)
     transport_local_resolve(ctx, &b->local);
 }
 
-/* The registration store: loads what it holds, before anything is served. */
-static int open_store(struct app *app)
+/* The registration store, which loads what it holds before anything is
+ * served, and the proxy's secret: [auth] secret_file, else the one kept in
+ * the store, else a random one. */
+static int open_store_and_secret(struct app *app)
 {
     const struct sb_config *cfg = &app->config;
-    if (!cfg->store || !strcmp(cfg->store, "none"))
-        return 0;
-    struct store_options o = {.spec = cfg->store, .queue_limit = cfg->store_queue_limit};
-    return store_start(&o, app->registrar, fix_local, app->transport, &app->store);
+    unsigned char key[SECRET_KEY_BYTES];
+    bool use_store = cfg->store && strcmp(cfg->store, "none") != 0;
+    struct store_options o = {.spec = cfg->store,
+                              .queue_limit = cfg->store_queue_limit,
+                              .secret = cfg->auth_secret_file ? NULL : key};
+    int rc = use_store ? store_start(&o, app->registrar, fix_local, app->transport, &app->store)
+                       : 0;
+    if (rc != 0)
+        return rc;
+    if (cfg->auth_secret_file)
+        return secret_from_file(cfg->auth_secret_file, &app->secret);
+    if (use_store)
+        return secret_from_bytes(key, sizeof(key), &app->secret);
+    return secret_random(&app->secret, NULL);
 }
 
 static int app_start(struct app *app)
@@ -131,7 +146,7 @@ static int app_start(struct app *app)
     if (rc == 0)
         rc = transport_create(cfg, &app->transport);
     if (rc == 0)
-        rc = open_store(app);
+        rc = open_store_and_secret(app);
     if (rc == 0)
         rc = dispatch_create(cfg->workers, cfg->queue_limit, &app->dispatch);
     if (rc == 0) {
@@ -144,6 +159,7 @@ static int app_start(struct app *app)
             .reasons = app->reasons,
             .journal = app->journal,
             .trace = app->trace,
+            .secret = app->secret,
         };
         rc = worker_pool_create(&deps, &app->workers);
     }
@@ -181,6 +197,7 @@ static void app_stop(struct app *app)
     transport_destroy(app->transport);
     registrar_destroy(app->registrar);
     identity_destroy(app->identity);
+    secret_free(app->secret);
 }
 
 static void print_ready(const struct app *app)

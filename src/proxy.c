@@ -20,6 +20,7 @@
 #include "switchboard/flow.h"
 #include "switchboard/log.h"
 #include "switchboard/nat.h"
+#include "switchboard/record_route.h"
 #include "switchboard/register_handler.h"
 #include "switchboard/sip_msg.h"
 
@@ -36,7 +37,7 @@ struct proxy {
     uint64_t branch_counter;
     struct proxy_context *contexts; /* every live context, for shutdown */
     struct call_journal *calls;
-    struct sb_log_limiter overload_log;
+    struct sb_log_limiter overload_log, refusal_log;
 };
 
 struct proxy_context;
@@ -116,44 +117,60 @@ static bool loop_detected(const struct proxy *p, const osip_message_t *req, uint
     return false;
 }
 
-/* Notes the flow token in the user part of a Route URI of ours, if any. */
-static void note_flow(const osip_uri_t *uri, struct route_flow *flow)
+/* What route_preprocess found among the Routes naming us. */
+struct route_info {
+    bool signed_route; /* a Record-Route we signed for this dialog */
+    bool forged;       /* one naming us without our signature */
+    struct route_flow flow;
+};
+
+/* Is @uri, a Route naming us, one we signed for @req's dialog? */
+static bool our_signature(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri)
 {
-    if (flow->present || !uri->username)
+    char call_id[512];
+    return sipmsg_call_id(req, call_id, sizeof(call_id)) == 0 &&
+           record_route_signed(p->env.secret, uri, call_id, sipmsg_from_tag(req),
+                               sipmsg_to_tag(req));
+}
+
+/* Notes one Route URI of ours: signed, it may carry a flow token (flow.h);
+ * unsigned, it is forged. */
+static void note_route(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri,
+                       struct route_info *info)
+{
+    if (!our_signature(p, req, uri)) {
+        info->forged = true;
         return;
-    flow->present = flow_token_parse(uri->username, &flow->a, &flow->has_a, &flow->b,
-                                     &flow->has_b) == 0;
+    }
+    info->signed_route = true;
+    struct route_flow *flow = &info->flow;
+    if (!flow->present && uri->username)
+        flow->present = flow_token_parse(uri->username, &flow->a, &flow->has_a, &flow->b,
+                                         &flow->has_b) == 0;
 }
 
-/* Is @uri one we put in a Record-Route (ours, ;lr, no user but a flow
- * token)? */
-static bool is_our_record_route(const struct proxy *p, const osip_uri_t *uri)
-{
-    osip_uri_param_t *lr = NULL;
-    struct sb_addr a, b;
-    bool has_a, has_b;
-    return uri && osip_uri_uparam_get_byname((osip_uri_t *)uri, "lr", &lr) == 0 && lr &&
-           (!uri->username || flow_token_parse(uri->username, &a, &has_a, &b, &has_b) == 0) &&
-           identity_is_local_uri(p->env.identity, uri);
-}
-
-/* §16.4: did a strict router put our Record-Route URI into the
- * Request-URI? Then the real target is the last Route. */
+/* §16.4: did a strict router put our Record-Route URI (ours, ;lr, signed
+ * or not: note_route judges) into the Request-URI? Then the real target is
+ * the last Route. */
 static bool strict_routed_to_us(const struct proxy *p, const osip_message_t *req)
 {
-    return osip_list_size(&req->routes) > 0 && is_our_record_route(p, req->req_uri);
+    osip_uri_param_t *lr = NULL, *sig = NULL;
+    const osip_uri_t *uri = req->req_uri;
+    return osip_list_size(&req->routes) > 0 && uri &&
+           osip_uri_uparam_get_byname((osip_uri_t *)uri, "lr", &lr) == 0 && lr &&
+           osip_uri_uparam_get_byname((osip_uri_t *)uri, RECORD_ROUTE_SIG_PARAM, &sig) == 0 &&
+           sig && identity_is_local_uri(p->env.identity, uri);
 }
 
 /* Applies §16.4 to @req in place: the strict-routing fix-up, then drops
- * the Route entries naming us, noting a flow token in @flow. Returns true
- * when one did (the request was record-routed through us, so it belongs to
- * a dialog we serve). */
-static bool route_preprocess(const struct proxy *p, osip_message_t *req, struct route_flow *flow)
+ * the Route entries naming us. *info says whether one was a Record-Route
+ * we signed for this dialog (the request belongs to a dialog we serve),
+ * whether one was forged, and the flow token of a signed one. */
+static void route_preprocess(const struct proxy *p, osip_message_t *req, struct route_info *info)
 {
-    bool ours = false;
-    memset(flow, 0, sizeof(*flow));
+    memset(info, 0, sizeof(*info));
     if (strict_routed_to_us(p, req)) {
-        note_flow(req->req_uri, flow);
+        note_route(p, req, req->req_uri, info);
         int last = osip_list_size(&req->routes) - 1;
         osip_route_t *route = osip_list_get(&req->routes, last);
         osip_list_remove(&req->routes, last);
@@ -161,34 +178,30 @@ static bool route_preprocess(const struct proxy *p, osip_message_t *req, struct 
         req->req_uri = route->url;
         route->url = NULL;
         osip_route_free(route);
-        ours = true;
     }
     osip_route_t *top;
     while ((top = osip_list_get(&req->routes, 0)) != NULL &&
            identity_is_local_uri(p->env.identity, top->url)) {
-        note_flow(top->url, flow);
+        note_route(p, req, top->url, info);
         osip_list_remove(&req->routes, 0);
         osip_route_free(top);
-        ours = true;
     }
-    return ours;
 }
 
-/* Our Record-Route for a branch leaving from @local; with a flow token
- * when the caller (@caller_nat) or the callee (@callee_nat) is reached at a
- * NAT mapping, so in-dialog requests find it again (flow.h). */
-static int push_record_route(osip_message_t *req, const struct sb_local *local,
-                             const struct sb_addr *caller_nat, const struct sb_addr *callee_nat)
+/* Our signed Record-Route for a branch of @req leaving from @local; with a
+ * flow token when the caller (@caller_nat) or the callee (@callee_nat) is
+ * reached at a NAT mapping, so in-dialog requests find it again. */
+static int push_record_route(const struct proxy *p, osip_message_t *req,
+                             const struct sb_local *local, const struct sb_addr *caller_nat,
+                             const struct sb_addr *callee_nat)
 {
-    char host[64], text[256], token[FLOW_TOKEN_MAX + 1] = "";
+    char host[64], text[320], call_id[512];
     unsigned port;
     local_host(local, host, sizeof(host), &port);
-    bool v6 = strchr(host, ':') != NULL;
-    if ((caller_nat || callee_nat) &&
-        flow_token_format(caller_nat, callee_nat, token, sizeof(token) - 1) == 0)
-        strcat(token, "@");
-    snprintf(text, sizeof(text), "<sip:%s%s%s%s:%u;lr>", token, v6 ? "[" : "", host, v6 ? "]" : "",
-             port);
+    if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0 ||
+        record_route_format(p->env.secret, host, port, call_id, sipmsg_from_tag(req), caller_nat,
+                            callee_nat, text, sizeof(text)) != 0)
+        return SB_EMALFORMED;
     osip_record_route_t *rr;
     if (osip_record_route_init(&rr) != 0)
         return SB_ENOMEM;
@@ -277,6 +290,21 @@ static void respond_overloaded(struct proxy *p, const struct sb_inbound *in)
         return;
     osip_message_set_header(resp, "Retry-After", "5");
     respond_stateless(p, in, resp);
+}
+
+/* Counts a refusal and logs it, at most once a second. */
+static void note_refusal(struct proxy *p, enum sb_counter why, const char *what,
+                         const osip_message_t *req, const struct sb_addr *src)
+{
+    sb_count(p->env.counters, why);
+    uint64_t more;
+    if (!sb_log_limiter_ready(&p->refusal_log, sb_now_ms(), &more))
+        return;
+    char ip[64];
+    unsigned port = sipmsg_addr_host(src, ip, sizeof(ip));
+    const char *user = req->from->url->username ? req->from->url->username : "-";
+    SB_WARN("%s from %s at %s:%u refused: %s (%llu more refusals since the last report)",
+            req->sip_method, user, ip, port, what, (unsigned long long)more);
 }
 
 /* REGISTER for one of our domains: answered at once, without a server
@@ -580,7 +608,7 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
             fwd->req_uri = uri;
         }
         if (record_route &&
-            push_record_route(fwd, &t->local, caller_nat, t->nat ? &t->dst : NULL) != 0)
+            push_record_route(p, fwd, &t->local, caller_nat, t->nat ? &t->dst : NULL) != 0)
             continue;
         if (push_via(fwd, &t->local, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
             b->ctx = ctx;
@@ -721,15 +749,19 @@ static void route_request(struct proxy *p, struct server_txn *st)
         txn_server_respond_code(st, 500, NULL);
         return;
     }
-    struct route_flow flow;
-    bool record_routed = route_preprocess(p, fwd, &flow);
+    struct route_info info;
+    route_preprocess(p, fwd, &info);
     if (osip_list_size(&fwd->routes) == 0 && identity_is_local_uri(p->env.identity, fwd->req_uri)) {
         route_local(p, st, fwd, loop_hash);
-    } else if (osip_list_size(&fwd->routes) == 0 && !record_routed && !p->env.config->relay) {
-        txn_server_respond_code(st, 403, "Relaying Forbidden"); /* no open relay */
+    } else if (osip_list_size(&fwd->routes) == 0 && !info.signed_route && !p->env.config->relay) {
+        /* no open relay, also not through a Route we did not sign */
+        if (info.forged)
+            note_refusal(p, SB_CNT_FORGED_ROUTE, "a Route naming us that we did not sign", req,
+                         &in->src);
+        txn_server_respond_code(st, 403, "Relaying Forbidden");
     } else {
         struct proxy_target target = {.local = in->local};
-        if (next_hop(fwd, &flow, &in->src, &target.dst) != 0)
+        if (next_hop(fwd, &info.flow, &in->src, &target.dst) != 0)
             txn_server_respond_code(st, 500, "Unresolvable Destination");
         else
             fork_request(p, st, fwd, &target, 1, loop_hash);
@@ -784,15 +816,18 @@ static bool prepare_ack(struct proxy *p, osip_message_t *ack, const struct sb_ad
     if (sipmsg_max_forwards(ack) <= 0)
         return false;
     uint32_t loop_hash = sipmsg_loop_hash(ack);
-    struct route_flow flow;
-    bool record_routed = route_preprocess(p, ack, &flow);
+    struct route_info info;
+    route_preprocess(p, ack, &info);
     bool routed;
-    if (osip_list_size(&ack->routes) == 0 && identity_is_local_uri(p->env.identity, ack->req_uri))
+    if (osip_list_size(&ack->routes) == 0 && identity_is_local_uri(p->env.identity, ack->req_uri)) {
         routed = ack_to_binding(p, ack, local, dst);
-    else if (osip_list_size(&ack->routes) == 0 && !record_routed && !p->env.config->relay)
+    } else if (osip_list_size(&ack->routes) == 0 && !info.signed_route && !p->env.config->relay) {
+        if (info.forged)
+            sb_count(p->env.counters, SB_CNT_FORGED_ROUTE);
         routed = false;
-    else
-        routed = next_hop(ack, &flow, src, dst) == 0;
+    } else {
+        routed = next_hop(ack, &info.flow, src, dst) == 0;
+    }
     if (!routed)
         return false;
     /* the same incoming branch always maps to the same outgoing one */

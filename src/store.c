@@ -20,6 +20,7 @@
 #include "switchboard/error.h"
 #include "switchboard/log.h"
 #include "switchboard/registrar.h"
+#include "switchboard/secret.h"
 #include "switchboard/types.h"
 #include "switchboard/wakeq.h"
 
@@ -370,7 +371,29 @@ static void free_note(struct cds_wfcq_node *node)
     free(caa_container_of(node, struct note, node));
 }
 
-int store_start(const struct store_options *o, struct registrar *reg,
+/* The proxy's secret: the one kept in the store, or a new one kept there
+ * now. Without a writable store, a random one that is not kept. */
+static void keep_secret(struct store *s, struct store_options *o)
+{
+    const struct store_backend_ops *ops = s->backend.ops;
+    o->secret_kept = false;
+    if (ops && ops->get_meta(s->backend.be, "secret", o->secret, SECRET_KEY_BYTES) ==
+                   SECRET_KEY_BYTES) {
+        o->secret_kept = true;
+        return;
+    }
+    struct secret *fresh;
+    if (secret_random(&fresh, o->secret) == 0)
+        secret_free(fresh);
+    if (ops && ops->put_meta(s->backend.be, "secret", o->secret, SECRET_KEY_BYTES) == 0)
+        o->secret_kept = true;
+    else
+        SB_WARN("store %s: cannot keep the proxy's secret; signed routes and nonces will not "
+                "survive a restart (set [auth] secret_file)",
+                s->spec);
+}
+
+int store_start(struct store_options *o, struct registrar *reg,
                 void (*fix)(void *ctx, struct registrar_binding *b), void *fix_ctx,
                 struct store **out)
 {
@@ -407,6 +430,8 @@ int store_start(const struct store_options *o, struct registrar *reg,
                          .now_ms = now,
                          .wall_offset_ms = store_wall_offset_ms()};
     load_all(s, &l);
+    if (o->secret)
+        keep_secret(s, o);
     s->next_purge_ms = now + s->opts.purge_ms;
     if (pthread_create(&s->thread, NULL, persister_main, s) != 0) {
         store_stop(s);

@@ -40,9 +40,21 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS bindings ("
                              " local TEXT NOT NULL,"     /* our address it came in on, ip:port */
                              " listen INTEGER NOT NULL," /* our listen index then */
                              " PRIMARY KEY (aor, slot)) WITHOUT ROWID;"
-                             "CREATE INDEX IF NOT EXISTS bindings_expiry ON bindings (expires_ms);";
+                             "CREATE INDEX IF NOT EXISTS bindings_expiry ON bindings (expires_ms);"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);";
 
-enum stmt { ST_DELETE, ST_INSERT, ST_PURGE, ST_CLEAR, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_COUNT };
+enum stmt {
+    ST_DELETE,
+    ST_INSERT,
+    ST_PURGE,
+    ST_CLEAR,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_META_GET,
+    ST_META_PUT,
+    ST_COUNT
+};
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_DELETE] = "DELETE FROM bindings WHERE aor = ?1",
@@ -54,6 +66,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_PUT] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
 };
 
 struct sqlite_store {
@@ -213,6 +227,34 @@ static int sqlite_purge(void *be, uint64_t now_wall_ms)
     return run(s, ST_PURGE);
 }
 
+static long sqlite_get_meta(void *be, const char *key, void *buf, size_t size)
+{
+    struct sqlite_store *s = be;
+    sqlite3_stmt *st = s->stmts[ST_META_GET];
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    long n = SB_ENOTFOUND;
+    if (rc == SQLITE_ROW) {
+        int len = sqlite3_column_bytes(st, 0);
+        n = (size_t)len <= size ? len : SB_ERANGE;
+        if (n > 0)
+            memcpy(buf, sqlite3_column_blob(st, 0), (size_t)n);
+    } else if (rc != SQLITE_DONE) {
+        n = fail(s, "meta", rc);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return n;
+}
+
+static int sqlite_put_meta(void *be, const char *key, const void *value, size_t len)
+{
+    struct sqlite_store *s = be;
+    sqlite3_bind_text(s->stmts[ST_META_PUT], 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s->stmts[ST_META_PUT], 2, value, (int)len, SQLITE_STATIC);
+    return run(s, ST_META_PUT);
+}
+
 static int insert_binding(struct sqlite_store *s, const char *aor, int slot,
                           const struct registrar_binding *b, int64_t wall_offset_ms)
 {
@@ -366,6 +408,8 @@ static const struct store_backend_ops sqlite_ops = {
     .commit = sqlite_commit,
     .rollback = sqlite_rollback,
     .purge = sqlite_purge,
+    .get_meta = sqlite_get_meta,
+    .put_meta = sqlite_put_meta,
     .close = sqlite_close,
 };
 

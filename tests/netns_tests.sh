@@ -208,4 +208,47 @@ test_phone_behind_nat_calls_out() {
     heard bob 1000 && heard alice 440 && journal_says outcome=answered hung_up_by=callee
 }
 
+# No relay through a forged dialog: an INVITE to a foreign host with an
+# invented To tag and "Route: <sip:PROXY;lr>" (not a Route we signed) is
+# refused 403 and nothing reaches the foreign host. The proxy and the
+# "foreign" host are namespaces on their own link, so nothing could leave
+# even if it tried; a listener there counts what arrives.
+test_forged_in_dialog_request_is_not_relayed() {
+    local pbx=${NS}fp far=${NS}ff
+    ns_add "$pbx" && ns_add "$far" || return 1
+    ip link add fp0 netns "$pbx" type veth peer name ff0 netns "$far" || return 1
+    ip -n "$pbx" addr add 10.20.0.1/24 dev fp0
+    ip -n "$far" addr add 10.20.0.9/24 dev ff0
+    ip -n "$pbx" link set fp0 up
+    ip -n "$far" link set ff0 up
+    launch_proxy_in "$pbx" -l "udp:10.20.0.1:$PROXY_PORT" || return 1
+    ip netns exec "$far" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.20.0.9", 5099))
+s.settimeout(3)
+n = 0
+try:
+    while True:
+        s.recv(65535)
+        n += 1
+except socket.timeout:
+    pass
+print(n)' >"$DIR/far.count" 2>&1 &
+    local far_pid=$!
+    PIDS+=("$far_pid")
+    sleep 0.3
+    local status
+    status=$(ip netns exec "$pbx" python3 "$HERE/udp_probe.py" 10.20.0.1 "$PROXY_PORT" --bind 10.20.0.1 \
+        --expect 403 --wait 1 --final --text \
+        "INVITE sip:victim@10.20.0.9:5099 SIP/2.0\r\nVia: SIP/2.0/UDP 10.20.0.1:@PORT@;branch=z9hG4bK-forged1;rport\r\nRoute: <sip:10.20.0.1:$PROXY_PORT;lr>\r\nMax-Forwards: 70\r\nFrom: <sip:fraud@10.20.0.1>;tag=f1\r\nTo: <sip:victim@10.20.0.9>;tag=invented\r\nCall-ID: forged-1\r\nCSeq: 1 INVITE\r\nContact: <sip:fraud@10.20.0.1:5099>\r\nContent-Length: 0\r\n\r\n")
+    log "forged in-dialog INVITE: $status"
+    wait "$far_pid"
+    log "datagrams that reached the foreign host: $(cat "$DIR/far.count")"
+    case $status in "got 403"*) ;; *) return 1 ;; esac
+    [ "$(cat "$DIR/far.count")" = 0 ] || return 1
+    stop_proxy && grep -qE "refused: a Route naming us that we did not sign=1[,;]" "$DIR/proxy.log" ||
+        { log "not counted: $(grep stats: "$DIR/proxy.log")"; return 1; }
+}
+
 run_tests netns "" "$@"

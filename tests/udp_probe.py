@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--wait", type=float, default=1.0)
     ap.add_argument("--print", action="store_true", help="print the whole reply")
     ap.add_argument("--bind", default="127.0.0.1", help="local address (in a test namespace)")
+    ap.add_argument("--final", action="store_true", help="wait past 1xx for the final answer")
     args = ap.parse_args()
     private = ipaddress.ip_address(args.host).is_private and in_test_netns()
     if not ipaddress.ip_address(args.host).is_loopback and not private:
@@ -54,10 +55,15 @@ def main():
     payload = payload.replace(b"@PORT@", str(port).encode())
     sock.settimeout(args.wait)
     sock.sendto(payload, (args.host, args.port))
+    reply = None
     try:
-        reply, _ = sock.recvfrom(65535)
+        while True:
+            reply, _ = sock.recvfrom(65535)
+            # --final: a provisional response (1xx) is not the answer yet
+            if not (args.final and reply.startswith(b"SIP/2.0 1")):
+                break
     except socket.timeout:
-        reply = None
+        reply = None if not args.final else reply
     allowed = ["silence"] if args.expect_silence else args.expect.split("|")
     if reply is None:
         got = "silence"

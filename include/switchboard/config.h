@@ -40,6 +40,9 @@ struct sb_config {
     unsigned queue_limit;      /* per worker dispatch queue */
     char *reasons_path;        /* reason phrase table, or NULL */
 
+    /* the key that signs our Record-Routes */
+    char *auth_secret_file;   /* NULL: the secret kept in the store, else random */
+
     /* call journal and SIP trace */
     char *journal_path;  /* NULL: no journal */
     char *journal_fsync; /* none, batch or record */
@@ -54,6 +57,11 @@ void config_free(struct sb_config *cfg);
 /* Applies an INI file. Returns 0, or a negative code after printing a message
  * naming the file and line to stderr. */
 int config_load_file(struct sb_config *cfg, const char *path);
+
+/* Applies INI text as if it were a file named @name, then checks the
+ * result as start-up does. Returns 0 or a negative code (after printing
+ * why). For tests and the fuzzer. */
+int config_load_text(struct sb_config *cfg, const char *text, const char *name);
 
 /* Parses the command line: -c FILE first, then every flag over it.
  * Returns 0 to run, 1 when --help or --version was answered (exit 0), or a

@@ -20,6 +20,7 @@
 #include "switchboard/types.h"
 
 struct proxy;
+struct secret;
 
 /* What a worker's proxy needs from the rest of the process. */
 struct proxy_env {
@@ -32,6 +33,7 @@ struct proxy_env {
     struct sb_counters *counters;
     struct reasons *reasons;    /* may be NULL */
     struct async_file *journal; /* may be NULL */
+    const struct secret *secret; /* signs our Record-Routes */
 };
 
 int proxy_create(const struct proxy_env *env, struct proxy **out);

@@ -20,7 +20,8 @@
     X(OVERLOAD, "requests refused with 503 (transaction limit)")                                   \
     X(SEND_ERRORS, "datagrams that could not be sent")                                             \
     X(DROPPED, "messages dropped (no route back)")                                                 \
-    X(RATE_LIMITED, "datagrams dropped by the per-source rate limit")
+    X(RATE_LIMITED, "datagrams dropped by the per-source rate limit")                              \
+    X(FORGED_ROUTE, "refused: a Route naming us that we did not sign")
 
 enum sb_counter {
 #define SB_COUNTER_ENUM(name, text) SB_CNT_##name,

@@ -52,6 +52,10 @@ struct store_backend_ops {
     void (*rollback)(void *be);
     /* Removes bindings that expired before @now_wall_ms. */
     int (*purge)(void *be, uint64_t now_wall_ms);
+    /* A value kept beside the bindings (the proxy's secret): get returns
+     * its length, SB_ENOTFOUND or an error; put replaces it. */
+    long (*get_meta)(void *be, const char *key, void *buf, size_t size);
+    int (*put_meta)(void *be, const char *key, const void *value, size_t len);
     void (*close)(void *be);
 };
 
@@ -75,6 +79,10 @@ struct store_options {
     size_t queue_limit;
     unsigned retry_ms; /* after a failure, retry this often */
     unsigned purge_ms; /* remove expired bindings this often */
+    /* When not NULL: receives the proxy's secret key (SECRET_KEY_BYTES),
+     * the one kept in the store, made and kept there on first use. */
+    unsigned char *secret;
+    bool secret_kept; /* out: the key is in the store (else random, not kept) */
 };
 
 struct store_counters {
@@ -94,7 +102,7 @@ struct store_counters {
  * transport maps its local address to a listen index). A store that cannot
  * be opened does not stop start-up: the persister keeps retrying and the
  * proxy serves from memory meanwhile. Returns 0 or SB_ENOMEM/SB_ESYS. */
-int store_start(const struct store_options *o, struct registrar *reg,
+int store_start(struct store_options *o, struct registrar *reg,
                 void (*fix)(void *ctx, struct registrar_binding *b), void *fix_ctx,
                 struct store **out);
 

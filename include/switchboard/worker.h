@@ -20,6 +20,7 @@
 #include "switchboard/transport.h"
 
 struct worker_pool;
+struct secret;
 
 /* What the workers share with the rest of the process. */
 struct worker_deps {
@@ -31,6 +32,7 @@ struct worker_deps {
     struct reasons *reasons;    /* may be NULL */
     struct async_file *journal; /* may be NULL */
     struct sip_trace *trace;    /* may be NULL */
+    const struct secret *secret; /* signs our Record-Routes and nonces */
 };
 
 int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out);

@@ -17,6 +17,7 @@
 #include "switchboard/log.h"
 #include "switchboard/proxy.h"
 #include "switchboard/registrar.h"
+#include "switchboard/secret.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/timer_wheel.h"
 
@@ -25,6 +26,7 @@ static struct registrar *registrar;
 static struct identity *identity;
 static struct timer_wheel *wheel;
 static struct proxy *proxy;
+static struct secret *secret;
 static size_t bytes_sent;
 
 static void count_send(void *ctx, const struct sb_local *local, const struct sb_addr *dst,
@@ -67,6 +69,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (registrar_create(&limits, &registrar) || identity_create(&config, &identity) ||
         timer_wheel_create(sb_now_ms(), &wheel))
         abort();
+    static const char key[] = "fuzzing key, not secret at all";
+    if (secret_from_bytes(key, sizeof(key), &secret) != 0)
+        abort();
     /* two devices for bob (forking), one for alice */
     bind_user("bob", "sip:bob@127.0.0.2:5062");
     bind_user("bob", "sip:bob@127.0.0.3:5064");
@@ -78,6 +83,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         .wheel = wheel,
         .send = count_send,
         .counters = calloc(1, sizeof(struct sb_counters)),
+        .secret = secret,
     };
     if (proxy_create(&env, &proxy) != 0)
         abort();

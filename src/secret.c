@@ -1,0 +1,158 @@
+/* The proxy's secret and its HMAC. See secret.h. HMAC-SHA-256 is computed
+ * from its definition (RFC 2104) over two EVP digests with pads made once,
+ * so that no OpenSSL context is shared between threads. */
+#include "switchboard/secret.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <openssl/evp.h>
+
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+
+#define BLOCK 64 /* SHA-256 block size */
+
+struct secret {
+    unsigned char ipad[BLOCK];
+    unsigned char opad[BLOCK];
+};
+
+int secret_from_bytes(const void *key, size_t len, struct secret **out)
+{
+    if (len < 16)
+        return SB_EINVAL;
+    struct secret *s = calloc(1, sizeof(*s));
+    if (!s)
+        return SB_ENOMEM;
+    unsigned char k[BLOCK] = {0};
+    unsigned int n = 0;
+    if (EVP_Digest(key, len, k, &n, EVP_sha256(), NULL) != 1) {
+        free(s);
+        return SB_ENOMEM;
+    }
+    for (size_t i = 0; i < BLOCK; i++) {
+        s->ipad[i] = k[i] ^ 0x36;
+        s->opad[i] = k[i] ^ 0x5c;
+    }
+    *out = s;
+    return 0;
+}
+
+int secret_from_file(const char *path, struct secret **out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        SB_ERROR("secret file %s: %s", path, strerror(errno));
+        return SB_ESYS;
+    }
+    unsigned char buf[4096];
+    size_t len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    int rc = secret_from_bytes(buf, len, out);
+    if (rc == SB_EINVAL)
+        SB_ERROR("secret file %s: needs at least 16 bytes (e.g. head -c 32 /dev/urandom)", path);
+    return rc;
+}
+
+int secret_random(struct secret **out, unsigned char key_out[SECRET_KEY_BYTES])
+{
+    unsigned char key[SECRET_KEY_BYTES];
+    if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+        return SB_ESYS;
+    if (key_out)
+        memcpy(key_out, key, sizeof(key));
+    return secret_from_bytes(key, sizeof(key), out);
+}
+
+void secret_free(struct secret *s)
+{
+    free(s);
+}
+
+void secret_mac(const struct secret *s, const char *const *parts, size_t count,
+                unsigned char out[SECRET_MAC_BYTES])
+{
+    unsigned char inner[SECRET_MAC_BYTES];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(ctx, s->ipad, BLOCK) == 1;
+    for (size_t i = 0; ok && i < count; i++) {
+        const char *p = parts[i] ? parts[i] : "";
+        uint32_t len = (uint32_t)strlen(p);
+        unsigned char frame[4] = {len >> 24, len >> 16, len >> 8, len};
+        ok = EVP_DigestUpdate(ctx, frame, 4) == 1 && EVP_DigestUpdate(ctx, p, len) == 1;
+    }
+    ok = ok && EVP_DigestFinal_ex(ctx, inner, &n) == 1 &&
+         EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+         EVP_DigestUpdate(ctx, s->opad, BLOCK) == 1 && EVP_DigestUpdate(ctx, inner, n) == 1 &&
+         EVP_DigestFinal_ex(ctx, out, &n) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        memset(out, 0, SECRET_MAC_BYTES); /* never equals a real MAC by chance */
+}
+
+bool secret_equal(const void *a, const void *b, size_t len)
+{
+    const unsigned char *x = a, *y = b;
+    unsigned char diff = 0;
+    for (size_t i = 0; i < len; i++)
+        diff |= (unsigned char)(x[i] ^ y[i]);
+    return diff == 0;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t secret_b64url(const unsigned char *data, size_t len, char *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)data[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)data[i + 1] << 8;
+        if (i + 2 < len)
+            v |= data[i + 2];
+        out[n++] = b64[(v >> 18) & 63];
+        out[n++] = b64[(v >> 12) & 63];
+        if (i + 1 < len)
+            out[n++] = b64[(v >> 6) & 63];
+        if (i + 2 < len)
+            out[n++] = b64[v & 63];
+    }
+    out[n] = '\0';
+    return n;
+}
+
+static int b64_value(char c)
+{
+    const char *p = c ? strchr(b64, c) : NULL;
+    return p ? (int)(p - b64) : -1;
+}
+
+long secret_b64url_decode(const char *text, size_t len, unsigned char *out, size_t size)
+{
+    if (len % 4 == 1)
+        return -1;
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        int v = b64_value(text[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == size)
+                return -1;
+            out[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return (long)n;
+}
