@@ -291,6 +291,9 @@ static void failure_outcome(int code, enum call_end_hint hint, const char **outc
     if (hint == CALL_END_TIMER_C) {
         *outcome = "no-answer";
         *by = "proxy";
+    } else if (hint == CALL_END_REFUSED) {
+        *outcome = "refused";
+        *by = "proxy";
     } else if (code == 487) {
         *outcome = "cancelled";
         *by = "caller";

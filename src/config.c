@@ -14,6 +14,8 @@
 #include <ini.h>
 
 #include "switchboard/error.h"
+#include "switchboard/auth.h"
+#include "switchboard/digest.h"
 #include "switchboard/log.h"
 #include "switchboard/nat.h"
 
@@ -35,6 +37,11 @@ void config_defaults(struct sb_config *cfg)
     cfg->max_transactions = 262144;
     cfg->queue_limit = 65536;
     cfg->journal_fsync = strdup("batch");
+    cfg->auth_mode = AUTH_MODE_NONE;
+    cfg->auth_algorithms = strdup("MD5");
+    cfg->auth_nonce_ttl = 300;
+    cfg->auth_max_failures = 10;
+    cfg->auth_block_seconds = 60;
     cfg->journal_queue_limit = 65536;
 }
 
@@ -65,8 +72,11 @@ void config_free(struct sb_config *cfg)
     free(cfg->journal_fsync);
     free(cfg->trace_path);
     free(cfg->store);
+    free(cfg->auth_realm);
+    free(cfg->auth_users);
     free(cfg->auth_secret_file);
-    cfg->auth_secret_file = NULL;
+    free(cfg->auth_algorithms);
+    cfg->auth_realm = cfg->auth_users = cfg->auth_secret_file = cfg->auth_algorithms = NULL;
     cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
     cfg->store = NULL;
 }
@@ -173,6 +183,9 @@ static const struct option_spec unsigned_options[] = {
     UOPT("proxy", "max_transactions", max_transactions, 16, 10000000),
     UOPT("proxy", "queue_limit", queue_limit, 16, 10000000),
     UOPT("journal", "queue_limit", journal_queue_limit, 16, 10000000),
+    UOPT("auth", "nonce_ttl", auth_nonce_ttl, 1, 86400),
+    UOPT("auth", "max_failures", auth_max_failures, 1, 255),
+    UOPT("auth", "block_seconds", auth_block_seconds, 1, 86400),
 };
 
 struct string_option {
@@ -191,7 +204,10 @@ static const struct string_option string_options[] = {
     SOPT("journal", "fsync", journal_fsync),
     SOPT("server", "trace", trace_path),
     SOPT("registrar", "store", store),
+    SOPT("auth", "realm", auth_realm),
+    SOPT("auth", "users", auth_users),
     SOPT("auth", "secret_file", auth_secret_file),
+    SOPT("auth", "algorithms", auth_algorithms),
 };
 
 struct file_context {
@@ -223,6 +239,11 @@ static int file_entry(void *user, const char *section, const char *name, const c
         }
     } else if (!strcmp(section, "proxy") && !strcmp(name, "relay")) {
         rc = parse_bool(value, &cfg->relay);
+    } else if (!strcmp(section, "auth") && !strcmp(name, "require")) {
+        enum auth_mode mode;
+        rc = auth_mode_parse(value, &mode);
+        if (rc == 0)
+            cfg->auth_mode = (int)mode;
     } else if (!strcmp(section, "registrar") && !strcmp(name, "use_domain")) {
         rc = parse_bool(value, &cfg->use_domain);
     } else if (!strcmp(section, "registrar") && !strcmp(name, "nat")) {
@@ -274,6 +295,18 @@ static int config_check(const struct sb_config *cfg)
         fprintf(stderr, "switchboard: journal fsync must be none, batch or record\n");
         return SB_EINVAL;
     }
+    enum digest_alg offer[DIGEST_ALG_COUNT];
+    if (digest_alg_list_parse(cfg->auth_algorithms, offer) <= 0) {
+        fprintf(stderr, "switchboard: [auth] algorithms must list MD5 and/or SHA-256, not '%s'\n",
+                cfg->auth_algorithms);
+        return SB_EINVAL;
+    }
+    if (cfg->auth_mode != AUTH_MODE_NONE && !cfg->auth_users) {
+        fprintf(stderr, "switchboard: [auth] require = %s needs a users file ([auth] users or "
+                        "--auth-users)\n",
+                cfg->auth_mode == AUTH_MODE_ALL ? "all" : "register");
+        return SB_EINVAL;
+    }
     if (cfg->t1_ms > cfg->t2_ms) {
         fprintf(stderr, "switchboard: t1_ms must not exceed t2_ms\n");
         return SB_EINVAL;
@@ -316,6 +349,7 @@ static void usage(FILE *out)
         "usage: switchboard [-c FILE] [-l udp:HOST:PORT]... [--listeners N] [--workers N]\n"
         "                   [--domain NAME]... [--log-level LEVEL] [--journal FILE]\n"
         "                   [--reasons FILE] [--trace FILE] [--store FILE] [--nat MODE]\n"
+        "                   [--auth MODE] [--auth-users FILE]\n"
         "                   [--version] [--help]\n"
         "\n"
         "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
@@ -329,6 +363,8 @@ static void usage(FILE *out)
         "      --trace FILE      record every SIP datagram to FILE (pcap)\n"
         "      --store FILE      keep registrations in FILE (SQLite); none: memory only\n"
         "      --nat MODE        auto, always or never: reach UAs behind NAT at their source\n"
+        "      --auth MODE       none, register or all: who must authenticate (digest)\n"
+        "      --auth-users FILE users and their HA1s (htdigest format)\n"
         "      --version         print the version and exit\n"
         "      --help            print this help and exit\n");
 }
@@ -343,6 +379,8 @@ enum {
     OPT_TRACE,
     OPT_STORE,
     OPT_NAT,
+    OPT_AUTH,
+    OPT_AUTH_USERS,
     OPT_VERSION,
     OPT_HELP
 };
@@ -359,6 +397,8 @@ static const struct option long_options[] = {
     {"trace", required_argument, NULL, OPT_TRACE},
     {"store", required_argument, NULL, OPT_STORE},
     {"nat", required_argument, NULL, OPT_NAT},
+    {"auth", required_argument, NULL, OPT_AUTH},
+    {"auth-users", required_argument, NULL, OPT_AUTH_USERS},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -434,6 +474,16 @@ int config_from_args(struct sb_config *cfg, int argc, char **argv)
             cfg->nat_mode = (int)mode;
             break;
         }
+        case OPT_AUTH: {
+            enum auth_mode mode;
+            if (auth_mode_parse(optarg, &mode) != 0)
+                return bad_flag("--auth", optarg);
+            cfg->auth_mode = (int)mode;
+            break;
+        }
+        case OPT_AUTH_USERS:
+            rc = set_string(&cfg->auth_users, optarg);
+            break;
         case OPT_VERSION:
             printf("switchboard 0.1.0\n");
             return 1;

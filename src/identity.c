@@ -224,6 +224,26 @@ bool identity_is_local(const struct identity *id, const char *host, unsigned por
     return found;
 }
 
+bool identity_is_local_host(const struct identity *id, const char *host)
+{
+    if (!host)
+        return false;
+    char bare[256];
+    host = sipmsg_bare_host(host, bare, sizeof(bare));
+    for (size_t i = 0; i < id->count; i++)
+        if (!strcasecmp(id->entries[i].host, host))
+            return true;
+    if (id->wild_count == 0)
+        return false;
+    rcu_read_lock();
+    struct identity_addrs *a = rcu_dereference(((struct identity *)id)->addrs);
+    tsan_observe(a);
+    bool found = addrs_has(a, host);
+    tsan_rcu_read_done(a);
+    rcu_read_unlock();
+    return found;
+}
+
 bool identity_is_local_uri(const struct identity *id, const osip_uri_t *uri)
 {
     if (!uri || !uri->host)

@@ -14,6 +14,8 @@
 
 #include "switchboard/addr_watch.h"
 #include "switchboard/async_file.h"
+#include "switchboard/auth.h"
+#include "switchboard/digest.h"
 #include "switchboard/config.h"
 #include "switchboard/dispatch.h"
 #include "switchboard/error.h"
@@ -41,6 +43,7 @@ struct app {
     struct store *store;        /* NULL: registrations in memory only */
     struct addr_watch *watcher; /* NULL: no wildcard listen address */
     struct secret *secret;
+    struct auth *auth; /* NULL: [auth] require = none */
 };
 
 static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level, const char *fmt,
@@ -131,6 +134,40 @@ static int open_store_and_secret(struct app *app)
     return secret_random(&app->secret, NULL);
 }
 
+/* The realm: [auth] realm, else the first domain, else the host name. */
+static void auth_realm_default(const struct sb_config *cfg, char *buf, size_t size)
+{
+    if (cfg->auth_realm)
+        snprintf(buf, size, "%s", cfg->auth_realm);
+    else if (cfg->domain_count)
+        snprintf(buf, size, "%s", cfg->domains[0]);
+    else if (gethostname(buf, size) != 0)
+        snprintf(buf, size, "switchboard");
+    buf[size - 1] = '\0';
+}
+
+static int open_auth(struct app *app)
+{
+    const struct sb_config *cfg = &app->config;
+    if (cfg->auth_mode == AUTH_MODE_NONE)
+        return 0;
+    char realm[256];
+    auth_realm_default(cfg, realm, sizeof(realm));
+    struct auth_options o = {
+        .mode = (enum auth_mode)cfg->auth_mode,
+        .realm = realm,
+        .users_path = cfg->auth_users,
+        .nonce_ttl_s = cfg->auth_nonce_ttl,
+        .max_failures = cfg->auth_max_failures,
+        .block_s = cfg->auth_block_seconds,
+    };
+    int n = digest_alg_list_parse(cfg->auth_algorithms, o.offer);
+    if (n <= 0)
+        return SB_EINVAL;
+    o.offer_count = (size_t)n;
+    return auth_create(&o, app->secret, &app->auth);
+}
+
 static int app_start(struct app *app)
 {
     const struct sb_config *cfg = &app->config;
@@ -148,6 +185,8 @@ static int app_start(struct app *app)
     if (rc == 0)
         rc = open_store_and_secret(app);
     if (rc == 0)
+        rc = open_auth(app);
+    if (rc == 0)
         rc = dispatch_create(cfg->workers, cfg->queue_limit, &app->dispatch);
     if (rc == 0) {
         struct worker_deps deps = {
@@ -159,6 +198,7 @@ static int app_start(struct app *app)
             .reasons = app->reasons,
             .journal = app->journal,
             .trace = app->trace,
+            .auth = app->auth,
             .secret = app->secret,
         };
         rc = worker_pool_create(&deps, &app->workers);
@@ -197,6 +237,7 @@ static void app_stop(struct app *app)
     transport_destroy(app->transport);
     registrar_destroy(app->registrar);
     identity_destroy(app->identity);
+    auth_destroy(app->auth);
     secret_free(app->secret);
 }
 
@@ -243,6 +284,8 @@ static void run_until_signalled(struct app *app, const sigset_t *signals)
             sip_trace_reopen(app->trace);
             if (app->reasons)
                 reasons_load(app->reasons, app->config.reasons_path);
+            if (app->auth)
+                auth_reload(app->auth); /* a broken file keeps the old users */
         }
     }
 }

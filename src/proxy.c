@@ -15,6 +15,7 @@
 #include <osipparser2/osip_message.h>
 #include <osipparser2/osip_port.h>
 
+#include "switchboard/auth.h"
 #include "switchboard/call_journal.h"
 #include "switchboard/error.h"
 #include "switchboard/flow.h"
@@ -38,6 +39,7 @@ struct proxy {
     struct proxy_context *contexts; /* every live context, for shutdown */
     struct call_journal *calls;
     struct sb_log_limiter overload_log, refusal_log;
+    enum call_end_hint local_hint; /* what our own answers mean to the journal */
 };
 
 struct proxy_context;
@@ -292,6 +294,8 @@ static void respond_overloaded(struct proxy *p, const struct sb_inbound *in)
     respond_stateless(p, in, resp);
 }
 
+/* --- authorization (RFC 3261 §22) ------------------------------------------- */
+
 /* Counts a refusal and logs it, at most once a second. */
 static void note_refusal(struct proxy *p, enum sb_counter why, const char *what,
                          const osip_message_t *req, const struct sb_addr *src)
@@ -307,6 +311,122 @@ static void note_refusal(struct proxy *p, enum sb_counter why, const char *what,
             req->sip_method, user, ip, port, what, (unsigned long long)more);
 }
 
+/* The answer to a request whose credentials did not pass (@r), counted
+ * and logged: a challenge (401, or 407 when @proxy), 403 or 400. NULL when
+ * out of memory. */
+static osip_message_t *auth_answer(struct proxy *p, const struct sb_inbound *in, const char *tag,
+                                   enum auth_result r, bool proxy)
+{
+    const osip_message_t *req = in->msg;
+    int code = proxy ? 407 : 401;
+    const char *reason = NULL;
+    bool stale = r == AUTH_STALE;
+    switch (r) {
+    case AUTH_OK:
+        return NULL;
+    case AUTH_NO_CREDENTIALS:
+    case AUTH_STALE:
+        sb_count(p->env.counters, SB_CNT_AUTH_CHALLENGED);
+        break;
+    case AUTH_BAD_CREDENTIALS:
+        note_refusal(p, SB_CNT_AUTH_FAILED, "wrong password or unknown user", req, &in->src);
+        break;
+    case AUTH_WRONG_USER:
+        code = 403;
+        reason = "Forbidden (credentials of another user)";
+        note_refusal(p, SB_CNT_AUTH_WRONG_USER, "credentials of another user", req, &in->src);
+        break;
+    case AUTH_REPLAY:
+        code = 403;
+        reason = "Forbidden (credentials replayed)";
+        note_refusal(p, SB_CNT_AUTH_REPLAYED, "credentials replayed", req, &in->src);
+        break;
+    case AUTH_MALFORMED:
+        code = 400;
+        reason = "Bad Request (credentials)";
+        note_refusal(p, SB_CNT_AUTH_MALFORMED, "malformed credentials", req, &in->src);
+        break;
+    case AUTH_THROTTLED:
+        code = 403;
+        reason = "Forbidden (too many failed attempts)";
+        note_refusal(p, SB_CNT_AUTH_THROTTLED, "too many failed attempts from there", req,
+                     &in->src);
+        break;
+    }
+    osip_message_t *resp;
+    if (sipmsg_response_create(req, code, reason, tag, &resp) != 0)
+        return NULL;
+    if ((code == 401 || code == 407) && auth_challenge(p->env.auth, resp, proxy, stale) != 0) {
+        osip_message_free(resp);
+        return NULL;
+    }
+    return resp;
+}
+
+/* Does @req follow a Record-Route we signed for its dialog (its top Route,
+ * or a Request-URI a strict router put there)? Looks, changes nothing. */
+static bool follows_our_route(const struct proxy *p, const osip_message_t *req)
+{
+    if (strict_routed_to_us(p, req))
+        return our_signature(p, req, req->req_uri);
+    osip_route_t *top = osip_list_get(&req->routes, 0);
+    return top && identity_is_local_uri(p->env.identity, top->url) &&
+           our_signature(p, req, top->url);
+}
+
+/* RFC 3261 §22.3: with require = all, a request from one of our users (its
+ * From names one of our domains) proves who sent it, unless it follows a
+ * Record-Route we signed (its dialog was authorized as it began) or asks
+ * the proxy itself (OPTIONS with no user). Returns true when @st's request
+ * may go on; otherwise it has been answered, and journaled as "refused"
+ * when it was a real attempt (credentials given, not accepted). */
+static bool authorize(struct proxy *p, struct server_txn *st)
+{
+    const struct sb_inbound *in = txn_server_inbound(st);
+    const osip_message_t *req = in->msg;
+    if (auth_mode(p->env.auth) != AUTH_MODE_ALL ||
+        !identity_is_local_host(p->env.identity, req->from->url->host) ||
+        (!req->req_uri->username && identity_is_local_uri(p->env.identity, req->req_uri)) ||
+        follows_our_route(p, req))
+        return true;
+    char user[256];
+    bool named = register_aor_key(req->from->url, false, user, sizeof(user)) == 0;
+    enum auth_result r = auth_check(p->env.auth, req, true, named ? user : NULL, &in->src, NULL);
+    if (r == AUTH_OK)
+        return true;
+    osip_message_t *resp = auth_answer(p, in, txn_server_local_tag(st), r, true);
+    bool attempt = r != AUTH_NO_CREDENTIALS && r != AUTH_STALE &&
+                   osip_list_size(&req->proxy_authorizations) > 0;
+    if (attempt && MSG_IS_INVITE(req))
+        call_journal_request(p->calls, req, call_journal_now());
+    p->local_hint = attempt ? CALL_END_REFUSED : CALL_END_LOCAL;
+    if (resp)
+        txn_server_respond_own(st, resp);
+    else
+        txn_server_respond_code(st, 500, NULL);
+    p->local_hint = CALL_END_LOCAL;
+    return false;
+}
+
+/* With require = register or all, a REGISTER proves its sender is the
+ * AoR's user (carol's password cannot bind alice: 403). Returns true when
+ * it may go on; otherwise it has been answered. */
+static bool authorize_register(struct proxy *p, const struct sb_inbound *in, const char *tag)
+{
+    if (auth_mode(p->env.auth) == AUTH_MODE_NONE)
+        return true;
+    char user[256];
+    bool named = register_aor_key(in->msg->to->url, false, user, sizeof(user)) == 0;
+    enum auth_result r =
+        auth_check(p->env.auth, in->msg, false, named ? user : NULL, &in->src, NULL);
+    if (r == AUTH_OK)
+        return true;
+    osip_message_t *resp = auth_answer(p, in, tag, r, false);
+    if (resp)
+        respond_stateless(p, in, resp);
+    return false;
+}
+
 /* REGISTER for one of our domains: answered at once, without a server
  * transaction (see register_handler.h). The To tag is derived from the
  * request so a retransmission gets the very same answer. */
@@ -317,9 +437,11 @@ static void handle_register(struct proxy *p, struct sb_inbound *in)
         id[0] = '\0';
     uint64_t h = sb_hash(id, strlen(id)) ^ sipmsg_cseq_number(in->msg);
     snprintf(tag, sizeof(tag), "sb%016llx", (unsigned long long)h);
-    osip_message_t *resp = register_process(p->env.config, p->env.registrar, in, tag);
-    if (resp)
-        respond_stateless(p, in, resp);
+    if (authorize_register(p, in, tag)) {
+        osip_message_t *resp = register_process(p->env.config, p->env.registrar, in, tag);
+        if (resp)
+            respond_stateless(p, in, resp);
+    }
     sb_inbound_free(in);
 }
 
@@ -488,7 +610,7 @@ static void on_server_respond(void *user, struct server_txn *st, void *tu, osip_
     if (ctx && ctx->timed_out)
         hint = CALL_END_TIMER_C;
     else if (local)
-        hint = CALL_END_LOCAL;
+        hint = p->local_hint;
     call_journal_response(p->calls, req, resp, hint, call_journal_now());
 }
 
@@ -899,6 +1021,7 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
     if (!p)
         return SB_ENOMEM;
     p->env = *env;
+    p->local_hint = CALL_END_LOCAL;
     if (getrandom(&p->branch_seed, sizeof(p->branch_seed), 0) != sizeof(p->branch_seed))
         p->branch_seed = (uint64_t)(uintptr_t)p ^ sb_now_ms();
     struct txn_config tc = {
@@ -984,6 +1107,8 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
     }
     if (MSG_IS_INVITE(msg))
         txn_server_respond_code(st, 100, NULL); /* at once: phones stop retransmitting */
+    if (!authorize(p, st))
+        return;
     if (MSG_IS_INVITE(msg) || MSG_IS_BYE(msg) || MSG_IS_REFER(msg))
         call_journal_request(p->calls, msg, call_journal_now());
     route_request(p, st);

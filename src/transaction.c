@@ -345,6 +345,11 @@ int txn_server_respond(struct server_txn *st, osip_message_t *resp)
     return server_send_response(st, resp, false);
 }
 
+int txn_server_respond_own(struct server_txn *st, osip_message_t *resp)
+{
+    return server_send_response(st, resp, true);
+}
+
 int txn_server_respond_code(struct server_txn *st, int code, const char *reason)
 {
     osip_message_t *resp;

@@ -106,6 +106,7 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .identity = deps->identity,
                 .reasons = deps->reasons,
                 .journal = deps->journal,
+                .auth = deps->auth,
                 .secret = deps->secret,
                 .wheel = w->wheel,
                 .send = worker_send,

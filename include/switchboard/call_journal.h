@@ -22,6 +22,7 @@ enum call_end_hint {
     CALL_END_RELAYED, /* a response from the callee's side */
     CALL_END_LOCAL,   /* the proxy answered itself (404, 483, ...) */
     CALL_END_TIMER_C, /* nobody answered in time */
+    CALL_END_REFUSED, /* credentials were given and did not pass */
 };
 
 /* @file may be NULL: then nothing is tracked. */

@@ -40,8 +40,15 @@ struct sb_config {
     unsigned queue_limit;      /* per worker dispatch queue */
     char *reasons_path;        /* reason phrase table, or NULL */
 
-    /* the key that signs our Record-Routes */
+    /* digest authentication, RFC 3261 §22 */
+    int auth_mode;            /* enum auth_mode (auth.h): none, register, all */
+    char *auth_realm;         /* NULL: the first domain, else the host name */
+    char *auth_users;         /* users file (htdigest format) */
     char *auth_secret_file;   /* NULL: the secret kept in the store, else random */
+    char *auth_algorithms;    /* offered, in order: "MD5", "SHA-256, MD5", ... */
+    unsigned auth_nonce_ttl;  /* seconds a nonce stays fresh */
+    unsigned auth_max_failures; /* failed attempts from one address... */
+    unsigned auth_block_seconds; /* ...before it is refused this long */
 
     /* call journal and SIP trace */
     char *journal_path;  /* NULL: no journal */

@@ -32,6 +32,12 @@ bool identity_has_wildcard(const struct identity *id);
  * configured domain (domains match any port). */
 bool identity_is_local(const struct identity *id, const char *host, unsigned port);
 
+/* True when @host names this proxy on any port (a listen address, an
+ * interface address when listening on a wildcard, the host name or a
+ * domain): the domain part of one of our users' addresses, which phones
+ * often write without our port. */
+bool identity_is_local_host(const struct identity *id, const char *host);
+
 /* identity_is_local() for a URI's host and port. */
 bool identity_is_local_uri(const struct identity *id, const osip_uri_t *uri);
 

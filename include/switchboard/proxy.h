@@ -20,6 +20,7 @@
 #include "switchboard/types.h"
 
 struct proxy;
+struct auth;
 struct secret;
 
 /* What a worker's proxy needs from the rest of the process. */
@@ -33,6 +34,7 @@ struct proxy_env {
     struct sb_counters *counters;
     struct reasons *reasons;    /* may be NULL */
     struct async_file *journal; /* may be NULL */
+    struct auth *auth;           /* NULL: nobody is challenged */
     const struct secret *secret; /* signs our Record-Routes */
 };
 

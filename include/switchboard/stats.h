@@ -21,6 +21,12 @@
     X(SEND_ERRORS, "datagrams that could not be sent")                                             \
     X(DROPPED, "messages dropped (no route back)")                                                 \
     X(RATE_LIMITED, "datagrams dropped by the per-source rate limit")                              \
+    X(AUTH_CHALLENGED, "requests challenged for credentials")                                      \
+    X(AUTH_FAILED, "refused: wrong password or unknown user")                                      \
+    X(AUTH_WRONG_USER, "refused: credentials of another user")                                     \
+    X(AUTH_REPLAYED, "refused: credentials replayed")                                              \
+    X(AUTH_MALFORMED, "refused: malformed credentials")                                            \
+    X(AUTH_THROTTLED, "refused: too many failures from the source")                                \
     X(FORGED_ROUTE, "refused: a Route naming us that we did not sign")
 
 enum sb_counter {

@@ -84,6 +84,9 @@ bool txn_server_ack(struct server_txn *st);
 /* Sends @resp (consumed) upstream, driving the state machine. Returns 0 or
  * a negative code. */
 int txn_server_respond(struct server_txn *st, osip_message_t *resp);
+/* As txn_server_respond(), for a response the proxy made itself (with
+ * headers of its own, such as a challenge). */
+int txn_server_respond_own(struct server_txn *st, osip_message_t *resp);
 /* Builds and sends a response to the transaction's request. @reason NULL:
  * the standard phrase. */
 int txn_server_respond_code(struct server_txn *st, int code, const char *reason);

@@ -20,6 +20,7 @@
 #include "switchboard/transport.h"
 
 struct worker_pool;
+struct auth;
 struct secret;
 
 /* What the workers share with the rest of the process. */
@@ -32,6 +33,7 @@ struct worker_deps {
     struct reasons *reasons;    /* may be NULL */
     struct async_file *journal; /* may be NULL */
     struct sip_trace *trace;    /* may be NULL */
+    struct auth *auth;           /* may be NULL: nobody is challenged */
     const struct secret *secret; /* signs our Record-Routes and nonces */
 };
 

@@ -1,0 +1,90 @@
+/* Digest authentication (RFC 3261 §22, RFC 7616, RFC 8760): who must
+ * authenticate, the challenges, and checking what comes back.
+ *
+ * DESIGN: nonces carry their own proof: base64url(time || id || HMAC), so
+ * any worker (or another node with the same secret) verifies them without
+ * shared state. Replay protection is the one shared thing: a table of
+ * atomic 64-bit slots, one per recently issued nonce id, holding the
+ * highest nonce-count seen, updated with compare-and-swap (no lock); a slot
+ * reused by a newer nonce makes the old one stale, and the client simply
+ * authenticates again. Failed attempts are counted per source address in a
+ * table of the same kind. The users table is immutable and swapped under
+ * RCU on reload. Any thread registered with liburcu may call auth_check()
+ * and auth_challenge(); auth_reload() is for main only. */
+#ifndef SWITCHBOARD_AUTH_H
+#define SWITCHBOARD_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <osipparser2/osip_message.h>
+
+#include "switchboard/digest.h"
+
+struct auth;
+struct secret;
+struct sb_addr;
+
+enum auth_mode {
+    AUTH_MODE_NONE,     /* nobody is challenged (a closed LAN) */
+    AUTH_MODE_REGISTER, /* REGISTER is */
+    AUTH_MODE_ALL,      /* REGISTER and every request from our users */
+};
+
+/* "none", "register", "all". Returns 0 or SB_EINVAL. */
+int auth_mode_parse(const char *text, enum auth_mode *out);
+
+struct auth_options {
+    enum auth_mode mode;
+    const char *realm;
+    const char *users_path;
+    enum digest_alg offer[DIGEST_ALG_COUNT]; /* challenge order */
+    size_t offer_count;
+    unsigned nonce_ttl_s;  /* a nonce older than this is stale */
+    unsigned max_failures; /* per source address, then it is blocked... */
+    unsigned block_s;      /* ...for this long */
+};
+
+enum auth_result {
+    AUTH_OK,
+    AUTH_NO_CREDENTIALS,  /* none for our realm, or a nonce not ours: challenge */
+    AUTH_STALE,           /* right password, old nonce: challenge with stale=true */
+    AUTH_BAD_CREDENTIALS, /* wrong password or unknown user: challenge again */
+    AUTH_WRONG_USER,      /* authenticated as someone else: 403 */
+    AUTH_REPLAY,          /* a nonce-count already used: 403 */
+    AUTH_MALFORMED,       /* credentials that do not parse, or name another URI: 400 */
+    AUTH_THROTTLED,       /* too many failures from this address: 403 */
+};
+
+/* Loads the users file (a broken one fails start-up, saying where).
+ * @secret must outlive the auth. */
+int auth_create(const struct auth_options *o, const struct secret *secret, struct auth **out);
+void auth_destroy(struct auth *a);
+
+/* Re-reads the users file; a broken one is refused (logged with its line)
+ * and the old table stays. Main thread only. Returns 0 or the error. */
+int auth_reload(struct auth *a);
+
+enum auth_mode auth_mode(const struct auth *a);
+const char *auth_realm(const struct auth *a);
+
+/* Checks @req's Authorization (@proxy: Proxy-Authorization) header for our
+ * realm: the nonce, the response, the nonce-count, and that the user who
+ * authenticated is @expected_user. @src is where @req came from (failures
+ * are counted against it). On AUTH_OK, *user_out (may be NULL) receives
+ * the authenticated user (128 bytes). */
+enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool proxy,
+                            const char *expected_user, const struct sb_addr *src,
+                            char *user_out);
+
+/* Adds one WWW-Authenticate (@proxy: Proxy-Authenticate) header per
+ * offered algorithm to @resp, each with a fresh nonce. Returns 0 or
+ * SB_ENOMEM. */
+int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale);
+
+/* For tests: a nonce as auth_challenge would issue now, into @out (64
+ * bytes), and the nonce id it carries. */
+void auth_nonce_make(struct auth *a, char *out, uint64_t *id);
+
+#endif

@@ -1,0 +1,403 @@
+/* Digest authentication. See the DESIGN note in auth.h.
+ *
+ * A nonce is 32 bytes in base64url (43 characters):
+ *     issued-at (8 bytes, Unix ms) | id (8 bytes) | HMAC(realm, both)[16]
+ * A nonce's life, as auth_check sees it:
+ *     issued --used, nc > highest seen--> in use --nc again--> replay
+ *     any --older than nonce_ttl, or its slot taken by a newer id--> stale */
+#include "switchboard/auth.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <osipparser2/osip_port.h>
+#include <urcu.h>
+
+#include "switchboard/auth_users.h"
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/secret.h"
+#include "switchboard/sip_msg.h"
+#include "switchboard/types.h"
+#include "tsan_annotate.h"
+
+#define NONCE_BYTES 32
+#define NONCE_MAC_BYTES 16
+#define NC_SLOTS (1u << 18) /* nonces tracked at once */
+#define NC_BITS 24          /* highest nonce-count kept per slot */
+#define NC_MAX ((1u << NC_BITS) - 1)
+#define TAG_MASK ((UINT64_C(1) << (64 - NC_BITS)) - 1)
+#define FAIL_SLOTS (1u << 16) /* source addresses tracked at once */
+
+struct auth {
+    struct auth_options opts;
+    char *realm;
+    char *users_path;
+    const struct secret *secret;
+    struct auth_users *users; /* RCU */
+    atomic_uint_fast64_t next_id;
+    _Atomic uint64_t *nc;       /* tag << NC_BITS | highest nc */
+    _Atomic uint32_t *retrans;  /* hash of the branch that used that nc */
+    _Atomic uint64_t *failures; /* addr tag 24 | count 8 | window start s 32 */
+};
+
+int auth_mode_parse(const char *text, enum auth_mode *out)
+{
+    if (!strcmp(text, "none"))
+        *out = AUTH_MODE_NONE;
+    else if (!strcmp(text, "register"))
+        *out = AUTH_MODE_REGISTER;
+    else if (!strcmp(text, "all"))
+        *out = AUTH_MODE_ALL;
+    else
+        return SB_EINVAL;
+    return 0;
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void load_be64(uint64_t *v, const unsigned char *p)
+{
+    *v = 0;
+    for (int i = 0; i < 8; i++)
+        *v = *v << 8 | p[i];
+}
+
+static void store_be64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+/* --- users ------------------------------------------------------------------ */
+
+static int users_read(struct auth *a, struct auth_users **out)
+{
+    char err[256];
+    int rc = auth_users_load(a->users_path, a->realm, out, err, sizeof(err));
+    if (rc != 0)
+        SB_ERROR("auth users file %s: %s", a->users_path, err);
+    return rc;
+}
+
+static void users_log(const struct auth *a, const struct auth_users *u, const char *verb)
+{
+    SB_INFO("auth: %s %zu user(s) for realm \"%s\" from %s%s", verb, auth_users_count(u),
+            a->realm, a->users_path,
+            auth_users_other_realms(u) ? " (lines for other realms skipped)" : "");
+}
+
+int auth_reload(struct auth *a)
+{
+    struct auth_users *next;
+    int rc = users_read(a, &next);
+    if (rc != 0) {
+        SB_ERROR("auth: keeping the users loaded before");
+        return rc;
+    }
+    tsan_publish(next);
+    struct auth_users *old = rcu_xchg_pointer(&a->users, next);
+    synchronize_rcu();
+    tsan_rcu_reclaim(old);
+    auth_users_free(old);
+    users_log(a, next, "reloaded");
+    return 0;
+}
+
+/* --- create / destroy ------------------------------------------------------- */
+
+int auth_create(const struct auth_options *o, const struct secret *secret, struct auth **out)
+{
+    struct auth *a = calloc(1, sizeof(*a));
+    if (!a)
+        return SB_ENOMEM;
+    a->opts = *o;
+    a->secret = secret;
+    a->realm = strdup(o->realm);
+    a->users_path = o->users_path ? strdup(o->users_path) : NULL;
+    a->nc = calloc(NC_SLOTS, sizeof(*a->nc));
+    a->retrans = calloc(NC_SLOTS, sizeof(*a->retrans));
+    a->failures = calloc(FAIL_SLOTS, sizeof(*a->failures));
+    uint64_t start;
+    if (getrandom(&start, sizeof(start), 0) != sizeof(start))
+        start = wall_ms();
+    /* ids of an earlier run (or another node) never match our slots */
+    atomic_init(&a->next_id, start & (TAG_MASK << 18));
+    int rc = (!a->realm || (o->users_path && !a->users_path) || !a->nc || !a->retrans ||
+              !a->failures)
+                 ? SB_ENOMEM
+                 : 0;
+    if (rc == 0 && a->users_path)
+        rc = users_read(a, &a->users);
+    if (rc != 0) {
+        auth_destroy(a);
+        return rc;
+    }
+    if (a->users)
+        users_log(a, a->users, "loaded");
+    *out = a;
+    return 0;
+}
+
+void auth_destroy(struct auth *a)
+{
+    if (!a)
+        return;
+    auth_users_free(a->users);
+    free((void *)a->nc);
+    free((void *)a->retrans);
+    free((void *)a->failures);
+    free(a->realm);
+    free(a->users_path);
+    free(a);
+}
+
+enum auth_mode auth_mode(const struct auth *a)
+{
+    return a ? a->opts.mode : AUTH_MODE_NONE;
+}
+
+const char *auth_realm(const struct auth *a)
+{
+    return a->realm;
+}
+
+/* --- nonces ------------------------------------------------------------------- */
+
+static void nonce_mac(const struct auth *a, const unsigned char *head, unsigned char *mac)
+{
+    char hex[33];
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) {
+        hex[2 * i] = digits[head[i] >> 4];
+        hex[2 * i + 1] = digits[head[i] & 15];
+    }
+    hex[32] = '\0';
+    const char *parts[] = {"nonce", a->realm, hex};
+    unsigned char full[SECRET_MAC_BYTES];
+    secret_mac(a->secret, parts, 3, full);
+    memcpy(mac, full, NONCE_MAC_BYTES);
+}
+
+void auth_nonce_make(struct auth *a, char *out, uint64_t *id_out)
+{
+    unsigned char raw[NONCE_BYTES];
+    uint64_t id = atomic_fetch_add_explicit(&a->next_id, 1, memory_order_relaxed);
+    store_be64(raw, wall_ms());
+    store_be64(raw + 8, id);
+    nonce_mac(a, raw, raw + 16);
+    /* a fresh slot: this id, nothing used yet */
+    atomic_store_explicit(&a->nc[id & (NC_SLOTS - 1)], ((id >> 18) & TAG_MASK) << NC_BITS,
+                          memory_order_relaxed);
+    secret_b64url(raw, NONCE_BYTES, out);
+    if (id_out)
+        *id_out = id;
+}
+
+/* Checks the nonce's MAC and age. Returns AUTH_OK (with *id),
+ * AUTH_NO_CREDENTIALS (not ours) or AUTH_STALE (too old). */
+static enum auth_result nonce_verify(const struct auth *a, const char *nonce, uint64_t *id)
+{
+    unsigned char raw[NONCE_BYTES + 3], mac[NONCE_MAC_BYTES];
+    if (secret_b64url_decode(nonce, strlen(nonce), raw, sizeof(raw)) != NONCE_BYTES)
+        return AUTH_NO_CREDENTIALS;
+    nonce_mac(a, raw, mac);
+    if (!secret_equal((const char *)mac, (const char *)raw + 16, NONCE_MAC_BYTES))
+        return AUTH_NO_CREDENTIALS;
+    uint64_t issued, now = wall_ms();
+    load_be64(&issued, raw);
+    load_be64(id, raw + 8);
+    if (issued > now + 60000 || now - issued > (uint64_t)a->opts.nonce_ttl_s * 1000u)
+        return AUTH_STALE;
+    return AUTH_OK;
+}
+
+/* RFC 7616 §3.3: each use of a nonce carries a higher nonce-count. A
+ * request that repeats the last count with the same Via branch is the same
+ * request retransmitted (REGISTER is answered without a transaction) and
+ * passes. Returns AUTH_OK, AUTH_REPLAY or AUTH_STALE. */
+static enum auth_result nc_check(struct auth *a, uint64_t id, uint32_t nc, uint32_t branch)
+{
+    size_t slot = id & (NC_SLOTS - 1);
+    uint64_t tag = (id >> 18) & TAG_MASK;
+    if (nc == 0 || nc > NC_MAX)
+        return AUTH_STALE; /* start over with a new nonce */
+    for (;;) {
+        uint64_t v = atomic_load_explicit(&a->nc[slot], memory_order_acquire);
+        if (v >> NC_BITS != tag)
+            return AUTH_STALE; /* the slot went to a newer nonce */
+        uint32_t seen = (uint32_t)(v & NC_MAX);
+        if (nc == seen &&
+            atomic_load_explicit(&a->retrans[slot], memory_order_relaxed) == branch)
+            return AUTH_OK;
+        if (nc <= seen)
+            return AUTH_REPLAY;
+        if (atomic_compare_exchange_weak_explicit(&a->nc[slot], &v, tag << NC_BITS | nc,
+                                                  memory_order_acq_rel, memory_order_acquire)) {
+            atomic_store_explicit(&a->retrans[slot], branch, memory_order_relaxed);
+            return AUTH_OK;
+        }
+    }
+}
+
+/* --- failures per source ------------------------------------------------------ */
+
+static uint64_t addr_hash(const struct sb_addr *src)
+{
+    char ip[64];
+    sipmsg_addr_host(src, ip, sizeof(ip));
+    return sb_hash(ip, strlen(ip));
+}
+
+static uint32_t now_s(void)
+{
+    return (uint32_t)(sb_now_ms() / 1000u);
+}
+
+static bool throttled(struct auth *a, const struct sb_addr *src)
+{
+    uint64_t h = addr_hash(src);
+    uint64_t v = atomic_load_explicit(&a->failures[h & (FAIL_SLOTS - 1)], memory_order_relaxed);
+    if (v >> 40 != (h >> 40 & 0xffffff))
+        return false;
+    uint32_t count = (uint32_t)(v >> 32 & 0xff), start = (uint32_t)v;
+    return count >= a->opts.max_failures && now_s() - start < a->opts.block_s;
+}
+
+static void count_failure(struct auth *a, const struct sb_addr *src)
+{
+    uint64_t h = addr_hash(src), tag = h >> 40 & 0xffffff;
+    _Atomic uint64_t *slot = &a->failures[h & (FAIL_SLOTS - 1)];
+    uint32_t now = now_s();
+    uint64_t v = atomic_load_explicit(slot, memory_order_relaxed), next;
+    do {
+        uint32_t count = (uint32_t)(v >> 32 & 0xff), start = (uint32_t)v;
+        if (v >> 40 != tag || now - start >= a->opts.block_s)
+            next = tag << 40 | UINT64_C(1) << 32 | now; /* a new window */
+        else
+            next = tag << 40 | (uint64_t)(count < 255 ? count + 1 : 255) << 32 | start;
+    } while (!atomic_compare_exchange_weak_explicit(slot, &v, next, memory_order_relaxed,
+                                                    memory_order_relaxed));
+}
+
+/* --- checking -------------------------------------------------------------------- */
+
+/* The credentials for our realm in @req, read into @cred. */
+static enum auth_result find_credentials(const struct auth *a, const osip_message_t *req,
+                                         bool proxy, struct digest_credentials *cred)
+{
+    const osip_list_t *list = proxy ? &req->proxy_authorizations : &req->authorizations;
+    osip_authorization_t *h;
+    bool malformed = false;
+    for (int i = 0; (h = osip_list_get(list, i)) != NULL; i++) {
+        if (digest_credentials_read(h, cred) != 0) {
+            malformed = true;
+            continue;
+        }
+        if (!strcmp(cred->realm, a->realm))
+            return cred->qop_auth ? AUTH_OK : AUTH_MALFORMED; /* we always offer qop=auth */
+    }
+    return malformed ? AUTH_MALFORMED : AUTH_NO_CREDENTIALS;
+}
+
+/* RFC 7616 §3.4.6: the digest-uri names the Request-URI. Its host and
+ * port must be the Request-URI's, and so must its user when it has one:
+ * SIPp (and some phones) sign the proxy's address without the user. */
+static bool uri_matches(const char *text, const osip_uri_t *ruri)
+{
+    osip_uri_t *uri = NULL;
+    bool same = false;
+    if (osip_uri_init(&uri) == 0 && osip_uri_parse(uri, text) == 0 && uri->host && ruri->host) {
+        const char *p1 = uri->port ? uri->port : "5060", *p2 = ruri->port ? ruri->port : "5060";
+        same = !osip_strcasecmp(uri->host, ruri->host) && !strcmp(p1, p2) &&
+               (!uri->username ||
+                (ruri->username && !strcmp(uri->username, ruri->username)));
+    }
+    osip_uri_free(uri);
+    return same;
+}
+
+/* The response is right for the user's HA1. */
+static bool response_ok(struct auth *a, const osip_message_t *req,
+                        const struct digest_credentials *cred)
+{
+    char ha1[DIGEST_HEX_MAX] = "", want[DIGEST_HEX_MAX];
+    rcu_read_lock();
+    struct auth_users *u = rcu_dereference(a->users);
+    tsan_observe(u);
+    const char *found = auth_users_ha1(u, cred->username, cred->alg);
+    if (found)
+        strcpy(ha1, found);
+    tsan_rcu_read_done(u);
+    rcu_read_unlock();
+    if (!ha1[0])
+        return false;
+    digest_response(cred->alg, ha1, cred->nonce, cred->nc, cred->cnonce, req->sip_method,
+                    cred->uri, want);
+    size_t len = digest_hex_len(cred->alg);
+    return strlen(want) == len && secret_equal(want, cred->response, len);
+}
+
+static uint32_t branch_hash(const osip_message_t *req)
+{
+    const osip_via_t *via = sipmsg_top_via(req);
+    const char *branch = via ? sipmsg_via_param(via, "branch") : NULL;
+    return branch ? (uint32_t)sb_hash(branch, strlen(branch)) | 1u : 0;
+}
+
+enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool proxy,
+                            const char *expected_user, const struct sb_addr *src,
+                            char *user_out)
+{
+    if (throttled(a, src))
+        return AUTH_THROTTLED;
+    struct digest_credentials cred;
+    enum auth_result r = find_credentials(a, req, proxy, &cred);
+    if (r != AUTH_OK)
+        return r;
+    if (!uri_matches(cred.uri, req->req_uri))
+        return AUTH_MALFORMED;
+    uint64_t id;
+    enum auth_result fresh = nonce_verify(a, cred.nonce, &id);
+    if (fresh == AUTH_NO_CREDENTIALS)
+        return fresh;
+    if (!response_ok(a, req, &cred)) {
+        count_failure(a, src);
+        return AUTH_BAD_CREDENTIALS;
+    }
+    if (fresh == AUTH_STALE)
+        return AUTH_STALE; /* right password: RFC 7616 stale=true */
+    r = nc_check(a, id, cred.nc_value, branch_hash(req));
+    if (r != AUTH_OK)
+        return r;
+    if (!expected_user || strcmp(cred.username, expected_user) != 0)
+        return AUTH_WRONG_USER;
+    if (user_out)
+        strcpy(user_out, cred.username);
+    return AUTH_OK;
+}
+
+int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale)
+{
+    const char *name = proxy ? "Proxy-Authenticate" : "WWW-Authenticate";
+    for (size_t i = 0; i < a->opts.offer_count; i++) {
+        char nonce[64], value[512];
+        auth_nonce_make(a, nonce, NULL);
+        snprintf(value, sizeof(value),
+                 "Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s", a->realm,
+                 nonce, digest_alg_name(a->opts.offer[i]), stale ? ", stale=true" : "");
+        if (osip_message_set_header(resp, name, value) != 0)
+            return SB_ENOMEM;
+    }
+    return 0;
+}

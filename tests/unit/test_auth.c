@@ -1,0 +1,211 @@
+/* Unit tests for src/auth.c: nonces (their MAC, age and slots),
+ * nonce-count replay and retransmission, the user who authenticated,
+ * failures counted per source, and reloading the users file. */
+#include <stdio.h>
+#include <unistd.h>
+#include <urcu.h>
+
+#include "switchboard/auth.h"
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/secret.h"
+#include "switchboard/sip_msg.h"
+#include "test_helpers.h"
+
+#define REALM "pbx.test"
+
+static struct secret *secret;
+static struct auth *auth;
+static char users_path[64];
+static struct sb_addr src;
+
+/* alice/wonderland (MD5 and SHA-256), carol/secret (MD5). */
+static void write_users(const char *extra)
+{
+    FILE *f = fopen(users_path, "w");
+    fprintf(f, "alice:" REALM ":6f69092e95e8cc81524113b2c5738422\n"
+               "alice:" REALM ":4501b553c0d08987ba1aedec32919164dcfd35e7168aba425fd93663f97f9d23\n"
+               "carol:" REALM ":2784e233ef54787379267134f89f2330\n%s",
+            extra);
+    fclose(f);
+}
+
+static void make_auth(unsigned ttl, unsigned max_failures)
+{
+    struct auth_options o = {.mode = AUTH_MODE_ALL,
+                             .realm = REALM,
+                             .users_path = users_path,
+                             .offer = {DIGEST_MD5},
+                             .offer_count = 1,
+                             .nonce_ttl_s = ttl,
+                             .max_failures = max_failures,
+                             .block_s = 60};
+    cr_assert_eq(auth_create(&o, secret, &auth), 0);
+}
+
+static void setup(void)
+{
+    rcu_register_thread();
+    sb_log_set_level(SB_LOG_ERROR);
+    snprintf(users_path, sizeof(users_path), "/tmp/sb-auth-users-%d", (int)getpid());
+    write_users("");
+    static const char key[] = "unit tests' key, thirty-two bytes";
+    cr_assert_eq(secret_from_bytes(key, sizeof(key), &secret), 0);
+    sipmsg_host_to_addr("192.0.2.10", 5060, &src);
+    make_auth(300, 5);
+}
+
+static void teardown(void)
+{
+    auth_destroy(auth);
+    secret_free(secret);
+    unlink(users_path);
+    rcu_unregister_thread();
+}
+
+TestSuite(auth, .init = setup, .fini = teardown, .timeout = 30);
+
+/* A REGISTER for @aor with credentials of @user/@password for @nonce and
+ * nonce-count @nc, with Via branch @branch. */
+static osip_message_t *signed_register(const char *aor, const char *user, const char *password,
+                                       const char *nonce, unsigned nc, const char *branch)
+{
+    char ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX], ncs[9], text[2048];
+    snprintf(ncs, sizeof(ncs), "%08x", nc);
+    digest_ha1(DIGEST_MD5, user, REALM, password, ha1);
+    digest_response(DIGEST_MD5, ha1, nonce, ncs, "cn1", "REGISTER", "sip:" REALM, resp);
+    snprintf(text, sizeof(text),
+             "REGISTER sip:" REALM " SIP/2.0\n"
+             "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=%s\n"
+             "From: <sip:%s@" REALM ">;tag=f1\n"
+             "To: <sip:%s@" REALM ">\n"
+             "Call-ID: auth-test\n"
+             "CSeq: %u REGISTER\n"
+             "Authorization: Digest username=\"%s\", realm=\"" REALM "\", nonce=\"%s\", "
+             "uri=\"sip:" REALM "\", response=\"%s\", algorithm=MD5, qop=auth, nc=%s, "
+             "cnonce=\"cn1\"\n"
+             "Content-Length: 0\n\n",
+             branch, aor, aor, nc, user, nonce, resp, ncs);
+    return parse(text);
+}
+
+static enum auth_result check(const char *aor, const char *user, const char *password,
+                              const char *nonce, unsigned nc, const char *branch)
+{
+    osip_message_t *m = signed_register(aor, user, password, nonce, nc, branch);
+    enum auth_result r = auth_check(auth, m, false, aor, &src, NULL);
+    osip_message_free(m);
+    return r;
+}
+
+Test(auth, right_password_passes_and_counts_up)
+{
+    char nonce[64];
+    auth_nonce_make(auth, nonce, NULL);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-1"), AUTH_OK);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 2, "z9hG4bK-2"), AUTH_OK);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 5, "z9hG4bK-3"), AUTH_OK,
+                 "gaps are allowed, only going back is not");
+}
+
+Test(auth, a_repeated_nonce_count_is_a_replay_unless_retransmitted)
+{
+    char nonce[64];
+    auth_nonce_make(auth, nonce, NULL);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-a"), AUTH_OK);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-a"), AUTH_OK,
+                 "the same request again (REGISTER has no transaction)");
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-b"), AUTH_REPLAY);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 0, "z9hG4bK-c"), AUTH_STALE,
+                 "nc 0 is never valid: start over");
+}
+
+Test(auth, wrong_password_and_wrong_user)
+{
+    char nonce[64];
+    auth_nonce_make(auth, nonce, NULL);
+    cr_assert_eq(check("alice", "alice", "letmein", nonce, 1, "z9hG4bK-1"), AUTH_BAD_CREDENTIALS);
+    cr_assert_eq(check("alice", "mallory", "x", nonce, 1, "z9hG4bK-2"), AUTH_BAD_CREDENTIALS,
+                 "an unknown user");
+    cr_assert_eq(check("alice", "carol", "secret", nonce, 1, "z9hG4bK-3"), AUTH_WRONG_USER,
+                 "carol's password cannot register alice");
+}
+
+Test(auth, a_nonce_not_ours_is_challenged_again)
+{
+    char nonce[64];
+    auth_nonce_make(auth, nonce, NULL);
+    nonce[5] = nonce[5] == 'A' ? 'B' : 'A';
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-1"),
+                 AUTH_NO_CREDENTIALS);
+    cr_assert_eq(check("alice", "alice", "wonderland", "short", 1, "z9hG4bK-2"),
+                 AUTH_NO_CREDENTIALS);
+}
+
+Test(auth, an_old_nonce_is_stale_only_with_the_right_password)
+{
+    auth_destroy(auth);
+    make_auth(1, 5);
+    char nonce[64];
+    auth_nonce_make(auth, nonce, NULL);
+    usleep(1100 * 1000);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-1"), AUTH_STALE);
+    cr_assert_eq(check("alice", "alice", "guess", nonce, 1, "z9hG4bK-2"), AUTH_BAD_CREDENTIALS);
+}
+
+Test(auth, a_nonce_whose_slot_was_reused_is_stale)
+{
+    char nonce[64], other[64];
+    auth_nonce_make(auth, nonce, NULL);
+    for (int i = 0; i < (1 << 18); i++)
+        auth_nonce_make(auth, other, NULL);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-1"), AUTH_STALE);
+}
+
+Test(auth, failures_from_one_address_are_throttled)
+{
+    char nonce[64];
+    auth_nonce_make(auth, nonce, NULL);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(check("alice", "alice", "guess", nonce, 1, "z9hG4bK-x"), AUTH_BAD_CREDENTIALS);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-y"), AUTH_THROTTLED,
+                 "blocked, even with the right password");
+    struct sb_addr elsewhere = src;
+    sipmsg_host_to_addr("192.0.2.11", 5060, &src);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-z"), AUTH_OK,
+                 "another address is not");
+    src = elsewhere;
+}
+
+Test(auth, reload_swaps_users_and_keeps_them_on_a_broken_file)
+{
+    char nonce[64];
+    auth_nonce_make(auth, nonce, NULL);
+    write_users("dave:" REALM ":0123456789abcdef0123456789abcdef\n");
+    cr_assert_eq(auth_reload(auth), 0);
+    write_users("broken line\n");
+    cr_assert_eq(auth_reload(auth), SB_EINVAL);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-1"), AUTH_OK,
+                 "the table from before the broken file");
+}
+
+Test(auth, challenge_headers_name_realm_algorithm_and_qop)
+{
+    osip_message_t *req = parse("REGISTER sip:" REALM " SIP/2.0\n"
+                                "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-c\n"
+                                "From: <sip:alice@" REALM ">;tag=f1\nTo: <sip:alice@" REALM ">\n"
+                                "Call-ID: c\nCSeq: 1 REGISTER\nContent-Length: 0\n\n");
+    cr_assert_eq(auth_check(auth, req, false, "alice", &src, NULL), AUTH_NO_CREDENTIALS);
+    osip_message_t *resp;
+    cr_assert_eq(sipmsg_response_create(req, 401, NULL, "t", &resp), 0);
+    cr_assert_eq(auth_challenge(auth, resp, false, true), 0);
+    char *text;
+    size_t len;
+    cr_assert_eq(sipmsg_serialize(resp, &text, &len), 0);
+    cr_assert(strstr(text, "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"") != NULL,
+              "%s", text);
+    cr_assert(strstr(text, "algorithm=MD5, qop=\"auth\", stale=true") != NULL, "%s", text);
+    osip_free(text);
+    osip_message_free(resp);
+    osip_message_free(req);
+}
