@@ -170,6 +170,20 @@ registered() {
     return 1
 }
 
+# registered_with_password USER PASSWORD IP: as registered, for a proxy
+# that wants credentials for the fetch too (digest_client.py --query).
+registered_with_password() {
+    local n
+    for n in $(seq 50); do
+        ${AT_PROXY:-} python3 "$HERE/digest_client.py" "$IP" "$PROXY_PORT" --user "$1" \
+            --password "$2" --query --steps plain,auth >"$DIR/query.out" 2>&1
+        grep -q "^Contact: .*@$3:5062" "$DIR/query.out" && return 0
+        sleep 0.2
+    done
+    log "$1 is not registered from $3: $(cat "$DIR/query.out")"
+    return 1
+}
+
 # call_audio NAME: the file with what NAME heard (linphonec's record file,
 # else baresip's decoded dump).
 call_audio() {

@@ -121,6 +121,118 @@ test_contact_registered_by_another_process() {
         expect_count "INVITEs at the registering port" "$(count_received reg INVITE)" 0 && stop_proxy
 }
 
+# --- digest authentication (RFC 3261 §22) ---
+
+# auth_proxy MODE [CONFIG LINES]: a users file (alice/wonderland with MD5
+# and SHA-256 HA1s, bob/builder, carol/secret, written as htdigest would)
+# and a proxy with [auth] require = MODE and the extra [auth] lines.
+auth_proxy() {
+    local mode=$1 realm=pbx.test up u pw
+    shift
+    for up in alice:wonderland bob:builder carol:secret; do
+        u=${up%%:*} pw=${up#*:}
+        printf '%s:%s:%s\n' "$u" $realm "$(printf '%s:%s:%s' "$u" $realm "$pw" | md5sum | cut -d' ' -f1)"
+    done >"$DIR/users"
+    printf 'alice:%s:%s\n' $realm "$(printf 'alice:%s:wonderland' $realm | sha256sum | cut -d' ' -f1)" \
+        >>"$DIR/users"
+    printf '[auth]\nrequire = %s\nrealm = %s\nusers = %s\n' "$mode" $realm "$DIR/users" >"$DIR/auth.conf"
+    printf '%s\n' "$@" >>"$DIR/auth.conf"
+    start_proxy -c "$DIR/auth.conf"
+}
+
+# digest STEPS USER PASSWORD [flags]: tests/digest_client.py's REGISTER
+# steps; its output ("STEP STATUS" lines) in $DIR/digest.out, and the log.
+digest() {
+    local steps=$1 user=$2 password=$3
+    shift 3
+    python3 "$HERE/digest_client.py" "$IP" "$PROXY_PORT" --user "$user" --password "$password" \
+        --steps "$steps" "$@" >"$DIR/digest.out" 2>&1
+    sed 's/^/digest: /' "$DIR/digest.out" >>"$DIR/test.log"
+}
+
+# said LINE...: digest.out is exactly these lines.
+said() {
+    [ "$(cat "$DIR/digest.out")" = "$(printf '%s\n' "$@")" ] ||
+        { log "wanted: $*"; return 1; }
+}
+
+# MD5 with SIPp's own [authentication]: challenged 401, then bound; a
+# REGISTER without credentials is not bound.
+test_auth_register_md5_with_sipp() {
+    auth_proxy register || return 1
+    sipp_run reg register_auth.xml 15070 bob -au bob -ap builder || return 1
+    if register_user plain 15072 dave; then
+        log "a REGISTER without credentials was bound"
+        return 1
+    fi
+    grep -q "^SIP/2.0 401 Unauthorized" "$DIR/plain.msg" || { log "no 401 for it"; return 1; }
+    stop_proxy
+}
+
+# SHA-256 (RFC 8760) through a client SIPp cannot emulate: a replayed
+# nonce-count is refused, and a stale nonce is answered stale=true and the
+# retry with the new nonce passes.
+test_auth_register_sha256_replay_stale() {
+    auth_proxy register "algorithms = SHA-256, MD5" "nonce_ttl = 2" || return 1
+    grep -q 'algorithm=SHA-256' <(python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --print \
+        --expect 401 --text "REGISTER sip:$IP:$PROXY_PORT SIP/2.0\r\nVia: SIP/2.0/UDP $IP:@PORT@;branch=z9hG4bK-s1\r\nFrom: <sip:alice@$IP>;tag=1\r\nTo: <sip:alice@$IP>\r\nCall-ID: sha-1\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n") ||
+        { log "no SHA-256 challenge offered"; return 1; }
+    digest plain,auth,replay,wait:2.5,retry alice wonderland --alg SHA-256 &&
+        said "plain 401" "auth 200" "replay 403" "wait:2.5 slept" "retry 401 stale, then 200" &&
+        stop_proxy && grep -q "refused: credentials replayed=1," "$DIR/proxy.log"
+}
+
+# A wrong password is challenged again, then the address is throttled:
+# even the right password is refused for the back-off period.
+test_auth_wrong_password_throttled() {
+    auth_proxy register "max_failures = 3" "block_seconds = 30" || return 1
+    digest plain,auth,auth,auth,auth alice guess &&
+        said "plain 401" "auth 401" "auth 401" "auth 401" "auth 403" || return 1
+    digest plain alice wonderland && said "plain 403" || return 1
+    stop_proxy || return 1
+    grep -q "refused: wrong password or unknown user=3," "$DIR/proxy.log" &&
+        grep -q "refused: too many failures from the source=2," "$DIR/proxy.log" ||
+        { log "counters: $(grep stats: "$DIR/proxy.log")"; return 1; }
+}
+
+# carol's password cannot register alice (403), and a stranger's
+# "Contact: *" for alice is challenged, not obeyed.
+test_auth_wrong_user_and_wildcard_removal() {
+    auth_proxy register || return 1
+    digest plain,auth alice wonderland && said "plain 401" "auth 200" || return 1
+    digest plain,auth carol secret --aor alice && said "plain 401" "auth 403" || return 1
+    digest plain,auth mallory x --aor alice --contact-star && said "plain 401" "auth 401" || return 1
+    digest plain,auth alice wonderland --contact-star && said "plain 401" "auth 200" || return 1
+    stop_proxy
+}
+
+# require = all: the caller's INVITE is challenged (407), the call goes
+# through with credentials, its BYE (following our signed Record-Route) is
+# not challenged; a second attempt with a wrong password is refused and
+# journaled "refused"; the first challenge leaves no journal line.
+test_auth_invite_challenged() {
+    auth_proxy all || return 1
+    kill -TERM "$PROXY_PID"
+    wait "$PROXY_PID"
+    start_proxy -c "$DIR/auth.conf" --journal "$DIR/journal.jsonl" || return 1
+    sipp_run reg register_auth.xml 15070 bob -au bob -ap builder || return 1
+    sipp_start callee uas_answer_wait_bye.xml 15070 bob
+    local callee=$SIPP_PID
+    sleep 0.2
+    sipp_run caller uac_call_auth.xml 15080 bob -au alice -ap wonderland &&
+        sipp_wait callee "$callee" || return 1
+    # one 407, for the first INVITE; none for the BYE
+    expect_count "challenges" "$(count_received caller "SIP/2.0 407")" 1 || return 1
+    sipp_run refused uac_call_auth_refused.xml 15082 bob -au alice -ap guess && stop_proxy || return 1
+    python3 - "$DIR/journal.jsonl" >>"$DIR/test.log" 2>&1 <<'PY'
+import json, sys
+calls = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+outcomes = [(c["outcome"], c["status"]) for c in calls]
+assert outcomes == [("answered", 200), ("refused", 407)], outcomes
+print("journal ok:", outcomes)
+PY
+}
+
 test_max_forwards_zero_483() {
     start_proxy && sipp_run caller uac_final_483.xml 15080 bob && stop_proxy
 }
