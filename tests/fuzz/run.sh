@@ -1,15 +1,35 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer harness for SB_FUZZ_SECONDS (default 60), seeded with the
-# torture corpus. usage: tests/fuzz/run.sh BUILD_DIR
+# Runs the libFuzzer harnesses, each seeded with its corpus:
+#   fuzz_datagram  the datagram path, seeded with tests/corpus/ (2/3 of the time)
+#   fuzz_inputs    credentials, users file, config, flow tokens, store
+#                  addresses, seeded with tests/fuzz/inputs/ (1/3)
+# SB_FUZZ_SECONDS (default 60) is the total. usage: tests/fuzz/run.sh BUILD_DIR
 set -u
 build=$1
-seeds=$build/fuzz-corpus
-mkdir -p "$seeds"
-cp "$(dirname "$0")"/../corpus/*.sip "$seeds"/
-"$build"/fuzz_datagram -max_total_time="${SB_FUZZ_SECONDS:-60}" -max_len=8192 \
-    -print_final_stats=1 "$seeds" 2>"$build"/fuzz.log
-rc=$?
-grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$build"/fuzz.log
-tail -1 "$build"/fuzz.log | grep -q "DONE\|Done" || grep -E "cov:" "$build"/fuzz.log | tail -1
-[ $rc -eq 0 ] || tail -40 "$build"/fuzz.log
-exit $rc
+here=$(dirname "$0")
+total=${SB_FUZZ_SECONDS:-60}
+status=0
+
+# fuzz NAME SECONDS FLAGS SEEDS...: one harness, its summary, its failure.
+fuzz() {
+    local name=$1 seconds=$2 flags=$3
+    shift 3
+    local seeds=$build/$name-corpus
+    mkdir -p "$seeds"
+    cp "$@" "$seeds"/
+    "$build/$name" -max_total_time="$seconds" -max_len=8192 -print_final_stats=1 $flags "$seeds" \
+        2>"$build/$name.log"
+    local rc=$?
+    echo "$name:"
+    grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)" "$build/$name.log"
+    grep -E "cov:" "$build/$name.log" | tail -1
+    if [ $rc -ne 0 ]; then
+        tail -40 "$build/$name.log"
+        status=$rc
+    fi
+}
+
+fuzz fuzz_datagram $((total * 2 / 3)) "" "$here"/../corpus/*.sip
+# the config parser prints what is wrong with each input: its stderr is closed
+fuzz fuzz_inputs $((total - total * 2 / 3)) -close_fd_mask=2 "$here"/inputs/*
+exit $status

@@ -1,0 +1,146 @@
+/* libFuzzer harness for the parsers that read what is not a datagram, or
+ * only part of one: the first byte picks which one gets the rest.
+ *   0  an Authorization header value: osip's parse, digest_credentials_read,
+ *      and the whole auth_check against a users table (nonces, nc, users)
+ *   1  a users file (htdigest format)
+ *   2  a configuration file (INI), checked as at start-up
+ *   3  a flow token (the user part of our Record-Route) and its target
+ *   4  an "ip:port" address as the registration store writes it
+ * Nothing here may crash, leak, or read out of bounds, whatever the bytes. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <osipparser2/osip_parser.h>
+#include <osipparser2/osip_port.h>
+#include <urcu.h>
+
+#include "switchboard/auth.h"
+#include "switchboard/auth_users.h"
+#include "switchboard/config.h"
+#include "switchboard/digest.h"
+#include "switchboard/flow.h"
+#include "switchboard/log.h"
+#include "switchboard/secret.h"
+#include "switchboard/sip_msg.h"
+#include "switchboard/types.h"
+
+static struct secret *secret;
+static struct auth *auth;
+
+static void quiet(const char *f, int l, osip_trace_level_t lv, const char *fmt, va_list ap)
+{
+    (void)f, (void)l, (void)lv, (void)fmt, (void)ap;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    parser_init();
+    osip_trace_initialize_func(TRACE_LEVEL0, quiet);
+    for (int i = 0; i < END_TRACE_LEVEL; i++)
+        osip_trace_disable_level((osip_trace_level_t)i);
+    sb_log_set_level(SB_LOG_ERROR); /* run.sh quiets config errors: -close_fd_mask=2 */
+    rcu_register_thread();
+    static const char key[] = "fuzzing key, not secret at all";
+    char path[] = "/tmp/sb-fuzz-users-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f || secret_from_bytes(key, sizeof(key), &secret) != 0)
+        abort();
+    fprintf(f, "alice:pbx.test:6f69092e95e8cc81524113b2c5738422\n");
+    fclose(f);
+    struct auth_options o = {.mode = AUTH_MODE_ALL,
+                             .realm = "pbx.test",
+                             .users_path = path,
+                             .offer = {DIGEST_MD5, DIGEST_SHA256},
+                             .offer_count = 2,
+                             .nonce_ttl_s = 300,
+                             .max_failures = 1000000,
+                             .block_s = 1};
+    if (auth_create(&o, secret, &auth) != 0)
+        abort();
+    unlink(path);
+    return 0;
+}
+
+/* 0: an Authorization header, read and then checked in a REGISTER. */
+static void one_authorization(const char *text)
+{
+    osip_authorization_t *a;
+    struct digest_credentials c;
+    if (osip_authorization_init(&a) == 0) {
+        if (osip_authorization_parse(a, text) == 0)
+            digest_credentials_read(a, &c);
+        osip_authorization_free(a);
+    }
+    char *msg = malloc(strlen(text) + 512);
+    sprintf(msg,
+            "REGISTER sip:pbx.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-f\r\n"
+            "From: <sip:alice@pbx.test>;tag=1\r\nTo: <sip:alice@pbx.test>\r\nCall-ID: f\r\n"
+            "CSeq: 1 REGISTER\r\nAuthorization: %s\r\nContent-Length: 0\r\n\r\n",
+            text);
+    osip_message_t *m;
+    if (osip_message_init(&m) == 0) {
+        if (osip_message_parse(m, msg, strlen(msg)) == 0 && m->req_uri) {
+            struct sb_addr src;
+            sipmsg_host_to_addr("192.0.2.1", 5060, &src);
+            auth_check(auth, m, false, "alice", &src, NULL);
+        }
+        osip_message_free(m);
+    }
+    free(msg);
+}
+
+static void one_config(const char *text)
+{
+    struct sb_config cfg;
+    config_defaults(&cfg);
+    config_load_text(&cfg, text, "fuzz.conf");
+    config_free(&cfg);
+}
+
+static void one_flow_token(const char *text)
+{
+    struct sb_addr a, b, src, dst;
+    bool has_a, has_b;
+    sipmsg_host_to_addr("192.0.2.1", 5060, &src);
+    if (flow_token_parse(text, &a, &has_a, &b, &has_b) == 0)
+        flow_token_target(&src, &a, has_a, &b, has_b, &dst);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1 || size > 65536)
+        return 0;
+    char *text = malloc(size);
+    memcpy(text, data + 1, size - 1);
+    text[size - 1] = '\0'; /* the parsers read C strings */
+    struct auth_users *u = NULL;
+    struct sb_addr addr;
+    char err[256];
+    switch (data[0] % 5) {
+    case 0:
+        one_authorization(text);
+        break;
+    case 1:
+        if (auth_users_parse((const char *)data + 1, size - 1, "pbx.test", &u, err,
+                             sizeof(err)) == 0)
+            auth_users_ha1(u, "alice", DIGEST_MD5);
+        auth_users_free(u);
+        break;
+    case 2:
+        one_config(text);
+        break;
+    case 3:
+        one_flow_token(text);
+        break;
+    default:
+        sipmsg_addr_parse(text, &addr);
+        break;
+    }
+    free(text);
+    return 0;
+}
