@@ -285,7 +285,7 @@ static void respond_overloaded(struct proxy *p, const struct sb_inbound *in)
     osip_message_t *resp;
     sb_count(p->env.counters, SB_CNT_OVERLOAD);
     uint64_t more;
-    if (sb_log_limiter_ready(&p->overload_log, sb_now_ms(), &more))
+    if (sb_log_limiter_ready(&p->overload_log, timer_wheel_now(p->env.wheel), &more))
         SB_WARN("transaction limit (%u) reached: answering 503 (%llu more since the last report)",
                 p->env.config->max_transactions, (unsigned long long)more);
     if (sipmsg_response_create(in->msg, 503, NULL, "sb503", &resp) != 0)
@@ -302,7 +302,7 @@ static void note_refusal(struct proxy *p, enum sb_counter why, const char *what,
 {
     sb_count(p->env.counters, why);
     uint64_t more;
-    if (!sb_log_limiter_ready(&p->refusal_log, sb_now_ms(), &more))
+    if (!sb_log_limiter_ready(&p->refusal_log, timer_wheel_now(p->env.wheel), &more))
         return;
     char ip[64];
     unsigned port = sipmsg_addr_host(src, ip, sizeof(ip));
@@ -438,7 +438,8 @@ static void handle_register(struct proxy *p, struct sb_inbound *in)
     uint64_t h = sb_hash(id, strlen(id)) ^ sipmsg_cseq_number(in->msg);
     snprintf(tag, sizeof(tag), "sb%016llx", (unsigned long long)h);
     if (authorize_register(p, in, tag)) {
-        osip_message_t *resp = register_process(p->env.config, p->env.registrar, in, tag);
+        osip_message_t *resp = register_process(p->env.config, p->env.registrar, in, tag,
+                                            timer_wheel_now(p->env.wheel));
         if (resp)
             respond_stateless(p, in, resp);
     }
@@ -558,7 +559,8 @@ static void on_response(void *user, struct client_txn *ct, void *tu, osip_messag
         if (b->final_code || ctx->answered || !ctx->st || txn_server_final_sent(ctx->st))
             return;
         if (ctx->invite) /* §16.8: a provisional response restarts Timer C */
-            timer_schedule(p->env.wheel, &ctx->timer_c, sb_now_ms() + p->env.config->timer_c_ms);
+            timer_schedule(p->env.wheel, &ctx->timer_c,
+                           timer_wheel_now(p->env.wheel) + p->env.config->timer_c_ms);
         forward_upstream(ctx, resp);
         return;
     }
@@ -756,7 +758,8 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
     p->contexts = ctx;
     ctx->pprev = &p->contexts;
     if (ctx->invite)
-        timer_schedule(p->env.wheel, &ctx->timer_c, sb_now_ms() + p->env.config->timer_c_ms);
+        timer_schedule(p->env.wheel, &ctx->timer_c,
+                           timer_wheel_now(p->env.wheel) + p->env.config->timer_c_ms);
 }
 
 /* Targets for a request to one of our users: every live binding. Returns
@@ -769,7 +772,7 @@ static size_t registered_targets(struct proxy *p, const osip_uri_t *ruri,
     *targets = NULL;
     if (register_aor_key(ruri, p->env.config->use_domain, aor, sizeof(aor)) != 0)
         return 0;
-    if (registrar_lookup(p->env.registrar, aor, sb_now_ms(), set) != 0)
+    if (registrar_lookup(p->env.registrar, aor, timer_wheel_now(p->env.wheel), set) != 0)
         return 0;
     *targets = calloc((*set)->count, sizeof(**targets));
     if (!*targets)

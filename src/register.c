@@ -258,7 +258,7 @@ static osip_message_t *answer_too_brief(const struct sb_config *cfg, const osip_
 }
 
 osip_message_t *register_process(const struct sb_config *cfg, struct registrar *reg,
-                                 const struct sb_inbound *in, const char *to_tag)
+                                 const struct sb_inbound *in, const char *to_tag, uint64_t now)
 {
     const osip_message_t *req = in->msg;
     char aor[256], call_id[512];
@@ -266,7 +266,6 @@ osip_message_t *register_process(const struct sb_config *cfg, struct registrar *
         return answer_code(req, to_tag, 404, NULL); /* §10.3 step 3: no valid AOR */
     if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0)
         return answer_code(req, to_tag, 400, NULL);
-    uint64_t now = sb_now_ms();
     struct register_request r = {0};
     int code = request_parse(cfg, in, &r, now);
     if (code != 0) {

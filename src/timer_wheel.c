@@ -126,3 +126,8 @@ size_t timer_wheel_count(const struct timer_wheel *wheel)
             n++;
     return n;
 }
+
+uint64_t timer_wheel_now(const struct timer_wheel *wheel)
+{
+    return wheel->last_ms;
+}

@@ -201,7 +201,7 @@ static void server_on_retransmit(struct timer *timer, void *arg)
     st->interval_ms *= 2;
     if (st->interval_ms > layer->config.t2_ms)
         st->interval_ms = layer->config.t2_ms;
-    timer_schedule(layer->wheel, &st->retransmit, sb_now_ms() + st->interval_ms);
+    timer_schedule(layer->wheel, &st->retransmit, timer_wheel_now(layer->wheel) + st->interval_ms);
 }
 
 static void server_on_lifetime(struct timer *timer, void *arg)
@@ -280,7 +280,7 @@ bool txn_server_ack(struct server_txn *st)
         return false;
     st->state = ST_CONFIRMED;
     timer_cancel(&st->retransmit);
-    timer_schedule(layer->wheel, &st->lifetime, sb_now_ms() + layer->config.t4_ms); /* Timer I */
+    timer_schedule(layer->wheel, &st->lifetime, timer_wheel_now(layer->wheel) + layer->config.t4_ms); /* Timer I */
     return true;
 }
 
@@ -305,7 +305,7 @@ static int server_send_response(struct server_txn *st, osip_message_t *resp, boo
     st->last = text;
     st->last_len = len;
     server_send_last(st);
-    uint64_t now = sb_now_ms();
+    uint64_t now = timer_wheel_now(layer->wheel);
     if (code < 200) {
         if (st->state == ST_TRYING)
             st->state = ST_PROCEEDING;
@@ -446,7 +446,7 @@ static void client_on_retransmit(struct timer *timer, void *arg)
         if (ct->interval_ms > layer->config.t2_ms)
             ct->interval_ms = layer->config.t2_ms;
     }
-    timer_schedule(layer->wheel, &ct->retransmit, sb_now_ms() + ct->interval_ms);
+    timer_schedule(layer->wheel, &ct->retransmit, timer_wheel_now(layer->wheel) + ct->interval_ms);
 }
 
 static void client_on_lifetime(struct timer *timer, void *arg)
@@ -540,7 +540,7 @@ static struct client_txn *client_create(struct txn_layer *layer, const char *bra
 static void client_start(struct client_txn *ct)
 {
     struct txn_layer *layer = ct->layer;
-    uint64_t now = sb_now_ms();
+    uint64_t now = timer_wheel_now(layer->wheel);
     client_send(ct, ct->request, ct->request_len);
     timer_schedule(layer->wheel, &ct->retransmit, now + ct->interval_ms);         /* A, E */
     timer_schedule(layer->wheel, &ct->lifetime, now + 64u * layer->config.t1_ms); /* B, F */
@@ -614,7 +614,7 @@ static void client_send_cancel(struct client_txn *ct)
     cancel->request_len = b.len;
     client_start(cancel);
     /* §9.1: give the INVITE 64*T1 to end once cancelled */
-    timer_schedule(layer->wheel, &ct->lifetime, sb_now_ms() + 64u * layer->config.t1_ms);
+    timer_schedule(layer->wheel, &ct->lifetime, timer_wheel_now(layer->wheel) + 64u * layer->config.t1_ms);
 }
 
 void txn_client_cancel(struct client_txn *ct)
@@ -643,7 +643,7 @@ static void client_receive_invite(struct client_txn *ct, osip_message_t **respp)
     osip_message_t *resp = *respp;
     struct txn_layer *layer = ct->layer;
     int code = resp->status_code;
-    uint64_t now = sb_now_ms();
+    uint64_t now = timer_wheel_now(layer->wheel);
     if (code < 200) {
         if (ct->state != CT_CALLING && ct->state != CT_PROCEEDING)
             return;
@@ -696,7 +696,7 @@ static void client_receive_non_invite(struct client_txn *ct, osip_message_t **re
     }
     ct->state = CT_COMPLETED;
     timer_cancel(&ct->retransmit);
-    timer_schedule(layer->wheel, &ct->lifetime, sb_now_ms() + layer->config.t4_ms); /* K */
+    timer_schedule(layer->wheel, &ct->lifetime, timer_wheel_now(layer->wheel) + layer->config.t4_ms); /* K */
     client_tell(ct, respp);
 }
 

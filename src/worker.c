@@ -52,6 +52,8 @@ static void *worker_main(void *arg)
     rcu_register_thread();
     wakeq_batch_init(&batch);
     for (;;) {
+        /* the clock is read once per loop: the wheel's time is the loop's */
+        timer_wheel_advance(w->wheel, sb_now_ms());
         bool taken = dispatch_take(d, w->index, &batch);
         size_t handled = 0;
         struct cds_wfcq_node *node;
@@ -60,7 +62,6 @@ static void *worker_main(void *arg)
             handled++;
         }
         dispatch_done(d, w->index, handled);
-        timer_wheel_advance(w->wheel, sb_now_ms());
         outbox_flush(w->outbox);
         __atomic_store_n(&w->live_transactions, proxy_transaction_count(w->proxy),
                          __ATOMIC_RELAXED);
@@ -68,7 +69,7 @@ static void *worker_main(void *arg)
             continue; /* a busy worker drains its queue before it sleeps */
         if (dispatch_stopping(d) && !dispatch_take(d, w->index, &batch))
             break;
-        int64_t delay = timer_wheel_next_delay(w->wheel, sb_now_ms());
+        int64_t delay = timer_wheel_next_delay(w->wheel, timer_wheel_now(w->wheel));
         dispatch_wait(d, w->index, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
     }
     outbox_flush(w->outbox);

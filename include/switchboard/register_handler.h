@@ -16,10 +16,10 @@
  * use_domain). Returns 0 or SB_EINVAL. */
 int register_aor_key(const osip_uri_t *uri, bool use_domain, char *buf, size_t size);
 
-/* Builds the answer to the REGISTER in @in: 200 with the bindings, or 400,
- * 403, 404, 423, 500, 503. @to_tag must be the same for retransmissions.
- * Returns NULL only when out of memory. */
+/* Builds the answer to the REGISTER in @in at monotonic time @now: 200
+ * with the bindings, or 400, 403, 404, 423, 500, 503. @to_tag must be the
+ * same for retransmissions. Returns NULL only when out of memory. */
 osip_message_t *register_process(const struct sb_config *cfg, struct registrar *reg,
-                                 const struct sb_inbound *in, const char *to_tag);
+                                 const struct sb_inbound *in, const char *to_tag, uint64_t now);
 
 #endif

@@ -44,4 +44,10 @@ int64_t timer_wheel_next_delay(const struct timer_wheel *wheel, uint64_t now_ms)
 
 size_t timer_wheel_count(const struct timer_wheel *wheel);
 
+/* The wheel's time: the last tick advanced to. The worker advances the
+ * wheel once per loop with the clock it read then, so this is its cached
+ * loop time (libuv's uv_now): what the transaction layer and the proxy
+ * schedule from. */
+uint64_t timer_wheel_now(const struct timer_wheel *wheel);
+
 #endif

@@ -125,8 +125,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default:
         break;
     }
-    /* every timer due by the end of time: transactions end, memory returns */
-    timer_wheel_advance(wheel, sb_now_ms() + 10u * 60u * 1000u);
+    /* ten minutes on after every input: every timer is due, transactions
+     * end, memory returns (the layer schedules from the wheel's time) */
+    static uint64_t clock_ms;
+    if (!clock_ms)
+        clock_ms = sb_now_ms();
+    clock_ms += 10u * 60u * 1000u;
+    timer_wheel_advance(wheel, clock_ms);
     free(buf);
     return 0;
 }

@@ -64,7 +64,7 @@ static struct registrar_set *register_from(const char *text, const char *src_ip,
     in.msg = parse(text);
     cr_assert_eq(sipmsg_host_to_addr(src_ip, src_port, &in.src), 0);
     cr_assert_eq(sipmsg_host_to_addr("192.0.2.1", 5060, &in.local.addr), 0);
-    osip_message_t *resp = register_process(&cfg, reg, &in, "tag1");
+    osip_message_t *resp = register_process(&cfg, reg, &in, "tag1", sb_now_ms());
     cr_assert_not_null(resp);
     cr_assert_eq(resp->status_code, 200);
     osip_message_free(resp);
