@@ -1,7 +1,8 @@
-/* A hashed timing wheel with 1 ms ticks, owned by one worker thread (no
- * locking). Timers are embedded in their owners; scheduling and cancelling
- * are O(1). Timers further out than one turn wait in their slot and are
- * skipped until due. */
+/* A hierarchical timing wheel with 1 ms ticks, owned by one worker thread
+ * (no locking). Timers are embedded in their owners; scheduling and
+ * cancelling are O(1) whatever the horizon, and finding the next wake-up
+ * looks at a few bitmap words, not at the timers (timer_wheel.c explains
+ * the levels). */
 #ifndef SWITCHBOARD_TIMER_WHEEL_H
 #define SWITCHBOARD_TIMER_WHEEL_H
 
@@ -39,15 +40,18 @@ static inline bool timer_pending(const struct timer *timer)
  * timer. Returns how many fired. */
 size_t timer_wheel_advance(struct timer_wheel *wheel, uint64_t now_ms);
 
-/* Milliseconds until the next timer is due (0 if overdue), or -1 if none. */
-int64_t timer_wheel_next_delay(const struct timer_wheel *wheel, uint64_t now_ms);
+/* Milliseconds until the wheel next needs timer_wheel_advance() (0 if
+ * overdue), or -1 if no timer is pending: exact when the earliest timer is
+ * due within 256 ms, else the time its level is cascaded, which is never
+ * later than the timer. (It may tidy its bitmaps, hence not const.) */
+int64_t timer_wheel_next_delay(struct timer_wheel *wheel, uint64_t now_ms);
 
 size_t timer_wheel_count(const struct timer_wheel *wheel);
 
-/* The wheel's time: the last tick advanced to. The worker advances the
- * wheel once per loop with the clock it read then, so this is its cached
- * loop time (libuv's uv_now): what the transaction layer and the proxy
- * schedule from. */
+/* The wheel's time: the last tick advanced to (inside a timer callback,
+ * the tick being fired). The worker advances the wheel once per loop with
+ * the clock it read then, so this is its cached loop time (libuv's
+ * uv_now): what the transaction layer and the proxy schedule from. */
 uint64_t timer_wheel_now(const struct timer_wheel *wheel);
 
 #endif

@@ -1,5 +1,7 @@
 /* Unit tests for src/timer_wheel.c. */
 #include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stdlib.h>
 
 #include "switchboard/timer_wheel.h"
 
@@ -109,4 +111,178 @@ Test(timer_wheel, overdue_timer_fires_on_next_advance)
     timer_wheel_advance(w, 501);
     cr_assert_eq(log.count, 1);
     timer_wheel_destroy(w);
+}
+
+/* --- many timers at mixed horizons, against a model -------------------- */
+
+struct model_timer {
+    struct timer timer;
+    uint64_t expires;
+    uint64_t fired_at; /* the advance target when it fired, 0: not yet */
+    int fires;
+    bool cancelled;
+};
+
+static uint64_t advancing_to;
+
+static void model_fire(struct timer *t, void *arg)
+{
+    struct model_timer *m = arg;
+    (void)t;
+    m->fires++;
+    m->fired_at = advancing_to;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* 1 ms to about 30 hours, spread evenly over the orders of magnitude, so
+ * every level and the overflow list get timers. */
+static uint64_t horizon(void)
+{
+    unsigned bits = 1 + (unsigned)(rng() % 27);
+    return 1 + rng() % (UINT64_C(1) << bits);
+}
+
+static uint64_t earliest_pending(const struct model_timer *m, size_t n)
+{
+    uint64_t e = UINT64_MAX;
+    for (size_t i = 0; i < n; i++)
+        if (!m[i].cancelled && !m[i].fires && m[i].expires < e)
+            e = m[i].expires;
+    return e;
+}
+
+/* 20 000 timers from 1 ms to 30 h, a tenth cancelled and a tenth moved as
+ * time goes on in jumps of up to 5 s: every timer fires exactly once, in
+ * the advance that crosses its expiry, the cancelled never; and
+ * next_delay is never later than the earliest pending timer, and exact
+ * when that one is due within 256 ms. */
+Test(timer_wheel, many_timers_mixed_horizons_match_a_model, .timeout = 60)
+{
+    enum { N = 20000 };
+    struct model_timer *m = calloc(N, sizeof(*m));
+    struct timer_wheel *w;
+    uint64_t now = 1000;
+    cr_assert_eq(timer_wheel_create(now, &w), 0);
+    for (size_t i = 0; i < N; i++) {
+        timer_init(&m[i].timer, model_fire, &m[i]);
+        m[i].expires = now + horizon();
+        timer_schedule(w, &m[i].timer, m[i].expires);
+    }
+    cr_assert_eq(timer_wheel_count(w), N);
+    size_t steps = 0;
+    for (;;) {
+        uint64_t e = earliest_pending(m, N);
+        int64_t d = timer_wheel_next_delay(w, now);
+        if (e == UINT64_MAX) {
+            cr_assert_eq(d, -1);
+            break;
+        }
+        cr_assert(d >= 0 && now + (uint64_t)d <= e, "next_delay %lld, earliest in %llu",
+                  (long long)d, (unsigned long long)(e - now));
+        if (e - now <= 256)
+            cr_assert_eq(now + (uint64_t)d, e, "exact within 256 ms");
+        /* jump: sometimes exactly to the next wake-up, sometimes further */
+        uint64_t next = steps % 3 ? now + (uint64_t)(d > 0 ? d : 1) : now + 1 + rng() % 5000;
+        if (steps % 7 == 0)
+            next = now + 1 + rng() % (UINT64_C(1) << 22); /* a long sleep */
+        advancing_to = next;
+        timer_wheel_advance(w, next);
+        for (size_t i = 0; i < N; i++) {
+            if (m[i].cancelled)
+                continue;
+            if (m[i].expires <= next)
+                cr_assert_eq(m[i].fires, 1, "timer %zu due %llu not fired by %llu", i,
+                             (unsigned long long)m[i].expires, (unsigned long long)next);
+            else
+                cr_assert_eq(m[i].fires, 0, "timer %zu fired early", i);
+            if (m[i].fires && m[i].fired_at == next)
+                cr_assert(m[i].expires > now, "timer %zu fired in the wrong advance", i);
+        }
+        now = next;
+        /* churn, for a while: cancel some pending timers, move others */
+        for (int k = 0; k < 40 && steps < 2000; k++) {
+            struct model_timer *t = &m[rng() % N];
+            if (t->fires || t->cancelled)
+                continue;
+            if (k % 2) {
+                timer_cancel(&t->timer);
+                t->cancelled = true;
+                cr_assert_not(timer_pending(&t->timer));
+            } else {
+                t->expires = now + horizon();
+                timer_schedule(w, &t->timer, t->expires);
+            }
+        }
+        steps++;
+    }
+    for (size_t i = 0; i < N; i++)
+        cr_assert_eq(m[i].fires, m[i].cancelled ? 0 : 1, "timer %zu", i);
+    cr_assert_eq(timer_wheel_count(w), 0);
+    timer_wheel_destroy(w);
+    free(m);
+}
+
+/* Following next_delay alone, each timer fires at exactly its millisecond,
+ * whatever level it started on. */
+Test(timer_wheel, following_next_delay_fires_each_timer_on_time)
+{
+    enum { N = 3000 };
+    struct model_timer *m = calloc(N, sizeof(*m));
+    struct timer_wheel *w;
+    uint64_t now = 77;
+    cr_assert_eq(timer_wheel_create(now, &w), 0);
+    for (size_t i = 0; i < N; i++) {
+        timer_init(&m[i].timer, model_fire, &m[i]);
+        m[i].expires = now + 1 + rng() % (UINT64_C(1) << (1 + i % 21)); /* up to 35 min */
+        timer_schedule(w, &m[i].timer, m[i].expires);
+    }
+    int64_t d;
+    while ((d = timer_wheel_next_delay(w, now)) >= 0) {
+        now += (uint64_t)(d > 0 ? d : 1);
+        advancing_to = now;
+        timer_wheel_advance(w, now);
+    }
+    for (size_t i = 0; i < N; i++) {
+        cr_assert_eq(m[i].fires, 1);
+        cr_assert_eq(m[i].fired_at, m[i].expires, "timer %zu late or early", i);
+    }
+    timer_wheel_destroy(w);
+    free(m);
+}
+
+/* Cancelling one timer among 100 000 far-out ones touches only it: the
+ * rest stay, and the next wake-up moves to the next earliest. */
+Test(timer_wheel, cancel_among_many_is_local)
+{
+    enum { N = 100000 };
+    struct model_timer *m = calloc(N, sizeof(*m));
+    struct timer_wheel *w;
+    cr_assert_eq(timer_wheel_create(0, &w), 0);
+    for (size_t i = 0; i < N; i++) {
+        timer_init(&m[i].timer, model_fire, &m[i]);
+        timer_schedule(w, &m[i].timer, 32000 + i); /* Timer L-like: 32 s out */
+    }
+    struct model_timer soon = {0};
+    timer_init(&soon.timer, model_fire, &soon);
+    timer_schedule(w, &soon.timer, 100);
+    cr_assert_eq(timer_wheel_next_delay(w, 0), 100);
+    timer_cancel(&soon.timer);
+    int64_t d = timer_wheel_next_delay(w, 0);
+    cr_assert(d > 100 && d <= 32000, "next wake-up %lld", (long long)d);
+    cr_assert_eq(timer_wheel_count(w), N);
+    timer_cancel(&m[N / 2].timer);
+    cr_assert_eq(timer_wheel_count(w), N - 1);
+    advancing_to = 32000 + N;
+    cr_assert_eq(timer_wheel_advance(w, 32000 + N), N - 1);
+    timer_wheel_destroy(w);
+    free(m);
 }
