@@ -92,9 +92,8 @@ static int users_read(struct auth *a, struct auth_users **out)
 
 static void users_log(const struct auth *a, const struct auth_users *u, const char *verb)
 {
-    SB_INFO("auth: %s %zu user(s) for realm \"%s\" from %s%s", verb, auth_users_count(u),
-            a->realm, a->users_path,
-            auth_users_other_realms(u) ? " (lines for other realms skipped)" : "");
+    SB_INFO("auth: %s %zu user(s) for realm \"%s\" from %s%s", verb, auth_users_count(u), a->realm,
+            a->users_path, auth_users_other_realms(u) ? " (lines for other realms skipped)" : "");
 }
 
 int auth_reload(struct auth *a)
@@ -133,10 +132,10 @@ int auth_create(const struct auth_options *o, const struct secret *secret, struc
         start = wall_ms();
     /* ids of an earlier run (or another node) never match our slots */
     atomic_init(&a->next_id, start & (TAG_MASK << 18));
-    int rc = (!a->realm || (o->users_path && !a->users_path) || !a->nc || !a->retrans ||
-              !a->failures)
-                 ? SB_ENOMEM
-                 : 0;
+    int rc =
+        (!a->realm || (o->users_path && !a->users_path) || !a->nc || !a->retrans || !a->failures)
+            ? SB_ENOMEM
+            : 0;
     if (rc == 0 && a->users_path)
         rc = users_read(a, &a->users);
     if (rc != 0) {
@@ -237,8 +236,7 @@ static enum auth_result nc_check(struct auth *a, uint64_t id, uint32_t nc, uint3
         if (v >> NC_BITS != tag)
             return AUTH_STALE; /* the slot went to a newer nonce */
         uint32_t seen = (uint32_t)(v & NC_MAX);
-        if (nc == seen &&
-            atomic_load_explicit(&a->retrans[slot], memory_order_relaxed) == branch)
+        if (nc == seen && atomic_load_explicit(&a->retrans[slot], memory_order_relaxed) == branch)
             return AUTH_OK;
         if (nc <= seen)
             return AUTH_REPLAY;
@@ -320,8 +318,7 @@ static bool uri_matches(const char *text, const osip_uri_t *ruri)
     if (osip_uri_init(&uri) == 0 && osip_uri_parse(uri, text) == 0 && uri->host && ruri->host) {
         const char *p1 = uri->port ? uri->port : "5060", *p2 = ruri->port ? ruri->port : "5060";
         same = !osip_strcasecmp(uri->host, ruri->host) && !strcmp(p1, p2) &&
-               (!uri->username ||
-                (ruri->username && !strcmp(uri->username, ruri->username)));
+               (!uri->username || (ruri->username && !strcmp(uri->username, ruri->username)));
     }
     osip_uri_free(uri);
     return same;
@@ -342,8 +339,8 @@ static bool response_ok(struct auth *a, const osip_message_t *req,
     rcu_read_unlock();
     if (!ha1[0])
         return false;
-    digest_response(cred->alg, ha1, cred->nonce, cred->nc, cred->cnonce, req->sip_method,
-                    cred->uri, want);
+    digest_response(cred->alg, ha1, cred->nonce, cred->nc, cred->cnonce, req->sip_method, cred->uri,
+                    want);
     size_t len = digest_hex_len(cred->alg);
     return strlen(want) == len && secret_equal(want, cred->response, len);
 }
@@ -356,8 +353,7 @@ static uint32_t branch_hash(const osip_message_t *req)
 }
 
 enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool proxy,
-                            const char *expected_user, const struct sb_addr *src,
-                            char *user_out)
+                            const char *expected_user, const struct sb_addr *src, char *user_out)
 {
     if (throttled(a, src))
         return AUTH_THROTTLED;
@@ -394,8 +390,8 @@ int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale)
         char nonce[64], value[512];
         auth_nonce_make(a, nonce, NULL);
         snprintf(value, sizeof(value),
-                 "Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s", a->realm,
-                 nonce, digest_alg_name(a->opts.offer[i]), stale ? ", stale=true" : "");
+                 "Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s", a->realm, nonce,
+                 digest_alg_name(a->opts.offer[i]), stale ? ", stale=true" : "");
         if (osip_message_set_header(resp, name, value) != 0)
             return SB_ENOMEM;
     }

@@ -21,9 +21,8 @@ static void sign(const struct secret *s, const char *call_id, const char *tag, c
 }
 
 int record_route_format(const struct secret *s, const char *host, unsigned port,
-                        const char *call_id, const char *from_tag,
-                        const struct sb_addr *caller_nat, const struct sb_addr *callee_nat,
-                        char *out, size_t size)
+                        const char *call_id, const char *from_tag, const struct sb_addr *caller_nat,
+                        const struct sb_addr *callee_nat, char *out, size_t size)
 {
     char token[FLOW_TOKEN_MAX] = "", sig[SIG_TEXT];
     if ((caller_nat || callee_nat) &&
