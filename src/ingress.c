@@ -1,12 +1,228 @@
 /* Datagram to validated message. See ingress.h. */
 #include "switchboard/ingress.h"
 
+#include <ctype.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <osipparser2/osip_message.h>
+#include <osipparser2/osip_port.h>
 
 #include "switchboard/sip_msg.h"
+
+#define SALVAGE_MAX 8192 /* the headers a reply needs, rebuilt */
+
+/* The headers a reply copies (RFC 3261 §8.2.6.2), full and compact names. */
+static const struct {
+    const char *name, *compact;
+} reply_headers[] = {
+    {"via", "v"}, {"from", "f"}, {"to", "t"}, {"call-id", "i"}, {"cseq", NULL},
+};
+enum { REPLY_HEADERS = sizeof(reply_headers) / sizeof(reply_headers[0]) };
+
+/* Which reply header a line of @len bytes starts, or -1. */
+static int reply_header(const char *line, size_t len)
+{
+    const char *colon = memchr(line, ':', len);
+    if (!colon)
+        return -1;
+    size_t n = (size_t)(colon - line);
+    while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    for (int i = 0; i < REPLY_HEADERS; i++) {
+        const char *c = reply_headers[i].compact;
+        if ((strlen(reply_headers[i].name) == n && !strncasecmp(line, reply_headers[i].name, n)) ||
+            (c && n == 1 && tolower((unsigned char)line[0]) == c[0]))
+            return i;
+    }
+    return -1;
+}
+
+/* The Request-URI's scheme in a request line "METHOD URI SIP/2.0", into
+ * @scheme. Returns false when the line is not a request line. */
+static bool request_line_scheme(const char *buf, size_t len, char *scheme, size_t size)
+{
+    const char *eol = memchr(buf, '\n', len);
+    size_t n = eol ? (size_t)(eol - buf) : len;
+    const char *sp1 = memchr(buf, ' ', n);
+    if (!sp1 || n < 9 || memcmp(buf + n - (buf[n - 1] == '\r' ? 8 : 7), "SIP/2.0", 7) != 0)
+        return false;
+    const char *uri = sp1 + 1;
+    size_t i = 0;
+    while (uri + i < buf + n && uri[i] != ':' && uri[i] != ' ' && i + 1 < size) {
+        scheme[i] = uri[i];
+        i++;
+    }
+    scheme[i] = '\0';
+    return uri + i < buf + n && uri[i] == ':';
+}
+
+/* A request libosip2 could not parse may still say where to answer: RFC
+ * 3261 §8.2 wants an answer whenever one can be built. Rebuilds a minimal
+ * request from the first Via, From, To, Call-ID and CSeq lines and parses
+ * that. Returns it (the caller answers 416 or 400) or NULL. */
+static osip_message_t *salvage(const char *buf, size_t len)
+{
+    char scheme[32];
+    if (!request_line_scheme(buf, len, scheme, sizeof(scheme)))
+        return NULL;
+    char *text = malloc(SALVAGE_MAX);
+    if (!text)
+        return NULL;
+    size_t n = (size_t)snprintf(text, SALVAGE_MAX, "OPTIONS sip:invalid.invalid SIP/2.0\r\n");
+    bool seen[REPLY_HEADERS] = {false};
+    const char *end = buf + len;
+    for (const char *line = memchr(buf, '\n', len); line && line + 1 < end;) {
+        line++;
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        size_t l = eol ? (size_t)(eol - line) : (size_t)(end - line);
+        if (l > 0 && line[l - 1] == '\r')
+            l--;
+        if (l == 0)
+            break; /* the blank line: end of headers */
+        int h = reply_header(line, l);
+        if (h >= 0 && !seen[h] && !memchr(line, '\0', l) && n + l + 3 < SALVAGE_MAX) {
+            memcpy(text + n, line, l);
+            memcpy(text + n + l, "\r\n", 2);
+            n += l + 2;
+            seen[h] = true;
+        }
+        line = eol;
+    }
+    osip_message_t *msg = NULL;
+    bool all = true;
+    for (int i = 0; i < REPLY_HEADERS; i++)
+        all &= seen[i];
+    n += (size_t)snprintf(text + n, SALVAGE_MAX - n, "Content-Length: 0\r\n\r\n");
+    if (all && osip_message_init(&msg) == 0 && osip_message_parse(msg, text, n) != 0) {
+        osip_message_free(msg);
+        msg = NULL;
+    }
+    free(text);
+    return msg;
+}
+
+/* Is this header line a Contact (or its compact form m)? Returns where its
+ * value starts, or NULL. */
+static const char *contact_value(const char *line, size_t len)
+{
+    const char *colon = memchr(line, ':', len);
+    if (!colon)
+        return NULL;
+    size_t n = (size_t)(colon - line);
+    while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    if (!((n == 7 && !strncasecmp(line, "contact", 7)) || (n == 1 && (line[0] | 32) == 'm')))
+        return NULL;
+    return colon + 1;
+}
+
+/* Appends each contact URI of one Contact value (entries split at commas
+ * outside quotes and angle brackets; the URI inside <>, or up to ';'
+ * without them). Returns false on a shape it does not know. */
+static bool split_contacts(const char *v, const char *end, char *out, size_t *used, size_t cap,
+                           unsigned *count)
+{
+    while (v < end) {
+        while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+            v++;
+        if (v == end)
+            break;
+        const char *lt = NULL, *start, *stop;
+        bool quoted = false;
+        const char *p = v;
+        for (; p < end && (quoted || *p != ','); p++) {
+            if (*p == '"' && (p == v || p[-1] != '\\'))
+                quoted = !quoted;
+            else if (!quoted && *p == '<' && !lt)
+                lt = p;
+            else if (!quoted && lt && *p == '>')
+                break;
+        }
+        if (lt) {
+            start = lt + 1;
+            stop = memchr(start, '>', (size_t)(end - start));
+            if (!stop)
+                return false;
+        } else {
+            start = v;
+            for (stop = v; stop < end && *stop != ';' && *stop != ',' && *stop != ' '; stop++)
+                ;
+        }
+        size_t n = (size_t)(stop - start);
+        if (*used + n + 1 > cap || memchr(start, '\0', n))
+            return false;
+        memcpy(out + *used, start, n);
+        out[*used + n] = '\0';
+        *used += n + 1;
+        (*count)++;
+        v = stop;
+        while (v < end && *v != ',') /* skip this contact's parameters */
+            v++;
+    }
+    return true;
+}
+
+/* REGISTER: keeps each Contact URI's text as it arrived (see struct
+ * sb_inbound). Leaves nothing captured when the headers are folded or
+ * unusual: the caller then has libosip2's view only. */
+static void capture_contacts(const char *buf, size_t len, struct ingress *out)
+{
+    char *block = malloc(len + 1);
+    size_t used = 0;
+    unsigned count = 0;
+    bool ok = block != NULL;
+    const char *end = buf + len;
+    for (const char *line = memchr(buf, '\n', len); ok && line && line + 1 < end;) {
+        line++;
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        size_t l = eol ? (size_t)(eol - line) : (size_t)(end - line);
+        if (l > 0 && line[l - 1] == '\r')
+            l--;
+        if (l == 0)
+            break;
+        if (line[0] == ' ' || line[0] == '\t')
+            ok = false; /* folded: leave it to libosip2 */
+        const char *value = contact_value(line, l);
+        if (ok && value)
+            ok = split_contacts(value, line + l, block, &used, len + 1, &count);
+        line = eol;
+    }
+    if (!ok || count == 0) {
+        free(block);
+        return;
+    }
+    out->raw_contacts = block;
+    out->raw_contact_count = count;
+}
+
+/* RFC 3261 §8.2.2.1: 416 for a Request-URI scheme we do not serve. */
+static bool scheme_served(const char *scheme)
+{
+    return !strcasecmp(scheme, "sip") || !strcasecmp(scheme, "sips") || !strcasecmp(scheme, "tel");
+}
+
+/* What to answer a request libosip2 could not parse; DROP if nothing. */
+static enum ingress_kind reject_unparsable(const char *buf, size_t len, const struct sb_addr *src,
+                                           struct ingress *out)
+{
+    osip_message_t *msg = salvage(buf, len);
+    if (!msg || !msg->cseq || !msg->cseq->method || !strcasecmp(msg->cseq->method, "ACK") ||
+        osip_list_size(&msg->vias) < 1) {
+        osip_message_free(msg);
+        return INGRESS_DROP; /* no reply possible (or wanted, for ACK) */
+    }
+    char scheme[32];
+    request_line_scheme(buf, len, scheme, sizeof(scheme));
+    sipmsg_via_stamp_source(sipmsg_top_via(msg), src);
+    out->msg = msg;
+    out->code = scheme_served(scheme) ? 400 : 416;
+    out->why = out->code == 416 ? "unsupported URI scheme" : "unparsable request";
+    return INGRESS_REJECT;
+}
 
 enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src,
                                 struct ingress *out)
@@ -14,6 +230,8 @@ enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src
     out->msg = NULL;
     out->code = 0;
     out->why = NULL;
+    out->raw_contacts = NULL;
+    out->raw_contact_count = 0;
     if (sipmsg_is_keepalive(buf, len))
         return INGRESS_KEEPALIVE;
     buf[len] = '\0';
@@ -21,15 +239,21 @@ enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src
     if (osip_message_init(&msg) != 0)
         return INGRESS_DROP;
     if (osip_message_parse(msg, buf, len) != 0) {
-        out->why = "unparsable";
         osip_message_free(msg);
-        return INGRESS_DROP;
+        out->why = "unparsable";
+        return reject_unparsable(buf, len, src, out);
     }
     out->code = sipmsg_validate(msg, buf, len, &out->why);
+    if (out->code == 0 && sipmsg_keep_raw_body(msg, buf, len) != 0) {
+        osip_message_free(msg);
+        return INGRESS_DROP; /* out of memory: the sender retransmits */
+    }
     bool can_reply = MSG_IS_REQUEST(msg) && !MSG_IS_ACK(msg) && osip_list_size(&msg->vias) > 0;
     if (MSG_IS_REQUEST(msg) && osip_list_size(&msg->vias) > 0)
         sipmsg_via_stamp_source(sipmsg_top_via(msg), src);
     if (out->code == 0) {
+        if (MSG_IS_REGISTER(msg))
+            capture_contacts(buf, len, out);
         out->msg = msg;
         return INGRESS_MESSAGE;
     }

@@ -37,24 +37,12 @@ int register_aor_key(const osip_uri_t *uri, bool use_domain, char *buf, size_t s
 {
     if (!uri || !uri->username || !*uri->username)
         return SB_EINVAL;
-    /* the user part may arrive escaped (%41 is A); compare unescaped */
-    size_t n = 0;
-    for (const char *s = uri->username; *s; s++) {
-        char c = *s;
-        if (c == '%' && s[1] && s[2]) {
-            char hex[3] = {s[1], s[2], 0};
-            char *end;
-            long v = strtol(hex, &end, 16);
-            if (*end == '\0' && v > 0) {
-                c = (char)v;
-                s += 2;
-            }
-        }
-        if (n + 1 >= size)
-            return SB_EINVAL;
-        buf[n++] = c;
-    }
-    buf[n] = '\0';
+    /* libosip2 has unescaped the user part already (%41 is A): unescaping
+     * again would make sip:a%2541@h the user "aA" */
+    size_t n = strlen(uri->username);
+    if (n + 1 > size)
+        return SB_EINVAL;
+    memcpy(buf, uri->username, n + 1);
     return use_domain ? append_domain(uri, buf, n, size) : 0;
 }
 
@@ -103,6 +91,28 @@ static unsigned parse_q(const osip_contact_t *c)
     if (v < 0 || v > 1)
         return 1000;
     return (unsigned)(v * 1000 + 0.5);
+}
+
+/* The Contact as we store and list it, built around the URI as it arrived
+ * (@raw_uri): libosip2 unescapes user parts, and sip:%00@h would come back
+ * as sip:@h. Without expires, which each 200 OK gets fresh. */
+static char *contact_text_raw(const osip_contact_t *c, const char *raw_uri)
+{
+    struct sb_buf b = {0};
+    if (c->displayname && *c->displayname)
+        sb_buf_printf(&b, "%s ", c->displayname);
+    sb_buf_printf(&b, "<%s>", raw_uri);
+    osip_generic_param_t *p;
+    for (int i = 0; (p = osip_list_get(&c->gen_params, i)) != NULL; i++) {
+        if (!p->gname || strcasecmp(p->gname, "expires") == 0)
+            continue;
+        sb_buf_printf(&b, ";%s%s%s", p->gname, p->gvalue ? "=" : "", p->gvalue ? p->gvalue : "");
+    }
+    if (b.failed) {
+        sb_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
 }
 
 /* The Contact as we store and list it: without expires, which we add fresh
@@ -158,6 +168,10 @@ static int request_parse(const struct sb_config *cfg, const struct sb_inbound *i
     int total = osip_list_size(&req->contacts);
     if (total > REGISTER_MAX_CONTACTS)
         return 403;
+    /* the raw URIs only when they line up with libosip2's contacts */
+    const char *raw = in->raw_contacts && in->raw_contact_count == (unsigned)total
+                          ? in->raw_contacts
+                          : NULL;
     for (int i = 0; (c = osip_list_get(&req->contacts, i)) != NULL; i++) {
         if (is_wildcard(c)) {
             /* §10.3 step 6: "*" only alone and with Expires: 0 */
@@ -175,14 +189,26 @@ static int request_parse(const struct sb_config *cfg, const struct sb_inbound *i
             return 400;
         if (expires != 0 && expires < cfg->min_expires) {
             r->too_brief = 1;
+            if (raw)
+                raw += strlen(raw) + 1;
             continue;
         }
         if (expires > cfg->max_expires)
             expires = cfg->max_expires;
-        char *uri = NULL;
-        char *text = contact_text(c);
-        if (!text || osip_uri_to_str(c->url, &uri) != 0) {
+        char *uri = NULL, *text;
+        if (raw) {
+            /* the URI as it arrived: escaped user parts stay distinct */
+            text = contact_text_raw(c, raw);
+            uri = strdup(raw);
+            raw += strlen(raw) + 1;
+        } else {
+            text = contact_text(c);
+            if (osip_uri_to_str(c->url, &uri) != 0)
+                uri = NULL;
+        }
+        if (!text || !uri) {
             osip_free(text);
+            osip_free(uri);
             return 500;
         }
         r->owned[r->owned_count++] = text;

@@ -11,6 +11,7 @@
  * block. All calls must come from threads registered with liburcu. */
 #include "switchboard/registrar.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,6 @@
 
 #include <urcu.h>
 #include <urcu/rculfhash.h>
-#include <osipparser2/osip_uri.h>
 
 #include "switchboard/error.h"
 #include "tsan_annotate.h"
@@ -157,38 +157,83 @@ void registrar_destroy(struct registrar *reg)
     free(reg);
 }
 
-static bool host_equal(const char *a, const char *b)
+/* The parts of a SIP URI compared below, as views into its text. */
+struct uri_view {
+    const char *scheme, *user, *host;
+    size_t scheme_len, user_len, host_len;
+    unsigned port;
+};
+
+/* Splits "sip:user@host:port;params" (angle brackets allowed). */
+static bool uri_split(const char *s, struct uri_view *v)
 {
-    if (!a || !b)
-        return a == b;
-    return strcasecmp(a, b) == 0;
+    if (*s == '<')
+        s++;
+    const char *colon = strchr(s, ':');
+    if (!colon)
+        return false;
+    v->scheme = s;
+    v->scheme_len = (size_t)(colon - s);
+    const char *rest = colon + 1;
+    const char *at = strchr(rest, '@');
+    v->user = at ? rest : NULL;
+    v->user_len = at ? (size_t)(at - rest) : 0;
+    const char *host = at ? at + 1 : rest;
+    const char *p = host;
+    if (*p == '[') {
+        p = strchr(p, ']');
+        if (!p)
+            return false;
+        p++;
+    } else {
+        while (*p && *p != ':' && *p != ';' && *p != '?' && *p != '>')
+            p++;
+    }
+    v->host = host;
+    v->host_len = (size_t)(p - host);
+    v->port = 0;
+    if (*p == ':')
+        v->port = (unsigned)strtoul(p + 1, NULL, 10);
+    if (v->port == 0)
+        v->port = v->scheme_len == 4 && !strncasecmp(v->scheme, "sips", 4) ? 5061 : 5060;
+    return v->host_len > 0;
 }
 
-static bool port_equal(const char *a, const char *b)
+/* The next byte of an escaped string (a %XX escape counts as one). */
+static int next_unescaped(const char **s, const char *end)
 {
-    unsigned pa = a ? (unsigned)atoi(a) : 5060;
-    unsigned pb = b ? (unsigned)atoi(b) : 5060;
-    return pa == pb;
+    const char *p = *s;
+    if (end - p >= 3 && p[0] == '%' && isxdigit((unsigned char)p[1]) &&
+        isxdigit((unsigned char)p[2])) {
+        char hex[3] = {p[1], p[2], 0};
+        *s = p + 3;
+        return (int)strtol(hex, NULL, 16);
+    }
+    *s = p + 1; /* a plain byte, or a stray '%' compared as itself */
+    return (unsigned char)*p;
+}
+
+/* §19.1.4: user parts compare after unescaping, byte for byte, with their
+ * lengths: %00 and %00%00 are different users. */
+static bool user_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+    const char *ae = a + alen, *be = b + blen;
+    while (a < ae && b < be)
+        if (next_unescaped(&a, ae) != next_unescaped(&b, be))
+            return false;
+    return a == ae && b == be;
 }
 
 bool registrar_uri_equal(const char *a, const char *b)
 {
-    osip_uri_t *ua = NULL, *ub = NULL;
-    bool equal = false;
-    if (osip_uri_init(&ua) != 0 || osip_uri_init(&ub) != 0)
-        goto out;
-    if (osip_uri_parse(ua, a) != 0 || osip_uri_parse(ub, b) != 0) {
-        equal = strcmp(a, b) == 0;
-        goto out;
-    }
-    equal = host_equal(ua->scheme, ub->scheme) &&
-            ((!ua->username && !ub->username) ||
-             (ua->username && ub->username && strcmp(ua->username, ub->username) == 0)) &&
-            host_equal(ua->host, ub->host) && port_equal(ua->port, ub->port);
-out:
-    osip_uri_free(ua);
-    osip_uri_free(ub);
-    return equal;
+    struct uri_view x, y;
+    if (!uri_split(a, &x) || !uri_split(b, &y))
+        return strcmp(a, b) == 0;
+    return x.scheme_len == y.scheme_len && !strncasecmp(x.scheme, y.scheme, x.scheme_len) &&
+           (x.user != NULL) == (y.user != NULL) &&
+           (!x.user || user_equal(x.user, x.user_len, y.user, y.user_len)) &&
+           x.host_len == y.host_len && !strncasecmp(x.host, y.host, x.host_len) &&
+           x.port == y.port;
 }
 
 /* RFC 5626: with +sip.instance on both sides the instance identifies the

@@ -21,6 +21,7 @@ void sb_inbound_free(struct sb_inbound *in)
     if (!in)
         return;
     osip_message_free(in->msg);
+    free(in->raw_contacts);
     free(in);
 }
 
@@ -43,16 +44,21 @@ static bool all_digits(const char *s, size_t max_len)
     return true;
 }
 
-/* The body length as it arrived: bytes after the blank line. */
-static long raw_body_length(const char *raw, size_t len)
+/* Where the body starts in a raw message, or NULL. */
+static const char *body_start(const char *raw, size_t len)
 {
     const char *end = memmem(raw, len, "\r\n\r\n", 4);
     if (end)
-        return (long)(len - (size_t)(end + 4 - raw));
+        return end + 4;
     end = memmem(raw, len, "\n\n", 2);
-    if (end)
-        return (long)(len - (size_t)(end + 2 - raw));
-    return 0;
+    return end ? end + 2 : NULL;
+}
+
+/* The body length as it arrived: bytes after the blank line. */
+static long raw_body_length(const char *raw, size_t len)
+{
+    const char *start = body_start(raw, len);
+    return start ? (long)(len - (size_t)(start - raw)) : 0;
 }
 
 int sipmsg_validate(const osip_message_t *msg, const char *raw, size_t raw_len, const char **why)
@@ -62,7 +68,13 @@ int sipmsg_validate(const osip_message_t *msg, const char *raw, size_t raw_len, 
         return 505;
     }
     if (MSG_IS_REQUEST(msg)) {
-        if (!msg->req_uri || !msg->req_uri->host) {
+        const char *scheme = msg->req_uri ? msg->req_uri->scheme : NULL;
+        bool tel = scheme && !strcasecmp(scheme, "tel");
+        if (scheme && !tel && strcasecmp(scheme, "sip") && strcasecmp(scheme, "sips")) {
+            *why = "unsupported URI scheme";
+            return 416; /* RFC 3261 §8.2.2.1 */
+        }
+        if (!msg->req_uri || (!tel && !msg->req_uri->host)) {
             *why = "bad Request-URI";
             return 400;
         }
@@ -156,8 +168,93 @@ int sipmsg_response_create(const osip_message_t *req, int code, const char *reas
     return 0;
 }
 
+int sipmsg_keep_raw_body(osip_message_t *msg, const char *raw, size_t raw_len)
+{
+    const char *start = body_start(raw, raw_len);
+    size_t n = start ? raw_len - (size_t)(start - raw) : 0;
+    if (msg->content_length && msg->content_length->value) {
+        unsigned long declared = strtoul(msg->content_length->value, NULL, 10);
+        if (declared < n)
+            n = declared; /* what follows is not the body (§18.3) */
+    }
+    osip_list_special_free(&msg->bodies, (void (*)(void *))osip_body_free);
+    if (n == 0)
+        return 0;
+    osip_body_t *body;
+    if (osip_body_init(&body) != 0)
+        return SB_ENOMEM;
+    body->body = osip_malloc(n + 1);
+    if (!body->body) {
+        osip_body_free(body);
+        return SB_ENOMEM;
+    }
+    memcpy(body->body, start, n);
+    body->body[n] = '\0'; /* for readers of SDP; the length is what counts */
+    body->length = n;
+    if (osip_list_add(&msg->bodies, body, -1) < 0) {
+        osip_body_free(body);
+        return SB_ENOMEM;
+    }
+    return 0;
+}
+
+/* Is @msg's body one sipmsg_keep_raw_body() kept (one part, no headers of
+ * its own)? */
+static osip_body_t *raw_body(const osip_message_t *msg)
+{
+    osip_body_t *b = osip_list_get(&msg->bodies, 0);
+    if (!b || osip_list_size(&msg->bodies) != 1 || b->content_type ||
+        osip_list_size(b->headers) > 0)
+        return NULL;
+    return b;
+}
+
+/* osip_message_to_str() without the bodies (so it cannot re-serialise
+ * them) ends with "Content-Length: 0" and the blank line: that tail is
+ * replaced by the real length and the body's own bytes. */
+static int serialize_raw(osip_message_t *msg, osip_body_t *body, char **out, size_t *len)
+{
+    static const char tail[] = "Content-Length: 0\r\n\r\n";
+    const size_t tail_len = sizeof(tail) - 1;
+    osip_list_t bodies = msg->bodies;
+    osip_list_init(&msg->bodies);
+    osip_message_force_update(msg);
+    char *head = NULL;
+    size_t head_len = 0;
+    int rc = osip_message_to_str(msg, &head, &head_len);
+    msg->bodies = bodies;
+    if (rc != 0)
+        return SB_EMALFORMED;
+    if (head_len < tail_len || memcmp(head + head_len - tail_len, tail, tail_len) != 0) {
+        osip_free(head);
+        return SB_EAGAIN; /* not the shape expected: let osip do it all */
+    }
+    char cl[48];
+    int cl_len = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n\r\n", body->length);
+    size_t base = head_len - tail_len;
+    char *text = osip_malloc(base + (size_t)cl_len + body->length + 1);
+    if (!text) {
+        osip_free(head);
+        return SB_ENOMEM;
+    }
+    memcpy(text, head, base);
+    memcpy(text + base, cl, (size_t)cl_len);
+    memcpy(text + base + (size_t)cl_len, body->body, body->length);
+    *len = base + (size_t)cl_len + body->length;
+    text[*len] = '\0';
+    osip_free(head);
+    *out = text;
+    return 0;
+}
+
 int sipmsg_serialize(osip_message_t *msg, char **out, size_t *len)
 {
+    osip_body_t *body = raw_body(msg);
+    if (body) {
+        int rc = serialize_raw(msg, body, out, len);
+        if (rc != SB_EAGAIN)
+            return rc;
+    }
     osip_message_force_update(msg);
     if (osip_message_to_str(msg, out, len) != 0)
         return SB_EMALFORMED;

@@ -315,6 +315,8 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
     in->src = *src;
     in->local = *local;
     in->received_ms = sb_now_ms();
+    in->raw_contacts = got.raw_contacts;
+    in->raw_contact_count = got.raw_contact_count;
     unsigned worker = dispatch_worker_for(t->dispatch, msg->call_id->number);
     if (dispatch_push(t->dispatch, worker, in) != 0) {
         /* the sender retransmits; dropping beats queueing without bound */

@@ -348,6 +348,25 @@ test_torture_corpus() {
         stop_proxy
 }
 
+# RFC 3261 §19.1.4 (RFC 4475 escnull): Contacts sip:%00@h and sip:%00%00@h
+# are two users, so two bindings, not one.
+test_escaped_users_are_distinct_bindings() {
+    start_proxy || return 1
+    python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --file "$HERE/corpus/escaped_null_contacts.sip" \
+        --expect 200 --print >"$DIR/reply.txt" 2>&1 || { log "$(cat "$DIR/reply.txt")"; return 1; }
+    expect_count "bindings listed" "$(grep -c '^Contact:' "$DIR/reply.txt")" 2 && stop_proxy
+}
+
+# RFC 3261 §16.6: the proxy does not touch a body. A multipart body and a
+# binary one (NULs, bytes that look like SIP) reach the callee, and the
+# callee's reach the caller, byte for byte (tests/body_relay.py compares
+# SHA-256 hashes).
+test_bodies_pass_byte_for_byte() {
+    start_proxy || return 1
+    python3 "$HERE/body_relay.py" "$IP" "$PROXY_PORT" multipart >>"$DIR/test.log" 2>&1 &&
+        python3 "$HERE/body_relay.py" "$IP" "$PROXY_PORT" binary >>"$DIR/test.log" 2>&1 && stop_proxy
+}
+
 # Far more calls than the bounds allow: the proxy refuses with 503, stays
 # small, and right after the flood a normal call goes through.
 test_flood_then_call() {

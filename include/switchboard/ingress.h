@@ -20,6 +20,8 @@ struct ingress {
     osip_message_t *msg;
     int code;
     const char *why;
+    char *raw_contacts; /* see struct sb_inbound; the caller takes it */
+    unsigned raw_contact_count;
 };
 
 /* @buf must have room for one byte past @len (a NUL is written there). */

@@ -29,8 +29,17 @@ int sipmsg_response_create(const osip_message_t *req, int code, const char *reas
                            const char *to_tag, osip_message_t **out);
 
 /* Serialises @msg (rebuilding it after changes). *out is osip_free()d by the
- * caller. Returns 0 or SB_EMALFORMED. */
+ * caller. A body kept by sipmsg_keep_raw_body() goes out byte for byte.
+ * Returns 0 or SB_EMALFORMED. */
 int sipmsg_serialize(osip_message_t *msg, char **out, size_t *len);
+
+/* RFC 3261 §16.6: a proxy does not touch the body. Replaces what libosip2
+ * parsed out of @msg's body (it re-serialises multipart bodies: a CRLF
+ * added, part headers lower-cased, breaking signatures such as RFC 8224
+ * Identity or S/MIME) with the body's bytes as they arrived in @raw: the
+ * Content-Length bytes after the blank line, or all of them without one.
+ * Returns 0 or SB_ENOMEM. */
+int sipmsg_keep_raw_body(osip_message_t *msg, const char *raw, size_t raw_len);
 
 /* The top Via, or NULL. */
 osip_via_t *sipmsg_top_via(const osip_message_t *msg);

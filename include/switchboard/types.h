@@ -33,6 +33,11 @@ struct sb_inbound {
     struct sb_addr src;
     struct sb_local local;
     uint64_t received_ms;
+    /* REGISTER only: each Contact's URI as it arrived (libosip2 unescapes
+     * user parts, so sip:%00@h and sip:%00%00@h would look alike), one
+     * NUL-terminated string after another; NULL when not captured. */
+    char *raw_contacts;
+    unsigned raw_contact_count;
 };
 
 void sb_inbound_free(struct sb_inbound *in);

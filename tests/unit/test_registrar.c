@@ -207,3 +207,16 @@ Test(registrar, concurrent_writers_lose_no_update)
         cr_assert_eq(set->bindings[i].cseq, 200);
     registrar_set_free(set);
 }
+
+/* RFC 3261 §19.1.4: user parts compare unescaped, with their length;
+ * hosts without case; a missing port is the scheme's default. */
+Test(registrar, uri_comparison_follows_19_1_4)
+{
+    cr_assert_not(registrar_uri_equal("sip:%00@h", "sip:%00%00@h"));
+    cr_assert(registrar_uri_equal("sip:%41lice@H.example", "sip:Alice@h.example:5060"));
+    cr_assert_not(registrar_uri_equal("sip:alice@h", "sip:ALICE@h"), "users are case-sensitive");
+    cr_assert(registrar_uri_equal("<sips:a@h>", "sips:a@h:5061"));
+    cr_assert_not(registrar_uri_equal("sip:a@h", "sips:a@h"));
+    cr_assert_not(registrar_uri_equal("sip:h", "sip:a@h"), "a user, or none");
+    cr_assert(registrar_uri_equal("sip:a@[2001:db8::1]:5062;transport=udp", "sip:a@[2001:DB8::1]:5062"));
+}
