@@ -6,9 +6,11 @@ Measures, for each proxy on 127.0.0.1 (see README "Performance"):
                most 1% of calls
   CPU per call the proxy's user+sys CPU time (/proc) over calls completed, at
                one fixed rate both sustain
-  latency      INVITE->100/180/200 p50 and p99, timed by bench/latency_probe.py
-               placing calls of its own during the fixed-rate run (SIPp's
-               response times have a 4 ms granularity here: too coarse)
+  latency      INVITE->100/180/200 p50 and p99 of every call of the fixed-rate
+               run, from kernel timestamps in a capture on lo
+               (bench/pcap_latency.py; SIPp's response times have a 4 ms
+               granularity here: too coarse)
+  CPU curve    CPU per call at every rate step, for both proxies
   reg/s        registrations per second with no failure
   memory       PSS (proportional: shared pages counted once) with N users
                registered and with C calls held open
@@ -18,6 +20,7 @@ least two (taskset); that split is printed with the results.
 """
 import argparse
 import csv
+import hashlib
 import json
 import os
 import platform
@@ -121,21 +124,62 @@ def pss_kib(pids):
     return total
 
 
+# Bench users for digest authentication, the same for both proxies.
+AUTH_REALM = IP
+AUTH_USERS = {"caller": "bench", "bench": "bench"}
+
+
 class Proxy:
-    def __init__(self, run, kind, workers):
-        self.run, self.kind, self.workers = run, kind, workers
-        self.name = f"{kind}-w{workers}"
+    """One proxy under test. @variant: None (in-memory registrar, no
+    authentication), "sqlite" (registrations written to SQLite: switchboard's
+    store, Kamailio's usrloc db_mode 2) or "auth" (digest authentication of
+    REGISTER and every INVITE)."""
+
+    def __init__(self, run, kind, workers, variant=None):
+        self.run, self.kind, self.workers, self.variant = run, kind, workers, variant
+        self.name = f"{kind}-w{workers}" + (f"-{variant}" if variant else "")
+
+    def switchboard_cmd(self):
+        cmd = [os.path.join(ROOT, "build-release", "switchboard"), "-l", f"udp:{IP}:{PORT}",
+               "--workers", str(self.workers), "--listeners", "1", "--log-level", "warn"]
+        if self.variant == "sqlite":
+            db = os.path.join(self.run.tmp, f"{self.name}.db")
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(db + suffix):
+                    os.unlink(db + suffix)
+            cmd += ["--store", db]
+        elif self.variant == "auth":
+            users = os.path.join(self.run.tmp, "users")
+            with open(users, "w") as f:
+                for user, password in AUTH_USERS.items():
+                    ha1 = hashlib.md5(f"{user}:{AUTH_REALM}:{password}".encode()).hexdigest()
+                    f.write(f"{user}:{AUTH_REALM}:{ha1}\n")
+            conf = os.path.join(self.run.tmp, "auth.conf")
+            with open(conf, "w") as f:
+                f.write(f"[auth]\nrequire = all\nrealm = {AUTH_REALM}\nusers = {users}\n")
+            cmd += ["-c", conf]
+        return cmd
+
+    def kamailio_cmd(self):
+        rundir = os.path.join(self.run.tmp, "kamailio-run")
+        os.makedirs(rundir, exist_ok=True)
+        cmd = ["kamailio", "-f", os.path.join(BENCH, "kamailio", "kamailio.cfg"), "-DD", "-E",
+               "-A", f"CHILDREN={self.workers}", "-Y", rundir, "-w", rundir,
+               "-m", "512", "-M", "16"]
+        if self.variant == "sqlite":
+            db = os.path.join(self.run.tmp, f"{self.name}.db")
+            if os.path.exists(db):
+                os.unlink(db)
+            schema = "/usr/share/kamailio/db_sqlite"
+            for sql in ("standard-create.sql", "usrloc-create.sql"):
+                subprocess.run(["sqlite3", db], stdin=open(os.path.join(schema, sql)), check=True)
+            cmd += ["-A", "WITH_SQLITE", "-A", f'DBURL="sqlite://{db}"']
+        elif self.variant == "auth":
+            cmd += ["-A", "WITH_AUTH"]
+        return cmd
 
     def start(self):
-        if self.kind == "switchboard":
-            cmd = [os.path.join(ROOT, "build-release", "switchboard"), "-l", f"udp:{IP}:{PORT}",
-                   "--workers", str(self.workers), "--listeners", "1", "--log-level", "warn"]
-        else:
-            rundir = os.path.join(self.run.tmp, "kamailio-run")
-            os.makedirs(rundir, exist_ok=True)
-            cmd = ["kamailio", "-f", os.path.join(BENCH, "kamailio", "kamailio.cfg"), "-DD", "-E",
-                   "-A", f"CHILDREN={self.workers}", "-Y", rundir, "-w", rundir,
-                   "-m", "512", "-M", "16"]
+        cmd = self.switchboard_cmd() if self.kind == "switchboard" else self.kamailio_cmd()
         self.proc = self.run.spawn(cmd, self.name, self.run.proxy_cpus)
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -217,8 +261,11 @@ class Bench:
         self.step_seconds = 2 if run.quick else 5
 
     def with_callee(self, proxy):
-        rc, _, _ = sipp(self.run, f"{proxy.name}-register", os.path.join(ROOT, "tests", "sipp", "register.xml"),
-                        ["-p", str(UAS_PORT), "-s", "bench", "-m", "1", "-timeout", "10"], 20)
+        scenario, auth = "register.xml", []
+        if proxy.variant == "auth":
+            scenario, auth = "register_auth.xml", ["-au", "bench", "-ap", AUTH_USERS["bench"]]
+        rc, _, _ = sipp(self.run, f"{proxy.name}-register", os.path.join(ROOT, "tests", "sipp", scenario),
+                        ["-p", str(UAS_PORT), "-s", "bench", "-m", "1", "-timeout", "10"] + auth, 20)
         if rc != 0:
             raise RuntimeError(f"{proxy.name}: callee registration failed")
         return self.run.spawn(["sipp", f"{IP}:{PORT}", "-sf", self.uas, "-i", IP, "-p", str(UAS_PORT),
@@ -230,24 +277,37 @@ class Bench:
         args = ["-p", "25080", "-s", "bench", "-r", str(rate), "-m", str(calls), "-l", str(max(2 * rate, 100) + rate * hold_ms // 1000),
                 "-d", str(hold_ms), "-t", "un", "-max_socket", "20000", "-mp", "27000",
                 "-timeout", str(seconds + hold_ms // 1000 + 20), "-max_recv_loops", "10000"]
-        prober = None
+        capture = None
         if probe:
-            # its calls ride on top of SIPp's: 20 per second for the run
-            prober = subprocess.Popen(self.run.pin([sys.executable, os.path.join(BENCH, "latency_probe.py"),
-                                                    str(PORT), "bench", str(20 * (seconds - 1)), "20"],
-                                                   self.run.sipp_cpus), stdout=subprocess.PIPE, text=True)
+            # latency from the kernel's own timestamps on lo (dumpcap): no
+            # prober sharing a CPU, no interpreter's jitter
+            pcap = os.path.join(self.run.tmp, f"{proxy.name}-{tag}-{rate}.pcap")
+            capture = self.run.spawn(["dumpcap", "-q", "-i", "lo", "-f", f"udp port {PORT}", "-s", "400",
+                                      "-P", "-w", pcap], f"{proxy.name}-{tag}-{rate}-dumpcap",
+                                     self.run.sipp_cpus)
+            time.sleep(1)
         before = cpu_seconds(proxy.pids())
         t0 = time.time()
-        rc, stats, _ = sipp(self.run, f"{proxy.name}-{tag}-{rate}", self.uac, args,
+        uac = self.uac
+        if proxy.variant == "auth":
+            uac = os.path.join(BENCH, "sipp", "uac_call_auth.xml")
+            args += ["-au", "caller", "-ap", AUTH_USERS["caller"]]
+        rc, stats, _ = sipp(self.run, f"{proxy.name}-{tag}-{rate}", uac, args,
                             seconds + hold_ms / 1000 + 40)
         elapsed = time.time() - t0
         cpu = cpu_seconds(proxy.pids()) - before
         latency = None
-        if prober:
+        if capture:
+            time.sleep(0.5)
+            self.run.stop(capture, signal.SIGINT)
+            out = subprocess.run([sys.executable, os.path.join(BENCH, "pcap_latency.py"), pcap, str(PORT),
+                                  str(UAS_PORT)], capture_output=True, text=True)
             try:
-                latency = json.loads(prober.communicate(timeout=60)[0])
-            except (ValueError, subprocess.TimeoutExpired):
-                prober.kill()
+                latency = json.loads(out.stdout)
+            except ValueError:
+                log(f"  latency analysis failed: {out.stderr.strip()[:200]}")
+            if os.path.exists(pcap):
+                os.unlink(pcap)
         ok = stat_int(stats, "SuccessfulCall(C)")
         failed = stat_int(stats, "FailedCall(C)")
         retrans = stat_int(stats, "Retransmissions(C)")
@@ -255,7 +315,7 @@ class Bench:
         clean = rc == 0 and failed == 0 and ok == calls and retrans <= 0.01 * calls
         return {"rate": rate, "calls": calls, "successful": ok, "failed": failed,
                 "retransmissions": retrans, "clean": clean, "cpu_s": cpu, "elapsed_s": elapsed,
-                "latency": latency}
+                "cpu_ms_per_call": round(1000 * cpu / ok, 4) if ok else None, "latency": latency}
 
     def max_cps(self, proxy, rates):
         best, steps = 0, []
@@ -263,7 +323,8 @@ class Bench:
             r = self.call_step(proxy, rate, self.step_seconds)
             steps.append(r)
             log(f"  {proxy.name}: {rate:>5} cps -> {'clean' if r['clean'] else 'NOT clean'}"
-                f" ({r['successful']}/{r['calls']} ok, {r['failed']} failed, {r['retransmissions']} retrans)")
+                f" ({r['successful']}/{r['calls']} ok, {r['failed']} failed, {r['retransmissions']} retrans,"
+                f" {r['cpu_ms_per_call']} ms CPU per call)")
             if not r["clean"]:
                 break
             best = rate
@@ -331,9 +392,7 @@ def measure(run, bench, kind, workers, rates, fixed_rate=None, memory=False):
             time.sleep(1)
             r = bench.call_step(proxy, fixed_rate, 4 if run.quick else 10, tag="fixed", probe=True)
             res["fixed"] = r
-            # the probe's calls are calls too: CPU is shared over all of them
-            calls = r["successful"] + ((r["latency"] or {}).get("invite_200") or {}).get("n", 0)
-            res["cpu_ms_per_call"] = round(1000 * r["cpu_s"] / calls, 4) if r["successful"] else None
+            res["cpu_ms_per_call"] = r["cpu_ms_per_call"]
             log(f"  {proxy.name}: fixed {fixed_rate} cps: {r['successful']} calls, "
                 f"{res['cpu_ms_per_call']} ms CPU per call")
         if memory:
@@ -356,6 +415,144 @@ def measure(run, bench, kind, workers, rates, fixed_rate=None, memory=False):
             run.stop(callee, signal.SIGKILL)
         proxy.stop()
         time.sleep(1)
+
+
+def register_step(run, proxy, total_rate, seconds, prefix):
+    """Two SIPp processes registering fresh users (@prefix) at @total_rate
+    together for @seconds: one SIPp alone tops out near 10 000/s here, so
+    the figure would be SIPp's, not the proxy's."""
+    each = total_rate // 2
+    before = cpu_seconds(proxy.pids())
+    t0 = time.time()
+    procs = []
+    for i, port in enumerate((25090, 25091)):
+        stat = os.path.join(run.tmp, f"{proxy.name}-{prefix}{i}.csv")
+        args = ["sipp", f"{IP}:{PORT}", "-sf", os.path.join(BENCH, "sipp", "register_many.xml"),
+                "-i", IP, "-p", str(port), "-s", f"{prefix}{i}u", "-r", str(each),
+                "-m", str(each * seconds), "-l", str(max(2 * each, 100)), "-timeout",
+                str(seconds + 30), "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1"]
+        procs.append((run.spawn(args, f"{proxy.name}-{prefix}{i}", run.sipp_cpus), stat))
+    ok = failed = retrans = 0
+    for p, stat in procs:
+        try:
+            p.wait(seconds + 60)
+        except subprocess.TimeoutExpired:
+            run.stop(p, signal.SIGKILL)
+        try:
+            with open(stat, newline="") as f:
+                rows = list(csv.reader(f, delimiter=";"))
+            stats = dict(zip(rows[0], rows[-1]))
+        except (OSError, IndexError):
+            stats = {}
+        ok += stat_int(stats, "SuccessfulCall(C)")
+        failed += stat_int(stats, "FailedCall(C)")
+        retrans += stat_int(stats, "Retransmissions(C)")
+    elapsed = time.time() - t0
+    cpu = cpu_seconds(proxy.pids()) - before
+    want = each * 2 * seconds
+    clean = ok == want and failed == 0 and retrans <= 0.01 * want
+    return {"rate": total_rate, "registrations": want, "successful": ok, "failed": failed,
+            "retransmissions": retrans, "clean": clean, "elapsed_s": round(elapsed, 2),
+            "cpu_s": cpu, "cpu_us_per_registration": round(1e6 * cpu / ok, 1) if ok else None}
+
+
+def registration_study(run, quick):
+    """Registrations per second, CPU per registration at each offered rate,
+    and memory per registration, for switchboard without and with its SQLite
+    store and Kamailio without and with usrloc db_mode 2 on db_sqlite."""
+    rates = [4000, 8000] if quick else [5000, 10000, 15000, 20000, 25000, 30000]
+    seconds = 2 if quick else 5
+    users = 10000 if quick else 100000
+    out = {}
+    for kind, variant in (("switchboard", None), ("switchboard", "sqlite"),
+                          ("kamailio", None), ("kamailio", "sqlite")):
+        proxy = Proxy(run, kind, 1, variant)
+        proxy.start()
+        steps, best = [], 0
+        try:
+            for n, rate in enumerate(rates):
+                r = register_step(run, proxy, rate, seconds, f"s{n}")
+                steps.append(r)
+                log(f"  {proxy.name}: {rate:>6} REGISTER/s -> {'clean' if r['clean'] else 'NOT clean'}"
+                    f" ({r['successful']}/{r['registrations']} ok, {r['retransmissions']} retrans,"
+                    f" {r['cpu_us_per_registration']} us CPU each)")
+                if not r["clean"]:
+                    break
+                best = rate
+                time.sleep(1)
+        finally:
+            proxy.stop()
+        proxy.start()
+        try:
+            before = pss_kib(proxy.pids())
+            mem = register_step(run, proxy, 8000, users // 8000, "m")
+            time.sleep(2)
+            after = pss_kib(proxy.pids())
+        finally:
+            proxy.stop()
+        out[proxy.name] = {"max_clean_per_second": best, "steps": steps,
+                           "memory": {"users": mem["successful"], "pss_before_kib": before,
+                                      "pss_after_kib": after,
+                                      "bytes_per_registration": round((after - before) * 1024 / mem["successful"])
+                                      if mem["successful"] else None}}
+        log(f"  {proxy.name}: max clean {best}/s, {out[proxy.name]['memory']}")
+        time.sleep(1)
+    return out
+
+
+def auth_study(run, bench, quick):
+    """Calls per second and CPU per call at every rate step, without and with
+    digest authentication of every INVITE (and the callee's REGISTER), for
+    both proxies."""
+    rates = [200, 600] if quick else [250, 500, 1000, 1500, 2000, 3000, 4000, 5000]
+    out = {}
+    for kind, variant in (("switchboard", None), ("switchboard", "auth"),
+                          ("kamailio", None), ("kamailio", "auth")):
+        proxy = Proxy(run, kind, 1, variant)
+        proxy.start()
+        callee = None
+        try:
+            callee = bench.with_callee(proxy)
+            time.sleep(0.3)
+            best, steps = bench.max_cps(proxy, rates)
+            out[proxy.name] = {"max_clean_cps": best, "steps": steps}
+        finally:
+            if callee:
+                run.stop(callee, signal.SIGKILL)
+            proxy.stop()
+            time.sleep(1)
+    return out
+
+
+def study_table(kind, results):
+    lines = []
+    if kind == "registrations":
+        lines.append(f"{'configuration':28} {'max clean/s':>11} {'bytes/reg':>10}  us CPU per registration at each rate")
+        for name, r in results.items():
+            per = ", ".join(f"{s['rate']}: {s['cpu_us_per_registration']}" for s in r["steps"])
+            lines.append(f"{name:28} {r['max_clean_per_second']:>11} {str(r['memory']['bytes_per_registration']):>10}  {per}")
+    else:
+        lines.append(f"{'configuration':28} {'max clean cps':>13}  ms CPU per call at each rate")
+        for name, r in results.items():
+            per = ", ".join(f"{s['rate']}: {s['cpu_ms_per_call']}" for s in r["steps"])
+            lines.append(f"{name:28} {r['max_clean_cps']:>13}  {per}")
+    return lines
+
+
+def run_study(run, bench, kind, quick):
+    try:
+        results = registration_study(run, quick) if kind == "registrations" else auth_study(run, bench, quick)
+    finally:
+        run.cleanup()
+    lines = study_table(kind, results)
+    print("\n".join(lines))
+    meta = {"machine": versions(), "command": f"bench/run.sh --study {kind}" + (" --quick" if quick else ""),
+            "proxy_cpus": run.proxy_cpus, "sipp_cpus": run.sipp_cpus, "date": run.stamp,
+            "raw": run.tmp, "table": lines}
+    out = os.path.join(BENCH, "results", f"{run.stamp}-{kind}{'-quick' if quick else ''}.json")
+    with open(out, "w") as f:
+        json.dump({"meta": meta, "results": results}, f, indent=1)
+    print(f"results: {out}")
 
 
 def versions():
@@ -406,6 +603,18 @@ def report(run, results, meta):
     for name, a, b, better in rows:
         fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
         lines.append(f"{name:34} {fmt(a):>12} {fmt(b):>12} {fmt(ratio(a, b)):>11}  {better}")
+    half = sb.get("half_max") or {}
+    lines.append(f"switchboard at half its max clean rate ({half.get('rate')} cps): INVITE->100 p99 "
+                 f"{(half.get('latency') or {}).get('invite_100', {}).get('p99_ms')} ms")
+    lines.append("CPU per call at every rate step (ms; * = not clean):")
+    lines.append(f"{'cps':>6} {'switchboard':>12} {'kamailio':>12} {'ratio sb/k':>11}")
+    ka_steps = {st["rate"]: st for st in ka["steps"]}
+    for st in sb["steps"]:
+        k = ka_steps.get(st["rate"])
+        fmt = lambda x: "-" if not x or x["cpu_ms_per_call"] is None else \
+            f"{x['cpu_ms_per_call']:.3f}{'' if x['clean'] else '*'}"
+        r = ratio(st["cpu_ms_per_call"], k["cpu_ms_per_call"]) if k and k["clean"] else None
+        lines.append(f"{st['rate']:>6} {fmt(st):>12} {fmt(k):>12} {'-' if r is None else f'{r:.2f}':>11}")
     lines.append("switchboard scaling (max clean CPS): " +
                  ", ".join(f"{w} worker(s) {results['scaling'][str(w)]}" for w in (1, 2, 4)))
     table = "\n".join(lines)
@@ -432,10 +641,18 @@ def chart(out, results):
             r = results[p]
             f.write(f"\"{p}\" {latency(r, 'invite_100', 'p99_ms') or 0} {latency(r, 'invite_180', 'p99_ms') or 0} "
                     f"{latency(r, 'invite_200', 'p99_ms') or 0}\n")
+    cpu = out + ".cpu"
+    with open(cpu, "w") as f:
+        for p in ("switchboard", "kamailio"):
+            f.write(f"# {p}\n")
+            for st in results[p]["steps"]:
+                if st["cpu_ms_per_call"] is not None and st["clean"]:
+                    f.write(f"{st['rate']} {st['cpu_ms_per_call'] * 1000}\n")
+            f.write("\n\n")
     script = f"""
-set terminal png size 1000,450
+set terminal png size 1500,450
 set output '{out}.png'
-set multiplot layout 1,2
+set multiplot layout 1,3
 set style fill solid 0.6
 set boxwidth 0.6
 set title 'max clean calls per second'
@@ -445,19 +662,30 @@ set title 'p99 latency at the fixed rate (ms)'
 set style data histograms
 set style histogram cluster gap 1
 plot '{lat}' using 2:xtic(1) title 'INVITE->100', '' using 3 title 'INVITE->180', '' using 4 title 'INVITE->200'
+set title 'CPU per call at each clean rate step (us)'
+set style data linespoints
+set xlabel 'calls per second'
+set yrange [0:*]
+plot '{cpu}' index 0 using 1:2 title 'switchboard', '' index 1 using 1:2 title 'kamailio'
 unset multiplot
 """
     subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
-    for f in (data, lat):
+    for f in (data, lat, cpu):
         os.unlink(f)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
+    ap.add_argument("--study", choices=["registrations", "auth"],
+                    help="instead of the main comparison: registrations with and without a store"
+                         " (SQLite), or calls with and without digest authentication")
     args = ap.parse_args()
     run = Run(args.quick)
     bench = Bench(run)
+    if args.study:
+        run_study(run, bench, args.study, args.quick)
+        return
     rates = [200, 600, 1200] if args.quick else [250, 500, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 8000]
     results = {}
     try:
@@ -473,6 +701,10 @@ def main():
             r = measure(run, bench, kind, 1, [], fixed_rate=fixed, memory=True)
             for key in ("fixed", "cpu_ms_per_call", "registrations", "held_calls"):
                 results[kind][key] = r[key]
+        half = max(100, results["switchboard"]["max_cps"] // 2)
+        log(f"switchboard latency at half its max clean rate, {half} cps")
+        r = measure(run, bench, "switchboard", 1, [], fixed_rate=half)
+        results["switchboard"]["half_max"] = r["fixed"]
         results["scaling"] = {"1": results["switchboard"]["max_cps"]}
         results["scaling_steps"] = {}
         for w in (2, 4):
