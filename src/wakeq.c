@@ -99,20 +99,36 @@ void wakeq_done(struct wakeq *q, size_t handled)
     atomic_fetch_sub_explicit(&q->depth, (long)handled, memory_order_relaxed);
 }
 
-void wakeq_wait(struct wakeq *q, int timeout_ms)
+int wakeq_fd(const struct wakeq *q)
+{
+    return q->fd;
+}
+
+bool wakeq_sleep_begin(struct wakeq *q)
 {
     atomic_store(&q->sleeping, 1);
     if (!cds_wfcq_empty(&q->head, &q->tail) || atomic_load(&q->stopping)) {
         atomic_store(&q->sleeping, 0);
-        return;
+        return false;
     }
-    struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
-    if (poll(&pfd, 1, timeout_ms) > 0) {
-        uint64_t v;
-        ssize_t n = read(q->fd, &v, sizeof(v));
-        (void)n;
-    }
+    return true;
+}
+
+void wakeq_sleep_end(struct wakeq *q)
+{
+    uint64_t v;
+    ssize_t n = read(q->fd, &v, sizeof(v)); /* EAGAIN when not signalled */
+    (void)n;
     atomic_store(&q->sleeping, 0);
+}
+
+void wakeq_wait(struct wakeq *q, int timeout_ms)
+{
+    if (!wakeq_sleep_begin(q))
+        return;
+    struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
+    poll(&pfd, 1, timeout_ms);
+    wakeq_sleep_end(q);
 }
 
 void wakeq_stop(struct wakeq *q)

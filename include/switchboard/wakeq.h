@@ -19,6 +19,8 @@
  *   wakeq_take      the consumer only     push, wake, stop
  *   wakeq_done      the consumer only     push, wake, stop
  *   wakeq_wait      the consumer only     push, wake, stop
+ *   wakeq_sleep_*   the consumer only     push, wake, stop
+ *   wakeq_fd        any thread            everything
  *   wakeq_stop      any thread            everything
  *   wakeq_destroy   one thread, once      nothing
  *
@@ -60,6 +62,14 @@ void wakeq_done(struct wakeq *q, size_t handled);
  * (-1: no limit). Returns at once when items or a stop are pending. */
 void wakeq_wait(struct wakeq *q, int timeout_ms);
 
+/* For a consumer that sleeps in its own poll or epoll (the stream I/O
+ * threads): wakeq_fd() turns readable on a wake-up. Before sleeping call
+ * wakeq_sleep_begin(); when it returns false something is pending, so do
+ * not sleep. After the sleep (woken or not) call wakeq_sleep_end().
+ * wakeq_wait() is exactly these three steps around a poll(). */
+int wakeq_fd(const struct wakeq *q);
+bool wakeq_sleep_begin(struct wakeq *q);
+void wakeq_sleep_end(struct wakeq *q);
 /* Asks the consumer to finish: wakeq_stopping() turns true and it wakes. */
 void wakeq_stop(struct wakeq *q);
 bool wakeq_stopping(const struct wakeq *q);
