@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs switchboard on conf/switchboard.conf (UDP 0.0.0.0:5060), installing
+# Runs switchboard on conf/switchboard.conf (UDP and TCP on 0.0.0.0:5060; TLS
+# when a tls: listen address and a [tls] certificate are added), installing
 # what is missing and building first. Extra arguments go to switchboard,
 # e.g. scripts/run.sh -l udp:127.0.0.1:5070 --log-level debug
 set -euo pipefail

@@ -18,6 +18,7 @@
 #include "switchboard/digest.h"
 #include "switchboard/log.h"
 #include "switchboard/nat.h"
+#include "switchboard/types.h"
 
 void config_defaults(struct sb_config *cfg)
 {
@@ -43,6 +44,14 @@ void config_defaults(struct sb_config *cfg)
     cfg->auth_max_failures = 10;
     cfg->auth_block_seconds = 60;
     cfg->journal_queue_limit = 65536;
+    cfg->tcp_max_connections = 16000;
+    cfg->tcp_max_per_ip = 1024;
+    cfg->tcp_idle_timeout = 3600;
+    cfg->tcp_header_timeout = 10;
+    cfg->tcp_connect_timeout_ms = 3000;
+    cfg->tcp_write_queue_limit = 1048576;
+    cfg->path_mtu = 1500;
+    cfg->udp_to_tcp = true;
 }
 
 /* Replaces a string setting. */
@@ -76,6 +85,10 @@ void config_free(struct sb_config *cfg)
     free(cfg->auth_users);
     free(cfg->auth_secret_file);
     free(cfg->auth_algorithms);
+    free(cfg->tls_certificate);
+    free(cfg->tls_key);
+    free(cfg->tls_ca);
+    cfg->tls_certificate = cfg->tls_key = cfg->tls_ca = NULL;
     cfg->auth_realm = cfg->auth_users = cfg->auth_secret_file = cfg->auth_algorithms = NULL;
     cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
     cfg->store = NULL;
@@ -128,10 +141,17 @@ static int parse_bool(const char *s, bool *out)
     return 0;
 }
 
-int config_parse_listen(const char *spec, char *host, size_t host_size, unsigned *port)
+int config_parse_listen(const char *spec, int *transport, char *host, size_t host_size,
+                        unsigned *port)
 {
-    if (strncmp(spec, "udp:", 4) != 0)
+    static const char *const prefixes[] = {"udp:", "tcp:", "tls:"}; /* enum sb_transport */
+    int t = -1;
+    for (int i = 0; i < 3; i++)
+        if (strncasecmp(spec, prefixes[i], 4) == 0)
+            t = i;
+    if (t < 0)
         return SB_EINVAL;
+    *transport = t;
     const char *h = spec + 4;
     const char *colon;
     size_t hlen;
@@ -186,6 +206,14 @@ static const struct option_spec unsigned_options[] = {
     UOPT("auth", "nonce_ttl", auth_nonce_ttl, 1, 86400),
     UOPT("auth", "max_failures", auth_max_failures, 1, 255),
     UOPT("auth", "block_seconds", auth_block_seconds, 1, 86400),
+    UOPT("tcp", "threads", tcp_threads, 0, 64),
+    UOPT("tcp", "max_connections", tcp_max_connections, 1, 1000000),
+    UOPT("tcp", "max_per_ip", tcp_max_per_ip, 1, 1000000),
+    UOPT("tcp", "idle_timeout", tcp_idle_timeout, 1, 86400 * 7),
+    UOPT("tcp", "header_timeout", tcp_header_timeout, 1, 3600),
+    UOPT("tcp", "connect_timeout_ms", tcp_connect_timeout_ms, 100, 120000),
+    UOPT("tcp", "write_queue_limit", tcp_write_queue_limit, 65536, 1u << 30),
+    UOPT("tcp", "path_mtu", path_mtu, 576, 65535),
 };
 
 struct string_option {
@@ -208,6 +236,9 @@ static const struct string_option string_options[] = {
     SOPT("auth", "users", auth_users),
     SOPT("auth", "secret_file", auth_secret_file),
     SOPT("auth", "algorithms", auth_algorithms),
+    SOPT("tls", "certificate", tls_certificate),
+    SOPT("tls", "key", tls_key),
+    SOPT("tls", "ca", tls_ca),
 };
 
 struct file_context {
@@ -244,6 +275,10 @@ static int file_entry(void *user, const char *section, const char *name, const c
         rc = auth_mode_parse(value, &mode);
         if (rc == 0)
             cfg->auth_mode = (int)mode;
+    } else if (!strcmp(section, "tls") && !strcmp(name, "verify_client")) {
+        rc = parse_bool(value, &cfg->tls_verify_client);
+    } else if (!strcmp(section, "tcp") && !strcmp(name, "udp_to_tcp")) {
+        rc = parse_bool(value, &cfg->udp_to_tcp);
     } else if (!strcmp(section, "registrar") && !strcmp(name, "use_domain")) {
         rc = parse_bool(value, &cfg->use_domain);
     } else if (!strcmp(section, "registrar") && !strcmp(name, "nat")) {
@@ -278,12 +313,24 @@ static int config_check(const struct sb_config *cfg)
 {
     char host[256];
     unsigned port;
+    int transport;
+    bool tls = false;
     for (size_t i = 0; i < cfg->listen_count; i++) {
-        if (config_parse_listen(cfg->listen[i], host, sizeof(host), &port) != 0) {
-            fprintf(stderr, "switchboard: bad listen address '%s' (want udp:HOST:PORT)\n",
+        if (config_parse_listen(cfg->listen[i], &transport, host, sizeof(host), &port) != 0) {
+            fprintf(stderr,
+                    "switchboard: bad listen address '%s' (want udp:, tcp: or tls:HOST:PORT)\n",
                     cfg->listen[i]);
             return SB_EINVAL;
         }
+        tls |= transport == SB_TLS;
+    }
+    if (tls && (!cfg->tls_certificate || !cfg->tls_key)) {
+        fprintf(stderr, "switchboard: a tls: listen address needs [tls] certificate and key\n");
+        return SB_EINVAL;
+    }
+    if (cfg->tls_verify_client && !cfg->tls_ca) {
+        fprintf(stderr, "switchboard: [tls] verify_client needs [tls] ca\n");
+        return SB_EINVAL;
     }
     if (cfg->min_expires > cfg->max_expires) {
         fprintf(stderr, "switchboard: min_expires (%u) is above max_expires (%u)\n",
@@ -302,8 +349,9 @@ static int config_check(const struct sb_config *cfg)
         return SB_EINVAL;
     }
     if (cfg->auth_mode != AUTH_MODE_NONE && !cfg->auth_users) {
-        fprintf(stderr, "switchboard: [auth] require = %s needs a users file ([auth] users or "
-                        "--auth-users)\n",
+        fprintf(stderr,
+                "switchboard: [auth] require = %s needs a users file ([auth] users or "
+                "--auth-users)\n",
                 cfg->auth_mode == AUTH_MODE_ALL ? "all" : "register");
         return SB_EINVAL;
     }
@@ -344,29 +392,29 @@ int config_load_text(struct sb_config *cfg, const char *text, const char *name)
 
 static void usage(FILE *out)
 {
-    fprintf(
-        out,
-        "usage: switchboard [-c FILE] [-l udp:HOST:PORT]... [--listeners N] [--workers N]\n"
-        "                   [--domain NAME]... [--log-level LEVEL] [--journal FILE]\n"
-        "                   [--reasons FILE] [--trace FILE] [--store FILE] [--nat MODE]\n"
-        "                   [--auth MODE] [--auth-users FILE]\n"
-        "                   [--version] [--help]\n"
-        "\n"
-        "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
-        "  -l, --listen ADDR     listen on udp:HOST:PORT (repeatable; default udp:0.0.0.0:5060)\n"
-        "      --listeners N     listener threads (default: CPU count)\n"
-        "      --workers N       worker threads (default: CPU count)\n"
-        "      --domain NAME     a SIP domain served here (repeatable)\n"
-        "      --log-level L     error, warn, info or debug (default info)\n"
-        "      --journal FILE    write the call journal (JSON lines) to FILE\n"
-        "      --reasons FILE    reason phrase table, e.g. conf/reasons/sk.conf\n"
-        "      --trace FILE      record every SIP datagram to FILE (pcap)\n"
-        "      --store FILE      keep registrations in FILE (SQLite); none: memory only\n"
-        "      --nat MODE        auto, always or never: reach UAs behind NAT at their source\n"
-        "      --auth MODE       none, register or all: who must authenticate (digest)\n"
-        "      --auth-users FILE users and their HA1s (htdigest format)\n"
-        "      --version         print the version and exit\n"
-        "      --help            print this help and exit\n");
+    fprintf(out,
+            "usage: switchboard [-c FILE] [-l PROTO:HOST:PORT]... [--listeners N] [--workers N]\n"
+            "                   [--domain NAME]... [--log-level LEVEL] [--journal FILE]\n"
+            "                   [--reasons FILE] [--trace FILE] [--store FILE] [--nat MODE]\n"
+            "                   [--auth MODE] [--auth-users FILE]\n"
+            "                   [--version] [--help]\n"
+            "\n"
+            "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
+            "  -l, --listen ADDR     listen on udp:, tcp: or tls:HOST:PORT (repeatable; default\n"
+            "                        udp:0.0.0.0:5060; tls: needs [tls] certificate and key)\n"
+            "      --listeners N     listener threads (default: CPU count)\n"
+            "      --workers N       worker threads (default: CPU count)\n"
+            "      --domain NAME     a SIP domain served here (repeatable)\n"
+            "      --log-level L     error, warn, info or debug (default info)\n"
+            "      --journal FILE    write the call journal (JSON lines) to FILE\n"
+            "      --reasons FILE    reason phrase table, e.g. conf/reasons/sk.conf\n"
+            "      --trace FILE      record every SIP datagram to FILE (pcap)\n"
+            "      --store FILE      keep registrations in FILE (SQLite); none: memory only\n"
+            "      --nat MODE        auto, always or never: reach UAs behind NAT at their source\n"
+            "      --auth MODE       none, register or all: who must authenticate (digest)\n"
+            "      --auth-users FILE users and their HA1s (htdigest format)\n"
+            "      --version         print the version and exit\n"
+            "      --help            print this help and exit\n");
 }
 
 enum {

@@ -10,13 +10,15 @@
 
 #define TOKEN_PREFIX "sbf."
 
-/* Appends one side: hex address bytes then 4 hex digits of port. */
-static size_t side_format(const struct sb_addr *s, char *out)
+/* Appends one side: hex address bytes, 4 hex digits of port, then for a
+ * stream its transport letter and connection id. */
+static size_t side_format(const struct flow_side *side, char *out)
 {
-    if (!s) {
+    if (!side || !side->present) {
         out[0] = '-';
         return 1;
     }
+    const struct sb_addr *s = &side->addr;
     const unsigned char *bytes;
     size_t n;
     unsigned port;
@@ -35,12 +37,15 @@ static size_t side_format(const struct sb_addr *s, char *out)
     for (size_t i = 0; i < n; i++)
         len += (size_t)sprintf(out + len, "%02x", bytes[i]);
     len += (size_t)sprintf(out + len, "%04x", port);
+    if (side->transport != SB_UDP)
+        len += (size_t)sprintf(out + len, "%c%llx", side->transport == SB_TLS ? 's' : 't',
+                               (unsigned long long)side->conn);
     return len;
 }
 
-int flow_token_format(const struct sb_addr *a, const struct sb_addr *b, char *buf, size_t size)
+int flow_token_format(const struct flow_side *a, const struct flow_side *b, char *buf, size_t size)
 {
-    if ((!a && !b) || size < FLOW_TOKEN_MAX)
+    if ((!(a && a->present) && !(b && b->present)) || size < FLOW_TOKEN_MAX)
         return SB_EINVAL;
     size_t len = sizeof(TOKEN_PREFIX) - 1;
     memcpy(buf, TOKEN_PREFIX, len);
@@ -74,35 +79,54 @@ static bool hex_read(const char *text, size_t len, unsigned char *out)
     return true;
 }
 
+/* Reads the connection suffix "t<hex>" / "s<hex>" of a side. */
+static bool conn_parse(const char *text, size_t len, struct flow_side *out)
+{
+    if (len < 2 || len > 17 || (text[0] != 't' && text[0] != 's'))
+        return false;
+    uint64_t id = 0;
+    for (size_t i = 1; i < len; i++) {
+        int v = hex_value(text[i]);
+        if (v < 0)
+            return false;
+        id = id << 4 | (uint64_t)v;
+    }
+    out->transport = text[0] == 's' ? SB_TLS : SB_TCP;
+    out->conn = id;
+    return true;
+}
+
 /* Parses one side of @len characters. */
-static int side_parse(const char *text, size_t len, struct sb_addr *out, bool *has)
+static int side_parse(const char *text, size_t len, struct flow_side *out)
 {
     unsigned char raw[18];
     memset(out, 0, sizeof(*out));
-    *has = false;
     if (len == 1 && text[0] == '-')
         return 0;
-    if ((len != 12 && len != 36) || !hex_read(text, len, raw))
+    size_t addr_len = len >= 36 && (len == 36 || text[36] == 't' || text[36] == 's') ? 36 : 12;
+    if (len < addr_len || !hex_read(text, addr_len, raw))
         return SB_ENOTFOUND;
-    if (len == 12) {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&out->ss;
+    if (len > addr_len && !conn_parse(text + addr_len, len - addr_len, out))
+        return SB_ENOTFOUND;
+    struct sb_addr *a = &out->addr;
+    if (addr_len == 12) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
         s4->sin_family = AF_INET;
         memcpy(&s4->sin_addr.s_addr, raw, 4);
         s4->sin_port = htons((uint16_t)(raw[4] << 8 | raw[5]));
-        out->len = sizeof(*s4);
+        a->len = sizeof(*s4);
     } else {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&out->ss;
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
         s6->sin6_family = AF_INET6;
         memcpy(s6->sin6_addr.s6_addr, raw, 16);
         s6->sin6_port = htons((uint16_t)(raw[16] << 8 | raw[17]));
-        out->len = sizeof(*s6);
+        a->len = sizeof(*s6);
     }
-    *has = true;
+    out->present = true;
     return 0;
 }
 
-int flow_token_parse(const char *user, struct sb_addr *a, bool *has_a, struct sb_addr *b,
-                     bool *has_b)
+int flow_token_parse(const char *user, struct flow_side *a, struct flow_side *b)
 {
     size_t plen = sizeof(TOKEN_PREFIX) - 1;
     if (!user || strncmp(user, TOKEN_PREFIX, plen) != 0)
@@ -112,8 +136,8 @@ int flow_token_parse(const char *user, struct sb_addr *a, bool *has_a, struct sb
     if (!dot)
         return SB_ENOTFOUND;
     const char *second = dot + 1;
-    if (side_parse(first, (size_t)(dot - first), a, has_a) != 0 ||
-        side_parse(second, strlen(second), b, has_b) != 0 || (!*has_a && !*has_b))
+    if (side_parse(first, (size_t)(dot - first), a) != 0 ||
+        side_parse(second, strlen(second), b) != 0 || (!a->present && !b->present))
         return SB_ENOTFOUND;
     return 0;
 }
@@ -133,18 +157,26 @@ bool flow_addr_equal(const struct sb_addr *x, const struct sb_addr *y)
     return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
 }
 
-int flow_token_target(const struct sb_addr *src, const struct sb_addr *a, bool has_a,
-                      const struct sb_addr *b, bool has_b, struct sb_addr *dst)
+/* Did a request from @from come over @side's flow? Over a stream the
+ * connection says it; a side we opened a connection to (id unknown when
+ * the dialog began: 0) is recognised by its address, as over UDP. */
+static bool from_side(const struct flow_side *from, const struct flow_side *side)
 {
-    const struct sb_addr *to = NULL;
-    if (has_a && flow_addr_equal(src, a))
-        to = has_b ? b : NULL; /* from side A: on to B's mapping, or by R-URI */
-    else if (has_b && flow_addr_equal(src, b))
-        to = has_a ? a : NULL;
-    else if (has_a != has_b)
-        to = has_a ? a : b; /* from the side that is not behind NAT */
-    if (!to)
-        return SB_ENOTFOUND;
-    *dst = *to;
-    return 0;
+    if (!side->present || from->transport != side->transport)
+        return false;
+    if (side->transport != SB_UDP && side->conn)
+        return from->conn == side->conn;
+    return flow_addr_equal(&from->addr, &side->addr);
+}
+
+const struct flow_side *flow_token_target(const struct flow_side *from, const struct flow_side *a,
+                                          const struct flow_side *b)
+{
+    if (from_side(from, a))
+        return b->present ? b : NULL; /* from side A: on to B's flow, or by R-URI */
+    if (from_side(from, b))
+        return a->present ? a : NULL;
+    if (a->present != b->present)
+        return a->present ? a : b; /* from the side without a flow */
+    return NULL;
 }

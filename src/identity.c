@@ -130,7 +130,8 @@ int identity_create(const struct sb_config *cfg, struct identity **out)
     for (size_t i = 0; i < cfg->listen_count && rc == 0; i++) {
         char host[256];
         unsigned port;
-        rc = config_parse_listen(cfg->listen[i], host, sizeof(host), &port);
+        int transport;
+        rc = config_parse_listen(cfg->listen[i], &transport, host, sizeof(host), &port);
         if (rc != 0)
             break;
         if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))

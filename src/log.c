@@ -46,7 +46,7 @@ void sb_log(enum sb_log_level level, const char *fmt, ...)
 {
     if (!sb_log_enabled(level))
         return;
-    char line[1024];
+    char line[4096];
     struct timeval tv;
     struct tm tm;
     gettimeofday(&tv, NULL);

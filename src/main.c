@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <osipparser2/osip_parser.h>
@@ -26,7 +27,9 @@
 #include "switchboard/secret.h"
 #include "switchboard/sip_trace.h"
 #include "switchboard/stats.h"
+#include "switchboard/listen.h"
 #include "switchboard/store.h"
+#include "switchboard/stream.h"
 #include "switchboard/transport.h"
 #include "switchboard/worker.h"
 
@@ -34,7 +37,9 @@ struct app {
     struct sb_config config;
     struct registrar *registrar;
     struct identity *identity;
+    struct listen_table listens;
     struct transport *transport;
+    struct stream *streams; /* NULL: no tcp: or tls: listen address */
     struct dispatch *dispatch;
     struct worker_pool *workers;
     struct reasons *reasons;
@@ -67,14 +72,16 @@ static void log_counters(const struct app *app)
 {
     uint64_t total[SB_CNT_COUNT] = {0};
     transport_counters(app->transport, total);
+    stream_counters(app->streams, total);
     worker_pool_counters(app->workers, total);
-    char line[1024];
+    char line[3072];
     size_t n = 0;
     for (int i = 0; i < SB_CNT_COUNT && n < sizeof(line); i++)
         n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s=%llu", i ? ", " : "",
                               sb_counter_name(i), (unsigned long long)total[i]);
-    SB_INFO("stats: %s; registered users=%zu, live transactions=%zu", line,
-            registrar_record_count(app->registrar), worker_pool_transactions(app->workers));
+    SB_INFO("stats: %s; registered users=%zu, open connections=%zu, live transactions=%zu", line,
+            registrar_record_count(app->registrar), stream_connection_count(app->streams),
+            worker_pool_transactions(app->workers));
 }
 
 static int open_journal(struct app *app)
@@ -109,7 +116,7 @@ static int app_start_extras(struct app *app)
 /* A loaded binding's local address must be one we listen on now. */
 static void fix_local(void *ctx, struct registrar_binding *b)
 {
-    transport_local_resolve(ctx, &b->local);
+    listen_local_resolve(ctx, b->transport, &b->local);
 }
 
 /* The registration store, which loads what it holds before anything is
@@ -123,8 +130,7 @@ static int open_store_and_secret(struct app *app)
     struct store_options o = {.spec = cfg->store,
                               .queue_limit = cfg->store_queue_limit,
                               .secret = cfg->auth_secret_file ? NULL : key};
-    int rc = use_store ? store_start(&o, app->registrar, fix_local, app->transport, &app->store)
-                       : 0;
+    int rc = use_store ? store_start(&o, app->registrar, fix_local, &app->listens, &app->store) : 0;
     if (rc != 0)
         return rc;
     if (cfg->auth_secret_file)
@@ -181,7 +187,11 @@ static int app_start(struct app *app)
     if (rc == 0 && identity_has_wildcard(app->identity))
         addr_watch_start(app->identity, &app->watcher); /* logs when it cannot */
     if (rc == 0)
-        rc = transport_create(cfg, &app->transport);
+        rc = listen_table_init(&app->listens, cfg);
+    if (rc == 0)
+        rc = transport_create(cfg, &app->listens, &app->transport);
+    if (rc == 0 && (listen_has(&app->listens, SB_TCP) || listen_has(&app->listens, SB_TLS)))
+        rc = stream_create(cfg, &app->listens, &app->streams);
     if (rc == 0)
         rc = open_store_and_secret(app);
     if (rc == 0)
@@ -192,7 +202,9 @@ static int app_start(struct app *app)
         struct worker_deps deps = {
             .config = cfg,
             .dispatch = app->dispatch,
+            .listens = &app->listens,
             .transport = app->transport,
+            .streams = app->streams,
             .registrar = app->registrar,
             .identity = app->identity,
             .reasons = app->reasons,
@@ -207,6 +219,8 @@ static int app_start(struct app *app)
         rc = worker_pool_start(app->workers);
     if (rc == 0)
         rc = transport_start(app->transport, app->dispatch, app->trace, app->reasons);
+    if (rc == 0 && app->streams)
+        rc = stream_start(app->streams, app->dispatch, app->trace, app->reasons);
     return rc;
 }
 
@@ -215,12 +229,17 @@ static void app_stop(struct app *app)
     /* stop reading first, then let the workers drain what was queued */
     if (app->transport)
         transport_stop(app->transport);
+    if (app->streams)
+        stream_stop_input(app->streams);
     if (app->dispatch)
         dispatch_stop(app->dispatch);
-    if (app->workers) {
+    if (app->workers)
         worker_pool_join(app->workers);
+    /* what the workers sent last is written before connections close */
+    if (app->streams)
+        stream_stop(app->streams);
+    if (app->workers)
         log_counters(app);
-    }
     /* every REGISTER is handled: write what the workers noted last */
     store_stop(app->store);
     addr_watch_stop(app->watcher);
@@ -234,6 +253,7 @@ static void app_stop(struct app *app)
     sip_trace_close(app->trace);
     reasons_destroy(app->reasons);
     dispatch_destroy(app->dispatch);
+    stream_destroy(app->streams);
     transport_destroy(app->transport);
     registrar_destroy(app->registrar);
     identity_destroy(app->identity);
@@ -245,13 +265,31 @@ static void print_ready(const struct app *app)
 {
     char line[2048];
     size_t n = (size_t)snprintf(line, sizeof(line), "switchboard ready: listening on");
-    for (size_t i = 0; i < transport_listen_count(app->transport) && n < sizeof(line); i++)
-        n += (size_t)snprintf(line + n, sizeof(line) - n, " %s",
-                              transport_listen_name(app->transport, i));
+    for (size_t i = 0; i < app->listens.count && n < sizeof(line); i++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", app->listens.entries[i].name);
     if (n < sizeof(line))
         snprintf(line + n, sizeof(line) - n, " (%u listener(s), %u worker(s))",
                  app->config.listeners, app->config.workers);
     fprintf(stderr, "%s\n", line);
+}
+
+/* Every TCP/TLS connection is a descriptor: lift the soft limit (often
+ * 1024) to the hard one, and warn when even that is short of what
+ * [tcp] max_connections allows. */
+static void raise_file_limit(const struct sb_config *cfg)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)cfg->tcp_max_connections + 256)
+        SB_WARN("only %llu file descriptors: fewer TCP/TLS connections than [tcp] "
+                "max_connections (%u) will fit",
+                (unsigned long long)rl.rlim_cur, cfg->tcp_max_connections);
 }
 
 /* Waits for signals; once a second it sweeps expired registrations. */
@@ -318,6 +356,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    raise_file_limit(&app.config);
     rcu_register_thread();
     rc = app_start(&app);
     if (rc == 0) {

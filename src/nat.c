@@ -81,6 +81,8 @@ static bool sent_by_differs(const struct nat_facts *f, const char *src_ip, unsig
         if (strcmp(via_ip, src_ip) != 0)
             return true;
     }
+    if (f->stream)
+        return false;
     unsigned port = f->via_port ? (unsigned)atoi(f->via_port) : 0;
     if (port == 0)
         port = f->via_transport && !strcasecmp(f->via_transport, "TLS") ? 5061 : 5060;

@@ -21,6 +21,7 @@
 #include "switchboard/flow.h"
 #include "switchboard/log.h"
 #include "switchboard/nat.h"
+#include "switchboard/net.h"
 #include "switchboard/record_route.h"
 #include "switchboard/register_handler.h"
 #include "switchboard/sip_msg.h"
@@ -48,6 +49,7 @@ struct proxy_branch {
     struct proxy_context *ctx;
     struct client_txn *ct; /* NULL once the transaction is gone */
     int final_code;        /* 0 while no final response */
+    int unsent_code;       /* what it ends with if it cannot be sent */
     bool provisional;      /* a 101-199 came: CANCEL may be sent (§9.1) */
 };
 
@@ -69,24 +71,54 @@ struct proxy_context {
 /* Where one branch goes. */
 struct proxy_target {
     const char *ruri; /* new Request-URI, or NULL to keep it */
-    struct sb_addr dst;
-    struct sb_local local;
-    bool nat; /* dst is the UA's NAT mapping, not its Contact */
+    struct sb_dest dest;
+    /* the callee reached over a flow (a NAT mapping, or its connection):
+     * our Record-Route names it, so in-dialog requests find it again */
+    struct flow_side flow;
+    /* if the branch cannot even be sent: 480 for a registered phone whose
+     * connection went (RFC 5626 §5.3 / §7), 430 for a dialog's flow, else
+     * 503 (RFC 3261 §8.1.3.1) */
+    int unsent_code;
 };
 
 /* The flow token of the Route of ours a request came back with (flow.h). */
 struct route_flow {
     bool present;
-    bool has_a, has_b;
-    struct sb_addr a, b;
+    struct flow_side a, b;
 };
 
 /* --- small helpers ------------------------------------------------------- */
 
-static void send_datagram(struct proxy *p, const struct sb_local *local, const struct sb_addr *dst,
-                          const char *data, size_t len)
+static void send_to(struct proxy *p, const struct sb_dest *dest, const char *data, size_t len)
 {
-    p->env.send(p->env.send_ctx, local, dst, data, len);
+    net_send(p->env.net, dest, data, len);
+}
+
+/* Where a response to @in goes without a transaction: over its connection,
+ * or by its top Via (RFC 3261 §18.2.2). */
+static int reply_dest(const struct sb_inbound *in, struct sb_dest *dest)
+{
+    *dest = (struct sb_dest){
+        .transport = in->transport, .fd = in->fd, .conn = in->conn, .local = in->local};
+    if (in->transport != SB_UDP) {
+        dest->peer = in->src;
+        return 0;
+    }
+    return sipmsg_via_destination(sipmsg_top_via(in->msg), &dest->peer);
+}
+
+/* The side of a dialog that sent @in, as a flow token names it: its
+ * connection, else its NAT mapping when @nat, else nothing. */
+static struct flow_side inbound_flow(const struct sb_inbound *in, bool nat)
+{
+    struct flow_side side = {0};
+    if (in->transport != SB_UDP || nat) {
+        side.present = true;
+        side.transport = in->transport;
+        side.conn = in->transport != SB_UDP ? in->conn : 0;
+        side.addr = in->src;
+    }
+    return side;
 }
 
 static unsigned via_port(const osip_via_t *via)
@@ -147,8 +179,7 @@ static void note_route(const struct proxy *p, const osip_message_t *req, const o
     info->signed_route = true;
     struct route_flow *flow = &info->flow;
     if (!flow->present && uri->username)
-        flow->present = flow_token_parse(uri->username, &flow->a, &flow->has_a, &flow->b,
-                                         &flow->has_b) == 0;
+        flow->present = flow_token_parse(uri->username, &flow->a, &flow->b) == 0;
 }
 
 /* §16.4: did a strict router put our Record-Route URI (ours, ;lr, signed
@@ -190,19 +221,19 @@ static void route_preprocess(const struct proxy *p, osip_message_t *req, struct 
     }
 }
 
-/* Our signed Record-Route for a branch of @req leaving from @local; with a
- * flow token when the caller (@caller_nat) or the callee (@callee_nat) is
- * reached at a NAT mapping, so in-dialog requests find it again. */
-static int push_record_route(const struct proxy *p, osip_message_t *req,
-                             const struct sb_local *local, const struct sb_addr *caller_nat,
-                             const struct sb_addr *callee_nat)
+/* Our signed Record-Route for one side of @req's dialog: our address
+ * @local over @transport; with a flow token when the caller or the callee
+ * is reached over a flow, so in-dialog requests find it again. */
+static int push_record_route(const struct proxy *p, osip_message_t *req, int transport,
+                             const struct sb_local *local, const struct flow_side *caller,
+                             const struct flow_side *callee)
 {
-    char host[64], text[320], call_id[512];
+    char host[64], text[400], call_id[512];
     unsigned port;
     local_host(local, host, sizeof(host), &port);
     if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0 ||
-        record_route_format(p->env.secret, host, port, call_id, sipmsg_from_tag(req), caller_nat,
-                            callee_nat, text, sizeof(text)) != 0)
+        record_route_format(p->env.secret, transport, host, port, call_id, sipmsg_from_tag(req),
+                            caller, callee, text, sizeof(text)) != 0)
         return SB_EMALFORMED;
     osip_record_route_t *rr;
     if (osip_record_route_init(&rr) != 0)
@@ -214,15 +245,6 @@ static int push_record_route(const struct proxy *p, osip_message_t *req,
     return 0;
 }
 
-static void pop_record_route(osip_message_t *req)
-{
-    osip_record_route_t *rr = osip_list_get(&req->record_routes, 0);
-    if (rr) {
-        osip_list_remove(&req->record_routes, 0);
-        osip_record_route_free(rr);
-    }
-}
-
 /* Dialog-creating requests are record-routed so that every in-dialog
  * request of the call passes through us (§16.6 step 4). */
 static bool wants_record_route(const osip_message_t *req)
@@ -232,14 +254,46 @@ static bool wants_record_route(const osip_message_t *req)
     return MSG_IS_INVITE(req) || MSG_IS_SUBSCRIBE(req) || MSG_IS_REFER(req) || MSG_IS_NOTIFY(req);
 }
 
-static int push_via(osip_message_t *req, const struct sb_local *local, uint32_t loop_hash,
+static void pop_record_route(osip_message_t *req)
+{
+    osip_record_route_t *rr = osip_list_get(&req->record_routes, 0);
+    if (rr) {
+        osip_list_remove(&req->record_routes, 0);
+        osip_record_route_free(rr);
+    }
+}
+
+/* RFC 5658: a request that leaves by another interface or transport than
+ * it came in on gets two Record-Routes, one naming each side, so either
+ * phone sends its in-dialog requests to an address it can reach: the
+ * caller's side first, the callee's on top (the callee's route set starts
+ * with it). Returns how many were pushed (0 on error). */
+static int push_record_routes(const struct proxy *p, osip_message_t *req,
+                              const struct sb_inbound *in, const struct proxy_target *t,
+                              const struct flow_side *caller)
+{
+    const struct sb_local *out = &t->dest.local;
+    bool same = in->transport == t->dest.transport && in->local.listen_index == out->listen_index &&
+                flow_addr_equal(&in->local.addr, &out->addr);
+    if (same)
+        return push_record_route(p, req, in->transport, out, caller, &t->flow) == 0 ? 1 : 0;
+    if (push_record_route(p, req, in->transport, &in->local, caller, &t->flow) != 0)
+        return 0;
+    if (push_record_route(p, req, t->dest.transport, out, caller, &t->flow) != 0) {
+        pop_record_route(req);
+        return 0;
+    }
+    return 2;
+}
+
+static int push_via(osip_message_t *req, const struct sb_dest *dest, uint32_t loop_hash,
                     uint64_t unique)
 {
     char host[64], branch[64];
     unsigned port;
-    local_host(local, host, sizeof(host), &port);
+    local_host(&dest->local, host, sizeof(host), &port);
     sipmsg_branch_format(branch, sizeof(branch), loop_hash, unique);
-    return sipmsg_via_push(req, host, port, branch);
+    return sipmsg_via_push(req, dest->transport, host, port, branch);
 }
 
 /* --- responding ----------------------------------------------------------- */
@@ -265,16 +319,15 @@ static void respond_unsupported(struct server_txn *st, const char *extensions)
     txn_server_respond(st, resp);
 }
 
-/* Sends @resp (consumed) to where @in's top Via says, with no transaction. */
+/* Sends @resp (consumed) back the way @in came, with no transaction. */
 static void respond_stateless(struct proxy *p, const struct sb_inbound *in, osip_message_t *resp)
 {
-    struct sb_addr dst;
+    struct sb_dest dest;
     char *text = NULL;
     size_t len;
     reasons_apply(p->env.reasons, resp);
-    if (sipmsg_via_destination(sipmsg_top_via(in->msg), &dst) == 0 &&
-        sipmsg_serialize(resp, &text, &len) == 0)
-        send_datagram(p, &in->local, &dst, text, len);
+    if (reply_dest(in, &dest) == 0 && sipmsg_serialize(resp, &text, &len) == 0)
+        send_to(p, &dest, text, len);
     osip_free(text);
     osip_message_free(resp);
 }
@@ -439,7 +492,7 @@ static void handle_register(struct proxy *p, struct sb_inbound *in)
     snprintf(tag, sizeof(tag), "sb%016llx", (unsigned long long)h);
     if (authorize_register(p, in, tag)) {
         osip_message_t *resp = register_process(p->env.config, p->env.registrar, in, tag,
-                                            timer_wheel_now(p->env.wheel));
+                                                timer_wheel_now(p->env.wheel));
         if (resp)
             respond_stateless(p, in, resp);
     }
@@ -525,7 +578,7 @@ static void send_best(struct proxy_context *ctx)
     } else if (ctx->best) {
         forward_upstream(ctx, &ctx->best);
     } else {
-        txn_server_respond_code(st, code, NULL);
+        txn_server_respond_code(st, code, code == 430 ? "Flow Failed" : NULL);
     }
 }
 
@@ -584,6 +637,15 @@ static void on_timeout(void *user, struct client_txn *ct, void *tu)
     (void)user;
     (void)ct;
     branch_final(b, 408, NULL);
+}
+
+/* The branch's request could not be sent (its connection is gone). */
+static void on_transport_error(void *user, struct client_txn *ct, void *tu)
+{
+    struct proxy_branch *b = tu;
+    (void)user;
+    (void)ct;
+    branch_final(b, b->unsent_code ? b->unsent_code : 503, NULL);
 }
 
 static void on_client_gone(void *user, struct client_txn *ct, void *tu)
@@ -715,8 +777,7 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
     timer_init(&ctx->timer_c, on_timer_c, ctx);
     bool record_route = wants_record_route(req);
     const struct sb_inbound *in = txn_server_inbound(st);
-    const struct sb_addr *caller_nat =
-        record_route && caller_behind_nat(p, in) ? &in->src : NULL;
+    struct flow_side caller = inbound_flow(in, record_route && caller_behind_nat(p, in));
     for (size_t i = 0; i < count; i++) {
         const struct proxy_target *t = &targets[i];
         struct proxy_branch *b = &ctx->branches[ctx->count];
@@ -731,18 +792,19 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
             osip_uri_free(fwd->req_uri);
             fwd->req_uri = uri;
         }
-        if (record_route &&
-            push_record_route(p, fwd, &t->local, caller_nat, t->nat ? &t->dst : NULL) != 0)
+        int pushed = record_route ? push_record_routes(p, fwd, in, t, &caller) : 0;
+        if (record_route && pushed == 0)
             continue;
-        if (push_via(fwd, &t->local, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
+        if (push_via(fwd, &t->dest, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
             b->ctx = ctx;
-            if (txn_client_send(p->txn, fwd, &t->local, &t->dst, b, &b->ct) == 0) {
+            b->unsent_code = t->unsent_code;
+            if (txn_client_send(p->txn, fwd, &t->dest, b, &b->ct) == 0) {
                 ctx->count++;
                 ctx->pending++;
             }
             sipmsg_via_pop(fwd);
         }
-        if (record_route)
+        while (pushed-- > 0)
             pop_record_route(fwd);
     }
     if (ctx->count == 0) {
@@ -759,17 +821,74 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
     ctx->pprev = &p->contexts;
     if (ctx->invite)
         timer_schedule(p->env.wheel, &ctx->timer_c,
-                           timer_wheel_now(p->env.wheel) + p->env.config->timer_c_ms);
+                       timer_wheel_now(p->env.wheel) + p->env.config->timer_c_ms);
 }
 
-/* Targets for a request to one of our users: every live binding. Returns
- * the count (0: not registered); *set must be freed by the caller. */
+/* A callee we open a connection to is a flow side too (its connection's
+ * id is not known yet: 0), so in-dialog requests reuse that connection
+ * whatever its Contact says. */
+static void stream_side(struct proxy_target *t)
+{
+    if (t->dest.transport != SB_UDP)
+        t->flow = (struct flow_side){
+            .present = true, .transport = t->dest.transport, .addr = t->dest.peer};
+}
+
+/* Where binding @b is reached: over its connection while that lives
+ * (RFC 5626: the flow); a phone behind NAT whose connection went is not
+ * reached at all (*gone set: never a new connection to a NATed contact);
+ * a NAT mapping for one behind NAT over UDP; else its Contact, over the
+ * transport the Contact asks for. Returns 0 or a negative code. */
+static int binding_target(struct proxy *p, const struct registrar_binding *b,
+                          struct proxy_target *t, bool *gone)
+{
+    t->ruri = b->uri;
+    t->dest = (struct sb_dest){.transport = b->transport, .local = b->local, .fd = -1};
+    if (b->transport != SB_UDP && b->conn && net_conn_alive(p->env.net, b->conn)) {
+        t->dest.conn = b->conn;
+        t->dest.flow = true;
+        t->dest.peer = b->source;
+        t->unsent_code = 480;
+        t->flow = (struct flow_side){
+            .present = true, .transport = b->transport, .conn = b->conn, .addr = b->source};
+        return 0;
+    }
+    if (b->transport != SB_UDP && b->use_source) {
+        *gone = true;
+        return SB_ENOTFOUND;
+    }
+    t->unsent_code = 480;
+    if (b->use_source) {
+        t->dest.transport = SB_UDP;
+        t->dest.peer = b->source;
+        t->flow = (struct flow_side){.present = true, .transport = SB_UDP, .addr = b->source};
+        return net_resolve(p->env.net, &t->dest, NULL);
+    }
+    osip_uri_t *uri;
+    if (osip_uri_init(&uri) != 0)
+        return SB_ENOMEM;
+    int rc =
+        osip_uri_parse(uri, b->uri) == 0 ? sipmsg_uri_to_addr(uri, &t->dest.peer) : SB_EMALFORMED;
+    int transport = sipmsg_uri_transport(uri);
+    osip_uri_free(uri);
+    if (rc != 0 || transport < 0)
+        return rc != 0 ? rc : SB_EINVAL;
+    t->dest.transport = (uint8_t)transport;
+    stream_side(t);
+    return net_resolve(p->env.net, &t->dest, NULL);
+}
+
+/* Targets for a request to one of our users: every live binding we can
+ * reach. Returns the count (0: none); *flows_gone says some were phones
+ * whose connection went. *set must be freed by the caller. */
 static size_t registered_targets(struct proxy *p, const osip_uri_t *ruri,
-                                 struct registrar_set **set, struct proxy_target **targets)
+                                 struct registrar_set **set, struct proxy_target **targets,
+                                 bool *flows_gone)
 {
     char aor[256];
     *set = NULL;
     *targets = NULL;
+    *flows_gone = false;
     if (register_aor_key(ruri, p->env.config->use_domain, aor, sizeof(aor)) != 0)
         return 0;
     if (registrar_lookup(p->env.registrar, aor, timer_wheel_now(p->env.wheel), set) != 0)
@@ -778,27 +897,9 @@ static size_t registered_targets(struct proxy *p, const osip_uri_t *ruri,
     if (!*targets)
         return 0;
     size_t n = 0;
-    for (size_t i = 0; i < (*set)->count; i++) {
-        const struct registrar_binding *b = &(*set)->bindings[i];
-        struct proxy_target *t = &(*targets)[n];
-        t->ruri = b->uri;
-        t->local = b->local;
-        t->nat = b->use_source;
-        if (b->use_source) {
-            t->dst = b->source;
-        } else {
-            osip_uri_t *uri;
-            int rc = SB_ENOMEM;
-            if (osip_uri_init(&uri) == 0) {
-                rc = osip_uri_parse(uri, b->uri) == 0 ? sipmsg_uri_to_addr(uri, &t->dst)
-                                                      : SB_EMALFORMED;
-                osip_uri_free(uri);
-            }
-            if (rc != 0)
-                continue;
-        }
-        n++;
-    }
+    for (size_t i = 0; i < (*set)->count; i++)
+        if (binding_target(p, &(*set)->bindings[i], &(*targets)[n], flows_gone) == 0)
+            n++;
     return n;
 }
 
@@ -821,28 +922,54 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
     }
     struct registrar_set *set;
     struct proxy_target *targets;
-    size_t count = registered_targets(p, fwd->req_uri, &set, &targets);
-    if (count == 0) {
+    bool flows_gone;
+    size_t count = registered_targets(p, fwd->req_uri, &set, &targets, &flows_gone);
+    if (count == 0 && flows_gone) {
+        /* RFC 5626 §5.3: registered, but only over connections that are
+         * gone; it will be back when it registers again */
+        SB_DEBUG("%s: %s's connections are gone", req->sip_method, fwd->req_uri->username);
+        txn_server_respond_code(st, 480, NULL);
+    } else if (count == 0) {
         SB_DEBUG("%s: no live binding for %s", req->sip_method, fwd->req_uri->username);
         txn_server_respond_code(st, 404, NULL);
-    } else
+    } else {
         fork_request(p, st, fwd, targets, count, loop_hash);
+    }
     free(targets);
     registrar_set_free(set);
 }
 
 /* The next hop of a request that is not for our users: the first Route;
- * else the NAT mapping our Record-Route's flow token names for it (a UA
- * behind NAT, whose Request-URI is a private Contact); else the
- * Request-URI. */
-static int next_hop(const osip_message_t *fwd, const struct route_flow *flow,
-                    const struct sb_addr *src, struct sb_addr *dst)
+ * else the flow our Record-Route's token names for it (a UA behind NAT,
+ * whose Request-URI is a private Contact, or one reached over its
+ * connection); else the Request-URI, over the transport each asks for.
+ * Returns 0 (*t filled and resolved), or a negative code. */
+static int next_hop(struct proxy *p, const osip_message_t *fwd, const struct route_flow *flow,
+                    const struct sb_inbound *in, struct proxy_target *t)
 {
+    memset(t, 0, sizeof(*t));
+    t->unsent_code = 503;
     osip_route_t *route = osip_list_get(&fwd->routes, 0);
-    if (!route && flow->present &&
-        flow_token_target(src, &flow->a, flow->has_a, &flow->b, flow->has_b, dst) == 0)
-        return 0;
-    return sipmsg_uri_to_addr(route ? route->url : fwd->req_uri, dst);
+    struct flow_side from = inbound_flow(in, true);
+    const struct flow_side *side =
+        !route && flow->present ? flow_token_target(&from, &flow->a, &flow->b) : NULL;
+    if (side) {
+        t->dest.transport = side->transport;
+        t->dest.peer = side->addr;
+        t->dest.conn = side->conn;
+        t->dest.flow = side->conn != 0;
+        if (t->dest.flow)
+            t->unsent_code = 430; /* RFC 5626 §5.3: Flow Failed */
+        return net_resolve(p->env.net, &t->dest, &in->local);
+    }
+    const osip_uri_t *uri = route ? route->url : fwd->req_uri;
+    int transport = sipmsg_uri_transport(uri);
+    if (transport < 0)
+        return transport;
+    t->dest.transport = (uint8_t)transport;
+    int rc = sipmsg_uri_to_addr(uri, &t->dest.peer);
+    stream_side(t);
+    return rc != 0 ? rc : net_resolve(p->env.net, &t->dest, &in->local);
 }
 
 static void route_request(struct proxy *p, struct server_txn *st)
@@ -885,8 +1012,8 @@ static void route_request(struct proxy *p, struct server_txn *st)
                          &in->src);
         txn_server_respond_code(st, 403, "Relaying Forbidden");
     } else {
-        struct proxy_target target = {.local = in->local};
-        if (next_hop(fwd, &info.flow, &in->src, &target.dst) != 0)
+        struct proxy_target target;
+        if (next_hop(p, fwd, &info.flow, in, &target) != 0)
             txn_server_respond_code(st, 500, "Unresolvable Destination");
         else
             fork_request(p, st, fwd, &target, 1, loop_hash);
@@ -894,15 +1021,15 @@ static void route_request(struct proxy *p, struct server_txn *st)
     osip_message_free(fwd);
 }
 
-/* Ends a stateless forward: sends @in's message (prepared when @ready) from
- * @local to @dst, counts the outcome either way, and frees @in. */
+/* Ends a stateless forward: sends @in's message (prepared when @ready) to
+ * @dest, counts the outcome either way, and frees @in. */
 static void finish_stateless(struct proxy *p, struct sb_inbound *in, bool ready,
-                             const struct sb_local *local, const struct sb_addr *dst)
+                             const struct sb_dest *dest)
 {
     char *text = NULL;
     size_t len;
     if (ready && sipmsg_serialize(in->msg, &text, &len) == 0) {
-        send_datagram(p, local, dst, text, len);
+        send_to(p, dest, text, len);
         sb_count(p->env.counters, SB_CNT_STATELESS);
     } else {
         sb_count(p->env.counters, SB_CNT_DROPPED);
@@ -912,19 +1039,18 @@ static void finish_stateless(struct proxy *p, struct sb_inbound *in, bool ready,
 }
 
 /* Where an ACK for one of our users goes: its first live binding. */
-static bool ack_to_binding(struct proxy *p, osip_message_t *ack, struct sb_local *local,
-                           struct sb_addr *dst)
+static bool ack_to_binding(struct proxy *p, osip_message_t *ack, struct sb_dest *dest)
 {
     struct registrar_set *set;
     struct proxy_target *targets;
-    size_t count = registered_targets(p, ack->req_uri, &set, &targets);
+    bool gone;
+    size_t count = registered_targets(p, ack->req_uri, &set, &targets, &gone);
     osip_uri_t *uri = NULL;
     bool ok = count > 0 && osip_uri_init(&uri) == 0 && osip_uri_parse(uri, targets[0].ruri) == 0;
     if (ok) {
         osip_uri_free(ack->req_uri);
         ack->req_uri = uri;
-        *dst = targets[0].dst;
-        *local = targets[0].local;
+        *dest = targets[0].dest;
     } else {
         osip_uri_free(uri);
     }
@@ -933,11 +1059,11 @@ static bool ack_to_binding(struct proxy *p, osip_message_t *ack, struct sb_local
     return ok;
 }
 
-/* Routes an ACK from @src without state and adds our Via. Returns false
+/* Routes an ACK from @in without state and adds our Via. Returns false
  * to drop it. */
-static bool prepare_ack(struct proxy *p, osip_message_t *ack, const struct sb_addr *src,
-                        struct sb_local *local, struct sb_addr *dst)
+static bool prepare_ack(struct proxy *p, const struct sb_inbound *in, struct sb_dest *dest)
 {
+    osip_message_t *ack = in->msg;
     if (sipmsg_max_forwards(ack) <= 0)
         return false;
     uint32_t loop_hash = sipmsg_loop_hash(ack);
@@ -945,30 +1071,31 @@ static bool prepare_ack(struct proxy *p, osip_message_t *ack, const struct sb_ad
     route_preprocess(p, ack, &info);
     bool routed;
     if (osip_list_size(&ack->routes) == 0 && identity_is_local_uri(p->env.identity, ack->req_uri)) {
-        routed = ack_to_binding(p, ack, local, dst);
+        routed = ack_to_binding(p, ack, dest);
     } else if (osip_list_size(&ack->routes) == 0 && !info.signed_route && !p->env.config->relay) {
         if (info.forged)
             sb_count(p->env.counters, SB_CNT_FORGED_ROUTE);
         routed = false;
     } else {
-        routed = next_hop(ack, &info.flow, src, dst) == 0;
+        struct proxy_target t;
+        routed = next_hop(p, ack, &info.flow, in, &t) == 0;
+        *dest = t.dest;
     }
     if (!routed)
         return false;
     /* the same incoming branch always maps to the same outgoing one */
     const char *in_branch = sipmsg_via_param(sipmsg_top_via(ack), "branch");
     uint64_t unique = in_branch ? sb_hash(in_branch, strlen(in_branch)) : p->branch_counter++;
-    return sipmsg_max_forwards_take(ack) >= 0 && push_via(ack, local, loop_hash, unique) == 0;
+    return sipmsg_max_forwards_take(ack) >= 0 && push_via(ack, dest, loop_hash, unique) == 0;
 }
 
 /* ACK for a 2xx (and any ACK without a transaction) travels end to end
  * without state (§16.11, §17.2.3). */
 static void forward_ack(struct proxy *p, struct sb_inbound *in)
 {
-    struct sb_local local = in->local;
-    struct sb_addr dst;
-    bool ready = prepare_ack(p, in->msg, &in->src, &local, &dst);
-    finish_stateless(p, in, ready, &local, &dst);
+    struct sb_dest dest;
+    bool ready = prepare_ack(p, in, &dest);
+    finish_stateless(p, in, ready, &dest);
 }
 
 static void handle_cancel(struct proxy *p, struct sb_inbound *in)
@@ -999,13 +1126,17 @@ static void handle_cancel(struct proxy *p, struct sb_inbound *in)
 static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
 {
     osip_message_t *resp = in->msg;
-    struct sb_addr dst;
+    struct sb_dest dest = {0};
     bool ready = via_is_ours(p, sipmsg_top_via(resp)) && osip_list_size(&resp->vias) >= 2;
     if (ready) {
         sipmsg_via_pop(resp);
-        ready = sipmsg_via_destination(sipmsg_top_via(resp), &dst) == 0;
+        const osip_via_t *via = sipmsg_top_via(resp);
+        int transport = sipmsg_via_transport(via);
+        dest.transport = (uint8_t)(transport < 0 ? SB_UDP : transport);
+        ready = transport >= 0 && sipmsg_via_destination(via, &dest.peer) == 0 &&
+                net_resolve(p->env.net, &dest, &in->local) == 0;
     }
-    finish_stateless(p, in, ready, &in->local, &dst);
+    finish_stateless(p, in, ready, &dest);
 }
 
 /* --- entry points --------------------------------------------------------- */
@@ -1013,6 +1144,7 @@ static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
 static const struct txn_user_ops proxy_txn_ops = {
     .on_response = on_response,
     .on_timeout = on_timeout,
+    .on_transport_error = on_transport_error,
     .on_client_gone = on_client_gone,
     .on_server_gone = on_server_gone,
     .on_server_respond = on_server_respond,
@@ -1032,13 +1164,16 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         .t2_ms = env->config->t2_ms,
         .t4_ms = env->config->t4_ms,
         .max_server = env->config->max_transactions,
+        /* RFC 3261 §18.1.1: within 200 bytes of the path MTU */
+        .udp_max = env->config->udp_to_tcp ? env->config->path_mtu - 200 : 0,
     };
+    struct txn_io io = {.send = net_send, .retarget = net_retarget, .ctx = env->net};
     int rc = call_journal_create(env->journal, &p->calls);
     if (rc != 0) {
         free(p);
         return rc;
     }
-    rc = txn_layer_create(&tc, env->wheel, env->send, env->send_ctx, &proxy_txn_ops, p, &p->txn);
+    rc = txn_layer_create(&tc, env->wheel, &io, &proxy_txn_ops, p, &p->txn);
     if (rc != 0) {
         call_journal_destroy(p->calls);
         free(p);
@@ -1069,6 +1204,12 @@ size_t proxy_transaction_count(const struct proxy *p)
 void proxy_handle(struct proxy *p, struct sb_inbound *in)
 {
     osip_message_t *msg = in->msg;
+    if (in->send_failed) {
+        /* one of ours, back from an I/O thread that could not send it */
+        txn_client_send_failed(p->txn, msg);
+        sb_inbound_free(in);
+        return;
+    }
     if (MSG_IS_RESPONSE(msg)) {
         sb_count(p->env.counters, SB_CNT_RESPONSES);
         if (!txn_client_receive(p->txn, &in->msg)) {

@@ -7,6 +7,7 @@
 #include "switchboard/error.h"
 #include "switchboard/flow.h"
 #include "switchboard/secret.h"
+#include "switchboard/types.h"
 
 #define SIG_BYTES 16
 #define SIG_TEXT 23 /* base64url of 16 bytes, with its NUL */
@@ -20,18 +21,21 @@ static void sign(const struct secret *s, const char *call_id, const char *tag, c
     secret_b64url(mac, SIG_BYTES, out);
 }
 
-int record_route_format(const struct secret *s, const char *host, unsigned port,
-                        const char *call_id, const char *from_tag, const struct sb_addr *caller_nat,
-                        const struct sb_addr *callee_nat, char *out, size_t size)
+int record_route_format(const struct secret *s, int transport, const char *host, unsigned port,
+                        const char *call_id, const char *from_tag, const struct flow_side *caller,
+                        const struct flow_side *callee, char *out, size_t size)
 {
     char token[FLOW_TOKEN_MAX] = "", sig[SIG_TEXT];
-    if ((caller_nat || callee_nat) &&
-        flow_token_format(caller_nat, callee_nat, token, sizeof(token)) != 0)
+    if (((caller && caller->present) || (callee && callee->present)) &&
+        flow_token_format(caller, callee, token, sizeof(token)) != 0)
         return SB_ERANGE;
     sign(s, call_id, from_tag, token, sig);
     bool v6 = strchr(host, ':') != NULL;
-    int n = snprintf(out, size, "<sip:%s%s%s%s%s:%u;lr;" RECORD_ROUTE_SIG_PARAM "=%s>", token,
-                     token[0] ? "@" : "", v6 ? "[" : "", host, v6 ? "]" : "", port, sig);
+    const char *param = transport == SB_TCP   ? ";transport=tcp"
+                        : transport == SB_TLS ? ";transport=tls"
+                                              : "";
+    int n = snprintf(out, size, "<sip:%s%s%s%s%s:%u%s;lr;" RECORD_ROUTE_SIG_PARAM "=%s>", token,
+                     token[0] ? "@" : "", v6 ? "[" : "", host, v6 ? "]" : "", port, param, sig);
     return n < 0 || (size_t)n >= size ? SB_ERANGE : 0;
 }
 

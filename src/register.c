@@ -169,9 +169,8 @@ static int request_parse(const struct sb_config *cfg, const struct sb_inbound *i
     if (total > REGISTER_MAX_CONTACTS)
         return 403;
     /* the raw URIs only when they line up with libosip2's contacts */
-    const char *raw = in->raw_contacts && in->raw_contact_count == (unsigned)total
-                          ? in->raw_contacts
-                          : NULL;
+    const char *raw =
+        in->raw_contacts && in->raw_contact_count == (unsigned)total ? in->raw_contacts : NULL;
     for (int i = 0; (c = osip_list_get(&req->contacts, i)) != NULL; i++) {
         if (is_wildcard(c)) {
             /* §10.3 step 6: "*" only alone and with Expires: 0 */
@@ -234,10 +233,15 @@ static int request_parse(const struct sb_config *cfg, const struct sb_inbound *i
             .via_transport = via ? via->protocol : NULL,
             .contact_host = c->url->host,
             .source = &in->src,
+            .stream = in->transport != SB_UDP,
         };
         b->use_source = !third_party && nat_detect((enum nat_mode)cfg->nat_mode, &facts);
         b->source = in->src;
         b->local = in->local;
+        b->transport = in->transport;
+        /* a UA registering itself over a connection is reached over it
+         * (RFC 5626 §6); a third party's connection is not the UA's */
+        b->conn = third_party ? 0 : in->conn;
     }
     return r->too_brief ? 423 : 0;
 }

@@ -16,6 +16,11 @@
 
 #include "switchboard/error.h"
 
+const char *sb_transport_name(int transport)
+{
+    return transport == SB_TCP ? "TCP" : transport == SB_TLS ? "TLS" : "UDP";
+}
+
 void sb_inbound_free(struct sb_inbound *in)
 {
     if (!in)
@@ -286,6 +291,17 @@ unsigned sipmsg_addr_host(const struct sb_addr *addr, char *buf, size_t size)
     return ntohs(s4->sin_port);
 }
 
+bool sipmsg_addr_same_ip(const struct sb_addr *a, const struct sb_addr *b)
+{
+    if (a->ss.ss_family != b->ss.ss_family)
+        return false;
+    if (a->ss.ss_family == AF_INET)
+        return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
+    return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+                  &((const struct sockaddr_in6 *)&b->ss)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
 void sipmsg_addr_format(const struct sb_addr *addr, char *buf, size_t size)
 {
     char ip[INET6_ADDRSTRLEN];
@@ -415,12 +431,13 @@ int sipmsg_via_destination(const osip_via_t *via, struct sb_addr *dst)
     return sipmsg_host_to_addr(host, port, dst);
 }
 
-int sipmsg_via_push(osip_message_t *msg, const char *host, unsigned port, const char *branch)
+int sipmsg_via_push(osip_message_t *msg, int transport, const char *host, unsigned port,
+                    const char *branch)
 {
     char text[512];
     bool v6 = strchr(host, ':') != NULL;
-    snprintf(text, sizeof(text), "SIP/2.0/UDP %s%s%s:%u;branch=%s", v6 ? "[" : "", host,
-             v6 ? "]" : "", port, branch);
+    snprintf(text, sizeof(text), "SIP/2.0/%s %s%s%s:%u;branch=%s", sb_transport_name(transport),
+             v6 ? "[" : "", host, v6 ? "]" : "", port, branch);
     osip_via_t *via;
     if (osip_via_init(&via) != 0)
         return SB_ENOMEM;
@@ -489,12 +506,42 @@ int sipmsg_branch_loop_hash(const char *branch, uint32_t *loop_hash)
     return 0;
 }
 
+int sipmsg_uri_transport(const osip_uri_t *uri)
+{
+    if (uri && uri->scheme && !strcasecmp(uri->scheme, "sips"))
+        return SB_TLS;
+    osip_uri_param_t *param = NULL;
+    if (!uri || osip_uri_uparam_get_byname((osip_uri_t *)uri, "transport", &param) != 0 || !param ||
+        !param->gvalue)
+        return SB_UDP;
+    if (!strcasecmp(param->gvalue, "udp"))
+        return SB_UDP;
+    if (!strcasecmp(param->gvalue, "tcp"))
+        return SB_TCP;
+    if (!strcasecmp(param->gvalue, "tls"))
+        return SB_TLS;
+    return SB_EINVAL;
+}
+
+int sipmsg_via_transport(const osip_via_t *via)
+{
+    const char *p = via ? via->protocol : NULL;
+    if (!p || !strcasecmp(p, "UDP"))
+        return SB_UDP;
+    if (!strcasecmp(p, "TCP"))
+        return SB_TCP;
+    if (!strcasecmp(p, "TLS"))
+        return SB_TLS;
+    return SB_EINVAL;
+}
+
 int sipmsg_uri_to_addr(const osip_uri_t *uri, struct sb_addr *dst)
 {
     unsigned port;
     if (!uri || !uri->host)
         return SB_EMALFORMED;
-    if (parse_port(uri->port, 5060, &port) != 0)
+    unsigned fallback = sipmsg_uri_transport(uri) == SB_TLS ? 5061 : 5060;
+    if (parse_port(uri->port, fallback, &port) != 0)
         return SB_EMALFORMED;
     return sipmsg_host_to_addr(uri->host, port, dst);
 }

@@ -21,26 +21,28 @@
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define LOAD_MAX_BINDINGS 1024 /* per AoR, whatever max_bindings was then */
 
-static const char schema[] = "CREATE TABLE IF NOT EXISTS bindings ("
-                             " aor TEXT NOT NULL,"
-                             " slot INTEGER NOT NULL,"
-                             " contact TEXT NOT NULL,"
-                             " uri TEXT NOT NULL,"
-                             " instance TEXT,"
-                             " call_id TEXT NOT NULL,"
-                             " cseq INTEGER NOT NULL,"
-                             " user_agent TEXT,"
-                             " expires_ms INTEGER NOT NULL," /* Unix time, ms */
-                             " q INTEGER NOT NULL,"
-                             " nat INTEGER NOT NULL,"    /* 1: reached at its source address */
-                             " source TEXT NOT NULL,"    /* where the REGISTER came from, ip:port */
-                             " local TEXT NOT NULL,"     /* our address it came in on, ip:port */
-                             " listen INTEGER NOT NULL," /* our listen index then */
-                             " PRIMARY KEY (aor, slot)) WITHOUT ROWID;"
-                             "CREATE INDEX IF NOT EXISTS bindings_expiry ON bindings (expires_ms);"
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS bindings ("
+    " aor TEXT NOT NULL,"
+    " slot INTEGER NOT NULL,"
+    " contact TEXT NOT NULL,"
+    " uri TEXT NOT NULL,"
+    " instance TEXT,"
+    " call_id TEXT NOT NULL,"
+    " cseq INTEGER NOT NULL,"
+    " user_agent TEXT,"
+    " expires_ms INTEGER NOT NULL," /* Unix time, ms */
+    " q INTEGER NOT NULL,"
+    " nat INTEGER NOT NULL,"                 /* 1: reached at its source address */
+    " source TEXT NOT NULL,"                 /* where the REGISTER came from, ip:port */
+    " local TEXT NOT NULL,"                  /* our address it came in on, ip:port */
+    " listen INTEGER NOT NULL,"              /* our listen index then */
+    " transport INTEGER NOT NULL DEFAULT 0," /* 0 UDP, 1 TCP, 2 TLS */
+    " PRIMARY KEY (aor, slot)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS bindings_expiry ON bindings (expires_ms);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);";
 
 enum stmt {
@@ -59,8 +61,8 @@ enum stmt {
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_DELETE] = "DELETE FROM bindings WHERE aor = ?1",
     [ST_INSERT] = "INSERT INTO bindings (aor, slot, contact, uri, instance, call_id, cseq,"
-                  " user_agent, expires_ms, q, nat, source, local, listen)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                  " user_agent, expires_ms, q, nat, source, local, listen, transport)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     [ST_PURGE] = "DELETE FROM bindings WHERE expires_ms <= ?1",
     [ST_CLEAR] = "DELETE FROM bindings",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -154,12 +156,18 @@ static int open_db(struct sqlite_store *s)
     }
     char *err = NULL;
     if (code == 0) {
-        rc = sqlite3_exec(s->db,
-                          "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                          " PRAGMA user_version=1;",
-                          NULL, NULL, &err);
+        rc = sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL,
+                          &err);
         if (rc == SQLITE_OK)
             rc = sqlite3_exec(s->db, schema, NULL, NULL, &err);
+        /* version 1 knew only UDP: its bindings are UDP ones */
+        if (rc == SQLITE_OK && version == 1)
+            rc = sqlite3_exec(s->db,
+                              "ALTER TABLE bindings ADD COLUMN transport INTEGER NOT NULL "
+                              "DEFAULT 0;",
+                              NULL, NULL, &err);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(s->db, "PRAGMA user_version=2;", NULL, NULL, &err);
         sqlite3_free(err);
         code = rc == SQLITE_OK ? 0 : fail(s, "schema", rc);
     }
@@ -276,6 +284,7 @@ static int insert_binding(struct sqlite_store *s, const char *aor, int slot,
     sqlite3_bind_text(st, 12, source, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 13, local, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 14, (int)b->local.listen_index);
+    sqlite3_bind_int(st, 15, b->transport);
     return run(s, ST_INSERT);
 }
 
@@ -343,6 +352,8 @@ static bool group_add(struct load_group *g, sqlite3_stmt *st)
     b->q = (unsigned)sqlite3_column_int(st, 9);
     b->use_source = sqlite3_column_int(st, 10) != 0;
     b->local.listen_index = (unsigned)sqlite3_column_int(st, 13);
+    /* the connection a binding came over died with the old process */
+    b->transport = (uint8_t)sqlite3_column_int(st, 14);
     const char *source = (const char *)sqlite3_column_text(st, 11);
     const char *local = (const char *)sqlite3_column_text(st, 12);
     g->count++;
@@ -366,8 +377,8 @@ static int sqlite_load(void *be, uint64_t now_wall_ms, store_load_fn fn, void *a
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(s->db,
                                 "SELECT aor, slot, contact, uri, instance, call_id, cseq,"
-                                " user_agent, expires_ms, q, nat, source, local, listen"
-                                " FROM bindings WHERE expires_ms > ?1 ORDER BY aor, slot",
+                                " user_agent, expires_ms, q, nat, source, local, listen,"
+                                " transport FROM bindings WHERE expires_ms > ?1 ORDER BY aor, slot",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return fail(s, "load", rc);

@@ -20,8 +20,7 @@
 struct txn_layer {
     struct txn_config config;
     struct timer_wheel *wheel;
-    txn_send_fn send;
-    void *send_ctx;
+    struct txn_io io;
     struct txn_user_ops ops;
     void *user;
     struct strmap servers;
@@ -37,12 +36,11 @@ struct server_txn {
     struct strmap_link link;
     struct txn_layer *layer;
     struct sb_inbound *in; /* released once a final response went out */
-    struct sb_local local;
+    struct sb_dest reply;  /* where responses go */
     bool invite;
     enum st_state state;
     char *last;
     size_t last_len;
-    struct sb_addr reply_to;
     struct timer retransmit; /* G */
     struct timer lifetime;   /* H, I, J, L */
     unsigned interval_ms;
@@ -57,8 +55,9 @@ struct client_txn {
     enum ct_state state;
     char *request;
     size_t request_len;
-    struct sb_local local;
-    struct sb_addr dst;
+    struct sb_dest dest;
+    bool switched;           /* a big UDP request sent over TCP (§18.1.1)... */
+    struct sb_dest udp_dest; /* ...that goes here if TCP fails */
     struct timer retransmit; /* A, E */
     struct timer lifetime;   /* B, D, F, K, M, and the CANCEL guard of §9.1 */
     unsigned interval_ms;
@@ -69,8 +68,8 @@ struct client_txn {
     uint32_t cseq;
 };
 
-int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel, txn_send_fn send,
-                     void *send_ctx, const struct txn_user_ops *ops, void *user,
+int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel,
+                     const struct txn_io *io, const struct txn_user_ops *ops, void *user,
                      struct txn_layer **out)
 {
     struct txn_layer *layer = calloc(1, sizeof(*layer));
@@ -78,8 +77,7 @@ int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel,
         return SB_ENOMEM;
     layer->config = *config;
     layer->wheel = wheel;
-    layer->send = send;
-    layer->send_ctx = send_ctx;
+    layer->io = *io;
     layer->ops = *ops;
     layer->user = user;
     if (getrandom(&layer->tag_seed, sizeof(layer->tag_seed), 0) != sizeof(layer->tag_seed))
@@ -184,10 +182,23 @@ static void server_terminate(struct server_txn *st)
     server_free(st);
 }
 
+static bool reliable(const struct sb_dest *dest)
+{
+    return dest->transport != SB_UDP;
+}
+
+/* Timers D, I, J and K wait out retransmissions; over TCP and TLS there
+ * are none, so they are zero (RFC 3261 §17.1.1.2, §17.1.2.2, §17.2.1,
+ * §17.2.2). */
+static unsigned absorb_ms(const struct sb_dest *dest, unsigned udp_ms)
+{
+    return reliable(dest) ? 0 : udp_ms;
+}
+
 static void server_send_last(struct server_txn *st)
 {
     if (st->last)
-        st->layer->send(st->layer->send_ctx, &st->local, &st->reply_to, st->last, st->last_len);
+        st->layer->io.send(st->layer->io.ctx, &st->reply, st->last, st->last_len);
 }
 
 static void server_on_retransmit(struct timer *timer, void *arg)
@@ -245,11 +256,16 @@ int txn_server_create(struct txn_layer *layer, struct sb_inbound *in, void *tu_d
         free(key_copy);
         return SB_ENOMEM;
     }
-    if (sipmsg_via_destination(sipmsg_top_via(in->msg), &st->reply_to) != 0)
-        st->reply_to = in->src; /* an unresolvable sent-by: answer the source */
+    st->reply = (struct sb_dest){
+        .transport = in->transport, .fd = in->fd, .conn = in->conn, .local = in->local};
+    /* over a stream the connection carries the responses; its source port
+     * is no listening port, so it is the address to answer only while the
+     * connection lives (§18.2.2) */
+    if (in->transport != SB_UDP ||
+        sipmsg_via_destination(sipmsg_top_via(in->msg), &st->reply.peer) != 0)
+        st->reply.peer = in->src; /* an unresolvable sent-by: answer the source */
     st->layer = layer;
     st->in = in;
-    st->local = in->local;
     st->invite = MSG_IS_INVITE(in->msg);
     st->state = st->invite ? ST_PROCEEDING : ST_TRYING;
     st->tu = tu_data;
@@ -280,7 +296,9 @@ bool txn_server_ack(struct server_txn *st)
         return false;
     st->state = ST_CONFIRMED;
     timer_cancel(&st->retransmit);
-    timer_schedule(layer->wheel, &st->lifetime, timer_wheel_now(layer->wheel) + layer->config.t4_ms); /* Timer I */
+    timer_schedule(layer->wheel, &st->lifetime,
+                   timer_wheel_now(layer->wheel) +
+                       absorb_ms(&st->reply, layer->config.t4_ms)); /* I */
     return true;
 }
 
@@ -311,7 +329,8 @@ static int server_send_response(struct server_txn *st, osip_message_t *resp, boo
             st->state = ST_PROCEEDING;
     } else if (!st->invite) {
         st->state = ST_COMPLETED;
-        timer_schedule(layer->wheel, &st->lifetime, now + 64u * layer->config.t1_ms); /* J */
+        timer_schedule(layer->wheel, &st->lifetime,
+                       now + absorb_ms(&st->reply, 64u * layer->config.t1_ms)); /* J */
     } else if (code < 300) {
         /* RFC 6026 §7.1: Accepted absorbs INVITE retransmissions; further
          * 2xx from other branches are still sent */
@@ -322,7 +341,8 @@ static int server_send_response(struct server_txn *st, osip_message_t *resp, boo
     } else {
         st->state = ST_COMPLETED;
         st->interval_ms = layer->config.t1_ms;
-        timer_schedule(layer->wheel, &st->retransmit, now + st->interval_ms);         /* G */
+        if (!reliable(&st->reply))
+            timer_schedule(layer->wheel, &st->retransmit, now + st->interval_ms);     /* G */
         timer_schedule(layer->wheel, &st->lifetime, now + 64u * layer->config.t1_ms); /* H */
     }
     if (code >= 200 && st->in) {
@@ -359,6 +379,11 @@ int txn_server_respond_code(struct server_txn *st, int code, const char *reason)
     if (rc != 0)
         return rc;
     return server_send_response(st, resp, true);
+}
+
+const struct sb_dest *txn_server_reply_dest(const struct server_txn *st)
+{
+    return &st->reply;
 }
 
 const osip_message_t *txn_server_request(const struct server_txn *st)
@@ -426,7 +451,7 @@ static void client_terminate(struct client_txn *ct)
 
 static void client_send(struct client_txn *ct, const char *data, size_t len)
 {
-    ct->layer->send(ct->layer->send_ctx, &ct->local, &ct->dst, data, len);
+    ct->layer->io.send(ct->layer->io.ctx, &ct->dest, data, len);
 }
 
 static void client_on_retransmit(struct timer *timer, void *arg)
@@ -508,8 +533,8 @@ static int client_keep_dialog_parts(struct client_txn *ct, const osip_message_t 
 }
 
 static struct client_txn *client_create(struct txn_layer *layer, const char *branch,
-                                        const char *method, const struct sb_local *local,
-                                        const struct sb_addr *dst, void *tu_data)
+                                        const char *method, const struct sb_dest *dest,
+                                        void *tu_data)
 {
     char key[1024];
     int len = client_key(branch, method, key, sizeof(key));
@@ -527,8 +552,7 @@ static struct client_txn *client_create(struct txn_layer *layer, const char *bra
     ct->layer = layer;
     ct->invite = strcmp(method, "INVITE") == 0;
     ct->state = CT_CALLING;
-    ct->local = *local;
-    ct->dst = *dst;
+    ct->dest = *dest;
     ct->tu = tu_data;
     ct->interval_ms = layer->config.t1_ms;
     timer_init(&ct->retransmit, client_on_retransmit, ct);
@@ -542,21 +566,51 @@ static void client_start(struct client_txn *ct)
     struct txn_layer *layer = ct->layer;
     uint64_t now = timer_wheel_now(layer->wheel);
     client_send(ct, ct->request, ct->request_len);
-    timer_schedule(layer->wheel, &ct->retransmit, now + ct->interval_ms);         /* A, E */
+    if (!reliable(&ct->dest))
+        timer_schedule(layer->wheel, &ct->retransmit, now + ct->interval_ms);     /* A, E */
     timer_schedule(layer->wheel, &ct->lifetime, now + 64u * layer->config.t1_ms); /* B, F */
 }
 
-int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct sb_local *local,
-                    const struct sb_addr *dst, void *tu_data, struct client_txn **out)
+/* RFC 3261 §18.1.1: a request within 200 bytes of the path MTU goes over
+ * a congestion-controlled transport, and our Via says so. Keeps what to
+ * fall back on when TCP cannot reach the target. */
+static int client_switch_to_tcp(struct client_txn *ct, osip_message_t *req)
+{
+    struct txn_layer *layer = ct->layer;
+    struct sb_dest tcp = ct->dest;
+    osip_via_t *via = sipmsg_top_via(req);
+    if (!layer->io.retarget || layer->io.retarget(layer->io.ctx, &tcp, SB_TCP) != 0 || !via)
+        return 0; /* no TCP here: UDP it is, fragments and all */
+    char *proto = osip_strdup("TCP");
+    if (!proto)
+        return SB_ENOMEM;
+    osip_free(via->protocol);
+    via->protocol = proto;
+    osip_free(ct->request);
+    ct->request = NULL;
+    int rc = sipmsg_serialize(req, &ct->request, &ct->request_len);
+    if (rc != 0)
+        return rc;
+    ct->switched = true;
+    ct->udp_dest = ct->dest;
+    ct->dest = tcp;
+    return 0;
+}
+
+int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct sb_dest *dest,
+                    void *tu_data, struct client_txn **out)
 {
     osip_via_t *via = sipmsg_top_via(req);
     const char *branch = via ? sipmsg_via_param(via, "branch") : NULL;
     if (!branch || !*branch)
         return SB_EMALFORMED;
-    struct client_txn *ct = client_create(layer, branch, req->sip_method, local, dst, tu_data);
+    struct client_txn *ct = client_create(layer, branch, req->sip_method, dest, tu_data);
     if (!ct)
         return SB_ENOMEM;
     int rc = sipmsg_serialize(req, &ct->request, &ct->request_len);
+    if (rc == 0 && dest->transport == SB_UDP && layer->config.udp_max &&
+        ct->request_len > layer->config.udp_max && !MSG_IS_ACK(req))
+        rc = client_switch_to_tcp(ct, req);
     if (rc == 0 && ct->invite)
         rc = client_keep_dialog_parts(ct, req);
     if (rc != 0) {
@@ -604,8 +658,7 @@ static void client_send_cancel(struct client_txn *ct)
         return;
     }
     /* the CANCEL is a transaction of its own with the INVITE's branch */
-    struct client_txn *cancel =
-        client_create(layer, ct->branch, "CANCEL", &ct->local, &ct->dst, NULL);
+    struct client_txn *cancel = client_create(layer, ct->branch, "CANCEL", &ct->dest, NULL);
     if (!cancel) {
         sb_buf_free(&b);
         return;
@@ -614,7 +667,8 @@ static void client_send_cancel(struct client_txn *ct)
     cancel->request_len = b.len;
     client_start(cancel);
     /* §9.1: give the INVITE 64*T1 to end once cancelled */
-    timer_schedule(layer->wheel, &ct->lifetime, timer_wheel_now(layer->wheel) + 64u * layer->config.t1_ms);
+    timer_schedule(layer->wheel, &ct->lifetime,
+                   timer_wheel_now(layer->wheel) + 64u * layer->config.t1_ms);
 }
 
 void txn_client_cancel(struct client_txn *ct)
@@ -678,7 +732,7 @@ static void client_receive_invite(struct client_txn *ct, osip_message_t **respp)
         ct->state = CT_COMPLETED;
         timer_cancel(&ct->retransmit);
         unsigned d = 64u * layer->config.t1_ms > 32000 ? 64u * layer->config.t1_ms : 32000;
-        timer_schedule(layer->wheel, &ct->lifetime, now + d); /* D */
+        timer_schedule(layer->wheel, &ct->lifetime, now + absorb_ms(&ct->dest, d)); /* D */
         client_tell(ct, respp);
     }
 }
@@ -696,7 +750,9 @@ static void client_receive_non_invite(struct client_txn *ct, osip_message_t **re
     }
     ct->state = CT_COMPLETED;
     timer_cancel(&ct->retransmit);
-    timer_schedule(layer->wheel, &ct->lifetime, timer_wheel_now(layer->wheel) + layer->config.t4_ms); /* K */
+    timer_schedule(layer->wheel, &ct->lifetime,
+                   timer_wheel_now(layer->wheel) +
+                       absorb_ms(&ct->dest, layer->config.t4_ms)); /* K */
     client_tell(ct, respp);
 }
 
@@ -718,5 +774,54 @@ bool txn_client_receive(struct txn_layer *layer, osip_message_t **respp)
         client_receive_invite(ct, respp);
     else
         client_receive_non_invite(ct, respp);
+    return true;
+}
+
+/* Puts a switched request back on UDP: the same bytes with "UDP" for "TCP"
+ * in our Via (the top one: the first one in @text past @from), so
+ * Content-Length and everything else stay as they were. */
+static void via_back_to_udp(char *text, size_t len, size_t from)
+{
+    char *tcp = text && from < len ? memmem(text + from, len - from, "SIP/2.0/TCP", 11) : NULL;
+    if (tcp)
+        memcpy(tcp + 8, "UDP", 3);
+}
+
+static void client_fall_back_to_udp(struct client_txn *ct)
+{
+    ct->switched = false;
+    ct->dest = ct->udp_dest;
+    const char *eol = memchr(ct->request, '\n', ct->request_len); /* past the request line */
+    via_back_to_udp(ct->request, ct->request_len, eol ? (size_t)(eol - ct->request) : 0);
+    if (ct->via)
+        via_back_to_udp(ct->via, strlen(ct->via), 0);
+    timer_cancel(&ct->lifetime);
+    client_start(ct);
+}
+
+bool txn_client_send_failed(struct txn_layer *layer, const osip_message_t *req)
+{
+    osip_via_t *via = sipmsg_top_via(req);
+    const char *branch = via ? sipmsg_via_param(via, "branch") : NULL;
+    if (!branch || !req->sip_method || MSG_IS_ACK(req))
+        return false; /* an ACK is no transaction of ours to fail */
+    char key[1024];
+    int len = client_key(branch, req->sip_method, key, sizeof(key));
+    if (len < 0)
+        return false;
+    struct client_txn *ct = (struct client_txn *)strmap_find(&layer->clients, key, (size_t)len);
+    if (!ct || (ct->state != CT_CALLING && ct->state != CT_PROCEEDING))
+        return ct != NULL;
+    if (ct->switched) {
+        client_fall_back_to_udp(ct);
+        return true;
+    }
+    if (ct->tu) {
+        if (layer->ops.on_transport_error)
+            layer->ops.on_transport_error(layer->user, ct, ct->tu);
+        else if (layer->ops.on_timeout)
+            layer->ops.on_timeout(layer->user, ct, ct->tu);
+    }
+    client_terminate(ct);
     return true;
 }

@@ -18,6 +18,7 @@
 
 #include "switchboard/error.h"
 #include "switchboard/ingress.h"
+#include "switchboard/listen.h"
 #include "switchboard/rate_limit.h"
 #include "switchboard/log.h"
 #include "switchboard/sip_msg.h"
@@ -26,11 +27,10 @@
 #define DATAGRAM_MAX 65536
 #define RECV_BUFFER_BYTES (4 * 1024 * 1024)
 
+/* The sockets of one UDP listen address: one per listener thread. */
 struct listen_addr {
-    char name[300];
-    struct sb_addr addr;
-    bool wildcard;
-    int *fds; /* one per listener thread */
+    struct listen_entry *entry; /* NULL: not UDP (stream.h serves it) */
+    int *fds;
 };
 
 struct listener {
@@ -51,7 +51,7 @@ struct listener {
 
 struct transport {
     size_t listen_count;
-    struct listen_addr *listens;
+    struct listen_addr *listens; /* indexed like the listen table */
     unsigned listener_count;
     struct listener *listeners;
     int stop_fd;
@@ -88,19 +88,9 @@ static int open_socket(const struct sb_addr *addr, const char *name)
     return fd;
 }
 
-static int listen_open(struct listen_addr *l, const char *spec, unsigned listeners)
+static int listen_open(struct listen_addr *l, unsigned listeners)
 {
-    char host[256];
-    unsigned port;
-    int rc = config_parse_listen(spec, host, sizeof(host), &port);
-    if (rc != 0)
-        return rc;
-    rc = sipmsg_host_to_addr(host, port, &l->addr);
-    if (rc != 0) {
-        SB_ERROR("cannot resolve listen address %s", spec);
-        return rc;
-    }
-    l->wildcard = !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
+    struct listen_entry *e = l->entry;
     l->fds = malloc(listeners * sizeof(int));
     if (!l->fds)
         return SB_ENOMEM;
@@ -108,36 +98,35 @@ static int listen_open(struct listen_addr *l, const char *spec, unsigned listene
         l->fds[i] = -1;
     /* SO_REUSEPORT would let a second switchboard share the port and take
      * half the calls: make sure nobody holds it before we do */
-    int probe = socket(l->addr.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (probe >= 0 && sipmsg_addr_host(&l->addr, host, sizeof(host)) != 0 &&
-        bind(probe, (const struct sockaddr *)&l->addr.ss, l->addr.len) != 0 &&
+    char ip[INET6_ADDRSTRLEN];
+    int probe = socket(e->addr.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0 && sipmsg_addr_host(&e->addr, ip, sizeof(ip)) != 0 &&
+        bind(probe, (const struct sockaddr *)&e->addr.ss, e->addr.len) != 0 &&
         errno == EADDRINUSE) {
-        SB_ERROR("cannot listen on %s: address already in use (another switchboard?)", spec);
+        SB_ERROR("cannot listen on %s: address already in use (another switchboard?)", e->name);
         close(probe);
         return SB_ESYS;
     }
     if (probe >= 0)
         close(probe);
     for (unsigned i = 0; i < listeners; i++) {
-        int fd = open_socket(&l->addr, spec);
+        int fd = open_socket(&e->addr, e->name);
         if (fd < 0)
             return fd;
         l->fds[i] = fd;
         if (i == 0) {
             /* port 0 asks the kernel; the other sockets share what it gave */
-            socklen_t len = sizeof(l->addr.ss);
-            getsockname(fd, (struct sockaddr *)&l->addr.ss, &len);
-            l->addr.len = len;
+            socklen_t len = sizeof(e->addr.ss);
+            getsockname(fd, (struct sockaddr *)&e->addr.ss, &len);
+            e->addr.len = len;
+            listen_entry_bound(e);
         }
     }
-    char ip[INET6_ADDRSTRLEN];
-    unsigned bound = sipmsg_addr_host(&l->addr, ip, sizeof(ip));
-    bool v6 = l->addr.ss.ss_family == AF_INET6;
-    snprintf(l->name, sizeof(l->name), "udp:%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", bound);
     return 0;
 }
 
-int transport_create(const struct sb_config *cfg, struct transport **out)
+int transport_create(const struct sb_config *cfg, struct listen_table *listens,
+                     struct transport **out)
 {
     struct transport *t = calloc(1, sizeof(*t));
     if (!t)
@@ -145,14 +134,17 @@ int transport_create(const struct sb_config *cfg, struct transport **out)
     t->stop_fd = -1;
     t->listener_count = cfg->listeners;
     t->rate_limit = cfg->rate_limit;
-    t->listens = calloc(cfg->listen_count, sizeof(*t->listens));
+    t->listens = calloc(listens->count ? listens->count : 1, sizeof(*t->listens));
     t->listeners = aligned_alloc(64, ((cfg->listeners * sizeof(struct listener) + 63) / 64) * 64);
     int rc = (t->listens && t->listeners) ? 0 : SB_ENOMEM;
     if (t->listeners)
         memset(t->listeners, 0, cfg->listeners * sizeof(struct listener));
-    for (size_t i = 0; rc == 0 && i < cfg->listen_count; i++) {
+    for (size_t i = 0; rc == 0 && i < listens->count; i++) {
         t->listen_count++;
-        rc = listen_open(&t->listens[i], cfg->listen[i], cfg->listeners);
+        if (listens->entries[i].transport != SB_UDP)
+            continue;
+        t->listens[i].entry = &listens->entries[i];
+        rc = listen_open(&t->listens[i], cfg->listeners);
     }
     if (rc == 0) {
         t->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -233,7 +225,7 @@ static void reply_direct(struct listener *l, int fd, const struct sb_local *loca
         h.msg_namelen = dst.len;
         h.msg_iov = &iov;
         h.msg_iovlen = 1;
-        if (transport_is_wildcard(l->transport, local->listen_index) &&
+        if (l->transport->listens[local->listen_index].entry->wildcard &&
             local->addr.ss.ss_family == AF_INET) {
             struct in_pktinfo info = {0};
             info.ipi_spec_dst = ((const struct sockaddr_in *)&local->addr.ss)->sin_addr;
@@ -257,8 +249,8 @@ static void local_from_msg(const struct listen_addr *la, unsigned index, struct 
                            struct sb_local *local)
 {
     local->listen_index = index;
-    local->addr = la->addr;
-    if (!la->wildcard)
+    local->addr = la->entry->addr;
+    if (!la->entry->wildcard)
         return;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
@@ -314,6 +306,10 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
     in->msg = msg;
     in->src = *src;
     in->local = *local;
+    in->transport = SB_UDP;
+    in->fd = fd;
+    in->conn = 0;
+    in->send_failed = false;
     in->received_ms = sb_now_ms();
     in->raw_contacts = got.raw_contacts;
     in->raw_contact_count = got.raw_contact_count;
@@ -354,7 +350,7 @@ static void drain_socket(struct listener *l, unsigned index)
         n = recvmmsg(fd, l->msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                SB_WARN("recvmmsg on %s: %s", la->name, strerror(errno));
+                SB_WARN("recvmmsg on %s: %s", la->entry->name, strerror(errno));
             break;
         }
         for (int i = 0; i < n; i++) {
@@ -381,8 +377,11 @@ static void *listener_main(void *arg)
     struct transport *t = l->transport;
     size_t nfds = t->listen_count + 1;
     struct pollfd pfds[SB_MAX_LISTEN + 1];
-    for (size_t i = 0; i < t->listen_count; i++)
-        pfds[i] = (struct pollfd){.fd = t->listens[i].fds[l->index], .events = POLLIN};
+    for (size_t i = 0; i < t->listen_count; i++) {
+        /* poll ignores negative descriptors: the stream listen addresses */
+        int fd = t->listens[i].fds ? t->listens[i].fds[l->index] : -1;
+        pfds[i] = (struct pollfd){.fd = fd, .events = POLLIN};
+    }
     pfds[t->listen_count] = (struct pollfd){.fd = t->stop_fd, .events = POLLIN};
     rcu_register_thread(); /* reasons_apply reads an RCU pointer */
     for (;;) {
@@ -447,67 +446,15 @@ void transport_stop(struct transport *t)
     }
 }
 
-size_t transport_listen_count(const struct transport *t)
-{
-    return t->listen_count;
-}
-
-const char *transport_listen_name(const struct transport *t, size_t index)
-{
-    return t->listens[index].name;
-}
-
 int transport_socket(const struct transport *t, unsigned index, unsigned worker)
 {
+    if (index >= t->listen_count || !t->listens[index].fds)
+        return -1;
     return t->listens[index].fds[worker % t->listener_count];
-}
-
-bool transport_is_wildcard(const struct transport *t, unsigned index)
-{
-    return t->listens[index].wildcard;
 }
 
 void transport_counters(const struct transport *t, uint64_t total[SB_CNT_COUNT])
 {
     for (unsigned i = 0; i < t->listener_count; i++)
         sb_counters_accumulate(total, &t->listeners[i].counters);
-}
-
-static bool listen_serves(const struct listen_addr *la, const struct sb_addr *addr)
-{
-    if (la->addr.ss.ss_family != addr->ss.ss_family)
-        return false;
-    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-    unsigned pa = sipmsg_addr_host(&la->addr, a, sizeof(a));
-    unsigned pb = sipmsg_addr_host(addr, b, sizeof(b));
-    return pa == pb && (la->wildcard || strcmp(a, b) == 0);
-}
-
-int transport_local_resolve(const struct transport *t, struct sb_local *local)
-{
-    if (local->listen_index < t->listen_count &&
-        listen_serves(&t->listens[local->listen_index], &local->addr))
-        return 0;
-    for (size_t i = 0; i < t->listen_count; i++) {
-        if (listen_serves(&t->listens[i], &local->addr)) {
-            local->listen_index = (unsigned)i;
-            return 0;
-        }
-    }
-    for (size_t i = 0; i < t->listen_count; i++) {
-        const struct listen_addr *la = &t->listens[i];
-        if (la->addr.ss.ss_family != local->addr.ss.ss_family)
-            continue;
-        local->listen_index = (unsigned)i;
-        if (!la->wildcard)
-            local->addr = la->addr;
-        else if (la->addr.ss.ss_family == AF_INET)
-            ((struct sockaddr_in *)&local->addr.ss)->sin_port =
-                ((const struct sockaddr_in *)&la->addr.ss)->sin_port;
-        else
-            ((struct sockaddr_in6 *)&local->addr.ss)->sin6_port =
-                ((const struct sockaddr_in6 *)&la->addr.ss)->sin6_port;
-        return 0;
-    }
-    return SB_ENOTFOUND;
 }

@@ -9,7 +9,7 @@
 
 #include "switchboard/error.h"
 #include "switchboard/log.h"
-#include "switchboard/outbox.h"
+#include "switchboard/net.h"
 #include "switchboard/proxy.h"
 #include "switchboard/timer_wheel.h"
 #include "switchboard/wakeq.h"
@@ -21,7 +21,7 @@ struct worker {
     pthread_t thread;
     bool running;
     struct timer_wheel *wheel;
-    struct outbox *outbox;
+    struct net *net;
     struct proxy *proxy;
     size_t live_transactions; /* written by the worker, read by main */
 };
@@ -31,18 +31,6 @@ struct worker_pool {
     unsigned count;
     struct worker *workers;
 };
-
-/* txn_send_fn: picks the socket of the local address and queues. */
-static void worker_send(void *ctx, const struct sb_local *local, const struct sb_addr *dst,
-                        const char *data, size_t len)
-{
-    struct worker *w = ctx;
-    struct transport *t = w->pool->deps.transport;
-    sip_trace_record(w->pool->deps.trace, &local->addr, dst, data, len);
-    int fd = transport_socket(t, local->listen_index, w->index);
-    const struct sb_addr *src = transport_is_wildcard(t, local->listen_index) ? &local->addr : NULL;
-    outbox_push(w->outbox, fd, dst, src, data, len);
-}
 
 static void *worker_main(void *arg)
 {
@@ -62,7 +50,7 @@ static void *worker_main(void *arg)
             handled++;
         }
         dispatch_done(d, w->index, handled);
-        outbox_flush(w->outbox);
+        net_flush(w->net);
         __atomic_store_n(&w->live_transactions, proxy_transaction_count(w->proxy),
                          __ATOMIC_RELAXED);
         if (taken)
@@ -72,7 +60,7 @@ static void *worker_main(void *arg)
         int64_t delay = timer_wheel_next_delay(w->wheel, timer_wheel_now(w->wheel));
         dispatch_wait(d, w->index, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
     }
-    outbox_flush(w->outbox);
+    net_flush(w->net);
     wakeq_batch_fini(&batch);
     rcu_unregister_thread();
     return NULL;
@@ -98,8 +86,17 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
         w->pool = pool;
         w->index = i;
         rc = timer_wheel_create(sb_now_ms(), &w->wheel);
-        if (rc == 0)
-            rc = outbox_create(&w->counters, &w->outbox);
+        if (rc == 0) {
+            struct net_deps nd = {
+                .listens = deps->listens,
+                .udp = deps->transport,
+                .streams = deps->streams,
+                .trace = deps->trace,
+                .counters = &w->counters,
+                .worker = i,
+            };
+            rc = net_create(&nd, &w->net);
+        }
         if (rc == 0) {
             struct proxy_env env = {
                 .config = cfg,
@@ -110,8 +107,7 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .auth = deps->auth,
                 .secret = deps->secret,
                 .wheel = w->wheel,
-                .send = worker_send,
-                .send_ctx = w,
+                .net = w->net,
                 .counters = &w->counters,
             };
             rc = proxy_create(&env, &w->proxy);
@@ -155,7 +151,7 @@ void worker_pool_destroy(struct worker_pool *pool)
     for (unsigned i = 0; i < pool->count; i++) {
         struct worker *w = &pool->workers[i];
         proxy_destroy(w->proxy);
-        outbox_destroy(w->outbox);
+        net_destroy(w->net);
         timer_wheel_destroy(w->wheel);
     }
     free(pool->workers);

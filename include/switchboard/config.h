@@ -10,7 +10,7 @@
 #define SB_MAX_DOMAINS 32
 
 struct sb_config {
-    char *listen[SB_MAX_LISTEN]; /* "udp:HOST:PORT" */
+    char *listen[SB_MAX_LISTEN]; /* "udp:HOST:PORT", "tcp:...", "tls:..." */
     size_t listen_count;
     unsigned listeners;  /* listener threads; 0 = CPU count */
     unsigned rate_limit; /* messages per second per source IP; 0 = off */
@@ -23,11 +23,11 @@ struct sb_config {
     unsigned default_expires;
     unsigned min_expires;
     unsigned max_expires;
-    unsigned max_bindings; /* per address-of-record */
-    unsigned max_records;  /* addresses-of-record in total */
-    int nat_mode;          /* enum nat_mode (nat.h): auto, always, never */
-    bool use_domain;       /* AoRs are user@domain, not just user */
-    char *store;           /* registration store file; NULL or "none": memory only */
+    unsigned max_bindings;      /* per address-of-record */
+    unsigned max_records;       /* addresses-of-record in total */
+    int nat_mode;               /* enum nat_mode (nat.h): auto, always, never */
+    bool use_domain;            /* AoRs are user@domain, not just user */
+    char *store;                /* registration store file; NULL or "none": memory only */
     unsigned store_queue_limit; /* changes waiting for the persister */
 
     /* proxy, RFC 3261 §17 timers in milliseconds */
@@ -41,14 +41,29 @@ struct sb_config {
     char *reasons_path;        /* reason phrase table, or NULL */
 
     /* digest authentication, RFC 3261 §22 */
-    int auth_mode;            /* enum auth_mode (auth.h): none, register, all */
-    char *auth_realm;         /* NULL: the first domain, else the host name */
-    char *auth_users;         /* users file (htdigest format) */
-    char *auth_secret_file;   /* NULL: the secret kept in the store, else random */
-    char *auth_algorithms;    /* offered, in order: "MD5", "SHA-256, MD5", ... */
-    unsigned auth_nonce_ttl;  /* seconds a nonce stays fresh */
-    unsigned auth_max_failures; /* failed attempts from one address... */
+    int auth_mode;               /* enum auth_mode (auth.h): none, register, all */
+    char *auth_realm;            /* NULL: the first domain, else the host name */
+    char *auth_users;            /* users file (htdigest format) */
+    char *auth_secret_file;      /* NULL: the secret kept in the store, else random */
+    char *auth_algorithms;       /* offered, in order: "MD5", "SHA-256, MD5", ... */
+    unsigned auth_nonce_ttl;     /* seconds a nonce stays fresh */
+    unsigned auth_max_failures;  /* failed attempts from one address... */
     unsigned auth_block_seconds; /* ...before it is refused this long */
+
+    /* TCP and TLS (RFC 3261 §18, RFC 5626 §4.4.1) */
+    unsigned tcp_threads;            /* stream I/O threads; 0 = CPU count */
+    unsigned tcp_max_connections;    /* in total; more are closed at once */
+    unsigned tcp_max_per_ip;         /* from one source IP address */
+    unsigned tcp_idle_timeout;       /* seconds without traffic before closing */
+    unsigned tcp_header_timeout;     /* seconds a message may take to arrive */
+    unsigned tcp_connect_timeout_ms; /* an outgoing connection's set-up */
+    unsigned tcp_write_queue_limit;  /* bytes queued for a peer that does not read */
+    unsigned path_mtu;               /* RFC 3261 §18.1.1: requests above MTU - 200... */
+    bool udp_to_tcp;                 /* ...go over TCP when the target has TCP */
+    char *tls_certificate;           /* PEM chain */
+    char *tls_key;                   /* PEM private key */
+    char *tls_ca;                    /* PEM CAs to verify peers with; NULL: system's */
+    bool tls_verify_client;          /* ask phones for a certificate signed by tls_ca */
 
     /* call journal and SIP trace */
     char *journal_path;  /* NULL: no journal */
@@ -75,8 +90,11 @@ int config_load_text(struct sb_config *cfg, const char *text, const char *name);
  * negative code after printing why (exit 2). */
 int config_from_args(struct sb_config *cfg, int argc, char **argv);
 
-/* Splits "udp:HOST:PORT" (HOST may be [v6]). Returns 0 or SB_EINVAL. */
-int config_parse_listen(const char *spec, char *host, size_t host_size, unsigned *port);
+/* Splits "udp:HOST:PORT" (or tcp:, tls:; HOST may be [v6]) into its
+ * transport (enum sb_transport), host and port. Returns 0, SB_EINVAL or
+ * SB_ERANGE (port). */
+int config_parse_listen(const char *spec, int *transport, char *host, size_t host_size,
+                        unsigned *port);
 
 /* Resolves 0 in listeners/workers to the CPU count. */
 void config_finalize(struct sb_config *cfg);

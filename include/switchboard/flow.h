@@ -10,6 +10,14 @@
  *
  *     sbf.<side A>.<side B>     side: hex IPv4/IPv6 address + hex port, or "-"
  *
+ * A side reached over TCP or TLS (a phone registered over a connection, a
+ * caller whose INVITE came over one) also names the connection: "t" (TCP)
+ * or "s" (TLS) and the connection id in hex follow its address, and
+ * requests to that side go over that very connection (RFC 5626 §5.3; if it
+ * is gone the request fails with 430 Flow Failed, never a new connection).
+ * A side we connected to ourselves has id 0: requests to it reuse a
+ * connection to its address, or open one.
+ *
  * Every in-dialog request comes back with that URI in its Route. A request
  * that came *from* one side's mapping goes on to the other side's mapping
  * (or, if the other side is not behind NAT, by its Request-URI); a request
@@ -21,24 +29,33 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-struct sb_addr;
+#include "switchboard/types.h"
 
-#define FLOW_TOKEN_MAX 96
+#define FLOW_TOKEN_MAX 128
 
-/* Writes the token for @a and @b (either may be NULL; not both) into @buf
- * (FLOW_TOKEN_MAX bytes). Returns 0 or SB_EINVAL. */
-int flow_token_format(const struct sb_addr *a, const struct sb_addr *b, char *buf, size_t size);
+/* One side of a dialog as a flow token names it. */
+struct flow_side {
+    bool present;
+    uint8_t transport; /* enum sb_transport */
+    uint64_t conn;     /* TCP/TLS: the connection; 0 for UDP, or for any to ->addr */
+    struct sb_addr addr;
+};
 
-/* Parses a Route URI's user part. Returns 0 (sides in *a / *b, *has_a /
- * *has_b say which), or SB_ENOTFOUND when @user is not a flow token. */
-int flow_token_parse(const char *user, struct sb_addr *a, bool *has_a, struct sb_addr *b,
-                     bool *has_b);
+/* Writes the token for sides @a and @b (absent ones as "-"; not both) into
+ * @buf (FLOW_TOKEN_MAX bytes). Returns 0 or SB_EINVAL. */
+int flow_token_format(const struct flow_side *a, const struct flow_side *b, char *buf, size_t size);
 
-/* Where an in-dialog request from @src goes, given a parsed token: 0 with
- * *dst set, or SB_ENOTFOUND to route it by its Request-URI. */
-int flow_token_target(const struct sb_addr *src, const struct sb_addr *a, bool has_a,
-                      const struct sb_addr *b, bool has_b, struct sb_addr *dst);
+/* Parses a Route URI's user part into *a and *b. Returns 0, or
+ * SB_ENOTFOUND when @user is not a flow token. */
+int flow_token_parse(const char *user, struct flow_side *a, struct flow_side *b);
+
+/* Where an in-dialog request that came from @from goes (@from's conn is
+ * the connection it came over, 0 for UDP): the other side's flow, or NULL
+ * to route it by its Request-URI. */
+const struct flow_side *flow_token_target(const struct flow_side *from, const struct flow_side *a,
+                                          const struct flow_side *b);
 
 /* Same IP and port? */
 bool flow_addr_equal(const struct sb_addr *x, const struct sb_addr *y);

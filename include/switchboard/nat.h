@@ -46,6 +46,8 @@ struct nat_facts {
     const char *via_transport;    /* "UDP", "TCP", "TLS", ... (default port) */
     const char *contact_host;     /* the Contact URI's host */
     const struct sb_addr *source; /* where the REGISTER came from */
+    bool stream;                  /* over TCP/TLS: the source port is an ephemeral
+                                   * one, so only addresses are evidence */
 };
 
 /* True when the UA should be reached at its source address. */

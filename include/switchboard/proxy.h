@@ -20,6 +20,7 @@
 #include "switchboard/types.h"
 
 struct proxy;
+struct net;
 struct auth;
 struct secret;
 
@@ -29,11 +30,10 @@ struct proxy_env {
     struct registrar *registrar;
     const struct identity *identity;
     struct timer_wheel *wheel;
-    txn_send_fn send; /* puts a datagram on the wire from a local address */
-    void *send_ctx;
+    struct net *net; /* the worker's way to the network */
     struct sb_counters *counters;
-    struct reasons *reasons;    /* may be NULL */
-    struct async_file *journal; /* may be NULL */
+    struct reasons *reasons;     /* may be NULL */
+    struct async_file *journal;  /* may be NULL */
     struct auth *auth;           /* NULL: nobody is challenged */
     const struct secret *secret; /* signs our Record-Routes */
 };

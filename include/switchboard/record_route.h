@@ -18,17 +18,17 @@
 #include <osipparser2/osip_uri.h>
 
 struct secret;
-struct sb_addr;
+struct flow_side;
 
 #define RECORD_ROUTE_SIG_PARAM "sbs"
 
-/* Writes "<sip:[token@]host:port;lr;sbs=...>" into @out. @caller_nat and
- * @callee_nat (may be NULL) are the sides reached at NAT mappings.
- * Returns 0 or SB_ERANGE. */
-int record_route_format(const struct secret *s, const char *host, unsigned port,
-                        const char *call_id, const char *from_tag,
-                        const struct sb_addr *caller_nat, const struct sb_addr *callee_nat,
-                        char *out, size_t size);
+/* Writes "<sip:[token@]host:port[;transport=tcp|tls];lr;sbs=...>" into
+ * @out: our address on one side of the call, over @transport (enum
+ * sb_transport). @caller and @callee (either may be NULL or absent) are
+ * the sides reached over a flow (flow.h). Returns 0 or SB_ERANGE. */
+int record_route_format(const struct secret *s, int transport, const char *host, unsigned port,
+                        const char *call_id, const char *from_tag, const struct flow_side *caller,
+                        const struct flow_side *callee, char *out, size_t size);
 
 /* Does @uri carry a signature we made for this dialog (@from_tag or
  * @to_tag, either may be NULL, being the tag of its creator)? */

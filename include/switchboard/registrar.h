@@ -35,6 +35,9 @@ struct registrar_binding {
     bool use_source;        /* the UA registered itself: reach it at source */
     struct sb_addr source;  /* where the REGISTER came from */
     struct sb_local local;  /* which of our addresses it came in on */
+    uint8_t transport;      /* enum sb_transport the REGISTER came over */
+    uint64_t conn;          /* TCP/TLS: its connection, the flow to reach the UA over
+                             * (RFC 5626); 0 when unknown (loaded from the store) */
 };
 
 /* A caller-owned copy of an address-of-record's live bindings. */

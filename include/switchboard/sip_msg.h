@@ -54,8 +54,11 @@ int sipmsg_via_stamp_source(osip_via_t *via, const struct sb_addr *src);
  * else sent-by. Returns 0, SB_EUNRESOLVED or SB_EMALFORMED. */
 int sipmsg_via_destination(const osip_via_t *via, struct sb_addr *dst);
 
-/* Prepends "SIP/2.0/UDP host:port;branch=@branch" to @msg. */
-int sipmsg_via_push(osip_message_t *msg, const char *host, unsigned port, const char *branch);
+/* Prepends "SIP/2.0/<transport> host:port;branch=@branch" to @msg. */
+int sipmsg_via_push(osip_message_t *msg, int transport, const char *host, unsigned port,
+                    const char *branch);
+/* A Via's transport (enum sb_transport), or SB_EINVAL for one we lack. */
+int sipmsg_via_transport(const osip_via_t *via);
 /* Removes the top Via. */
 void sipmsg_via_pop(osip_message_t *msg);
 
@@ -68,8 +71,12 @@ void sipmsg_branch_format(char *buf, size_t size, uint32_t loop_hash, uint64_t u
 /* Parses the loop hash out of a branch we made. Returns 0 or SB_ENOTFOUND. */
 int sipmsg_branch_loop_hash(const char *branch, uint32_t *loop_hash);
 
+/* The transport a URI asks for (RFC 3261 §19.1.1, RFC 5630 §3): sips: is
+ * TLS, else ;transport= udp, tcp or tls, else UDP. SB_EINVAL for any other
+ * (sctp, ws): one we cannot speak. */
+int sipmsg_uri_transport(const osip_uri_t *uri);
 /* Resolves a SIP URI's host (numeric first, then the resolver) and port
- * (default 5060) to a socket address. */
+ * (default 5060, 5061 for TLS) to a socket address. */
 int sipmsg_uri_to_addr(const osip_uri_t *uri, struct sb_addr *dst);
 /* @host without the brackets of an IPv6 reference ("[::1]" -> "::1"),
  * copied into @buf when they are stripped. */
@@ -79,6 +86,8 @@ int sipmsg_host_to_addr(const char *host, unsigned port, struct sb_addr *dst);
 
 /* Formats an address's IP (no brackets) and returns its port. */
 unsigned sipmsg_addr_host(const struct sb_addr *addr, char *buf, size_t size);
+/* Same address family and IP (ports aside)? */
+bool sipmsg_addr_same_ip(const struct sb_addr *a, const struct sb_addr *b);
 /* Formats "ip:port" ("[v6]:port") into @buf (64 bytes are always enough). */
 void sipmsg_addr_format(const struct sb_addr *addr, char *buf, size_t size);
 /* Parses what sipmsg_addr_format() wrote. Returns 0 or SB_EMALFORMED. */

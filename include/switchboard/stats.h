@@ -27,7 +27,15 @@
     X(AUTH_REPLAYED, "refused: credentials replayed")                                              \
     X(AUTH_MALFORMED, "refused: malformed credentials")                                            \
     X(AUTH_THROTTLED, "refused: too many failures from the source")                                \
-    X(FORGED_ROUTE, "refused: a Route naming us that we did not sign")
+    X(FORGED_ROUTE, "refused: a Route naming us that we did not sign")                             \
+    X(STREAM_MESSAGES, "messages received over TCP/TLS")                                           \
+    X(STREAM_ACCEPTED, "TCP/TLS connections accepted")                                             \
+    X(STREAM_CONNECTED, "TCP/TLS connections opened by us")                                        \
+    X(STREAM_REFUSED, "TCP/TLS connections refused (connection limits)")                           \
+    X(STREAM_FAILED, "TCP/TLS connections failed (connect, handshake, reset)")                     \
+    X(STREAM_TIMEOUTS, "TCP/TLS connections closed: idle, or a message too slow")                  \
+    X(STREAM_OVERFLOWS, "TCP/TLS connections dropped: the peer did not read")                      \
+    X(STREAM_UNSENT, "requests handed back: their connection was gone")
 
 enum sb_counter {
 #define SB_COUNTER_ENUM(name, text) SB_CNT_##name,

@@ -23,11 +23,23 @@ struct client_txn;
 struct txn_config {
     unsigned t1_ms, t2_ms, t4_ms;
     size_t max_server; /* server transactions; 0 = unbounded */
+    /* RFC 3261 §18.1.1: a request bigger than this (path MTU - 200) for a
+     * UDP destination goes over TCP instead, back to UDP if that fails;
+     * 0 = never */
+    size_t udp_max;
 };
 
-/* How the layer puts a datagram on the wire. */
-typedef void (*txn_send_fn)(void *ctx, const struct sb_local *local, const struct sb_addr *dst,
-                            const char *data, size_t len);
+/* How the layer reaches the network (net.h in the program, a recorder in
+ * the unit tests). */
+struct txn_io {
+    /* Puts @data on the wire to @dest, as it is. */
+    void (*send)(void *ctx, const struct sb_dest *dest, const char *data, size_t len);
+    /* Points @dest at its peer over @transport instead (from one of our
+     * addresses of that transport, no connection yet). Returns 0, or
+     * SB_ENOTFOUND when we do not listen on it. May be NULL. */
+    int (*retarget)(void *ctx, struct sb_dest *dest, int transport);
+    void *ctx;
+};
 
 struct txn_user_ops {
     /* A response for @ct the user must see: every 1xx, the first final, and
@@ -37,6 +49,10 @@ struct txn_user_ops {
     /* Timer B or F fired, or a CANCELled INVITE got no final answer: act as
      * if a 408 arrived (RFC 3261 §16.7 step 2, §9.1). */
     void (*on_timeout)(void *user, struct client_txn *ct, void *tu_data);
+    /* The request could not be sent (its connection is gone or could not
+     * be made): RFC 3261 §8.1.3.1 treats it as a 503; a proxy knows better
+     * what to answer (480 or 430 for a flow, RFC 5626). NULL: on_timeout. */
+    void (*on_transport_error)(void *user, struct client_txn *ct, void *tu_data);
     /* The transaction is being freed; forget every pointer to it. */
     void (*on_client_gone)(void *user, struct client_txn *ct, void *tu_data);
     void (*on_server_gone)(void *user, struct server_txn *st, void *tu_data);
@@ -46,8 +62,10 @@ struct txn_user_ops {
                               osip_message_t *resp, bool local);
 };
 
-int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel, txn_send_fn send,
-                     void *send_ctx, const struct txn_user_ops *ops, void *user,
+/* Timers A, E and G (retransmissions) run only over UDP; over TCP and TLS
+ * Timers D, I, J and K are zero (RFC 3261 §17). */
+int txn_layer_create(const struct txn_config *config, struct timer_wheel *wheel,
+                     const struct txn_io *io, const struct txn_user_ops *ops, void *user,
                      struct txn_layer **out);
 /* Frees every transaction without callbacks. */
 void txn_layer_destroy(struct txn_layer *layer);
@@ -91,6 +109,9 @@ int txn_server_respond_own(struct server_txn *st, osip_message_t *resp);
  * the standard phrase. */
 int txn_server_respond_code(struct server_txn *st, int code, const char *reason);
 
+/* Where the transaction's responses go: the connection the request came
+ * on, or its Via's address (RFC 3261 §18.2.2). */
+const struct sb_dest *txn_server_reply_dest(const struct server_txn *st);
 /* The request, and how it arrived; NULL once a final response was sent
  * (the transaction then keeps only what retransmissions need). */
 const osip_message_t *txn_server_request(const struct server_txn *st);
@@ -106,10 +127,17 @@ const char *txn_server_local_tag(const struct server_txn *st);
 /* --- client transactions ------------------------------------------------ */
 
 /* Serialises @req (whose top Via must carry our branch) and sends it to
- * @dst from @local, starting Timer A/B or E/F. @req stays the caller's.
- * Returns 0, SB_EMALFORMED or SB_ENOMEM. */
-int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct sb_local *local,
-                    const struct sb_addr *dst, void *tu_data, struct client_txn **out);
+ * @dest, starting Timer A/B or E/F. A UDP request bigger than udp_max goes
+ * over TCP (its Via says so). @req stays the caller's, its top Via maybe
+ * changed. Returns 0, SB_EMALFORMED or SB_ENOMEM. */
+int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct sb_dest *dest,
+                    void *tu_data, struct client_txn **out);
+
+/* Our request @req (handed back by the I/O thread that could not send it)
+ * failed: a request switched from UDP to TCP goes again over UDP, any
+ * other fails its transaction (on_transport_error). Returns whether a
+ * transaction was waiting for it. */
+bool txn_client_send_failed(struct txn_layer *layer, const osip_message_t *req);
 
 /* Matches a response to its client transaction (§17.1.3) and runs the
  * state machine. Returns true when a transaction matched (the user may have

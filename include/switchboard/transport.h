@@ -5,7 +5,8 @@
  * parses with libosip2, answers malformed requests with 400 itself, stamps
  * received/rport on requests, and hands each message to the worker its
  * Call-ID hashes to (dispatch.h). Workers send through any of the sockets
- * (transport_socket); sendmsg on a shared UDP socket is thread-safe. */
+ * (transport_socket, resolved into a struct sb_dest by net.h); sendmsg on
+ * a shared UDP socket is thread-safe. */
 #ifndef SWITCHBOARD_TRANSPORT_H
 #define SWITCHBOARD_TRANSPORT_H
 
@@ -20,10 +21,13 @@
 #include "switchboard/types.h"
 
 struct transport;
+struct listen_table;
 
-/* Opens and binds every socket. Returns 0, or a negative code after
- * logging which address failed. */
-int transport_create(const struct sb_config *cfg, struct transport **out);
+/* Opens and binds a socket per listener thread for every UDP address of
+ * @listens, noting in it the ports the kernel chose. Returns 0, or a
+ * negative code after logging which address failed. */
+int transport_create(const struct sb_config *cfg, struct listen_table *listens,
+                     struct transport **out);
 void transport_destroy(struct transport *t);
 
 /* Starts the listener threads, feeding @d. Received datagrams and the
@@ -34,20 +38,10 @@ int transport_start(struct transport *t, struct dispatch *d, struct sip_trace *t
 /* Stops reading and joins the listener threads. */
 void transport_stop(struct transport *t);
 
-size_t transport_listen_count(const struct transport *t);
-/* "udp:HOST:PORT" as bound (the real port when 0 was asked). */
-const char *transport_listen_name(const struct transport *t, size_t index);
-/* A socket of listen address @index, spread over @worker. */
+/* Listener @worker's socket of UDP listen address @index (any of them
+ * sends; spreading workers over them spreads the kernel's socket locks),
+ * or -1 when @index is not a UDP listen address. */
 int transport_socket(const struct transport *t, unsigned index, unsigned worker);
-/* Is listen address @index a wildcard (0.0.0.0 / ::)? */
-bool transport_is_wildcard(const struct transport *t, unsigned index);
-
-/* Makes @local name one of our listen addresses (a binding loaded from the
- * store may predate a change of listen addresses): keeps its index when
- * that listen address is still the same, or a wildcard of the same family
- * and port; else picks the first listen address of the same family.
- * Returns 0 or SB_ENOTFOUND (no address of that family at all). */
-int transport_local_resolve(const struct transport *t, struct sb_local *local);
 
 /* Adds the listener threads' counters into @total. */
 void transport_counters(const struct transport *t, uint64_t total[SB_CNT_COUNT]);

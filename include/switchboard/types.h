@@ -3,6 +3,7 @@
 #ifndef SWITCHBOARD_TYPES_H
 #define SWITCHBOARD_TYPES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <netinet/in.h>
@@ -18,11 +19,32 @@ struct sb_addr {
     socklen_t len;
 };
 
-/* The local end a datagram arrived on (or should leave from): which listen
- * address, and the exact local IP, which matters when listening on 0.0.0.0. */
+/* The transports of RFC 3261 §18 (TLS: RFC 5630). */
+enum sb_transport { SB_UDP = 0, SB_TCP = 1, SB_TLS = 2 };
+
+/* "UDP", "TCP", "TLS": as in a Via. */
+const char *sb_transport_name(int transport);
+
+/* The local end a message arrived on (or should leave from): which listen
+ * address (an index over every listen address, whatever its transport),
+ * and the exact local IP, which matters when listening on 0.0.0.0. */
 struct sb_local {
     unsigned listen_index;
     struct sb_addr addr;
+};
+
+/* Where a message goes, resolved once when its target is chosen (as
+ * Kamailio's dest_info carries its send_sock): the transport, the peer,
+ * our end, and what carries it: a UDP socket, or a stream connection.
+ * The sender (net.h) uses it as it is and never looks anything up. */
+struct sb_dest {
+    uint8_t transport; /* enum sb_transport */
+    bool flow;         /* stream: only over ->conn; if it is gone the send
+                        * fails, never a new connection (RFC 5626 §5.3) */
+    int fd;            /* UDP: the socket to send on */
+    uint64_t conn;     /* stream: the connection, 0 = any to ->peer, or a new one */
+    struct sb_addr peer;
+    struct sb_local local;
 };
 
 /* One received SIP message on its way from a listener to a worker. The
@@ -32,6 +54,13 @@ struct sb_inbound {
     osip_message_t *msg;
     struct sb_addr src;
     struct sb_local local;
+    uint8_t transport; /* enum sb_transport it arrived over */
+    int fd;            /* UDP: the socket it arrived on */
+    uint64_t conn;     /* TCP/TLS: the connection it arrived on */
+    /* A message our I/O thread could not send (its connection gone or
+     * never made): handed back to the worker that sent it, so the
+     * transaction fails at once (RFC 3261 §8.1.3.1, §18.1.1) */
+    bool send_failed;
     uint64_t received_ms;
     /* REGISTER only: each Contact's URI as it arrived (libosip2 unescapes
      * user parts, so sip:%00@h and sip:%00%00@h would look alike), one

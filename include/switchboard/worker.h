@@ -2,8 +2,8 @@
  * its transactions and timers) and sends what that produced in batches.
  *
  * DESIGN: a worker owns its timer wheel, proxy, transaction layer and
- * outbox; no other thread touches them. It sleeps only when its queue is
- * empty, for as long as its next timer allows. */
+ * net (its way to the network, net.h); no other thread touches them. It sleeps only when its queue
+ * is empty, for as long as its next timer allows. */
 #ifndef SWITCHBOARD_WORKER_H
 #define SWITCHBOARD_WORKER_H
 
@@ -20,6 +20,8 @@
 #include "switchboard/transport.h"
 
 struct worker_pool;
+struct listen_table;
+struct stream;
 struct auth;
 struct secret;
 
@@ -27,12 +29,14 @@ struct secret;
 struct worker_deps {
     const struct sb_config *config;
     struct dispatch *dispatch;
+    const struct listen_table *listens;
     struct transport *transport;
+    struct stream *streams; /* NULL: no tcp: or tls: listen address */
     struct registrar *registrar;
     const struct identity *identity;
-    struct reasons *reasons;    /* may be NULL */
-    struct async_file *journal; /* may be NULL */
-    struct sip_trace *trace;    /* may be NULL */
+    struct reasons *reasons;     /* may be NULL */
+    struct async_file *journal;  /* may be NULL */
+    struct sip_trace *trace;     /* may be NULL */
     struct auth *auth;           /* may be NULL: nobody is challenged */
     const struct secret *secret; /* signs our Record-Routes and nonces */
 };

@@ -14,7 +14,9 @@
 #include "switchboard/config.h"
 #include "switchboard/identity.h"
 #include "switchboard/ingress.h"
+#include "switchboard/listen.h"
 #include "switchboard/log.h"
+#include "switchboard/net.h"
 #include "switchboard/proxy.h"
 #include "switchboard/registrar.h"
 #include "switchboard/secret.h"
@@ -29,10 +31,12 @@ static struct proxy *proxy;
 static struct secret *secret;
 static size_t bytes_sent;
 
-static void count_send(void *ctx, const struct sb_local *local, const struct sb_addr *dst,
-                       const char *data, size_t len)
+static struct listen_table listens;
+static struct net *net;
+
+static void count_send(void *ctx, const struct sb_dest *dest, const char *data, size_t len)
 {
-    (void)ctx, (void)local, (void)dst, (void)data;
+    (void)ctx, (void)dest, (void)data;
     bytes_sent += len; /* the datagram was built; where it goes is the kernel's business */
 }
 
@@ -61,8 +65,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     sb_log_set_level(SB_LOG_ERROR);
     rcu_register_thread();
     config_defaults(&config);
-    char *args[] = {"fuzz", "-l", "udp:127.0.0.1:5060", "--domain", "example.com", NULL};
-    if (config_from_args(&config, 5, args) != 0)
+    char *args[] = {
+        "fuzz",        "-l", "udp:127.0.0.1:5060", "-l", "tcp:127.0.0.1:5060", "--domain",
+        "example.com", NULL};
+    if (config_from_args(&config, 7, args) != 0 || listen_table_init(&listens, &config) != 0)
+        abort();
+    struct sb_counters *counters = calloc(1, sizeof(struct sb_counters));
+    struct net_deps nd = {.listens = &listens, .counters = counters, .capture = count_send};
+    if (net_create(&nd, &net) != 0)
         abort();
     /* bounded like production, so fuzzed REGISTERs cannot grow it forever */
     struct registrar_limits limits = {.max_bindings = 4, .max_records = 1000};
@@ -72,17 +82,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     static const char key[] = "fuzzing key, not secret at all";
     if (secret_from_bytes(key, sizeof(key), &secret) != 0)
         abort();
-    /* two devices for bob (forking), one for alice */
+    /* two devices for bob (forking, one over TCP), one for alice */
     bind_user("bob", "sip:bob@127.0.0.2:5062");
-    bind_user("bob", "sip:bob@127.0.0.3:5064");
+    bind_user("bob", "sip:bob@127.0.0.3:5064;transport=tcp");
     bind_user("alice", "sip:alice@127.0.0.4:5066");
     struct proxy_env env = {
         .config = &config,
         .registrar = registrar,
         .identity = identity,
         .wheel = wheel,
-        .send = count_send,
-        .counters = calloc(1, sizeof(struct sb_counters)),
+        .net = net,
+        .counters = counters,
         .secret = secret,
     };
     if (proxy_create(&env, &proxy) != 0)
@@ -117,8 +127,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case INGRESS_MESSAGE: {
         struct sb_inbound *in = calloc(1, sizeof(*in));
         in->msg = got.msg;
+        in->raw_contacts = got.raw_contacts;
+        in->raw_contact_count = got.raw_contact_count;
         in->src = src;
         in->local = local;
+        /* the low bit of the length picks the transport it came over */
+        in->transport = size & 1 ? SB_TCP : SB_UDP;
+        in->conn = size & 1 ? 0x100 : 0;
+        in->local.listen_index = size & 1;
         proxy_handle(proxy, in);
         break;
     }

@@ -6,6 +6,9 @@
  *   2  a configuration file (INI), checked as at start-up
  *   3  a flow token (the user part of our Record-Route) and its target
  *   4  an "ip:port" address as the registration store writes it
+ *   5  bytes from a TCP/TLS connection: framed as an I/O thread frames them
+ *      (stream_frame.h), fed in pieces the first bytes choose, each whole
+ *      message through the ingress parser
  * Nothing here may crash, leak, or read out of bounds, whatever the bytes. */
 #include <stdint.h>
 #include <stdio.h>
@@ -22,9 +25,11 @@
 #include "switchboard/config.h"
 #include "switchboard/digest.h"
 #include "switchboard/flow.h"
+#include "switchboard/ingress.h"
 #include "switchboard/log.h"
 #include "switchboard/secret.h"
 #include "switchboard/sip_msg.h"
+#include "switchboard/stream_frame.h"
 #include "switchboard/types.h"
 
 static struct secret *secret;
@@ -104,11 +109,57 @@ static void one_config(const char *text)
 
 static void one_flow_token(const char *text)
 {
-    struct sb_addr a, b, src, dst;
-    bool has_a, has_b;
-    sipmsg_host_to_addr("192.0.2.1", 5060, &src);
-    if (flow_token_parse(text, &a, &has_a, &b, &has_b) == 0)
-        flow_token_target(&src, &a, has_a, &b, has_b, &dst);
+    struct flow_side a, b, from = {.present = true, .transport = SB_TCP, .conn = 0x1100};
+    sipmsg_host_to_addr("192.0.2.1", 5060, &from.addr);
+    if (flow_token_parse(text, &a, &b) == 0)
+        flow_token_target(&from, &a, &b);
+}
+
+/* 5: a connection's bytes, delivered @data[0] bytes at a time (1-256) into
+ * a buffer as the I/O thread keeps one: each whole message goes through
+ * ingress_parse; a framing error ends the connection. */
+static void one_stream(const uint8_t *data, size_t size)
+{
+    if (size < 2)
+        return;
+    size_t piece = (size_t)data[0] + 1;
+    data++;
+    size--;
+    char *buf = malloc(size + 1);
+    size_t len = 0, fed = 0;
+    while (fed < size) {
+        size_t n = size - fed < piece ? size - fed : piece;
+        memcpy(buf + len, data + fed, n);
+        len += n;
+        fed += n;
+        for (;;) {
+            struct stream_frame f;
+            stream_frame_next(buf, len, &f);
+            if (f.kind == STREAM_FRAME_MORE)
+                break;
+            if (f.kind != STREAM_FRAME_MESSAGE && f.kind != STREAM_FRAME_PING &&
+                f.kind != STREAM_FRAME_PONG) {
+                free(buf);
+                return; /* 400 or 513 and close */
+            }
+            size_t used = f.skip;
+            if (f.kind == STREAM_FRAME_MESSAGE) {
+                char *msg = malloc(f.length + 1);
+                memcpy(msg, buf, f.length);
+                struct ingress got;
+                struct sb_addr src;
+                sipmsg_host_to_addr("192.0.2.1", 40000, &src);
+                ingress_parse(msg, f.length, &src, &got);
+                osip_message_free(got.msg);
+                free(got.raw_contacts);
+                free(msg);
+                used = f.length;
+            }
+            memmove(buf, buf + used, len - used);
+            len -= used;
+        }
+    }
+    free(buf);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -121,13 +172,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct auth_users *u = NULL;
     struct sb_addr addr;
     char err[256];
-    switch (data[0] % 5) {
+    switch (data[0] % 6) {
     case 0:
         one_authorization(text);
         break;
     case 1:
-        if (auth_users_parse((const char *)data + 1, size - 1, "pbx.test", &u, err,
-                             sizeof(err)) == 0)
+        if (auth_users_parse((const char *)data + 1, size - 1, "pbx.test", &u, err, sizeof(err)) ==
+            0)
             auth_users_ha1(u, "alice", DIGEST_MD5);
         auth_users_free(u);
         break;
@@ -137,8 +188,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
         one_flow_token(text);
         break;
-    default:
+    case 4:
         sipmsg_addr_parse(text, &addr);
+        break;
+    default:
+        one_stream(data + 1, size - 1);
         break;
     }
     free(text);

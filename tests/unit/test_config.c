@@ -5,20 +5,55 @@
 
 #include "switchboard/config.h"
 #include "switchboard/error.h"
+#include "switchboard/types.h"
 
 Test(config, listen_specs_parse)
 {
     char host[64];
     unsigned port;
-    cr_assert_eq(config_parse_listen("udp:127.0.0.1:5060", host, sizeof(host), &port), 0);
+    int transport;
+    cr_assert_eq(config_parse_listen("udp:127.0.0.1:5060", &transport, host, sizeof(host), &port),
+                 0);
     cr_assert_str_eq(host, "127.0.0.1");
     cr_assert_eq(port, 5060);
-    cr_assert_eq(config_parse_listen("udp:[::1]:5070", host, sizeof(host), &port), 0);
+    cr_assert_eq(transport, SB_UDP);
+    cr_assert_eq(config_parse_listen("udp:[::1]:5070", &transport, host, sizeof(host), &port), 0);
     cr_assert_str_eq(host, "::1");
     cr_assert_eq(port, 5070);
-    cr_assert_eq(config_parse_listen("tcp:1.2.3.4:5060", host, sizeof(host), &port), SB_EINVAL);
-    cr_assert_eq(config_parse_listen("udp:1.2.3.4:99999", host, sizeof(host), &port), SB_ERANGE);
-    cr_assert_eq(config_parse_listen("udp:1.2.3.4", host, sizeof(host), &port), SB_EINVAL);
+    cr_assert_eq(config_parse_listen("tcp:1.2.3.4:5060", &transport, host, sizeof(host), &port), 0);
+    cr_assert_eq(transport, SB_TCP);
+    cr_assert_eq(config_parse_listen("TLS:1.2.3.4:5061", &transport, host, sizeof(host), &port), 0);
+    cr_assert_eq(transport, SB_TLS);
+    cr_assert_eq(config_parse_listen("sctp:1.2.3.4:5060", &transport, host, sizeof(host), &port),
+                 SB_EINVAL);
+    cr_assert_eq(config_parse_listen("udp:1.2.3.4:99999", &transport, host, sizeof(host), &port),
+                 SB_ERANGE);
+    cr_assert_eq(config_parse_listen("udp:1.2.3.4", &transport, host, sizeof(host), &port),
+                 SB_EINVAL);
+}
+
+Test(config, tls_listen_needs_a_certificate)
+{
+    struct sb_config cfg;
+    config_defaults(&cfg);
+    cr_assert_neq(config_load_text(&cfg, "[server]\nlisten = tls:127.0.0.1:5061\n", "t.conf"), 0);
+    config_free(&cfg);
+    config_defaults(&cfg);
+    cr_assert_eq(config_load_text(&cfg,
+                                  "[server]\nlisten = udp:127.0.0.1:5060, tcp:127.0.0.1:5060, "
+                                  "tls:127.0.0.1:5061\n[tls]\ncertificate = c.pem\nkey = k.pem\n"
+                                  "[tcp]\nmax_per_ip = 8\nidle_timeout = 90\n",
+                                  "t.conf"),
+                 0);
+    cr_assert_eq(cfg.listen_count, 3);
+    cr_assert_eq(cfg.tcp_max_per_ip, 8);
+    cr_assert_eq(cfg.tcp_idle_timeout, 90);
+    cr_assert_str_eq(cfg.tls_certificate, "c.pem");
+    config_free(&cfg);
+    config_defaults(&cfg);
+    cr_assert_neq(config_load_text(&cfg, "[tls]\nverify_client = yes\n", "t.conf"), 0,
+                  "verify_client without a CA");
+    config_free(&cfg);
 }
 
 static char *write_temp(const char *text)

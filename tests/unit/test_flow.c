@@ -8,69 +8,125 @@
 #include "switchboard/sip_msg.h"
 #include "switchboard/types.h"
 
-static struct sb_addr addr(const char *ip, unsigned port)
+static struct flow_side udp(const char *ip, unsigned port)
 {
-    struct sb_addr a;
-    cr_assert_eq(sipmsg_host_to_addr(ip, port, &a), 0);
-    return a;
+    struct flow_side s = {.present = true, .transport = SB_UDP};
+    cr_assert_eq(sipmsg_host_to_addr(ip, port, &s.addr), 0);
+    return s;
 }
+
+static struct flow_side stream(int transport, const char *ip, unsigned port, uint64_t conn)
+{
+    struct flow_side s = udp(ip, port);
+    s.transport = (uint8_t)transport;
+    s.conn = conn;
+    return s;
+}
+
+static const struct flow_side none = {0};
 
 Test(flow, round_trip_v4_and_v6)
 {
-    struct sb_addr a = addr("10.0.0.1", 5062), b = addr("2001:db8::7", 40000);
+    struct flow_side a = udp("10.0.0.1", 5062), b = udp("2001:db8::7", 40000), pa, pb;
     char token[FLOW_TOKEN_MAX];
     cr_assert_eq(flow_token_format(&a, &b, token, sizeof(token)), 0);
     cr_assert_str_eq(token, "sbf.0a00000113c6.20010db80000000000000000000000079c40");
-    struct sb_addr pa, pb;
-    bool has_a, has_b;
-    cr_assert_eq(flow_token_parse(token, &pa, &has_a, &pb, &has_b), 0);
-    cr_assert(has_a && has_b);
-    cr_assert(flow_addr_equal(&pa, &a));
-    cr_assert(flow_addr_equal(&pb, &b));
+    cr_assert_eq(flow_token_parse(token, &pa, &pb), 0);
+    cr_assert(pa.present && pb.present);
+    cr_assert_eq(pa.transport, SB_UDP);
+    cr_assert(flow_addr_equal(&pa.addr, &a.addr));
+    cr_assert(flow_addr_equal(&pb.addr, &b.addr));
+}
+
+Test(flow, stream_sides_carry_their_connection)
+{
+    struct flow_side a = stream(SB_TCP, "10.0.0.1", 40001, 0x12345600ull);
+    struct flow_side b = stream(SB_TLS, "2001:db8::7", 5061, 0xffffffffffffff01ull), pa, pb;
+    char token[FLOW_TOKEN_MAX];
+    cr_assert_eq(flow_token_format(&a, &b, token, sizeof(token)), 0);
+    cr_assert_str_eq(token, "sbf.0a0000019c41t12345600.20010db8000000000000000000000007"
+                            "13c5sffffffffffffff01");
+    cr_assert_eq(flow_token_parse(token, &pa, &pb), 0);
+    cr_assert_eq(pa.transport, SB_TCP);
+    cr_assert_eq(pa.conn, 0x12345600ull);
+    cr_assert_eq(pb.transport, SB_TLS);
+    cr_assert_eq(pb.conn, 0xffffffffffffff01ull);
+    cr_assert(flow_addr_equal(&pb.addr, &b.addr));
 }
 
 Test(flow, one_side_only)
 {
-    struct sb_addr b = addr("192.0.2.9", 5060), pa, pb;
+    struct flow_side b = udp("192.0.2.9", 5060), pa, pb;
     char token[FLOW_TOKEN_MAX];
-    bool has_a, has_b;
     cr_assert_eq(flow_token_format(NULL, &b, token, sizeof(token)), 0);
     cr_assert_str_eq(token, "sbf.-.c000020913c4");
-    cr_assert_eq(flow_token_parse(token, &pa, &has_a, &pb, &has_b), 0);
-    cr_assert(!has_a && has_b);
-    cr_assert_eq(flow_token_format(NULL, NULL, token, sizeof(token)), SB_EINVAL);
+    cr_assert_eq(flow_token_parse(token, &pa, &pb), 0);
+    cr_assert(!pa.present && pb.present);
+    cr_assert_eq(flow_token_format(NULL, &none, token, sizeof(token)), SB_EINVAL);
 }
 
 Test(flow, other_user_parts_are_not_tokens)
 {
-    struct sb_addr pa, pb;
-    bool has_a, has_b;
-    const char *not_tokens[] = {"alice", "sbf", "sbf.", "sbf.-.-", "sbf.0a0000011.-",
-                                "sbf.zz00000113be.-", "sbf.0a00000113be", "SBF.-.c00002091"};
+    struct flow_side pa, pb;
+    const char *not_tokens[] = {"alice",
+                                "sbf",
+                                "sbf.",
+                                "sbf.-.-",
+                                "sbf.0a0000011.-",
+                                "sbf.zz00000113be.-",
+                                "sbf.0a00000113be",
+                                "SBF.-.c00002091",
+                                "sbf.0a00000113bet.-",
+                                "sbf.0a00000113bex12.-",
+                                "sbf.0a00000113bet12345678901234567.-"};
     for (size_t i = 0; i < sizeof(not_tokens) / sizeof(not_tokens[0]); i++)
-        cr_expect_eq(flow_token_parse(not_tokens[i], &pa, &has_a, &pb, &has_b), SB_ENOTFOUND,
-                     "%s", not_tokens[i]);
+        cr_expect_eq(flow_token_parse(not_tokens[i], &pa, &pb), SB_ENOTFOUND, "%s", not_tokens[i]);
 }
 
-/* A from side A goes to B's mapping; from B to A's; from elsewhere to the
- * one mapping there is; with both sides behind NAT and the request from
- * neither, or from the only mapping, it is routed by its Request-URI. */
+/* A from side A goes to B's flow; from B to A's; from elsewhere to the
+ * one flow there is; with both sides flows and the request from neither,
+ * or from the only flow, it is routed by its Request-URI. */
 Test(flow, where_an_in_dialog_request_goes)
 {
-    struct sb_addr a = addr("198.51.100.1", 4000), b = addr("203.0.113.2", 5000);
-    struct sb_addr other = addr("192.0.2.50", 5060), dst;
-    cr_assert_eq(flow_token_target(&a, &a, true, &b, true, &dst), 0);
-    cr_assert(flow_addr_equal(&dst, &b));
-    cr_assert_eq(flow_token_target(&b, &a, true, &b, true, &dst), 0);
-    cr_assert(flow_addr_equal(&dst, &a));
-    cr_assert_eq(flow_token_target(&other, &a, true, &b, true, &dst), SB_ENOTFOUND);
-    cr_assert_eq(flow_token_target(&other, &a, false, &b, true, &dst), 0, "callee behind NAT");
-    cr_assert(flow_addr_equal(&dst, &b));
-    cr_assert_eq(flow_token_target(&b, &a, false, &b, true, &dst), SB_ENOTFOUND,
-                 "from the NATed callee: by Request-URI");
-    cr_assert_eq(flow_token_target(&other, &a, true, &b, false, &dst), 0, "caller behind NAT");
-    cr_assert(flow_addr_equal(&dst, &a));
-    struct sb_addr a_other_port = addr("198.51.100.1", 4001);
-    cr_assert_eq(flow_token_target(&a_other_port, &a, true, &b, false, &dst), 0,
+    struct flow_side a = udp("198.51.100.1", 4000), b = udp("203.0.113.2", 5000);
+    struct flow_side other = udp("192.0.2.50", 5060);
+    cr_assert_eq(flow_token_target(&a, &a, &b), &b);
+    cr_assert_eq(flow_token_target(&b, &a, &b), &a);
+    cr_assert_null(flow_token_target(&other, &a, &b));
+    cr_assert_eq(flow_token_target(&other, &none, &b), &b, "callee behind NAT");
+    cr_assert_null(flow_token_target(&b, &none, &b), "from the NATed callee: by Request-URI");
+    cr_assert_eq(flow_token_target(&other, &a, &none), &a, "caller behind NAT");
+    struct flow_side a_other_port = udp("198.51.100.1", 4001);
+    cr_assert_eq(flow_token_target(&a_other_port, &a, &none), &a,
                  "a port counts: another port is not the flow");
+}
+
+/* Over a stream the connection is the flow: a request on it came from that
+ * side whatever its address; one over another connection did not. */
+Test(flow, a_stream_side_is_matched_by_its_connection)
+{
+    struct flow_side a = stream(SB_TCP, "10.0.0.1", 40001, 0x101);
+    struct flow_side b = udp("10.0.0.2", 5060);
+    struct flow_side on_a = stream(SB_TCP, "10.0.0.1", 40001, 0x101);
+    struct flow_side other_conn = stream(SB_TCP, "10.0.0.1", 40001, 0x201);
+    cr_assert_eq(flow_token_target(&on_a, &a, &b), &b);
+    cr_assert_null(flow_token_target(&other_conn, &a, &b));
+    cr_assert_eq(flow_token_target(&b, &a, &b), &a);
+}
+
+/* A callee we connected to has no connection id in the token (t0): its
+ * requests, over our connection to it, come from its address. */
+Test(flow, a_side_we_connected_to_is_matched_by_its_address)
+{
+    struct flow_side a = udp("10.0.0.1", 5060);
+    struct flow_side b = stream(SB_TCP, "10.0.0.2", 5070, 0), pa, pb;
+    char token[FLOW_TOKEN_MAX];
+    cr_assert_eq(flow_token_format(&a, &b, token, sizeof(token)), 0);
+    cr_assert_str_eq(token, "sbf.0a00000113c4.0a00000213cet0");
+    cr_assert_eq(flow_token_parse(token, &pa, &pb), 0);
+    cr_assert_eq(pb.transport, SB_TCP);
+    cr_assert_eq(pb.conn, 0);
+    struct flow_side from_b = stream(SB_TCP, "10.0.0.2", 5070, 0x301);
+    cr_assert_eq(flow_token_target(&from_b, &pa, &pb), &pa);
+    cr_assert_eq(flow_token_target(&a, &pa, &pb), &pb);
 }

@@ -63,12 +63,28 @@ Test(nat, auto_mode_table)
         const struct nat_case *c = &cases[i];
         struct sb_addr src;
         cr_assert_eq(sipmsg_host_to_addr(c->source_ip, c->source_port, &src), 0);
-        struct nat_facts f = {c->via_host, c->via_port, c->via_transport, c->contact_host, &src};
+        struct nat_facts f = {c->via_host,     c->via_port, c->via_transport,
+                              c->contact_host, &src,        false};
         cr_expect_eq(nat_detect(NAT_AUTO, &f), c->behind_nat, "%s: expected %s", c->name,
                      c->behind_nat ? "NAT" : "no NAT");
         cr_expect(nat_detect(NAT_ALWAYS, &f), "%s: always means NAT", c->name);
         cr_expect_not(nat_detect(NAT_NEVER, &f), "%s: never means no NAT", c->name);
     }
+}
+
+/* Over TCP or TLS the source port is the connection's ephemeral one: a
+ * phone on the LAN is not behind NAT for that; another address still is. */
+Test(nat, over_a_stream_only_addresses_count)
+{
+    struct sb_addr src;
+    cr_assert_eq(sipmsg_host_to_addr("192.168.1.20", 49152, &src), 0);
+    struct nat_facts lan = {"192.168.1.20", "5060", "TCP", "192.168.1.20", &src, true};
+    cr_expect_not(nat_detect(NAT_AUTO, &lan));
+    lan.stream = false;
+    cr_expect(nat_detect(NAT_AUTO, &lan), "over UDP the port differs: NAT");
+    struct nat_facts nated = {"192.168.1.20", "5060", "TCP", "192.168.1.20", &src, true};
+    cr_assert_eq(sipmsg_host_to_addr("203.0.113.9", 49152, &src), 0);
+    cr_expect(nat_detect(NAT_AUTO, &nated), "another address: NAT");
 }
 
 Test(nat, address_kinds)

@@ -5,7 +5,9 @@
 
 #include <osipparser2/osip_parser.h>
 
+#include "switchboard/flow.h"
 #include "switchboard/record_route.h"
+#include "switchboard/types.h"
 #include "switchboard/secret.h"
 #include "switchboard/sip_msg.h"
 
@@ -42,8 +44,8 @@ static osip_uri_t *uri_of(const char *rr)
 Test(record_route, verifies_both_ways_for_its_dialog_only)
 {
     char rr[320];
-    cr_assert_eq(record_route_format(secret, "192.0.2.1", 5060, "call-1@h", "alice-tag", NULL,
-                                     NULL, rr, sizeof(rr)),
+    cr_assert_eq(record_route_format(secret, SB_UDP, "192.0.2.1", 5060, "call-1@h", "alice-tag",
+                                     NULL, NULL, rr, sizeof(rr)),
                  0);
     cr_assert(strncmp(rr, "<sip:192.0.2.1:5060;lr;sbs=", 27) == 0, "%s", rr);
     osip_uri_t *uri = uri_of(rr);
@@ -61,10 +63,10 @@ Test(record_route, a_forged_or_altered_route_does_not_verify)
     osip_uri_t *plain = uri_of("<sip:192.0.2.1:5060;lr>");
     cr_assert_not(record_route_signed(secret, plain, "c", "t", NULL), "no signature");
     osip_uri_free(plain);
-    struct sb_addr nat;
-    sipmsg_host_to_addr("198.51.100.7", 40000, &nat);
+    struct flow_side nat = {.present = true, .transport = SB_UDP};
+    sipmsg_host_to_addr("198.51.100.7", 40000, &nat.addr);
     char rr[320];
-    cr_assert_eq(record_route_format(secret, "192.0.2.1", 5060, "c", "t", NULL, &nat, rr,
+    cr_assert_eq(record_route_format(secret, SB_UDP, "192.0.2.1", 5060, "c", "t", NULL, &nat, rr,
                                      sizeof(rr)),
                  0);
     cr_assert(strstr(rr, "<sip:sbf.-.c6336407") == rr, "flow token in the user part: %s", rr);
@@ -81,6 +83,22 @@ Test(record_route, a_forged_or_altered_route_does_not_verify)
     cr_assert_not(record_route_signed(other, uri, "c", "t", NULL), "another secret");
     osip_uri_free(uri);
     secret_free(other);
+}
+
+Test(record_route, a_stream_side_names_its_transport)
+{
+    char rr[320];
+    cr_assert_eq(record_route_format(secret, SB_TCP, "192.0.2.1", 5060, "c", "t", NULL, NULL, rr,
+                                     sizeof(rr)),
+                 0);
+    cr_assert(strncmp(rr, "<sip:192.0.2.1:5060;transport=tcp;lr;sbs=", 41) == 0, "%s", rr);
+    cr_assert_eq(record_route_format(secret, SB_TLS, "2001:db8::1", 5061, "c", "t", NULL, NULL, rr,
+                                     sizeof(rr)),
+                 0);
+    cr_assert(strncmp(rr, "<sip:[2001:db8::1]:5061;transport=tls;lr;sbs=", 45) == 0, "%s", rr);
+    osip_uri_t *uri = uri_of(rr);
+    cr_assert(record_route_signed(secret, uri, "c", "t", NULL));
+    osip_uri_free(uri);
 }
 
 Test(record_route, base64url_round_trip)

@@ -131,7 +131,7 @@ Test(sip_msg, without_rport_answers_go_to_sent_by_port)
 Test(sip_msg, via_push_and_pop)
 {
     osip_message_t *req = parse(INVITE_TEXT);
-    cr_assert_eq(sipmsg_via_push(req, "127.0.0.1", 5060, "z9hG4bK-sb00000001.2"), 0);
+    cr_assert_eq(sipmsg_via_push(req, SB_UDP, "127.0.0.1", 5060, "z9hG4bK-sb00000001.2"), 0);
     cr_assert_eq(osip_list_size(&req->vias), 2);
     cr_assert_str_eq(sipmsg_top_via(req)->host, "127.0.0.1");
     cr_assert_str_eq(sipmsg_via_param(sipmsg_top_via(req), "branch"), "z9hG4bK-sb00000001.2");

@@ -11,20 +11,31 @@
 #define MAX_SENT 32
 
 static char *sent[MAX_SENT];
+static int sent_transport[MAX_SENT];
 static int sent_count;
-static int responses, timeouts, servers_gone, clients_gone;
+static int responses, timeouts, servers_gone, clients_gone, transport_errors;
+static bool tcp_available;
 static struct timer_wheel *wheel;
 static struct txn_layer *layer;
 static uint64_t now;
 
-static void capture(void *ctx, const struct sb_local *local, const struct sb_addr *dst,
-                    const char *data, size_t len)
+static void capture(void *ctx, const struct sb_dest *dest, const char *data, size_t len)
 {
     (void)ctx;
-    (void)local;
-    (void)dst;
     cr_assert_lt(sent_count, MAX_SENT);
+    sent_transport[sent_count] = dest->transport;
     sent[sent_count++] = strndup(data, len);
+}
+
+/* As net_retarget: only when "we listen on TCP". */
+static int retarget(void *ctx, struct sb_dest *dest, int transport)
+{
+    (void)ctx;
+    if (!tcp_available)
+        return SB_ENOTFOUND;
+    dest->transport = (uint8_t)transport;
+    dest->conn = 0;
+    return 0;
 }
 
 static void on_response(void *user, struct client_txn *ct, void *tu, osip_message_t **resp)
@@ -47,17 +58,30 @@ static void on_server_gone(void *user, struct server_txn *st, void *tu)
     (void)user, (void)st, (void)tu;
     servers_gone++;
 }
+static void on_transport_error(void *user, struct client_txn *ct, void *tu)
+{
+    (void)user, (void)ct, (void)tu;
+    transport_errors++;
+}
 
-static const struct txn_user_ops ops = {on_response, on_timeout, on_client_gone, on_server_gone,
-                                        NULL};
+static const struct txn_user_ops ops = {
+    .on_response = on_response,
+    .on_timeout = on_timeout,
+    .on_transport_error = on_transport_error,
+    .on_client_gone = on_client_gone,
+    .on_server_gone = on_server_gone,
+};
 
 static void setup(void)
 {
-    struct txn_config cfg = {.t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000, .max_server = 8};
-    sent_count = responses = timeouts = servers_gone = clients_gone = 0;
+    struct txn_config cfg = {
+        .t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000, .max_server = 8, .udp_max = 1300};
+    sent_count = responses = timeouts = servers_gone = clients_gone = transport_errors = 0;
+    tcp_available = true;
     now = 1000;
     cr_assert_eq(timer_wheel_create(now, &wheel), 0);
-    cr_assert_eq(txn_layer_create(&cfg, wheel, capture, NULL, &ops, NULL, &layer), 0);
+    struct txn_io io = {.send = capture, .retarget = retarget};
+    cr_assert_eq(txn_layer_create(&cfg, wheel, &io, &ops, NULL, &layer), 0);
 }
 
 static void teardown(void)
@@ -181,7 +205,7 @@ Test(transaction, server_limit_refuses_new_transactions)
 static osip_message_t *forwarded_invite(void)
 {
     osip_message_t *req = parse(INVITE_TEXT);
-    cr_assert_eq(sipmsg_via_push(req, "127.0.0.1", 5060, "z9hG4bK-sb00000001.1"), 0);
+    cr_assert_eq(sipmsg_via_push(req, SB_UDP, "127.0.0.1", 5060, "z9hG4bK-sb00000001.1"), 0);
     return req;
 }
 
@@ -210,11 +234,10 @@ static void deliver(osip_message_t *resp)
 Test(transaction, client_invite_retransmits_then_acks_non_2xx)
 {
     osip_message_t *req = forwarded_invite();
-    struct sb_local local = {0};
-    struct sb_addr dst;
+    struct sb_dest dest = {.transport = SB_UDP};
     int tu;
-    sipmsg_host_to_addr("127.0.0.1", 5070, &dst);
-    cr_assert_eq(txn_client_send(layer, req, &local, &dst, &tu, NULL), 0);
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dest.peer);
+    cr_assert_eq(txn_client_send(layer, req, &dest, &tu, NULL), 0);
     osip_message_free(req);
     cr_assert_eq(sent_count, 1);
     advance(500);
@@ -244,12 +267,11 @@ Test(transaction, client_invite_retransmits_then_acks_non_2xx)
 Test(transaction, cancel_waits_for_a_provisional_response)
 {
     osip_message_t *req = forwarded_invite();
-    struct sb_local local = {0};
-    struct sb_addr dst;
+    struct sb_dest dest = {.transport = SB_UDP};
     struct client_txn *ct;
     int tu;
-    sipmsg_host_to_addr("127.0.0.1", 5070, &dst);
-    cr_assert_eq(txn_client_send(layer, req, &local, &dst, &tu, &ct), 0);
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dest.peer);
+    cr_assert_eq(txn_client_send(layer, req, &dest, &tu, &ct), 0);
     osip_message_free(req);
     txn_client_cancel(ct);
     cr_assert_eq(sent_count, 1, "§9.1: no CANCEL before a provisional response");
@@ -269,11 +291,10 @@ Test(transaction, cancel_waits_for_a_provisional_response)
 Test(transaction, timer_b_reports_a_timeout)
 {
     osip_message_t *req = forwarded_invite();
-    struct sb_local local = {0};
-    struct sb_addr dst;
+    struct sb_dest dest = {.transport = SB_UDP};
     int tu;
-    sipmsg_host_to_addr("127.0.0.1", 5070, &dst);
-    cr_assert_eq(txn_client_send(layer, req, &local, &dst, &tu, NULL), 0);
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dest.peer);
+    cr_assert_eq(txn_client_send(layer, req, &dest, &tu, NULL), 0);
     osip_message_free(req);
     for (int i = 0; i < 70; i++)
         advance(500);
@@ -287,4 +308,113 @@ Test(transaction, unknown_response_matches_nothing)
     osip_message_t *resp = response(200, "BYE");
     cr_assert_not(txn_client_receive(layer, &resp));
     osip_message_free(resp);
+}
+
+/* RFC 3261 §17.1.1.2: over TCP nothing is retransmitted, and Timer D is
+ * zero: the transaction ends as soon as the non-2xx final is ACKed. */
+Test(transaction, over_tcp_nothing_is_retransmitted_and_timer_d_is_zero)
+{
+    osip_message_t *req = forwarded_invite();
+    struct sb_dest dest = {.transport = SB_TCP, .conn = 42};
+    int tu;
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dest.peer);
+    cr_assert_eq(txn_client_send(layer, req, &dest, &tu, NULL), 0);
+    osip_message_free(req);
+    advance(5000);
+    cr_assert_eq(sent_count, 1, "no Timer A over TCP");
+    cr_assert_eq(sent_transport[0], SB_TCP);
+    deliver(response(486, "INVITE"));
+    cr_assert_eq(sent_count, 2, "the ACK");
+    advance(1);
+    cr_assert_eq(txn_layer_client_count(layer), 0, "Timer D is zero over TCP");
+}
+
+/* §17.2.2: a non-INVITE server transaction over TCP does not wait out
+ * retransmissions (Timer J zero). */
+Test(transaction, over_tcp_timer_j_is_zero)
+{
+    struct sb_inbound *in =
+        inbound("OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/TCP h;branch=z9hG4bKtcp\n"
+                "From: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: tcp1\nCSeq: 1 OPTIONS\n\n");
+    in->transport = SB_TCP;
+    in->conn = 7;
+    struct server_txn *st;
+    cr_assert_eq(txn_server_create(layer, in, NULL, &st), 0);
+    cr_assert_eq(txn_server_reply_dest(st)->conn, 7, "responses go over its connection");
+    cr_assert_eq(txn_server_respond_code(st, 200, NULL), 0);
+    cr_assert_eq(sent_transport[0], SB_TCP);
+    advance(1);
+    cr_assert_eq(txn_layer_server_count(layer), 0);
+}
+
+/* Pads an INVITE's body so that it passes the 1300 bytes of udp_max. */
+static osip_message_t *big_invite(void)
+{
+    osip_message_t *req = forwarded_invite();
+    char body[1400];
+    memset(body, 'a', sizeof(body) - 1);
+    body[sizeof(body) - 1] = '\0';
+    osip_message_set_body(req, body, strlen(body));
+    osip_message_set_content_type(req, "text/plain");
+    return req;
+}
+
+/* RFC 3261 §18.1.1: a request bigger than the path MTU - 200 goes over
+ * TCP and says so in its Via; if TCP cannot reach the target, the same
+ * request goes over UDP after all, with retransmissions. */
+Test(transaction, a_big_request_goes_over_tcp_and_falls_back_to_udp)
+{
+    osip_message_t *req = big_invite();
+    struct sb_dest dest = {.transport = SB_UDP};
+    int tu;
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dest.peer);
+    cr_assert_eq(txn_client_send(layer, req, &dest, &tu, NULL), 0);
+    cr_assert_eq(sent_count, 1);
+    cr_assert_eq(sent_transport[0], SB_TCP);
+    cr_assert_not_null(strstr(sent[0], "Via: SIP/2.0/TCP 127.0.0.1:5060;branch="), "%s", sent[0]);
+    advance(500);
+    cr_assert_eq(sent_count, 1, "reliable: no Timer A");
+
+    /* the I/O thread hands it back: no TCP there */
+    cr_assert(txn_client_send_failed(layer, req));
+    osip_message_free(req);
+    cr_assert_eq(sent_count, 2);
+    cr_assert_eq(sent_transport[1], SB_UDP);
+    cr_assert_not_null(strstr(sent[1], "Via: SIP/2.0/UDP 127.0.0.1:5060;branch="));
+    cr_assert_eq(strlen(sent[1]), strlen(sent[0]), "the same bytes otherwise");
+    cr_assert_eq(transport_errors, 0, "the caller never knew");
+    advance(500);
+    cr_assert_eq(sent_count, 3, "over UDP Timer A runs again");
+    deliver(response(486, "INVITE"));
+    cr_assert_not_null(strstr(sent[3], "ACK sip:bob@127.0.0.1"));
+    cr_assert_not_null(strstr(sent[3], "Via: SIP/2.0/UDP"), "the ACK's Via is UDP too");
+}
+
+Test(transaction, without_tcp_a_big_request_stays_on_udp)
+{
+    tcp_available = false;
+    osip_message_t *req = big_invite();
+    struct sb_dest dest = {.transport = SB_UDP};
+    int tu;
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dest.peer);
+    cr_assert_eq(txn_client_send(layer, req, &dest, &tu, NULL), 0);
+    osip_message_free(req);
+    cr_assert_eq(sent_transport[0], SB_UDP);
+    cr_assert_not_null(strstr(sent[0], "Via: SIP/2.0/UDP"));
+}
+
+/* A request whose connection is gone fails its transaction at once: the
+ * user hears of it (to answer 480/430/503) instead of waiting for Timer B. */
+Test(transaction, a_request_that_cannot_be_sent_fails_at_once)
+{
+    osip_message_t *req = forwarded_invite();
+    struct sb_dest dest = {.transport = SB_TCP, .conn = 99, .flow = true};
+    int tu;
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dest.peer);
+    cr_assert_eq(txn_client_send(layer, req, &dest, &tu, NULL), 0);
+    cr_assert(txn_client_send_failed(layer, req));
+    osip_message_free(req);
+    cr_assert_eq(transport_errors, 1);
+    cr_assert_eq(timeouts, 0);
+    cr_assert_eq(txn_layer_client_count(layer), 0);
 }

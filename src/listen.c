@@ -1,0 +1,96 @@
+/* The listen addresses. See listen.h. */
+#include "switchboard/listen.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/sip_msg.h"
+
+void listen_entry_bound(struct listen_entry *e)
+{
+    static const char *const prefixes[] = {"udp", "tcp", "tls"};
+    char ip[INET6_ADDRSTRLEN];
+    unsigned port = sipmsg_addr_host(&e->addr, ip, sizeof(ip));
+    bool v6 = e->addr.ss.ss_family == AF_INET6;
+    snprintf(e->name, sizeof(e->name), "%s:%s%s%s:%u", prefixes[e->transport], v6 ? "[" : "", ip,
+             v6 ? "]" : "", port);
+}
+
+int listen_table_init(struct listen_table *t, const struct sb_config *cfg)
+{
+    memset(t, 0, sizeof(*t));
+    for (size_t i = 0; i < cfg->listen_count && i < SB_MAX_LISTEN; i++) {
+        struct listen_entry *e = &t->entries[i];
+        char host[256];
+        unsigned port;
+        int transport;
+        int rc = config_parse_listen(cfg->listen[i], &transport, host, sizeof(host), &port);
+        if (rc == 0)
+            rc = sipmsg_host_to_addr(host, port, &e->addr);
+        if (rc != 0) {
+            SB_ERROR("cannot use listen address %s", cfg->listen[i]);
+            return rc;
+        }
+        e->transport = (uint8_t)transport;
+        e->wildcard = !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
+        listen_entry_bound(e);
+        t->count++;
+    }
+    return 0;
+}
+
+bool listen_has(const struct listen_table *t, int transport)
+{
+    for (size_t i = 0; i < t->count; i++)
+        if (t->entries[i].transport == transport)
+            return true;
+    return false;
+}
+
+/* Can listen address @e of @transport send from @addr's IP? */
+static bool serves(const struct listen_entry *e, int transport, const struct sb_addr *addr)
+{
+    return e->transport == transport && e->addr.ss.ss_family == addr->ss.ss_family &&
+           (e->wildcard || sipmsg_addr_same_ip(&e->addr, addr));
+}
+
+static void set_port(struct sb_addr *addr, const struct sb_addr *from)
+{
+    if (addr->ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&addr->ss)->sin_port =
+            ((const struct sockaddr_in *)&from->ss)->sin_port;
+    else
+        ((struct sockaddr_in6 *)&addr->ss)->sin6_port =
+            ((const struct sockaddr_in6 *)&from->ss)->sin6_port;
+}
+
+int listen_local_resolve(const struct listen_table *t, int transport, struct sb_local *local)
+{
+    if (local->listen_index < t->count &&
+        serves(&t->entries[local->listen_index], transport, &local->addr)) {
+        set_port(&local->addr, &t->entries[local->listen_index].addr);
+        return 0;
+    }
+    for (size_t i = 0; i < t->count; i++) {
+        if (serves(&t->entries[i], transport, &local->addr)) {
+            local->listen_index = (unsigned)i;
+            set_port(&local->addr, &t->entries[i].addr);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < t->count; i++) {
+        const struct listen_entry *e = &t->entries[i];
+        if (e->transport != transport || e->addr.ss.ss_family != local->addr.ss.ss_family)
+            continue;
+        local->listen_index = (unsigned)i;
+        if (e->wildcard)
+            set_port(&local->addr, &e->addr);
+        else
+            local->addr = e->addr;
+        return 0;
+    }
+    return SB_ENOTFOUND;
+}

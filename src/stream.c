@@ -1,0 +1,1317 @@
+/* TCP and TLS I/O threads. See the DESIGN note in stream.h. */
+#include "switchboard/stream.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <osipparser2/osip_message.h>
+#include <osipparser2/osip_port.h>
+#include <urcu.h>
+
+#include "switchboard/config.h"
+#include "switchboard/dispatch.h"
+#include "switchboard/error.h"
+#include "switchboard/ingress.h"
+#include "switchboard/listen.h"
+#include "switchboard/log.h"
+#include "switchboard/reasons.h"
+#include "switchboard/sip_msg.h"
+#include "switchboard/sip_trace.h"
+#include "switchboard/stream_frame.h"
+#include "switchboard/tls.h"
+#include "switchboard/wakeq.h"
+#include "tsan_annotate.h"
+
+#define THREAD_BITS 8
+#define SLOT_BITS 20
+#define SLOT_MAX (1u << SLOT_BITS)
+#define READ_CHUNK 65536
+#define EVENTS 128
+#define PEER_BUCKETS 4096
+#define IP_BUCKETS 4096
+#define POSTS_PER_THREAD 262144
+#define DRAIN_MS 1000
+/* epoll tags: a connection's id has a sequence number of 1 or more */
+#define TAG_WAKE 0
+#define TAG_LISTEN(i) ((uint64_t)((i) + 1) << THREAD_BITS)
+
+enum conn_state { CONN_CONNECTING, CONN_HANDSHAKE, CONN_OPEN };
+
+/* Bytes waiting to be written: what a worker posted (the post is the
+ * chunk), or what the I/O thread answers itself. */
+struct chunk {
+    struct cds_wfcq_node node; /* while queued for the thread */
+    struct chunk *next;        /* while queued on a connection */
+    struct sb_dest dest;
+    bool request; /* hand it back to its worker if it cannot go */
+    size_t len, off;
+    char data[];
+};
+
+struct ip_count {
+    struct ip_count *next;
+    struct sb_addr ip; /* port 0 */
+    unsigned count;
+};
+
+struct conn {
+    uint64_t id;
+    int fd;
+    uint8_t transport;
+    uint8_t state; /* enum conn_state */
+    bool outgoing;
+    bool closing;  /* close once the queue is written */
+    bool want_out; /* EPOLLOUT is on */
+    uint32_t slot;
+    struct sb_addr peer;
+    struct sb_local local;
+    SSL *ssl;
+    char *in; /* unframed bytes; NULL while there are none */
+    size_t in_len, in_cap;
+    struct chunk *out_head, *out_tail;
+    size_t out_bytes;
+    uint64_t active_ms;  /* last traffic either way */
+    uint64_t started_ms; /* a message (or the connect, or the handshake) began; 0: none */
+    struct conn *all_next, *all_prev;
+    struct conn *peer_next;
+    struct ip_count *ip; /* accepted connections only */
+};
+
+struct io_thread {
+    struct sb_counters counters; /* first: its own cache lines */
+    struct stream *s;
+    unsigned index;
+    pthread_t thread;
+    bool running;
+    int epfd;
+    struct wakeq *posts;
+    int listen_fds[SB_MAX_LISTEN];
+    struct conn **slots;
+    _Atomic uint64_t *live; /* slot -> open connection id, for other threads */
+    uint32_t *free_slots;
+    uint32_t free_count;
+    uint64_t seq;
+    struct conn *all;
+    size_t open;
+    struct conn *peers[PEER_BUCKETS];
+    bool *touched; /* per worker */
+    char *scratch;
+    atomic_bool input_stopped;
+    bool listening;
+    bool draining; /* the workers are gone: unsent requests just go */
+    struct sb_log_limiter refuse_log, malformed_log, overflow_log, queue_full_log;
+};
+
+struct stream {
+    const struct sb_config *cfg;
+    struct listen_table *listens;
+    unsigned thread_count;
+    struct io_thread *threads;
+    struct tls *tls; /* NULL without tls: listen addresses */
+    struct dispatch *dispatch;
+    unsigned workers;
+    struct sip_trace *trace;
+    struct reasons *reasons;
+    uint32_t slots_per_thread;
+    atomic_size_t connections;
+    pthread_mutex_t ip_lock; /* connections per source IP; I/O threads only */
+    struct ip_count *ips[IP_BUCKETS];
+};
+
+/* --- ids ------------------------------------------------------------------ */
+
+static uint64_t conn_id_make(uint64_t seq, uint32_t slot, unsigned thread)
+{
+    return seq << (SLOT_BITS + THREAD_BITS) | (uint64_t)slot << THREAD_BITS | thread;
+}
+
+static unsigned conn_id_thread(uint64_t id)
+{
+    return (unsigned)(id & ((1u << THREAD_BITS) - 1));
+}
+
+static uint32_t conn_id_slot(uint64_t id)
+{
+    return (uint32_t)((id >> THREAD_BITS) & (SLOT_MAX - 1));
+}
+
+bool stream_conn_alive(const struct stream *s, uint64_t conn)
+{
+    unsigned t = conn_id_thread(conn);
+    uint32_t slot = conn_id_slot(conn);
+    if (!conn || t >= s->thread_count || slot >= s->slots_per_thread)
+        return false;
+    return atomic_load_explicit(&s->threads[t].live[slot], memory_order_relaxed) == conn;
+}
+
+static struct conn *conn_find(struct io_thread *io, uint64_t id)
+{
+    uint32_t slot = conn_id_slot(id);
+    if (conn_id_thread(id) != io->index || slot >= io->s->slots_per_thread)
+        return NULL;
+    struct conn *c = io->slots[slot];
+    return c && c->id == id ? c : NULL;
+}
+
+/* --- per-IP accounting ------------------------------------------------------ */
+
+static struct sb_addr ip_only(const struct sb_addr *a)
+{
+    struct sb_addr ip = *a;
+    if (ip.ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&ip.ss)->sin_port = 0;
+    else
+        ((struct sockaddr_in6 *)&ip.ss)->sin6_port = 0;
+    return ip;
+}
+
+static size_t addr_hash(const struct sb_addr *a, int transport)
+{
+    uint64_t h =
+        sb_hash((const char *)&a->ss, a->len) ^ (uint64_t)transport * 0x9e3779b97f4a7c15ull;
+    return (size_t)h;
+}
+
+static bool addr_same(const struct sb_addr *a, const struct sb_addr *b)
+{
+    return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+/* Takes a place for a connection from @peer. Returns NULL when the per-IP
+ * limit is reached (or no memory). */
+static struct ip_count *ip_take(struct stream *s, const struct sb_addr *peer)
+{
+    struct sb_addr ip = ip_only(peer);
+    size_t b = addr_hash(&ip, 0) % IP_BUCKETS;
+    pthread_mutex_lock(&s->ip_lock);
+    struct ip_count *e = s->ips[b];
+    while (e && !addr_same(&e->ip, &ip))
+        e = e->next;
+    if (!e && (e = calloc(1, sizeof(*e))) != NULL) {
+        e->ip = ip;
+        e->next = s->ips[b];
+        s->ips[b] = e;
+    }
+    if (e && e->count >= s->cfg->tcp_max_per_ip)
+        e = NULL;
+    if (e)
+        e->count++;
+    pthread_mutex_unlock(&s->ip_lock);
+    return e;
+}
+
+static void ip_release(struct stream *s, struct ip_count *e)
+{
+    if (!e)
+        return;
+    pthread_mutex_lock(&s->ip_lock);
+    if (--e->count == 0) {
+        size_t b = addr_hash(&e->ip, 0) % IP_BUCKETS;
+        struct ip_count **pp = &s->ips[b];
+        while (*pp != e)
+            pp = &(*pp)->next;
+        *pp = e->next;
+        free(e);
+    }
+    pthread_mutex_unlock(&s->ip_lock);
+}
+
+/* --- connections ---------------------------------------------------------- */
+
+static void epoll_set(struct io_thread *io, struct conn *c, bool out)
+{
+    struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.u64 = c->id};
+    epoll_ctl(io->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_out = out;
+}
+
+static void peer_link(struct io_thread *io, struct conn *c)
+{
+    size_t b = addr_hash(&c->peer, c->transport) % PEER_BUCKETS;
+    c->peer_next = io->peers[b];
+    io->peers[b] = c;
+}
+
+static void peer_unlink(struct io_thread *io, struct conn *c)
+{
+    size_t b = addr_hash(&c->peer, c->transport) % PEER_BUCKETS;
+    for (struct conn **pp = &io->peers[b]; *pp; pp = &(*pp)->peer_next) {
+        if (*pp == c) {
+            *pp = c->peer_next;
+            return;
+        }
+    }
+}
+
+/* A connection of ours to @peer over @transport we may reuse. */
+static struct conn *peer_find(struct io_thread *io, const struct sb_addr *peer, int transport)
+{
+    size_t b = addr_hash(peer, transport) % PEER_BUCKETS;
+    for (struct conn *c = io->peers[b]; c; c = c->peer_next)
+        if (c->transport == transport && !c->closing && addr_same(&c->peer, peer))
+            return c;
+    return NULL;
+}
+
+/* Registers a new connection on @fd. Returns NULL when the thread is out
+ * of slots or memory (the caller closes @fd). */
+static struct conn *conn_new(struct io_thread *io, int fd, int transport,
+                             const struct sb_addr *peer, const struct sb_local *local, uint64_t now)
+{
+    if (io->free_count == 0)
+        return NULL;
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->slot = io->free_slots[--io->free_count];
+    c->id = conn_id_make(++io->seq, c->slot, io->index);
+    c->fd = fd;
+    c->transport = (uint8_t)transport;
+    c->peer = *peer;
+    c->local = *local;
+    c->active_ms = c->started_ms = now;
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = c->id};
+    if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        io->free_slots[io->free_count++] = c->slot;
+        free(c);
+        return NULL;
+    }
+    io->slots[c->slot] = c;
+    atomic_store_explicit(&io->live[c->slot], c->id, memory_order_relaxed);
+    c->all_next = io->all;
+    if (io->all)
+        io->all->all_prev = c;
+    io->all = c;
+    peer_link(io, c);
+    io->open++;
+    atomic_fetch_add(&io->s->connections, 1);
+    return c;
+}
+
+static void fail_chunk(struct io_thread *io, struct chunk *k);
+
+static void conn_close(struct io_thread *io, struct conn *c)
+{
+    epoll_ctl(io->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (c->ssl) {
+        if (c->state == CONN_OPEN)
+            SSL_shutdown(c->ssl); /* one close_notify, best effort */
+        SSL_free(c->ssl);
+    }
+    close(c->fd);
+    atomic_store_explicit(&io->live[c->slot], 0, memory_order_relaxed);
+    io->slots[c->slot] = NULL;
+    io->free_slots[io->free_count++] = c->slot;
+    if (c->all_prev)
+        c->all_prev->all_next = c->all_next;
+    else
+        io->all = c->all_next;
+    if (c->all_next)
+        c->all_next->all_prev = c->all_prev;
+    peer_unlink(io, c);
+    ip_release(io->s, c->ip);
+    io->open--;
+    atomic_fetch_sub(&io->s->connections, 1);
+    struct chunk *k = c->out_head;
+    while (k) {
+        struct chunk *next = k->next;
+        fail_chunk(io, k);
+        k = next;
+    }
+    free(c->in);
+    free(c);
+}
+
+/* --- handing messages to the workers -------------------------------------- */
+
+static void dispatch_inbound(struct io_thread *io, struct sb_inbound *in)
+{
+    struct stream *s = io->s;
+    char call_id[512];
+    if (sipmsg_call_id(in->msg, call_id, sizeof(call_id)) != 0) {
+        sb_inbound_free(in);
+        return;
+    }
+    unsigned worker = dispatch_worker_for(s->dispatch, in->msg->call_id->number);
+    if (dispatch_push(s->dispatch, worker, in) != 0) {
+        sb_count(&io->counters, SB_CNT_QUEUE_FULL);
+        uint64_t more;
+        if (sb_log_limiter_ready(&io->queue_full_log, sb_now_ms(), &more))
+            SB_WARN("worker %u's queue is full: dropping a message from a connection (%llu more "
+                    "since the last report)",
+                    worker, (unsigned long long)more);
+        sb_inbound_free(in);
+        return;
+    }
+    io->touched[worker] = true;
+}
+
+/* A request that cannot go out goes back to the worker that sent it (the
+ * Call-ID's), so its transaction fails now rather than at Timer B/F. */
+static void fail_chunk(struct io_thread *io, struct chunk *k)
+{
+    osip_message_t *msg = NULL;
+    if (k->request && !io->draining && osip_message_init(&msg) == 0 &&
+        osip_message_parse(msg, k->data, k->len) == 0 && msg->call_id && msg->call_id->number &&
+        MSG_IS_REQUEST(msg)) {
+        struct sb_inbound *in = calloc(1, sizeof(*in));
+        if (in) {
+            in->msg = msg;
+            msg = NULL;
+            in->src = k->dest.peer;
+            in->local = k->dest.local;
+            in->transport = k->dest.transport;
+            in->fd = -1;
+            in->conn = k->dest.conn;
+            in->send_failed = true;
+            in->received_ms = sb_now_ms();
+            sb_count(&io->counters, SB_CNT_STREAM_UNSENT);
+            dispatch_inbound(io, in);
+        }
+    }
+    osip_message_free(msg);
+    free(k);
+}
+
+/* --- writing -------------------------------------------------------------- */
+
+static void conn_fail(struct io_thread *io, struct conn *c)
+{
+    sb_count(&io->counters, SB_CNT_STREAM_FAILED);
+    conn_close(io, c);
+}
+
+/* Writes what is queued until the socket is full. Returns false when the
+ * connection was closed. */
+static bool conn_flush(struct io_thread *io, struct conn *c, uint64_t now)
+{
+    if (c->state != CONN_OPEN)
+        return true;
+    while (c->out_head) {
+        struct chunk *k = c->out_head;
+        const char *p = k->data + k->off;
+        size_t left = k->len - k->off;
+        ssize_t n;
+        if (c->ssl) {
+            ERR_clear_error();
+            int r = SSL_write(c->ssl, p, (int)left);
+            if (r <= 0) {
+                int e = SSL_get_error(c->ssl, r);
+                if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+                    break;
+                conn_fail(io, c);
+                return false;
+            }
+            n = r;
+        } else {
+            n = send(c->fd, p, left, MSG_NOSIGNAL);
+            if (n < 0) {
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                    break;
+                conn_fail(io, c);
+                return false;
+            }
+        }
+        c->active_ms = now;
+        k->off += (size_t)n;
+        c->out_bytes -= (size_t)n;
+        if (k->off < k->len)
+            break;
+        c->out_head = k->next;
+        if (!c->out_head)
+            c->out_tail = NULL;
+        free(k);
+    }
+    if (!c->out_head && c->closing) {
+        conn_close(io, c);
+        return false;
+    }
+    bool pending = c->out_head != NULL;
+    if (pending != c->want_out)
+        epoll_set(io, c, pending);
+    return true;
+}
+
+/* Queues @k (taken) on @c. A peer that lets more than the write queue
+ * limit pile up does not read: it is dropped, not allowed to grow our
+ * memory. Returns false when the connection was closed. */
+static bool conn_queue(struct io_thread *io, struct conn *c, struct chunk *k, uint64_t now)
+{
+    if (c->out_bytes + k->len > io->s->cfg->tcp_write_queue_limit) {
+        sb_count(&io->counters, SB_CNT_STREAM_OVERFLOWS);
+        uint64_t more;
+        char peer[64];
+        sipmsg_addr_format(&c->peer, peer, sizeof(peer));
+        if (sb_log_limiter_ready(&io->overflow_log, now, &more))
+            SB_WARN("%s does not read what we send (%zu bytes waiting): closing its connection "
+                    "(%llu more since the last report)",
+                    peer, c->out_bytes, (unsigned long long)more);
+        fail_chunk(io, k);
+        conn_close(io, c);
+        return false;
+    }
+    k->next = NULL;
+    k->off = 0;
+    if (c->out_tail)
+        c->out_tail->next = k;
+    else
+        c->out_head = k;
+    c->out_tail = k;
+    c->out_bytes += k->len;
+    return conn_flush(io, c, now);
+}
+
+/* Something the I/O thread says itself: a pong, a 400. Returns false
+ * when the connection was closed. */
+static bool conn_say(struct io_thread *io, struct conn *c, const char *data, size_t len,
+                     uint64_t now)
+{
+    struct chunk *k = malloc(sizeof(*k) + len);
+    if (!k)
+        return true;
+    memset(k, 0, sizeof(*k));
+    k->len = len;
+    memcpy(k->data, data, len);
+    return conn_queue(io, c, k, now);
+}
+
+/* --- connecting ----------------------------------------------------------- */
+
+static bool tls_step(struct io_thread *io, struct conn *c, uint64_t now);
+
+/* Opens a connection for @dest (non-blocking; completion comes as
+ * EPOLLOUT). Returns NULL when it cannot even start. */
+static struct conn *conn_connect(struct io_thread *io, const struct sb_dest *dest, uint64_t now)
+{
+    struct stream *s = io->s;
+    if (dest->transport == SB_TLS && !s->tls)
+        return NULL;
+    if (atomic_load(&s->connections) >= s->cfg->tcp_max_connections)
+        return NULL;
+    int fd = socket(dest->peer.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return NULL;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+    /* leave from the interface the target was routed to (net.h) */
+    const struct listen_entry *e = &s->listens->entries[dest->local.listen_index];
+    struct sb_addr from = dest->local.addr;
+    if (from.ss.ss_family == AF_INET)
+        ((struct sockaddr_in *)&from.ss)->sin_port = 0;
+    else
+        ((struct sockaddr_in6 *)&from.ss)->sin6_port = 0;
+    (void)e;
+    bind(fd, (const struct sockaddr *)&from.ss, from.len); /* a wildcard binds nothing */
+    if (connect(fd, (const struct sockaddr *)&dest->peer.ss, dest->peer.len) != 0 &&
+        errno != EINPROGRESS) {
+        close(fd);
+        return NULL;
+    }
+    struct conn *c = conn_new(io, fd, dest->transport, &dest->peer, &dest->local, now);
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->outgoing = true;
+    c->state = CONN_CONNECTING;
+    epoll_set(io, c, true);
+    sb_count(&io->counters, SB_CNT_STREAM_CONNECTED);
+    return c;
+}
+
+/* EPOLLOUT on a connection still connecting. Returns false if closed. */
+static bool connect_done(struct io_thread *io, struct conn *c, uint64_t now)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+        char peer[64];
+        sipmsg_addr_format(&c->peer, peer, sizeof(peer));
+        SB_DEBUG("cannot connect to %s: %s", peer, strerror(err));
+        conn_fail(io, c);
+        return false;
+    }
+    c->started_ms = now;
+    if (c->transport == SB_TLS) {
+        char host[64];
+        sipmsg_addr_host(&c->peer, host, sizeof(host));
+        c->ssl = tls_connect_new(io->s->tls, c->fd, host);
+        if (!c->ssl) {
+            conn_fail(io, c);
+            return false;
+        }
+        c->state = CONN_HANDSHAKE;
+        return tls_step(io, c, now);
+    }
+    c->state = CONN_OPEN;
+    c->started_ms = 0;
+    return conn_flush(io, c, now);
+}
+
+/* Drives a TLS handshake. Returns false if the connection was closed. */
+static bool tls_step(struct io_thread *io, struct conn *c, uint64_t now)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->state = CONN_OPEN;
+        c->started_ms = c->outgoing ? 0 : now; /* an accepted one must now speak */
+        return conn_flush(io, c, now);
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        bool out = e == SSL_ERROR_WANT_WRITE;
+        if (out != c->want_out)
+            epoll_set(io, c, out);
+        return true;
+    }
+    char peer[64], detail[256];
+    sipmsg_addr_format(&c->peer, peer, sizeof(peer));
+    SB_DEBUG("TLS handshake with %s failed: %s", peer, tls_last_error(detail, sizeof(detail)));
+    conn_fail(io, c);
+    return false;
+}
+
+/* --- posts from the workers ----------------------------------------------- */
+
+static void handle_post(struct io_thread *io, struct chunk *k, uint64_t now)
+{
+    struct conn *c = k->dest.conn ? conn_find(io, k->dest.conn) : NULL;
+    if (!c && k->dest.flow) {
+        fail_chunk(io, k); /* RFC 5626 §5.3: never a new connection for a flow */
+        return;
+    }
+    if (!c)
+        c = peer_find(io, &k->dest.peer, k->dest.transport);
+    if (!c && !atomic_load(&io->input_stopped))
+        c = conn_connect(io, &k->dest, now);
+    if (!c) {
+        fail_chunk(io, k);
+        return;
+    }
+    conn_queue(io, c, k, now);
+}
+
+int stream_post(struct stream *s, const struct sb_dest *dest, const char *data, size_t len,
+                bool request)
+{
+    unsigned thread = dest->conn
+                          ? conn_id_thread(dest->conn)
+                          : (unsigned)(addr_hash(&dest->peer, dest->transport) % s->thread_count);
+    if (thread >= s->thread_count)
+        return -1;
+    struct chunk *k = malloc(sizeof(*k) + len);
+    if (!k)
+        return -1;
+    memset(k, 0, sizeof(*k));
+    k->dest = *dest;
+    k->request = request;
+    k->len = len;
+    memcpy(k->data, data, len);
+    if (wakeq_push(s->threads[thread].posts, &k->node) != 0) {
+        free(k);
+        return -1;
+    }
+    return (int)thread;
+}
+
+void stream_wake(struct stream *s, unsigned thread)
+{
+    wakeq_wake(s->threads[thread].posts);
+}
+
+unsigned stream_thread_count(const struct stream *s)
+{
+    return s->thread_count;
+}
+
+/* --- reading -------------------------------------------------------------- */
+
+static void report_malformed(struct io_thread *io, const struct conn *c, const char *why,
+                             uint64_t now)
+{
+    sb_count(&io->counters, SB_CNT_MALFORMED);
+    uint64_t more;
+    if (!sb_log_limiter_ready(&io->malformed_log, now, &more))
+        return;
+    char peer[64];
+    sipmsg_addr_format(&c->peer, peer, sizeof(peer));
+    SB_WARN("malformed SIP from %s over %s: %s (%llu more since the last report)", peer,
+            sb_transport_name(c->transport), why, (unsigned long long)more);
+}
+
+/* Answers @req on its connection (400 and friends), with a Warning. The
+ * connection may be closed when it returns (a full write queue). */
+static void reply_on(struct io_thread *io, struct conn *c, osip_message_t *req, int code,
+                     const char *why, uint64_t now)
+{
+    osip_message_t *resp;
+    char *text = NULL;
+    size_t len;
+    if (!req || !MSG_IS_REQUEST(req) || MSG_IS_ACK(req) || osip_list_size(&req->vias) < 1 ||
+        sipmsg_response_create(req, code, NULL, "sb400", &resp) != 0)
+        return;
+    if (why) {
+        char warning[256];
+        snprintf(warning, sizeof(warning), "399 switchboard \"%s\"", why);
+        osip_message_set_header(resp, "Warning", warning);
+    }
+    reasons_apply(io->s->reasons, resp);
+    if (sipmsg_serialize(resp, &text, &len) == 0) {
+        sip_trace_record(io->s->trace, &c->local.addr, &c->peer, text, len);
+        conn_say(io, c, text, len, now);
+    }
+    osip_free(text);
+    osip_message_free(resp);
+}
+
+/* A message too big or without a usable Content-Length: the stream cannot
+ * be resynchronised. Answers what the headers allow, then closes. */
+static void framing_error(struct io_thread *io, struct conn *c, const struct stream_frame *f,
+                          uint64_t now)
+{
+    const char *why = f->kind == STREAM_FRAME_TOO_BIG ? "message too large"
+                      : f->kind == STREAM_FRAME_NO_LENGTH
+                          ? "no Content-Length on a stream (RFC 3261 18.3)"
+                          : "unusable Content-Length";
+    int code = f->kind == STREAM_FRAME_TOO_BIG ? 513 : 400;
+    report_malformed(io, c, why, now);
+    if (f->header_length) {
+        /* the headers alone, as if the body were empty */
+        struct ingress got;
+        char saved = c->in[f->header_length];
+        ingress_parse(c->in, f->header_length, &c->peer, &got);
+        c->in[f->header_length] = saved;
+        reply_on(io, c, got.msg, code, why, now);
+        osip_message_free(got.msg);
+        free(got.raw_contacts);
+    }
+    c->closing = true;
+    c->in_len = 0;
+    conn_flush(io, c, now);
+}
+
+/* Returns false when the connection was closed (answering it overflowed
+ * its write queue). */
+static bool handle_message(struct io_thread *io, struct conn *c, char *buf, size_t len,
+                           uint64_t now)
+{
+    struct ingress got;
+    sb_count(&io->counters, SB_CNT_STREAM_MESSAGES);
+    sip_trace_record(io->s->trace, &c->peer, &c->local.addr, buf, len);
+    char saved = buf[len]; /* ingress_parse writes a NUL there */
+    enum ingress_kind kind = ingress_parse(buf, len, &c->peer, &got);
+    buf[len] = saved;
+    switch (kind) {
+    case INGRESS_KEEPALIVE:
+        sb_count(&io->counters, SB_CNT_KEEPALIVES);
+        return true;
+    case INGRESS_DROP:
+        report_malformed(io, c, got.why ? got.why : "unusable", now);
+        return true;
+    case INGRESS_REJECT: {
+        report_malformed(io, c, got.why, now);
+        uint64_t id = c->id;
+        reply_on(io, c, got.msg, got.code, got.why, now);
+        osip_message_free(got.msg);
+        return conn_find(io, id) != NULL;
+    }
+    case INGRESS_MESSAGE:
+        break;
+    }
+    struct sb_inbound *in = calloc(1, sizeof(*in));
+    if (!in) {
+        osip_message_free(got.msg);
+        free(got.raw_contacts);
+        return true;
+    }
+    in->msg = got.msg;
+    in->src = c->peer;
+    in->local = c->local;
+    in->transport = c->transport;
+    in->fd = -1;
+    in->conn = c->id;
+    in->received_ms = now;
+    in->raw_contacts = got.raw_contacts;
+    in->raw_contact_count = got.raw_contact_count;
+    dispatch_inbound(io, in);
+    return true;
+}
+
+/* Frames and handles what is buffered. Returns false if the connection
+ * is to close (or closed). */
+static bool conn_frames(struct io_thread *io, struct conn *c, uint64_t now)
+{
+    size_t off = 0;
+    while (off < c->in_len) {
+        struct stream_frame f;
+        stream_frame_next(c->in + off, c->in_len - off, &f);
+        if (f.kind == STREAM_FRAME_MORE)
+            break;
+        if (f.kind == STREAM_FRAME_PING) {
+            sb_count(&io->counters, SB_CNT_KEEPALIVES);
+            if (!conn_say(io, c, "\r\n", 2, now)) /* the pong, RFC 5626 §4.4.1 */
+                return false;
+            off += f.skip;
+            c->started_ms = 0;
+            continue;
+        }
+        if (f.kind == STREAM_FRAME_PONG) {
+            off += f.skip;
+            continue;
+        }
+        if (f.kind != STREAM_FRAME_MESSAGE) {
+            if (off) {
+                memmove(c->in, c->in + off, c->in_len - off);
+                c->in_len -= off;
+            }
+            framing_error(io, c, &f, now);
+            return false;
+        }
+        if (!handle_message(io, c, c->in + off, f.length, now))
+            return false;
+        off += f.length;
+        c->started_ms = 0;
+    }
+    if (off) {
+        memmove(c->in, c->in + off, c->in_len - off);
+        c->in_len -= off;
+    }
+    if (c->in_len == 0) {
+        free(c->in); /* an idle connection keeps no buffer */
+        c->in = NULL;
+        c->in_cap = 0;
+    } else if (!c->started_ms) {
+        c->started_ms = now; /* part of a message: it must complete in time */
+    }
+    return true;
+}
+
+/* Reads up to @size bytes. Returns the count, 0 at the end, -1 when
+ * nothing is there now, -2 on an error. */
+static ssize_t conn_read(struct io_thread *io, struct conn *c, char *buf, size_t size)
+{
+    if (c->ssl) {
+        ERR_clear_error();
+        int r = SSL_read(c->ssl, buf, (int)size);
+        if (r > 0)
+            return r;
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ)
+            return -1;
+        if (e == SSL_ERROR_WANT_WRITE) {
+            if (!c->want_out)
+                epoll_set(io, c, true);
+            return -1;
+        }
+        return e == SSL_ERROR_ZERO_RETURN ? 0 : -2;
+    }
+    ssize_t n = recv(c->fd, buf, size, 0);
+    if (n >= 0)
+        return n;
+    return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? -1 : -2;
+}
+
+static bool conn_append(struct conn *c, const char *data, size_t n)
+{
+    if (c->in_len + n + 1 > c->in_cap) {
+        size_t cap = c->in_len + n + 1;
+        if (cap < 1024)
+            cap = 1024;
+        char *in = realloc(c->in, cap);
+        if (!in)
+            return false;
+        c->in = in;
+        c->in_cap = cap;
+    }
+    memcpy(c->in + c->in_len, data, n);
+    c->in_len += n;
+    return true;
+}
+
+static void conn_readable(struct io_thread *io, struct conn *c, uint64_t now)
+{
+    for (int rounds = 0; rounds < 16; rounds++) {
+        ssize_t n = conn_read(io, c, io->scratch, READ_CHUNK);
+        if (n == -1)
+            return;
+        if (n <= 0) {
+            if (n == -2)
+                sb_count(&io->counters, SB_CNT_STREAM_FAILED);
+            conn_close(io, c); /* the peer closed, or reset */
+            return;
+        }
+        c->active_ms = now;
+        if (!conn_append(c, io->scratch, (size_t)n)) {
+            conn_close(io, c);
+            return;
+        }
+        if (!conn_frames(io, c, now))
+            return;
+        if ((size_t)n < READ_CHUNK && !(c->ssl && SSL_pending(c->ssl)))
+            return;
+    }
+}
+
+/* --- accepting ------------------------------------------------------------ */
+
+static void refuse(struct io_thread *io, int fd, const struct sb_addr *peer, const char *why,
+                   uint64_t now)
+{
+    sb_count(&io->counters, SB_CNT_STREAM_REFUSED);
+    /* a reset, not a polite close: the peer learns at once */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    close(fd);
+    uint64_t more;
+    if (sb_log_limiter_ready(&io->refuse_log, now, &more)) {
+        char text[64];
+        sipmsg_addr_format(peer, text, sizeof(text));
+        SB_WARN("refusing a connection from %s: %s (%llu more since the last report)", text, why,
+                (unsigned long long)more);
+    }
+}
+
+static void accept_on(struct io_thread *io, unsigned index, uint64_t now)
+{
+    struct stream *s = io->s;
+    const struct listen_entry *e = &s->listens->entries[index];
+    for (int i = 0; i < 64; i++) {
+        struct sb_addr peer = {.len = sizeof(peer.ss)};
+        int fd = accept4(io->listen_fds[index], (struct sockaddr *)&peer.ss, &peer.len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                uint64_t more;
+                if (sb_log_limiter_ready(&io->refuse_log, now, &more))
+                    SB_WARN("cannot accept on %s: %s", e->name, strerror(errno));
+            }
+            return;
+        }
+        if (atomic_load(&s->connections) >= s->cfg->tcp_max_connections) {
+            refuse(io, fd, &peer, "connection limit reached ([tcp] max_connections)", now);
+            continue;
+        }
+        struct ip_count *ip = ip_take(s, &peer);
+        if (!ip) {
+            refuse(io, fd, &peer, "too many connections from it ([tcp] max_per_ip)", now);
+            continue;
+        }
+        struct sb_local local = {.listen_index = index, .addr = e->addr};
+        if (e->wildcard) {
+            struct sb_addr here = {.len = sizeof(here.ss)};
+            if (getsockname(fd, (struct sockaddr *)&here.ss, &here.len) == 0)
+                local.addr = here;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct conn *c = conn_new(io, fd, e->transport, &peer, &local, now);
+        if (!c) {
+            ip_release(s, ip);
+            refuse(io, fd, &peer, "this I/O thread is out of connection slots", now);
+            continue;
+        }
+        c->ip = ip;
+        sb_count(&io->counters, SB_CNT_STREAM_ACCEPTED);
+        if (e->transport == SB_TLS) {
+            c->ssl = tls_accept_new(s->tls, fd);
+            c->state = CONN_HANDSHAKE;
+            if (!c->ssl)
+                conn_fail(io, c);
+        } else {
+            c->state = CONN_OPEN;
+        }
+    }
+}
+
+/* --- the loop --------------------------------------------------------------- */
+
+static void conn_event(struct io_thread *io, uint64_t id, uint32_t events, uint64_t now)
+{
+    struct conn *c = conn_find(io, id);
+    if (!c)
+        return; /* closed earlier in this batch */
+    if (c->state == CONN_CONNECTING) {
+        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            connect_done(io, c, now);
+        return;
+    }
+    if (c->state == CONN_HANDSHAKE) {
+        if (!atomic_load(&io->input_stopped) || c->outgoing)
+            tls_step(io, c, now);
+        return;
+    }
+    if ((events & EPOLLOUT) && !conn_flush(io, c, now))
+        return;
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !atomic_load(&io->input_stopped))
+        conn_readable(io, c, now);
+    else if ((events & EPOLLERR) && conn_find(io, id))
+        conn_fail(io, c);
+}
+
+/* Closes what timed out: a connect or handshake past its bound, a message
+ * that takes too long to arrive (slowloris), a connection idle too long. */
+static void sweep(struct io_thread *io, uint64_t now)
+{
+    const struct sb_config *cfg = io->s->cfg;
+    uint64_t header_ms = (uint64_t)cfg->tcp_header_timeout * 1000u;
+    struct conn *next;
+    for (struct conn *c = io->all; c; c = next) {
+        next = c->all_next;
+        /* ours wait for connect() and the handshake; an open one, or one
+         * that connected to us, for the message under way */
+        uint64_t bound =
+            c->outgoing && c->state != CONN_OPEN ? cfg->tcp_connect_timeout_ms : header_ms;
+        bool slow = c->started_ms && now - c->started_ms > bound;
+        bool idle = now - c->active_ms > (uint64_t)cfg->tcp_idle_timeout * 1000u;
+        if (slow || idle) {
+            sb_count(&io->counters, SB_CNT_STREAM_TIMEOUTS);
+            conn_close(io, c);
+        }
+    }
+}
+
+static void listen_stop(struct io_thread *io)
+{
+    if (!io->listening)
+        return;
+    io->listening = false;
+    for (size_t i = 0; i < io->s->listens->count; i++)
+        if (io->listen_fds[i] >= 0)
+            epoll_ctl(io->epfd, EPOLL_CTL_DEL, io->listen_fds[i], NULL);
+}
+
+static bool take_posts(struct io_thread *io, struct wakeq_batch *batch, uint64_t now)
+{
+    if (!wakeq_take(io->posts, batch))
+        return false;
+    size_t handled = 0;
+    struct cds_wfcq_node *node;
+    while ((node = wakeq_batch_pop(batch)) != NULL) {
+        handle_post(io, caa_container_of(node, struct chunk, node), now);
+        handled++;
+    }
+    wakeq_done(io->posts, handled);
+    return true;
+}
+
+static void wake_workers(struct io_thread *io)
+{
+    for (unsigned w = 0; w < io->s->workers; w++) {
+        if (io->touched[w]) {
+            io->touched[w] = false;
+            dispatch_wake(io->s->dispatch, w);
+        }
+    }
+}
+
+static bool anything_to_write(const struct io_thread *io)
+{
+    for (const struct conn *c = io->all; c; c = c->all_next)
+        if (c->out_head)
+            return true;
+    return false;
+}
+
+/* Shutdown: what the workers posted last is written (for DRAIN_MS at
+ * most), then every connection closes. */
+static void drain_and_close(struct io_thread *io, struct wakeq_batch *batch)
+{
+    uint64_t end = sb_now_ms() + DRAIN_MS;
+    struct epoll_event events[EVENTS];
+    io->draining = true;
+    for (;;) {
+        uint64_t now = sb_now_ms();
+        take_posts(io, batch, now);
+        if (!anything_to_write(io) || now >= end)
+            break;
+        int n = epoll_wait(io->epfd, events, EVENTS, 50);
+        for (int i = 0; i < n; i++)
+            if (events[i].data.u64 > TAG_LISTEN(SB_MAX_LISTEN))
+                conn_event(io, events[i].data.u64, events[i].events & ~EPOLLIN, now);
+    }
+    while (io->all)
+        conn_close(io, io->all);
+    wake_workers(io);
+}
+
+static void *io_main(void *arg)
+{
+    struct io_thread *io = arg;
+    struct wakeq_batch batch;
+    struct epoll_event events[EVENTS];
+    uint64_t next_sweep = sb_now_ms() + 1000;
+    rcu_register_thread(); /* reasons_apply reads an RCU pointer */
+    wakeq_batch_init(&batch);
+    for (;;) {
+        uint64_t now = sb_now_ms();
+        bool busy = take_posts(io, &batch, now);
+        if (wakeq_stopping(io->posts))
+            break;
+        if (atomic_load(&io->input_stopped))
+            listen_stop(io);
+        int timeout = busy || !wakeq_sleep_begin(io->posts) ? 0 : 1000;
+        int n = epoll_wait(io->epfd, events, EVENTS, timeout);
+        if (timeout)
+            wakeq_sleep_end(io->posts);
+        now = sb_now_ms();
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = events[i].data.u64;
+            if (tag == TAG_WAKE)
+                continue; /* the posts are taken at the top */
+            if (tag <= TAG_LISTEN(SB_MAX_LISTEN) && (tag & ((1u << THREAD_BITS) - 1)) == 0)
+                accept_on(io, (unsigned)(tag >> THREAD_BITS) - 1, now);
+            else
+                conn_event(io, tag, events[i].events, now);
+        }
+        wake_workers(io);
+        if (now >= next_sweep) {
+            sweep(io, now);
+            next_sweep = now + 1000;
+        }
+    }
+    listen_stop(io);
+    drain_and_close(io, &batch);
+    wakeq_batch_fini(&batch);
+    rcu_unregister_thread();
+    return NULL;
+}
+
+/* --- set-up ------------------------------------------------------------------ */
+
+static int open_listen_socket(struct listen_entry *e)
+{
+    int fd = socket(e->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return SB_ESYS;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (e->addr.ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&e->addr.ss, e->addr.len) != 0 || listen(fd, 4096) != 0) {
+        SB_ERROR("cannot listen on %s: %s", e->name, strerror(errno));
+        close(fd);
+        return SB_ESYS;
+    }
+    return fd;
+}
+
+/* Binds the first thread's socket (learning a kernel-chosen port, and
+ * whether another process holds the port), then one per other thread on
+ * the same port. */
+static int listen_open(struct stream *s, unsigned index)
+{
+    struct listen_entry *e = &s->listens->entries[index];
+    /* SO_REUSEPORT would let a second switchboard take half the
+     * connections: make sure nobody listens there already */
+    if (sipmsg_addr_host(&e->addr, (char[64]){0}, 64) != 0) {
+        int probe = socket(e->addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int one = 1; /* connections of an earlier run in TIME_WAIT do not count */
+        if (probe >= 0)
+            setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        int in_use = probe >= 0 &&
+                     bind(probe, (const struct sockaddr *)&e->addr.ss, e->addr.len) != 0 &&
+                     errno == EADDRINUSE;
+        if (probe >= 0)
+            close(probe);
+        if (in_use) {
+            SB_ERROR("cannot listen on %s: address already in use (another switchboard?)", e->name);
+            return SB_ESYS;
+        }
+    }
+    for (unsigned t = 0; t < s->thread_count; t++) {
+        int fd = open_listen_socket(e);
+        if (fd < 0)
+            return fd;
+        s->threads[t].listen_fds[index] = fd;
+        if (t == 0) {
+            socklen_t len = sizeof(e->addr.ss);
+            getsockname(fd, (struct sockaddr *)&e->addr.ss, &len);
+            e->addr.len = len;
+            listen_entry_bound(e);
+        }
+    }
+    return 0;
+}
+
+static int thread_init(struct stream *s, struct io_thread *io, unsigned index)
+{
+    io->s = s;
+    io->index = index;
+    io->epfd = -1;
+    for (size_t i = 0; i < SB_MAX_LISTEN; i++)
+        io->listen_fds[i] = -1;
+    io->slots = calloc(s->slots_per_thread, sizeof(*io->slots));
+    io->live = calloc(s->slots_per_thread, sizeof(*io->live));
+    io->free_slots = malloc(s->slots_per_thread * sizeof(*io->free_slots));
+    io->scratch = malloc(READ_CHUNK);
+    if (!io->slots || !io->live || !io->free_slots || !io->scratch)
+        return SB_ENOMEM;
+    for (uint32_t i = 0; i < s->slots_per_thread; i++)
+        io->free_slots[i] = s->slots_per_thread - 1 - i;
+    io->free_count = s->slots_per_thread;
+    atomic_init(&io->input_stopped, false);
+    io->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (io->epfd < 0)
+        return SB_ESYS;
+    return wakeq_create(POSTS_PER_THREAD, &io->posts);
+}
+
+static int tls_open(struct stream *s, const struct sb_config *cfg)
+{
+    struct tls_options o = {
+        .certificate = cfg->tls_certificate,
+        .key = cfg->tls_key,
+        .ca = cfg->tls_ca,
+        .verify_client = cfg->tls_verify_client,
+    };
+    return tls_create(&o, &s->tls);
+}
+
+int stream_create(const struct sb_config *cfg, struct listen_table *listens, struct stream **out)
+{
+    struct stream *s = calloc(1, sizeof(*s));
+    if (!s)
+        return SB_ENOMEM;
+    s->cfg = cfg;
+    s->listens = listens;
+    pthread_mutex_init(&s->ip_lock, NULL);
+    atomic_init(&s->connections, 0);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    s->thread_count = cfg->tcp_threads ? cfg->tcp_threads : (unsigned)(cpus > 0 ? cpus : 1);
+    if (s->thread_count > (1u << THREAD_BITS) - 1)
+        s->thread_count = (1u << THREAD_BITS) - 1;
+    uint64_t per = cfg->tcp_max_connections / s->thread_count + 64;
+    s->slots_per_thread = (uint32_t)(per < SLOT_MAX ? per : SLOT_MAX);
+    s->threads = aligned_alloc(64, ((s->thread_count * sizeof(struct io_thread) + 63) / 64) * 64);
+    int rc = s->threads ? 0 : SB_ENOMEM;
+    if (s->threads)
+        memset(s->threads, 0, s->thread_count * sizeof(struct io_thread));
+    for (unsigned i = 0; rc == 0 && i < s->thread_count; i++)
+        rc = thread_init(s, &s->threads[i], i);
+    if (rc == 0 && listen_has(listens, SB_TLS))
+        rc = tls_open(s, cfg);
+    for (size_t i = 0; rc == 0 && i < listens->count; i++)
+        if (listens->entries[i].transport != SB_UDP)
+            rc = listen_open(s, (unsigned)i);
+    if (rc != 0) {
+        stream_destroy(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static void release_chunk(struct cds_wfcq_node *node)
+{
+    free(caa_container_of(node, struct chunk, node));
+}
+
+void stream_destroy(struct stream *s)
+{
+    if (!s)
+        return;
+    for (unsigned i = 0; s->threads && i < s->thread_count; i++) {
+        struct io_thread *io = &s->threads[i];
+        while (io->all)
+            conn_close(io, io->all);
+        for (size_t j = 0; j < SB_MAX_LISTEN; j++)
+            if (io->listen_fds[j] >= 0)
+                close(io->listen_fds[j]);
+        if (io->epfd >= 0)
+            close(io->epfd);
+        wakeq_destroy(io->posts, release_chunk);
+        free(io->slots);
+        free(io->live);
+        free(io->free_slots);
+        free(io->scratch);
+        free(io->touched);
+    }
+    free(s->threads);
+    tls_destroy(s->tls);
+    for (size_t b = 0; b < IP_BUCKETS; b++) {
+        while (s->ips[b]) {
+            struct ip_count *e = s->ips[b];
+            s->ips[b] = e->next;
+            free(e);
+        }
+    }
+    pthread_mutex_destroy(&s->ip_lock);
+    free(s);
+}
+
+int stream_start(struct stream *s, struct dispatch *d, struct sip_trace *trace,
+                 struct reasons *reasons)
+{
+    s->dispatch = d;
+    s->trace = trace;
+    s->reasons = reasons;
+    s->workers = dispatch_worker_count(d);
+    for (unsigned i = 0; i < s->thread_count; i++) {
+        struct io_thread *io = &s->threads[i];
+        io->touched = calloc(s->workers, sizeof(bool));
+        if (!io->touched)
+            return SB_ENOMEM;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_WAKE};
+        if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, wakeq_fd(io->posts), &ev) != 0)
+            return SB_ESYS;
+        for (size_t j = 0; j < s->listens->count; j++) {
+            if (io->listen_fds[j] < 0)
+                continue;
+            ev = (struct epoll_event){.events = EPOLLIN, .data.u64 = TAG_LISTEN(j)};
+            if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, io->listen_fds[j], &ev) != 0)
+                return SB_ESYS;
+        }
+        io->listening = true;
+        int rc = pthread_create(&io->thread, NULL, io_main, io);
+        if (rc != 0) {
+            SB_ERROR("cannot start an I/O thread: %s", strerror(rc));
+            return SB_ESYS;
+        }
+        io->running = true;
+    }
+    return 0;
+}
+
+void stream_stop_input(struct stream *s)
+{
+    for (unsigned i = 0; i < s->thread_count; i++) {
+        atomic_store(&s->threads[i].input_stopped, true);
+        wakeq_wake(s->threads[i].posts);
+    }
+}
+
+void stream_stop(struct stream *s)
+{
+    for (unsigned i = 0; i < s->thread_count; i++)
+        wakeq_stop(s->threads[i].posts);
+    for (unsigned i = 0; i < s->thread_count; i++) {
+        if (s->threads[i].running)
+            pthread_join(s->threads[i].thread, NULL);
+        s->threads[i].running = false;
+    }
+}
+
+size_t stream_connection_count(const struct stream *s)
+{
+    return s ? atomic_load((atomic_size_t *)&s->connections) : 0;
+}
+
+void stream_counters(const struct stream *s, uint64_t total[SB_CNT_COUNT])
+{
+    for (unsigned i = 0; s && i < s->thread_count; i++)
+        sb_counters_accumulate(total, &s->threads[i].counters);
+}
