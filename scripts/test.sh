@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Runs the whole test suite, installing what is missing and building first:
 #   1. unit tests (Criterion), protocol tests (SIPp over UDP on 127.0.0.1)
-#      with 1 and with 4 workers, calls between real phones (baresip and
+#      with 1 and with 4 workers, TCP and TLS (SIPp, tests/stream_ua.py,
+#      stream torture), calls between real phones (baresip and
 #      Linphone's linphonec), and tests on network namespaces (a real NAT,
 #      addresses that come and go), on a RelWithDebInfo build;
-#   2. the same unit, protocol and store tests on an AddressSanitizer + UBSan
-#      build, and the protocol and store tests with 4 workers on a
-#      ThreadSanitizer build;
+#   2. the same unit, protocol, store and TCP/TLS tests on an AddressSanitizer
+#      + UBSan build, and the protocol, store and TCP/TLS tests with 4 workers
+#      on a ThreadSanitizer build;
 #   3. a minute of libFuzzer over the datagram path (ASan+UBSan).
 # Test output (logs, SIPp traces) lands in build*/test-output/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark clang baresip-core \
-    linphone-cli sox nftables iproute2 ||
+    linphone-cli sox nftables iproute2 openssl ||
     exit 1
 
 passed=0
@@ -37,6 +38,7 @@ stage "protocol tests, 1 worker" tests/protocol_tests.sh build/switchboard build
 stage "protocol tests, 4 workers" tests/protocol_tests.sh build/switchboard build/test-output/workers4 4
 stage "real clients (baresip, linphonec)" tests/clients_tests.sh build/switchboard build/test-output/clients
 stage "registration store, 2 workers" tests/store_tests.sh build/switchboard build/test-output/store 2
+stage "TCP and TLS, 2 workers" tests/stream_tests.sh build/switchboard build/test-output/stream 2
 stage "network namespaces (NAT, addresses)" tests/netns_tests.sh build/switchboard build/test-output/netns
 
 # Sanitizers: every bad memory access or undefined behaviour aborts the run.
@@ -48,6 +50,8 @@ SB_TEST_RSS_LIMIT_KIB=1048576 stage "protocol tests (ASan+UBSan), 2 workers" \
     tests/protocol_tests.sh build-asan/switchboard build-asan/test-output/workers2 2
 stage "registration store (ASan+UBSan), 2 workers" \
     tests/store_tests.sh build-asan/switchboard build-asan/test-output/store 2
+SB_TEST_RSS_LIMIT_KIB=1048576 stage "TCP and TLS (ASan+UBSan), 2 workers" \
+    tests/stream_tests.sh build-asan/switchboard build-asan/test-output/stream 2
 
 # ThreadSanitizer: the protocol tests with 4 workers, listeners and workers
 # and the journal writer all running at once. Any report makes the proxy exit
@@ -59,6 +63,8 @@ SB_TEST_RSS_LIMIT_KIB=2097152 stage "protocol tests (TSan), 4 workers" \
     tests/protocol_tests.sh build-tsan/switchboard build-tsan/test-output/workers4 4
 stage "registration store (TSan), 4 workers" \
     tests/store_tests.sh build-tsan/switchboard build-tsan/test-output/store 4
+stage "TCP and TLS (TSan), 4 workers" \
+    tests/stream_tests.sh build-tsan/switchboard build-tsan/test-output/stream 4
 unset TSAN_OPTIONS
 
 # Fuzzing: a minute of libFuzzer over the datagram path (ingress, proxy core,
