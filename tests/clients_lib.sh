@@ -103,6 +103,20 @@ conference_event_log_enabled=1
 CFG
 }
 
+# linphone_over NAME tcp|tls PROXY_PORT [CA]: NAME's linphonec speaks only
+# TCP (or TLS, checking the proxy's certificate against CA) on port 5062,
+# registers with the proxy at PROXY_PORT over it and sends everything there
+# (outbound proxy: reg_route).
+linphone_over() {
+    local name=$1 tp=$2 port=$3 ca=${4:-} rc=$DIR/$1/rc
+    sed -i -e 's/^sip_port=5062/sip_port=0/' -e "s/^sip_${tp}_port=0/sip_${tp}_port=5062/" \
+        -e "s|^reg_proxy=.*|reg_proxy=<sip:$IP:$port;transport=$tp>|" "$rc"
+    sed -i "/^reg_proxy=/a reg_route=<sip:$IP:$port;transport=$tp;lr>" "$rc"
+    if [ -n "$ca" ]; then
+        sed -i "/^\[sip\]/a root_ca=$ca\nverify_server_certs=1\nverify_server_cn=1" "$rc"
+    fi
+}
+
 # linphone_start NAME SCRIPT [linphonec flags]: runs linphonec with sound
 # from NAME/tone.wav and what it hears into NAME/heard.wav, typing SCRIPT's
 # lines on its console ("sleep N" lines pause), then quit. PID in LAST_PID.

@@ -481,4 +481,79 @@ test_fork_linphone_and_baresip() {
 
 # --- runner -------------------------------------------------------------------
 
+# --- TCP and TLS (README "TCP and TLS") ---------------------------------------
+
+# start_stream_proxy: UDP and TCP on PROXY_PORT, TLS on PROXY_PORT + 1 with
+# a certificate from a CA this test made.
+start_stream_proxy() {
+    make_test_ca "$DIR/ca" || return 1
+    printf '[tls]\ncertificate = %s\nkey = %s\n' "$DIR/ca/cert.pem" "$DIR/ca/key.pem" >"$DIR/tls.conf"
+    start_proxy -c "$DIR/tls.conf" -l "tcp:$IP:$PROXY_PORT" -l "tls:$IP:$((PROXY_PORT + 1))" "$@"
+}
+
+# counter NAME: the proxy's counter NAME from its last stats line.
+counter() {
+    grep "stats:" "$DIR/proxy.log" | tail -1 | sed -n "s/.*$1=\([0-9]*\).*/\1/p"
+}
+
+# linphone_stream_call TRANSPORT PORT [CA]: alice's linphonec registers over
+# TRANSPORT and calls bob, a baresip on UDP, who hangs up; audio both ways.
+linphone_stream_call() {
+    linphone_setup alice alice 127.0.0.5 1000
+    linphone_over alice "$1" "$2" "${3:-}"
+    baresip_setup bob bob 127.0.0.3 auto 440
+    start_stream_proxy || return 1
+    baresip_start bob 9
+    local bob=$LAST_PID
+    registered bob 127.0.0.3 || return 1
+    linphone_start alice "sleep 2
+call sip:bob@$IP:$PROXY_PORT
+sleep 9"
+    local alice=$LAST_PID
+    wait "$bob" "$alice"
+    linphone_says alice "ended" || return 1
+    kill -USR1 "$PROXY_PID"
+    sleep 0.3
+    local accepted
+    accepted=$(counter "TCP\/TLS connections accepted")
+    log "connections accepted: $accepted, messages over TCP/TLS: $(counter 'messages received over TCP\/TLS')"
+    [ "${accepted:-0}" -ge 1 ] || { log "alice never connected over $1"; return 1; }
+    stop_proxy && heard bob 1000 && heard alice 440 &&
+        journal_says outcome=answered hung_up_by=callee answered_by=127.0.0.3
+}
+
+test_linphone_over_tcp_calls_baresip() {
+    linphone_stream_call tcp "$PROXY_PORT"
+}
+
+test_linphone_over_tls_calls_baresip() {
+    linphone_stream_call tls $((PROXY_PORT + 1)) "$DIR/ca/ca.pem"
+}
+
+# A Linphone video INVITE is bigger than 1300 bytes: the proxy sends it on
+# to the baresip (which listens on UDP and TCP) over TCP (RFC 3261 §18.1.1);
+# the call is up with audio both ways.
+test_linphone_video_invite_goes_over_tcp() {
+    linphone_setup alice alice 127.0.0.5 1000
+    baresip_setup bob bob 127.0.0.3 auto 440 video
+    start_stream_proxy || return 1
+    baresip_start bob 20
+    local bob=$LAST_PID
+    registered bob 127.0.0.3 || return 1
+    linphone_start alice "$(calls_bob "sleep 6" terminate "sleep 1")" -V
+    wait "$LAST_PID"
+    sleep 1
+    stop_clients "$bob"
+    kill -USR1 "$PROXY_PID"
+    sleep 0.3
+    local opened size
+    opened=$(counter "TCP\/TLS connections opened by us")
+    size=$(tshark -r "$DIR/sip.pcap" -Y 'sip.Method == "INVITE" && ip.dst == 127.0.0.3' \
+        -T fields -e frame.len 2>/dev/null | head -1)
+    log "INVITE to bob: $size bytes in the trace's frame; connections opened: $opened"
+    [ "${size:-0}" -gt 1300 ] && [ "${opened:-0}" -ge 1 ] ||
+        { log "want an INVITE over 1300 bytes, sent over a TCP connection we opened"; return 1; }
+    stop_proxy && heard bob 1000 && heard alice 440 && journal_says outcome=answered video=True
+}
+
 run_tests clients "" "$@"

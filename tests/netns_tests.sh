@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests that need more than loopback: hosts in network namespaces this
 # script creates and deletes itself (a NAT router doing nft masquerade, a
-# phone behind it, an interface address that appears after start-up). All
+# phone behind it, an interface address that appears after start-up, a
+# proxy with an interface in each of two subnets). All
 # addresses live inside those namespaces; nothing is routed off the machine.
 # Needs root (ip netns). Every process is started here and ended by PID.
 #
@@ -206,6 +207,75 @@ test_phone_behind_nat_calls_out() {
     log "alice's BYE went to $bye_to"
     [ "$bye_to" = 10.0.0.1 ] || { log "the BYE did not go through the NAT"; return 1; }
     heard bob 1000 && heard alice 440 && journal_says outcome=answered hung_up_by=callee
+}
+
+# two_subnets: the proxy (namespace pbx) has one interface in each of two
+# subnets, 10.1.0.1/24 towards namespace sub1 (alice, 10.1.0.10) and
+# 10.2.0.1/24 towards namespace sub2 (bob, 10.2.0.10). Nothing routes
+# between the subnets: each phone reaches only the proxy's address on its
+# own subnet, as on an office LAN and a second one without a router.
+two_subnets() {
+    PBX=${NS}p2 SUB1=${NS}s1 SUB2=${NS}s2
+    ns_add "$PBX" && ns_add "$SUB1" && ns_add "$SUB2" || return 1
+    ip link add eth1 netns "$PBX" type veth peer name eth0 netns "$SUB1" &&
+        ip link add eth2 netns "$PBX" type veth peer name eth0 netns "$SUB2" || return 1
+    ip -n "$PBX" addr add 10.1.0.1/24 dev eth1
+    ip -n "$PBX" addr add 10.2.0.1/24 dev eth2
+    ip -n "$SUB1" addr add 10.1.0.10/24 dev eth0
+    ip -n "$SUB2" addr add 10.2.0.10/24 dev eth0
+    ip -n "$PBX" link set eth1 up
+    ip -n "$PBX" link set eth2 up
+    ip -n "$SUB1" link set eth0 up
+    ip -n "$SUB2" link set eth0 up
+}
+
+# call_across_subnets WHO_HANGS_UP: alice (sub1) calls bob (sub2) through
+# the proxy listening on 0.0.0.0; the INVITE bob gets must carry two
+# Record-Routes (RFC 5658), bob's side on top, and the proxy's Via must
+# name its address on bob's subnet; then the call is up and ended by WHO.
+# (No audio check: with nothing routed between the subnets, media cannot
+# flow phone to phone; this is about the signalling reaching both.)
+call_across_subnets() {
+    two_subnets || return 1
+    AT_PROXY="ip netns exec $PBX"
+    launch_proxy_in "$PBX" -l "udp:0.0.0.0:$PROXY_PORT" --journal "$DIR/journal.jsonl" \
+        --trace "$DIR/sip.pcap" || return 1
+    IP=10.2.0.1
+    baresip_setup bob bob 10.2.0.10 auto 440
+    IP=10.1.0.1
+    baresip_setup alice alice 10.1.0.10 auto 1000
+    local bob_secs=20 alice_secs=8
+    [ "$1" = callee ] && bob_secs=7 alice_secs=12
+    IP=10.2.0.1
+    RUN_IN="ip netns exec $SUB2" baresip_start bob $bob_secs
+    local bob=$LAST_PID
+    registered bob 10.2.0.10 || return 1
+    IP=10.1.0.1
+    RUN_IN="ip netns exec $SUB1" baresip_start alice $alice_secs "/dial sip:bob@10.1.0.1:$PROXY_PORT"
+    local alice=$LAST_PID
+    if [ "$1" = callee ]; then wait "$bob"; else wait "$alice"; fi
+    sleep 1
+    stop_clients "$alice" "$bob"
+    stop_proxy || return 1
+    local rr via
+    rr=$(tshark -r "$DIR/sip.pcap" -Y 'sip.Method == "INVITE" && ip.dst == 10.2.0.10' \
+        -T fields -e sip.Record-Route 2>/dev/null | head -1)
+    via=$(tshark -r "$DIR/sip.pcap" -Y 'sip.Method == "INVITE" && ip.dst == 10.2.0.10' \
+        -T fields -e ip.src -e sip.Via 2>/dev/null | head -1)
+    log "INVITE to bob: Record-Route $rr; from/Via $via"
+    case $rr in *10.2.0.1:$PROXY_PORT*,*10.1.0.1:$PROXY_PORT*) ;;
+    *) log "want bob's side (10.2.0.1) then alice's (10.1.0.1)"; return 1 ;; esac
+    case $via in 10.2.0.1*"SIP/2.0/UDP 10.2.0.1:$PROXY_PORT"*) ;;
+    *) log "the proxy's Via and source must be 10.2.0.1"; return 1 ;; esac
+    journal_says outcome=answered hung_up_by="$1"
+}
+
+test_call_between_two_subnets_caller_hangs_up() {
+    call_across_subnets caller
+}
+
+test_call_between_two_subnets_callee_hangs_up() {
+    call_across_subnets callee
 }
 
 # No relay through a forged dialog: an INVITE to a foreign host with an

@@ -28,19 +28,6 @@ OUT=$(realpath "$OUT")
 . "$HERE/lib.sh"
 . "$HERE/sipp_lib.sh"
 
-# make_test_ca DIR: a CA and a certificate for 127.0.0.1 signed by it.
-make_test_ca() {
-    local d=$1
-    [ -f "$d/cert.pem" ] && return 0
-    mkdir -p "$d"
-    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 \
-        -subj "/CN=switchboard test CA" 2>/dev/null &&
-        openssl req -newkey rsa:2048 -nodes -keyout "$d/key.pem" -out "$d/cert.csr" \
-            -subj "/CN=127.0.0.1" 2>/dev/null &&
-        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$d/ext.cnf" &&
-        openssl x509 -req -in "$d/cert.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-            -out "$d/cert.pem" -days 2 -extfile "$d/ext.cnf" 2>/dev/null
-}
 CA_DIR=$OUT/ca
 make_test_ca "$CA_DIR" || { echo "cannot make a test CA"; exit 1; }
 

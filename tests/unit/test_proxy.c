@@ -1,0 +1,311 @@
+/* Unit tests for src/proxy.c, the proxy core (RFC 3261 §16), without
+ * sockets: the worker's net captures what would be sent (with its
+ * destination), the test moves the timer wheel's clock by hand.
+ * Covered: 100 Trying and forking to every binding, Max-Forwards and loop
+ * detection, CANCEL, Timer C, a phone reached over its connection (RFC
+ * 5626) and its absence (480), two Record-Routes on a transport switch
+ * (RFC 5658), and a send that fails (the unsent code). */
+#include <stdio.h>
+#include <urcu.h>
+
+#include "switchboard/config.h"
+#include "switchboard/error.h"
+#include "switchboard/identity.h"
+#include "switchboard/listen.h"
+#include "switchboard/net.h"
+#include "switchboard/proxy.h"
+#include "switchboard/registrar.h"
+#include "switchboard/secret.h"
+#include "switchboard/sip_msg.h"
+#include "switchboard/timer_wheel.h"
+#include "test_helpers.h"
+
+#define MAX_SENT 32
+
+struct sent {
+    char *text;
+    struct sb_dest dest;
+};
+
+static struct sent sent[MAX_SENT];
+static int sent_count;
+static struct sb_config cfg;
+static struct listen_table listens;
+static struct registrar *registrar;
+static struct identity *identity;
+static struct timer_wheel *wheel;
+static struct secret *secret;
+static struct net *net;
+static struct proxy *proxy;
+static struct sb_counters counters;
+static uint64_t now;
+
+static void capture(void *ctx, const struct sb_dest *dest, const char *data, size_t len)
+{
+    (void)ctx;
+    cr_assert_lt(sent_count, MAX_SENT);
+    sent[sent_count].text = strndup(data, len);
+    sent[sent_count++].dest = *dest;
+}
+
+static void setup(void)
+{
+    rcu_register_thread();
+    config_defaults(&cfg);
+    char *argv[] = {"t", "-l", "udp:127.0.0.1:5060", "-l", "tcp:127.0.0.1:5060", NULL};
+    cr_assert_eq(config_from_args(&cfg, 5, argv), 0);
+    cfg.timer_c_ms = 5000;
+    cr_assert_eq(listen_table_init(&listens, &cfg), 0);
+    struct registrar_limits limits = {.max_bindings = 4};
+    now = 1000000;
+    cr_assert_eq(registrar_create(&limits, &registrar), 0);
+    cr_assert_eq(identity_create(&cfg, &identity), 0);
+    cr_assert_eq(timer_wheel_create(now, &wheel), 0);
+    static const char key[] = "unit test key, not a secret";
+    cr_assert_eq(secret_from_bytes(key, sizeof(key), &secret), 0);
+    struct net_deps nd = {.listens = &listens, .counters = &counters, .capture = capture};
+    cr_assert_eq(net_create(&nd, &net), 0);
+    struct proxy_env env = {
+        .config = &cfg,
+        .registrar = registrar,
+        .identity = identity,
+        .wheel = wheel,
+        .net = net,
+        .counters = &counters,
+        .secret = secret,
+    };
+    cr_assert_eq(proxy_create(&env, &proxy), 0);
+    sent_count = 0;
+}
+
+static void teardown(void)
+{
+    proxy_destroy(proxy);
+    net_destroy(net);
+    secret_free(secret);
+    timer_wheel_destroy(wheel);
+    identity_destroy(identity);
+    registrar_destroy(registrar);
+    config_free(&cfg);
+    for (int i = 0; i < sent_count; i++)
+        free(sent[i].text);
+    rcu_unregister_thread();
+}
+
+TestSuite(proxy, .init = setup, .fini = teardown);
+
+static void advance(uint64_t ms)
+{
+    now += ms;
+    timer_wheel_advance(wheel, now);
+}
+
+/* Binds @uri to @aor, reached at @source over @transport (connection
+ * @conn, 0 for UDP), NATed when @nat. */
+static void bind_user(const char *aor, const char *uri, int transport, uint64_t conn, bool nat)
+{
+    struct registrar_change c = {0};
+    c.binding.contact = uri;
+    c.binding.uri = uri;
+    c.binding.expires_at_ms = now + 3600000;
+    c.binding.q = 1000;
+    c.binding.transport = (uint8_t)transport;
+    c.binding.conn = conn;
+    c.binding.use_source = nat;
+    sipmsg_host_to_addr("10.0.0.9", 40000, &c.binding.source);
+    c.binding.local.listen_index = transport == SB_UDP ? 0 : 1;
+    sipmsg_host_to_addr("127.0.0.1", 5060, &c.binding.local.addr);
+    cr_assert_eq(registrar_update(registrar, aor, &c, 1, false, "bind", 1, now, NULL), 0);
+}
+
+/* Hands @msg to the proxy as if it came over UDP from 10.0.0.5:5062. */
+static void deliver_msg(osip_message_t *msg)
+{
+    struct sb_inbound *in = calloc(1, sizeof(*in));
+    in->msg = msg;
+    sipmsg_host_to_addr("10.0.0.5", 5062, &in->src);
+    sipmsg_host_to_addr("127.0.0.1", 5060, &in->local.addr);
+    in->transport = SB_UDP;
+    in->fd = -1;
+    proxy_handle(proxy, in);
+}
+
+static void deliver(const char *text)
+{
+    deliver_msg(parse(text));
+}
+
+/* How many captured messages start with @start, and the last one's index. */
+static int count_sent(const char *start, int *last)
+{
+    int n = 0;
+    for (int i = 0; i < sent_count; i++) {
+        if (strncmp(sent[i].text, start, strlen(start)) == 0) {
+            n++;
+            if (last)
+                *last = i;
+        }
+    }
+    return n;
+}
+
+#define INVITE_TO(uri, maxfwd)                                                                     \
+    "INVITE " uri " SIP/2.0\n"                                                                     \
+    "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-inv1;rport\n"                                   \
+    "Max-Forwards: " maxfwd "\n"                                                                   \
+    "From: <sip:alice@127.0.0.1>;tag=a1\n"                                                         \
+    "To: <" uri ">\n"                                                                              \
+    "Call-ID: proxy-test-1\n"                                                                      \
+    "CSeq: 1 INVITE\n"                                                                             \
+    "Contact: <sip:alice@10.0.0.5:5062>\n"                                                         \
+    "Content-Length: 0\n\n"
+#define INVITE_BOB INVITE_TO("sip:bob@127.0.0.1", "70")
+
+/* A response @code to captured request @i, with the callee's To tag, as
+ * the callee would send it back. */
+/* Parses a captured message (already CRLF-terminated, unlike parse()'s). */
+static osip_message_t *parse_sent(int i)
+{
+    osip_message_t *msg;
+    cr_assert_eq(osip_message_init(&msg), 0);
+    cr_assert_eq(osip_message_parse(msg, sent[i].text, strlen(sent[i].text)), 0);
+    return msg;
+}
+
+static void respond_to(int i, int code)
+{
+    osip_message_t *req = parse_sent(i), *resp;
+    cr_assert_eq(sipmsg_response_create(req, code, NULL, "callee1", &resp), 0);
+    char *text;
+    size_t len;
+    cr_assert_eq(sipmsg_serialize(resp, &text, &len), 0);
+    struct sb_inbound *in = calloc(1, sizeof(*in));
+    cr_assert_eq(osip_message_init(&in->msg), 0);
+    cr_assert_eq(osip_message_parse(in->msg, text, len), 0);
+    in->src = sent[i].dest.peer;
+    in->local = sent[i].dest.local;
+    in->transport = sent[i].dest.transport;
+    in->fd = -1;
+    proxy_handle(proxy, in);
+    osip_free(text);
+    osip_message_free(resp);
+    osip_message_free(req);
+}
+
+/* Hands captured request @i back as an I/O thread does when it could not
+ * send it (its connection gone). */
+static void unsent(int i)
+{
+    struct sb_inbound *in = calloc(1, sizeof(*in));
+    in->msg = parse_sent(i);
+    in->src = sent[i].dest.peer;
+    in->transport = sent[i].dest.transport;
+    in->send_failed = true;
+    proxy_handle(proxy, in);
+}
+
+Test(proxy, an_invite_gets_100_and_forks_to_every_binding)
+{
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    bind_user("bob", "sip:bob@10.0.0.8:5062", SB_UDP, 0, false);
+    deliver(INVITE_BOB);
+    cr_assert_eq(count_sent("SIP/2.0 100", NULL), 1, "100 Trying at once");
+    cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.", NULL), 2, "one branch per binding");
+    int i;
+    count_sent("INVITE", &i);
+    cr_assert_not_null(strcasestr(sent[i].text, "Max-Forwards: 69"), "%s", sent[i].text);
+    cr_assert_not_null(strstr(sent[i].text, "Record-Route: <sip:127.0.0.1:5060;lr;sbs="));
+    cr_assert_not_null(strstr(sent[i].text, "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-sb"));
+    cr_assert_eq(sent[i].dest.transport, SB_UDP);
+}
+
+Test(proxy, max_forwards_zero_is_483)
+{
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    deliver(INVITE_TO("sip:bob@127.0.0.1", "0"));
+    cr_assert_eq(count_sent("SIP/2.0 483", NULL), 1);
+    cr_assert_eq(count_sent("INVITE", NULL), 0);
+}
+
+/* RFC 3261 §16.3 step 4: the very request we forwarded, back again (our
+ * Via with the same loop hash), is a loop. */
+Test(proxy, a_request_that_comes_back_is_a_loop)
+{
+    cfg.relay = true;
+    deliver(INVITE_TO("sip:carol@10.9.9.9", "70"));
+    int i;
+    cr_assert_eq(count_sent("INVITE sip:carol@10.9.9.9", &i), 1);
+    deliver_msg(parse_sent(i));
+    cr_assert_eq(count_sent("SIP/2.0 482", NULL), 1);
+}
+
+/* §16.10: CANCEL gets 200 from us, each ringing branch a CANCEL, and the
+ * caller 487 once the branch answers it. */
+Test(proxy, cancel_reaches_the_ringing_branch)
+{
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    deliver(INVITE_BOB);
+    int i;
+    count_sent("INVITE", &i);
+    respond_to(i, 180);
+    cr_assert_eq(count_sent("SIP/2.0 180", NULL), 1, "ringing relayed");
+    deliver("CANCEL sip:bob@127.0.0.1 SIP/2.0\n"
+            "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-inv1;rport\n"
+            "Max-Forwards: 70\nFrom: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>\n"
+            "Call-ID: proxy-test-1\nCSeq: 1 CANCEL\nContent-Length: 0\n\n");
+    int c;
+    cr_assert_eq(count_sent("CANCEL sip:bob@10.0.0.7", &c), 1);
+    cr_assert_eq(count_sent("SIP/2.0 200", NULL), 1, "the CANCEL answered by us");
+    respond_to(i, 487);
+    cr_assert_eq(count_sent("SIP/2.0 487", NULL), 1);
+}
+
+/* §16.8: Timer C cancels a branch that rings too long; the caller gets 408. */
+Test(proxy, timer_c_cancels_and_answers_408)
+{
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    deliver(INVITE_BOB);
+    int i;
+    count_sent("INVITE", &i);
+    respond_to(i, 180);
+    advance(cfg.timer_c_ms + 1);
+    cr_assert_eq(count_sent("CANCEL sip:bob@10.0.0.7", NULL), 1, "Timer C sent a CANCEL");
+    respond_to(i, 487);
+    cr_assert_eq(count_sent("SIP/2.0 408", NULL), 1, "Timer C's 408, not the 487");
+}
+
+/* RFC 5626: a phone behind NAT registered over a connection that is gone
+ * is not reached (480), never by a new connection to its Contact. */
+Test(proxy, a_natted_phone_whose_connection_is_gone_gets_480)
+{
+    bind_user("bob", "sip:bob@192.168.1.7:5062;transport=tcp", SB_TCP, 0x1234500, true);
+    deliver(INVITE_BOB);
+    cr_assert_eq(count_sent("INVITE", NULL), 0, "no new connection to a NATed contact");
+    cr_assert_eq(count_sent("SIP/2.0 480", NULL), 1);
+}
+
+/* A phone on the LAN registered over TCP whose connection is gone: a new
+ * connection to its Contact, over TCP. The request came over UDP and leaves
+ * over TCP: two Record-Routes (RFC 5658), the callee's side (TCP) on top,
+ * and a TCP Via. If even that connection fails, the caller gets 480. */
+Test(proxy, a_transport_switch_records_both_sides_and_a_failed_send_is_480)
+{
+    bind_user("bob", "sip:bob@10.0.0.7:5062;transport=tcp", SB_TCP, 0x1234500, false);
+    deliver(INVITE_BOB);
+    int i;
+    cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.7", &i), 1);
+    cr_assert_eq(sent[i].dest.transport, SB_TCP);
+    cr_assert_eq(sent[i].dest.conn, 0, "a new connection (or one to that address)");
+    cr_assert_not_null(strstr(sent[i].text, "Via: SIP/2.0/TCP 127.0.0.1:5060;"));
+    const char *rr1 = strstr(sent[i].text, "Record-Route: <sip:");
+    cr_assert_not_null(rr1);
+    const char *rr2 = strstr(rr1 + 1, "Record-Route: <sip:");
+    cr_assert_not_null(rr2, "%s", sent[i].text);
+    cr_assert(strstr(rr1, ";transport=tcp;lr;") && strstr(rr1, ";transport=tcp;lr;") < rr2,
+              "the callee's side first: %s", sent[i].text);
+    cr_assert(strncmp(rr2, "Record-Route: <sip:127.0.0.1:5060;lr;", 37) == 0 ||
+                  strstr(rr2, "@127.0.0.1:5060;lr;") != NULL,
+              "then the caller's side, UDP");
+    unsent(i);
+    cr_assert_eq(count_sent("SIP/2.0 480", NULL), 1, "480 at once, not after Timer B");
+}
