@@ -36,6 +36,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
 IP = "127.0.0.1"
 PORT = 25060
+TLS_PORT = 25061
+STUNNEL_PORT = 25160
 UAS_PORT = 25070
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -129,11 +131,25 @@ AUTH_REALM = IP
 AUTH_USERS = {"caller": "bench", "bench": "bench"}
 
 
+def make_certificate(run):
+    """A self-signed certificate for 127.0.0.1 in the run's folder (TLS study)."""
+    cert, key = os.path.join(run.tmp, "cert.pem"), os.path.join(run.tmp, "key.pem")
+    if not os.path.exists(cert):
+        # ECDSA P-256, as a phone vendor's or a LAN's would likely be: with RSA
+        # 2048 the handshake's signature alone costs milliseconds on each side
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                        "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
 class Proxy:
     """One proxy under test. @variant: None (in-memory registrar, no
     authentication), "sqlite" (registrations written to SQLite: switchboard's
-    store, Kamailio's usrloc db_mode 2) or "auth" (digest authentication of
-    REGISTER and every INVITE)."""
+    store, Kamailio's usrloc db_mode 2), "auth" (digest authentication of
+    REGISTER and every INVITE), "tcp" (UDP and TCP listening) or "tls" (UDP,
+    TCP and TLS)."""
 
     def __init__(self, run, kind, workers, variant=None):
         self.run, self.kind, self.workers, self.variant = run, kind, workers, variant
@@ -158,6 +174,17 @@ class Proxy:
             with open(conf, "w") as f:
                 f.write(f"[auth]\nrequire = all\nrealm = {AUTH_REALM}\nusers = {users}\n")
             cmd += ["-c", conf]
+        elif self.variant in ("tcp", "tls"):
+            cmd += ["-l", f"tcp:{IP}:{PORT}"]
+            conf = os.path.join(self.run.tmp, "stream.conf")
+            with open(conf, "w") as f:
+                f.write("[tcp]\nmax_per_ip = 20000\nmax_connections = 15000\n")
+                if self.variant == "tls":
+                    cert, key = make_certificate(self.run)
+                    f.write(f"[tls]\ncertificate = {cert}\nkey = {key}\n")
+            cmd += ["-c", conf, "--store", "none"]
+            if self.variant == "tls":
+                cmd += ["-l", f"tls:{IP}:{TLS_PORT}"]
         return cmd
 
     def kamailio_cmd(self):
@@ -173,9 +200,19 @@ class Proxy:
             schema = "/usr/share/kamailio/db_sqlite"
             for sql in ("standard-create.sql", "usrloc-create.sql"):
                 subprocess.run(["sqlite3", db], stdin=open(os.path.join(schema, sql)), check=True)
-            cmd += ["-A", "WITH_SQLITE", "-A", f'DBURL="sqlite://{db}"']
+            cmd += ["-A", "WITH_SQLITE", "-A", f'DBURL="sqlite:///{db}"']  # db_sqlite drops one slash
         elif self.variant == "auth":
             cmd += ["-A", "WITH_AUTH"]
+        elif self.variant in ("tcp", "tls"):
+            cmd += ["-A", "WITH_TCP"]
+            if self.variant == "tls":
+                cert, key = make_certificate(self.run)
+                tlscfg = os.path.join(self.run.tmp, "kamailio-tls.cfg")
+                with open(tlscfg, "w") as f:
+                    f.write(f"[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\n"
+                            f"require_certificate = no\ncertificate = {cert}\nprivate_key = {key}\n"
+                            f"[client:default]\nverify_certificate = no\nrequire_certificate = no\n")
+                cmd += ["-A", "WITH_TLS", "-A", f'TLSCFG="{tlscfg}"']
         return cmd
 
     def start(self):
@@ -264,19 +301,25 @@ class Bench:
         scenario, auth = "register.xml", []
         if proxy.variant == "auth":
             scenario, auth = "register_auth.xml", ["-au", "bench", "-ap", AUTH_USERS["bench"]]
+        # over TCP and TLS the callee is a TCP phone: the proxy connects to it
+        tp = ["-t", "t1", "-max_socket", "1000"] if proxy.variant in ("tcp", "tls") else []
         rc, _, _ = sipp(self.run, f"{proxy.name}-register", os.path.join(ROOT, "tests", "sipp", scenario),
-                        ["-p", str(UAS_PORT), "-s", "bench", "-m", "1", "-timeout", "10"] + auth, 20)
+                        ["-p", str(UAS_PORT), "-s", "bench", "-m", "1", "-timeout", "10"] + auth + tp, 20)
         if rc != 0:
             raise RuntimeError(f"{proxy.name}: callee registration failed")
         return self.run.spawn(["sipp", f"{IP}:{PORT}", "-sf", self.uas, "-i", IP, "-p", str(UAS_PORT),
-                               "-nostdin", "-mp", "26000", "-max_recv_loops", "10000"],
+                               "-nostdin", "-mp", "26000", "-max_recv_loops", "10000"] + tp,
                               f"{proxy.name}-callee", self.run.sipp_cpus)
 
     def call_step(self, proxy, rate, seconds, hold_ms=0, tag="step", probe=False):
         calls = rate * seconds
+        # one socket (or connection) per call; over TLS through stunnel (Debian's
+        # SIPp has no TLS): headers name the proxy's TLS port, bytes go to stunnel
+        transport = {"tcp": ["-t", "tn"], "tls": ["-t", "tn", "-rsa", f"{IP}:{STUNNEL_PORT}"]}
         args = ["-p", "25080", "-s", "bench", "-r", str(rate), "-m", str(calls), "-l", str(max(2 * rate, 100) + rate * hold_ms // 1000),
-                "-d", str(hold_ms), "-t", "un", "-max_socket", "20000", "-mp", "27000",
+                "-d", str(hold_ms), "-max_socket", "20000", "-mp", "27000",
                 "-timeout", str(seconds + hold_ms // 1000 + 20), "-max_recv_loops", "10000"]
+        args += transport.get(proxy.variant, ["-t", "un"])
         capture = None
         if probe:
             # latency from the kernel's own timestamps on lo (dumpcap): no
@@ -524,8 +567,91 @@ def auth_study(run, bench, quick):
     return out
 
 
+def stunnel(run):
+    """A TLS client tunnel: SIPp's TCP connections to STUNNEL_PORT leave as TLS
+    connections to the proxy's TLS_PORT, one each."""
+    conf = os.path.join(run.tmp, "stunnel.conf")
+    with open(conf, "w") as f:
+        f.write(f"foreground = yes\npid =\nsocket = l:TCP_NODELAY=1\nsocket = r:TCP_NODELAY=1\n"
+                f"[sip]\nclient = yes\naccept = {IP}:{STUNNEL_PORT}\nconnect = {IP}:{TLS_PORT}\n"
+                f"verifyChain = no\n")
+    p = run.spawn([shutil.which("stunnel4") or "stunnel", conf], "stunnel", run.sipp_cpus)
+    time.sleep(0.5)
+    return p
+
+
+def idle_connections(proxy, count):
+    """PSS of the proxy with @count idle TCP connections (each sent one CRLF
+    keep-alive, so it is a live flow): bytes per connection."""
+    before = pss_kib(proxy.pids())
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.create_connection((IP, PORT), timeout=5)
+            s.sendall(b"\r\n\r\n")
+            socks.append(s)
+        time.sleep(2)
+        after = pss_kib(proxy.pids())
+    finally:
+        for s in socks:
+            s.close()
+    return {"count": len(socks), "pss_before_kib": before, "pss_after_kib": after,
+            "bytes_per_connection": round((after - before) * 1024 / count)}
+
+
+def stream_study(run, bench, kind, quick):
+    """Calls per second and CPU per call at every rate step with one TCP
+    connection per call (SIPp -t tn; over TLS through stunnel), and memory
+    per idle connection, for both proxies."""
+    rates = [200, 600] if quick else [250, 500, 1000, 1500, 2000, 3000, 4000]
+    out = {}
+    for proxy_kind in ("switchboard", "kamailio"):
+        proxy = Proxy(run, proxy_kind, 1, kind)
+        proxy.start()
+        callee = tunnel = None
+        try:
+            callee = bench.with_callee(proxy)
+            if kind == "tls":
+                tunnel = stunnel(run)
+            time.sleep(0.3)
+            best, steps = bench.max_cps(proxy, rates)
+            out[proxy.name] = {"max_clean_cps": best, "steps": steps}
+        finally:
+            if tunnel:
+                run.stop(tunnel, signal.SIGKILL)
+            if callee:
+                run.stop(callee, signal.SIGKILL)
+            proxy.stop()
+            time.sleep(1)
+        if kind == "tcp":
+            proxy.start()
+            try:
+                out[proxy.name]["idle"] = idle_connections(proxy, 1000 if quick else 5000)
+                log(f"  {proxy.name}: idle connections {out[proxy.name]['idle']}")
+            finally:
+                proxy.stop()
+                time.sleep(1)
+    return out
+
+
 def study_table(kind, results):
     lines = []
+    if kind in ("tcp", "tls"):
+        lines.append(f"{'configuration':28} {'max clean cps':>13} {'bytes/idle conn':>15}  "
+                     f"ms CPU per call at each rate")
+        for name, r in results.items():
+            per = ", ".join(f"{s['rate']}: {s['cpu_ms_per_call']}{'' if s['clean'] else '*'}"
+                            for s in r["steps"])
+            idle = (r.get("idle") or {}).get("bytes_per_connection", "-")
+            lines.append(f"{name:28} {r['max_clean_cps']:>13} {str(idle):>15}  {per}")
+        names = list(results)
+        if len(names) == 2:
+            a, b = (results[n]["steps"] for n in names)
+            kb = {st["rate"]: st for st in b}
+            lines.append("ratio sb/k of CPU per call: " + ", ".join(
+                f"{st['rate']}: {ratio(st['cpu_ms_per_call'], kb[st['rate']]['cpu_ms_per_call'])}"
+                for st in a if st["rate"] in kb and kb[st["rate"]]["clean"] and st["cpu_ms_per_call"]))
+        return lines
     if kind == "registrations":
         lines.append(f"{'configuration':28} {'max clean/s':>11} {'bytes/reg':>10}  us CPU per registration at each rate")
         for name, r in results.items():
@@ -541,7 +667,12 @@ def study_table(kind, results):
 
 def run_study(run, bench, kind, quick):
     try:
-        results = registration_study(run, quick) if kind == "registrations" else auth_study(run, bench, quick)
+        if kind == "registrations":
+            results = registration_study(run, quick)
+        elif kind in ("tcp", "tls"):
+            results = stream_study(run, bench, kind, quick)
+        else:
+            results = auth_study(run, bench, quick)
     finally:
         run.cleanup()
     lines = study_table(kind, results)
@@ -677,9 +808,10 @@ unset multiplot
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
-    ap.add_argument("--study", choices=["registrations", "auth"],
+    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls"],
                     help="instead of the main comparison: registrations with and without a store"
-                         " (SQLite), or calls with and without digest authentication")
+                         " (SQLite), calls with and without digest authentication, or calls over"
+                         " TCP or TLS (one connection per call) and memory per idle connection")
     args = ap.parse_args()
     run = Run(args.quick)
     bench = Bench(run)

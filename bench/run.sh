@@ -2,15 +2,19 @@
 # SIPp benchmark: switchboard and Kamailio side by side on 127.0.0.1.
 #   bench/run.sh           full run (under 10 minutes)
 #   bench/run.sh --quick   smoke run (under 2 minutes)
-#   bench/run.sh --study registrations|auth [--quick]
+#   bench/run.sh --study registrations|auth|tcp|tls [--quick]
 #                          registrations with and without a store (SQLite),
-#                          or calls with and without digest authentication
+#                          calls with and without digest authentication, or
+#                          calls over TCP or TLS (SIPp -t tn; TLS through
+#                          stunnel, Debian's SIPp has none) and memory per
+#                          idle connection
 # Installs what is missing, builds a Release binary, then runs bench/run.py,
 # which prints the table and writes bench/results/<stamp>.json and .png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-ensure_packages $SB_BUILD_PACKAGES sip-tester kamailio kamailio-sqlite-modules sqlite3 python3 gnuplot-nox
+ensure_packages $SB_BUILD_PACKAGES sip-tester kamailio kamailio-sqlite-modules kamailio-tls-modules \
+    sqlite3 python3 gnuplot-nox stunnel4 openssl
 build build-release -DCMAKE_BUILD_TYPE=Release -DSB_TESTS=OFF
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 exec python3 bench/run.py "$@"
