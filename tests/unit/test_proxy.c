@@ -211,7 +211,7 @@ Test(proxy, an_invite_gets_100_and_forks_to_every_binding)
     deliver(INVITE_BOB);
     cr_assert_eq(count_sent("SIP/2.0 100", NULL), 1, "100 Trying at once");
     cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.", NULL), 2, "one branch per binding");
-    int i;
+    int i = -1;
     count_sent("INVITE", &i);
     cr_assert_not_null(strcasestr(sent[i].text, "Max-Forwards: 69"), "%s", sent[i].text);
     cr_assert_not_null(strstr(sent[i].text, "Record-Route: <sip:127.0.0.1:5060;lr;sbs="));
@@ -233,7 +233,7 @@ Test(proxy, a_request_that_comes_back_is_a_loop)
 {
     cfg.relay = true;
     deliver(INVITE_TO("sip:carol@10.9.9.9", "70"));
-    int i;
+    int i = -1;
     cr_assert_eq(count_sent("INVITE sip:carol@10.9.9.9", &i), 1);
     deliver_msg(parse_sent(i));
     cr_assert_eq(count_sent("SIP/2.0 482", NULL), 1);
@@ -245,7 +245,7 @@ Test(proxy, cancel_reaches_the_ringing_branch)
 {
     bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
     deliver(INVITE_BOB);
-    int i;
+    int i = -1;
     count_sent("INVITE", &i);
     respond_to(i, 180);
     cr_assert_eq(count_sent("SIP/2.0 180", NULL), 1, "ringing relayed");
@@ -253,7 +253,7 @@ Test(proxy, cancel_reaches_the_ringing_branch)
             "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-inv1;rport\n"
             "Max-Forwards: 70\nFrom: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>\n"
             "Call-ID: proxy-test-1\nCSeq: 1 CANCEL\nContent-Length: 0\n\n");
-    int c;
+    int c = -1;
     cr_assert_eq(count_sent("CANCEL sip:bob@10.0.0.7", &c), 1);
     cr_assert_eq(count_sent("SIP/2.0 200", NULL), 1, "the CANCEL answered by us");
     respond_to(i, 487);
@@ -265,7 +265,7 @@ Test(proxy, timer_c_cancels_and_answers_408)
 {
     bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
     deliver(INVITE_BOB);
-    int i;
+    int i = -1;
     count_sent("INVITE", &i);
     respond_to(i, 180);
     advance(cfg.timer_c_ms + 1);
@@ -292,7 +292,7 @@ Test(proxy, a_transport_switch_records_both_sides_and_a_failed_send_is_480)
 {
     bind_user("bob", "sip:bob@10.0.0.7:5062;transport=tcp", SB_TCP, 0x1234500, false);
     deliver(INVITE_BOB);
-    int i;
+    int i = -1;
     cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.7", &i), 1);
     cr_assert_eq(sent[i].dest.transport, SB_TCP);
     cr_assert_eq(sent[i].dest.conn, 0, "a new connection (or one to that address)");
