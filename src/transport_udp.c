@@ -328,6 +328,18 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
     l->touched[worker] = true;
 }
 
+/* Wakes each worker this listener fed since the last call, once. */
+static void wake_touched(struct listener *l)
+{
+    struct transport *t = l->transport;
+    for (unsigned w = 0; w < t->workers; w++) {
+        if (l->touched[w]) {
+            l->touched[w] = false;
+            dispatch_wake(t->dispatch, w);
+        }
+    }
+}
+
 static void drain_socket(struct listener *l, unsigned index)
 {
     struct transport *t = l->transport;
@@ -368,6 +380,9 @@ static void drain_socket(struct listener *l, unsigned index)
             sip_trace_record(t->trace, &src, &local.addr, l->iov[i].iov_base, l->msgs[i].msg_len);
             handle_datagram(l, fd, l->iov[i].iov_base, l->msgs[i].msg_len, &src, &local);
         }
+        /* after each batch, not after the socket is drained: under load
+         * that could be hundreds of messages the workers wait for */
+        wake_touched(l);
     } while (n == RECV_BATCH);
 }
 
@@ -396,12 +411,6 @@ static void *listener_main(void *arg)
         for (size_t i = 0; i < t->listen_count; i++)
             if (pfds[i].revents & POLLIN)
                 drain_socket(l, (unsigned)i);
-        for (unsigned w = 0; w < t->workers; w++) {
-            if (l->touched[w]) {
-                l->touched[w] = false;
-                dispatch_wake(t->dispatch, w);
-            }
-        }
     }
     rcu_unregister_thread();
     return NULL;
