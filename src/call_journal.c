@@ -9,6 +9,7 @@
 #include <osipparser2/osip_port.h>
 
 #include "switchboard/error.h"
+#include "switchboard/json.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/strmap.h"
 
@@ -68,60 +69,6 @@ static void call_free(struct call *c)
 size_t call_journal_open_calls(const struct call_journal *cj)
 {
     return cj->calls.count;
-}
-
-/* --- JSON ------------------------------------------------------------------ */
-
-/* Writes @s as a JSON string. Bytes that are not valid UTF-8 become
- * U+FFFD, so every line parses whatever a phone put in its display name. */
-static void json_string(struct sb_buf *b, const char *s)
-{
-    if (!s) {
-        sb_buf_puts(b, "null");
-        return;
-    }
-    sb_buf_puts(b, "\"");
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned char c = *p;
-        if (c == '"' || c == '\\') {
-            char esc[2] = {'\\', (char)c};
-            sb_buf_append(b, esc, 2);
-            p++;
-        } else if (c < 0x20) {
-            sb_buf_printf(b, "\\u%04x", c);
-            p++;
-        } else if (c < 0x80) {
-            sb_buf_append(b, (const char *)p, 1);
-            p++;
-        } else {
-            int n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-            bool ok = n > 0 && c >= 0xc2;
-            for (int i = 1; ok && i < n; i++)
-                ok = (p[i] & 0xc0) == 0x80;
-            if (ok) {
-                sb_buf_append(b, (const char *)p, (size_t)n);
-                p += n;
-            } else {
-                sb_buf_puts(b, "\xef\xbf\xbd");
-                p++;
-            }
-        }
-    }
-    sb_buf_puts(b, "\"");
-}
-
-static void json_time(struct sb_buf *b, int64_t ms)
-{
-    if (ms <= 0) {
-        sb_buf_puts(b, "null");
-        return;
-    }
-    time_t sec = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&sec, &tm);
-    sb_buf_printf(b, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
 /* Ends @c: formats its line, hands it to the writer, forgets the call. */
