@@ -242,6 +242,7 @@ void async_file_counters(const struct async_file *f, struct async_file_counters 
     out->written = atomic_load(&f->written);
     out->failed = atomic_load(&f->failed);
     out->dropped = atomic_load(&f->dropped);
+    out->queued = wakeq_depth(f->queue);
 }
 
 void async_file_close(struct async_file *f, struct async_file_counters *last)

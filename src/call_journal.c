@@ -28,8 +28,10 @@ struct call {
 };
 
 struct call_journal {
-    struct async_file *file;
+    struct async_file *file;      /* NULL: follow calls, write nothing */
+    struct sb_counters *counters; /* NULL: count nothing */
     struct strmap calls;
+    bool changed; /* since the last snapshot */
 };
 
 int64_t call_journal_now(void)
@@ -39,12 +41,14 @@ int64_t call_journal_now(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int call_journal_create(struct async_file *file, struct call_journal **out)
+int call_journal_create(struct async_file *file, struct sb_counters *counters,
+                        struct call_journal **out)
 {
     struct call_journal *cj = calloc(1, sizeof(*cj));
     if (!cj)
         return SB_ENOMEM;
     cj->file = file;
+    cj->counters = counters;
     if (strmap_init(&cj->calls, 256) != 0) {
         free(cj);
         return SB_ENOMEM;
@@ -115,10 +119,11 @@ static void call_finish(struct call_journal *cj, struct call *c, const char *out
         sb_buf_puts(&b, "}");
     }
     sb_buf_puts(&b, "}\n");
-    if (!b.failed)
+    if (!b.failed && cj->file)
         async_file_append(cj->file, b.data, b.len);
     sb_buf_free(&b);
     strmap_remove(&cj->calls, &c->link);
+    cj->changed = true;
     call_free(c);
 }
 
@@ -186,6 +191,7 @@ static void call_open(struct call_journal *cj, const osip_message_t *invite, int
     c->invite_ms = now_ms;
     c->video_offered = has_video(invite);
     strmap_insert(&cj->calls, &c->link, key, strlen(key));
+    cj->changed = true;
 }
 
 static void call_bye(struct call_journal *cj, struct call *c, const osip_message_t *bye,
@@ -210,8 +216,6 @@ static void call_refer(struct call *c, const osip_message_t *refer)
 
 void call_journal_request(struct call_journal *cj, const osip_message_t *req, int64_t now_ms)
 {
-    if (!cj->file)
-        return;
     bool in_dialog = sipmsg_to_tag(req) != NULL;
     if (MSG_IS_INVITE(req) && !in_dialog) {
         call_open(cj, req, now_ms);
@@ -262,11 +266,24 @@ static void failure_outcome(int code, enum call_end_hint hint, const char **outc
     }
 }
 
+/* calls_total{outcome}: counted when the outcome is known */
+static void count_outcome(struct call_journal *cj, const char *outcome)
+{
+    if (!cj->counters)
+        return;
+    for (int i = SB_CNT_O_ANSWERED; i < SB_CNT_COUNT; i++) {
+        if (!strcmp(outcome, sb_counter_name(i))) {
+            sb_count(cj->counters, i);
+            return;
+        }
+    }
+}
+
 void call_journal_response(struct call_journal *cj, const osip_message_t *invite,
                            const osip_message_t *resp, enum call_end_hint hint, int64_t now_ms)
 {
     int code = resp->status_code;
-    if (!cj->file || code == 100) /* our own 100 for every INVITE: nothing to note */
+    if (code == 100) /* our own 100 for every INVITE: nothing to note */
         return;
     struct call *c = call_find(cj, invite);
     if (!c)
@@ -277,20 +294,69 @@ void call_journal_response(struct call_journal *cj, const osip_message_t *invite
     if (sipmsg_to_tag(invite) || c->established)
         return;
     if (code < 200) {
-        if (!c->ringing_ms)
+        if (!c->ringing_ms) {
             c->ringing_ms = now_ms;
+            cj->changed = true;
+        }
     } else if (code < 300) {
         osip_contact_t *contact = osip_list_get(&resp->contacts, 0);
         c->answered_by = contact ? uri_text(contact->url) : NULL;
         c->answer_ms = now_ms;
         c->status = code;
         c->established = true;
+        cj->changed = true;
+        count_outcome(cj, "answered");
+        if (cj->counters && now_ms >= c->invite_ms)
+            sb_hist_observe(&cj->counters->call_setup,
+                            (uint64_t)(now_ms - c->invite_ms) * 1000000u);
     } else {
         const char *outcome, *by;
         c->status = code;
         failure_outcome(code, hint, &outcome, &by);
+        count_outcome(cj, outcome);
         call_finish(cj, c, outcome, by, now_ms);
     }
+}
+
+bool call_journal_changed(const struct call_journal *cj)
+{
+    return cj->changed;
+}
+
+static void snapshot_call(struct sb_buf *b, const struct call *c)
+{
+    sb_buf_puts(b, "{\"call_id\":");
+    json_string(b, c->link.key);
+    sb_buf_puts(b, ",\"caller\":");
+    json_string(b, c->caller_aor);
+    sb_buf_puts(b, ",\"caller_name\":");
+    json_string(b, c->caller_name);
+    sb_buf_puts(b, ",\"callee\":");
+    json_string(b, c->callee_aor);
+    sb_buf_puts(b, ",\"callee_name\":");
+    json_string(b, c->callee_name);
+    sb_buf_puts(b, ",\"answered_by\":");
+    json_string(b, c->answered_by);
+    const char *state = c->established ? "answered" : c->ringing_ms ? "ringing" : "trying";
+    int64_t since = c->established ? c->answer_ms : c->invite_ms;
+    sb_buf_printf(b, ",\"state\":\"%s\",\"since\":", state);
+    json_time(b, since);
+    sb_buf_printf(b, ",\"since_ms\":%lld,\"video\":%s}", (long long)since,
+                  c->video ? "true" : "false");
+}
+
+void call_journal_snapshot(struct call_journal *cj, struct sb_buf *b)
+{
+    bool first = true;
+    for (size_t i = 0; i <= cj->calls.mask; i++) {
+        for (struct strmap_link *l = cj->calls.buckets[i]; l; l = l->next) {
+            if (!first)
+                sb_buf_puts(b, ",");
+            first = false;
+            snapshot_call(b, (const struct call *)l);
+        }
+    }
+    cj->changed = false;
 }
 
 void call_journal_destroy(struct call_journal *cj)

@@ -1168,7 +1168,7 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         .udp_max = env->config->udp_to_tcp ? env->config->path_mtu - 200 : 0,
     };
     struct txn_io io = {.send = net_send, .retarget = net_retarget, .ctx = env->net};
-    int rc = call_journal_create(env->journal, &p->calls);
+    int rc = call_journal_create(env->journal, env->counters, &p->calls);
     if (rc != 0) {
         free(p);
         return rc;
@@ -1196,6 +1196,11 @@ void proxy_destroy(struct proxy *p)
     free(p);
 }
 
+struct call_journal *proxy_calls(struct proxy *p)
+{
+    return p->calls;
+}
+
 size_t proxy_transaction_count(const struct proxy *p)
 {
     return txn_layer_server_count(p->txn) + txn_layer_client_count(p->txn);
@@ -1212,6 +1217,8 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
     }
     if (MSG_IS_RESPONSE(msg)) {
         sb_count(p->env.counters, SB_CNT_RESPONSES);
+        if (msg->status_code >= 100 && msg->status_code < 700)
+            sb_count(p->env.counters, SB_CNT_C_1XX + msg->status_code / 100 - 1);
         if (!txn_client_receive(p->txn, &in->msg)) {
             forward_stray_response(p, in);
             return;
@@ -1220,6 +1227,7 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
         return;
     }
     sb_count(p->env.counters, SB_CNT_REQUESTS);
+    sb_count(p->env.counters, sb_method_counter(msg->sip_method));
     struct server_txn *st = txn_server_match(p->txn, msg);
     if (MSG_IS_ACK(msg)) {
         if (st && txn_server_ack(st)) {

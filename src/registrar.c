@@ -26,7 +26,7 @@
 struct registrar {
     struct cds_lfht *table;
     struct registrar_limits limits;
-    unsigned long records; /* updated with uatomic */
+    unsigned long records;         /* updated with uatomic */
     registrar_change_fn on_change; /* set while no other thread runs */
     void *on_change_ctx;
 };
@@ -232,8 +232,7 @@ bool registrar_uri_equal(const char *a, const char *b)
     return x.scheme_len == y.scheme_len && !strncasecmp(x.scheme, y.scheme, x.scheme_len) &&
            (x.user != NULL) == (y.user != NULL) &&
            (!x.user || user_equal(x.user, x.user_len, y.user, y.user_len)) &&
-           x.host_len == y.host_len && !strncasecmp(x.host, y.host, x.host_len) &&
-           x.port == y.port;
+           x.host_len == y.host_len && !strncasecmp(x.host, y.host, x.host_len) && x.port == y.port;
 }
 
 /* RFC 5626: with +sip.instance on both sides the instance identifies the
@@ -452,8 +451,7 @@ int registrar_restore(struct registrar *reg, const char *aor, const struct regis
     return rc;
 }
 
-void registrar_foreach_aor(struct registrar *reg, void (*fn)(void *arg, const char *aor),
-                           void *arg)
+void registrar_foreach_aor(struct registrar *reg, void (*fn)(void *arg, const char *aor), void *arg)
 {
     struct cds_lfht_iter iter;
     struct reg_record *rec;
@@ -462,6 +460,20 @@ void registrar_foreach_aor(struct registrar *reg, void (*fn)(void *arg, const ch
     {
         tsan_observe(rec);
         fn(arg, rec->aor);
+        tsan_rcu_read_done(rec);
+    }
+    rcu_read_unlock();
+}
+
+void registrar_foreach(struct registrar *reg, registrar_visit_fn fn, void *arg)
+{
+    struct cds_lfht_iter iter;
+    struct reg_record *rec;
+    rcu_read_lock();
+    cds_lfht_for_each_entry(reg->table, &iter, rec, node)
+    {
+        tsan_observe(rec);
+        fn(arg, rec->aor, rec->set->bindings, rec->set->count);
         tsan_rcu_read_done(rec);
     }
     rcu_read_unlock();

@@ -1,5 +1,7 @@
 #include "switchboard/stats.h"
 
+#include <string.h>
+
 const char *sb_counter_name(enum sb_counter id)
 {
     static const char *const names[] = {
@@ -14,4 +16,49 @@ void sb_counters_accumulate(uint64_t total[SB_CNT_COUNT], const struct sb_counte
 {
     for (int i = 0; i < SB_CNT_COUNT; i++)
         total[i] += __atomic_load_n(&c->value[i], __ATOMIC_RELAXED);
+}
+
+/* 50 us to 10 s: INVITE handling sits at the low end, call set-up (a
+ * person picking up) at the high end */
+const double sb_hist_bounds[SB_HIST_BUCKETS - 1] = {
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5, 10,
+};
+
+static void relaxed_add(uint64_t *v, uint64_t n)
+{
+    __atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+void sb_hist_observe(struct sb_histogram *h, uint64_t ns)
+{
+    double s = (double)ns / 1e9;
+    unsigned i = 0;
+    while (i < SB_HIST_BUCKETS - 1 && s > sb_hist_bounds[i])
+        i++;
+    relaxed_add(&h->bucket[i], 1);
+    relaxed_add(&h->sum_ns, ns);
+    relaxed_add(&h->count, 1);
+}
+
+void sb_hist_accumulate(struct sb_histogram *total, const struct sb_histogram *h)
+{
+    for (int i = 0; i < SB_HIST_BUCKETS; i++)
+        total->bucket[i] += __atomic_load_n(&h->bucket[i], __ATOMIC_RELAXED);
+    total->count += __atomic_load_n(&h->count, __ATOMIC_RELAXED);
+    total->sum_ns += __atomic_load_n(&h->sum_ns, __ATOMIC_RELAXED);
+}
+
+const char *sb_counter_label(enum sb_counter id)
+{
+    if (id >= SB_CNT_M_INVITE && id < SB_CNT_COUNT)
+        return sb_counter_name(id);
+    return NULL;
+}
+
+enum sb_counter sb_method_counter(const char *method)
+{
+    for (int i = SB_CNT_M_INVITE; i < SB_CNT_M_OTHER; i++)
+        if (!strcmp(method, sb_counter_name(i)))
+            return i;
+    return SB_CNT_M_OTHER;
 }

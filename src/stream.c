@@ -375,7 +375,7 @@ static void fail_chunk(struct io_thread *io, struct chunk *k)
             in->fd = -1;
             in->conn = k->dest.conn;
             in->send_failed = true;
-            in->received_ms = sb_now_ms();
+            in->received_ns = sb_now_ns();
             sb_count(&io->counters, SB_CNT_STREAM_UNSENT);
             dispatch_inbound(io, in);
         }
@@ -743,7 +743,7 @@ static bool handle_message(struct io_thread *io, struct conn *c, char *buf, size
     in->transport = c->transport;
     in->fd = -1;
     in->conn = c->id;
-    in->received_ms = now;
+    in->received_ns = sb_now_ns();
     in->raw_contacts = got.raw_contacts;
     in->raw_contact_count = got.raw_contact_count;
     dispatch_inbound(io, in);

@@ -42,6 +42,7 @@ struct listener {
     struct sb_log_limiter malformed_log, queue_full_log, rate_limit_log;
     struct rate_limit *rate_limit; /* NULL: off */
     bool *touched;                 /* per worker: woken after the batch */
+    uint64_t batch_ns;             /* when the current batch was read */
     char *buffers;
     struct mmsghdr msgs[RECV_BATCH];
     struct iovec iov[RECV_BATCH];
@@ -310,7 +311,7 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
     in->fd = fd;
     in->conn = 0;
     in->send_failed = false;
-    in->received_ms = sb_now_ms();
+    in->received_ns = l->batch_ns;
     in->raw_contacts = got.raw_contacts;
     in->raw_contact_count = got.raw_contact_count;
     unsigned worker = dispatch_worker_for(t->dispatch, msg->call_id->number);
@@ -365,6 +366,7 @@ static void drain_socket(struct listener *l, unsigned index)
                 SB_WARN("recvmmsg on %s: %s", la->entry->name, strerror(errno));
             break;
         }
+        l->batch_ns = sb_now_ns();
         for (int i = 0; i < n; i++) {
             struct msghdr *h = &l->msgs[i].msg_hdr;
             struct sb_addr src;

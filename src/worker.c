@@ -7,16 +7,30 @@
 
 #include <urcu.h>
 
+#include "switchboard/call_journal.h"
 #include "switchboard/error.h"
 #include "switchboard/log.h"
 #include "switchboard/net.h"
 #include "switchboard/proxy.h"
+#include "switchboard/sip_msg.h"
 #include "switchboard/timer_wheel.h"
 #include "switchboard/wakeq.h"
+#include "tsan_annotate.h"
 
 /* Messages handled between two flushes of the outbox inside one batch:
  * fewer send syscalls against less waiting for the first messages. */
 #define FLUSH_EVERY 8
+/* The admin plane's view of a worker's calls is at most this old. */
+#define CALLS_VIEW_MS 200
+
+/* A worker's open calls as JSON objects, published with RCU: the worker
+ * builds a new one and swaps it in, readers copy it under rcu_read_lock. */
+struct calls_view {
+    struct rcu_head rcu;
+    size_t count;
+    size_t len;
+    char json[];
+};
 
 struct worker {
     struct sb_counters counters; /* first: its own cache lines */
@@ -28,6 +42,12 @@ struct worker {
     struct net *net;
     struct proxy *proxy;
     size_t live_transactions; /* written by the worker, read by main */
+    size_t open_calls;        /* likewise */
+    struct calls_view *calls; /* RCU pointer; NULL before the first call */
+    uint64_t calls_published_ms;
+    /* INVITEs handled since the last flush: their receive times */
+    uint64_t pending_invites[FLUSH_EVERY];
+    unsigned pending_count;
 };
 
 struct worker_pool {
@@ -35,6 +55,62 @@ struct worker_pool {
     unsigned count;
     struct worker *workers;
 };
+
+static void calls_view_free(struct rcu_head *head)
+{
+    struct calls_view *v = caa_container_of(head, struct calls_view, rcu);
+    tsan_rcu_reclaim(v);
+    free(v);
+}
+
+/* Swaps in a new view of the calls when they changed, at most every
+ * CALLS_VIEW_MS; the old one is freed once no reader holds it. */
+static void publish_calls(struct worker *w, uint64_t now_ms)
+{
+    struct call_journal *cj = proxy_calls(w->proxy);
+    size_t open = call_journal_open_calls(cj);
+    __atomic_store_n(&w->open_calls, open, __ATOMIC_RELAXED);
+    if (!call_journal_changed(cj) || now_ms - w->calls_published_ms < CALLS_VIEW_MS)
+        return;
+    struct sb_buf b = {0};
+    call_journal_snapshot(cj, &b);
+    struct calls_view *v = b.failed ? NULL : malloc(sizeof(*v) + b.len + 1);
+    if (v) {
+        v->count = open;
+        v->len = b.len;
+        if (b.len)
+            memcpy(v->json, b.data, b.len);
+        v->json[b.len] = '\0';
+        tsan_publish(v);
+        struct calls_view *old = rcu_xchg_pointer(&w->calls, v);
+        if (old)
+            call_rcu(&old->rcu, calls_view_free);
+    }
+    sb_buf_free(&b);
+    w->calls_published_ms = now_ms;
+}
+
+/* Notes an INVITE's receive time; flush_outbox() measures it. */
+static void note_invite(struct worker *w, const struct sb_inbound *in)
+{
+    if (in->send_failed || !MSG_IS_INVITE(in->msg) || w->pending_count >= FLUSH_EVERY)
+        return;
+    w->pending_invites[w->pending_count++] = in->received_ns;
+}
+
+/* Sends what the proxy queued; the INVITEs handled since the last flush
+ * have had their first answer sent: switchboard_invite_processing_seconds. */
+static void flush_outbox(struct worker *w)
+{
+    net_flush(w->net);
+    if (w->pending_count == 0)
+        return;
+    uint64_t now = sb_now_ns();
+    for (unsigned i = 0; i < w->pending_count; i++)
+        if (w->pending_invites[i] && now >= w->pending_invites[i])
+            sb_hist_observe(&w->counters.invite_processing, now - w->pending_invites[i]);
+    w->pending_count = 0;
+}
 
 static void *worker_main(void *arg)
 {
@@ -50,24 +126,29 @@ static void *worker_main(void *arg)
         size_t handled = 0;
         struct cds_wfcq_node *node;
         while ((node = wakeq_batch_pop(&batch)) != NULL) {
-            proxy_handle(w->proxy, caa_container_of(node, struct sb_inbound, node));
+            struct sb_inbound *in = caa_container_of(node, struct sb_inbound, node);
+            note_invite(w, in);
+            proxy_handle(w->proxy, in); /* takes @in */
             /* what the first messages of a long batch produced (a 100
              * Trying) leaves before the rest are handled */
             if (++handled % FLUSH_EVERY == 0)
-                net_flush(w->net);
+                flush_outbox(w);
         }
         dispatch_done(d, w->index, handled);
-        net_flush(w->net);
+        flush_outbox(w);
         __atomic_store_n(&w->live_transactions, proxy_transaction_count(w->proxy),
                          __ATOMIC_RELAXED);
+        publish_calls(w, timer_wheel_now(w->wheel));
         if (taken)
             continue; /* a busy worker drains its queue before it sleeps */
         if (dispatch_stopping(d) && !dispatch_take(d, w->index, &batch))
             break;
         int64_t delay = timer_wheel_next_delay(w->wheel, timer_wheel_now(w->wheel));
+        if (call_journal_changed(proxy_calls(w->proxy)) && (delay < 0 || delay > CALLS_VIEW_MS))
+            delay = CALLS_VIEW_MS; /* the view catches up even when idle */
         dispatch_wait(d, w->index, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
     }
-    net_flush(w->net);
+    flush_outbox(w);
     wakeq_batch_fini(&batch);
     rcu_unregister_thread();
     return NULL;
@@ -155,8 +236,10 @@ void worker_pool_destroy(struct worker_pool *pool)
 {
     if (!pool)
         return;
+    rcu_barrier(); /* views handed to call_rcu are freed */
     for (unsigned i = 0; i < pool->count; i++) {
         struct worker *w = &pool->workers[i];
+        free(w->calls);
         proxy_destroy(w->proxy);
         net_destroy(w->net);
         timer_wheel_destroy(w->wheel);
@@ -177,4 +260,47 @@ void worker_pool_counters(const struct worker_pool *pool, uint64_t total[SB_CNT_
 {
     for (unsigned i = 0; i < pool->count; i++)
         sb_counters_accumulate(total, &pool->workers[i].counters);
+}
+
+size_t worker_pool_open_calls(const struct worker_pool *pool)
+{
+    size_t n = 0;
+    for (unsigned i = 0; pool && i < pool->count; i++)
+        n += __atomic_load_n(&pool->workers[i].open_calls, __ATOMIC_RELAXED);
+    return n;
+}
+
+size_t worker_pool_calls_json(struct worker_pool *pool, struct sb_buf *b)
+{
+    size_t n = 0;
+    rcu_read_lock();
+    for (unsigned i = 0; i < pool->count; i++) {
+        struct calls_view *v = rcu_dereference(pool->workers[i].calls);
+        if (!v)
+            continue;
+        tsan_observe(v);
+        if (v->count) {
+            if (n)
+                sb_buf_puts(b, ",");
+            sb_buf_append(b, v->json, v->len);
+            n += v->count;
+        }
+        tsan_rcu_read_done(v);
+    }
+    rcu_read_unlock();
+    return n;
+}
+
+void worker_pool_histograms(const struct worker_pool *pool, struct sb_histogram *invite,
+                            struct sb_histogram *setup)
+{
+    for (unsigned i = 0; i < pool->count; i++) {
+        sb_hist_accumulate(invite, &pool->workers[i].counters.invite_processing);
+        sb_hist_accumulate(setup, &pool->workers[i].counters.call_setup);
+    }
+}
+
+unsigned worker_pool_size(const struct worker_pool *pool)
+{
+    return pool->count;
 }

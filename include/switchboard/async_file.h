@@ -36,6 +36,7 @@ struct async_file_counters {
     uint64_t written; /* records on disk */
     uint64_t failed;  /* records the disk refused */
     uint64_t dropped; /* records refused because the queue was full */
+    uint64_t queued;  /* records accepted, not yet written: the lag */
 };
 
 /* Opens (creating, appending) and starts the writer. */

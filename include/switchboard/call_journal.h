@@ -14,6 +14,9 @@
 #include <osipparser2/osip_message.h>
 
 #include "switchboard/async_file.h"
+#include "switchboard/stats.h"
+
+struct sb_buf;
 
 struct call_journal;
 
@@ -25,8 +28,11 @@ enum call_end_hint {
     CALL_END_REFUSED, /* credentials were given and did not pass */
 };
 
-/* @file may be NULL: then nothing is tracked. */
-int call_journal_create(struct async_file *file, struct call_journal **out);
+/* @file may be NULL: calls are followed (for the admin plane's view and
+ * counters) but no line is written. @counters (may be NULL) gets the
+ * outcome counters and the call set-up histogram; its thread is ours. */
+int call_journal_create(struct async_file *file, struct sb_counters *counters,
+                        struct call_journal **out);
 /* Writes calls still open with outcome "interrupted", then frees. */
 void call_journal_destroy(struct call_journal *cj);
 
@@ -40,6 +46,13 @@ void call_journal_response(struct call_journal *cj, const osip_message_t *invite
 
 /* Calls being followed. */
 size_t call_journal_open_calls(const struct call_journal *cj);
+
+/* Whether the set of calls or a call's state changed since the last
+ * snapshot. */
+bool call_journal_changed(const struct call_journal *cj);
+/* Appends one JSON object per open call to @b, comma-separated (caller,
+ * callee, state, since), and clears the changed flag. */
+void call_journal_snapshot(struct call_journal *cj, struct sb_buf *b);
 
 /* Wall-clock milliseconds since the epoch. */
 int64_t call_journal_now(void);

@@ -20,6 +20,7 @@
 #include "switchboard/types.h"
 
 struct proxy;
+struct call_journal;
 struct net;
 struct auth;
 struct secret;
@@ -44,6 +45,9 @@ void proxy_destroy(struct proxy *p);
 
 /* Handles one message; takes @in. */
 void proxy_handle(struct proxy *p, struct sb_inbound *in);
+
+/* The calls this proxy follows (call_journal.h); the worker publishes them. */
+struct call_journal *proxy_calls(struct proxy *p);
 
 /* Live transactions, for stats and tests. */
 size_t proxy_transaction_count(const struct proxy *p);

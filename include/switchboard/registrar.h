@@ -93,6 +93,13 @@ int registrar_restore(struct registrar *reg, const char *aor, const struct regis
 void registrar_foreach_aor(struct registrar *reg, void (*fn)(void *arg, const char *aor),
                            void *arg);
 
+/* Calls @fn with every address-of-record and its bindings as stored
+ * (expired ones not yet swept included: compare expires_at_ms), inside
+ * rcu_read_lock: @fn must not block nor keep the pointers. */
+typedef void (*registrar_visit_fn)(void *arg, const char *aor, const struct registrar_binding *b,
+                                   size_t count);
+void registrar_foreach(struct registrar *reg, registrar_visit_fn fn, void *arg);
+
 /* Drops expired bindings and empty records. Returns how many bindings went. */
 size_t registrar_expire(struct registrar *reg, uint64_t now_ms);
 

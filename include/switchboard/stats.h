@@ -35,7 +35,45 @@
     X(STREAM_FAILED, "TCP/TLS connections failed (connect, handshake, reset)")                     \
     X(STREAM_TIMEOUTS, "TCP/TLS connections closed: idle, or a message too slow")                  \
     X(STREAM_OVERFLOWS, "TCP/TLS connections dropped: the peer did not read")                      \
-    X(STREAM_UNSENT, "requests handed back: their connection was gone")
+    X(STREAM_UNSENT, "requests handed back: their connection was gone")                            \
+    SB_METHOD_MAP(X)                                                                               \
+    SB_CLASS_MAP(X)                                                                                \
+    SB_OUTCOME_MAP(X)
+
+/* Requests by method, then responses by class, then decided call attempts
+ * by outcome: the labelled counters of the admin plane's /metrics. */
+#define SB_METHOD_MAP(X)                                                                           \
+    X(M_INVITE, "INVITE")                                                                          \
+    X(M_ACK, "ACK")                                                                                \
+    X(M_BYE, "BYE")                                                                                \
+    X(M_CANCEL, "CANCEL")                                                                          \
+    X(M_REGISTER, "REGISTER")                                                                      \
+    X(M_OPTIONS, "OPTIONS")                                                                        \
+    X(M_SUBSCRIBE, "SUBSCRIBE")                                                                    \
+    X(M_NOTIFY, "NOTIFY")                                                                          \
+    X(M_REFER, "REFER")                                                                            \
+    X(M_MESSAGE, "MESSAGE")                                                                        \
+    X(M_INFO, "INFO")                                                                              \
+    X(M_UPDATE, "UPDATE")                                                                          \
+    X(M_PRACK, "PRACK")                                                                            \
+    X(M_PUBLISH, "PUBLISH")                                                                        \
+    X(M_OTHER, "other")
+#define SB_CLASS_MAP(X)                                                                            \
+    X(C_1XX, "1xx")                                                                                \
+    X(C_2XX, "2xx")                                                                                \
+    X(C_3XX, "3xx")                                                                                \
+    X(C_4XX, "4xx")                                                                                \
+    X(C_5XX, "5xx")                                                                                \
+    X(C_6XX, "6xx")
+#define SB_OUTCOME_MAP(X)                                                                          \
+    X(O_ANSWERED, "answered")                                                                      \
+    X(O_CANCELLED, "cancelled")                                                                    \
+    X(O_BUSY, "busy")                                                                              \
+    X(O_DECLINED, "declined")                                                                      \
+    X(O_NOT_FOUND, "not-found")                                                                    \
+    X(O_NO_ANSWER, "no-answer")                                                                    \
+    X(O_REFUSED, "refused")                                                                        \
+    X(O_FAILED, "failed")
 
 enum sb_counter {
 #define SB_COUNTER_ENUM(name, text) SB_CNT_##name,
@@ -44,8 +82,22 @@ enum sb_counter {
         SB_CNT_COUNT
 };
 
+/* A latency histogram with fixed bounds (seconds, SB_HIST_BOUNDS), one
+ * writer like the counters. bucket[i] counts observations <= bound i
+ * alone (not cumulative); the last bucket is +Inf. */
+#define SB_HIST_BUCKETS 14
+extern const double sb_hist_bounds[SB_HIST_BUCKETS - 1];
+
+struct sb_histogram {
+    uint64_t bucket[SB_HIST_BUCKETS];
+    uint64_t count;
+    uint64_t sum_ns;
+};
+
 struct sb_counters {
     _Alignas(64) uint64_t value[SB_CNT_COUNT];
+    struct sb_histogram invite_processing; /* datagram in -> first datagram out */
+    struct sb_histogram call_setup;        /* INVITE -> 2xx */
 };
 
 static inline void sb_count_add(struct sb_counters *c, enum sb_counter id, uint64_t n)
@@ -60,7 +112,14 @@ static inline void sb_count(struct sb_counters *c, enum sb_counter id)
     sb_count_add(c, id, 1);
 }
 
+void sb_hist_observe(struct sb_histogram *h, uint64_t ns);
+/* Adds @h into @total with relaxed loads. */
+void sb_hist_accumulate(struct sb_histogram *total, const struct sb_histogram *h);
+
 const char *sb_counter_name(enum sb_counter id);
+/* The label value of a method, class or outcome counter; NULL for others. */
+const char *sb_counter_label(enum sb_counter id);
+enum sb_counter sb_method_counter(const char *method);
 /* Adds @c into @total. */
 void sb_counters_accumulate(uint64_t total[SB_CNT_COUNT], const struct sb_counters *c);
 

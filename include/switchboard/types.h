@@ -61,7 +61,7 @@ struct sb_inbound {
      * never made): handed back to the worker that sent it, so the
      * transaction fails at once (RFC 3261 §8.1.3.1, §18.1.1) */
     bool send_failed;
-    uint64_t received_ms;
+    uint64_t received_ns; /* monotonic, when the I/O thread read it */
     /* REGISTER only: each Contact's URI as it arrived (libosip2 unescapes
      * user parts, so sip:%00@h and sip:%00%00@h would look alike), one
      * NUL-terminated string after another; NULL when not captured. */
@@ -77,6 +77,14 @@ static inline uint64_t sb_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Monotonic nanoseconds, for latency measurements. */
+static inline uint64_t sb_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* FNV-1a: small, fast and good enough to spread Call-IDs and keys. */

@@ -20,6 +20,7 @@
 #include "switchboard/transport.h"
 
 struct worker_pool;
+struct sb_buf;
 struct listen_table;
 struct stream;
 struct auth;
@@ -49,6 +50,17 @@ void worker_pool_destroy(struct worker_pool *pool);
 
 /* Transactions alive in all workers, as of each worker's last loop. */
 size_t worker_pool_transactions(const struct worker_pool *pool);
+
+/* Calls open in all workers, as of each worker's last loop. */
+size_t worker_pool_open_calls(const struct worker_pool *pool);
+/* Appends every worker's published view of its open calls to @b: JSON
+ * objects, comma-separated, at most 200 ms old. Returns how many. Any
+ * thread registered with liburcu may call it. */
+size_t worker_pool_calls_json(struct worker_pool *pool, struct sb_buf *b);
+/* Adds the workers' histograms into @invite and @setup. */
+void worker_pool_histograms(const struct worker_pool *pool, struct sb_histogram *invite,
+                            struct sb_histogram *setup);
+unsigned worker_pool_size(const struct worker_pool *pool);
 
 /* Adds the workers' counters into @total. */
 void worker_pool_counters(const struct worker_pool *pool, uint64_t total[SB_CNT_COUNT]);

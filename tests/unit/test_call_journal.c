@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include "switchboard/call_journal.h"
+#include "switchboard/sip_msg.h"
 #include "test_helpers.h"
 
 static char path[64];
 static struct async_file *file;
 static struct call_journal *cj;
+static struct sb_counters counters;
 
 static void setup(void)
 {
@@ -15,7 +17,8 @@ static void setup(void)
     unlink(path);
     struct async_file_options o = {.path = path, .name = "journal"};
     cr_assert_eq(async_file_open(&o, &file), 0);
-    cr_assert_eq(call_journal_create(file, &cj), 0);
+    memset(&counters, 0, sizeof(counters));
+    cr_assert_eq(call_journal_create(file, &counters, &cj), 0);
 }
 
 static void teardown(void)
@@ -86,6 +89,47 @@ Test(call_journal, answered_call_ended_by_callee)
     osip_message_free(bye);
 }
 
+/* The admin plane's view: open calls with their state, outcomes counted
+ * once known, set-up time observed; without a journal file too. */
+Test(call_journal, snapshot_and_counters_without_a_file)
+{
+    struct call_journal *view;
+    cr_assert_eq(call_journal_create(NULL, &counters, &view), 0);
+    osip_message_t *inv = parse(INVITE_TEXT), *ringing = parse(RESP("180", "Ringing", ";tag=bob9"));
+    osip_message_t *ok = parse(RESP("200", "OK", ";tag=bob9")), *bye = parse(BYE_FROM_CALLEE);
+    int64_t t0 = 1764075600000;
+    call_journal_request(view, inv, t0);
+    cr_assert(call_journal_changed(view));
+    call_journal_response(view, inv, ringing, CALL_END_RELAYED, t0 + 100);
+    struct sb_buf b = {0};
+    call_journal_snapshot(view, &b);
+    sb_buf_append(&b, "", 1);
+    cr_assert_not_null(strstr(b.data, "\"caller\":\"sip:alice@127.0.0.1\""), "%s", b.data);
+    cr_assert_not_null(strstr(b.data, "\"callee\":\"sip:bob@127.0.0.1\""), "%s", b.data);
+    cr_assert_not_null(strstr(b.data, "\"state\":\"ringing\""), "%s", b.data);
+    cr_assert_not(call_journal_changed(view), "a snapshot clears the flag");
+    sb_buf_free(&b);
+    call_journal_response(view, inv, ok, CALL_END_RELAYED, t0 + 2000);
+    cr_assert_eq(counters.value[SB_CNT_O_ANSWERED], 1);
+    cr_assert_eq(counters.call_setup.count, 1);
+    cr_assert_eq(counters.call_setup.sum_ns, 2000000000ull);
+    memset(&b, 0, sizeof(b));
+    call_journal_snapshot(view, &b);
+    sb_buf_append(&b, "", 1);
+    cr_assert_not_null(
+        strstr(b.data, "\"state\":\"answered\",\"since\":\"2025-11-25T13:00:02.000Z\""), "%s",
+        b.data);
+    sb_buf_free(&b);
+    call_journal_request(view, bye, t0 + 5000);
+    cr_assert_eq(call_journal_open_calls(view), 0);
+    cr_assert(call_journal_changed(view));
+    call_journal_destroy(view);
+    osip_message_free(inv);
+    osip_message_free(ringing);
+    osip_message_free(ok);
+    osip_message_free(bye);
+}
+
 Test(call_journal, busy_and_open_calls_at_shutdown)
 {
     osip_message_t *inv = parse(INVITE_TEXT), *busy = parse(RESP("486", "Busy Here", ";tag=b"));
@@ -95,6 +139,7 @@ Test(call_journal, busy_and_open_calls_at_shutdown)
     osip_free(inv2->call_id->number);
     osip_call_id_set_number(inv2->call_id, osip_strdup("call-2"));
     call_journal_request(cj, inv2, 3000);
+    cr_assert_eq(counters.value[SB_CNT_O_BUSY], 1);
     char *text = finish();
     cr_assert_not_null(
         strstr(text, "\"outcome\":\"busy\",\"status\":486,\"hung_up_by\":\"callee\""));
