@@ -88,6 +88,10 @@ void config_free(struct sb_config *cfg)
     free(cfg->tls_certificate);
     free(cfg->tls_key);
     free(cfg->tls_ca);
+    free(cfg->admin_listen);
+    free(cfg->admin_token_file);
+    free(cfg->admin_web_dir);
+    cfg->admin_listen = cfg->admin_token_file = cfg->admin_web_dir = NULL;
     cfg->tls_certificate = cfg->tls_key = cfg->tls_ca = NULL;
     cfg->auth_realm = cfg->auth_users = cfg->auth_secret_file = cfg->auth_algorithms = NULL;
     cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
@@ -239,7 +243,34 @@ static const struct string_option string_options[] = {
     SOPT("tls", "certificate", tls_certificate),
     SOPT("tls", "key", tls_key),
     SOPT("tls", "ca", tls_ca),
+    SOPT("admin", "listen", admin_listen),
+    SOPT("admin", "token_file", admin_token_file),
+    SOPT("admin", "web_dir", admin_web_dir),
 };
+
+/* Booleans and settings parsed by their own functions. */
+static const char *const special_options[][2] = {
+    {"server", "listen"},  {"server", "domain"},        {"server", "log_level"},
+    {"proxy", "relay"},    {"auth", "require"},         {"tls", "verify_client"},
+    {"tcp", "udp_to_tcp"}, {"registrar", "use_domain"}, {"registrar", "nat"},
+};
+
+/* Whether [@section] @name is a setting at all: an unknown key is a typo
+ * to name as such, not a value to blame. */
+static bool option_known(const char *section, const char *name)
+{
+    for (size_t i = 0; i < sizeof(special_options) / sizeof(special_options[0]); i++)
+        if (!strcmp(section, special_options[i][0]) && !strcmp(name, special_options[i][1]))
+            return true;
+    for (size_t i = 0; i < sizeof(string_options) / sizeof(string_options[0]); i++)
+        if (!strcmp(section, string_options[i].section) && !strcmp(name, string_options[i].name))
+            return true;
+    for (size_t i = 0; i < sizeof(unsigned_options) / sizeof(unsigned_options[0]); i++)
+        if (!strcmp(section, unsigned_options[i].section) &&
+            !strcmp(name, unsigned_options[i].name))
+            return true;
+    return false;
+}
 
 struct file_context {
     struct sb_config *cfg;
@@ -301,12 +332,38 @@ static int file_entry(void *user, const char *section, const char *name, const c
         }
     }
     if (rc != 0) {
-        if (!ctx->error[0])
-            snprintf(ctx->error, sizeof(ctx->error), "bad setting [%s] %s = %s", section, name,
-                     value);
-        return 0; /* inih returns the first such line */
+        if (ctx->error[0])
+            return 0; /* inih returns the first such line */
+        if (!option_known(section, name))
+            snprintf(ctx->error, sizeof(ctx->error), "unknown setting '%s' in [%s]", name, section);
+        else
+            snprintf(ctx->error, sizeof(ctx->error), "bad value '%s' for [%s] %s", value, section,
+                     name);
+        return 0;
     }
     return 1;
+}
+
+int config_parse_hostport(const char *text, char *host, size_t size, unsigned *port)
+{
+    const char *colon = strrchr(text, ':');
+    if (!colon || colon == text)
+        return SB_EINVAL;
+    const char *start = text, *end = colon;
+    if (*start == '[') { /* [v6]:port */
+        if (end[-1] != ']')
+            return SB_EINVAL;
+        start++;
+        end--;
+    } else if (memchr(text, ':', (size_t)(colon - text))) {
+        return SB_EINVAL; /* a bare IPv6 address needs brackets */
+    }
+    size_t n = (size_t)(end - start);
+    if (n == 0 || n >= size)
+        return SB_EINVAL;
+    memcpy(host, start, n);
+    host[n] = '\0';
+    return parse_unsigned(colon + 1, 1, 65535, port);
 }
 
 static int config_check(const struct sb_config *cfg)
@@ -355,6 +412,12 @@ static int config_check(const struct sb_config *cfg)
                 cfg->auth_mode == AUTH_MODE_ALL ? "all" : "register");
         return SB_EINVAL;
     }
+    if (cfg->admin_listen && strcmp(cfg->admin_listen, "none") != 0 &&
+        config_parse_hostport(cfg->admin_listen, host, sizeof(host), &port) != 0) {
+        fprintf(stderr, "switchboard: bad admin address '%s' (want HOST:PORT or none)\n",
+                cfg->admin_listen);
+        return SB_EINVAL;
+    }
     if (cfg->t1_ms > cfg->t2_ms) {
         fprintf(stderr, "switchboard: t1_ms must not exceed t2_ms\n");
         return SB_EINVAL;
@@ -362,16 +425,61 @@ static int config_check(const struct sb_config *cfg)
     return 0;
 }
 
-/* Reports what inih returned for @name (0: fine). */
-static int load_result(int rc, const struct file_context *ctx, const char *name)
+/* What is wrong with @line if inih could not parse it, else NULL (then
+ * the handler's message stands). */
+static const char *syntax_error(const char *line)
+{
+    while (*line == ' ' || *line == '\t')
+        line++;
+    if (*line == '[')
+        return strchr(line, ']') ? NULL : "syntax error: a section header is missing its ']'";
+    if (*line && *line != ';' && *line != '#' && !strpbrk(line, "=:"))
+        return "syntax error: expected 'key = value', '[section]' or a comment";
+    return NULL;
+}
+
+/* Line @lineno (from 1) of @text into @buf. */
+static void text_line(const char *text, int lineno, char *buf, size_t size)
+{
+    for (int i = 1; i < lineno && text; i++) {
+        text = strchr(text, '\n');
+        text = text ? text + 1 : NULL;
+    }
+    size_t n = 0;
+    while (text && text[n] && text[n] != '\n' && n + 1 < size)
+        n++;
+    if (text)
+        memcpy(buf, text, n);
+    buf[n] = '\0';
+}
+
+/* Line @lineno of file @path into @buf ("" when unreadable). */
+static void file_line(const char *path, int lineno, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    for (int i = 1; f && i <= lineno; i++)
+        if (!fgets(buf, (int)size, f))
+            buf[0] = '\0';
+    if (f)
+        fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+}
+
+/* Reports what inih returned for @name (0: fine); @line is the text of the
+ * line it stopped at. */
+static int load_result(int rc, const struct file_context *ctx, const char *name, const char *line)
 {
     if (rc < 0) {
         fprintf(stderr, "switchboard: cannot read config file %s\n", name);
         return SB_EINVAL;
     }
     if (rc > 0) {
+        const char *syntax = syntax_error(line);
         fprintf(stderr, "switchboard: %s:%d: %s\n", name, rc,
-                ctx->error[0] ? ctx->error : "syntax error");
+                syntax          ? syntax
+                : ctx->error[0] ? ctx->error
+                                : "syntax error");
         return SB_EINVAL;
     }
     return 0;
@@ -380,13 +488,21 @@ static int load_result(int rc, const struct file_context *ctx, const char *name)
 int config_load_file(struct sb_config *cfg, const char *path)
 {
     struct file_context ctx = {.cfg = cfg};
-    return load_result(ini_parse(path, file_entry, &ctx), &ctx, path);
+    char line[512] = "";
+    int rc = ini_parse(path, file_entry, &ctx);
+    if (rc > 0)
+        file_line(path, rc, line, sizeof(line));
+    return load_result(rc, &ctx, path, line);
 }
 
 int config_load_text(struct sb_config *cfg, const char *text, const char *name)
 {
     struct file_context ctx = {.cfg = cfg};
-    int rc = load_result(ini_parse_string(text, file_entry, &ctx), &ctx, name);
+    char line[512] = "";
+    int rc = ini_parse_string(text, file_entry, &ctx);
+    if (rc > 0)
+        text_line(text, rc, line, sizeof(line));
+    rc = load_result(rc, &ctx, name, line);
     return rc == 0 ? config_check(cfg) : rc;
 }
 
@@ -396,7 +512,7 @@ static void usage(FILE *out)
             "usage: switchboard [-c FILE] [-l PROTO:HOST:PORT]... [--listeners N] [--workers N]\n"
             "                   [--domain NAME]... [--log-level LEVEL] [--journal FILE]\n"
             "                   [--reasons FILE] [--trace FILE] [--store FILE] [--nat MODE]\n"
-            "                   [--auth MODE] [--auth-users FILE]\n"
+            "                   [--auth MODE] [--auth-users FILE] [--admin HOST:PORT|none]\n"
             "                   [--version] [--help]\n"
             "\n"
             "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
@@ -413,6 +529,8 @@ static void usage(FILE *out)
             "      --nat MODE        auto, always or never: reach UAs behind NAT at their source\n"
             "      --auth MODE       none, register or all: who must authenticate (digest)\n"
             "      --auth-users FILE users and their HA1s (htdigest format)\n"
+            "      --admin ADDR      admin HTTP endpoint HOST:PORT, or none (default\n"
+            "                        127.0.0.1:8060; off loopback it needs [admin] token_file)\n"
             "      --version         print the version and exit\n"
             "      --help            print this help and exit\n");
 }
@@ -429,6 +547,7 @@ enum {
     OPT_NAT,
     OPT_AUTH,
     OPT_AUTH_USERS,
+    OPT_ADMIN,
     OPT_VERSION,
     OPT_HELP
 };
@@ -447,6 +566,7 @@ static const struct option long_options[] = {
     {"nat", required_argument, NULL, OPT_NAT},
     {"auth", required_argument, NULL, OPT_AUTH},
     {"auth-users", required_argument, NULL, OPT_AUTH_USERS},
+    {"admin", required_argument, NULL, OPT_ADMIN},
     {"version", no_argument, NULL, OPT_VERSION},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
@@ -531,6 +651,9 @@ int config_from_args(struct sb_config *cfg, int argc, char **argv)
         }
         case OPT_AUTH_USERS:
             rc = set_string(&cfg->auth_users, optarg);
+            break;
+        case OPT_ADMIN:
+            rc = set_string(&cfg->admin_listen, optarg);
             break;
         case OPT_VERSION:
             printf("switchboard 0.1.0\n");

@@ -70,7 +70,19 @@ struct sb_config {
     char *journal_fsync; /* none, batch or record */
     unsigned journal_queue_limit;
     char *trace_path; /* NULL: no trace */
+
+    /* the admin plane (admin.h) */
+    char *admin_listen;     /* HOST:PORT, "none", or NULL: ADMIN_DEFAULT_LISTEN */
+    char *admin_token_file; /* bearer token; required off loopback */
+    char *admin_web_dir;    /* serve the page from here, not the built-in copy */
 };
+
+/* Where the admin plane listens unless told: when that port is taken
+ * (a second switchboard on the host) it warns and runs without. */
+#define ADMIN_DEFAULT_LISTEN "127.0.0.1:8060"
+
+/* Splits "HOST:PORT" ([v6]:PORT too). Returns 0 or SB_EINVAL. */
+int config_parse_hostport(const char *text, char *host, size_t size, unsigned *port);
 
 /* Fills @cfg with defaults (allocates: pair with config_free). */
 void config_defaults(struct sb_config *cfg);
