@@ -14,8 +14,10 @@
 #include <urcu.h>
 
 #include "switchboard/addr_watch.h"
+#include "switchboard/admin.h"
 #include "switchboard/async_file.h"
 #include "switchboard/auth.h"
+#include "switchboard/call_journal.h"
 #include "switchboard/digest.h"
 #include "switchboard/config.h"
 #include "switchboard/dispatch.h"
@@ -48,7 +50,8 @@ struct app {
     struct store *store;        /* NULL: registrations in memory only */
     struct addr_watch *watcher; /* NULL: no wildcard listen address */
     struct secret *secret;
-    struct auth *auth; /* NULL: [auth] require = none */
+    struct auth *auth;   /* NULL: [auth] require = none */
+    struct admin *admin; /* NULL: [admin] listen = none */
 };
 
 static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level, const char *fmt,
@@ -221,11 +224,29 @@ static int app_start(struct app *app)
         rc = transport_start(app->transport, app->dispatch, app->trace, app->reasons);
     if (rc == 0 && app->streams)
         rc = stream_start(app->streams, app->dispatch, app->trace, app->reasons);
+    if (rc == 0) {
+        struct admin_deps ad = {
+            .config = cfg,
+            .listens = &app->listens,
+            .registrar = app->registrar,
+            .workers = app->workers,
+            .transport = app->transport,
+            .streams = app->streams,
+            .dispatch = app->dispatch,
+            .journal = app->journal,
+            .store = app->store,
+            .started_ms = call_journal_now(),
+        };
+        rc = admin_start(&ad, &app->admin);
+    }
     return rc;
 }
 
 static void app_stop(struct app *app)
 {
+    /* the admin plane reads everything below: it goes first */
+    admin_stop(app->admin);
+    app->admin = NULL;
     /* stop reading first, then let the workers drain what was queued */
     if (app->transport)
         transport_stop(app->transport);
@@ -268,8 +289,10 @@ static void print_ready(const struct app *app)
     for (size_t i = 0; i < app->listens.count && n < sizeof(line); i++)
         n += (size_t)snprintf(line + n, sizeof(line) - n, " %s", app->listens.entries[i].name);
     if (n < sizeof(line))
-        snprintf(line + n, sizeof(line) - n, " (%u listener(s), %u worker(s))",
-                 app->config.listeners, app->config.workers);
+        n += (size_t)snprintf(line + n, sizeof(line) - n, " (%u listener(s), %u worker(s))",
+                              app->config.listeners, app->config.workers);
+    if (n < sizeof(line) && app->admin)
+        snprintf(line + n, sizeof(line) - n, "; admin on %s", admin_url(app->admin));
     fprintf(stderr, "%s\n", line);
 }
 

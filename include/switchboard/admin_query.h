@@ -1,0 +1,37 @@
+/* The admin plane's request input: query arguments, times, the bearer
+ * token. Pure functions, so the fuzzer and the unit tests drive them
+ * without a server. */
+#ifndef SWITCHBOARD_ADMIN_QUERY_H
+#define SWITCHBOARD_ADMIN_QUERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ADMIN_LIMIT_DEFAULT 50
+#define ADMIN_LIMIT_MAX 1000
+
+struct admin_params {
+    char user[256];   /* user=: "" when absent */
+    int64_t since_ms; /* since=: wall-clock ms; 0 when absent */
+    unsigned limit;   /* limit=: 1..ADMIN_LIMIT_MAX */
+    bool text;        /* format=text: a table for people (switchboard-ctl) */
+};
+
+void admin_params_init(struct admin_params *p);
+/* Applies one query argument (@value may be NULL: "?key"). Returns NULL,
+ * or why it is refused (an unknown key, a bad value) for a 400. */
+const char *admin_param(struct admin_params *p, const char *key, const char *value);
+
+/* RFC 3339 UTC ("2026-11-27T12:00:00Z", fraction optional) or seconds
+ * since the epoch, to wall-clock ms. Returns 0 or -1. */
+int admin_time_parse(const char *text, int64_t *ms);
+
+/* Whether an Authorization header value is "Bearer @token", compared in
+ * constant time. */
+bool admin_bearer_ok(const char *authorization, const char *token);
+
+/* A user name as the API takes it in a path or user=: 1-255 bytes, no
+ * control characters, no '/'. */
+bool admin_user_valid(const char *user);
+
+#endif

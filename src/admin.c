@@ -1,0 +1,637 @@
+/* The admin plane's HTTP server and its routes. See admin.h. */
+#include "switchboard/admin.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <urcu.h>
+
+#include "switchboard/admin_query.h"
+#include "switchboard/config.h"
+#include "switchboard/error.h"
+#include "switchboard/json.h"
+#include "switchboard/listen.h"
+#include "switchboard/log.h"
+#include "switchboard/registrar.h"
+#include "switchboard/sip_msg.h"
+#include "switchboard/stats.h"
+#include "switchboard/stream.h"
+#include "switchboard/transport.h"
+#include "switchboard/types.h"
+#include "switchboard/worker.h"
+
+/* The page, built into the binary from web/index.html (admin_page.c). */
+extern const char admin_page[];
+extern const size_t admin_page_len;
+
+#define JOURNAL_TAIL_BYTES (1u << 20) /* how far back /api/journal reads */
+
+struct admin {
+    struct admin_deps deps;
+    struct MHD_Daemon *daemon;
+    char *token; /* NULL: none asked */
+    char url[320];
+};
+
+/* One request's answer before it is queued. */
+struct reply {
+    unsigned status;
+    const char *type;
+    struct sb_buf body;
+};
+
+/* --- answers --------------------------------------------------------------- */
+
+static void reply_error(struct reply *r, unsigned status, const char *why)
+{
+    sb_buf_free(&r->body);
+    memset(&r->body, 0, sizeof(r->body));
+    r->status = status;
+    r->type = "application/json";
+    sb_buf_printf(&r->body, "{\"error\":");
+    json_string(&r->body, why);
+    sb_buf_printf(&r->body, ",\"status\":%u}\n", status);
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, struct reply *r)
+{
+    if (r->body.failed)
+        reply_error(r, 500, "out of memory");
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->body.len, r->body.len ? r->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+    sb_buf_free(&r->body);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", r->type);
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->status == 401)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"switchboard\"");
+    enum MHD_Result rc = MHD_queue_response(c, r->status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* --- /api/registrations ---------------------------------------------------- */
+
+struct reg_walk {
+    struct sb_buf *b;
+    const char *user; /* "" = everyone */
+    uint64_t now_ms;
+    bool text;
+    size_t users, contacts;
+};
+
+static void reg_json(struct reg_walk *w, const char *aor, const struct registrar_binding *x)
+{
+    char src[INET6_ADDRSTRLEN + 16];
+    sipmsg_addr_format(&x->source, src, sizeof(src));
+    sb_buf_puts(w->b, w->contacts ? ",\n{\"user\":" : "\n{\"user\":");
+    json_string(w->b, aor);
+    sb_buf_puts(w->b, ",\"contact\":");
+    json_string(w->b, x->uri);
+    sb_buf_puts(w->b, ",\"source\":");
+    json_string(w->b, src);
+    sb_buf_printf(w->b, ",\"transport\":\"%s\",\"user_agent\":", sb_transport_name(x->transport));
+    json_string(w->b, x->user_agent);
+    sb_buf_printf(w->b, ",\"expires_in\":%llu,\"q\":%.3f,\"instance\":",
+                  (unsigned long long)((x->expires_at_ms - w->now_ms + 999) / 1000), x->q / 1000.0);
+    json_string(w->b, x->instance);
+    sb_buf_puts(w->b, "}");
+}
+
+static void reg_text(struct reg_walk *w, const char *aor, const struct registrar_binding *x)
+{
+    char src[INET6_ADDRSTRLEN + 16];
+    sipmsg_addr_format(&x->source, src, sizeof(src));
+    sb_buf_printf(w->b, "%-16s %-40s %-22s %-4s %8llu  %s\n", aor, x->uri, src,
+                  sb_transport_name(x->transport),
+                  (unsigned long long)((x->expires_at_ms - w->now_ms + 999) / 1000),
+                  x->user_agent ? x->user_agent : "-");
+}
+
+static void reg_visit(void *arg, const char *aor, const struct registrar_binding *bs, size_t n)
+{
+    struct reg_walk *w = arg;
+    if (w->user[0] && strcmp(w->user, aor) != 0)
+        return;
+    bool counted = false;
+    for (size_t i = 0; i < n; i++) {
+        if (bs[i].expires_at_ms <= w->now_ms)
+            continue;
+        if (w->text)
+            reg_text(w, aor, &bs[i]);
+        else
+            reg_json(w, aor, &bs[i]);
+        w->contacts++;
+        if (!counted)
+            w->users++;
+        counted = true;
+    }
+}
+
+static void get_registrations(struct admin *a, const struct admin_params *p, struct reply *r)
+{
+    struct reg_walk w = {.b = &r->body, .user = p->user, .now_ms = sb_now_ms(), .text = p->text};
+    if (p->text)
+        sb_buf_printf(&r->body, "%-16s %-40s %-22s %-4s %8s  %s\n", "USER", "CONTACT", "SOURCE",
+                      "VIA", "EXPIRES", "USER-AGENT");
+    else
+        sb_buf_puts(&r->body, "{\"registrations\":[");
+    registrar_foreach(a->deps.registrar, reg_visit, &w);
+    if (p->user[0] && w.contacts == 0) {
+        reply_error(r, 404, "no such user registered");
+        return;
+    }
+    if (p->text)
+        sb_buf_printf(&r->body, "%zu user(s), %zu contact(s)\n", w.users, w.contacts);
+    else
+        sb_buf_printf(&r->body, "\n],\"users\":%zu,\"contacts\":%zu}\n", w.users, w.contacts);
+}
+
+/* DELETE /api/registrations/USER: as a REGISTER with Contact: * would
+ * (RFC 3261 §10.2.2), under a Call-ID of our own so no ordering check
+ * keeps a binding; the store hears of it through the change hook. */
+static void delete_registration(struct admin *a, const char *user, struct reply *r)
+{
+    if (!admin_user_valid(user)) {
+        reply_error(r, 400, "want /api/registrations/USER");
+        return;
+    }
+    struct registrar_set *before = NULL;
+    uint64_t now = sb_now_ms();
+    if (registrar_lookup(a->deps.registrar, user, now, &before) != 0 || before->count == 0) {
+        registrar_set_free(before);
+        reply_error(r, 404, "no such user registered");
+        return;
+    }
+    size_t n = before->count;
+    registrar_set_free(before);
+    char call_id[64];
+    snprintf(call_id, sizeof(call_id), "admin-%llx-%llx", (unsigned long long)now,
+             (unsigned long long)sb_now_ns());
+    int rc = registrar_update(a->deps.registrar, user, NULL, 0, true, call_id, 1, now, NULL);
+    if (rc != 0) {
+        reply_error(r, 500, sb_strerror(rc));
+        return;
+    }
+    SB_INFO("admin: unregistered %s (%zu contact(s))", user, n);
+    sb_buf_puts(&r->body, "{\"user\":");
+    json_string(&r->body, user);
+    sb_buf_printf(&r->body, ",\"removed\":%zu}\n", n);
+}
+
+/* --- /api/calls ------------------------------------------------------------ */
+
+/* The text form, from the JSON the workers published: one field at a time. */
+static const char *field(const char *obj, const char *name, char *buf, size_t size)
+{
+    char key[40];
+    snprintf(key, sizeof(key), "\"%s\":", name);
+    const char *p = strstr(obj, key);
+    buf[0] = '\0';
+    if (!p)
+        return buf;
+    p += strlen(key);
+    size_t n = 0;
+    if (*p == '"') {
+        for (p++; *p && *p != '"' && n + 1 < size; p++)
+            buf[n++] = *p == '\\' && p[1] ? *++p : *p;
+    } else {
+        while (*p && *p != ',' && *p != '}' && n + 1 < size)
+            buf[n++] = *p++;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static void calls_text(const char *json, struct sb_buf *b, int64_t now_wall)
+{
+    sb_buf_printf(b, "%-28s %-28s %-9s %9s\n", "CALLER", "CALLEE", "STATE", "FOR");
+    for (const char *o = strstr(json, "{\"call_id\""); o; o = strstr(o + 1, "{\"call_id\"")) {
+        char caller[256], callee[256], state[32], since[32];
+        field(o, "caller", caller, sizeof(caller));
+        field(o, "callee", callee, sizeof(callee));
+        field(o, "state", state, sizeof(state));
+        long long s = (now_wall - atoll(field(o, "since_ms", since, sizeof(since)))) / 1000;
+        sb_buf_printf(b, "%-28s %-28s %-9s %6lld:%02lld\n", caller, callee, state, s / 60, s % 60);
+    }
+}
+
+static void get_calls(struct admin *a, const struct admin_params *p, struct reply *r)
+{
+    struct sb_buf objs = {0};
+    size_t n = worker_pool_calls_json(a->deps.workers, &objs);
+    sb_buf_append(&objs, "", 1);
+    if (objs.failed) {
+        sb_buf_free(&objs);
+        reply_error(r, 500, "out of memory");
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (p->text) {
+        calls_text(objs.data, &r->body, now_wall);
+        sb_buf_printf(&r->body, "%zu call(s)\n", n);
+    } else {
+        sb_buf_printf(&r->body, "{\"now_ms\":%lld,\"count\":%zu,\"calls\":[%s]}\n",
+                      (long long)now_wall, n, objs.data);
+    }
+    sb_buf_free(&objs);
+}
+
+/* --- /api/journal ---------------------------------------------------------- */
+
+/* Reads the last JOURNAL_TAIL_BYTES of the journal (this thread may wait
+ * on the disk; no SIP thread does). */
+static char *journal_tail(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fd, &st) == 0) {
+        off_t from = st.st_size > (off_t)JOURNAL_TAIL_BYTES ? st.st_size - JOURNAL_TAIL_BYTES : 0;
+        size_t want = (size_t)(st.st_size - from);
+        buf = malloc(want + 1);
+        ssize_t got = buf ? pread(fd, buf, want, from) : -1;
+        if (got < 0) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[got] = '\0';
+            *len = (size_t)got;
+            /* a cut first line is not a line */
+            char *nl = from > 0 ? strchr(buf, '\n') : NULL;
+            if (nl) {
+                *len -= (size_t)(nl + 1 - buf);
+                memmove(buf, nl + 1, *len + 1);
+            }
+        }
+    }
+    close(fd);
+    return buf;
+}
+
+/* Complete lines ending at or after @since_ms, the last @limit of them,
+ * oldest first. */
+static void journal_select(char *text, const struct admin_params *p, struct reply *r)
+{
+    const char *lines[ADMIN_LIMIT_MAX];
+    size_t n = 0;
+    for (char *line = text, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        *nl = '\0';
+        char ended[40];
+        int64_t at = 0;
+        if (p->since_ms &&
+            (admin_time_parse(field(line, "ended_at", ended, sizeof(ended)), &at) != 0 ||
+             at < p->since_ms))
+            continue;
+        if (n == p->limit) {
+            memmove(lines, lines + 1, (n - 1) * sizeof(lines[0]));
+            n--;
+        }
+        lines[n++] = line;
+    }
+    if (p->text)
+        sb_buf_printf(&r->body, "%-24s %-24s %-24s %-10s %8s\n", "ENDED", "FROM", "TO", "OUTCOME",
+                      "TALKED");
+    else
+        sb_buf_puts(&r->body, "{\"lines\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (!p->text) {
+            sb_buf_printf(&r->body, "%s\n%s", i ? "," : "", lines[i]);
+            continue;
+        }
+        char ended[40], from[128], to[128], outcome[32], talk[32];
+        const char *f = strstr(lines[i], "\"from\":"), *t = strstr(lines[i], "\"to\":");
+        sb_buf_printf(&r->body, "%-24s %-24s %-24s %-10s %7ss\n",
+                      field(lines[i], "ended_at", ended, sizeof(ended)),
+                      f ? field(f, "aor", from, sizeof(from)) : "",
+                      t ? field(t, "aor", to, sizeof(to)) : "",
+                      field(lines[i], "outcome", outcome, sizeof(outcome)),
+                      field(lines[i], "duration_s", talk, sizeof(talk)));
+    }
+    if (!p->text)
+        sb_buf_printf(&r->body, "\n],\"count\":%zu}\n", n);
+}
+
+static void get_journal(struct admin *a, const struct admin_params *p, struct reply *r)
+{
+    const char *path = a->deps.config->journal_path;
+    if (!path) {
+        reply_error(r, 404, "no journal: set [journal] file");
+        return;
+    }
+    size_t len = 0;
+    char *text = journal_tail(path, &len);
+    if (!text) {
+        if (p->text)
+            sb_buf_puts(&r->body, "no call has ended yet\n");
+        else
+            sb_buf_puts(&r->body, "{\"lines\":[],\"count\":0}\n");
+        return;
+    }
+    journal_select(text, p, r);
+    free(text);
+}
+
+/* --- /api/status ----------------------------------------------------------- */
+
+static void get_status(struct admin *a, const struct admin_params *p, struct reply *r)
+{
+    const struct admin_deps *d = &a->deps;
+    uint64_t total[SB_CNT_COUNT] = {0};
+    transport_counters(d->transport, total);
+    stream_counters(d->streams, total);
+    worker_pool_counters(d->workers, total);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long up = (long long)ts.tv_sec - d->started_ms / 1000;
+    size_t users = registrar_record_count(d->registrar), calls = worker_pool_open_calls(d->workers);
+    size_t txns = worker_pool_transactions(d->workers);
+    if (p->text) {
+        sb_buf_printf(&r->body, "switchboard 0.1.0, up %lldd %02lld:%02lld:%02lld\n", up / 86400,
+                      up / 3600 % 24, up / 60 % 60, up % 60);
+        for (size_t i = 0; i < d->listens->count; i++)
+            sb_buf_printf(&r->body, "listening on %s\n", d->listens->entries[i].name);
+        sb_buf_printf(&r->body,
+                      "%u worker(s), %u listener(s)\nregistered users: %zu\n"
+                      "calls up: %zu\ntransactions: %zu\n",
+                      d->config->workers, d->config->listeners, users, calls, txns);
+        for (int i = 0; i < SB_CNT_COUNT; i++)
+            if (total[i])
+                sb_buf_printf(&r->body, "  %-50s %llu\n", sb_counter_name(i),
+                              (unsigned long long)total[i]);
+        return;
+    }
+    sb_buf_printf(&r->body, "{\"version\":\"0.1.0\",\"uptime_s\":%lld,\"started_at\":", up);
+    json_time(&r->body, d->started_ms);
+    sb_buf_puts(&r->body, ",\"listen\":[");
+    for (size_t i = 0; i < d->listens->count; i++) {
+        sb_buf_puts(&r->body, i ? "," : "");
+        json_string(&r->body, d->listens->entries[i].name);
+    }
+    sb_buf_printf(&r->body,
+                  "],\"workers\":%u,\"listeners\":%u,\"registered_users\":%zu,"
+                  "\"calls_active\":%zu,\"transactions_active\":%zu,\"connections_open\":%zu,"
+                  "\"counters\":{",
+                  d->config->workers, d->config->listeners, users, calls, txns,
+                  stream_connection_count(d->streams));
+    for (int i = 0; i < SB_CNT_COUNT; i++) {
+        sb_buf_puts(&r->body, i ? "," : "");
+        json_string(&r->body, sb_counter_name(i));
+        sb_buf_printf(&r->body, ":%llu", (unsigned long long)total[i]);
+    }
+    sb_buf_puts(&r->body, "}}\n");
+}
+
+/* --- routing --------------------------------------------------------------- */
+
+struct arg_walk {
+    struct admin_params *p;
+    const char *error;
+};
+
+static enum MHD_Result arg_visit(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    struct arg_walk *w = cls;
+    if (!w->error)
+        w->error = admin_param(w->p, key, value);
+    return MHD_YES;
+}
+
+static void serve_page(struct admin *a, struct reply *r)
+{
+    r->type = "text/html; charset=utf-8";
+    const char *dir = a->deps.config->admin_web_dir;
+    if (dir) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/index.html", dir);
+        size_t len = 0;
+        FILE *f = fopen(path, "r");
+        char chunk[8192];
+        while (f && (len = fread(chunk, 1, sizeof(chunk), f)) > 0)
+            sb_buf_append(&r->body, chunk, len);
+        if (f) {
+            fclose(f);
+            return;
+        }
+        SB_WARN("admin: cannot read %s, serving the built-in page", path);
+    }
+    sb_buf_append(&r->body, admin_page, admin_page_len);
+}
+
+static void route(struct admin *a, const char *url, const char *method,
+                  const struct admin_params *p, struct reply *r)
+{
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    const char *prefix = "/api/registrations/";
+    if (!strncmp(url, prefix, strlen(prefix))) {
+        if (strcmp(method, "DELETE") != 0)
+            reply_error(r, 405, "use DELETE to unregister a user");
+        else
+            delete_registration(a, url + strlen(prefix), r);
+        return;
+    }
+    static const struct {
+        const char *path;
+        void (*fn)(struct admin *, const struct admin_params *, struct reply *);
+    } routes[] = {
+        {"/api/registrations", get_registrations},
+        {"/api/calls", get_calls},
+        {"/api/journal", get_journal},
+        {"/api/status", get_status},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strcmp(url, routes[i].path) != 0)
+            continue;
+        if (get)
+            routes[i].fn(a, p, r);
+        else
+            reply_error(r, 405, "method not allowed");
+        return;
+    }
+    if (!strcmp(url, "/metrics") && get) {
+        r->type = "text/plain; version=0.0.4; charset=utf-8";
+        metrics_render(&a->deps, &r->body);
+    } else if (!strcmp(url, "/") && get) {
+        serve_page(a, r);
+    } else {
+        reply_error(r, strcmp(url, "/metrics") && strcmp(url, "/") ? 404 : 405, "no such resource");
+    }
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **state)
+{
+    (void)version;
+    (void)upload;
+    static int started;
+    if (*state == NULL) { /* the headers are in; answer once the body is */
+        *state = &started;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0; /* no route takes a body */
+        return MHD_YES;
+    }
+    struct admin *a = cls;
+    struct reply r = {.status = 200, .type = "application/json"};
+    struct admin_params p;
+    admin_params_init(&p);
+    struct arg_walk w = {.p = &p};
+    if (a->token && !admin_bearer_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                 MHD_HTTP_HEADER_AUTHORIZATION),
+                                     a->token)) {
+        reply_error(&r, 401, "a bearer token is required");
+        return queue(c, &r);
+    }
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_visit, &w);
+    if (w.error) {
+        reply_error(&r, 400, w.error);
+        return queue(c, &r);
+    }
+    if (p.text)
+        r.type = "text/plain; charset=utf-8";
+    /* the registrar and the calls' views are read under RCU */
+    rcu_register_thread();
+    route(a, url, method, &p, &r);
+    rcu_unregister_thread();
+    if (r.status >= 400 && r.status != 404)
+        SB_DEBUG("admin: %s %s: %u", method, url, r.status);
+    return queue(c, &r);
+}
+
+/* --- start and stop -------------------------------------------------------- */
+
+static int read_token(const char *path, char **out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "switchboard: cannot read [admin] token_file %s: %s\n", path,
+                strerror(errno));
+        return SB_EINVAL;
+    }
+    char buf[512] = "";
+    if (!fgets(buf, sizeof(buf), f))
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, " \t\r\n")] = '\0';
+    if (strlen(buf) < 16) {
+        fprintf(stderr,
+                "switchboard: [admin] token_file %s: want a token of 16 characters or "
+                "more on its first line\n",
+                path);
+        return SB_EINVAL;
+    }
+    *out = strdup(buf);
+    return *out ? 0 : SB_ENOMEM;
+}
+
+/* The address to bind: an IP literal, or localhost. */
+static int admin_addr(const char *host, unsigned port, struct sockaddr_storage *ss, bool *loopback)
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    if (!strcmp(host, "localhost"))
+        host = "127.0.0.1";
+    if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        *loopback = (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *loopback = IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr);
+        return 0;
+    }
+    return SB_EINVAL;
+}
+
+int admin_start(const struct admin_deps *deps, struct admin **out)
+{
+    *out = NULL;
+    const struct sb_config *cfg = deps->config;
+    const char *listen = cfg->admin_listen ? cfg->admin_listen : ADMIN_DEFAULT_LISTEN;
+    if (!strcmp(listen, "none"))
+        return 0;
+    char host[256];
+    unsigned port;
+    struct sockaddr_storage ss;
+    bool loopback = false;
+    if (config_parse_hostport(listen, host, sizeof(host), &port) != 0 ||
+        admin_addr(host, port, &ss, &loopback) != 0) {
+        fprintf(stderr, "switchboard: [admin] listen '%s': want IP:PORT, localhost:PORT or none\n",
+                listen);
+        return SB_EINVAL;
+    }
+    if (!loopback && !cfg->admin_token_file) {
+        fprintf(stderr,
+                "switchboard: refusing to serve the admin plane on %s without a token: set "
+                "[admin] token_file, or listen on 127.0.0.1\n",
+                listen);
+        return SB_EINVAL;
+    }
+    struct admin *a = calloc(1, sizeof(*a));
+    if (!a)
+        return SB_ENOMEM;
+    a->deps = *deps;
+    int rc = cfg->admin_token_file ? read_token(cfg->admin_token_file, &a->token) : 0;
+    if (rc != 0) {
+        free(a);
+        return rc;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    a->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
+                                 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    if (!a->daemon) {
+        free(a->token);
+        free(a);
+        if (!cfg->admin_listen) { /* the default: not worth refusing SIP for */
+            SB_WARN("admin plane not started: %s is in use (set [admin] listen or --admin)",
+                    listen);
+            return 0;
+        }
+        fprintf(stderr, "switchboard: cannot serve the admin plane on %s (in use?)\n", listen);
+        return SB_ESYS;
+    }
+    snprintf(a->url, sizeof(a->url), ss.ss_family == AF_INET6 ? "http://[%s]:%u/" : "http://%s:%u/",
+             host, port);
+    *out = a;
+    return 0;
+}
+
+const char *admin_url(const struct admin *a)
+{
+    return a ? a->url : NULL;
+}
+
+void admin_stop(struct admin *a)
+{
+    if (!a)
+        return;
+    MHD_stop_daemon(a->daemon);
+    free(a->token);
+    free(a);
+}
