@@ -4,17 +4,19 @@
 #      with 1 and with 4 workers, TCP and TLS (SIPp, tests/stream_ua.py,
 #      stream torture), calls between real phones (baresip and
 #      Linphone's linphonec), and tests on network namespaces (a real NAT,
-#      addresses that come and go), on a RelWithDebInfo build;
-#   2. the same unit, protocol, store and TCP/TLS tests on an AddressSanitizer
-#      + UBSan build, and the protocol, store and TCP/TLS tests with 4 workers
-#      on a ThreadSanitizer build;
+#      addresses that come and go), the admin plane (HTTP API, promtool,
+#      switchboard-ctl, headless Chromium on the live page, the systemd
+#      unit), on a RelWithDebInfo build;
+#   2. the same unit, protocol, store, TCP/TLS and admin tests on an
+#      AddressSanitizer + UBSan build, and the protocol, store, TCP/TLS and
+#      admin tests with 4 workers on a ThreadSanitizer build;
 #   3. a minute of libFuzzer over the datagram path (ASan+UBSan).
 # Test output (logs, SIPp traces) lands in build*/test-output/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark clang baresip-core \
-    linphone-cli sox nftables iproute2 openssl ||
+    linphone-cli sox nftables iproute2 openssl curl prometheus chromium systemd ||
     exit 1
 
 passed=0
@@ -40,6 +42,7 @@ stage "real clients (baresip, linphonec)" tests/clients_tests.sh build/switchboa
 stage "registration store, 2 workers" tests/store_tests.sh build/switchboard build/test-output/store 2
 stage "TCP and TLS, 2 workers" tests/stream_tests.sh build/switchboard build/test-output/stream 2
 stage "network namespaces (NAT, addresses)" tests/netns_tests.sh build/switchboard build/test-output/netns
+stage "admin plane, 2 workers" tests/admin_tests.sh build/switchboard build/test-output/admin 2
 
 # Sanitizers: every bad memory access or undefined behaviour aborts the run.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
@@ -52,6 +55,8 @@ stage "registration store (ASan+UBSan), 2 workers" \
     tests/store_tests.sh build-asan/switchboard build-asan/test-output/store 2
 SB_TEST_RSS_LIMIT_KIB=1048576 stage "TCP and TLS (ASan+UBSan), 2 workers" \
     tests/stream_tests.sh build-asan/switchboard build-asan/test-output/stream 2
+stage "admin plane (ASan+UBSan), 2 workers" \
+    tests/admin_tests.sh build-asan/switchboard build-asan/test-output/admin 2
 
 # ThreadSanitizer: the protocol tests with 4 workers, listeners and workers
 # and the journal writer all running at once. Any report makes the proxy exit
@@ -65,6 +70,8 @@ stage "registration store (TSan), 4 workers" \
     tests/store_tests.sh build-tsan/switchboard build-tsan/test-output/store 4
 stage "TCP and TLS (TSan), 4 workers" \
     tests/stream_tests.sh build-tsan/switchboard build-tsan/test-output/stream 4
+stage "admin plane (TSan), 4 workers" \
+    tests/admin_tests.sh build-tsan/switchboard build-tsan/test-output/admin 4
 unset TSAN_OPTIONS
 
 # Fuzzing: a minute of libFuzzer over the datagram path (ingress, proxy core,

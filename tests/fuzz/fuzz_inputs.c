@@ -9,6 +9,9 @@
  *   5  bytes from a TCP/TLS connection: framed as an I/O thread frames them
  *      (stream_frame.h), fed in pieces the first bytes choose, each whole
  *      message through the ingress parser
+ *   6  an admin plane request's input: a query string split and applied as
+ *      the server applies it (admin_param), then as a time, a bearer
+ *      header and a user name
  * Nothing here may crash, leak, or read out of bounds, whatever the bytes. */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include <osipparser2/osip_port.h>
 #include <urcu.h>
 
+#include "switchboard/admin_query.h"
 #include "switchboard/auth.h"
 #include "switchboard/auth_users.h"
 #include "switchboard/config.h"
@@ -162,6 +166,24 @@ static void one_stream(const uint8_t *data, size_t size)
     free(buf);
 }
 
+/* 6: "k=v&k=v" as the admin server would take it apart. */
+static void one_admin_query(char *text)
+{
+    struct admin_params p;
+    admin_params_init(&p);
+    int64_t ms;
+    admin_time_parse(text, &ms);
+    admin_bearer_ok(text, "0123456789abcdef0123");
+    admin_user_valid(text);
+    char *save = NULL;
+    for (char *kv = strtok_r(text, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq)
+            *eq++ = '\0';
+        admin_param(&p, kv, eq);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 65536)
@@ -172,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct auth_users *u = NULL;
     struct sb_addr addr;
     char err[256];
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0:
         one_authorization(text);
         break;
@@ -191,8 +213,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 4:
         sipmsg_addr_parse(text, &addr);
         break;
-    default:
+    case 5:
         one_stream(data + 1, size - 1);
+        break;
+    default:
+        one_admin_query(text);
         break;
     }
     free(text);
