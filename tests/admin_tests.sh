@@ -9,7 +9,7 @@
 # the whole file with `timeout`.
 set -u
 BIN=$(realpath "$1")
-OUT=$2
+OUT=$(realpath -m "$2")
 WORKERS=${3:-2}
 shift 3 2>/dev/null || shift $#
 HERE=$(cd "$(dirname "$0")" && pwd)
