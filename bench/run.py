@@ -30,7 +30,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "bench")
@@ -39,6 +41,7 @@ PORT = 25060
 TLS_PORT = 25061
 STUNNEL_PORT = 25160
 UAS_PORT = 25070
+ADMIN_PORT = 25090
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -174,6 +177,10 @@ class Proxy:
             with open(conf, "w") as f:
                 f.write(f"[auth]\nrequire = all\nrealm = {AUTH_REALM}\nusers = {users}\n")
             cmd += ["-c", conf]
+        elif self.variant == "admin-off":
+            cmd += ["--admin", "none"]
+        elif self.variant in ("admin", "admin-scraped"):
+            cmd += ["--admin", f"{IP}:{ADMIN_PORT}"]
         elif self.variant in ("tcp", "tls"):
             cmd += ["-l", f"tcp:{IP}:{PORT}"]
             conf = os.path.join(self.run.tmp, "stream.conf")
@@ -567,6 +574,76 @@ def auth_study(run, bench, quick):
     return out
 
 
+class Scraper:
+    """Fetches /metrics once a second, as Prometheus would, while it runs."""
+
+    def __init__(self):
+        self.stop_flag = threading.Event()
+        self.count, self.failures, self.bytes = 0, 0, 0
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stop_flag.wait(1.0):
+            try:
+                with urllib.request.urlopen(f"http://{IP}:{ADMIN_PORT}/metrics", timeout=2) as r:
+                    self.bytes = len(r.read())
+                    self.count += 1
+            except OSError:
+                self.failures += 1
+
+    def stop(self):
+        self.stop_flag.set()
+        self.thread.join()
+        return {"scrapes": self.count, "failures": self.failures, "bytes": self.bytes}
+
+
+def admin_study(run, bench, quick):
+    """CPU per call at fixed rates with the admin plane off, on and idle, and
+    on with /metrics scraped every second; Kamailio at the same rates for the
+    ratio. Each configuration runs twice, in alternating order, against
+    noise."""
+    rates = [200, 500] if quick else [250, 500, 1000, 1500]
+    order = [("switchboard", "admin-off"), ("switchboard", "admin"), ("switchboard", "admin-scraped"),
+             ("kamailio", None)]
+    out = {}
+    for rep in range(1 if quick else 2):
+        for kind, variant in (order if rep % 2 == 0 else list(reversed(order))):
+            proxy = Proxy(run, kind, 1, variant)
+            proxy.start()
+            callee = scraper = None
+            try:
+                callee = bench.with_callee(proxy)
+                time.sleep(0.3)
+                if variant == "admin-scraped":
+                    scraper = Scraper()
+                steps = [bench.call_step(proxy, rate, bench.step_seconds) for rate in rates]
+                entry = out.setdefault(proxy.name, {"steps": [], "scrapes": None})
+                entry["steps"] += steps
+                if scraper:
+                    entry["scrapes"] = scraper.stop()
+                    scraper = None
+                log(f"  {proxy.name} run {rep + 1}: " + ", ".join(
+                    f"{st['rate']}: {st['cpu_ms_per_call']}{'' if st['clean'] else '*'}" for st in steps))
+            finally:
+                if scraper:
+                    scraper.stop()
+                if callee:
+                    run.stop(callee, signal.SIGKILL)
+                proxy.stop()
+                time.sleep(1)
+    # the mean of the runs at each rate
+    for entry in out.values():
+        by_rate = {}
+        for st in entry["steps"]:
+            by_rate.setdefault(st["rate"], []).append(st)
+        entry["mean_cpu_ms_per_call"] = {
+            str(rate): round(sum(st["cpu_ms_per_call"] or 0 for st in sts) / len(sts), 4)
+            for rate, sts in sorted(by_rate.items())}
+        entry["all_clean"] = all(st["clean"] for st in entry["steps"])
+    return out
+
+
 def stunnel(run):
     """A TLS client tunnel: SIPp's TCP connections to STUNNEL_PORT leave as TLS
     connections to the proxy's TLS_PORT, one each."""
@@ -652,6 +729,15 @@ def study_table(kind, results):
                 f"{st['rate']}: {ratio(st['cpu_ms_per_call'], kb[st['rate']]['cpu_ms_per_call'])}"
                 for st in a if st["rate"] in kb and kb[st["rate"]]["clean"] and st["cpu_ms_per_call"]))
         return lines
+    if kind == "admin":
+        lines.append(f"{'configuration':28} {'clean':>5}  mean ms CPU per call at each rate (ratio to kamailio)")
+        k = results.get("kamailio-w1", {}).get("mean_cpu_ms_per_call", {})
+        for name, r in results.items():
+            per = ", ".join(f"{rate}: {v} ({ratio(v, k.get(rate))})" for rate, v in r["mean_cpu_ms_per_call"].items())
+            lines.append(f"{name:28} {str(r['all_clean']):>5}  {per}")
+            if r.get("scrapes"):
+                lines.append(f"{'':28} {'':>5}  /metrics: {r['scrapes']}")
+        return lines
     if kind == "registrations":
         lines.append(f"{'configuration':28} {'max clean/s':>11} {'bytes/reg':>10}  us CPU per registration at each rate")
         for name, r in results.items():
@@ -671,6 +757,8 @@ def run_study(run, bench, kind, quick):
             results = registration_study(run, quick)
         elif kind in ("tcp", "tls"):
             results = stream_study(run, bench, kind, quick)
+        elif kind == "admin":
+            results = admin_study(run, bench, quick)
         else:
             results = auth_study(run, bench, quick)
     finally:
@@ -808,10 +896,11 @@ unset multiplot
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
-    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls"],
+    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls", "admin"],
                     help="instead of the main comparison: registrations with and without a store"
                          " (SQLite), calls with and without digest authentication, or calls over"
-                         " TCP or TLS (one connection per call) and memory per idle connection")
+                         " TCP or TLS (one connection per call) and memory per idle connection,"
+                         " or CPU per call with the admin plane off, idle and scraped every second")
     args = ap.parse_args()
     run = Run(args.quick)
     bench = Bench(run)
