@@ -87,6 +87,12 @@ void dispatch_wait(struct dispatch *d, unsigned worker, int timeout_ms)
     wakeq_wait(d->queues[worker], timeout_ms);
 }
 
+void dispatch_wait_fds(struct dispatch *d, unsigned worker, struct pollfd *fds, size_t count,
+                       int timeout_ms)
+{
+    wakeq_wait_fds(d->queues[worker], fds, count, timeout_ms);
+}
+
 size_t dispatch_depth(const struct dispatch *d, unsigned worker)
 {
     return wakeq_depth(d->queues[worker]);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,12 @@ struct transport {
     unsigned rate_limit;
     struct sip_trace *trace;
     struct reasons *reasons;
+    /* one listener and one worker: the worker reads the sockets itself */
+    bool inline_mode;
+    atomic_bool inline_ready;   /* transport_start done: the worker may read */
+    atomic_bool inline_stopped; /* transport_stop: the worker stops reading */
+    transport_inline_fn inline_fn;
+    void *inline_ctx;
 };
 
 static int open_socket(const struct sb_addr *addr, const char *name)
@@ -134,6 +141,7 @@ int transport_create(const struct sb_config *cfg, struct listen_table *listens,
         return SB_ENOMEM;
     t->stop_fd = -1;
     t->listener_count = cfg->listeners;
+    t->inline_mode = cfg->listeners == 1 && cfg->workers == 1;
     t->rate_limit = cfg->rate_limit;
     t->listens = calloc(listens->count ? listens->count : 1, sizeof(*t->listens));
     t->listeners = aligned_alloc(64, ((cfg->listeners * sizeof(struct listener) + 63) / 64) * 64);
@@ -314,6 +322,10 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
     in->received_ns = l->batch_ns;
     in->raw_contacts = got.raw_contacts;
     in->raw_contact_count = got.raw_contact_count;
+    if (t->inline_mode) {
+        t->inline_fn(t->inline_ctx, in); /* run to completion: no hand-off */
+        return;
+    }
     unsigned worker = dispatch_worker_for(t->dispatch, msg->call_id->number);
     if (dispatch_push(t->dispatch, worker, in) != 0) {
         /* the sender retransmits; dropping beats queueing without bound */
@@ -418,6 +430,35 @@ static void *listener_main(void *arg)
     return NULL;
 }
 
+bool transport_inline(const struct transport *t)
+{
+    return t->inline_mode;
+}
+
+size_t transport_inline_fds(const struct transport *t, struct pollfd *out, size_t max)
+{
+    size_t n = 0;
+    if (!atomic_load_explicit(&t->inline_ready, memory_order_acquire) ||
+        atomic_load_explicit(&t->inline_stopped, memory_order_relaxed))
+        return 0;
+    for (size_t i = 0; i < t->listen_count && n < max; i++)
+        if (t->listens[i].fds)
+            out[n++] = (struct pollfd){.fd = t->listens[i].fds[0], .events = POLLIN};
+    return n;
+}
+
+void transport_inline_drain(struct transport *t, transport_inline_fn fn, void *ctx)
+{
+    if (!atomic_load_explicit(&t->inline_ready, memory_order_acquire) ||
+        atomic_load_explicit(&t->inline_stopped, memory_order_relaxed))
+        return;
+    t->inline_fn = fn;
+    t->inline_ctx = ctx;
+    for (size_t i = 0; i < t->listen_count; i++)
+        if (t->listens[i].fds)
+            drain_socket(&t->listeners[0], (unsigned)i);
+}
+
 int transport_start(struct transport *t, struct dispatch *d, struct sip_trace *trace,
                     struct reasons *reasons)
 {
@@ -435,6 +476,11 @@ int transport_start(struct transport *t, struct dispatch *d, struct sip_trace *t
             return SB_ENOMEM;
         if (t->rate_limit && rate_limit_create(t->rate_limit, &l->rate_limit) != 0)
             return SB_ENOMEM;
+        if (t->inline_mode) {
+            atomic_store_explicit(&t->inline_ready, true, memory_order_release);
+            dispatch_wake(d, 0); /* it sleeps on its queue alone until now */
+            continue;            /* the worker reads: no thread */
+        }
         int rc = pthread_create(&l->thread, NULL, listener_main, l);
         if (rc != 0) {
             SB_ERROR("cannot start listener thread: %s", strerror(rc));
@@ -447,6 +493,7 @@ int transport_start(struct transport *t, struct dispatch *d, struct sip_trace *t
 
 void transport_stop(struct transport *t)
 {
+    atomic_store(&t->inline_stopped, true);
     uint64_t one = 1;
     ssize_t n = write(t->stop_fd, &one, sizeof(one));
     (void)n;

@@ -3,6 +3,7 @@
 #include "switchboard/wakeq.h"
 
 #include <poll.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -128,6 +129,17 @@ void wakeq_wait(struct wakeq *q, int timeout_ms)
         return;
     struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
     poll(&pfd, 1, timeout_ms);
+    wakeq_sleep_end(q);
+}
+
+void wakeq_wait_fds(struct wakeq *q, struct pollfd *fds, size_t count, int timeout_ms)
+{
+    if (!wakeq_sleep_begin(q))
+        return;
+    struct pollfd pfds[count + 1];
+    pfds[0] = (struct pollfd){.fd = q->fd, .events = POLLIN};
+    memcpy(pfds + 1, fds, count * sizeof(*fds));
+    poll(pfds, count + 1, timeout_ms);
     wakeq_sleep_end(q);
 }
 

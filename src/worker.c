@@ -1,6 +1,7 @@
 /* Worker threads. See the DESIGN note in worker.h. */
 #include "switchboard/worker.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ struct worker {
     /* INVITEs handled since the last flush: their receive times */
     uint64_t pending_invites[FLUSH_EVERY];
     unsigned pending_count;
+    size_t handled; /* messages handled this loop */
 };
 
 struct worker_pool {
@@ -112,6 +114,37 @@ static void flush_outbox(struct worker *w)
     w->pending_count = 0;
 }
 
+/* One message, from the queue or read inline: handled, and what the
+ * first messages of a long batch produced (a 100 Trying) leaves before
+ * the rest are handled. Takes @in. */
+static void handle_one(struct worker *w, struct sb_inbound *in)
+{
+    note_invite(w, in);
+    proxy_handle(w->proxy, in);
+    if (++w->handled % FLUSH_EVERY == 0)
+        flush_outbox(w);
+}
+
+static void handle_inline(void *ctx, struct sb_inbound *in)
+{
+    handle_one(ctx, in);
+}
+
+/* Sleeps until a message is queued, a socket we read inline is readable,
+ * dispatch_stop() or @timeout_ms. */
+static void worker_sleep(struct worker *w, int timeout_ms)
+{
+    struct dispatch *d = w->pool->deps.dispatch;
+    struct transport *t = w->pool->deps.transport;
+    if (!transport_inline(t)) {
+        dispatch_wait(d, w->index, timeout_ms);
+        return;
+    }
+    struct pollfd fds[SB_MAX_LISTEN];
+    size_t n = transport_inline_fds(t, fds, SB_MAX_LISTEN);
+    dispatch_wait_fds(d, w->index, fds, n, timeout_ms);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
@@ -122,31 +155,26 @@ static void *worker_main(void *arg)
     for (;;) {
         /* the clock is read once per loop: the wheel's time is the loop's */
         timer_wheel_advance(w->wheel, sb_now_ms());
+        w->handled = 0;
+        transport_inline_drain(w->pool->deps.transport, handle_inline, w);
+        size_t read_inline = w->handled;
         bool taken = dispatch_take(d, w->index, &batch);
-        size_t handled = 0;
         struct cds_wfcq_node *node;
-        while ((node = wakeq_batch_pop(&batch)) != NULL) {
-            struct sb_inbound *in = caa_container_of(node, struct sb_inbound, node);
-            note_invite(w, in);
-            proxy_handle(w->proxy, in); /* takes @in */
-            /* what the first messages of a long batch produced (a 100
-             * Trying) leaves before the rest are handled */
-            if (++handled % FLUSH_EVERY == 0)
-                flush_outbox(w);
-        }
-        dispatch_done(d, w->index, handled);
+        while ((node = wakeq_batch_pop(&batch)) != NULL)
+            handle_one(w, caa_container_of(node, struct sb_inbound, node));
+        dispatch_done(d, w->index, w->handled - read_inline);
         flush_outbox(w);
         __atomic_store_n(&w->live_transactions, proxy_transaction_count(w->proxy),
                          __ATOMIC_RELAXED);
         publish_calls(w, timer_wheel_now(w->wheel));
-        if (taken)
+        if (taken || read_inline)
             continue; /* a busy worker drains its queue before it sleeps */
         if (dispatch_stopping(d) && !dispatch_take(d, w->index, &batch))
             break;
         int64_t delay = timer_wheel_next_delay(w->wheel, timer_wheel_now(w->wheel));
         if (call_journal_changed(proxy_calls(w->proxy)) && (delay < 0 || delay > CALLS_VIEW_MS))
             delay = CALLS_VIEW_MS; /* the view catches up even when idle */
-        dispatch_wait(d, w->index, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
+        worker_sleep(w, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
     }
     flush_outbox(w);
     wakeq_batch_fini(&batch);

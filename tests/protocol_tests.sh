@@ -20,7 +20,9 @@ mkdir -p "$OUT"
 . "$HERE/lib.sh"
 
 start_proxy() {
-    launch_proxy --listeners 2 --workers "$WORKERS" --log-level info "$@"
+    # one worker gets one listener: the worker reads the sockets itself (run
+    # to completion, transport.h); more workers get listener threads
+    launch_proxy --listeners $((WORKERS == 1 ? 1 : 2)) --workers "$WORKERS" --log-level info "$@"
 }
 
 . "$HERE/sipp_lib.sh"

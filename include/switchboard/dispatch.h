@@ -41,6 +41,12 @@ void dispatch_done(struct dispatch *d, unsigned worker, size_t handled);
 /* Sleeps until a push, dispatch_stop(), or @timeout_ms (-1: no limit). */
 void dispatch_wait(struct dispatch *d, unsigned worker, int timeout_ms);
 
+/* dispatch_wait that also returns when one of @fds is readable (a worker
+ * that reads its sockets itself, transport.h). */
+struct pollfd;
+void dispatch_wait_fds(struct dispatch *d, unsigned worker, struct pollfd *fds, size_t count,
+                       int timeout_ms);
+
 /* Messages queued for @worker and not yet handled. */
 size_t dispatch_depth(const struct dispatch *d, unsigned worker);
 

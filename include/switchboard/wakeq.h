@@ -18,7 +18,7 @@
  *   wakeq_wake      any thread            everything
  *   wakeq_take      the consumer only     push, wake, stop
  *   wakeq_done      the consumer only     push, wake, stop
- *   wakeq_wait      the consumer only     push, wake, stop
+ *   wakeq_wait(_fds) the consumer only    push, wake, stop
  *   wakeq_sleep_*   the consumer only     push, wake, stop
  *   wakeq_fd        any thread            everything
  *   wakeq_stop      any thread            everything
@@ -68,6 +68,9 @@ void wakeq_wait(struct wakeq *q, int timeout_ms);
  * not sleep. After the sleep (woken or not) call wakeq_sleep_end().
  * wakeq_wait() is exactly these three steps around a poll(). */
 int wakeq_fd(const struct wakeq *q);
+/* wakeq_wait that also returns when one of @fds (POLLIN) is ready. */
+struct pollfd;
+void wakeq_wait_fds(struct wakeq *q, struct pollfd *fds, size_t count, int timeout_ms);
 bool wakeq_sleep_begin(struct wakeq *q);
 void wakeq_sleep_end(struct wakeq *q);
 /* Asks the consumer to finish: wakeq_stopping() turns true and it wakes. */
