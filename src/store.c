@@ -26,8 +26,11 @@
 
 #define BATCH_MAX 4096 /* AoRs per transaction */
 
+/* An AoR that changed, or a value kept beside the bindings ("meta":
+ * aor holds the key, then the value after its NUL). */
 struct note {
     struct cds_wfcq_node node;
+    bool meta;
     char aor[];
 };
 
@@ -204,7 +207,10 @@ static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct w
     for (struct cds_wfcq_node *node = first; node;
          node = n < BATCH_MAX ? wakeq_batch_pop(batch) : NULL) {
         struct note *note = caa_container_of(node, struct note, node);
-        if (can_write && rc == 0)
+        const char *value = note->aor + strlen(note->aor) + 1;
+        if (can_write && rc == 0 && note->meta)
+            rc = s->backend.ops->put_meta(s->backend.be, note->aor, value, strlen(value));
+        else if (can_write && rc == 0)
             rc = write_aor(s, note->aor, now, offset);
         free(note);
         n++;
@@ -262,6 +268,13 @@ static void resync(struct store *s)
         free(list.names[i]);
     }
     free(list.names);
+    /* values kept beside the bindings, as they are now: a note about one
+     * may have been lost when the queue was full */
+    char value[4096];
+    if (rc == 0 && s->opts.meta_key && s->opts.meta_now) {
+        s->opts.meta_now(s->opts.meta_ctx, value, sizeof(value));
+        rc = s->backend.ops->put_meta(s->backend.be, s->opts.meta_key, value, strlen(value));
+    }
     if (rc == SB_ENOMEM && list.failed) {
         atomic_store(&s->resync, true);
         report_failure(s, "resync", rc);
@@ -346,14 +359,16 @@ static void *persister_main(void *arg)
 
 /* --- the interface ------------------------------------------------------------ */
 
-void store_note(void *arg, const char *aor)
+static void push_note(struct store *s, const char *aor, const char *value)
 {
-    struct store *s = arg;
-    size_t len = strlen(aor) + 1;
-    struct note *note = malloc(sizeof(*note) + len);
+    size_t len = strlen(aor) + 1, vlen = value ? strlen(value) + 1 : 0;
+    struct note *note = malloc(sizeof(*note) + len + vlen);
     atomic_fetch_add_explicit(&s->notes, 1, memory_order_relaxed);
     if (note) {
+        note->meta = value != NULL;
         memcpy(note->aor, aor, len);
+        if (value)
+            memcpy(note->aor + len, value, vlen);
         if (wakeq_push(s->queue, &note->node) == 0) {
             wakeq_wake(s->queue);
             return;
@@ -364,6 +379,17 @@ void store_note(void *arg, const char *aor)
     atomic_fetch_add_explicit(&s->overflows, 1, memory_order_relaxed);
     atomic_store(&s->resync, true);
     wakeq_wake(s->queue);
+}
+
+void store_note(void *arg, const char *aor)
+{
+    push_note(arg, aor, NULL);
+}
+
+void store_note_meta(struct store *s, const char *key, const char *value)
+{
+    if (s)
+        push_note(s, key, value);
 }
 
 static void free_note(struct cds_wfcq_node *node)
@@ -432,6 +458,11 @@ int store_start(struct store_options *o, struct registrar *reg,
     load_all(s, &l);
     if (o->secret)
         keep_secret(s, o);
+    if (o->meta_key && o->meta_out && s->backend.ops) {
+        const struct store_backend_ops *ops = s->backend.ops;
+        long n = ops->get_meta(s->backend.be, o->meta_key, o->meta_out, o->meta_out_size - 1);
+        o->meta_out[n > 0 ? n : 0] = '\0';
+    }
     s->next_purge_ms = now + s->opts.purge_ms;
     if (pthread_create(&s->thread, NULL, persister_main, s) != 0) {
         store_stop(s);

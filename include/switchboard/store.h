@@ -83,6 +83,14 @@ struct store_options {
      * the one kept in the store, made and kept there on first use. */
     unsigned char *secret;
     bool secret_kept; /* out: the key is in the store (else random, not kept) */
+    /* A value kept beside the bindings under @meta_key (the users set DND
+     * at run time): read into @meta_out at start; store_note_meta() keeps
+     * a new one; a resync rewrites what @meta_now says it is now. */
+    const char *meta_key;
+    char *meta_out;
+    size_t meta_out_size;
+    size_t (*meta_now)(void *ctx, char *buf, size_t size);
+    void *meta_ctx;
 };
 
 struct store_counters {
@@ -108,6 +116,11 @@ int store_start(struct store_options *o, struct registrar *reg,
 
 /* The registrar's change hook: @aor changed. Never blocks. */
 void store_note(void *store, const char *aor);
+
+/* Keeps @value under @key (written by the persister, in order with the
+ * binding changes). Never blocks; a note lost to a full queue is made good
+ * by the resync that follows. @s may be NULL (no store). */
+void store_note_meta(struct store *s, const char *key, const char *value);
 
 /* Writes everything noted, then stops the persister and closes the backend.
  * Call after the workers have stopped. */
