@@ -16,6 +16,7 @@
 
 #include "switchboard/admin_query.h"
 #include "switchboard/config.h"
+#include "switchboard/dialplan.h"
 #include "switchboard/error.h"
 #include "switchboard/json.h"
 #include "switchboard/listen.h"
@@ -23,6 +24,7 @@
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/stats.h"
+#include "switchboard/store.h"
 #include "switchboard/stream.h"
 #include "switchboard/transport.h"
 #include "switchboard/types.h"
@@ -396,6 +398,77 @@ static void get_status(struct admin *a, const struct admin_params *p, struct rep
     sb_buf_puts(&r->body, "}}\n");
 }
 
+/* --- /api/users: do-not-disturb -------------------------------------------- */
+
+static void user_json(struct admin *a, const char *user, struct reply *r)
+{
+    struct dialplan *dp = dialplan_holder_get(a->deps.plans);
+    const struct dialplan_user *u = dialplan_user(dp, user);
+    bool runtime = dialplan_holder_dnd(a->deps.plans, user), configured = u && u->dnd;
+    sb_buf_puts(&r->body, "{\"user\":");
+    json_string(&r->body, user);
+    sb_buf_printf(&r->body, ",\"dnd\":%s,\"dnd_configured\":%s,\"dnd_set_at_run_time\":%s",
+                  runtime || configured ? "true" : "false", configured ? "true" : "false",
+                  runtime ? "true" : "false");
+    sb_buf_puts(&r->body, ",\"forward\":{");
+    bool first = true;
+    for (int f = 0; u && f < DIALPLAN_FORWARDS; f++) {
+        if (!u->forward[f])
+            continue;
+        sb_buf_printf(&r->body, "%s\"%s\":", first ? "" : ",", dialplan_forward_name(f));
+        json_string(&r->body, u->forward[f]);
+        first = false;
+    }
+    unsigned ring = u && u->forward[DIALPLAN_NOANSWER] ? u->noanswer_s
+                    : u && u->ring_s                   ? u->ring_s
+                                                       : dialplan_ring_timeout(dp);
+    sb_buf_printf(&r->body, "},\"ring_timeout_s\":%u}\n", ring);
+    dialplan_unref(dp);
+}
+
+/* PUT (on) or DELETE (off) /api/users/USER/dnd, kept in the store. */
+static void set_dnd(struct admin *a, const char *user, bool on, struct reply *r)
+{
+    if (dialplan_holder_set_dnd(a->deps.plans, user, on) != 0) {
+        reply_error(r, 500, "out of memory");
+        return;
+    }
+    char list[4096];
+    dialplan_holder_dnd_list(a->deps.plans, list, sizeof(list));
+    store_note_meta(a->deps.store, "dnd", list);
+    SB_INFO("admin: do-not-disturb %s for %s", on ? "on" : "off", user);
+    user_json(a, user, r);
+}
+
+/* /api/users/USER[/dnd] */
+static void route_user(struct admin *a, const char *rest, const char *method, struct reply *r)
+{
+    char user[256];
+    const char *slash = strchr(rest, '/');
+    size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (n >= sizeof(user)) {
+        reply_error(r, 400, "want /api/users/USER or /api/users/USER/dnd");
+        return;
+    }
+    memcpy(user, rest, n);
+    user[n] = '\0';
+    if (!admin_user_valid(user) || (slash && strcmp(slash, "/dnd") != 0)) {
+        reply_error(r, 400, "want /api/users/USER or /api/users/USER/dnd");
+        return;
+    }
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (!slash && get)
+        user_json(a, user, r);
+    else if (slash && !strcmp(method, "PUT"))
+        set_dnd(a, user, true, r);
+    else if (slash && !strcmp(method, "DELETE"))
+        set_dnd(a, user, false, r);
+    else
+        reply_error(r, 405,
+                    slash ? "use PUT to set do-not-disturb, DELETE to clear it"
+                          : "method not allowed");
+}
+
 /* --- routing --------------------------------------------------------------- */
 
 struct arg_walk {
@@ -438,6 +511,10 @@ static void route(struct admin *a, const char *url, const char *method,
                   const struct admin_params *p, struct reply *r)
 {
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (!strncmp(url, "/api/users/", 11)) {
+        route_user(a, url + 11, method, r);
+        return;
+    }
     const char *prefix = "/api/registrations/";
     if (!strncmp(url, prefix, strlen(prefix))) {
         if (strcmp(method, "DELETE") != 0)

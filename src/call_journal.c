@@ -8,6 +8,7 @@
 
 #include <osipparser2/osip_port.h>
 
+#include "switchboard/callroute.h"
 #include "switchboard/error.h"
 #include "switchboard/json.h"
 #include "switchboard/sip_msg.h"
@@ -19,6 +20,7 @@ struct call {
     char *callee_aor, *callee_name;
     char *answered_by;
     char *refer_to, *referred_by;
+    char *route; /* JSON members: "dialled", "resolved", "forwards"; NULL: none */
     int64_t invite_ms, ringing_ms, answer_ms;
     int status;
     unsigned reinvites;
@@ -67,6 +69,7 @@ static void call_free(struct call *c)
     free(c->answered_by);
     free(c->refer_to);
     free(c->referred_by);
+    free(c->route);
     free(c);
 }
 
@@ -111,6 +114,10 @@ static void call_finish(struct call_journal *cj, struct call *c, const char *out
     sb_buf_puts(&b, ",\"hung_up_by\":");
     json_string(&b, hung_up_by);
     sb_buf_printf(&b, ",\"reinvites\":%u,\"video\":%s", c->reinvites, c->video ? "true" : "false");
+    if (c->route) {
+        sb_buf_puts(&b, ",");
+        sb_buf_puts(&b, c->route);
+    }
     if (c->refer_to) {
         sb_buf_puts(&b, ",\"transfer\":{\"refer_to\":");
         json_string(&b, c->refer_to);
@@ -239,7 +246,10 @@ static void failure_outcome(int code, enum call_end_hint hint, const char **outc
                             const char **by)
 {
     const char *party = hint == CALL_END_LOCAL ? "proxy" : "callee";
-    if (hint == CALL_END_TIMER_C) {
+    if (hint == CALL_END_MISSED) {
+        *outcome = "missed";
+        *by = "proxy";
+    } else if (hint == CALL_END_TIMER_C) {
         *outcome = "no-answer";
         *by = "proxy";
     } else if (hint == CALL_END_REFUSED) {
@@ -316,6 +326,36 @@ void call_journal_response(struct call_journal *cj, const osip_message_t *invite
         count_outcome(cj, outcome);
         call_finish(cj, c, outcome, by, now_ms);
     }
+}
+
+void call_journal_route(struct call_journal *cj, const osip_message_t *invite,
+                        const struct callroute *route)
+{
+    struct call *c = call_find(cj, invite);
+    if (!c)
+        return;
+    struct sb_buf b = {0};
+    sb_buf_puts(&b, "\"dialled\":");
+    json_string(&b, route->dialled);
+    sb_buf_puts(&b, ",\"resolved\":");
+    json_string(&b, route->resolved);
+    sb_buf_puts(&b, ",\"forwards\":[");
+    for (size_t i = 0; i < route->nhops; i++) {
+        sb_buf_puts(&b, i ? ",{\"from\":" : "{\"from\":");
+        json_string(&b, route->hops[i].from);
+        sb_buf_puts(&b, ",\"to\":");
+        json_string(&b, route->hops[i].to);
+        sb_buf_puts(&b, ",\"reason\":");
+        json_string(&b, callroute_why_name(route->hops[i].why));
+        sb_buf_puts(&b, "}");
+    }
+    sb_buf_append(&b, "]", 2); /* with its NUL */
+    if (b.failed) {
+        sb_buf_free(&b);
+        return;
+    }
+    free(c->route);
+    c->route = b.data;
 }
 
 bool call_journal_changed(const struct call_journal *cj)

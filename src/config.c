@@ -89,6 +89,8 @@ void config_free(struct sb_config *cfg)
     free(cfg->tls_key);
     free(cfg->tls_ca);
     free(cfg->admin_listen);
+    free(cfg->config_path);
+    cfg->config_path = NULL;
     free(cfg->admin_token_file);
     free(cfg->admin_web_dir);
     cfg->admin_listen = cfg->admin_token_file = cfg->admin_web_dir = NULL;
@@ -278,11 +280,20 @@ struct file_context {
     char error[512]; /* the first bad setting */
 };
 
+/* The office's sections: dialplan.c reads them, with their line numbers. */
+static bool office_section(const char *section)
+{
+    return !strcmp(section, "extensions") || !strcmp(section, "groups") ||
+           !strcmp(section, "forward") || !strcmp(section, "users");
+}
+
 static int file_entry(void *user, const char *section, const char *name, const char *value)
 {
     struct file_context *ctx = user;
     struct sb_config *cfg = ctx->cfg;
     int rc = SB_EINVAL;
+    if (office_section(section))
+        return 1;
     if (!strcmp(section, "server") && !strcmp(name, "listen")) {
         if (!ctx->listen_seen)
             string_list_clear(cfg->listen, &cfg->listen_count);
@@ -487,6 +498,9 @@ static int load_result(int rc, const struct file_context *ctx, const char *name,
 
 int config_load_file(struct sb_config *cfg, const char *path)
 {
+    int set = set_string(&cfg->config_path, path);
+    if (set != 0)
+        return set;
     struct file_context ctx = {.cfg = cfg};
     char line[512] = "";
     int rc = ini_parse(path, file_entry, &ctx);

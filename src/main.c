@@ -20,6 +20,7 @@
 #include "switchboard/call_journal.h"
 #include "switchboard/digest.h"
 #include "switchboard/config.h"
+#include "switchboard/dialplan.h"
 #include "switchboard/dispatch.h"
 #include "switchboard/error.h"
 #include "switchboard/identity.h"
@@ -52,6 +53,8 @@ struct app {
     struct secret *secret;
     struct auth *auth;   /* NULL: [auth] require = none */
     struct admin *admin; /* NULL: [admin] listen = none */
+    struct dialplan_holder *plans;
+    char dnd[4096]; /* the run-time DND list the store kept */
 };
 
 static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level, const char *fmt,
@@ -116,6 +119,25 @@ static int app_start_extras(struct app *app)
     return rc;
 }
 
+/* The office's dial plan from the config file's [extensions], [groups],
+ * [forward] and [users] (none without -c: an empty plan). */
+static int load_dialplan(const struct sb_config *cfg, struct dialplan **out)
+{
+    char err[512];
+    *out = NULL;
+    if (!cfg->config_path)
+        return 0;
+    int rc = dialplan_load(cfg->config_path, out, err, sizeof(err));
+    if (rc != 0)
+        fprintf(stderr, "switchboard: %s\n", err);
+    return rc;
+}
+
+static size_t dnd_now(void *ctx, char *buf, size_t size)
+{
+    return dialplan_holder_dnd_list(ctx, buf, size);
+}
+
 /* A loaded binding's local address must be one we listen on now. */
 static void fix_local(void *ctx, struct registrar_binding *b)
 {
@@ -132,10 +154,19 @@ static int open_store_and_secret(struct app *app)
     bool use_store = cfg->store && strcmp(cfg->store, "none") != 0;
     struct store_options o = {.spec = cfg->store,
                               .queue_limit = cfg->store_queue_limit,
-                              .secret = cfg->auth_secret_file ? NULL : key};
+                              .secret = cfg->auth_secret_file ? NULL : key,
+                              .meta_key = "dnd",
+                              .meta_out = app->dnd,
+                              .meta_out_size = sizeof(app->dnd),
+                              .meta_now = dnd_now,
+                              .meta_ctx = app->plans};
     int rc = use_store ? store_start(&o, app->registrar, fix_local, &app->listens, &app->store) : 0;
     if (rc != 0)
         return rc;
+    if (app->dnd[0]) {
+        dialplan_holder_load_dnd(app->plans, app->dnd);
+        SB_INFO("do-not-disturb kept from before: %s", app->dnd);
+    }
     if (cfg->auth_secret_file)
         return secret_from_file(cfg->auth_secret_file, &app->secret);
     if (use_store)
@@ -182,7 +213,14 @@ static int app_start(struct app *app)
     const struct sb_config *cfg = &app->config;
     struct registrar_limits limits = {.max_bindings = cfg->max_bindings,
                                       .max_records = cfg->max_records};
-    int rc = app_start_extras(app);
+    struct dialplan *plan = NULL;
+    int rc = load_dialplan(cfg, &plan);
+    if (rc == 0 && dialplan_holder_create(plan, &app->plans) != 0) {
+        dialplan_unref(plan);
+        rc = SB_ENOMEM;
+    }
+    if (rc == 0)
+        rc = app_start_extras(app);
     if (rc == 0)
         rc = registrar_create(&limits, &app->registrar);
     if (rc == 0)
@@ -215,6 +253,7 @@ static int app_start(struct app *app)
             .trace = app->trace,
             .auth = app->auth,
             .secret = app->secret,
+            .plans = app->plans,
         };
         rc = worker_pool_create(&deps, &app->workers);
     }
@@ -235,6 +274,7 @@ static int app_start(struct app *app)
             .dispatch = app->dispatch,
             .journal = app->journal,
             .store = app->store,
+            .plans = app->plans,
             .started_ms = call_journal_now(),
         };
         rc = admin_start(&ad, &app->admin);
@@ -280,6 +320,7 @@ static void app_stop(struct app *app)
     identity_destroy(app->identity);
     auth_destroy(app->auth);
     secret_free(app->secret);
+    dialplan_holder_destroy(app->plans);
 }
 
 static void print_ready(const struct app *app)
@@ -315,6 +356,22 @@ static void raise_file_limit(const struct sb_config *cfg)
                 (unsigned long long)rl.rlim_cur, cfg->tcp_max_connections);
 }
 
+/* SIGHUP: the dial plan as the config file says now; a broken one keeps
+ * the plan in use, and the log names the line. */
+static void reload_dialplan(struct app *app)
+{
+    char err[512];
+    struct dialplan *dp = NULL;
+    if (!app->config.config_path)
+        return;
+    if (dialplan_load(app->config.config_path, &dp, err, sizeof(err)) != 0) {
+        SB_ERROR("dial plan not reloaded, the old one stays: %s", err);
+        return;
+    }
+    dialplan_holder_set(app->plans, dp);
+    SB_INFO("dial plan reloaded from %s", app->config.config_path);
+}
+
 /* Waits for signals; once a second it sweeps expired registrations. */
 static void run_until_signalled(struct app *app, const sigset_t *signals)
 {
@@ -347,6 +404,7 @@ static void run_until_signalled(struct app *app, const sigset_t *signals)
                 reasons_load(app->reasons, app->config.reasons_path);
             if (app->auth)
                 auth_reload(app->auth); /* a broken file keeps the old users */
+            reload_dialplan(app);
         }
     }
 }

@@ -17,6 +17,8 @@
 
 #include "switchboard/auth.h"
 #include "switchboard/call_journal.h"
+#include "switchboard/callroute.h"
+#include "switchboard/dialplan.h"
 #include "switchboard/error.h"
 #include "switchboard/flow.h"
 #include "switchboard/log.h"
@@ -64,8 +66,29 @@ struct proxy_context {
     osip_message_t *best;
     int best_code;
     struct timer timer_c;
-    size_t count, pending;
-    struct proxy_branch branches[];
+    struct office_call *office; /* NULL: not routed by the dial plan */
+    size_t count, pending, cap;
+    /* each branch its own allocation: client transactions point at them,
+     * and a dial plan's later stages add branches */
+    struct proxy_branch **branches;
+};
+
+/* A call routed by the office's dial plan (callroute.h): its stages run
+ * one after another in one response context.
+ * States: RINGING (a stage's branches are out) -> stage ended without a
+ * 2xx -> the next stage RINGING, or the caller's final response. */
+struct office_call {
+    struct proxy *proxy;
+    struct dialplan *dp; /* pinned for the call */
+    struct callroute route;
+    char dialled[128];
+    char domain[256];    /* the Request-URI's host: AoRs and Diversion URIs */
+    osip_message_t *fwd; /* the request before any stage's changes */
+    uint32_t loop_hash;
+    struct timer ring; /* the stage's ring time */
+    bool ring_expired; /* the stage ended because its ring time ran out */
+    bool stage_busy;   /* every final response of the stage was 486 or 600 */
+    bool missed;       /* the call ends unanswered at a ring timeout */
 };
 
 /* Where one branch goes. */
@@ -501,13 +524,29 @@ static void handle_register(struct proxy *p, struct sb_inbound *in)
 
 /* --- response context ----------------------------------------------------- */
 
+static void office_free(struct office_call *oc)
+{
+    if (!oc)
+        return;
+    timer_cancel(&oc->ring);
+    osip_message_free(oc->fwd);
+    dialplan_unref(oc->dp);
+    free(oc);
+}
+
 static void context_free(struct proxy_context *ctx)
 {
-    *ctx->pprev = ctx->next;
-    if (ctx->next)
-        ctx->next->pprev = ctx->pprev;
+    if (ctx->pprev) {
+        *ctx->pprev = ctx->next;
+        if (ctx->next)
+            ctx->next->pprev = ctx->pprev;
+    }
     timer_cancel(&ctx->timer_c);
     osip_message_free(ctx->best);
+    office_free(ctx->office);
+    for (size_t i = 0; i < ctx->count; i++)
+        free(ctx->branches[i]);
+    free(ctx->branches);
     free(ctx);
 }
 
@@ -516,7 +555,7 @@ static void context_release_if_done(struct proxy_context *ctx)
     if (ctx->st)
         return;
     for (size_t i = 0; i < ctx->count; i++)
-        if (ctx->branches[i].ct)
+        if (ctx->branches[i]->ct)
             return;
     context_free(ctx);
 }
@@ -524,7 +563,7 @@ static void context_release_if_done(struct proxy_context *ctx)
 static void cancel_pending(struct proxy_context *ctx)
 {
     for (size_t i = 0; i < ctx->count; i++) {
-        struct proxy_branch *b = &ctx->branches[i];
+        struct proxy_branch *b = ctx->branches[i];
         if (b->final_code == 0 && b->ct)
             txn_client_cancel(b->ct);
     }
@@ -582,6 +621,8 @@ static void send_best(struct proxy_context *ctx)
     }
 }
 
+static void office_stage_ended(struct proxy_context *ctx);
+
 static void branch_final(struct proxy_branch *b, int code, osip_message_t **resp)
 {
     struct proxy_context *ctx = b->ctx;
@@ -590,11 +631,16 @@ static void branch_final(struct proxy_branch *b, int code, osip_message_t **resp
     b->final_code = code;
     ctx->pending--;
     keep_best(ctx, code, resp);
+    if (ctx->office && code != 486 && code != 600)
+        ctx->office->stage_busy = false;
     if (code >= 600)
         cancel_pending(ctx); /* §16.7 step 5 */
     if (ctx->pending == 0) {
         timer_cancel(&ctx->timer_c);
-        send_best(ctx);
+        if (ctx->office)
+            office_stage_ended(ctx); /* the next stage, or send_best */
+        else
+            send_best(ctx);
     }
 }
 
@@ -624,6 +670,8 @@ static void on_response(void *user, struct client_txn *ct, void *tu, osip_messag
         }
         ctx->answered = true;
         timer_cancel(&ctx->timer_c);
+        if (ctx->office)
+            timer_cancel(&ctx->office->ring);
         cancel_pending(ctx);         /* §16.7 step 10: the other branches lose */
         forward_upstream(ctx, resp); /* every 2xx, retransmissions too */
         return;
@@ -671,7 +719,9 @@ static void on_server_respond(void *user, struct server_txn *st, void *tu, osip_
     if (!txn_server_is_invite(st) || !req)
         return;
     enum call_end_hint hint = CALL_END_RELAYED;
-    if (ctx && ctx->timed_out)
+    if (ctx && ctx->office && ctx->office->missed)
+        hint = CALL_END_MISSED;
+    else if (ctx && ctx->timed_out)
         hint = CALL_END_TIMER_C;
     else if (local)
         hint = p->local_hint;
@@ -696,7 +746,7 @@ static void on_timer_c(struct timer *timer, void *arg)
     (void)timer;
     ctx->timed_out = true;
     for (size_t i = 0; i < ctx->count; i++) {
-        struct proxy_branch *b = &ctx->branches[i];
+        struct proxy_branch *b = ctx->branches[i];
         if (b->final_code || !b->ct)
             continue;
         txn_client_cancel(b->ct);
@@ -762,25 +812,38 @@ static bool caller_behind_nat(const struct proxy *p, const struct sb_inbound *in
 
 /* Sends @fwd (already route-processed) to every target as a branch of a
  * new response context for @st. */
-static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
-                         const struct proxy_target *targets, size_t count, uint32_t loop_hash)
+static struct proxy_context *context_new(struct proxy *p, const osip_message_t *req)
 {
-    const osip_message_t *req = txn_server_request(st);
-    struct proxy_context *ctx = calloc(1, sizeof(*ctx) + count * sizeof(struct proxy_branch));
-    if (!ctx || sipmsg_max_forwards_take(fwd) < 0) {
-        free(ctx);
-        txn_server_respond_code(st, 500, NULL);
-        return;
-    }
+    struct proxy_context *ctx = calloc(1, sizeof(*ctx));
+    if (!ctx)
+        return NULL;
     ctx->proxy = p;
     ctx->invite = MSG_IS_INVITE(req);
     timer_init(&ctx->timer_c, on_timer_c, ctx);
+    return ctx;
+}
+
+/* Sends @fwd to each of @targets as a new branch of @ctx (§16.6).
+ * Returns how many went out. */
+static size_t add_branches(struct proxy_context *ctx, struct server_txn *st, osip_message_t *fwd,
+                           const struct proxy_target *targets, size_t count, uint32_t loop_hash)
+{
+    struct proxy *p = ctx->proxy;
+    const osip_message_t *req = txn_server_request(st);
+    if (ctx->count + count > ctx->cap) {
+        size_t cap = ctx->count + count + 4;
+        struct proxy_branch **grown = realloc(ctx->branches, cap * sizeof(*grown));
+        if (!grown)
+            return 0;
+        ctx->branches = grown;
+        ctx->cap = cap;
+    }
     bool record_route = wants_record_route(req);
     const struct sb_inbound *in = txn_server_inbound(st);
     struct flow_side caller = inbound_flow(in, record_route && caller_behind_nat(p, in));
+    size_t added = 0;
     for (size_t i = 0; i < count; i++) {
         const struct proxy_target *t = &targets[i];
-        struct proxy_branch *b = &ctx->branches[ctx->count];
         if (t->ruri) {
             osip_uri_t *uri;
             if (osip_uri_init(&uri) != 0)
@@ -795,23 +858,29 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
         int pushed = record_route ? push_record_routes(p, fwd, in, t, &caller) : 0;
         if (record_route && pushed == 0)
             continue;
-        if (push_via(fwd, &t->dest, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
+        struct proxy_branch *b = calloc(1, sizeof(*b));
+        if (b && push_via(fwd, &t->dest, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
             b->ctx = ctx;
             b->unsent_code = t->unsent_code;
             if (txn_client_send(p->txn, fwd, &t->dest, b, &b->ct) == 0) {
-                ctx->count++;
+                ctx->branches[ctx->count++] = b;
                 ctx->pending++;
+                added++;
+                b = NULL;
             }
             sipmsg_via_pop(fwd);
         }
+        free(b);
         while (pushed-- > 0)
             pop_record_route(fwd);
     }
-    if (ctx->count == 0) {
-        free(ctx);
-        txn_server_respond_code(st, 500, NULL);
-        return;
-    }
+    return added;
+}
+
+/* Makes @ctx the response context of @st and starts Timer C (§16.8). */
+static void context_publish(struct proxy_context *ctx, struct server_txn *st)
+{
+    struct proxy *p = ctx->proxy;
     ctx->st = st;
     txn_server_set_tu(st, ctx);
     ctx->next = p->contexts;
@@ -822,6 +891,20 @@ static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t 
     if (ctx->invite)
         timer_schedule(p->env.wheel, &ctx->timer_c,
                        timer_wheel_now(p->env.wheel) + p->env.config->timer_c_ms);
+}
+
+static void fork_request(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                         const struct proxy_target *targets, size_t count, uint32_t loop_hash)
+{
+    struct proxy_context *ctx = context_new(p, txn_server_request(st));
+    if (!ctx || sipmsg_max_forwards_take(fwd) < 0 ||
+        add_branches(ctx, st, fwd, targets, count, loop_hash) == 0) {
+        if (ctx)
+            context_free(ctx);
+        txn_server_respond_code(st, 500, NULL);
+        return;
+    }
+    context_publish(ctx, st);
 }
 
 /* A callee we open a connection to is a flow side too (its connection's
@@ -903,6 +986,285 @@ static size_t registered_targets(struct proxy *p, const osip_uri_t *ruri,
     return n;
 }
 
+/* --- the office's dial plan ----------------------------------------------- */
+
+/* A user name as the registrar keys it (with the domain under use_domain). */
+static void office_aor(const struct office_call *oc, const char *user, char *buf, size_t size)
+{
+    if (oc->proxy->env.config->use_domain)
+        snprintf(buf, size, "%s@%s", user, oc->domain);
+    else
+        snprintf(buf, size, "%s", user);
+}
+
+static bool office_registered(void *arg, const char *user)
+{
+    struct office_call *oc = arg;
+    struct proxy *p = oc->proxy;
+    char aor[320];
+    office_aor(oc, user, aor, sizeof(aor));
+    struct registrar_set *set = NULL;
+    bool any = registrar_lookup(p->env.registrar, aor, timer_wheel_now(p->env.wheel), &set) == 0 &&
+               set->count > 0;
+    registrar_set_free(set);
+    return any;
+}
+
+static bool office_dnd(void *arg, const char *user)
+{
+    struct office_call *oc = arg;
+    return dialplan_holder_dnd(oc->proxy->env.plans, user);
+}
+
+static struct callroute_env office_env(struct office_call *oc)
+{
+    return (struct callroute_env){.registered = office_registered, .dnd = office_dnd, .ctx = oc};
+}
+
+/* RFC 5806 reasons and RFC 4458 causes, by why a call left a user. */
+static const char *diversion_reason(enum callroute_why why)
+{
+    static const char *const names[] = {"unconditional", "user-busy", "no-answer", "unavailable",
+                                        "do-not-disturb"};
+    return names[why];
+}
+
+static int history_cause(enum callroute_why why)
+{
+    static const int causes[] = {302, 486, 408, 404, 486};
+    return causes[why];
+}
+
+/* Diversion (RFC 5806, newest first) and History-Info (RFC 7044) naming
+ * every forward the call took, so the phone that rings can show "from
+ * bob, busy". */
+static void office_add_history(const struct office_call *oc, osip_message_t *msg)
+{
+    const struct callroute *r = &oc->route;
+    char value[512], index[2 * DIALPLAN_MAX_HOPS + 2] = "1";
+    for (size_t i = r->nhops; i-- > 0;) {
+        snprintf(value, sizeof(value), "<sip:%s@%s>;reason=%s;counter=%zu",
+                 r->hops[i].from ? r->hops[i].from : r->dialled, oc->domain,
+                 diversion_reason(r->hops[i].why), i + 1);
+        osip_message_set_header(msg, "Diversion", value);
+    }
+    snprintf(value, sizeof(value), "<sip:%s@%s>;index=1", r->dialled, oc->domain);
+    osip_message_set_header(msg, "History-Info", value);
+    for (size_t i = 0; i < r->nhops; i++) {
+        char prev[sizeof(index)];
+        snprintf(prev, sizeof(prev), "%s", index);
+        strncat(index, ".1", sizeof(index) - strlen(index) - 1);
+        const char *to = r->hops[i].to;
+        if (!strncasecmp(to, "sip:", 4) || !strncasecmp(to, "sips:", 5))
+            snprintf(value, sizeof(value), "<%s;cause=%d>;index=%s;mp=%s", to,
+                     history_cause(r->hops[i].why), index, prev);
+        else
+            snprintf(value, sizeof(value), "<sip:%s@%s;cause=%d>;index=%s;mp=%s", to, oc->domain,
+                     history_cause(r->hops[i].why), index, prev);
+        osip_message_set_header(msg, "History-Info", value);
+    }
+}
+
+/* Where a stage's URI target goes: like a Request-URI of ours to a host
+ * elsewhere. Returns 0 or a negative code. */
+static int office_uri_target(struct proxy *p, const char *text, const struct sb_inbound *in,
+                             struct proxy_target *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->unsent_code = 503;
+    t->ruri = text;
+    osip_uri_t *uri;
+    if (osip_uri_init(&uri) != 0)
+        return SB_ENOMEM;
+    int rc =
+        osip_uri_parse(uri, text) == 0 ? sipmsg_uri_to_addr(uri, &t->dest.peer) : SB_EMALFORMED;
+    int transport = sipmsg_uri_transport(uri);
+    osip_uri_free(uri);
+    if (rc != 0 || transport < 0)
+        return rc != 0 ? rc : SB_EINVAL;
+    t->dest.transport = (uint8_t)transport;
+    stream_side(t);
+    return net_resolve(p->env.net, &t->dest, &in->local);
+}
+
+/* Every reachable device of the stage's users (or its URI) as targets;
+ * @sets keeps the bindings the targets point into. Returns the count. */
+static size_t office_targets(struct office_call *oc, const struct callroute_stage *stage,
+                             const struct sb_inbound *in, struct proxy_target **targets,
+                             struct registrar_set **sets)
+{
+    struct proxy *p = oc->proxy;
+    *targets = NULL;
+    if (stage->kind == CALLROUTE_URI) {
+        *targets = calloc(1, sizeof(**targets));
+        return *targets && office_uri_target(p, stage->uri, in, *targets) == 0 ? 1 : 0;
+    }
+    size_t total = 0, n = 0;
+    for (size_t i = 0; i < stage->count; i++) {
+        char aor[320];
+        office_aor(oc, stage->users[i], aor, sizeof(aor));
+        if (registrar_lookup(p->env.registrar, aor, timer_wheel_now(p->env.wheel), &sets[i]) != 0)
+            sets[i] = NULL;
+        total += sets[i] ? sets[i]->count : 0;
+    }
+    *targets = calloc(total ? total : 1, sizeof(**targets));
+    bool gone = false;
+    for (size_t i = 0; *targets && i < stage->count; i++)
+        for (size_t b = 0; sets[i] && b < sets[i]->count; b++)
+            if (binding_target(p, &sets[i]->bindings[b], &(*targets)[n], &gone) == 0)
+                n++;
+    return n;
+}
+
+static void on_ring_timeout(struct timer *timer, void *arg);
+
+/* Sends the stage's branches. Returns whether any went out. */
+static bool office_run_stage(struct proxy_context *ctx, struct server_txn *st,
+                             const struct callroute_stage *stage)
+{
+    struct office_call *oc = ctx->office;
+    struct proxy *p = ctx->proxy;
+    osip_message_t *fwd;
+    if (osip_message_clone(oc->fwd, &fwd) != 0)
+        return false;
+    if (oc->route.nhops)
+        office_add_history(oc, fwd);
+    struct registrar_set *sets[DIALPLAN_MAX_MEMBERS] = {0};
+    struct proxy_target *targets;
+    size_t n = office_targets(oc, stage, txn_server_inbound(st), &targets, sets);
+    size_t added = n ? add_branches(ctx, st, fwd, targets, n, oc->loop_hash) : 0;
+    free(targets);
+    for (size_t i = 0; i < DIALPLAN_MAX_MEMBERS; i++)
+        registrar_set_free(sets[i]);
+    osip_message_free(fwd);
+    if (added == 0)
+        return false;
+    /* the caller hears how this stage ends, not an earlier one */
+    osip_message_free(ctx->best);
+    ctx->best = NULL;
+    ctx->best_code = 0;
+    oc->stage_busy = true;
+    oc->ring_expired = false;
+    uint64_t now = timer_wheel_now(p->env.wheel);
+    if (ctx->invite && stage->ring_s)
+        timer_schedule(p->env.wheel, &oc->ring, now + stage->ring_s * 1000u);
+    else
+        timer_cancel(&oc->ring);
+    if (ctx->invite)
+        timer_schedule(p->env.wheel, &ctx->timer_c, now + p->env.config->timer_c_ms);
+    if (ctx->invite)
+        call_journal_route(p->calls, txn_server_request(st), &oc->route);
+    return true;
+}
+
+/* Runs stages from @stage on until one rings or the call is answered
+ * here. Returns whether a stage rings. */
+static bool office_advance(struct proxy_context *ctx, struct server_txn *st,
+                           struct callroute_stage *stage)
+{
+    struct office_call *oc = ctx->office;
+    struct callroute_env env = office_env(oc);
+    for (;;) {
+        if (stage->kind == CALLROUTE_REFUSE) {
+            if (ctx->invite)
+                call_journal_route(oc->proxy->calls, txn_server_request(st), &oc->route);
+            txn_server_respond_code(st, stage->code, stage->code == 482 ? "Loop Detected" : NULL);
+            return false;
+        }
+        if (stage->kind == CALLROUTE_END)
+            return false;
+        if (office_run_stage(ctx, st, stage))
+            return true;
+        /* nobody of the stage could be reached (their connections went) */
+        callroute_next(&oc->route, CALLROUTE_FAILED, &env, stage);
+    }
+}
+
+/* A stage ended without a 2xx: the next stage, or the caller's answer —
+ * 480 when the last one rang out (a missed call), else the best one. */
+static void office_stage_ended(struct proxy_context *ctx)
+{
+    struct office_call *oc = ctx->office;
+    struct server_txn *st = ctx->st;
+    if (!st || ctx->answered || ctx->cancelled || ctx->timed_out || txn_server_final_sent(st)) {
+        send_best(ctx);
+        return;
+    }
+    enum callroute_event ev = oc->ring_expired ? CALLROUTE_NOANSWER
+                              : oc->stage_busy ? CALLROUTE_BUSY
+                                               : CALLROUTE_FAILED;
+    struct callroute_env env = office_env(oc);
+    struct callroute_stage stage;
+    callroute_next(&oc->route, ev, &env, &stage);
+    if (office_advance(ctx, st, &stage) || txn_server_final_sent(st))
+        return;
+    if (ev == CALLROUTE_NOANSWER) {
+        oc->missed = true;
+        txn_server_respond_code(st, 480, NULL); /* rang out: a missed call */
+    } else {
+        send_best(ctx);
+    }
+}
+
+/* The stage rang for its time: CANCEL what rings, give up on the silent;
+ * office_stage_ended() goes on once they all ended. */
+static void on_ring_timeout(struct timer *timer, void *arg)
+{
+    struct proxy_context *ctx = arg;
+    (void)timer;
+    ctx->office->ring_expired = true;
+    for (size_t i = 0; i < ctx->count; i++) {
+        struct proxy_branch *b = ctx->branches[i];
+        if (b->final_code || !b->ct)
+            continue;
+        txn_client_cancel(b->ct);
+        if (!b->provisional)
+            branch_final(b, 408, NULL);
+    }
+}
+
+/* A request for one of our users while a dial plan is set: resolve the
+ * dialled name and run its first stage. Returns false when the plan has
+ * nothing to say about the name (the plain registrar lookup follows). */
+static bool route_office(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                         uint32_t loop_hash)
+{
+    struct dialplan *dp = dialplan_holder_get(p->env.plans);
+    if (!dp)
+        return false;
+    const osip_message_t *req = txn_server_request(st);
+    struct proxy_context *ctx = context_new(p, req);
+    struct office_call *oc = calloc(1, sizeof(*oc));
+    if (oc)
+        timer_init(&oc->ring, on_ring_timeout, ctx);
+    if (!ctx || !oc || osip_message_clone(fwd, &oc->fwd) != 0 ||
+        sipmsg_max_forwards_take(oc->fwd) < 0) {
+        free(ctx);
+        office_free(oc);
+        dialplan_unref(dp);
+        txn_server_respond_code(st, 500, NULL);
+        return true;
+    }
+    oc->proxy = p;
+    oc->dp = dp;
+    oc->loop_hash = loop_hash;
+    snprintf(oc->dialled, sizeof(oc->dialled), "%s", fwd->req_uri->username);
+    snprintf(oc->domain, sizeof(oc->domain), "%s",
+             fwd->req_uri->host ? fwd->req_uri->host : "localhost");
+    ctx->office = oc;
+    struct callroute_env env = office_env(oc);
+    struct callroute_stage stage;
+    callroute_start(&oc->route, dp, oc->dialled, &env, &stage);
+    if (office_advance(ctx, st, &stage)) {
+        context_publish(ctx, st);
+        return true;
+    }
+    if (!txn_server_final_sent(st))
+        txn_server_respond_code(st, 480, NULL); /* nobody could be reached */
+    context_free(ctx);
+    return true;
+}
+
 /* Answers requests addressed to the proxy itself or its users. */
 static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
                         uint32_t loop_hash)
@@ -920,6 +1282,8 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
         txn_server_respond_code(st, 501, NULL);
         return;
     }
+    if (route_office(p, st, fwd, loop_hash))
+        return;
     struct registrar_set *set;
     struct proxy_target *targets;
     bool flows_gone;

@@ -222,6 +222,7 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .journal = deps->journal,
                 .auth = deps->auth,
                 .secret = deps->secret,
+                .plans = deps->plans,
                 .wheel = w->wheel,
                 .net = w->net,
                 .counters = &w->counters,

@@ -24,6 +24,7 @@ struct stream;
 struct dispatch;
 struct async_file;
 struct store;
+struct dialplan_holder;
 
 /* What the admin plane reads. Everything but config, listens, registrar
  * and workers may be NULL. */
@@ -37,7 +38,8 @@ struct admin_deps {
     struct dispatch *dispatch;
     struct async_file *journal;
     struct store *store;
-    int64_t started_ms; /* wall clock */
+    struct dialplan_holder *plans; /* do-not-disturb at run time */
+    int64_t started_ms;            /* wall clock */
 };
 
 /* Starts serving on [admin] listen. Refuses (SB_EINVAL, with a message)

@@ -26,7 +26,10 @@ enum call_end_hint {
     CALL_END_LOCAL,   /* the proxy answered itself (404, 483, ...) */
     CALL_END_TIMER_C, /* nobody answered in time */
     CALL_END_REFUSED, /* credentials were given and did not pass */
+    CALL_END_MISSED,  /* rang until the proxy's ring timeout: "missed" */
 };
+
+struct callroute;
 
 /* @file may be NULL: calls are followed (for the admin plane's view and
  * counters) but no line is written. @counters (may be NULL) gets the
@@ -43,6 +46,12 @@ void call_journal_request(struct call_journal *cj, const osip_message_t *req, in
 /* A response to an initial INVITE goes upstream. */
 void call_journal_response(struct call_journal *cj, const osip_message_t *invite,
                            const osip_message_t *resp, enum call_end_hint hint, int64_t now_ms);
+
+/* The route the dial plan gave the call of @invite: the number dialled,
+ * what it stood for, each forward taken (callroute.h). Replaces what was
+ * noted before; written in the call's line. */
+void call_journal_route(struct call_journal *cj, const osip_message_t *invite,
+                        const struct callroute *route);
 
 /* Calls being followed. */
 size_t call_journal_open_calls(const struct call_journal *cj);

@@ -71,6 +71,8 @@ struct sb_config {
     unsigned journal_queue_limit;
     char *trace_path; /* NULL: no trace */
 
+    char *config_path; /* the file -c named (SIGHUP re-reads its dial plan) */
+
     /* the admin plane (admin.h) */
     char *admin_listen;     /* HOST:PORT, "none", or NULL: ADMIN_DEFAULT_LISTEN */
     char *admin_token_file; /* bearer token; required off loopback */

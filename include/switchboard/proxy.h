@@ -20,6 +20,7 @@
 #include "switchboard/types.h"
 
 struct proxy;
+struct dialplan_holder;
 struct call_journal;
 struct net;
 struct auth;
@@ -33,10 +34,11 @@ struct proxy_env {
     struct timer_wheel *wheel;
     struct net *net; /* the worker's way to the network */
     struct sb_counters *counters;
-    struct reasons *reasons;     /* may be NULL */
-    struct async_file *journal;  /* may be NULL */
-    struct auth *auth;           /* NULL: nobody is challenged */
-    const struct secret *secret; /* signs our Record-Routes */
+    struct reasons *reasons;       /* may be NULL */
+    struct async_file *journal;    /* may be NULL */
+    struct auth *auth;             /* NULL: nobody is challenged */
+    const struct secret *secret;   /* signs our Record-Routes */
+    struct dialplan_holder *plans; /* the office's dial plan; NULL: none */
 };
 
 int proxy_create(const struct proxy_env *env, struct proxy **out);

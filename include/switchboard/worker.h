@@ -20,6 +20,7 @@
 #include "switchboard/transport.h"
 
 struct worker_pool;
+struct dialplan_holder;
 struct sb_buf;
 struct listen_table;
 struct stream;
@@ -35,11 +36,12 @@ struct worker_deps {
     struct stream *streams; /* NULL: no tcp: or tls: listen address */
     struct registrar *registrar;
     const struct identity *identity;
-    struct reasons *reasons;     /* may be NULL */
-    struct async_file *journal;  /* may be NULL */
-    struct sip_trace *trace;     /* may be NULL */
-    struct auth *auth;           /* may be NULL: nobody is challenged */
-    const struct secret *secret; /* signs our Record-Routes and nonces */
+    struct reasons *reasons;       /* may be NULL */
+    struct async_file *journal;    /* may be NULL */
+    struct sip_trace *trace;       /* may be NULL */
+    struct auth *auth;             /* may be NULL: nobody is challenged */
+    const struct secret *secret;   /* signs our Record-Routes and nonces */
+    struct dialplan_holder *plans; /* the office's dial plan */
 };
 
 int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out);

@@ -31,6 +31,8 @@ static void usage(FILE *out)
             "  journal [--limit N]    the last calls that ended\n"
             "  status                 version, uptime, listen addresses, counters\n"
             "  unregister USER        drop every device USER registered\n"
+            "  user USER              USER's do-not-disturb, forwards and ring time\n"
+            "  dnd USER on|off        set or clear USER's do-not-disturb (kept across restarts)\n"
             "\n"
             "  --admin HOST:PORT   the admin plane (default $SWITCHBOARD_ADMIN or 127.0.0.1:8060)\n"
             "  --json              print the API's JSON instead of a table\n"
@@ -180,6 +182,12 @@ static int run(const struct options *o, int argc, char **argv)
                  o->limit ? o->limit : "20");
     } else if (!strcmp(cmd, "status") && argc == 1) {
         snprintf(path, sizeof(path), "/api/status?format=%s", fmt);
+    } else if (!strcmp(cmd, "user") && argc == 2) {
+        snprintf(path, sizeof(path), "/api/users/%s", arg);
+    } else if (!strcmp(cmd, "dnd") && argc == 3 &&
+               (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
+        snprintf(path, sizeof(path), "/api/users/%s/dnd", arg);
+        return request(o, !strcmp(argv[2], "on") ? "PUT" : "DELETE", path);
     } else if (!strcmp(cmd, "unregister") && argc == 2) {
         snprintf(path, sizeof(path), "/api/registrations/%s", arg);
         return request(o, "DELETE", path);
@@ -195,7 +203,7 @@ int main(int argc, char **argv)
     struct options o = {.admin = getenv("SWITCHBOARD_ADMIN")};
     if (!o.admin || !*o.admin)
         o.admin = "127.0.0.1:8060";
-    char *words[3];
+    char *words[4];
     int count = 0;
     /* options may come before or after the command */
     for (int i = 1; i < argc; i++) {
@@ -210,7 +218,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
-        } else if (argv[i][0] != '-' && count < 2) {
+        } else if (argv[i][0] != '-' && count < 3) {
             words[count++] = argv[i];
         } else {
             usage(stderr);
