@@ -6,10 +6,11 @@
 #      Linphone's linphonec), and tests on network namespaces (a real NAT,
 #      addresses that come and go), the admin plane (HTTP API, promtool,
 #      switchboard-ctl, headless Chromium on the live page, the systemd
-#      unit), on a RelWithDebInfo build;
-#   2. the same unit, protocol, store, TCP/TLS and admin tests on an
-#      AddressSanitizer + UBSan build, and the protocol, store, TCP/TLS and
-#      admin tests with 4 workers on a ThreadSanitizer build;
+#      unit), office features (extensions, groups, forwarding, DND), on a
+#      RelWithDebInfo build;
+#   2. the same unit, protocol, store, TCP/TLS, admin and office tests on
+#      an AddressSanitizer + UBSan build, and the protocol, store, TCP/TLS,
+#      admin and office tests with 4 workers on a ThreadSanitizer build;
 #   3. a minute of libFuzzer over the datagram path (ASan+UBSan).
 # Test output (logs, SIPp traces) lands in build*/test-output/.
 set -uo pipefail
@@ -43,6 +44,7 @@ stage "registration store, 2 workers" tests/store_tests.sh build/switchboard bui
 stage "TCP and TLS, 2 workers" tests/stream_tests.sh build/switchboard build/test-output/stream 2
 stage "network namespaces (NAT, addresses)" tests/netns_tests.sh build/switchboard build/test-output/netns
 stage "admin plane, 2 workers" tests/admin_tests.sh build/switchboard build/test-output/admin 2
+stage "office features, 2 workers" tests/office_tests.sh build/switchboard build/test-output/office 2
 
 # Sanitizers: every bad memory access or undefined behaviour aborts the run.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
@@ -60,6 +62,8 @@ SB_TEST_RSS_LIMIT_KIB=1048576 SB_TEST_GROWTH_LIMIT_KIB=393216 stage "TCP and TLS
     tests/stream_tests.sh build-asan/switchboard build-asan/test-output/stream 2
 stage "admin plane (ASan+UBSan), 2 workers" \
     tests/admin_tests.sh build-asan/switchboard build-asan/test-output/admin 2
+stage "office features (ASan+UBSan), 2 workers" \
+    tests/office_tests.sh build-asan/switchboard build-asan/test-output/office 2
 
 # ThreadSanitizer: the protocol tests with 4 workers, listeners and workers
 # and the journal writer all running at once. Any report makes the proxy exit
@@ -75,6 +79,8 @@ stage "TCP and TLS (TSan), 4 workers" \
     tests/stream_tests.sh build-tsan/switchboard build-tsan/test-output/stream 4
 stage "admin plane (TSan), 4 workers" \
     tests/admin_tests.sh build-tsan/switchboard build-tsan/test-output/admin 4
+stage "office features (TSan), 4 workers" \
+    tests/office_tests.sh build-tsan/switchboard build-tsan/test-output/office 4
 unset TSAN_OPTIONS
 
 # Fuzzing: a minute of libFuzzer over the datagram path (ingress, proxy core,

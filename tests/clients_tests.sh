@@ -354,6 +354,53 @@ test_linphone_cancel_while_ringing() {
     stop_proxy && journal_says outcome=cancelled hung_up_by=caller status=487
 }
 
+# The office: alice dials 102 (bob) while bob's baresip is busy on a call
+# with dave (it takes one call at a time and answers 486); bob's busy
+# forward rings carol's Linphone, which answers: audio both ways.
+test_office_busy_extension_lands_on_carol() {
+    linphone_setup alice alice 127.0.0.5 1000
+    linphone_setup carol carol 127.0.0.6 440
+    baresip_setup bob bob 127.0.0.3 auto 600
+    baresip_setup dave dave 127.0.0.4 auto 800
+    printf 'call_max_calls\t\t1\n' >>"$DIR/bob/config"
+    printf '[extensions]\n102 = bob\n[forward]\nbob = busy: carol\n' >"$DIR/proxy.conf"
+    start_proxy -c "$DIR/proxy.conf" || return 1
+    baresip_start bob 18
+    local bob=$LAST_PID
+    linphone_start carol "sleep 16" -a
+    local carol=$LAST_PID
+    registered bob 127.0.0.3 && registered carol 127.0.0.6 || return 1
+    baresip_start dave 16 "/dial sip:bob@$IP:$PROXY_PORT"
+    local dave=$LAST_PID
+    sleep 3
+    linphone_start alice "$(printf 'sleep 1\ncall sip:102@%s:%s\nsleep 7\nterminate\nsleep 1\n' "$IP" "$PROXY_PORT")"
+    wait "$LAST_PID" "$carol"
+    stop_clients "$bob" "$dave"
+    stop_proxy && heard carol 1000 && heard alice 440 || return 1
+    python3 - "$DIR/journal.jsonl" >>"$DIR/test.log" 2>&1 <<'PY'
+import json, sys
+calls = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+office = [c for c in calls if c.get("dialled") == "102"]
+assert len(office) == 1, calls
+c = office[0]
+assert c["resolved"] == "bob", c
+assert c["forwards"] == [{"from": "bob", "to": "carol", "reason": "busy"}], c
+assert c["outcome"] == "answered" and "127.0.0.6" in c["answered_by"], c
+print("journal ok: 102 -> bob busy -> carol answered")
+PY
+}
+
+# Nobody answers: the proxy's ring timeout (3 s here, below Linphone's own
+# 30 s) ends the call: 480 to the caller, "missed" in the journal.
+test_office_unanswered_call_is_missed() {
+    linphone_pair
+    printf '[users]\nring_timeout = 3\n' >"$DIR/proxy.conf"
+    start_proxy -c "$DIR/proxy.conf" || return 1
+    bob_then_alice "sleep 8" "" "$(calls_bob "sleep 6")" || return 1
+    linphone_says alice "ringing" && linphone_says bob "Receiving new incoming call" || return 1
+    stop_proxy && journal_says outcome=missed hung_up_by=proxy status=480
+}
+
 # Nobody answers: the proxy's Timer C (3 s here) ends the call.
 test_linphone_no_answer() {
     linphone_pair

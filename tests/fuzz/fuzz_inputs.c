@@ -3,7 +3,8 @@
  *   0  an Authorization header value: osip's parse, digest_credentials_read,
  *      and the whole auth_check against a users table (nonces, nc, users)
  *   1  a users file (htdigest format)
- *   2  a configuration file (INI), checked as at start-up
+ *   2  a configuration file (INI), checked as at start-up, and its office
+ *      sections as the dial plan (dialplan.c), with a call routed by it
  *   3  a flow token (the user part of our Record-Route) and its target
  *   4  an "ip:port" address as the registration store writes it
  *   5  bytes from a TCP/TLS connection: framed as an I/O thread frames them
@@ -26,6 +27,8 @@
 #include "switchboard/admin_query.h"
 #include "switchboard/auth.h"
 #include "switchboard/auth_users.h"
+#include "switchboard/callroute.h"
+#include "switchboard/dialplan.h"
 #include "switchboard/config.h"
 #include "switchboard/digest.h"
 #include "switchboard/flow.h"
@@ -103,12 +106,40 @@ static void one_authorization(const char *text)
     free(msg);
 }
 
+static bool everyone(void *ctx, const char *user)
+{
+    (void)ctx;
+    return user[0] != 'x'; /* some registered, some not */
+}
+
+static bool nobody(void *ctx, const char *user)
+{
+    (void)ctx;
+    return user[0] == 'd';
+}
+
 static void one_config(const char *text)
 {
     struct sb_config cfg;
     config_defaults(&cfg);
     config_load_text(&cfg, text, "fuzz.conf");
     config_free(&cfg);
+    struct dialplan *dp;
+    char err[256];
+    if (dialplan_parse(text, "fuzz.conf", &dp, err, sizeof(err)) != 0)
+        return;
+    /* every name the plan knows, dialled, through every kind of ending */
+    static const char *const names[] = {"101", "alice", "bob", "sales", "support", "x", "dave"};
+    struct callroute_env env = {.registered = everyone, .dnd = nobody};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        struct callroute r;
+        struct callroute_stage st;
+        callroute_start(&r, dp, names[i], &env, &st);
+        for (int step = 0; step < 40 && (st.kind == CALLROUTE_RING || st.kind == CALLROUTE_URI);
+             step++)
+            callroute_next(&r, (enum callroute_event)(step % 3), &env, &st);
+    }
+    dialplan_unref(dp);
 }
 
 static void one_flow_token(const char *text)
