@@ -1003,11 +1003,7 @@ static bool office_registered(void *arg, const char *user)
     struct proxy *p = oc->proxy;
     char aor[320];
     office_aor(oc, user, aor, sizeof(aor));
-    struct registrar_set *set = NULL;
-    bool any = registrar_lookup(p->env.registrar, aor, timer_wheel_now(p->env.wheel), &set) == 0 &&
-               set->count > 0;
-    registrar_set_free(set);
-    return any;
+    return registrar_has_live(p->env.registrar, aor, timer_wheel_now(p->env.wheel));
 }
 
 static bool office_dnd(void *arg, const char *user)

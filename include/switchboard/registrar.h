@@ -81,6 +81,9 @@ int registrar_lookup(struct registrar *reg, const char *aor, uint64_t now_ms,
 
 void registrar_set_free(struct registrar_set *set);
 
+/* Whether @aor has a live binding, without copying anything. */
+bool registrar_has_live(struct registrar *reg, const char *aor, uint64_t now_ms);
+
 /* Puts @aor's bindings back as they were stored (their own Call-ID, CSeq and
  * expiry; expired ones are skipped), replacing whatever is there. Used when
  * loading the store at start-up; the change hook is not called. Returns 0,
