@@ -196,3 +196,11 @@ void callroute_next(struct callroute *r, enum callroute_event ev, const struct c
         out->kind = CALLROUTE_END;
     }
 }
+
+bool callroute_may_continue(const struct callroute *r)
+{
+    if (r->group)
+        return r->group->hunt;
+    const struct dialplan_user *u = r->user ? dialplan_user(r->dp, r->user) : NULL;
+    return u && (u->forward[DIALPLAN_BUSY] || u->forward[DIALPLAN_NOANSWER]);
+}

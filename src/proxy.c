@@ -83,7 +83,8 @@ struct office_call {
     struct callroute route;
     char dialled[128];
     char domain[256];    /* the Request-URI's host: AoRs and Diversion URIs */
-    osip_message_t *fwd; /* the request before any stage's changes */
+    osip_message_t *fwd; /* the request before any stage's changes; kept
+                          * only when a later stage may need it */
     uint32_t loop_hash;
     struct timer ring; /* the stage's ring time */
     bool ring_expired; /* the stage ended because its ring time ran out */
@@ -1114,14 +1115,28 @@ static size_t office_targets(struct office_call *oc, const struct callroute_stag
 
 static void on_ring_timeout(struct timer *timer, void *arg);
 
-/* Sends the stage's branches. Returns whether any went out. */
+/* The message a stage sends: @base itself for the first stage (copied
+ * first as the template when a later stage may follow), else a copy of
+ * the template. NULL on failure. */
+static osip_message_t *office_stage_message(struct office_call *oc, osip_message_t *base)
+{
+    osip_message_t *fwd = NULL;
+    if (!base)
+        return oc->fwd && osip_message_clone(oc->fwd, &fwd) == 0 ? fwd : NULL;
+    if (!oc->fwd && callroute_may_continue(&oc->route) && osip_message_clone(base, &oc->fwd) != 0)
+        return NULL;
+    return base;
+}
+
+/* Sends the stage's branches (@base: see office_stage_message). Returns
+ * whether any went out. */
 static bool office_run_stage(struct proxy_context *ctx, struct server_txn *st,
-                             const struct callroute_stage *stage)
+                             const struct callroute_stage *stage, osip_message_t *base)
 {
     struct office_call *oc = ctx->office;
     struct proxy *p = ctx->proxy;
-    osip_message_t *fwd;
-    if (osip_message_clone(oc->fwd, &fwd) != 0)
+    osip_message_t *fwd = office_stage_message(oc, base);
+    if (!fwd)
         return false;
     if (oc->route.nhops)
         office_add_history(oc, fwd);
@@ -1132,7 +1147,8 @@ static bool office_run_stage(struct proxy_context *ctx, struct server_txn *st,
     free(targets);
     for (size_t i = 0; i < DIALPLAN_MAX_MEMBERS; i++)
         registrar_set_free(sets[i]);
-    osip_message_free(fwd);
+    if (fwd != base)
+        osip_message_free(fwd);
     if (added == 0)
         return false;
     /* the caller hears how this stage ends, not an earlier one */
@@ -1154,9 +1170,10 @@ static bool office_run_stage(struct proxy_context *ctx, struct server_txn *st,
 }
 
 /* Runs stages from @stage on until one rings or the call is answered
- * here. Returns whether a stage rings. */
+ * here (@base: the caller's request for the first stage, else NULL).
+ * Returns whether a stage rings. */
 static bool office_advance(struct proxy_context *ctx, struct server_txn *st,
-                           struct callroute_stage *stage)
+                           struct callroute_stage *stage, osip_message_t *base)
 {
     struct office_call *oc = ctx->office;
     struct callroute_env env = office_env(oc);
@@ -1169,8 +1186,9 @@ static bool office_advance(struct proxy_context *ctx, struct server_txn *st,
         }
         if (stage->kind == CALLROUTE_END)
             return false;
-        if (office_run_stage(ctx, st, stage))
+        if (office_run_stage(ctx, st, stage, base))
             return true;
+        base = NULL; /* changed by its stage: later ones start from the template */
         /* nobody of the stage could be reached (their connections went) */
         callroute_next(&oc->route, CALLROUTE_FAILED, &env, stage);
     }
@@ -1192,7 +1210,7 @@ static void office_stage_ended(struct proxy_context *ctx)
     struct callroute_env env = office_env(oc);
     struct callroute_stage stage;
     callroute_next(&oc->route, ev, &env, &stage);
-    if (office_advance(ctx, st, &stage) || txn_server_final_sent(st))
+    if (office_advance(ctx, st, &stage, NULL) || txn_server_final_sent(st))
         return;
     if (ev == CALLROUTE_NOANSWER) {
         oc->missed = true;
@@ -1233,8 +1251,7 @@ static bool route_office(struct proxy *p, struct server_txn *st, osip_message_t 
     struct office_call *oc = calloc(1, sizeof(*oc));
     if (oc)
         timer_init(&oc->ring, on_ring_timeout, ctx);
-    if (!ctx || !oc || osip_message_clone(fwd, &oc->fwd) != 0 ||
-        sipmsg_max_forwards_take(oc->fwd) < 0) {
+    if (!ctx || !oc || sipmsg_max_forwards_take(fwd) < 0) {
         free(ctx);
         office_free(oc);
         dialplan_unref(dp);
@@ -1251,7 +1268,7 @@ static bool route_office(struct proxy *p, struct server_txn *st, osip_message_t 
     struct callroute_env env = office_env(oc);
     struct callroute_stage stage;
     callroute_start(&oc->route, dp, oc->dialled, &env, &stage);
-    if (office_advance(ctx, st, &stage)) {
+    if (office_advance(ctx, st, &stage, fwd)) {
         context_publish(ctx, st);
         return true;
     }

@@ -77,6 +77,10 @@ void callroute_start(struct callroute *r, const struct dialplan *dp, const char 
 void callroute_next(struct callroute *r, enum callroute_event ev, const struct callroute_env *env,
                     struct callroute_stage *out);
 
+/* Whether a stage after the current one is possible (a hunt group, or a
+ * user with a busy or noanswer forward); if not, callroute_next() ends. */
+bool callroute_may_continue(const struct callroute *r);
+
 /* "busy", "noanswer", "dnd", ...: the journal's words. */
 const char *callroute_why_name(enum callroute_why why);
 
