@@ -177,6 +177,23 @@ class Proxy:
             with open(conf, "w") as f:
                 f.write(f"[auth]\nrequire = all\nrealm = {AUTH_REALM}\nusers = {users}\n")
             cmd += ["-c", conf]
+        elif self.variant in ("office-empty", "office-1000"):
+            conf = os.path.join(self.run.tmp, f"{self.variant}.conf")
+            with open(conf, "w") as f:
+                if self.variant == "office-1000":
+                    # a big office: 1000 extensions, 50 groups, 200 users with forwards;
+                    # the bench's calls go to a user none of it names
+                    f.write("[extensions]\n")
+                    for i in range(1000):
+                        f.write(f"{1000 + i} = user{i}\n")
+                    f.write("[groups]\n")
+                    for g in range(50):
+                        f.write(f"group{g} = all: " + ", ".join(f"user{g * 20 + m}" for m in range(10)) + "\n")
+                    f.write("[forward]\n")
+                    for i in range(200):
+                        f.write(f"user{i} = busy: user{i + 500}; noanswer 20: group{i % 50}\n")
+                    f.write("[users]\nring_timeout = 25\n")
+            cmd += ["-c", conf]
         elif self.variant == "admin-off":
             cmd += ["--admin", "none"]
         elif self.variant in ("admin", "admin-scraped"):
@@ -598,14 +615,11 @@ class Scraper:
         return {"scrapes": self.count, "failures": self.failures, "bytes": self.bytes}
 
 
-def admin_study(run, bench, quick):
-    """CPU per call at fixed rates with the admin plane off, on and idle, and
-    on with /metrics scraped every second; Kamailio at the same rates for the
-    ratio. Each configuration runs twice, in alternating order, against
-    noise."""
+def fixed_rate_study(run, bench, quick, order, scraped=None):
+    """CPU per call at fixed rates for each (kind, variant) of @order, each
+    run twice in alternating order against noise; /metrics is scraped every
+    second during the @scraped variant's runs."""
     rates = [200, 500] if quick else [250, 500, 1000, 1500]
-    order = [("switchboard", "admin-off"), ("switchboard", "admin"), ("switchboard", "admin-scraped"),
-             ("kamailio", None)]
     out = {}
     for rep in range(1 if quick else 2):
         for kind, variant in (order if rep % 2 == 0 else list(reversed(order))):
@@ -615,7 +629,7 @@ def admin_study(run, bench, quick):
             try:
                 callee = bench.with_callee(proxy)
                 time.sleep(0.3)
-                if variant == "admin-scraped":
+                if variant is not None and variant == scraped:
                     scraper = Scraper()
                 steps = [bench.call_step(proxy, rate, bench.step_seconds) for rate in rates]
                 entry = out.setdefault(proxy.name, {"steps": [], "scrapes": None})
@@ -642,6 +656,23 @@ def admin_study(run, bench, quick):
             for rate, sts in sorted(by_rate.items())}
         entry["all_clean"] = all(st["clean"] for st in entry["steps"])
     return out
+
+
+def admin_study(run, bench, quick):
+    """The admin plane off, on and idle, and on with /metrics scraped every
+    second; Kamailio at the same rates for the ratio."""
+    return fixed_rate_study(run, bench, quick,
+                            [("switchboard", "admin-off"), ("switchboard", "admin"),
+                             ("switchboard", "admin-scraped"), ("kamailio", None)],
+                            scraped="admin-scraped")
+
+
+def office_study(run, bench, quick):
+    """No dial plan vs a 1000-extension one (the calls use none of it);
+    Kamailio at the same rates for the ratio."""
+    return fixed_rate_study(run, bench, quick,
+                            [("switchboard", "office-empty"), ("switchboard", "office-1000"),
+                             ("kamailio", None)])
 
 
 def stunnel(run):
@@ -729,7 +760,7 @@ def study_table(kind, results):
                 f"{st['rate']}: {ratio(st['cpu_ms_per_call'], kb[st['rate']]['cpu_ms_per_call'])}"
                 for st in a if st["rate"] in kb and kb[st["rate"]]["clean"] and st["cpu_ms_per_call"]))
         return lines
-    if kind == "admin":
+    if kind in ("admin", "office"):
         lines.append(f"{'configuration':28} {'clean':>5}  mean ms CPU per call at each rate (ratio to kamailio)")
         k = results.get("kamailio-w1", {}).get("mean_cpu_ms_per_call", {})
         for name, r in results.items():
@@ -759,6 +790,8 @@ def run_study(run, bench, kind, quick):
             results = stream_study(run, bench, kind, quick)
         elif kind == "admin":
             results = admin_study(run, bench, quick)
+        elif kind == "office":
+            results = office_study(run, bench, quick)
         else:
             results = auth_study(run, bench, quick)
     finally:
@@ -896,11 +929,12 @@ unset multiplot
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
-    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls", "admin"],
+    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls", "admin", "office"],
                     help="instead of the main comparison: registrations with and without a store"
                          " (SQLite), calls with and without digest authentication, or calls over"
                          " TCP or TLS (one connection per call) and memory per idle connection,"
-                         " or CPU per call with the admin plane off, idle and scraped every second")
+                         " or CPU per call with the admin plane off, idle and scraped every second,"
+                         " or with no dial plan vs a 1000-extension one")
     args = ap.parse_args()
     run = Run(args.quick)
     bench = Bench(run)

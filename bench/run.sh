@@ -2,13 +2,14 @@
 # SIPp benchmark: switchboard and Kamailio side by side on 127.0.0.1.
 #   bench/run.sh           full run (under 10 minutes)
 #   bench/run.sh --quick   smoke run (under 2 minutes)
-#   bench/run.sh --study registrations|auth|tcp|tls|admin [--quick]
+#   bench/run.sh --study registrations|auth|tcp|tls|admin|office [--quick]
 #                          registrations with and without a store (SQLite),
 #                          calls with and without digest authentication, or
 #                          calls over TCP or TLS (SIPp -t tn; TLS through
 #                          stunnel, Debian's SIPp has none) and memory per
 #                          idle connection; or CPU per call with the admin
-#                          plane off, idle, and /metrics scraped every second
+#                          plane off, idle, and /metrics scraped every second;
+#                          or with no dial plan vs a 1000-extension one
 # Installs what is missing, builds a Release binary, then runs bench/run.py,
 # which prints the table and writes bench/results/<stamp>.json and .png.
 set -euo pipefail
