@@ -164,7 +164,7 @@ def check(dt, out):
     if "bob" not in seen["call"] or "alice" not in seen["call"].lower():
         raise RuntimeError("the call row does not name alice and bob: " + seen["call"])
     first = seen["duration"]
-    time.sleep(1.3)
+    time.sleep(2.2)
     later = state(dt).get("duration")
     print(f"duration {first} then {later}")
     if not later or later == first:
