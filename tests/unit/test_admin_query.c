@@ -1,4 +1,4 @@
-/* Unit tests for src/admin_query.c: what the admin plane accepts as input. */
+/* Unit tests for src/admin/admin_query.c: what the admin plane accepts as input. */
 #include "switchboard/admin_query.h"
 #include "test_helpers.h"
 

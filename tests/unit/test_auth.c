@@ -1,4 +1,4 @@
-/* Unit tests for src/auth.c: nonces (their MAC, age and slots),
+/* Unit tests for src/sip/auth.c: nonces (their MAC, age and slots),
  * nonce-count replay and retransmission, the user who authenticated,
  * failures counted per source, and reloading the users file. */
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/auth_users.c: the htdigest users file, both kinds of
+/* Unit tests for src/sip/auth_users.c: the htdigest users file, both kinds of
  * HA1, other realms, and every error naming its line. */
 #include <criterion/criterion.h>
 #include <string.h>

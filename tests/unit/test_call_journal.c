@@ -1,4 +1,4 @@
-/* Unit tests for src/call_journal.c: one well-formed JSON line per call. */
+/* Unit tests for src/sip/call_journal.c: one well-formed JSON line per call. */
 #include <stdio.h>
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-/* Unit tests for src/config.c. */
+/* Unit tests for src/core/config.c. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <unistd.h>

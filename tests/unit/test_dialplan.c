@@ -1,4 +1,4 @@
-/* Unit tests for src/dialplan.c and src/callroute.c: the office's dial
+/* Unit tests for src/sip/dialplan.c and src/sip/callroute.c: the office's dial
  * plan as parsed (every error named with file:line), and the stages one
  * call goes through. */
 #include "switchboard/callroute.h"

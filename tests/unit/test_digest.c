@@ -1,4 +1,4 @@
-/* Unit tests for src/digest.c: RFC 7616's own example for MD5 and SHA-256,
+/* Unit tests for src/sip/digest.c: RFC 7616's own example for MD5 and SHA-256,
  * HA1 as htdigest writes it, algorithm lists, and reading credentials. */
 #include <criterion/criterion.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/flow.c: flow tokens in our Record-Route (RFC 5626
+/* Unit tests for src/sip/flow.c: flow tokens in our Record-Route (RFC 5626
  * §5.3), their round trip and where an in-dialog request goes. */
 #include <criterion/criterion.h>
 #include <string.h>

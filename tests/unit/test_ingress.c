@@ -1,4 +1,4 @@
-/* Unit tests for src/ingress.c: what a datagram becomes. Unparsable
+/* Unit tests for src/sip/ingress.c: what a datagram becomes. Unparsable
  * requests are still answered when they say where to (400, or 416 for a
  * scheme we do not serve), bodies are kept byte for byte, and a REGISTER's
  * Contact URIs are kept as they arrived. */

@@ -1,4 +1,4 @@
-/* Unit tests for src/nat.c: the rule that decides whether a registering UA
+/* Unit tests for src/sip/nat.c: the rule that decides whether a registering UA
  * is reached at its Contact or at the address its REGISTER came from. */
 #include <criterion/criterion.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/proxy.c, the proxy core (RFC 3261 §16), without
+/* Unit tests for src/sip/proxy.c, the proxy core (RFC 3261 §16), without
  * sockets: the worker's net captures what would be sent (with its
  * destination), the test moves the timer wheel's clock by hand.
  * Covered: 100 Trying and forking to every binding, Max-Forwards and loop

@@ -1,4 +1,4 @@
-/* Unit tests for src/rate_limit.c. */
+/* Unit tests for src/io/rate_limit.c. */
 #include <criterion/criterion.h>
 
 #include "switchboard/rate_limit.h"

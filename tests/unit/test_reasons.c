@@ -1,4 +1,4 @@
-/* Unit tests for src/reasons.c. */
+/* Unit tests for src/sip/reasons.c. */
 #include <stdio.h>
 #include <unistd.h>
 #include <urcu.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/record_route.c and src/secret.c: our Record-Route
+/* Unit tests for src/sip/record_route.c and src/sip/secret.c: our Record-Route
  * verifies for its own dialog in both directions and for nothing else. */
 #include <criterion/criterion.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/register.c: address-of-record keys (with and without
+/* Unit tests for src/sip/register.c: address-of-record keys (with and without
  * use_domain) and where each REGISTER's binding is reached (NAT rule,
  * third-party registrations). */
 #include <urcu.h>

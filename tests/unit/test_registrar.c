@@ -1,4 +1,4 @@
-/* Unit tests for src/registrar.c: bindings, expiry, wildcard removal,
+/* Unit tests for src/sip/registrar.c: bindings, expiry, wildcard removal,
  * Call-ID/CSeq ordering, limits, and concurrent writers. */
 #include <criterion/criterion.h>
 #include <pthread.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/sip_msg.c: validation, responses, Via and branch handling. */
+/* Unit tests for src/sip/sip_msg.c: validation, responses, Via and branch handling. */
 #include <arpa/inet.h>
 
 #include "switchboard/error.h"

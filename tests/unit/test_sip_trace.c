@@ -1,4 +1,4 @@
-/* Unit tests for src/sip_trace.c: the synthesized packet is valid IPv4/UDP. */
+/* Unit tests for src/io/sip_trace.c: the synthesized packet is valid IPv4/UDP. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/store.c and src/store_sqlite.c: a binding survives a
+/* Unit tests for src/store/store.c and src/store/store_sqlite.c: a binding survives a
  * round trip with every field, expired bindings are not loaded, changes are
  * written in bounded batches, an overflowing queue ends in a full resync,
  * removals reach the file, and a corrupt or unopenable file never stops

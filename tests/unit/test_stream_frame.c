@@ -1,4 +1,4 @@
-/* Unit tests for src/stream_frame.c: where a SIP message ends on a TCP or
+/* Unit tests for src/io/stream_frame.c: where a SIP message ends on a TCP or
  * TLS stream (RFC 3261 §18.3) and the CRLF keep-alives of RFC 5626 §4.4.1. */
 #include <criterion/criterion.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests for src/timer_wheel.c. */
+/* Unit tests for src/core/timer_wheel.c. */
 #include <criterion/criterion.h>
 #include <stdbool.h>
 #include <stdlib.h>

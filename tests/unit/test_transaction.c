@@ -1,4 +1,4 @@
-/* Unit tests for src/transaction.c: matching (RFC 3261 §17.1.3, §17.2.3),
+/* Unit tests for src/sip/transaction.c: matching (RFC 3261 §17.1.3, §17.2.3),
  * retransmission timers, ACK absorption and generation, CANCEL. Time is
  * driven by hand through the timer wheel; datagrams land in a list. */
 #include <stdio.h>
