@@ -75,8 +75,7 @@ const char *auth_realm(const struct auth *a);
  * are counted against it). On AUTH_OK, *user_out (may be NULL) receives
  * the authenticated user (128 bytes). */
 enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool proxy,
-                            const char *expected_user, const struct sb_addr *src,
-                            char *user_out);
+                            const char *expected_user, const struct sb_addr *src, char *user_out);
 
 /* Adds one WWW-Authenticate (@proxy: Proxy-Authenticate) header per
  * offered algorithm to @resp, each with a fresh nonce. Returns 0 or

@@ -403,8 +403,8 @@ static void keep_secret(struct store *s, struct store_options *o)
 {
     const struct store_backend_ops *ops = s->backend.ops;
     o->secret_kept = false;
-    if (ops && ops->get_meta(s->backend.be, "secret", o->secret, SECRET_KEY_BYTES) ==
-                   SECRET_KEY_BYTES) {
+    if (ops &&
+        ops->get_meta(s->backend.be, "secret", o->secret, SECRET_KEY_BYTES) == SECRET_KEY_BYTES) {
         o->secret_kept = true;
         return;
     }

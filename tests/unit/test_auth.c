@@ -23,9 +23,10 @@ static struct sb_addr src;
 static void write_users(const char *extra)
 {
     FILE *f = fopen(users_path, "w");
-    fprintf(f, "alice:" REALM ":6f69092e95e8cc81524113b2c5738422\n"
-               "alice:" REALM ":4501b553c0d08987ba1aedec32919164dcfd35e7168aba425fd93663f97f9d23\n"
-               "carol:" REALM ":2784e233ef54787379267134f89f2330\n%s",
+    fprintf(f,
+            "alice:" REALM ":6f69092e95e8cc81524113b2c5738422\n"
+            "alice:" REALM ":4501b553c0d08987ba1aedec32919164dcfd35e7168aba425fd93663f97f9d23\n"
+            "carol:" REALM ":2784e233ef54787379267134f89f2330\n%s",
             extra);
     fclose(f);
 }
@@ -136,8 +137,7 @@ Test(auth, a_nonce_not_ours_is_challenged_again)
     char nonce[64];
     auth_nonce_make(auth, nonce, NULL);
     nonce[5] = nonce[5] == 'A' ? 'B' : 'A';
-    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-1"),
-                 AUTH_NO_CREDENTIALS);
+    cr_assert_eq(check("alice", "alice", "wonderland", nonce, 1, "z9hG4bK-1"), AUTH_NO_CREDENTIALS);
     cr_assert_eq(check("alice", "alice", "wonderland", "short", 1, "z9hG4bK-2"),
                  AUTH_NO_CREDENTIALS);
 }
@@ -202,8 +202,8 @@ Test(auth, challenge_headers_name_realm_algorithm_and_qop)
     char *text;
     size_t len;
     cr_assert_eq(sipmsg_serialize(resp, &text, &len), 0);
-    cr_assert(strstr(text, "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"") != NULL,
-              "%s", text);
+    cr_assert(strstr(text, "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"") != NULL, "%s",
+              text);
     cr_assert(strstr(text, "algorithm=MD5, qop=\"auth\", stale=true") != NULL, "%s", text);
     osip_free(text);
     osip_message_free(resp);

@@ -13,12 +13,13 @@ static int parse(const char *text, struct auth_users **u, char *err)
 
 Test(auth_users, md5_and_sha256_lines_and_other_realms)
 {
-    const char *text = "# made with htdigest\n"
-                       "alice:pbx.test:6f69092e95e8cc81524113b2c5738422\n"
-                       "\n"
-                       "alice:pbx.test:4501b553c0d08987ba1aedec32919164dcfd35e7168aba425fd93663f97f9d23\r\n"
-                       "bob:other.realm:0123456789abcdef0123456789ABCDEF\n"
-                       "carol:pbx.test:2784E233EF54787379267134F89F2330";
+    const char *text =
+        "# made with htdigest\n"
+        "alice:pbx.test:6f69092e95e8cc81524113b2c5738422\n"
+        "\n"
+        "alice:pbx.test:4501b553c0d08987ba1aedec32919164dcfd35e7168aba425fd93663f97f9d23\r\n"
+        "bob:other.realm:0123456789abcdef0123456789ABCDEF\n"
+        "carol:pbx.test:2784E233EF54787379267134F89F2330";
     struct auth_users *u;
     char err[128] = "";
     cr_assert_eq(parse(text, &u, err), 0, "%s", err);

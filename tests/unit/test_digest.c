@@ -21,8 +21,8 @@ Test(digest, rfc7616_example_md5_and_sha256)
                     resp);
     cr_assert_str_eq(resp, "8ca523f5e9506fed4657c9700eebdbec");
     digest_ha1(DIGEST_SHA256, "Mufasa", RFC_REALM, "Circle of Life", ha1);
-    digest_response(DIGEST_SHA256, ha1, RFC_NONCE, "00000001", RFC_CNONCE, "GET",
-                    "/dir/index.html", resp);
+    digest_response(DIGEST_SHA256, ha1, RFC_NONCE, "00000001", RFC_CNONCE, "GET", "/dir/index.html",
+                    resp);
     cr_assert_str_eq(resp, "753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1");
 }
 

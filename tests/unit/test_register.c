@@ -57,8 +57,8 @@ Test(register, aor_key_is_the_user_unless_use_domain)
 
 /* Sends one REGISTER text as if it came from @src_ip:@src_port and returns
  * the stored binding of @aor. */
-static struct registrar_set *register_from(const char *text, const char *src_ip,
-                                           unsigned src_port, const char *aor)
+static struct registrar_set *register_from(const char *text, const char *src_ip, unsigned src_port,
+                                           const char *aor)
 {
     struct sb_inbound in = {0};
     in.msg = parse(text);

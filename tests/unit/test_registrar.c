@@ -218,5 +218,6 @@ Test(registrar, uri_comparison_follows_19_1_4)
     cr_assert(registrar_uri_equal("<sips:a@h>", "sips:a@h:5061"));
     cr_assert_not(registrar_uri_equal("sip:a@h", "sips:a@h"));
     cr_assert_not(registrar_uri_equal("sip:h", "sip:a@h"), "a user, or none");
-    cr_assert(registrar_uri_equal("sip:a@[2001:db8::1]:5062;transport=udp", "sip:a@[2001:DB8::1]:5062"));
+    cr_assert(
+        registrar_uri_equal("sip:a@[2001:db8::1]:5062;transport=udp", "sip:a@[2001:DB8::1]:5062"));
 }

@@ -214,9 +214,11 @@ Test(store, batches_hold_at_most_4096_changes)
             break;
         usleep(10000);
     }
-    cr_assert_eq(c.written, 9000, "written %llu, batches %llu, failures %llu, resyncs %llu, overflows %llu",
+    cr_assert_eq(c.written, 9000,
+                 "written %llu, batches %llu, failures %llu, resyncs %llu, overflows %llu",
                  (unsigned long long)c.written, (unsigned long long)c.batches,
-                 (unsigned long long)c.failures, (unsigned long long)c.resyncs, (unsigned long long)c.overflows);
+                 (unsigned long long)c.failures, (unsigned long long)c.resyncs,
+                 (unsigned long long)c.overflows);
     cr_assert_leq(c.largest, 4096, "largest batch %llu", (unsigned long long)c.largest);
     cr_assert_geq(c.batches, 3);
     store_stop(s);
