@@ -394,17 +394,13 @@ static int check_groups(struct parse *p)
  * refused at load time, naming the circle. */
 static int check_loop_from(struct parse *p, const char *start)
 {
-    const char *path[DIALPLAN_MAX_HOPS * 4 + 2];
-    size_t depth = 0;
-    /* depth-first over every forward of every user reached, bounded */
+    /* depth-first over every forward of every user reached, bounded; the
+     * stack is the path from @start */
     struct {
         const char *name;
-        int next;
-    } stack[DIALPLAN_MAX_HOPS * 4 + 2];
-    stack[0].name = start;
-    stack[0].next = 0;
-    path[0] = start;
-    depth = 1;
+        int next; /* the forward kind to follow next */
+    } stack[DIALPLAN_MAX_HOPS * 4 + 2] = {{start, 0}};
+    size_t depth = 1;
     while (depth > 0) {
         const struct user_entry *u = find(&p->dp->users, stack[depth - 1].name);
         int k = stack[depth - 1].next++;
@@ -419,15 +415,15 @@ static int check_loop_from(struct parse *p, const char *start)
         if (t.kind != DIALPLAN_NAME)
             continue;
         for (size_t i = 0; i < depth; i++) {
-            if (strcmp(path[i], t.name) != 0)
+            if (strcmp(stack[i].name, t.name) != 0)
                 continue;
             char circle[512] = "";
             size_t n = 0;
             for (size_t j = i; j < depth && n < sizeof(circle); j++)
-                n += (size_t)snprintf(circle + n, sizeof(circle) - n, "%s -> ", path[j]);
+                n += (size_t)snprintf(circle + n, sizeof(circle) - n, "%s -> ", stack[j].name);
             if (n < sizeof(circle))
                 snprintf(circle + n, sizeof(circle) - n, "%s", t.name);
-            const struct user_entry *first = find(&p->dp->users, path[i]);
+            const struct user_entry *first = find(&p->dp->users, stack[i].name);
             p->line = first ? first->line : 0;
             return fail(p, "forward loop: %s", circle);
         }
@@ -436,7 +432,6 @@ static int check_loop_from(struct parse *p, const char *start)
                         DIALPLAN_MAX_HOPS * 4);
         stack[depth].name = t.name;
         stack[depth].next = 0;
-        path[depth] = t.name;
         depth++;
     }
     return 0;

@@ -479,21 +479,29 @@ void registrar_foreach(struct registrar *reg, registrar_visit_fn fn, void *arg)
     rcu_read_unlock();
 }
 
-bool registrar_has_live(struct registrar *reg, const char *aor, uint64_t now_ms)
+/* @aor's record, or NULL; call inside rcu_read_lock, and pair a found
+ * record with tsan_rcu_read_done once done with it. */
+static struct reg_record *record_find(struct registrar *reg, const char *aor)
 {
     unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
     struct cds_lfht_iter iter;
-    bool live = false;
-    rcu_read_lock();
     cds_lfht_lookup(reg->table, hash, match_aor, aor, &iter);
     struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
-    if (node) {
-        struct reg_record *rec = caa_container_of(node, struct reg_record, node);
-        tsan_observe(rec);
-        for (size_t i = 0; i < rec->set->count && !live; i++)
-            live = rec->set->bindings[i].expires_at_ms > now_ms;
-        tsan_rcu_read_done(rec);
-    }
+    if (!node)
+        return NULL;
+    struct reg_record *rec = caa_container_of(node, struct reg_record, node);
+    tsan_observe(rec);
+    return rec;
+}
+
+bool registrar_has_live(struct registrar *reg, const char *aor, uint64_t now_ms)
+{
+    bool live = false;
+    rcu_read_lock();
+    struct reg_record *rec = record_find(reg, aor);
+    for (size_t i = 0; rec && i < rec->set->count && !live; i++)
+        live = rec->set->bindings[i].expires_at_ms > now_ms;
+    tsan_rcu_read_done(rec);
     rcu_read_unlock();
     return live;
 }
@@ -501,16 +509,11 @@ bool registrar_has_live(struct registrar *reg, const char *aor, uint64_t now_ms)
 int registrar_lookup(struct registrar *reg, const char *aor, uint64_t now_ms,
                      struct registrar_set **out)
 {
-    unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
-    struct cds_lfht_iter iter;
     int rc = SB_ENOTFOUND;
     *out = NULL;
     rcu_read_lock();
-    cds_lfht_lookup(reg->table, hash, match_aor, aor, &iter);
-    struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
-    if (node) {
-        struct reg_record *rec = caa_container_of(node, struct reg_record, node);
-        tsan_observe(rec);
+    struct reg_record *rec = record_find(reg, aor);
+    if (rec) {
         *out = set_snapshot(rec->set, now_ms);
         tsan_rcu_read_done(rec);
         rc = *out ? 0 : SB_ENOMEM;
