@@ -59,14 +59,16 @@ call_bob() {
 # registration made between $REGISTERED_AT and $REGISTERED_BY (wall clock,
 # seconds).
 bindings_listed() {
-    local user reply left now
+    local user reply left now before
     for user in "$@"; do
+        before=$(date +%s)
         reply=$(python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --print --expect 200 --text \
             "REGISTER sip:$IP:$PROXY_PORT SIP/2.0\r\nVia: SIP/2.0/UDP $IP:@PORT@;branch=z9hG4bK-f$RANDOM;rport\r\nFrom: <sip:$user@$IP:$PROXY_PORT>;tag=f$RANDOM\r\nTo: <sip:$user@$IP:$PROXY_PORT>\r\nCall-ID: fetch-$RANDOM$RANDOM\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n")
         left=$(echo "$reply" | sed -n "s/^Contact: <sip:$user@$IP:15070>;expires=\([0-9]*\).*/\1/p")
         now=$(date +%s)
+        # the proxy answered somewhere between $before and $now
         [ -n "$left" ] && [ "$left" -ge $((600 - now + REGISTERED_AT - 1)) ] &&
-            [ "$left" -le $((600 - now + REGISTERED_BY + 1)) ] ||
+            [ "$left" -le $((600 - before + REGISTERED_BY + 1)) ] ||
             { log "$user: fetch lists '${left:-nothing}' s left, want $((600 - now + REGISTERED_AT))-$((600 - now + REGISTERED_BY)): $reply"; return 1; }
     done
     log "fetches list the sampled users with $((600 - now + REGISTERED_AT))-$((600 - now + REGISTERED_BY)) s left"
