@@ -38,6 +38,8 @@ struct registrar_binding {
     uint8_t transport;      /* enum sb_transport the REGISTER came over */
     uint64_t conn;          /* TCP/TLS: its connection, the flow to reach the UA over
                              * (RFC 5626); 0 when unknown (loaded from the store) */
+    const char *node;       /* shared store: the switchboard whose REGISTER made it;
+                             * NULL: this one */
 };
 
 /* A caller-owned copy of an address-of-record's live bindings. */
@@ -90,6 +92,19 @@ bool registrar_has_live(struct registrar *reg, const char *aor, uint64_t now_ms)
  * SB_ELIMIT (max_records or max_bindings) or SB_ENOMEM. */
 int registrar_restore(struct registrar *reg, const char *aor, const struct registrar_binding *b,
                       size_t count, uint64_t now_ms);
+
+/* Replaces @aor's bindings with what @fn computes from the current ones
+ * (@old NULL when there are none), atomically: when another thread changed
+ * @aor meanwhile, @fn runs again on the newer set. @fn writes at most
+ * @room (the old count + @extra) bindings to @out, whose strings may point
+ * into @old or @arg (they are copied), and returns how many or a negative
+ * code to give up. Expired bindings are dropped; the change hook is not
+ * called (this merges what another switchboard wrote). Returns 0,
+ * SB_ELIMIT, SB_ENOMEM or @fn's code. */
+typedef int (*registrar_rewrite_fn)(void *arg, const struct registrar_set *old,
+                                    struct registrar_binding *out, size_t room);
+int registrar_rewrite(struct registrar *reg, const char *aor, size_t extra, registrar_rewrite_fn fn,
+                      void *arg, uint64_t now_ms);
 
 /* Calls @fn for every address-of-record, inside rcu_read_lock (@fn must
  * not block). */

@@ -70,7 +70,7 @@ static struct registrar_set *set_build(const struct registrar_binding *src, size
     size_t strings = 0;
     for (size_t i = 0; i < n; i++)
         strings += str_size(src[i].contact) + str_size(src[i].uri) + str_size(src[i].instance) +
-                   str_size(src[i].call_id) + str_size(src[i].user_agent);
+                   str_size(src[i].call_id) + str_size(src[i].user_agent) + str_size(src[i].node);
     size_t head = sizeof(struct registrar_set) + n * sizeof(struct registrar_binding);
     struct registrar_set *set = malloc(head + strings);
     if (!set)
@@ -85,6 +85,7 @@ static struct registrar_set *set_build(const struct registrar_binding *src, size
         b->instance = str_copy(&cursor, src[i].instance);
         b->call_id = str_copy(&cursor, src[i].call_id);
         b->user_agent = str_copy(&cursor, src[i].user_agent);
+        b->node = str_copy(&cursor, src[i].node);
     }
     return set;
 }
@@ -446,6 +447,46 @@ int registrar_restore(struct registrar *reg, const char *aor, const struct regis
         struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
         struct reg_record *old = node ? caa_container_of(node, struct reg_record, node) : NULL;
         rc = record_replace(reg, aor, hash, &iter, old, live, n, NULL, now_ms);
+    } while (rc == SB_EAGAIN);
+    rcu_read_unlock();
+    return rc;
+}
+
+/* Keeps the live bindings of @b[0..n) in place; returns how many. */
+static size_t drop_expired(struct registrar_binding *b, size_t n, uint64_t now_ms)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++)
+        if (b[i].expires_at_ms > now_ms)
+            b[live++] = b[i];
+    return live;
+}
+
+int registrar_rewrite(struct registrar *reg, const char *aor, size_t extra, registrar_rewrite_fn fn,
+                      void *arg, uint64_t now_ms)
+{
+    unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
+    int rc;
+    rcu_read_lock();
+    do {
+        struct cds_lfht_iter iter;
+        cds_lfht_lookup(reg->table, hash, match_aor, aor, &iter);
+        struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
+        struct reg_record *old = node ? caa_container_of(node, struct reg_record, node) : NULL;
+        if (old)
+            tsan_observe(old);
+        size_t room = (old ? old->set->count : 0) + extra;
+        struct registrar_binding *next = malloc((room ? room : 1) * sizeof(*next));
+        rc = next ? fn(arg, old ? old->set : NULL, next, room) : SB_ENOMEM;
+        if (rc >= 0) {
+            size_t n = drop_expired(next, (size_t)rc, now_ms);
+            rc = reg->limits.max_bindings && n > reg->limits.max_bindings
+                     ? SB_ELIMIT
+                     : record_replace(reg, aor, hash, &iter, old, next, n, NULL, now_ms);
+        }
+        if (old)
+            tsan_rcu_read_done(old);
+        free(next);
     } while (rc == SB_EAGAIN);
     rcu_read_unlock();
     return rc;

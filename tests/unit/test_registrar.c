@@ -221,3 +221,81 @@ Test(registrar, uri_comparison_follows_19_1_4)
     cr_assert(
         registrar_uri_equal("sip:a@[2001:db8::1]:5062;transport=udp", "sip:a@[2001:DB8::1]:5062"));
 }
+
+/* registrar_rewrite: @arg's bindings are added to whatever is there. */
+struct add_ctx {
+    const struct registrar_binding *b;
+    size_t n;
+    int calls;
+};
+
+static int add_fn(void *arg, const struct registrar_set *old, struct registrar_binding *out,
+                  size_t room)
+{
+    struct add_ctx *a = arg;
+    a->calls++;
+    size_t n = 0;
+    for (size_t i = 0; old && i < old->count; i++)
+        out[n++] = old->bindings[i];
+    for (size_t i = 0; i < a->n && n < room; i++)
+        out[n++] = a->b[i];
+    return (int)n;
+}
+
+static int hook_calls;
+static void count_hook(void *ctx, const char *aor)
+{
+    (void)ctx, (void)aor;
+    hook_calls++;
+}
+
+Test(registrar, rewrite_merges_keeps_the_node_and_skips_the_hook)
+{
+    struct registrar_change mine = binding("sip:alice@10.0.0.1", 5000, 1000);
+    cr_assert_eq(registrar_update(reg, "alice", &mine, 1, false, "cid-1", 1, 1000, NULL), 0);
+    registrar_set_change_hook(reg, count_hook, NULL);
+    struct registrar_binding theirs[2] = {
+        {.contact = "sip:alice@10.0.0.2",
+         .uri = "sip:alice@10.0.0.2",
+         .call_id = "cid-2",
+         .cseq = 7,
+         .expires_at_ms = 9000,
+         .q = 500,
+         .node = "node-b"},
+        {.contact = "sip:alice@10.0.0.3",
+         .uri = "sip:alice@10.0.0.3",
+         .call_id = "cid-3",
+         .cseq = 1,
+         .expires_at_ms = 500,
+         .node = "node-b"}, /* expired: dropped */
+    };
+    struct add_ctx a = {.b = theirs, .n = 2};
+    cr_assert_eq(registrar_rewrite(reg, "alice", 2, add_fn, &a, 1000), 0);
+    registrar_set_change_hook(reg, NULL, NULL);
+    cr_assert_eq(hook_calls, 0);
+    struct registrar_set *set;
+    cr_assert_eq(registrar_lookup(reg, "alice", 1000, &set), 0);
+    cr_assert_eq(set->count, 2);
+    cr_assert_null(set->bindings[0].node);
+    cr_assert_str_eq(set->bindings[1].node, "node-b");
+    cr_assert_str_eq(set->bindings[1].call_id, "cid-2");
+    cr_assert_eq(set->bindings[1].cseq, 7);
+    registrar_set_free(set);
+}
+
+Test(registrar, rewrite_respects_the_binding_limit_and_can_empty_a_record)
+{
+    struct registrar_binding many[5];
+    for (int i = 0; i < 5; i++)
+        many[i] = (struct registrar_binding){
+            .contact = "sip:x@h", .uri = "sip:x@h", .call_id = "c", .expires_at_ms = 9000};
+    struct add_ctx a = {.b = many, .n = 5};
+    cr_assert_eq(registrar_rewrite(reg, "bob", 5, add_fn, &a, 1000), SB_ELIMIT);
+    cr_assert_eq(registrar_record_count(reg), 0);
+    a.n = 1;
+    cr_assert_eq(registrar_rewrite(reg, "bob", 1, add_fn, &a, 1000), 0);
+    cr_assert_eq(registrar_record_count(reg), 1);
+    struct add_ctx none = {.n = 0};
+    cr_assert_eq(registrar_rewrite(reg, "bob", 0, add_fn, &none, 20000), 0); /* all expired */
+    cr_assert_eq(registrar_record_count(reg), 0);
+}
