@@ -144,6 +144,28 @@ static void fix_local(void *ctx, struct registrar_binding *b)
     listen_local_resolve(ctx, b->transport, &b->local);
 }
 
+/* This switchboard's name in a shared store: [registrar] node, else its
+ * first listen address (HOST:PORT, the host name for a wildcard). */
+static void node_name(const struct sb_config *cfg, char *buf, size_t size)
+{
+    char host[256];
+    unsigned port = 5060;
+    int transport;
+    if (cfg->node) {
+        snprintf(buf, size, "%s", cfg->node);
+        return;
+    }
+    if (cfg->listen_count == 0 ||
+        config_parse_listen(cfg->listen[0], &transport, host, sizeof(host), &port) != 0)
+        snprintf(host, sizeof(host), "0.0.0.0");
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::") || !strcmp(host, "[::]")) {
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "switchboard");
+        host[sizeof(host) - 1] = '\0';
+    }
+    snprintf(buf, size, "%s:%u", host, port);
+}
+
 /* The registration store, which loads what it holds before anything is
  * served, and the proxy's secret: [auth] secret_file, else the one kept in
  * the store, else a random one. */
@@ -151,8 +173,11 @@ static int open_store_and_secret(struct app *app)
 {
     const struct sb_config *cfg = &app->config;
     unsigned char key[SECRET_KEY_BYTES];
+    char node[300];
+    node_name(cfg, node, sizeof(node));
     bool use_store = cfg->store && strcmp(cfg->store, "none") != 0;
     struct store_options o = {.spec = cfg->store,
+                              .node = node,
                               .queue_limit = cfg->store_queue_limit,
                               .secret = cfg->auth_secret_file ? NULL : key,
                               .meta_key = "dnd",

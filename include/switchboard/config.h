@@ -27,7 +27,10 @@ struct sb_config {
     unsigned max_records;       /* addresses-of-record in total */
     int nat_mode;               /* enum nat_mode (nat.h): auto, always, never */
     bool use_domain;            /* AoRs are user@domain, not just user */
-    char *store;                /* registration store file; NULL or "none": memory only */
+    char *store;                /* registration store file or redis:// URL; NULL or "none":
+                                 * memory only */
+    char *node;                 /* this switchboard's name in a shared store; NULL: its first
+                                 * listen address */
     unsigned store_queue_limit; /* changes waiting for the persister */
 
     /* proxy, RFC 3261 §17 timers in milliseconds */

@@ -16,8 +16,10 @@
  * registrar's hook); everything else from main. No SIP thread ever waits on
  * the backend: store_note() allocates and enqueues, nothing more.
  *
- * Backends plug in behind struct store_backend (SQLite now; a shared store
- * such as Redis later). Times in a backend are wall-clock Unix milliseconds;
+ * Backends plug in behind struct store_backend: SQLite (one switchboard)
+ * or Redis (several sharing one location service, store_redis.h; there a
+ * third kind of note, "another node changed this AoR", reaches the
+ * backend's refresh). Times in a backend are wall-clock Unix milliseconds;
  * the registrar's are monotonic, and the persister converts. */
 #ifndef SWITCHBOARD_STORE_H
 #define SWITCHBOARD_STORE_H
@@ -56,8 +58,22 @@ struct store_backend_ops {
      * its length, SB_ENOTFOUND or an error; put replaces it. */
     long (*get_meta)(void *be, const char *key, void *buf, size_t size);
     int (*put_meta)(void *be, const char *key, const void *value, size_t len);
+    /* Shared stores (may be NULL): another node changed @aor ("": maybe
+     * anything); read it back into the registrar once the batch commits. */
+    int (*refresh)(void *be, const char *aor);
     void (*close)(void *be);
 };
+
+/* A growing list of AoR names, for walks that must not hold rcu_read_lock
+ * while they write (the persister's, a backend's). */
+struct store_names {
+    char **v;
+    size_t n, cap;
+    bool failed; /* a name could not be kept */
+};
+/* Adds @aor to the list @arg (a registrar_foreach_aor callback). */
+void store_names_add(void *arg, const char *aor);
+void store_names_free(struct store_names *l);
 
 struct store_backend {
     const struct store_backend_ops *ops;
@@ -75,7 +91,8 @@ int store_sqlite_open(const char *path, struct store_backend *out);
 int store_sqlite_peek(const char *path, uint64_t now_wall_ms, store_load_fn fn, void *arg);
 
 struct store_options {
-    const char *spec; /* a file path (SQLite) */
+    const char *spec; /* a file path (SQLite) or redis://HOST[:PORT][/DB] */
+    const char *node; /* Redis: this switchboard's name there, unique */
     size_t queue_limit;
     unsigned retry_ms; /* after a failure, retry this often */
     unsigned purge_ms; /* remove expired bindings this often */
@@ -101,7 +118,10 @@ struct store_counters {
     uint64_t overflows; /* notes that found the queue full (a resync follows) */
     uint64_t resyncs;   /* full rewrites done */
     uint64_t largest;   /* most AoRs written in one ordinary batch */
+    uint64_t remote;    /* shared store: AoRs other nodes changed, merged here */
+    uint64_t reloads;   /* shared store: full reloads (after reconnecting) */
     bool healthy;       /* the last attempt succeeded */
+    bool shared;        /* the backend is shared with other switchboards */
 };
 
 /* Opens the store named by @o->spec, loads every unexpired binding into
@@ -116,6 +136,10 @@ int store_start(struct store_options *o, struct registrar *reg,
 
 /* The registrar's change hook: @aor changed. Never blocks. */
 void store_note(void *store, const char *aor);
+
+/* A shared store's subscriber: another node changed @aor ("": reload
+ * everything). Never blocks; any thread. */
+void store_note_remote(void *store, const char *aor);
 
 /* Keeps @value under @key (written by the persister, in order with the
  * binding changes). Never blocks; a note lost to a full queue is made good

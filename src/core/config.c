@@ -18,6 +18,7 @@
 #include "switchboard/digest.h"
 #include "switchboard/log.h"
 #include "switchboard/nat.h"
+#include "switchboard/store_redis.h"
 #include "switchboard/types.h"
 
 void config_defaults(struct sb_config *cfg)
@@ -81,6 +82,8 @@ void config_free(struct sb_config *cfg)
     free(cfg->journal_fsync);
     free(cfg->trace_path);
     free(cfg->store);
+    free(cfg->node);
+    cfg->node = NULL;
     free(cfg->auth_realm);
     free(cfg->auth_users);
     free(cfg->auth_secret_file);
@@ -238,6 +241,7 @@ static const struct string_option string_options[] = {
     SOPT("journal", "fsync", journal_fsync),
     SOPT("server", "trace", trace_path),
     SOPT("registrar", "store", store),
+    SOPT("registrar", "node", node),
     SOPT("auth", "realm", auth_realm),
     SOPT("auth", "users", auth_users),
     SOPT("auth", "secret_file", auth_secret_file),
@@ -400,6 +404,14 @@ static int config_check(const struct sb_config *cfg)
         fprintf(stderr, "switchboard: [tls] verify_client needs [tls] ca\n");
         return SB_EINVAL;
     }
+    struct store_redis_url url;
+    if (cfg->store && strncmp(cfg->store, "redis://", 8) == 0 &&
+        store_redis_parse_url(cfg->store, &url) != 0) {
+        fprintf(stderr,
+                "switchboard: bad store '%s' (want redis://[[USER]:PASSWORD@]HOST[:PORT][/DB])\n",
+                cfg->store);
+        return SB_EINVAL;
+    }
     if (cfg->min_expires > cfg->max_expires) {
         fprintf(stderr, "switchboard: min_expires (%u) is above max_expires (%u)\n",
                 cfg->min_expires, cfg->max_expires);
@@ -525,9 +537,9 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: switchboard [-c FILE] [-l PROTO:HOST:PORT]... [--listeners N] [--workers N]\n"
             "                   [--domain NAME]... [--log-level LEVEL] [--journal FILE]\n"
-            "                   [--reasons FILE] [--trace FILE] [--store FILE] [--nat MODE]\n"
-            "                   [--auth MODE] [--auth-users FILE] [--admin HOST:PORT|none]\n"
-            "                   [--version] [--help]\n"
+            "                   [--reasons FILE] [--trace FILE] [--store FILE|URL] [--node NAME]\n"
+            "                   [--nat MODE] [--auth MODE] [--auth-users FILE]\n"
+            "                   [--admin HOST:PORT|none] [--version] [--help]\n"
             "\n"
             "  -c, --config FILE     INI configuration (see conf/switchboard.conf)\n"
             "  -l, --listen ADDR     listen on udp:, tcp: or tls:HOST:PORT (repeatable; default\n"
@@ -539,7 +551,10 @@ static void usage(FILE *out)
             "      --journal FILE    write the call journal (JSON lines) to FILE\n"
             "      --reasons FILE    reason phrase table, e.g. conf/reasons/sk.conf\n"
             "      --trace FILE      record every SIP datagram to FILE (pcap)\n"
-            "      --store FILE      keep registrations in FILE (SQLite); none: memory only\n"
+            "      --store FILE      keep registrations in FILE (SQLite), or share them\n"
+            "                        through redis://HOST[:PORT][/DB]; none: memory only\n"
+            "      --node NAME       this switchboard's name in a shared store (default:\n"
+            "                        its first listen address)\n"
             "      --nat MODE        auto, always or never: reach UAs behind NAT at their source\n"
             "      --auth MODE       none, register or all: who must authenticate (digest)\n"
             "      --auth-users FILE users and their HA1s (htdigest format)\n"
@@ -558,6 +573,7 @@ enum {
     OPT_REASONS,
     OPT_TRACE,
     OPT_STORE,
+    OPT_NODE,
     OPT_NAT,
     OPT_AUTH,
     OPT_AUTH_USERS,
@@ -577,6 +593,7 @@ static const struct option long_options[] = {
     {"reasons", required_argument, NULL, OPT_REASONS},
     {"trace", required_argument, NULL, OPT_TRACE},
     {"store", required_argument, NULL, OPT_STORE},
+    {"node", required_argument, NULL, OPT_NODE},
     {"nat", required_argument, NULL, OPT_NAT},
     {"auth", required_argument, NULL, OPT_AUTH},
     {"auth-users", required_argument, NULL, OPT_AUTH_USERS},
@@ -645,6 +662,9 @@ int config_from_args(struct sb_config *cfg, int argc, char **argv)
             break;
         case OPT_TRACE:
             rc = set_string(&cfg->trace_path, optarg);
+            break;
+        case OPT_NODE:
+            rc = set_string(&cfg->node, optarg);
             break;
         case OPT_STORE:
             rc = set_string(&cfg->store, optarg);

@@ -21,23 +21,29 @@
 #include "switchboard/log.h"
 #include "switchboard/registrar.h"
 #include "switchboard/secret.h"
+#include "switchboard/store_redis.h"
 #include "switchboard/types.h"
 #include "switchboard/wakeq.h"
 
 #define BATCH_MAX 4096 /* AoRs per transaction */
 
-/* An AoR that changed, or a value kept beside the bindings ("meta":
- * aor holds the key, then the value after its NUL). */
+/* What a note says: an AoR changed here, a value kept beside the
+ * bindings changed (aor holds the key, then the value after its NUL), or
+ * another node changed an AoR in a shared store ("": maybe anything). */
+enum note_kind { NOTE_AOR, NOTE_META, NOTE_REMOTE };
+
 struct note {
     struct cds_wfcq_node node;
-    bool meta;
+    enum note_kind kind;
     char aor[];
 };
 
 struct store {
-    char *spec;
+    char *spec, *node;
     struct store_options opts;
     struct registrar *reg;
+    void (*fix)(void *ctx, struct registrar_binding *b);
+    void *fix_ctx;
     struct wakeq *queue;
     struct store_backend backend; /* ops NULL while closed */
     pthread_t thread;
@@ -45,6 +51,7 @@ struct store {
     atomic_bool resync;
     atomic_bool healthy;
     atomic_uint_fast64_t notes, written, batches, failures, overflows, resyncs, largest;
+    atomic_uint_fast64_t remote, reloads; /* kept by a shared backend */
     /* persister only */
     uint64_t next_retry_ms, next_purge_ms;
     struct sb_log_limiter fail_log;
@@ -71,9 +78,24 @@ static void report_failure(struct store *s, const char *what, int rc)
 
 /* --- opening and loading -------------------------------------------------- */
 
+static bool is_redis(const char *spec)
+{
+    return strncmp(spec, "redis://", 8) == 0;
+}
+
 static int backend_open(struct store *s)
 {
-    return store_sqlite_open(s->spec, &s->backend);
+    if (!is_redis(s->spec))
+        return store_sqlite_open(s->spec, &s->backend);
+    struct store_redis_params p = {.reg = s->reg,
+                                   .node = s->node[0] ? s->node : "switchboard",
+                                   .fix = s->fix,
+                                   .fix_ctx = s->fix_ctx,
+                                   .remote = store_note_remote,
+                                   .remote_ctx = s,
+                                   .merged = &s->remote,
+                                   .reloads = &s->reloads};
+    return store_redis_open(s->spec, &p, &s->backend);
 }
 
 static void backend_close(struct store *s)
@@ -142,9 +164,11 @@ static void load_all(struct store *s, struct load_ctx *l)
     int rc;
     if (s->backend.ops) {
         rc = s->backend.ops->load(s->backend.be, now_wall, load_one, l);
-    } else {
+    } else if (!is_redis(s->spec)) {
         /* not writable now: read what is there, write it back once we can */
         rc = store_sqlite_peek(s->spec, now_wall, load_one, l);
+    } else {
+        rc = SB_EINVAL; /* a bad URL */
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -198,7 +222,7 @@ static void finish(struct store *s, int rc, size_t aors, const char *what)
 static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct wakeq_batch *batch,
                           bool can_write)
 {
-    size_t n = 0;
+    size_t n = 0, local = 0;
     int rc = 0;
     uint64_t now = sb_now_ms();
     int64_t offset = store_wall_offset_ms();
@@ -208,15 +232,19 @@ static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct w
          node = n < BATCH_MAX ? wakeq_batch_pop(batch) : NULL) {
         struct note *note = caa_container_of(node, struct note, node);
         const char *value = note->aor + strlen(note->aor) + 1;
-        if (can_write && rc == 0 && note->meta)
-            rc = s->backend.ops->put_meta(s->backend.be, note->aor, value, strlen(value));
-        else if (can_write && rc == 0)
+        const struct store_backend_ops *ops = s->backend.ops;
+        if (can_write && rc == 0 && note->kind == NOTE_META)
+            rc = ops->put_meta(s->backend.be, note->aor, value, strlen(value));
+        else if (can_write && rc == 0 && note->kind == NOTE_REMOTE && ops->refresh)
+            rc = ops->refresh(s->backend.be, note->aor);
+        else if (can_write && rc == 0 && note->kind == NOTE_AOR)
             rc = write_aor(s, note->aor, now, offset);
+        local += note->kind != NOTE_REMOTE;
         free(note);
         n++;
     }
     if (can_write)
-        finish(s, rc, n, "writing");
+        finish(s, rc, local, "writing");
     else
         atomic_store(&s->resync, true); /* the resync will carry these */
     if (n > atomic_load(&s->largest))
@@ -224,50 +252,51 @@ static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct w
     return n;
 }
 
-struct aor_list {
-    char **names;
-    size_t count, cap;
-    bool failed;
-};
-
-static void collect_aor(void *arg, const char *aor)
+void store_names_add(void *arg, const char *aor)
 {
-    struct aor_list *l = arg;
+    struct store_names *l = arg;
     if (l->failed)
         return;
-    if (l->count == l->cap) {
+    if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 1024;
-        char **names = realloc(l->names, cap * sizeof(*names));
-        if (!names) {
+        char **v = realloc(l->v, cap * sizeof(*v));
+        if (!v) {
             l->failed = true;
             return;
         }
-        l->names = names;
+        l->v = v;
         l->cap = cap;
     }
-    if (!(l->names[l->count] = strdup(aor)))
+    if (!(l->v[l->n] = strdup(aor)))
         l->failed = true;
     else
-        l->count++;
+        l->n++;
+}
+
+void store_names_free(struct store_names *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    *l = (struct store_names){0};
 }
 
 /* Rewrites the whole store from the registrar, in one transaction. */
 static void resync(struct store *s)
 {
-    struct aor_list list = {0};
+    struct store_names list = {0};
     atomic_store(&s->resync, false);
-    registrar_foreach_aor(s->reg, collect_aor, &list);
+    registrar_foreach_aor(s->reg, store_names_add, &list);
     int rc = list.failed ? SB_ENOMEM : s->backend.ops->begin(s->backend.be);
     if (rc == 0)
         rc = s->backend.ops->clear(s->backend.be);
     uint64_t now = sb_now_ms();
     int64_t offset = store_wall_offset_ms();
-    for (size_t i = 0; i < list.count; i++) {
-        if (rc == 0)
-            rc = write_aor(s, list.names[i], now, offset);
-        free(list.names[i]);
-    }
-    free(list.names);
+    for (size_t i = 0; rc == 0 && i < list.n; i++)
+        rc = write_aor(s, list.v[i], now, offset);
+    size_t count = list.n;
+    bool lost_names = list.failed;
+    store_names_free(&list);
     /* values kept beside the bindings, as they are now: a note about one
      * may have been lost when the queue was full */
     char value[4096];
@@ -275,15 +304,15 @@ static void resync(struct store *s)
         s->opts.meta_now(s->opts.meta_ctx, value, sizeof(value));
         rc = s->backend.ops->put_meta(s->backend.be, s->opts.meta_key, value, strlen(value));
     }
-    if (rc == SB_ENOMEM && list.failed) {
+    if (rc == SB_ENOMEM && lost_names) {
         atomic_store(&s->resync, true);
         report_failure(s, "resync", rc);
         return;
     }
-    finish(s, rc, list.count, "resync");
+    finish(s, rc, count, "resync");
     if (rc == 0 && !atomic_load(&s->resync)) {
         atomic_fetch_add(&s->resyncs, 1);
-        SB_INFO("store %s: rewrote %zu user(s)", s->spec, list.count);
+        SB_INFO("store %s: rewrote %zu user(s)", s->spec, count);
     }
 }
 
@@ -359,13 +388,14 @@ static void *persister_main(void *arg)
 
 /* --- the interface ------------------------------------------------------------ */
 
-static void push_note(struct store *s, const char *aor, const char *value)
+static void push_note(struct store *s, enum note_kind kind, const char *aor, const char *value)
 {
     size_t len = strlen(aor) + 1, vlen = value ? strlen(value) + 1 : 0;
     struct note *note = malloc(sizeof(*note) + len + vlen);
-    atomic_fetch_add_explicit(&s->notes, 1, memory_order_relaxed);
+    if (kind != NOTE_REMOTE)
+        atomic_fetch_add_explicit(&s->notes, 1, memory_order_relaxed);
     if (note) {
-        note->meta = value != NULL;
+        note->kind = kind;
         memcpy(note->aor, aor, len);
         if (value)
             memcpy(note->aor + len, value, vlen);
@@ -375,7 +405,8 @@ static void push_note(struct store *s, const char *aor, const char *value)
         }
         free(note);
     }
-    /* not lost: the persister rewrites everything once it gets to it */
+    /* not lost: the persister rewrites everything (and a shared store
+     * reads everything back) once it gets to it */
     atomic_fetch_add_explicit(&s->overflows, 1, memory_order_relaxed);
     atomic_store(&s->resync, true);
     wakeq_wake(s->queue);
@@ -383,13 +414,18 @@ static void push_note(struct store *s, const char *aor, const char *value)
 
 void store_note(void *arg, const char *aor)
 {
-    push_note(arg, aor, NULL);
+    push_note(arg, NOTE_AOR, aor, NULL);
+}
+
+void store_note_remote(void *arg, const char *aor)
+{
+    push_note(arg, NOTE_REMOTE, aor, NULL);
 }
 
 void store_note_meta(struct store *s, const char *key, const char *value)
 {
     if (s)
-        push_note(s, key, value);
+        push_note(s, NOTE_META, key, value);
 }
 
 static void free_note(struct cds_wfcq_node *node)
@@ -424,21 +460,27 @@ int store_start(struct store_options *o, struct registrar *reg,
                 struct store **out)
 {
     struct store *s = calloc(1, sizeof(*s));
-    if (!s || !(s->spec = strdup(o->spec))) {
+    if (!s || !(s->spec = strdup(o->spec)) || !(s->node = strdup(o->node ? o->node : ""))) {
+        if (s)
+            free(s->spec);
         free(s);
         return SB_ENOMEM;
     }
     s->opts = *o;
     s->opts.spec = s->spec;
+    s->opts.node = s->node;
     if (!s->opts.retry_ms)
         s->opts.retry_ms = 1000;
     if (!s->opts.purge_ms)
         s->opts.purge_ms = 60000;
     s->reg = reg;
+    s->fix = fix;
+    s->fix_ctx = fix_ctx;
     atomic_init(&s->healthy, true);
     int rc = wakeq_create(o->queue_limit ? o->queue_limit : 65536, &s->queue);
     if (rc != 0) {
         free(s->spec);
+        free(s->node);
         free(s);
         return rc;
     }
@@ -493,6 +535,7 @@ void store_stop(struct store *s)
     backend_close(s);
     wakeq_destroy(s->queue, free_note);
     free(s->spec);
+    free(s->node);
     free(s);
 }
 
@@ -506,5 +549,8 @@ void store_counters(const struct store *s, struct store_counters *out)
     out->overflows = atomic_load(&m->overflows);
     out->resyncs = atomic_load(&m->resyncs);
     out->largest = atomic_load(&m->largest);
+    out->remote = atomic_load(&m->remote);
+    out->reloads = atomic_load(&m->reloads);
+    out->shared = is_redis(m->spec);
     out->healthy = atomic_load(&m->healthy) && !atomic_load(&m->resync);
 }

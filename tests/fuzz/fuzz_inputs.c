@@ -13,6 +13,8 @@
  *   6  an admin plane request's input: a query string split and applied as
  *      the server applies it (admin_param), then as a time, a bearer
  *      header and a user name
+ *   7  a binding as the Redis store keeps it (store_redis_decode, its
+ *      field and a re-encoding), then the same text as a store URL
  * Nothing here may crash, leak, or read out of bounds, whatever the bytes. */
 #include <stdint.h>
 #include <stdio.h>
@@ -34,8 +36,10 @@
 #include "switchboard/flow.h"
 #include "switchboard/ingress.h"
 #include "switchboard/log.h"
+#include "switchboard/registrar.h"
 #include "switchboard/secret.h"
 #include "switchboard/sip_msg.h"
+#include "switchboard/store_redis.h"
 #include "switchboard/stream_frame.h"
 #include "switchboard/types.h"
 
@@ -215,6 +219,27 @@ static void one_admin_query(char *text)
     }
 }
 
+/* A value read back from Redis: whatever decodes must encode into
+ * something that decodes again. */
+static void one_redis_value(const char *text, size_t len)
+{
+    (void)len;
+    char *copy = strdup(text);
+    struct registrar_binding b, b2;
+    if (copy && store_redis_decode(copy, strlen(copy), &b) == 0) {
+        struct sb_buf again = {0}, field = {0};
+        store_redis_field(&b, &field);
+        store_redis_encode(&b, 0, b.node, &again);
+        if (!again.failed && store_redis_decode(again.data, again.len, &b2) != 0)
+            __builtin_trap(); /* we cannot read what we wrote */
+        sb_buf_free(&again);
+        sb_buf_free(&field);
+    }
+    free(copy);
+    struct store_redis_url url;
+    store_redis_parse_url(text, &url);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 65536)
@@ -225,7 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct auth_users *u = NULL;
     struct sb_addr addr;
     char err[256];
-    switch (data[0] % 7) {
+    switch (data[0] % 8) {
     case 0:
         one_authorization(text);
         break;
@@ -247,8 +272,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 5:
         one_stream(data + 1, size - 1);
         break;
-    default:
+    case 6:
         one_admin_query(text);
+        break;
+    default:
+        one_redis_value(text, size - 1);
         break;
     }
     free(text);

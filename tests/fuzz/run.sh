@@ -2,7 +2,8 @@
 # Runs the libFuzzer harnesses, each seeded with its corpus:
 #   fuzz_datagram  the datagram path, seeded with tests/corpus/ (2/3 of the time)
 #   fuzz_inputs    credentials, users file, config, flow tokens, store
-#                  addresses, TCP/TLS stream bytes, seeded with tests/fuzz/inputs/ (1/3)
+#                  addresses, TCP/TLS stream bytes, admin input, Redis
+#                  store values and URLs, seeded with tests/fuzz/inputs/ (1/3)
 # SB_FUZZ_SECONDS (default 60) is the total. usage: tests/fuzz/run.sh BUILD_DIR
 set -u
 build=$1
