@@ -107,6 +107,8 @@ static void reg_json(struct reg_walk *w, const char *aor, const struct registrar
     sb_buf_printf(w->b, ",\"expires_in\":%llu,\"q\":%.3f,\"instance\":",
                   (unsigned long long)((x->expires_at_ms - w->now_ms + 999) / 1000), x->q / 1000.0);
     json_string(w->b, x->instance);
+    sb_buf_puts(w->b, ",\"node\":"); /* shared store: the switchboard it registered at */
+    json_string(w->b, x->node);
     sb_buf_puts(w->b, "}");
 }
 
@@ -350,6 +352,30 @@ static void get_journal(struct admin *a, const struct admin_params *p, struct re
 
 /* --- /api/status ----------------------------------------------------------- */
 
+/* The registration store's part of the status. */
+static void status_store(const struct admin_deps *d, bool text, struct sb_buf *b)
+{
+    if (!d->store)
+        return;
+    struct store_counters s;
+    store_counters(d->store, &s);
+    const char *kind = s.shared ? "redis" : "sqlite";
+    if (text) {
+        sb_buf_printf(b,
+                      "store: %s, %s, %llu failed batch(es), %llu merged from others, "
+                      "%llu reload(s)\n",
+                      kind, s.healthy ? "healthy" : "NOT WRITING (serving from memory)",
+                      (unsigned long long)s.failures, (unsigned long long)s.remote,
+                      (unsigned long long)s.reloads);
+        return;
+    }
+    sb_buf_printf(b,
+                  ",\"store\":{\"kind\":\"%s\",\"healthy\":%s,\"failures\":%llu,"
+                  "\"merged\":%llu,\"reloads\":%llu}",
+                  kind, s.healthy ? "true" : "false", (unsigned long long)s.failures,
+                  (unsigned long long)s.remote, (unsigned long long)s.reloads);
+}
+
 static void get_status(struct admin *a, const struct admin_params *p, struct reply *r)
 {
     const struct admin_deps *d = &a->deps;
@@ -371,6 +397,7 @@ static void get_status(struct admin *a, const struct admin_params *p, struct rep
                       "%u worker(s), %u listener(s)\nregistered users: %zu\n"
                       "calls up: %zu\ntransactions: %zu\n",
                       d->config->workers, d->config->listeners, users, calls, txns);
+        status_store(d, true, &r->body);
         for (int i = 0; i < SB_CNT_COUNT; i++)
             if (total[i])
                 sb_buf_printf(&r->body, "  %-50s %llu\n", sb_counter_name(i),
@@ -395,7 +422,9 @@ static void get_status(struct admin *a, const struct admin_params *p, struct rep
         json_string(&r->body, sb_counter_name(i));
         sb_buf_printf(&r->body, ":%llu", (unsigned long long)total[i]);
     }
-    sb_buf_puts(&r->body, "}}\n");
+    sb_buf_puts(&r->body, "}");
+    status_store(d, false, &r->body);
+    sb_buf_puts(&r->body, "}\n");
 }
 
 /* --- /api/users: do-not-disturb -------------------------------------------- */

@@ -172,6 +172,14 @@ static void journal_and_store(const struct admin_deps *d, struct sb_buf *b, uint
     head(b, "switchboard_store_failures_total", "counter",
          "Batches the registration store refused.");
     sb_buf_printf(b, "switchboard_store_failures_total %llu\n", (unsigned long long)s.failures);
+    if (!s.shared)
+        return;
+    head(b, "switchboard_store_merged_total", "counter",
+         "Addresses-of-record read back from the shared store and merged into the cache.");
+    sb_buf_printf(b, "switchboard_store_merged_total %llu\n", (unsigned long long)s.remote);
+    head(b, "switchboard_store_reloads_total", "counter",
+         "Full reloads of the cache from the shared store (after reconnecting).");
+    sb_buf_printf(b, "switchboard_store_reloads_total %llu\n", (unsigned long long)s.reloads);
 }
 
 void metrics_render(const struct admin_deps *d, struct sb_buf *b)
