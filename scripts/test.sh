@@ -6,18 +6,20 @@
 #      Linphone's linphonec), and tests on network namespaces (a real NAT,
 #      addresses that come and go), the admin plane (HTTP API, promtool,
 #      switchboard-ctl, headless Chromium on the live page, the systemd
-#      unit), office features (extensions, groups, forwarding, DND), on a
-#      RelWithDebInfo build;
-#   2. the same unit, protocol, store, TCP/TLS, admin and office tests on
-#      an AddressSanitizer + UBSan build, and the protocol, store, TCP/TLS,
-#      admin and office tests with 4 workers on a ThreadSanitizer build;
+#      unit), office features (extensions, groups, forwarding, DND), two
+#      switchboards sharing one location service on a redis-server of the
+#      test's own, on a RelWithDebInfo build;
+#   2. the same unit, protocol, store, TCP/TLS, admin, office and Redis
+#      tests (all but the 10 000 users) on an AddressSanitizer + UBSan
+#      build, and the protocol, store, TCP/TLS, admin, office and Redis
+#      tests with 4 workers on a ThreadSanitizer build;
 #   3. a minute of libFuzzer over the datagram path (ASan+UBSan).
 # Test output (logs, SIPp traces) lands in build*/test-output/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark clang baresip-core \
-    linphone-cli sox nftables iproute2 openssl curl prometheus chromium systemd ||
+    linphone-cli sox nftables iproute2 openssl curl prometheus chromium systemd redis-server ||
     exit 1
 
 passed=0
@@ -45,6 +47,10 @@ stage "TCP and TLS, 2 workers" tests/stream_tests.sh build/switchboard build/tes
 stage "network namespaces (NAT, addresses)" tests/netns_tests.sh build/switchboard build/test-output/netns
 stage "admin plane, 2 workers" tests/admin_tests.sh build/switchboard build/test-output/admin 2
 stage "office features, 2 workers" tests/office_tests.sh build/switchboard build/test-output/office 2
+stage "shared store on Redis, 2 workers" tests/redis_tests.sh build/switchboard build/test-output/redis 2
+
+REDIS_SUBSET="test_calls_between_nodes test_concurrent_updates_keep_both test_node_restart_reloads
+    test_redis_killed_mid_run"
 
 # Sanitizers: every bad memory access or undefined behaviour aborts the run.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
@@ -64,6 +70,9 @@ stage "admin plane (ASan+UBSan), 2 workers" \
     tests/admin_tests.sh build-asan/switchboard build-asan/test-output/admin 2
 stage "office features (ASan+UBSan), 2 workers" \
     tests/office_tests.sh build-asan/switchboard build-asan/test-output/office 2
+# the Redis backend's paths (merge, reconnect, reload), without the 10 000
+stage "shared store on Redis (ASan+UBSan), 2 workers" \
+    tests/redis_tests.sh build-asan/switchboard build-asan/test-output/redis 2 $REDIS_SUBSET
 
 # ThreadSanitizer: the protocol tests with 4 workers, listeners and workers
 # and the journal writer all running at once. Any report makes the proxy exit
@@ -81,6 +90,8 @@ stage "admin plane (TSan), 4 workers" \
     tests/admin_tests.sh build-tsan/switchboard build-tsan/test-output/admin 4
 stage "office features (TSan), 4 workers" \
     tests/office_tests.sh build-tsan/switchboard build-tsan/test-output/office 4
+stage "shared store on Redis (TSan), 4 workers" \
+    tests/redis_tests.sh build-tsan/switchboard build-tsan/test-output/redis 4 $REDIS_SUBSET
 unset TSAN_OPTIONS
 
 # Fuzzing: a minute of libFuzzer over the datagram path (ingress, proxy core,

@@ -2,7 +2,8 @@
 """Registration bursts and checks against a switchboard on loopback.
 
   reg_burst.py burst HOST PORT --users N --rate R --acks FILE [--contact-port P]
-      Registers user0..userN-1 (expires 600) at R per second from one socket
+                    [--first K] [--contact-host H]
+      Registers userK..userK+N-1 (K defaults to 0; expires 600) at R per second from one socket
       and writes "user wall-clock-time" to FILE for every 200 as it arrives.
       Stops when all are answered or nothing came back for 2 s (the proxy
       died); prints how many were sent and answered.
@@ -21,14 +22,14 @@ import sys
 import time
 
 
-def register(user, host, port, me, contact_port, seq, expires=600):
+def register(user, host, port, me, contact_port, seq, expires=600, contact_host=None):
     return (f"REGISTER sip:{host}:{port} SIP/2.0\r\n"
             f"Via: SIP/2.0/UDP {host}:{me};branch=z9hG4bK-b{seq}-{user};rport\r\n"
             f"From: <sip:{user}@{host}:{port}>;tag=b{seq}\r\n"
             f"To: <sip:{user}@{host}:{port}>\r\n"
             f"Call-ID: burst-{user}-{seq}@{host}\r\n"
             f"CSeq: 1 REGISTER\r\n"
-            f"Contact: <sip:{user}@{host}:{contact_port}>;expires={expires}\r\n"
+            f"Contact: <sip:{user}@{contact_host or host}:{contact_port}>;expires={expires}\r\n"
             f"Content-Length: 0\r\n\r\n").encode()
 
 
@@ -60,7 +61,8 @@ def burst(args, sock, me):
             now = time.monotonic()
             due = min(args.users, int((now - start) / interval) + 1)
             while sent < due:
-                sock.sendto(register(f"user{sent}", args.host, args.port, me, args.contact_port, 1),
+                sock.sendto(register(f"user{args.first + sent}", args.host, args.port, me,
+                                     args.contact_port, 1, contact_host=args.contact_host),
                             (args.host, args.port))
                 sent += 1
             try:
@@ -95,7 +97,7 @@ def check(args, sock, me):
         for i, user in enumerate(pending):
             sock.sendto(query(user, args.host, args.port, me, attempt), (args.host, args.port))
             if i % 200 == 199:
-                drain(sock, present, 0.01)
+                drain(sock, present, 0.01, settle=False)
         drain(sock, present, 1.0)
         pending = [u for u in acks if u not in present and u not in answered]
     lost = sorted((u for u in acks if u not in present), key=lambda u: acks[u])
@@ -112,7 +114,8 @@ def check(args, sock, me):
 answered = set()  # users whose query got an answer (with or without a binding)
 
 
-def drain(sock, present, wait):
+def drain(sock, present, wait, settle=True):
+    """Collects answers for WAIT seconds; with SETTLE, until none came for 0.2 s."""
     end = time.monotonic() + wait
     while time.monotonic() < end:
         try:
@@ -126,7 +129,8 @@ def drain(sock, present, wait):
         answered.add(user)
         if b"\r\nContact:" in reply:
             present.add(user)
-        end = max(end, time.monotonic() + 0.2)
+        if settle:
+            end = max(end, time.monotonic() + 0.2)
 
 
 def main():
@@ -138,6 +142,8 @@ def main():
     ap.add_argument("--rate", type=float, default=2000)
     ap.add_argument("--acks", required=True)
     ap.add_argument("--contact-port", type=int, default=5099)
+    ap.add_argument("--first", type=int, default=0)
+    ap.add_argument("--contact-host", default=None)
     ap.add_argument("--killed-at", type=float)
     ap.add_argument("--window", type=float, default=1.0)
     args = ap.parse_args()
