@@ -42,6 +42,7 @@ TLS_PORT = 25061
 STUNNEL_PORT = 25160
 UAS_PORT = 25070
 ADMIN_PORT = 25090
+REDIS_PORT = 26379
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -152,7 +153,7 @@ class Proxy:
     authentication), "sqlite" (registrations written to SQLite: switchboard's
     store, Kamailio's usrloc db_mode 2), "auth" (digest authentication of
     REGISTER and every INVITE), "tcp" (UDP and TCP listening) or "tls" (UDP,
-    TCP and TLS)."""
+    TCP and TLS), "redis" (switchboard's store on the study's redis-server)."""
 
     def __init__(self, run, kind, workers, variant=None):
         self.run, self.kind, self.workers, self.variant = run, kind, workers, variant
@@ -196,6 +197,8 @@ class Proxy:
             cmd += ["-c", conf]
         elif self.variant == "admin-off":
             cmd += ["--admin", "none"]
+        elif self.variant == "redis":
+            cmd += ["--store", f"redis://{IP}:{REDIS_PORT}", "--node", self.name]
         elif self.variant in ("admin", "admin-scraped"):
             cmd += ["--admin", f"{IP}:{ADMIN_PORT}"]
         elif self.variant in ("tcp", "tls"):
@@ -666,6 +669,145 @@ def admin_study(run, bench, quick):
                              ("switchboard", "admin-scraped"), ("kamailio", None)],
                             scraped="admin-scraped")
 
+class RedisServer:
+    """A redis-server of the study's own on loopback, without persistence,
+    pinned beside SIPp (in a deployment it has a machine of its own): its
+    CPU is reported apart from the proxy's."""
+
+    def __init__(self, run):
+        self.run = run
+        self.proc = run.spawn(["redis-server", "--bind", IP, "--port", str(REDIS_PORT), "--save", "",
+                               "--appendonly", "no"], "redis-server", run.sipp_cpus)
+        for _ in range(100):
+            if self.cli("ping") == "PONG":
+                return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def cli(self, *args):
+        out = subprocess.run(["redis-cli", "-h", IP, "-p", str(REDIS_PORT)] + list(args),
+                             capture_output=True, text=True, timeout=30)
+        return out.stdout.strip()
+
+    def cpu(self):
+        return cpu_seconds(descendants(self.proc.pid))
+
+    def stop(self):
+        self.run.stop(self.proc)
+
+
+def sip_exchange(sock, addr, text, want=b"SIP/2.0 200", wait=1.0):
+    """Sends @text to @addr and returns the first answer starting with @want."""
+    sock.sendto(text.encode(), addr)
+    end = time.perf_counter() + wait
+    while time.perf_counter() < end:
+        sock.settimeout(max(0.001, end - time.perf_counter()))
+        try:
+            data = sock.recv(65535)
+        except OSError:
+            break
+        if data.startswith(want):
+            return data
+    return None
+
+
+def reg_text(node, me, user, seq, contact=True, expires=600):
+    c = (f"Contact: <sip:{user}@{IP}:5099>;expires={expires}\r\n" if contact else "")
+    return (f"REGISTER sip:{node[0]}:{node[1]} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {IP}:{me};branch=z9hG4bK-p{seq}-{user}-{time.time_ns()};rport\r\n"
+            f"From: <sip:{user}@{node[0]}>;tag=p{seq}\r\nTo: <sip:{user}@{node[0]}>\r\n"
+            f"Call-ID: {'prop' if contact else 'fetch'}-{user}-{seq}\r\nCSeq: {seq} REGISTER\r\n"
+            f"{c}Content-Length: 0\r\n\r\n")
+
+
+def propagation(run, samples):
+    """Two switchboards (127.0.0.2, 127.0.0.3) on the study's Redis: a user
+    registers at A; from A's 200 on, B is asked (a REGISTER fetch every
+    ~0.2 ms) until it lists the binding; then the same for the user
+    leaving at A. Delays in ms."""
+    binary = os.path.join(ROOT, "build-release", "switchboard")
+    nodes, procs = [("127.0.0.2", PORT), ("127.0.0.3", PORT)], []
+    for i, node in enumerate(nodes):
+        procs.append(run.spawn([binary, "-l", f"udp:{node[0]}:{PORT}", "--workers", "1", "--listeners", "1",
+                                "--log-level", "warn", "--admin", "none", "--store",
+                                f"redis://{IP}:{REDIS_PORT}", "--node", f"node{i}"], f"node{i}",
+                               run.proxy_cpus))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((IP, 0))
+    me = sock.getsockname()[1]
+    try:
+        time.sleep(1)
+        found = {"register": [], "unregister": []}
+        for n in range(samples):
+            user = f"prop{n}"
+            for phase, expires in (("register", 600), ("unregister", 0)):
+                if not sip_exchange(sock, nodes[0], reg_text(nodes[0], me, user, 1 if expires else 2,
+                                                             expires=expires)):
+                    continue
+                t0 = time.perf_counter()
+                while time.perf_counter() - t0 < 2:
+                    reply = sip_exchange(sock, nodes[1], reg_text(nodes[1], me, user, 1, contact=False))
+                    if reply is not None and (b"\r\nContact:" in reply) == (expires > 0):
+                        found[phase].append((time.perf_counter() - t0) * 1000)
+                        break
+    finally:
+        sock.close()
+        for p in procs:
+            run.stop(p)
+
+    def pct(v, q):
+        v = sorted(v)
+        return round(v[min(len(v) - 1, int(q * len(v)))], 3) if v else None
+    return {phase: {"samples": len(v), "p50_ms": pct(v, 0.5), "p99_ms": pct(v, 0.99),
+                    "max_ms": round(max(v), 3) if v else None}
+            for phase, v in found.items()}
+
+
+def redis_study(run, bench, quick):
+    """The shared store's cost: registrations per second and CPU per
+    registration (the proxy's, and Redis's beside it) for switchboard in
+    memory only, on SQLite and on Redis; CPU per call at fixed rates for
+    the three and Kamailio; and how long a change at one node takes to
+    reach another (p50/p99)."""
+    redis = RedisServer(run)
+    out = {"registrations": {}, "calls": {}, "propagation": {}}
+    try:
+        rates = [4000, 8000] if quick else [5000, 10000, 15000, 20000]
+        seconds = 2 if quick else 5
+        for variant in (None, "sqlite", "redis"):
+            redis.cli("flushall")
+            proxy = Proxy(run, "switchboard", 1, variant)
+            proxy.start()
+            steps, best = [], 0
+            try:
+                for n, rate in enumerate(rates):
+                    rcpu = redis.cpu()
+                    r = register_step(run, proxy, rate, seconds, f"r{n}")
+                    time.sleep(0.5)  # the write-behind catches up
+                    r["redis_cpu_us_per_registration"] = (round(1e6 * (redis.cpu() - rcpu) / r["successful"], 1)
+                                                          if variant == "redis" and r["successful"] else None)
+                    steps.append(r)
+                    log(f"  {proxy.name}: {rate:>6} REGISTER/s -> {'clean' if r['clean'] else 'NOT clean'}"
+                        f" ({r['cpu_us_per_registration']} us CPU each"
+                        f"{', Redis ' + str(r['redis_cpu_us_per_registration']) + ' us' if variant == 'redis' else ''})")
+                    if not r["clean"]:
+                        break
+                    best = rate
+                    time.sleep(1)
+            finally:
+                proxy.stop()
+            out["registrations"][proxy.name] = {"max_clean_per_second": best, "steps": steps}
+        redis.cli("flushall")
+        out["calls"] = fixed_rate_study(run, bench, quick,
+                                        [("switchboard", None), ("switchboard", "sqlite"),
+                                         ("switchboard", "redis"), ("kamailio", None)])
+        redis.cli("flushall")
+        out["propagation"] = propagation(run, 50 if quick else 300)
+        log(f"  propagation A->B: {out['propagation']}")
+    finally:
+        redis.stop()
+    return out
+
 
 def office_study(run, bench, quick):
     """No dial plan vs a 1000-extension one (the calls use none of it);
@@ -760,6 +902,19 @@ def study_table(kind, results):
                 f"{st['rate']}: {ratio(st['cpu_ms_per_call'], kb[st['rate']]['cpu_ms_per_call'])}"
                 for st in a if st["rate"] in kb and kb[st["rate"]]["clean"] and st["cpu_ms_per_call"]))
         return lines
+    if kind == "redis":
+        lines.append(f"{'configuration':28} {'max clean/s':>11}  us CPU per registration at each rate"
+                     f" (Redis's own in brackets)")
+        for name, r in results["registrations"].items():
+            per = ", ".join(f"{s['rate']}: {s['cpu_us_per_registration']}"
+                            + (f" [{s['redis_cpu_us_per_registration']}]" if s.get("redis_cpu_us_per_registration") else "")
+                            for s in r["steps"])
+            lines.append(f"{name:28} {r['max_clean_per_second']:>11}  {per}")
+        lines += study_table("office", results["calls"])
+        for phase, p in results["propagation"].items():
+            lines.append(f"propagation A->B, {phase:10}: p50 {p['p50_ms']} ms, p99 {p['p99_ms']} ms,"
+                         f" max {p['max_ms']} ms ({p['samples']} samples)")
+        return lines
     if kind in ("admin", "office"):
         lines.append(f"{'configuration':28} {'clean':>5}  mean ms CPU per call at each rate (ratio to kamailio)")
         k = results.get("kamailio-w1", {}).get("mean_cpu_ms_per_call", {})
@@ -792,6 +947,8 @@ def run_study(run, bench, kind, quick):
             results = admin_study(run, bench, quick)
         elif kind == "office":
             results = office_study(run, bench, quick)
+        elif kind == "redis":
+            results = redis_study(run, bench, quick)
         else:
             results = auth_study(run, bench, quick)
     finally:
@@ -929,7 +1086,7 @@ unset multiplot
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
-    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls", "admin", "office"],
+    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls", "admin", "office", "redis"],
                     help="instead of the main comparison: registrations with and without a store"
                          " (SQLite), calls with and without digest authentication, or calls over"
                          " TCP or TLS (one connection per call) and memory per idle connection,"

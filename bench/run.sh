@@ -2,21 +2,24 @@
 # SIPp benchmark: switchboard and Kamailio side by side on 127.0.0.1.
 #   bench/run.sh           full run (under 10 minutes)
 #   bench/run.sh --quick   smoke run (under 2 minutes)
-#   bench/run.sh --study registrations|auth|tcp|tls|admin|office [--quick]
+#   bench/run.sh --study registrations|auth|tcp|tls|admin|office|redis [--quick]
 #                          registrations with and without a store (SQLite),
 #                          calls with and without digest authentication, or
 #                          calls over TCP or TLS (SIPp -t tn; TLS through
 #                          stunnel, Debian's SIPp has none) and memory per
 #                          idle connection; or CPU per call with the admin
 #                          plane off, idle, and /metrics scraped every second;
-#                          or with no dial plan vs a 1000-extension one
+#                          or with no dial plan vs a 1000-extension one; or
+#                          the Redis store vs SQLite vs memory only
+#                          (registrations/s, CPU per call) and how fast a
+#                          change at one node reaches another
 # Installs what is missing, builds a Release binary, then runs bench/run.py,
 # which prints the table and writes bench/results/<stamp>.json and .png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES sip-tester kamailio kamailio-sqlite-modules kamailio-tls-modules \
-    sqlite3 python3 gnuplot-nox stunnel4 openssl
+    sqlite3 python3 gnuplot-nox stunnel4 openssl redis-server
 build build-release -DCMAKE_BUILD_TYPE=Release -DSB_TESTS=OFF
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 exec python3 bench/run.py "$@"
