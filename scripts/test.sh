@@ -50,7 +50,7 @@ stage "office features, 2 workers" tests/office_tests.sh build/switchboard build
 stage "shared store on Redis, 2 workers" tests/redis_tests.sh build/switchboard build/test-output/redis 2
 
 REDIS_SUBSET="test_calls_between_nodes test_concurrent_updates_keep_both test_node_restart_reloads
-    test_redis_killed_mid_run"
+    test_redis_killed_mid_run test_tcp_phone_reached_through_its_node"
 
 # Sanitizers: every bad memory access or undefined behaviour aborts the run.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1

@@ -322,4 +322,26 @@ test_concurrent_updates_keep_both() {
     stop_node a && stop_node b
 }
 
+# bob is connected to B over TCP from behind a NAT (B runs nat = always), so
+# only B's connection reaches him (RFC 5626); a call to him entering A is
+# handed to B, which uses that connection: answered, hung up by the caller.
+test_tcp_phone_reached_through_its_node() {
+    start_redis && start_node a "$A" && start_node b "$B" -l "tcp:$B:$PROXY_PORT" --nat always ||
+        return 1
+    python3 "$HERE/stream_ua.py" callee --proxy "$B:$PROXY_PORT" --transport tcp --user bob \
+        --hangup peer >"$DIR/bob.out" 2>&1 &
+    local callee=$!
+    PIDS+=("$callee")
+    for _ in $(seq 100); do
+        grep -q registered "$DIR/bob.out" && break
+        sleep 0.05
+    done
+    wait_bindings "$A" bob 1 >/dev/null || return 1
+    node_sipp caller "$A" uac_call_caller_hangs_up.xml 15080 bob
+    sipp_wait caller "$SIPP_PID" || return 1
+    wait "$callee" || { log "bob: $(tail -2 "$DIR/bob.out")"; return 1; }
+    log "A handed the call to B, which reached bob over his connection"
+    stop_node a && stop_node b
+}
+
 run_tests "redis tests" "$WORKERS workers, " "$@"

@@ -103,7 +103,16 @@ struct proxy_target {
      * connection went (RFC 5626 §5.3 / §7), 430 for a dialog's flow, else
      * 503 (RFC 3261 §8.1.3.1) */
     int unsent_code;
+    /* shared store: the Request-URI for the switchboard that holds the
+     * callee's connection ("sip:USER@NODE;sb-peer"), ruri points here */
+    char peer_uri[320];
 };
+
+/* The Request-URI parameter by which one switchboard asks another (that
+ * shares its location service) to reach a user over the connections only
+ * it holds: no dial plan, only the bindings made there. It only narrows
+ * what the receiver would do anyway, so it needs no signature. */
+#define PEER_PARAM "sb-peer"
 
 /* The flow token of the Route of ours a request came back with (flow.h). */
 struct route_flow {
@@ -779,6 +788,7 @@ static int carry_uri_params(osip_uri_t *target, const osip_uri_t *original)
          param = osip_list_get_next(&it)) {
         osip_uri_param_t *have = NULL;
         if (!param->gname || is_transport_param(param->gname) ||
+            osip_strcasecmp(param->gname, PEER_PARAM) == 0 ||
             osip_uri_uparam_get_byname(target, param->gname, &have) == 0)
             continue;
         char *name = osip_strdup(param->gname);
@@ -918,14 +928,39 @@ static void stream_side(struct proxy_target *t)
             .present = true, .transport = t->dest.transport, .addr = t->dest.peer};
 }
 
-/* Where binding @b is reached: over its connection while that lives
- * (RFC 5626: the flow); a phone behind NAT whose connection went is not
- * reached at all (*gone set: never a new connection to a NATed contact);
- * a NAT mapping for one behind NAT over UDP; else its Contact, over the
- * transport the Contact asks for. Returns 0 or a negative code. */
-static int binding_target(struct proxy *p, const struct registrar_binding *b,
+/* A binding made at another switchboard over TCP or TLS: its connection
+ * is there (the flow), so the request goes to that switchboard, which
+ * reaches the phone over it. @aor's user goes into the Request-URI.
+ * Returns 0, or a negative code when the node's name is not an address. */
+static int peer_target(struct proxy *p, const struct registrar_binding *b, const char *aor,
+                       struct proxy_target *t)
+{
+    size_t user = strcspn(aor, "@");
+    t->dest = (struct sb_dest){.transport = SB_UDP, .local = b->local, .fd = -1};
+    if (sipmsg_addr_parse(b->node, &t->dest.peer) != 0)
+        return SB_EINVAL;
+    int n = snprintf(t->peer_uri, sizeof(t->peer_uri), "sip:%.*s@%s;" PEER_PARAM, (int)user, aor,
+                     b->node);
+    if (n < 0 || (size_t)n >= sizeof(t->peer_uri))
+        return SB_ERANGE;
+    t->ruri = t->peer_uri;
+    t->unsent_code = 480;
+    return net_resolve(p->env.net, &t->dest, NULL);
+}
+
+/* Where binding @b (of @aor) is reached: through the switchboard that
+ * holds its connection when another one does (shared store); over its
+ * connection while that lives (RFC 5626: the flow); a phone behind NAT
+ * whose connection went is not reached at all (*gone set: never a new
+ * connection to a NATed contact); a NAT mapping for one behind NAT over
+ * UDP; else its Contact, over the transport the Contact asks for. Fills
+ * *@t from scratch; returns 0 or a negative code. */
+static int binding_target(struct proxy *p, const struct registrar_binding *b, const char *aor,
                           struct proxy_target *t, bool *gone)
 {
+    memset(t, 0, sizeof(*t));
+    if (b->node && b->transport != SB_UDP && peer_target(p, b, aor, t) == 0)
+        return 0;
     t->ruri = b->uri;
     t->dest = (struct sb_dest){.transport = b->transport, .local = b->local, .fd = -1};
     if (b->transport != SB_UDP && b->conn && net_conn_alive(p->env.net, b->conn)) {
@@ -962,10 +997,23 @@ static int binding_target(struct proxy *p, const struct registrar_binding *b,
     return net_resolve(p->env.net, &t->dest, NULL);
 }
 
+/* Is @t a second branch to a switchboard one of @targets[0..n) goes to? */
+static bool peer_repeated(const struct proxy_target *targets, size_t n,
+                          const struct proxy_target *t)
+{
+    for (size_t i = 0; t->ruri == t->peer_uri && i < n; i++)
+        if (targets[i].ruri == targets[i].peer_uri && !strcmp(targets[i].peer_uri, t->peer_uri))
+            return true;
+    return false;
+}
+
 /* Targets for a request to one of our users: every live binding we can
  * reach. Returns the count (0: none); *flows_gone says some were phones
- * whose connection went. *set must be freed by the caller. */
-static size_t registered_targets(struct proxy *p, const osip_uri_t *ruri,
+ * whose connection went. *set must be freed by the caller.
+ * @peer_only: the request came from a switchboard sharing our location
+ * service for the phones connected here (PEER_PARAM): only the bindings
+ * made here. */
+static size_t registered_targets(struct proxy *p, const osip_uri_t *ruri, bool peer_only,
                                  struct registrar_set **set, struct proxy_target **targets,
                                  bool *flows_gone)
 {
@@ -981,9 +1029,13 @@ static size_t registered_targets(struct proxy *p, const osip_uri_t *ruri,
     if (!*targets)
         return 0;
     size_t n = 0;
-    for (size_t i = 0; i < (*set)->count; i++)
-        if (binding_target(p, &(*set)->bindings[i], &(*targets)[n], flows_gone) == 0)
+    for (size_t i = 0; i < (*set)->count; i++) {
+        const struct registrar_binding *b = &(*set)->bindings[i];
+        if ((peer_only && b->node) || binding_target(p, b, aor, &(*targets)[n], flows_gone) != 0)
+            continue;
+        if (!peer_repeated(*targets, n, &(*targets)[n]))
             n++;
+    }
     return n;
 }
 
@@ -1107,9 +1159,12 @@ static size_t office_targets(struct office_call *oc, const struct callroute_stag
     *targets = calloc(total ? total : 1, sizeof(**targets));
     bool gone = false;
     for (size_t i = 0; *targets && i < stage->count; i++)
-        for (size_t b = 0; sets[i] && b < sets[i]->count; b++)
-            if (binding_target(p, &sets[i]->bindings[b], &(*targets)[n], &gone) == 0)
+        for (size_t b = 0; sets[i] && b < sets[i]->count; b++) {
+            struct proxy_target *t = &(*targets)[n];
+            if (binding_target(p, &sets[i]->bindings[b], stage->users[i], t, &gone) == 0 &&
+                !peer_repeated(*targets, n, t))
                 n++;
+        }
     return n;
 }
 
@@ -1278,6 +1333,22 @@ static bool route_office(struct proxy *p, struct server_txn *st, osip_message_t 
     return true;
 }
 
+/* Removes PEER_PARAM from @uri; returns whether it was there. */
+static bool take_peer_param(osip_uri_t *uri)
+{
+    osip_list_iterator_t it;
+    int pos = 0;
+    for (osip_uri_param_t *param = osip_list_get_first(&uri->url_params, &it); param;
+         param = osip_list_get_next(&it), pos++) {
+        if (param->gname && osip_strcasecmp(param->gname, PEER_PARAM) == 0) {
+            osip_list_remove(&uri->url_params, pos);
+            osip_uri_param_free(param);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Answers requests addressed to the proxy itself or its users. */
 static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
                         uint32_t loop_hash)
@@ -1295,12 +1366,14 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
         txn_server_respond_code(st, 501, NULL);
         return;
     }
-    if (route_office(p, st, fwd, loop_hash))
+    /* from another switchboard: it applied the dial plan already */
+    bool peer = take_peer_param(fwd->req_uri);
+    if (!peer && route_office(p, st, fwd, loop_hash))
         return;
     struct registrar_set *set;
     struct proxy_target *targets;
     bool flows_gone;
-    size_t count = registered_targets(p, fwd->req_uri, &set, &targets, &flows_gone);
+    size_t count = registered_targets(p, fwd->req_uri, peer, &set, &targets, &flows_gone);
     if (count == 0 && flows_gone) {
         /* RFC 5626 §5.3: registered, but only over connections that are
          * gone; it will be back when it registers again */
@@ -1421,7 +1494,8 @@ static bool ack_to_binding(struct proxy *p, osip_message_t *ack, struct sb_dest 
     struct registrar_set *set;
     struct proxy_target *targets;
     bool gone;
-    size_t count = registered_targets(p, ack->req_uri, &set, &targets, &gone);
+    bool peer = take_peer_param(ack->req_uri);
+    size_t count = registered_targets(p, ack->req_uri, peer, &set, &targets, &gone);
     osip_uri_t *uri = NULL;
     bool ok = count > 0 && osip_uri_init(&uri) == 0 && osip_uri_parse(uri, targets[0].ruri) == 0;
     if (ok) {

@@ -4,7 +4,8 @@
  * Covered: 100 Trying and forking to every binding, Max-Forwards and loop
  * detection, CANCEL, Timer C, a phone reached over its connection (RFC
  * 5626) and its absence (480), two Record-Routes on a transport switch
- * (RFC 5658), and a send that fails (the unsent code). */
+ * (RFC 5658), a send that fails (the unsent code), and a phone connected
+ * to another switchboard sharing the location service (both sides). */
 #include <stdio.h>
 #include <urcu.h>
 
@@ -308,4 +309,56 @@ Test(proxy, a_transport_switch_records_both_sides_and_a_failed_send_is_480)
               "then the caller's side, UDP");
     unsent(i);
     cr_assert_eq(count_sent("SIP/2.0 480", NULL), 1, "480 at once, not after Timer B");
+}
+
+/* Binds @uri to @aor as a binding another switchboard (@node) made over
+ * TCP from behind NAT, as the shared store's merge caches it. */
+static void bind_elsewhere(const char *aor, const char *uri, const char *node)
+{
+    struct registrar_binding b = {.contact = uri,
+                                  .uri = uri,
+                                  .call_id = "elsewhere",
+                                  .cseq = 1,
+                                  .expires_at_ms = now + 3600000,
+                                  .q = 1000,
+                                  .transport = SB_TCP,
+                                  .use_source = true,
+                                  .node = node};
+    sipmsg_host_to_addr("10.0.0.9", 40000, &b.source);
+    sipmsg_host_to_addr("127.0.0.1", 5060, &b.local.addr);
+    cr_assert_eq(registrar_restore(registrar, aor, &b, 1, now), 0);
+}
+
+/* Shared store: bob's TCP connection is at another switchboard; the INVITE
+ * goes there, with a Request-URI naming it and the peer parameter; his UDP
+ * phone is reached directly. */
+Test(proxy, a_phone_connected_to_another_node_is_reached_through_it)
+{
+    bind_elsewhere("bob", "sip:bob@192.168.1.7:5062;transport=tcp", "127.0.0.3:5070");
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    deliver(INVITE_BOB);
+    int i = -1;
+    cr_assert_eq(count_sent("INVITE sip:bob@127.0.0.3:5070;sb-peer SIP/2.0", &i), 1);
+    cr_assert_eq(sent[i].dest.transport, SB_UDP);
+    char peer[64];
+    sipmsg_addr_format(&sent[i].dest.peer, peer, sizeof(peer));
+    cr_assert_str_eq(peer, "127.0.0.3:5070");
+    cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.7:5062 SIP/2.0", NULL), 1);
+    cr_assert_eq(count_sent("SIP/2.0 480", NULL), 0);
+}
+
+/* The other side: a request carrying the peer parameter reaches only the
+ * bindings made here (never back to another node), and the parameter does
+ * not travel on in the Request-URI. */
+Test(proxy, a_peer_request_reaches_only_the_phones_connected_here)
+{
+    bind_elsewhere("bob", "sip:bob@192.168.1.7:5062;transport=tcp", "127.0.0.3:5070");
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    deliver(INVITE_TO("sip:bob@127.0.0.1;sb-peer", "70"));
+    int i = -1;
+    cr_assert_eq(count_sent("INVITE ", &i), 1);
+    cr_assert(strncmp(sent[i].text, "INVITE sip:bob@10.0.0.7:5062 SIP/2.0", 36) == 0, "%s",
+              sent[i].text);
+    const char *eol = strstr(sent[i].text, "\r\n");
+    cr_assert(eol && !memmem(sent[i].text, (size_t)(eol - sent[i].text), "sb-peer", 7));
 }
