@@ -763,12 +763,36 @@ def propagation(run, samples):
             for phase, v in found.items()}
 
 
+def setup_latency(run, bench, redis, rate):
+    """Call setup latency (INVITE -> 100, 180, 200 at the proxy's port, from
+    a packet capture) at @rate for each store and Kamailio."""
+    out = {}
+    for kind, variant in (("switchboard", None), ("switchboard", "sqlite"), ("switchboard", "redis"),
+                          ("kamailio", None)):
+        redis.cli("flushall")
+        proxy = Proxy(run, kind, 1, variant)
+        proxy.start()
+        callee = None
+        try:
+            callee = bench.with_callee(proxy)
+            time.sleep(0.3)
+            r = bench.call_step(proxy, rate, bench.step_seconds, tag="probe", probe=True)
+            out[proxy.name] = {"rate": rate, "clean": r["clean"], "latency": r["latency"]}
+            log(f"  {proxy.name} at {rate} cps: {r['latency']}")
+        finally:
+            if callee:
+                run.stop(callee, signal.SIGKILL)
+            proxy.stop()
+            time.sleep(1)
+    return out
+
+
 def redis_study(run, bench, quick):
     """The shared store's cost: registrations per second and CPU per
     registration (the proxy's, and Redis's beside it) for switchboard in
-    memory only, on SQLite and on Redis; CPU per call at fixed rates for
-    the three and Kamailio; and how long a change at one node takes to
-    reach another (p50/p99)."""
+    memory only, on SQLite and on Redis; CPU per call at fixed rates and
+    call setup latency for the three and Kamailio; and how long a change
+    at one node takes to reach another (p50/p99)."""
     redis = RedisServer(run)
     out = {"registrations": {}, "calls": {}, "propagation": {}}
     try:
@@ -801,6 +825,7 @@ def redis_study(run, bench, quick):
         out["calls"] = fixed_rate_study(run, bench, quick,
                                         [("switchboard", None), ("switchboard", "sqlite"),
                                          ("switchboard", "redis"), ("kamailio", None)])
+        out["setup_latency"] = setup_latency(run, bench, redis, 200 if quick else 500)
         redis.cli("flushall")
         out["propagation"] = propagation(run, 50 if quick else 300)
         log(f"  propagation A->B: {out['propagation']}")
@@ -911,6 +936,11 @@ def study_table(kind, results):
                             for s in r["steps"])
             lines.append(f"{name:28} {r['max_clean_per_second']:>11}  {per}")
         lines += study_table("office", results["calls"])
+        for name, r in results.get("setup_latency", {}).items():
+            lat = r["latency"] or {}
+            lines.append(f"{name:28} setup at {r['rate']} cps: " + ", ".join(
+                f"{leg.replace('_', '->')} p50 {(lat.get(leg) or {}).get('p50_ms')} p99 {(lat.get(leg) or {}).get('p99_ms')} ms"
+                for leg in ("invite_100", "invite_180", "invite_200")))
         for phase, p in results["propagation"].items():
             lines.append(f"propagation A->B, {phase:10}: p50 {p['p50_ms']} ms, p99 {p['p99_ms']} ms,"
                          f" max {p['max_ms']} ms ({p['samples']} samples)")
