@@ -20,6 +20,7 @@ PROXY_PORT=${SB_TEST_PORT:-15460}
 ADMIN_PORT=${SB_TEST_ADMIN_PORT:-18460}
 REDIS_PORT=${SB_TEST_REDIS_PORT:-16479}
 mkdir -p "$OUT"
+OUT=$(realpath "$OUT") # redis-server runs in the test's folder: no relative paths
 . "$HERE/lib.sh"
 . "$HERE/sipp_lib.sh"
 
@@ -39,14 +40,14 @@ rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 
 start_redis() {
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no \
-        --dir "$DIR" --logfile "$DIR/redis.log" >/dev/null 2>&1 &
+        --dir "$DIR" --logfile "$DIR/redis.log" >"$DIR/redis.err" 2>&1 &
     REDIS_PID=$!
     PIDS+=("$REDIS_PID")
     for _ in $(seq 100); do
         [ "$(rcli ping 2>/dev/null)" = PONG ] && return 0
         sleep 0.05
     done
-    log "redis-server did not start"
+    log "redis-server did not start: $(tail -3 "$DIR/redis.err" "$DIR/redis.log" 2>/dev/null)"
     return 1
 }
 
