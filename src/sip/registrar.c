@@ -383,10 +383,22 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
     return 0;
 }
 
-static int update_record(struct registrar *reg, const char *aor,
-                         const struct registrar_change *changes, size_t count, bool remove_all,
-                         const char *call_id, uint32_t cseq, uint64_t now_ms,
-                         struct registrar_set **after)
+/* Keeps the live bindings of @b[0..n) in place; returns how many. */
+static size_t drop_expired(struct registrar_binding *b, size_t n, uint64_t now_ms)
+{
+    size_t live = 0;
+    for (size_t i = 0; i < n; i++)
+        if (b[i].expires_at_ms > now_ms)
+            b[live++] = b[i];
+    return live;
+}
+
+/* The one way a record changes: @fn computes the successor of @aor's set
+ * (see registrar_rewrite), which replaces it unless another thread got
+ * there first, and then @fn runs again on the newer set. */
+static int rewrite_record(struct registrar *reg, const char *aor, size_t extra,
+                          registrar_rewrite_fn fn, void *arg, uint64_t now_ms,
+                          struct registrar_set **after)
 {
     unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
     int rc;
@@ -400,22 +412,57 @@ static int update_record(struct registrar *reg, const char *aor,
         struct reg_record *old = node ? caa_container_of(node, struct reg_record, node) : NULL;
         if (old)
             tsan_observe(old);
-        size_t room = (old ? old->set->count : 0) + count;
+        size_t room = (old ? old->set->count : 0) + extra;
         struct registrar_binding *next = malloc((room ? room : 1) * sizeof(*next));
-        if (!next) {
-            rc = SB_ENOMEM;
-            break;
+        rc = next ? fn(arg, old ? old->set : NULL, next, room) : SB_ENOMEM;
+        if (rc >= 0) {
+            size_t n = drop_expired(next, (size_t)rc, now_ms);
+            rc = reg->limits.max_bindings && n > reg->limits.max_bindings
+                     ? SB_ELIMIT
+                     : record_replace(reg, aor, hash, &iter, old, next, n, after, now_ms);
         }
-        rc = bindings_merge(reg, old ? old->set : NULL, changes, count, remove_all, call_id, cseq,
-                            now_ms, next);
-        if (rc >= 0)
-            rc = record_replace(reg, aor, hash, &iter, old, next, (size_t)rc, after, now_ms);
         if (old)
             tsan_rcu_read_done(old); /* its strings were copied, not kept */
         free(next);
     } while (rc == SB_EAGAIN);
     rcu_read_unlock();
     return rc;
+}
+
+/* What a REGISTER asks of one record (registrar_update's arguments). */
+struct update_args {
+    const struct registrar *reg;
+    const struct registrar_change *changes;
+    size_t count;
+    bool remove_all;
+    const char *call_id;
+    uint32_t cseq;
+    uint64_t now_ms;
+};
+
+/* registrar_rewrite_fn for a REGISTER: RFC 3261 §10.3 steps 6-8. */
+static int update_fn(void *arg, const struct registrar_set *old, struct registrar_binding *out,
+                     size_t room)
+{
+    const struct update_args *u = arg;
+    (void)room; /* sized old + count, all bindings_merge can need */
+    return bindings_merge(u->reg, old, u->changes, u->count, u->remove_all, u->call_id, u->cseq,
+                          u->now_ms, out);
+}
+
+static int update_record(struct registrar *reg, const char *aor,
+                         const struct registrar_change *changes, size_t count, bool remove_all,
+                         const char *call_id, uint32_t cseq, uint64_t now_ms,
+                         struct registrar_set **after)
+{
+    struct update_args u = {.reg = reg,
+                            .changes = changes,
+                            .count = count,
+                            .remove_all = remove_all,
+                            .call_id = call_id,
+                            .cseq = cseq,
+                            .now_ms = now_ms};
+    return rewrite_record(reg, aor, count, update_fn, &u, now_ms, after);
 }
 
 int registrar_update(struct registrar *reg, const char *aor, const struct registrar_change *changes,
@@ -452,44 +499,10 @@ int registrar_restore(struct registrar *reg, const char *aor, const struct regis
     return rc;
 }
 
-/* Keeps the live bindings of @b[0..n) in place; returns how many. */
-static size_t drop_expired(struct registrar_binding *b, size_t n, uint64_t now_ms)
-{
-    size_t live = 0;
-    for (size_t i = 0; i < n; i++)
-        if (b[i].expires_at_ms > now_ms)
-            b[live++] = b[i];
-    return live;
-}
-
 int registrar_rewrite(struct registrar *reg, const char *aor, size_t extra, registrar_rewrite_fn fn,
                       void *arg, uint64_t now_ms)
 {
-    unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
-    int rc;
-    rcu_read_lock();
-    do {
-        struct cds_lfht_iter iter;
-        cds_lfht_lookup(reg->table, hash, match_aor, aor, &iter);
-        struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
-        struct reg_record *old = node ? caa_container_of(node, struct reg_record, node) : NULL;
-        if (old)
-            tsan_observe(old);
-        size_t room = (old ? old->set->count : 0) + extra;
-        struct registrar_binding *next = malloc((room ? room : 1) * sizeof(*next));
-        rc = next ? fn(arg, old ? old->set : NULL, next, room) : SB_ENOMEM;
-        if (rc >= 0) {
-            size_t n = drop_expired(next, (size_t)rc, now_ms);
-            rc = reg->limits.max_bindings && n > reg->limits.max_bindings
-                     ? SB_ELIMIT
-                     : record_replace(reg, aor, hash, &iter, old, next, n, NULL, now_ms);
-        }
-        if (old)
-            tsan_rcu_read_done(old);
-        free(next);
-    } while (rc == SB_EAGAIN);
-    rcu_read_unlock();
-    return rc;
+    return rewrite_record(reg, aor, extra, fn, arg, now_ms, NULL);
 }
 
 void registrar_foreach_aor(struct registrar *reg, void (*fn)(void *arg, const char *aor), void *arg)
