@@ -19,6 +19,7 @@ The proxy is pinned to the last CPU and SIPp to the others when there are at
 least two (taskset); that split is printed with the results.
 """
 import argparse
+import contextlib
 import csv
 import hashlib
 import json
@@ -570,6 +571,24 @@ def registration_study(run, quick):
     return out
 
 
+@contextlib.contextmanager
+def proxy_with_callee(run, bench, kind, variant):
+    """One worker of @kind/@variant, started with the benchmark's callee
+    registered; both stopped (and a second to settle) after."""
+    proxy = Proxy(run, kind, 1, variant)
+    proxy.start()
+    callee = None
+    try:
+        callee = bench.with_callee(proxy)
+        time.sleep(0.3)
+        yield proxy
+    finally:
+        if callee:
+            run.stop(callee, signal.SIGKILL)
+        proxy.stop()
+        time.sleep(1)
+
+
 def auth_study(run, bench, quick):
     """Calls per second and CPU per call at every rate step, without and with
     digest authentication of every INVITE (and the callee's REGISTER), for
@@ -578,19 +597,9 @@ def auth_study(run, bench, quick):
     out = {}
     for kind, variant in (("switchboard", None), ("switchboard", "auth"),
                           ("kamailio", None), ("kamailio", "auth")):
-        proxy = Proxy(run, kind, 1, variant)
-        proxy.start()
-        callee = None
-        try:
-            callee = bench.with_callee(proxy)
-            time.sleep(0.3)
+        with proxy_with_callee(run, bench, kind, variant) as proxy:
             best, steps = bench.max_cps(proxy, rates)
             out[proxy.name] = {"max_clean_cps": best, "steps": steps}
-        finally:
-            if callee:
-                run.stop(callee, signal.SIGKILL)
-            proxy.stop()
-            time.sleep(1)
     return out
 
 
@@ -770,20 +779,10 @@ def setup_latency(run, bench, redis, rate):
     for kind, variant in (("switchboard", None), ("switchboard", "sqlite"), ("switchboard", "redis"),
                           ("kamailio", None)):
         redis.cli("flushall")
-        proxy = Proxy(run, kind, 1, variant)
-        proxy.start()
-        callee = None
-        try:
-            callee = bench.with_callee(proxy)
-            time.sleep(0.3)
+        with proxy_with_callee(run, bench, kind, variant) as proxy:
             r = bench.call_step(proxy, rate, bench.step_seconds, tag="probe", probe=True)
             out[proxy.name] = {"rate": rate, "clean": r["clean"], "latency": r["latency"]}
             log(f"  {proxy.name} at {rate} cps: {r['latency']}")
-        finally:
-            if callee:
-                run.stop(callee, signal.SIGKILL)
-            proxy.stop()
-            time.sleep(1)
     return out
 
 
