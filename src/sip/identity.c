@@ -201,6 +201,18 @@ static bool wild_port(const struct identity *id, unsigned port)
     return false;
 }
 
+/* Is @host (bare) one of the addresses the interfaces have now (the
+ * wildcard listens' view, swapped under RCU by the address watcher)? */
+static bool interface_has(const struct identity *id, const char *host)
+{
+    rcu_read_lock();
+    struct identity_addrs *a = rcu_dereference(((struct identity *)id)->addrs);
+    tsan_observe(a);
+    bool found = addrs_has(a, host);
+    tsan_rcu_read_done(a);
+    rcu_read_unlock();
+    return found;
+}
 bool identity_is_local(const struct identity *id, const char *host, unsigned port)
 {
     if (!host)
@@ -214,15 +226,7 @@ bool identity_is_local(const struct identity *id, const char *host, unsigned por
         if ((e->port == 0 || e->port == port) && !strcasecmp(e->host, host))
             return true;
     }
-    if (!wild_port(id, port))
-        return false;
-    rcu_read_lock();
-    struct identity_addrs *a = rcu_dereference(((struct identity *)id)->addrs);
-    tsan_observe(a);
-    bool found = addrs_has(a, host);
-    tsan_rcu_read_done(a);
-    rcu_read_unlock();
-    return found;
+    return wild_port(id, port) && interface_has(id, host);
 }
 
 bool identity_is_local_host(const struct identity *id, const char *host)
@@ -234,15 +238,7 @@ bool identity_is_local_host(const struct identity *id, const char *host)
     for (size_t i = 0; i < id->count; i++)
         if (!strcasecmp(id->entries[i].host, host))
             return true;
-    if (id->wild_count == 0)
-        return false;
-    rcu_read_lock();
-    struct identity_addrs *a = rcu_dereference(((struct identity *)id)->addrs);
-    tsan_observe(a);
-    bool found = addrs_has(a, host);
-    tsan_rcu_read_done(a);
-    rcu_read_unlock();
-    return found;
+    return id->wild_count > 0 && interface_has(id, host);
 }
 
 bool identity_is_local_uri(const struct identity *id, const osip_uri_t *uri)

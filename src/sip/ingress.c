@@ -60,6 +60,30 @@ static bool request_line_scheme(const char *buf, size_t len, char *scheme, size_
     return uri + i < buf + n && uri[i] == ':';
 }
 
+/* The header lines of @buf[0..len), one per call: starts after the
+ * request line (*@line NULL on the first call), stops at the blank line or
+ * the end. Sets *@line and *@l (the line without its CR LF); returns
+ * whether there is one. */
+static bool next_header_line(const char *buf, size_t len, const char **line, size_t *l)
+{
+    const char *end = buf + len;
+    const char *at = *line ? *line + *l : buf;
+    const char *nl = memchr(at, '\n', (size_t)(end - at));
+    if (!nl || nl + 1 >= end)
+        return false;
+    const char *start = nl + 1;
+    const char *eol = memchr(start, '\n', (size_t)(end - start));
+    size_t n = eol ? (size_t)(eol - start) : (size_t)(end - start);
+    *line = start;
+    *l = n;
+    if (n > 0 && start[n - 1] == '\r')
+        n--;
+    if (n == 0)
+        return false; /* the blank line: end of headers */
+    *l = n;
+    return true;
+}
+
 /* A request libosip2 could not parse may still say where to answer: RFC
  * 3261 §8.2 wants an answer whenever one can be built. Rebuilds a minimal
  * request from the first Via, From, To, Call-ID and CSeq lines and parses
@@ -74,15 +98,9 @@ static osip_message_t *salvage(const char *buf, size_t len)
         return NULL;
     size_t n = (size_t)snprintf(text, SALVAGE_MAX, "OPTIONS sip:invalid.invalid SIP/2.0\r\n");
     bool seen[REPLY_HEADERS] = {false};
-    const char *end = buf + len;
-    for (const char *line = memchr(buf, '\n', len); line && line + 1 < end;) {
-        line++;
-        const char *eol = memchr(line, '\n', (size_t)(end - line));
-        size_t l = eol ? (size_t)(eol - line) : (size_t)(end - line);
-        if (l > 0 && line[l - 1] == '\r')
-            l--;
-        if (l == 0)
-            break; /* the blank line: end of headers */
+    const char *line = NULL;
+    size_t l = 0;
+    while (next_header_line(buf, len, &line, &l)) {
         int h = reply_header(line, l);
         if (h >= 0 && !seen[h] && !memchr(line, '\0', l) && n + l + 3 < SALVAGE_MAX) {
             memcpy(text + n, line, l);
@@ -90,7 +108,6 @@ static osip_message_t *salvage(const char *buf, size_t len)
             n += l + 2;
             seen[h] = true;
         }
-        line = eol;
     }
     osip_message_t *msg = NULL;
     bool all = true;
@@ -175,21 +192,14 @@ static void capture_contacts(const char *buf, size_t len, struct ingress *out)
     size_t used = 0;
     unsigned count = 0;
     bool ok = block != NULL;
-    const char *end = buf + len;
-    for (const char *line = memchr(buf, '\n', len); ok && line && line + 1 < end;) {
-        line++;
-        const char *eol = memchr(line, '\n', (size_t)(end - line));
-        size_t l = eol ? (size_t)(eol - line) : (size_t)(end - line);
-        if (l > 0 && line[l - 1] == '\r')
-            l--;
-        if (l == 0)
-            break;
+    const char *line = NULL;
+    size_t l = 0;
+    while (ok && next_header_line(buf, len, &line, &l)) {
         if (line[0] == ' ' || line[0] == '\t')
             ok = false; /* folded: leave it to libosip2 */
         const char *value = contact_value(line, l);
         if (ok && value)
             ok = split_contacts(value, line + l, block, &used, len + 1, &count);
-        line = eol;
     }
     if (!ok || count == 0) {
         free(block);

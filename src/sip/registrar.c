@@ -475,28 +475,29 @@ int registrar_update(struct registrar *reg, const char *aor, const struct regist
     return rc;
 }
 
+/* registrar_rewrite_fn for a restore: the given bindings, whatever was
+ * there (rewrite_record drops the expired ones and checks the limit). */
+struct restore_args {
+    const struct registrar_binding *b;
+    size_t count;
+};
+
+static int restore_fn(void *arg, const struct registrar_set *old, struct registrar_binding *out,
+                      size_t room)
+{
+    const struct restore_args *r = arg;
+    (void)old;
+    (void)room; /* sized old + count */
+    if (r->count)
+        memcpy(out, r->b, r->count * sizeof(*out));
+    return (int)r->count;
+}
+
 int registrar_restore(struct registrar *reg, const char *aor, const struct registrar_binding *b,
                       size_t count, uint64_t now_ms)
 {
-    unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
-    struct registrar_binding live[count ? count : 1];
-    size_t n = 0;
-    for (size_t i = 0; i < count; i++)
-        if (b[i].expires_at_ms > now_ms)
-            live[n++] = b[i];
-    if (reg->limits.max_bindings && n > reg->limits.max_bindings)
-        return SB_ELIMIT;
-    int rc;
-    rcu_read_lock();
-    do {
-        struct cds_lfht_iter iter;
-        cds_lfht_lookup(reg->table, hash, match_aor, aor, &iter);
-        struct cds_lfht_node *node = cds_lfht_iter_get_node(&iter);
-        struct reg_record *old = node ? caa_container_of(node, struct reg_record, node) : NULL;
-        rc = record_replace(reg, aor, hash, &iter, old, live, n, NULL, now_ms);
-    } while (rc == SB_EAGAIN);
-    rcu_read_unlock();
-    return rc;
+    struct restore_args r = {.b = b, .count = count};
+    return rewrite_record(reg, aor, count, restore_fn, &r, now_ms, NULL);
 }
 
 int registrar_rewrite(struct registrar *reg, const char *aor, size_t extra, registrar_rewrite_fn fn,
