@@ -1,6 +1,9 @@
 /* The proxy's secret and its HMAC. See secret.h. HMAC-SHA-256 is computed
  * from its definition (RFC 2104) over two EVP digests with pads made once,
- * so that no OpenSSL context is shared between threads. */
+ * so that no OpenSSL context is shared between threads. The digest is
+ * fetched once: EVP_sha256() would fetch it from the provider again on
+ * every EVP_DigestInit_ex(), and fetched EVP_MDs may be shared (OpenSSL 3
+ * "Fetching algorithms"). */
 #include "switchboard/secret.h"
 
 #include <errno.h>
@@ -18,6 +21,7 @@
 #define BLOCK 64 /* SHA-256 block size */
 
 struct secret {
+    EVP_MD *sha256; /* owned; read-only once made */
     unsigned char ipad[BLOCK];
     unsigned char opad[BLOCK];
 };
@@ -31,8 +35,9 @@ int secret_from_bytes(const void *key, size_t len, struct secret **out)
         return SB_ENOMEM;
     unsigned char k[BLOCK] = {0};
     unsigned int n = 0;
-    if (EVP_Digest(key, len, k, &n, EVP_sha256(), NULL) != 1) {
-        free(s);
+    s->sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+    if (!s->sha256 || EVP_Digest(key, len, k, &n, s->sha256, NULL) != 1) {
+        secret_free(s);
         return SB_ENOMEM;
     }
     for (size_t i = 0; i < BLOCK; i++) {
@@ -71,6 +76,9 @@ int secret_random(struct secret **out, unsigned char key_out[SECRET_KEY_BYTES])
 
 void secret_free(struct secret *s)
 {
+    if (!s)
+        return;
+    EVP_MD_free(s->sha256);
     free(s);
 }
 
@@ -80,7 +88,7 @@ void secret_mac(const struct secret *s, const char *const *parts, size_t count,
     unsigned char inner[SECRET_MAC_BYTES];
     unsigned int n = 0;
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+    bool ok = ctx && EVP_DigestInit_ex(ctx, s->sha256, NULL) == 1 &&
               EVP_DigestUpdate(ctx, s->ipad, BLOCK) == 1;
     for (size_t i = 0; ok && i < count; i++) {
         const char *p = parts[i] ? parts[i] : "";
@@ -89,7 +97,7 @@ void secret_mac(const struct secret *s, const char *const *parts, size_t count,
         ok = EVP_DigestUpdate(ctx, frame, 4) == 1 && EVP_DigestUpdate(ctx, p, len) == 1;
     }
     ok = ok && EVP_DigestFinal_ex(ctx, inner, &n) == 1 &&
-         EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
+         EVP_DigestInit_ex(ctx, s->sha256, NULL) == 1 &&
          EVP_DigestUpdate(ctx, s->opad, BLOCK) == 1 && EVP_DigestUpdate(ctx, inner, n) == 1 &&
          EVP_DigestFinal_ex(ctx, out, &n) == 1;
     EVP_MD_CTX_free(ctx);
