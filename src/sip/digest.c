@@ -2,6 +2,7 @@
 #include "switchboard/digest.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,12 +63,25 @@ size_t digest_hex_len(enum digest_alg alg)
     return alg == DIGEST_SHA256 ? 64 : 32;
 }
 
+/* Fetched once for the process (never freed: they live as long as it).
+ * EVP_md5() and EVP_sha256() would fetch again on every digest; fetched
+ * EVP_MDs may be shared between threads. */
+static EVP_MD *fetched_md5, *fetched_sha256;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_digests(void)
+{
+    fetched_md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    fetched_sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
 void digest_hash_hex(enum digest_alg alg, const void *data, size_t len, char *hex)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
-    const EVP_MD *type = alg == DIGEST_SHA256 ? EVP_sha256() : EVP_md5();
-    if (EVP_Digest(data, len, md, &n, type, NULL) != 1)
+    pthread_once(&fetch_once, fetch_digests);
+    const EVP_MD *type = alg == DIGEST_SHA256 ? fetched_sha256 : fetched_md5;
+    if (!type || EVP_Digest(data, len, md, &n, type, NULL) != 1)
         n = 0; /* an empty hash never matches a response */
     static const char digits[] = "0123456789abcdef";
     for (unsigned int i = 0; i < n; i++) {
