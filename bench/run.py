@@ -908,8 +908,39 @@ def stream_study(run, bench, kind, quick):
     return out
 
 
+def floor_study(run, bench, quick):
+    """The machine's floor: a server that only echoes (bench/floor.c),
+    sleeping in poll() or spinning, at a few gaps between requests; then
+    switchboard's INVITE->100 at a fixed rate in the same run."""
+    exe = os.path.join(run.tmp, "floor")
+    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o", exe, os.path.join(BENCH, "floor.c")], check=True)
+    server_cpu, client_cpu = (run.proxy_cpus or "0"), (run.sipp_cpus or "0").split("-")[0]
+    seconds = 0.5 if quick else 3
+    echo = []
+    for gap in (50, 200, 1000):
+        for mode in ("sleep", "spin"):
+            count = int(seconds * 1e6 / (gap + 30))
+            out = subprocess.run([exe, server_cpu, client_cpu, str(gap), str(count), mode],
+                                 capture_output=True, text=True, timeout=120, check=True)
+            echo.append(json.loads(out.stdout))
+            log(f"  echo server ({mode}), {gap} us apart: {echo[-1]}")
+    rate = 500 if quick else 1500
+    log(f"switchboard at {rate} cps")
+    r = measure(run, bench, "switchboard", 1, [], fixed_rate=rate)
+    return {"echo": echo, "switchboard": r["fixed"]}
+
+
 def study_table(kind, results):
     lines = []
+    if kind == "floor":
+        lines.append(f"{'echo server':12} {'gap us':>7} {'RTT p50 us':>11} {'p99 us':>8} {'max us':>8}")
+        for e in results["echo"]:
+            lines.append(f"{e['server']:12} {e['gap_us']:>7} {e['p50_us']:>11} {e['p99_us']:>8} {e['max_us']:>8}")
+        sb = results["switchboard"]
+        lat = sb["latency"]["invite_100"]
+        lines.append(f"switchboard at {sb['rate']} cps: INVITE->100 p50 {lat['p50_ms']} ms, "
+                     f"p99 {lat['p99_ms']} ms; {sb['cpu_ms_per_call']} ms CPU per call")
+        return lines
     if kind in ("tcp", "tls"):
         lines.append(f"{'configuration':28} {'max clean cps':>13} {'bytes/idle conn':>15}  "
                      f"ms CPU per call at each rate")
@@ -978,6 +1009,8 @@ def run_study(run, bench, kind, quick):
             results = office_study(run, bench, quick)
         elif kind == "redis":
             results = redis_study(run, bench, quick)
+        elif kind == "floor":
+            results = floor_study(run, bench, quick)
         else:
             results = auth_study(run, bench, quick)
     finally:
@@ -1115,12 +1148,13 @@ unset multiplot
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
-    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls", "admin", "office", "redis"],
+    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls", "admin", "office", "redis", "floor"],
                     help="instead of the main comparison: registrations with and without a store"
                          " (SQLite), calls with and without digest authentication, or calls over"
                          " TCP or TLS (one connection per call) and memory per idle connection,"
                          " or CPU per call with the admin plane off, idle and scraped every second,"
-                         " or with no dial plan vs a 1000-extension one")
+                         " or with no dial plan vs a 1000-extension one, or the machine's latency"
+                         " floor (an echo server sleeping or spinning) next to switchboard's")
     args = ap.parse_args()
     run = Run(args.quick)
     bench = Bench(run)

@@ -2,7 +2,7 @@
 # SIPp benchmark: switchboard and Kamailio side by side on 127.0.0.1.
 #   bench/run.sh           full run (under 10 minutes)
 #   bench/run.sh --quick   smoke run (under 2 minutes)
-#   bench/run.sh --study registrations|auth|tcp|tls|admin|office|redis [--quick]
+#   bench/run.sh --study registrations|auth|tcp|tls|admin|office|redis|floor [--quick]
 #                          registrations with and without a store (SQLite),
 #                          calls with and without digest authentication, or
 #                          calls over TCP or TLS (SIPp -t tn; TLS through
@@ -12,7 +12,9 @@
 #                          or with no dial plan vs a 1000-extension one; or
 #                          the Redis store vs SQLite vs memory only
 #                          (registrations/s, CPU per call) and how fast a
-#                          change at one node reaches another
+#                          change at one node reaches another; or the
+#                          machine's latency floor (bench/floor.c, an echo
+#                          server) next to switchboard's INVITE->100
 # Installs what is missing, builds a Release binary, then runs bench/run.py,
 # which prints the table and writes bench/results/<stamp>.json and .png.
 set -euo pipefail
