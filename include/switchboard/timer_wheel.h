@@ -30,6 +30,15 @@ void timer_wheel_destroy(struct timer_wheel *wheel);
 void timer_init(struct timer *timer, timer_fn fn, void *arg);
 /* (Re)schedules @timer to fire at @expires_ms (monotonic). */
 void timer_schedule(struct timer_wheel *wheel, struct timer *timer, uint64_t expires_ms);
+/* For a timer whose precision does not matter, one that ends a state
+ * rather than resends (RFC 3261 Timers B, D, F, H, I, J, K, L, M): at
+ * TIMER_COARSE_FROM_MS or more ahead, @expires_ms is rounded up to the
+ * next multiple of TIMER_COARSE_MS, so that such timers armed a few ms
+ * apart fire in one wake-up rather than one each (the kernel's
+ * round_jiffies()). Never fires early; at most TIMER_COARSE_MS - 1 late. */
+#define TIMER_COARSE_MS 64u
+#define TIMER_COARSE_FROM_MS 1000u
+void timer_schedule_coarse(struct timer_wheel *wheel, struct timer *timer, uint64_t expires_ms);
 void timer_cancel(struct timer *timer);
 static inline bool timer_pending(const struct timer *timer)
 {

@@ -122,6 +122,13 @@ void timer_schedule(struct timer_wheel *wheel, struct timer *timer, uint64_t exp
     place(wheel, timer);
 }
 
+void timer_schedule_coarse(struct timer_wheel *wheel, struct timer *timer, uint64_t expires_ms)
+{
+    if (expires_ms >= wheel->now + TIMER_COARSE_FROM_MS)
+        expires_ms = (expires_ms + TIMER_COARSE_MS - 1) & ~(uint64_t)(TIMER_COARSE_MS - 1);
+    timer_schedule(wheel, timer, expires_ms);
+}
+
 /* Re-files every timer of @head (a slot being cascaded, or the overflow);
  * the list is taken whole first. */
 static void refile(struct timer_wheel *w, struct timer **head)

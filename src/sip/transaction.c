@@ -42,7 +42,7 @@ struct server_txn {
     char *last;
     size_t last_len;
     struct timer retransmit; /* G */
-    struct timer lifetime;   /* H, I, J, L */
+    struct timer lifetime;   /* H, I, J, L: coarse (timer_schedule_coarse) */
     unsigned interval_ms;
     void *tu;
     char tag[24];
@@ -59,7 +59,7 @@ struct client_txn {
     bool switched;           /* a big UDP request sent over TCP (§18.1.1)... */
     struct sb_dest udp_dest; /* ...that goes here if TCP fails */
     struct timer retransmit; /* A, E */
-    struct timer lifetime;   /* B, D, F, K, M, and the CANCEL guard of §9.1 */
+    struct timer lifetime;   /* B, D, F, K, M, the CANCEL guard of §9.1: coarse */
     unsigned interval_ms;
     void *tu;
     bool cancel_wanted, cancel_sent;
@@ -296,9 +296,9 @@ bool txn_server_ack(struct server_txn *st)
         return false;
     st->state = ST_CONFIRMED;
     timer_cancel(&st->retransmit);
-    timer_schedule(layer->wheel, &st->lifetime,
-                   timer_wheel_now(layer->wheel) +
-                       absorb_ms(&st->reply, layer->config.t4_ms)); /* I */
+    timer_schedule_coarse(layer->wheel, &st->lifetime,
+                          timer_wheel_now(layer->wheel) +
+                              absorb_ms(&st->reply, layer->config.t4_ms)); /* I */
     return true;
 }
 
@@ -329,21 +329,22 @@ static int server_send_response(struct server_txn *st, osip_message_t *resp, boo
             st->state = ST_PROCEEDING;
     } else if (!st->invite) {
         st->state = ST_COMPLETED;
-        timer_schedule(layer->wheel, &st->lifetime,
-                       now + absorb_ms(&st->reply, 64u * layer->config.t1_ms)); /* J */
+        timer_schedule_coarse(layer->wheel, &st->lifetime,
+                              now + absorb_ms(&st->reply, 64u * layer->config.t1_ms)); /* J */
     } else if (code < 300) {
         /* RFC 6026 §7.1: Accepted absorbs INVITE retransmissions; further
          * 2xx from other branches are still sent */
         if (st->state != ST_ACCEPTED) {
             st->state = ST_ACCEPTED;
-            timer_schedule(layer->wheel, &st->lifetime, now + 64u * layer->config.t1_ms); /* L */
+            timer_schedule_coarse(layer->wheel, &st->lifetime,
+                                  now + 64u * layer->config.t1_ms); /* L */
         }
     } else {
         st->state = ST_COMPLETED;
         st->interval_ms = layer->config.t1_ms;
         if (!reliable(&st->reply))
-            timer_schedule(layer->wheel, &st->retransmit, now + st->interval_ms);     /* G */
-        timer_schedule(layer->wheel, &st->lifetime, now + 64u * layer->config.t1_ms); /* H */
+            timer_schedule(layer->wheel, &st->retransmit, now + st->interval_ms);            /* G */
+        timer_schedule_coarse(layer->wheel, &st->lifetime, now + 64u * layer->config.t1_ms); /* H */
     }
     if (code >= 200 && st->in) {
         /* matching needs only the key, retransmission only the response:
@@ -567,8 +568,8 @@ static void client_start(struct client_txn *ct)
     uint64_t now = timer_wheel_now(layer->wheel);
     client_send(ct, ct->request, ct->request_len);
     if (!reliable(&ct->dest))
-        timer_schedule(layer->wheel, &ct->retransmit, now + ct->interval_ms);     /* A, E */
-    timer_schedule(layer->wheel, &ct->lifetime, now + 64u * layer->config.t1_ms); /* B, F */
+        timer_schedule(layer->wheel, &ct->retransmit, now + ct->interval_ms);            /* A, E */
+    timer_schedule_coarse(layer->wheel, &ct->lifetime, now + 64u * layer->config.t1_ms); /* B, F */
 }
 
 /* RFC 3261 §18.1.1: a request within 200 bytes of the path MTU goes over
@@ -667,8 +668,8 @@ static void client_send_cancel(struct client_txn *ct)
     cancel->request_len = b.len;
     client_start(cancel);
     /* §9.1: give the INVITE 64*T1 to end once cancelled */
-    timer_schedule(layer->wheel, &ct->lifetime,
-                   timer_wheel_now(layer->wheel) + 64u * layer->config.t1_ms);
+    timer_schedule_coarse(layer->wheel, &ct->lifetime,
+                          timer_wheel_now(layer->wheel) + 64u * layer->config.t1_ms);
 }
 
 void txn_client_cancel(struct client_txn *ct)
@@ -715,7 +716,8 @@ static void client_receive_invite(struct client_txn *ct, osip_message_t **respp)
         if (ct->state != CT_ACCEPTED) {
             ct->state = CT_ACCEPTED;
             timer_cancel(&ct->retransmit);
-            timer_schedule(layer->wheel, &ct->lifetime, now + 64u * layer->config.t1_ms); /* M */
+            timer_schedule_coarse(layer->wheel, &ct->lifetime,
+                                  now + 64u * layer->config.t1_ms); /* M */
             /* nothing is resent in Accepted (the ACK for a 2xx is end to end):
              * keep only the key while Timer M runs */
             osip_free(ct->request);
@@ -732,7 +734,7 @@ static void client_receive_invite(struct client_txn *ct, osip_message_t **respp)
         ct->state = CT_COMPLETED;
         timer_cancel(&ct->retransmit);
         unsigned d = 64u * layer->config.t1_ms > 32000 ? 64u * layer->config.t1_ms : 32000;
-        timer_schedule(layer->wheel, &ct->lifetime, now + absorb_ms(&ct->dest, d)); /* D */
+        timer_schedule_coarse(layer->wheel, &ct->lifetime, now + absorb_ms(&ct->dest, d)); /* D */
         client_tell(ct, respp);
     }
 }
@@ -750,9 +752,9 @@ static void client_receive_non_invite(struct client_txn *ct, osip_message_t **re
     }
     ct->state = CT_COMPLETED;
     timer_cancel(&ct->retransmit);
-    timer_schedule(layer->wheel, &ct->lifetime,
-                   timer_wheel_now(layer->wheel) +
-                       absorb_ms(&ct->dest, layer->config.t4_ms)); /* K */
+    timer_schedule_coarse(layer->wheel, &ct->lifetime,
+                          timer_wheel_now(layer->wheel) +
+                              absorb_ms(&ct->dest, layer->config.t4_ms)); /* K */
     client_tell(ct, respp);
 }
 

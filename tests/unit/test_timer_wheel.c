@@ -286,3 +286,54 @@ Test(timer_wheel, cancel_among_many_is_local)
     timer_wheel_destroy(w);
     free(m);
 }
+
+struct stamp {
+    struct timer timer;
+    struct timer_wheel *wheel;
+    uint64_t fired_at;
+};
+
+static void stamp_fire(struct timer *t, void *arg)
+{
+    struct stamp *s = arg;
+    (void)t;
+    s->fired_at = timer_wheel_now(s->wheel);
+}
+
+/* Coarse timers a few ms apart fire together, on a TIMER_COARSE_MS
+ * boundary, never before they are due and less than TIMER_COARSE_MS
+ * after; near ones stay exact. */
+Test(timer_wheel, coarse_timers_share_a_wake_up_and_are_never_early)
+{
+    enum { N = 40 };
+    struct timer_wheel *w;
+    struct stamp s[N];
+    uint64_t due[N];
+    cr_assert_eq(timer_wheel_create(1003, &w), 0);
+    for (int i = 0; i < N; i++) {
+        s[i] = (struct stamp){.wheel = w};
+        timer_init(&s[i].timer, stamp_fire, &s[i]);
+        due[i] = 1003 + 32000 + (uint64_t)i * 3; /* Timer L armed every 3 ms */
+        timer_schedule_coarse(w, &s[i].timer, due[i]);
+    }
+    struct stamp near = {.wheel = w};
+    timer_init(&near.timer, stamp_fire, &near);
+    timer_schedule_coarse(w, &near.timer, 1003 + TIMER_COARSE_FROM_MS - 1);
+    size_t wakeups = 0;
+    for (uint64_t now = 1003; timer_wheel_count(w) > 0;) {
+        int64_t d = timer_wheel_next_delay(w, now);
+        cr_assert_geq(d, 0);
+        now += d ? (uint64_t)d : 1;
+        if (timer_wheel_advance(w, now) > 0)
+            wakeups++;
+    }
+    cr_assert_eq(near.fired_at, 1003 + TIMER_COARSE_FROM_MS - 1, "under a second: exact");
+    for (int i = 0; i < N; i++) {
+        cr_assert_geq(s[i].fired_at, due[i], "timer %d early", i);
+        cr_assert_lt(s[i].fired_at, due[i] + TIMER_COARSE_MS, "timer %d too late", i);
+        cr_assert_eq(s[i].fired_at % TIMER_COARSE_MS, 0);
+    }
+    /* 120 ms of deadlines span at most 3 boundaries, +1 for the near one */
+    cr_assert_leq(wakeups, 4, "%zu wake-ups", wakeups);
+    timer_wheel_destroy(w);
+}
