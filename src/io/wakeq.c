@@ -123,13 +123,26 @@ void wakeq_sleep_end(struct wakeq *q)
     atomic_store(&q->sleeping, 0);
 }
 
+/* Ends a sleep in our own poll(): the eventfd is read only when poll()
+ * saw it @signalled (a worker woken by its socket or its timeout saves a
+ * read per wake-up). A wake-up that lands after poll() returned stays in
+ * the eventfd and ends the next sleep at once: a spurious wake-up, never
+ * a lost one. */
+static void sleep_end_if(struct wakeq *q, bool signalled)
+{
+    if (signalled) {
+        wakeq_sleep_end(q);
+        return;
+    }
+    atomic_store(&q->sleeping, 0);
+}
+
 void wakeq_wait(struct wakeq *q, int timeout_ms)
 {
     if (!wakeq_sleep_begin(q))
         return;
     struct pollfd pfd = {.fd = q->fd, .events = POLLIN};
-    poll(&pfd, 1, timeout_ms);
-    wakeq_sleep_end(q);
+    sleep_end_if(q, poll(&pfd, 1, timeout_ms) != 0); /* -1: read to be sure */
 }
 
 void wakeq_wait_fds(struct wakeq *q, struct pollfd *fds, size_t count, int timeout_ms)
@@ -139,8 +152,8 @@ void wakeq_wait_fds(struct wakeq *q, struct pollfd *fds, size_t count, int timeo
     struct pollfd pfds[count + 1];
     pfds[0] = (struct pollfd){.fd = q->fd, .events = POLLIN};
     memcpy(pfds + 1, fds, count * sizeof(*fds));
-    poll(pfds, count + 1, timeout_ms);
-    wakeq_sleep_end(q);
+    int n = poll(pfds, count + 1, timeout_ms);
+    sleep_end_if(q, n < 0 || (pfds[0].revents & POLLIN));
 }
 
 void wakeq_stop(struct wakeq *q)

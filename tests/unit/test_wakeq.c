@@ -1,9 +1,12 @@
 /* Unit tests for src/io/wakeq.c: the bound, batches, wake-ups and stop, and
  * several producers at once. */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "switchboard/error.h"
 #include "switchboard/wakeq.h"
@@ -145,4 +148,98 @@ Test(wakeq, stop_wakes_a_sleeper)
     cr_assert_lt(ms_now() - t0, 1000);
     cr_assert(wakeq_stopping(q));
     wakeq_destroy(q, release);
+}
+
+struct poker {
+    int fd;
+    atomic_bool done;
+};
+
+/* Makes the consumer's other descriptor readable again and again. */
+static void *poke(void *arg)
+{
+    struct poker *p = arg;
+    while (!atomic_load(&p->done)) {
+        ssize_t n = write(p->fd, "x", 1);
+        (void)n;
+        usleep(50);
+    }
+    return NULL;
+}
+
+/* A consumer sleeping in wakeq_wait_fds is also woken by its other
+ * descriptor (a worker by its socket), and then leaves the eventfd
+ * unread: with wake-ups from both racing, no item is lost and the
+ * consumer, which sleeps without a timeout, never hangs. */
+Test(wakeq, wait_fds_woken_by_its_fd_loses_no_wake_up, .timeout = 30)
+{
+    enum { PRODUCERS = 2, EACH = 50000 };
+    struct wakeq *q;
+    int pipefd[2];
+    cr_assert_eq(wakeq_create(1024, &q), 0);
+    cr_assert_eq(pipe(pipefd), 0);
+    struct poker pk = {.fd = pipefd[1]};
+    pthread_t poker, threads[PRODUCERS];
+    struct producer_arg args[PRODUCERS];
+    pthread_create(&poker, NULL, poke, &pk);
+    for (unsigned i = 0; i < PRODUCERS; i++) {
+        args[i] = (struct producer_arg){q, i, EACH};
+        pthread_create(&threads[i], NULL, produce, &args[i]);
+    }
+    size_t total = 0;
+    struct wakeq_batch batch;
+    wakeq_batch_init(&batch);
+    while (total < PRODUCERS * EACH) {
+        if (!wakeq_take(q, &batch)) {
+            struct pollfd other = {.fd = pipefd[0], .events = POLLIN};
+            wakeq_wait_fds(q, &other, 1, -1);
+            char buf[256];
+            struct pollfd check = other;
+            if (poll(&check, 1, 0) == 1 && read(pipefd[0], buf, sizeof(buf)) < 0)
+                cr_assert_fail("read");
+            continue;
+        }
+        size_t got = 0;
+        struct cds_wfcq_node *n;
+        while ((n = wakeq_batch_pop(&batch)) != NULL) {
+            free(caa_container_of(n, struct item, node));
+            got++;
+        }
+        wakeq_done(q, got);
+        total += got;
+    }
+    for (unsigned i = 0; i < PRODUCERS; i++)
+        pthread_join(threads[i], NULL);
+    atomic_store(&pk.done, true);
+    pthread_join(poker, NULL);
+    cr_assert_eq(total, PRODUCERS * EACH);
+    /* and one at a time: woken by the descriptor, then by a push */
+    char buf[4096];
+    while (poll(&(struct pollfd){.fd = pipefd[0], .events = POLLIN}, 1, 0) == 1)
+        cr_assert_gt(read(pipefd[0], buf, sizeof(buf)), 0);
+    cr_assert_eq(write(pipefd[1], "x", 1), 1);
+    struct pollfd other = {.fd = pipefd[0], .events = POLLIN};
+    uint64_t t0 = ms_now();
+    wakeq_wait_fds(q, &other, 1, 5000);
+    cr_assert_lt(ms_now() - t0, 1000, "the descriptor ends the wait");
+    cr_assert_eq(read(pipefd[0], buf, sizeof(buf)), 1);
+    args[0] = (struct producer_arg){q, 0, 1};
+    pthread_create(&threads[0], NULL, produce, &args[0]);
+    wakeq_wait_fds(q, &other, 1, -1); /* hangs (the test times out) if lost */
+    pthread_join(threads[0], NULL);
+    cr_assert(wakeq_take(q, &batch), "the push that woke it");
+    struct cds_wfcq_node *last = wakeq_batch_pop(&batch);
+    cr_assert_not_null(last);
+    free(caa_container_of(last, struct item, node));
+    wakeq_done(q, 1);
+    /* nothing pending: a stale signal may end one more wait at once (by
+     * design), but then the consumer sleeps out its timeout again */
+    wakeq_wait_fds(q, &other, 1, 50);
+    t0 = ms_now();
+    wakeq_wait_fds(q, &other, 1, 50);
+    cr_assert_geq(ms_now() - t0, 45, "the eventfd was drained");
+    wakeq_batch_fini(&batch);
+    wakeq_destroy(q, release);
+    close(pipefd[0]);
+    close(pipefd[1]);
 }
