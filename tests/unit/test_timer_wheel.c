@@ -14,13 +14,19 @@ struct probe {
     struct timer timer;
     struct fired *log;
     int id;
+    struct timer_wheel *wheel; /* set: the wheel's time is noted in fired_at */
+    uint64_t fired_at;
 };
 
 static void record(struct timer *t, void *arg)
 {
     struct probe *p = arg;
     (void)t;
-    p->log->order[p->log->count++] = p->id;
+    if (p->log->count < 8)
+        p->log->order[p->log->count] = p->id;
+    p->log->count++;
+    if (p->wheel)
+        p->fired_at = timer_wheel_now(p->wheel);
 }
 
 Test(timer_wheel, fires_in_time_order_and_not_early)
@@ -287,19 +293,6 @@ Test(timer_wheel, cancel_among_many_is_local)
     free(m);
 }
 
-struct stamp {
-    struct timer timer;
-    struct timer_wheel *wheel;
-    uint64_t fired_at;
-};
-
-static void stamp_fire(struct timer *t, void *arg)
-{
-    struct stamp *s = arg;
-    (void)t;
-    s->fired_at = timer_wheel_now(s->wheel);
-}
-
 /* Coarse timers a few ms apart fire together, on a TIMER_COARSE_MS
  * boundary, never before they are due and less than TIMER_COARSE_MS
  * after; near ones stay exact. */
@@ -307,17 +300,18 @@ Test(timer_wheel, coarse_timers_share_a_wake_up_and_are_never_early)
 {
     enum { N = 40 };
     struct timer_wheel *w;
-    struct stamp s[N];
+    struct fired log = {0};
+    struct probe s[N];
     uint64_t due[N];
     cr_assert_eq(timer_wheel_create(1003, &w), 0);
     for (int i = 0; i < N; i++) {
-        s[i] = (struct stamp){.wheel = w};
-        timer_init(&s[i].timer, stamp_fire, &s[i]);
+        s[i] = (struct probe){.log = &log, .id = i, .wheel = w};
+        timer_init(&s[i].timer, record, &s[i]);
         due[i] = 1003 + 32000 + (uint64_t)i * 3; /* Timer L armed every 3 ms */
         timer_schedule_coarse(w, &s[i].timer, due[i]);
     }
-    struct stamp near = {.wheel = w};
-    timer_init(&near.timer, stamp_fire, &near);
+    struct probe near = {.log = &log, .wheel = w};
+    timer_init(&near.timer, record, &near);
     timer_schedule_coarse(w, &near.timer, 1003 + TIMER_COARSE_FROM_MS - 1);
     size_t wakeups = 0;
     for (uint64_t now = 1003; timer_wheel_count(w) > 0;) {
