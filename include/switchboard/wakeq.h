@@ -66,7 +66,8 @@ void wakeq_wait(struct wakeq *q, int timeout_ms);
  * threads): wakeq_fd() turns readable on a wake-up. Before sleeping call
  * wakeq_sleep_begin(); when it returns false something is pending, so do
  * not sleep. After the sleep (woken or not) call wakeq_sleep_end().
- * wakeq_wait() is exactly these three steps around a poll(). */
+ * wakeq_wait() is these three steps around a poll(), except that it
+ * reads the eventfd (in wakeq_sleep_end) only when poll() saw it fire. */
 int wakeq_fd(const struct wakeq *q);
 /* wakeq_wait that also returns when one of @fds (POLLIN) is ready. */
 struct pollfd;
