@@ -451,13 +451,8 @@ class Bench:
 
 
 def measure(run, bench, kind, workers, rates, fixed_rate=None, memory=False):
-    proxy = Proxy(run, kind, workers)
-    proxy.start()
-    callee = None
-    try:
-        callee = bench.with_callee(proxy)
-        time.sleep(0.3)
-        res = {"proxy": kind, "workers": workers}
+    res = {"proxy": kind, "workers": workers}
+    with proxy_with_callee(run, bench, kind, None, workers) as proxy:
         res["max_cps"], res["steps"] = bench.max_cps(proxy, rates)
         if fixed_rate:
             time.sleep(1)
@@ -466,24 +461,28 @@ def measure(run, bench, kind, workers, rates, fixed_rate=None, memory=False):
             res["cpu_ms_per_call"] = r["cpu_ms_per_call"]
             log(f"  {proxy.name}: fixed {fixed_rate} cps: {r['successful']} calls, "
                 f"{res['cpu_ms_per_call']} ms CPU per call")
-        if memory:
-            # a fresh proxy for each: memory a previous run touched would hide growth
-            run.stop(callee, signal.SIGKILL)
-            callee = None
-            proxy.stop()
-            proxy.start()
-            res["registrations"] = bench.registrations(proxy, 10000 if run.quick else 100000)
-            log(f"  {proxy.name}: registrations {res['registrations']}")
-            proxy.stop()
-            proxy.start()
-            with_callee = bench.with_callee(proxy)
-            res["held_calls"] = bench.held_calls(proxy, 1000 if run.quick else 10000)
-            run.stop(with_callee, signal.SIGKILL)
-            log(f"  {proxy.name}: held calls {res['held_calls']}")
+    if memory:
+        res.update(memory_figures(run, bench, kind, workers))
+    return res
+
+
+def memory_figures(run, bench, kind, workers):
+    """Registrations and held calls, each on a fresh proxy: memory a
+    previous run touched would hide growth."""
+    proxy = Proxy(run, kind, workers)
+    res = {}
+    try:
+        proxy.start()
+        res["registrations"] = bench.registrations(proxy, 10000 if run.quick else 100000)
+        log(f"  {proxy.name}: registrations {res['registrations']}")
+        proxy.stop()
+        proxy.start()
+        with_callee = bench.with_callee(proxy)
+        res["held_calls"] = bench.held_calls(proxy, 1000 if run.quick else 10000)
+        run.stop(with_callee, signal.SIGKILL)
+        log(f"  {proxy.name}: held calls {res['held_calls']}")
         return res
     finally:
-        if callee:
-            run.stop(callee, signal.SIGKILL)
         proxy.stop()
         time.sleep(1)
 
@@ -572,10 +571,10 @@ def registration_study(run, quick):
 
 
 @contextlib.contextmanager
-def proxy_with_callee(run, bench, kind, variant):
-    """One worker of @kind/@variant, started with the benchmark's callee
+def proxy_with_callee(run, bench, kind, variant, workers=1):
+    """@workers of @kind/@variant, started with the benchmark's callee
     registered; both stopped (and a second to settle) after."""
-    proxy = Proxy(run, kind, 1, variant)
+    proxy = Proxy(run, kind, workers, variant)
     proxy.start()
     callee = None
     try:
