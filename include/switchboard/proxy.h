@@ -45,7 +45,12 @@ int proxy_create(const struct proxy_env *env, struct proxy **out);
 /* Drops every transaction (shutdown). */
 void proxy_destroy(struct proxy *p);
 
-/* Handles one message; takes @in. */
+/* Messages are handled in two passes over each batch read together:
+ * proxy_accept() on each in order, then proxy_handle() on each in the same
+ * order. The first pass only opens new INVITEs' transactions and queues
+ * their 100 (Trying); it returns true when it did. A caller handling one
+ * message at a time may skip it. proxy_handle() takes @in. */
+bool proxy_accept(struct proxy *p, struct sb_inbound *in);
 void proxy_handle(struct proxy *p, struct sb_inbound *in);
 
 /* The calls this proxy follows (call_journal.h); the worker publishes them. */

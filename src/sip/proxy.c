@@ -43,6 +43,7 @@ struct proxy {
     struct call_journal *calls;
     struct sb_log_limiter overload_log, refusal_log;
     enum call_end_hint local_hint; /* what our own answers mean to the journal */
+    unsigned cancels_held;         /* CANCELs past proxy_accept, not yet handled */
 };
 
 struct proxy_context;
@@ -1657,6 +1658,38 @@ size_t proxy_transaction_count(const struct proxy *p)
     return txn_layer_server_count(p->txn) + txn_layer_client_count(p->txn);
 }
 
+/* A new INVITE's 100 (Trying) leaves before the other messages read with
+ * it are handled (§17.2.1: it is what stops the phone's retransmissions).
+ * Only the transaction is made here; proxy_handle() routes it in its
+ * turn. Behind a CANCEL of the same batch no INVITE is taken early: that
+ * CANCEL still finds no transaction, as it would have in order. */
+bool proxy_accept(struct proxy *p, struct sb_inbound *in)
+{
+    const osip_message_t *msg = in->msg;
+    if (in->send_failed || MSG_IS_RESPONSE(msg))
+        return false;
+    if (MSG_IS_CANCEL(msg))
+        p->cancels_held++;
+    struct server_txn *st;
+    if (!MSG_IS_INVITE(msg) || p->cancels_held || txn_server_match(p->txn, msg) ||
+        txn_server_create(p->txn, in, NULL, &st) != 0)
+        return false; /* overload: proxy_handle() answers 503 */
+    txn_server_respond_code(st, 100, NULL);
+    return true;
+}
+
+/* A request that opened server transaction @st: authorized, followed by
+ * the journal, routed. */
+static void handle_new_request(struct proxy *p, struct server_txn *st)
+{
+    const osip_message_t *msg = txn_server_inbound(st)->msg;
+    if (!authorize(p, st))
+        return;
+    if (MSG_IS_INVITE(msg) || MSG_IS_BYE(msg) || MSG_IS_REFER(msg))
+        call_journal_request(p->calls, msg, call_journal_now());
+    route_request(p, st);
+}
+
 void proxy_handle(struct proxy *p, struct sb_inbound *in)
 {
     osip_message_t *msg = in->msg;
@@ -1680,6 +1713,10 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
     sb_count(p->env.counters, SB_CNT_REQUESTS);
     sb_count(p->env.counters, sb_method_counter(msg->sip_method));
     struct server_txn *st = txn_server_match(p->txn, msg);
+    if (st && txn_server_inbound(st) == in) {
+        handle_new_request(p, st); /* proxy_accept() made it and sent the 100 */
+        return;
+    }
     if (MSG_IS_ACK(msg)) {
         if (st && txn_server_ack(st)) {
             sb_inbound_free(in); /* ACK for our non-2xx: hop by hop, absorbed */
@@ -1688,6 +1725,8 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
         forward_ack(p, in);
         return;
     }
+    if (MSG_IS_CANCEL(msg) && p->cancels_held)
+        p->cancels_held--;
     if (st) {
         sb_count(p->env.counters, SB_CNT_RETRANSMISSIONS);
         txn_server_retransmission(st);
@@ -1710,9 +1749,5 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
     }
     if (MSG_IS_INVITE(msg))
         txn_server_respond_code(st, 100, NULL); /* at once: phones stop retransmitting */
-    if (!authorize(p, st))
-        return;
-    if (MSG_IS_INVITE(msg) || MSG_IS_BYE(msg) || MSG_IS_REFER(msg))
-        call_journal_request(p->calls, msg, call_journal_now());
-    route_request(p, st);
+    handle_new_request(p, st);
 }

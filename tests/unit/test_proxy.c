@@ -5,7 +5,8 @@
  * detection, CANCEL, Timer C, a phone reached over its connection (RFC
  * 5626) and its absence (480), two Record-Routes on a transport switch
  * (RFC 5658), a send that fails (the unsent code), and a phone connected
- * to another switchboard sharing the location service (both sides). */
+ * to another switchboard sharing the location service (both sides), and
+ * the two passes over a batch (a new INVITE's 100 first). */
 #include <stdio.h>
 #include <urcu.h>
 
@@ -119,8 +120,8 @@ static void bind_user(const char *aor, const char *uri, int transport, uint64_t 
     cr_assert_eq(registrar_update(registrar, aor, &c, 1, false, "bind", 1, now, NULL), 0);
 }
 
-/* Hands @msg to the proxy as if it came over UDP from 10.0.0.5:5062. */
-static void deliver_msg(osip_message_t *msg)
+/* @msg as if it came over UDP from 10.0.0.5:5062. */
+static struct sb_inbound *inbound(osip_message_t *msg)
 {
     struct sb_inbound *in = calloc(1, sizeof(*in));
     in->msg = msg;
@@ -128,7 +129,12 @@ static void deliver_msg(osip_message_t *msg)
     sipmsg_host_to_addr("127.0.0.1", 5060, &in->local.addr);
     in->transport = SB_UDP;
     in->fd = -1;
-    proxy_handle(proxy, in);
+    return in;
+}
+
+static void deliver_msg(osip_message_t *msg)
+{
+    proxy_handle(proxy, inbound(msg));
 }
 
 static void deliver(const char *text)
@@ -161,6 +167,11 @@ static int count_sent(const char *start, int *last)
     "Contact: <sip:alice@10.0.0.5:5062>\n"                                                         \
     "Content-Length: 0\n\n"
 #define INVITE_BOB INVITE_TO("sip:bob@127.0.0.1", "70")
+#define CANCEL_BOB                                                                                 \
+    "CANCEL sip:bob@127.0.0.1 SIP/2.0\n"                                                           \
+    "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-inv1;rport\n"                                   \
+    "Max-Forwards: 70\nFrom: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>\n"              \
+    "Call-ID: proxy-test-1\nCSeq: 1 CANCEL\nContent-Length: 0\n\n"
 
 /* A response @code to captured request @i, with the callee's To tag, as
  * the callee would send it back. */
@@ -250,15 +261,80 @@ Test(proxy, cancel_reaches_the_ringing_branch)
     count_sent("INVITE", &i);
     respond_to(i, 180);
     cr_assert_eq(count_sent("SIP/2.0 180", NULL), 1, "ringing relayed");
-    deliver("CANCEL sip:bob@127.0.0.1 SIP/2.0\n"
-            "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-inv1;rport\n"
-            "Max-Forwards: 70\nFrom: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>\n"
-            "Call-ID: proxy-test-1\nCSeq: 1 CANCEL\nContent-Length: 0\n\n");
+    deliver(CANCEL_BOB);
     int c = -1;
     cr_assert_eq(count_sent("CANCEL sip:bob@10.0.0.7", &c), 1);
     cr_assert_eq(count_sent("SIP/2.0 200", NULL), 1, "the CANCEL answered by us");
     respond_to(i, 487);
     cr_assert_eq(count_sent("SIP/2.0 487", NULL), 1);
+}
+
+/* The first pass over a batch answers its new INVITE with 100 before
+ * anything read ahead of it is handled; the second routes it in turn,
+ * without a second 100. */
+Test(proxy, a_batch_answers_its_new_invite_first_and_routes_it_in_turn)
+{
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    struct sb_inbound *options = inbound(parse("OPTIONS sip:127.0.0.1 SIP/2.0\n"
+                                               "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-o1\n"
+                                               "Max-Forwards: 70\n"
+                                               "From: <sip:alice@127.0.0.1>;tag=o1\n"
+                                               "To: <sip:127.0.0.1>\nCall-ID: proxy-test-o\n"
+                                               "CSeq: 1 OPTIONS\nContent-Length: 0\n\n"));
+    struct sb_inbound *invite = inbound(parse(INVITE_BOB));
+    cr_assert_not(proxy_accept(proxy, options));
+    cr_assert(proxy_accept(proxy, invite));
+    cr_assert_eq(sent_count, 1, "only the 100 so far");
+    cr_assert_eq(count_sent("SIP/2.0 100", NULL), 1);
+    proxy_handle(proxy, options);
+    cr_assert_eq(count_sent("SIP/2.0 200", NULL), 1, "OPTIONS for us answered");
+    proxy_handle(proxy, invite);
+    cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.7", NULL), 1, "routed in its turn");
+    cr_assert_eq(count_sent("SIP/2.0 100", NULL), 1, "no second 100");
+    cr_assert_eq(counters.value[SB_CNT_RETRANSMISSIONS], 0);
+}
+
+/* The worker's two passes over a batch of @a and @b; returns how many of
+ * them the first pass answered early. */
+static int two_passes(struct sb_inbound *a, struct sb_inbound *b)
+{
+    int early = proxy_accept(proxy, a) + proxy_accept(proxy, b);
+    proxy_handle(proxy, a);
+    proxy_handle(proxy, b);
+    return early;
+}
+
+/* A retransmission read in the same batch is one: it matches the
+ * transaction the first copy opened and gets the 100 again. */
+Test(proxy, a_retransmission_in_the_same_batch_is_absorbed)
+{
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    cr_assert_eq(two_passes(inbound(parse(INVITE_BOB)), inbound(parse(INVITE_BOB))), 1);
+    cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.7", NULL), 1);
+    cr_assert_eq(count_sent("SIP/2.0 100", NULL), 2);
+    cr_assert_eq(counters.value[SB_CNT_RETRANSMISSIONS], 1);
+}
+
+/* A CANCEL read before its INVITE finds no transaction (481), as it would
+ * in order: no INVITE behind a CANCEL is taken early. Once the batch is
+ * handled, the next batch's INVITEs are again. */
+Test(proxy, an_invite_behind_a_cancel_waits_its_turn)
+{
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    cr_assert_eq(two_passes(inbound(parse(CANCEL_BOB)), inbound(parse(INVITE_BOB))), 0);
+    int refused = -1, trying = -1;
+    cr_assert_eq(count_sent("SIP/2.0 481", &refused), 1);
+    cr_assert_eq(count_sent("SIP/2.0 100", &trying), 1);
+    cr_assert_lt(refused, trying, "in the order they came");
+    cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.7", NULL), 1, "the call goes on");
+    struct sb_inbound *next = inbound(parse("INVITE sip:bob@127.0.0.1 SIP/2.0\n"
+                                            "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-inv2\n"
+                                            "Max-Forwards: 70\n"
+                                            "From: <sip:alice@127.0.0.1>;tag=a2\n"
+                                            "To: <sip:bob@127.0.0.1>\nCall-ID: proxy-test-2\n"
+                                            "CSeq: 1 INVITE\nContent-Length: 0\n\n"));
+    cr_assert(proxy_accept(proxy, next), "a later batch is taken early again");
+    proxy_handle(proxy, next);
 }
 
 /* §16.8: Timer C cancels a branch that rings too long; the caller gets 408. */
