@@ -2,8 +2,10 @@
  * its transactions and timers) and sends what that produced in batches.
  *
  * DESIGN: a worker owns its timer wheel, proxy, transaction layer and
- * net (its way to the network, net.h); no other thread touches them. It sleeps only when its queue
- * is empty, for as long as its next timer allows. */
+ * net (its way to the network, net.h); no other thread touches them. It
+ * sleeps only when its queue is empty, for as long as its next timer
+ * allows. Each batch it reads or takes is handled in two passes
+ * (proxy.h): new INVITEs' 100s leave first, then every message in order. */
 #ifndef SWITCHBOARD_WORKER_H
 #define SWITCHBOARD_WORKER_H
 

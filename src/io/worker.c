@@ -21,6 +21,9 @@
 /* Messages handled between two flushes of the outbox inside one batch:
  * fewer send syscalls against less waiting for the first messages. */
 #define FLUSH_EVERY 8
+/* Messages held between the two passes over a batch (proxy.h): one
+ * recvmmsg's worth. */
+#define HOLD_MAX 32
 /* The admin plane's view of a worker's calls is at most this old. */
 #define CALLS_VIEW_MS 200
 
@@ -46,9 +49,13 @@ struct worker {
     size_t open_calls;        /* likewise */
     struct calls_view *calls; /* RCU pointer; NULL before the first call */
     uint64_t calls_published_ms;
-    /* INVITEs handled since the last flush: their receive times */
+    /* INVITEs answered since the last flush: their receive times */
     uint64_t pending_invites[FLUSH_EVERY];
     unsigned pending_count;
+    /* the batch between its two passes; early: proxy_accept() took it */
+    struct sb_inbound *held[HOLD_MAX];
+    bool early[HOLD_MAX];
+    unsigned held_count;
     size_t handled; /* messages handled this loop */
 };
 
@@ -100,7 +107,7 @@ static void note_invite(struct worker *w, const struct sb_inbound *in)
     w->pending_invites[w->pending_count++] = in->received_ns;
 }
 
-/* Sends what the proxy queued; the INVITEs handled since the last flush
+/* Sends what the proxy queued; the INVITEs answered since the last flush
  * have had their first answer sent: switchboard_invite_processing_seconds. */
 static void flush_outbox(struct worker *w)
 {
@@ -114,20 +121,39 @@ static void flush_outbox(struct worker *w)
     w->pending_count = 0;
 }
 
-/* One message, from the queue or read inline: handled, and what the
- * first messages of a long batch produced (a 100 Trying) leaves before
- * the rest are handled. Takes @in. */
-static void handle_one(struct worker *w, struct sb_inbound *in)
+/* Pass two over the held batch; what its first messages produced leaves
+ * before the rest are handled. */
+static void handle_held(struct worker *w)
 {
-    note_invite(w, in);
-    proxy_handle(w->proxy, in);
-    if (++w->handled % FLUSH_EVERY == 0)
+    for (unsigned i = 0; i < w->held_count; i++) {
+        if (!w->early[i])
+            note_invite(w, w->held[i]);
+        proxy_handle(w->proxy, w->held[i]);
+        if (++w->handled % FLUSH_EVERY == 0)
+            flush_outbox(w);
+    }
+    w->held_count = 0;
+}
+
+/* Pass one: one message, from the queue or read inline, is held; a new
+ * INVITE's 100 leaves now, before the messages read with it are handled
+ * (proxy_accept). Takes @in. */
+static void take_one(struct worker *w, struct sb_inbound *in)
+{
+    bool early = proxy_accept(w->proxy, in);
+    if (early) {
+        note_invite(w, in);
         flush_outbox(w);
+    }
+    w->early[w->held_count] = early;
+    w->held[w->held_count++] = in;
+    if (w->held_count == HOLD_MAX)
+        handle_held(w);
 }
 
 static void handle_inline(void *ctx, struct sb_inbound *in)
 {
-    handle_one(ctx, in);
+    take_one(ctx, in);
 }
 
 /* Sleeps until a message is queued, a socket we read inline is readable,
@@ -157,11 +183,13 @@ static void *worker_main(void *arg)
         timer_wheel_advance(w->wheel, sb_now_ms());
         w->handled = 0;
         transport_inline_drain(w->pool->deps.transport, handle_inline, w);
+        handle_held(w);
         size_t read_inline = w->handled;
         bool taken = dispatch_take(d, w->index, &batch);
         struct cds_wfcq_node *node;
         while ((node = wakeq_batch_pop(&batch)) != NULL)
-            handle_one(w, caa_container_of(node, struct sb_inbound, node));
+            take_one(w, caa_container_of(node, struct sb_inbound, node));
+        handle_held(w);
         dispatch_done(d, w->index, w->handled - read_inline);
         flush_outbox(w);
         __atomic_store_n(&w->live_transactions, proxy_transaction_count(w->proxy),
