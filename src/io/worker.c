@@ -21,9 +21,15 @@
 /* Messages handled between two flushes of the outbox inside one batch:
  * fewer send syscalls against less waiting for the first messages. */
 #define FLUSH_EVERY 8
-/* Messages held between the two passes over a batch (proxy.h): one
- * recvmmsg's worth. */
-#define HOLD_MAX 32
+/* Messages held between the two passes over a batch (proxy.h): two
+ * recvmmsg's worth; when full, the oldest is handled to make room. */
+#define HOLD_MAX 64
+/* While handling a long batch the sockets read inline are read again at
+ * most this often, so an INVITE that came meanwhile gets its 100 without
+ * waiting for the batch; at most PEEKS_MAX times a loop, so timers and
+ * the queue get their turn under any load. */
+#define PEEK_NS 50000
+#define PEEKS_MAX 8
 /* The admin plane's view of a worker's calls is at most this old. */
 #define CALLS_VIEW_MS 200
 
@@ -52,11 +58,13 @@ struct worker {
     /* INVITEs answered since the last flush: their receive times */
     uint64_t pending_invites[FLUSH_EVERY];
     unsigned pending_count;
-    /* the batch between its two passes; early: proxy_accept() took it */
+    /* the batch between its two passes, a ring in arrival order from
+     * held_head; early: proxy_accept() took it */
     struct sb_inbound *held[HOLD_MAX];
     bool early[HOLD_MAX];
-    unsigned held_count;
-    size_t handled; /* messages handled this loop */
+    unsigned held_head, held_count;
+    uint64_t read_ns; /* when the sockets read inline were last read */
+    size_t handled;   /* messages handled this loop */
 };
 
 struct worker_pool {
@@ -121,18 +129,18 @@ static void flush_outbox(struct worker *w)
     w->pending_count = 0;
 }
 
-/* Pass two over the held batch; what its first messages produced leaves
- * before the rest are handled. */
-static void handle_held(struct worker *w)
+/* Pass two for the oldest held message; what the first messages of a
+ * batch produced leaves before the rest are handled. */
+static void handle_next(struct worker *w)
 {
-    for (unsigned i = 0; i < w->held_count; i++) {
-        if (!w->early[i])
-            note_invite(w, w->held[i]);
-        proxy_handle(w->proxy, w->held[i]);
-        if (++w->handled % FLUSH_EVERY == 0)
-            flush_outbox(w);
-    }
-    w->held_count = 0;
+    unsigned i = w->held_head;
+    w->held_head = (i + 1) % HOLD_MAX;
+    w->held_count--;
+    if (!w->early[i])
+        note_invite(w, w->held[i]);
+    proxy_handle(w->proxy, w->held[i]);
+    if (++w->handled % FLUSH_EVERY == 0)
+        flush_outbox(w);
 }
 
 /* Pass one: one message, from the queue or read inline, is held; a new
@@ -140,20 +148,45 @@ static void handle_held(struct worker *w)
  * (proxy_accept). Takes @in. */
 static void take_one(struct worker *w, struct sb_inbound *in)
 {
+    if (w->held_count == HOLD_MAX)
+        handle_next(w);
     bool early = proxy_accept(w->proxy, in);
     if (early) {
         note_invite(w, in);
         flush_outbox(w);
     }
-    w->early[w->held_count] = early;
-    w->held[w->held_count++] = in;
-    if (w->held_count == HOLD_MAX)
-        handle_held(w);
+    unsigned i = (w->held_head + w->held_count++) % HOLD_MAX;
+    w->early[i] = early;
+    w->held[i] = in;
 }
 
 static void handle_inline(void *ctx, struct sb_inbound *in)
 {
     take_one(ctx, in);
+}
+
+/* Pass one over whatever the sockets we read inline hold. */
+static void read_inline(struct worker *w, uint64_t now_ns)
+{
+    w->read_ns = now_ns;
+    transport_inline_drain(w->pool->deps.transport, handle_inline, w);
+}
+
+/* Pass two over everything held; every PEEK_NS the sockets are read
+ * again (pass one), PEEKS_MAX times at most. */
+static void handle_held(struct worker *w)
+{
+    unsigned peeks = 0;
+    while (w->held_count) {
+        handle_next(w);
+        if (!w->held_count || peeks == PEEKS_MAX)
+            continue;
+        uint64_t now = sb_now_ns();
+        if (now - w->read_ns >= PEEK_NS) {
+            peeks++;
+            read_inline(w, now);
+        }
+    }
 }
 
 /* Sleeps until a message is queued, a socket we read inline is readable,
@@ -182,20 +215,22 @@ static void *worker_main(void *arg)
         /* the clock is read once per loop: the wheel's time is the loop's */
         timer_wheel_advance(w->wheel, sb_now_ms());
         w->handled = 0;
-        transport_inline_drain(w->pool->deps.transport, handle_inline, w);
+        read_inline(w, sb_now_ns());
         handle_held(w);
-        size_t read_inline = w->handled;
+        size_t from_sockets = w->handled, from_queue = 0;
         bool taken = dispatch_take(d, w->index, &batch);
         struct cds_wfcq_node *node;
-        while ((node = wakeq_batch_pop(&batch)) != NULL)
+        while ((node = wakeq_batch_pop(&batch)) != NULL) {
             take_one(w, caa_container_of(node, struct sb_inbound, node));
+            from_queue++;
+        }
         handle_held(w);
-        dispatch_done(d, w->index, w->handled - read_inline);
+        dispatch_done(d, w->index, from_queue);
         flush_outbox(w);
         __atomic_store_n(&w->live_transactions, proxy_transaction_count(w->proxy),
                          __ATOMIC_RELAXED);
         publish_calls(w, timer_wheel_now(w->wheel));
-        if (taken || read_inline)
+        if (taken || from_sockets)
             continue; /* a busy worker drains its queue before it sleeps */
         if (dispatch_stopping(d) && !dispatch_take(d, w->index, &batch))
             break;
