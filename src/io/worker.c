@@ -24,10 +24,10 @@
 /* Messages held between the two passes over a batch (proxy.h): two
  * recvmmsg's worth; when full, the oldest is handled to make room. */
 #define HOLD_MAX 64
-/* While handling a long batch the sockets read inline are read again at
- * most this often, so an INVITE that came meanwhile gets its 100 without
- * waiting for the batch; at most PEEKS_MAX times a loop, so timers and
- * the queue get their turn under any load. */
+/* While handling a long batch the sockets read inline and the queue are
+ * read again at most this often, so an INVITE that came meanwhile gets its
+ * 100 without waiting for the batch; at most PEEKS_MAX times a loop, so
+ * timers get their turn under any load. */
 #define PEEK_NS 50000
 #define PEEKS_MAX 8
 /* The admin plane's view of a worker's calls is at most this old. */
@@ -63,8 +63,11 @@ struct worker {
     struct sb_inbound *held[HOLD_MAX];
     bool early[HOLD_MAX];
     unsigned held_head, held_count;
-    uint64_t read_ns; /* when the sockets read inline were last read */
-    size_t handled;   /* messages handled this loop */
+    struct wakeq_batch batch; /* taken from the queue, not yet held */
+    uint64_t read_ns;         /* when sockets and queue were last read */
+    size_t taken;             /* messages held this loop */
+    size_t from_queue;        /* of which taken from the queue */
+    size_t handled;           /* messages handled this loop */
 };
 
 struct worker_pool {
@@ -158,6 +161,7 @@ static void take_one(struct worker *w, struct sb_inbound *in)
     unsigned i = (w->held_head + w->held_count++) % HOLD_MAX;
     w->early[i] = early;
     w->held[i] = in;
+    w->taken++;
 }
 
 static void handle_inline(void *ctx, struct sb_inbound *in)
@@ -165,15 +169,22 @@ static void handle_inline(void *ctx, struct sb_inbound *in)
     take_one(ctx, in);
 }
 
-/* Pass one over whatever the sockets we read inline hold. */
-static void read_inline(struct worker *w, uint64_t now_ns)
+/* Pass one over whatever waits: the sockets read inline, then the queue. */
+static void read_all(struct worker *w, uint64_t now_ns)
 {
     w->read_ns = now_ns;
     transport_inline_drain(w->pool->deps.transport, handle_inline, w);
+    if (!dispatch_take(w->pool->deps.dispatch, w->index, &w->batch))
+        return;
+    struct cds_wfcq_node *node;
+    while ((node = wakeq_batch_pop(&w->batch)) != NULL) {
+        take_one(w, caa_container_of(node, struct sb_inbound, node));
+        w->from_queue++;
+    }
 }
 
-/* Pass two over everything held; every PEEK_NS the sockets are read
- * again (pass one), PEEKS_MAX times at most. */
+/* Pass two over everything held; every PEEK_NS the sockets and the queue
+ * are read again (pass one), PEEKS_MAX times at most. */
 static void handle_held(struct worker *w)
 {
     unsigned peeks = 0;
@@ -184,7 +195,7 @@ static void handle_held(struct worker *w)
         uint64_t now = sb_now_ns();
         if (now - w->read_ns >= PEEK_NS) {
             peeks++;
-            read_inline(w, now);
+            read_all(w, now);
         }
     }
 }
@@ -208,31 +219,22 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct dispatch *d = w->pool->deps.dispatch;
-    struct wakeq_batch batch;
     rcu_register_thread();
-    wakeq_batch_init(&batch);
+    wakeq_batch_init(&w->batch);
     for (;;) {
         /* the clock is read once per loop: the wheel's time is the loop's */
         timer_wheel_advance(w->wheel, sb_now_ms());
-        w->handled = 0;
-        read_inline(w, sb_now_ns());
+        w->taken = w->from_queue = w->handled = 0;
+        read_all(w, sb_now_ns());
         handle_held(w);
-        size_t from_sockets = w->handled, from_queue = 0;
-        bool taken = dispatch_take(d, w->index, &batch);
-        struct cds_wfcq_node *node;
-        while ((node = wakeq_batch_pop(&batch)) != NULL) {
-            take_one(w, caa_container_of(node, struct sb_inbound, node));
-            from_queue++;
-        }
-        handle_held(w);
-        dispatch_done(d, w->index, from_queue);
+        dispatch_done(d, w->index, w->from_queue);
         flush_outbox(w);
         __atomic_store_n(&w->live_transactions, proxy_transaction_count(w->proxy),
                          __ATOMIC_RELAXED);
         publish_calls(w, timer_wheel_now(w->wheel));
-        if (taken || from_sockets)
+        if (w->taken)
             continue; /* a busy worker drains its queue before it sleeps */
-        if (dispatch_stopping(d) && !dispatch_take(d, w->index, &batch))
+        if (dispatch_stopping(d) && !dispatch_take(d, w->index, &w->batch))
             break;
         int64_t delay = timer_wheel_next_delay(w->wheel, timer_wheel_now(w->wheel));
         if (call_journal_changed(proxy_calls(w->proxy)) && (delay < 0 || delay > CALLS_VIEW_MS))
@@ -240,7 +242,7 @@ static void *worker_main(void *arg)
         worker_sleep(w, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
     }
     flush_outbox(w);
-    wakeq_batch_fini(&batch);
+    wakeq_batch_fini(&w->batch);
     rcu_unregister_thread();
     return NULL;
 }
