@@ -2,19 +2,28 @@
 """Latency through a proxy, from kernel timestamps in a packet capture.
 
 usage: pcap_latency.py CAPTURE.pcap PROXY_PORT CALLEE_PORT
-Prints JSON: p50/p99/max in ms and counts of INVITE->100, INVITE->180 and
-INVITE->200 over every call in the capture, measured from the caller's
+Prints JSON: p50/p90/p99/max in ms and counts of INVITE->100, INVITE->180
+and INVITE->200 over every call in the capture, measured from the caller's
 INVITE reaching the proxy's port to the proxy's response leaving for the
-caller. The timestamps are the kernel's (dumpcap on lo), so no prober
+caller; and "slow_100": how many INVITEs waited over 0.5 ms for their 100,
+and how many of those waited through a stretch of at least 0.3 ms in
+which the proxy sent nothing at all. While it works a proxy sends every
+few tens of microseconds at these rates, so such a stretch is time it was
+not running (descheduled, or slow to wake), or the backlog that time
+left being read. The timestamps are the kernel's (dumpcap on lo), so no prober
 shares a CPU with anybody or adds an interpreter's jitter: what is timed
 is the proxy (and, for 180/200, the callee behind it).
 
 The capture must be classic pcap (dumpcap -P) of UDP on lo. The
 callee's own port tells its leg apart: packets from CALLEE_PORT, or to it,
 are the proxy's other side."""
+import bisect
 import json
 import struct
 import sys
+
+SLOW_S = 0.0005    # an INVITE->100 slower than this is "slow"
+SILENT_S = 0.0003  # a stretch without any packet from the proxy
 
 
 def packets(path):
@@ -64,11 +73,31 @@ def pct(values, q):
     return round(values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))] * 1000, 4)
 
 
+def longest_silence(sends, start, end):
+    """The longest stretch in [start, end] without a time in sorted @sends."""
+    i = bisect.bisect_right(sends, start)
+    j = bisect.bisect_left(sends, end)
+    marks = [start] + sends[i:j] + [end]
+    return max(b - a for a, b in zip(marks, marks[1:]))
+
+
+def slow_100(invites, answered, sends):
+    """INVITEs slower than SLOW_S to their 100, and of those the ones that
+    waited through a SILENT_S stretch with nothing sent by the proxy."""
+    slow = [(invites[c][0], invites[c][0] + d) for c, d in answered.items() if d > SLOW_S]
+    silent = sum(1 for a, b in slow if longest_silence(sends, a, b) >= SILENT_S)
+    return {"over_ms": SLOW_S * 1000, "n": len(slow),
+            "proxy_silent_ms": SILENT_S * 1000, "with_proxy_silent": silent}
+
+
 def main():
     path, proxy, callee = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     invites = {}  # Call-ID -> (time, caller port) of the caller's first INVITE
     legs = {"invite_100": {}, "invite_180": {}, "invite_200": {}}
+    sends = []  # every packet the proxy sent, in capture order
     for t, sport, dport, payload in packets(path):
+        if sport == proxy:
+            sends.append(t)
         if not payload[:8].strip():
             continue
         line, call_id = first_line_and(payload, "Call-ID")
@@ -89,7 +118,10 @@ def main():
     out = {}
     for leg, d in legs.items():
         v = list(d.values())
-        out[leg] = {"n": len(v), "p50_ms": pct(v, 50), "p99_ms": pct(v, 99), "max_ms": pct(v, 100)}
+        out[leg] = {"n": len(v), "p50_ms": pct(v, 50), "p90_ms": pct(v, 90), "p99_ms": pct(v, 99),
+                    "max_ms": pct(v, 100)}
+    sends.sort()
+    out["slow_100"] = slow_100(invites, legs["invite_100"], sends)
     print(json.dumps(out))
 
 

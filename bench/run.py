@@ -929,6 +929,18 @@ def floor_study(run, bench, quick):
     return {"echo": echo, "switchboard": r["fixed"]}
 
 
+def invite_100_summary(latency):
+    """INVITE->100 percentiles and how many slow ones waited through a
+    stretch in which the proxy sent nothing (pcap_latency.py)."""
+    lat, slow = latency.get("invite_100") or {}, latency.get("slow_100") or {}
+    text = (f"INVITE->100 p50 {lat.get('p50_ms')} ms, p90 {lat.get('p90_ms')} ms, "
+            f"p99 {lat.get('p99_ms')} ms")
+    if slow:
+        text += (f" ({slow['n']} over {slow['over_ms']} ms, {slow['with_proxy_silent']} of them "
+                 f"through {slow['proxy_silent_ms']} ms or more with nothing sent by the proxy)")
+    return text
+
+
 def study_table(kind, results):
     lines = []
     if kind == "floor":
@@ -936,9 +948,8 @@ def study_table(kind, results):
         for e in results["echo"]:
             lines.append(f"{e['server']:12} {e['gap_us']:>7} {e['p50_us']:>11} {e['p99_us']:>8} {e['max_us']:>8}")
         sb = results["switchboard"]
-        lat = sb["latency"]["invite_100"]
-        lines.append(f"switchboard at {sb['rate']} cps: INVITE->100 p50 {lat['p50_ms']} ms, "
-                     f"p99 {lat['p99_ms']} ms; {sb['cpu_ms_per_call']} ms CPU per call")
+        lines.append(f"switchboard at {sb['rate']} cps: {invite_100_summary(sb['latency'])}; "
+                     f"{sb['cpu_ms_per_call']} ms CPU per call")
         return lines
     if kind in ("tcp", "tls"):
         lines.append(f"{'configuration':28} {'max clean cps':>13} {'bytes/idle conn':>15}  "
@@ -1074,8 +1085,8 @@ def report(run, results, meta):
         fmt = lambda v: "-" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
         lines.append(f"{name:34} {fmt(a):>12} {fmt(b):>12} {fmt(ratio(a, b)):>11}  {better}")
     half = sb.get("half_max") or {}
-    lines.append(f"switchboard at half its max clean rate ({half.get('rate')} cps): INVITE->100 p99 "
-                 f"{(half.get('latency') or {}).get('invite_100', {}).get('p99_ms')} ms")
+    lines.append(f"switchboard at half its max clean rate ({half.get('rate')} cps): "
+                 + invite_100_summary(half.get("latency") or {}))
     lines.append("CPU per call at every rate step (ms; * = not clean):")
     lines.append(f"{'cps':>6} {'switchboard':>12} {'kamailio':>12} {'ratio sb/k':>11}")
     ka_steps = {st["rate"]: st for st in ka["steps"]}
