@@ -369,6 +369,15 @@ test_bodies_pass_byte_for_byte() {
         python3 "$HERE/body_relay.py" "$IP" "$PROXY_PORT" binary >>"$DIR/test.log" 2>&1 && stop_proxy
 }
 
+# A new INVITE's 100 leaves before the messages read with it are handled
+# (two passes over each batch), yet what comes back is as in arrival order:
+# 40 calls in one burst, each a CANCEL before its INVITE (481, the call goes
+# on) or an INVITE and its retransmission (one transaction at the callee).
+test_a_burst_is_answered_in_arrival_order() {
+    start_proxy || return 1
+    python3 "$HERE/batch_order.py" "$IP" "$PROXY_PORT" 40 >>"$DIR/test.log" 2>&1 && stop_proxy
+}
+
 # Far more calls than the bounds allow: the proxy refuses with 503, stays
 # small, and right after the flood a normal call goes through.
 test_flood_then_call() {
