@@ -42,6 +42,13 @@ struct calls_view {
     char json[];
 };
 
+/* A message between the two passes; early: proxy_accept() took it (its
+ * 100 is sent and measured already). */
+struct held {
+    struct sb_inbound *in;
+    bool early;
+};
+
 struct worker {
     struct sb_counters counters; /* first: its own cache lines */
     struct worker_pool *pool;
@@ -59,9 +66,8 @@ struct worker {
     uint64_t pending_invites[FLUSH_EVERY];
     unsigned pending_count;
     /* the batch between its two passes, a ring in arrival order from
-     * held_head; early: proxy_accept() took it */
-    struct sb_inbound *held[HOLD_MAX];
-    bool early[HOLD_MAX];
+     * held_head */
+    struct held held[HOLD_MAX];
     unsigned held_head, held_count;
     struct wakeq_batch batch; /* taken from the queue, not yet held */
     uint64_t read_ns;         /* when sockets and queue were last read */
@@ -136,12 +142,12 @@ static void flush_outbox(struct worker *w)
  * batch produced leaves before the rest are handled. */
 static void handle_next(struct worker *w)
 {
-    unsigned i = w->held_head;
-    w->held_head = (i + 1) % HOLD_MAX;
+    struct held h = w->held[w->held_head];
+    w->held_head = (w->held_head + 1) % HOLD_MAX;
     w->held_count--;
-    if (!w->early[i])
-        note_invite(w, w->held[i]);
-    proxy_handle(w->proxy, w->held[i]);
+    if (!h.early)
+        note_invite(w, h.in);
+    proxy_handle(w->proxy, h.in);
     if (++w->handled % FLUSH_EVERY == 0)
         flush_outbox(w);
 }
@@ -158,9 +164,7 @@ static void take_one(struct worker *w, struct sb_inbound *in)
         note_invite(w, in);
         flush_outbox(w);
     }
-    unsigned i = (w->held_head + w->held_count++) % HOLD_MAX;
-    w->early[i] = early;
-    w->held[i] = in;
+    w->held[(w->held_head + w->held_count++) % HOLD_MAX] = (struct held){in, early};
     w->taken++;
 }
 
