@@ -18,19 +18,25 @@ import sys
 import time
 
 
-def header(text, name):
+def header_line(text, name):
+    """The first line of header @name in @text, or ""."""
     for line in text.split("\r\n"):
         if line.lower().startswith(name.lower() + ":"):
-            return line.split(":", 1)[1].strip()
-    return None
+            return line
+    return ""
+
+
+def header(text, name):
+    """The value of header @name in @text, or None."""
+    line = header_line(text, name)
+    return line.split(":", 1)[1].strip() if line else None
 
 
 def request(method, host, port, aport, n, stamp):
-    cseq_method = method
     return (f"{method} sip:batch@{host}:{port} SIP/2.0\r\n"
             f"Via: SIP/2.0/UDP {host}:{aport};branch=z9hG4bK-bo{stamp}-{n}\r\n"
             f"Max-Forwards: 70\r\nFrom: <sip:caller@{host}>;tag=c{n}\r\nTo: <sip:batch@{host}>\r\n"
-            f"Call-ID: bo-{stamp}-{n}\r\nCSeq: 1 {cseq_method}\r\n"
+            f"Call-ID: bo-{stamp}-{n}\r\nCSeq: 1 {method}\r\n"
             f"Contact: <sip:caller@{host}:{aport}>\r\nContent-Length: 0\r\n\r\n").encode()
 
 
@@ -63,13 +69,6 @@ def answer_486(callee, caller, host, port, invites, finals):
                f"Max-Forwards: 70\r\nFrom: {header(text, 'From')}\r\nTo: {header(text, 'To')}\r\n"
                f"Call-ID: {header(text, 'Call-ID')}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n")
         caller.sendto(ack.encode(), (host, port))
-
-
-def header_line(text, name):
-    for line in text.split("\r\n"):
-        if line.lower().startswith(name.lower() + ":"):
-            return line
-    return ""
 
 
 def main():
