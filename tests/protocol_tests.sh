@@ -123,6 +123,31 @@ test_contact_registered_by_another_process() {
         expect_count "INVITEs at the registering port" "$(count_received reg INVITE)" 0 && stop_proxy
 }
 
+# SIPp's stock load-test UAS: one process registers bob and holds, and
+# serves every call out of call (-oocsf), answering and then hanging up.
+# Its BYEs all carry one Via branch (out-of-call calls share call number
+# 0): each is a request of its own, so all 200 calls complete, over UDP and
+# with a TCP caller (-t tn).
+oocsf_calls() { # CALLER-TRANSPORT
+    start_proxy -l "tcp:$IP:$PROXY_PORT" || return 1
+    sipp_start callee reg_hold.xml 15070 bob -oocsf "$SIPP_DIR/uas_answer_send_bye.xml" -d 60000
+    local callee=$SIPP_PID
+    sleep 0.5
+    sipp_run caller uac_call_callee_hangs_up.xml 15080 bob -t "$1" -max_socket 1000 -m 200 -r 100 -l 40 ||
+        return 1
+    expect_count "BYEs at the caller" "$(count_received caller BYE)" 200 || return 1
+    kill "$callee" 2>/dev/null
+    stop_proxy
+}
+
+test_out_of_call_uas_serves_every_call() {
+    oocsf_calls u1
+}
+
+test_out_of_call_uas_with_tcp_caller() {
+    oocsf_calls tn
+}
+
 # --- digest authentication (RFC 3261 §22) ---
 
 # auth_proxy MODE [CONFIG LINES]: a users file (alice/wonderland with MD5

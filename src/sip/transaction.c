@@ -139,7 +139,15 @@ int txn_server_key(const osip_message_t *req, bool for_invite, char *buf, size_t
     const char *port = via->port ? via->port : "5060";
     int n;
     if (branch && strncmp(branch, SB_BRANCH_COOKIE, sizeof(SB_BRANCH_COOKIE) - 1) == 0) {
-        n = snprintf(buf, size, "%s|%s:%s|%s", branch, via->host, port, method);
+        /* §17.2.3's branch, sent-by and method, plus Call-ID and CSeq
+         * number: a UA that reuses a branch across calls (SIPp's
+         * out-of-call UAS sends every BYE with one) must not have the
+         * second call's request taken for the first one's retransmission */
+        const osip_call_id_t *id = req->call_id;
+        uint64_t id_hash = (id->number ? sb_hash(id->number, strlen(id->number)) : 0) * 31 +
+                           (id->host ? sb_hash(id->host, strlen(id->host)) : 0);
+        n = snprintf(buf, size, "%s|%s:%s|%s|%016llx|%u", branch, via->host, port, method,
+                     (unsigned long long)id_hash, sipmsg_cseq_number(req));
     } else {
         /* RFC 2543 peers: no unique branch, match on dialog and CSeq (§17.2.3) */
         const char *from_tag = sipmsg_from_tag(req);

@@ -147,6 +147,40 @@ Test(transaction, ack_and_cancel_keys_name_their_invite)
     osip_message_free(cancel);
 }
 
+/* SIPp's out-of-call UAS sends every BYE with one branch: each call's BYE
+ * is a request of its own, not a retransmission of the first (Kamailio
+ * keys its lookup on Call-ID and CSeq too). */
+Test(transaction, a_reused_branch_in_another_call_is_a_new_request)
+{
+    static const char *bye[] = {
+        "BYE sip:alice@10.0.0.5 SIP/2.0\n"
+        "Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK-same\n"
+        "From: <sip:bob@127.0.0.1>;tag=b1\nTo: <sip:alice@127.0.0.1>;tag=a1\n"
+        "Call-ID: first\nCSeq: 1 BYE\nContent-Length: 0\n\n",
+        "BYE sip:alice@10.0.0.5 SIP/2.0\n"
+        "Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK-same\n"
+        "From: <sip:bob@127.0.0.1>;tag=b2\nTo: <sip:alice@127.0.0.1>;tag=a2\n"
+        "Call-ID: second\nCSeq: 1 BYE\nContent-Length: 0\n\n",
+        "BYE sip:alice@10.0.0.5 SIP/2.0\n"
+        "Via: SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bK-same\n"
+        "From: <sip:bob@127.0.0.1>;tag=b1\nTo: <sip:alice@127.0.0.1>;tag=a1\n"
+        "Call-ID: first\nCSeq: 2 BYE\nContent-Length: 0\n\n",
+    };
+    struct server_txn *st;
+    cr_assert_eq(txn_server_create(layer, inbound(bye[0]), NULL, &st), 0);
+    osip_message_t *again = parse(bye[0]), *other = parse(bye[1]), *later = parse(bye[2]);
+    cr_assert_eq(txn_server_match(layer, again), st, "the very same BYE is a retransmission");
+    cr_assert_null(txn_server_match(layer, other), "another Call-ID is another request");
+    cr_assert_null(txn_server_match(layer, later), "another CSeq is another request");
+    struct server_txn *st2;
+    cr_assert_eq(txn_server_create(layer, inbound(bye[1]), NULL, &st2), 0);
+    cr_assert_neq(st2, st);
+    cr_assert_eq(txn_server_match(layer, other), st2);
+    osip_message_free(again);
+    osip_message_free(other);
+    osip_message_free(later);
+}
+
 Test(transaction, server_absorbs_retransmissions_and_acks)
 {
     struct server_txn *st;
