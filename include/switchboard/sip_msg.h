@@ -47,7 +47,8 @@ osip_via_t *sipmsg_top_via(const osip_message_t *msg);
 const char *sipmsg_via_param(const osip_via_t *via, const char *name);
 
 /* RFC 3261 §18.2.1 and RFC 3581: adds received= when the sent-by host differs
- * from the source, and fills an empty rport with the source port. */
+ * from the source (or replaces one the sender wrote), and fills an empty
+ * rport with the source port. */
 int sipmsg_via_stamp_source(osip_via_t *via, const struct sb_addr *src);
 
 /* Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4): received/rport,
@@ -81,8 +82,12 @@ int sipmsg_uri_to_addr(const osip_uri_t *uri, struct sb_addr *dst);
 /* @host without the brackets of an IPv6 reference ("[::1]" -> "::1"),
  * copied into @buf when they are stripped. */
 const char *sipmsg_bare_host(const char *host, char *buf, size_t size);
-/* Resolves "host" and port into @dst. */
+/* An IP literal (brackets allowed) and port into @dst; a host name is
+ * SB_EUNRESOLVED: SIP threads never resolve (thread_role.h). */
 int sipmsg_host_to_addr(const char *host, unsigned port, struct sb_addr *dst);
+/* As sipmsg_host_to_addr(), resolving a name (blocking, IPv4): for
+ * start-up only; asserts it is not called on a SIP thread. */
+int sipmsg_host_resolve(const char *host, unsigned port, struct sb_addr *dst);
 
 /* Formats an address's IP (no brackets) and returns its port. */
 unsigned sipmsg_addr_host(const struct sb_addr *addr, char *buf, size_t size);

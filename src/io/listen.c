@@ -29,7 +29,7 @@ int listen_table_init(struct listen_table *t, const struct sb_config *cfg)
         int transport;
         int rc = config_parse_listen(cfg->listen[i], &transport, host, sizeof(host), &port);
         if (rc == 0)
-            rc = sipmsg_host_to_addr(host, port, &e->addr);
+            rc = sipmsg_host_resolve(host, port, &e->addr);
         if (rc != 0) {
             SB_ERROR("cannot use listen address %s", cfg->listen[i]);
             return rc;

@@ -31,6 +31,7 @@
 #include "switchboard/stream_frame.h"
 #include "switchboard/tls.h"
 #include "switchboard/wakeq.h"
+#include "switchboard/thread_role.h"
 #include "tsan_annotate.h"
 
 #define THREAD_BITS 8
@@ -1053,6 +1054,7 @@ static void *io_main(void *arg)
     struct wakeq_batch batch;
     struct epoll_event events[EVENTS];
     uint64_t next_sweep = sb_now_ms() + 1000;
+    sb_thread_mark_sip();
     rcu_register_thread(); /* reasons_apply reads an RCU pointer */
     wakeq_batch_init(&batch);
     for (;;) {

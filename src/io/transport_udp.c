@@ -23,6 +23,7 @@
 #include "switchboard/rate_limit.h"
 #include "switchboard/log.h"
 #include "switchboard/sip_msg.h"
+#include "switchboard/thread_role.h"
 
 #define RECV_BATCH 32
 #define DATAGRAM_MAX 65536
@@ -404,6 +405,7 @@ static void *listener_main(void *arg)
 {
     struct listener *l = arg;
     struct transport *t = l->transport;
+    sb_thread_mark_sip();
     size_t nfds = t->listen_count + 1;
     struct pollfd pfds[SB_MAX_LISTEN + 1];
     for (size_t i = 0; i < t->listen_count; i++) {

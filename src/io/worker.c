@@ -16,6 +16,7 @@
 #include "switchboard/sip_msg.h"
 #include "switchboard/timer_wheel.h"
 #include "switchboard/wakeq.h"
+#include "switchboard/thread_role.h"
 #include "tsan_annotate.h"
 
 /* Messages handled between two flushes of the outbox inside one batch:
@@ -223,6 +224,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     struct dispatch *d = w->pool->deps.dispatch;
+    sb_thread_mark_sip();
     rcu_register_thread();
     wakeq_batch_init(&w->batch);
     for (;;) {

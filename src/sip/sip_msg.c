@@ -2,6 +2,7 @@
 #include "switchboard/sip_msg.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
@@ -15,6 +16,7 @@
 #include <osipparser2/osip_port.h>
 
 #include "switchboard/error.h"
+#include "switchboard/thread_role.h"
 
 const char *sb_transport_name(int transport)
 {
@@ -337,9 +339,12 @@ int sipmsg_via_stamp_source(osip_via_t *via, const struct sb_addr *src)
     osip_generic_param_t *rport = NULL;
     osip_generic_param_get_byname(&via->via_params, "rport", &rport);
     bool host_differs = !via->host || strcasecmp(via->host, ip) != 0;
-    if (host_differs || rport) {
-        osip_generic_param_t *received = NULL;
-        osip_generic_param_get_byname(&via->via_params, "received", &received);
+    osip_generic_param_t *received = NULL;
+    osip_generic_param_get_byname(&via->via_params, "received", &received);
+    /* §18.2.1 adds received when the sent-by differs; one the sender
+     * wrote itself is replaced too, so no answer (nor Timer G) goes to a
+     * third party it names */
+    if (host_differs || rport || received) {
         if (received) {
             osip_free(received->gvalue);
             received->gvalue = osip_strdup(ip);
@@ -386,15 +391,22 @@ int sipmsg_host_to_addr(const char *host, unsigned port, struct sb_addr *dst)
         dst->len = sizeof(*s6);
         return 0;
     }
-    /* A name: the resolver blocks, but on a LAN targets are addresses and
-     * names are the rare case (RFC 3263 SRV lookup is not done). */
+    /* a name: resolving blocks, so never here (sipmsg_host_resolve) */
+    return SB_EUNRESOLVED;
+}
+
+int sipmsg_host_resolve(const char *host, unsigned port, struct sb_addr *dst)
+{
+    if (sipmsg_host_to_addr(host, port, dst) == 0)
+        return 0;
+    assert(!sb_thread_is_sip() && "name resolution on a SIP thread");
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
     struct addrinfo *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
         return SB_EUNRESOLVED;
     memcpy(&dst->ss, res->ai_addr, res->ai_addrlen);
     dst->len = res->ai_addrlen;
-    s4->sin_port = htons((uint16_t)port);
+    ((struct sockaddr_in *)&dst->ss)->sin_port = htons((uint16_t)port);
     freeaddrinfo(res);
     return 0;
 }

@@ -128,6 +128,40 @@ Test(sip_msg, without_rport_answers_go_to_sent_by_port)
     osip_message_free(req);
 }
 
+/* A received= the sender wrote itself is replaced by the real source, so
+ * neither the answer nor Timer G's retransmissions go to a third party. */
+Test(sip_msg, a_forged_received_is_replaced_by_the_source)
+{
+    osip_message_t *req =
+        parse("OPTIONS sip:a@b SIP/2.0\n"
+              "Via: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bK1;received=198.51.100.66\n"
+              "From: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c\nCSeq: 1 OPTIONS\n\n");
+    struct sb_addr src = addr4("10.0.0.5", 5070);
+    sipmsg_via_stamp_source(sipmsg_top_via(req), &src);
+    cr_assert_str_eq(sipmsg_via_param(sipmsg_top_via(req), "received"), "10.0.0.5");
+    struct sb_addr dst;
+    cr_assert_eq(sipmsg_via_destination(sipmsg_top_via(req), &dst), 0);
+    char ip[64];
+    cr_assert_eq(sipmsg_addr_host(&dst, ip, sizeof(ip)), 5070);
+    cr_assert_str_eq(ip, "10.0.0.5");
+    osip_message_free(req);
+}
+
+/* Names are never resolved on the way: a Via naming a host gets received=
+ * (its name differs from the source) and the answer goes there. */
+Test(sip_msg, a_via_host_name_is_never_resolved)
+{
+    osip_message_t *req =
+        parse("OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP phone.example:5070;branch=z9hG4bK1\n"
+              "From: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c\nCSeq: 1 OPTIONS\n\n");
+    struct sb_addr dst;
+    cr_assert_eq(sipmsg_via_destination(sipmsg_top_via(req), &dst), SB_EUNRESOLVED);
+    struct sb_addr src = addr4("10.0.0.5", 40000);
+    sipmsg_via_stamp_source(sipmsg_top_via(req), &src);
+    cr_assert_eq(sipmsg_via_destination(sipmsg_top_via(req), &dst), 0);
+    osip_message_free(req);
+}
+
 Test(sip_msg, via_push_and_pop)
 {
     osip_message_t *req = parse(INVITE_TEXT);
