@@ -39,6 +39,7 @@ struct sb_config {
     unsigned t4_ms;
     unsigned timer_c_ms;
     bool relay;                /* forward requests for foreign domains */
+    char *forbidden_targets;   /* CIDR[:PORT], ...: never sent to (route_policy.h) */
     unsigned max_transactions; /* per worker; above it new requests get 503 */
     unsigned queue_limit;      /* per worker dispatch queue */
     char *reasons_path;        /* reason phrase table, or NULL */

@@ -15,6 +15,7 @@
 
 #include "switchboard/error.h"
 #include "switchboard/auth.h"
+#include "switchboard/cidr.h"
 #include "switchboard/digest.h"
 #include "switchboard/log.h"
 #include "switchboard/nat.h"
@@ -78,6 +79,7 @@ void config_free(struct sb_config *cfg)
     string_list_clear(cfg->listen, &cfg->listen_count);
     string_list_clear(cfg->domains, &cfg->domain_count);
     free(cfg->reasons_path);
+    free(cfg->forbidden_targets);
     free(cfg->journal_path);
     free(cfg->journal_fsync);
     free(cfg->trace_path);
@@ -100,7 +102,7 @@ void config_free(struct sb_config *cfg)
     cfg->tls_certificate = cfg->tls_key = cfg->tls_ca = NULL;
     cfg->auth_realm = cfg->auth_users = cfg->auth_secret_file = cfg->auth_algorithms = NULL;
     cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
-    cfg->store = NULL;
+    cfg->store = cfg->forbidden_targets = NULL;
 }
 
 /* Adds each comma- or space-separated item of @value. */
@@ -237,6 +239,7 @@ struct string_option {
     }
 static const struct string_option string_options[] = {
     SOPT("proxy", "reasons", reasons_path),
+    SOPT("proxy", "forbidden_targets", forbidden_targets),
     SOPT("journal", "file", journal_path),
     SOPT("journal", "fsync", journal_fsync),
     SOPT("server", "trace", trace_path),
@@ -412,6 +415,13 @@ static int config_check(const struct sb_config *cfg)
                 cfg->store);
         return SB_EINVAL;
     }
+    struct cidr_list forbidden;
+    char why[160];
+    if (cidr_list_parse(cfg->forbidden_targets, &forbidden, why, sizeof(why)) != 0) {
+        fprintf(stderr, "switchboard: [proxy] forbidden_targets: %s\n", why);
+        return SB_EINVAL;
+    }
+    cidr_list_free(&forbidden);
     if (cfg->min_expires > cfg->max_expires) {
         fprintf(stderr, "switchboard: min_expires (%u) is above max_expires (%u)\n",
                 cfg->min_expires, cfg->max_expires);
