@@ -28,6 +28,10 @@
     X(AUTH_MALFORMED, "refused: malformed credentials")                                            \
     X(AUTH_THROTTLED, "refused: too many failures from the source")                                \
     X(FORGED_ROUTE, "refused: a Route naming us that we did not sign")                             \
+    X(PRELOADED_ROUTE, "refused: out of dialog, a Route that is not ours")                         \
+    X(FORBIDDEN_TARGET, "refused: a destination on loopback, link-local or our own sockets")       \
+    X(STRAY_UNVERIFIED, "stray responses dropped: their Via was not one we sent")                   \
+    X(UNRESOLVED, "refused: a host name where an address is required")                            \
     X(STREAM_MESSAGES, "messages received over TCP/TLS")                                           \
     X(STREAM_ACCEPTED, "TCP/TLS connections accepted")                                             \
     X(STREAM_CONNECTED, "TCP/TLS connections opened by us")                                        \

@@ -18,6 +18,7 @@
 #include "switchboard/auth.h"
 #include "switchboard/call_journal.h"
 #include "switchboard/callroute.h"
+#include "switchboard/cidr.h"
 #include "switchboard/dialplan.h"
 #include "switchboard/error.h"
 #include "switchboard/flow.h"
@@ -26,6 +27,8 @@
 #include "switchboard/net.h"
 #include "switchboard/record_route.h"
 #include "switchboard/register_handler.h"
+#include "switchboard/route_policy.h"
+#include "switchboard/secret.h"
 #include "switchboard/sip_msg.h"
 
 #define ALLOW_METHODS                                                                              \
@@ -44,6 +47,7 @@ struct proxy {
     struct sb_log_limiter overload_log, refusal_log;
     enum call_end_hint local_hint; /* what our own answers mean to the journal */
     unsigned cancels_held;         /* CANCELs past proxy_accept, not yet handled */
+    struct cidr_list forbidden;    /* [proxy] forbidden_targets */
 };
 
 struct proxy_context;
@@ -104,6 +108,9 @@ struct proxy_target {
      * connection went (RFC 5626 §5.3 / §7), 430 for a dialog's flow, else
      * 503 (RFC 3261 §8.1.3.1) */
     int unsent_code;
+    /* named by the request itself (Route, Request-URI): route_policy_target()
+     * must allow it before it is used */
+    bool checked;
     /* shared store: the Request-URI for the switchboard that holds the
      * callee's connection ("sip:USER@NODE;sb-peer"), ruri points here */
     char peer_uri[320];
@@ -320,14 +327,60 @@ static int push_record_routes(const struct proxy *p, osip_message_t *req,
     return 2;
 }
 
-static int push_via(osip_message_t *req, const struct sb_dest *dest, uint32_t loop_hash,
-                    uint64_t unique)
+#define VIA_MAC_TEXT 12 /* base64url of 8 bytes, with its NUL */
+
+/* The MAC our branch ends with: over the branch before it and the Via
+ * below ours (the hop the request came from, as ingress stamped it with
+ * received/rport). A response that no transaction claims is forwarded
+ * only when it verifies (§16.7's stateless forwarding of strays), so a
+ * forged response cannot make us send to a host of its choosing. */
+static void via_mac(const struct proxy *p, const char *prefix, const osip_via_t *below,
+                    char out[VIA_MAC_TEXT])
 {
-    char host[64], branch[64];
+    const char *received = sipmsg_via_param(below, "received");
+    const char *rport = sipmsg_via_param(below, "rport");
+    const char *parts[] = {"via",
+                           prefix,
+                           below->protocol ? below->protocol : "",
+                           below->host ? below->host : "",
+                           below->port ? below->port : "",
+                           received ? received : "",
+                           rport ? rport : ""};
+    unsigned char mac[SECRET_MAC_BYTES];
+    secret_mac(p->env.secret, parts, sizeof(parts) / sizeof(parts[0]), mac);
+    secret_b64url(mac, 8, out);
+}
+
+static int push_via(const struct proxy *p, osip_message_t *req, const struct sb_dest *dest,
+                    uint32_t loop_hash, uint64_t unique)
+{
+    char host[64], branch[96], mac[VIA_MAC_TEXT];
     unsigned port;
     local_host(&dest->local, host, sizeof(host), &port);
-    sipmsg_branch_format(branch, sizeof(branch), loop_hash, unique);
+    sipmsg_branch_format(branch, sizeof(branch) - VIA_MAC_TEXT, loop_hash, unique);
+    const osip_via_t *below = sipmsg_top_via(req);
+    if (!below)
+        return SB_EMALFORMED;
+    via_mac(p, branch, below, mac);
+    size_t len = strlen(branch);
+    snprintf(branch + len, sizeof(branch) - len, ".%s", mac);
     return sipmsg_via_push(req, dest->transport, host, port, branch);
+}
+
+/* Does @resp's top Via (ours) carry the MAC of the Via below it? */
+static bool via_verified(const struct proxy *p, const osip_message_t *resp)
+{
+    const osip_via_t *ours = osip_list_get(&resp->vias, 0), *below = osip_list_get(&resp->vias, 1);
+    const char *branch = ours ? sipmsg_via_param(ours, "branch") : NULL;
+    const char *dot = branch ? strrchr(branch, '.') : NULL;
+    if (!below || !dot || strlen(dot + 1) != VIA_MAC_TEXT - 1 ||
+        (size_t)(dot - branch) >= 96)
+        return false;
+    char prefix[96], want[VIA_MAC_TEXT];
+    memcpy(prefix, branch, (size_t)(dot - branch));
+    prefix[dot - branch] = '\0';
+    via_mac(p, prefix, below, want);
+    return secret_equal(want, dot + 1, VIA_MAC_TEXT - 1);
 }
 
 /* --- responding ----------------------------------------------------------- */
@@ -514,6 +567,31 @@ static bool authorize_register(struct proxy *p, const struct sb_inbound *in, con
     return false;
 }
 
+/* §10.3 lets a registrar refuse a binding by local policy: a Contact on
+ * loopback, link-local or our own sockets is one only a sender of that
+ * same kind may register (else anyone could aim calls at 127.0.0.1:6379);
+ * likewise [proxy] forbidden_targets. Host names are not judged here:
+ * they are never resolved on the way out (route_policy.h). Returns true
+ * when every Contact may be bound. */
+static bool contacts_allowed(struct proxy *p, const struct sb_inbound *in)
+{
+    osip_contact_t *c;
+    for (int i = 0; (c = osip_list_get(&in->msg->contacts, i)) != NULL; i++) {
+        struct sb_addr addr;
+        if (!c->url || !c->url->host || nat_addr_kind(c->url->host) == NAT_ADDR_NAME ||
+            sipmsg_uri_to_addr(c->url, &addr) != 0)
+            continue;
+        enum target_verdict v = route_policy_target(p->env.identity, &p->forbidden, &addr, &in->src);
+        if (v != TARGET_OK) {
+            char what[96];
+            snprintf(what, sizeof(what), "a Contact on %s", route_policy_target_name(v));
+            note_refusal(p, SB_CNT_FORBIDDEN_TARGET, what, in->msg, &in->src);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* REGISTER for one of our domains: answered at once, without a server
  * transaction (see register_handler.h). The To tag is derived from the
  * request so a retransmission gets the very same answer. */
@@ -524,7 +602,11 @@ static void handle_register(struct proxy *p, struct sb_inbound *in)
         id[0] = '\0';
     uint64_t h = sb_hash(id, strlen(id)) ^ sipmsg_cseq_number(in->msg);
     snprintf(tag, sizeof(tag), "sb%016llx", (unsigned long long)h);
-    if (authorize_register(p, in, tag)) {
+    osip_message_t *refusal;
+    if (!contacts_allowed(p, in)) {
+        if (sipmsg_response_create(in->msg, 403, "Forbidden Contact", tag, &refusal) == 0)
+            respond_stateless(p, in, refusal);
+    } else if (authorize_register(p, in, tag)) {
         osip_message_t *resp = register_process(p->env.config, p->env.registrar, in, tag,
                                                 timer_wheel_now(p->env.wheel));
         if (resp)
@@ -871,7 +953,7 @@ static size_t add_branches(struct proxy_context *ctx, struct server_txn *st, osi
         if (record_route && pushed == 0)
             continue;
         struct proxy_branch *b = calloc(1, sizeof(*b));
-        if (b && push_via(fwd, &t->dest, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
+        if (b && push_via(p, fwd, &t->dest, loop_hash, p->branch_seed + ++p->branch_counter) == 0) {
             b->ctx = ctx;
             b->unsent_code = t->unsent_code;
             if (txn_client_send(p->txn, fwd, &t->dest, b, &b->ct) == 0) {
@@ -1399,6 +1481,7 @@ static int next_hop(struct proxy *p, const osip_message_t *fwd, const struct rou
                     const struct sb_inbound *in, struct proxy_target *t)
 {
     memset(t, 0, sizeof(*t));
+    t->checked = true;
     t->unsent_code = 503;
     osip_route_t *route = osip_list_get(&fwd->routes, 0);
     struct flow_side from = inbound_flow(in, true);
@@ -1411,6 +1494,7 @@ static int next_hop(struct proxy *p, const osip_message_t *fwd, const struct rou
         t->dest.flow = side->conn != 0;
         if (t->dest.flow)
             t->unsent_code = 430; /* RFC 5626 §5.3: Flow Failed */
+        t->checked = false; /* where the phone's own messages came from: signed */
         return net_resolve(p->env.net, &t->dest, &in->local);
     }
     const osip_uri_t *uri = route ? route->url : fwd->req_uri;
@@ -1421,6 +1505,67 @@ static int next_hop(struct proxy *p, const osip_message_t *fwd, const struct rou
     int rc = sipmsg_uri_to_addr(uri, &t->dest.peer);
     stream_side(t);
     return rc != 0 ? rc : net_resolve(p->env.net, &t->dest, &in->local);
+}
+
+/* The policy's facts about @fwd once route_preprocess() took our Routes. */
+static struct route_facts route_facts_of(const struct proxy *p, const osip_message_t *fwd,
+                                         const struct route_info *info)
+{
+    bool routes_left = osip_list_size(&fwd->routes) > 0;
+    return (struct route_facts){
+        .routes_left = routes_left,
+        .for_us = !routes_left && identity_is_local_uri(p->env.identity, fwd->req_uri),
+        .signed_route = info->signed_route,
+        .relay = p->env.config->relay,
+    };
+}
+
+/* Counts and logs (once a second) a request the policy refused. */
+static void note_route_refusal(struct proxy *p, enum route_verdict v, const struct route_info *info,
+                               const struct sb_inbound *in)
+{
+    if (v == ROUTE_DENY_PRELOADED)
+        note_refusal(p, SB_CNT_PRELOADED_ROUTE, "out of dialog, a Route that is not ours",
+                     in->msg, &in->src);
+    else if (info->forged)
+        note_refusal(p, SB_CNT_FORGED_ROUTE, "a Route naming us that we did not sign", in->msg,
+                     &in->src);
+}
+
+/* route_policy_target() for a next hop the request named itself; counted
+ * and logged when refused. Returns true when @t may be used. */
+static bool target_allowed(struct proxy *p, const struct sb_inbound *in,
+                           const struct proxy_target *t)
+{
+    if (!t->checked)
+        return true;
+    enum target_verdict v =
+        route_policy_target(p->env.identity, &p->forbidden, &t->dest.peer, &in->src);
+    if (v == TARGET_OK)
+        return true;
+    char what[96];
+    snprintf(what, sizeof(what), "a destination on %s", route_policy_target_name(v));
+    note_refusal(p, SB_CNT_FORBIDDEN_TARGET, what, in->msg, &in->src);
+    return false;
+}
+
+/* Forwards @fwd to the one next hop it names, as the policy allowed. */
+static void route_onward(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                         const struct route_info *info, uint32_t loop_hash)
+{
+    const struct sb_inbound *in = txn_server_inbound(st);
+    struct proxy_target target;
+    int rc = next_hop(p, fwd, &info->flow, in, &target);
+    if (rc == SB_EUNRESOLVED) {
+        note_refusal(p, SB_CNT_UNRESOLVED, "a host name as next hop", in->msg, &in->src);
+        txn_server_respond_code(st, 500, "Unresolvable Destination");
+    } else if (rc != 0) {
+        txn_server_respond_code(st, 500, "Unresolvable Destination");
+    } else if (!target_allowed(p, in, &target)) {
+        txn_server_respond_code(st, 403, "Forbidden Destination");
+    } else {
+        fork_request(p, st, fwd, &target, 1, loop_hash);
+    }
 }
 
 static void route_request(struct proxy *p, struct server_txn *st)
@@ -1454,20 +1599,24 @@ static void route_request(struct proxy *p, struct server_txn *st)
     }
     struct route_info info;
     route_preprocess(p, fwd, &info);
-    if (osip_list_size(&fwd->routes) == 0 && identity_is_local_uri(p->env.identity, fwd->req_uri)) {
+    struct route_facts facts = route_facts_of(p, fwd, &info);
+    enum route_verdict verdict = route_policy_decide(&facts);
+    switch (verdict) {
+    case ROUTE_LOCAL:
         route_local(p, st, fwd, loop_hash);
-    } else if (osip_list_size(&fwd->routes) == 0 && !info.signed_route && !p->env.config->relay) {
-        /* no open relay, also not through a Route we did not sign */
-        if (info.forged)
-            note_refusal(p, SB_CNT_FORGED_ROUTE, "a Route naming us that we did not sign", req,
-                         &in->src);
-        txn_server_respond_code(st, 403, "Relaying Forbidden");
-    } else {
-        struct proxy_target target;
-        if (next_hop(p, fwd, &info.flow, in, &target) != 0)
-            txn_server_respond_code(st, 500, "Unresolvable Destination");
-        else
-            fork_request(p, st, fwd, &target, 1, loop_hash);
+        break;
+    case ROUTE_FORWARD:
+        route_onward(p, st, fwd, &info, loop_hash);
+        break;
+    case ROUTE_DENY_PRELOADED:
+    case ROUTE_DENY_RELAY:
+        /* no open relay: neither through a Route we did not sign nor a
+         * preloaded one (RFC 3261 §16.4 leaves that to local policy) */
+        note_route_refusal(p, verdict, &info, in);
+        txn_server_respond_code(st, 403,
+                                verdict == ROUTE_DENY_PRELOADED ? "Preloaded Route denied"
+                                                                : "Relaying Forbidden");
+        break;
     }
     osip_message_free(fwd);
 }
@@ -1521,24 +1670,24 @@ static bool prepare_ack(struct proxy *p, const struct sb_inbound *in, struct sb_
     uint32_t loop_hash = sipmsg_loop_hash(ack);
     struct route_info info;
     route_preprocess(p, ack, &info);
-    bool routed;
-    if (osip_list_size(&ack->routes) == 0 && identity_is_local_uri(p->env.identity, ack->req_uri)) {
+    struct route_facts facts = route_facts_of(p, ack, &info);
+    enum route_verdict verdict = route_policy_decide(&facts);
+    bool routed = false;
+    if (verdict == ROUTE_LOCAL) {
         routed = ack_to_binding(p, ack, dest);
-    } else if (osip_list_size(&ack->routes) == 0 && !info.signed_route && !p->env.config->relay) {
-        if (info.forged)
-            sb_count(p->env.counters, SB_CNT_FORGED_ROUTE);
-        routed = false;
-    } else {
+    } else if (verdict == ROUTE_FORWARD) {
         struct proxy_target t;
-        routed = next_hop(p, ack, &info.flow, in, &t) == 0;
+        routed = next_hop(p, ack, &info.flow, in, &t) == 0 && target_allowed(p, in, &t);
         *dest = t.dest;
+    } else {
+        note_route_refusal(p, verdict, &info, in);
     }
     if (!routed)
         return false;
     /* the same incoming branch always maps to the same outgoing one */
     const char *in_branch = sipmsg_via_param(sipmsg_top_via(ack), "branch");
     uint64_t unique = in_branch ? sb_hash(in_branch, strlen(in_branch)) : p->branch_counter++;
-    return sipmsg_max_forwards_take(ack) >= 0 && push_via(ack, dest, loop_hash, unique) == 0;
+    return sipmsg_max_forwards_take(ack) >= 0 && push_via(p, ack, dest, loop_hash, unique) == 0;
 }
 
 /* ACK for a 2xx (and any ACK without a transaction) travels end to end
@@ -1580,6 +1729,10 @@ static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
     osip_message_t *resp = in->msg;
     struct sb_dest dest = {0};
     bool ready = via_is_ours(p, sipmsg_top_via(resp)) && osip_list_size(&resp->vias) >= 2;
+    if (ready && !via_verified(p, resp)) {
+        sb_count(p->env.counters, SB_CNT_STRAY_UNVERIFIED);
+        ready = false;
+    }
     if (ready) {
         sipmsg_via_pop(resp);
         const osip_via_t *via = sipmsg_top_via(resp);
@@ -1620,14 +1773,19 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         .udp_max = env->config->udp_to_tcp ? env->config->path_mtu - 200 : 0,
     };
     struct txn_io io = {.send = net_send, .retarget = net_retarget, .ctx = env->net};
-    int rc = call_journal_create(env->journal, env->counters, &p->calls);
+    char why[160];
+    int rc = cidr_list_parse(env->config->forbidden_targets, &p->forbidden, why, sizeof(why));
+    if (rc == 0)
+        rc = call_journal_create(env->journal, env->counters, &p->calls);
     if (rc != 0) {
+        cidr_list_free(&p->forbidden);
         free(p);
         return rc;
     }
     rc = txn_layer_create(&tc, env->wheel, &io, &proxy_txn_ops, p, &p->txn);
     if (rc != 0) {
         call_journal_destroy(p->calls);
+        cidr_list_free(&p->forbidden);
         free(p);
         return rc;
     }
@@ -1645,6 +1803,7 @@ void proxy_destroy(struct proxy *p)
     while (p->contexts)
         context_free(p->contexts);
     call_journal_destroy(p->calls); /* open calls are written as interrupted */
+    cidr_list_free(&p->forbidden);
     free(p);
 }
 

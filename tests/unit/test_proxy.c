@@ -438,3 +438,123 @@ Test(proxy, a_peer_request_reaches_only_the_phones_connected_here)
     const char *eol = strstr(sent[i].text, "\r\n");
     cr_assert(eol && !memmem(sent[i].text, (size_t)(eol - sent[i].text), "sb-peer", 7));
 }
+
+/* --- the routing policy (route_policy.h) --- */
+
+#define INVITE_ROUTED(uri, routes)                                                                 \
+    "INVITE " uri " SIP/2.0\n"                                                                     \
+    "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-pre1;rport\n"                                   \
+    "Max-Forwards: 70\n" routes "From: <sip:mallory@127.0.0.1>;tag=m1\n"                          \
+    "To: <" uri ">\nCall-ID: " uri "\nCSeq: 1 INVITE\n"                                             \
+    "Contact: <sip:mallory@10.0.0.5:5062>\nContent-Length: 0\n\n"
+
+/* Out of dialog, a Route that is not ours is refused: alone, or after a
+ * Route naming us (unsigned), and nothing but the answer leaves. */
+Test(proxy, a_preloaded_route_is_denied)
+{
+    deliver(INVITE_ROUTED("sip:victim@198.51.100.7", "Route: <sip:198.51.100.9:5060;lr>\n"));
+    cr_assert_eq(count_sent("SIP/2.0 403 Preloaded Route denied", NULL), 1);
+    deliver(INVITE_ROUTED("sip:victim@198.51.100.8",
+                          "Route: <sip:127.0.0.1:5060;lr>, <sip:198.51.100.9:5060;lr>\n"));
+    cr_assert_eq(count_sent("SIP/2.0 403 Preloaded Route denied", NULL), 2, "%s",
+                 sent[sent_count - 1].text);
+    cr_assert_eq(count_sent("INVITE", NULL), 0, "nothing relayed");
+    cr_assert_eq(counters.value[SB_CNT_PRELOADED_ROUTE], 2);
+}
+
+/* Even with relay on, a stranger cannot aim us at our own host: a
+ * loopback target named by a request from the LAN is refused, and a
+ * REGISTER whose Contact is 127.0.0.1:6379 gets 403. */
+Test(proxy, a_stranger_cannot_aim_us_at_loopback)
+{
+    cfg.relay = true;
+    deliver(INVITE_ROUTED("sip:x@127.0.0.1:6379", ""));
+    cr_assert_eq(count_sent("SIP/2.0 403 Forbidden Destination", NULL), 1);
+    deliver(INVITE_ROUTED("sip:y@198.51.100.7", "Route: <sip:127.0.0.1:6379;lr>\n"));
+    cr_assert_eq(count_sent("SIP/2.0 403 Forbidden Destination", NULL), 2);
+    cr_assert_eq(count_sent("INVITE", NULL), 0);
+    deliver("REGISTER sip:127.0.0.1 SIP/2.0\n"
+            "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-reg9;rport\n"
+            "From: <sip:mallory@127.0.0.1>;tag=r1\nTo: <sip:bob@127.0.0.1>\n"
+            "Call-ID: reg-9\nCSeq: 1 REGISTER\n"
+            "Contact: <sip:bob@127.0.0.1:6379>\nContent-Length: 0\n\n");
+    cr_assert_eq(count_sent("SIP/2.0 403 Forbidden Contact", NULL), 1);
+    cr_assert_eq(counters.value[SB_CNT_FORBIDDEN_TARGET], 3);
+}
+
+/* From loopback (SIPp on 127.0.0.1), loopback targets stay usable. */
+Test(proxy, loopback_senders_may_name_loopback_targets)
+{
+    cfg.relay = true;
+    osip_message_t *msg = parse(INVITE_ROUTED("sip:x@127.0.0.1:6379", ""));
+    struct sb_inbound *in = inbound(msg);
+    sipmsg_host_to_addr("127.0.0.1", 5062, &in->src);
+    proxy_handle(proxy, in);
+    cr_assert_eq(count_sent("INVITE sip:x@127.0.0.1:6379", NULL), 1);
+}
+
+/* [proxy] forbidden_targets refuses whatever the sender. */
+Test(proxy, forbidden_targets_are_never_reached)
+{
+    proxy_destroy(proxy);
+    cfg.relay = true;
+    cfg.forbidden_targets = strdup("198.51.100.0/24, 10.0.0.9:5070");
+    struct proxy_env env = {.config = &cfg, .registrar = registrar, .identity = identity,
+                            .wheel = wheel, .net = net, .counters = &counters, .secret = secret};
+    cr_assert_eq(proxy_create(&env, &proxy), 0);
+    deliver(INVITE_ROUTED("sip:x@198.51.100.7", ""));
+    cr_assert_eq(count_sent("SIP/2.0 403 Forbidden Destination", NULL), 1);
+    deliver(INVITE_TO("sip:carol@10.0.0.9:5071", "70"));
+    cr_assert_eq(count_sent("INVITE sip:carol@10.0.0.9:5071", NULL), 1, "another port is fine");
+}
+
+/* Host names are never resolved on a SIP thread: refused, counted. */
+Test(proxy, a_host_name_next_hop_is_refused_without_a_lookup)
+{
+    cfg.relay = true;
+    deliver(INVITE_ROUTED("sip:x@example.invalid", ""));
+    cr_assert_eq(count_sent("SIP/2.0 500 Unresolvable Destination", NULL), 1);
+    cr_assert_eq(counters.value[SB_CNT_UNRESOLVED], 1);
+}
+
+/* A 2xx retransmitted after its transaction ended is forwarded by its
+ * Via (§16.7) only when our Via's MAC covers the Via below it: a forged
+ * response cannot send us to a host of its choosing. */
+Test(proxy, a_stray_response_goes_only_where_our_request_came_from)
+{
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    deliver(INVITE_BOB);
+    int i = -1;
+    cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.7", &i), 1);
+    respond_to(i, 200);
+    cr_assert_eq(count_sent("SIP/2.0 200", NULL), 1);
+    advance(40000); /* past Timer M (RFC 6026): the transaction is gone */
+    respond_to(i, 200);
+    int last = -1;
+    cr_assert_eq(count_sent("SIP/2.0 200", &last), 2, "the genuine stray is forwarded");
+    char peer[64];
+    sipmsg_addr_format(&sent[last].dest.peer, peer, sizeof(peer));
+    cr_assert_str_eq(peer, "10.0.0.5:5062");
+
+    /* the same response with the Via below ours pointing elsewhere */
+    osip_message_t *req = parse_sent(i), *resp;
+    osip_via_t *below = osip_list_get(&req->vias, 1);
+    osip_free(below->host);
+    below->host = osip_strdup("127.0.0.1");
+    osip_free(below->port);
+    below->port = osip_strdup("6379");
+    osip_generic_param_t *received = NULL;
+    osip_generic_param_get_byname(&below->via_params, "received", &received);
+    if (received) {
+        osip_free(received->gvalue);
+        received->gvalue = osip_strdup("127.0.0.1");
+    }
+    cr_assert_eq(sipmsg_response_create(req, 200, NULL, "callee1", &resp), 0);
+    struct sb_inbound *in = inbound(resp);
+    in->src = sent[i].dest.peer;
+    proxy_handle(proxy, in);
+    cr_assert_eq(count_sent("SIP/2.0 200", &last), 2, "the forged one goes nowhere: %s",
+                 sent[last].text);
+    cr_assert_eq(counters.value[SB_CNT_STRAY_UNVERIFIED], 1);
+    osip_message_free(req);
+}
