@@ -8,7 +8,8 @@
 #      switchboard-ctl, headless Chromium on the live page, the systemd
 #      unit), office features (extensions, groups, forwarding, DND), two
 #      switchboards sharing one location service on a redis-server of the
-#      test's own, on a RelWithDebInfo build;
+#      test's own, an attacker on the LAN (relay, reflection, sipvicious),
+#      on a RelWithDebInfo build;
 #   2. the same unit, protocol, store, TCP/TLS, admin, office and Redis
 #      tests (all but the 10 000 users) on an AddressSanitizer + UBSan
 #      build, and the protocol, store, TCP/TLS, admin, office and Redis
@@ -19,7 +20,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark clang baresip-core \
-    linphone-cli sox nftables iproute2 openssl curl prometheus chromium systemd redis-server ||
+    linphone-cli sox nftables iproute2 openssl curl prometheus chromium systemd redis-server \
+    sipvicious ||
     exit 1
 
 passed=0
@@ -45,6 +47,8 @@ stage "real clients (baresip, linphonec)" tests/clients_tests.sh build/switchboa
 stage "registration store, 2 workers" tests/store_tests.sh build/switchboard build/test-output/store 2
 stage "TCP and TLS, 2 workers" tests/stream_tests.sh build/switchboard build/test-output/stream 2
 stage "network namespaces (NAT, addresses)" tests/netns_tests.sh build/switchboard build/test-output/netns
+stage "hostile network (relay, reflection), 2 workers" \
+    tests/hostile_tests.sh build/switchboard build/test-output/hostile
 stage "admin plane, 2 workers" tests/admin_tests.sh build/switchboard build/test-output/admin 2
 stage "office features, 2 workers" tests/office_tests.sh build/switchboard build/test-output/office 2
 stage "shared store on Redis, 2 workers" tests/redis_tests.sh build/switchboard build/test-output/redis 2
@@ -66,6 +70,8 @@ stage "registration store (ASan+UBSan), 2 workers" \
 # ASan's quarantine (256 MiB) keeps freed buffers resident
 SB_TEST_RSS_LIMIT_KIB=1048576 SB_TEST_GROWTH_LIMIT_KIB=393216 stage "TCP and TLS (ASan+UBSan), 2 workers" \
     tests/stream_tests.sh build-asan/switchboard build-asan/test-output/stream 2
+stage "hostile network (ASan+UBSan), 2 workers" \
+    tests/hostile_tests.sh build-asan/switchboard build-asan/test-output/hostile
 stage "admin plane (ASan+UBSan), 2 workers" \
     tests/admin_tests.sh build-asan/switchboard build-asan/test-output/admin 2
 stage "office features (ASan+UBSan), 2 workers" \

@@ -17,28 +17,8 @@ PROXY_PORT=15260
 mkdir -p "$OUT"
 . "$HERE/lib.sh"
 . "$HERE/clients_lib.sh"
-[ "$(id -u)" -eq 0 ] || { echo "netns tests: need root for ip netns"; exit 1; }
-
+. "$HERE/netns_lib.sh"
 NS=sbt$$
-declare -a NAMESPACES=()
-
-# ns_add NAME: a namespace with its loopback up, deleted after the test.
-ns_add() {
-    ip netns add "$1" || return 1
-    NAMESPACES+=("$1")
-    ip -n "$1" link set lo up
-}
-
-# cleanup_test (called by kill_started): whatever still runs in our
-# namespaces is ended, then the namespaces go.
-cleanup_test() {
-    local ns pid
-    for ns in "${NAMESPACES[@]}"; do
-        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-        ip netns del "$ns" 2>/dev/null
-    done
-    NAMESPACES=()
-}
 
 # launch_proxy_in NS [flags...]: switchboard inside NS (ip netns exec execs
 # it, so PROXY_PID is the proxy itself).

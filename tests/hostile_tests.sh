@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# An attacker on the LAN: switchboard where strangers reach it, inside
+# network namespaces this script creates and deletes itself. One bridge
+# joins the proxy's host (10.0.0.2), two phones' hosts (10.0.0.3 and
+# 10.0.0.4), an attacker (10.0.0.66) and a "foreign" host (10.0.0.77) that
+# counts every datagram and connection reaching it; an "internal service"
+# on the proxy's own loopback (127.0.0.1:6379, as Redis would be) counts
+# the same. Every relay path the attacker tries must get 403 (or nothing)
+# and zero packets must reach the foreign and internal hosts; real calls
+# between the phones still work. Nothing routes out of these namespaces.
+# Needs root (ip netns). Every process is started here and ended by PID.
+#
+# usage: tests/hostile_tests.sh BINARY OUTDIR [TEST...]
+set -u
+BIN=$(realpath "$1")
+OUT=$2
+shift 2
+HERE=$(cd "$(dirname "$0")" && pwd)
+SIPP_DIR=$HERE/sipp
+IP=10.0.0.2
+PROXY_PORT=5060
+mkdir -p "$OUT"
+. "$HERE/lib.sh"
+. "$HERE/netns_lib.sh"
+NS=sbh$$
+
+# lan: the bridge and its five hosts; sinks on the foreign host and on the
+# proxy host's loopback.
+lan() {
+    SW=${NS}sw PBX=${NS}pbx ALICE=${NS}alice BOB=${NS}bob ATT=${NS}att FOREIGN=${NS}far
+    ns_add "$SW" || return 1
+    ip -n "$SW" link add br0 type bridge && ip -n "$SW" link set br0 up || return 1
+    local host addr
+    for host in PBX:2 ALICE:3 BOB:4 ATT:66 FOREIGN:77; do
+        local name=${host%%:*} last=${host#*:} ns
+        ns=${!name}
+        ns_add "$ns" || return 1
+        ip link add eth0 netns "$ns" type veth peer name "p$last" netns "$SW" || return 1
+        ip -n "$SW" link set "p$last" master br0
+        ip -n "$SW" link set "p$last" up
+        addr=10.0.0.$last
+        ip -n "$ns" addr add "$addr/24" dev eth0
+        ip -n "$ns" link set eth0 up
+    done
+    sink "$FOREIGN" 10.0.0.77 5060 foreign && sink "$PBX" 127.0.0.1 6379 internal
+}
+
+# sink NS HOST PORT NAME: tests/sink.py counting into $DIR/NAME.count.
+sink() {
+    ip netns exec "$1" python3 "$HERE/sink.py" "$2" "$3" "$DIR/$4.count" &
+    PIDS+=($!)
+    local i
+    for i in $(seq 50); do
+        [ -s "$DIR/$4.count" ] && return 0
+        sleep 0.05
+    done
+    log "sink $4 did not start"
+    return 1
+}
+
+# nothing_reached NAME...: each sink counted no datagram and no connection.
+nothing_reached() {
+    local name
+    sleep 0.5 # anything on its way has arrived
+    for name in "$@"; do
+        [ "$(cat "$DIR/$name.count")" = "udp 0 tcp 0" ] && continue
+        log "the $name host was reached: $(cat "$DIR/$name.count")"
+        return 1
+    done
+}
+
+start_proxy() {
+    ip netns exec "$PBX" "$BIN" -l "udp:$IP:$PROXY_PORT" -l "tcp:$IP:$PROXY_PORT" --workers 2 \
+        --listeners 1 --admin none "$@" >"$DIR/proxy.log" 2>&1 &
+    PROXY_PID=$!
+    wait_ready
+}
+
+# attack EXPECT TEXT: one datagram from the attacker's host; the first
+# answer must be EXPECT (a code, or silence).
+attack() {
+    ip netns exec "$ATT" python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --bind 10.0.0.66 \
+        --final --wait 1 --expect "$1" --text "$2" >>"$DIR/test.log" 2>&1 ||
+        { log "attack expecting $1 failed: $2"; return 1; }
+}
+
+# request METHOD RURI [HEADER LINES]: a request text from the attacker
+# (\r\n escapes, as udp_probe.py takes them).
+request() {
+    local n=$RANDOM$RANDOM
+    printf '%s %s SIP/2.0\\r\\nVia: SIP/2.0/UDP 10.0.0.66:@PORT@;branch=z9hG4bK-h%s;rport\\r\\n%sMax-Forwards: 70\\r\\nFrom: <sip:mallory@10.0.0.2>;tag=m%s\\r\\nTo: <%s>\\r\\nCall-ID: hostile-%s\\r\\nCSeq: 1 %s\\r\\nContact: <sip:mallory@10.0.0.66:@PORT@>\\r\\nContent-Length: 0\\r\\n\\r\\n' \
+        "$1" "$2" "$n" "${3:-}" "$n" "$2" "$n" "$1"
+}
+
+# --- tests --------------------------------------------------------------------
+
+# Out of dialog, a Route that is not ours: to the foreign host, after a
+# Route naming us, and over TCP into the proxy host's own Redis port.
+test_preloaded_routes_are_denied() {
+    lan && start_proxy || return 1
+    attack 403 "$(request INVITE sip:victim@10.0.0.77 'Route: <sip:10.0.0.77:5060;lr>\r\n')" &&
+        attack 403 "$(request INVITE sip:victim@10.0.0.77 \
+            'Route: <sip:10.0.0.2:5060;lr>\r\nRoute: <sip:10.0.0.77:5060;lr>\r\n')" &&
+        attack 403 "$(request INVITE sip:victim@10.0.0.2 \
+            'Route: <sip:127.0.0.1:6379;transport=tcp;lr>\r\n')" &&
+        attack 403 "$(request MESSAGE sip:victim@10.0.0.77 'Route: <sip:10.0.0.77;lr>\r\n')" ||
+        return 1
+    attack silence "$(request ACK sip:victim@10.0.0.77 'Route: <sip:10.0.0.77:5060;lr>\r\n')" &&
+        attack 403 "$(request INVITE sip:victim@10.0.0.77)" || return 1
+    nothing_reached foreign internal || return 1
+    grep -q "refused: out of dialog, a Route that is not ours" "$DIR/proxy.log" ||
+        { log "the refusal was not logged"; return 1; }
+    stop_proxy
+}
+
+# Even with relay = yes, the proxy's own host stays out of reach: a
+# Request-URI or Route naming its loopback, its own socket, or 0.0.0.0.
+test_relay_never_reaches_the_proxy_host() {
+    lan || return 1
+    printf '[proxy]\nrelay = yes\n' >"$DIR/relay.conf"
+    start_proxy -c "$DIR/relay.conf" || return 1
+    attack 403 "$(request INVITE sip:x@127.0.0.1:6379)" &&
+        attack 403 "$(request INVITE 'sip:x@127.0.0.1:6379;transport=tcp')" &&
+        attack 403 "$(request OPTIONS sip:x@10.0.0.77 'Route: <sip:127.0.0.1:6379;lr>\r\n')" &&
+        attack 403 "$(request INVITE sip:x@0.0.0.0:6379)" || return 1
+    nothing_reached internal || return 1
+    stop_proxy
+}
+
+# A REGISTER binding bob to 127.0.0.1:6379 (a third party's, From mallory)
+# gets 403; a call to bob then finds nobody (404) and nothing reaches the
+# internal service.
+test_contact_on_loopback_is_refused() {
+    lan && start_proxy || return 1
+    local n=$RANDOM
+    attack 403 "REGISTER sip:10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.66:@PORT@;branch=z9hG4bK-r$n;rport\r\nFrom: <sip:mallory@10.0.0.2>;tag=r$n\r\nTo: <sip:bob@10.0.0.2>\r\nCall-ID: reg-$n\r\nCSeq: 1 REGISTER\r\nContact: <sip:bob@127.0.0.1:6379;transport=tcp>\r\nContent-Length: 0\r\n\r\n" &&
+        attack 404 "$(request INVITE sip:bob@10.0.0.2)" || return 1
+    nothing_reached internal || return 1
+    stop_proxy
+}
+
+# A response no transaction claims, with a Via naming us on top and the
+# foreign host (or the internal service) below: forwarded nowhere.
+test_forged_stray_response_goes_nowhere() {
+    lan && start_proxy || return 1
+    local target
+    for target in 10.0.0.77:5060 127.0.0.1:6379; do
+        attack silence "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bK-sb12345678.1f.AAAAAAAAAAA\r\nVia: SIP/2.0/UDP $target;branch=z9hG4bK-far;received=${target%:*};rport=${target#*:}\r\nFrom: <sip:a@10.0.0.2>;tag=1\r\nTo: <sip:b@10.0.0.2>;tag=2\r\nCall-ID: stray-$RANDOM\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n" ||
+            return 1
+    done
+    nothing_reached foreign internal || return 1
+    stop_proxy
+}
+
+# A Via that names a third party in its own received= (and no rport): the
+# answer still reaches the true source, nothing the third party.
+test_forged_received_is_answered_at_the_source() {
+    lan && start_proxy || return 1
+    local n=$RANDOM
+    attack 200 "OPTIONS sip:10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.66:@PORT@;branch=z9hG4bK-o$n;received=10.0.0.77\r\nFrom: <sip:m@10.0.0.66>;tag=o$n\r\nTo: <sip:10.0.0.2>\r\nCall-ID: opt-$n\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" &&
+        attack 200 "OPTIONS sip:10.0.0.2 SIP/2.0\r\nVia: SIP/2.0/UDP victim.example:@PORT@;branch=z9hG4bK-p$n\r\nFrom: <sip:m@10.0.0.66>;tag=p$n\r\nTo: <sip:10.0.0.2>\r\nCall-ID: opt2-$n\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" ||
+        return 1
+    nothing_reached foreign || return 1
+    stop_proxy
+}
+
+# sipvicious's svmap (what scanners run first) finds the server.
+test_svmap_finds_the_server() {
+    lan && start_proxy || return 1
+    ip netns exec "$ATT" timeout 30 svmap -b 10.0.0.66 -p "$PROXY_PORT" 10.0.0.2 \
+        >"$DIR/svmap.out" 2>&1
+    grep -q "10.0.0.2:$PROXY_PORT" "$DIR/svmap.out" || { log "svmap did not list the server"; return 1; }
+    nothing_reached foreign internal && stop_proxy
+}
+
+# sipp_in NS NAME SCENARIO HOST PORT SERVICE [args]: SIPp inside NS.
+sipp_in() {
+    local ns=$1 name=$2 scenario=$3 host=$4 port=$5 service=$6
+    shift 6
+    ip netns exec "$ns" sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/$scenario" -i "$host" -p "$port" \
+        -mp $((20000 + port % 1000 * 10)) -s "$service" -m 1 -timeout 30 -timeout_error -nostdin \
+        -trace_msg -message_file "$DIR/$name.msg" "$@" >"$DIR/$name.out" 2>&1
+}
+
+# The policy leaves real calls alone: alice (10.0.0.3) calls bob
+# (10.0.0.4), once hanging up herself and once bob hangs up; every
+# in-dialog request follows our signed Record-Route.
+test_calls_between_phones_still_work() {
+    lan && start_proxy || return 1
+    sipp_in "$BOB" reg register.xml 10.0.0.4 5070 bob || { log "bob did not register"; return 1; }
+    local scen
+    for scen in uas_answer_wait_bye.xml:uac_call_caller_hangs_up.xml \
+        uas_answer_send_bye.xml:uac_call_callee_hangs_up.xml; do
+        sipp_in "$BOB" callee "${scen%%:*}" 10.0.0.4 5070 bob &
+        local callee=$!
+        PIDS+=("$callee")
+        sleep 0.3
+        sipp_in "$ALICE" caller "${scen#*:}" 10.0.0.3 5080 bob || { log "call ${scen#*:} failed"; return 1; }
+        wait "$callee" || { log "callee ${scen%%:*} failed"; return 1; }
+    done
+    nothing_reached foreign internal && stop_proxy
+}
+
+run_tests hostile "" "$@"

@@ -1,0 +1,26 @@
+# Network namespaces for the tests that need more than loopback (sourced,
+# not run, after lib.sh): each namespace a test adds is deleted after it,
+# with whatever still runs inside. Needs root. The sourcing script sets
+# NS, a prefix of its own (e.g. sbt$$), before adding any.
+
+[ "$(id -u)" -eq 0 ] || { echo "$(basename "$0"): need root for ip netns"; exit 1; }
+
+declare -a NAMESPACES=()
+
+# ns_add NAME: a namespace with its loopback up, deleted after the test.
+ns_add() {
+    ip netns add "$1" || return 1
+    NAMESPACES+=("$1")
+    ip -n "$1" link set lo up
+}
+
+# cleanup_test (called by kill_started): whatever still runs in our
+# namespaces is ended, then the namespaces go.
+cleanup_test() {
+    local ns pid
+    for ns in "${NAMESPACES[@]}"; do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
+        ip netns del "$ns" 2>/dev/null
+    done
+    NAMESPACES=()
+}
