@@ -1,6 +1,7 @@
 /* switchboard: a SIP proxy and registrar. main() wires the subsystems
  * together, owns the signal handling, and runs registrar expiry. */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,9 +26,11 @@
 #include "switchboard/error.h"
 #include "switchboard/identity.h"
 #include "switchboard/log.h"
+#include "switchboard/nat.h"
 #include "switchboard/reasons.h"
 #include "switchboard/registrar.h"
 #include "switchboard/secret.h"
+#include "switchboard/sip_msg.h"
 #include "switchboard/sip_trace.h"
 #include "switchboard/stats.h"
 #include "switchboard/listen.h"
@@ -362,6 +365,55 @@ static void print_ready(const struct app *app)
     fprintf(stderr, "%s\n", line);
 }
 
+/* A public address the host has (a wildcard listener answers on it), or
+ * NULL: written into @buf. */
+static const char *public_interface(char *buf, size_t size)
+{
+    struct ifaddrs *list, *ifa;
+    const char *found = NULL;
+    if (getifaddrs(&list) != 0)
+        return NULL;
+    for (ifa = list; ifa && !found; ifa = ifa->ifa_next) {
+        if (!ifa->ifa_addr ||
+            (ifa->ifa_addr->sa_family != AF_INET && ifa->ifa_addr->sa_family != AF_INET6))
+            continue;
+        struct sb_addr a = {.len = sizeof(a.ss)};
+        memcpy(&a.ss, ifa->ifa_addr,
+               ifa->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+                                                   : sizeof(struct sockaddr_in6));
+        sipmsg_addr_host(&a, buf, size);
+        if (nat_addr_kind(buf) == NAT_ADDR_PUBLIC)
+            found = buf;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+/* Exposed defaults are loud: a listen address strangers can reach (not
+ * private, shared or loopback; a wildcard on a host with a public
+ * address) while nobody is asked for a password or relay is on. */
+static void warn_if_exposed(const struct app *app)
+{
+    const struct sb_config *cfg = &app->config;
+    if (cfg->auth_mode != AUTH_MODE_NONE && !cfg->relay)
+        return;
+    const char *why = cfg->relay ? "[proxy] relay = yes forwards for anyone who passes "
+                                   "authorization"
+                                 : "[auth] require = none lets anyone register as anyone";
+    for (size_t i = 0; i < app->listens.count; i++) {
+        const struct listen_entry *e = &app->listens.entries[i];
+        char ip[64], pub[64];
+        sipmsg_addr_host(&e->addr, ip, sizeof(ip));
+        const char *reach = e->wildcard ? public_interface(pub, sizeof(pub))
+                            : nat_addr_kind(ip) == NAT_ADDR_PUBLIC ? ip
+                                                                    : NULL;
+        if (reach)
+            SB_WARN("%s is reachable from outside (%s is public) and %s: see README "
+                    "\"Security\"",
+                    e->name, reach, why);
+    }
+}
+
 /* Every TCP/TLS connection is a descriptor: lift the soft limit (often
  * 1024) to the hard one, and warn when even that is short of what
  * [tcp] max_connections allows. */
@@ -445,6 +497,7 @@ int main(int argc, char **argv)
     }
     config_finalize(&app.config);
     sb_log_set_level(app.config.log_level);
+    sipmsg_set_server_header(app.config.server_header);
     parser_init(); /* libosip2's tables, before any thread parses */
     /* libosip2 prints its own parse errors to stdout; we count and log
      * malformed input ourselves, once */
@@ -466,6 +519,7 @@ int main(int argc, char **argv)
     rcu_register_thread();
     rc = app_start(&app);
     if (rc == 0) {
+        warn_if_exposed(&app);
         print_ready(&app);
         run_until_signalled(&app, &signals);
     } else {

@@ -84,6 +84,12 @@ attack() {
         { log "attack expecting $1 failed: $2"; return 1; }
 }
 
+# attack_print EXPECT TEXT: as attack, printing the answer.
+attack_print() {
+    ip netns exec "$ATT" python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --bind 10.0.0.66 \
+        --final --wait 1 --expect "$1" --print --text "$2" | tr -d '\r'
+}
+
 # request METHOD RURI [HEADER LINES]: a request text from the attacker
 # (\r\n escapes, as udp_probe.py takes them).
 request() {
@@ -171,6 +177,31 @@ test_svmap_finds_the_server() {
         >"$DIR/svmap.out" 2>&1
     grep -q "10.0.0.2:$PROXY_PORT" "$DIR/svmap.out" || { log "svmap did not list the server"; return 1; }
     nothing_reached foreign internal && stop_proxy
+}
+
+# A listen address strangers can reach while nobody is asked for a
+# password is named in a warning at start (and not once authentication is
+# on); [server] server_header = (empty) tells scanners nothing.
+test_exposed_defaults_are_loud() {
+    lan || return 1
+    ip -n "$PBX" addr add 198.51.100.2/32 dev lo || return 1
+    start_proxy -l udp:198.51.100.2:5060 || return 1
+    grep -q "warn.*udp:198.51.100.2:5060 is reachable from outside.*require = none" \
+        "$DIR/proxy.log" || { log "no warning for the public address"; return 1; }
+    grep -q "warn.*udp:10.0.0.2:5060 is reachable" "$DIR/proxy.log" &&
+        { log "a private address was called public"; return 1; }
+    attack_print 200 "$(request OPTIONS sip:10.0.0.2)" | grep -q "^Server: switchboard" ||
+        { log "no Server header by default"; return 1; }
+    stop_proxy || return 1
+    printf '[server]\nserver_header =\n[auth]\nrequire = register\nusers = %s\n' \
+        "$DIR/users" >"$DIR/quiet.conf"
+    : >"$DIR/users"
+    start_proxy -c "$DIR/quiet.conf" -l udp:198.51.100.2:5060 || return 1
+    grep -q "reachable from outside" "$DIR/proxy.log" &&
+        { log "warned with authentication on"; return 1; }
+    attack_print 200 "$(request OPTIONS sip:10.0.0.2)" | grep -q "^Server:" &&
+        { log "a Server header although server_header is empty"; return 1; }
+    stop_proxy
 }
 
 # sipp_in NS NAME SCENARIO HOST PORT SERVICE [args]: SIPp inside NS.

@@ -74,6 +74,7 @@ struct sb_config {
     char *journal_fsync; /* none, batch or record */
     unsigned journal_queue_limit;
     char *trace_path; /* NULL: no trace */
+    char *server_header; /* Server of our answers; NULL: the product name, "": none */
 
     char *config_path; /* the file -c named (SIGHUP re-reads its dial plan) */
 

@@ -13,6 +13,11 @@
 #define SB_BRANCH_COOKIE "z9hG4bK"
 #define SB_SERVER_NAME "switchboard/0.1"
 
+/* The Server header of every answer we make: @value, NULL for
+ * SB_SERVER_NAME, "" for none ([server] server_header, so scanners need
+ * not be told what answers). Call once at start, before any thread. */
+void sipmsg_set_server_header(const char *value);
+
 /* Is @buf only CR/LF (a keep-alive, RFC 5626 §4.4.1)? */
 bool sipmsg_is_keepalive(const char *buf, size_t len);
 

@@ -80,6 +80,7 @@ void config_free(struct sb_config *cfg)
     string_list_clear(cfg->domains, &cfg->domain_count);
     free(cfg->reasons_path);
     free(cfg->forbidden_targets);
+    free(cfg->server_header);
     free(cfg->journal_path);
     free(cfg->journal_fsync);
     free(cfg->trace_path);
@@ -102,7 +103,7 @@ void config_free(struct sb_config *cfg)
     cfg->tls_certificate = cfg->tls_key = cfg->tls_ca = NULL;
     cfg->auth_realm = cfg->auth_users = cfg->auth_secret_file = cfg->auth_algorithms = NULL;
     cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
-    cfg->store = cfg->forbidden_targets = NULL;
+    cfg->store = cfg->forbidden_targets = cfg->server_header = NULL;
 }
 
 /* Adds each comma- or space-separated item of @value. */
@@ -243,6 +244,7 @@ static const struct string_option string_options[] = {
     SOPT("journal", "file", journal_path),
     SOPT("journal", "fsync", journal_fsync),
     SOPT("server", "trace", trace_path),
+    SOPT("server", "server_header", server_header),
     SOPT("registrar", "store", store),
     SOPT("registrar", "node", node),
     SOPT("auth", "realm", auth_realm),

@@ -137,6 +137,13 @@ int sipmsg_validate(const osip_message_t *msg, const char *raw, size_t raw_len, 
     return 0;
 }
 
+static const char *server_header = SB_SERVER_NAME;
+
+void sipmsg_set_server_header(const char *value)
+{
+    server_header = value ? value : SB_SERVER_NAME;
+}
+
 int sipmsg_response_create(const osip_message_t *req, int code, const char *reason,
                            const char *to_tag, osip_message_t **out)
 {
@@ -163,8 +170,8 @@ int sipmsg_response_create(const osip_message_t *req, int code, const char *reas
         if (osip_to_get_tag(r->to, &tag) != 0)
             rc = osip_to_set_tag(r->to, osip_strdup(to_tag));
     }
-    if (rc == 0)
-        rc = osip_message_set_header(r, "Server", SB_SERVER_NAME);
+    if (rc == 0 && *server_header)
+        rc = osip_message_set_header(r, "Server", server_header);
     if (rc == 0)
         rc = osip_message_set_content_length(r, "0");
     if (rc != 0) {
