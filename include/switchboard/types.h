@@ -13,6 +13,8 @@
 #include <osipparser2/osip_parser.h>
 #include <urcu/wfcqueue.h>
 
+#include "switchboard/hash.h"
+
 /* A socket address with its length. */
 struct sb_addr {
     struct sockaddr_storage ss;
@@ -85,17 +87,6 @@ static inline uint64_t sb_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* FNV-1a: small, fast and good enough to spread Call-IDs and keys. */
-static inline uint64_t sb_hash(const char *s, size_t len)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
 }
 
 #endif
