@@ -173,7 +173,7 @@ test_forged_received_is_answered_at_the_source() {
 # sipvicious's svmap (what scanners run first) finds the server.
 test_svmap_finds_the_server() {
     lan && start_proxy || return 1
-    ip netns exec "$ATT" timeout 30 svmap -b 10.0.0.66 -p "$PROXY_PORT" 10.0.0.2 \
+    ip netns exec "$ATT" timeout 30 svmap -b 10.0.0.66 -x 10.0.0.66 -p "$PROXY_PORT" 10.0.0.2 \
         >"$DIR/svmap.out" 2>&1
     grep -q "10.0.0.2:$PROXY_PORT" "$DIR/svmap.out" || { log "svmap did not list the server"; return 1; }
     nothing_reached foreign internal && stop_proxy
@@ -201,6 +201,41 @@ test_exposed_defaults_are_loud() {
         { log "warned with authentication on"; return 1; }
     attack_print 200 "$(request OPTIONS sip:10.0.0.2)" | grep -q "^Server:" &&
         { log "a Server header although server_header is empty"; return 1; }
+    stop_proxy
+}
+
+# users_file: alice, bob and 100 (password "secret"), realm office, as
+# htdigest writes them, in $DIR/users.
+users_file() {
+    local u
+    : >"$DIR/users"
+    for u in alice bob 100; do
+        printf '%s:office:%s\n' "$u" "$(printf '%s:office:secret' "$u" | md5sum | cut -d' ' -f1)" \
+            >>"$DIR/users"
+    done
+}
+
+# With [auth] require = all, svwar (sipvicious's extension scanner) cannot
+# tell existing users from missing ones, by REGISTER, INVITE or OPTIONS:
+# every one is challenged alike, so it reports none; a made-up caller ID
+# from a domain we do not serve rings nobody.
+test_svwar_finds_no_user() {
+    lan && users_file || return 1
+    printf '[auth]\nrequire = all\nrealm = office\nusers = %s\n' "$DIR/users" >"$DIR/auth.conf"
+    start_proxy -c "$DIR/auth.conf" || return 1
+    printf '%s\n' alice bob carol dave 100 101 102 103 110 >"$DIR/names"
+    local m
+    for m in REGISTER INVITE OPTIONS; do
+        ip netns exec "$ATT" timeout 60 svwar -b 10.0.0.66 -x 10.0.0.66 -p "$PROXY_PORT" -m "$m" \
+            --force -d "$DIR/names" 10.0.0.2 >"$DIR/svwar-$m.out" 2>&1
+        grep -Eq '^\| *(alice|bob|100|carol|dave|10[0-9]|110) *\|' "$DIR/svwar-$m.out" &&
+            { log "svwar -m $m told users apart: $(cat "$DIR/svwar-$m.out")"; return 1; }
+        grep -q "found nothing" "$DIR/svwar-$m.out" ||
+            { log "svwar -m $m did not finish: $(cat "$DIR/svwar-$m.out")"; return 1; }
+    done
+    attack 407 "$(request INVITE sip:alice@10.0.0.2 | sed 's/mallory@10.0.0.2/ceo@bank.example/')" &&
+        attack 407 "$(request INVITE sip:nobody@10.0.0.2 | sed 's/mallory@10.0.0.2/ceo@bank.example/')" ||
+        return 1
     stop_proxy
 }
 

@@ -117,9 +117,11 @@ struct proxy_target {
 };
 
 /* The Request-URI parameter by which one switchboard asks another (that
- * shares its location service) to reach a user over the connections only
- * it holds: no dial plan, only the bindings made there. It only narrows
- * what the receiver would do anyway, so it needs no signature. */
+ * shares its location service and its secret) to reach a user over the
+ * connections only it holds: no dial plan, only the bindings made there,
+ * and no second challenge (the first node authorized the call). Its value
+ * is an HMAC over the Call-ID and the user (peer_mac()): a stranger's
+ * ;sb-peer is dropped and the request routed as any other. */
 #define PEER_PARAM "sb-peer"
 
 /* The flow token of the Route of ours a request came back with (flow.h). */
@@ -367,6 +369,48 @@ static int push_via(const struct proxy *p, osip_message_t *req, const struct sb_
     return sipmsg_via_push(req, dest->transport, host, port, branch);
 }
 
+/* The value of PEER_PARAM for @user in @req's call. False when the
+ * request has no usable Call-ID. */
+static bool peer_mac(const struct proxy *p, const osip_message_t *req, const char *user,
+                     char out[VIA_MAC_TEXT])
+{
+    const osip_call_id_t *id = req->call_id;
+    if (!id || !id->number)
+        return false;
+    const char *parts[] = {"peer", id->number, id->host ? id->host : "", user ? user : ""};
+    unsigned char mac[SECRET_MAC_BYTES];
+    secret_mac(p->env.secret, parts, sizeof(parts) / sizeof(parts[0]), mac);
+    secret_b64url(mac, 8, out);
+    return true;
+}
+
+/* Does @uri, @req's Request-URI, carry PEER_PARAM with our MAC? */
+static bool peer_param_signed(const struct proxy *p, const osip_message_t *req,
+                              const osip_uri_t *uri)
+{
+    osip_uri_param_t *param = NULL;
+    char want[VIA_MAC_TEXT];
+    return osip_uri_uparam_get_byname((osip_uri_t *)uri, PEER_PARAM, &param) == 0 && param &&
+           param->gvalue && strlen(param->gvalue) == VIA_MAC_TEXT - 1 &&
+           peer_mac(p, req, uri->username, want) &&
+           secret_equal(want, param->gvalue, VIA_MAC_TEXT - 1);
+}
+
+/* Gives the PEER_PARAM of @req's Request-URI (set by peer_target) its
+ * MAC. Returns false when it cannot. */
+static bool sign_peer_param(const struct proxy *p, osip_message_t *req)
+{
+    osip_uri_param_t *param = NULL;
+    if (osip_uri_uparam_get_byname(req->req_uri, PEER_PARAM, &param) != 0 || !param)
+        return true;
+    char mac[VIA_MAC_TEXT];
+    if (!peer_mac(p, req, req->req_uri->username, mac))
+        return false;
+    osip_free(param->gvalue);
+    param->gvalue = osip_strdup(mac);
+    return param->gvalue != NULL;
+}
+
 /* Does @resp's top Via (ours) carry the MAC of the Via below it? */
 static bool via_verified(const struct proxy *p, const osip_message_t *resp)
 {
@@ -514,20 +558,24 @@ static bool follows_our_route(const struct proxy *p, const osip_message_t *req)
            our_signature(p, req, top->url);
 }
 
-/* RFC 3261 §22.3: with require = all, a request from one of our users (its
- * From names one of our domains) proves who sent it, unless it follows a
- * Record-Route we signed (its dialog was authorized as it began) or asks
- * the proxy itself (OPTIONS with no user). Returns true when @st's request
- * may go on; otherwise it has been answered, and journaled as "refused"
- * when it was a real attempt (credentials given, not accepted). */
+/* RFC 3261 §22.3: with require = all, every request proves who sent it
+ * (its From user), whatever its From names: a call to one of our users
+ * with a made-up caller ID from a domain we do not serve, and one relayed
+ * elsewhere with relay = yes, are challenged alike; so existing and
+ * missing users get the same 407 until credentials pass (no enumeration).
+ * Exempt: a request that follows a Record-Route we signed (its dialog was
+ * authorized as it began), one another switchboard sent with its signed
+ * PEER_PARAM (it authorized the call), and one asking the proxy itself
+ * (OPTIONS with no user). Returns true when @st's request may go on;
+ * otherwise it has been answered, and journaled as "refused" when it was
+ * a real attempt (credentials given, not accepted). */
 static bool authorize(struct proxy *p, struct server_txn *st)
 {
     const struct sb_inbound *in = txn_server_inbound(st);
     const osip_message_t *req = in->msg;
     if (auth_mode(p->env.auth) != AUTH_MODE_ALL ||
-        !identity_is_local_host(p->env.identity, req->from->url->host) ||
         (!req->req_uri->username && identity_is_local_uri(p->env.identity, req->req_uri)) ||
-        follows_our_route(p, req))
+        follows_our_route(p, req) || peer_param_signed(p, req, req->req_uri))
         return true;
     char user[256];
     bool named = register_aor_key(req->from->url, false, user, sizeof(user)) == 0;
@@ -948,6 +996,8 @@ static size_t add_branches(struct proxy_context *ctx, struct server_txn *st, osi
             }
             osip_uri_free(fwd->req_uri);
             fwd->req_uri = uri;
+            if (!sign_peer_param(p, fwd))
+                continue;
         }
         int pushed = record_route ? push_record_routes(p, fwd, in, t, &caller) : 0;
         if (record_route && pushed == 0)
@@ -1416,9 +1466,11 @@ static bool route_office(struct proxy *p, struct server_txn *st, osip_message_t 
     return true;
 }
 
-/* Removes PEER_PARAM from @uri; returns whether it was there. */
-static bool take_peer_param(osip_uri_t *uri)
+/* Removes PEER_PARAM from @uri, a Request-URI of @req; returns whether
+ * it was there with our MAC. */
+static bool take_peer_param(const struct proxy *p, const osip_message_t *req, osip_uri_t *uri)
 {
+    bool ok = peer_param_signed(p, req, uri);
     osip_list_iterator_t it;
     int pos = 0;
     for (osip_uri_param_t *param = osip_list_get_first(&uri->url_params, &it); param;
@@ -1426,10 +1478,10 @@ static bool take_peer_param(osip_uri_t *uri)
         if (param->gname && osip_strcasecmp(param->gname, PEER_PARAM) == 0) {
             osip_list_remove(&uri->url_params, pos);
             osip_uri_param_free(param);
-            return true;
+            break;
         }
     }
-    return false;
+    return ok;
 }
 
 /* Answers requests addressed to the proxy itself or its users. */
@@ -1450,7 +1502,7 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
         return;
     }
     /* from another switchboard: it applied the dial plan already */
-    bool peer = take_peer_param(fwd->req_uri);
+    bool peer = take_peer_param(p, req, fwd->req_uri);
     if (!peer && route_office(p, st, fwd, loop_hash))
         return;
     struct registrar_set *set;
@@ -1644,7 +1696,7 @@ static bool ack_to_binding(struct proxy *p, osip_message_t *ack, struct sb_dest 
     struct registrar_set *set;
     struct proxy_target *targets;
     bool gone;
-    bool peer = take_peer_param(ack->req_uri);
+    bool peer = take_peer_param(p, ack, ack->req_uri);
     size_t count = registered_targets(p, ack->req_uri, peer, &set, &targets, &gone);
     osip_uri_t *uri = NULL;
     bool ok = count > 0 && osip_uri_init(&uri) == 0 && osip_uri_parse(uri, targets[0].ruri) == 0;
@@ -1652,6 +1704,7 @@ static bool ack_to_binding(struct proxy *p, osip_message_t *ack, struct sb_dest 
         osip_uri_free(ack->req_uri);
         ack->req_uri = uri;
         *dest = targets[0].dest;
+        ok = sign_peer_param(p, ack);
     } else {
         osip_uri_free(uri);
     }

@@ -414,7 +414,7 @@ Test(proxy, a_phone_connected_to_another_node_is_reached_through_it)
     bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
     deliver(INVITE_BOB);
     int i = -1;
-    cr_assert_eq(count_sent("INVITE sip:bob@127.0.0.3:5070;sb-peer SIP/2.0", &i), 1);
+    cr_assert_eq(count_sent("INVITE sip:bob@127.0.0.3:5070;sb-peer=", &i), 1, "signed");
     cr_assert_eq(sent[i].dest.transport, SB_UDP);
     char peer[64];
     sipmsg_addr_format(&sent[i].dest.peer, peer, sizeof(peer));
@@ -423,20 +423,51 @@ Test(proxy, a_phone_connected_to_another_node_is_reached_through_it)
     cr_assert_eq(count_sent("SIP/2.0 480", NULL), 0);
 }
 
-/* The other side: a request carrying the peer parameter reaches only the
- * bindings made here (never back to another node), and the parameter does
- * not travel on in the Request-URI. */
+/* The other side: a request carrying the peer parameter with our MAC (as
+ * the node holding the connection receives it: same secret) reaches only
+ * the bindings made here (never back to another node), and the parameter
+ * does not travel on in the Request-URI. */
 Test(proxy, a_peer_request_reaches_only_the_phones_connected_here)
 {
     bind_elsewhere("bob", "sip:bob@192.168.1.7:5062;transport=tcp", "127.0.0.3:5070");
     bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
-    deliver(INVITE_TO("sip:bob@127.0.0.1;sb-peer", "70"));
+    deliver(INVITE_BOB);
+    int signed_at = -1;
+    cr_assert_eq(count_sent("INVITE sip:bob@127.0.0.3:5070;sb-peer=", &signed_at), 1);
+    osip_message_t *peer_req = parse_sent(signed_at);
+    sipmsg_via_pop(peer_req); /* what the other node sees, less its own Via */
+    osip_generic_param_t *branch = NULL; /* and not our own transaction */
+    osip_via_param_get_byname(sipmsg_top_via(peer_req), "branch", &branch);
+    osip_free(branch->gvalue);
+    branch->gvalue = osip_strdup("z9hG4bK-peer1");
+    osip_free(peer_req->req_uri->host);
+    peer_req->req_uri->host = osip_strdup("127.0.0.1");
+    osip_free(peer_req->req_uri->port);
+    peer_req->req_uri->port = NULL;
+    osip_list_special_free(&peer_req->record_routes, (void (*)(void *))osip_record_route_free);
+    int before = sent_count;
+    struct sb_inbound *in = inbound(peer_req);
+    sipmsg_host_to_addr("127.0.0.3", 5070, &in->src);
+    proxy_handle(proxy, in);
     int i = -1;
-    cr_assert_eq(count_sent("INVITE ", &i), 1);
+    cr_assert_eq(count_sent("INVITE ", &i), 3, "only the phone connected here");
+    cr_assert_gt(i, before);
     cr_assert(strncmp(sent[i].text, "INVITE sip:bob@10.0.0.7:5062 SIP/2.0", 36) == 0, "%s",
               sent[i].text);
     const char *eol = strstr(sent[i].text, "\r\n");
     cr_assert(eol && !memmem(sent[i].text, (size_t)(eol - sent[i].text), "sb-peer", 7));
+}
+
+/* A stranger's ;sb-peer (no MAC, or a wrong one) is not honoured: the
+ * parameter is dropped and the call routed as any other, to every device. */
+Test(proxy, a_forged_peer_parameter_is_ignored)
+{
+    bind_elsewhere("bob", "sip:bob@192.168.1.7:5062;transport=tcp", "127.0.0.3:5070");
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    deliver(INVITE_TO("sip:bob@127.0.0.1;sb-peer=AAAAAAAAAAA", "70"));
+    cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.7:5062 SIP/2.0", NULL), 1);
+    cr_assert_eq(count_sent("INVITE sip:bob@127.0.0.3:5070;sb-peer=", NULL), 1,
+                 "routed as any call: the other node's device rings too");
 }
 
 /* --- the routing policy (route_policy.h) --- */
