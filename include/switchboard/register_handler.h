@@ -8,6 +8,7 @@
 
 #include "switchboard/config.h"
 #include "switchboard/registrar.h"
+#include "switchboard/stats.h"
 #include "switchboard/types.h"
 
 /* The address-of-record key for a URI of one of our domains: its user
@@ -17,9 +18,12 @@
 int register_aor_key(const osip_uri_t *uri, bool use_domain, char *buf, size_t size);
 
 /* Builds the answer to the REGISTER in @in at monotonic time @now: 200
- * with the bindings, or 400, 403, 404, 423, 500, 503. @to_tag must be the
- * same for retransmissions. Returns NULL only when out of memory. */
+ * with the bindings, or 400, 403, 404, 413, 423, 500, 503. @to_tag must be
+ * the same for retransmissions. Refusals by the limits on what strangers
+ * may store are counted in @counters (may be NULL). Returns NULL only
+ * when out of memory. */
 osip_message_t *register_process(const struct sb_config *cfg, struct registrar *reg,
-                                 const struct sb_inbound *in, const char *to_tag, uint64_t now);
+                                 const struct sb_inbound *in, const char *to_tag, uint64_t now,
+                                 struct sb_counters *counters);
 
 #endif

@@ -656,7 +656,7 @@ static void handle_register(struct proxy *p, struct sb_inbound *in)
             respond_stateless(p, in, refusal);
     } else if (authorize_register(p, in, tag)) {
         osip_message_t *resp = register_process(p->env.config, p->env.registrar, in, tag,
-                                                timer_wheel_now(p->env.wheel));
+                                                timer_wheel_now(p->env.wheel), p->env.counters);
         if (resp)
             respond_stateless(p, in, resp);
     }

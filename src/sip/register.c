@@ -18,6 +18,7 @@
 #include "switchboard/sip_msg.h"
 
 #define REGISTER_MAX_CONTACTS 64
+#define USER_AGENT_MAX 128 /* bytes of User-Agent kept with a binding */
 
 /* Appends '@' and the URI's host, lower-cased, to the key in @buf. */
 static int append_domain(const osip_uri_t *uri, char *buf, size_t n, size_t size)
@@ -141,6 +142,7 @@ static char *contact_text(const osip_contact_t *c)
 struct register_request {
     struct registrar_change changes[REGISTER_MAX_CONTACTS];
     char *owned[REGISTER_MAX_CONTACTS * 2];
+    char user_agent[USER_AGENT_MAX + 1]; /* cut short: it is copied into every binding */
     size_t count, owned_count;
     bool remove_all;
     unsigned too_brief; /* set when some contact asked for less than min */
@@ -150,6 +152,13 @@ static void request_free(struct register_request *r)
 {
     for (size_t i = 0; i < r->owned_count; i++)
         osip_free(r->owned[i]);
+}
+
+/* The bytes of @req's Call-ID, which every binding keeps. */
+static size_t call_id_bytes(const osip_message_t *req)
+{
+    const osip_call_id_t *id = req->call_id;
+    return (id && id->number ? strlen(id->number) : 0) + (id && id->host ? strlen(id->host) : 0);
 }
 
 /* Builds the list of changes. Returns 0 or the status code to answer. */
@@ -162,6 +171,11 @@ static int request_parse(const struct sb_config *cfg, const struct sb_inbound *i
     if (expires_text && parse_expires(expires_text, &header_expires) != 0)
         return 400;
     const char *user_agent = sipmsg_header(req, "user-agent");
+    if (user_agent) {
+        snprintf(r->user_agent, sizeof(r->user_agent), "%s", user_agent);
+        user_agent = r->user_agent;
+    }
+    size_t fixed = (user_agent ? strlen(user_agent) : 0) + call_id_bytes(req);
     osip_via_t *via = sipmsg_top_via(req);
     bool third_party = is_third_party(req);
     osip_contact_t *c;
@@ -212,6 +226,8 @@ static int request_parse(const struct sb_config *cfg, const struct sb_inbound *i
         }
         r->owned[r->owned_count++] = text;
         r->owned[r->owned_count++] = uri;
+        if (fixed + strlen(text) + strlen(uri) > cfg->max_binding_bytes)
+            return 413; /* more than a binding may keep */
         struct registrar_change *ch = &r->changes[r->count++];
         memset(ch, 0, sizeof(*ch));
         ch->remove = expires == 0;
@@ -288,7 +304,8 @@ static osip_message_t *answer_too_brief(const struct sb_config *cfg, const osip_
 }
 
 osip_message_t *register_process(const struct sb_config *cfg, struct registrar *reg,
-                                 const struct sb_inbound *in, const char *to_tag, uint64_t now)
+                                 const struct sb_inbound *in, const char *to_tag, uint64_t now,
+                                 struct sb_counters *counters)
 {
     const osip_message_t *req = in->msg;
     char aor[256], call_id[512];
@@ -300,6 +317,8 @@ osip_message_t *register_process(const struct sb_config *cfg, struct registrar *
     int code = request_parse(cfg, in, &r, now);
     if (code != 0) {
         request_free(&r);
+        if (code == 413 && counters)
+            sb_count(counters, SB_CNT_REGISTER_TOO_LARGE);
         return code == 423 ? answer_too_brief(cfg, req, to_tag)
                            : answer_code(req, to_tag, code, NULL);
     }
@@ -325,6 +344,11 @@ osip_message_t *register_process(const struct sb_config *cfg, struct registrar *
         break;
     case SB_ELIMIT:
         resp = answer_code(req, to_tag, 503, "Too many registrations");
+        break;
+    case SB_EQUOTA:
+        if (counters)
+            sb_count(counters, SB_CNT_REGISTER_QUOTA);
+        resp = answer_code(req, to_tag, 403, "Too many users registered from this address");
         break;
     default:
         resp = answer_code(req, to_tag, 500, NULL);

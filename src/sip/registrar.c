@@ -21,12 +21,19 @@
 #include <urcu/rculfhash.h>
 
 #include "switchboard/error.h"
+#include "switchboard/sip_msg.h"
 #include "tsan_annotate.h"
+
+#define ORIGIN_SLOTS 4096 /* a power of two */
 
 struct registrar {
     struct cds_lfht *table;
     struct registrar_limits limits;
     unsigned long records;         /* updated with uatomic */
+    /* records per source IP address, by keyed hash of the address (a
+     * stranger cannot aim at another's slot); a record counts in the slot
+     * of the address whose REGISTER created it until it goes */
+    unsigned *origins;
     registrar_change_fn on_change; /* set while no other thread runs */
     void *on_change_ctx;
 };
@@ -35,6 +42,7 @@ struct reg_record {
     struct cds_lfht_node node;
     struct rcu_head rcu;
     struct registrar_set *set;
+    int origin; /* the origins slot it is counted in, or -1 */
     char aor[];
 };
 
@@ -110,6 +118,7 @@ static struct reg_record *record_build(const char *aor, const struct registrar_b
     if (!rec)
         return NULL;
     memcpy(rec->aor, aor, len);
+    rec->origin = -1;
     cds_lfht_node_init(&rec->node);
     rec->set = set_build(b, n);
     if (!rec->set) {
@@ -126,7 +135,11 @@ int registrar_create(const struct registrar_limits *limits, struct registrar **o
         return SB_ENOMEM;
     reg->limits = *limits;
     reg->table = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
-    if (!reg->table) {
+    reg->origins = calloc(ORIGIN_SLOTS, sizeof(*reg->origins));
+    if (!reg->table || !reg->origins) {
+        if (reg->table)
+            cds_lfht_destroy(reg->table, NULL);
+        free(reg->origins);
         free(reg);
         return SB_ENOMEM;
     }
@@ -155,6 +168,7 @@ void registrar_destroy(struct registrar *reg)
     rcu_read_unlock();
     rcu_barrier(); /* every call_rcu above has run */
     cds_lfht_destroy(reg->table, NULL);
+    free(reg->origins);
     free(reg);
 }
 
@@ -331,16 +345,48 @@ static struct registrar_set *set_snapshot(const struct registrar_set *set, uint6
     return set_build(live, n);
 }
 
+/* The origins slot of @source's address (its port aside). */
+static int origin_slot(const struct sb_addr *source)
+{
+    char ip[64];
+    sipmsg_addr_host(source, ip, sizeof(ip));
+    return (int)(sb_hash(ip, strlen(ip)) & (ORIGIN_SLOTS - 1));
+}
+
+/* Charges a new record to @origin's slot; SB_EQUOTA when it is full. */
+static int origin_charge(struct registrar *reg, struct reg_record *rec,
+                         const struct sb_addr *origin)
+{
+    if (!origin)
+        return 0;
+    int slot = origin_slot(origin);
+    unsigned count = uatomic_add_return(&reg->origins[slot], 1);
+    if (reg->limits.max_per_source && count > reg->limits.max_per_source) {
+        uatomic_dec(&reg->origins[slot]);
+        return SB_EQUOTA;
+    }
+    rec->origin = slot;
+    return 0;
+}
+
+static void origin_release(struct registrar *reg, const struct reg_record *rec)
+{
+    if (rec->origin >= 0)
+        uatomic_dec(&reg->origins[rec->origin]);
+}
+
 static int record_replace(struct registrar *reg, const char *aor, unsigned long hash,
                           struct cds_lfht_iter *iter, struct reg_record *old,
                           const struct registrar_binding *next, size_t n,
-                          struct registrar_set **after, uint64_t now_ms)
+                          const struct sb_addr *origin, struct registrar_set **after,
+                          uint64_t now_ms)
 {
     if (n == 0) {
         if (old) {
             if (cds_lfht_del(reg->table, &old->node) != 0)
                 return SB_EAGAIN; /* someone else removed or replaced it */
             uatomic_dec(&reg->records);
+            origin_release(reg, old);
             call_rcu(&old->rcu, record_free_rcu);
         }
         if (after) {
@@ -355,6 +401,7 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
         return SB_ENOMEM;
     tsan_publish(rec);
     if (old) {
+        rec->origin = old->origin; /* the creator stays charged */
         if (cds_lfht_replace(reg->table, iter, hash, match_aor, aor, &rec->node) != 0) {
             record_free(rec);
             return SB_EAGAIN;
@@ -365,9 +412,15 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
             record_free(rec);
             return SB_ELIMIT;
         }
+        int rc = origin_charge(reg, rec, origin);
+        if (rc != 0) {
+            record_free(rec);
+            return rc;
+        }
         struct cds_lfht_node *got =
             cds_lfht_add_unique(reg->table, hash, match_aor, aor, &rec->node);
         if (got != &rec->node) {
+            origin_release(reg, rec);
             record_free(rec);
             return SB_EAGAIN;
         }
@@ -397,8 +450,8 @@ static size_t drop_expired(struct registrar_binding *b, size_t n, uint64_t now_m
  * (see registrar_rewrite), which replaces it unless another thread got
  * there first, and then @fn runs again on the newer set. */
 static int rewrite_record(struct registrar *reg, const char *aor, size_t extra,
-                          registrar_rewrite_fn fn, void *arg, uint64_t now_ms,
-                          struct registrar_set **after)
+                          registrar_rewrite_fn fn, void *arg, const struct sb_addr *origin,
+                          uint64_t now_ms, struct registrar_set **after)
 {
     unsigned long hash = (unsigned long)sb_hash(aor, strlen(aor));
     int rc;
@@ -419,7 +472,7 @@ static int rewrite_record(struct registrar *reg, const char *aor, size_t extra,
             size_t n = drop_expired(next, (size_t)rc, now_ms);
             rc = reg->limits.max_bindings && n > reg->limits.max_bindings
                      ? SB_ELIMIT
-                     : record_replace(reg, aor, hash, &iter, old, next, n, after, now_ms);
+                     : record_replace(reg, aor, hash, &iter, old, next, n, origin, after, now_ms);
         }
         if (old)
             tsan_rcu_read_done(old); /* its strings were copied, not kept */
@@ -462,7 +515,10 @@ static int update_record(struct registrar *reg, const char *aor,
                             .call_id = call_id,
                             .cseq = cseq,
                             .now_ms = now_ms};
-    return rewrite_record(reg, aor, count, update_fn, &u, now_ms, after);
+    /* a new record is charged to the source of the REGISTER that made it */
+    const struct sb_addr *origin = count > 0 && !changes[0].remove ? &changes[0].binding.source
+                                                                   : NULL;
+    return rewrite_record(reg, aor, count, update_fn, &u, origin, now_ms, after);
 }
 
 int registrar_update(struct registrar *reg, const char *aor, const struct registrar_change *changes,
@@ -497,13 +553,13 @@ int registrar_restore(struct registrar *reg, const char *aor, const struct regis
                       size_t count, uint64_t now_ms)
 {
     struct restore_args r = {.b = b, .count = count};
-    return rewrite_record(reg, aor, count, restore_fn, &r, now_ms, NULL);
+    return rewrite_record(reg, aor, count, restore_fn, &r, NULL, now_ms, NULL);
 }
 
 int registrar_rewrite(struct registrar *reg, const char *aor, size_t extra, registrar_rewrite_fn fn,
                       void *arg, uint64_t now_ms)
 {
-    return rewrite_record(reg, aor, extra, fn, arg, now_ms, NULL);
+    return rewrite_record(reg, aor, extra, fn, arg, NULL, now_ms, NULL);
 }
 
 void registrar_foreach_aor(struct registrar *reg, void (*fn)(void *arg, const char *aor), void *arg)

@@ -64,7 +64,7 @@ static struct registrar_set *register_from(const char *text, const char *src_ip,
     in.msg = parse(text);
     cr_assert_eq(sipmsg_host_to_addr(src_ip, src_port, &in.src), 0);
     cr_assert_eq(sipmsg_host_to_addr("192.0.2.1", 5060, &in.local.addr), 0);
-    osip_message_t *resp = register_process(&cfg, reg, &in, "tag1", sb_now_ms());
+    osip_message_t *resp = register_process(&cfg, reg, &in, "tag1", sb_now_ms(), NULL);
     cr_assert_not_null(resp);
     cr_assert_eq(resp->status_code, 200);
     osip_message_free(resp);
@@ -147,4 +147,79 @@ Test(register, use_domain_keeps_domains_apart)
     registrar_set_free(set);
     cr_assert_eq(registrar_lookup(reg, "bob@192.0.2.1", sb_now_ms(), &set), SB_ENOTFOUND);
     cr_assert_eq(registrar_lookup(reg, "bob", sb_now_ms(), &set), SB_ENOTFOUND);
+}
+
+/* One REGISTER for @user from @src_ip with @extra header lines; returns
+ * the answer's status code. */
+static int register_code(const char *user, const char *src_ip, const char *extra)
+{
+    char text[8192];
+    snprintf(text, sizeof(text),
+             "REGISTER sip:192.0.2.1 SIP/2.0\n"
+             "Via: SIP/2.0/UDP %s:5060;branch=z9hG4bK-%s;rport\n"
+             "From: <sip:%s@192.0.2.1>;tag=f1\nTo: <sip:%s@192.0.2.1>\n"
+             "Call-ID: reg-%s\nCSeq: 1 REGISTER\n%s"
+             "Contact: <sip:%s@%s:5060>;expires=600\nContent-Length: 0\n\n",
+             src_ip, user, user, user, user, extra, user, src_ip);
+    struct sb_inbound in = {0};
+    in.msg = parse(text);
+    cr_assert_eq(sipmsg_host_to_addr(src_ip, 5060, &in.src), 0);
+    cr_assert_eq(sipmsg_host_to_addr("192.0.2.1", 5060, &in.local.addr), 0);
+    osip_message_t *resp = register_process(&cfg, reg, &in, "tag1", sb_now_ms(), NULL);
+    cr_assert_not_null(resp);
+    int code = resp->status_code;
+    osip_message_free(resp);
+    osip_message_free(in.msg);
+    return code;
+}
+
+/* One source address may create max_aors_per_source users; others are
+ * not affected, and a user that goes frees its place. */
+Test(register, one_address_registers_a_bounded_number_of_users)
+{
+    registrar_destroy(reg);
+    struct registrar_limits limits = {.max_bindings = 4, .max_per_source = 2};
+    cr_assert_eq(registrar_create(&limits, &reg), 0);
+    cr_assert_eq(register_code("u1", "10.9.0.1", ""), 200);
+    cr_assert_eq(register_code("u2", "10.9.0.1", ""), 200);
+    cr_assert_eq(register_code("u3", "10.9.0.1", ""), 403, "a third user from one address");
+    cr_assert_eq(register_code("u1", "10.9.0.1", ""), 200, "refreshing a user is no new one");
+    cr_assert_eq(register_code("v1", "10.9.0.2", ""), 200, "another address is not affected");
+    /* u2 goes: its place is free again */
+    struct registrar_change gone = {.remove = true};
+    gone.binding.contact = gone.binding.uri = "sip:u2@10.9.0.1:5060";
+    cr_assert_eq(registrar_update(reg, "u2", &gone, 1, true, "reg-u2", 2, sb_now_ms(), NULL), 0);
+    cr_assert_eq(register_code("u3", "10.9.0.1", ""), 200, "u2's place was freed");
+}
+
+/* What a binding keeps is bounded: a long User-Agent is cut to 128 bytes,
+ * a Contact larger than max_binding_bytes gets 413. */
+Test(register, a_binding_keeps_a_bounded_number_of_bytes)
+{
+    char ua[4200] = "User-Agent: ";
+    memset(ua + 12, 'U', 4000);
+    strcpy(ua + 4012, "\n");
+    cr_assert_eq(register_code("big", "10.9.0.3", ua), 200);
+    struct registrar_set *set;
+    cr_assert_eq(registrar_lookup(reg, "big", sb_now_ms(), &set), 0);
+    cr_assert_eq(strlen(set->bindings[0].user_agent), 128);
+    registrar_set_free(set);
+    char param[1500];
+    memset(param, 'p', sizeof(param) - 1);
+    param[sizeof(param) - 1] = '\0';
+    char text[4096];
+    snprintf(text, sizeof(text),
+             "REGISTER sip:192.0.2.1 SIP/2.0\n"
+             "Via: SIP/2.0/UDP 10.9.0.3:5060;branch=z9hG4bK-long;rport\n"
+             "From: <sip:long@192.0.2.1>;tag=f1\nTo: <sip:long@192.0.2.1>\n"
+             "Call-ID: reg-long\nCSeq: 1 REGISTER\n"
+             "Contact: <sip:long@10.9.0.3:5060;x=%s>;expires=600\nContent-Length: 0\n\n",
+             param);
+    struct sb_inbound in = {0};
+    in.msg = parse(text);
+    sipmsg_host_to_addr("10.9.0.3", 5060, &in.src);
+    osip_message_t *resp = register_process(&cfg, reg, &in, "tag1", sb_now_ms(), NULL);
+    cr_assert_eq(resp->status_code, 413, "a Contact longer than max_binding_bytes");
+    osip_message_free(resp);
+    osip_message_free(in.msg);
 }
