@@ -264,7 +264,27 @@ test_calls_between_phones_still_work() {
         sipp_in "$ALICE" caller "${scen#*:}" 10.0.0.3 5080 bob || { log "call ${scen#*:} failed"; return 1; }
         wait "$callee" || { log "callee ${scen%%:*} failed"; return 1; }
     done
-    nothing_reached foreign internal && stop_proxy
+    nothing_reached foreign internal || return 1
+    replay_the_calls_route && stop_proxy
+}
+
+# After the call: the attacker, who saw its 200 OK, replays the caller's
+# signed Record-Route with the call's Call-ID and tags, toward the foreign
+# host and the internal service: 403, nothing reaches them.
+replay_the_calls_route() {
+    local ok route call_id from_tag to_tag target
+    ok=$(grep -m1 '^Record-Route:' "$DIR/caller.msg" | tr -d '\r')
+    route=${ok#Record-Route: }
+    [ -n "$route" ] || { log "no Record-Route seen by the caller"; return 1; }
+    call_id=$(grep -m1 '^Call-ID:' "$DIR/caller.msg" | tr -d '\r' | cut -d' ' -f2)
+    from_tag=$(grep -m1 '^From:' "$DIR/caller.msg" | tr -d '\r' | sed 's/.*tag=//')
+    to_tag=$(grep '^To:.*tag=' "$DIR/caller.msg" | head -1 | tr -d '\r' | sed 's/.*tag=//')
+    log "replaying $route (Call-ID $call_id, tags $from_tag/$to_tag)"
+    for target in sip:x@10.0.0.77:5060 "sip:x@127.0.0.1:6379;transport=tcp"; do
+        attack 403 "BYE $target SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.66:@PORT@;branch=z9hG4bK-rp$RANDOM;rport\r\nRoute: $route\r\nMax-Forwards: 70\r\nFrom: <sip:alice@10.0.0.2>;tag=$from_tag\r\nTo: <sip:bob@10.0.0.2>;tag=$to_tag\r\nCall-ID: $call_id\r\nCSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n" ||
+            return 1
+    done
+    nothing_reached foreign internal
 }
 
 run_tests hostile "" "$@"

@@ -40,6 +40,7 @@ struct sb_config {
     unsigned t2_ms;
     unsigned t4_ms;
     unsigned timer_c_ms;
+    unsigned max_call_length;  /* seconds our signed Record-Route stays valid */
     bool relay;                /* forward requests for foreign domains */
     char *forbidden_targets;   /* CIDR[:PORT], ...: never sent to (route_policy.h) */
     unsigned max_transactions; /* per worker; above it new requests get 503 */

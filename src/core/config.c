@@ -39,6 +39,7 @@ void config_defaults(struct sb_config *cfg)
     cfg->t2_ms = 4000;
     cfg->t4_ms = 5000;
     cfg->timer_c_ms = 180000;
+    cfg->max_call_length = 43200;
     cfg->max_transactions = 262144;
     cfg->queue_limit = 65536;
     cfg->journal_fsync = strdup("batch");
@@ -216,6 +217,7 @@ static const struct option_spec unsigned_options[] = {
     UOPT("proxy", "t2_ms", t2_ms, 10, 600000),
     UOPT("proxy", "t4_ms", t4_ms, 10, 600000),
     UOPT("proxy", "timer_c_ms", timer_c_ms, 100, 3600000),
+    UOPT("proxy", "max_call_length", max_call_length, 60, 31536000),
     UOPT("proxy", "max_transactions", max_transactions, 16, 10000000),
     UOPT("proxy", "queue_limit", queue_limit, 16, 10000000),
     UOPT("journal", "queue_limit", journal_queue_limit, 16, 10000000),

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include <osipparser2/osip_message.h>
 #include <osipparser2/osip_port.h>
@@ -201,21 +202,39 @@ struct route_info {
     struct route_flow flow;
 };
 
-/* Is @uri, a Route naming us, one we signed for @req's dialog? */
-static bool our_signature(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri)
+/* Is @uri, a Route naming us, one we signed for @req's dialog, for the
+ * remote target @target (where @req goes: its Request-URI, or the last
+ * Route a strict router left), within the maximum call length? */
+static bool our_signature(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri,
+                          const osip_uri_t *target)
 {
-    char call_id[512];
-    return sipmsg_call_id(req, call_id, sizeof(call_id)) == 0 &&
-           record_route_signed(p->env.secret, uri, call_id, sipmsg_from_tag(req),
-                               sipmsg_to_tag(req));
+    char call_id[512], where[300];
+    if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0)
+        return false;
+    record_route_target(target, where, sizeof(where));
+    struct record_route_binding b = {.call_id = call_id, .tag = sipmsg_from_tag(req),
+                                     .target = where};
+    return record_route_signed(p->env.secret, uri, &b, sipmsg_to_tag(req), (uint64_t)time(NULL),
+                               p->env.config->max_call_length);
+}
+
+/* Where @req goes once the Routes naming us are gone: the last Route when
+ * a strict router put our URI in the Request-URI (§16.4), else its
+ * Request-URI. */
+static const osip_uri_t *remote_target(const osip_message_t *req, bool strict)
+{
+    if (!strict)
+        return req->req_uri;
+    osip_route_t *last = osip_list_get(&req->routes, osip_list_size(&req->routes) - 1);
+    return last ? last->url : NULL;
 }
 
 /* Notes one Route URI of ours: signed, it may carry a flow token (flow.h);
  * unsigned, it is forged. */
 static void note_route(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri,
-                       struct route_info *info)
+                       const osip_uri_t *target, struct route_info *info)
 {
-    if (!our_signature(p, req, uri)) {
+    if (!our_signature(p, req, uri, target)) {
         info->forged = true;
         return;
     }
@@ -246,7 +265,7 @@ static void route_preprocess(const struct proxy *p, osip_message_t *req, struct 
 {
     memset(info, 0, sizeof(*info));
     if (strict_routed_to_us(p, req)) {
-        note_route(p, req, req->req_uri, info);
+        note_route(p, req, req->req_uri, remote_target(req, true), info);
         int last = osip_list_size(&req->routes) - 1;
         osip_route_t *route = osip_list_get(&req->routes, last);
         osip_list_remove(&req->routes, last);
@@ -258,7 +277,7 @@ static void route_preprocess(const struct proxy *p, osip_message_t *req, struct 
     osip_route_t *top;
     while ((top = osip_list_get(&req->routes, 0)) != NULL &&
            identity_is_local_uri(p->env.identity, top->url)) {
-        note_route(p, req, top->url, info);
+        note_route(p, req, top->url, req->req_uri, info);
         osip_list_remove(&req->routes, 0);
         osip_route_free(top);
     }
@@ -271,12 +290,17 @@ static int push_record_route(const struct proxy *p, osip_message_t *req, int tra
                              const struct sb_local *local, const struct flow_side *caller,
                              const struct flow_side *callee)
 {
-    char host[64], text[400], call_id[512];
+    char host[64], text[400], call_id[512], target[300];
     unsigned port;
     local_host(local, host, sizeof(host), &port);
+    /* the callee keeps this Route: it leads to the caller's Contact */
+    osip_contact_t *contact = osip_list_get(&req->contacts, 0);
+    record_route_target(contact ? contact->url : NULL, target, sizeof(target));
+    struct record_route_binding b = {.call_id = call_id, .tag = sipmsg_from_tag(req),
+                                     .target = target, .issued = (uint64_t)time(NULL)};
     if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0 ||
-        record_route_format(p->env.secret, transport, host, port, call_id, sipmsg_from_tag(req),
-                            caller, callee, text, sizeof(text)) != 0)
+        record_route_format(p->env.secret, transport, host, port, &b, caller, callee, text,
+                            sizeof(text)) != 0)
         return SB_EMALFORMED;
     osip_record_route_t *rr;
     if (osip_record_route_init(&rr) != 0)
@@ -552,10 +576,10 @@ static osip_message_t *auth_answer(struct proxy *p, const struct sb_inbound *in,
 static bool follows_our_route(const struct proxy *p, const osip_message_t *req)
 {
     if (strict_routed_to_us(p, req))
-        return our_signature(p, req, req->req_uri);
+        return our_signature(p, req, req->req_uri, remote_target(req, true));
     osip_route_t *top = osip_list_get(&req->routes, 0);
     return top && identity_is_local_uri(p->env.identity, top->url) &&
-           our_signature(p, req, top->url);
+           our_signature(p, req, top->url, req->req_uri);
 }
 
 /* RFC 3261 §22.3: with require = all, every request proves who sent it
@@ -730,6 +754,31 @@ static void keep_best(struct proxy_context *ctx, int code, osip_message_t **resp
 }
 
 /* Sends a downstream response upstream without our Via. */
+/* §16.7: a proxy may rewrite its own Record-Route in a response. The
+ * caller keeps the route set of a 18x/2xx to its dialog-creating request,
+ * so each Route of ours in it, signed for the caller's Contact when the
+ * request passed, is signed again for the callee's (the response's
+ * Contact): then a Route copied from the call reaches only its two
+ * phones. record_route_resign() re-signs only values it marked as ours
+ * for this dialog, never one the callee made up. */
+static void resign_record_routes(const struct proxy *p, osip_message_t *resp)
+{
+    osip_contact_t *callee = osip_list_get(&resp->contacts, 0);
+    if (!callee || resp->status_code < 101 || resp->status_code >= 300 || !resp->cseq ||
+        !resp->cseq->method || osip_list_size(&resp->record_routes) == 0)
+        return;
+    char call_id[512], callee_at[300];
+    if (sipmsg_call_id(resp, call_id, sizeof(call_id)) != 0)
+        return;
+    record_route_target(callee->url, callee_at, sizeof(callee_at));
+    struct record_route_binding b = {.call_id = call_id, .tag = sipmsg_from_tag(resp),
+                                     .target = callee_at};
+    osip_record_route_t *rr;
+    for (int i = 0; (rr = osip_list_get(&resp->record_routes, i)) != NULL; i++)
+        if (rr->url && identity_is_local_uri(p->env.identity, rr->url))
+            record_route_resign(p->env.secret, rr->url, &b);
+}
+
 static void forward_upstream(struct proxy_context *ctx, osip_message_t **resp)
 {
     if (!ctx->st)
@@ -737,6 +786,8 @@ static void forward_upstream(struct proxy_context *ctx, osip_message_t **resp)
     osip_message_t *r = *resp;
     *resp = NULL;
     sipmsg_via_pop(r);
+    if (wants_record_route(txn_server_request(ctx->st)))
+        resign_record_routes(ctx->proxy, r);
     txn_server_respond(ctx->st, r);
 }
 
@@ -1788,6 +1839,7 @@ static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
     }
     if (ready) {
         sipmsg_via_pop(resp);
+        resign_record_routes(p, resp); /* a 2xx after its transaction ended */
         const osip_via_t *via = sipmsg_top_via(resp);
         int transport = sipmsg_via_transport(via);
         dest.transport = (uint8_t)(transport < 0 ? SB_UDP : transport);

@@ -1,8 +1,13 @@
 /* Our signed Record-Route. See record_route.h. */
 #include "switchboard/record_route.h"
 
+#include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <osipparser2/osip_port.h>
 
 #include "switchboard/error.h"
 #include "switchboard/flow.h"
@@ -11,48 +16,121 @@
 
 #define SIG_BYTES 16
 #define SIG_TEXT 23 /* base64url of 16 bytes, with its NUL */
+#define CLOCK_SKEW_S 300 /* another node's clock may run this far ahead */
 
-static void sign(const struct secret *s, const char *call_id, const char *tag, const char *user,
-                 char *out)
+static void sign(const struct secret *s, const struct record_route_binding *b, const char *tag,
+                 const char *user, const char *issued, char *out)
 {
-    const char *parts[] = {"rr", call_id ? call_id : "", tag ? tag : "", user ? user : ""};
+    const char *parts[] = {"rr2",   b->call_id ? b->call_id : "", tag ? tag : "", user ? user : "",
+                           issued, b->target ? b->target : ""};
     unsigned char mac[SECRET_MAC_BYTES];
-    secret_mac(s, parts, 4, mac);
+    secret_mac(s, parts, sizeof(parts) / sizeof(parts[0]), mac);
+    secret_b64url(mac, SIG_BYTES, out);
+}
+
+void record_route_target(const osip_uri_t *uri, char *buf, size_t size)
+{
+    const char *host = uri && uri->host ? uri->host : "";
+    size_t n = 0;
+    for (; host[n] && n + 1 < size; n++)
+        buf[n] = (char)tolower((unsigned char)host[n]);
+    buf[n] = '\0';
+    snprintf(buf + n, size - n, ":%s", uri && uri->port ? uri->port : "");
+}
+
+/* The issuer's mark: over the dialog and the URI's token and issue time,
+ * not its target, so that only a Route we made is ever re-signed. */
+static void mark(const struct secret *s, const struct record_route_binding *b, const char *user,
+                 const char *issued, char *out)
+{
+    const char *parts[] = {"rri", b->call_id ? b->call_id : "", b->tag ? b->tag : "",
+                           user ? user : "", issued};
+    unsigned char mac[SECRET_MAC_BYTES];
+    secret_mac(s, parts, sizeof(parts) / sizeof(parts[0]), mac);
     secret_b64url(mac, SIG_BYTES, out);
 }
 
 int record_route_format(const struct secret *s, int transport, const char *host, unsigned port,
-                        const char *call_id, const char *from_tag, const struct flow_side *caller,
+                        const struct record_route_binding *b, const struct flow_side *caller,
                         const struct flow_side *callee, char *out, size_t size)
 {
-    char token[FLOW_TOKEN_MAX] = "", sig[SIG_TEXT];
+    char token[FLOW_TOKEN_MAX] = "", sig[SIG_TEXT], issuer[SIG_TEXT], issued[24];
     if (((caller && caller->present) || (callee && callee->present)) &&
         flow_token_format(caller, callee, token, sizeof(token)) != 0)
         return SB_ERANGE;
-    sign(s, call_id, from_tag, token, sig);
+    snprintf(issued, sizeof(issued), "%" PRIx64, b->issued);
+    sign(s, b, b->tag, token, issued, sig);
+    mark(s, b, token, issued, issuer);
     bool v6 = strchr(host, ':') != NULL;
     const char *param = transport == SB_TCP   ? ";transport=tcp"
                         : transport == SB_TLS ? ";transport=tls"
                                               : "";
-    int n = snprintf(out, size, "<sip:%s%s%s%s%s:%u%s;lr;" RECORD_ROUTE_SIG_PARAM "=%s>", token,
-                     token[0] ? "@" : "", v6 ? "[" : "", host, v6 ? "]" : "", port, param, sig);
+    int n = snprintf(out, size,
+                     "<sip:%s%s%s%s%s:%u%s;lr;" RECORD_ROUTE_TIME_PARAM
+                     "=%s;" RECORD_ROUTE_MARK_PARAM "=%s;" RECORD_ROUTE_SIG_PARAM "=%s>",
+                     token, token[0] ? "@" : "", v6 ? "[" : "", host, v6 ? "]" : "", port, param,
+                     issued, issuer, sig);
     return n < 0 || (size_t)n >= size ? SB_ERANGE : 0;
 }
 
-bool record_route_signed(const struct secret *s, const osip_uri_t *uri, const char *call_id,
-                         const char *from_tag, const char *to_tag)
+static const char *param_value(const osip_uri_t *uri, const char *name)
 {
     osip_uri_param_t *p = NULL;
-    if (osip_uri_uparam_get_byname((osip_uri_t *)uri, RECORD_ROUTE_SIG_PARAM, &p) != 0 || !p ||
-        !p->gvalue || strlen(p->gvalue) != SIG_TEXT - 1)
+    if (osip_uri_uparam_get_byname((osip_uri_t *)uri, (char *)name, &p) != 0 || !p)
+        return NULL;
+    return p->gvalue;
+}
+
+int record_route_resign(const struct secret *s, osip_uri_t *uri,
+                        const struct record_route_binding *b)
+{
+    osip_uri_param_t *p = NULL;
+    const char *issued = param_value(uri, RECORD_ROUTE_TIME_PARAM);
+    const char *issuer = param_value(uri, RECORD_ROUTE_MARK_PARAM);
+    char want[SIG_TEXT];
+    if (!issued || !issuer || strlen(issuer) != SIG_TEXT - 1 ||
+        osip_uri_uparam_get_byname(uri, RECORD_ROUTE_SIG_PARAM, &p) != 0 || !p)
+        return SB_EMALFORMED;
+    mark(s, b, uri->username, issued, want);
+    if (!secret_equal(want, issuer, SIG_TEXT - 1))
+        return SB_EMALFORMED; /* not ours, or not for this dialog */
+    char sig[SIG_TEXT];
+    sign(s, b, b->tag, uri->username, issued, sig);
+    char *copy = osip_strdup(sig);
+    if (!copy)
+        return SB_ENOMEM;
+    osip_free(p->gvalue);
+    p->gvalue = copy;
+    return 0;
+}
+
+/* Was @issued (hex seconds) at most @max_age_s before @now_s? */
+static bool fresh(const char *issued, uint64_t now_s, uint64_t max_age_s)
+{
+    char *end;
+    if (!issued || !*issued || strlen(issued) > 16)
+        return false;
+    uint64_t t = strtoull(issued, &end, 16);
+    if (*end)
+        return false;
+    return t <= now_s + CLOCK_SKEW_S && now_s - (t < now_s ? t : now_s) <= max_age_s;
+}
+
+bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
+                         const struct record_route_binding *b, const char *to_tag,
+                         uint64_t now_s, uint64_t max_age_s)
+{
+    const char *sig = param_value(uri, RECORD_ROUTE_SIG_PARAM);
+    const char *issued = param_value(uri, RECORD_ROUTE_TIME_PARAM);
+    if (!sig || strlen(sig) != SIG_TEXT - 1 || !fresh(issued, now_s, max_age_s))
         return false;
     char want[SIG_TEXT];
-    const char *tags[2] = {from_tag, to_tag};
+    const char *tags[2] = {b->tag, to_tag};
     for (int i = 0; i < 2; i++) {
         if (!tags[i])
             continue;
-        sign(s, call_id, tags[i], uri->username, want);
-        if (secret_equal(want, p->gvalue, SIG_TEXT - 1))
+        sign(s, b, tags[i], uri->username, issued, want);
+        if (secret_equal(want, sig, SIG_TEXT - 1))
             return true;
     }
     return false;

@@ -226,7 +226,7 @@ Test(proxy, an_invite_gets_100_and_forks_to_every_binding)
     int i = -1;
     count_sent("INVITE", &i);
     cr_assert_not_null(strcasestr(sent[i].text, "Max-Forwards: 69"), "%s", sent[i].text);
-    cr_assert_not_null(strstr(sent[i].text, "Record-Route: <sip:127.0.0.1:5060;lr;sbs="));
+    cr_assert_not_null(strstr(sent[i].text, "Record-Route: <sip:127.0.0.1:5060;lr;sbt="));
     cr_assert_not_null(strstr(sent[i].text, "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-sb"));
     cr_assert_eq(sent[i].dest.transport, SB_UDP);
 }
@@ -588,4 +588,89 @@ Test(proxy, a_stray_response_goes_only_where_our_request_came_from)
                  sent[last].text);
     cr_assert_eq(counters.value[SB_CNT_STRAY_UNVERIFIED], 1);
     osip_message_free(req);
+}
+
+/* --- our signed Record-Route (record_route.h) --- */
+
+/* A response @code to captured request @i as the callee at @contact sends
+ * it: its Record-Routes echoed, its Contact added. */
+static void respond_with_contact(int i, int code, const char *contact)
+{
+    osip_message_t *req = parse_sent(i), *resp;
+    cr_assert_eq(sipmsg_response_create(req, code, NULL, "callee1", &resp), 0);
+    cr_assert_eq(osip_list_clone(&req->record_routes, &resp->record_routes,
+                                 (int (*)(void *, void **))osip_record_route_clone),
+                 0);
+    osip_message_set_contact(resp, contact);
+    struct sb_inbound *in = calloc(1, sizeof(*in));
+    in->msg = resp;
+    in->src = sent[i].dest.peer;
+    in->local = sent[i].dest.local;
+    in->transport = sent[i].dest.transport;
+    in->fd = -1;
+    proxy_handle(proxy, in);
+    osip_message_free(req);
+}
+
+/* The Record-Route value of captured message @i, into @buf. */
+static void record_route_of(int i, char *buf, size_t size)
+{
+    const char *rr = strstr(sent[i].text, "Record-Route: ");
+    cr_assert_not_null(rr, "%s", sent[i].text);
+    rr += strlen("Record-Route: ");
+    size_t n = strcspn(rr, "\r\n");
+    cr_assert_lt(n, size);
+    memcpy(buf, rr, n);
+    buf[n] = '\0';
+}
+
+#define IN_DIALOG(method, ruri, from_tag, to_tag, cseq)                                            \
+    method " " ruri " SIP/2.0\n"                                                                   \
+           "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-" cseq from_tag ";rport\n"                \
+           "Max-Forwards: 70\nRoute: %s\n"                                                         \
+           "From: <sip:x@127.0.0.1>;tag=" from_tag "\nTo: <sip:y@127.0.0.1>;tag=" to_tag "\n"    \
+           "Call-ID: proxy-test-1\nCSeq: " cseq " " method "\nContent-Length: 0\n\n"
+
+static void deliver_routed(const char *format, const char *route)
+{
+    char text[2048];
+    snprintf(text, sizeof(text), format, route);
+    deliver(text);
+}
+
+/* Each side's route set is signed for the other side's Contact: requests
+ * inside the call reach the two phones, and a Route copied from the call
+ * (anyone who rang a phone saw it) takes nothing anywhere else. */
+Test(proxy, a_copied_record_route_reaches_only_the_calls_phones)
+{
+    bind_user("bob", "sip:bob@10.0.0.7:5062", SB_UDP, 0, false);
+    deliver(INVITE_BOB);
+    int inv = -1, ok = -1;
+    cr_assert_eq(count_sent("INVITE sip:bob@10.0.0.7", &inv), 1);
+    char callee_rr[400], caller_rr[400];
+    record_route_of(inv, callee_rr, sizeof(callee_rr));
+    respond_with_contact(inv, 200, "<sip:bob@10.0.0.7:5062>");
+    cr_assert_eq(count_sent("SIP/2.0 200", &ok), 1);
+    record_route_of(ok, caller_rr, sizeof(caller_rr));
+    cr_assert_str_neq(caller_rr, callee_rr, "re-signed on the way up");
+
+    /* alice -> bob through the caller's route set: forwarded */
+    deliver_routed(IN_DIALOG("BYE", "sip:bob@10.0.0.7:5062", "a1", "callee1", "2"), caller_rr);
+    cr_assert_eq(count_sent("BYE sip:bob@10.0.0.7:5062", NULL), 1);
+    /* bob -> alice through the callee's: forwarded */
+    deliver_routed(IN_DIALOG("INFO", "sip:alice@10.0.0.5:5062", "callee1", "a1", "3"),
+                   callee_rr);
+    cr_assert_eq(count_sent("INFO sip:alice@10.0.0.5:5062", NULL), 1);
+    /* either Route replayed toward another host: refused, nothing sent */
+    deliver_routed(IN_DIALOG("INVITE", "sip:victim@198.51.100.7", "a1", "callee1", "4"),
+                   caller_rr);
+    deliver_routed(IN_DIALOG("MESSAGE", "sip:victim@198.51.100.7", "callee1", "a1", "5"),
+                   callee_rr);
+    cr_assert_eq(count_sent("SIP/2.0 403", NULL), 2);
+    cr_assert_eq(count_sent("INVITE sip:victim", NULL) + count_sent("MESSAGE sip:victim", NULL),
+                 0);
+    /* and the callee's Route does not serve the caller's direction */
+    deliver_routed(IN_DIALOG("OPTIONS", "sip:bob@10.0.0.7:5062", "a1", "callee1", "6"),
+                   callee_rr);
+    cr_assert_eq(count_sent("OPTIONS sip:bob", NULL), 0);
 }

@@ -5,6 +5,7 @@
 
 #include <osipparser2/osip_parser.h>
 
+#include "switchboard/error.h"
 #include "switchboard/flow.h"
 #include "switchboard/record_route.h"
 #include "switchboard/types.h"
@@ -41,46 +42,123 @@ static osip_uri_t *uri_of(const char *rr)
     return uri;
 }
 
+#define NOW 1800000000ull
+#define DAY 86400ull
+
+/* A binding for call @id created by @tag, toward @target, issued @issued. */
+static struct record_route_binding bind_to(const char *id, const char *tag, const char *target,
+                                           uint64_t issued)
+{
+    return (struct record_route_binding){
+        .call_id = id, .tag = tag, .target = target, .issued = issued};
+}
+
+/* Our UDP Record-Route at 192.0.2.1:5060 for @b, into @rr. */
+static void udp_route(const struct record_route_binding *b, char *rr, size_t size)
+{
+    cr_assert_eq(record_route_format(secret, SB_UDP, "192.0.2.1", 5060, b, NULL, NULL, rr, size),
+                 0);
+}
+
+static bool verifies(const osip_uri_t *uri, const char *id, const char *from_tag,
+                     const char *to_tag, const char *target, uint64_t now)
+{
+    struct record_route_binding b = bind_to(id, from_tag, target, 0);
+    return record_route_signed(secret, uri, &b, to_tag, now, DAY / 2);
+}
+
 Test(record_route, verifies_both_ways_for_its_dialog_only)
 {
     char rr[320];
-    cr_assert_eq(record_route_format(secret, SB_UDP, "192.0.2.1", 5060, "call-1@h", "alice-tag",
-                                     NULL, NULL, rr, sizeof(rr)),
-                 0);
-    cr_assert(strncmp(rr, "<sip:192.0.2.1:5060;lr;sbs=", 27) == 0, "%s", rr);
+    struct record_route_binding b = bind_to("call-1@h", "alice-tag", "10.0.0.3:5080", NOW);
+    udp_route(&b, rr, sizeof(rr));
+    cr_assert(strncmp(rr, "<sip:192.0.2.1:5060;lr;sbt=6b49d200;sbi=", 40) == 0, "%s", rr);
     osip_uri_t *uri = uri_of(rr);
-    cr_assert(record_route_signed(secret, uri, "call-1@h", "alice-tag", NULL), "caller to callee");
-    cr_assert(record_route_signed(secret, uri, "call-1@h", "bob-tag", "alice-tag"),
+    cr_assert(verifies(uri, "call-1@h", "alice-tag", NULL, "10.0.0.3:5080", NOW),
+              "caller to callee");
+    cr_assert(verifies(uri, "call-1@h", "bob-tag", "alice-tag", "10.0.0.3:5080", NOW + 60),
               "callee to caller: the creator's tag is the To tag");
-    cr_assert_not(record_route_signed(secret, uri, "call-2@h", "alice-tag", NULL),
+    cr_assert_not(verifies(uri, "call-2@h", "alice-tag", NULL, "10.0.0.3:5080", NOW),
                   "another dialog");
-    cr_assert_not(record_route_signed(secret, uri, "call-1@h", "mallory", "forged"));
+    cr_assert_not(verifies(uri, "call-1@h", "mallory", "forged", "10.0.0.3:5080", NOW));
+    osip_uri_free(uri);
+}
+
+/* A Route copied from a real call: aimed at another target, or replayed
+ * after the maximum call length, it no longer verifies. */
+Test(record_route, a_copied_route_reaches_only_its_target_for_a_while)
+{
+    char rr[320];
+    struct record_route_binding b = bind_to("c", "t", "10.0.0.3:5080", NOW);
+    udp_route(&b, rr, sizeof(rr));
+    osip_uri_t *uri = uri_of(rr);
+    cr_assert(verifies(uri, "c", "t", NULL, "10.0.0.3:5080", NOW + DAY / 2));
+    cr_assert_not(verifies(uri, "c", "t", NULL, "198.51.100.7:5060", NOW), "another target");
+    cr_assert_not(verifies(uri, "c", "t", NULL, "10.0.0.3:5080", NOW + DAY / 2 + 1), "too old");
+    cr_assert_not(verifies(uri, "c", "t", NULL, "10.0.0.3:5080", NOW - 3600), "from the future");
+    /* the issue time is signed too */
+    osip_uri_param_t *t = NULL;
+    osip_uri_uparam_get_byname(uri, "sbt", &t);
+    cr_assert_not_null(t);
+    t->gvalue[strlen(t->gvalue) - 1] ^= 1;
+    cr_assert_not(verifies(uri, "c", "t", NULL, "10.0.0.3:5080", NOW));
+    osip_uri_free(uri);
+}
+
+/* The caller's copy, re-signed on the way up for the callee's Contact,
+ * keeps its issue time and token and verifies for that target only. */
+Test(record_route, resigned_for_the_other_side)
+{
+    char rr[320];
+    struct record_route_binding b = bind_to("c", "t", "10.0.0.3:5080", NOW);
+    udp_route(&b, rr, sizeof(rr));
+    osip_uri_t *uri = uri_of(rr);
+    struct record_route_binding callee = bind_to("c", "t", "10.0.0.4:5070", 0);
+    cr_assert_eq(record_route_resign(secret, uri, &callee), 0);
+    cr_assert(verifies(uri, "c", "t", NULL, "10.0.0.4:5070", NOW + 10));
+    cr_assert_not(verifies(uri, "c", "t", NULL, "10.0.0.3:5080", NOW + 10));
+    osip_uri_free(uri);
+    osip_uri_t *plain = uri_of("<sip:192.0.2.1:5060;lr;sbs=AAAAAAAAAAAAAAAAAAAAAA>");
+    cr_assert_eq(record_route_resign(secret, plain, &callee), SB_EMALFORMED, "not one of ours");
+    osip_uri_free(plain);
+    /* one a callee made up, with a time and a mark it invented */
+    osip_uri_t *made_up = uri_of("<sip:sbf.x@192.0.2.1:5060;lr;sbt=6b49d200;"
+                                 "sbi=AAAAAAAAAAAAAAAAAAAAAA;sbs=AAAAAAAAAAAAAAAAAAAAAA>");
+    cr_assert_eq(record_route_resign(secret, made_up, &callee), SB_EMALFORMED);
+    cr_assert_not(verifies(made_up, "c", "t", NULL, "10.0.0.4:5070", NOW));
+    osip_uri_free(made_up);
+    /* ours, but for another dialog */
+    uri = uri_of(rr);
+    struct record_route_binding other = bind_to("other-call", "t", "10.0.0.4:5070", 0);
+    cr_assert_eq(record_route_resign(secret, uri, &other), SB_EMALFORMED);
     osip_uri_free(uri);
 }
 
 Test(record_route, a_forged_or_altered_route_does_not_verify)
 {
     osip_uri_t *plain = uri_of("<sip:192.0.2.1:5060;lr>");
-    cr_assert_not(record_route_signed(secret, plain, "c", "t", NULL), "no signature");
+    cr_assert_not(verifies(plain, "c", "t", NULL, "x:", NOW), "no signature");
     osip_uri_free(plain);
     struct flow_side nat = {.present = true, .transport = SB_UDP};
     sipmsg_host_to_addr("198.51.100.7", 40000, &nat.addr);
     char rr[320];
-    cr_assert_eq(record_route_format(secret, SB_UDP, "192.0.2.1", 5060, "c", "t", NULL, &nat, rr,
+    struct record_route_binding b = bind_to("c", "t", "x:", NOW);
+    cr_assert_eq(record_route_format(secret, SB_UDP, "192.0.2.1", 5060, &b, NULL, &nat, rr,
                                      sizeof(rr)),
                  0);
     cr_assert(strstr(rr, "<sip:sbf.-.c6336407") == rr, "flow token in the user part: %s", rr);
     osip_uri_t *uri = uri_of(rr);
-    cr_assert(record_route_signed(secret, uri, "c", "t", NULL));
+    cr_assert(verifies(uri, "c", "t", NULL, "x:", NOW));
     /* send the callee's requests elsewhere: the token is signed too */
     uri->username[strlen(uri->username) - 1] ^= 1;
-    cr_assert_not(record_route_signed(secret, uri, "c", "t", NULL));
+    cr_assert_not(verifies(uri, "c", "t", NULL, "x:", NOW));
     osip_uri_free(uri);
     struct secret *other;
     static const char key[] = "another node's key, not ours!!";
     cr_assert_eq(secret_from_bytes(key, sizeof(key), &other), 0);
     uri = uri_of(rr);
-    cr_assert_not(record_route_signed(other, uri, "c", "t", NULL), "another secret");
+    struct record_route_binding ob = bind_to("c", "t", "x:", 0);
+    cr_assert_not(record_route_signed(other, uri, &ob, NULL, NOW, DAY), "another secret");
     osip_uri_free(uri);
     secret_free(other);
 }
@@ -88,17 +166,36 @@ Test(record_route, a_forged_or_altered_route_does_not_verify)
 Test(record_route, a_stream_side_names_its_transport)
 {
     char rr[320];
-    cr_assert_eq(record_route_format(secret, SB_TCP, "192.0.2.1", 5060, "c", "t", NULL, NULL, rr,
+    struct record_route_binding b = bind_to("c", "t", "x:", NOW);
+    cr_assert_eq(record_route_format(secret, SB_TCP, "192.0.2.1", 5060, &b, NULL, NULL, rr,
                                      sizeof(rr)),
                  0);
-    cr_assert(strncmp(rr, "<sip:192.0.2.1:5060;transport=tcp;lr;sbs=", 41) == 0, "%s", rr);
-    cr_assert_eq(record_route_format(secret, SB_TLS, "2001:db8::1", 5061, "c", "t", NULL, NULL, rr,
+    cr_assert(strncmp(rr, "<sip:192.0.2.1:5060;transport=tcp;lr;sbt=", 41) == 0, "%s", rr);
+    cr_assert_eq(record_route_format(secret, SB_TLS, "2001:db8::1", 5061, &b, NULL, NULL, rr,
                                      sizeof(rr)),
                  0);
-    cr_assert(strncmp(rr, "<sip:[2001:db8::1]:5061;transport=tls;lr;sbs=", 45) == 0, "%s", rr);
+    cr_assert(strncmp(rr, "<sip:[2001:db8::1]:5061;transport=tls;lr;sbt=", 45) == 0, "%s", rr);
     osip_uri_t *uri = uri_of(rr);
-    cr_assert(record_route_signed(secret, uri, "c", "t", NULL));
+    cr_assert(verifies(uri, "c", "t", NULL, "x:", NOW));
     osip_uri_free(uri);
+}
+
+Test(record_route, the_target_is_host_and_port_as_written)
+{
+    osip_uri_t *uri;
+    char buf[64];
+    osip_uri_init(&uri);
+    cr_assert_eq(osip_uri_parse(uri, "sip:bob@Phone.Example:5070;transport=udp"), 0);
+    record_route_target(uri, buf, sizeof(buf));
+    cr_assert_str_eq(buf, "phone.example:5070");
+    osip_uri_free(uri);
+    osip_uri_init(&uri);
+    cr_assert_eq(osip_uri_parse(uri, "sip:bob@10.0.0.4"), 0);
+    record_route_target(uri, buf, sizeof(buf));
+    cr_assert_str_eq(buf, "10.0.0.4:");
+    osip_uri_free(uri);
+    record_route_target(NULL, buf, sizeof(buf));
+    cr_assert_str_eq(buf, ":");
 }
 
 Test(record_route, base64url_round_trip)
