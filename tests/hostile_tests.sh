@@ -239,6 +239,36 @@ test_svwar_finds_no_user() {
     stop_proxy
 }
 
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PROXY_PID/status"; }
+
+# A stranger floods REGISTERs with 60 KiB headers and 16 Contacts each to
+# random users over TCP: past max_aors_per_source (here 200) its new users
+# get 403, the proxy's memory stays bounded (RSS grows by less than
+# 64 MiB for 2000 such REGISTERs), and a real phone still registers and
+# calls.
+test_register_flood_leaves_memory_bounded() {
+    lan || return 1
+    printf '[registrar]\nmax_aors_per_source = 200\n' >"$DIR/flood.conf"
+    start_proxy -c "$DIR/flood.conf" || return 1
+    local before after
+    before=$(rss_kib)
+    ip netns exec "$ATT" timeout 120 python3 "$HERE/reg_flood.py" 10.0.0.2 "$PROXY_PORT" \
+        --bind 10.0.0.66 --count 2000 >"$DIR/flood.out" 2>&1
+    after=$(rss_kib)
+    log "flood: $(cat "$DIR/flood.out"); RSS $before -> $after KiB"
+    grep -q "200=200," "$DIR/flood.out" && grep -q "403=1800" "$DIR/flood.out" ||
+        { log "expected 200 users registered and 1800 refused"; return 1; }
+    [ $((after - before)) -lt 65536 ] || { log "RSS grew by $((after - before)) KiB"; return 1; }
+    sipp_in "$BOB" reg register.xml 10.0.0.4 5070 bob || { log "bob did not register"; return 1; }
+    sipp_in "$BOB" callee uas_answer_wait_bye.xml 10.0.0.4 5070 bob &
+    local callee=$!
+    PIDS+=("$callee")
+    sleep 0.3
+    sipp_in "$ALICE" caller uac_call_caller_hangs_up.xml 10.0.0.3 5080 bob ||
+        { log "the call after the flood failed"; return 1; }
+    wait "$callee" && stop_proxy
+}
+
 # sipp_in NS NAME SCENARIO HOST PORT SERVICE [args]: SIPp inside NS.
 sipp_in() {
     local ns=$1 name=$2 scenario=$3 host=$4 port=$5 service=$6
