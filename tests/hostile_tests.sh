@@ -116,6 +116,17 @@ test_preloaded_routes_are_denied() {
     nothing_reached foreign internal || return 1
     grep -q "refused: out of dialog, a Route that is not ours" "$DIR/proxy.log" ||
         { log "the refusal was not logged"; return 1; }
+    # a From user that unescapes to terminal controls and a line break is
+    # logged escaped: it can neither clear the screen nor forge a line
+    sleep 1.1 # the refusal log's once-a-second limit
+    attack 403 "$(request INVITE sip:victim@10.0.0.77 'Route: <sip:10.0.0.77;lr>\r\n' |
+        sed 's/mallory@/%1b%5b2Jm%0d%0a2026-01-01T00:00:00.000Z info  FAKE@/')" || return 1
+    grep -q 'from \\x1b\[2Jm\\x0d\\x0a2026-01-01' "$DIR/proxy.log" ||
+        { log "the From user was not logged escaped"; return 1; }
+    if grep -q "$(printf '\033')" "$DIR/proxy.log" || grep -q "^2026-01-01" "$DIR/proxy.log"; then
+        log "control characters reached the log"
+        return 1
+    fi
     stop_proxy
 }
 

@@ -12,6 +12,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "switchboard/utf8.h"
+
 enum { EXIT_HTTP = 1, EXIT_USAGE = 2, EXIT_DOWN = 3 };
 
 struct options {
@@ -104,6 +106,28 @@ static bool read_token(const char *path, char *buf, size_t size)
 }
 
 /* Sends the request, prints the body; returns the exit status. */
+
+/* Writes @text line by line with what a SIP phone may have put in it
+ * (User-Agent, display names) made harmless for a terminal: control
+ * characters and invalid UTF-8 become "\xNN" (utf8.h). */
+static void print_clean(FILE *out, const char *text)
+{
+    char clean[4 * 1024 + 1];
+    while (*text) {
+        size_t line = strcspn(text, "\n");
+        for (size_t done = 0; done < line;) {
+            size_t piece = line - done < 1024 ? line - done : 1024;
+            utf8_escape_controls(text + done, piece, clean, sizeof(clean));
+            fputs(clean, out);
+            done += piece;
+        }
+        text += line;
+        if (*text == '\n') {
+            fputc('\n', out);
+            text++;
+        }
+    }
+}
 static int request(const struct options *o, const char *method, const char *path)
 {
     char token[512] = "";
@@ -157,9 +181,11 @@ static int request(const struct options *o, const char *method, const char *path
         char *end = e ? strchr(e + 9, '"') : NULL;
         if (end)
             *end = '\0';
-        fprintf(stderr, "switchboard-ctl: %s (HTTP %d)\n", e ? e + 9 : body, status);
+        fputs("switchboard-ctl: ", stderr);
+        print_clean(stderr, e ? e + 9 : body);
+        fprintf(stderr, " (HTTP %d)\n", status);
     } else {
-        fputs(body, status >= 400 ? stderr : stdout);
+        print_clean(status >= 400 ? stderr : stdout, body);
     }
     free(buf);
     return status >= 400 ? EXIT_HTTP : 0;

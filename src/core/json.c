@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "switchboard/sip_msg.h"
+#include "switchboard/utf8.h"
 
 /* Writes @s as a JSON string. Bytes that are not valid UTF-8 become
  * U+FFFD, so every line parses whatever a phone put in its display name. */
@@ -28,12 +29,10 @@ void json_string(struct sb_buf *b, const char *s)
             sb_buf_append(b, (const char *)p, 1);
             p++;
         } else {
-            int n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-            bool ok = n > 0 && c >= 0xc2;
-            for (int i = 1; ok && i < n; i++)
-                ok = (p[i] & 0xc0) == 0x80;
-            if (ok) {
-                sb_buf_append(b, (const char *)p, (size_t)n);
+            /* the string ends at its NUL, which no continuation byte is */
+            size_t n = utf8_sequence(p, 4);
+            if (n) {
+                sb_buf_append(b, (const char *)p, n);
                 p += n;
             } else {
                 sb_buf_puts(b, "\xef\xbf\xbd");

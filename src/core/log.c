@@ -7,6 +7,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "switchboard/utf8.h"
+
 /* Written once by main() before threads start, read-only afterwards. */
 static enum sb_log_level log_level = SB_LOG_INFO;
 
@@ -54,13 +56,16 @@ void sb_log(enum sb_log_level level, const char *fmt, ...)
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      (long)(tv.tv_usec / 1000), level_names[level]);
+    char text[2048];
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    int m = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof(line) - 2)
-        len = sizeof(line) - 2;
+    size_t text_len = m < 0 ? 0 : (size_t)m < sizeof(text) ? (size_t)m : sizeof(text) - 1;
+    /* what strangers sent (user names, methods) cannot move the cursor,
+     * clear a terminal or break a line in two */
+    size_t len = (size_t)n + utf8_escape_controls(text, text_len, line + n,
+                                                  sizeof(line) - (size_t)n - 1);
     line[len++] = '\n';
     /* one write per line so lines from threads never interleave */
     fwrite(line, 1, len, stderr);
