@@ -228,6 +228,8 @@ static int open_auth(struct app *app)
         .nonce_ttl_s = cfg->auth_nonce_ttl,
         .max_failures = cfg->auth_max_failures,
         .block_s = cfg->auth_block_seconds,
+        .max_user_failures = cfg->auth_max_user_failures,
+        .user_block_s = cfg->auth_user_block_seconds,
     };
     int n = digest_alg_list_parse(cfg->auth_algorithms, o.offer);
     if (n <= 0)

@@ -42,8 +42,10 @@ struct auth_options {
     enum digest_alg offer[DIGEST_ALG_COUNT]; /* challenge order */
     size_t offer_count;
     unsigned nonce_ttl_s;  /* a nonce older than this is stale */
-    unsigned max_failures; /* per source address, then it is blocked... */
-    unsigned block_s;      /* ...for this long */
+    unsigned max_failures;      /* per source address, then it is blocked... */
+    unsigned block_s;           /* ...for this long */
+    unsigned max_user_failures; /* per user from any address, then new addresses... */
+    unsigned user_block_s;      /* ...are refused for this long */
 };
 
 enum auth_result {
@@ -70,12 +72,18 @@ enum auth_mode auth_mode(const struct auth *a);
 const char *auth_realm(const struct auth *a);
 
 /* Checks @req's Authorization (@proxy: Proxy-Authorization) header for our
- * realm: the nonce, the response, the nonce-count, and that the user who
- * authenticated is @expected_user. @src is where @req came from (failures
- * are counted against it). On AUTH_OK, *user_out (may be NULL) receives
- * the authenticated user (128 bytes). */
+ * realm: the nonce, an algorithm we offered, the response, the
+ * nonce-count, and that the user who authenticated is @expected_user.
+ * @src is where @req came from, over a stream when @reliable: failures
+ * are counted against it (UDP and streams apart, so spoofed datagrams
+ * cannot block a TCP/TLS phone) and against the user from any address,
+ * and either past its limit refuses (AUTH_THROTTLED) every address that
+ * has not given this user's right password before (within 7 days). On
+ * AUTH_OK, *user_out (may be NULL) receives the authenticated user (128
+ * bytes). */
 enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool proxy,
-                            const char *expected_user, const struct sb_addr *src, char *user_out);
+                            const char *expected_user, const struct sb_addr *src, bool reliable,
+                            char *user_out);
 
 /* Adds one WWW-Authenticate (@proxy: Proxy-Authenticate) header per
  * offered algorithm to @resp, each with a fresh nonce. Returns 0 or

@@ -56,6 +56,8 @@ struct sb_config {
     unsigned auth_nonce_ttl;     /* seconds a nonce stays fresh */
     unsigned auth_max_failures;  /* failed attempts from one address... */
     unsigned auth_block_seconds; /* ...before it is refused this long */
+    unsigned auth_max_user_failures;  /* failed attempts for one user from anywhere... */
+    unsigned auth_user_block_seconds; /* ...before new addresses are refused this long */
 
     /* TCP and TLS (RFC 3261 §18, RFC 5626 §4.4.1) */
     unsigned tcp_threads;            /* stream I/O threads; 0 = CPU count */

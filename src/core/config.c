@@ -48,6 +48,8 @@ void config_defaults(struct sb_config *cfg)
     cfg->auth_nonce_ttl = 300;
     cfg->auth_max_failures = 10;
     cfg->auth_block_seconds = 60;
+    cfg->auth_max_user_failures = 20;
+    cfg->auth_user_block_seconds = 600;
     cfg->journal_queue_limit = 65536;
     cfg->tcp_max_connections = 16000;
     cfg->tcp_max_per_ip = 1024;
@@ -224,6 +226,8 @@ static const struct option_spec unsigned_options[] = {
     UOPT("auth", "nonce_ttl", auth_nonce_ttl, 1, 86400),
     UOPT("auth", "max_failures", auth_max_failures, 1, 255),
     UOPT("auth", "block_seconds", auth_block_seconds, 1, 86400),
+    UOPT("auth", "max_user_failures", auth_max_user_failures, 1, 255),
+    UOPT("auth", "user_block_seconds", auth_user_block_seconds, 1, 86400),
     UOPT("tcp", "threads", tcp_threads, 0, 64),
     UOPT("tcp", "max_connections", tcp_max_connections, 1, 1000000),
     UOPT("tcp", "max_per_ip", tcp_max_per_ip, 1, 1000000),

@@ -24,6 +24,7 @@
 #include "switchboard/secret.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/types.h"
+#include "switchboard/utf8.h"
 #include "tsan_annotate.h"
 
 #define NONCE_BYTES 32
@@ -43,7 +44,9 @@ struct auth {
     atomic_uint_fast64_t next_id;
     _Atomic uint64_t *nc;       /* tag << NC_BITS | highest nc */
     _Atomic uint32_t *retrans;  /* hash of the branch that used that nc */
-    _Atomic uint64_t *failures; /* addr tag 24 | count 8 | window start s 32 */
+    _Atomic uint64_t *failures;      /* per source: see "failures and trust" */
+    _Atomic uint64_t *user_failures; /* per user */
+    _Atomic uint64_t *trusted;       /* per (source address, user) */
 };
 
 int auth_mode_parse(const char *text, enum auth_mode *out)
@@ -127,13 +130,16 @@ int auth_create(const struct auth_options *o, const struct secret *secret, struc
     a->nc = calloc(NC_SLOTS, sizeof(*a->nc));
     a->retrans = calloc(NC_SLOTS, sizeof(*a->retrans));
     a->failures = calloc(FAIL_SLOTS, sizeof(*a->failures));
+    a->user_failures = calloc(FAIL_SLOTS, sizeof(*a->user_failures));
+    a->trusted = calloc(FAIL_SLOTS, sizeof(*a->trusted));
     uint64_t start;
     if (getrandom(&start, sizeof(start), 0) != sizeof(start))
         start = wall_ms();
     /* ids of an earlier run (or another node) never match our slots */
     atomic_init(&a->next_id, start & (TAG_MASK << 18));
     int rc =
-        (!a->realm || (o->users_path && !a->users_path) || !a->nc || !a->retrans || !a->failures)
+        (!a->realm || (o->users_path && !a->users_path) || !a->nc || !a->retrans || !a->failures ||
+         !a->user_failures || !a->trusted)
             ? SB_ENOMEM
             : 0;
     if (rc == 0 && a->users_path)
@@ -156,6 +162,8 @@ void auth_destroy(struct auth *a)
     free((void *)a->nc);
     free((void *)a->retrans);
     free((void *)a->failures);
+    free((void *)a->user_failures);
+    free((void *)a->trusted);
     free(a->realm);
     free(a->users_path);
     free(a);
@@ -248,44 +256,125 @@ static enum auth_result nc_check(struct auth *a, uint64_t id, uint32_t nc, uint3
     }
 }
 
-/* --- failures per source ------------------------------------------------------ */
+/* --- failures and trust ------------------------------------------------------- */
 
-static uint64_t addr_hash(const struct sb_addr *src)
-{
-    char ip[64];
-    sipmsg_addr_host(src, ip, sizeof(ip));
-    return sb_hash(ip, strlen(ip));
-}
+/* Three keyed tables of 64-bit slots, chosen by the keyed hash of a key
+ * string (a stranger cannot aim at another's slot, nor reset it with a
+ * collision: a slot answers only to its 24-bit tag):
+ *   failures  per source ("d|IP" for datagrams, "s|IP" for streams):
+ *             tag 24 | count 8 | window start s 32
+ *   user_fail per user ("u|USER"): the same
+ *   trusted   per source address and user ("IP|USER"): tag 32 | last
+ *             success s 32, so a phone that authenticated from there
+ *             before passes both blocks: a stranger (or a spoofed UDP
+ *             source) cannot lock it out.
+ * A block and its end are logged once each. */
+#define TRUST_S (7u * 86400u) /* a source stays trusted for a user this long */
 
 static uint32_t now_s(void)
 {
     return (uint32_t)(sb_now_ms() / 1000u);
 }
 
-static bool throttled(struct auth *a, const struct sb_addr *src)
+static uint64_t key_hash(const char *a, const char *b, const char *c)
 {
-    uint64_t h = addr_hash(src);
-    uint64_t v = atomic_load_explicit(&a->failures[h & (FAIL_SLOTS - 1)], memory_order_relaxed);
+    char key[400];
+    int n = snprintf(key, sizeof(key), "%s|%s|%s", a, b, c ? c : "");
+    return sb_hash(key, n < 0 ? 0 : (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1);
+}
+
+/* Is the window of slot @h over @max failures and still running? An
+ * expired block is cleared (and logged once). */
+static bool blocked(_Atomic uint64_t *table, uint64_t h, unsigned max, unsigned window_s,
+                    const char *what)
+{
+    _Atomic uint64_t *slot = &table[h & (FAIL_SLOTS - 1)];
+    uint64_t v = atomic_load_explicit(slot, memory_order_relaxed);
     if (v >> 40 != (h >> 40 & 0xffffff))
         return false;
     uint32_t count = (uint32_t)(v >> 32 & 0xff), start = (uint32_t)v;
-    return count >= a->opts.max_failures && now_s() - start < a->opts.block_s;
+    if (count < max)
+        return false;
+    if (now_s() - start < window_s)
+        return true;
+    if (atomic_compare_exchange_strong_explicit(slot, &v, 0, memory_order_relaxed,
+                                                memory_order_relaxed))
+        SB_INFO("auth: %s unblocked", what);
+    return false;
 }
 
-static void count_failure(struct auth *a, const struct sb_addr *src)
+/* Counts one failure in slot @h; logs the block when it starts. */
+static void count_failure(_Atomic uint64_t *table, uint64_t h, unsigned max, unsigned window_s,
+                          const char *what)
 {
-    uint64_t h = addr_hash(src), tag = h >> 40 & 0xffffff;
-    _Atomic uint64_t *slot = &a->failures[h & (FAIL_SLOTS - 1)];
-    uint32_t now = now_s();
+    uint64_t tag = h >> 40 & 0xffffff;
+    _Atomic uint64_t *slot = &table[h & (FAIL_SLOTS - 1)];
+    uint32_t now = now_s(), count;
     uint64_t v = atomic_load_explicit(slot, memory_order_relaxed), next;
     do {
-        uint32_t count = (uint32_t)(v >> 32 & 0xff), start = (uint32_t)v;
-        if (v >> 40 != tag || now - start >= a->opts.block_s)
-            next = tag << 40 | UINT64_C(1) << 32 | now; /* a new window */
-        else
-            next = tag << 40 | (uint64_t)(count < 255 ? count + 1 : 255) << 32 | start;
+        uint32_t was = (uint32_t)(v >> 32 & 0xff), start = (uint32_t)v;
+        bool fresh = v >> 40 != tag || now - start >= window_s;
+        count = fresh ? 1 : was < 255 ? was + 1 : 255;
+        next = tag << 40 | (uint64_t)count << 32 | (fresh ? now : start);
     } while (!atomic_compare_exchange_weak_explicit(slot, &v, next, memory_order_relaxed,
                                                     memory_order_relaxed));
+    if (count == max)
+        SB_WARN("auth: %s blocked for %u s after %u failed attempts", what, window_s, count);
+}
+
+static bool trusted(struct auth *a, const char *ip, const char *user)
+{
+    uint64_t h = key_hash("t", ip, user);
+    uint64_t v = atomic_load_explicit(&a->trusted[h & (FAIL_SLOTS - 1)], memory_order_relaxed);
+    return v >> 32 == (h >> 32) && now_s() - (uint32_t)v < TRUST_S;
+}
+
+static void trust(struct auth *a, const char *ip, const char *user)
+{
+    uint64_t h = key_hash("t", ip, user);
+    atomic_store_explicit(&a->trusted[h & (FAIL_SLOTS - 1)], (h >> 32) << 32 | now_s(),
+                          memory_order_relaxed);
+}
+
+/* Where a check stands for one (source, user) pair. */
+struct attempt {
+    char ip[64];
+    bool reliable; /* TCP/TLS: the source address cannot be spoofed */
+    const char *user;
+    char source_what[256], user_what[256];
+};
+
+static void attempt_init(struct attempt *t, const struct sb_addr *src, bool reliable,
+                         const char *user)
+{
+    sipmsg_addr_host(src, t->ip, sizeof(t->ip));
+    t->reliable = reliable;
+    t->user = user;
+    char safe[96];
+    utf8_escape_controls(user, strlen(user), safe, sizeof(safe));
+    snprintf(t->source_what, sizeof(t->source_what), "%s (%s, user %s)", t->ip,
+             reliable ? "TCP/TLS" : "UDP", safe);
+    snprintf(t->user_what, sizeof(t->user_what), "user %s (last from %s)", safe, t->ip);
+}
+
+static bool attempt_throttled(struct auth *a, struct attempt *t)
+{
+    if (trusted(a, t->ip, t->user))
+        return false;
+    const struct auth_options *o = &a->opts;
+    return blocked(a->failures, key_hash(t->reliable ? "s" : "d", t->ip, NULL), o->max_failures,
+                   o->block_s, t->source_what) ||
+           blocked(a->user_failures, key_hash("u", t->user, NULL), o->max_user_failures,
+                   o->user_block_s, t->user_what);
+}
+
+static void attempt_failed(struct auth *a, struct attempt *t)
+{
+    const struct auth_options *o = &a->opts;
+    count_failure(a->failures, key_hash(t->reliable ? "s" : "d", t->ip, NULL), o->max_failures,
+                  o->block_s, t->source_what);
+    count_failure(a->user_failures, key_hash("u", t->user, NULL), o->max_user_failures,
+                  o->user_block_s, t->user_what);
 }
 
 /* --- checking -------------------------------------------------------------------- */
@@ -352,25 +441,39 @@ static uint32_t branch_hash(const osip_message_t *req)
     return branch ? (uint32_t)sb_hash(branch, strlen(branch)) | 1u : 0;
 }
 
-enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool proxy,
-                            const char *expected_user, const struct sb_addr *src, char *user_out)
+/* Was @alg one we offer? RFC 7616 §3.4: the client answers a challenge
+ * we sent, so any other is not an answer to ours. */
+static bool offered(const struct auth *a, enum digest_alg alg)
 {
-    if (throttled(a, src))
-        return AUTH_THROTTLED;
+    for (size_t i = 0; i < a->opts.offer_count; i++)
+        if (a->opts.offer[i] == alg)
+            return true;
+    return false;
+}
+
+enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool proxy,
+                            const char *expected_user, const struct sb_addr *src, bool reliable,
+                            char *user_out)
+{
     struct digest_credentials cred;
     enum auth_result r = find_credentials(a, req, proxy, &cred);
     if (r != AUTH_OK)
-        return r;
-    if (!uri_matches(cred.uri, req->req_uri))
+        return r; /* a first attempt, with no credentials yet, is no failure */
+    struct attempt t;
+    attempt_init(&t, src, reliable, cred.username);
+    if (attempt_throttled(a, &t))
+        return AUTH_THROTTLED;
+    if (!uri_matches(cred.uri, req->req_uri) || !offered(a, cred.alg))
         return AUTH_MALFORMED;
     uint64_t id;
     enum auth_result fresh = nonce_verify(a, cred.nonce, &id);
     if (fresh == AUTH_NO_CREDENTIALS)
         return fresh;
     if (!response_ok(a, req, &cred)) {
-        count_failure(a, src);
+        attempt_failed(a, &t);
         return AUTH_BAD_CREDENTIALS;
     }
+    trust(a, t.ip, cred.username); /* the right password from here */
     if (fresh == AUTH_STALE)
         return AUTH_STALE; /* right password: RFC 7616 stale=true */
     r = nc_check(a, id, cred.nc_value, branch_hash(req));

@@ -603,7 +603,8 @@ static bool authorize(struct proxy *p, struct server_txn *st)
         return true;
     char user[256];
     bool named = register_aor_key(req->from->url, false, user, sizeof(user)) == 0;
-    enum auth_result r = auth_check(p->env.auth, req, true, named ? user : NULL, &in->src, NULL);
+    enum auth_result r = auth_check(p->env.auth, req, true, named ? user : NULL, &in->src,
+                                    in->transport != SB_UDP, NULL);
     if (r == AUTH_OK)
         return true;
     osip_message_t *resp = auth_answer(p, in, txn_server_local_tag(st), r, true);
@@ -630,7 +631,8 @@ static bool authorize_register(struct proxy *p, const struct sb_inbound *in, con
     char user[256];
     bool named = register_aor_key(in->msg->to->url, false, user, sizeof(user)) == 0;
     enum auth_result r =
-        auth_check(p->env.auth, in->msg, false, named ? user : NULL, &in->src, NULL);
+        auth_check(p->env.auth, in->msg, false, named ? user : NULL, &in->src,
+                   in->transport != SB_UDP, NULL);
     if (r == AUTH_OK)
         return true;
     osip_message_t *resp = auth_answer(p, in, tag, r, false);

@@ -103,7 +103,7 @@ static void one_authorization(const char *text)
         if (osip_message_parse(m, msg, strlen(msg)) == 0 && m->req_uri) {
             struct sb_addr src;
             sipmsg_host_to_addr("192.0.2.1", 5060, &src);
-            auth_check(auth, m, false, "alice", &src, NULL);
+            auth_check(auth, m, false, "alice", &src, false, NULL);
         }
         osip_message_free(m);
     }

@@ -31,6 +31,8 @@ static void write_users(const char *extra)
     fclose(f);
 }
 
+static unsigned max_user_failures = 20;
+
 static void make_auth(unsigned ttl, unsigned max_failures)
 {
     struct auth_options o = {.mode = AUTH_MODE_ALL,
@@ -40,7 +42,9 @@ static void make_auth(unsigned ttl, unsigned max_failures)
                              .offer_count = 1,
                              .nonce_ttl_s = ttl,
                              .max_failures = max_failures,
-                             .block_s = 60};
+                             .block_s = 60,
+                             .max_user_failures = max_user_failures,
+                             .user_block_s = 600};
     cr_assert_eq(auth_create(&o, secret, &auth), 0);
 }
 
@@ -90,12 +94,25 @@ static osip_message_t *signed_register(const char *aor, const char *user, const 
     return parse(text);
 }
 
+static bool over_tcp; /* the next checks come over a stream */
+
 static enum auth_result check(const char *aor, const char *user, const char *password,
                               const char *nonce, unsigned nc, const char *branch)
 {
     osip_message_t *m = signed_register(aor, user, password, nonce, nc, branch);
-    enum auth_result r = auth_check(auth, m, false, aor, &src, NULL);
+    enum auth_result r = auth_check(auth, m, false, aor, &src, over_tcp, NULL);
     osip_message_free(m);
+    return r;
+}
+
+/* check() from @ip. */
+static enum auth_result check_from(const char *ip, const char *password, const char *nonce,
+                                   unsigned nc, const char *branch)
+{
+    struct sb_addr was = src;
+    sipmsg_host_to_addr(ip, 5060, &src);
+    enum auth_result r = check("alice", "alice", password, nonce, nc, branch);
+    src = was;
     return r;
 }
 
@@ -195,7 +212,7 @@ Test(auth, challenge_headers_name_realm_algorithm_and_qop)
                                 "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-c\n"
                                 "From: <sip:alice@" REALM ">;tag=f1\nTo: <sip:alice@" REALM ">\n"
                                 "Call-ID: c\nCSeq: 1 REGISTER\nContent-Length: 0\n\n");
-    cr_assert_eq(auth_check(auth, req, false, "alice", &src, NULL), AUTH_NO_CREDENTIALS);
+    cr_assert_eq(auth_check(auth, req, false, "alice", &src, false, NULL), AUTH_NO_CREDENTIALS);
     osip_message_t *resp;
     cr_assert_eq(sipmsg_response_create(req, 401, NULL, "t", &resp), 0);
     cr_assert_eq(auth_challenge(auth, resp, false, true), 0);
@@ -208,4 +225,70 @@ Test(auth, challenge_headers_name_realm_algorithm_and_qop)
     osip_free(text);
     osip_message_free(resp);
     osip_message_free(req);
+}
+
+/* Guesses for one user are bounded across addresses: past
+ * max_user_failures, every address that never gave alice's password is
+ * refused, while her own phone (it did, from 192.0.2.10) goes on. */
+Test(auth, guesses_for_one_user_are_bounded_across_addresses)
+{
+    auth_destroy(auth);
+    max_user_failures = 3;
+    make_auth(300, 5);
+    max_user_failures = 20;
+    char nonce[64];
+    auth_nonce_make(auth, nonce, NULL);
+    cr_assert_eq(check_from("192.0.2.10", "wonderland", nonce, 1, "z9hG4bK-ok"), AUTH_OK);
+    cr_assert_eq(check_from("198.51.100.1", "guess1", nonce, 2, "z9hG4bK-1"), AUTH_BAD_CREDENTIALS);
+    cr_assert_eq(check_from("198.51.100.2", "guess2", nonce, 3, "z9hG4bK-2"), AUTH_BAD_CREDENTIALS);
+    cr_assert_eq(check_from("198.51.100.3", "guess3", nonce, 4, "z9hG4bK-3"), AUTH_BAD_CREDENTIALS);
+    cr_assert_eq(check_from("198.51.100.4", "wonderland", nonce, 5, "z9hG4bK-4"), AUTH_THROTTLED,
+                 "a new address, even with the right password");
+    cr_assert_eq(check_from("192.0.2.10", "wonderland", nonce, 6, "z9hG4bK-5"), AUTH_OK,
+                 "alice's own phone is not locked out");
+    cr_assert_eq(check_from("198.51.100.4", "secret", nonce, 7, "z9hG4bK-6"), AUTH_THROTTLED);
+}
+
+/* Datagrams can be spoofed: failures over UDP block UDP from that address,
+ * not a TCP/TLS phone there, and not a phone that authenticated from it
+ * before. */
+Test(auth, spoofed_datagrams_lock_out_no_phone)
+{
+    char nonce[64];
+    auth_nonce_make(auth, nonce, NULL);
+    cr_assert_eq(check_from("192.0.2.20", "wonderland", nonce, 1, "z9hG4bK-ok"), AUTH_OK);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(check_from("192.0.2.21", "guess", nonce, 2 + (unsigned)i, "z9hG4bK-g"),
+                     AUTH_BAD_CREDENTIALS);
+    cr_assert_eq(check_from("192.0.2.21", "wonderland", nonce, 10, "z9hG4bK-u"), AUTH_THROTTLED,
+                 "UDP from the guessing address");
+    over_tcp = true;
+    cr_assert_eq(check_from("192.0.2.21", "wonderland", nonce, 11, "z9hG4bK-t"), AUTH_OK,
+                 "a TCP phone at that address");
+    over_tcp = false;
+    for (int i = 0; i < 5; i++) /* forged as if from the phone's address */
+        check_from("192.0.2.20", "guess", nonce, 20 + (unsigned)i, "z9hG4bK-f");
+    cr_assert_eq(check_from("192.0.2.20", "wonderland", nonce, 30, "z9hG4bK-p"), AUTH_OK,
+                 "the phone that authenticated from there before");
+}
+
+/* RFC 7616 §3.4: an answer with an algorithm we did not offer (SHA-256
+ * here, where only MD5 is offered) is no answer to our challenge. */
+Test(auth, only_an_offered_algorithm_is_accepted)
+{
+    char nonce[64], ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX], text[2048];
+    auth_nonce_make(auth, nonce, NULL);
+    digest_ha1(DIGEST_SHA256, "alice", REALM, "wonderland", ha1);
+    digest_response(DIGEST_SHA256, ha1, nonce, "00000001", "cn1", "REGISTER", "sip:" REALM, resp);
+    snprintf(text, sizeof(text),
+             "REGISTER sip:" REALM " SIP/2.0\nVia: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-s\n"
+             "From: <sip:alice@" REALM ">;tag=f1\nTo: <sip:alice@" REALM ">\n"
+             "Call-ID: auth-alg\nCSeq: 1 REGISTER\n"
+             "Authorization: Digest username=\"alice\", realm=\"" REALM "\", nonce=\"%s\", "
+             "uri=\"sip:" REALM "\", response=\"%s\", algorithm=SHA-256, qop=auth, "
+             "nc=00000001, cnonce=\"cn1\"\nContent-Length: 0\n\n",
+             nonce, resp);
+    osip_message_t *m = parse(text);
+    cr_assert_eq(auth_check(auth, m, false, "alice", &src, false, NULL), AUTH_MALFORMED);
+    osip_message_free(m);
 }
