@@ -280,6 +280,32 @@ test_register_flood_leaves_memory_bounded() {
     wait "$callee" && stop_proxy
 }
 
+# sipvicious's svcrack against alice with a 60-word dictionary whose last
+# word is her password: after max_failures (10) guesses its address is
+# refused, so it never finds the password; the block is logged and
+# counted, and alice's own phone still registers.
+test_svcrack_is_throttled() {
+    lan && users_file || return 1
+    printf '[auth]\nrequire = register\nrealm = office\nusers = %s\n' "$DIR/users" >"$DIR/auth.conf"
+    start_proxy -c "$DIR/auth.conf" || return 1
+    { seq -f 'guess%g' 59; echo secret; } >"$DIR/dictionary"
+    ip netns exec "$ATT" timeout 90 svcrack -b 10.0.0.66 -x 10.0.0.66 -p "$PROXY_PORT" -u alice \
+        -d "$DIR/dictionary" 10.0.0.2 >"$DIR/svcrack.out" 2>&1
+    if grep -q "secret" "$DIR/svcrack.out"; then
+        log "svcrack found the password: $(cat "$DIR/svcrack.out")"
+        return 1
+    fi
+    grep -q "auth: 10.0.0.66 (UDP, user alice) blocked" "$DIR/proxy.log" ||
+        { log "no block logged: $(grep auth: "$DIR/proxy.log")"; return 1; }
+    kill -USR1 "$PROXY_PID"
+    sleep 0.3
+    local refused
+    refused=$(grep -o 'too many failures from the source=[0-9]*' "$DIR/proxy.log" | tail -1 | cut -d= -f2)
+    [ "${refused:-0}" -gt 0 ] || { log "no throttled attempt counted"; return 1; }
+    log "svcrack: $(tr '\n' ' ' <"$DIR/svcrack.out" | head -c 300); throttled attempts: $refused"
+    stop_proxy
+}
+
 # sipp_in NS NAME SCENARIO HOST PORT SERVICE [args]: SIPp inside NS.
 sipp_in() {
     local ns=$1 name=$2 scenario=$3 host=$4 port=$5 service=$6
