@@ -35,6 +35,10 @@ struct user_entry {
     int line;                /* of its [forward] line */
     struct dialplan_user user;
     char *targets[DIALPLAN_FORWARDS];
+    /* the loop check's walk: WHITE not seen, GREY on the path, BLACK done
+     * (then ->steps is the longest forward chain from here) */
+    unsigned char color;
+    int steps;
 };
 
 struct dialplan {
@@ -391,61 +395,93 @@ static int check_groups(struct parse *p)
 }
 
 /* A forward chain that comes back to where it started would ring in circles:
- * refused at load time, naming the circle. */
-static int check_loop_from(struct parse *p, const char *start)
+ * refused at load time, naming the circle; and one longer than a call may
+ * follow is refused too. One depth-first walk over users and forwards,
+ * each visited once (linear in their number, however they branch): a
+ * forward to a user on the current path (GREY) closes a circle; a user
+ * done (BLACK) knows the longest chain below it. */
+enum { WHITE, GREY, BLACK };
+
+struct walk_step {
+    struct user_entry *u;
+    int next; /* the forward kind to follow next */
+};
+
+/* The user a forward of @u leads to (of kind @k), or NULL. */
+static struct user_entry *forward_user(struct parse *p, const struct user_entry *u, int k)
 {
-    /* depth-first over every forward of every user reached, bounded; the
-     * stack is the path from @start */
-    struct {
-        const char *name;
-        int next; /* the forward kind to follow next */
-    } stack[DIALPLAN_MAX_HOPS * 4 + 2] = {{start, 0}};
+    if (!u->user.forward[k])
+        return NULL;
+    struct dialplan_target t;
+    dialplan_resolve(p->dp, u->user.forward[k], &t);
+    return t.kind == DIALPLAN_NAME ? (struct user_entry *)find(&p->dp->users, t.name) : NULL;
+}
+
+static int report_circle(struct parse *p, const struct walk_step *path, size_t depth,
+                         const struct user_entry *back)
+{
+    size_t i = 0;
+    while (i < depth && path[i].u != back)
+        i++;
+    char circle[512] = "";
+    size_t n = 0;
+    for (size_t j = i; j < depth && n < sizeof(circle); j++)
+        n += (size_t)snprintf(circle + n, sizeof(circle) - n, "%s -> ", path[j].u->link.key);
+    if (n < sizeof(circle))
+        snprintf(circle + n, sizeof(circle) - n, "%s", back->link.key);
+    p->line = back->line;
+    return fail(p, "forward loop: %s", circle);
+}
+
+static int walk_from(struct parse *p, struct user_entry *start, struct walk_step *path)
+{
     size_t depth = 1;
+    path[0] = (struct walk_step){start, 0};
+    start->color = GREY;
     while (depth > 0) {
-        const struct user_entry *u = find(&p->dp->users, stack[depth - 1].name);
-        int k = stack[depth - 1].next++;
-        if (!u || k >= DIALPLAN_FORWARDS) {
-            depth--;
+        struct walk_step *top = &path[depth - 1];
+        if (top->next == DIALPLAN_FORWARDS) {
+            top->u->color = BLACK;
+            if (--depth > 0 && path[depth - 1].u->steps < top->u->steps + 1)
+                path[depth - 1].u->steps = top->u->steps + 1;
             continue;
         }
-        if (!u->user.forward[k])
+        struct user_entry *v = forward_user(p, top->u, top->next++);
+        if (!v)
             continue;
-        struct dialplan_target t;
-        dialplan_resolve(p->dp, u->user.forward[k], &t);
-        if (t.kind != DIALPLAN_NAME)
+        if (v->color == GREY)
+            return report_circle(p, path, depth, v);
+        if (v->color == BLACK) {
+            if (top->u->steps < v->steps + 1)
+                top->u->steps = v->steps + 1;
             continue;
-        for (size_t i = 0; i < depth; i++) {
-            if (strcmp(stack[i].name, t.name) != 0)
-                continue;
-            char circle[512] = "";
-            size_t n = 0;
-            for (size_t j = i; j < depth && n < sizeof(circle); j++)
-                n += (size_t)snprintf(circle + n, sizeof(circle) - n, "%s -> ", stack[j].name);
-            if (n < sizeof(circle))
-                snprintf(circle + n, sizeof(circle) - n, "%s", t.name);
-            const struct user_entry *first = find(&p->dp->users, stack[i].name);
-            p->line = first ? first->line : 0;
-            return fail(p, "forward loop: %s", circle);
         }
-        if (depth == sizeof(stack) / sizeof(stack[0]))
-            return fail(p, "forward chain from %s is longer than %d steps", start,
-                        DIALPLAN_MAX_HOPS * 4);
-        stack[depth].name = t.name;
-        stack[depth].next = 0;
-        depth++;
+        v->color = GREY;
+        path[depth++] = (struct walk_step){v, 0};
+    }
+    if (start->steps > DIALPLAN_MAX_HOPS * 4) {
+        p->line = start->line;
+        return fail(p, "forward chain from %s is longer than %d steps", start->link.key,
+                    DIALPLAN_MAX_HOPS * 4);
     }
     return 0;
 }
 
 static int check_loops(struct parse *p)
 {
-    for (size_t i = 0; i <= p->dp->users.mask; i++)
-        for (struct strmap_link *l = p->dp->users.buckets[i]; l; l = l->next) {
-            int rc = check_loop_from(p, l->key);
-            if (rc != 0)
-                return rc;
+    size_t users = p->dp->users.count;
+    struct walk_step *path = calloc(users ? users : 1, sizeof(*path));
+    if (!path)
+        return fail(p, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i <= p->dp->users.mask; i++)
+        for (struct strmap_link *l = p->dp->users.buckets[i]; rc == 0 && l; l = l->next) {
+            struct user_entry *u = (struct user_entry *)l;
+            if (u->color == WHITE)
+                rc = walk_from(p, u, path);
         }
-    return 0;
+    free(path);
+    return rc;
 }
 
 /* --- parsing --------------------------------------------------------------- */

@@ -258,3 +258,27 @@ Test(callroute, a_run_time_loop_is_cut)
     cr_assert_str_eq(s.users[0], "bob");
     dialplan_unref(dp);
 }
+
+/* The loop check visits each user once however the forwards branch: 25
+ * users, each forwarding busy, no-answer and unavailable calls to the
+ * next three (3^25 paths, which a walk of every path would never finish
+ * in the test's time bound), load; closing the chain into a circle is
+ * found and named. */
+Test(dialplan, the_loop_check_is_linear, .timeout = 10)
+{
+    char text[8192] = "[forward]\n";
+    size_t n = strlen(text);
+    for (int i = 0; i < 25; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n,
+                              "u%d = busy: u%d; noanswer 5: u%d; unavailable: u%d\n", i, i + 1,
+                              i + 2, i + 3);
+    char err[256];
+    struct dialplan *dp = load(text, err, sizeof(err));
+    cr_assert_not_null(dp, "%s", err);
+    dialplan_unref(dp);
+    snprintf(text + n, sizeof(text) - n, "u25 = always: u0\n");
+    dp = load(text, err, sizeof(err));
+    cr_assert_null(dp);
+    cr_assert_not_null(strstr(err, "forward loop: "), "%s", err);
+    cr_assert_not_null(strstr(err, "u25 -> u0"), "%s", err);
+}
