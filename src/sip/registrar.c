@@ -21,6 +21,7 @@
 #include <urcu/rculfhash.h>
 
 #include "switchboard/error.h"
+#include "switchboard/nat.h"
 #include "switchboard/sip_msg.h"
 #include "tsan_annotate.h"
 
@@ -345,23 +346,20 @@ static struct registrar_set *set_snapshot(const struct registrar_set *set, uint6
     return set_build(live, n);
 }
 
-/* The origins slot of @source's address (its port aside). */
-static int origin_slot(const struct sb_addr *source)
-{
-    char ip[64];
-    sipmsg_addr_host(source, ip, sizeof(ip));
-    return (int)(sb_hash(ip, strlen(ip)) & (ORIGIN_SLOTS - 1));
-}
-
-/* Charges a new record to @origin's slot; SB_EQUOTA when it is full. */
+/* Charges a new record to the slot of @origin's address (its port
+ * aside); SB_EQUOTA when it is full. The proxy's own host (loopback: SIPp
+ * load tests registering 100 000 users) is counted but not limited. */
 static int origin_charge(struct registrar *reg, struct reg_record *rec,
                          const struct sb_addr *origin)
 {
     if (!origin)
         return 0;
-    int slot = origin_slot(origin);
+    char ip[64];
+    sipmsg_addr_host(origin, ip, sizeof(ip));
+    int slot = (int)(sb_hash(ip, strlen(ip)) & (ORIGIN_SLOTS - 1));
+    bool limited = reg->limits.max_per_source && nat_addr_kind(ip) != NAT_ADDR_LOOPBACK;
     unsigned count = uatomic_add_return(&reg->origins[slot], 1);
-    if (reg->limits.max_per_source && count > reg->limits.max_per_source) {
+    if (limited && count > reg->limits.max_per_source) {
         uatomic_dec(&reg->origins[slot]);
         return SB_EQUOTA;
     }

@@ -190,6 +190,11 @@ Test(register, one_address_registers_a_bounded_number_of_users)
     gone.binding.contact = gone.binding.uri = "sip:u2@10.9.0.1:5060";
     cr_assert_eq(registrar_update(reg, "u2", &gone, 1, true, "reg-u2", 2, sb_now_ms(), NULL), 0);
     cr_assert_eq(register_code("u3", "10.9.0.1", ""), 200, "u2's place was freed");
+    for (int i = 0; i < 4; i++) { /* SIPp on the proxy's own host: load tests */
+        char user[16];
+        snprintf(user, sizeof(user), "lo%d", i);
+        cr_assert_eq(register_code(user, "127.0.0.1", ""), 200, "loopback is not limited");
+    }
 }
 
 /* What a binding keeps is bounded: a long User-Agent is cut to 128 bytes,
