@@ -33,6 +33,7 @@ void config_defaults(struct sb_config *cfg)
     cfg->max_records = 1000000;
     cfg->max_aors_per_source = 1000;
     cfg->max_binding_bytes = 2048;
+    cfg->register_rate = 50;
     cfg->nat_mode = NAT_AUTO;
     cfg->store_queue_limit = 65536;
     cfg->t1_ms = 500;
@@ -214,6 +215,7 @@ static const struct option_spec unsigned_options[] = {
     UOPT("registrar", "max_records", max_records, 1, 100000000),
     UOPT("registrar", "max_aors_per_source", max_aors_per_source, 0, 100000000),
     UOPT("registrar", "max_binding_bytes", max_binding_bytes, 256, 65536),
+    UOPT("registrar", "register_rate", register_rate, 0, 1000000),
     UOPT("registrar", "store_queue_limit", store_queue_limit, 16, 10000000),
     UOPT("proxy", "t1_ms", t1_ms, 10, 60000),
     UOPT("proxy", "t2_ms", t2_ms, 10, 600000),

@@ -26,6 +26,7 @@
 #include "switchboard/log.h"
 #include "switchboard/nat.h"
 #include "switchboard/net.h"
+#include "switchboard/rate_limit.h"
 #include "switchboard/record_route.h"
 #include "switchboard/register_handler.h"
 #include "switchboard/route_policy.h"
@@ -49,6 +50,7 @@ struct proxy {
     enum call_end_hint local_hint; /* what our own answers mean to the journal */
     unsigned cancels_held;         /* CANCELs past proxy_accept, not yet handled */
     struct cidr_list forbidden;    /* [proxy] forbidden_targets */
+    struct rate_limit *register_rate; /* REGISTERs per source; NULL: off */
 };
 
 struct proxy_context;
@@ -666,6 +668,24 @@ static bool contacts_allowed(struct proxy *p, const struct sb_inbound *in)
     return true;
 }
 
+/* [registrar] register_rate: REGISTERs one source address may send per
+ * second (in bursts of twice that), so one stranger cannot keep the
+ * registrar and the store writing; the proxy's own host (SIPp load tests)
+ * is not limited. Per worker: with N workers a source may get up to N
+ * times the rate. Counted when refused. */
+static bool register_rate_ok(struct proxy *p, const struct sb_inbound *in)
+{
+    char ip[64];
+    if (!p->register_rate)
+        return true;
+    sipmsg_addr_host(&in->src, ip, sizeof(ip));
+    if (nat_addr_kind(ip) == NAT_ADDR_LOOPBACK ||
+        rate_limit_allow(p->register_rate, &in->src, timer_wheel_now(p->env.wheel)))
+        return true;
+    sb_count(p->env.counters, SB_CNT_REGISTER_RATE);
+    return false;
+}
+
 /* REGISTER for one of our domains: answered at once, without a server
  * transaction (see register_handler.h). The To tag is derived from the
  * request so a retransmission gets the very same answer. */
@@ -677,7 +697,13 @@ static void handle_register(struct proxy *p, struct sb_inbound *in)
     uint64_t h = sb_hash(id, strlen(id)) ^ sipmsg_cseq_number(in->msg);
     snprintf(tag, sizeof(tag), "sb%016llx", (unsigned long long)h);
     osip_message_t *refusal;
-    if (!contacts_allowed(p, in)) {
+    if (!register_rate_ok(p, in)) {
+        if (sipmsg_response_create(in->msg, 503, "Too many REGISTERs from this address", tag,
+                                   &refusal) == 0) {
+            osip_message_set_header(refusal, "Retry-After", "2");
+            respond_stateless(p, in, refusal);
+        }
+    } else if (!contacts_allowed(p, in)) {
         if (sipmsg_response_create(in->msg, 403, "Forbidden Contact", tag, &refusal) == 0)
             respond_stateless(p, in, refusal);
     } else if (authorize_register(p, in, tag)) {
@@ -1882,9 +1908,12 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
     struct txn_io io = {.send = net_send, .retarget = net_retarget, .ctx = env->net};
     char why[160];
     int rc = cidr_list_parse(env->config->forbidden_targets, &p->forbidden, why, sizeof(why));
+    if (rc == 0 && env->config->register_rate)
+        rc = rate_limit_create(env->config->register_rate, &p->register_rate);
     if (rc == 0)
         rc = call_journal_create(env->journal, env->counters, &p->calls);
     if (rc != 0) {
+        rate_limit_destroy(p->register_rate);
         cidr_list_free(&p->forbidden);
         free(p);
         return rc;
@@ -1892,6 +1921,7 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
     rc = txn_layer_create(&tc, env->wheel, &io, &proxy_txn_ops, p, &p->txn);
     if (rc != 0) {
         call_journal_destroy(p->calls);
+        rate_limit_destroy(p->register_rate);
         cidr_list_free(&p->forbidden);
         free(p);
         return rc;
@@ -1910,6 +1940,7 @@ void proxy_destroy(struct proxy *p)
     while (p->contexts)
         context_free(p->contexts);
     call_journal_destroy(p->calls); /* open calls are written as interrupted */
+    rate_limit_destroy(p->register_rate);
     cidr_list_free(&p->forbidden);
     free(p);
 }

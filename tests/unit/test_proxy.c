@@ -674,3 +674,51 @@ Test(proxy, a_copied_record_route_reaches_only_the_calls_phones)
                    callee_rr);
     cr_assert_eq(count_sent("OPTIONS sip:bob", NULL), 0);
 }
+
+static void forget_sent(void)
+{
+    for (int i = 0; i < sent_count; i++)
+        free(sent[i].text);
+    sent_count = 0;
+}
+
+/* [registrar] register_rate (50 a second, bursts of 100) per source: a
+ * stranger's REGISTER flood gets 503 with Retry-After past the burst, and
+ * is counted; SIPp on the proxy's own host is not limited. */
+Test(proxy, registers_from_one_address_are_rate_limited)
+{
+    int refused = 0;
+    for (int i = 0; i < 150; i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "REGISTER sip:127.0.0.1 SIP/2.0\n"
+                 "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-rr%d;rport\n"
+                 "From: <sip:u%d@127.0.0.1>;tag=r%d\nTo: <sip:u%d@127.0.0.1>\n"
+                 "Call-ID: rate-%d\nCSeq: 1 REGISTER\n"
+                 "Contact: <sip:u%d@10.0.0.5:5062>\nContent-Length: 0\n\n",
+                 i, i, i, i, i, i);
+        deliver(text);
+        if (count_sent("SIP/2.0 503", NULL)) {
+            refused++;
+            cr_assert_not_null(strstr(sent[0].text, "Retry-After: 2"));
+        }
+        forget_sent();
+    }
+    cr_assert_eq(refused, 50, "a burst of 100, then 503");
+    cr_assert_eq(counters.value[SB_CNT_REGISTER_RATE], 50);
+    for (int i = 0; i < 150; i++) { /* from loopback: never limited */
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "REGISTER sip:127.0.0.1 SIP/2.0\n"
+                 "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-lo%d;rport\n"
+                 "From: <sip:l%d@127.0.0.1>;tag=r%d\nTo: <sip:l%d@127.0.0.1>\n"
+                 "Call-ID: lo-%d\nCSeq: 1 REGISTER\n"
+                 "Contact: <sip:l%d@127.0.0.1:5062>\nContent-Length: 0\n\n",
+                 i, i, i, i, i, i);
+        struct sb_inbound *in = inbound(parse(text));
+        sipmsg_host_to_addr("127.0.0.1", 5062, &in->src);
+        proxy_handle(proxy, in);
+        cr_assert_eq(count_sent("SIP/2.0 503", NULL), 0);
+        forget_sent();
+    }
+}
