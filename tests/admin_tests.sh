@@ -172,6 +172,45 @@ test_delete_unregisters_a_user() {
     expect_eq "ctl on nobody" $? 1 && grep -q "no such user" "$DIR/ctl2.out" && stop_proxy
 }
 
+# One device of a user goes without the others: by the API and by
+# switchboard-ctl, naming its Contact URI as the listing shows it.
+test_delete_one_device() {
+    start_proxy || return 1
+    register_user reg 15070 bob && register_user reg2 15072 bob || return 1
+    api GET '/api/registrations?user=bob' >/dev/null
+    local first second
+    first=$(json "sorted(r['contact'] for r in j['registrations'])[0]")
+    second=$(json "sorted(r['contact'] for r in j['registrations'])[1]")
+    expect_status "delete one" "$(api DELETE "/api/registrations/bob" -G --data-urlencode "contact=$first")" 200 &&
+        expect_eq removed "$(json "j['removed']")" 1 &&
+        expect_status "bob after" "$(api GET '/api/registrations?user=bob')" 200 &&
+        expect_eq "left" "$(json "[r['contact'] for r in j['registrations']]")" "['$second']" &&
+        expect_status "no such contact" "$(api DELETE "/api/registrations/bob" -G \
+            --data-urlencode "contact=sip:bob@127.0.0.1:1")" 404 || return 1
+    "$CTL" --admin "$ADMIN" unregister bob "$second" >"$DIR/ctl.out" 2>&1 ||
+        { log "ctl unregister one: $(cat "$DIR/ctl.out")"; return 1; }
+    expect_status "bob gone" "$(api GET '/api/registrations?user=bob')" 404 && stop_proxy
+}
+
+# A page whose name rebinds to 127.0.0.1 (DNS rebinding) is refused on the
+# loopback listener, a page of another origin cannot change anything, and
+# a body is refused (413) before it is read; the proxy's own names pass.
+test_admin_refuses_rebinding_origins_and_bodies() {
+    start_proxy || return 1
+    register_user reg 15070 bob || return 1
+    expect_status "evil Host" "$(api GET /api/status -H 'Host: evil.example:18060')" 403 &&
+        expect_status "localhost" "$(api GET /api/status -H "Host: localhost:$ADMIN_PORT")" 200 &&
+        expect_status "127.0.0.1" "$(api GET /api/status)" 200 &&
+        expect_status "cross-origin DELETE" "$(api DELETE /api/registrations/bob \
+            -H 'Origin: http://evil.example')" 403 &&
+        expect_status "bob still there" "$(api GET '/api/registrations?user=bob')" 200 &&
+        expect_status "same-origin GET" "$(api GET /api/status -H "Origin: http://$ADMIN")" 200 &&
+        expect_status "a body" "$(api POST /api/calls --data-binary @"$BIN")" 413 &&
+        expect_status "a chunked body" "$(api PUT /api/users/bob/dnd -H 'Transfer-Encoding: chunked' \
+            --data-binary 'x')" 413 || return 1
+    stop_proxy
+}
+
 # Bad parameters get 400 with a JSON error; unknown paths 404, wrong
 # methods 405, all JSON.
 test_bad_requests_get_json_errors() {

@@ -15,6 +15,7 @@ struct admin_params {
     int64_t since_ms; /* since=: wall-clock ms; 0 when absent */
     unsigned limit;   /* limit=: 1..ADMIN_LIMIT_MAX */
     bool text;        /* format=text: a table for people (switchboard-ctl) */
+    char contact[512]; /* contact=: one device's Contact URI; "" when absent */
 };
 
 void admin_params_init(struct admin_params *p);
@@ -29,6 +30,16 @@ int admin_time_parse(const char *text, int64_t *ms);
 /* Whether an Authorization header value is "Bearer @token", compared in
  * constant time. */
 bool admin_bearer_ok(const char *authorization, const char *token);
+
+/* Does a Host header value name the loopback ("localhost", 127.0.0.0/8,
+ * "[::1]", with or without a port)? A listener on loopback answers only
+ * those, so a page whose name rebinds to 127.0.0.1 (DNS rebinding) is
+ * refused. NULL (no Host) counts as loopback. */
+bool admin_host_is_loopback(const char *host);
+
+/* May a request that changes state carry this Origin? Only the page's own
+ * (http[s]://@host) or none (a command line client). */
+bool admin_origin_ok(const char *origin, const char *host);
 
 /* A user name as the API takes it in a path or user=: 1-255 bytes, no
  * control characters, no '/'. */

@@ -39,6 +39,7 @@ extern const size_t admin_page_len;
 struct admin {
     struct admin_deps deps;
     struct MHD_Daemon *daemon;
+    bool loopback; /* listening on loopback: only loopback Host names */
     char *token; /* NULL: none asked */
     char url[320];
 };
@@ -161,10 +162,51 @@ static void get_registrations(struct admin *a, const struct admin_params *p, str
         sb_buf_printf(&r->body, "\n],\"users\":%zu,\"contacts\":%zu}\n", w.users, w.contacts);
 }
 
+/* The binding of @set whose URI (or Contact value) is @contact, or NULL. */
+static const struct registrar_binding *find_contact(const struct registrar_set *set,
+                                                    const char *contact)
+{
+    for (size_t i = 0; i < set->count; i++) {
+        const struct registrar_binding *b = &set->bindings[i];
+        if (registrar_uri_equal(b->uri, contact) || !strcmp(b->contact, contact))
+            return b;
+    }
+    return NULL;
+}
+
+/* DELETE /api/registrations/USER?contact=URI: one device of the user, as
+ * a REGISTER of that Contact with expires=0 would (RFC 3261 §10.2.2). */
+static void delete_contact(struct admin *a, const char *user, const char *contact,
+                           struct registrar_set *before, struct reply *r)
+{
+    const struct registrar_binding *b = find_contact(before, contact);
+    if (!b) {
+        reply_error(r, 404, "no such contact registered for that user");
+        return;
+    }
+    struct registrar_change gone = {.remove = true, .binding = *b};
+    char call_id[64];
+    snprintf(call_id, sizeof(call_id), "admin-%llx", (unsigned long long)sb_now_ns());
+    int rc = registrar_update(a->deps.registrar, user, &gone, 1, false, call_id, 1, sb_now_ms(),
+                              NULL);
+    if (rc != 0) {
+        reply_error(r, 500, sb_strerror(rc));
+        return;
+    }
+    SB_INFO("admin: unregistered one device of %s", user);
+    sb_buf_puts(&r->body, "{\"user\":");
+    json_string(&r->body, user);
+    sb_buf_puts(&r->body, ",\"removed\":1,\"contact\":");
+    json_string(&r->body, contact);
+    sb_buf_puts(&r->body, "}\n");
+}
+
 /* DELETE /api/registrations/USER: as a REGISTER with Contact: * would
  * (RFC 3261 §10.2.2), under a Call-ID of our own so no ordering check
- * keeps a binding; the store hears of it through the change hook. */
-static void delete_registration(struct admin *a, const char *user, struct reply *r)
+ * keeps a binding; the store hears of it through the change hook. With
+ * ?contact=URI only that device goes. */
+static void delete_registration(struct admin *a, const char *user, const char *contact,
+                                struct reply *r)
 {
     if (!admin_user_valid(user)) {
         reply_error(r, 400, "want /api/registrations/USER");
@@ -175,6 +217,11 @@ static void delete_registration(struct admin *a, const char *user, struct reply 
     if (registrar_lookup(a->deps.registrar, user, now, &before) != 0 || before->count == 0) {
         registrar_set_free(before);
         reply_error(r, 404, "no such user registered");
+        return;
+    }
+    if (contact && *contact) {
+        delete_contact(a, user, contact, before, r);
+        registrar_set_free(before);
         return;
     }
     size_t n = before->count;
@@ -549,7 +596,7 @@ static void route(struct admin *a, const char *url, const char *method,
         if (strcmp(method, "DELETE") != 0)
             reply_error(r, 405, "use DELETE to unregister a user");
         else
-            delete_registration(a, url + strlen(prefix), r);
+            delete_registration(a, url + strlen(prefix), p->contact, r);
         return;
     }
     static const struct {
@@ -580,6 +627,35 @@ static void route(struct admin *a, const char *url, const char *method,
     }
 }
 
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* Judges a request on its headers alone, before any body is read: a Host
+ * that is not loopback on a loopback listener (DNS rebinding), a missing
+ * token, a body (no route takes one), a page of another origin asking
+ * for a change. Returns true when @r holds the refusal. */
+static bool refused_on_headers(const struct admin *a, struct MHD_Connection *c,
+                               const char *method, struct reply *r)
+{
+    const char *host = header(c, MHD_HTTP_HEADER_HOST);
+    const char *length = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    bool changes = strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+    if (a->loopback && !admin_host_is_loopback(host))
+        reply_error(r, 403, "this listener answers loopback names only");
+    else if (a->token && !admin_bearer_ok(header(c, MHD_HTTP_HEADER_AUTHORIZATION), a->token))
+        reply_error(r, 401, "a bearer token is required");
+    else if ((length && strcmp(length, "0") != 0) ||
+             header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        reply_error(r, 413, "no request here takes a body");
+    else if (changes && !admin_origin_ok(header(c, MHD_HTTP_HEADER_ORIGIN), host))
+        reply_error(r, 403, "a page of another origin cannot change anything here");
+    else
+        return false;
+    return true;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **state)
@@ -587,25 +663,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     (void)upload;
     static int started;
-    if (*state == NULL) { /* the headers are in; answer once the body is */
-        *state = &started;
-        return MHD_YES;
-    }
-    if (*upload_size) {
-        *upload_size = 0; /* no route takes a body */
-        return MHD_YES;
-    }
     struct admin *a = cls;
     struct reply r = {.status = 200, .type = "application/json"};
+    if (*state == NULL) { /* the headers are in: judged before any body */
+        *state = &started;
+        return refused_on_headers(a, c, method, &r) ? queue(c, &r) : MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0; /* refused above; never read */
+        return MHD_YES;
+    }
     struct admin_params p;
     admin_params_init(&p);
     struct arg_walk w = {.p = &p};
-    if (a->token && !admin_bearer_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                                 MHD_HTTP_HEADER_AUTHORIZATION),
-                                     a->token)) {
-        reply_error(&r, 401, "a bearer token is required");
-        return queue(c, &r);
-    }
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, arg_visit, &w);
     if (w.error) {
         reply_error(&r, 400, w.error);
@@ -699,6 +769,7 @@ int admin_start(const struct admin_deps *deps, struct admin **out)
     if (!a)
         return SB_ENOMEM;
     a->deps = *deps;
+    a->loopback = loopback;
     int rc = cfg->admin_token_file ? read_token(cfg->admin_token_file, &a->token) : 0;
     if (rc != 0) {
         free(a);
@@ -708,8 +779,9 @@ int admin_start(const struct admin_deps *deps, struct admin **out)
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     a->daemon = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, a, MHD_OPTION_SOCK_ADDR,
-                                 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
-                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u,
+                                 /* a slow client holds at most 8 of 256 */
+                                 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 256u,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, 8u,
                                  MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
     if (!a->daemon) {
         free(a->token);

@@ -95,6 +95,10 @@ const char *admin_param(struct admin_params *p, const char *key, const char *val
         if (!all_digits(value, 4) || atoi(value) < 1 || atoi(value) > ADMIN_LIMIT_MAX)
             return "limit: want a number from 1 to 1000";
         p->limit = (unsigned)atoi(value);
+    } else if (!strcmp(key, "contact")) {
+        if (!*value || strlen(value) >= sizeof(p->contact))
+            return "contact: want a Contact URI";
+        snprintf(p->contact, sizeof(p->contact), "%s", value);
     } else if (!strcmp(key, "format")) {
         if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0)
             return "format: want json or text";
@@ -115,4 +119,54 @@ bool admin_bearer_ok(const char *authorization, const char *token)
     for (size_t i = 0; i < n; i++)
         diff |= (unsigned char)(token[i] ^ (i < m ? given[i] : 0));
     return diff == 0;
+}
+
+/* The host part of a Host header value ("name", "name:port", "[v6]",
+ * "[v6]:port") into @buf; false when it does not fit or is malformed. */
+static bool host_part(const char *value, char *buf, size_t size)
+{
+    const char *end;
+    if (value[0] == '[') {
+        end = strchr(value, ']');
+        if (!end || (end[1] && end[1] != ':'))
+            return false;
+        value++;
+    } else {
+        end = strchr(value, ':');
+        if (!end)
+            end = value + strlen(value);
+    }
+    size_t n = (size_t)(end - value);
+    if (n == 0 || n >= size)
+        return false;
+    memcpy(buf, value, n);
+    buf[n] = '\0';
+    return true;
+}
+
+bool admin_host_is_loopback(const char *host)
+{
+    char name[64];
+    if (!host)
+        return true; /* HTTP/1.0 without Host: not a browser's request */
+    if (!host_part(host, name, sizeof(name)))
+        return false;
+    if (!strcasecmp(name, "localhost") || !strcmp(name, "::1"))
+        return true;
+    unsigned a, b, c, d;
+    char rest;
+    return sscanf(name, "%u.%u.%u.%u%c", &a, &b, &c, &d, &rest) == 4 && a == 127 && b < 256 &&
+           c < 256 && d < 256;
+}
+
+bool admin_origin_ok(const char *origin, const char *host)
+{
+    if (!origin)
+        return true; /* curl, switchboard-ctl: not a page's request */
+    if (!host)
+        return false;
+    const char *rest = !strncmp(origin, "http://", 7)    ? origin + 7
+                       : !strncmp(origin, "https://", 8) ? origin + 8
+                                                         : NULL;
+    return rest && !strcasecmp(rest, host);
 }

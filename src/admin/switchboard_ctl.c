@@ -32,7 +32,8 @@ static void usage(FILE *out)
             "  calls                  calls being set up or talking now\n"
             "  journal [--limit N]    the last calls that ended\n"
             "  status                 version, uptime, listen addresses, counters\n"
-            "  unregister USER        drop every device USER registered\n"
+            "  unregister USER [CONTACT]  drop every device USER registered, or the one\n"
+            "                         registered with CONTACT (its URI, as registrations shows)\n"
             "  user USER              USER's do-not-disturb, forwards and ring time\n"
             "  dnd USER on|off        set or clear USER's do-not-disturb (kept across restarts)\n"
             "\n"
@@ -214,8 +215,12 @@ static int run(const struct options *o, int argc, char **argv)
                (!strcmp(argv[2], "on") || !strcmp(argv[2], "off"))) {
         snprintf(path, sizeof(path), "/api/users/%s/dnd", arg);
         return request(o, !strcmp(argv[2], "on") ? "PUT" : "DELETE", path);
-    } else if (!strcmp(cmd, "unregister") && argc == 2) {
-        snprintf(path, sizeof(path), "/api/registrations/%s", arg);
+    } else if (!strcmp(cmd, "unregister") && (argc == 2 || argc == 3)) {
+        char contact[768] = "";
+        if (argc == 3)
+            url_escape(argv[2], contact, sizeof(contact));
+        snprintf(path, sizeof(path), "/api/registrations/%s%s%s", arg, argc == 3 ? "?contact=" : "",
+                 contact);
         return request(o, "DELETE", path);
     } else {
         usage(stderr);

@@ -12,7 +12,7 @@
  *      message through the ingress parser
  *   6  an admin plane request's input: a query string split and applied as
  *      the server applies it (admin_param), then as a time, a bearer
- *      header and a user name
+ *      header, a user name, a Host and an Origin header
  *   7  a binding as the Redis store keeps it (store_redis_decode, its
  *      field and a re-encoding), then the same text as a store URL
  * Nothing here may crash, leak, or read out of bounds, whatever the bytes. */
@@ -210,6 +210,8 @@ static void one_admin_query(char *text)
     admin_time_parse(text, &ms);
     admin_bearer_ok(text, "0123456789abcdef0123");
     admin_user_valid(text);
+    admin_host_is_loopback(text);
+    admin_origin_ok(text, "127.0.0.1:8060");
     char *save = NULL;
     for (char *kv = strtok_r(text, "&", &save); kv; kv = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(kv, '=');

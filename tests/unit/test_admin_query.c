@@ -61,3 +61,28 @@ Test(admin_query, bearer_tokens)
     cr_assert_not(admin_bearer_ok("Basic 0123456789abcdef", token));
     cr_assert_not(admin_bearer_ok("Bearer ", token));
 }
+
+/* DNS rebinding: a loopback listener answers loopback names only. */
+Test(admin_query, host_names_on_a_loopback_listener)
+{
+    static const char *ok[] = {"localhost", "LOCALHOST:8060", "127.0.0.1", "127.0.0.1:8060",
+                               "127.9.8.7:1", "[::1]", "[::1]:8060", NULL};
+    static const char *bad[] = {"evil.example", "evil.example:8060", "127.0.0.1.evil.example",
+                                "localhost.evil.example", "10.0.0.1:8060", "[::2]:8060",
+                                "127.0.0.256", "[::1", "", ":8060", "127.0.0.1x"};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        cr_assert(admin_host_is_loopback(ok[i]), "%s", ok[i] ? ok[i] : "(none)");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_assert_not(admin_host_is_loopback(bad[i]), "%s", bad[i]);
+}
+
+Test(admin_query, origins_that_may_change_state)
+{
+    cr_assert(admin_origin_ok(NULL, "127.0.0.1:8060"), "no Origin: a command line client");
+    cr_assert(admin_origin_ok("http://127.0.0.1:8060", "127.0.0.1:8060"));
+    cr_assert(admin_origin_ok("https://pbx.example", "PBX.example"));
+    cr_assert_not(admin_origin_ok("http://evil.example", "127.0.0.1:8060"));
+    cr_assert_not(admin_origin_ok("http://127.0.0.1:8061", "127.0.0.1:8060"));
+    cr_assert_not(admin_origin_ok("null", "127.0.0.1:8060"));
+    cr_assert_not(admin_origin_ok("http://127.0.0.1:8060", NULL));
+}
