@@ -272,7 +272,7 @@ test_torture_framing() {
 }
 
 test_torture_stalled_clients() {
-    torture silent_client byte_a_second never_reads
+    torture silent_client only_keepalives byte_a_second never_reads
 }
 
 test_torture_idle_connections() {

@@ -165,6 +165,38 @@ def case_silent_client():
     return closed, f"closed after {took:.1f} s"
 
 
+def case_only_keepalives():
+    """A connection that only pings, never sending a message, holds no slot:
+    it is closed after header_timeout whatever it pings (each still gets
+    its pong); one that has spoken may ping for ever."""
+    s, spoke = connect(), connect()
+    spoke.sendall(options())
+    codes = read_responses(spoke, 1)
+    start, closed, pongs = time.time(), False, 0
+    try:
+        while time.time() - start < HEADER_TIMEOUT + 4:
+            s.sendall(b"\r\n\r\n")
+            spoke.sendall(b"\r\n\r\n")
+            s.settimeout(1)
+            if s.recv(16) == b"\r\n":
+                pongs += 1
+            else:
+                closed = True
+                break
+            spoke.settimeout(1)
+            spoke.recv(16)
+            time.sleep(0.4)
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        closed = True
+    took = time.time() - start
+    spoke.sendall(options())
+    still = read_responses(spoke, 1)
+    s.close()
+    spoke.close()
+    return closed and pongs > 0 and codes == [200] and still == [200], \
+        f"closed {closed} after {took:.1f} s and {pongs} pongs; the speaker {codes} then {still}"
+
+
 def case_byte_a_second():
     s = connect()
     msg, start, sent, closed = options(), time.time(), 0, False

@@ -68,6 +68,8 @@ struct sb_config {
     unsigned tcp_header_timeout;     /* seconds a message may take to arrive */
     unsigned tcp_connect_timeout_ms; /* an outgoing connection's set-up */
     unsigned tcp_write_queue_limit;  /* bytes queued for a peer that does not read */
+    unsigned tcp_queue_per_ip_limit; /* ...for all connections of one address */
+    unsigned tcp_queue_total_limit;  /* ...for all connections */
     unsigned path_mtu;               /* RFC 3261 §18.1.1: requests above MTU - 200... */
     bool udp_to_tcp;                 /* ...go over TCP when the target has TCP */
     char *tls_certificate;           /* PEM chain */

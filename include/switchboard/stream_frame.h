@@ -28,7 +28,18 @@ struct stream_frame {
     size_t header_length;
 };
 
-/* Looks at the @len bytes at @buf (what is buffered, oldest first). */
-void stream_frame_next(const char *buf, size_t len, struct stream_frame *out);
+/* What is known of the message being received, kept per connection so
+ * each new read is looked at once, not the whole buffer again (a peer
+ * sending a byte at a time cannot make framing quadratic). Zero it when
+ * a frame is consumed (anything but STREAM_FRAME_MORE). */
+struct stream_scan {
+    size_t scanned; /* leading bytes known to hold no end of headers */
+    size_t total;   /* the whole message's length, once its headers are in */
+};
+
+/* Looks at the @len bytes at @buf (what is buffered, oldest first), from
+ * where @scan (may be NULL: from the start) says the last look stopped. */
+void stream_frame_next(const char *buf, size_t len, struct stream_scan *scan,
+                       struct stream_frame *out);
 
 #endif

@@ -58,6 +58,8 @@ void config_defaults(struct sb_config *cfg)
     cfg->tcp_header_timeout = 10;
     cfg->tcp_connect_timeout_ms = 3000;
     cfg->tcp_write_queue_limit = 1048576;
+    cfg->tcp_queue_per_ip_limit = 8u << 20;
+    cfg->tcp_queue_total_limit = 256u << 20;
     cfg->path_mtu = 1500;
     cfg->udp_to_tcp = true;
 }
@@ -237,6 +239,8 @@ static const struct option_spec unsigned_options[] = {
     UOPT("tcp", "header_timeout", tcp_header_timeout, 1, 3600),
     UOPT("tcp", "connect_timeout_ms", tcp_connect_timeout_ms, 100, 120000),
     UOPT("tcp", "write_queue_limit", tcp_write_queue_limit, 65536, 1u << 30),
+    UOPT("tcp", "queue_per_ip_limit", tcp_queue_per_ip_limit, 65536, 1u << 30),
+    UOPT("tcp", "queue_total_limit", tcp_queue_total_limit, 65536, 1u << 31),
     UOPT("tcp", "path_mtu", path_mtu, 576, 65535),
 };
 

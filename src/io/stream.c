@@ -64,6 +64,7 @@ struct ip_count {
     struct ip_count *next;
     struct sb_addr ip; /* port 0 */
     unsigned count;
+    atomic_size_t queued; /* bytes waiting to be written to its connections */
 };
 
 struct conn {
@@ -80,6 +81,8 @@ struct conn {
     SSL *ssl;
     char *in; /* unframed bytes; NULL while there are none */
     size_t in_len, in_cap;
+    struct stream_scan scan; /* how far the message at ->in was looked at */
+    bool spoke;              /* a whole message came: keep-alives may keep it */
     struct chunk *out_head, *out_tail;
     size_t out_bytes;
     uint64_t active_ms;  /* last traffic either way */
@@ -126,6 +129,7 @@ struct stream {
     struct reasons *reasons;
     uint32_t slots_per_thread;
     atomic_size_t connections;
+    atomic_size_t queued;    /* bytes waiting to be written, all connections */
     pthread_mutex_t ip_lock; /* connections per source IP; I/O threads only */
     struct ip_count *ips[IP_BUCKETS];
 };
@@ -302,8 +306,19 @@ static struct conn *conn_new(struct io_thread *io, int fd, int transport,
 
 static void fail_chunk(struct io_thread *io, struct chunk *k);
 
+/* Counts @delta bytes (negative: written or dropped) as queued on @c, its
+ * source address and the whole transport. */
+static void queued_add(struct stream *s, struct conn *c, ptrdiff_t delta)
+{
+    c->out_bytes += (size_t)delta;
+    atomic_fetch_add_explicit(&s->queued, (size_t)delta, memory_order_relaxed);
+    if (c->ip)
+        atomic_fetch_add_explicit(&c->ip->queued, (size_t)delta, memory_order_relaxed);
+}
+
 static void conn_close(struct io_thread *io, struct conn *c)
 {
+    queued_add(io->s, c, -(ptrdiff_t)c->out_bytes);
     epoll_ctl(io->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     if (c->ssl) {
         if (c->state == CONN_OPEN)
@@ -426,7 +441,7 @@ static bool conn_flush(struct io_thread *io, struct conn *c, uint64_t now)
         }
         c->active_ms = now;
         k->off += (size_t)n;
-        c->out_bytes -= (size_t)n;
+        queued_add(io->s, c, -(ptrdiff_t)n);
         if (k->off < k->len)
             break;
         c->out_head = k->next;
@@ -444,20 +459,37 @@ static bool conn_flush(struct io_thread *io, struct conn *c, uint64_t now)
     return true;
 }
 
+/* Which limit queuing @len more bytes on @c would pass: its
+ * connection's, its source address's (all its connections) or the
+ * transport's; NULL when none. */
+static const char *queue_full(const struct stream *s, const struct conn *c, size_t len)
+{
+    const struct sb_config *cfg = s->cfg;
+    size_t ip = c->ip ? atomic_load_explicit(&c->ip->queued, memory_order_relaxed) : 0;
+    size_t all = atomic_load_explicit(&s->queued, memory_order_relaxed);
+    if (c->out_bytes + len > cfg->tcp_write_queue_limit)
+        return "write_queue_limit";
+    if (c->ip && ip + len > cfg->tcp_queue_per_ip_limit)
+        return "queue_per_ip_limit";
+    return all + len > cfg->tcp_queue_total_limit ? "queue_total_limit" : NULL;
+}
+
 /* Queues @k (taken) on @c. A peer that lets more than the write queue
- * limit pile up does not read: it is dropped, not allowed to grow our
- * memory. Returns false when the connection was closed. */
+ * limits pile up does not read: it is dropped, not allowed to grow our
+ * memory (nor can one address's many connections, or everyone's
+ * together). Returns false when the connection was closed. */
 static bool conn_queue(struct io_thread *io, struct conn *c, struct chunk *k, uint64_t now)
 {
-    if (c->out_bytes + k->len > io->s->cfg->tcp_write_queue_limit) {
+    const char *limit = queue_full(io->s, c, k->len);
+    if (limit) {
         sb_count(&io->counters, SB_CNT_STREAM_OVERFLOWS);
         uint64_t more;
         char peer[64];
         sipmsg_addr_format(&c->peer, peer, sizeof(peer));
         if (sb_log_limiter_ready(&io->overflow_log, now, &more))
-            SB_WARN("%s does not read what we send (%zu bytes waiting): closing its connection "
-                    "(%llu more since the last report)",
-                    peer, c->out_bytes, (unsigned long long)more);
+            SB_WARN("%s does not read what we send (%zu bytes waiting, past %s): closing its "
+                    "connection (%llu more since the last report)",
+                    peer, c->out_bytes, limit, (unsigned long long)more);
         fail_chunk(io, k);
         conn_close(io, c);
         return false;
@@ -469,7 +501,7 @@ static bool conn_queue(struct io_thread *io, struct conn *c, struct chunk *k, ui
     else
         c->out_head = k;
     c->out_tail = k;
-    c->out_bytes += k->len;
+    queued_add(io->s, c, (ptrdiff_t)k->len);
     return conn_flush(io, c, now);
 }
 
@@ -758,15 +790,19 @@ static bool conn_frames(struct io_thread *io, struct conn *c, uint64_t now)
     size_t off = 0;
     while (off < c->in_len) {
         struct stream_frame f;
-        stream_frame_next(c->in + off, c->in_len - off, &f);
+        stream_frame_next(c->in + off, c->in_len - off, &c->scan, &f);
         if (f.kind == STREAM_FRAME_MORE)
             break;
+        c->scan = (struct stream_scan){0};
         if (f.kind == STREAM_FRAME_PING) {
             sb_count(&io->counters, SB_CNT_KEEPALIVES);
             if (!conn_say(io, c, "\r\n", 2, now)) /* the pong, RFC 5626 §4.4.1 */
                 return false;
             off += f.skip;
-            c->started_ms = 0;
+            /* keep-alives keep a connection that has spoken; one that only
+             * pings still owes its first message within header_timeout */
+            if (c->spoke)
+                c->started_ms = 0;
             continue;
         }
         if (f.kind == STREAM_FRAME_PONG) {
@@ -785,6 +821,7 @@ static bool conn_frames(struct io_thread *io, struct conn *c, uint64_t now)
             return false;
         off += f.length;
         c->started_ms = 0;
+        c->spoke = true;
     }
     if (off) {
         memmove(c->in, c->in + off, c->in_len - off);

@@ -77,9 +77,17 @@ static long content_length(const char *head, size_t len)
     return found;
 }
 
-void stream_frame_next(const char *buf, size_t len, struct stream_frame *out)
+void stream_frame_next(const char *buf, size_t len, struct stream_scan *scan,
+                       struct stream_frame *out)
 {
+    struct stream_scan none = {0};
+    if (!scan)
+        scan = &none;
     memset(out, 0, sizeof(*out));
+    if (scan->total && len < scan->total) {
+        out->kind = STREAM_FRAME_MORE; /* the body is still coming */
+        return;
+    }
     /* keep-alives between messages (RFC 5626 §4.4.1); a lone CRLF before a
      * start line is ignored too (RFC 3261 §7.5) */
     if (len >= 4 && memcmp(buf, "\r\n\r\n", 4) == 0) {
@@ -93,9 +101,12 @@ void stream_frame_next(const char *buf, size_t len, struct stream_frame *out)
         out->skip = ping_half ? 0 : 2;
         return;
     }
-    const char *blank = len >= 4 ? memmem(buf, len, "\r\n\r\n", 4) : NULL;
+    /* resume three bytes back: the blank line may straddle two reads */
+    size_t from = scan->scanned > 3 ? scan->scanned - 3 : 0;
+    const char *blank = len >= from + 4 ? memmem(buf + from, len - from, "\r\n\r\n", 4) : NULL;
     if (!blank) {
         out->kind = len >= STREAM_FRAME_MAX ? STREAM_FRAME_TOO_BIG : STREAM_FRAME_MORE;
+        scan->scanned = len;
         return;
     }
     size_t head = (size_t)(blank - buf) + 4;
@@ -116,6 +127,7 @@ void stream_frame_next(const char *buf, size_t len, struct stream_frame *out)
     }
     if (len < total) {
         out->kind = STREAM_FRAME_MORE;
+        scan->total = total;
         return;
     }
     out->kind = STREAM_FRAME_MESSAGE;

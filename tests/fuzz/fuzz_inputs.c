@@ -166,16 +166,23 @@ static void one_stream(const uint8_t *data, size_t size)
     size--;
     char *buf = malloc(size + 1);
     size_t len = 0, fed = 0;
+    struct stream_scan scan = {0};
     while (fed < size) {
         size_t n = size - fed < piece ? size - fed : piece;
         memcpy(buf + len, data + fed, n);
         len += n;
         fed += n;
         for (;;) {
-            struct stream_frame f;
-            stream_frame_next(buf, len, &f);
+            struct stream_frame f, whole;
+            stream_frame_next(buf, len, &scan, &f);
+            /* resuming where the last look stopped sees what a look at the
+             * whole buffer sees */
+            stream_frame_next(buf, len, NULL, &whole);
+            if (f.kind != whole.kind || f.length != whole.length || f.skip != whole.skip)
+                abort();
             if (f.kind == STREAM_FRAME_MORE)
                 break;
+            scan = (struct stream_scan){0};
             if (f.kind != STREAM_FRAME_MESSAGE && f.kind != STREAM_FRAME_PING &&
                 f.kind != STREAM_FRAME_PONG) {
                 free(buf);

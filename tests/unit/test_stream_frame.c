@@ -19,7 +19,7 @@ static const char *const MESSAGE = OPTIONS_HEAD "Content-Length: 5\r\n\r\nhello"
 static struct stream_frame frame(const char *buf, size_t len)
 {
     struct stream_frame f;
-    stream_frame_next(buf, len, &f);
+    stream_frame_next(buf, len, NULL, &f);
     return f;
 }
 
@@ -112,4 +112,42 @@ Test(stream_frame, keepalive_ping_and_pong)
     f = frame("\r\nOPTIONS", 9);
     cr_assert_eq(f.kind, STREAM_FRAME_PONG);
     cr_assert_eq(f.skip, 2);
+}
+
+/* A peer sending a byte at a time: each look resumes where the last one
+ * stopped (never the whole buffer again) and frames the same message. */
+Test(stream_frame, a_byte_at_a_time_resumes_where_it_stopped)
+{
+    const char *two = "OPTIONS sip:sb@127.0.0.1 SIP/2.0\r\nContent-Length: 3\r\n\r\nabc";
+    size_t n = strlen(two);
+    struct stream_scan scan = {0};
+    struct stream_frame f;
+    for (size_t i = 1; i < n; i++) {
+        stream_frame_next(two, i, &scan, &f);
+        cr_assert_eq(f.kind, STREAM_FRAME_MORE, "prefix of %zu bytes", i);
+        size_t head = strlen(two) - 3;
+        if (i < head)
+            cr_assert_eq(scan.scanned, i, "headers looked at up to the end of the read");
+        else
+            cr_assert_eq(scan.total, n, "once the headers are in, only the length counts");
+    }
+    stream_frame_next(two, n, &scan, &f);
+    cr_assert_eq(f.kind, STREAM_FRAME_MESSAGE);
+    cr_assert_eq(f.length, n);
+}
+
+/* The blank line split across two reads is still found. */
+Test(stream_frame, a_blank_line_split_between_reads)
+{
+    const char *m = "OPTIONS sip:sb@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+    size_t n = strlen(m);
+    for (size_t cut = n - 4; cut < n; cut++) {
+        struct stream_scan scan = {0};
+        struct stream_frame f;
+        stream_frame_next(m, cut, &scan, &f);
+        cr_assert_eq(f.kind, STREAM_FRAME_MORE);
+        stream_frame_next(m, n, &scan, &f);
+        cr_assert_eq(f.kind, STREAM_FRAME_MESSAGE, "cut at %zu", cut);
+        cr_assert_eq(f.length, n);
+    }
 }
