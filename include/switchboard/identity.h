@@ -32,6 +32,12 @@ bool identity_has_wildcard(const struct identity *id);
  * configured domain (domains match any port). */
 bool identity_is_local(const struct identity *id, const char *host, unsigned port);
 
+/* True when @ip (bare) and @port are one of the proxy's own sockets: a
+ * listen address, or an interface address on a wildcard's port. Unlike
+ * identity_is_local(), a configured domain that happens to be an IP does
+ * not make every port of it ours. */
+bool identity_is_socket(const struct identity *id, const char *ip, unsigned port);
+
 /* True when @host names this proxy on any port (a listen address, an
  * interface address when listening on a wildcard, the host name or a
  * domain): the domain part of one of our users' addresses, which phones

@@ -229,6 +229,16 @@ bool identity_is_local(const struct identity *id, const char *host, unsigned por
     return wild_port(id, port) && interface_has(id, host);
 }
 
+bool identity_is_socket(const struct identity *id, const char *ip, unsigned port)
+{
+    for (size_t i = 0; i < id->count; i++) {
+        const struct identity_entry *e = &id->entries[i];
+        if (e->port != 0 && e->port == port && !strcasecmp(e->host, ip))
+            return true;
+    }
+    return wild_port(id, port) && interface_has(id, ip);
+}
+
 bool identity_is_local_host(const struct identity *id, const char *host)
 {
     if (!host)

@@ -35,7 +35,7 @@ enum target_verdict route_policy_target(const struct identity *id,
         return TARGET_CONFIGURED;
     if (unspecified(ip))
         return TARGET_UNSPECIFIED;
-    if (identity_is_local(id, ip, port))
+    if (identity_is_socket(id, ip, port))
         return TARGET_OURS;
     enum nat_addr_kind kind = nat_addr_kind(ip);
     if (kind != NAT_ADDR_LOOPBACK && kind != NAT_ADDR_LINK_LOCAL)

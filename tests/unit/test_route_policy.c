@@ -52,8 +52,8 @@ Test(route_policy, targets_a_sender_may_name)
 {
     struct sb_config cfg;
     config_defaults(&cfg);
-    char *argv[] = {"t", "-l", "udp:0.0.0.0:5060", NULL};
-    cr_assert_eq(config_from_args(&cfg, 3, argv), 0);
+    char *argv[] = {"t", "-l", "udp:0.0.0.0:5060", "--domain", "192.168.1.20", NULL};
+    cr_assert_eq(config_from_args(&cfg, 5, argv), 0);
     struct identity *id;
     cr_assert_eq(identity_create(&cfg, &id), 0);
     struct cidr_list forbidden;
@@ -70,6 +70,8 @@ Test(route_policy, targets_a_sender_may_name)
         enum target_verdict want;
     } rows[] = {
         {"192.168.1.30", 5060, &lan, TARGET_OK},
+        /* a domain that is an IP: a phone on that host is no socket of ours */
+        {"192.168.1.20", 5070, &lan, TARGET_OK},
         {"203.0.113.5", 5060, &lan, TARGET_OK},
         {"127.0.0.1", 6379, &lan, TARGET_LOOPBACK},
         {"127.0.0.1", 6379, &lo, TARGET_OK},
