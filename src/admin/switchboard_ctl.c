@@ -143,7 +143,7 @@ static int request(const struct options *o, const char *method, const char *path
                 o->admin);
         return fd == -2 ? EXIT_USAGE : EXIT_DOWN;
     }
-    char req[2048];
+    char req[4096];
     int n = snprintf(
         req, sizeof(req), "%s %s HTTP/1.0\r\nHost: %s\r\n%s%s%sConnection: close\r\n\r\n", method,
         path, o->admin, token[0] ? "Authorization: Bearer " : "", token, token[0] ? "\r\n" : "");
@@ -196,7 +196,7 @@ static int run(const struct options *o, int argc, char **argv)
 {
     const char *cmd = argv[0];
     const char *fmt = o->json ? "json" : "text";
-    char path[1024], arg[768] = "";
+    char path[2048], arg[768] = "";
     if (argc > 1)
         url_escape(argv[1], arg, sizeof(arg));
     if (!strcmp(cmd, "registrations") && argc <= 2) {
