@@ -270,7 +270,11 @@ test_register_flood_leaves_memory_bounded() {
     log "flood: $(cat "$DIR/flood.out"); RSS $before -> $after KiB"
     grep -q "200=200," "$DIR/flood.out" && grep -q "403=1800" "$DIR/flood.out" ||
         { log "expected 200 users registered and 1800 refused"; return 1; }
-    [ $((after - before)) -lt 65536 ] || { log "RSS grew by $((after - before)) KiB"; return 1; }
+    # a sanitizer's quarantine keeps freed buffers resident: its stage
+    # allows more (SB_TEST_GROWTH_LIMIT_KIB), the plain build 64 MiB
+    local limit=${SB_TEST_GROWTH_LIMIT_KIB:-65536}
+    [ $((after - before)) -lt "$limit" ] ||
+        { log "RSS grew by $((after - before)) KiB (limit $limit)"; return 1; }
     sipp_in "$BOB" reg register.xml 10.0.0.4 5070 bob || { log "bob did not register"; return 1; }
     sipp_in "$BOB" callee uas_answer_wait_bye.xml 10.0.0.4 5070 bob &
     local callee=$!
