@@ -814,8 +814,9 @@ static void forward_upstream(struct proxy_context *ctx, osip_message_t **resp)
     osip_message_t *r = *resp;
     *resp = NULL;
     sipmsg_via_pop(r);
-    if (wants_record_route(txn_server_request(ctx->st)))
-        resign_record_routes(ctx->proxy, r);
+    /* from the response alone: once a 2xx went up the transaction no
+     * longer holds its request (2xx retransmissions, other branches) */
+    resign_record_routes(ctx->proxy, r);
     txn_server_respond(ctx->st, r);
 }
 

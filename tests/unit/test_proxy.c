@@ -661,6 +661,14 @@ Test(proxy, a_copied_record_route_reaches_only_the_calls_phones)
     deliver_routed(IN_DIALOG("INFO", "sip:alice@10.0.0.5:5062", "callee1", "a1", "3"),
                    callee_rr);
     cr_assert_eq(count_sent("INFO sip:alice@10.0.0.5:5062", NULL), 1);
+    /* the callee retransmits its 2xx (its ACK was late): the transaction,
+     * Accepted, no longer holds the request; the 2xx goes up re-signed */
+    respond_with_contact(inv, 200, "<sip:bob@10.0.0.7:5062>");
+    int again = -1;
+    cr_assert_eq(count_sent("SIP/2.0 200", &again), 2);
+    char again_rr[400];
+    record_route_of(again, again_rr, sizeof(again_rr));
+    cr_assert_str_eq(again_rr, caller_rr);
     /* either Route replayed toward another host: refused, nothing sent */
     deliver_routed(IN_DIALOG("INVITE", "sip:victim@198.51.100.7", "a1", "callee1", "4"),
                    caller_rr);
