@@ -25,7 +25,9 @@
 #include "switchboard/sip_msg.h"
 #include "tsan_annotate.h"
 
-#define ORIGIN_SLOTS 4096 /* a power of two */
+#define ORIGIN_SLOTS 16384 /* a power of two */
+#define ORIGIN_PROBES 8     /* slots an address may take, from its hash on */
+#define ORIGIN_COUNT_BITS 24
 
 struct registrar {
     struct cds_lfht *table;
@@ -34,7 +36,7 @@ struct registrar {
     /* records per source IP address, by keyed hash of the address (a
      * stranger cannot aim at another's slot); a record counts in the slot
      * of the address whose REGISTER created it until it goes */
-    unsigned *origins;
+    uint64_t *origins; /* tag << ORIGIN_COUNT_BITS | records; count 0: free */
     registrar_change_fn on_change; /* set while no other thread runs */
     void *on_change_ctx;
 };
@@ -346,9 +348,35 @@ static struct registrar_set *set_snapshot(const struct registrar_set *set, uint6
     return set_build(live, n);
 }
 
-/* Charges a new record to the slot of @origin's address (its port
- * aside); SB_EQUOTA when it is full. The proxy's own host (loopback: SIPp
- * load tests registering 100 000 users) is counted but not limited. */
+/* Takes one record more in @slot, which holds @tag or is free; false
+ * when it holds another address. SB_EQUOTA past @limit (0: none). */
+static int origin_take(uint64_t *slot, uint64_t tag, unsigned limit, bool *taken)
+{
+    uint64_t v = uatomic_read(slot);
+    for (;;) {
+        uint64_t count = v & ((UINT64_C(1) << ORIGIN_COUNT_BITS) - 1);
+        *taken = false;
+        if (count && v >> ORIGIN_COUNT_BITS != tag)
+            return 0; /* another address's */
+        if (limit && count >= limit)
+            return SB_EQUOTA;
+        uint64_t want = tag << ORIGIN_COUNT_BITS | (count + 1);
+        uint64_t was = uatomic_cmpxchg(slot, v, want);
+        if (was == v) {
+            *taken = true;
+            return 0;
+        }
+        v = was;
+    }
+}
+
+/* Charges a new record to its creator's address: a slot tagged with the
+ * address's keyed hash, found within ORIGIN_PROBES of it (so two
+ * addresses never share a count); SB_EQUOTA when it is full. When every
+ * probed slot is another address's the record is not counted (the limit
+ * fails open rather than refusing a stranger's neighbour). The proxy's
+ * own host (loopback: SIPp load tests registering 100 000 users) is
+ * counted but not limited. */
 static int origin_charge(struct registrar *reg, struct reg_record *rec,
                          const struct sb_addr *origin)
 {
@@ -356,21 +384,27 @@ static int origin_charge(struct registrar *reg, struct reg_record *rec,
         return 0;
     char ip[64];
     sipmsg_addr_host(origin, ip, sizeof(ip));
-    int slot = (int)(sb_hash(ip, strlen(ip)) & (ORIGIN_SLOTS - 1));
-    bool limited = reg->limits.max_per_source && nat_addr_kind(ip) != NAT_ADDR_LOOPBACK;
-    unsigned count = uatomic_add_return(&reg->origins[slot], 1);
-    if (limited && count > reg->limits.max_per_source) {
-        uatomic_dec(&reg->origins[slot]);
-        return SB_EQUOTA;
+    uint64_t h = sb_hash(ip, strlen(ip));
+    uint64_t tag = (h >> ORIGIN_COUNT_BITS) | 1; /* never 0 */
+    unsigned limit = nat_addr_kind(ip) != NAT_ADDR_LOOPBACK ? reg->limits.max_per_source : 0;
+    for (unsigned i = 0; i < ORIGIN_PROBES; i++) {
+        int slot = (int)((h + i) & (ORIGIN_SLOTS - 1));
+        bool taken;
+        int rc = origin_take(&reg->origins[slot], tag, limit, &taken);
+        if (rc != 0)
+            return rc;
+        if (taken) {
+            rec->origin = slot;
+            return 0;
+        }
     }
-    rec->origin = slot;
     return 0;
 }
 
 static void origin_release(struct registrar *reg, const struct reg_record *rec)
 {
     if (rec->origin >= 0)
-        uatomic_dec(&reg->origins[rec->origin]);
+        uatomic_sub(&reg->origins[rec->origin], 1);
 }
 
 static int record_replace(struct registrar *reg, const char *aor, unsigned long hash,
