@@ -77,8 +77,10 @@ until_true() {
 }
 
 # Five users on one UAS port, bob on his own, and alice holding a call to
-# bob for HOLD_MS: the state every reporting test reads.
-HOLD_MS=6000
+# bob for HOLD_MS: the state every reporting test reads. Long enough that
+# a sanitizer build (ASan runs these checks in over 7 s) still finds the
+# call up at the last of them; the tests wait for it to end.
+HOLD_MS=12000
 registered_and_held() {
     start_proxy "$@" || return 1
     sipp_run many register_users.xml 15071 user -m 5 -r 50 -set contact_port 15072 || return 1
