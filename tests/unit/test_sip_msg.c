@@ -113,18 +113,35 @@ Test(sip_msg, via_gets_received_and_rport_and_answers_go_there)
     osip_message_free(req);
 }
 
-Test(sip_msg, without_rport_answers_go_to_sent_by_port)
+/* An OPTIONS whose top Via is "SIP/2.0/UDP @via", as if it came from
+ * @src_ip:@src_port (its Via stamped as ingress does). */
+static osip_message_t *options_from(const char *via, const char *src_ip, unsigned src_port)
 {
-    osip_message_t *req =
-        parse("OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bK1\n"
-              "From: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c\nCSeq: 1 OPTIONS\n\n");
-    struct sb_addr src = addr4("10.0.0.5", 33333);
+    char text[512];
+    snprintf(text, sizeof(text),
+             "OPTIONS sip:a@b SIP/2.0\nVia: SIP/2.0/UDP %s\n"
+             "From: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c\nCSeq: 1 OPTIONS\n\n",
+             via);
+    osip_message_t *req = parse(text);
+    struct sb_addr src = addr4(src_ip, src_port);
     sipmsg_via_stamp_source(sipmsg_top_via(req), &src);
-    cr_assert_null(sipmsg_via_param(sipmsg_top_via(req), "received"), "same host: no received");
+    return req;
+}
+
+/* Where the answer to @req goes: its port, the address into @ip. */
+static unsigned answer_to(const osip_message_t *req, char *ip, size_t size)
+{
     struct sb_addr dst;
     cr_assert_eq(sipmsg_via_destination(sipmsg_top_via(req), &dst), 0);
+    return sipmsg_addr_host(&dst, ip, size);
+}
+
+Test(sip_msg, without_rport_answers_go_to_sent_by_port)
+{
+    osip_message_t *req = options_from("10.0.0.5:5070;branch=z9hG4bK1", "10.0.0.5", 33333);
+    cr_assert_null(sipmsg_via_param(sipmsg_top_via(req), "received"), "same host: no received");
     char ip[64];
-    cr_assert_eq(sipmsg_addr_host(&dst, ip, sizeof(ip)), 5070);
+    cr_assert_eq(answer_to(req, ip, sizeof(ip)), 5070);
     osip_message_free(req);
 }
 
@@ -132,17 +149,11 @@ Test(sip_msg, without_rport_answers_go_to_sent_by_port)
  * neither the answer nor Timer G's retransmissions go to a third party. */
 Test(sip_msg, a_forged_received_is_replaced_by_the_source)
 {
-    osip_message_t *req =
-        parse("OPTIONS sip:a@b SIP/2.0\n"
-              "Via: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bK1;received=198.51.100.66\n"
-              "From: <sip:x@y>;tag=1\nTo: <sip:a@b>\nCall-ID: c\nCSeq: 1 OPTIONS\n\n");
-    struct sb_addr src = addr4("10.0.0.5", 5070);
-    sipmsg_via_stamp_source(sipmsg_top_via(req), &src);
+    osip_message_t *req = options_from(
+        "10.0.0.5:5070;branch=z9hG4bK1;received=198.51.100.66", "10.0.0.5", 5070);
     cr_assert_str_eq(sipmsg_via_param(sipmsg_top_via(req), "received"), "10.0.0.5");
-    struct sb_addr dst;
-    cr_assert_eq(sipmsg_via_destination(sipmsg_top_via(req), &dst), 0);
     char ip[64];
-    cr_assert_eq(sipmsg_addr_host(&dst, ip, sizeof(ip)), 5070);
+    cr_assert_eq(answer_to(req, ip, sizeof(ip)), 5070);
     cr_assert_str_eq(ip, "10.0.0.5");
     osip_message_free(req);
 }
