@@ -86,6 +86,22 @@ for flags in ((), ("--csv",), ("--user", "alice")):
         expect(not re.search(rb"[\x00-\x08\x0b-\x1f\x7f]", r.stdout),
                f"{flags}: control characters reached the terminal: {r.stdout!r}")
 
+# the dial plan's route: dialled number, each forward, the user it ended with
+routed = record("answered", dialled="102", resolved="bob",
+                forwards=[{"from": "bob", "to": "carol", "reason": "busy"},
+                          {"from": "carol", "to": "alice", "reason": "dnd"}])
+r = run([routed, record("unavailable", forwards="not a list")])
+row = [l for l in r.stdout.decode().splitlines() if "Alice" in l]
+expect(r.returncode == 0 and len(row) == 2, f"table: {r.stdout!r} {r.stderr!r}")
+if len(row) == 2:
+    expect(re.search(r"\b102\s+alice\s+answered\b.*bob>carol \(busy\), carol>alice \(dnd\)$",
+                     row[0]), f"route columns: {row[0]!r}")
+    expect(re.search(r"\bbob\s+bob\s+unavailable\b", row[1]), f"no plan: {row[1]!r}")
+r = run([routed], "--csv")
+lines = r.stdout.decode().splitlines()
+expect(len(lines) == 2 and "dialled,final,forwards" in lines[0] and
+       ",102,alice,\"bob>carol (busy), carol>alice (dnd)\"," in lines[1], f"CSV: {lines}")
+
 for f in failures:
     print("FAIL:", f)
 print(f"journal tool: {0 if failures else 1} passed, {1 if failures else 0} failed")

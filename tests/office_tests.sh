@@ -156,6 +156,8 @@ test_dnd_refuses_and_survives_a_restart() {
     expect_count "INVITEs to bob while DND" "$(count_received bob INVITE)" 0 || return 1
     kill "$PHONE_bob" 2>/dev/null
     stop_proxy || return 1
+    journal_says "j['outcome']=='dnd' and j['hung_up_by']=='proxy' and j['status']==486" ||
+        return 1
     launch_proxy -c "$DIR/office.conf" --workers "$WORKERS" --admin "$ADMIN" --store "$DIR/reg.db" \
         --journal "$DIR/calls.jsonl" || return 1
     grep -q "do-not-disturb kept from before: bob" "$DIR/proxy.log" || { log "DND not kept"; return 1; }

@@ -280,7 +280,8 @@ test_journal_outcomes() {
         place_call uas_answer_send_bye.xml uac_call_callee_hangs_up.xml &&
         place_call uas_ring_until_cancel.xml uac_cancel_while_ringing.xml &&
         place_call uas_reject_declined.xml uac_rejected_declined.xml &&
-        place_call uas_reject_busy.xml uac_rejected_busy.xml || return 1
+        place_call uas_reject_busy.xml uac_rejected_busy.xml &&
+        place_call uas_reject_unavailable.xml uac_final_480.xml || return 1
     sipp_run caller uac_final_404.xml 15080 nobody &&
         place_call uas_ring_until_cancel.xml uac_final_408.xml && stop_proxy || return 1
     python3 - "$DIR/journal.jsonl" >>"$DIR/test.log" 2>&1 <<'PY'
@@ -288,7 +289,8 @@ import json, sys
 lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
 got = [json.loads(l) for l in lines]
 want = [("answered", "caller", 200), ("answered", "callee", 200), ("cancelled", "caller", 487),
-        ("declined", "callee", 603), ("busy", "callee", 486), ("not-found", "proxy", 404),
+        ("declined", "callee", 603), ("busy", "callee", 486), ("unavailable", "callee", 480),
+        ("not-found", "proxy", 404),
         ("no-answer", "proxy", 408)]
 seen = [(r["outcome"], r["hung_up_by"], r["status"]) for r in got]
 assert seen == want, f"journal says {seen}"
@@ -300,7 +302,7 @@ for r in got:
         assert r["duration_s"] > 0, r
     else:
         assert r["answered_at"] is None and r["duration_s"] == 0, r
-    if r["outcome"] != "not-found":
+    if r["outcome"] not in ("not-found", "unavailable"):
         assert r["ringing_at"], r
 print("journal ok:", len(got), "lines")
 PY

@@ -27,6 +27,7 @@ enum call_end_hint {
     CALL_END_TIMER_C, /* nobody answered in time */
     CALL_END_REFUSED, /* credentials were given and did not pass */
     CALL_END_MISSED,  /* rang until the proxy's ring timeout: "missed" */
+    CALL_END_DND,     /* the dial plan refused: the callee is on DND */
 };
 
 struct callroute;

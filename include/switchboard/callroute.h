@@ -45,6 +45,7 @@ struct callroute_stage {
     size_t count;
     const char *uri; /* URI: where the request goes */
     int code;        /* REFUSE: 404, 480, 482, 486 */
+    bool dnd;        /* REFUSE: 486 because the user is on DND */
     unsigned ring_s; /* RING: seconds before NOANSWER; 0: no limit */
     bool hops_added; /* this stage follows a forward taken just now */
 };

@@ -79,6 +79,8 @@
     X(O_DECLINED, "declined")                                                                      \
     X(O_NOT_FOUND, "not-found")                                                                    \
     X(O_NO_ANSWER, "no-answer")                                                                    \
+    X(O_UNAVAILABLE, "unavailable")                                                                \
+    X(O_DND, "dnd")                                                                                \
     X(O_MISSED, "missed")                                                                          \
     X(O_REFUSED, "refused")                                                                        \
     X(O_FAILED, "failed")

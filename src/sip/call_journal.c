@@ -241,12 +241,17 @@ void call_journal_request(struct call_journal *cj, const osip_message_t *req, in
     }
 }
 
-/* Names the outcome of a failed attempt from its final status. */
-static void failure_outcome(int code, enum call_end_hint hint, const char **outcome,
+/* Names the outcome of a failed attempt from its final status, the
+ * proxy's @hint and whether the callee's side @rang (sent a 1xx above
+ * 100): a 480 before any ringing is "unavailable", after it "no-answer". */
+static void failure_outcome(int code, enum call_end_hint hint, bool rang, const char **outcome,
                             const char **by)
 {
     const char *party = hint == CALL_END_LOCAL ? "proxy" : "callee";
-    if (hint == CALL_END_MISSED) {
+    if (hint == CALL_END_DND) {
+        *outcome = "dnd";
+        *by = "proxy";
+    } else if (hint == CALL_END_MISSED) {
         *outcome = "missed";
         *by = "proxy";
     } else if (hint == CALL_END_TIMER_C) {
@@ -267,6 +272,9 @@ static void failure_outcome(int code, enum call_end_hint hint, const char **outc
     } else if (code == 603) {
         *outcome = "declined";
         *by = "callee";
+    } else if (code == 480 && !rang) {
+        *outcome = "unavailable"; /* nobody could be rung, or refused at once */
+        *by = party;
     } else if (code == 408 || code == 480) {
         *outcome = "no-answer";
         *by = party;
@@ -322,7 +330,7 @@ void call_journal_response(struct call_journal *cj, const osip_message_t *invite
     } else {
         const char *outcome, *by;
         c->status = code;
-        failure_outcome(code, hint, &outcome, &by);
+        failure_outcome(code, hint, c->ringing_ms != 0, &outcome, &by);
         count_outcome(cj, outcome);
         call_finish(cj, c, outcome, by, now_ms);
     }

@@ -76,10 +76,12 @@ static void go_user(struct callroute *r, const char *name, const struct callrout
     const struct dialplan_user *u = dialplan_user(r->dp, name);
     const char *const *fwd = u ? u->forward : (const char *const[DIALPLAN_FORWARDS]){0};
     if (is_dnd(r, env, name)) {
-        if (fwd[DIALPLAN_BUSY])
+        if (fwd[DIALPLAN_BUSY]) {
             follow(r, fwd[DIALPLAN_BUSY], CALLROUTE_DND, env, out);
-        else
+        } else {
             refuse(out, 486);
+            out->dnd = true;
+        }
         return;
     }
     if (fwd[DIALPLAN_ALWAYS]) {

@@ -1449,7 +1449,9 @@ static bool office_advance(struct proxy_context *ctx, struct server_txn *st,
         if (stage->kind == CALLROUTE_REFUSE) {
             if (ctx->invite)
                 call_journal_route(oc->proxy->calls, txn_server_request(st), &oc->route);
+            oc->proxy->local_hint = stage->dnd ? CALL_END_DND : CALL_END_LOCAL;
             txn_server_respond_code(st, stage->code, stage->code == 482 ? "Loop Detected" : NULL);
+            oc->proxy->local_hint = CALL_END_LOCAL;
             return false;
         }
         if (stage->kind == CALLROUTE_END)

@@ -150,6 +150,50 @@ Test(call_journal, busy_and_open_calls_at_shutdown)
     osip_message_free(busy);
 }
 
+/* The outcome of one attempt that ends with @code, after a 180 or not. */
+static char *outcome_of(const char *final, bool ringing, enum call_end_hint hint)
+{
+    osip_message_t *inv = parse(INVITE_TEXT), *ring = parse(RESP("180", "Ringing", ";tag=b"));
+    osip_message_t *resp = parse(final);
+    call_journal_request(cj, inv, 1000);
+    if (ringing)
+        call_journal_response(cj, inv, ring, CALL_END_RELAYED, 1500);
+    call_journal_response(cj, inv, resp, hint, 2000);
+    osip_message_free(inv);
+    osip_message_free(ring);
+    osip_message_free(resp);
+    return finish();
+}
+
+Test(call_journal, an_immediate_480_is_unavailable)
+{
+    char *text = outcome_of(RESP("480", "Temporarily Unavailable", ";tag=b"), false,
+                            CALL_END_LOCAL);
+    cr_assert_not_null(strstr(text, "\"outcome\":\"unavailable\",\"status\":480,"
+                                    "\"hung_up_by\":\"proxy\""),
+                       "%s", text);
+    cr_assert_eq(counters.value[SB_CNT_O_UNAVAILABLE], 1);
+}
+
+Test(call_journal, a_480_after_ringing_is_no_answer)
+{
+    char *text = outcome_of(RESP("480", "Temporarily Unavailable", ";tag=b"), true,
+                            CALL_END_RELAYED);
+    cr_assert_not_null(strstr(text, "\"outcome\":\"no-answer\",\"status\":480,"
+                                    "\"hung_up_by\":\"callee\""),
+                       "%s", text);
+}
+
+Test(call_journal, a_dnd_refusal_is_dnd_not_the_callee)
+{
+    char *text = outcome_of(RESP("486", "Busy Here", ";tag=b"), false, CALL_END_DND);
+    cr_assert_not_null(
+        strstr(text, "\"outcome\":\"dnd\",\"status\":486,\"hung_up_by\":\"proxy\""), "%s",
+        text);
+    cr_assert_eq(counters.value[SB_CNT_O_DND], 1);
+    cr_assert_eq(counters.value[SB_CNT_O_BUSY], 0);
+}
+
 Test(call_journal, hostile_display_names_still_make_valid_json)
 {
     osip_message_t *inv = parse(INVITE_TEXT), *nf = parse(RESP("404", "Not Found", ";tag=x"));

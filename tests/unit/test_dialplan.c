@@ -203,6 +203,7 @@ Test(callroute, forwards_on_busy_noanswer_unavailable_always)
     callroute_next(&r, CALLROUTE_BUSY, &env, &s);
     cr_assert_eq(s.kind, CALLROUTE_REFUSE, "carol is DND without a forward");
     cr_assert_eq(s.code, 486);
+    cr_assert(s.dnd, "the journal says dnd, not busy");
     cr_assert_eq(r.nhops, 1);
     cr_assert_str_eq(r.hops[0].from, "bob");
     cr_assert_str_eq(r.hops[0].to, "carol");
@@ -233,6 +234,7 @@ Test(callroute, forwards_on_busy_noanswer_unavailable_always)
     /* an unknown user with no devices: 404; a URI: straight there */
     callroute_start(&r, dp, "zoe", &env, &s);
     cr_assert_eq(s.code, 404);
+    cr_assert_not(s.dnd);
     callroute_start(&r, dp, "out", &env, &s);
     cr_assert_eq(s.kind, CALLROUTE_URI);
     cr_assert_str_eq(s.uri, "sip:desk@10.0.0.9");
