@@ -180,6 +180,65 @@ test_tls_cancel() {
     tls_pair "--cancel" "--cancel" && stop_proxy
 }
 
+# trace_ladder PCAP TSHARK-ARGS...: every SIP message of the trace as
+# "proto srcport dstport what", one a line, in $DIR/ladder.txt; the count of
+# frames tshark's TCP analysis flags (lost or unseen segments) in $DIR/flags.txt
+trace_ladder() {
+    local pcap=$1
+    shift
+    tshark -r "$pcap" "$@" -Y sip -T fields -e ip.proto -e tcp.srcport -e tcp.dstport         -e udp.srcport -e sip.Method -e sip.Status-Code 2>/dev/null |
+        awk -F'\t' '{print $1, $2 $4, $3, $5 $6}' >"$DIR/ladder.txt"
+    tshark -r "$pcap" "$@" -Y tcp.analysis.flags 2>/dev/null | wc -l >"$DIR/flags.txt"
+}
+
+# The built-in trace records stream messages as TCP segments with the real
+# ports (ours and the phone's ephemeral one) and sequence numbers that make
+# a byte stream tshark follows without gaps; TLS ones in clear the same way.
+test_trace_records_the_stream_transport() {
+    start_proxy --trace "$DIR/tcp.pcap" || return 1
+    sipp_run reg register.xml 15070 bob -t t1 -max_socket 100 || return 1
+    sipp_start callee uas_answer_send_bye.xml 15070 bob -t t1 -max_socket 100
+    local callee=$SIPP_PID
+    sleep 0.3
+    sipp_run caller uac_call_callee_hangs_up.xml 15080 bob -t t1 -max_socket 100 &&
+        sipp_wait callee "$callee" || return 1
+    ua callee2 callee --proxy "$IP:$TLS_PORT" --transport tls --user carol --hangup peer
+    callee=$UA_PID
+    wait_for_line "$DIR/callee2.out" registered || return 1
+    ua caller2 caller --proxy "$IP:$TLS_PORT" --transport tls --user alice --target carol \
+        --hangup self
+    ua_wait caller2 "$UA_PID" && ua_wait callee2 "$callee" && stop_proxy || return 1
+    trace_ladder "$DIR/tcp.pcap" -d "tcp.port==$TLS_PORT,sip"
+    python3 - "$DIR/ladder.txt" "$(cat "$DIR/flags.txt")" "$PROXY_PORT" "$TLS_PORT" \
+        >>"$DIR/test.log" 2>&1 <<'PY' || return 1
+import sys
+rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
+flags, tcp_port, tls_port = int(sys.argv[2]), sys.argv[3], sys.argv[4]
+assert rows, "no SIP in the trace"
+for r in rows:
+    assert r[0] == "6", f"not TCP: {r}"
+    assert r[1] != r[2] and "0" not in r[1:3], f"ports: {r}"
+tls = [r[3] for r in rows if tls_port in r[1:3]]
+# bob's SIPp listens on 15070: the proxy connects to it from a port of its own
+tcp = [r[3] for r in rows if tcp_port in r[1:3] or "15070" in r[1:3]]
+out = [r for r in rows if r[2] == "15070" and r[3] == "INVITE"]
+assert out and all(r[1] not in (tcp_port, tls_port) for r in out), f"to bob: {out}"
+assert len(tls) + len(tcp) == len(rows), f"other ports: {rows}"
+def ladder(seen, want):
+    i = 0
+    for s in seen:
+        if i < len(want) and s == want[i]:
+            i += 1
+    return i == len(want)
+assert ladder(tcp, ["REGISTER", "200", "INVITE", "INVITE", "180", "180", "200", "200", "ACK",
+                    "ACK", "BYE", "BYE", "200", "200"]), f"TCP ladder {tcp}"
+assert ladder(tls, ["REGISTER", "INVITE", "INVITE", "200", "200", "ACK", "ACK", "BYE", "BYE",
+                    "200", "200"]), f"TLS ladder {tls}"
+assert flags == 0, f"{flags} frame(s) with TCP analysis flags (gaps in the numbering)"
+print("trace ok:", len(tcp), "TCP and", len(tls), "TLS messages")
+PY
+}
+
 # a UDP phone (SIPp) calls one registered over TLS: reached over its flow
 test_udp_caller_tls_callee_both_hang_ups() {
     start_proxy || return 1

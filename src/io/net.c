@@ -180,7 +180,8 @@ int net_retarget(void *ctx, struct sb_dest *dest, int transport)
 void net_send(void *ctx, const struct sb_dest *dest, const char *data, size_t len)
 {
     struct net *n = ctx;
-    sip_trace_record(n->deps.trace, &dest->local.addr, &dest->peer, data, len);
+    if (dest->transport == SB_UDP) /* stream threads record what they send */
+        sip_trace_record(n->deps.trace, &dest->local.addr, &dest->peer, NULL, data, len);
     if (!n->deps.udp) {
         if (n->deps.capture)
             n->deps.capture(n->deps.capture_ctx, dest, data, len);

@@ -78,6 +78,8 @@ struct conn {
     uint32_t slot;
     struct sb_addr peer;
     struct sb_local local;
+    struct sb_addr wire;          /* our end as the kernel has it: the trace's */
+    uint32_t trace_in, trace_out; /* bytes each way, the trace's TCP numbers */
     SSL *ssl;
     char *in; /* unframed bytes; NULL while there are none */
     size_t in_len, in_cap;
@@ -285,6 +287,8 @@ static struct conn *conn_new(struct io_thread *io, int fd, int transport,
     c->transport = (uint8_t)transport;
     c->peer = *peer;
     c->local = *local;
+    c->wire = local->addr;
+    c->trace_in = c->trace_out = 1;
     c->active_ms = c->started_ms = now;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = c->id};
     if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -474,6 +478,26 @@ static const char *queue_full(const struct stream *s, const struct conn *c, size
     return all + len > cfg->tcp_queue_total_limit ? "queue_total_limit" : NULL;
 }
 
+/* Only bytes that are no CRLF keep-alive or pong (RFC 5626 §4.4.1). */
+static bool is_keepalive(const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (data[i] != '\r' && data[i] != '\n')
+            return false;
+    return true;
+}
+
+/* The trace (if any) gets what @c sends as a TCP segment continuing the
+ * connection's byte count; keep-alives are counted, not written. */
+static void trace_out(struct io_thread *io, struct conn *c, const char *data, size_t len)
+{
+    if (io->s->trace && !is_keepalive(data, len)) {
+        struct sip_trace_seg seg = {c->trace_out, c->trace_in};
+        sip_trace_record(io->s->trace, &c->wire, &c->peer, &seg, data, len);
+    }
+    c->trace_out += (uint32_t)len;
+}
+
 /* Queues @k (taken) on @c. A peer that lets more than the write queue
  * limits pile up does not read: it is dropped, not allowed to grow our
  * memory (nor can one address's many connections, or everyone's
@@ -494,6 +518,7 @@ static bool conn_queue(struct io_thread *io, struct conn *c, struct chunk *k, ui
         conn_close(io, c);
         return false;
     }
+    trace_out(io, c, k->data, k->len);
     k->next = NULL;
     k->off = 0;
     if (c->out_tail)
@@ -559,6 +584,9 @@ static struct conn *conn_connect(struct io_thread *io, const struct sb_dest *des
     }
     c->outgoing = true;
     c->state = CONN_CONNECTING;
+    struct sb_addr here = {.len = sizeof(here.ss)};
+    if (getsockname(fd, (struct sockaddr *)&here.ss, &here.len) == 0)
+        c->wire = here; /* the port connect() chose */
     epoll_set(io, c, true);
     sb_count(&io->counters, SB_CNT_STREAM_CONNECTED);
     return c;
@@ -702,10 +730,8 @@ static void reply_on(struct io_thread *io, struct conn *c, osip_message_t *req, 
         osip_message_set_header(resp, "Warning", warning);
     }
     reasons_apply(io->s->reasons, resp);
-    if (sipmsg_serialize(resp, &text, &len) == 0) {
-        sip_trace_record(io->s->trace, &c->local.addr, &c->peer, text, len);
+    if (sipmsg_serialize(resp, &text, &len) == 0)
         conn_say(io, c, text, len, now);
-    }
     osip_free(text);
     osip_message_free(resp);
 }
@@ -743,7 +769,11 @@ static bool handle_message(struct io_thread *io, struct conn *c, char *buf, size
 {
     struct ingress got;
     sb_count(&io->counters, SB_CNT_STREAM_MESSAGES);
-    sip_trace_record(io->s->trace, &c->peer, &c->local.addr, buf, len);
+    if (io->s->trace) {
+        struct sip_trace_seg seg = {c->trace_in, c->trace_out};
+        sip_trace_record(io->s->trace, &c->peer, &c->wire, &seg, buf, len);
+    }
+    c->trace_in += (uint32_t)len;
     char saved = buf[len]; /* ingress_parse writes a NUL there */
     enum ingress_kind kind = ingress_parse(buf, len, &c->peer, &got);
     buf[len] = saved;
@@ -796,6 +826,7 @@ static bool conn_frames(struct io_thread *io, struct conn *c, uint64_t now)
         c->scan = (struct stream_scan){0};
         if (f.kind == STREAM_FRAME_PING) {
             sb_count(&io->counters, SB_CNT_KEEPALIVES);
+            c->trace_in += (uint32_t)f.skip;
             if (!conn_say(io, c, "\r\n", 2, now)) /* the pong, RFC 5626 §4.4.1 */
                 return false;
             off += f.skip;
@@ -806,6 +837,7 @@ static bool conn_frames(struct io_thread *io, struct conn *c, uint64_t now)
             continue;
         }
         if (f.kind == STREAM_FRAME_PONG) {
+            c->trace_in += (uint32_t)f.skip;
             off += f.skip;
             continue;
         }

@@ -247,7 +247,7 @@ static void reply_direct(struct listener *l, int fd, const struct sb_local *loca
             c->cmsg_len = CMSG_LEN(sizeof(info));
             memcpy(CMSG_DATA(c), &info, sizeof(info));
         }
-        sip_trace_record(l->transport->trace, &local->addr, &dst, text, len);
+        sip_trace_record(l->transport->trace, &local->addr, &dst, NULL, text, len);
         if (sendmsg(fd, &h, 0) < 0)
             sb_count(&l->counters, SB_CNT_SEND_ERRORS);
     }
@@ -392,7 +392,8 @@ static void drain_socket(struct listener *l, unsigned index)
                 continue;
             }
             local_from_msg(la, index, h, &local);
-            sip_trace_record(t->trace, &src, &local.addr, l->iov[i].iov_base, l->msgs[i].msg_len);
+            sip_trace_record(t->trace, &src, &local.addr, NULL, l->iov[i].iov_base,
+                             l->msgs[i].msg_len);
             handle_datagram(l, fd, l->iov[i].iov_base, l->msgs[i].msg_len, &src, &local);
         }
         /* after each batch, not after the socket is drained: under load
