@@ -382,6 +382,13 @@ test_escaped_users_are_distinct_bindings() {
     expect_count "bindings listed" "$(grep -c '^Contact:' "$DIR/reply.txt")" 2 && stop_proxy
 }
 
+# RFC 4475's valid messages with NULs (escnull, intmeth): answered or
+# forwarded as valid, their escaped NULs byte for byte in what leaves.
+test_rfc4475_nuls_pass_byte_for_byte() {
+    start_proxy || return 1
+    python3 "$HERE/rfc4475_valid.py" "$IP" "$PROXY_PORT" >>"$DIR/test.log" 2>&1 && stop_proxy
+}
+
 # RFC 3261 §16.6: the proxy does not touch a body. A multipart body and a
 # binary one (NULs, bytes that look like SIP) reach the callee, and the
 # callee's reach the caller, byte for byte (tests/body_relay.py compares

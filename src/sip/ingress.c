@@ -11,7 +11,9 @@
 #include <osipparser2/osip_message.h>
 #include <osipparser2/osip_port.h>
 
+#include "switchboard/error.h"
 #include "switchboard/sip_msg.h"
+#include "switchboard/sip_nul.h"
 
 #define SALVAGE_MAX 8192 /* the headers a reply needs, rebuilt */
 
@@ -234,17 +236,10 @@ static enum ingress_kind reject_unparsable(const char *buf, size_t len, const st
     return INGRESS_REJECT;
 }
 
-enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src,
-                                struct ingress *out)
+/* ingress_parse() on @buf, a NUL after its @len bytes. */
+static enum ingress_kind parse_text(char *buf, size_t len, const struct sb_addr *src,
+                                    struct ingress *out)
 {
-    out->msg = NULL;
-    out->code = 0;
-    out->why = NULL;
-    out->raw_contacts = NULL;
-    out->raw_contact_count = 0;
-    if (sipmsg_is_keepalive(buf, len))
-        return INGRESS_KEEPALIVE;
-    buf[len] = '\0';
     osip_message_t *msg = NULL;
     if (osip_message_init(&msg) != 0)
         return INGRESS_DROP;
@@ -273,4 +268,46 @@ enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src
     }
     osip_message_free(msg);
     return INGRESS_DROP;
+}
+
+/* A parsed message refused after all (@why): answered 400 when a reply
+ * is possible, else dropped. */
+static enum ingress_kind refuse_parsed(struct ingress *out, const char *why)
+{
+    osip_message_t *msg = out->msg;
+    free(out->raw_contacts);
+    out->raw_contacts = NULL;
+    out->raw_contact_count = 0;
+    out->code = 400;
+    out->why = why;
+    if (MSG_IS_REQUEST(msg) && !MSG_IS_ACK(msg) && osip_list_size(&msg->vias) > 0)
+        return INGRESS_REJECT;
+    osip_message_free(msg);
+    out->msg = NULL;
+    return INGRESS_DROP;
+}
+
+enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src,
+                                struct ingress *out)
+{
+    out->msg = NULL;
+    out->code = 0;
+    out->why = NULL;
+    out->raw_contacts = NULL;
+    out->raw_contact_count = 0;
+    if (sipmsg_is_keepalive(buf, len))
+        return INGRESS_KEEPALIVE;
+    buf[len] = '\0';
+    char *hidden = NULL;
+    const char *refused = NULL;
+    size_t hidden_len = 0;
+    int rc = sipnul_hide(buf, len, &hidden, &hidden_len, &refused);
+    if (rc == SB_ENOMEM)
+        return INGRESS_DROP; /* the sender retransmits */
+    enum ingress_kind kind = hidden ? parse_text(hidden, hidden_len, src, out)
+                                    : parse_text(buf, len, src, out);
+    free(hidden);
+    if (refused && kind == INGRESS_MESSAGE)
+        kind = refuse_parsed(out, refused); /* it holds our markers (sip_nul.h) */
+    return kind;
 }

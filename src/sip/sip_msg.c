@@ -1,5 +1,6 @@
 /* Helpers over libosip2 messages. See include/switchboard/sip_msg.h. */
 #include "switchboard/sip_msg.h"
+#include "switchboard/sip_nul.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -257,6 +258,8 @@ static int serialize_raw(osip_message_t *msg, osip_body_t *body, char **out, siz
     *len = base + (size_t)cl_len + body->length;
     text[*len] = '\0';
     osip_free(head);
+    if (memchr(text, '%', base) || memchr(text, '\xff', base))
+        *len = sipnul_show(text, *len, base);
     *out = text;
     return 0;
 }
@@ -272,6 +275,8 @@ int sipmsg_serialize(osip_message_t *msg, char **out, size_t *len)
     osip_message_force_update(msg);
     if (osip_message_to_str(msg, out, len) != 0)
         return SB_EMALFORMED;
+    if (memchr(*out, '%', *len) || memchr(*out, '\xff', *len))
+        *len = sipnul_show(*out, *len, sipnul_head_length(*out, *len));
     return 0;
 }
 
