@@ -530,10 +530,21 @@ test_fork_linphone_and_baresip() {
 
 # --- TCP and TLS (README "TCP and TLS") ---------------------------------------
 
+# readme_tls_recipe DIR: runs the README's certificate recipe (the block
+# after its "tls-recipe" marker) in DIR as a user would, for our address.
+readme_tls_recipe() {
+    local dir=$1 readme=$HERE/../README.md
+    mkdir -p "$dir"
+    sed -n '/^<!-- tls-recipe:/,/^```$/p' "$readme" | sed '1,2d;$d' |
+        sed "1s/^ADDR=[^ ]*/ADDR=$IP/" >"$dir/recipe.sh"
+    grep -q "^ADDR=$IP " "$dir/recipe.sh" || { log "no TLS recipe found in the README"; return 1; }
+    (cd "$dir" && bash -e recipe.sh >recipe.log 2>&1) || { log "the README's TLS recipe failed"; return 1; }
+}
+
 # start_stream_proxy: UDP and TCP on PROXY_PORT, TLS on PROXY_PORT + 1 with
-# a certificate from a CA this test made.
+# the certificate the README's recipe makes.
 start_stream_proxy() {
-    make_test_ca "$DIR/ca" || return 1
+    readme_tls_recipe "$DIR/ca" || return 1
     printf '[tls]\ncertificate = %s\nkey = %s\n' "$DIR/ca/cert.pem" "$DIR/ca/key.pem" >"$DIR/tls.conf"
     start_proxy -c "$DIR/tls.conf" -l "tcp:$IP:$PROXY_PORT" -l "tls:$IP:$((PROXY_PORT + 1))" "$@"
 }
