@@ -111,8 +111,12 @@ static int route_source(struct net *n, const struct sb_addr *peer, uint64_t now,
         ((struct sockaddr_in *)&probe_peer.ss)->sin_port = htons(5060);
     if (v6 && ((struct sockaddr_in6 *)&probe_peer.ss)->sin6_port == 0)
         ((struct sockaddr_in6 *)&probe_peer.ss)->sin6_port = htons(5060);
-    /* connect() on UDP sends nothing: it only looks the route up */
-    if (n->probe[v6] < 0 ||
+    /* connect() on UDP sends nothing: it only looks the route up. Linux
+     * keeps the source address of the first connect on a later one, so
+     * the last is undone first (AF_UNSPEC: "disconnect", which forgets
+     * the source the kernel chose) */
+    static const struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    if (n->probe[v6] < 0 || connect(n->probe[v6], &unspec, sizeof(unspec)) != 0 ||
         connect(n->probe[v6], (const struct sockaddr *)&probe_peer.ss, probe_peer.len) != 0)
         return SB_ESYS;
     source->len = sizeof(source->ss);
