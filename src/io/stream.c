@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1218,10 +1219,24 @@ static int listen_open(struct stream *s, unsigned index)
     return 0;
 }
 
+/* Where a thread's connection numbers start: random, so that the ids a
+ * Record-Route's flow token or a stored binding kept from an earlier
+ * process never name a connection of this one (seq has 36 bits; a new
+ * process meets an old id with odds of 2^-35 per id). Never 0: an id
+ * must not look like a listener's epoll tag. */
+static uint64_t first_seq(void)
+{
+    uint64_t seq = 0;
+    if (getrandom(&seq, sizeof(seq), 0) != sizeof(seq))
+        seq = (uint64_t)sb_now_ns();
+    return (seq & ((UINT64_C(1) << (63 - SLOT_BITS - THREAD_BITS)) - 1)) | 1;
+}
+
 static int thread_init(struct stream *s, struct io_thread *io, unsigned index)
 {
     io->s = s;
     io->index = index;
+    io->seq = first_seq();
     io->epfd = -1;
     for (size_t i = 0; i < SB_MAX_LISTEN; i++)
         io->listen_fds[i] = -1;
