@@ -177,6 +177,22 @@ test_ring_timeout_makes_a_missed_call() {
         journal_says "j['outcome']=='missed' and j['status']==480" && stop_proxy
 }
 
+# A group with a member whose phone registered over TCP and whose
+# connection is gone (it went away, or our restart after kill -9): that
+# branch fails at once (its Contact refuses a new connection) while carol
+# rings; the caller's CANCEL still gets 487 on the INVITE, and the journal
+# says "cancelled", not the dead branch's 480.
+test_cancel_with_a_dead_flow_in_the_group() {
+    start_proxy '[extensions]\n300 = duo\n[groups]\nduo = all: bob, carol\n' \
+        -l "tcp:$IP:$PROXY_PORT" || return 1
+    sipp_run reg-bob register.xml "${PORT[bob]}" bob -t t1 || return 1
+    phone carol uas_ring_until_cancel.xml || return 1
+    call 300 uac_cancel_while_ringing.xml && phone_done carol &&
+        expect_count "CANCELs to carol" "$(count_received carol CANCEL)" 1 || return 1
+    stop_proxy &&
+        journal_says "j['outcome']=='cancelled' and j['status']==487 and j['hung_up_by']=='caller'"
+}
+
 # A forward loop is refused at start naming the circle; one made through a
 # group is cut at run time: nobody rings twice
 test_forward_loops_are_refused_or_cut() {

@@ -829,7 +829,9 @@ static void send_best(struct proxy_context *ctx)
     int code = ctx->best_code;
     if (ctx->timed_out && (code == 0 || code == 408 || code == 487)) {
         txn_server_respond_code(st, 408, NULL); /* Timer C: nobody answered */
-    } else if (ctx->cancelled && (code == 0 || code == 408)) {
+    } else if (ctx->cancelled && code < 600) {
+        /* the caller gave up: whatever the branches said short of a 6xx
+         * (a dead flow's 480, a 408), the INVITE was cancelled (§9.2) */
         txn_server_respond_code(st, 487, NULL);
     } else if (code == 0) {
         txn_server_respond_code(st, 408, NULL);
