@@ -19,10 +19,10 @@
  * connection to its address, or open one.
  *
  * Every in-dialog request comes back with that URI in its Route. A request
- * that came *from* one side's mapping goes on to the other side's mapping
- * (or, if the other side is not behind NAT, by its Request-URI); a request
- * from anywhere else goes to the one mapping there is (RFC 5626 §5.3:
- * "not from the flow: forward over the flow").
+ * from one side goes on to the other side's mapping (or, if the other side
+ * is not behind NAT, by its Request-URI); which side sent it is told by the
+ * tags its Route's signature verified with, not by the connection it came
+ * over, which a phone that reconnected has changed.
  * Pure functions; any thread. */
 #ifndef SWITCHBOARD_FLOW_H
 #define SWITCHBOARD_FLOW_H
@@ -51,10 +51,13 @@ int flow_token_format(const struct flow_side *a, const struct flow_side *b, char
  * SB_ENOTFOUND when @user is not a flow token. */
 int flow_token_parse(const char *user, struct flow_side *a, struct flow_side *b);
 
-/* Where an in-dialog request that came from @from goes (@from's conn is
- * the connection it came over, 0 for UDP): the other side's flow, or NULL
- * to route it by its Request-URI. */
-const struct flow_side *flow_token_target(const struct flow_side *from, const struct flow_side *a,
+/* Where an in-dialog request goes: from side A (the dialog's caller:
+ * @from_a, which the Route's signature tells, record_route.h) to B's
+ * flow, from B to A's; NULL when that side has none (by its Request-URI).
+ * The direction, not the connection a request came over, decides: a
+ * phone that reconnected (our restart, a roam, a NAT that timed out)
+ * sends over a new one, and must reach its peer, never its own old flow. */
+const struct flow_side *flow_token_target(bool from_a, const struct flow_side *a,
                                           const struct flow_side *b);
 
 /* Same IP and port? */

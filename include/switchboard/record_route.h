@@ -68,9 +68,13 @@ int record_route_resign(const struct secret *s, osip_uri_t *uri,
 
 /* Does @uri carry a signature we made for this dialog (b->tag or @to_tag,
  * either may be NULL, being the tag of its creator) and b->target, issued
- * at most @max_age_s seconds before @now_s? */
+ * at most @max_age_s seconds before @now_s? When it does, *@from_creator
+ * (may be NULL) says which tag it was: b->tag (the request's From tag)
+ * means the request comes from the side that created the dialog (its
+ * caller), @to_tag from the other side: the direction of an in-dialog
+ * request, whichever connection it came over. */
 bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
                          const struct record_route_binding *b, const char *to_tag,
-                         uint64_t now_s, uint64_t max_age_s);
+                         uint64_t now_s, uint64_t max_age_s, bool *from_creator);
 
 #endif

@@ -157,26 +157,9 @@ bool flow_addr_equal(const struct sb_addr *x, const struct sb_addr *y)
     return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
 }
 
-/* Did a request from @from come over @side's flow? Over a stream the
- * connection says it; a side we opened a connection to (id unknown when
- * the dialog began: 0) is recognised by its address, as over UDP. */
-static bool from_side(const struct flow_side *from, const struct flow_side *side)
-{
-    if (!side->present || from->transport != side->transport)
-        return false;
-    if (side->transport != SB_UDP && side->conn)
-        return from->conn == side->conn;
-    return flow_addr_equal(&from->addr, &side->addr);
-}
-
-const struct flow_side *flow_token_target(const struct flow_side *from, const struct flow_side *a,
+const struct flow_side *flow_token_target(bool from_a, const struct flow_side *a,
                                           const struct flow_side *b)
 {
-    if (from_side(from, a))
-        return b->present ? b : NULL; /* from side A: on to B's flow, or by R-URI */
-    if (from_side(from, b))
-        return a->present ? a : NULL;
-    if (a->present != b->present)
-        return a->present ? a : b; /* from the side without a flow */
-    return NULL;
+    const struct flow_side *to = from_a ? b : a;
+    return to->present ? to : NULL; /* the other side's flow, or by R-URI */
 }

@@ -130,7 +130,8 @@ struct proxy_target {
 /* The flow token of the Route of ours a request came back with (flow.h). */
 struct route_flow {
     bool present;
-    struct flow_side a, b;
+    struct flow_side a, b; /* the caller's side, the callee's */
+    bool from_caller;      /* the request comes from side a (its signature says) */
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -208,7 +209,7 @@ struct route_info {
  * remote target @target (where @req goes: its Request-URI, or the last
  * Route a strict router left), within the maximum call length? */
 static bool our_signature(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri,
-                          const osip_uri_t *target)
+                          const osip_uri_t *target, bool *from_caller)
 {
     char call_id[512], where[300];
     if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0)
@@ -217,7 +218,7 @@ static bool our_signature(const struct proxy *p, const osip_message_t *req, cons
     struct record_route_binding b = {.call_id = call_id, .tag = sipmsg_from_tag(req),
                                      .target = where};
     return record_route_signed(p->env.secret, uri, &b, sipmsg_to_tag(req), (uint64_t)time(NULL),
-                               p->env.config->max_call_length);
+                               p->env.config->max_call_length, from_caller);
 }
 
 /* Where @req goes once the Routes naming us are gone: the last Route when
@@ -236,14 +237,17 @@ static const osip_uri_t *remote_target(const osip_message_t *req, bool strict)
 static void note_route(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri,
                        const osip_uri_t *target, struct route_info *info)
 {
-    if (!our_signature(p, req, uri, target)) {
+    bool from_caller = false;
+    if (!our_signature(p, req, uri, target, &from_caller)) {
         info->forged = true;
         return;
     }
     info->signed_route = true;
     struct route_flow *flow = &info->flow;
-    if (!flow->present && uri->username)
+    if (!flow->present && uri->username) {
         flow->present = flow_token_parse(uri->username, &flow->a, &flow->b) == 0;
+        flow->from_caller = from_caller;
+    }
 }
 
 /* §16.4: did a strict router put our Record-Route URI (ours, ;lr, signed
@@ -578,10 +582,10 @@ static osip_message_t *auth_answer(struct proxy *p, const struct sb_inbound *in,
 static bool follows_our_route(const struct proxy *p, const osip_message_t *req)
 {
     if (strict_routed_to_us(p, req))
-        return our_signature(p, req, req->req_uri, remote_target(req, true));
+        return our_signature(p, req, req->req_uri, remote_target(req, true), NULL);
     osip_route_t *top = osip_list_get(&req->routes, 0);
     return top && identity_is_local_uri(p->env.identity, top->url) &&
-           our_signature(p, req, top->url, req->req_uri);
+           our_signature(p, req, top->url, req->req_uri, NULL);
 }
 
 /* RFC 3261 §22.3: with require = all, every request proves who sent it
@@ -1608,6 +1612,22 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
     registrar_set_free(set);
 }
 
+/* Can an in-dialog request still go over @side's flow? A connection that
+ * is gone (our restart, the phone's roam or NAT timeout) cannot carry it;
+ * then, rather than 430 at once (RFC 5626 §5.3), the request goes to its
+ * remote target @ruri when that names the very address the flow came
+ * from (a phone on our network, reached by a new connection to its
+ * Contact). A private Contact behind NAT is never tried: its address may
+ * be somebody else's here. */
+static bool flow_usable(const struct proxy *p, const struct flow_side *side, const osip_uri_t *ruri)
+{
+    if (side->transport == SB_UDP || !side->conn || net_conn_alive(p->env.net, side->conn))
+        return true;
+    struct sb_addr contact;
+    return !(ruri && sipmsg_uri_to_addr(ruri, &contact) == 0 &&
+             sipmsg_addr_same_ip(&contact, &side->addr));
+}
+
 /* The next hop of a request that is not for our users: the first Route;
  * else the flow our Record-Route's token names for it (a UA behind NAT,
  * whose Request-URI is a private Contact, or one reached over its
@@ -1620,9 +1640,12 @@ static int next_hop(struct proxy *p, const osip_message_t *fwd, const struct rou
     t->checked = true;
     t->unsent_code = 503;
     osip_route_t *route = osip_list_get(&fwd->routes, 0);
-    struct flow_side from = inbound_flow(in, true);
     const struct flow_side *side =
-        !route && flow->present ? flow_token_target(&from, &flow->a, &flow->b) : NULL;
+        !route && flow->present ? flow_token_target(flow->from_caller, &flow->a, &flow->b) : NULL;
+    if (side && !flow_usable(p, side, fwd->req_uri)) {
+        side = NULL; /* gone: the phone's own Contact, new connection */
+        t->unsent_code = 430;
+    }
     if (side) {
         t->dest.transport = side->transport;
         t->dest.peer = side->addr;

@@ -118,7 +118,7 @@ static bool fresh(const char *issued, uint64_t now_s, uint64_t max_age_s)
 
 bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
                          const struct record_route_binding *b, const char *to_tag,
-                         uint64_t now_s, uint64_t max_age_s)
+                         uint64_t now_s, uint64_t max_age_s, bool *from_creator)
 {
     const char *sig = param_value(uri, RECORD_ROUTE_SIG_PARAM);
     const char *issued = param_value(uri, RECORD_ROUTE_TIME_PARAM);
@@ -130,8 +130,11 @@ bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
         if (!tags[i])
             continue;
         sign(s, b, tags[i], uri->username, issued, want);
-        if (secret_equal(want, sig, SIG_TEXT - 1))
-            return true;
+        if (!secret_equal(want, sig, SIG_TEXT - 1))
+            continue;
+        if (from_creator)
+            *from_creator = i == 0; /* its From tag made the dialog */
+        return true;
     }
     return false;
 }

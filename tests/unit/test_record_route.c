@@ -64,7 +64,7 @@ static bool verifies(const osip_uri_t *uri, const char *id, const char *from_tag
                      const char *to_tag, const char *target, uint64_t now)
 {
     struct record_route_binding b = bind_to(id, from_tag, target, 0);
-    return record_route_signed(secret, uri, &b, to_tag, now, DAY / 2);
+    return record_route_signed(secret, uri, &b, to_tag, now, DAY / 2, NULL);
 }
 
 Test(record_route, verifies_both_ways_for_its_dialog_only)
@@ -81,6 +81,14 @@ Test(record_route, verifies_both_ways_for_its_dialog_only)
     cr_assert_not(verifies(uri, "call-2@h", "alice-tag", NULL, "10.0.0.3:5080", NOW),
                   "another dialog");
     cr_assert_not(verifies(uri, "call-1@h", "mallory", "forged", "10.0.0.3:5080", NOW));
+    /* which tag verified is the request's direction */
+    bool from_creator = false;
+    struct record_route_binding caller = bind_to("call-1@h", "alice-tag", "10.0.0.3:5080", 0);
+    cr_assert(record_route_signed(secret, uri, &caller, "bob-tag", NOW, DAY, &from_creator));
+    cr_assert(from_creator, "alice's From tag made the dialog: from the caller");
+    struct record_route_binding callee = bind_to("call-1@h", "bob-tag", "10.0.0.3:5080", 0);
+    cr_assert(record_route_signed(secret, uri, &callee, "alice-tag", NOW, DAY, &from_creator));
+    cr_assert_not(from_creator, "alice's tag is the To tag: from the callee");
     osip_uri_free(uri);
 }
 
@@ -158,7 +166,7 @@ Test(record_route, a_forged_or_altered_route_does_not_verify)
     cr_assert_eq(secret_from_bytes(key, sizeof(key), &other), 0);
     uri = uri_of(rr);
     struct record_route_binding ob = bind_to("c", "t", "x:", 0);
-    cr_assert_not(record_route_signed(other, uri, &ob, NULL, NOW, DAY), "another secret");
+    cr_assert_not(record_route_signed(other, uri, &ob, NULL, NOW, DAY, NULL), "another secret");
     osip_uri_free(uri);
     secret_free(other);
 }
