@@ -239,6 +239,43 @@ print("trace ok:", len(tcp), "TCP and", len(tls), "TLS messages")
 PY
 }
 
+# api_connection USER: the "connection" of USER's first binding in the
+# admin API ("open", "none", null for UDP)
+api_connection() {
+    curl -s "http://$IP:$ADMIN_PORT/api/registrations?user=$1" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["registrations"][0]["connection"])'
+}
+
+# A TCP binding outlives its connection: kill -9 and a restart on the same
+# store bring it back without one. The admin API says so ("none", where a
+# live TLS phone says "open"), and a call to it rings at once over a new
+# connection to its Contact (SIPp listens there), no new REGISTER needed.
+test_tcp_binding_reached_after_kill9() {
+    ADMIN_PORT=$((PROXY_PORT + 3))
+    start_proxy --store "$DIR/reg.db" --admin "$IP:$ADMIN_PORT" || return 1
+    sipp_run reg register.xml 15070 bob -t t1 -max_socket 100 || return 1
+    ua callee callee --proxy "$IP:$TLS_PORT" --transport tls --user carol --hangup peer
+    local carol=$UA_PID
+    wait_for_line "$DIR/callee.out" registered || return 1
+    local open
+    open=$(api_connection carol)
+    [ "$open" = open ] || { log "carol, connected over TLS, is '$open' in the API"; return 1; }
+    kill "$carol" 2>/dev/null
+    wait "$carol" 2>/dev/null
+    kill -9 "$PROXY_PID"
+    wait "$PROXY_PID" 2>/dev/null
+    mv "$DIR/proxy.log" "$DIR/proxy-before.log"
+    start_proxy --store "$DIR/reg.db" --admin "$IP:$ADMIN_PORT" || return 1
+    local state
+    state=$(api_connection bob)
+    [ "$state" = none ] || { log "bob's binding after the restart is '$state', not none"; return 1; }
+    sipp_start callee uas_answer_wait_bye.xml 15070 bob -t t1 -max_socket 100
+    local callee=$SIPP_PID
+    sleep 0.3
+    sipp_run caller uac_call_caller_hangs_up.xml 15080 bob && sipp_wait callee "$callee" &&
+        received_over callee TCP && stop_proxy
+}
+
 # a UDP phone (SIPp) calls one registered over TLS: reached over its flow
 test_udp_caller_tls_callee_both_hang_ups() {
     start_proxy || return 1

@@ -87,11 +87,27 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct reply *r)
 
 struct reg_walk {
     struct sb_buf *b;
+    const struct stream *streams; /* NULL: no TCP/TLS */
     const char *user; /* "" = everyone */
     uint64_t now_ms;
     bool text;
     size_t users, contacts;
 };
+
+/* A TCP/TLS binding's connection, as JSON: "open" while the one it
+ * registered over lives; "none" when it is gone (our restart, the phone
+ * went away): a call opens a new connection to its Contact, unless it is
+ * behind NAT, until it registers again; "remote" when another switchboard
+ * sharing the store holds it. null for UDP. */
+static const char *connection_state(const struct reg_walk *w, const struct registrar_binding *x)
+{
+    if (x->transport == SB_UDP)
+        return "null";
+    if (x->node)
+        return "\"remote\"";
+    return x->conn && w->streams && stream_conn_alive(w->streams, x->conn) ? "\"open\""
+                                                                           : "\"none\"";
+}
 
 static void reg_json(struct reg_walk *w, const char *aor, const struct registrar_binding *x)
 {
@@ -110,7 +126,7 @@ static void reg_json(struct reg_walk *w, const char *aor, const struct registrar
     json_string(w->b, x->instance);
     sb_buf_puts(w->b, ",\"node\":"); /* shared store: the switchboard it registered at */
     json_string(w->b, x->node);
-    sb_buf_puts(w->b, "}");
+    sb_buf_printf(w->b, ",\"connection\":%s}", connection_state(w, x));
 }
 
 static void reg_text(struct reg_walk *w, const char *aor, const struct registrar_binding *x)
@@ -145,7 +161,8 @@ static void reg_visit(void *arg, const char *aor, const struct registrar_binding
 
 static void get_registrations(struct admin *a, const struct admin_params *p, struct reply *r)
 {
-    struct reg_walk w = {.b = &r->body, .user = p->user, .now_ms = sb_now_ms(), .text = p->text};
+    struct reg_walk w = {.b = &r->body, .streams = a->deps.streams, .user = p->user,
+                         .now_ms = sb_now_ms(), .text = p->text};
     if (p->text)
         sb_buf_printf(&r->body, "%-16s %-40s %-22s %-4s %8s  %s\n", "USER", "CONTACT", "SOURCE",
                       "VIA", "EXPIRES", "USER-AGENT");
