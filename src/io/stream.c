@@ -413,6 +413,27 @@ static void conn_fail(struct io_thread *io, struct conn *c)
     conn_close(io, c);
 }
 
+/* Only bytes that are no CRLF keep-alive or pong (RFC 5626 §4.4.1). */
+static bool is_keepalive(const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (data[i] != '\r' && data[i] != '\n')
+            return false;
+    return true;
+}
+
+/* The trace (if any) gets what @c sends, once its first bytes left, as a
+ * TCP segment continuing the connection's byte count; keep-alives are
+ * counted, not written. */
+static void trace_out(struct io_thread *io, struct conn *c, const char *data, size_t len)
+{
+    if (io->s->trace && !is_keepalive(data, len)) {
+        struct sip_trace_seg seg = {c->trace_out, c->trace_in};
+        sip_trace_record(io->s->trace, &c->wire, &c->peer, &seg, data, len);
+    }
+    c->trace_out += (uint32_t)len;
+}
+
 /* Writes what is queued until the socket is full. Returns false when the
  * connection was closed. */
 static bool conn_flush(struct io_thread *io, struct conn *c, uint64_t now)
@@ -445,6 +466,8 @@ static bool conn_flush(struct io_thread *io, struct conn *c, uint64_t now)
             }
         }
         c->active_ms = now;
+        if (k->off == 0)
+            trace_out(io, c, k->data, k->len);
         k->off += (size_t)n;
         queued_add(io->s, c, -(ptrdiff_t)n);
         if (k->off < k->len)
@@ -479,26 +502,6 @@ static const char *queue_full(const struct stream *s, const struct conn *c, size
     return all + len > cfg->tcp_queue_total_limit ? "queue_total_limit" : NULL;
 }
 
-/* Only bytes that are no CRLF keep-alive or pong (RFC 5626 §4.4.1). */
-static bool is_keepalive(const char *data, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (data[i] != '\r' && data[i] != '\n')
-            return false;
-    return true;
-}
-
-/* The trace (if any) gets what @c sends as a TCP segment continuing the
- * connection's byte count; keep-alives are counted, not written. */
-static void trace_out(struct io_thread *io, struct conn *c, const char *data, size_t len)
-{
-    if (io->s->trace && !is_keepalive(data, len)) {
-        struct sip_trace_seg seg = {c->trace_out, c->trace_in};
-        sip_trace_record(io->s->trace, &c->wire, &c->peer, &seg, data, len);
-    }
-    c->trace_out += (uint32_t)len;
-}
-
 /* Queues @k (taken) on @c. A peer that lets more than the write queue
  * limits pile up does not read: it is dropped, not allowed to grow our
  * memory (nor can one address's many connections, or everyone's
@@ -519,7 +522,6 @@ static bool conn_queue(struct io_thread *io, struct conn *c, struct chunk *k, ui
         conn_close(io, c);
         return false;
     }
-    trace_out(io, c, k->data, k->len);
     k->next = NULL;
     k->off = 0;
     if (c->out_tail)
