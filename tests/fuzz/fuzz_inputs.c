@@ -148,10 +148,11 @@ static void one_config(const char *text)
 
 static void one_flow_token(const char *text)
 {
-    struct flow_side a, b, from = {.present = true, .transport = SB_TCP, .conn = 0x1100};
-    sipmsg_host_to_addr("192.0.2.1", 5060, &from.addr);
-    if (flow_token_parse(text, &a, &b) == 0)
-        flow_token_target(&from, &a, &b);
+    struct flow_side a, b;
+    if (flow_token_parse(text, &a, &b) == 0) {
+        flow_token_target(true, &a, &b);
+        flow_token_target(false, &a, &b);
+    }
 }
 
 /* 5: a connection's bytes, delivered @data[0] bytes at a time (1-256) into
