@@ -57,7 +57,7 @@ struct app {
     struct auth *auth;   /* NULL: [auth] require = none */
     struct admin *admin; /* NULL: [admin] listen = none */
     struct dialplan_holder *plans;
-    char dnd[4096]; /* the run-time DND list the store kept */
+    char *dnd; /* the run-time DND list the store kept; NULL: none */
 };
 
 static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level, const char *fmt,
@@ -136,9 +136,9 @@ static int load_dialplan(const struct sb_config *cfg, struct dialplan **out)
     return rc;
 }
 
-static size_t dnd_now(void *ctx, char *buf, size_t size)
+static char *dnd_now(void *ctx)
 {
-    return dialplan_holder_dnd_list(ctx, buf, size);
+    return dialplan_holder_dnd_list(ctx);
 }
 
 /* A loaded binding's local address must be one we listen on now. */
@@ -184,17 +184,18 @@ static int open_store_and_secret(struct app *app)
                               .queue_limit = cfg->store_queue_limit,
                               .secret = cfg->auth_secret_file ? NULL : key,
                               .meta_key = "dnd",
-                              .meta_out = app->dnd,
-                              .meta_out_size = sizeof(app->dnd),
+                              .meta_out = &app->dnd,
                               .meta_now = dnd_now,
                               .meta_ctx = app->plans};
     int rc = use_store ? store_start(&o, app->registrar, fix_local, &app->listens, &app->store) : 0;
     if (rc != 0)
         return rc;
-    if (app->dnd[0]) {
+    if (app->dnd && app->dnd[0]) {
         dialplan_holder_load_dnd(app->plans, app->dnd);
         SB_INFO("do-not-disturb kept from before: %s", app->dnd);
     }
+    free(app->dnd);
+    app->dnd = NULL;
     if (cfg->auth_secret_file)
         return secret_from_file(cfg->auth_secret_file, &app->secret);
     if (use_store)

@@ -86,9 +86,10 @@ void dialplan_holder_set(struct dialplan_holder *h, struct dialplan *dp);
 /* Run-time do-not-disturb. */
 bool dialplan_holder_dnd(struct dialplan_holder *h, const char *user);
 int dialplan_holder_set_dnd(struct dialplan_holder *h, const char *user, bool on);
-/* The users DND at run time, comma-separated, into @buf (for the store
- * and the API). Returns the length. */
-size_t dialplan_holder_dnd_list(struct dialplan_holder *h, char *buf, size_t size);
+/* The users DND at run time, comma-separated (for the store and the
+ * API), as a string of its own to free(); NULL when out of memory. Any
+ * number of users, none cut short. */
+char *dialplan_holder_dnd_list(struct dialplan_holder *h);
 /* Replaces the run-time DND set by a comma-separated list (at start-up,
  * from the store). */
 int dialplan_holder_load_dnd(struct dialplan_holder *h, const char *list);

@@ -101,12 +101,13 @@ struct store_options {
     unsigned char *secret;
     bool secret_kept; /* out: the key is in the store (else random, not kept) */
     /* A value kept beside the bindings under @meta_key (the users set DND
-     * at run time): read into @meta_out at start; store_note_meta() keeps
-     * a new one; a resync rewrites what @meta_now says it is now. */
+     * at run time): read at start into *@meta_out (a string to free();
+     * NULL when there is none); store_note_meta() keeps a new one; a resync
+     * rewrites what @meta_now says it is now (a string it gives away, NULL
+     * when out of memory). No size limit but the store's own. */
     const char *meta_key;
-    char *meta_out;
-    size_t meta_out_size;
-    size_t (*meta_now)(void *ctx, char *buf, size_t size);
+    char **meta_out;
+    char *(*meta_now)(void *ctx);
     void *meta_ctx;
 };
 

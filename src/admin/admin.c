@@ -526,9 +526,12 @@ static void set_dnd(struct admin *a, const char *user, bool on, struct reply *r)
         reply_error(r, 500, "out of memory");
         return;
     }
-    char list[4096];
-    dialplan_holder_dnd_list(a->deps.plans, list, sizeof(list));
-    store_note_meta(a->deps.store, "dnd", list);
+    char *list = dialplan_holder_dnd_list(a->deps.plans);
+    if (list)
+        store_note_meta(a->deps.store, "dnd", list);
+    else
+        SB_WARN("admin: out of memory: do-not-disturb for %s is not kept in the store", user);
+    free(list);
     SB_INFO("admin: do-not-disturb %s for %s", on ? "on" : "off", user);
     user_json(a, user, r);
 }

@@ -14,6 +14,7 @@
 
 #include <urcu.h>
 
+#include "switchboard/sip_msg.h"
 #include "switchboard/error.h"
 #include "switchboard/strmap.h"
 #include "tsan_annotate.h"
@@ -791,18 +792,25 @@ int dialplan_holder_set_dnd(struct dialplan_holder *h, const char *user, bool on
     return 0;
 }
 
-size_t dialplan_holder_dnd_list(struct dialplan_holder *h, char *buf, size_t size)
+char *dialplan_holder_dnd_list(struct dialplan_holder *h)
 {
-    size_t n = 0;
-    buf[0] = '\0';
+    struct sb_buf b = {0};
     rcu_read_lock();
     const struct dnd_set *d = rcu_dereference(h->dnd);
     tsan_observe(d);
-    for (size_t i = 0; d && i < d->count && n < size; i++)
-        n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? "," : "", d->names[i]);
+    for (size_t i = 0; d && i < d->count; i++) {
+        if (i)
+            sb_buf_puts(&b, ",");
+        sb_buf_puts(&b, d->names[i]);
+    }
     tsan_rcu_read_done(d);
     rcu_read_unlock();
-    return n < size ? n : size - 1;
+    sb_buf_append(&b, "", 1); /* its NUL */
+    if (b.failed) {
+        sb_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
 }
 
 int dialplan_holder_load_dnd(struct dialplan_holder *h, const char *list)

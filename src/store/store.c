@@ -25,6 +25,8 @@
 #include "switchboard/types.h"
 #include "switchboard/wakeq.h"
 
+#define META_MAX (16u << 20) /* the longest value read back (16 MiB) */
+
 #define BATCH_MAX 4096 /* AoRs per transaction */
 
 /* What a note says: an AoR changed here, a value kept beside the
@@ -299,10 +301,11 @@ static void resync(struct store *s)
     store_names_free(&list);
     /* values kept beside the bindings, as they are now: a note about one
      * may have been lost when the queue was full */
-    char value[4096];
     if (rc == 0 && s->opts.meta_key && s->opts.meta_now) {
-        s->opts.meta_now(s->opts.meta_ctx, value, sizeof(value));
-        rc = s->backend.ops->put_meta(s->backend.be, s->opts.meta_key, value, strlen(value));
+        char *value = s->opts.meta_now(s->opts.meta_ctx);
+        rc = value ? s->backend.ops->put_meta(s->backend.be, s->opts.meta_key, value, strlen(value))
+                   : SB_ENOMEM;
+        free(value);
     }
     if (rc == SB_ENOMEM && lost_names) {
         atomic_store(&s->resync, true);
@@ -422,6 +425,27 @@ void store_note_remote(void *arg, const char *aor)
     push_note(arg, NOTE_REMOTE, aor, NULL);
 }
 
+/* The value kept under @key, as a string to free(), however long (the
+ * buffer grows while the backend says it is too small); NULL when there
+ * is none or it cannot be read. */
+static char *read_meta(struct store *s, const char *key)
+{
+    for (size_t size = 4096; size <= META_MAX; size *= 4) {
+        char *buf = malloc(size + 1);
+        if (!buf)
+            return NULL;
+        long n = s->backend.ops->get_meta(s->backend.be, key, buf, size);
+        if (n >= 0) {
+            buf[n] = '\0';
+            return buf;
+        }
+        free(buf);
+        if (n != SB_ERANGE)
+            return NULL;
+    }
+    return NULL;
+}
+
 void store_note_meta(struct store *s, const char *key, const char *value)
 {
     if (s)
@@ -500,11 +524,8 @@ int store_start(struct store_options *o, struct registrar *reg,
     load_all(s, &l);
     if (o->secret)
         keep_secret(s, o);
-    if (o->meta_key && o->meta_out && s->backend.ops) {
-        const struct store_backend_ops *ops = s->backend.ops;
-        long n = ops->get_meta(s->backend.be, o->meta_key, o->meta_out, o->meta_out_size - 1);
-        o->meta_out[n > 0 ? n : 0] = '\0';
-    }
+    if (o->meta_key && o->meta_out && s->backend.ops)
+        *o->meta_out = read_meta(s, o->meta_key);
     s->next_purge_ms = now + s->opts.purge_ms;
     if (pthread_create(&s->thread, NULL, persister_main, s) != 0) {
         store_stop(s);

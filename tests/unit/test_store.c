@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <urcu.h>
 
+#include "switchboard/dialplan.h"
 #include "switchboard/error.h"
 #include "switchboard/log.h"
 #include "switchboard/registrar.h"
@@ -301,4 +302,50 @@ Test(store, an_unopenable_store_does_not_stop_start_up)
     cr_assert_eq(registrar_lookup(reg, "frank", sb_now_ms(), &set), 0, "served from memory");
     registrar_set_free(set);
     store_stop(s);
+}
+
+/* The run-time DND list is kept whole however long: 1500 users (some 12
+ * KiB, three times the buffer it once had) written by a note, rewritten
+ * by a resync from the holder's list, and read back at the next start,
+ * not one name cut short or split. */
+static char *long_dnd_list(void *ctx)
+{
+    struct dialplan_holder *h = ctx;
+    return dialplan_holder_dnd_list(h);
+}
+
+Test(store, a_long_dnd_list_comes_back_whole)
+{
+    struct dialplan_holder *h;
+    cr_assert_eq(dialplan_holder_create(NULL, &h), 0);
+    char user[32];
+    for (int i = 0; i < 1500; i++) {
+        snprintf(user, sizeof(user), "user-%05d", i);
+        cr_assert_eq(dialplan_holder_set_dnd(h, user, true), 0);
+    }
+    char *list = dialplan_holder_dnd_list(h);
+    cr_assert_not_null(list);
+    cr_assert_gt(strlen(list), 12 * 1024 - 1);
+    char *kept = NULL;
+    struct store_options o = {.spec = path, .queue_limit = 65536, .meta_key = "dnd",
+                              .meta_out = &kept, .meta_now = long_dnd_list, .meta_ctx = h};
+    struct store *s;
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    cr_assert_null(kept, "nothing kept yet");
+    store_note_meta(s, "dnd", list);
+    store_stop(s);
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    cr_assert_not_null(kept);
+    cr_assert_str_eq(kept, list);
+    store_stop(s);
+    free(kept);
+    kept = NULL;
+    struct dialplan_holder *back;
+    cr_assert_eq(dialplan_holder_create(NULL, &back), 0);
+    cr_assert_eq(dialplan_holder_load_dnd(back, list), 0);
+    cr_assert(dialplan_holder_dnd(back, "user-00000") && dialplan_holder_dnd(back, "user-01499"));
+    cr_assert_not(dialplan_holder_dnd(back, "user-0149"), "no name cut short");
+    dialplan_holder_destroy(back);
+    dialplan_holder_destroy(h);
+    free(list);
 }
