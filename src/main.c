@@ -410,7 +410,7 @@ static void warn_if_exposed(const struct app *app)
         sipmsg_addr_host(&e->addr, ip, sizeof(ip));
         const char *reach = e->wildcard ? public_interface(pub, sizeof(pub))
                             : nat_addr_kind(ip) == NAT_ADDR_PUBLIC ? ip
-                                                                    : NULL;
+                                                                   : NULL;
         if (reach)
             SB_WARN("%s is reachable from outside (%s is public) and %s: see README "
                     "\"Security\"",

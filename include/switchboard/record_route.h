@@ -74,7 +74,7 @@ int record_route_resign(const struct secret *s, osip_uri_t *uri,
  * caller), @to_tag from the other side: the direction of an in-dialog
  * request, whichever connection it came over. */
 bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
-                         const struct record_route_binding *b, const char *to_tag,
-                         uint64_t now_s, uint64_t max_age_s, bool *from_creator);
+                         const struct record_route_binding *b, const char *to_tag, uint64_t now_s,
+                         uint64_t max_age_s, bool *from_creator);
 
 #endif

@@ -30,11 +30,11 @@
     X(FORGED_ROUTE, "refused: a Route naming us that we did not sign")                             \
     X(PRELOADED_ROUTE, "refused: out of dialog, a Route that is not ours")                         \
     X(FORBIDDEN_TARGET, "refused: a destination on loopback, link-local or our own sockets")       \
-    X(STRAY_UNVERIFIED, "stray responses dropped: their Via was not one we sent")                   \
-    X(UNRESOLVED, "refused: a host name where an address is required")                            \
-    X(REGISTER_QUOTA, "REGISTERs refused: too many users from one address")                       \
-    X(REGISTER_TOO_LARGE, "REGISTERs refused: a binding larger than max_binding_bytes")           \
-    X(REGISTER_RATE, "REGISTERs refused: faster than register_rate from one address")             \
+    X(STRAY_UNVERIFIED, "stray responses dropped: their Via was not one we sent")                  \
+    X(UNRESOLVED, "refused: a host name where an address is required")                             \
+    X(REGISTER_QUOTA, "REGISTERs refused: too many users from one address")                        \
+    X(REGISTER_TOO_LARGE, "REGISTERs refused: a binding larger than max_binding_bytes")            \
+    X(REGISTER_RATE, "REGISTERs refused: faster than register_rate from one address")              \
     X(STREAM_MESSAGES, "messages received over TCP/TLS")                                           \
     X(STREAM_ACCEPTED, "TCP/TLS connections accepted")                                             \
     X(STREAM_CONNECTED, "TCP/TLS connections opened by us")                                        \

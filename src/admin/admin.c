@@ -40,7 +40,7 @@ struct admin {
     struct admin_deps deps;
     struct MHD_Daemon *daemon;
     bool loopback; /* listening on loopback: only loopback Host names */
-    char *token; /* NULL: none asked */
+    char *token;   /* NULL: none asked */
     char url[320];
 };
 
@@ -88,7 +88,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, struct reply *r)
 struct reg_walk {
     struct sb_buf *b;
     const struct stream *streams; /* NULL: no TCP/TLS */
-    const char *user; /* "" = everyone */
+    const char *user;             /* "" = everyone */
     uint64_t now_ms;
     bool text;
     size_t users, contacts;
@@ -161,8 +161,11 @@ static void reg_visit(void *arg, const char *aor, const struct registrar_binding
 
 static void get_registrations(struct admin *a, const struct admin_params *p, struct reply *r)
 {
-    struct reg_walk w = {.b = &r->body, .streams = a->deps.streams, .user = p->user,
-                         .now_ms = sb_now_ms(), .text = p->text};
+    struct reg_walk w = {.b = &r->body,
+                         .streams = a->deps.streams,
+                         .user = p->user,
+                         .now_ms = sb_now_ms(),
+                         .text = p->text};
     if (p->text)
         sb_buf_printf(&r->body, "%-16s %-40s %-22s %-4s %8s  %s\n", "USER", "CONTACT", "SOURCE",
                       "VIA", "EXPIRES", "USER-AGENT");
@@ -204,8 +207,8 @@ static void delete_contact(struct admin *a, const char *user, const char *contac
     struct registrar_change gone = {.remove = true, .binding = *b};
     char call_id[64];
     snprintf(call_id, sizeof(call_id), "admin-%llx", (unsigned long long)sb_now_ns());
-    int rc = registrar_update(a->deps.registrar, user, &gone, 1, false, call_id, 1, sb_now_ms(),
-                              NULL);
+    int rc =
+        registrar_update(a->deps.registrar, user, &gone, 1, false, call_id, 1, sb_now_ms(), NULL);
     if (rc != 0) {
         reply_error(r, 500, sb_strerror(rc));
         return;
@@ -656,8 +659,8 @@ static const char *header(struct MHD_Connection *c, const char *name)
  * that is not loopback on a loopback listener (DNS rebinding), a missing
  * token, a body (no route takes one), a page of another origin asking
  * for a change. Returns true when @r holds the refusal. */
-static bool refused_on_headers(const struct admin *a, struct MHD_Connection *c,
-                               const char *method, struct reply *r)
+static bool refused_on_headers(const struct admin *a, struct MHD_Connection *c, const char *method,
+                               struct reply *r)
 {
     const char *host = header(c, MHD_HTTP_HEADER_HOST);
     const char *length = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -666,8 +669,7 @@ static bool refused_on_headers(const struct admin *a, struct MHD_Connection *c,
         reply_error(r, 403, "this listener answers loopback names only");
     else if (a->token && !admin_bearer_ok(header(c, MHD_HTTP_HEADER_AUTHORIZATION), a->token))
         reply_error(r, 401, "a bearer token is required");
-    else if ((length && strcmp(length, "0") != 0) ||
-             header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+    else if ((length && strcmp(length, "0") != 0) || header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING))
         reply_error(r, 413, "no request here takes a body");
     else if (changes && !admin_origin_ok(header(c, MHD_HTTP_HEADER_ORIGIN), host))
         reply_error(r, 403, "a page of another origin cannot change anything here");

@@ -304,8 +304,8 @@ enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src
     int rc = sipnul_hide(buf, len, &hidden, &hidden_len, &refused);
     if (rc == SB_ENOMEM)
         return INGRESS_DROP; /* the sender retransmits */
-    enum ingress_kind kind = hidden ? parse_text(hidden, hidden_len, src, out)
-                                    : parse_text(buf, len, src, out);
+    enum ingress_kind kind =
+        hidden ? parse_text(hidden, hidden_len, src, out) : parse_text(buf, len, src, out);
     free(hidden);
     if (refused && kind == INGRESS_MESSAGE)
         kind = refuse_parsed(out, refused); /* it holds our markers (sip_nul.h) */

@@ -47,9 +47,9 @@ struct proxy {
     struct proxy_context *contexts; /* every live context, for shutdown */
     struct call_journal *calls;
     struct sb_log_limiter overload_log, refusal_log;
-    enum call_end_hint local_hint; /* what our own answers mean to the journal */
-    unsigned cancels_held;         /* CANCELs past proxy_accept, not yet handled */
-    struct cidr_list forbidden;    /* [proxy] forbidden_targets */
+    enum call_end_hint local_hint;    /* what our own answers mean to the journal */
+    unsigned cancels_held;            /* CANCELs past proxy_accept, not yet handled */
+    struct cidr_list forbidden;       /* [proxy] forbidden_targets */
     struct rate_limit *register_rate; /* REGISTERs per source; NULL: off */
 };
 
@@ -215,8 +215,8 @@ static bool our_signature(const struct proxy *p, const osip_message_t *req, cons
     if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0)
         return false;
     record_route_target(target, where, sizeof(where));
-    struct record_route_binding b = {.call_id = call_id, .tag = sipmsg_from_tag(req),
-                                     .target = where};
+    struct record_route_binding b = {
+        .call_id = call_id, .tag = sipmsg_from_tag(req), .target = where};
     return record_route_signed(p->env.secret, uri, &b, sipmsg_to_tag(req), (uint64_t)time(NULL),
                                p->env.config->max_call_length, from_caller);
 }
@@ -302,8 +302,10 @@ static int push_record_route(const struct proxy *p, osip_message_t *req, int tra
     /* the callee keeps this Route: it leads to the caller's Contact */
     osip_contact_t *contact = osip_list_get(&req->contacts, 0);
     record_route_target(contact ? contact->url : NULL, target, sizeof(target));
-    struct record_route_binding b = {.call_id = call_id, .tag = sipmsg_from_tag(req),
-                                     .target = target, .issued = (uint64_t)time(NULL)};
+    struct record_route_binding b = {.call_id = call_id,
+                                     .tag = sipmsg_from_tag(req),
+                                     .target = target,
+                                     .issued = (uint64_t)time(NULL)};
     if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0 ||
         record_route_format(p->env.secret, transport, host, port, &b, caller, callee, text,
                             sizeof(text)) != 0)
@@ -447,8 +449,7 @@ static bool via_verified(const struct proxy *p, const osip_message_t *resp)
     const osip_via_t *ours = osip_list_get(&resp->vias, 0), *below = osip_list_get(&resp->vias, 1);
     const char *branch = ours ? sipmsg_via_param(ours, "branch") : NULL;
     const char *dot = branch ? strrchr(branch, '.') : NULL;
-    if (!below || !dot || strlen(dot + 1) != VIA_MAC_TEXT - 1 ||
-        (size_t)(dot - branch) >= 96)
+    if (!below || !dot || strlen(dot + 1) != VIA_MAC_TEXT - 1 || (size_t)(dot - branch) >= 96)
         return false;
     char prefix[96], want[VIA_MAC_TEXT];
     memcpy(prefix, branch, (size_t)(dot - branch));
@@ -636,9 +637,8 @@ static bool authorize_register(struct proxy *p, const struct sb_inbound *in, con
         return true;
     char user[256];
     bool named = register_aor_key(in->msg->to->url, false, user, sizeof(user)) == 0;
-    enum auth_result r =
-        auth_check(p->env.auth, in->msg, false, named ? user : NULL, &in->src,
-                   in->transport != SB_UDP, NULL);
+    enum auth_result r = auth_check(p->env.auth, in->msg, false, named ? user : NULL, &in->src,
+                                    in->transport != SB_UDP, NULL);
     if (r == AUTH_OK)
         return true;
     osip_message_t *resp = auth_answer(p, in, tag, r, false);
@@ -661,7 +661,8 @@ static bool contacts_allowed(struct proxy *p, const struct sb_inbound *in)
         if (!c->url || !c->url->host || nat_addr_kind(c->url->host) == NAT_ADDR_NAME ||
             sipmsg_uri_to_addr(c->url, &addr) != 0)
             continue;
-        enum target_verdict v = route_policy_target(p->env.identity, &p->forbidden, &addr, &in->src);
+        enum target_verdict v =
+            route_policy_target(p->env.identity, &p->forbidden, &addr, &in->src);
         if (v != TARGET_OK) {
             char what[96];
             snprintf(what, sizeof(what), "a Contact on %s", route_policy_target_name(v));
@@ -803,8 +804,8 @@ static void resign_record_routes(const struct proxy *p, osip_message_t *resp)
     if (sipmsg_call_id(resp, call_id, sizeof(call_id)) != 0)
         return;
     record_route_target(callee->url, callee_at, sizeof(callee_at));
-    struct record_route_binding b = {.call_id = call_id, .tag = sipmsg_from_tag(resp),
-                                     .target = callee_at};
+    struct record_route_binding b = {
+        .call_id = call_id, .tag = sipmsg_from_tag(resp), .target = callee_at};
     osip_record_route_t *rr;
     for (int i = 0; (rr = osip_list_get(&resp->record_routes, i)) != NULL; i++)
         if (rr->url && identity_is_local_uri(p->env.identity, rr->url))
@@ -1653,7 +1654,7 @@ static int next_hop(struct proxy *p, const osip_message_t *fwd, const struct rou
         t->dest.flow = side->conn != 0;
         if (t->dest.flow)
             t->unsent_code = 430; /* RFC 5626 §5.3: Flow Failed */
-        t->checked = false; /* where the phone's own messages came from: signed */
+        t->checked = false;       /* where the phone's own messages came from: signed */
         return net_resolve(p->env.net, &t->dest, &in->local);
     }
     const osip_uri_t *uri = route ? route->url : fwd->req_uri;
@@ -1684,8 +1685,8 @@ static void note_route_refusal(struct proxy *p, enum route_verdict v, const stru
                                const struct sb_inbound *in)
 {
     if (v == ROUTE_DENY_PRELOADED)
-        note_refusal(p, SB_CNT_PRELOADED_ROUTE, "out of dialog, a Route that is not ours",
-                     in->msg, &in->src);
+        note_refusal(p, SB_CNT_PRELOADED_ROUTE, "out of dialog, a Route that is not ours", in->msg,
+                     &in->src);
     else if (info->forged)
         note_refusal(p, SB_CNT_FORGED_ROUTE, "a Route naming us that we did not sign", in->msg,
                      &in->src);

@@ -15,13 +15,13 @@
 #include "switchboard/types.h"
 
 #define SIG_BYTES 16
-#define SIG_TEXT 23 /* base64url of 16 bytes, with its NUL */
+#define SIG_TEXT 23      /* base64url of 16 bytes, with its NUL */
 #define CLOCK_SKEW_S 300 /* another node's clock may run this far ahead */
 
 static void sign(const struct secret *s, const struct record_route_binding *b, const char *tag,
                  const char *user, const char *issued, char *out)
 {
-    const char *parts[] = {"rr2",   b->call_id ? b->call_id : "", tag ? tag : "", user ? user : "",
+    const char *parts[] = {"rr2",  b->call_id ? b->call_id : "", tag ? tag : "", user ? user : "",
                            issued, b->target ? b->target : ""};
     unsigned char mac[SECRET_MAC_BYTES];
     secret_mac(s, parts, sizeof(parts) / sizeof(parts[0]), mac);
@@ -117,8 +117,8 @@ static bool fresh(const char *issued, uint64_t now_s, uint64_t max_age_s)
 }
 
 bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
-                         const struct record_route_binding *b, const char *to_tag,
-                         uint64_t now_s, uint64_t max_age_s, bool *from_creator)
+                         const struct record_route_binding *b, const char *to_tag, uint64_t now_s,
+                         uint64_t max_age_s, bool *from_creator)
 {
     const char *sig = param_value(uri, RECORD_ROUTE_SIG_PARAM);
     const char *issued = param_value(uri, RECORD_ROUTE_TIME_PARAM);

@@ -26,17 +26,17 @@
 #include "tsan_annotate.h"
 
 #define ORIGIN_SLOTS 16384 /* a power of two */
-#define ORIGIN_PROBES 8     /* slots an address may take, from its hash on */
+#define ORIGIN_PROBES 8    /* slots an address may take, from its hash on */
 #define ORIGIN_COUNT_BITS 24
 
 struct registrar {
     struct cds_lfht *table;
     struct registrar_limits limits;
-    unsigned long records;         /* updated with uatomic */
+    unsigned long records; /* updated with uatomic */
     /* records per source IP address, by keyed hash of the address (a
      * stranger cannot aim at another's slot); a record counts in the slot
      * of the address whose REGISTER created it until it goes */
-    uint64_t *origins; /* tag << ORIGIN_COUNT_BITS | records; count 0: free */
+    uint64_t *origins;             /* tag << ORIGIN_COUNT_BITS | records; count 0: free */
     registrar_change_fn on_change; /* set while no other thread runs */
     void *on_change_ctx;
 };
@@ -548,8 +548,8 @@ static int update_record(struct registrar *reg, const char *aor,
                             .cseq = cseq,
                             .now_ms = now_ms};
     /* a new record is charged to the source of the REGISTER that made it */
-    const struct sb_addr *origin = count > 0 && !changes[0].remove ? &changes[0].binding.source
-                                                                   : NULL;
+    const struct sb_addr *origin =
+        count > 0 && !changes[0].remove ? &changes[0].binding.source : NULL;
     return rewrite_record(reg, aor, count, update_fn, &u, origin, now_ms, after);
 }
 

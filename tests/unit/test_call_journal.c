@@ -167,8 +167,8 @@ static char *outcome_of(const char *final, bool ringing, enum call_end_hint hint
 
 Test(call_journal, an_immediate_480_is_unavailable)
 {
-    char *text = outcome_of(RESP("480", "Temporarily Unavailable", ";tag=b"), false,
-                            CALL_END_LOCAL);
+    char *text =
+        outcome_of(RESP("480", "Temporarily Unavailable", ";tag=b"), false, CALL_END_LOCAL);
     cr_assert_not_null(strstr(text, "\"outcome\":\"unavailable\",\"status\":480,"
                                     "\"hung_up_by\":\"proxy\""),
                        "%s", text);
@@ -177,8 +177,8 @@ Test(call_journal, an_immediate_480_is_unavailable)
 
 Test(call_journal, a_480_after_ringing_is_no_answer)
 {
-    char *text = outcome_of(RESP("480", "Temporarily Unavailable", ";tag=b"), true,
-                            CALL_END_RELAYED);
+    char *text =
+        outcome_of(RESP("480", "Temporarily Unavailable", ";tag=b"), true, CALL_END_RELAYED);
     cr_assert_not_null(strstr(text, "\"outcome\":\"no-answer\",\"status\":480,"
                                     "\"hung_up_by\":\"callee\""),
                        "%s", text);
@@ -187,9 +187,8 @@ Test(call_journal, a_480_after_ringing_is_no_answer)
 Test(call_journal, a_dnd_refusal_is_dnd_not_the_callee)
 {
     char *text = outcome_of(RESP("486", "Busy Here", ";tag=b"), false, CALL_END_DND);
-    cr_assert_not_null(
-        strstr(text, "\"outcome\":\"dnd\",\"status\":486,\"hung_up_by\":\"proxy\""), "%s",
-        text);
+    cr_assert_not_null(strstr(text, "\"outcome\":\"dnd\",\"status\":486,\"hung_up_by\":\"proxy\""),
+                       "%s", text);
     cr_assert_eq(counters.value[SB_CNT_O_DND], 1);
     cr_assert_eq(counters.value[SB_CNT_O_BUSY], 0);
 }

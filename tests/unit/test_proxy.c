@@ -435,7 +435,7 @@ Test(proxy, a_peer_request_reaches_only_the_phones_connected_here)
     int signed_at = -1;
     cr_assert_eq(count_sent("INVITE sip:bob@127.0.0.3:5070;sb-peer=", &signed_at), 1);
     osip_message_t *peer_req = parse_sent(signed_at);
-    sipmsg_via_pop(peer_req); /* what the other node sees, less its own Via */
+    sipmsg_via_pop(peer_req);            /* what the other node sees, less its own Via */
     osip_generic_param_t *branch = NULL; /* and not our own transaction */
     osip_via_param_get_byname(sipmsg_top_via(peer_req), "branch", &branch);
     osip_free(branch->gvalue);
@@ -475,8 +475,8 @@ Test(proxy, a_forged_peer_parameter_is_ignored)
 #define INVITE_ROUTED(uri, routes)                                                                 \
     "INVITE " uri " SIP/2.0\n"                                                                     \
     "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-pre1;rport\n"                                   \
-    "Max-Forwards: 70\n" routes "From: <sip:mallory@127.0.0.1>;tag=m1\n"                          \
-    "To: <" uri ">\nCall-ID: " uri "\nCSeq: 1 INVITE\n"                                             \
+    "Max-Forwards: 70\n" routes "From: <sip:mallory@127.0.0.1>;tag=m1\n"                           \
+    "To: <" uri ">\nCall-ID: " uri "\nCSeq: 1 INVITE\n"                                            \
     "Contact: <sip:mallory@10.0.0.5:5062>\nContent-Length: 0\n\n"
 
 /* Out of dialog, a Route that is not ours is refused: alone, or after a
@@ -530,8 +530,13 @@ Test(proxy, forbidden_targets_are_never_reached)
     proxy_destroy(proxy);
     cfg.relay = true;
     cfg.forbidden_targets = strdup("198.51.100.0/24, 10.0.0.9:5070");
-    struct proxy_env env = {.config = &cfg, .registrar = registrar, .identity = identity,
-                            .wheel = wheel, .net = net, .counters = &counters, .secret = secret};
+    struct proxy_env env = {.config = &cfg,
+                            .registrar = registrar,
+                            .identity = identity,
+                            .wheel = wheel,
+                            .net = net,
+                            .counters = &counters,
+                            .secret = secret};
     cr_assert_eq(proxy_create(&env, &proxy), 0);
     deliver(INVITE_ROUTED("sip:x@198.51.100.7", ""));
     cr_assert_eq(count_sent("SIP/2.0 403 Forbidden Destination", NULL), 1);
@@ -626,9 +631,9 @@ static void record_route_of(int i, char *buf, size_t size)
 
 #define IN_DIALOG(method, ruri, from_tag, to_tag, cseq)                                            \
     method " " ruri " SIP/2.0\n"                                                                   \
-           "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-" cseq from_tag ";rport\n"                \
+           "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-" cseq from_tag ";rport\n"               \
            "Max-Forwards: 70\nRoute: %s\n"                                                         \
-           "From: <sip:x@127.0.0.1>;tag=" from_tag "\nTo: <sip:y@127.0.0.1>;tag=" to_tag "\n"    \
+           "From: <sip:x@127.0.0.1>;tag=" from_tag "\nTo: <sip:y@127.0.0.1>;tag=" to_tag "\n"      \
            "Call-ID: proxy-test-1\nCSeq: " cseq " " method "\nContent-Length: 0\n\n"
 
 static void deliver_routed(const char *format, const char *route)
@@ -658,8 +663,7 @@ Test(proxy, a_copied_record_route_reaches_only_the_calls_phones)
     deliver_routed(IN_DIALOG("BYE", "sip:bob@10.0.0.7:5062", "a1", "callee1", "2"), caller_rr);
     cr_assert_eq(count_sent("BYE sip:bob@10.0.0.7:5062", NULL), 1);
     /* bob -> alice through the callee's: forwarded */
-    deliver_routed(IN_DIALOG("INFO", "sip:alice@10.0.0.5:5062", "callee1", "a1", "3"),
-                   callee_rr);
+    deliver_routed(IN_DIALOG("INFO", "sip:alice@10.0.0.5:5062", "callee1", "a1", "3"), callee_rr);
     cr_assert_eq(count_sent("INFO sip:alice@10.0.0.5:5062", NULL), 1);
     /* the callee retransmits its 2xx (its ACK was late): the transaction,
      * Accepted, no longer holds the request; the 2xx goes up re-signed */
@@ -670,16 +674,13 @@ Test(proxy, a_copied_record_route_reaches_only_the_calls_phones)
     record_route_of(again, again_rr, sizeof(again_rr));
     cr_assert_str_eq(again_rr, caller_rr);
     /* either Route replayed toward another host: refused, nothing sent */
-    deliver_routed(IN_DIALOG("INVITE", "sip:victim@198.51.100.7", "a1", "callee1", "4"),
-                   caller_rr);
+    deliver_routed(IN_DIALOG("INVITE", "sip:victim@198.51.100.7", "a1", "callee1", "4"), caller_rr);
     deliver_routed(IN_DIALOG("MESSAGE", "sip:victim@198.51.100.7", "callee1", "a1", "5"),
                    callee_rr);
     cr_assert_eq(count_sent("SIP/2.0 403", NULL), 2);
-    cr_assert_eq(count_sent("INVITE sip:victim", NULL) + count_sent("MESSAGE sip:victim", NULL),
-                 0);
+    cr_assert_eq(count_sent("INVITE sip:victim", NULL) + count_sent("MESSAGE sip:victim", NULL), 0);
     /* and the callee's Route does not serve the caller's direction */
-    deliver_routed(IN_DIALOG("OPTIONS", "sip:bob@10.0.0.7:5062", "a1", "callee1", "6"),
-                   callee_rr);
+    deliver_routed(IN_DIALOG("OPTIONS", "sip:bob@10.0.0.7:5062", "a1", "callee1", "6"), callee_rr);
     cr_assert_eq(count_sent("OPTIONS sip:bob", NULL), 0);
 }
 

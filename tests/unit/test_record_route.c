@@ -151,9 +151,8 @@ Test(record_route, a_forged_or_altered_route_does_not_verify)
     sipmsg_host_to_addr("198.51.100.7", 40000, &nat.addr);
     char rr[320];
     struct record_route_binding b = bind_to("c", "t", "x:", NOW);
-    cr_assert_eq(record_route_format(secret, SB_UDP, "192.0.2.1", 5060, &b, NULL, &nat, rr,
-                                     sizeof(rr)),
-                 0);
+    cr_assert_eq(
+        record_route_format(secret, SB_UDP, "192.0.2.1", 5060, &b, NULL, &nat, rr, sizeof(rr)), 0);
     cr_assert(strstr(rr, "<sip:sbf.-.c6336407") == rr, "flow token in the user part: %s", rr);
     osip_uri_t *uri = uri_of(rr);
     cr_assert(verifies(uri, "c", "t", NULL, "x:", NOW));
@@ -175,13 +174,12 @@ Test(record_route, a_stream_side_names_its_transport)
 {
     char rr[320];
     struct record_route_binding b = bind_to("c", "t", "x:", NOW);
-    cr_assert_eq(record_route_format(secret, SB_TCP, "192.0.2.1", 5060, &b, NULL, NULL, rr,
-                                     sizeof(rr)),
-                 0);
+    cr_assert_eq(
+        record_route_format(secret, SB_TCP, "192.0.2.1", 5060, &b, NULL, NULL, rr, sizeof(rr)), 0);
     cr_assert(strncmp(rr, "<sip:192.0.2.1:5060;transport=tcp;lr;sbt=", 41) == 0, "%s", rr);
-    cr_assert_eq(record_route_format(secret, SB_TLS, "2001:db8::1", 5061, &b, NULL, NULL, rr,
-                                     sizeof(rr)),
-                 0);
+    cr_assert_eq(
+        record_route_format(secret, SB_TLS, "2001:db8::1", 5061, &b, NULL, NULL, rr, sizeof(rr)),
+        0);
     cr_assert(strncmp(rr, "<sip:[2001:db8::1]:5061;transport=tls;lr;sbt=", 45) == 0, "%s", rr);
     osip_uri_t *uri = uri_of(rr);
     cr_assert(verifies(uri, "c", "t", NULL, "x:", NOW));

@@ -149,8 +149,8 @@ Test(sip_msg, without_rport_answers_go_to_sent_by_port)
  * neither the answer nor Timer G's retransmissions go to a third party. */
 Test(sip_msg, a_forged_received_is_replaced_by_the_source)
 {
-    osip_message_t *req = options_from(
-        "10.0.0.5:5070;branch=z9hG4bK1;received=198.51.100.66", "10.0.0.5", 5070);
+    osip_message_t *req =
+        options_from("10.0.0.5:5070;branch=z9hG4bK1;received=198.51.100.66", "10.0.0.5", 5070);
     cr_assert_str_eq(sipmsg_via_param(sipmsg_top_via(req), "received"), "10.0.0.5");
     char ip[64];
     cr_assert_eq(answer_to(req, ip, sizeof(ip)), 5070);

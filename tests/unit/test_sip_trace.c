@@ -14,8 +14,8 @@ Test(sip_trace, ipv4_udp_packet_carries_the_real_endpoints)
     sipmsg_host_to_addr("127.0.0.1", 5060, &dst);
     const char *sip = "OPTIONS sip:x SIP/2.0\r\n\r\n";
     unsigned char buf[256];
-    size_t n = sip_trace_packet(&src, &dst, NULL, sip, strlen(sip), 1500000123ull, buf,
-                                sizeof(buf));
+    size_t n =
+        sip_trace_packet(&src, &dst, NULL, sip, strlen(sip), 1500000123ull, buf, sizeof(buf));
     cr_assert_eq(n, 16 + 20 + 8 + strlen(sip));
     uint32_t ts[4];
     memcpy(ts, buf, sizeof(ts));

@@ -327,8 +327,12 @@ Test(store, a_long_dnd_list_comes_back_whole)
     cr_assert_not_null(list);
     cr_assert_gt(strlen(list), 12 * 1024 - 1);
     char *kept = NULL;
-    struct store_options o = {.spec = path, .queue_limit = 65536, .meta_key = "dnd",
-                              .meta_out = &kept, .meta_now = long_dnd_list, .meta_ctx = h};
+    struct store_options o = {.spec = path,
+                              .queue_limit = 65536,
+                              .meta_key = "dnd",
+                              .meta_out = &kept,
+                              .meta_now = long_dnd_list,
+                              .meta_ctx = h};
     struct store *s;
     cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
     cr_assert_null(kept, "nothing kept yet");
