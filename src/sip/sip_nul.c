@@ -34,11 +34,23 @@ static bool hides_pair(char next)
     return next == '"' || next == '\\' || next == '\0';
 }
 
-/* One pass over the header section: counts what is to hide, or says
- * what makes it unacceptable. Quoted strings (RFC 3261 §25.1) are
- * followed so that only a quoted-pair's NUL counts. */
-static const char *survey(const char *raw, size_t head, size_t *uri_nuls, size_t *quoted_nuls)
+/* Copies @n bytes to @text at *@at (when @text is not NULL: the measuring
+ * pass writes nothing) and moves *@at on. */
+static void emit(char *text, size_t *at, const char *bytes, size_t n)
 {
+    if (text)
+        memcpy(text + *at, bytes, n);
+    *at += n;
+}
+
+/* One pass over the header section, into @text (NULL: only measures).
+ * Quoted strings (RFC 3261 §25.1) are followed so that only a
+ * quoted-pair's NUL is marked. *@at ends at the output's length;
+ * *@changed says whether anything was marked. Returns what makes the
+ * headers unacceptable, or NULL. */
+static const char *walk(const char *raw, size_t head, char *text, size_t *at, bool *changed)
+{
+    static const char quoted_mark = QUOTED_MARK;
     bool quoted = false;
     for (size_t i = 0; i < head; i++) {
         char c = raw[i];
@@ -46,13 +58,19 @@ static const char *survey(const char *raw, size_t head, size_t *uri_nuls, size_t
             return "a 0xFF byte in the headers";
         if (c == '%' && head - i >= 6 && !strncasecmp(raw + i, URI_MARK, 6))
             return "the escape %C0%80 (an overlong NUL)";
-        if (c == '%' && head - i >= 3 && !memcmp(raw + i, URI_NUL, 3))
-            (*uri_nuls)++;
+        if (c == '%' && head - i >= 3 && !memcmp(raw + i, URI_NUL, 3)) {
+            emit(text, at, URI_MARK, 6);
+            *changed = true;
+            i += 2;
+            continue;
+        }
+        emit(text, at, &c, 1);
         if (c == '\n' && line_ends(raw, i, head)) {
             quoted = false;
         } else if (quoted && c == '\\' && i + 1 < head && hides_pair(raw[i + 1])) {
-            *quoted_nuls += raw[i + 1] == '\0';
             i++; /* the escaped byte is no quote */
+            *changed |= raw[i] == '\0';
+            emit(text, at, raw[i] == '\0' ? &quoted_mark : raw + i, 1);
         } else if (c == '"') {
             quoted = !quoted;
         }
@@ -65,36 +83,18 @@ int sipnul_hide(const char *raw, size_t len, char **out, size_t *out_len, const 
     *out = NULL;
     if (!memchr(raw, '%', len) && !memchr(raw, '\0', len) && !memchr(raw, QUOTED_MARK, len))
         return 0;
-    size_t head = sipnul_head_length(raw, len), uri_nuls = 0, quoted_nuls = 0;
-    *why = survey(raw, head, &uri_nuls, &quoted_nuls);
+    size_t head = sipnul_head_length(raw, len), n = 0;
+    bool changed = false;
+    *why = walk(raw, head, NULL, &n, &changed);
     if (*why)
         return SB_EMALFORMED;
-    if (uri_nuls == 0 && quoted_nuls == 0)
+    if (!changed)
         return 0;
-    size_t extra = uri_nuls * (sizeof(URI_MARK) - sizeof(URI_NUL));
-    char *text = malloc(len + extra + 1);
+    char *text = malloc(n + (len - head) + 1);
     if (!text)
         return SB_ENOMEM;
-    size_t n = 0;
-    bool quoted = false;
-    for (size_t i = 0; i < head; i++) {
-        char c = raw[i];
-        if (c == '%' && head - i >= 3 && !memcmp(raw + i, URI_NUL, 3)) {
-            memcpy(text + n, URI_MARK, 6);
-            n += 6;
-            i += 2;
-            continue;
-        }
-        text[n++] = c;
-        if (c == '\n' && line_ends(raw, i, head)) {
-            quoted = false;
-        } else if (quoted && c == '\\' && i + 1 < head && hides_pair(raw[i + 1])) {
-            i++;
-            text[n++] = raw[i] == '\0' ? QUOTED_MARK : raw[i];
-        } else if (c == '"') {
-            quoted = !quoted;
-        }
-    }
+    n = 0;
+    walk(raw, head, text, &n, &changed);
     memcpy(text + n, raw + head, len - head);
     n += len - head;
     text[n] = '\0';
