@@ -225,6 +225,7 @@ static int open_auth(struct app *app)
     struct auth_options o = {
         .mode = (enum auth_mode)cfg->auth_mode,
         .realm = realm,
+        .per_domain = cfg->use_domain,
         .users_path = cfg->auth_users,
         .nonce_ttl_s = cfg->auth_nonce_ttl,
         .max_failures = cfg->auth_max_failures,

@@ -4,7 +4,7 @@ qop=auth), for what SIPp's [authentication] cannot do: SHA-256, replaying a
 nonce-count, waiting for a nonce to go stale, and credentials of another user.
 
 usage: digest_client.py HOST PORT --user U --password P [--aor A] [--alg ALG]
-                        [--steps STEP,...] [--contact-star | --query]
+                        [--domain D] [--steps STEP,...] [--contact-star | --query]
 Steps, run in order, each printing "STEP STATUS [stale]":
   plain    REGISTER without credentials (expects a challenge; keeps its nonce)
   auth     REGISTER with credentials for the kept nonce, next nonce-count
@@ -46,12 +46,13 @@ class Client:
         self.cseq += 1
         uri = f"sip:{a.host}:{a.port}"
         aor = a.aor or a.user
+        domain = a.domain or f"{a.host}:{a.port}"
         contact = "*" if a.contact_star else f"<sip:{aor}@{a.host}:{self.port}>;expires=300"
         self.reply = ""
         lines = [f"REGISTER {uri} SIP/2.0",
                  f"Via: SIP/2.0/UDP {a.host}:{self.port};branch=z9hG4bK-d{time.time_ns()};rport",
-                 f"From: <sip:{aor}@{a.host}:{a.port}>;tag=d{self.port}",
-                 f"To: <sip:{aor}@{a.host}:{a.port}>",
+                 f"From: <sip:{aor}@{domain}>;tag=d{self.port}",
+                 f"To: <sip:{aor}@{domain}>",
                  f"Call-ID: {self.call_id}", f"CSeq: {self.cseq} REGISTER",
                  "Max-Forwards: 70"]
         if not a.query:
@@ -124,6 +125,7 @@ def main():
     ap.add_argument("--password", required=True)
     ap.add_argument("--aor", help="the AoR's user (default: --user)")
     ap.add_argument("--alg", default="MD5")
+    ap.add_argument("--domain", help="the AoR's domain (default: HOST:PORT)")
     ap.add_argument("--steps", default="plain,auth")
     ap.add_argument("--contact-star", action="store_true")
     ap.add_argument("--query", action="store_true", help="no Contact: list the bindings")

@@ -236,6 +236,29 @@ test_auth_wrong_user_and_wildcard_removal() {
     stop_proxy
 }
 
+# [registrar] use_domain: each domain is its own realm. alice of
+# a.example and alice of b.example have their own passwords, each
+# challenged in her domain's realm; one's password does not register the
+# other; a REGISTER for a domain not served here is refused 403 before any
+# challenge (it would bind a user of anyone's domain).
+test_auth_use_domain_realms() {
+    local d pw
+    for d in a.example:apple b.example:banana; do
+        pw=${d#*:} d=${d%%:*}
+        printf 'alice:%s:%s\n' "$d" "$(printf 'alice:%s:%s' "$d" "$pw" | md5sum | cut -d' ' -f1)"
+    done >"$DIR/users"
+    printf '[server]\ndomain = a.example\ndomain = b.example\n[registrar]\nuse_domain = yes\n' >"$DIR/domains.conf"
+    printf '[auth]\nrequire = register\nusers = %s\n' "$DIR/users" >>"$DIR/domains.conf"
+    start_proxy -c "$DIR/domains.conf" || return 1
+    digest plain,auth alice apple --domain a.example && said "plain 401" "auth 200" || return 1
+    digest plain,auth alice banana --domain b.example && said "plain 401" "auth 200" || return 1
+    digest plain,auth alice apple --domain b.example && said "plain 401" "auth 401" || return 1
+    digest plain alice apple --domain evil.example && said "plain 403" || return 1
+    stop_proxy || return 1
+    grep -q "REGISTERs refused: for a domain not served here (use_domain)=1," "$DIR/proxy.log" ||
+        { log "counters: $(grep stats: "$DIR/proxy.log")"; return 1; }
+}
+
 # require = all: the caller's INVITE is challenged (407), the call goes
 # through with credentials, its BYE (following our signed Record-Route) is
 # not challenged; a second attempt with a wrong password is refused and

@@ -37,11 +37,12 @@ int auth_mode_parse(const char *text, enum auth_mode *out);
 
 struct auth_options {
     enum auth_mode mode;
-    const char *realm;
+    const char *realm; /* the one realm, or under per_domain the one for requests naming nobody */
+    bool per_domain;   /* [registrar] use_domain: each domain is its own realm, users "u@domain" */
     const char *users_path;
     enum digest_alg offer[DIGEST_ALG_COUNT]; /* challenge order */
     size_t offer_count;
-    unsigned nonce_ttl_s;  /* a nonce older than this is stale */
+    unsigned nonce_ttl_s;       /* a nonce older than this is stale */
     unsigned max_failures;      /* per source address, then it is blocked... */
     unsigned block_s;           /* ...for this long */
     unsigned max_user_failures; /* per user from any address, then new addresses... */
@@ -74,21 +75,26 @@ const char *auth_realm(const struct auth *a);
 /* Checks @req's Authorization (@proxy: Proxy-Authorization) header for our
  * realm: the nonce, an algorithm we offered, the response, the
  * nonce-count, and that the user who authenticated is @expected_user.
+ * Under per_domain @expected_user is "user@domain", the credentials must
+ * be for the realm named by its domain, and they authenticate
+ * "username@realm".
  * @src is where @req came from, over a stream when @reliable: failures
  * are counted against it (UDP and streams apart, so spoofed datagrams
  * cannot block a TCP/TLS phone) and against the user from any address,
  * and either past its limit refuses (AUTH_THROTTLED) every address that
  * has not given this user's right password before (within 7 days). On
- * AUTH_OK, *user_out (may be NULL) receives the authenticated user (128
+ * AUTH_OK, *user_out (may be NULL) receives the authenticated user (260
  * bytes). */
 enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool proxy,
                             const char *expected_user, const struct sb_addr *src, bool reliable,
                             char *user_out);
 
 /* Adds one WWW-Authenticate (@proxy: Proxy-Authenticate) header per
- * offered algorithm to @resp, each with a fresh nonce. Returns 0 or
- * SB_ENOMEM. */
-int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale);
+ * offered algorithm to @resp, each with a fresh nonce, for the realm
+ * @for_user (as auth_check's @expected_user; may be NULL) answers in.
+ * Returns 0 or SB_ENOMEM. */
+int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale,
+                   const char *for_user);
 
 /* For tests: a nonce as auth_challenge would issue now, into @out (64
  * bytes), and the nonce id it carries. */

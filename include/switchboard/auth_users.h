@@ -1,8 +1,10 @@
 /* The users file of digest authentication: htdigest's format, one
  * `user:realm:HA1` per line, HA1 = MD5(user:realm:password) as 32 hex
  * digits (what Apache's htdigest writes) or SHA-256 of the same as 64 hex
- * digits. A user may have one line of each. '#' starts a comment line;
- * lines for other realms are skipped.
+ * digits. A user may have one line of each. '#' starts a comment line.
+ * Read for one realm, lines for other realms are skipped and users are
+ * keyed by name; read for every realm (one realm per domain, [registrar]
+ * use_domain), users are keyed "user@realm" with the realm lower-cased.
  *
  * DESIGN: a loaded table is immutable (an open-addressing hash by user
  * name), so it is swapped whole on reload and read without locks. */
@@ -15,7 +17,8 @@
 
 struct auth_users;
 
-/* Parses @len bytes of users file for @realm. Returns 0 with *out, or
+/* Parses @len bytes of users file for @realm (NULL: every realm, keyed
+ * "user@realm"). Returns 0 with *out, or
  * SB_EINVAL after writing "line N: what is wrong" into @err, or SB_ENOMEM. */
 int auth_users_parse(const char *text, size_t len, const char *realm, struct auth_users **out,
                      char *err, size_t err_size);

@@ -7,6 +7,7 @@
  *     any --older than nonce_ttl, or its slot taken by a newer id--> stale */
 #include "switchboard/auth.h"
 
+#include <ctype.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #define NC_MAX ((1u << NC_BITS) - 1)
 #define TAG_MASK ((UINT64_C(1) << (64 - NC_BITS)) - 1)
 #define FAIL_SLOTS (1u << 16) /* source addresses tracked at once */
+#define CRED_USER_MAX 260     /* username (127) '@' realm (127) */
 
 struct auth {
     struct auth_options opts;
@@ -42,8 +44,8 @@ struct auth {
     const struct secret *secret;
     struct auth_users *users; /* RCU */
     atomic_uint_fast64_t next_id;
-    _Atomic uint64_t *nc;       /* tag << NC_BITS | highest nc */
-    _Atomic uint32_t *retrans;  /* hash of the branch that used that nc */
+    _Atomic uint64_t *nc;            /* tag << NC_BITS | highest nc */
+    _Atomic uint32_t *retrans;       /* hash of the branch that used that nc */
     _Atomic uint64_t *failures;      /* per source: see "failures and trust" */
     _Atomic uint64_t *user_failures; /* per user */
     _Atomic uint64_t *trusted;       /* per (source address, user) */
@@ -87,7 +89,8 @@ static void store_be64(unsigned char *p, uint64_t v)
 static int users_read(struct auth *a, struct auth_users **out)
 {
     char err[256];
-    int rc = auth_users_load(a->users_path, a->realm, out, err, sizeof(err));
+    const char *realm = a->opts.per_domain ? NULL : a->realm;
+    int rc = auth_users_load(a->users_path, realm, out, err, sizeof(err));
     if (rc != 0)
         SB_ERROR("auth users file %s: %s", a->users_path, err);
     return rc;
@@ -95,6 +98,11 @@ static int users_read(struct auth *a, struct auth_users **out)
 
 static void users_log(const struct auth *a, const struct auth_users *u, const char *verb)
 {
+    if (a->opts.per_domain) {
+        SB_INFO("auth: %s %zu user(s), each in the realm of its domain, from %s", verb,
+                auth_users_count(u), a->users_path);
+        return;
+    }
     SB_INFO("auth: %s %zu user(s) for realm \"%s\" from %s%s", verb, auth_users_count(u), a->realm,
             a->users_path, auth_users_other_realms(u) ? " (lines for other realms skipped)" : "");
 }
@@ -137,11 +145,10 @@ int auth_create(const struct auth_options *o, const struct secret *secret, struc
         start = wall_ms();
     /* ids of an earlier run (or another node) never match our slots */
     atomic_init(&a->next_id, start & (TAG_MASK << 18));
-    int rc =
-        (!a->realm || (o->users_path && !a->users_path) || !a->nc || !a->retrans || !a->failures ||
-         !a->user_failures || !a->trusted)
-            ? SB_ENOMEM
-            : 0;
+    int rc = (!a->realm || (o->users_path && !a->users_path) || !a->nc || !a->retrans ||
+              !a->failures || !a->user_failures || !a->trusted)
+                 ? SB_ENOMEM
+                 : 0;
     if (rc == 0 && a->users_path)
         rc = users_read(a, &a->users);
     if (rc != 0) {
@@ -379,9 +386,31 @@ static void attempt_failed(struct auth *a, struct attempt *t)
 
 /* --- checking -------------------------------------------------------------------- */
 
-/* The credentials for our realm in @req, read into @cred. */
-static enum auth_result find_credentials(const struct auth *a, const osip_message_t *req,
-                                         bool proxy, struct digest_credentials *cred)
+/* The realm @expected_user answers in: under per_domain the domain of
+ * "user@domain", else (and for a request naming nobody) the configured
+ * one. */
+static const char *wanted_realm(const struct auth *a, const char *expected_user)
+{
+    const char *at = a->opts.per_domain && expected_user ? strrchr(expected_user, '@') : NULL;
+    return at ? at + 1 : a->realm;
+}
+
+/* Who @cred authenticates, as the users table keys it, into @out
+ * (CRED_USER_MAX bytes): the user, or under per_domain "user@realm". */
+static void credential_user(const struct auth *a, const struct digest_credentials *cred, char *out)
+{
+    if (!a->opts.per_domain) {
+        snprintf(out, CRED_USER_MAX, "%s", cred->username);
+        return;
+    }
+    snprintf(out, CRED_USER_MAX, "%s@%s", cred->username, cred->realm);
+    for (char *d = strchr(out, '@') + 1; *d; d++) /* the user has no '@': the first is ours */
+        *d = (char)tolower((unsigned char)*d);
+}
+
+/* The credentials for @realm in @req, read into @cred. */
+static enum auth_result find_credentials(const osip_message_t *req, bool proxy, const char *realm,
+                                         struct digest_credentials *cred)
 {
     const osip_list_t *list = proxy ? &req->proxy_authorizations : &req->authorizations;
     osip_authorization_t *h;
@@ -391,7 +420,7 @@ static enum auth_result find_credentials(const struct auth *a, const osip_messag
             malformed = true;
             continue;
         }
-        if (!strcmp(cred->realm, a->realm))
+        if (!strcasecmp(cred->realm, realm))
             return cred->qop_auth ? AUTH_OK : AUTH_MALFORMED; /* we always offer qop=auth */
     }
     return malformed ? AUTH_MALFORMED : AUTH_NO_CREDENTIALS;
@@ -413,15 +442,15 @@ static bool uri_matches(const char *text, const osip_uri_t *ruri)
     return same;
 }
 
-/* The response is right for the user's HA1. */
-static bool response_ok(struct auth *a, const osip_message_t *req,
+/* The response is right for the HA1 of @user (credential_user). */
+static bool response_ok(struct auth *a, const osip_message_t *req, const char *user,
                         const struct digest_credentials *cred)
 {
     char ha1[DIGEST_HEX_MAX] = "", want[DIGEST_HEX_MAX];
     rcu_read_lock();
     struct auth_users *u = rcu_dereference(a->users);
     tsan_observe(u);
-    const char *found = auth_users_ha1(u, cred->username, cred->alg);
+    const char *found = auth_users_ha1(u, user, cred->alg);
     if (found)
         strcpy(ha1, found);
     tsan_rcu_read_done(u);
@@ -456,11 +485,13 @@ enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool prox
                             char *user_out)
 {
     struct digest_credentials cred;
-    enum auth_result r = find_credentials(a, req, proxy, &cred);
+    enum auth_result r = find_credentials(req, proxy, wanted_realm(a, expected_user), &cred);
     if (r != AUTH_OK)
         return r; /* a first attempt, with no credentials yet, is no failure */
+    char who[CRED_USER_MAX];
+    credential_user(a, &cred, who);
     struct attempt t;
-    attempt_init(&t, src, reliable, cred.username);
+    attempt_init(&t, src, reliable, who);
     if (attempt_throttled(a, &t))
         return AUTH_THROTTLED;
     if (!uri_matches(cred.uri, req->req_uri) || !offered(a, cred.alg))
@@ -469,31 +500,33 @@ enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool prox
     enum auth_result fresh = nonce_verify(a, cred.nonce, &id);
     if (fresh == AUTH_NO_CREDENTIALS)
         return fresh;
-    if (!response_ok(a, req, &cred)) {
+    if (!response_ok(a, req, who, &cred)) {
         attempt_failed(a, &t);
         return AUTH_BAD_CREDENTIALS;
     }
-    trust(a, t.ip, cred.username); /* the right password from here */
+    trust(a, t.ip, who); /* the right password from here */
     if (fresh == AUTH_STALE)
         return AUTH_STALE; /* right password: RFC 7616 stale=true */
     r = nc_check(a, id, cred.nc_value, branch_hash(req));
     if (r != AUTH_OK)
         return r;
-    if (!expected_user || strcmp(cred.username, expected_user) != 0)
+    if (!expected_user || strcmp(who, expected_user) != 0)
         return AUTH_WRONG_USER;
     if (user_out)
-        strcpy(user_out, cred.username);
+        strcpy(user_out, who);
     return AUTH_OK;
 }
 
-int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale)
+int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale,
+                   const char *for_user)
 {
+    const char *realm = wanted_realm(a, for_user);
     const char *name = proxy ? "Proxy-Authenticate" : "WWW-Authenticate";
     for (size_t i = 0; i < a->opts.offer_count; i++) {
         char nonce[64], value[512];
         auth_nonce_make(a, nonce, NULL);
         snprintf(value, sizeof(value),
-                 "Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s", a->realm, nonce,
+                 "Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s", realm, nonce,
                  digest_alg_name(a->opts.offer[i]), stale ? ", stale=true" : "");
         if (osip_message_set_header(resp, name, value) != 0)
             return SB_ENOMEM;

@@ -13,6 +13,7 @@
 
 #define USERS_MAX 1000000
 #define FILE_MAX (64u << 20)
+#define USER_KEY_MAX 384 /* user (127) '@' realm */
 
 struct user_entry {
     char *name; /* NULL: empty slot */
@@ -67,6 +68,24 @@ static bool hex_only(const char *s, size_t len)
     return true;
 }
 
+/* The table's key for a line's user into @out (USER_KEY_MAX bytes): the
+ * user alone, or with @realm "user@realm", the realm lower-cased as a
+ * domain is. Returns its length, 0 when it does not fit. */
+static size_t user_key(const char *user, size_t ulen, const char *realm, size_t rlen, char *out)
+{
+    if (ulen + (realm ? 1 + rlen : 0) >= USER_KEY_MAX)
+        return 0;
+    memcpy(out, user, ulen);
+    size_t n = ulen;
+    if (realm) {
+        out[n++] = '@';
+        for (size_t i = 0; i < rlen; i++)
+            out[n++] = (char)tolower((unsigned char)realm[i]);
+    }
+    out[n] = '\0';
+    return n;
+}
+
 /* Handles one line (without its newline). */
 static int parse_line(struct auth_users *u, const char *line, size_t len, const char *realm,
                       unsigned number, char *err, size_t err_size)
@@ -87,14 +106,19 @@ static int parse_line(struct auth_users *u, const char *line, size_t len, const 
     if ((hlen != 32 && hlen != 64) || !hex_only(ha1, hlen))
         return fail(err, err_size, number,
                     "HA1 must be 32 (MD5) or 64 (SHA-256) hex digits, as htdigest writes");
-    if (rlen != strlen(realm) || memcmp(c1 + 1, realm, rlen) != 0) {
+    if (realm && (rlen != strlen(realm) || memcmp(c1 + 1, realm, rlen) != 0)) {
         u->other_realms++;
         return 0;
     }
+    char name[USER_KEY_MAX];
+    size_t nlen =
+        realm ? user_key(line, ulen, NULL, 0, name) : user_key(line, ulen, c1 + 1, rlen, name);
+    if (nlen == 0)
+        return fail(err, err_size, number, "overlong realm");
     enum digest_alg alg = hlen == 32 ? DIGEST_MD5 : DIGEST_SHA256;
-    struct user_entry *e = slot_for(u, line, ulen);
+    struct user_entry *e = slot_for(u, name, nlen);
     if (!e->name) {
-        if (!(e->name = strndup(line, ulen)))
+        if (!(e->name = strndup(name, nlen)))
             return SB_ENOMEM;
         u->count++;
     } else if (e->line[alg]) {

@@ -527,10 +527,10 @@ static void note_refusal(struct proxy *p, enum sb_counter why, const char *what,
 }
 
 /* The answer to a request whose credentials did not pass (@r), counted
- * and logged: a challenge (401, or 407 when @proxy), 403 or 400. NULL when
- * out of memory. */
+ * and logged: a challenge (401, or 407 when @proxy) in the realm @user
+ * answers in (auth_challenge), 403 or 400. NULL when out of memory. */
 static osip_message_t *auth_answer(struct proxy *p, const struct sb_inbound *in, const char *tag,
-                                   enum auth_result r, bool proxy)
+                                   enum auth_result r, bool proxy, const char *user)
 {
     const osip_message_t *req = in->msg;
     int code = proxy ? 407 : 401;
@@ -571,11 +571,25 @@ static osip_message_t *auth_answer(struct proxy *p, const struct sb_inbound *in,
     osip_message_t *resp;
     if (sipmsg_response_create(req, code, reason, tag, &resp) != 0)
         return NULL;
-    if ((code == 401 || code == 407) && auth_challenge(p->env.auth, resp, proxy, stale) != 0) {
+    if ((code == 401 || code == 407) &&
+        auth_challenge(p->env.auth, resp, proxy, stale, user) != 0) {
         osip_message_free(resp);
         return NULL;
     }
     return resp;
+}
+
+/* The user a request from (or REGISTER for) @uri must authenticate as,
+ * into @buf: the user part, or under use_domain "user@domain" when the
+ * domain is one we serve. A foreign domain under use_domain names nobody
+ * we know: the user part alone, which no per-domain credentials match
+ * (so the stranger is challenged in our realm, as anyone is, and refused).
+ * False when @uri has no user. */
+static bool auth_user_key(const struct proxy *p, const osip_uri_t *uri, char *buf, size_t size)
+{
+    bool domain = p->env.config->use_domain && uri->host &&
+                  identity_is_local_host(p->env.identity, uri->host);
+    return register_aor_key(uri, domain, buf, size) == 0;
 }
 
 /* Does @req follow a Record-Route we signed for its dialog (its top Route,
@@ -609,12 +623,13 @@ static bool authorize(struct proxy *p, struct server_txn *st)
         follows_our_route(p, req) || peer_param_signed(p, req, req->req_uri))
         return true;
     char user[256];
-    bool named = register_aor_key(req->from->url, false, user, sizeof(user)) == 0;
+    bool named = auth_user_key(p, req->from->url, user, sizeof(user));
     enum auth_result r = auth_check(p->env.auth, req, true, named ? user : NULL, &in->src,
                                     in->transport != SB_UDP, NULL);
     if (r == AUTH_OK)
         return true;
-    osip_message_t *resp = auth_answer(p, in, txn_server_local_tag(st), r, true);
+    osip_message_t *resp =
+        auth_answer(p, in, txn_server_local_tag(st), r, true, named ? user : NULL);
     bool attempt = r != AUTH_NO_CREDENTIALS && r != AUTH_STALE &&
                    osip_list_size(&req->proxy_authorizations) > 0;
     if (attempt && MSG_IS_INVITE(req))
@@ -636,12 +651,12 @@ static bool authorize_register(struct proxy *p, const struct sb_inbound *in, con
     if (auth_mode(p->env.auth) == AUTH_MODE_NONE)
         return true;
     char user[256];
-    bool named = register_aor_key(in->msg->to->url, false, user, sizeof(user)) == 0;
+    bool named = auth_user_key(p, in->msg->to->url, user, sizeof(user));
     enum auth_result r = auth_check(p->env.auth, in->msg, false, named ? user : NULL, &in->src,
                                     in->transport != SB_UDP, NULL);
     if (r == AUTH_OK)
         return true;
-    osip_message_t *resp = auth_answer(p, in, tag, r, false);
+    osip_message_t *resp = auth_answer(p, in, tag, r, false, named ? user : NULL);
     if (resp)
         respond_stateless(p, in, resp);
     return false;
@@ -691,6 +706,22 @@ static bool register_rate_ok(struct proxy *p, const struct sb_inbound *in)
     return false;
 }
 
+/* Under use_domain each domain has its own users, so a REGISTER binds
+ * only addresses of record in a domain we serve (§10.3 step 1's "domain
+ * this registrar is responsible for", read for the To): else a stranger
+ * could fill the location service with users of any domain. Counted and
+ * logged when refused. */
+static bool domain_served(struct proxy *p, const struct sb_inbound *in)
+{
+    const osip_uri_t *to = in->msg->to->url;
+    if (!p->env.config->use_domain ||
+        (to->host && identity_is_local_host(p->env.identity, to->host)))
+        return true;
+    note_refusal(p, SB_CNT_REGISTER_DOMAIN, "a REGISTER for a domain not served here", in->msg,
+                 &in->src);
+    return false;
+}
+
 /* REGISTER for one of our domains: answered at once, without a server
  * transaction (see register_handler.h). The To tag is derived from the
  * request so a retransmission gets the very same answer. */
@@ -708,6 +739,10 @@ static void handle_register(struct proxy *p, struct sb_inbound *in)
             osip_message_set_header(refusal, "Retry-After", "2");
             respond_stateless(p, in, refusal);
         }
+    } else if (!domain_served(p, in)) {
+        if (sipmsg_response_create(in->msg, 403, "Forbidden (domain not served here)", tag,
+                                   &refusal) == 0)
+            respond_stateless(p, in, refusal);
     } else if (!contacts_allowed(p, in)) {
         if (sipmsg_response_create(in->msg, 403, "Forbidden Contact", tag, &refusal) == 0)
             respond_stateless(p, in, refusal);

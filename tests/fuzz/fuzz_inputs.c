@@ -265,9 +265,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         one_authorization(text);
         break;
     case 1:
-        if (auth_users_parse((const char *)data + 1, size - 1, "pbx.test", &u, err, sizeof(err)) ==
-            0)
-            auth_users_ha1(u, "alice", DIGEST_MD5);
+        /* one realm, or every realm keyed "user@realm" (use_domain) */
+        if (auth_users_parse((const char *)data + 1, size - 1, data[0] & 8 ? NULL : "pbx.test", &u,
+                             err, sizeof(err)) == 0)
+            auth_users_ha1(u, data[0] & 8 ? "alice@pbx.test" : "alice", DIGEST_MD5);
         auth_users_free(u);
         break;
     case 2:

@@ -215,7 +215,7 @@ Test(auth, challenge_headers_name_realm_algorithm_and_qop)
     cr_assert_eq(auth_check(auth, req, false, "alice", &src, false, NULL), AUTH_NO_CREDENTIALS);
     osip_message_t *resp;
     cr_assert_eq(sipmsg_response_create(req, 401, NULL, "t", &resp), 0);
-    cr_assert_eq(auth_challenge(auth, resp, false, true), 0);
+    cr_assert_eq(auth_challenge(auth, resp, false, true, NULL), 0);
     char *text;
     size_t len;
     cr_assert_eq(sipmsg_serialize(resp, &text, &len), 0);
@@ -291,4 +291,89 @@ Test(auth, only_an_offered_algorithm_is_accepted)
     osip_message_t *m = parse(text);
     cr_assert_eq(auth_check(auth, m, false, "alice", &src, false, NULL), AUTH_MALFORMED);
     osip_message_free(m);
+}
+
+/* A REGISTER for @user@@domain with credentials for @realm. */
+static osip_message_t *register_in_realm(const char *user, const char *domain, const char *realm,
+                                         const char *password, const char *nonce)
+{
+    char ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX], uri[160], text[2048];
+    snprintf(uri, sizeof(uri), "sip:%s", domain);
+    digest_ha1(DIGEST_MD5, user, realm, password, ha1);
+    digest_response(DIGEST_MD5, ha1, nonce, "00000001", "cn1", "REGISTER", uri, resp);
+    snprintf(text, sizeof(text),
+             "REGISTER %s SIP/2.0\n"
+             "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-%s-%s\n"
+             "From: <sip:%s@%s>;tag=f1\nTo: <sip:%s@%s>\n"
+             "Call-ID: realm-test\nCSeq: 1 REGISTER\n"
+             "Authorization: Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+             "response=\"%s\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"cn1\"\n"
+             "Content-Length: 0\n\n",
+             uri, realm, password, user, domain, user, domain, user, realm, nonce, uri, resp);
+    return parse(text);
+}
+
+static enum auth_result check_in_realm(const char *expected, const char *realm,
+                                       const char *password)
+{
+    char nonce[64];
+    auth_nonce_make(auth, nonce, NULL);
+    const char *at = strchr(expected, '@');
+    char user[64];
+    snprintf(user, sizeof(user), "%.*s", (int)(at - expected), expected);
+    osip_message_t *m = register_in_realm(user, at + 1, realm, password, nonce);
+    enum auth_result r = auth_check(auth, m, false, expected, &src, false, NULL);
+    osip_message_free(m);
+    return r;
+}
+
+/* [registrar] use_domain: each domain is its own realm, and alice of one
+ * domain is not alice of the other: her credentials are read in the realm
+ * her address names, and pass only for that domain's line. */
+Test(auth, per_domain_credentials_are_for_user_at_domain)
+{
+    auth_destroy(auth);
+    char ha1a[DIGEST_HEX_MAX], ha1b[DIGEST_HEX_MAX], lines[256];
+    digest_ha1(DIGEST_MD5, "alice", "a.example", "apple", ha1a);
+    digest_ha1(DIGEST_MD5, "alice", "b.example", "banana", ha1b);
+    snprintf(lines, sizeof(lines), "alice:a.example:%s\nalice:b.example:%s\n", ha1a, ha1b);
+    write_users(lines);
+    struct auth_options o = {.mode = AUTH_MODE_REGISTER,
+                             .realm = REALM,
+                             .per_domain = true,
+                             .users_path = users_path,
+                             .offer = {DIGEST_MD5},
+                             .offer_count = 1,
+                             .nonce_ttl_s = 300,
+                             .max_failures = 50,
+                             .block_s = 60,
+                             .max_user_failures = 50,
+                             .user_block_s = 600};
+    cr_assert_eq(auth_create(&o, secret, &auth), 0);
+    cr_assert_eq(check_in_realm("alice@a.example", "a.example", "apple"), AUTH_OK);
+    cr_assert_eq(check_in_realm("alice@b.example", "b.example", "banana"), AUTH_OK);
+    cr_assert_eq(check_in_realm("alice@b.example", "b.example", "apple"), AUTH_BAD_CREDENTIALS,
+                 "a.example's password is not b.example's");
+    cr_assert_eq(check_in_realm("alice@b.example", "a.example", "apple"), AUTH_NO_CREDENTIALS,
+                 "credentials for another domain's realm answer nothing asked");
+    cr_assert_eq(check_in_realm("alice@c.example", "c.example", "apple"), AUTH_BAD_CREDENTIALS,
+                 "no such user in that domain");
+
+    osip_message_t *req = parse("REGISTER sip:b.example SIP/2.0\n"
+                                "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK-d\n"
+                                "From: <sip:alice@b.example>;tag=f1\nTo: <sip:alice@b.example>\n"
+                                "Call-ID: d\nCSeq: 1 REGISTER\nContent-Length: 0\n\n");
+    osip_message_t *resp;
+    cr_assert_eq(sipmsg_response_create(req, 401, NULL, "t", &resp), 0);
+    cr_assert_eq(auth_challenge(auth, resp, false, false, "alice@b.example"), 0);
+    cr_assert_eq(auth_challenge(auth, resp, true, false, NULL), 0);
+    char *text;
+    size_t len;
+    cr_assert_eq(sipmsg_serialize(resp, &text, &len), 0);
+    cr_assert(strstr(text, "WWW-Authenticate: Digest realm=\"b.example\"") != NULL, "%s", text);
+    cr_assert(strstr(text, "Proxy-Authenticate: Digest realm=\"" REALM "\"") != NULL,
+              "nobody named: the configured realm; %s", text);
+    osip_free(text);
+    osip_message_free(resp);
+    osip_message_free(req);
 }

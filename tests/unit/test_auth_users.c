@@ -36,6 +36,25 @@ Test(auth_users, md5_and_sha256_lines_and_other_realms)
     auth_users_free(u);
 }
 
+/* Read for every realm ([registrar] use_domain): one user per domain,
+ * keyed "user@realm" with the realm lower-cased as the domain is. */
+Test(auth_users, every_realm_keys_user_at_realm)
+{
+    const char *text = "alice:a.example:6f69092e95e8cc81524113b2c5738422\n"
+                       "alice:B.Example:2784e233ef54787379267134f89f2330\n";
+    struct auth_users *u;
+    char err[128] = "";
+    cr_assert_eq(auth_users_parse(text, strlen(text), NULL, &u, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(auth_users_count(u), 2, "the same name in two domains is two users");
+    cr_assert_eq(auth_users_other_realms(u), 0);
+    cr_assert_str_eq(auth_users_ha1(u, "alice@a.example", DIGEST_MD5),
+                     "6f69092e95e8cc81524113b2c5738422");
+    cr_assert_str_eq(auth_users_ha1(u, "alice@b.example", DIGEST_MD5),
+                     "2784e233ef54787379267134f89f2330");
+    cr_assert_null(auth_users_ha1(u, "alice", DIGEST_MD5), "no user without a domain");
+    auth_users_free(u);
+}
+
 Test(auth_users, errors_name_the_line)
 {
     struct {
