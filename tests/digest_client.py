@@ -11,6 +11,8 @@ Steps, run in order, each printing "STEP STATUS [stale]":
   replay   a new REGISTER (new branch and CSeq) repeating the last nonce-count
   wait:S   sleep S seconds (to let the nonce go stale)
   retry    like auth; on 401 with stale=true, takes the new nonce and tries again
+  auth*    like auth, with "Contact: *" and "Expires: 0" (remove every binding)
+  copy:K   the very datagram step K (from 1) sent, again, byte for byte
 With --query the REGISTERs carry no Contact (a fetch) and each 200's Contact
 lines are printed after its step line. Loopback only."""
 import argparse
@@ -40,14 +42,17 @@ class Client:
         self.realm = None
         self.nc = 0
         self.last_auth = None
+        self.sent = []  # every datagram, by step (a challenged retry adds one)
+        self.step_sent = []  # the index in sent of each step's first datagram
 
-    def request(self, auth=None):
+    def request(self, auth=None, star=None):
         a = self.a
+        star = a.contact_star if star is None else star
         self.cseq += 1
         uri = f"sip:{a.host}:{a.port}"
         aor = a.aor or a.user
         domain = a.domain or f"{a.host}:{a.port}"
-        contact = "*" if a.contact_star else f"<sip:{aor}@{a.host}:{self.port}>;expires=300"
+        contact = "*" if star else f"<sip:{aor}@{a.host}:{self.port}>;expires=300"
         self.reply = ""
         lines = [f"REGISTER {uri} SIP/2.0",
                  f"Via: SIP/2.0/UDP {a.host}:{self.port};branch=z9hG4bK-d{time.time_ns()};rport",
@@ -57,12 +62,16 @@ class Client:
                  "Max-Forwards: 70"]
         if not a.query:
             lines.append(f"Contact: {contact}")
-        if a.contact_star:
+        if star:
             lines.append("Expires: 0")
         if auth:
             lines.append(f"Authorization: {auth}")
         msg = "\r\n".join(lines + ["Content-Length: 0", "", ""])
-        self.sock.sendto(msg.encode(), (a.host, a.port))
+        return self.send(msg.encode())
+
+    def send(self, data):
+        self.sent.append(data)
+        self.sock.sendto(data, (self.a.host, self.a.port))
         try:
             reply = self.sock.recv(65535).decode("utf-8", "replace")
         except socket.timeout:
@@ -101,10 +110,13 @@ class Client:
         if name == "replay":
             status, reply = self.request(self.last_auth)
             return status, ""
-        if name in ("auth", "retry"):
+        if name.startswith("copy:"):
+            status, _ = self.send(self.sent[self.step_sent[int(name[5:]) - 1]])
+            return status, ""
+        if name in ("auth", "auth*", "retry"):
             self.nc += 1
             self.last_auth = self.credentials(self.nc)
-            status, reply = self.request(self.last_auth)
+            status, reply = self.request(self.last_auth, star=name == "auth*" or None)
             if status in ("401", "407"):
                 stale = self.take_challenge(reply)
                 if name == "retry" and stale == "stale":
@@ -134,6 +146,7 @@ def main():
         sys.exit("digest_client: loopback addresses only")
     c = Client(args)
     for name in args.steps.split(","):
+        c.step_sent.append(len(c.sent))
         status, note = c.step(name)
         print(f"{name} {status}{' ' + note if note else ''}", flush=True)
         if args.query and status == "200":

@@ -236,6 +236,23 @@ test_auth_wrong_user_and_wildcard_removal() {
     stop_proxy
 }
 
+# A REGISTER copied byte for byte (Via branch and nonce-count included)
+# is answered from its server transaction, never applied again: alice
+# registers, then removes her bindings with a fresh nonce; the copy of
+# the first REGISTER gets the first answer again but binds nothing. (When
+# REGISTERs had no transaction, the copy passed digest's retransmission
+# exemption and bound alice's phone again.)
+test_auth_register_copy_answered_from_transaction() {
+    auth_proxy register || return 1
+    digest plain,auth,plain,auth*,copy:2 alice wonderland &&
+        said "plain 401" "auth 200" "plain 401" "auth* 200" "copy:2 200" || return 1
+    digest plain,auth alice wonderland --query && said "plain 401" "auth 200" ||
+        { log "alice is bound again: the copy was applied"; return 1; }
+    stop_proxy || return 1
+    grep -q "request retransmissions absorbed=1," "$DIR/proxy.log" ||
+        { log "counters: $(grep stats: "$DIR/proxy.log")"; return 1; }
+}
+
 # [registrar] use_domain: each domain is its own realm. alice of
 # a.example and alice of b.example have their own passwords, each
 # challenged in her domain's realm; one's password does not register the

@@ -1,8 +1,7 @@
 /* REGISTER processing (RFC 3261 §10.3): turns a REGISTER into registrar
- * changes and builds the answer. REGISTERs are answered without a server
- * transaction: a retransmission (same Call-ID and CSeq) is applied again,
- * which changes nothing and earns the same answer, so no per-REGISTER state
- * has to be kept for Timer J (Kamailio's registrar does the same). */
+ * changes and builds the answer. The proxy runs each REGISTER in a server
+ * transaction, so a retransmission is answered from it (§17.2.2) and never
+ * applied or authorized twice. */
 #ifndef SWITCHBOARD_REGISTER_HANDLER_H
 #define SWITCHBOARD_REGISTER_HANDLER_H
 
@@ -18,8 +17,8 @@
 int register_aor_key(const osip_uri_t *uri, bool use_domain, char *buf, size_t size);
 
 /* Builds the answer to the REGISTER in @in at monotonic time @now: 200
- * with the bindings, or 400, 403, 404, 413, 423, 500, 503. @to_tag must be
- * the same for retransmissions. Refusals by the limits on what strangers
+ * with the bindings, or 400, 403, 404, 413, 423, 500, 503, with To tag
+ * @to_tag. Refusals by the limits on what strangers
  * may store are counted in @counters (may be NULL). Returns NULL only
  * when out of memory. */
 osip_message_t *register_process(const struct sb_config *cfg, struct registrar *reg,

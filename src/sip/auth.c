@@ -45,7 +45,6 @@ struct auth {
     struct auth_users *users; /* RCU */
     atomic_uint_fast64_t next_id;
     _Atomic uint64_t *nc;            /* tag << NC_BITS | highest nc */
-    _Atomic uint32_t *retrans;       /* hash of the branch that used that nc */
     _Atomic uint64_t *failures;      /* per source: see "failures and trust" */
     _Atomic uint64_t *user_failures; /* per user */
     _Atomic uint64_t *trusted;       /* per (source address, user) */
@@ -136,7 +135,6 @@ int auth_create(const struct auth_options *o, const struct secret *secret, struc
     a->realm = strdup(o->realm);
     a->users_path = o->users_path ? strdup(o->users_path) : NULL;
     a->nc = calloc(NC_SLOTS, sizeof(*a->nc));
-    a->retrans = calloc(NC_SLOTS, sizeof(*a->retrans));
     a->failures = calloc(FAIL_SLOTS, sizeof(*a->failures));
     a->user_failures = calloc(FAIL_SLOTS, sizeof(*a->user_failures));
     a->trusted = calloc(FAIL_SLOTS, sizeof(*a->trusted));
@@ -145,8 +143,8 @@ int auth_create(const struct auth_options *o, const struct secret *secret, struc
         start = wall_ms();
     /* ids of an earlier run (or another node) never match our slots */
     atomic_init(&a->next_id, start & (TAG_MASK << 18));
-    int rc = (!a->realm || (o->users_path && !a->users_path) || !a->nc || !a->retrans ||
-              !a->failures || !a->user_failures || !a->trusted)
+    int rc = (!a->realm || (o->users_path && !a->users_path) || !a->nc || !a->failures ||
+              !a->user_failures || !a->trusted)
                  ? SB_ENOMEM
                  : 0;
     if (rc == 0 && a->users_path)
@@ -167,7 +165,6 @@ void auth_destroy(struct auth *a)
         return;
     auth_users_free(a->users);
     free((void *)a->nc);
-    free((void *)a->retrans);
     free((void *)a->failures);
     free((void *)a->user_failures);
     free((void *)a->trusted);
@@ -236,11 +233,11 @@ static enum auth_result nonce_verify(const struct auth *a, const char *nonce, ui
     return AUTH_OK;
 }
 
-/* RFC 7616 §3.3: each use of a nonce carries a higher nonce-count. A
- * request that repeats the last count with the same Via branch is the same
- * request retransmitted (REGISTER is answered without a transaction) and
- * passes. Returns AUTH_OK, AUTH_REPLAY or AUTH_STALE. */
-static enum auth_result nc_check(struct auth *a, uint64_t id, uint32_t nc, uint32_t branch)
+/* RFC 7616 §3.3: each use of a nonce carries a higher nonce-count; one
+ * seen before is a replay, whatever else the request repeats (a
+ * retransmission never gets here: its server transaction answers it).
+ * Returns AUTH_OK, AUTH_REPLAY or AUTH_STALE. */
+static enum auth_result nc_check(struct auth *a, uint64_t id, uint32_t nc)
 {
     size_t slot = id & (NC_SLOTS - 1);
     uint64_t tag = (id >> 18) & TAG_MASK;
@@ -251,15 +248,11 @@ static enum auth_result nc_check(struct auth *a, uint64_t id, uint32_t nc, uint3
         if (v >> NC_BITS != tag)
             return AUTH_STALE; /* the slot went to a newer nonce */
         uint32_t seen = (uint32_t)(v & NC_MAX);
-        if (nc == seen && atomic_load_explicit(&a->retrans[slot], memory_order_relaxed) == branch)
-            return AUTH_OK;
         if (nc <= seen)
             return AUTH_REPLAY;
         if (atomic_compare_exchange_weak_explicit(&a->nc[slot], &v, tag << NC_BITS | nc,
-                                                  memory_order_acq_rel, memory_order_acquire)) {
-            atomic_store_explicit(&a->retrans[slot], branch, memory_order_relaxed);
+                                                  memory_order_acq_rel, memory_order_acquire))
             return AUTH_OK;
-        }
     }
 }
 
@@ -463,13 +456,6 @@ static bool response_ok(struct auth *a, const osip_message_t *req, const char *u
     return strlen(want) == len && secret_equal(want, cred->response, len);
 }
 
-static uint32_t branch_hash(const osip_message_t *req)
-{
-    const osip_via_t *via = sipmsg_top_via(req);
-    const char *branch = via ? sipmsg_via_param(via, "branch") : NULL;
-    return branch ? (uint32_t)sb_hash(branch, strlen(branch)) | 1u : 0;
-}
-
 /* Was @alg one we offer? RFC 7616 §3.4: the client answers a challenge
  * we sent, so any other is not an answer to ours. */
 static bool offered(const struct auth *a, enum digest_alg alg)
@@ -507,7 +493,7 @@ enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool prox
     trust(a, t.ip, who); /* the right password from here */
     if (fresh == AUTH_STALE)
         return AUTH_STALE; /* right password: RFC 7616 stale=true */
-    r = nc_check(a, id, cred.nc_value, branch_hash(req));
+    r = nc_check(a, id, cred.nc_value);
     if (r != AUTH_OK)
         return r;
     if (!expected_user || strcmp(who, expected_user) != 0)

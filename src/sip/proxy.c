@@ -645,20 +645,22 @@ static bool authorize(struct proxy *p, struct server_txn *st)
 
 /* With require = register or all, a REGISTER proves its sender is the
  * AoR's user (carol's password cannot bind alice: 403). Returns true when
- * it may go on; otherwise it has been answered. */
-static bool authorize_register(struct proxy *p, const struct sb_inbound *in, const char *tag)
+ * it may go on; otherwise @st has been answered. */
+static bool authorize_register(struct proxy *p, struct server_txn *st)
 {
     if (auth_mode(p->env.auth) == AUTH_MODE_NONE)
         return true;
+    const struct sb_inbound *in = txn_server_inbound(st);
     char user[256];
     bool named = auth_user_key(p, in->msg->to->url, user, sizeof(user));
     enum auth_result r = auth_check(p->env.auth, in->msg, false, named ? user : NULL, &in->src,
                                     in->transport != SB_UDP, NULL);
     if (r == AUTH_OK)
         return true;
-    osip_message_t *resp = auth_answer(p, in, tag, r, false, named ? user : NULL);
-    if (resp)
-        respond_stateless(p, in, resp);
+    osip_message_t *resp =
+        auth_answer(p, in, txn_server_local_tag(st), r, false, named ? user : NULL);
+    if (!resp || txn_server_respond_own(st, resp) != 0)
+        txn_server_respond_code(st, 500, NULL);
     return false;
 }
 
@@ -722,10 +724,31 @@ static bool domain_served(struct proxy *p, const struct sb_inbound *in)
     return false;
 }
 
-/* REGISTER for one of our domains: answered at once, without a server
- * transaction (see register_handler.h). The To tag is derived from the
- * request so a retransmission gets the very same answer. */
-static void handle_register(struct proxy *p, struct sb_inbound *in)
+/* REGISTER for one of our domains, in its server transaction @st: a
+ * retransmission is answered from the transaction (§17.2.2), never
+ * authorized or applied again, so a copied request (Via branch and all)
+ * gets no second pass through digest's replay check. The To tag is the
+ * transaction's. */
+static void handle_register(struct proxy *p, struct server_txn *st)
+{
+    const struct sb_inbound *in = txn_server_inbound(st);
+    const char *tag = txn_server_local_tag(st);
+    if (!domain_served(p, in)) {
+        txn_server_respond_code(st, 403, "Forbidden (domain not served here)");
+    } else if (!contacts_allowed(p, in)) {
+        txn_server_respond_code(st, 403, "Forbidden Contact");
+    } else if (authorize_register(p, st)) {
+        osip_message_t *resp = register_process(p->env.config, p->env.registrar, in, tag,
+                                                timer_wheel_now(p->env.wheel), p->env.counters);
+        if (!resp || txn_server_respond_own(st, resp) != 0)
+            txn_server_respond_code(st, 500, NULL);
+    }
+}
+
+/* A REGISTER past register_rate: 503 with Retry-After, statelessly (a
+ * flood costs no transaction), with a To tag derived from the request so
+ * a retransmission gets the same answer (§8.2.6.2). */
+static void refuse_register_rate(struct proxy *p, const struct sb_inbound *in)
 {
     char id[512], tag[24];
     if (sipmsg_call_id(in->msg, id, sizeof(id)) != 0)
@@ -733,26 +756,11 @@ static void handle_register(struct proxy *p, struct sb_inbound *in)
     uint64_t h = sb_hash(id, strlen(id)) ^ sipmsg_cseq_number(in->msg);
     snprintf(tag, sizeof(tag), "sb%016llx", (unsigned long long)h);
     osip_message_t *refusal;
-    if (!register_rate_ok(p, in)) {
-        if (sipmsg_response_create(in->msg, 503, "Too many REGISTERs from this address", tag,
-                                   &refusal) == 0) {
-            osip_message_set_header(refusal, "Retry-After", "2");
-            respond_stateless(p, in, refusal);
-        }
-    } else if (!domain_served(p, in)) {
-        if (sipmsg_response_create(in->msg, 403, "Forbidden (domain not served here)", tag,
-                                   &refusal) == 0)
-            respond_stateless(p, in, refusal);
-    } else if (!contacts_allowed(p, in)) {
-        if (sipmsg_response_create(in->msg, 403, "Forbidden Contact", tag, &refusal) == 0)
-            respond_stateless(p, in, refusal);
-    } else if (authorize_register(p, in, tag)) {
-        osip_message_t *resp = register_process(p->env.config, p->env.registrar, in, tag,
-                                                timer_wheel_now(p->env.wheel), p->env.counters);
-        if (resp)
-            respond_stateless(p, in, resp);
-    }
-    sb_inbound_free(in);
+    if (sipmsg_response_create(in->msg, 503, "Too many REGISTERs from this address", tag,
+                               &refusal) != 0)
+        return;
+    osip_message_set_header(refusal, "Retry-After", "2");
+    respond_stateless(p, in, refusal);
 }
 
 /* --- response context ----------------------------------------------------- */
@@ -996,6 +1004,8 @@ static void on_server_gone(void *user, struct server_txn *st, void *tu)
     struct proxy_context *ctx = tu;
     (void)user;
     (void)st;
+    if (!ctx)
+        return; /* a REGISTER's: the registrar keeps no context */
     ctx->st = NULL;
     timer_cancel(&ctx->timer_c);
     cancel_pending(ctx); /* nobody is left to answer */
@@ -2098,14 +2108,21 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
         handle_cancel(p, in);
         return;
     }
-    if (MSG_IS_REGISTER(msg) && identity_is_local_uri(p->env.identity, msg->req_uri)) {
-        handle_register(p, in);
+    bool registration =
+        MSG_IS_REGISTER(msg) && identity_is_local_uri(p->env.identity, msg->req_uri);
+    if (registration && !register_rate_ok(p, in)) {
+        refuse_register_rate(p, in);
+        sb_inbound_free(in);
         return;
     }
     int rc = txn_server_create(p->txn, in, NULL, &st);
     if (rc != 0) {
         respond_overloaded(p, in);
         sb_inbound_free(in);
+        return;
+    }
+    if (registration) {
+        handle_register(p, st);
         return;
     }
     if (MSG_IS_INVITE(msg))
