@@ -83,7 +83,7 @@ static void log_counters(const struct app *app)
     transport_counters(app->transport, total);
     stream_counters(app->streams, total);
     worker_pool_counters(app->workers, total);
-    char line[3072];
+    char line[6144];
     size_t n = 0;
     for (int i = 0; i < SB_CNT_COUNT && n < sizeof(line); i++)
         n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s=%llu", i ? ", " : "",

@@ -48,7 +48,7 @@ void sb_log(enum sb_log_level level, const char *fmt, ...)
 {
     if (!sb_log_enabled(level))
         return;
-    char line[4096];
+    char line[8192];
     struct timeval tv;
     struct tm tm;
     gettimeofday(&tv, NULL);
@@ -56,7 +56,7 @@ void sb_log(enum sb_log_level level, const char *fmt, ...)
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
                      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                      (long)(tv.tv_usec / 1000), level_names[level]);
-    char text[2048];
+    char text[6144]; /* the counters line (main.c) is ~2.5 KiB */
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(text, sizeof(text), fmt, ap);
