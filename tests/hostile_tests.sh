@@ -352,7 +352,10 @@ test_calls_between_phones_still_work() {
 
 # After the call: the attacker, who saw its 200 OK, replays the caller's
 # signed Record-Route with the call's Call-ID and tags, toward the foreign
-# host and the internal service: 403, nothing reaches them.
+# host and the internal service: 403, nothing reaches them. And toward the
+# call's own callee, the target the Route was signed for: the call has
+# ended, so 481 and bob's address hears nothing (before the proxy kept
+# dialog state, such a copy reached bob until max_call_length).
 replay_the_calls_route() {
     local ok route call_id from_tag to_tag target
     ok=$(grep -m1 '^Record-Route:' "$DIR/caller.msg" | tr -d '\r')
@@ -366,7 +369,10 @@ replay_the_calls_route() {
         attack 403 "BYE $target SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.66:@PORT@;branch=z9hG4bK-rp$RANDOM;rport\r\nRoute: $route\r\nMax-Forwards: 70\r\nFrom: <sip:alice@10.0.0.2>;tag=$from_tag\r\nTo: <sip:bob@10.0.0.2>;tag=$to_tag\r\nCall-ID: $call_id\r\nCSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n" ||
             return 1
     done
-    nothing_reached foreign internal
+    sink "$BOB" 10.0.0.4 5070 phone || return 1
+    attack 481 "BYE sip:bob@10.0.0.4:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.66:@PORT@;branch=z9hG4bK-rp$RANDOM;rport\r\nRoute: $route\r\nMax-Forwards: 70\r\nFrom: <sip:alice@10.0.0.2>;tag=$from_tag\r\nTo: <sip:bob@10.0.0.2>;tag=$to_tag\r\nCall-ID: $call_id\r\nCSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n" ||
+        return 1
+    nothing_reached foreign internal phone
 }
 
 run_tests hostile "" "$@"

@@ -236,6 +236,20 @@ test_auth_wrong_user_and_wildcard_removal() {
     stop_proxy
 }
 
+# The dialog table (src/sip/dialog.c): a callee that moves to another
+# port with a re-INVITE is reached there through the call's Route (it
+# used to be refused: the Route was signed for its first Contact), and
+# once the BYE has passed, a copy of the Route is refused 481 and reaches
+# nobody. tests/dialog_check.py plays both phones.
+test_dialog_target_refresh_and_end() {
+    start_proxy || return 1
+    python3 "$HERE/dialog_check.py" "$IP" "$PROXY_PORT" 15080 15070 15072 >>"$DIR/test.log" 2>&1 ||
+        return 1
+    stop_proxy || return 1
+    grep -q "refused: the Route of a call that has ended=1," "$DIR/proxy.log" ||
+        { log "counters: $(grep stats: "$DIR/proxy.log")"; return 1; }
+}
+
 # A REGISTER copied byte for byte (Via branch and nonce-count included)
 # is answered from its server transaction, never applied again: alice
 # registers, then removes her bindings with a fresh nonce; the copy of

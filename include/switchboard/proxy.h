@@ -39,6 +39,10 @@ struct proxy_env {
     struct auth *auth;             /* NULL: nobody is challenged */
     const struct secret *secret;   /* signs our Record-Routes */
     struct dialplan_holder *plans; /* the office's dial plan; NULL: none */
+    /* this process among all that share the secret (random, the same in
+     * every worker): marks the Routes of the dialogs it tracks
+     * (dialog.h); 0: track none */
+    uint32_t instance;
 };
 
 int proxy_create(const struct proxy_env *env, struct proxy **out);

@@ -1,6 +1,7 @@
 /* Our Record-Route URI (RFC 3261 §16.6 step 4): the proxy's address, the
  * flow token of a side behind NAT (flow.h) in its user part, ;lr, when it
- * was issued (;sbt=, wall-clock seconds in hex) and a signature ;sbs=<HMAC>
+ * was issued (;sbt=, wall-clock seconds in hex, then "-" and the issuing
+ * process's instance when it tracks the dialog) and a signature ;sbs=<HMAC>
  * over the dialog's Call-ID, the From tag of the request that created it,
  * the user part, the issue time and the remote target the requests that
  * follow this Route go to (host:port of the Contact of the side that will
@@ -43,6 +44,7 @@ struct record_route_binding {
     const char *tag;    /* the From tag of the request that created the dialog */
     const char *target; /* record_route_target() of the remote target */
     uint64_t issued;    /* wall-clock seconds */
+    uint32_t instance;  /* the issuing process, which tracks the dialog (dialog.h); 0: none */
 };
 
 /* The remote target as signatures name it: "host:port" of @uri, the host
@@ -76,5 +78,9 @@ int record_route_resign(const struct secret *s, osip_uri_t *uri,
 bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
                          const struct record_route_binding *b, const char *to_tag, uint64_t now_s,
                          uint64_t max_age_s, bool *from_creator);
+
+/* The instance a Route of ours was issued by (its ;sbt=), 0 when none.
+ * Trust it only once record_route_signed() said the URI is ours. */
+uint32_t record_route_instance(const osip_uri_t *uri);
 
 #endif

@@ -29,6 +29,8 @@
     X(AUTH_THROTTLED, "refused: too many failures from the source")                                \
     X(FORGED_ROUTE, "refused: a Route naming us that we did not sign")                             \
     X(PRELOADED_ROUTE, "refused: out of dialog, a Route that is not ours")                         \
+    X(DIALOG_GONE, "refused: the Route of a call that has ended")                                  \
+    X(DIALOG_TARGET, "refused: in a call, to another target than its other side")                  \
     X(FORBIDDEN_TARGET, "refused: a destination on loopback, link-local or our own sockets")       \
     X(STRAY_UNVERIFIED, "stray responses dropped: their Via was not one we sent")                  \
     X(UNRESOLVED, "refused: a host name where an address is required")                             \

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <urcu.h>
 
@@ -266,6 +267,10 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
         return SB_ENOMEM;
     }
     memset(pool->workers, 0, cfg->workers * sizeof(struct worker));
+    uint32_t instance = 0; /* proxy_env: one per process, never 0 */
+    while (instance == 0)
+        if (getrandom(&instance, sizeof(instance), 0) != sizeof(instance))
+            instance = (uint32_t)sb_now_ms() | 1u;
     int rc = 0;
     for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
         struct worker *w = &pool->workers[i];
@@ -294,6 +299,7 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .auth = deps->auth,
                 .secret = deps->secret,
                 .plans = deps->plans,
+                .instance = instance,
                 .wheel = w->wheel,
                 .net = w->net,
                 .counters = &w->counters,

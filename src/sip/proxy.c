@@ -27,6 +27,7 @@
 #include "switchboard/nat.h"
 #include "switchboard/net.h"
 #include "switchboard/rate_limit.h"
+#include "switchboard/dialog.h"
 #include "switchboard/record_route.h"
 #include "switchboard/register_handler.h"
 #include "switchboard/route_policy.h"
@@ -51,6 +52,7 @@ struct proxy {
     unsigned cancels_held;            /* CANCELs past proxy_accept, not yet handled */
     struct cidr_list forbidden;       /* [proxy] forbidden_targets */
     struct rate_limit *register_rate; /* REGISTERs per source; NULL: off */
+    struct dialog_table *dialogs;     /* NULL: env.instance is 0, no dialog tracked */
 };
 
 struct proxy_context;
@@ -202,23 +204,49 @@ static bool loop_detected(const struct proxy *p, const osip_message_t *req, uint
 struct route_info {
     bool signed_route; /* a Record-Route we signed for this dialog */
     bool forged;       /* one naming us without our signature */
+    uint32_t instance; /* the process that issued the signed one (record_route.h) */
     struct route_flow flow;
 };
 
-/* Is @uri, a Route naming us, one we signed for @req's dialog, for the
- * remote target @target (where @req goes: its Request-URI, or the last
- * Route a strict router left), within the maximum call length? */
-static bool our_signature(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri,
-                          const osip_uri_t *target, bool *from_caller)
+static struct dialog_msg dialog_msg_of(const osip_message_t *m)
 {
-    char call_id[512], where[300];
+    return (struct dialog_msg){.call_id = m->call_id ? m->call_id->number : NULL,
+                               .call_host = m->call_id ? m->call_id->host : NULL,
+                               .from_tag = sipmsg_from_tag(m),
+                               .to_tag = sipmsg_to_tag(m)};
+}
+
+/* Is @uri, a Route naming us, one we signed for @req's dialog and for
+ * the remote target @where, within the maximum call length? */
+static bool signed_for(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri,
+                       const char *where, bool *from_caller)
+{
+    char call_id[512];
     if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0)
         return false;
-    record_route_target(target, where, sizeof(where));
     struct record_route_binding b = {
         .call_id = call_id, .tag = sipmsg_from_tag(req), .target = where};
     return record_route_signed(p->env.secret, uri, &b, sipmsg_to_tag(req), (uint64_t)time(NULL),
                                p->env.config->max_call_length, from_caller);
+}
+
+/* Is @uri, a Route naming us, one we signed for @req's dialog, for the
+ * remote target @target (where @req goes: its Request-URI, or the last
+ * Route a strict router left), within the maximum call length? After a
+ * target refresh the Route still names the target it was signed for:
+ * when this process tracks the dialog, that one (dialog.h). */
+static bool our_signature(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri,
+                          const osip_uri_t *target, bool *from_caller)
+{
+    char where[300];
+    record_route_target(target, where, sizeof(where));
+    if (signed_for(p, req, uri, where, from_caller))
+        return true;
+    if (!p->dialogs || record_route_instance(uri) != p->env.instance)
+        return false;
+    struct dialog_msg m = dialog_msg_of(req);
+    const char *was = dialog_signed_for(p->dialogs, &m);
+    return was && strcmp(was, where) != 0 && signed_for(p, req, uri, was, from_caller);
 }
 
 /* Where @req goes once the Routes naming us are gone: the last Route when
@@ -243,6 +271,7 @@ static void note_route(const struct proxy *p, const osip_message_t *req, const o
         return;
     }
     info->signed_route = true;
+    info->instance = record_route_instance(uri);
     struct route_flow *flow = &info->flow;
     if (!flow->present && uri->username) {
         flow->present = flow_token_parse(uri->username, &flow->a, &flow->b) == 0;
@@ -294,7 +323,7 @@ static void route_preprocess(const struct proxy *p, osip_message_t *req, struct 
  * is reached over a flow, so in-dialog requests find it again. */
 static int push_record_route(const struct proxy *p, osip_message_t *req, int transport,
                              const struct sb_local *local, const struct flow_side *caller,
-                             const struct flow_side *callee)
+                             const struct flow_side *callee, uint32_t instance)
 {
     char host[64], text[400], call_id[512], target[300];
     unsigned port;
@@ -305,7 +334,8 @@ static int push_record_route(const struct proxy *p, osip_message_t *req, int tra
     struct record_route_binding b = {.call_id = call_id,
                                      .tag = sipmsg_from_tag(req),
                                      .target = target,
-                                     .issued = (uint64_t)time(NULL)};
+                                     .issued = (uint64_t)time(NULL),
+                                     .instance = instance};
     if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0 ||
         record_route_format(p->env.secret, transport, host, port, &b, caller, callee, text,
                             sizeof(text)) != 0)
@@ -342,19 +372,21 @@ static void pop_record_route(osip_message_t *req)
  * it came in on gets two Record-Routes, one naming each side, so either
  * phone sends its in-dialog requests to an address it can reach: the
  * caller's side first, the callee's on top (the callee's route set starts
- * with it). Returns how many were pushed (0 on error). */
+ * with it). @instance: ours when this process tracks the dialog, else 0.
+ * Returns how many were pushed (0 on error). */
 static int push_record_routes(const struct proxy *p, osip_message_t *req,
                               const struct sb_inbound *in, const struct proxy_target *t,
-                              const struct flow_side *caller)
+                              const struct flow_side *caller, uint32_t instance)
 {
     const struct sb_local *out = &t->dest.local;
     bool same = in->transport == t->dest.transport && in->local.listen_index == out->listen_index &&
                 flow_addr_equal(&in->local.addr, &out->addr);
     if (same)
-        return push_record_route(p, req, in->transport, out, caller, &t->flow) == 0 ? 1 : 0;
-    if (push_record_route(p, req, in->transport, &in->local, caller, &t->flow) != 0)
+        return push_record_route(p, req, in->transport, out, caller, &t->flow, instance) == 0 ? 1
+                                                                                              : 0;
+    if (push_record_route(p, req, in->transport, &in->local, caller, &t->flow, instance) != 0)
         return 0;
-    if (push_record_route(p, req, t->dest.transport, out, caller, &t->flow) != 0) {
+    if (push_record_route(p, req, t->dest.transport, out, caller, &t->flow, instance) != 0) {
         pop_record_route(req);
         return 0;
     }
@@ -980,12 +1012,36 @@ static void on_client_gone(void *user, struct client_txn *ct, void *tu)
 
 /* Everything that goes upstream gets our reason phrases, and what answers
  * an INVITE (initial or re-INVITE) is noted in the call journal. */
+/* A response to INVITE or UPDATE on its way up (from @st, or NULL when
+ * forwarded without one) moves its dialog along (dialog.h): callees
+ * answering the INVITE that opened it, the end of a call that never
+ * began, target refreshes. */
+static void dialog_note_response(struct proxy *p, struct server_txn *st, const osip_message_t *resp)
+{
+    const char *method = resp->cseq ? resp->cseq->method : NULL;
+    if (!p->dialogs || !method || (strcmp(method, "INVITE") != 0 && strcmp(method, "UPDATE") != 0))
+        return;
+    const osip_message_t *req = st ? txn_server_request(st) : NULL;
+    osip_contact_t *c = osip_list_get(&resp->contacts, 0);
+    osip_contact_t *rc = req ? osip_list_get(&req->contacts, 0) : NULL;
+    char contact[300] = "", request_contact[300] = "";
+    if (c && c->url)
+        record_route_target(c->url, contact, sizeof(contact));
+    if (rc && rc->url)
+        record_route_target(rc->url, request_contact, sizeof(request_contact));
+    struct dialog_msg m = dialog_msg_of(resp);
+    bool invite = !strcmp(method, "INVITE");
+    dialog_on_response(p->dialogs, &m, resp->status_code, sipmsg_cseq_number(resp), invite, contact,
+                       request_contact);
+}
+
 static void on_server_respond(void *user, struct server_txn *st, void *tu, osip_message_t *resp,
                               bool local)
 {
     struct proxy *p = user;
     struct proxy_context *ctx = tu;
     reasons_apply(p->env.reasons, resp);
+    dialog_note_response(p, st, resp);
     const osip_message_t *req = txn_server_request(st);
     if (!txn_server_is_invite(st) || !req)
         return;
@@ -1097,6 +1153,21 @@ static struct proxy_context *context_new(struct proxy *p, const osip_message_t *
     return ctx;
 }
 
+/* An INVITE we record-route opens a dialog this process follows until
+ * its BYE (dialog.h); its Record-Route then carries our instance. False
+ * when it is not tracked (not an INVITE, table full): its Route is then
+ * vouched for by its signature alone. */
+static bool track_dialog(struct proxy *p, const osip_message_t *req)
+{
+    if (!p->dialogs || !MSG_IS_INVITE(req))
+        return false;
+    osip_contact_t *contact = osip_list_get(&req->contacts, 0);
+    char target[300];
+    record_route_target(contact ? contact->url : NULL, target, sizeof(target));
+    struct dialog_msg m = dialog_msg_of(req);
+    return dialog_open(p->dialogs, &m, sipmsg_cseq_number(req), target) == 0;
+}
+
 /* Sends @fwd to each of @targets as a new branch of @ctx (§16.6).
  * Returns how many went out. */
 static size_t add_branches(struct proxy_context *ctx, struct server_txn *st, osip_message_t *fwd,
@@ -1115,6 +1186,7 @@ static size_t add_branches(struct proxy_context *ctx, struct server_txn *st, osi
     bool record_route = wants_record_route(req);
     const struct sb_inbound *in = txn_server_inbound(st);
     struct flow_side caller = inbound_flow(in, record_route && caller_behind_nat(p, in));
+    uint32_t instance = record_route && track_dialog(p, req) ? p->env.instance : 0;
     size_t added = 0;
     for (size_t i = 0; i < count; i++) {
         const struct proxy_target *t = &targets[i];
@@ -1131,7 +1203,7 @@ static size_t add_branches(struct proxy_context *ctx, struct server_txn *st, osi
             if (!sign_peer_param(p, fwd))
                 continue;
         }
-        int pushed = record_route ? push_record_routes(p, fwd, in, t, &caller) : 0;
+        int pushed = record_route ? push_record_routes(p, fwd, in, t, &caller, instance) : 0;
         if (record_route && pushed == 0)
             continue;
         struct proxy_branch *b = calloc(1, sizeof(*b));
@@ -1712,6 +1784,25 @@ static int next_hop(struct proxy *p, const osip_message_t *fwd, const struct rou
     return rc != 0 ? rc : net_resolve(p->env.net, &t->dest, &in->local);
 }
 
+/* What the dialog table says of @fwd, on a signed Route @info. */
+static enum route_dialog route_dialog_of(const struct proxy *p, const osip_message_t *fwd,
+                                         const struct route_info *info)
+{
+    if (!info->signed_route || !p->dialogs || info->instance != p->env.instance)
+        return ROUTE_DIALOG_UNTRACKED;
+    char target[300];
+    record_route_target(fwd->req_uri, target, sizeof(target));
+    struct dialog_msg m = dialog_msg_of(fwd);
+    switch (dialog_check(p->dialogs, &m, target)) {
+    case DIALOG_OK:
+        return ROUTE_DIALOG_LIVE;
+    case DIALOG_WRONG_TARGET:
+        return ROUTE_DIALOG_MISDIRECTED;
+    default:
+        return ROUTE_DIALOG_GONE;
+    }
+}
+
 /* The policy's facts about @fwd once route_preprocess() took our Routes. */
 static struct route_facts route_facts_of(const struct proxy *p, const osip_message_t *fwd,
                                          const struct route_info *info)
@@ -1722,6 +1813,7 @@ static struct route_facts route_facts_of(const struct proxy *p, const osip_messa
         .for_us = !routes_left && identity_is_local_uri(p->env.identity, fwd->req_uri),
         .signed_route = info->signed_route,
         .relay = p->env.config->relay,
+        .dialog = route_dialog_of(p, fwd, info),
     };
 }
 
@@ -1732,6 +1824,12 @@ static void note_route_refusal(struct proxy *p, enum route_verdict v, const stru
     if (v == ROUTE_DENY_PRELOADED)
         note_refusal(p, SB_CNT_PRELOADED_ROUTE, "out of dialog, a Route that is not ours", in->msg,
                      &in->src);
+    else if (v == ROUTE_DENY_NO_DIALOG)
+        note_refusal(p, SB_CNT_DIALOG_GONE, "the Route of a call that has ended", in->msg,
+                     &in->src);
+    else if (v == ROUTE_DENY_WRONG_TARGET)
+        note_refusal(p, SB_CNT_DIALOG_TARGET, "in a call, to another target than its other side",
+                     in->msg, &in->src);
     else if (info->forged)
         note_refusal(p, SB_CNT_FORGED_ROUTE, "a Route naming us that we did not sign", in->msg,
                      &in->src);
@@ -1812,6 +1910,18 @@ static void route_request(struct proxy *p, struct server_txn *st)
         break;
     case ROUTE_FORWARD:
         route_onward(p, st, fwd, &info, loop_hash);
+        if (MSG_IS_BYE(req) && facts.dialog == ROUTE_DIALOG_LIVE) {
+            struct dialog_msg m = dialog_msg_of(req);
+            dialog_close(p->dialogs, &m); /* the call ends: its Route no longer leads anywhere */
+        }
+        break;
+    case ROUTE_DENY_NO_DIALOG:
+        note_route_refusal(p, verdict, &info, in);
+        txn_server_respond_code(st, 481, NULL);
+        break;
+    case ROUTE_DENY_WRONG_TARGET:
+        note_route_refusal(p, verdict, &info, in);
+        txn_server_respond_code(st, 403, "Forbidden (not this call's other side)");
         break;
     case ROUTE_DENY_PRELOADED:
     case ROUTE_DENY_RELAY:
@@ -1942,6 +2052,7 @@ static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
     if (ready) {
         sipmsg_via_pop(resp);
         resign_record_routes(p, resp); /* a 2xx after its transaction ended */
+        dialog_note_response(p, NULL, resp);
         const osip_via_t *via = sipmsg_top_via(resp);
         int transport = sipmsg_via_transport(via);
         dest.transport = (uint8_t)(transport < 0 ? SB_UDP : transport);
@@ -1984,9 +2095,14 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
     int rc = cidr_list_parse(env->config->forbidden_targets, &p->forbidden, why, sizeof(why));
     if (rc == 0 && env->config->register_rate)
         rc = rate_limit_create(env->config->register_rate, &p->register_rate);
+    if (rc == 0 && env->instance)
+        rc = dialog_table_create(env->wheel, env->config->max_transactions,
+                                 (uint64_t)env->config->max_call_length * 1000u,
+                                 128u * env->config->t1_ms, &p->dialogs);
     if (rc == 0)
         rc = call_journal_create(env->journal, env->counters, &p->calls);
     if (rc != 0) {
+        dialog_table_destroy(p->dialogs);
         rate_limit_destroy(p->register_rate);
         cidr_list_free(&p->forbidden);
         free(p);
@@ -1995,6 +2111,7 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
     rc = txn_layer_create(&tc, env->wheel, &io, &proxy_txn_ops, p, &p->txn);
     if (rc != 0) {
         call_journal_destroy(p->calls);
+        dialog_table_destroy(p->dialogs);
         rate_limit_destroy(p->register_rate);
         cidr_list_free(&p->forbidden);
         free(p);
@@ -2014,6 +2131,7 @@ void proxy_destroy(struct proxy *p)
     while (p->contexts)
         context_free(p->contexts);
     call_journal_destroy(p->calls); /* open calls are written as interrupted */
+    dialog_table_destroy(p->dialogs);
     rate_limit_destroy(p->register_rate);
     cidr_list_free(&p->forbidden);
     free(p);

@@ -54,11 +54,14 @@ int record_route_format(const struct secret *s, int transport, const char *host,
                         const struct record_route_binding *b, const struct flow_side *caller,
                         const struct flow_side *callee, char *out, size_t size)
 {
-    char token[FLOW_TOKEN_MAX] = "", sig[SIG_TEXT], issuer[SIG_TEXT], issued[24];
+    char token[FLOW_TOKEN_MAX] = "", sig[SIG_TEXT], issuer[SIG_TEXT], issued[32];
     if (((caller && caller->present) || (callee && callee->present)) &&
         flow_token_format(caller, callee, token, sizeof(token)) != 0)
         return SB_ERANGE;
-    snprintf(issued, sizeof(issued), "%" PRIx64, b->issued);
+    if (b->instance)
+        snprintf(issued, sizeof(issued), "%" PRIx64 "-%" PRIx32, b->issued, b->instance);
+    else
+        snprintf(issued, sizeof(issued), "%" PRIx64, b->issued);
     sign(s, b, b->tag, token, issued, sig);
     mark(s, b, token, issued, issuer);
     bool v6 = strchr(host, ':') != NULL;
@@ -104,14 +107,15 @@ int record_route_resign(const struct secret *s, osip_uri_t *uri,
     return 0;
 }
 
-/* Was @issued (hex seconds) at most @max_age_s before @now_s? */
+/* Was @issued (hex seconds, then "-" and the issuer's instance) at most
+ * @max_age_s before @now_s? */
 static bool fresh(const char *issued, uint64_t now_s, uint64_t max_age_s)
 {
     char *end;
-    if (!issued || !*issued || strlen(issued) > 16)
+    if (!issued || !isxdigit((unsigned char)*issued) || strlen(issued) > 16 + 1 + 8)
         return false;
     uint64_t t = strtoull(issued, &end, 16);
-    if (*end)
+    if (*end && *end != '-')
         return false;
     return t <= now_s + CLOCK_SKEW_S && now_s - (t < now_s ? t : now_s) <= max_age_s;
 }
@@ -137,4 +141,15 @@ bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
         return true;
     }
     return false;
+}
+
+uint32_t record_route_instance(const osip_uri_t *uri)
+{
+    const char *issued = param_value(uri, RECORD_ROUTE_TIME_PARAM);
+    const char *dash = issued ? strchr(issued, '-') : NULL;
+    if (!dash || !isxdigit((unsigned char)dash[1]) || strlen(dash + 1) > 8)
+        return 0;
+    char *end;
+    unsigned long v = strtoul(dash + 1, &end, 16);
+    return *end ? 0 : (uint32_t)v;
 }

@@ -11,6 +11,10 @@
 
 enum route_verdict route_policy_decide(const struct route_facts *f)
 {
+    if (f->signed_route && f->dialog == ROUTE_DIALOG_GONE)
+        return ROUTE_DENY_NO_DIALOG;
+    if (f->signed_route && f->dialog == ROUTE_DIALOG_MISDIRECTED)
+        return ROUTE_DENY_WRONG_TARGET;
     if (f->for_us)
         return ROUTE_LOCAL;
     if (f->signed_route || f->relay)
@@ -25,8 +29,7 @@ static bool unspecified(const char *ip)
 
 enum target_verdict route_policy_target(const struct identity *id,
                                         const struct cidr_list *forbidden,
-                                        const struct sb_addr *target,
-                                        const struct sb_addr *source)
+                                        const struct sb_addr *target, const struct sb_addr *source)
 {
     char ip[64], src_ip[64];
     unsigned port = sipmsg_addr_host(target, ip, sizeof(ip));

@@ -94,6 +94,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         .net = net,
         .counters = counters,
         .secret = secret,
+        .instance = 0x5eed1234, /* dialogs tracked, as in the program */
     };
     if (proxy_create(&env, &proxy) != 0)
         abort();

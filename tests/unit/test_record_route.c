@@ -218,3 +218,33 @@ Test(record_route, base64url_round_trip)
     }
     cr_assert_eq(secret_b64url_decode("a+b=", 4, out, sizeof(out)), -1);
 }
+
+/* The issuing process's instance rides in ;sbt=, under the signature:
+ * it is read back, and a Route whose instance was changed (to pass as
+ * one this process never tracked) no longer verifies. */
+Test(record_route, the_instance_is_signed_with_the_issue_time)
+{
+    struct record_route_binding b = bind_to("c-inst", "t1", "10.0.0.4:5070", NOW);
+    b.instance = 0x8badf00d;
+    char rr[512];
+    udp_route(&b, rr, sizeof(rr));
+    cr_assert(strstr(rr, ";sbt=") != NULL && strstr(rr, "-8badf00d;") != NULL, "%s", rr);
+    osip_uri_t *uri = uri_of(rr);
+    cr_assert_eq(record_route_instance(uri), 0x8badf00d);
+    cr_assert(record_route_signed(secret, uri, &b, NULL, NOW + 10, DAY, NULL));
+    osip_uri_free(uri);
+
+    char *dash = strstr(rr, "-8badf00d;");
+    memcpy(dash, "-00000001", 9);
+    uri = uri_of(rr);
+    cr_assert_eq(record_route_instance(uri), 1);
+    cr_assert_not(record_route_signed(secret, uri, &b, NULL, NOW + 10, DAY, NULL));
+    osip_uri_free(uri);
+
+    b.instance = 0;
+    udp_route(&b, rr, sizeof(rr));
+    uri = uri_of(rr);
+    cr_assert_eq(record_route_instance(uri), 0, "no instance: an untracked dialog");
+    cr_assert(record_route_signed(secret, uri, &b, NULL, NOW + 10, DAY, NULL));
+    osip_uri_free(uri);
+}

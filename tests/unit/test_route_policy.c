@@ -17,26 +17,40 @@ Test(route_policy, the_decision_table)
     static const struct {
         bool routes_left, for_us, signed_route, relay;
         enum route_verdict want;
+        enum route_dialog dialog;
     } rows[] = {
         /* our user or the proxy itself */
-        {false, true, false, false, ROUTE_LOCAL},
-        {false, true, true, false, ROUTE_LOCAL},
-        {false, true, false, true, ROUTE_LOCAL},
+        {false, true, false, false, ROUTE_LOCAL, ROUTE_DIALOG_UNTRACKED},
+        {false, true, true, false, ROUTE_LOCAL, ROUTE_DIALOG_UNTRACKED},
+        {false, true, false, true, ROUTE_LOCAL, ROUTE_DIALOG_UNTRACKED},
         /* in a dialog we record-routed: on to its target or next Route */
-        {false, false, true, false, ROUTE_FORWARD},
-        {true, false, true, false, ROUTE_FORWARD},
+        {false, false, true, false, ROUTE_FORWARD, ROUTE_DIALOG_UNTRACKED},
+        {true, false, true, false, ROUTE_FORWARD, ROUTE_DIALOG_UNTRACKED},
         /* a foreign Request-URI out of dialog */
-        {false, false, false, false, ROUTE_DENY_RELAY},
-        {false, false, false, true, ROUTE_FORWARD},
+        {false, false, false, false, ROUTE_DENY_RELAY, ROUTE_DIALOG_UNTRACKED},
+        {false, false, false, true, ROUTE_FORWARD, ROUTE_DIALOG_UNTRACKED},
         /* a preloaded Route out of dialog */
-        {true, false, false, false, ROUTE_DENY_PRELOADED},
-        {true, false, false, true, ROUTE_FORWARD},
+        {true, false, false, false, ROUTE_DENY_PRELOADED, ROUTE_DIALOG_UNTRACKED},
+        {true, false, false, true, ROUTE_FORWARD, ROUTE_DIALOG_UNTRACKED},
+        /* on a Route this process issued: only while its dialog lives,
+         * to its other side; relay = yes changes nothing */
+        {false, false, true, false, ROUTE_FORWARD, ROUTE_DIALOG_LIVE},
+        {false, false, true, false, ROUTE_DENY_NO_DIALOG, ROUTE_DIALOG_GONE},
+        {false, false, true, true, ROUTE_DENY_NO_DIALOG, ROUTE_DIALOG_GONE},
+        {false, true, true, false, ROUTE_DENY_NO_DIALOG, ROUTE_DIALOG_GONE},
+        {false, false, true, false, ROUTE_DENY_WRONG_TARGET, ROUTE_DIALOG_MISDIRECTED},
+        {true, false, true, true, ROUTE_DENY_WRONG_TARGET, ROUTE_DIALOG_MISDIRECTED},
+        /* issued before a restart or by another node: the signature vouches */
+        {false, false, true, false, ROUTE_FORWARD, ROUTE_DIALOG_UNTRACKED},
+        /* no signed Route: the dialog facts do not apply */
+        {true, false, false, false, ROUTE_DENY_PRELOADED, ROUTE_DIALOG_GONE},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct route_facts f = {.routes_left = rows[i].routes_left,
                                 .for_us = rows[i].for_us,
                                 .signed_route = rows[i].signed_route,
-                                .relay = rows[i].relay};
+                                .relay = rows[i].relay,
+                                .dialog = rows[i].dialog};
         cr_assert_eq(route_policy_decide(&f), rows[i].want, "row %zu", i);
     }
 }
@@ -58,9 +72,8 @@ Test(route_policy, targets_a_sender_may_name)
     cr_assert_eq(identity_create(&cfg, &id), 0);
     struct cidr_list forbidden;
     char err[128];
-    cr_assert_eq(cidr_list_parse("192.0.2.0/24, [2001:db8::/32]:5070", &forbidden, err,
-                                 sizeof(err)),
-                 0);
+    cr_assert_eq(
+        cidr_list_parse("192.0.2.0/24, [2001:db8::/32]:5070", &forbidden, err, sizeof(err)), 0);
     struct sb_addr lan = addr("192.168.1.20", 5060), lo = addr("127.0.0.1", 40000),
                    ll = addr("169.254.3.4", 5060);
     struct {
