@@ -38,12 +38,15 @@ struct dialog_table {
     uint64_t max_age_ms, grace_ms;
 };
 
-/* "id@host\ntag" (no "@host" when the Call-ID has none). */
-static char *key_of(const struct dialog_msg *m, const char *tag, size_t *len)
+/* Writes "id@host\ntag" (no "@host" when the Call-ID has none) into
+ * @buf of @size bytes, or into the heap when it does not fit. Returns
+ * the key (to free when it is not @buf) with its length, or NULL. */
+static char *key_of(const struct dialog_msg *m, const char *tag, char *buf, size_t size,
+                    size_t *len)
 {
     const char *host = m->call_host;
     size_t a = strlen(m->call_id), h = host ? 1 + strlen(host) : 0, b = strlen(tag);
-    char *key = malloc(a + h + b + 2);
+    char *key = a + h + b + 2 <= size ? buf : malloc(a + h + b + 2);
     if (!key)
         return NULL;
     memcpy(key, m->call_id, a);
@@ -60,12 +63,14 @@ static char *key_of(const struct dialog_msg *m, const char *tag, size_t *len)
 static struct dialog *find(const struct dialog_table *t, const struct dialog_msg *m,
                            const char *tag)
 {
+    char buf[256];
     size_t len;
     if (!m->call_id || !tag)
         return NULL;
-    char *key = key_of(m, tag, &len);
+    char *key = key_of(m, tag, buf, sizeof(buf), &len);
     struct strmap_link *link = key ? strmap_find(&t->map, key, len) : NULL;
-    free(key);
+    if (key != buf)
+        free(key);
     return (struct dialog *)link;
 }
 
@@ -178,7 +183,7 @@ int dialog_open(struct dialog_table *t, const struct dialog_msg *m, uint32_t cse
     if (!m->call_id || !m->from_tag || t->map.count >= t->max)
         return SB_ELIMIT;
     size_t len;
-    char *key = key_of(m, m->from_tag, &len);
+    char *key = key_of(m, m->from_tag, NULL, 0, &len); /* the table's, on the heap */
     d = calloc(1, sizeof(*d));
     if (d) {
         d->caller.tag = strdup(m->from_tag);
