@@ -245,7 +245,8 @@ static int app_start(struct app *app)
     const struct sb_config *cfg = &app->config;
     struct registrar_limits limits = {.max_bindings = cfg->max_bindings,
                                       .max_records = cfg->max_records,
-                                      .max_per_source = cfg->max_aors_per_source};
+                                      .max_per_source = cfg->max_aors_per_source,
+                                      .max_per_domain = cfg->max_records_per_domain};
     struct dialplan *plan = NULL;
     int rc = load_dialplan(cfg, &plan);
     if (rc == 0 && dialplan_holder_create(plan, &app->plans) != 0) {

@@ -23,18 +23,19 @@ struct sb_config {
     unsigned default_expires;
     unsigned min_expires;
     unsigned max_expires;
-    unsigned max_bindings;      /* per address-of-record */
-    unsigned max_records;       /* addresses-of-record in total */
-    unsigned max_aors_per_source; /* ...that one source IP address may create; 0 = unbounded */
-    unsigned max_binding_bytes;   /* what one binding may store (Contact, URI, User-Agent...) */
-    unsigned register_rate;       /* REGISTERs per second per source address; 0 = off */
-    int nat_mode;               /* enum nat_mode (nat.h): auto, always, never */
-    bool use_domain;            /* AoRs are user@domain, not just user */
-    char *store;                /* registration store file or redis:// URL; NULL or "none":
-                                 * memory only */
-    char *node;                 /* this switchboard's name in a shared store; NULL: its first
-                                 * listen address */
-    unsigned store_queue_limit; /* changes waiting for the persister */
+    unsigned max_bindings;           /* per address-of-record */
+    unsigned max_records;            /* addresses-of-record in total */
+    unsigned max_aors_per_source;    /* ...that one source IP address may create; 0 = unbounded */
+    unsigned max_records_per_domain; /* ...of one domain under use_domain; 0 = unbounded */
+    unsigned max_binding_bytes;      /* what one binding may store (Contact, URI, User-Agent...) */
+    unsigned register_rate;          /* REGISTERs per second per source address; 0 = off */
+    int nat_mode;                    /* enum nat_mode (nat.h): auto, always, never */
+    bool use_domain;                 /* AoRs are user@domain, not just user */
+    char *store;                     /* registration store file or redis:// URL; NULL or "none":
+                                      * memory only */
+    char *node;                      /* this switchboard's name in a shared store; NULL: its first
+                                      * listen address */
+    unsigned store_queue_limit;      /* changes waiting for the persister */
 
     /* proxy, RFC 3261 §17 timers in milliseconds */
     unsigned t1_ms;
@@ -49,14 +50,14 @@ struct sb_config {
     char *reasons_path;        /* reason phrase table, or NULL */
 
     /* digest authentication, RFC 3261 §22 */
-    int auth_mode;               /* enum auth_mode (auth.h): none, register, all */
-    char *auth_realm;            /* NULL: the first domain, else the host name */
-    char *auth_users;            /* users file (htdigest format) */
-    char *auth_secret_file;      /* NULL: the secret kept in the store, else random */
-    char *auth_algorithms;       /* offered, in order: "MD5", "SHA-256, MD5", ... */
-    unsigned auth_nonce_ttl;     /* seconds a nonce stays fresh */
-    unsigned auth_max_failures;  /* failed attempts from one address... */
-    unsigned auth_block_seconds; /* ...before it is refused this long */
+    int auth_mode;                    /* enum auth_mode (auth.h): none, register, all */
+    char *auth_realm;                 /* NULL: the first domain, else the host name */
+    char *auth_users;                 /* users file (htdigest format) */
+    char *auth_secret_file;           /* NULL: the secret kept in the store, else random */
+    char *auth_algorithms;            /* offered, in order: "MD5", "SHA-256, MD5", ... */
+    unsigned auth_nonce_ttl;          /* seconds a nonce stays fresh */
+    unsigned auth_max_failures;       /* failed attempts from one address... */
+    unsigned auth_block_seconds;      /* ...before it is refused this long */
     unsigned auth_max_user_failures;  /* failed attempts for one user from anywhere... */
     unsigned auth_user_block_seconds; /* ...before new addresses are refused this long */
 
@@ -81,7 +82,7 @@ struct sb_config {
     char *journal_path;  /* NULL: no journal */
     char *journal_fsync; /* none, batch or record */
     unsigned journal_queue_limit;
-    char *trace_path; /* NULL: no trace */
+    char *trace_path;    /* NULL: no trace */
     char *server_header; /* Server of our answers; NULL: the product name, "": none */
 
     char *config_path; /* the file -c named (SIGHUP re-reads its dial plan) */

@@ -14,7 +14,8 @@
     X(EUNRESOLVED, -8, "address cannot be resolved")                                               \
     X(ERANGE, -9, "value out of range")                                                            \
     X(EAGAIN, -10, "try again")                                                                    \
-    X(EQUOTA, -11, "the sender's quota is used up")
+    X(EQUOTA, -11, "the sender's quota is used up")                                                \
+    X(EDOMAINFULL, -12, "the domain's quota is used up")
 
 enum sb_error {
     SB_OK = 0,

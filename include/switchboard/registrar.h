@@ -21,6 +21,7 @@ struct registrar_limits {
     unsigned max_bindings;   /* per address-of-record */
     size_t max_records;      /* addresses-of-record in total; 0 = unbounded */
     unsigned max_per_source; /* records one source IP address may create; 0 = unbounded */
+    unsigned max_per_domain; /* records of one domain ("user@domain" keys); 0 = unbounded */
 };
 
 /* One contact bound to an address-of-record. Strings are owned by the set. */

@@ -38,6 +38,7 @@
     X(REGISTER_TOO_LARGE, "REGISTERs refused: a binding larger than max_binding_bytes")            \
     X(REGISTER_RATE, "REGISTERs refused: faster than register_rate from one address")              \
     X(REGISTER_DOMAIN, "REGISTERs refused: for a domain not served here (use_domain)")             \
+    X(REGISTER_DOMAIN_FULL, "REGISTERs refused: the domain has max_records_per_domain users")      \
     X(STREAM_MESSAGES, "messages received over TCP/TLS")                                           \
     X(STREAM_ACCEPTED, "TCP/TLS connections accepted")                                             \
     X(STREAM_CONNECTED, "TCP/TLS connections opened by us")                                        \

@@ -216,6 +216,7 @@ static const struct option_spec unsigned_options[] = {
     UOPT("registrar", "max_bindings", max_bindings, 1, 1024),
     UOPT("registrar", "max_records", max_records, 1, 100000000),
     UOPT("registrar", "max_aors_per_source", max_aors_per_source, 0, 100000000),
+    UOPT("registrar", "max_records_per_domain", max_records_per_domain, 0, 100000000),
     UOPT("registrar", "max_binding_bytes", max_binding_bytes, 256, 65536),
     UOPT("registrar", "register_rate", register_rate, 0, 1000000),
     UOPT("registrar", "store_queue_limit", store_queue_limit, 16, 10000000),

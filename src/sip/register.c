@@ -350,6 +350,11 @@ osip_message_t *register_process(const struct sb_config *cfg, struct registrar *
             sb_count(counters, SB_CNT_REGISTER_QUOTA);
         resp = answer_code(req, to_tag, 403, "Too many users registered from this address");
         break;
+    case SB_EDOMAINFULL:
+        if (counters)
+            sb_count(counters, SB_CNT_REGISTER_DOMAIN_FULL);
+        resp = answer_code(req, to_tag, 403, "Too many users registered in this domain");
+        break;
     default:
         resp = answer_code(req, to_tag, 500, NULL);
         break;

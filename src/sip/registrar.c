@@ -37,6 +37,7 @@ struct registrar {
      * stranger cannot aim at another's slot); a record counts in the slot
      * of the address whose REGISTER created it until it goes */
     uint64_t *origins;             /* tag << ORIGIN_COUNT_BITS | records; count 0: free */
+    uint64_t *domains;             /* the same, per domain of "user@domain" keys */
     registrar_change_fn on_change; /* set while no other thread runs */
     void *on_change_ctx;
 };
@@ -46,6 +47,7 @@ struct reg_record {
     struct rcu_head rcu;
     struct registrar_set *set;
     int origin; /* the origins slot it is counted in, or -1 */
+    int domain; /* the domains slot, or -1 */
     char aor[];
 };
 
@@ -122,6 +124,7 @@ static struct reg_record *record_build(const char *aor, const struct registrar_b
         return NULL;
     memcpy(rec->aor, aor, len);
     rec->origin = -1;
+    rec->domain = -1;
     cds_lfht_node_init(&rec->node);
     rec->set = set_build(b, n);
     if (!rec->set) {
@@ -139,10 +142,12 @@ int registrar_create(const struct registrar_limits *limits, struct registrar **o
     reg->limits = *limits;
     reg->table = cds_lfht_new(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
     reg->origins = calloc(ORIGIN_SLOTS, sizeof(*reg->origins));
-    if (!reg->table || !reg->origins) {
+    reg->domains = calloc(ORIGIN_SLOTS, sizeof(*reg->domains));
+    if (!reg->table || !reg->origins || !reg->domains) {
         if (reg->table)
             cds_lfht_destroy(reg->table, NULL);
         free(reg->origins);
+        free(reg->domains);
         free(reg);
         return SB_ENOMEM;
     }
@@ -172,6 +177,7 @@ void registrar_destroy(struct registrar *reg)
     rcu_barrier(); /* every call_rcu above has run */
     cds_lfht_destroy(reg->table, NULL);
     free(reg->origins);
+    free(reg->domains);
     free(reg);
 }
 
@@ -370,41 +376,65 @@ static int origin_take(uint64_t *slot, uint64_t tag, unsigned limit, bool *taken
     }
 }
 
-/* Charges a new record to its creator's address: a slot tagged with the
- * address's keyed hash, found within ORIGIN_PROBES of it (so two
- * addresses never share a count); SB_EQUOTA when it is full. When every
- * probed slot is another address's the record is not counted (the limit
- * fails open rather than refusing a stranger's neighbour). The proxy's
- * own host (loopback: SIPp load tests registering 100 000 users) is
- * counted but not limited. */
-static int origin_charge(struct registrar *reg, struct reg_record *rec,
-                         const struct sb_addr *origin)
+/* Charges a new record to @key (@len bytes) in @table: a slot tagged
+ * with the key's keyed hash, found within ORIGIN_PROBES of it (so two
+ * keys never share a count); *@slot is where, or -1 when every probed
+ * slot is another key's (the limit fails open rather than refusing a
+ * stranger's neighbour). SB_EQUOTA past @limit (0: none). */
+static int slot_charge(uint64_t *table, const char *key, size_t len, unsigned limit, int *slot)
 {
-    if (!origin)
-        return 0;
-    char ip[64];
-    sipmsg_addr_host(origin, ip, sizeof(ip));
-    uint64_t h = sb_hash(ip, strlen(ip));
+    uint64_t h = sb_hash(key, len);
     uint64_t tag = (h >> ORIGIN_COUNT_BITS) | 1; /* never 0 */
-    unsigned limit = nat_addr_kind(ip) != NAT_ADDR_LOOPBACK ? reg->limits.max_per_source : 0;
+    *slot = -1;
     for (unsigned i = 0; i < ORIGIN_PROBES; i++) {
-        int slot = (int)((h + i) & (ORIGIN_SLOTS - 1));
+        int at = (int)((h + i) & (ORIGIN_SLOTS - 1));
         bool taken;
-        int rc = origin_take(&reg->origins[slot], tag, limit, &taken);
+        int rc = origin_take(&table[at], tag, limit, &taken);
         if (rc != 0)
             return rc;
         if (taken) {
-            rec->origin = slot;
+            *slot = at;
             return 0;
         }
     }
     return 0;
 }
 
+/* Charges a new record to its creator's address and, for a
+ * "user@domain" key, to its domain (max_per_domain: one domain served
+ * here cannot take every record from the others). The proxy's own host
+ * (loopback: SIPp load tests registering 100 000 users) is counted but
+ * not limited. SB_EQUOTA or SB_EDOMAINFULL when full; nothing is
+ * charged then. */
+static int origin_charge(struct registrar *reg, struct reg_record *rec,
+                         const struct sb_addr *origin)
+{
+    const char *at = strrchr(rec->aor, '@');
+    if (at) {
+        int rc = slot_charge(reg->domains, at + 1, strlen(at + 1), reg->limits.max_per_domain,
+                             &rec->domain);
+        if (rc != 0)
+            return SB_EDOMAINFULL;
+    }
+    if (!origin)
+        return 0;
+    char ip[64];
+    sipmsg_addr_host(origin, ip, sizeof(ip));
+    unsigned limit = nat_addr_kind(ip) != NAT_ADDR_LOOPBACK ? reg->limits.max_per_source : 0;
+    int rc = slot_charge(reg->origins, ip, strlen(ip), limit, &rec->origin);
+    if (rc != 0 && rec->domain >= 0) {
+        uatomic_sub(&reg->domains[rec->domain], 1);
+        rec->domain = -1;
+    }
+    return rc;
+}
+
 static void origin_release(struct registrar *reg, const struct reg_record *rec)
 {
     if (rec->origin >= 0)
         uatomic_sub(&reg->origins[rec->origin], 1);
+    if (rec->domain >= 0)
+        uatomic_sub(&reg->domains[rec->domain], 1);
 }
 
 static int record_replace(struct registrar *reg, const char *aor, unsigned long hash,
@@ -434,6 +464,7 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
     tsan_publish(rec);
     if (old) {
         rec->origin = old->origin; /* the creator stays charged */
+        rec->domain = old->domain;
         if (cds_lfht_replace(reg->table, iter, hash, match_aor, aor, &rec->node) != 0) {
             record_free(rec);
             return SB_EAGAIN;

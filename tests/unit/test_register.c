@@ -197,6 +197,40 @@ Test(register, one_address_registers_a_bounded_number_of_users)
     }
 }
 
+/* Binds @aor (a "user@domain" key, as use_domain makes them) from
+ * 10.9.1.@host; returns registrar_update()'s code. */
+static int bind_in_domain(const char *aor, int host)
+{
+    char uri[128], ip[32];
+    snprintf(ip, sizeof(ip), "10.9.1.%d", host);
+    snprintf(uri, sizeof(uri), "sip:%s:5060", ip);
+    struct registrar_change c = {0};
+    c.binding.contact = c.binding.uri = uri;
+    c.binding.expires_at_ms = sb_now_ms() + 600000;
+    cr_assert_eq(sipmsg_host_to_addr(ip, 5060, &c.binding.source), 0);
+    return registrar_update(reg, aor, &c, 1, false, aor, 1, sb_now_ms(), NULL);
+}
+
+/* [registrar] max_records_per_domain: one domain served here cannot take
+ * every record from the others, whatever addresses its users come from;
+ * a user that goes frees its place. */
+Test(register, one_domain_holds_a_bounded_number_of_users)
+{
+    registrar_destroy(reg);
+    struct registrar_limits limits = {.max_bindings = 4, .max_per_domain = 2};
+    cr_assert_eq(registrar_create(&limits, &reg), 0);
+    cr_assert_eq(bind_in_domain("u1@a.example", 1), 0);
+    cr_assert_eq(bind_in_domain("u2@a.example", 2), 0);
+    cr_assert_eq(bind_in_domain("u3@a.example", 3), SB_EDOMAINFULL, "a third user of a.example");
+    cr_assert_eq(bind_in_domain("u1@a.example", 4), 0, "a known user is no new one");
+    cr_assert_eq(bind_in_domain("u1@b.example", 3), 0, "another domain is not affected");
+    struct registrar_change gone = {.remove = true};
+    gone.binding.contact = gone.binding.uri = "sip:10.9.1.2:5060";
+    cr_assert_eq(registrar_update(reg, "u2@a.example", &gone, 1, true, "x", 2, sb_now_ms(), NULL),
+                 0);
+    cr_assert_eq(bind_in_domain("u3@a.example", 3), 0, "u2's place was freed");
+}
+
 /* What a binding keeps is bounded: a long User-Agent is cut to 128 bytes,
  * a Contact larger than max_binding_bytes gets 413. */
 Test(register, a_binding_keeps_a_bounded_number_of_bytes)
