@@ -376,30 +376,39 @@ replay_the_calls_route() {
     nothing_reached foreign internal phone
 }
 
-# Real phones on the attacked LAN, across a restart with the call up:
-# alice's baresip calls bob's; while they talk the attacker replays the
-# call's Route towards the foreign host and the internal service (403,
-# nothing reaches them); the proxy is stopped and started again on its
-# store, and alice hangs up: her BYE must still reach bob once (the new
-# process does not know the call; the Route's signature vouches for it),
-# and his 200 must reach her.
-test_real_phones_call_across_a_restart() {
+# across_a_restart ALICE WHO: real phones on the attacked LAN, across a
+# restart with the call up. alice (baresip or linphonec, on 10.0.0.3)
+# calls bob's baresip (10.0.0.4); while they talk the attacker replays
+# the call's Route towards the foreign host and the internal service
+# (403, nothing reaches them); the proxy is stopped and started again on
+# its store, and WHO (alice or bob) hangs up: the BYE must reach the other
+# phone once and its 200 come back. The new process does not know the
+# call: the Route's signature vouches for it (dialog.h).
+across_a_restart() {
+    local kind=$1 who=$2 alice_secs=12 bob_secs=30
+    [ "$who" = bob ] && alice_secs=30 bob_secs=12
     lan || return 1
     AT_PROXY="ip netns exec $PBX"
     start_proxy --store "$DIR/reg.db" --trace "$DIR/sip.pcap" || return 1
     baresip_setup bob bob 10.0.0.4 auto 440
-    baresip_setup alice alice 10.0.0.3 auto 1000
-    RUN_IN="ip netns exec $BOB" baresip_start bob 30
+    RUN_IN="ip netns exec $BOB" baresip_start bob $bob_secs
     local bob=$LAST_PID
     registered bob 10.0.0.4 || return 1
-    RUN_IN="ip netns exec $ALICE" baresip_start alice 12 "/dial sip:bob@$IP:$PROXY_PORT"
+    if [ "$kind" = linphonec ]; then
+        # linphonec wants a route to its probe address to call the network up
+        ip -n "$ALICE" route add 87.98.157.38/32 dev eth0
+        linphone_setup alice alice 10.0.0.3 1000
+        RUN_IN="ip netns exec $ALICE" linphone_start alice "$(calls_bob "sleep $alice_secs")"
+    else
+        baresip_setup alice alice 10.0.0.3 auto 1000
+        RUN_IN="ip netns exec $ALICE" baresip_start alice $alice_secs "/dial sip:bob@$IP:$PROXY_PORT"
+    fi
     local alice=$LAST_PID
-    sleep 4 # dialled at once, answered at once
-    local route
+    sleep 5 # dialled within a second, answered at once
+    local route target
     route=$(tshark -r "$DIR/sip.pcap" -Y "sip.Status-Code == 200 && sip.CSeq.method == \"INVITE\" && ip.dst == 10.0.0.3" \
         -T fields -e sip.Record-Route 2>/dev/null | head -1 | cut -d, -f1)
     [ -n "$route" ] || { log "no 200 with a Record-Route reached alice"; return 1; }
-    local target
     for target in sip:x@10.0.0.77:5060 "sip:x@127.0.0.1:6379;transport=tcp"; do
         attack 403 "BYE $target SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.66:@PORT@;branch=z9hG4bK-rt$RANDOM;rport\r\nRoute: $route\r\nMax-Forwards: 70\r\nFrom: <sip:alice@10.0.0.2>;tag=x\r\nTo: <sip:bob@10.0.0.2>;tag=y\r\nCall-ID: x\r\nCSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n" ||
             return 1
@@ -409,19 +418,32 @@ test_real_phones_call_across_a_restart() {
     mv "$DIR/proxy.log" "$DIR/proxy-before.log"
     mv "$DIR/sip.pcap" "$DIR/sip-before.pcap"
     start_proxy --store "$DIR/reg.db" --trace "$DIR/sip.pcap" || return 1
-    wait "$alice"
+    local from=10.0.0.3 to=10.0.0.4
+    if [ "$who" = bob ]; then
+        wait "$bob"
+        from=10.0.0.4 to=10.0.0.3
+    else
+        wait "$alice"
+    fi
     sleep 1
-    stop_clients "$bob"
+    stop_clients "$alice" "$bob"
     stop_proxy || return 1
-    local to_bob to_alice
-    to_bob=$(tshark -r "$DIR/sip.pcap" -Y 'sip.Method == "BYE" && ip.dst == 10.0.0.4' 2>/dev/null |
-        wc -l)
-    to_alice=$(tshark -r "$DIR/sip.pcap" -Y 'sip.CSeq.method == "BYE" && ip.dst == 10.0.0.3' \
+    local byes answers
+    byes=$(tshark -r "$DIR/sip.pcap" -Y "sip.Method == \"BYE\" && ip.dst == $to" 2>/dev/null | wc -l)
+    answers=$(tshark -r "$DIR/sip.pcap" -Y "sip.CSeq.method == \"BYE\" && ip.dst == $from" \
         -T fields -e sip.Status-Code 2>/dev/null | tr '\n' ' ')
-    log "after the restart: $to_bob BYE(s) to bob; alice's BYE got: $to_alice"
-    [ "$to_bob" = 1 ] && [ "$to_alice" = "200 " ] ||
-        { log "alice's BYE must reach bob once and get his 200"; return 1; }
+    log "after the restart: $byes BYE(s) to $to; the BYE from $from got: $answers"
+    [ "$byes" = 1 ] && [ "$answers" = "200 " ] ||
+        { log "the BYE must reach the other phone once and get its 200"; return 1; }
     nothing_reached foreign internal
+}
+
+test_baresip_caller_hangs_up_across_a_restart() {
+    across_a_restart baresip alice
+}
+
+test_linphone_call_callee_hangs_up_across_a_restart() {
+    across_a_restart linphonec bob
 }
 
 run_tests hostile "" "$@"
