@@ -11,7 +11,7 @@
 #include "switchboard/types.h"
 
 #define SB_BRANCH_COOKIE "z9hG4bK"
-#define SB_SERVER_NAME "switchboard/0.1"
+#define SB_SERVER_NAME "switchboard/" SB_VERSION
 
 /* The Server header of every answer we make: @value, NULL for
  * SB_SERVER_NAME, "" for none ([server] server_header, so scanners need

@@ -456,8 +456,8 @@ static void get_status(struct admin *a, const struct admin_params *p, struct rep
     size_t users = registrar_record_count(d->registrar), calls = worker_pool_open_calls(d->workers);
     size_t txns = worker_pool_transactions(d->workers);
     if (p->text) {
-        sb_buf_printf(&r->body, "switchboard 0.1.0, up %lldd %02lld:%02lld:%02lld\n", up / 86400,
-                      up / 3600 % 24, up / 60 % 60, up % 60);
+        sb_buf_printf(&r->body, "switchboard " SB_VERSION ", up %lldd %02lld:%02lld:%02lld\n",
+                      up / 86400, up / 3600 % 24, up / 60 % 60, up % 60);
         for (size_t i = 0; i < d->listens->count; i++)
             sb_buf_printf(&r->body, "listening on %s\n", d->listens->entries[i].name);
         sb_buf_printf(&r->body,
@@ -471,7 +471,8 @@ static void get_status(struct admin *a, const struct admin_params *p, struct rep
                               (unsigned long long)total[i]);
         return;
     }
-    sb_buf_printf(&r->body, "{\"version\":\"0.1.0\",\"uptime_s\":%lld,\"started_at\":", up);
+    sb_buf_printf(&r->body,
+                  "{\"version\":\"" SB_VERSION "\",\"uptime_s\":%lld,\"started_at\":", up);
     json_time(&r->body, d->started_ms);
     sb_buf_puts(&r->body, ",\"listen\":[");
     for (size_t i = 0; i < d->listens->count; i++) {

@@ -719,7 +719,7 @@ int config_from_args(struct sb_config *cfg, int argc, char **argv)
             rc = set_string(&cfg->admin_listen, optarg);
             break;
         case OPT_VERSION:
-            printf("switchboard 0.1.0\n");
+            printf("switchboard " SB_VERSION "\n");
             return 1;
         case OPT_HELP:
             usage(stdout);
