@@ -148,8 +148,4 @@ bool txn_client_receive(struct txn_layer *layer, osip_message_t **resp);
  * response came, else as soon as one does. Idempotent. */
 void txn_client_cancel(struct client_txn *ct);
 
-/* Stop telling the user about @ct; it finishes its work (ACKs, absorbing
- * retransmissions) on its own. */
-void txn_client_detach(struct client_txn *ct);
-
 #endif

@@ -689,11 +689,6 @@ void txn_client_cancel(struct client_txn *ct)
         client_send_cancel(ct);
 }
 
-void txn_client_detach(struct client_txn *ct)
-{
-    ct->tu = NULL;
-}
-
 static void client_tell(struct client_txn *ct, osip_message_t **resp)
 {
     struct txn_layer *layer = ct->layer;
