@@ -48,6 +48,10 @@
 #define TAG_WAKE 0
 #define TAG_LISTEN(i) ((uint64_t)((i) + 1) << THREAD_BITS)
 
+/* A connection's life:
+ *   ours:     CONNECTING --connected--> HANDSHAKE (TLS) --done--> OPEN, or OPEN (TCP)
+ *   accepted: HANDSHAKE (TLS) --done--> OPEN, or OPEN at once (TCP)
+ *   any --error, idle, a message too slow, the peer not reading--> closed */
 enum conn_state { CONN_CONNECTING, CONN_HANDSHAKE, CONN_OPEN };
 
 /* Bytes waiting to be written: what a worker posted (the post is the

@@ -29,7 +29,15 @@ struct txn_layer {
     uint64_t tag_counter;
 };
 
+/* Server transactions (§17.2, RFC 6026 §7.1):
+ *   INVITE:     PROCEEDING --2xx--> ACCEPTED --L--> gone
+ *               PROCEEDING --300-699--> COMPLETED (G, H) --ACK--> CONFIRMED --I--> gone
+ *   non-INVITE: TRYING --1xx--> PROCEEDING --final--> COMPLETED --J--> gone */
 enum st_state { ST_TRYING, ST_PROCEEDING, ST_COMPLETED, ST_CONFIRMED, ST_ACCEPTED };
+/* Client transactions (§17.1, RFC 6026 §7.2):
+ *   INVITE:     CALLING (A, B) --1xx--> PROCEEDING --2xx--> ACCEPTED --M--> gone
+ *               CALLING|PROCEEDING --300-699, ACK sent--> COMPLETED --D--> gone
+ *   non-INVITE: CALLING (E, F) --1xx--> PROCEEDING --final--> COMPLETED --K--> gone */
 enum ct_state { CT_CALLING, CT_PROCEEDING, CT_COMPLETED, CT_ACCEPTED };
 
 struct server_txn {
