@@ -1,4 +1,4 @@
-/* Writing JSON values into an sb_buf (sip_msg.h). */
+/* Writing JSON values into an sb_buf (buf.h). */
 #ifndef SWITCHBOARD_JSON_H
 #define SWITCHBOARD_JSON_H
 

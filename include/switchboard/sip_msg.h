@@ -124,17 +124,4 @@ int sipmsg_call_id(const osip_message_t *msg, char *buf, size_t size);
 /* CSeq number, or 0 when unparsable. */
 uint32_t sipmsg_cseq_number(const osip_message_t *msg);
 
-/* Appends @len bytes to a growing buffer; used to compose messages by hand
- * where osip would cost a parse. */
-struct sb_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool failed;
-};
-void sb_buf_append(struct sb_buf *b, const char *s, size_t len);
-void sb_buf_puts(struct sb_buf *b, const char *s);
-void sb_buf_printf(struct sb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_buf_free(struct sb_buf *b);
-
 #endif

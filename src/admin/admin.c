@@ -15,6 +15,7 @@
 #include <urcu.h>
 
 #include "switchboard/admin_query.h"
+#include "switchboard/buf.h"
 #include "switchboard/config.h"
 #include "switchboard/dialplan.h"
 #include "switchboard/error.h"

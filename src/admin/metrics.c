@@ -8,6 +8,7 @@
 
 #include "switchboard/admin.h"
 #include "switchboard/async_file.h"
+#include "switchboard/buf.h"
 #include "switchboard/config.h"
 #include "switchboard/dispatch.h"
 #include "switchboard/registrar.h"

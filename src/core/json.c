@@ -3,7 +3,7 @@
 
 #include <time.h>
 
-#include "switchboard/sip_msg.h"
+#include "switchboard/buf.h"
 #include "switchboard/utf8.h"
 
 /* Writes @s as a JSON string. Bytes that are not valid UTF-8 become

@@ -9,6 +9,7 @@
 
 #include <urcu.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/call_journal.h"
 #include "switchboard/error.h"
 #include "switchboard/log.h"

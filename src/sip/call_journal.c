@@ -8,6 +8,7 @@
 
 #include <osipparser2/osip_port.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/callroute.h"
 #include "switchboard/error.h"
 #include "switchboard/json.h"

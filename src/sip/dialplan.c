@@ -14,6 +14,7 @@
 
 #include <urcu.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/error.h"
 #include "switchboard/strmap.h"

@@ -12,6 +12,7 @@
 #include <osipparser2/osip_message.h>
 #include <osipparser2/osip_port.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/error.h"
 #include "switchboard/log.h"
 #include "switchboard/nat.h"

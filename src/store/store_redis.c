@@ -16,6 +16,7 @@
 #include <hiredis/hiredis.h>
 #include <urcu.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/error.h"
 #include "switchboard/log.h"
 #include "switchboard/registrar.h"

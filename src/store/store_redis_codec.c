@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/error.h"
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"

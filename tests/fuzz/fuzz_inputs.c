@@ -29,6 +29,7 @@
 #include "switchboard/admin_query.h"
 #include "switchboard/auth.h"
 #include "switchboard/auth_users.h"
+#include "switchboard/buf.h"
 #include "switchboard/callroute.h"
 #include "switchboard/dialplan.h"
 #include "switchboard/config.h"

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/call_journal.h"
 #include "switchboard/sip_msg.h"
 #include "test_helpers.h"

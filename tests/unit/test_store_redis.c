@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/error.h"
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
