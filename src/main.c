@@ -36,7 +36,7 @@
 #include "switchboard/listen.h"
 #include "switchboard/store.h"
 #include "switchboard/stream.h"
-#include "switchboard/transport.h"
+#include "switchboard/transport_udp.h"
 #include "switchboard/worker.h"
 
 struct app {

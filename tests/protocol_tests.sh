@@ -21,7 +21,7 @@ mkdir -p "$OUT"
 
 start_proxy() {
     # one worker gets one listener: the worker reads the sockets itself (run
-    # to completion, transport.h); more workers get listener threads
+    # to completion, transport_udp.h); more workers get listener threads
     launch_proxy --listeners $((WORKERS == 1 ? 1 : 2)) --workers "$WORKERS" --log-level info "$@"
 }
 

@@ -42,7 +42,7 @@ void dispatch_done(struct dispatch *d, unsigned worker, size_t handled);
 void dispatch_wait(struct dispatch *d, unsigned worker, int timeout_ms);
 
 /* dispatch_wait that also returns when one of @fds is readable (a worker
- * that reads its sockets itself, transport.h). */
+ * that reads its sockets itself, transport_udp.h). */
 struct pollfd;
 void dispatch_wait_fds(struct dispatch *d, unsigned worker, struct pollfd *fds, size_t count,
                        int timeout_ms);

@@ -19,7 +19,7 @@
 #include "switchboard/registrar.h"
 #include "switchboard/sip_trace.h"
 #include "switchboard/stats.h"
-#include "switchboard/transport.h"
+#include "switchboard/transport_udp.h"
 
 struct worker_pool;
 struct dialplan_holder;

@@ -27,7 +27,7 @@
 #include "switchboard/stats.h"
 #include "switchboard/store.h"
 #include "switchboard/stream.h"
-#include "switchboard/transport.h"
+#include "switchboard/transport_udp.h"
 #include "switchboard/types.h"
 #include "switchboard/worker.h"
 

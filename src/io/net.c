@@ -14,7 +14,7 @@
 #include "switchboard/sip_msg.h"
 #include "switchboard/sip_trace.h"
 #include "switchboard/stream.h"
-#include "switchboard/transport.h"
+#include "switchboard/transport_udp.h"
 
 #define ROUTE_CACHE 256
 #define ROUTE_CACHE_MS 5000

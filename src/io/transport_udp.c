@@ -1,5 +1,5 @@
-/* UDP listener threads. See the DESIGN note in transport.h. */
-#include "switchboard/transport.h"
+/* UDP listener threads. See the DESIGN note in transport_udp.h. */
+#include "switchboard/transport_udp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

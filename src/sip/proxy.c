@@ -29,7 +29,7 @@
 #include "switchboard/rate_limit.h"
 #include "switchboard/dialog.h"
 #include "switchboard/record_route.h"
-#include "switchboard/register_handler.h"
+#include "switchboard/register.h"
 #include "switchboard/route_policy.h"
 #include "switchboard/secret.h"
 #include "switchboard/sip_msg.h"

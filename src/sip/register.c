@@ -1,5 +1,5 @@
 /* REGISTER processing, RFC 3261 §10.3. */
-#include "switchboard/register_handler.h"
+#include "switchboard/register.h"
 
 #include <ctype.h>
 #include <errno.h>

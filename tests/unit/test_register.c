@@ -6,7 +6,7 @@
 #include "switchboard/config.h"
 #include "switchboard/error.h"
 #include "switchboard/nat.h"
-#include "switchboard/register_handler.h"
+#include "switchboard/register.h"
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
 #include "test_helpers.h"

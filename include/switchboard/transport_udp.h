@@ -12,8 +12,8 @@
  * reads the sockets itself and handles each message as it is parsed (run
  * to completion), so a message never waits for a thread switch, which on
  * a single CPU costs more than handling it. */
-#ifndef SWITCHBOARD_TRANSPORT_H
-#define SWITCHBOARD_TRANSPORT_H
+#ifndef SWITCHBOARD_TRANSPORT_UDP_H
+#define SWITCHBOARD_TRANSPORT_UDP_H
 
 #include <stdbool.h>
 #include <stddef.h>

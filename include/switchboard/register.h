@@ -2,8 +2,8 @@
  * changes and builds the answer. The proxy runs each REGISTER in a server
  * transaction, so a retransmission is answered from it (§17.2.2) and never
  * applied or authorized twice. */
-#ifndef SWITCHBOARD_REGISTER_HANDLER_H
-#define SWITCHBOARD_REGISTER_HANDLER_H
+#ifndef SWITCHBOARD_REGISTER_H
+#define SWITCHBOARD_REGISTER_H
 
 #include "switchboard/config.h"
 #include "switchboard/registrar.h"
