@@ -4,6 +4,7 @@
 #ifndef SWITCHBOARD_STATS_H
 #define SWITCHBOARD_STATS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -103,13 +104,13 @@ enum sb_counter {
 extern const double sb_hist_bounds[SB_HIST_BUCKETS - 1];
 
 struct sb_histogram {
-    uint64_t bucket[SB_HIST_BUCKETS];
-    uint64_t count;
-    uint64_t sum_ns;
+    _Atomic uint64_t bucket[SB_HIST_BUCKETS];
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_ns;
 };
 
 struct sb_counters {
-    _Alignas(64) uint64_t value[SB_CNT_COUNT];
+    _Alignas(64) _Atomic uint64_t value[SB_CNT_COUNT];
     struct sb_histogram invite_processing; /* datagram in -> first datagram out */
     struct sb_histogram call_setup;        /* INVITE -> 2xx */
 };
@@ -117,8 +118,9 @@ struct sb_counters {
 static inline void sb_count_add(struct sb_counters *c, enum sb_counter id, uint64_t n)
 {
     /* single writer: a relaxed store of our own value is race-free */
-    __atomic_store_n(&c->value[id], __atomic_load_n(&c->value[id], __ATOMIC_RELAXED) + n,
-                     __ATOMIC_RELAXED);
+    atomic_store_explicit(&c->value[id],
+                          atomic_load_explicit(&c->value[id], memory_order_relaxed) + n,
+                          memory_order_relaxed);
 }
 
 static inline void sb_count(struct sb_counters *c, enum sb_counter id)

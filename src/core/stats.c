@@ -15,7 +15,7 @@ const char *sb_counter_name(enum sb_counter id)
 void sb_counters_accumulate(uint64_t total[SB_CNT_COUNT], const struct sb_counters *c)
 {
     for (int i = 0; i < SB_CNT_COUNT; i++)
-        total[i] += __atomic_load_n(&c->value[i], __ATOMIC_RELAXED);
+        total[i] += atomic_load_explicit(&c->value[i], memory_order_relaxed);
 }
 
 /* 50 us to 10 s: INVITE handling sits at the low end, call set-up (a
@@ -24,9 +24,17 @@ const double sb_hist_bounds[SB_HIST_BUCKETS - 1] = {
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5, 10,
 };
 
-static void relaxed_add(uint64_t *v, uint64_t n)
+/* Single writer: a relaxed store of our own value is race-free. */
+static void relaxed_add(_Atomic uint64_t *v, uint64_t n)
 {
-    __atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+
+/* @total belongs to the caller alone. */
+static void relaxed_sum(_Atomic uint64_t *total, const _Atomic uint64_t *v)
+{
+    relaxed_add(total, atomic_load_explicit(v, memory_order_relaxed));
 }
 
 void sb_hist_observe(struct sb_histogram *h, uint64_t ns)
@@ -43,9 +51,9 @@ void sb_hist_observe(struct sb_histogram *h, uint64_t ns)
 void sb_hist_accumulate(struct sb_histogram *total, const struct sb_histogram *h)
 {
     for (int i = 0; i < SB_HIST_BUCKETS; i++)
-        total->bucket[i] += __atomic_load_n(&h->bucket[i], __ATOMIC_RELAXED);
-    total->count += __atomic_load_n(&h->count, __ATOMIC_RELAXED);
-    total->sum_ns += __atomic_load_n(&h->sum_ns, __ATOMIC_RELAXED);
+        relaxed_sum(&total->bucket[i], &h->bucket[i]);
+    relaxed_sum(&total->count, &h->count);
+    relaxed_sum(&total->sum_ns, &h->sum_ns);
 }
 
 const char *sb_counter_label(enum sb_counter id)

@@ -3,6 +3,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -61,9 +62,9 @@ struct worker {
     struct timer_wheel *wheel;
     struct net *net;
     struct proxy *proxy;
-    size_t live_transactions; /* written by the worker, read by main */
-    size_t open_calls;        /* likewise */
-    struct calls_view *calls; /* RCU pointer; NULL before the first call */
+    atomic_size_t live_transactions; /* written by the worker, read by main */
+    atomic_size_t open_calls;        /* likewise */
+    struct calls_view *calls;        /* RCU pointer; NULL before the first call */
     uint64_t calls_published_ms;
     /* INVITEs answered since the last flush: their receive times */
     uint64_t pending_invites[FLUSH_EVERY];
@@ -98,7 +99,7 @@ static void publish_calls(struct worker *w, uint64_t now_ms)
 {
     struct call_journal *cj = proxy_calls(w->proxy);
     size_t open = call_journal_open_calls(cj);
-    __atomic_store_n(&w->open_calls, open, __ATOMIC_RELAXED);
+    atomic_store_explicit(&w->open_calls, open, memory_order_relaxed);
     if (!call_journal_changed(cj) || now_ms - w->calls_published_ms < CALLS_VIEW_MS)
         return;
     struct sb_buf b = {0};
@@ -237,8 +238,8 @@ static void *worker_main(void *arg)
         handle_held(w);
         dispatch_done(d, w->index, w->from_queue);
         flush_outbox(w);
-        __atomic_store_n(&w->live_transactions, proxy_transaction_count(w->proxy),
-                         __ATOMIC_RELAXED);
+        atomic_store_explicit(&w->live_transactions, proxy_transaction_count(w->proxy),
+                              memory_order_relaxed);
         publish_calls(w, timer_wheel_now(w->wheel));
         if (w->taken)
             continue; /* a busy worker drains its queue before it sleeps */
@@ -359,7 +360,7 @@ size_t worker_pool_transactions(const struct worker_pool *pool)
 {
     size_t n = 0;
     for (unsigned i = 0; pool && i < pool->count; i++)
-        n += __atomic_load_n(&pool->workers[i].live_transactions, __ATOMIC_RELAXED);
+        n += atomic_load_explicit(&pool->workers[i].live_transactions, memory_order_relaxed);
     return n;
 }
 
@@ -373,7 +374,7 @@ size_t worker_pool_open_calls(const struct worker_pool *pool)
 {
     size_t n = 0;
     for (unsigned i = 0; pool && i < pool->count; i++)
-        n += __atomic_load_n(&pool->workers[i].open_calls, __ATOMIC_RELAXED);
+        n += atomic_load_explicit(&pool->workers[i].open_calls, memory_order_relaxed);
     return n;
 }
 

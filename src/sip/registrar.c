@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,12 +33,12 @@
 struct registrar {
     struct cds_lfht *table;
     struct registrar_limits limits;
-    unsigned long records; /* updated with uatomic */
+    atomic_ulong records;
     /* records per source IP address, by keyed hash of the address (a
      * stranger cannot aim at another's slot); a record counts in the slot
      * of the address whose REGISTER created it until it goes */
-    uint64_t *origins;             /* tag << ORIGIN_COUNT_BITS | records; count 0: free */
-    uint64_t *domains;             /* the same, per domain of "user@domain" keys */
+    _Atomic uint64_t *origins;     /* tag << ORIGIN_COUNT_BITS | records; count 0: free */
+    _Atomic uint64_t *domains;     /* the same, per domain of "user@domain" keys */
     registrar_change_fn on_change; /* set while no other thread runs */
     void *on_change_ctx;
 };
@@ -356,9 +357,9 @@ static struct registrar_set *set_snapshot(const struct registrar_set *set, uint6
 
 /* Takes one record more in @slot, which holds @tag or is free; false
  * when it holds another address. SB_EQUOTA past @limit (0: none). */
-static int origin_take(uint64_t *slot, uint64_t tag, unsigned limit, bool *taken)
+static int origin_take(_Atomic uint64_t *slot, uint64_t tag, unsigned limit, bool *taken)
 {
-    uint64_t v = uatomic_read(slot);
+    uint64_t v = atomic_load(slot);
     for (;;) {
         uint64_t count = v & ((UINT64_C(1) << ORIGIN_COUNT_BITS) - 1);
         *taken = false;
@@ -367,12 +368,10 @@ static int origin_take(uint64_t *slot, uint64_t tag, unsigned limit, bool *taken
         if (limit && count >= limit)
             return SB_EQUOTA;
         uint64_t want = tag << ORIGIN_COUNT_BITS | (count + 1);
-        uint64_t was = uatomic_cmpxchg(slot, v, want);
-        if (was == v) {
+        if (atomic_compare_exchange_weak(slot, &v, want)) {
             *taken = true;
             return 0;
-        }
-        v = was;
+        } /* v now holds what the slot held */
     }
 }
 
@@ -381,7 +380,8 @@ static int origin_take(uint64_t *slot, uint64_t tag, unsigned limit, bool *taken
  * keys never share a count); *@slot is where, or -1 when every probed
  * slot is another key's (the limit fails open rather than refusing a
  * stranger's neighbour). SB_EQUOTA past @limit (0: none). */
-static int slot_charge(uint64_t *table, const char *key, size_t len, unsigned limit, int *slot)
+static int slot_charge(_Atomic uint64_t *table, const char *key, size_t len, unsigned limit,
+                       int *slot)
 {
     uint64_t h = sb_hash(key, len);
     uint64_t tag = (h >> ORIGIN_COUNT_BITS) | 1; /* never 0 */
@@ -423,7 +423,7 @@ static int origin_charge(struct registrar *reg, struct reg_record *rec,
     unsigned limit = nat_addr_kind(ip) != NAT_ADDR_LOOPBACK ? reg->limits.max_per_source : 0;
     int rc = slot_charge(reg->origins, ip, strlen(ip), limit, &rec->origin);
     if (rc != 0 && rec->domain >= 0) {
-        uatomic_sub(&reg->domains[rec->domain], 1);
+        atomic_fetch_sub(&reg->domains[rec->domain], 1);
         rec->domain = -1;
     }
     return rc;
@@ -432,9 +432,9 @@ static int origin_charge(struct registrar *reg, struct reg_record *rec,
 static void origin_release(struct registrar *reg, const struct reg_record *rec)
 {
     if (rec->origin >= 0)
-        uatomic_sub(&reg->origins[rec->origin], 1);
+        atomic_fetch_sub(&reg->origins[rec->origin], 1);
     if (rec->domain >= 0)
-        uatomic_sub(&reg->domains[rec->domain], 1);
+        atomic_fetch_sub(&reg->domains[rec->domain], 1);
 }
 
 static int record_replace(struct registrar *reg, const char *aor, unsigned long hash,
@@ -447,7 +447,7 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
         if (old) {
             if (cds_lfht_del(reg->table, &old->node) != 0)
                 return SB_EAGAIN; /* someone else removed or replaced it */
-            uatomic_dec(&reg->records);
+            atomic_fetch_sub(&reg->records, 1);
             origin_release(reg, old);
             call_rcu(&old->rcu, record_free_rcu);
         }
@@ -471,7 +471,7 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
         }
         call_rcu(&old->rcu, record_free_rcu);
     } else {
-        if (reg->limits.max_records && uatomic_read(&reg->records) >= reg->limits.max_records) {
+        if (reg->limits.max_records && atomic_load(&reg->records) >= reg->limits.max_records) {
             record_free(rec);
             return SB_ELIMIT;
         }
@@ -487,7 +487,7 @@ static int record_replace(struct registrar *reg, const char *aor, unsigned long 
             record_free(rec);
             return SB_EAGAIN;
         }
-        uatomic_inc(&reg->records);
+        atomic_fetch_add(&reg->records, 1);
     }
     if (after) {
         /* rec is still safe to read: we are inside rcu_read_lock */
@@ -730,5 +730,5 @@ size_t registrar_expire(struct registrar *reg, uint64_t now_ms)
 
 size_t registrar_record_count(struct registrar *reg)
 {
-    return uatomic_read(&reg->records);
+    return atomic_load(&reg->records);
 }
