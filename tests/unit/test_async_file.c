@@ -1,4 +1,4 @@
-/* Unit tests for src/io/async_file.c: whole records from many threads, drain
+/* Unit tests for src/core/async_file.c: whole records from many threads, drain
  * on close, reopen after rotation, the bounded queue. */
 #include <criterion/criterion.h>
 #include <pthread.h>

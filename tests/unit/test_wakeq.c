@@ -1,4 +1,4 @@
-/* Unit tests for src/io/wakeq.c: the bound, batches, wake-ups and stop, and
+/* Unit tests for src/core/wakeq.c: the bound, batches, wake-ups and stop, and
  * several producers at once. */
 #include <criterion/criterion.h>
 #include <poll.h>
