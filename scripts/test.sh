@@ -40,6 +40,7 @@ stage() {
 }
 
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
+stage "include floors (scripts/check_layers.sh)" scripts/check_layers.sh
 stage "unit tests" ctest --test-dir build --output-on-failure --timeout 120
 stage "protocol tests, 1 worker" tests/protocol_tests.sh build/switchboard build/test-output/workers1 1
 stage "protocol tests, 4 workers" tests/protocol_tests.sh build/switchboard build/test-output/workers4 4
