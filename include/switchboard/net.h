@@ -20,6 +20,7 @@
 #include "switchboard/types.h"
 
 struct net;
+struct proxy_net_ops;
 struct listen_table;
 struct transport;
 struct stream;
@@ -59,5 +60,9 @@ void net_flush(struct net *n);
 bool net_conn_alive(const struct net *n, uint64_t conn);
 /* Do we speak @transport (have a listen address of it)? */
 bool net_has_transport(const struct net *n, int transport);
+
+/* The proxy's way to the network (proxy.h) over a struct net, which is
+ * its ctx. */
+extern const struct proxy_net_ops net_proxy_ops;
 
 #endif

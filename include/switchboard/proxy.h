@@ -22,9 +22,23 @@
 struct proxy;
 struct dialplan_holder;
 struct call_journal;
-struct net;
 struct auth;
 struct secret;
+
+/* How the proxy reaches the network, handed in (net.h's net_proxy_ops in
+ * the program, over a net that captures in the unit tests and the
+ * fuzzer): the transaction layer's send and retarget (txn_io), and what
+ * the proxy itself asks of it. Every call gets the env's net_ctx. */
+struct proxy_net_ops {
+    void (*send)(void *ctx, const struct sb_dest *dest, const char *data, size_t len);
+    int (*retarget)(void *ctx, struct sb_dest *dest, int transport);
+    /* Makes @dest ready to send: our address facing ->peer (@from: the
+     * local end a request came in on; may be NULL). Returns 0 or
+     * SB_ENOTFOUND (no listen address of that transport and family). */
+    int (*resolve)(void *ctx, struct sb_dest *dest, const struct sb_local *from);
+    /* Is stream connection @conn still open? */
+    bool (*conn_alive)(void *ctx, uint64_t conn);
+};
 
 /* What a worker's proxy needs from the rest of the process. */
 struct proxy_env {
@@ -32,7 +46,8 @@ struct proxy_env {
     struct registrar *registrar;
     const struct identity *identity;
     struct timer_wheel *wheel;
-    struct net *net; /* the worker's way to the network */
+    const struct proxy_net_ops *net; /* the worker's way to the network... */
+    void *net_ctx;                   /* ...and what its calls get */
     struct sb_counters *counters;
     struct reasons *reasons;       /* may be NULL */
     struct async_file *journal;    /* may be NULL */

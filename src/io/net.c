@@ -11,6 +11,7 @@
 #include "switchboard/error.h"
 #include "switchboard/listen.h"
 #include "switchboard/outbox.h"
+#include "switchboard/proxy.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/sip_trace.h"
 #include "switchboard/stream.h"
@@ -230,3 +231,20 @@ bool net_has_transport(const struct net *n, int transport)
     return listen_has(n->deps.listens, transport) &&
            (transport == SB_UDP || n->deps.streams != NULL || !n->deps.udp);
 }
+
+static int proxy_resolve(void *ctx, struct sb_dest *dest, const struct sb_local *from)
+{
+    return net_resolve(ctx, dest, from);
+}
+
+static bool proxy_conn_alive(void *ctx, uint64_t conn)
+{
+    return net_conn_alive(ctx, conn);
+}
+
+const struct proxy_net_ops net_proxy_ops = {
+    .send = net_send,
+    .retarget = net_retarget,
+    .resolve = proxy_resolve,
+    .conn_alive = proxy_conn_alive,
+};

@@ -303,7 +303,8 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .plans = deps->plans,
                 .instance = instance,
                 .wheel = w->wheel,
-                .net = w->net,
+                .net = &net_proxy_ops,
+                .net_ctx = w->net,
                 .counters = &w->counters,
             };
             rc = proxy_create(&env, &w->proxy);

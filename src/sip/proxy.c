@@ -25,7 +25,6 @@
 #include "switchboard/flow.h"
 #include "switchboard/log.h"
 #include "switchboard/nat.h"
-#include "switchboard/net.h"
 #include "switchboard/rate_limit.h"
 #include "switchboard/dialog.h"
 #include "switchboard/record_route.h"
@@ -140,7 +139,19 @@ struct route_flow {
 
 static void send_to(struct proxy *p, const struct sb_dest *dest, const char *data, size_t len)
 {
-    net_send(p->env.net, dest, data, len);
+    p->env.net->send(p->env.net_ctx, dest, data, len);
+}
+
+/* proxy_net_ops.resolve */
+static int resolve(const struct proxy *p, struct sb_dest *dest, const struct sb_local *from)
+{
+    return p->env.net->resolve(p->env.net_ctx, dest, from);
+}
+
+/* proxy_net_ops.conn_alive */
+static bool conn_alive(const struct proxy *p, uint64_t conn)
+{
+    return p->env.net->conn_alive(p->env.net_ctx, conn);
 }
 
 /* Where a response to @in goes without a transaction: over its connection,
@@ -1282,7 +1293,7 @@ static int peer_target(struct proxy *p, const struct registrar_binding *b, const
         return SB_ERANGE;
     t->ruri = t->peer_uri;
     t->unsent_code = 480;
-    return net_resolve(p->env.net, &t->dest, NULL);
+    return resolve(p, &t->dest, NULL);
 }
 
 /* Where binding @b (of @aor) is reached: through the switchboard that
@@ -1300,7 +1311,7 @@ static int binding_target(struct proxy *p, const struct registrar_binding *b, co
         return 0;
     t->ruri = b->uri;
     t->dest = (struct sb_dest){.transport = b->transport, .local = b->local, .fd = -1};
-    if (b->transport != SB_UDP && b->conn && net_conn_alive(p->env.net, b->conn)) {
+    if (b->transport != SB_UDP && b->conn && conn_alive(p, b->conn)) {
         t->dest.conn = b->conn;
         t->dest.flow = true;
         t->dest.peer = b->source;
@@ -1318,7 +1329,7 @@ static int binding_target(struct proxy *p, const struct registrar_binding *b, co
         t->dest.transport = SB_UDP;
         t->dest.peer = b->source;
         t->flow = (struct flow_side){.present = true, .transport = SB_UDP, .addr = b->source};
-        return net_resolve(p->env.net, &t->dest, NULL);
+        return resolve(p, &t->dest, NULL);
     }
     osip_uri_t *uri;
     if (osip_uri_init(&uri) != 0)
@@ -1331,7 +1342,7 @@ static int binding_target(struct proxy *p, const struct registrar_binding *b, co
         return rc != 0 ? rc : SB_EINVAL;
     t->dest.transport = (uint8_t)transport;
     stream_side(t);
-    return net_resolve(p->env.net, &t->dest, NULL);
+    return resolve(p, &t->dest, NULL);
 }
 
 /* Is @t a second branch to a switchboard one of @targets[0..n) goes to? */
@@ -1470,7 +1481,7 @@ static int office_uri_target(struct proxy *p, const char *text, const struct sb_
         return rc != 0 ? rc : SB_EINVAL;
     t->dest.transport = (uint8_t)transport;
     stream_side(t);
-    return net_resolve(p->env.net, &t->dest, &in->local);
+    return resolve(p, &t->dest, &in->local);
 }
 
 /* Every reachable device of the stage's users (or its URI) as targets;
@@ -1739,7 +1750,7 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
  * be somebody else's here. */
 static bool flow_usable(const struct proxy *p, const struct flow_side *side, const osip_uri_t *ruri)
 {
-    if (side->transport == SB_UDP || !side->conn || net_conn_alive(p->env.net, side->conn))
+    if (side->transport == SB_UDP || !side->conn || conn_alive(p, side->conn))
         return true;
     struct sb_addr contact;
     return !(ruri && sipmsg_uri_to_addr(ruri, &contact) == 0 &&
@@ -1772,7 +1783,7 @@ static int next_hop(struct proxy *p, const osip_message_t *fwd, const struct rou
         if (t->dest.flow)
             t->unsent_code = 430; /* RFC 5626 §5.3: Flow Failed */
         t->checked = false;       /* where the phone's own messages came from: signed */
-        return net_resolve(p->env.net, &t->dest, &in->local);
+        return resolve(p, &t->dest, &in->local);
     }
     const osip_uri_t *uri = route ? route->url : fwd->req_uri;
     int transport = sipmsg_uri_transport(uri);
@@ -1781,7 +1792,7 @@ static int next_hop(struct proxy *p, const osip_message_t *fwd, const struct rou
     t->dest.transport = (uint8_t)transport;
     int rc = sipmsg_uri_to_addr(uri, &t->dest.peer);
     stream_side(t);
-    return rc != 0 ? rc : net_resolve(p->env.net, &t->dest, &in->local);
+    return rc != 0 ? rc : resolve(p, &t->dest, &in->local);
 }
 
 /* What the dialog table says of @fwd, on a signed Route @info. */
@@ -2057,7 +2068,7 @@ static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
         int transport = sipmsg_via_transport(via);
         dest.transport = (uint8_t)(transport < 0 ? SB_UDP : transport);
         ready = transport >= 0 && sipmsg_via_destination(via, &dest.peer) == 0 &&
-                net_resolve(p->env.net, &dest, &in->local) == 0;
+                resolve(p, &dest, &in->local) == 0;
     }
     finish_stateless(p, in, ready, &dest);
 }
@@ -2090,7 +2101,8 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         /* RFC 3261 §18.1.1: within 200 bytes of the path MTU */
         .udp_max = env->config->udp_to_tcp ? env->config->path_mtu - 200 : 0,
     };
-    struct txn_io io = {.send = net_send, .retarget = net_retarget, .ctx = env->net};
+    struct txn_io io = {
+        .send = env->net->send, .retarget = env->net->retarget, .ctx = env->net_ctx};
     char why[160];
     int rc = cidr_list_parse(env->config->forbidden_targets, &p->forbidden, why, sizeof(why));
     if (rc == 0 && env->config->register_rate)

@@ -91,7 +91,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         .registrar = registrar,
         .identity = identity,
         .wheel = wheel,
-        .net = net,
+        .net = &net_proxy_ops,
+        .net_ctx = net,
         .counters = counters,
         .secret = secret,
         .instance = 0x5eed1234, /* dialogs tracked, as in the program */

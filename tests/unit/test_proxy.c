@@ -72,7 +72,8 @@ static void setup(void)
         .registrar = registrar,
         .identity = identity,
         .wheel = wheel,
-        .net = net,
+        .net = &net_proxy_ops,
+        .net_ctx = net,
         .counters = &counters,
         .secret = secret,
     };
@@ -534,7 +535,8 @@ Test(proxy, forbidden_targets_are_never_reached)
                             .registrar = registrar,
                             .identity = identity,
                             .wheel = wheel,
-                            .net = net,
+                            .net = &net_proxy_ops,
+                            .net_ctx = net,
                             .counters = &counters,
                             .secret = secret};
     cr_assert_eq(proxy_create(&env, &proxy), 0);
