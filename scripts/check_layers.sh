@@ -4,22 +4,13 @@
 # the floors below it, never one above (HAProxy's rule for its ground
 # floor of general tools). A header belongs to the floor of the source
 # file of the same name (include/switchboard/X.h <-> src/FLOOR/X.c); one
-# without a source (types.h, tsan_annotate.h...) is core's. Checks every
-# source and header; prints each break and exits 1 if there is one not
-# listed in DEBTS below.
+# without a source (types.h...) is core's. Checks every source and
+# header; prints each break and exits 1 if there is one.
 #
 # usage: scripts/check_layers.sh [ROOT]   (default: the repository)
 set -u
 root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || exit 2
-
-# Breaks known when this check was written, each to be removed by a step
-# of issue 25 (the settings parser moves up beside main.c). Remove a line
-# when its break is gone; never add one.
-DEBTS='src/core/config.c auth.h
-src/core/config.c digest.h
-src/core/config.c nat.h
-src/core/config.c store_redis.h'
 
 declare -A rank=([core]=0 [sip]=1 [io]=2 [store]=3 [admin]=4 [main]=5)
 
@@ -44,9 +35,6 @@ check() { # FILE FLOOR
         header=${header%.h}
         local to=${floor[$header]:-core}
         [ "${rank[$to]:-0}" -le "${rank[$own]:-0}" ] && continue
-        if grep -qxF "$file $header.h" <<<"$DEBTS"; then
-            continue
-        fi
         echo "layers: $file ($own) includes $header.h ($to), a floor above it"
         status=1
     done < <(sed -n 's/^#include "\(switchboard\/[a-z0-9_]*\.h\)".*/\1/p' "$file")
@@ -59,5 +47,5 @@ for h in include/switchboard/*.h; do
     name=${h##*/}
     check "$h" "${floor[${name%.h}]:-core}"
 done
-[ $status -eq 0 ] && echo "layers: every include goes down or across ($(echo "$DEBTS" | wc -l) known debts)"
+[ $status -eq 0 ] && echo "layers: every include goes down or across"
 exit $status

@@ -21,6 +21,7 @@
 #include "switchboard/call_journal.h"
 #include "switchboard/digest.h"
 #include "switchboard/config.h"
+#include "switchboard/settings.h"
 #include "switchboard/dialplan.h"
 #include "switchboard/dispatch.h"
 #include "switchboard/error.h"
@@ -496,12 +497,12 @@ int main(int argc, char **argv)
 {
     struct app app = {0};
     config_defaults(&app.config);
-    int rc = config_from_args(&app.config, argc, argv);
+    int rc = settings_from_args(&app.config, argc, argv);
     if (rc != 0) {
         config_free(&app.config);
         return rc > 0 ? 0 : 2;
     }
-    config_finalize(&app.config);
+    settings_finalize(&app.config);
     sb_log_set_level(app.config.log_level);
     sipmsg_set_server_header(app.config.server_header);
     parser_init(); /* libosip2's tables, before any thread parses */

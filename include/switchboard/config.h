@@ -1,5 +1,6 @@
-/* Configuration: an INI file (conf/switchboard.conf) overridden by command
- * line flags. Read once at start-up, read-only afterwards. */
+/* The settings (struct sb_config), their defaults, and the address forms
+ * every floor parses; settings.h reads them from the file and the flags.
+ * Read once at start-up, read-only afterwards. */
 #ifndef SWITCHBOARD_CONFIG_H
 #define SWITCHBOARD_CONFIG_H
 
@@ -101,22 +102,10 @@ struct sb_config {
 int config_parse_hostport(const char *text, char *host, size_t size, unsigned *port);
 
 /* Fills @cfg with defaults (allocates: pair with config_free). */
+/* The defaults every setting has before the file and the flags
+ * (settings.h) are applied. */
 void config_defaults(struct sb_config *cfg);
 void config_free(struct sb_config *cfg);
-
-/* Applies an INI file. Returns 0, or a negative code after printing a message
- * naming the file and line to stderr. */
-int config_load_file(struct sb_config *cfg, const char *path);
-
-/* Applies INI text as if it were a file named @name, then checks the
- * result as start-up does. Returns 0 or a negative code (after printing
- * why). For tests and the fuzzer. */
-int config_load_text(struct sb_config *cfg, const char *text, const char *name);
-
-/* Parses the command line: -c FILE first, then every flag over it.
- * Returns 0 to run, 1 when --help or --version was answered (exit 0), or a
- * negative code after printing why (exit 2). */
-int config_from_args(struct sb_config *cfg, int argc, char **argv);
 
 /* Splits "udp:HOST:PORT" (or tcp:, tls:; HOST may be [v6]) into its
  * transport (enum sb_transport), host and port. Returns 0, SB_EINVAL or
@@ -124,7 +113,11 @@ int config_from_args(struct sb_config *cfg, int argc, char **argv);
 int config_parse_listen(const char *spec, int *transport, char *host, size_t host_size,
                         unsigned *port);
 
-/* Resolves 0 in listeners/workers to the CPU count. */
-void config_finalize(struct sb_config *cfg);
+/* A decimal number within [@min, @max] into *@out. Returns 0 or
+ * SB_ERANGE. */
+int config_parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *out);
+
+/* Frees the strings of @list and sets *@count to 0. */
+void config_list_clear(char **list, size_t *count);
 
 #endif

@@ -12,6 +12,7 @@
 #include <urcu.h>
 
 #include "switchboard/config.h"
+#include "switchboard/settings.h"
 #include "switchboard/identity.h"
 #include "switchboard/ingress.h"
 #include "switchboard/listen.h"
@@ -68,7 +69,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char *args[] = {
         "fuzz",        "-l", "udp:127.0.0.1:5060", "-l", "tcp:127.0.0.1:5060", "--domain",
         "example.com", NULL};
-    if (config_from_args(&config, 7, args) != 0 || listen_table_init(&listens, &config) != 0)
+    if (settings_from_args(&config, 7, args) != 0 || listen_table_init(&listens, &config) != 0)
         abort();
     struct sb_counters *counters = calloc(1, sizeof(struct sb_counters));
     struct net_deps nd = {.listens = &listens, .counters = counters, .capture = count_send};

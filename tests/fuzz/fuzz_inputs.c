@@ -33,6 +33,7 @@
 #include "switchboard/callroute.h"
 #include "switchboard/dialplan.h"
 #include "switchboard/config.h"
+#include "switchboard/settings.h"
 #include "switchboard/digest.h"
 #include "switchboard/flow.h"
 #include "switchboard/ingress.h"
@@ -127,7 +128,7 @@ static void one_config(const char *text)
 {
     struct sb_config cfg;
     config_defaults(&cfg);
-    config_load_text(&cfg, text, "fuzz.conf");
+    settings_load_text(&cfg, text, "fuzz.conf");
     config_free(&cfg);
     struct dialplan *dp;
     char err[256];

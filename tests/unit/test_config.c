@@ -1,9 +1,11 @@
-/* Unit tests for src/core/config.c. */
+/* Unit tests for src/settings.c and src/core/config.c: the file, the
+ * flags, the checks and the address forms. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "switchboard/config.h"
+#include "switchboard/settings.h"
 #include "switchboard/error.h"
 #include "switchboard/types.h"
 
@@ -36,14 +38,14 @@ Test(config, tls_listen_needs_a_certificate)
 {
     struct sb_config cfg;
     config_defaults(&cfg);
-    cr_assert_neq(config_load_text(&cfg, "[server]\nlisten = tls:127.0.0.1:5061\n", "t.conf"), 0);
+    cr_assert_neq(settings_load_text(&cfg, "[server]\nlisten = tls:127.0.0.1:5061\n", "t.conf"), 0);
     config_free(&cfg);
     config_defaults(&cfg);
-    cr_assert_eq(config_load_text(&cfg,
-                                  "[server]\nlisten = udp:127.0.0.1:5060, tcp:127.0.0.1:5060, "
-                                  "tls:127.0.0.1:5061\n[tls]\ncertificate = c.pem\nkey = k.pem\n"
-                                  "[tcp]\nmax_per_ip = 8\nidle_timeout = 90\n",
-                                  "t.conf"),
+    cr_assert_eq(settings_load_text(&cfg,
+                                    "[server]\nlisten = udp:127.0.0.1:5060, tcp:127.0.0.1:5060, "
+                                    "tls:127.0.0.1:5061\n[tls]\ncertificate = c.pem\nkey = k.pem\n"
+                                    "[tcp]\nmax_per_ip = 8\nidle_timeout = 90\n",
+                                    "t.conf"),
                  0);
     cr_assert_eq(cfg.listen_count, 3);
     cr_assert_eq(cfg.tcp_max_per_ip, 8);
@@ -51,7 +53,7 @@ Test(config, tls_listen_needs_a_certificate)
     cr_assert_str_eq(cfg.tls_certificate, "c.pem");
     config_free(&cfg);
     config_defaults(&cfg);
-    cr_assert_neq(config_load_text(&cfg, "[tls]\nverify_client = yes\n", "t.conf"), 0,
+    cr_assert_neq(settings_load_text(&cfg, "[tls]\nverify_client = yes\n", "t.conf"), 0,
                   "verify_client without a CA");
     config_free(&cfg);
 }
@@ -74,7 +76,7 @@ Test(config, flags_override_the_file)
     struct sb_config cfg;
     config_defaults(&cfg);
     char *argv[] = {"switchboard", "-c", path, "--workers", "5", NULL};
-    cr_assert_eq(config_from_args(&cfg, 5, argv), 0);
+    cr_assert_eq(settings_from_args(&cfg, 5, argv), 0);
     cr_assert_eq(cfg.workers, 5);
     cr_assert_eq(cfg.timer_c_ms, 2000);
     cr_assert(cfg.relay);
@@ -91,14 +93,14 @@ Test(config, bad_values_are_refused)
     struct sb_config cfg;
     config_defaults(&cfg);
     char *argv[] = {"switchboard", "-c", path, NULL};
-    cr_assert_lt(config_from_args(&cfg, 3, argv), 0);
+    cr_assert_lt(settings_from_args(&cfg, 3, argv), 0);
     config_free(&cfg);
     unlink(path);
     free(path);
 
     config_defaults(&cfg);
     char *argv2[] = {"switchboard", "--workers", "0", NULL};
-    cr_assert_lt(config_from_args(&cfg, 3, argv2), 0);
+    cr_assert_lt(settings_from_args(&cfg, 3, argv2), 0);
     config_free(&cfg);
 }
 
@@ -107,7 +109,7 @@ Test(config, default_listen_is_all_interfaces)
     struct sb_config cfg;
     config_defaults(&cfg);
     char *argv[] = {"switchboard", NULL};
-    cr_assert_eq(config_from_args(&cfg, 1, argv), 0);
+    cr_assert_eq(settings_from_args(&cfg, 1, argv), 0);
     cr_assert_eq(cfg.listen_count, 1);
     cr_assert_str_eq(cfg.listen[0], "udp:0.0.0.0:5060");
     config_free(&cfg);

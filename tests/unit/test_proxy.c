@@ -11,6 +11,7 @@
 #include <urcu.h>
 
 #include "switchboard/config.h"
+#include "switchboard/settings.h"
 #include "switchboard/error.h"
 #include "switchboard/identity.h"
 #include "switchboard/listen.h"
@@ -55,7 +56,7 @@ static void setup(void)
     rcu_register_thread();
     config_defaults(&cfg);
     char *argv[] = {"t", "-l", "udp:127.0.0.1:5060", "-l", "tcp:127.0.0.1:5060", NULL};
-    cr_assert_eq(config_from_args(&cfg, 5, argv), 0);
+    cr_assert_eq(settings_from_args(&cfg, 5, argv), 0);
     cfg.timer_c_ms = 5000;
     cr_assert_eq(listen_table_init(&listens, &cfg), 0);
     struct registrar_limits limits = {.max_bindings = 4};

@@ -6,6 +6,7 @@
 
 #include "switchboard/cidr.h"
 #include "switchboard/config.h"
+#include "switchboard/settings.h"
 #include "switchboard/error.h"
 #include "switchboard/identity.h"
 #include "switchboard/route_policy.h"
@@ -67,7 +68,7 @@ Test(route_policy, targets_a_sender_may_name)
     struct sb_config cfg;
     config_defaults(&cfg);
     char *argv[] = {"t", "-l", "udp:0.0.0.0:5060", "--domain", "192.168.1.20", NULL};
-    cr_assert_eq(config_from_args(&cfg, 5, argv), 0);
+    cr_assert_eq(settings_from_args(&cfg, 5, argv), 0);
     struct identity *id;
     cr_assert_eq(identity_create(&cfg, &id), 0);
     struct cidr_list forbidden;
