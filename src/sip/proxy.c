@@ -1920,11 +1920,12 @@ static void route_request(struct proxy *p, struct server_txn *st)
         route_local(p, st, fwd, loop_hash);
         break;
     case ROUTE_FORWARD:
-        route_onward(p, st, fwd, &info, loop_hash);
-        if (MSG_IS_BYE(req) && facts.dialog == ROUTE_DIALOG_LIVE) {
-            struct dialog_msg m = dialog_msg_of(req);
+        if (MSG_IS_BYE(fwd) && facts.dialog == ROUTE_DIALOG_LIVE) {
+            struct dialog_msg m = dialog_msg_of(fwd);
             dialog_close(p->dialogs, &m); /* the call ends: its Route no longer leads anywhere */
         }
+        /* (before forwarding: an answer of ours ends @st and frees req) */
+        route_onward(p, st, fwd, &info, loop_hash);
         break;
     case ROUTE_DENY_NO_DIALOG:
         note_route_refusal(p, verdict, &info, in);
