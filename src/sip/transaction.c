@@ -238,6 +238,15 @@ static void server_on_lifetime(struct timer *timer, void *arg)
     server_terminate(arg); /* Timer H, I, J or L */
 }
 
+/* osip_message_to_str() hands back its growth buffer (8 KiB for a short
+ * message); a message kept to be resent for up to 64*T1 is cut to its
+ * length, else every live transaction holds 8 KiB. */
+static char *kept(char *text, size_t len)
+{
+    char *fit = osip_realloc(text, len + 1);
+    return fit ? fit : text;
+}
+
 struct server_txn *txn_server_match(struct txn_layer *layer, const osip_message_t *req)
 {
     char key[1024];
@@ -337,7 +346,7 @@ static int server_send_response(struct server_txn *st, osip_message_t *resp, boo
     if (rc != 0)
         return rc;
     osip_free(st->last);
-    st->last = text;
+    st->last = kept(text, len);
     st->last_len = len;
     server_send_last(st);
     uint64_t now = timer_wheel_now(layer->wheel);
@@ -609,6 +618,7 @@ static int client_switch_to_tcp(struct client_txn *ct, osip_message_t *req)
     int rc = sipmsg_serialize(req, &ct->request, &ct->request_len);
     if (rc != 0)
         return rc;
+    ct->request = kept(ct->request, ct->request_len);
     ct->switched = true;
     ct->udp_dest = ct->dest;
     ct->dest = tcp;
@@ -626,6 +636,8 @@ int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct s
     if (!ct)
         return SB_ENOMEM;
     int rc = sipmsg_serialize(req, &ct->request, &ct->request_len);
+    if (rc == 0)
+        ct->request = kept(ct->request, ct->request_len);
     if (rc == 0 && dest->transport == SB_UDP && layer->config.udp_max &&
         ct->request_len > layer->config.udp_max && !MSG_IS_ACK(req))
         rc = client_switch_to_tcp(ct, req);
