@@ -1030,8 +1030,9 @@ static void on_client_gone(void *user, struct client_txn *ct, void *tu)
 static void dialog_note_response(struct proxy *p, struct server_txn *st, const osip_message_t *resp)
 {
     const char *method = resp->cseq ? resp->cseq->method : NULL;
-    if (!p->dialogs || !method || (strcmp(method, "INVITE") != 0 && strcmp(method, "UPDATE") != 0))
-        return;
+    if (!p->dialogs || !method || resp->status_code <= 100 ||
+        (strcmp(method, "INVITE") != 0 && strcmp(method, "UPDATE") != 0))
+        return; /* a 100 moves no dialog: every INVITE's own, sent at once */
     const osip_message_t *req = st ? txn_server_request(st) : NULL;
     osip_contact_t *c = osip_list_get(&resp->contacts, 0);
     osip_contact_t *rc = req ? osip_list_get(&req->contacts, 0) : NULL;
