@@ -1,0 +1,213 @@
+/* The proxy core's private header: what proxy.c and the files split
+ * from it at their seams share (Kamailio tm's t_funcs.h over t_fwd.c,
+ * t_reply.c). Nothing outside src/sip/proxy*.c includes it.
+ *
+ *   proxy.c          routing a request, ACK, CANCEL, strays; entry points
+ *   proxy_headers.c  Via, Record-Route, Route, signatures
+ *   proxy_auth.c     our own answers, authorization, REGISTER
+ *   proxy_reply.c    the response context (§16.7)
+ *   proxy_fwd.c      branches and the targets registrations give
+ *   proxy_office.c   the office's dial-plan stages */
+#ifndef SWITCHBOARD_PROXY_INT_H
+#define SWITCHBOARD_PROXY_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <osipparser2/osip_message.h>
+
+#include "switchboard/call_journal.h"
+#include "switchboard/callroute.h"
+#include "switchboard/cidr.h"
+#include "switchboard/dialog.h"
+#include "switchboard/flow.h"
+#include "switchboard/log.h"
+#include "switchboard/proxy.h"
+#include "switchboard/stats.h"
+#include "switchboard/timer_wheel.h"
+
+struct rate_limit;
+struct registrar_binding;
+struct registrar_set;
+
+#define ALLOW_METHODS                                                                              \
+    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO, "       \
+    "UPDATE, PRACK"
+
+struct proxy {
+    struct proxy_env env;
+    struct txn_layer *txn;
+    uint64_t branch_seed;
+    uint64_t branch_counter;
+    struct proxy_context *contexts; /* every live context, for shutdown */
+    struct call_journal *calls;
+    struct sb_log_limiter overload_log, refusal_log;
+    enum call_end_hint local_hint;    /* what our own answers mean to the journal */
+    unsigned cancels_held;            /* CANCELs past proxy_accept, not yet handled */
+    struct cidr_list forbidden;       /* [proxy] forbidden_targets */
+    struct rate_limit *register_rate; /* REGISTERs per source; NULL: off */
+    struct dialog_table *dialogs;     /* NULL: env.instance is 0, no dialog tracked */
+};
+
+struct proxy_branch {
+    struct proxy_context *ctx;
+    struct client_txn *ct; /* NULL once the transaction is gone */
+    int final_code;        /* 0 while no final response */
+    int unsent_code;       /* what it ends with if it cannot be sent */
+    bool provisional;      /* a 101-199 came: CANCEL may be sent (§9.1) */
+};
+
+struct proxy_context {
+    struct proxy *proxy;
+    struct proxy_context *next, **pprev;
+    struct server_txn *st; /* NULL once the transaction is gone */
+    bool invite;
+    bool cancelled; /* the caller sent CANCEL */
+    bool timed_out; /* Timer C fired */
+    bool answered;  /* a 2xx went upstream */
+    osip_message_t *best;
+    int best_code;
+    struct timer timer_c;
+    struct office_call *office; /* NULL: not routed by the dial plan */
+    size_t count, pending, cap;
+    /* each branch its own allocation: client transactions point at them,
+     * and a dial plan's later stages add branches */
+    struct proxy_branch **branches;
+};
+
+/* A call routed by the office's dial plan (callroute.h): its stages run
+ * one after another in one response context.
+ * States: RINGING (a stage's branches are out) -> stage ended without a
+ * 2xx -> the next stage RINGING, or the caller's final response. */
+struct office_call {
+    struct proxy *proxy;
+    struct dialplan *dp; /* pinned for the call */
+    struct callroute route;
+    char dialled[128];
+    char domain[256];    /* the Request-URI's host: AoRs and Diversion URIs */
+    osip_message_t *fwd; /* the request before any stage's changes; kept
+                          * only when a later stage may need it */
+    uint32_t loop_hash;
+    struct timer ring; /* the stage's ring time */
+    bool ring_expired; /* the stage ended because its ring time ran out */
+    bool stage_busy;   /* every final response of the stage was 486 or 600 */
+    bool missed;       /* the call ends unanswered at a ring timeout */
+};
+
+/* Where one branch goes. */
+struct proxy_target {
+    const char *ruri; /* new Request-URI, or NULL to keep it */
+    struct sb_dest dest;
+    /* the callee reached over a flow (a NAT mapping, or its connection):
+     * our Record-Route names it, so in-dialog requests find it again */
+    struct flow_side flow;
+    /* if the branch cannot even be sent: 480 for a registered phone whose
+     * connection went (RFC 5626 §5.3 / §7), 430 for a dialog's flow, else
+     * 503 (RFC 3261 §8.1.3.1) */
+    int unsent_code;
+    /* named by the request itself (Route, Request-URI): route_policy_target()
+     * must allow it before it is used */
+    bool checked;
+    /* shared store: the Request-URI for the switchboard that holds the
+     * callee's connection ("sip:USER@NODE;sb-peer"), ruri points here */
+    char peer_uri[320];
+};
+
+/* The Request-URI parameter by which one switchboard asks another (that
+ * shares its location service and its secret) to reach a user over the
+ * connections only it holds: no dial plan, only the bindings made there,
+ * and no second challenge (the first node authorized the call). Its value
+ * is an HMAC over the Call-ID and the user (peer_mac()): a stranger's
+ * ;sb-peer is dropped and the request routed as any other. */
+#define PEER_PARAM "sb-peer"
+
+/* The flow token of the Route of ours a request came back with (flow.h). */
+struct route_flow {
+    bool present;
+    struct flow_side a, b; /* the caller's side, the callee's */
+    bool from_caller;      /* the request comes from side a (its signature says) */
+};
+
+/* What proxy_route_preprocess found among the Routes naming us. */
+struct route_info {
+    bool signed_route; /* a Record-Route we signed for this dialog */
+    bool forged;       /* one naming us without our signature */
+    uint32_t instance; /* the process that issued the signed one (record_route.h) */
+    struct route_flow flow;
+};
+
+/* proxy_headers.c: where a message goes, Via, Record-Route, Route, signatures */
+void proxy_send_to(struct proxy *p, const struct sb_dest *dest, const char *data, size_t len);
+int proxy_reply_dest(const struct sb_inbound *in, struct sb_dest *dest);
+bool proxy_our_signature(const struct proxy *p, const osip_message_t *req, const osip_uri_t *uri,
+                         const osip_uri_t *target, bool *from_caller);
+const osip_uri_t *proxy_remote_target(const osip_message_t *req, bool strict);
+bool proxy_strict_routed_to_us(const struct proxy *p, const osip_message_t *req);
+bool proxy_peer_param_signed(const struct proxy *p, const osip_message_t *req,
+                             const osip_uri_t *uri);
+struct dialog_msg proxy_dialog_msg_of(const osip_message_t *m);
+int proxy_resolve(const struct proxy *p, struct sb_dest *dest, const struct sb_local *from);
+bool proxy_conn_alive(const struct proxy *p, uint64_t conn);
+struct flow_side proxy_inbound_flow(const struct sb_inbound *in, bool nat);
+unsigned proxy_via_port(const osip_via_t *via);
+bool proxy_wants_record_route(const osip_message_t *req);
+void proxy_pop_record_route(osip_message_t *req);
+int proxy_push_record_routes(const struct proxy *p, osip_message_t *req,
+                             const struct sb_inbound *in, const struct proxy_target *t,
+                             const struct flow_side *caller, uint32_t instance);
+int proxy_push_via(const struct proxy *p, osip_message_t *req, const struct sb_dest *dest,
+                   uint32_t loop_hash, uint64_t unique);
+bool proxy_sign_peer_param(const struct proxy *p, osip_message_t *req);
+bool proxy_via_is_ours(const struct proxy *p, const osip_via_t *via);
+bool proxy_loop_detected(const struct proxy *p, const osip_message_t *req, uint32_t loop_hash);
+void proxy_route_preprocess(const struct proxy *p, osip_message_t *req, struct route_info *info);
+bool proxy_via_verified(const struct proxy *p, const osip_message_t *resp);
+
+/* proxy_auth.c: our own answers, authorization (§22), REGISTER (§10) */
+void proxy_respond_options(struct server_txn *st);
+void proxy_respond_unsupported(struct server_txn *st, const char *extensions);
+void proxy_respond_overloaded(struct proxy *p, const struct sb_inbound *in);
+void proxy_note_refusal(struct proxy *p, enum sb_counter why, const char *what,
+                        const osip_message_t *req, const struct sb_addr *src);
+bool proxy_authorize(struct proxy *p, struct server_txn *st);
+bool proxy_register_rate_ok(struct proxy *p, const struct sb_inbound *in);
+void proxy_handle_register(struct proxy *p, struct server_txn *st);
+void proxy_refuse_register_rate(struct proxy *p, const struct sb_inbound *in);
+
+/* proxy_reply.c: the response context (§16.7) and the transaction callbacks */
+void proxy_context_free(struct proxy_context *ctx);
+void proxy_on_timer_c(struct timer *timer, void *arg);
+void proxy_send_best(struct proxy_context *ctx);
+void proxy_branch_final(struct proxy_branch *b, int code, osip_message_t **resp);
+void proxy_cancel_pending(struct proxy_context *ctx);
+void proxy_give_up(struct proxy_context *ctx);
+void proxy_resign_record_routes(const struct proxy *p, osip_message_t *resp);
+void proxy_dialog_note_response(struct proxy *p, struct server_txn *st, const osip_message_t *resp);
+extern const struct txn_user_ops proxy_txn_ops;
+
+/* proxy_fwd.c: a context and its branches (§16.5-16.6), registered targets */
+struct proxy_context *proxy_context_new(struct proxy *p, const osip_message_t *req);
+size_t proxy_add_branches(struct proxy_context *ctx, struct server_txn *st, osip_message_t *fwd,
+                          const struct proxy_target *targets, size_t count, uint32_t loop_hash);
+void proxy_context_publish(struct proxy_context *ctx, struct server_txn *st);
+void proxy_stream_side(struct proxy_target *t);
+int proxy_uri_dest(struct proxy *p, const char *text, struct proxy_target *t,
+                   const struct sb_local *from);
+int proxy_binding_target(struct proxy *p, const struct registrar_binding *b, const char *aor,
+                         struct proxy_target *t, bool *gone);
+bool proxy_peer_repeated(const struct proxy_target *targets, size_t n,
+                         const struct proxy_target *t);
+void proxy_fork_request(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                        const struct proxy_target *targets, size_t count, uint32_t loop_hash);
+size_t proxy_registered_targets(struct proxy *p, const osip_uri_t *ruri, bool peer_only,
+                                struct registrar_set **set, struct proxy_target **targets,
+                                bool *flows_gone);
+
+/* proxy_office.c: the office's dial-plan stages */
+void proxy_office_stage_ended(struct proxy_context *ctx);
+void proxy_office_free(struct office_call *oc);
+bool proxy_route_office(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                        uint32_t loop_hash);
+
+#endif
