@@ -28,4 +28,47 @@ struct ingress {
 enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src,
                                 struct ingress *out);
 
+/* The one inbound step every transport shares (HAProxy's shared receiver):
+ * a framed message in, a filled sb_inbound for a worker out. Keep-alives
+ * are counted; malformed input is counted, logged at most once a second
+ * and answered (400 and friends, with a Warning) through the transport's
+ * reply function, or dropped when no reply is possible. */
+struct reasons;
+struct sb_counters;
+struct sb_log_limiter;
+
+/* Where a message came in: copied into the sb_inbound. */
+struct ingress_origin {
+    struct sb_addr src;
+    struct sb_local local;
+    uint8_t transport; /* enum sb_transport */
+    int fd;            /* UDP: the socket; else -1 */
+    uint64_t conn;     /* TCP/TLS: the connection; else 0 */
+    uint64_t received_ns;
+};
+
+/* The receiving thread's own: nothing here is shared between threads.
+ * reply() sends @text (an answer to @req) back the way @req came. */
+struct ingress_ctx {
+    struct sb_counters *counters;
+    struct sb_log_limiter *malformed_log;
+    struct reasons *reasons;
+    void (*reply)(void *arg, const osip_message_t *req, const char *text, size_t len);
+    void *arg;
+};
+
+/* Parses @buf (see ingress_parse) and returns what a worker is to get
+ * (the caller owns it), or NULL when the message ended here. */
+struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_origin *from,
+                                   const struct ingress_ctx *x, uint64_t now_ms);
+
+/* Counts and (rate-limited) logs one malformed message from @from. */
+void ingress_report_malformed(const struct ingress_ctx *x, const struct ingress_origin *from,
+                              const char *why, uint64_t now_ms);
+
+/* Answers request @req with @code and a Warning naming @why through
+ * x->reply; an ACK or a response gets nothing (RFC 3261 §17.1.1.3). */
+void ingress_answer(const struct ingress_ctx *x, const osip_message_t *req, int code,
+                    const char *why);
+
 #endif

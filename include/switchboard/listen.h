@@ -44,4 +44,19 @@ bool listen_has(const struct listen_table *t, int transport);
  * addresses. Returns 0 or SB_ENOTFOUND (no such transport and family). */
 int listen_local_resolve(const struct listen_table *t, int transport, struct sb_local *local);
 
+/* Sets a socket's own options before it is bound (buffers, PKTINFO,
+ * V6ONLY). Returns 0, or a negative code after logging. */
+typedef int (*listen_prepare_fn)(int fd, const struct listen_entry *e);
+
+/* The one listen opener (HAProxy's shared receiver binding): @count
+ * sockets of @type (SOCK_DGRAM, or SOCK_STREAM then listen(); may add
+ * SOCK_NONBLOCK) on @e's
+ * address with SO_REUSEPORT, one per receiving thread, into @fds. First
+ * makes sure nobody holds the port (SO_REUSEPORT would let a second
+ * switchboard take half the traffic); a kernel-chosen port (0) is learnt
+ * from the first socket and shared by the rest, and @e renamed. Returns 0,
+ * or SB_ESYS after logging, with @fds all -1. */
+int listen_open_group(struct listen_entry *e, int type, unsigned count, int *fds,
+                      listen_prepare_fn prepare);
+
 #endif

@@ -2,8 +2,11 @@
 #include "switchboard/listen.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "switchboard/error.h"
 #include "switchboard/log.h"
@@ -93,4 +96,79 @@ int listen_local_resolve(const struct listen_table *t, int transport, struct sb_
         return 0;
     }
     return SB_ENOTFOUND;
+}
+
+/* Is @e's port held by another process? A wildcard port (0) never is.
+ * For a stream an earlier run's connections in TIME_WAIT do not count
+ * (SO_REUSEADDR); a datagram probe must not set it, or it would share
+ * the port with another switchboard's sockets. */
+static bool port_taken(const struct listen_entry *e, int type)
+{
+    char ip[INET6_ADDRSTRLEN];
+    if (sipmsg_addr_host(&e->addr, ip, sizeof(ip)) == 0)
+        return false;
+    int probe = socket(e->addr.ss.ss_family, (type & ~SOCK_NONBLOCK) | SOCK_CLOEXEC, 0);
+    if (probe < 0)
+        return false;
+    int one = 1;
+    if ((type & ~SOCK_NONBLOCK) == SOCK_STREAM)
+        setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    bool taken =
+        bind(probe, (const struct sockaddr *)&e->addr.ss, e->addr.len) != 0 && errno == EADDRINUSE;
+    close(probe);
+    return taken;
+}
+
+static int open_one(const struct listen_entry *e, int type, listen_prepare_fn prepare)
+{
+    int fd = socket(e->addr.ss.ss_family, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        SB_ERROR("socket for %s: %s", e->name, strerror(errno));
+        return SB_ESYS;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        SB_WARN("SO_REUSEPORT on %s: %s", e->name, strerror(errno));
+    if (prepare && prepare(fd, e) != 0) {
+        close(fd);
+        return SB_ESYS;
+    }
+    if (bind(fd, (const struct sockaddr *)&e->addr.ss, e->addr.len) != 0 ||
+        ((type & ~SOCK_NONBLOCK) == SOCK_STREAM && listen(fd, 4096) != 0)) {
+        SB_ERROR("cannot listen on %s: %s", e->name, strerror(errno));
+        close(fd);
+        return SB_ESYS;
+    }
+    return fd;
+}
+
+int listen_open_group(struct listen_entry *e, int type, unsigned count, int *fds,
+                      listen_prepare_fn prepare)
+{
+    for (unsigned i = 0; i < count; i++)
+        fds[i] = -1;
+    if (port_taken(e, type)) {
+        SB_ERROR("cannot listen on %s: address already in use (another switchboard?)", e->name);
+        return SB_ESYS;
+    }
+    for (unsigned i = 0; i < count; i++) {
+        int fd = open_one(e, type, prepare);
+        if (fd < 0) {
+            for (unsigned j = 0; j < i; j++) {
+                close(fds[j]);
+                fds[j] = -1;
+            }
+            return fd;
+        }
+        fds[i] = fd;
+        if (i == 0) {
+            /* port 0 asks the kernel; the other sockets share what it gave */
+            socklen_t len = sizeof(e->addr.ss);
+            getsockname(fd, (struct sockaddr *)&e->addr.ss, &len);
+            e->addr.len = len;
+            listen_entry_bound(e);
+        }
+    }
+    return 0;
 }

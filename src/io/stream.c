@@ -707,40 +707,36 @@ unsigned stream_thread_count(const struct stream *s)
 
 /* --- reading -------------------------------------------------------------- */
 
-static void report_malformed(struct io_thread *io, const struct conn *c, const char *why,
-                             uint64_t now)
+/* ingress_ctx.reply: an answer (400 and friends) on the connection the
+ * request came over. It may close the connection (a full write queue). */
+struct stream_answer {
+    struct io_thread *io;
+    struct conn *c;
+    uint64_t now;
+    bool said; /* conn_say() ran: the connection may be gone */
+};
+
+static void reply_on(void *arg, const osip_message_t *req, const char *text, size_t len)
 {
-    sb_count(&io->counters, SB_CNT_MALFORMED);
-    uint64_t more;
-    if (!sb_log_limiter_ready(&io->malformed_log, now, &more))
-        return;
-    char peer[64];
-    sipmsg_addr_format(&c->peer, peer, sizeof(peer));
-    SB_WARN("malformed SIP from %s over %s: %s (%llu more since the last report)", peer,
-            sb_transport_name(c->transport), why, (unsigned long long)more);
+    (void)req;
+    struct stream_answer *a = arg;
+    a->said = true;
+    conn_say(a->io, a->c, text, len, a->now);
 }
 
-/* Answers @req on its connection (400 and friends), with a Warning. The
- * connection may be closed when it returns (a full write queue). */
-static void reply_on(struct io_thread *io, struct conn *c, osip_message_t *req, int code,
-                     const char *why, uint64_t now)
+/* The ingress step's view of @c, and its answers on it. */
+static void conn_ingress(struct io_thread *io, struct conn *c, uint64_t now,
+                         struct ingress_origin *from, struct stream_answer *a,
+                         struct ingress_ctx *x)
 {
-    osip_message_t *resp;
-    char *text = NULL;
-    size_t len;
-    if (!req || !MSG_IS_REQUEST(req) || MSG_IS_ACK(req) || osip_list_size(&req->vias) < 1 ||
-        sipmsg_response_create(req, code, NULL, "sb400", &resp) != 0)
-        return;
-    if (why) {
-        char warning[256];
-        snprintf(warning, sizeof(warning), "399 switchboard \"%s\"", why);
-        osip_message_set_header(resp, "Warning", warning);
-    }
-    reasons_apply(io->s->reasons, resp);
-    if (sipmsg_serialize(resp, &text, &len) == 0)
-        conn_say(io, c, text, len, now);
-    osip_free(text);
-    osip_message_free(resp);
+    *from = (struct ingress_origin){.src = c->peer,
+                                    .local = c->local,
+                                    .transport = c->transport,
+                                    .fd = -1,
+                                    .conn = c->id,
+                                    .received_ns = sb_now_ns()};
+    *a = (struct stream_answer){io, c, now, false};
+    *x = (struct ingress_ctx){&io->counters, &io->malformed_log, io->s->reasons, reply_on, a};
 }
 
 /* A message too big or without a usable Content-Length: the stream cannot
@@ -753,14 +749,18 @@ static void framing_error(struct io_thread *io, struct conn *c, const struct str
                           ? "no Content-Length on a stream (RFC 3261 18.3)"
                           : "unusable Content-Length";
     int code = f->kind == STREAM_FRAME_TOO_BIG ? 513 : 400;
-    report_malformed(io, c, why, now);
+    struct ingress_origin from;
+    struct stream_answer a;
+    struct ingress_ctx x;
+    conn_ingress(io, c, now, &from, &a, &x);
+    ingress_report_malformed(&x, &from, why, now);
     if (f->header_length) {
         /* the headers alone, as if the body were empty */
         struct ingress got;
         char saved = c->in[f->header_length];
         ingress_parse(c->in, f->header_length, &c->peer, &got);
         c->in[f->header_length] = saved;
-        reply_on(io, c, got.msg, code, why, now);
+        ingress_answer(&x, got.msg, code, why);
         osip_message_free(got.msg);
         free(got.raw_contacts);
     }
@@ -774,49 +774,24 @@ static void framing_error(struct io_thread *io, struct conn *c, const struct str
 static bool handle_message(struct io_thread *io, struct conn *c, char *buf, size_t len,
                            uint64_t now)
 {
-    struct ingress got;
     sb_count(&io->counters, SB_CNT_STREAM_MESSAGES);
     if (io->s->trace) {
         struct sip_trace_seg seg = {c->trace_in, c->trace_out};
         sip_trace_record(io->s->trace, &c->peer, &c->wire, &seg, buf, len);
     }
     c->trace_in += (uint32_t)len;
+    struct ingress_origin from;
+    struct stream_answer a;
+    struct ingress_ctx x;
+    conn_ingress(io, c, now, &from, &a, &x);
+    uint64_t id = c->id;
     char saved = buf[len]; /* ingress_parse writes a NUL there */
-    enum ingress_kind kind = ingress_parse(buf, len, &c->peer, &got);
+    struct sb_inbound *in = ingress_receive(buf, len, &from, &x, now);
+    if (a.said && !conn_find(io, id))
+        return false; /* answering it overflowed its write queue */
     buf[len] = saved;
-    switch (kind) {
-    case INGRESS_KEEPALIVE:
-        sb_count(&io->counters, SB_CNT_KEEPALIVES);
-        return true;
-    case INGRESS_DROP:
-        report_malformed(io, c, got.why ? got.why : "unusable", now);
-        return true;
-    case INGRESS_REJECT: {
-        report_malformed(io, c, got.why, now);
-        uint64_t id = c->id;
-        reply_on(io, c, got.msg, got.code, got.why, now);
-        osip_message_free(got.msg);
-        return conn_find(io, id) != NULL;
-    }
-    case INGRESS_MESSAGE:
-        break;
-    }
-    struct sb_inbound *in = calloc(1, sizeof(*in));
-    if (!in) {
-        osip_message_free(got.msg);
-        free(got.raw_contacts);
-        return true;
-    }
-    in->msg = got.msg;
-    in->src = c->peer;
-    in->local = c->local;
-    in->transport = c->transport;
-    in->fd = -1;
-    in->conn = c->id;
-    in->received_ns = sb_now_ns();
-    in->raw_contacts = got.raw_contacts;
-    in->raw_contact_count = got.raw_contact_count;
-    dispatch_inbound(io, in);
+    if (in)
+        dispatch_inbound(io, in);
     return true;
 }
 
@@ -1169,60 +1144,27 @@ static void *io_main(void *arg)
 
 /* --- set-up ------------------------------------------------------------------ */
 
-static int open_listen_socket(struct listen_entry *e)
+/* listen_prepare_fn: an IPv6 address for IPv6 only. */
+static int prepare_listen_socket(int fd, const struct listen_entry *e)
 {
-    int fd = socket(e->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return SB_ESYS;
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     if (e->addr.ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)&e->addr.ss, e->addr.len) != 0 || listen(fd, 4096) != 0) {
-        SB_ERROR("cannot listen on %s: %s", e->name, strerror(errno));
-        close(fd);
-        return SB_ESYS;
-    }
-    return fd;
+    return 0;
 }
 
-/* Binds the first thread's socket (learning a kernel-chosen port, and
- * whether another process holds the port), then one per other thread on
- * the same port. */
+/* One listen socket per I/O thread on listen address @index. */
 static int listen_open(struct stream *s, unsigned index)
 {
-    struct listen_entry *e = &s->listens->entries[index];
-    /* SO_REUSEPORT would let a second switchboard take half the
-     * connections: make sure nobody listens there already */
-    if (sipmsg_addr_host(&e->addr, (char[64]){0}, 64) != 0) {
-        int probe = socket(e->addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        int one = 1; /* connections of an earlier run in TIME_WAIT do not count */
-        if (probe >= 0)
-            setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        int in_use = probe >= 0 &&
-                     bind(probe, (const struct sockaddr *)&e->addr.ss, e->addr.len) != 0 &&
-                     errno == EADDRINUSE;
-        if (probe >= 0)
-            close(probe);
-        if (in_use) {
-            SB_ERROR("cannot listen on %s: address already in use (another switchboard?)", e->name);
-            return SB_ESYS;
-        }
-    }
-    for (unsigned t = 0; t < s->thread_count; t++) {
-        int fd = open_listen_socket(e);
-        if (fd < 0)
-            return fd;
-        s->threads[t].listen_fds[index] = fd;
-        if (t == 0) {
-            socklen_t len = sizeof(e->addr.ss);
-            getsockname(fd, (struct sockaddr *)&e->addr.ss, &len);
-            e->addr.len = len;
-            listen_entry_bound(e);
-        }
-    }
-    return 0;
+    int *fds = malloc(s->thread_count * sizeof(*fds));
+    if (!fds)
+        return SB_ENOMEM;
+    int rc = listen_open_group(&s->listens->entries[index], SOCK_STREAM | SOCK_NONBLOCK,
+                               s->thread_count, fds, prepare_listen_socket);
+    for (unsigned t = 0; t < s->thread_count; t++)
+        s->threads[t].listen_fds[index] = fds[t];
+    free(fds);
+    return rc;
 }
 
 /* Where a thread's connection numbers start: random, so that the ids a

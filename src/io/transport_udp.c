@@ -71,67 +71,26 @@ struct transport {
     void *inline_ctx;
 };
 
-static int open_socket(const struct sb_addr *addr, const char *name)
+/* listen_prepare_fn: big buffers, and PKTINFO to learn which address a
+ * datagram came to on a wildcard socket. */
+static int prepare_socket(int fd, const struct listen_entry *e)
 {
-    int family = addr->ss.ss_family;
-    int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        SB_ERROR("socket for %s: %s", name, strerror(errno));
-        return SB_ESYS;
-    }
     int one = 1, size = RECV_BUFFER_BYTES;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
-        SB_WARN("SO_REUSEPORT on %s: %s", name, strerror(errno));
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-    if (family == AF_INET)
+    if (e->addr.ss.ss_family == AF_INET)
         setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
     else
         setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
-    if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) != 0) {
-        SB_ERROR("cannot listen on %s: %s", name, strerror(errno));
-        close(fd);
-        return SB_ESYS;
-    }
-    return fd;
+    return 0;
 }
 
 static int listen_open(struct listen_addr *l, unsigned listeners)
 {
-    struct listen_entry *e = l->entry;
     l->fds = malloc(listeners * sizeof(int));
     if (!l->fds)
         return SB_ENOMEM;
-    for (unsigned i = 0; i < listeners; i++)
-        l->fds[i] = -1;
-    /* SO_REUSEPORT would let a second switchboard share the port and take
-     * half the calls: make sure nobody holds it before we do */
-    char ip[INET6_ADDRSTRLEN];
-    int probe = socket(e->addr.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (probe >= 0 && sipmsg_addr_host(&e->addr, ip, sizeof(ip)) != 0 &&
-        bind(probe, (const struct sockaddr *)&e->addr.ss, e->addr.len) != 0 &&
-        errno == EADDRINUSE) {
-        SB_ERROR("cannot listen on %s: address already in use (another switchboard?)", e->name);
-        close(probe);
-        return SB_ESYS;
-    }
-    if (probe >= 0)
-        close(probe);
-    for (unsigned i = 0; i < listeners; i++) {
-        int fd = open_socket(&e->addr, e->name);
-        if (fd < 0)
-            return fd;
-        l->fds[i] = fd;
-        if (i == 0) {
-            /* port 0 asks the kernel; the other sockets share what it gave */
-            socklen_t len = sizeof(e->addr.ss);
-            getsockname(fd, (struct sockaddr *)&e->addr.ss, &len);
-            e->addr.len = len;
-            listen_entry_bound(e);
-        }
-    }
-    return 0;
+    return listen_open_group(l->entry, SOCK_DGRAM, listeners, l->fds, prepare_socket);
 }
 
 int transport_create(const struct sb_config *cfg, struct listen_table *listens,
@@ -193,66 +152,44 @@ void transport_destroy(struct transport *t)
     free(t);
 }
 
-/* Malformed input is counted every time and logged at most once a second. */
-static void report_malformed(struct listener *l, const struct sb_addr *src, const char *why)
-{
-    sb_count(&l->counters, SB_CNT_MALFORMED);
-    uint64_t more;
-    if (!sb_log_limiter_ready(&l->malformed_log, sb_now_ms(), &more))
-        return;
-    char ip[INET6_ADDRSTRLEN];
-    unsigned port = sipmsg_addr_host(src, ip, sizeof(ip));
-    SB_WARN("malformed SIP from %s:%u: %s (%llu more since the last report)", ip, port, why,
-            (unsigned long long)more);
-}
+/* ingress_ctx.reply: answers a request the worker will never see (400,
+ * 505, 503) straight from the listener, to the top Via's address (the
+ * source, as ingress stamped it), from the address it came to. */
+struct udp_answer {
+    struct listener *l;
+    const struct ingress_origin *from;
+};
 
-/* Answers a request the worker will never see (400, 505, 503) straight
- * from the listener. */
-static void reply_direct(struct listener *l, int fd, const struct sb_local *local,
-                         osip_message_t *req, int code, const char *why)
+static void reply_direct(void *arg, const osip_message_t *req, const char *text, size_t len)
 {
-    osip_message_t *resp;
+    struct udp_answer *a = arg;
+    const struct sb_local *local = &a->from->local;
+    struct listener *l = a->l;
     struct sb_addr dst;
-    char *text = NULL;
-    size_t len;
-    if (!MSG_IS_REQUEST(req) || MSG_IS_ACK(req) || osip_list_size(&req->vias) < 1)
-        return;
     if (sipmsg_via_destination(sipmsg_top_via(req), &dst) != 0)
         return;
-    if (sipmsg_response_create(req, code, NULL, "sb400", &resp) != 0)
-        return;
-    if (why) {
-        char warning[256];
-        snprintf(warning, sizeof(warning), "399 switchboard \"%s\"", why);
-        osip_message_set_header(resp, "Warning", warning);
+    struct msghdr h = {0};
+    struct iovec iov = {.iov_base = (char *)text, .iov_len = len};
+    char control[CMSG_SPACE(sizeof(struct in_pktinfo))];
+    h.msg_name = &dst.ss;
+    h.msg_namelen = dst.len;
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    if (l->transport->listens[local->listen_index].entry->wildcard &&
+        local->addr.ss.ss_family == AF_INET) {
+        struct in_pktinfo info = {0};
+        info.ipi_spec_dst = ((const struct sockaddr_in *)&local->addr.ss)->sin_addr;
+        h.msg_control = control;
+        h.msg_controllen = sizeof(control);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&h);
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(info));
+        memcpy(CMSG_DATA(c), &info, sizeof(info));
     }
-    reasons_apply(l->transport->reasons, resp);
-    if (sipmsg_serialize(resp, &text, &len) == 0) {
-        struct msghdr h = {0};
-        struct iovec iov = {.iov_base = text, .iov_len = len};
-        char control[CMSG_SPACE(sizeof(struct in_pktinfo))];
-        h.msg_name = &dst.ss;
-        h.msg_namelen = dst.len;
-        h.msg_iov = &iov;
-        h.msg_iovlen = 1;
-        if (l->transport->listens[local->listen_index].entry->wildcard &&
-            local->addr.ss.ss_family == AF_INET) {
-            struct in_pktinfo info = {0};
-            info.ipi_spec_dst = ((const struct sockaddr_in *)&local->addr.ss)->sin_addr;
-            h.msg_control = control;
-            h.msg_controllen = sizeof(control);
-            struct cmsghdr *c = CMSG_FIRSTHDR(&h);
-            c->cmsg_level = IPPROTO_IP;
-            c->cmsg_type = IP_PKTINFO;
-            c->cmsg_len = CMSG_LEN(sizeof(info));
-            memcpy(CMSG_DATA(c), &info, sizeof(info));
-        }
-        sip_trace_record(l->transport->trace, &local->addr, &dst, NULL, text, len);
-        if (sendmsg(fd, &h, 0) < 0)
-            sb_count(&l->counters, SB_CNT_SEND_ERRORS);
-    }
-    osip_free(text);
-    osip_message_free(resp);
+    sip_trace_record(l->transport->trace, &local->addr, &dst, NULL, text, len);
+    if (sendmsg(a->from->fd, &h, 0) < 0)
+        sb_count(&l->counters, SB_CNT_SEND_ERRORS);
 }
 
 static void local_from_msg(const struct listen_addr *la, unsigned index, struct msghdr *h,
@@ -279,7 +216,6 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
                             const struct sb_addr *src, const struct sb_local *local)
 {
     struct transport *t = l->transport;
-    struct ingress got;
     if (l->rate_limit && !rate_limit_allow(l->rate_limit, src, sb_now_ms())) {
         sb_count(&l->counters, SB_CNT_RATE_LIMITED);
         uint64_t more;
@@ -292,42 +228,18 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
         }
         return;
     }
-    switch (ingress_parse(buf, len, src, &got)) {
-    case INGRESS_KEEPALIVE:
-        sb_count(&l->counters, SB_CNT_KEEPALIVES);
+    struct ingress_origin from = {
+        .src = *src, .local = *local, .transport = SB_UDP, .fd = fd, .received_ns = l->batch_ns};
+    struct udp_answer answer = {l, &from};
+    struct ingress_ctx x = {&l->counters, &l->malformed_log, t->reasons, reply_direct, &answer};
+    struct sb_inbound *in = ingress_receive(buf, len, &from, &x, sb_now_ms());
+    if (!in)
         return;
-    case INGRESS_DROP:
-        report_malformed(l, src, got.why ? got.why : "unusable");
-        return;
-    case INGRESS_REJECT:
-        report_malformed(l, src, got.why);
-        reply_direct(l, fd, local, got.msg, got.code, got.why);
-        osip_message_free(got.msg);
-        return;
-    case INGRESS_MESSAGE:
-        break;
-    }
-    osip_message_t *msg = got.msg;
-    struct sb_inbound *in = malloc(sizeof(*in));
-    if (!in) {
-        osip_message_free(msg);
-        return;
-    }
-    in->msg = msg;
-    in->src = *src;
-    in->local = *local;
-    in->transport = SB_UDP;
-    in->fd = fd;
-    in->conn = 0;
-    in->send_failed = false;
-    in->received_ns = l->batch_ns;
-    in->raw_contacts = got.raw_contacts;
-    in->raw_contact_count = got.raw_contact_count;
     if (t->inline_mode) {
         t->inline_fn(t->inline_ctx, in); /* run to completion: no hand-off */
         return;
     }
-    unsigned worker = dispatch_worker_for(t->dispatch, msg->call_id->number);
+    unsigned worker = dispatch_worker_for(t->dispatch, in->msg->call_id->number);
     if (dispatch_push(t->dispatch, worker, in) != 0) {
         /* the sender retransmits; dropping beats queueing without bound */
         sb_count(&l->counters, SB_CNT_QUEUE_FULL);

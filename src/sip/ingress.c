@@ -12,8 +12,11 @@
 #include <osipparser2/osip_port.h>
 
 #include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/reasons.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/sip_nul.h"
+#include "switchboard/stats.h"
 
 #define SALVAGE_MAX 8192 /* the headers a reply needs, rebuilt */
 
@@ -310,4 +313,77 @@ enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src
     if (refused && kind == INGRESS_MESSAGE)
         kind = refuse_parsed(out, refused); /* it holds our markers (sip_nul.h) */
     return kind;
+}
+
+/* --- the step every transport shares ---------------------------------- */
+
+void ingress_report_malformed(const struct ingress_ctx *x, const struct ingress_origin *from,
+                              const char *why, uint64_t now_ms)
+{
+    sb_count(x->counters, SB_CNT_MALFORMED);
+    uint64_t more;
+    if (!sb_log_limiter_ready(x->malformed_log, now_ms, &more))
+        return;
+    char peer[64];
+    sipmsg_addr_format(&from->src, peer, sizeof(peer));
+    SB_WARN("malformed SIP from %s over %s: %s (%llu more since the last report)", peer,
+            sb_transport_name(from->transport), why, (unsigned long long)more);
+}
+
+void ingress_answer(const struct ingress_ctx *x, const osip_message_t *req, int code,
+                    const char *why)
+{
+    osip_message_t *resp;
+    char *text = NULL;
+    size_t len;
+    if (!req || !MSG_IS_REQUEST(req) || MSG_IS_ACK(req) || osip_list_size(&req->vias) < 1 ||
+        sipmsg_response_create(req, code, NULL, "sb400", &resp) != 0)
+        return;
+    if (why) {
+        char warning[256];
+        snprintf(warning, sizeof(warning), "399 switchboard \"%s\"", why);
+        osip_message_set_header(resp, "Warning", warning);
+    }
+    reasons_apply(x->reasons, resp);
+    if (sipmsg_serialize(resp, &text, &len) == 0)
+        x->reply(x->arg, req, text, len);
+    osip_free(text);
+    osip_message_free(resp);
+}
+
+struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_origin *from,
+                                   const struct ingress_ctx *x, uint64_t now_ms)
+{
+    struct ingress got;
+    switch (ingress_parse(buf, len, &from->src, &got)) {
+    case INGRESS_KEEPALIVE:
+        sb_count(x->counters, SB_CNT_KEEPALIVES);
+        return NULL;
+    case INGRESS_DROP:
+        ingress_report_malformed(x, from, got.why ? got.why : "unusable", now_ms);
+        return NULL;
+    case INGRESS_REJECT:
+        ingress_report_malformed(x, from, got.why, now_ms);
+        ingress_answer(x, got.msg, got.code, got.why);
+        osip_message_free(got.msg);
+        return NULL;
+    case INGRESS_MESSAGE:
+        break;
+    }
+    struct sb_inbound *in = malloc(sizeof(*in));
+    if (!in) {
+        osip_message_free(got.msg);
+        free(got.raw_contacts);
+        return NULL;
+    }
+    *in = (struct sb_inbound){.msg = got.msg,
+                              .src = from->src,
+                              .local = from->local,
+                              .transport = from->transport,
+                              .fd = from->fd,
+                              .conn = from->conn,
+                              .received_ns = from->received_ns,
+                              .raw_contacts = got.raw_contacts,
+                              .raw_contact_count = got.raw_contact_count};
+    return in;
 }

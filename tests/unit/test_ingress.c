@@ -115,3 +115,102 @@ Test(ingress, register_contacts_are_kept_as_they_arrived)
     free(got.raw_contacts);
     osip_message_free(got.msg);
 }
+
+/* --- ingress_receive: the step every transport shares --------------------- */
+
+#include "switchboard/log.h"
+#include "switchboard/stats.h"
+
+struct replies {
+    int count;
+    char text[2048];
+};
+
+static void capture_reply(void *arg, const osip_message_t *req, const char *text, size_t len)
+{
+    struct replies *r = arg;
+    cr_assert_not_null(req, "a reply answers a request");
+    r->count++;
+    snprintf(r->text, sizeof(r->text), "%.*s", (int)len, text);
+}
+
+static struct sb_counters counters;
+static struct sb_log_limiter malformed_log;
+static struct replies replies;
+
+static struct sb_inbound *receive(const char *text, const struct ingress_origin *from)
+{
+    struct ingress_ctx x = {&counters, &malformed_log, NULL, capture_reply, &replies};
+    size_t len = strlen(text);
+    char *buf = malloc(len + 1);
+    memcpy(buf, text, len);
+    struct sb_inbound *in = ingress_receive(buf, len, from, &x, 1000);
+    free(buf);
+    return in;
+}
+
+static struct ingress_origin origin(void)
+{
+    struct ingress_origin o = {
+        .src = src, .transport = SB_TCP, .fd = -1, .conn = 77, .received_ns = 123};
+    sipmsg_host_to_addr("192.0.2.1", 5060, &o.local.addr);
+    o.local.listen_index = 2;
+    return o;
+}
+
+Test(ingress, receive_fills_the_inbound_from_its_origin)
+{
+    struct ingress_origin o = origin();
+    struct sb_inbound *in = receive("OPTIONS sip:b@192.0.2.1 SIP/2.0\r\n" HEADERS
+                                    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                                    &o);
+    cr_assert_not_null(in);
+    cr_assert(MSG_IS_OPTIONS(in->msg));
+    cr_assert_eq(in->transport, SB_TCP);
+    cr_assert_eq(in->conn, 77);
+    cr_assert_eq(in->fd, -1);
+    cr_assert_eq(in->received_ns, 123);
+    cr_assert_eq(in->local.listen_index, 2);
+    cr_assert_eq(memcmp(&in->src.ss, &src.ss, src.len), 0);
+    cr_assert_not(in->send_failed);
+    cr_assert_eq(replies.count, 0);
+    sb_inbound_free(in);
+}
+
+Test(ingress, receive_counts_a_keepalive_and_keeps_nothing)
+{
+    struct ingress_origin o = origin();
+    cr_assert_null(receive("\r\n\r\n", &o));
+    cr_assert_eq(counters.value[SB_CNT_KEEPALIVES], 1);
+    cr_assert_eq(replies.count, 0);
+}
+
+Test(ingress, receive_answers_a_bad_request_with_a_warning)
+{
+    struct ingress_origin o = origin();
+    cr_assert_null(receive("OPTIONS sip:b@192.0.2.1 SIP/2.0\r\n" HEADERS
+                           "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+                           &o));
+    cr_assert_eq(counters.value[SB_CNT_MALFORMED], 1);
+    cr_assert_eq(replies.count, 1);
+    cr_assert(strncmp(replies.text, "SIP/2.0 400 ", 12) == 0, "%s", replies.text);
+    cr_assert_not_null(strstr(replies.text, "Warning: 399 switchboard \""), "%s", replies.text);
+}
+
+Test(ingress, receive_never_answers_a_bad_ack)
+{
+    struct ingress_origin o = origin();
+    cr_assert_null(receive("ACK sip:b@192.0.2.1 SIP/2.0\r\n" HEADERS
+                           "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+                           &o));
+    cr_assert_eq(counters.value[SB_CNT_MALFORMED], 1);
+    cr_assert_eq(replies.count, 0, "RFC 3261 §17.1.1.3: no response to an ACK");
+}
+
+Test(ingress, receive_drops_what_cannot_be_answered)
+{
+    struct ingress_origin o = origin();
+    cr_assert_null(receive("garbage that is not SIP at all\r\n\r\n", &o));
+    cr_assert_eq(counters.value[SB_CNT_MALFORMED], 1);
+    cr_assert_eq(replies.count, 0);
+}
