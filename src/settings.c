@@ -21,7 +21,7 @@
 #include "switchboard/digest.h"
 #include "switchboard/log.h"
 #include "switchboard/nat.h"
-#include "switchboard/store_redis.h"
+#include "switchboard/store_redis_codec.h"
 #include "switchboard/types.h"
 
 /* Replaces a string setting. */

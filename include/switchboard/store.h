@@ -16,7 +16,7 @@
  * registrar's hook); everything else from main. No SIP thread ever waits on
  * the backend: store_note() allocates and enqueues, nothing more.
  *
- * Backends plug in behind struct store_backend: SQLite (one switchboard)
+ * Backends plug in behind struct store_backend (store_backend.h): SQLite (one switchboard)
  * or Redis (several sharing one location service, store_redis.h; there a
  * third kind of note, "another node changed this AoR", reaches the
  * backend's refresh). Times in a backend are wall-clock Unix milliseconds;
@@ -30,65 +30,7 @@
 
 struct registrar;
 struct registrar_binding;
-struct registrar_set;
 struct store;
-
-/* Called by a backend's load for each address-of-record found, with its
- * bindings (expires_at_ms in wall-clock ms). Returns 0 to go on. */
-typedef int (*store_load_fn)(void *arg, const char *aor, struct registrar_binding *bindings,
-                             size_t count);
-
-/* What a backend does; @be is its own state. Every function but close
- * returns 0 or a negative SB_E* code. */
-struct store_backend_ops {
-    const char *name;
-    /* Every binding that expires after @now_wall_ms, grouped by AoR. */
-    int (*load)(void *be, uint64_t now_wall_ms, store_load_fn fn, void *arg);
-    int (*begin)(void *be);
-    /* Replaces @aor's bindings with @set's (NULL or empty: removes @aor).
-     * @wall_offset_ms turns the set's monotonic times into wall-clock. */
-    int (*put)(void *be, const char *aor, const struct registrar_set *set, int64_t wall_offset_ms);
-    /* Removes every binding (the start of a full resync). */
-    int (*clear)(void *be);
-    int (*commit)(void *be);
-    void (*rollback)(void *be);
-    /* Removes bindings that expired before @now_wall_ms. */
-    int (*purge)(void *be, uint64_t now_wall_ms);
-    /* A value kept beside the bindings (the proxy's secret): get returns
-     * its length, SB_ENOTFOUND or an error; put replaces it. */
-    long (*get_meta)(void *be, const char *key, void *buf, size_t size);
-    int (*put_meta)(void *be, const char *key, const void *value, size_t len);
-    /* Shared stores (may be NULL): another node changed @aor ("": maybe
-     * anything); read it back into the registrar once the batch commits. */
-    int (*refresh)(void *be, const char *aor);
-    void (*close)(void *be);
-};
-
-/* A growing list of AoR names, for walks that must not hold rcu_read_lock
- * while they write (the persister's, a backend's). */
-struct store_names {
-    char **v;
-    size_t n, cap;
-    bool failed; /* a name could not be kept */
-};
-/* Adds @aor to the list @arg (a registrar_foreach_aor callback). */
-void store_names_add(void *arg, const char *aor);
-void store_names_free(struct store_names *l);
-
-struct store_backend {
-    const struct store_backend_ops *ops;
-    void *be;
-};
-
-/* Opens the SQLite backend on @path (WAL mode). An unreadable or corrupt
- * file is moved aside to PATH.corrupt-<timestamp> and a new one started;
- * returns 0, or a negative code when no file can be opened at all (then the
- * caller may retry later). */
-int store_sqlite_open(const char *path, struct store_backend *out);
-
-/* Reads @path without writing to it (a store in a read-only place): every
- * binding that expires after @now_wall_ms. Returns 0 or a negative code. */
-int store_sqlite_peek(const char *path, uint64_t now_wall_ms, store_load_fn fn, void *arg);
 
 struct store_options {
     const char *spec; /* a file path (SQLite) or redis://HOST[:PORT][/DB] */
@@ -152,8 +94,5 @@ void store_note_meta(struct store *s, const char *key, const char *value);
 void store_stop(struct store *s);
 
 void store_counters(const struct store *s, struct store_counters *out);
-
-/* Monotonic ms -> wall-clock ms offset at this moment. */
-int64_t store_wall_offset_ms(void);
 
 #endif

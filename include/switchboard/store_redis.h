@@ -46,20 +46,7 @@
 
 struct registrar;
 struct registrar_binding;
-struct sb_buf;
 struct store_backend;
-
-/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] */
-struct store_redis_url {
-    char host[256];
-    int port;
-    int db;
-    char user[128];
-    char password[256];
-};
-
-/* Parses @url. Returns 0 or SB_EINVAL. */
-int store_redis_parse_url(const char *url, struct store_redis_url *out);
 
 struct store_redis_params {
     struct registrar *reg; /* the cache the persister merges into */
@@ -81,21 +68,5 @@ struct store_redis_params {
  * SB_ENOMEM/SB_ESYS. */
 int store_redis_open(const char *url, const struct store_redis_params *p,
                      struct store_backend *out);
-
-/* The hash field naming binding @b into @out. */
-void store_redis_field(const struct registrar_binding *b, struct sb_buf *out);
-
-/* Appends binding @b as stored: netstrings "LEN:BYTES," (a NULL string is
- * "~,") for cseq, expiry (Unix ms: expires_at_ms + @wall_offset_ms),
- * Call-ID, @node, contact, URI, instance, User-Agent, q, nat, transport,
- * listen index, source, local address and connection id. The first three
- * are what the script compares. */
-void store_redis_encode(const struct registrar_binding *b, int64_t wall_offset_ms, const char *node,
-                        struct sb_buf *out);
-
-/* Decodes what store_redis_encode() wrote, in place: @text (NUL-terminated,
- * @len bytes) is modified and *@b's strings point into it; expires_at_ms is
- * Unix ms. Returns 0 or SB_EMALFORMED. */
-int store_redis_decode(char *text, size_t len, struct registrar_binding *b);
 
 #endif

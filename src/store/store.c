@@ -21,7 +21,9 @@
 #include "switchboard/log.h"
 #include "switchboard/registrar.h"
 #include "switchboard/secret.h"
+#include "switchboard/store_backend.h"
 #include "switchboard/store_redis.h"
+#include "switchboard/store_sqlite.h"
 #include "switchboard/types.h"
 #include "switchboard/wakeq.h"
 
@@ -58,14 +60,6 @@ struct store {
     uint64_t next_retry_ms, next_purge_ms;
     struct sb_log_limiter fail_log;
 };
-
-int64_t store_wall_offset_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    return wall - (int64_t)sb_now_ms();
-}
 
 static void report_failure(struct store *s, const char *what, int rc)
 {
@@ -252,35 +246,6 @@ static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct w
     if (n > atomic_load(&s->largest))
         atomic_store(&s->largest, n);
     return n;
-}
-
-void store_names_add(void *arg, const char *aor)
-{
-    struct store_names *l = arg;
-    if (l->failed)
-        return;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 1024;
-        char **v = realloc(l->v, cap * sizeof(*v));
-        if (!v) {
-            l->failed = true;
-            return;
-        }
-        l->v = v;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = strdup(aor)))
-        l->failed = true;
-    else
-        l->n++;
-}
-
-void store_names_free(struct store_names *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
-    free(l->v);
-    *l = (struct store_names){0};
 }
 
 /* Rewrites the whole store from the registrar, in one transaction. */

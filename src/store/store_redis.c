@@ -21,7 +21,9 @@
 #include "switchboard/log.h"
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
-#include "switchboard/store.h"
+#include "switchboard/store_backend.h"
+#include "switchboard/store_redis_codec.h"
+#include "switchboard/store_shadow.h"
 #include "switchboard/strmap.h"
 #include "switchboard/types.h"
 
@@ -31,82 +33,15 @@
 #define BACKOFF_MAX_MS 5000
 #define READ_CHUNK 256 /* HGETALLs per pipeline */
 
-/* KEYS[1]: the AoR's hash. ARGV: node, channel, aor, now (Unix ms), then
- * ops of four: "s" FIELD VALUE "" (store unless the stored binding has the
- * same Call-ID and a higher CSeq: RFC 3261 §10.3 step 7) or "d" FIELD
- * CALL-ID CSEQ (delete if the stored binding is still that version).
- * Drops expired bindings, sets the key's expiry to the latest binding's,
- * publishes when anything changed. Returns how many ops were refused. */
-static const char SCRIPT[] =
-    "local function head(v)\n"
-    "  local pos, out = 1, {}\n"
-    "  for i = 1, 3 do\n"
-    "    local colon = string.find(v, ':', pos, true)\n"
-    "    if not colon then return nil end\n"
-    "    local n = tonumber(string.sub(v, pos, colon - 1))\n"
-    "    if not n then return nil end\n"
-    "    out[i] = string.sub(v, colon + 1, colon + n)\n"
-    "    pos = colon + n + 2\n"
-    "  end\n"
-    "  return tonumber(out[1]), tonumber(out[2]), out[3]\n"
-    "end\n"
-    "local key, refused, changed = KEYS[1], 0, false\n"
-    "for i = 5, #ARGV, 4 do\n"
-    "  local op, field = ARGV[i], ARGV[i + 1]\n"
-    "  local old = redis.call('HGET', key, field)\n"
-    "  local ocseq, oexp, ocid\n"
-    "  if old then ocseq, oexp, ocid = head(old) end\n"
-    "  if op == 's' then\n"
-    "    local cseq, exp, cid = head(ARGV[i + 2])\n"
-    "    if old and ocid == cid and ocseq and ocseq > cseq then\n"
-    "      refused = refused + 1\n"
-    "    else\n"
-    "      redis.call('HSET', key, field, ARGV[i + 2])\n"
-    "      changed = true\n"
-    "    end\n"
-    "  elseif old then\n"
-    "    if ocid == ARGV[i + 2] and ocseq == tonumber(ARGV[i + 3]) then\n"
-    "      redis.call('HDEL', key, field)\n"
-    "      changed = true\n"
-    "    else\n"
-    "      refused = refused + 1\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "local latest, now = 0, tonumber(ARGV[4])\n"
-    "local all = redis.call('HGETALL', key)\n"
-    "for i = 1, #all, 2 do\n"
-    "  local _, exp = head(all[i + 1])\n"
-    "  if not exp or exp <= now then\n"
-    "    redis.call('HDEL', key, all[i])\n"
-    "    changed = true\n"
-    "  elseif exp > latest then\n"
-    "    latest = exp\n"
-    "  end\n"
-    "end\n"
-    "if latest > 0 then redis.call('PEXPIREAT', key, latest) end\n"
-    "if changed then redis.call('PUBLISH', ARGV[2], ARGV[1] .. '\\n' .. ARGV[3]) end\n"
-    "return refused\n";
-
-/* What this node last knew Redis to hold for one AoR. */
-struct shadow_entry {
-    char *field;
-    char *call_id;
-    uint32_t cseq;
-};
-
-struct shadow {
-    struct strmap_link link; /* key: the AoR */
-    uint64_t mark;           /* the batch that last wrote it */
-    size_t count;
-    struct shadow_entry e[];
-};
+/* The script (store_redis.lua, built in by cmake/embed.cmake): KEYS[1]
+ * the AoR's hash; ARGV node, channel, aor, now, then ops of four. */
+extern const char store_redis_script[];
 
 /* One AoR written in the open batch: its shadow once the batch commits. */
 struct pending {
     char *aor;
-    struct shadow *next; /* NULL: the AoR is gone */
-    bool command;        /* an EVALSHA was queued for it (else a SET or nothing) */
+    struct store_shadow *next; /* NULL: the AoR is gone */
+    bool command;              /* an EVALSHA was queued for it (else a SET or nothing) */
 };
 
 struct redis_store {
@@ -143,87 +78,32 @@ static const char *url_name(const struct redis_store *r)
 
 /* --- the shadow ----------------------------------------------------------------- */
 
-static struct shadow *shadow_find(const struct redis_store *r, const char *aor)
+static struct store_shadow *shadow_find(const struct redis_store *r, const char *aor)
 {
     struct strmap_link *l = strmap_find(&r->shadows, aor, strlen(aor));
-    return l ? (struct shadow *)l : NULL;
-}
-
-static void shadow_free(struct shadow *sh)
-{
-    if (!sh)
-        return;
-    for (size_t i = 0; i < sh->count; i++) {
-        free(sh->e[i].field);
-        free(sh->e[i].call_id);
-    }
-    free(sh);
+    return l ? (struct store_shadow *)l : NULL;
 }
 
 static void shadow_free_link(struct strmap_link *l)
 {
-    shadow_free((struct shadow *)l);
-}
-
-static const struct shadow_entry *shadow_entry(const struct shadow *sh, const char *field)
-{
-    for (size_t i = 0; sh && i < sh->count; i++)
-        if (strcmp(sh->e[i].field, field) == 0)
-            return &sh->e[i];
-    return NULL;
-}
-
-/* A shadow naming the version of each of @b[0..n) (NULL when n is 0). */
-static struct shadow *shadow_build(const struct registrar_binding *b, size_t n, bool *failed)
-{
-    if (n == 0)
-        return NULL;
-    struct shadow *sh = calloc(1, sizeof(*sh) + n * sizeof(sh->e[0]));
-    if (!sh) {
-        *failed = true;
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct sb_buf f = {0};
-        store_redis_field(&b[i], &f);
-        sh->e[i].field = f.failed ? NULL : f.data;
-        sh->e[i].call_id = strdup(b[i].call_id ? b[i].call_id : "");
-        sh->e[i].cseq = b[i].cseq;
-        sh->count++;
-        if (!sh->e[i].field || !sh->e[i].call_id) {
-            shadow_free(sh);
-            *failed = true;
-            return NULL;
-        }
-    }
-    return sh;
+    store_shadow_free((struct store_shadow *)l);
 }
 
 /* Replaces @aor's shadow with @next (taken; NULL: none). */
-static void shadow_set(struct redis_store *r, const char *aor, struct shadow *next)
+static void shadow_set(struct redis_store *r, const char *aor, struct store_shadow *next)
 {
-    struct shadow *old = shadow_find(r, aor);
+    struct store_shadow *old = shadow_find(r, aor);
     if (old) {
         strmap_remove(&r->shadows, &old->link);
-        shadow_free(old);
+        store_shadow_free(old);
     }
     char *key = next ? strdup(aor) : NULL;
     if (next && !key) {
-        shadow_free(next); /* forgotten: the next resync rewrites it all */
+        store_shadow_free(next); /* forgotten: the next resync rewrites it all */
         return;
     }
     if (next)
         strmap_insert(&r->shadows, &next->link, key, strlen(key));
-}
-
-static bool same_version(const struct shadow_entry *e, const struct registrar_binding *b)
-{
-    return e && e->cseq == b->cseq && strcmp(e->call_id, b->call_id ? b->call_id : "") == 0;
-}
-
-static bool same_version_b(const struct registrar_binding *a, const struct registrar_binding *b)
-{
-    return a->cseq == b->cseq && a->call_id && b->call_id && strcmp(a->call_id, b->call_id) == 0;
 }
 
 /* --- the connection ---------------------------------------------------------- */
@@ -312,7 +192,7 @@ static int ensure_up(struct redis_store *r)
         return SB_EAGAIN;
     const char *why = NULL;
     redisContext *c = dial(r, true, &why);
-    redisReply *sha = c ? command(c, "SCRIPT LOAD %s", SCRIPT) : NULL;
+    redisReply *sha = c ? command(c, "SCRIPT LOAD %s", store_redis_script) : NULL;
     if (c && (!sha || sha->type != REDIS_REPLY_STRING || sha->len >= sizeof(r->sha))) {
         why = sha ? "SCRIPT LOAD refused" : c->errstr;
         redisFree(c);
@@ -337,16 +217,10 @@ static int ensure_up(struct redis_store *r)
 
 /* --- reading back: decode and merge ------------------------------------------- */
 
-/* An AoR's bindings as read from Redis. */
-struct remote_set {
-    struct registrar_binding *b;
-    size_t count;
-};
-
 /* Decodes an HGETALL reply in place (bad or foreign fields are skipped,
  * counted in *@bad). */
-static int remote_decode(const struct redis_store *r, redisReply *reply, struct remote_set *out,
-                         size_t *bad)
+static int remote_decode(const struct redis_store *r, redisReply *reply,
+                         struct store_remote_set *out, size_t *bad)
 {
     out->count = 0;
     out->b = calloc(reply->elements / 2 + 1, sizeof(*out->b));
@@ -375,80 +249,9 @@ static int remote_decode(const struct redis_store *r, redisReply *reply, struct 
     return 0;
 }
 
-struct merge_ctx {
-    const struct shadow *sh;
-    const struct remote_set *rs;
-};
-
-static int remote_find(const struct remote_set *rs, const char *field)
-{
-    for (size_t i = 0; i < rs->count; i++) {
-        struct sb_buf f = {0};
-        store_redis_field(&rs->b[i], &f);
-        bool same = f.data && strcmp(f.data, field) == 0;
-        sb_buf_free(&f);
-        if (same)
-            return (int)i;
-    }
-    return -1;
-}
-
-/* Whether local binding @l is a change of ours not yet written: it is ours
- * and not the version the shadow names, unless Redis holds a later CSeq
- * for its Call-ID (then ours is out of order, §10.3 step 7). */
-static bool pending_change(const struct registrar_binding *l, const struct shadow_entry *e,
-                           const struct registrar_binding *remote)
-{
-    if (l->node || same_version(e, l))
-        return false;
-    return !(remote && remote->call_id && l->call_id && strcmp(remote->call_id, l->call_id) == 0 &&
-             remote->cseq > l->cseq);
-}
-
-/* registrar_rewrite_fn: registrar (@old), shadow and Redis, three ways. */
-static int merge_fn(void *arg, const struct registrar_set *old, struct registrar_binding *out,
-                    size_t room)
-{
-    const struct merge_ctx *m = arg;
-    size_t n = 0, nr = m->rs->count;
-    bool used[nr ? nr : 1];
-    memset(used, 0, sizeof(used));
-    for (size_t i = 0; old && i < old->count && n < room; i++) {
-        const struct registrar_binding *l = &old->bindings[i];
-        struct sb_buf f = {0};
-        store_redis_field(l, &f);
-        if (f.failed) {
-            sb_buf_free(&f);
-            return SB_ENOMEM;
-        }
-        int ri = remote_find(m->rs, f.data);
-        const struct registrar_binding *rb = ri >= 0 ? &m->rs->b[ri] : NULL;
-        bool pending = pending_change(l, shadow_entry(m->sh, f.data), rb);
-        sb_buf_free(&f);
-        if (ri >= 0)
-            used[ri] = true;
-        if (pending)
-            out[n++] = *l; /* its write is queued */
-        else if (rb)
-            out[n++] = !rb->node && same_version_b(l, rb) ? *l : *rb; /* keep our flow */
-    }
-    for (size_t i = 0; i < nr && n < room; i++) {
-        if (used[i])
-            continue;
-        struct sb_buf f = {0};
-        store_redis_field(&m->rs->b[i], &f);
-        /* we removed it (the shadow names this very version): stays removed */
-        bool removed = f.data && same_version(shadow_entry(m->sh, f.data), &m->rs->b[i]);
-        sb_buf_free(&f);
-        if (!removed)
-            out[n++] = m->rs->b[i];
-    }
-    return (int)n;
-}
-
 /* Turns @rs's Unix-ms expiries into the registrar's clock and fixes each
  * binding up for this node (the connection ids are another process's). */
-static void remote_localize(const struct redis_store *r, struct remote_set *rs, uint64_t now)
+static void remote_localize(const struct redis_store *r, struct store_remote_set *rs, uint64_t now)
 {
     int64_t offset = store_wall_offset_ms();
     for (size_t i = 0; i < rs->count; i++) {
@@ -465,7 +268,7 @@ static void remote_localize(const struct redis_store *r, struct remote_set *rs, 
  * registrar, and makes it the shadow. */
 static int merge_remote(struct redis_store *r, const char *aor, redisReply *reply)
 {
-    struct remote_set rs = {0};
+    struct store_remote_set rs = {0};
     size_t bad = 0;
     if (reply && reply->type == REDIS_REPLY_ARRAY) {
         if (remote_decode(r, reply, &rs, &bad) != 0)
@@ -474,15 +277,16 @@ static int merge_remote(struct redis_store *r, const char *aor, redisReply *repl
     if (bad)
         SB_WARN("store %s: %zu unreadable binding(s) of %s skipped", url_name(r), bad, aor);
     bool failed = false;
-    struct shadow *next = shadow_build(rs.b, rs.count, &failed);
+    struct store_shadow *next = store_shadow_build(rs.b, rs.count, &failed);
     uint64_t now = sb_now_ms();
     remote_localize(r, &rs, now);
-    struct merge_ctx m = {.sh = shadow_find(r, aor), .rs = &rs};
-    int rc = failed ? SB_ENOMEM : registrar_rewrite(r->p.reg, aor, rs.count, merge_fn, &m, now);
+    struct store_shadow_merge m = {.sh = shadow_find(r, aor), .rs = &rs};
+    int rc = failed ? SB_ENOMEM
+                    : registrar_rewrite(r->p.reg, aor, rs.count, store_shadow_merge, &m, now);
     if (rc == 0)
         shadow_set(r, aor, next);
     else
-        shadow_free(next);
+        store_shadow_free(next);
     if (rc == SB_ELIMIT)
         SB_WARN("store %s: %s has more bindings than this node allows; kept its own", url_name(r),
                 aor);
@@ -621,11 +425,11 @@ struct load_ctx {
 static int load_each(struct redis_store *r, const char *aor, redisReply *hash, void *arg)
 {
     const struct load_ctx *l = arg;
-    struct remote_set rs = {0};
+    struct store_remote_set rs = {0};
     size_t bad = 0;
     int rc = hash ? remote_decode(r, hash, &rs, &bad) : 0;
     bool failed = false;
-    struct shadow *sh = rc == 0 ? shadow_build(rs.b, rs.count, &failed) : NULL;
+    struct store_shadow *sh = rc == 0 ? store_shadow_build(rs.b, rs.count, &failed) : NULL;
     shadow_set(r, aor, sh);
     size_t live = 0;
     for (size_t k = 0; k < rs.count; k++) {
@@ -661,14 +465,15 @@ static void pending_clear(struct redis_store *r)
 {
     for (size_t i = 0; i < r->npend; i++) {
         free(r->pend[i].aor);
-        shadow_free(r->pend[i].next);
+        store_shadow_free(r->pend[i].next);
     }
     r->npend = 0;
     r->sent = 0;
     r->sweep = false;
 }
 
-static int pending_add(struct redis_store *r, const char *aor, struct shadow *next, bool command)
+static int pending_add(struct redis_store *r, const char *aor, struct store_shadow *next,
+                       bool command)
 {
     if (r->npend == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 64;
@@ -778,13 +583,14 @@ static bool set_has_field(struct sb_buf *fields, size_t n, const char *field)
 /* The ops for @aor: ours that changed since the shadow ("s"; every one of
  * ours in a sweep), and what the shadow has that the set no longer does
  * ("d", compare and delete). Returns how many. */
-static size_t add_ops(struct redis_store *r, struct args *a, const struct shadow *old,
+static size_t add_ops(struct redis_store *r, struct args *a, const struct store_shadow *old,
                       const struct registrar_set *set, struct sb_buf *fields, int64_t offset)
 {
     size_t ops = 0, n = set ? set->count : 0;
     for (size_t i = 0; i < n; i++) {
         const struct registrar_binding *b = &set->bindings[i];
-        if (b->node || (!r->sweep && same_version(shadow_entry(old, fields[i].data), b)))
+        if (b->node ||
+            (!r->sweep && store_shadow_same_version(store_shadow_entry(old, fields[i].data), b)))
             continue; /* another node's, or written already */
         struct sb_buf value = {0};
         store_redis_encode(b, offset, r->node, &value);
@@ -812,7 +618,7 @@ static int redis_put(void *be, const char *aor, const struct registrar_set *set,
                      int64_t wall_offset_ms)
 {
     struct redis_store *r = be;
-    struct shadow *old = shadow_find(r, aor);
+    struct store_shadow *old = shadow_find(r, aor);
     if (old)
         old->mark = r->batch;
     size_t n = set ? set->count : 0;
@@ -836,12 +642,13 @@ static int redis_put(void *be, const char *aor, const struct registrar_set *set,
     arg_add(&a, aor, strlen(aor), false);
     arg_own(&a, &now);
     size_t ops = failed ? 0 : add_ops(r, &a, old, set, fields, wall_offset_ms);
-    struct shadow *next = failed ? NULL : shadow_build(set ? set->bindings : NULL, n, &failed);
+    struct store_shadow *next =
+        failed ? NULL : store_shadow_build(set ? set->bindings : NULL, n, &failed);
     int rc = failed || a.failed ? SB_ENOMEM : pending_add(r, aor, next, ops > 0);
     if (rc == 0 && ops > 0)
         queue_argv(r, (int)a.n, a.v, a.len);
     else if (rc != 0)
-        shadow_free(next);
+        store_shadow_free(next);
     args_free(&a);
     for (size_t i = 0; i < n; i++)
         sb_buf_free(&fields[i]);
@@ -855,7 +662,7 @@ static int sweep_untouched(struct redis_store *r)
     struct store_names gone = {0};
     for (size_t b = 0; b <= r->shadows.mask; b++)
         for (struct strmap_link *l = r->shadows.buckets[b]; l; l = l->next)
-            if (((struct shadow *)l)->mark != r->batch)
+            if (((struct store_shadow *)l)->mark != r->batch)
                 store_names_add(&gone, l->key);
     int rc = gone.failed ? SB_ENOMEM : 0;
     for (size_t i = 0; rc == 0 && i < gone.n; i++)

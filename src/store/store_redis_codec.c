@@ -2,7 +2,7 @@
  * functions (any thread), kept apart from the connection code so that the
  * unit tests and the fuzzer reach them without a server. See
  * store_redis.h. */
-#include "switchboard/store_redis.h"
+#include "switchboard/store_redis_codec.h"
 
 #include <errno.h>
 #include <stdio.h>

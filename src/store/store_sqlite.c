@@ -6,7 +6,7 @@
  * process loses nothing committed; only a power loss can lose the batches
  * since the last checkpoint's fsync. The file is only ever touched by one
  * thread at a time (main while loading, then the persister). */
-#include "switchboard/store.h"
+#include "switchboard/store_sqlite.h"
 
 #include <errno.h>
 #include <stdio.h>

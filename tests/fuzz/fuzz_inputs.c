@@ -41,7 +41,7 @@
 #include "switchboard/registrar.h"
 #include "switchboard/secret.h"
 #include "switchboard/sip_msg.h"
-#include "switchboard/store_redis.h"
+#include "switchboard/store_redis_codec.h"
 #include "switchboard/stream_frame.h"
 #include "switchboard/types.h"
 

@@ -18,6 +18,7 @@
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/store.h"
+#include "switchboard/store_sqlite.h"
 #include "switchboard/types.h"
 
 static char dir[64];

@@ -8,7 +8,7 @@
 #include "switchboard/error.h"
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
-#include "switchboard/store_redis.h"
+#include "switchboard/store_redis_codec.h"
 
 static struct registrar_binding sample(void)
 {
