@@ -4,6 +4,7 @@
 #include "proxy_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <osipparser2/osip_port.h>
