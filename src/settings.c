@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,114 +72,190 @@ static int parse_bool(const char *s, bool *out)
     return 0;
 }
 
-struct option_spec {
-    const char *section;
-    const char *name;
-    size_t offset;
-    unsigned min, max;
+/* --- the settings, one row each ---------------------------------------------
+ *
+ * A row names a setting's [section] key in the file, its --flag (if it has
+ * one), how its value is read (a kind: a parse function) and where it goes
+ * in struct sb_config, with the bounds a number must keep. A new setting is
+ * one row (and its default in config.c); its value is checked by its kind,
+ * and what ties settings together by config_check(). */
+
+struct setting;
+/* Reads @value into @cfg's field for @s. @first: the first time this
+ * source (the file, the flags) sets it, so a list replaces its default
+ * rather than adding to it. Returns 0, SB_EINVAL or another SB_E* code. */
+typedef int (*setting_parse_fn)(const struct setting *s, struct sb_config *cfg, const char *value,
+                                bool first);
+
+struct setting {
+    const char *section, *key;
+    const char *flag; /* the long option, without "--"; NULL: none */
+    char short_flag;  /* or 0 */
+    setting_parse_fn parse;
+    size_t offset;       /* the field in struct sb_config */
+    size_t count_offset; /* a list's count */
+    unsigned min, max;   /* a number's bounds; a list's room */
+    unsigned flag_min;   /* a number's lower bound as a flag, when not min */
 };
 
-#define UOPT(sec, key, field, lo, hi)                                                              \
-    {                                                                                              \
-        sec, key, offsetof(struct sb_config, field), lo, hi                                        \
-    }
-static const struct option_spec unsigned_options[] = {
-    UOPT("server", "listeners", listeners, 0, 256),
-    UOPT("server", "workers", workers, 0, 256),
-    UOPT("server", "rate_limit", rate_limit, 0, 1000000),
-    UOPT("registrar", "default_expires", default_expires, 1, 0x7fffffff),
-    UOPT("registrar", "min_expires", min_expires, 0, 0x7fffffff),
-    UOPT("registrar", "max_expires", max_expires, 1, 0x7fffffff),
-    UOPT("registrar", "max_bindings", max_bindings, 1, 1024),
-    UOPT("registrar", "max_records", max_records, 1, 100000000),
-    UOPT("registrar", "max_aors_per_source", max_aors_per_source, 0, 100000000),
-    UOPT("registrar", "max_records_per_domain", max_records_per_domain, 0, 100000000),
-    UOPT("registrar", "max_binding_bytes", max_binding_bytes, 256, 65536),
-    UOPT("registrar", "register_rate", register_rate, 0, 1000000),
-    UOPT("registrar", "store_queue_limit", store_queue_limit, 16, 10000000),
-    UOPT("proxy", "t1_ms", t1_ms, 10, 60000),
-    UOPT("proxy", "t2_ms", t2_ms, 10, 600000),
-    UOPT("proxy", "t4_ms", t4_ms, 10, 600000),
-    UOPT("proxy", "timer_c_ms", timer_c_ms, 100, 3600000),
-    UOPT("proxy", "max_call_length", max_call_length, 60, 31536000),
-    UOPT("proxy", "max_transactions", max_transactions, 16, 10000000),
-    UOPT("proxy", "queue_limit", queue_limit, 16, 10000000),
-    UOPT("journal", "queue_limit", journal_queue_limit, 16, 10000000),
-    UOPT("auth", "nonce_ttl", auth_nonce_ttl, 1, 86400),
-    UOPT("auth", "max_failures", auth_max_failures, 1, 255),
-    UOPT("auth", "block_seconds", auth_block_seconds, 1, 86400),
-    UOPT("auth", "max_user_failures", auth_max_user_failures, 1, 255),
-    UOPT("auth", "user_block_seconds", auth_user_block_seconds, 1, 86400),
-    UOPT("tcp", "threads", tcp_threads, 0, 64),
-    UOPT("tcp", "max_connections", tcp_max_connections, 1, 1000000),
-    UOPT("tcp", "max_per_ip", tcp_max_per_ip, 1, 1000000),
-    UOPT("tcp", "idle_timeout", tcp_idle_timeout, 1, 86400 * 7),
-    UOPT("tcp", "header_timeout", tcp_header_timeout, 1, 3600),
-    UOPT("tcp", "connect_timeout_ms", tcp_connect_timeout_ms, 100, 120000),
-    UOPT("tcp", "write_queue_limit", tcp_write_queue_limit, 65536, 1u << 30),
-    UOPT("tcp", "queue_per_ip_limit", tcp_queue_per_ip_limit, 65536, 1u << 30),
-    UOPT("tcp", "queue_total_limit", tcp_queue_total_limit, 65536, 1u << 31),
-    UOPT("tcp", "path_mtu", path_mtu, 576, 65535),
-};
-
-struct string_option {
-    const char *section;
-    const char *name;
-    size_t offset;
-};
-
-#define SOPT(sec, key, field)                                                                      \
-    {                                                                                              \
-        sec, key, offsetof(struct sb_config, field)                                                \
-    }
-static const struct string_option string_options[] = {
-    SOPT("proxy", "reasons", reasons_path),
-    SOPT("proxy", "forbidden_targets", forbidden_targets),
-    SOPT("journal", "file", journal_path),
-    SOPT("journal", "fsync", journal_fsync),
-    SOPT("server", "trace", trace_path),
-    SOPT("server", "server_header", server_header),
-    SOPT("registrar", "store", store),
-    SOPT("registrar", "node", node),
-    SOPT("auth", "realm", auth_realm),
-    SOPT("auth", "users", auth_users),
-    SOPT("auth", "secret_file", auth_secret_file),
-    SOPT("auth", "algorithms", auth_algorithms),
-    SOPT("tls", "certificate", tls_certificate),
-    SOPT("tls", "key", tls_key),
-    SOPT("tls", "ca", tls_ca),
-    SOPT("admin", "listen", admin_listen),
-    SOPT("admin", "token_file", admin_token_file),
-    SOPT("admin", "web_dir", admin_web_dir),
-};
-
-/* Booleans and settings parsed by their own functions. */
-static const char *const special_options[][2] = {
-    {"server", "listen"},  {"server", "domain"},        {"server", "log_level"},
-    {"proxy", "relay"},    {"auth", "require"},         {"tls", "verify_client"},
-    {"tcp", "udp_to_tcp"}, {"registrar", "use_domain"}, {"registrar", "nat"},
-};
-
-/* Whether [@section] @name is a setting at all: an unknown key is a typo
- * to name as such, not a value to blame. */
-static bool option_known(const char *section, const char *name)
+static void *field(const struct setting *s, struct sb_config *cfg)
 {
-    for (size_t i = 0; i < sizeof(special_options) / sizeof(special_options[0]); i++)
-        if (!strcmp(section, special_options[i][0]) && !strcmp(name, special_options[i][1]))
-            return true;
-    for (size_t i = 0; i < sizeof(string_options) / sizeof(string_options[0]); i++)
-        if (!strcmp(section, string_options[i].section) && !strcmp(name, string_options[i].name))
-            return true;
-    for (size_t i = 0; i < sizeof(unsigned_options) / sizeof(unsigned_options[0]); i++)
-        if (!strcmp(section, unsigned_options[i].section) &&
-            !strcmp(name, unsigned_options[i].name))
-            return true;
-    return false;
+    return (char *)cfg + s->offset;
 }
+
+static int parse_unsigned(const struct setting *s, struct sb_config *cfg, const char *value,
+                          bool first)
+{
+    (void)first;
+    return config_parse_unsigned(value, s->min, s->max, field(s, cfg));
+}
+
+static int parse_string(const struct setting *s, struct sb_config *cfg, const char *value,
+                        bool first)
+{
+    (void)first;
+    return set_string(field(s, cfg), value);
+}
+
+static int parse_bool_setting(const struct setting *s, struct sb_config *cfg, const char *value,
+                              bool first)
+{
+    (void)first;
+    return parse_bool(value, field(s, cfg));
+}
+
+static int parse_list(const struct setting *s, struct sb_config *cfg, const char *value, bool first)
+{
+    size_t *count = (size_t *)((char *)cfg + s->count_offset);
+    if (first)
+        config_list_clear(field(s, cfg), count);
+    return string_list_add(field(s, cfg), count, s->max, value);
+}
+
+static int parse_log_level(const struct setting *s, struct sb_config *cfg, const char *value,
+                           bool first)
+{
+    (void)first;
+    int level = sb_log_level_parse(value);
+    if (level < 0)
+        return SB_EINVAL;
+    *(int *)field(s, cfg) = level;
+    return 0;
+}
+
+static int parse_nat(const struct setting *s, struct sb_config *cfg, const char *value, bool first)
+{
+    (void)first;
+    enum nat_mode mode;
+    int rc = nat_mode_parse(value, &mode);
+    if (rc == 0)
+        *(int *)field(s, cfg) = (int)mode;
+    return rc;
+}
+
+static int parse_auth(const struct setting *s, struct sb_config *cfg, const char *value, bool first)
+{
+    (void)first;
+    enum auth_mode mode;
+    int rc = auth_mode_parse(value, &mode);
+    if (rc == 0)
+        *(int *)field(s, cfg) = (int)mode;
+    return rc;
+}
+
+#define AT(f) offsetof(struct sb_config, f)
+/* clang-format off */
+#define NUM(sec, key, flag, f, lo, hi) {sec, key, flag, 0, parse_unsigned, AT(f), 0, lo, hi, 0}
+/* a thread count: 0 (the CPU count) in the file, at least 1 as a flag */
+#define THREADS(sec, key, flag, f, hi) {sec, key, flag, 0, parse_unsigned, AT(f), 0, 0, hi, 1}
+#define STR(sec, key, flag, f) {sec, key, flag, 0, parse_string, AT(f), 0, 0, 0, 0}
+#define BOOL(sec, key, f) {sec, key, NULL, 0, parse_bool_setting, AT(f), 0, 0, 0, 0}
+#define LIST(sec, key, flag, sh, f, n, room) {sec, key, flag, sh, parse_list, AT(f), AT(n), 0, room, 0}
+#define ENUM(sec, key, flag, fn, f) {sec, key, flag, 0, fn, AT(f), 0, 0, 0, 0}
+/* clang-format on */
+
+static const struct setting settings[] = {
+    LIST("server", "listen", "listen", 'l', listen, listen_count, SB_MAX_LISTEN),
+    THREADS("server", "listeners", "listeners", listeners, 256),
+    THREADS("server", "workers", "workers", workers, 256),
+    LIST("server", "domain", "domain", 0, domains, domain_count, SB_MAX_DOMAINS),
+    ENUM("server", "log_level", "log-level", parse_log_level, log_level),
+    NUM("server", "rate_limit", NULL, rate_limit, 0, 1000000),
+    STR("server", "trace", "trace", trace_path),
+    STR("server", "server_header", NULL, server_header),
+    NUM("registrar", "default_expires", NULL, default_expires, 1, 0x7fffffff),
+    NUM("registrar", "min_expires", NULL, min_expires, 0, 0x7fffffff),
+    NUM("registrar", "max_expires", NULL, max_expires, 1, 0x7fffffff),
+    NUM("registrar", "max_bindings", NULL, max_bindings, 1, 1024),
+    NUM("registrar", "max_records", NULL, max_records, 1, 100000000),
+    NUM("registrar", "max_aors_per_source", NULL, max_aors_per_source, 0, 100000000),
+    NUM("registrar", "max_records_per_domain", NULL, max_records_per_domain, 0, 100000000),
+    NUM("registrar", "max_binding_bytes", NULL, max_binding_bytes, 256, 65536),
+    NUM("registrar", "register_rate", NULL, register_rate, 0, 1000000),
+    NUM("registrar", "store_queue_limit", NULL, store_queue_limit, 16, 10000000),
+    STR("registrar", "store", "store", store),
+    STR("registrar", "node", "node", node),
+    ENUM("registrar", "nat", "nat", parse_nat, nat_mode),
+    BOOL("registrar", "use_domain", use_domain),
+    NUM("proxy", "t1_ms", NULL, t1_ms, 10, 60000),
+    NUM("proxy", "t2_ms", NULL, t2_ms, 10, 600000),
+    NUM("proxy", "t4_ms", NULL, t4_ms, 10, 600000),
+    NUM("proxy", "timer_c_ms", NULL, timer_c_ms, 100, 3600000),
+    NUM("proxy", "max_call_length", NULL, max_call_length, 60, 31536000),
+    NUM("proxy", "max_transactions", NULL, max_transactions, 16, 10000000),
+    NUM("proxy", "queue_limit", NULL, queue_limit, 16, 10000000),
+    STR("proxy", "reasons", "reasons", reasons_path),
+    STR("proxy", "forbidden_targets", NULL, forbidden_targets),
+    BOOL("proxy", "relay", relay),
+    STR("journal", "file", "journal", journal_path),
+    STR("journal", "fsync", NULL, journal_fsync),
+    NUM("journal", "queue_limit", NULL, journal_queue_limit, 16, 10000000),
+    ENUM("auth", "require", "auth", parse_auth, auth_mode),
+    STR("auth", "users", "auth-users", auth_users),
+    STR("auth", "realm", NULL, auth_realm),
+    STR("auth", "secret_file", NULL, auth_secret_file),
+    STR("auth", "algorithms", NULL, auth_algorithms),
+    NUM("auth", "nonce_ttl", NULL, auth_nonce_ttl, 1, 86400),
+    NUM("auth", "max_failures", NULL, auth_max_failures, 1, 255),
+    NUM("auth", "block_seconds", NULL, auth_block_seconds, 1, 86400),
+    NUM("auth", "max_user_failures", NULL, auth_max_user_failures, 1, 255),
+    NUM("auth", "user_block_seconds", NULL, auth_user_block_seconds, 1, 86400),
+    NUM("tcp", "threads", NULL, tcp_threads, 0, 64),
+    NUM("tcp", "max_connections", NULL, tcp_max_connections, 1, 1000000),
+    NUM("tcp", "max_per_ip", NULL, tcp_max_per_ip, 1, 1000000),
+    NUM("tcp", "idle_timeout", NULL, tcp_idle_timeout, 1, 86400 * 7),
+    NUM("tcp", "header_timeout", NULL, tcp_header_timeout, 1, 3600),
+    NUM("tcp", "connect_timeout_ms", NULL, tcp_connect_timeout_ms, 100, 120000),
+    NUM("tcp", "write_queue_limit", NULL, tcp_write_queue_limit, 65536, 1u << 30),
+    NUM("tcp", "queue_per_ip_limit", NULL, tcp_queue_per_ip_limit, 65536, 1u << 30),
+    NUM("tcp", "queue_total_limit", NULL, tcp_queue_total_limit, 65536, 1u << 31),
+    NUM("tcp", "path_mtu", NULL, path_mtu, 576, 65535),
+    BOOL("tcp", "udp_to_tcp", udp_to_tcp),
+    STR("tls", "certificate", NULL, tls_certificate),
+    STR("tls", "key", NULL, tls_key),
+    STR("tls", "ca", NULL, tls_ca),
+    BOOL("tls", "verify_client", tls_verify_client),
+    STR("admin", "listen", "admin", admin_listen),
+    STR("admin", "token_file", NULL, admin_token_file),
+    STR("admin", "web_dir", NULL, admin_web_dir),
+};
+enum { SETTING_COUNT = sizeof(settings) / sizeof(settings[0]) };
+
+/* The row of [@section] @key, or NULL: an unknown key is a typo to name as
+ * such, not a value to blame. */
+static const struct setting *setting_find(const char *section, const char *key)
+{
+    for (size_t i = 0; i < SETTING_COUNT; i++)
+        if (!strcmp(section, settings[i].section) && !strcmp(key, settings[i].key))
+            return &settings[i];
+    return NULL;
+}
+
+/* --- the file ----------------------------------------------------------------- */
 
 struct file_context {
     struct sb_config *cfg;
-    bool listen_seen, domains_seen;
+    bool seen[SETTING_COUNT];
     char error[512]; /* the first bad setting */
 };
 
@@ -192,70 +269,25 @@ static bool office_section(const char *section)
 static int file_entry(void *user, const char *section, const char *name, const char *value)
 {
     struct file_context *ctx = user;
-    struct sb_config *cfg = ctx->cfg;
-    int rc = SB_EINVAL;
     if (office_section(section))
         return 1;
-    if (!strcmp(section, "server") && !strcmp(name, "listen")) {
-        if (!ctx->listen_seen)
-            config_list_clear(cfg->listen, &cfg->listen_count);
-        ctx->listen_seen = true;
-        rc = string_list_add(cfg->listen, &cfg->listen_count, SB_MAX_LISTEN, value);
-    } else if (!strcmp(section, "server") && !strcmp(name, "domain")) {
-        if (!ctx->domains_seen)
-            config_list_clear(cfg->domains, &cfg->domain_count);
-        ctx->domains_seen = true;
-        rc = string_list_add(cfg->domains, &cfg->domain_count, SB_MAX_DOMAINS, value);
-    } else if (!strcmp(section, "server") && !strcmp(name, "log_level")) {
-        int level = sb_log_level_parse(value);
-        if (level >= 0) {
-            cfg->log_level = level;
-            rc = 0;
-        }
-    } else if (!strcmp(section, "proxy") && !strcmp(name, "relay")) {
-        rc = parse_bool(value, &cfg->relay);
-    } else if (!strcmp(section, "auth") && !strcmp(name, "require")) {
-        enum auth_mode mode;
-        rc = auth_mode_parse(value, &mode);
-        if (rc == 0)
-            cfg->auth_mode = (int)mode;
-    } else if (!strcmp(section, "tls") && !strcmp(name, "verify_client")) {
-        rc = parse_bool(value, &cfg->tls_verify_client);
-    } else if (!strcmp(section, "tcp") && !strcmp(name, "udp_to_tcp")) {
-        rc = parse_bool(value, &cfg->udp_to_tcp);
-    } else if (!strcmp(section, "registrar") && !strcmp(name, "use_domain")) {
-        rc = parse_bool(value, &cfg->use_domain);
-    } else if (!strcmp(section, "registrar") && !strcmp(name, "nat")) {
-        enum nat_mode mode;
-        rc = nat_mode_parse(value, &mode);
-        if (rc == 0)
-            cfg->nat_mode = (int)mode;
-    } else {
-        for (size_t i = 0; i < sizeof(string_options) / sizeof(string_options[0]); i++) {
-            const struct string_option *o = &string_options[i];
-            if (!strcmp(section, o->section) && !strcmp(name, o->name))
-                rc = set_string((char **)((char *)cfg + o->offset), value);
-        }
-        for (size_t i = 0; i < sizeof(unsigned_options) / sizeof(unsigned_options[0]); i++) {
-            const struct option_spec *o = &unsigned_options[i];
-            if (!strcmp(section, o->section) && !strcmp(name, o->name)) {
-                rc = config_parse_unsigned(value, o->min, o->max,
-                                           (unsigned *)((char *)cfg + o->offset));
-                break;
-            }
-        }
+    const struct setting *s = setting_find(section, name);
+    int rc = SB_EINVAL;
+    if (s) {
+        size_t i = (size_t)(s - settings);
+        rc = s->parse(s, ctx->cfg, value, !ctx->seen[i]);
+        ctx->seen[i] = true;
     }
-    if (rc != 0) {
-        if (ctx->error[0])
-            return 0; /* inih returns the first such line */
-        if (!option_known(section, name))
-            snprintf(ctx->error, sizeof(ctx->error), "unknown setting '%s' in [%s]", name, section);
-        else
-            snprintf(ctx->error, sizeof(ctx->error), "bad value '%s' for [%s] %s", value, section,
-                     name);
-        return 0;
-    }
-    return 1;
+    if (rc == 0)
+        return 1;
+    if (ctx->error[0])
+        return 0; /* inih returns the first such line */
+    if (!s)
+        snprintf(ctx->error, sizeof(ctx->error), "unknown setting '%s' in [%s]", name, section);
+    else
+        snprintf(ctx->error, sizeof(ctx->error), "bad value '%s' for [%s] %s", value, section,
+                 name);
+    return 0;
 }
 
 static int config_check(const struct sb_config *cfg)
@@ -448,145 +480,85 @@ static void usage(FILE *out)
             "      --help            print this help and exit\n");
 }
 
-enum {
-    OPT_LISTENERS = 256,
-    OPT_WORKERS,
-    OPT_DOMAIN,
-    OPT_LOG_LEVEL,
-    OPT_JOURNAL,
-    OPT_REASONS,
-    OPT_TRACE,
-    OPT_STORE,
-    OPT_NODE,
-    OPT_NAT,
-    OPT_AUTH,
-    OPT_AUTH_USERS,
-    OPT_ADMIN,
-    OPT_VERSION,
-    OPT_HELP
-};
+enum { OPT_CONFIG = 'c', OPT_VERSION = 256, OPT_HELP, OPT_SETTING = 512 };
 
-static const struct option long_options[] = {
-    {"config", required_argument, NULL, 'c'},
-    {"listen", required_argument, NULL, 'l'},
-    {"listeners", required_argument, NULL, OPT_LISTENERS},
-    {"workers", required_argument, NULL, OPT_WORKERS},
-    {"domain", required_argument, NULL, OPT_DOMAIN},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"journal", required_argument, NULL, OPT_JOURNAL},
-    {"reasons", required_argument, NULL, OPT_REASONS},
-    {"trace", required_argument, NULL, OPT_TRACE},
-    {"store", required_argument, NULL, OPT_STORE},
-    {"node", required_argument, NULL, OPT_NODE},
-    {"nat", required_argument, NULL, OPT_NAT},
-    {"auth", required_argument, NULL, OPT_AUTH},
-    {"auth-users", required_argument, NULL, OPT_AUTH_USERS},
-    {"admin", required_argument, NULL, OPT_ADMIN},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"help", no_argument, NULL, OPT_HELP},
-    {NULL, 0, NULL, 0},
-};
-
-static int bad_flag(const char *flag, const char *value)
+/* getopt's table, from the settings' rows: a flag's value is
+ * OPT_SETTING + its row (or its short letter). */
+static void long_options(struct option *out)
 {
-    fprintf(stderr, "switchboard: bad value '%s' for %s\n", value, flag);
-    return SB_EINVAL;
+    size_t n = 0;
+    out[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+    for (size_t i = 0; i < SETTING_COUNT; i++)
+        if (settings[i].flag)
+            out[n++] = (struct option){settings[i].flag, required_argument, NULL,
+                                       settings[i].short_flag ? settings[i].short_flag
+                                                              : OPT_SETTING + (int)i};
+    out[n++] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+    out[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    out[n] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* The row a getopt value names, or NULL. */
+static const struct setting *flag_setting(int opt)
+{
+    if (opt >= OPT_SETTING && opt < OPT_SETTING + SETTING_COUNT)
+        return &settings[opt - OPT_SETTING];
+    for (size_t i = 0; opt > 0 && opt < 256 && i < SETTING_COUNT; i++)
+        if (settings[i].short_flag == opt)
+            return &settings[i];
+    return NULL;
+}
+
+/* Applies flag @opt's @value; a bad one is named with its flag. */
+static int apply_flag(const struct setting *s, struct sb_config *cfg, const char *value, bool *seen)
+{
+    size_t i = (size_t)(s - settings);
+    struct setting row = *s;
+    if (s->flag_min)
+        row.min = s->flag_min;
+    int rc = row.parse(&row, cfg, value, !seen[i]);
+    seen[i] = true;
+    if (rc == SB_ENOMEM || rc == SB_ELIMIT)
+        fprintf(stderr, "switchboard: %s\n", sb_strerror(rc));
+    else if (rc != 0)
+        fprintf(stderr, "switchboard: bad value '%s' for --%s\n", value, s->flag);
+    return rc;
 }
 
 int settings_from_args(struct sb_config *cfg, int argc, char **argv)
 {
+    struct option options[SETTING_COUNT + 4];
+    long_options(options);
     int opt;
     /* pass 1: the config file, so every other flag can override it */
     opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "c:l:", long_options, NULL)) != -1) {
-        if (opt == 'c' && settings_load_file(cfg, optarg) != 0)
+    while ((opt = getopt_long(argc, argv, "c:l:", options, NULL)) != -1) {
+        if (opt == OPT_CONFIG && settings_load_file(cfg, optarg) != 0)
             return SB_EINVAL;
     }
     opterr = 1;
     optind = 1;
-    bool listen_seen = false, domains_seen = false;
-    while ((opt = getopt_long(argc, argv, "c:l:", long_options, NULL)) != -1) {
-        int rc = 0;
-        switch (opt) {
-        case 'c':
-            break;
-        case 'l':
-            if (!listen_seen)
-                config_list_clear(cfg->listen, &cfg->listen_count);
-            listen_seen = true;
-            rc = string_list_add(cfg->listen, &cfg->listen_count, SB_MAX_LISTEN, optarg);
-            break;
-        case OPT_LISTENERS:
-            if (config_parse_unsigned(optarg, 1, 256, &cfg->listeners) != 0)
-                return bad_flag("--listeners", optarg);
-            break;
-        case OPT_WORKERS:
-            if (config_parse_unsigned(optarg, 1, 256, &cfg->workers) != 0)
-                return bad_flag("--workers", optarg);
-            break;
-        case OPT_DOMAIN:
-            if (!domains_seen)
-                config_list_clear(cfg->domains, &cfg->domain_count);
-            domains_seen = true;
-            rc = string_list_add(cfg->domains, &cfg->domain_count, SB_MAX_DOMAINS, optarg);
-            break;
-        case OPT_LOG_LEVEL: {
-            int level = sb_log_level_parse(optarg);
-            if (level < 0)
-                return bad_flag("--log-level", optarg);
-            cfg->log_level = level;
-            break;
-        }
-        case OPT_JOURNAL:
-            rc = set_string(&cfg->journal_path, optarg);
-            break;
-        case OPT_REASONS:
-            rc = set_string(&cfg->reasons_path, optarg);
-            break;
-        case OPT_TRACE:
-            rc = set_string(&cfg->trace_path, optarg);
-            break;
-        case OPT_NODE:
-            rc = set_string(&cfg->node, optarg);
-            break;
-        case OPT_STORE:
-            rc = set_string(&cfg->store, optarg);
-            break;
-        case OPT_NAT: {
-            enum nat_mode mode;
-            if (nat_mode_parse(optarg, &mode) != 0)
-                return bad_flag("--nat", optarg);
-            cfg->nat_mode = (int)mode;
-            break;
-        }
-        case OPT_AUTH: {
-            enum auth_mode mode;
-            if (auth_mode_parse(optarg, &mode) != 0)
-                return bad_flag("--auth", optarg);
-            cfg->auth_mode = (int)mode;
-            break;
-        }
-        case OPT_AUTH_USERS:
-            rc = set_string(&cfg->auth_users, optarg);
-            break;
-        case OPT_ADMIN:
-            rc = set_string(&cfg->admin_listen, optarg);
-            break;
-        case OPT_VERSION:
+    bool seen[SETTING_COUNT] = {false};
+    while ((opt = getopt_long(argc, argv, "c:l:", options, NULL)) != -1) {
+        const struct setting *s = flag_setting(opt);
+        if (opt == OPT_CONFIG)
+            continue;
+        if (opt == OPT_VERSION) {
             printf("switchboard " SB_VERSION "\n");
             return 1;
-        case OPT_HELP:
+        }
+        if (opt == OPT_HELP) {
             usage(stdout);
             return 1;
-        default:
+        }
+        if (!s) {
             usage(stderr);
             return SB_EINVAL;
         }
-        if (rc != 0) {
-            fprintf(stderr, "switchboard: %s\n", sb_strerror(rc));
+        int rc = apply_flag(s, cfg, optarg, seen);
+        if (rc != 0)
             return rc;
-        }
     }
     if (optind < argc) {
         fprintf(stderr, "switchboard: unexpected argument '%s'\n", argv[optind]);

@@ -114,3 +114,41 @@ Test(config, default_listen_is_all_interfaces)
     cr_assert_str_eq(cfg.listen[0], "udp:0.0.0.0:5060");
     config_free(&cfg);
 }
+
+Test(config, flags_override_the_file_and_lists_replace)
+{
+    char *path = write_temp("[server]\n"
+                            "listen = udp:127.0.0.1:5070\n"
+                            "listen = tcp:127.0.0.1:5070\n"
+                            "domain = a.example, b.example\n"
+                            "workers = 3\n"
+                            "[registrar]\n"
+                            "store = /tmp/from-file.db\n"
+                            "use_domain = yes\n");
+    struct sb_config cfg;
+    config_defaults(&cfg);
+    char *argv[] = {"switchboard", "-c",        path,        "--store", "none",
+                    "--domain",    "c.example", "--workers", "2",       NULL};
+    cr_assert_eq(settings_from_args(&cfg, 9, argv), 0);
+    cr_assert_eq(cfg.listen_count, 2, "the file's two lines replace the default");
+    cr_assert_str_eq(cfg.listen[1], "tcp:127.0.0.1:5070");
+    cr_assert_eq(cfg.domain_count, 1, "the flag's list replaces the file's");
+    cr_assert_str_eq(cfg.domains[0], "c.example");
+    cr_assert_str_eq(cfg.store, "none");
+    cr_assert_eq(cfg.workers, 2);
+    cr_assert(cfg.use_domain);
+    config_free(&cfg);
+    unlink(path);
+    free(path);
+}
+
+Test(config, a_thread_count_of_zero_is_the_files_alone)
+{
+    /* 0 means "the CPU count" in the file; a flag must name a number */
+    struct sb_config cfg;
+    config_defaults(&cfg);
+    cr_assert_eq(settings_load_text(&cfg, "[server]\nlisteners = 0\nworkers = 0\n", "t.conf"), 0);
+    char *argv[] = {"switchboard", "--listeners", "0", NULL};
+    cr_assert_lt(settings_from_args(&cfg, 3, argv), 0);
+    config_free(&cfg);
+}
