@@ -30,6 +30,7 @@
 #include "switchboard/sip_msg.h"
 #include "switchboard/sip_trace.h"
 #include "switchboard/stream_frame.h"
+#include "switchboard/stream_ips.h"
 #include "switchboard/tls.h"
 #include "switchboard/wakeq.h"
 #include "switchboard/thread_role.h"
@@ -41,7 +42,6 @@
 #define READ_CHUNK 65536
 #define EVENTS 128
 #define PEER_BUCKETS 4096
-#define IP_BUCKETS 4096
 #define POSTS_PER_THREAD 262144
 #define DRAIN_MS 1000
 /* epoll tags: a connection's id has a sequence number of 1 or more */
@@ -63,13 +63,6 @@ struct chunk {
     bool request; /* hand it back to its worker if it cannot go */
     size_t len, off;
     char data[];
-};
-
-struct ip_count {
-    struct ip_count *next;
-    struct sb_addr ip; /* port 0 */
-    unsigned count;
-    atomic_size_t queued; /* bytes waiting to be written to its connections */
 };
 
 struct conn {
@@ -96,7 +89,7 @@ struct conn {
     uint64_t started_ms; /* a message (or the connect, or the handshake) began; 0: none */
     struct conn *all_next, *all_prev;
     struct conn *peer_next;
-    struct ip_count *ip; /* accepted connections only */
+    struct stream_ip *ip; /* accepted connections only */
 };
 
 struct io_thread {
@@ -136,9 +129,8 @@ struct stream {
     struct reasons *reasons;
     uint32_t slots_per_thread;
     atomic_size_t connections;
-    atomic_size_t queued;    /* bytes waiting to be written, all connections */
-    pthread_mutex_t ip_lock; /* connections per source IP; I/O threads only */
-    struct ip_count *ips[IP_BUCKETS];
+    atomic_size_t queued;   /* bytes waiting to be written, all connections */
+    struct stream_ips *ips; /* connections per source IP */
 };
 
 /* --- ids ------------------------------------------------------------------ */
@@ -176,17 +168,7 @@ static struct conn *conn_find(struct io_thread *io, uint64_t id)
     return c && c->id == id ? c : NULL;
 }
 
-/* --- per-IP accounting ------------------------------------------------------ */
-
-static struct sb_addr ip_only(const struct sb_addr *a)
-{
-    struct sb_addr ip = *a;
-    if (ip.ss.ss_family == AF_INET)
-        ((struct sockaddr_in *)&ip.ss)->sin_port = 0;
-    else
-        ((struct sockaddr_in6 *)&ip.ss)->sin6_port = 0;
-    return ip;
-}
+/* --- addresses -------------------------------------------------------------- */
 
 static size_t addr_hash(const struct sb_addr *a, int transport)
 {
@@ -198,45 +180,6 @@ static size_t addr_hash(const struct sb_addr *a, int transport)
 static bool addr_same(const struct sb_addr *a, const struct sb_addr *b)
 {
     return a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
-}
-
-/* Takes a place for a connection from @peer. Returns NULL when the per-IP
- * limit is reached (or no memory). */
-static struct ip_count *ip_take(struct stream *s, const struct sb_addr *peer)
-{
-    struct sb_addr ip = ip_only(peer);
-    size_t b = addr_hash(&ip, 0) % IP_BUCKETS;
-    pthread_mutex_lock(&s->ip_lock);
-    struct ip_count *e = s->ips[b];
-    while (e && !addr_same(&e->ip, &ip))
-        e = e->next;
-    if (!e && (e = calloc(1, sizeof(*e))) != NULL) {
-        e->ip = ip;
-        e->next = s->ips[b];
-        s->ips[b] = e;
-    }
-    if (e && e->count >= s->cfg->tcp_max_per_ip)
-        e = NULL;
-    if (e)
-        e->count++;
-    pthread_mutex_unlock(&s->ip_lock);
-    return e;
-}
-
-static void ip_release(struct stream *s, struct ip_count *e)
-{
-    if (!e)
-        return;
-    pthread_mutex_lock(&s->ip_lock);
-    if (--e->count == 0) {
-        size_t b = addr_hash(&e->ip, 0) % IP_BUCKETS;
-        struct ip_count **pp = &s->ips[b];
-        while (*pp != e)
-            pp = &(*pp)->next;
-        *pp = e->next;
-        free(e);
-    }
-    pthread_mutex_unlock(&s->ip_lock);
 }
 
 /* --- connections ---------------------------------------------------------- */
@@ -345,7 +288,7 @@ static void conn_close(struct io_thread *io, struct conn *c)
     if (c->all_next)
         c->all_next->all_prev = c->all_prev;
     peer_unlink(io, c);
-    ip_release(io->s, c->ip);
+    stream_ips_release(io->s->ips, c->ip);
     io->open--;
     atomic_fetch_sub(&io->s->connections, 1);
     struct chunk *k = c->out_head;
@@ -956,7 +899,7 @@ static void accept_on(struct io_thread *io, unsigned index, uint64_t now)
             refuse(io, fd, &peer, "connection limit reached ([tcp] max_connections)", now);
             continue;
         }
-        struct ip_count *ip = ip_take(s, &peer);
+        struct stream_ip *ip = stream_ips_take(s->ips, &peer, s->cfg->tcp_max_per_ip);
         if (!ip) {
             refuse(io, fd, &peer, "too many connections from it ([tcp] max_per_ip)", now);
             continue;
@@ -971,7 +914,7 @@ static void accept_on(struct io_thread *io, unsigned index, uint64_t now)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         struct conn *c = conn_new(io, fd, e->transport, &peer, &local, now);
         if (!c) {
-            ip_release(s, ip);
+            stream_ips_release(s->ips, ip);
             refuse(io, fd, &peer, "this I/O thread is out of connection slots", now);
             continue;
         }
@@ -1222,7 +1165,6 @@ int stream_create(const struct sb_config *cfg, struct listen_table *listens, str
         return SB_ENOMEM;
     s->cfg = cfg;
     s->listens = listens;
-    pthread_mutex_init(&s->ip_lock, NULL);
     atomic_init(&s->connections, 0);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     s->thread_count = cfg->tcp_threads ? cfg->tcp_threads : (unsigned)(cpus > 0 ? cpus : 1);
@@ -1231,7 +1173,7 @@ int stream_create(const struct sb_config *cfg, struct listen_table *listens, str
     uint64_t per = cfg->tcp_max_connections / s->thread_count + 64;
     s->slots_per_thread = (uint32_t)(per < SLOT_MAX ? per : SLOT_MAX);
     s->threads = aligned_alloc(64, ((s->thread_count * sizeof(struct io_thread) + 63) / 64) * 64);
-    int rc = s->threads ? 0 : SB_ENOMEM;
+    int rc = s->threads ? stream_ips_create(&s->ips) : SB_ENOMEM;
     if (s->threads)
         memset(s->threads, 0, s->thread_count * sizeof(struct io_thread));
     for (unsigned i = 0; rc == 0 && i < s->thread_count; i++)
@@ -1276,14 +1218,7 @@ void stream_destroy(struct stream *s)
     }
     free(s->threads);
     tls_destroy(s->tls);
-    for (size_t b = 0; b < IP_BUCKETS; b++) {
-        while (s->ips[b]) {
-            struct ip_count *e = s->ips[b];
-            s->ips[b] = e->next;
-            free(e);
-        }
-    }
-    pthread_mutex_destroy(&s->ip_lock);
+    stream_ips_destroy(s->ips);
     free(s);
 }
 
