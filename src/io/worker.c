@@ -34,6 +34,12 @@
  * timers get their turn under any load. */
 #define PEEK_NS 50000
 #define PEEKS_MAX 8
+/* A loop that read at least this many messages from the sockets it
+ * reads inline reads them again before it sleeps (under load more came
+ * meanwhile); after fewer, it goes straight to poll(), which returns at
+ * once if something came: at low rates that saves the recvmmsg that would
+ * only have said EAGAIN, one syscall per wake-up. */
+#define BUSY_BATCH 4
 /* The admin plane's view of a worker's calls is at most this old. */
 #define CALLS_VIEW_MS 200
 
@@ -241,7 +247,7 @@ static void *worker_main(void *arg)
         atomic_store_explicit(&w->live_transactions, proxy_transaction_count(w->proxy),
                               memory_order_relaxed);
         publish_calls(w, timer_wheel_now(w->wheel));
-        if (w->taken)
+        if (w->from_queue || w->taken >= BUSY_BATCH)
             continue; /* a busy worker drains its queue before it sleeps */
         if (dispatch_stopping(d) && !dispatch_take(d, w->index, &w->batch))
             break;
