@@ -15,6 +15,8 @@
  *      header, a user name, a Host and an Origin header
  *   7  a binding as the Redis store keeps it (store_redis_decode, its
  *      field and a re-encoding), then the same text as a store URL
+ *   8  an rtpengine "ng" body (bencoding): what is read must re-encode to
+ *      the very bytes it took, and every dictionary lookup stay in bounds
  * Nothing here may crash, leak, or read out of bounds, whatever the bytes. */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #include "switchboard/admin_query.h"
 #include "switchboard/auth.h"
 #include "switchboard/auth_users.h"
+#include "switchboard/bencode.h"
 #include "switchboard/buf.h"
 #include "switchboard/callroute.h"
 #include "switchboard/dialplan.h"
@@ -252,6 +255,23 @@ static void one_redis_value(const char *text, size_t len)
     store_redis_parse_url(text, &url);
 }
 
+static void one_bencode(const char *buf, size_t len)
+{
+    static struct bencode_node nodes[256];
+    size_t count;
+    long took = bencode_parse(buf, len, nodes, 256, &count);
+    if (took < 0)
+        return;
+    struct sb_buf b = {0};
+    bencode_write(&b, nodes, 0);
+    if (b.failed || b.len != (size_t)took || memcmp(b.data, buf, b.len) != 0)
+        abort(); /* read and written differ */
+    sb_buf_free(&b);
+    for (size_t i = 0; i < count; i++)
+        if (nodes[i].type == BENCODE_DICT)
+            (void)bencode_get(nodes, i, "result");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 65536)
@@ -262,7 +282,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct auth_users *u = NULL;
     struct sb_addr addr;
     char err[256];
-    switch (data[0] % 8) {
+    switch (data[0] % 9) {
     case 0:
         one_authorization(text);
         break;
@@ -288,8 +308,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 6:
         one_admin_query(text);
         break;
-    default:
+    case 7:
         one_redis_value(text, size - 1);
+        break;
+    default:
+        one_bencode((const char *)data + 1, size - 1);
         break;
     }
     free(text);
