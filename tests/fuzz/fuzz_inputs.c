@@ -16,7 +16,8 @@
  *   7  a binding as the Redis store keeps it (store_redis_decode, its
  *      field and a re-encoding), then the same text as a store URL
  *   8  an rtpengine "ng" body (bencoding): what is read must re-encode to
- *      the very bytes it took, and every dictionary lookup stay in bounds
+ *      the very bytes it took, and every dictionary lookup stay in bounds;
+ *      then the bytes as an ng reply and as a [media] rtpengine list
  * Nothing here may crash, leak, or read out of bounds, whatever the bytes. */
 #include <stdint.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 #include "switchboard/flow.h"
 #include "switchboard/ingress.h"
 #include "switchboard/log.h"
+#include "switchboard/ng.h"
 #include "switchboard/registrar.h"
 #include "switchboard/secret.h"
 #include "switchboard/sip_msg.h"
@@ -311,9 +313,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 7:
         one_redis_value(text, size - 1);
         break;
-    default:
+    default: {
         one_bencode((const char *)data + 1, size - 1);
+        static struct bencode_node nodes[64];
+        static struct ng_engine engines[NG_MAX_ENGINES];
+        struct ng_reply r;
+        size_t n;
+        if (ng_reply_parse((const char *)data + 1, size - 1, nodes, 64, &r) == 0 &&
+            (r.cookie_len >= size || (r.sdp && r.sdp + r.sdp_len > (const char *)data + size)))
+            abort(); /* points outside the datagram */
+        ng_engines_parse(text, engines, NG_MAX_ENGINES, &n, err, sizeof(err));
         break;
+    }
     }
     free(text);
     return 0;
