@@ -15,7 +15,8 @@
     X(ERANGE, -9, "value out of range")                                                            \
     X(EAGAIN, -10, "try again")                                                                    \
     X(EQUOTA, -11, "the sender's quota is used up")                                                \
-    X(EDOMAINFULL, -12, "the domain's quota is used up")
+    X(EDOMAINFULL, -12, "the domain's quota is used up")                                           \
+    X(ETIMEDOUT, -13, "no answer in time")
 
 enum sb_error {
     SB_OK = 0,

@@ -1,0 +1,311 @@
+/* An rtpengine ng client owned by one worker. See ng_client.h. */
+#include "switchboard/ng_client.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "switchboard/bencode.h"
+#include "switchboard/buf.h"
+#include "switchboard/error.h"
+#include "switchboard/log.h"
+#include "switchboard/timer_wheel.h"
+
+#define BUCKETS 1024 /* pending requests, by sequence number */
+#define REPLY_MAX 65536
+#define REPLY_NODES 512
+
+struct request {
+    struct request *next, **pprev;
+    struct ng_client *c;
+    uint64_t seq;
+    unsigned engine;
+    unsigned tries_left;
+    unsigned timeout_ms;
+    ng_done_fn done; /* NULL: a ping of ours */
+    void *arg;
+    struct timer retry;
+    size_t len;
+    char data[]; /* the datagram, cookie and all */
+};
+
+struct engine {
+    struct ng_engine e;
+    struct ng_client *c;
+    unsigned index;
+    int fd;
+    bool down;
+    struct timer ping;
+};
+
+struct ng_client {
+    struct timer_wheel *wheel;
+    uint32_t instance;
+    struct ng_client_config cfg;
+    uint64_t seq;
+    size_t count;
+    struct engine *engines;
+    struct request *pending[BUCKETS];
+    char *buf; /* one reply */
+    struct bencode_node *nodes;
+};
+
+static void request_free(struct request *r)
+{
+    timer_cancel(&r->retry);
+    if (r->pprev) {
+        *r->pprev = r->next;
+        if (r->next)
+            r->next->pprev = r->pprev;
+    }
+    free(r);
+}
+
+static struct request *request_find(struct ng_client *c, uint64_t seq)
+{
+    for (struct request *r = c->pending[seq % BUCKETS]; r; r = r->next)
+        if (r->seq == seq)
+            return r;
+    return NULL;
+}
+
+static void transmit(struct ng_client *c, struct request *r)
+{
+    if (send(c->engines[r->engine].fd, r->data, r->len, MSG_DONTWAIT) < 0)
+        SB_DEBUG("rtpengine %s: %s", c->engines[r->engine].e.name, strerror(errno));
+    timer_schedule(c->wheel, &r->retry, timer_wheel_now(c->wheel) + r->timeout_ms);
+}
+
+static void schedule_ping(struct ng_client *c, struct engine *e)
+{
+    timer_schedule(c->wheel, &e->ping, timer_wheel_now(c->wheel) + c->cfg.ping_ms);
+}
+
+static void engine_down(struct ng_client *c, unsigned i)
+{
+    struct engine *e = &c->engines[i];
+    if (e->down)
+        return;
+    e->down = true;
+    SB_WARN("rtpengine %s does not answer: new calls go to the others", e->e.name);
+    schedule_ping(c, e);
+}
+
+static void on_retry(struct timer *t, void *arg)
+{
+    (void)t;
+    struct request *r = arg;
+    struct ng_client *c = r->c;
+    if (r->tries_left > 0) {
+        r->tries_left--;
+        r->timeout_ms *= 2;
+        transmit(c, r);
+        return;
+    }
+    ng_done_fn done = r->done;
+    void *done_arg = r->arg;
+    unsigned engine = r->engine;
+    request_free(r);
+    if (!done) { /* our ping went unanswered: it stays down, pinged again */
+        schedule_ping(c, &c->engines[engine]);
+        return;
+    }
+    engine_down(c, engine);
+    done(done_arg, SB_ETIMEDOUT, NULL);
+}
+
+/* Queues and sends datagram "COOKIE BODY" to engine @engine. */
+static struct request *request_new(struct ng_client *c, unsigned engine, const char *body,
+                                   size_t len)
+{
+    char cookie[24];
+    size_t head = ng_cookie(cookie, sizeof(cookie), c->instance, ++c->seq);
+    struct request *r = calloc(1, sizeof(*r) + head + 1 + len);
+    if (!r)
+        return NULL;
+    r->c = c;
+    r->seq = c->seq;
+    r->engine = engine;
+    r->tries_left = c->cfg.tries - 1;
+    r->timeout_ms = c->cfg.timeout_ms;
+    memcpy(r->data, cookie, head);
+    r->data[head] = ' ';
+    memcpy(r->data + head + 1, body, len);
+    r->len = head + 1 + len;
+    timer_init(&r->retry, on_retry, r);
+    struct request **head_p = &c->pending[r->seq % BUCKETS];
+    r->next = *head_p;
+    if (r->next)
+        r->next->pprev = &r->next;
+    r->pprev = head_p;
+    *head_p = r;
+    transmit(c, r);
+    return r;
+}
+
+/* A DOWN engine's ping: "d7:command4:pinge", answered "pong". */
+static void on_ping(struct timer *t, void *arg)
+{
+    (void)t;
+    struct engine *e = arg;
+    static const char ping[] = "d7:command4:pinge";
+    if (!request_new(e->c, e->index, ping, sizeof(ping) - 1))
+        schedule_ping(e->c, e); /* no memory now: later */
+}
+
+int ng_client_send(struct ng_client *c, unsigned engine, const struct sb_buf *body, ng_done_fn done,
+                   void *arg, uint64_t *id)
+{
+    if (engine >= c->count || !body || body->failed || !body->data || !done)
+        return SB_EINVAL;
+    struct request *r = request_new(c, engine, body->data, body->len);
+    if (!r)
+        return SB_ENOMEM;
+    r->done = done;
+    r->arg = arg;
+    *id = r->seq;
+    return 0;
+}
+
+void ng_client_cancel(struct ng_client *c, uint64_t id)
+{
+    struct request *r = request_find(c, id);
+    if (r && r->done)
+        request_free(r);
+}
+
+/* The sequence number in a cookie of ours ("INSTANCE-SEQ", hex), or 0. */
+static uint64_t cookie_seq(const struct ng_client *c, const char *cookie, size_t len)
+{
+    char want[10], text[24];
+    int n = snprintf(want, sizeof(want), "%08" PRIx32 "-", c->instance);
+    if (len >= sizeof(text) || len <= (size_t)n || memcmp(cookie, want, (size_t)n) != 0)
+        return 0;
+    memcpy(text, cookie + n, len - (size_t)n);
+    text[len - (size_t)n] = '\0';
+    char *end;
+    unsigned long long seq = strtoull(text, &end, 16);
+    return *end ? 0 : seq;
+}
+
+/* One datagram from engine @i. */
+static void take_reply(struct ng_client *c, unsigned i, size_t len)
+{
+    struct ng_reply reply;
+    if (ng_reply_parse(c->buf, len, c->nodes, REPLY_NODES, &reply) != 0) {
+        SB_DEBUG("rtpengine %s: an unreadable reply", c->engines[i].e.name);
+        return;
+    }
+    struct request *r = request_find(c, cookie_seq(c, reply.cookie, reply.cookie_len));
+    if (!r || r->engine != i)
+        return; /* a late repeat, or a request given up */
+    struct engine *e = &c->engines[i];
+    if (e->down) {
+        e->down = false;
+        timer_cancel(&e->ping);
+        SB_INFO("rtpengine %s answers again", e->e.name);
+    }
+    ng_done_fn done = r->done;
+    void *arg = r->arg;
+    request_free(r);
+    if (done)
+        done(arg, 0, &reply);
+}
+
+void ng_client_read(struct ng_client *c)
+{
+    for (unsigned i = 0; i < c->count; i++) {
+        ssize_t n;
+        while ((n = recv(c->engines[i].fd, c->buf, REPLY_MAX, MSG_DONTWAIT)) > 0)
+            take_reply(c, i, (size_t)n);
+    }
+}
+
+size_t ng_client_fds(const struct ng_client *c, struct pollfd *out, size_t max)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < c->count && n < max; i++)
+        out[n++] = (struct pollfd){.fd = c->engines[i].fd, .events = POLLIN};
+    return n;
+}
+
+bool ng_client_up(const struct ng_client *c, unsigned i)
+{
+    return i < c->count && !c->engines[i].down;
+}
+
+void ng_client_up_set(const struct ng_client *c, bool *up)
+{
+    for (unsigned i = 0; i < c->count; i++)
+        up[i] = !c->engines[i].down;
+}
+
+static int engine_open(struct engine *e)
+{
+    e->fd = socket(e->e.addr.ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (e->fd < 0 || connect(e->fd, (const struct sockaddr *)&e->e.addr.ss, e->e.addr.len) != 0) {
+        SB_ERROR("rtpengine %s: %s", e->e.name, strerror(errno));
+        if (e->fd >= 0)
+            close(e->fd);
+        e->fd = -1;
+        return SB_ESYS;
+    }
+    return 0;
+}
+
+int ng_client_create(const struct ng_engine *e, size_t n, struct timer_wheel *wheel,
+                     uint32_t instance, const struct ng_client_config *cfg, struct ng_client **out)
+{
+    struct ng_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return SB_ENOMEM;
+    c->wheel = wheel;
+    c->instance = instance;
+    c->cfg = *cfg;
+    c->cfg.timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 500;
+    c->cfg.tries = cfg->tries ? cfg->tries : 3;
+    c->cfg.ping_ms = cfg->ping_ms ? cfg->ping_ms : 2000;
+    c->engines = calloc(n ? n : 1, sizeof(*c->engines));
+    c->buf = malloc(REPLY_MAX + 1);
+    c->nodes = malloc(REPLY_NODES * sizeof(*c->nodes));
+    int rc = c->engines && c->buf && c->nodes ? 0 : SB_ENOMEM;
+    for (size_t i = 0; c->engines && i < n; i++)
+        c->engines[i].fd = -1;
+    for (size_t i = 0; rc == 0 && i < n; i++, c->count++) {
+        struct engine *en = &c->engines[i];
+        en->e = e[i];
+        en->c = c;
+        en->index = (unsigned)i;
+        timer_init(&en->ping, on_ping, en);
+        rc = engine_open(en);
+    }
+    if (rc != 0) {
+        ng_client_destroy(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void ng_client_destroy(struct ng_client *c)
+{
+    if (!c)
+        return;
+    for (size_t b = 0; b < BUCKETS; b++)
+        while (c->pending[b])
+            request_free(c->pending[b]);
+    for (unsigned i = 0; c->engines && i < c->count; i++) {
+        timer_cancel(&c->engines[i].ping);
+        if (c->engines[i].fd >= 0)
+            close(c->engines[i].fd);
+    }
+    free(c->engines);
+    free(c->buf);
+    free(c->nodes);
+    free(c);
+}
