@@ -120,6 +120,17 @@ test_noanswer_forwards_after_its_seconds() {
         journal_says "j['forwards'][0]['reason']=='noanswer'" && stop_proxy
 }
 
+# noanswer N with bob's phone gone (still registered, silent: not even a
+# 100): bob is given up after N s and carol, the next stage, still rings
+# and answers (giving up on bob must not give up on the stage it starts)
+test_noanswer_forwards_from_a_silent_phone() {
+    start_proxy '[forward]\nbob = noanswer 2: carol\n' || return 1
+    register_user reg-bob "${PORT[bob]}" bob && phone carol uas_answer_wait_bye.xml || return 1
+    call bob uac_call_caller_hangs_up.xml && phone_done carol && invite_has carol "reason=no-answer" &&
+        journal_says "j['forwards'][0]['reason']=='noanswer' and j['outcome']=='answered'" &&
+        stop_proxy
+}
+
 # unavailable: bob has no device; the call goes to reception (alice)
 test_unavailable_forwards_to_an_extension() {
     start_proxy '[extensions]\nreception = alice\n[forward]\nbob = unavailable: reception\n' || return 1

@@ -276,10 +276,12 @@ static void on_server_gone(void *user, struct server_txn *st, void *tu)
 /* Time ran out for @ctx's branches: CANCEL those that ring (§9.1), give
  * up on the silent ones with a 408 of our own (a CANCEL cannot end a
  * branch that never answered). The last one's end goes on as any other
- * (the next stage, or the best response upstream). */
+ * (the next stage, or the best response upstream): branches a next stage
+ * adds meanwhile are its own, and not given up on. */
 void proxy_give_up(struct proxy_context *ctx)
 {
-    for (size_t i = 0; i < ctx->count; i++) {
+    size_t count = ctx->count;
+    for (size_t i = 0; i < count; i++) {
         struct proxy_branch *b = ctx->branches[i];
         if (b->final_code || !b->ct)
             continue;
