@@ -37,10 +37,11 @@ struct reasons;
 struct sb_counters;
 struct sb_log_limiter;
 
-/* Where a message came in: copied into the sb_inbound. */
+/* Where a message came in, copied into the sb_inbound (once: the
+ * addresses are the caller's, read in place). */
 struct ingress_origin {
-    struct sb_addr src;
-    struct sb_local local;
+    const struct sb_addr *src;
+    const struct sb_local *local;
     uint8_t transport; /* enum sb_transport */
     int fd;            /* UDP: the socket; else -1 */
     uint64_t conn;     /* TCP/TLS: the connection; else 0 */

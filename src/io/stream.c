@@ -672,8 +672,8 @@ static void conn_ingress(struct io_thread *io, struct conn *c, uint64_t now,
                          struct ingress_origin *from, struct stream_answer *a,
                          struct ingress_ctx *x)
 {
-    *from = (struct ingress_origin){.src = c->peer,
-                                    .local = c->local,
+    *from = (struct ingress_origin){.src = &c->peer,
+                                    .local = &c->local,
                                     .transport = c->transport,
                                     .fd = -1,
                                     .conn = c->id,

@@ -163,7 +163,7 @@ struct udp_answer {
 static void reply_direct(void *arg, const osip_message_t *req, const char *text, size_t len)
 {
     struct udp_answer *a = arg;
-    const struct sb_local *local = &a->from->local;
+    const struct sb_local *local = a->from->local;
     struct listener *l = a->l;
     struct sb_addr dst;
     if (sipmsg_via_destination(sipmsg_top_via(req), &dst) != 0)
@@ -229,7 +229,7 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
         return;
     }
     struct ingress_origin from = {
-        .src = *src, .local = *local, .transport = SB_UDP, .fd = fd, .received_ns = l->batch_ns};
+        .src = src, .local = local, .transport = SB_UDP, .fd = fd, .received_ns = l->batch_ns};
     struct udp_answer answer = {l, &from};
     struct ingress_ctx x = {&l->counters, &l->malformed_log, t->reasons, reply_direct, &answer};
     struct sb_inbound *in = ingress_receive(buf, len, &from, &x, sb_now_ms());

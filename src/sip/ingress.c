@@ -325,7 +325,7 @@ void ingress_report_malformed(const struct ingress_ctx *x, const struct ingress_
     if (!sb_log_limiter_ready(x->malformed_log, now_ms, &more))
         return;
     char peer[64];
-    sipmsg_addr_format(&from->src, peer, sizeof(peer));
+    sipmsg_addr_format(from->src, peer, sizeof(peer));
     SB_WARN("malformed SIP from %s over %s: %s (%llu more since the last report)", peer,
             sb_transport_name(from->transport), why, (unsigned long long)more);
 }
@@ -355,7 +355,7 @@ struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_o
                                    const struct ingress_ctx *x, uint64_t now_ms)
 {
     struct ingress got;
-    switch (ingress_parse(buf, len, &from->src, &got)) {
+    switch (ingress_parse(buf, len, from->src, &got)) {
     case INGRESS_KEEPALIVE:
         sb_count(x->counters, SB_CNT_KEEPALIVES);
         return NULL;
@@ -377,8 +377,8 @@ struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_o
         return NULL;
     }
     *in = (struct sb_inbound){.msg = got.msg,
-                              .src = from->src,
-                              .local = from->local,
+                              .src = *from->src,
+                              .local = *from->local,
                               .transport = from->transport,
                               .fd = from->fd,
                               .conn = from->conn,

@@ -149,13 +149,14 @@ static struct sb_inbound *receive(const char *text, const struct ingress_origin 
     return in;
 }
 
+static struct sb_local here;
+
 static struct ingress_origin origin(void)
 {
-    struct ingress_origin o = {
-        .src = src, .transport = SB_TCP, .fd = -1, .conn = 77, .received_ns = 123};
-    sipmsg_host_to_addr("192.0.2.1", 5060, &o.local.addr);
-    o.local.listen_index = 2;
-    return o;
+    sipmsg_host_to_addr("192.0.2.1", 5060, &here.addr);
+    here.listen_index = 2;
+    return (struct ingress_origin){
+        .src = &src, .local = &here, .transport = SB_TCP, .fd = -1, .conn = 77, .received_ns = 123};
 }
 
 Test(ingress, receive_fills_the_inbound_from_its_origin)
