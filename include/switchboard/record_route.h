@@ -18,7 +18,11 @@
  * Record-Route of the request (it leads to the caller: signed for the
  * caller's Contact), the caller the one of the response, which the proxy
  * re-signs for the callee's Contact on the way up (§16.7 lets a proxy
- * rewrite its own Record-Route in a response). In-dialog requests travel
+ * rewrite its own Record-Route in a response).
+ *
+ * A call whose media we relay names its rtpengine in ;sbm=ADDRESS:PORT,
+ * under the signature: every later message of the call (on another node,
+ * after a restart) goes to the engine that holds its session (issue 26). In-dialog requests travel
  * both ways, so a Route verifies with the request's From tag (caller to
  * callee) or its To tag (callee to caller).
  * Pure functions over a secret; any thread. */
@@ -37,6 +41,9 @@ struct flow_side;
 #define RECORD_ROUTE_SIG_PARAM "sbs"
 #define RECORD_ROUTE_TIME_PARAM "sbt"
 #define RECORD_ROUTE_MARK_PARAM "sbi"
+#define RECORD_ROUTE_MEDIA_PARAM "sbm"
+#define RECORD_ROUTE_MEDIA_MAX 64  /* an engine's name: "127.0.0.1:2223" */
+#define RECORD_ROUTE_STAMP_MAX 128 /* ;sbt= and ;sbm= as signed */
 
 /* What a signature binds a Route of ours to. */
 struct record_route_binding {
@@ -45,6 +52,7 @@ struct record_route_binding {
     const char *target; /* record_route_target() of the remote target */
     uint64_t issued;    /* wall-clock seconds */
     uint32_t instance;  /* the issuing process, which tracks the dialog (dialog.h); 0: none */
+    const char *media;  /* the media relay the call uses (ng.h), or NULL: ;sbm=, signed */
 };
 
 /* The remote target as signatures name it: "host:port" of @uri, the host
@@ -78,6 +86,10 @@ int record_route_resign(const struct secret *s, osip_uri_t *uri,
 bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
                          const struct record_route_binding *b, const char *to_tag, uint64_t now_s,
                          uint64_t max_age_s, bool *from_creator);
+
+/* The engine ;sbm= of a Route of ours names, or NULL. Trust it only once
+ * record_route_signed() said the URI is ours. */
+const char *record_route_media(const osip_uri_t *uri);
 
 /* The instance a Route of ours was issued by (its ;sbt=), 0 when none.
  * Trust it only once record_route_signed() said the URI is ours. */

@@ -18,6 +18,16 @@
 #define SIG_TEXT 23      /* base64url of 16 bytes, with its NUL */
 #define CLOCK_SKEW_S 300 /* another node's clock may run this far ahead */
 
+/* What a MAC covers of the URI's ;sbt= and ;sbm=: "ISSUED" or
+ * "ISSUED~ENGINE", into @buf. */
+static const char *stamp(const char *issued, const char *media, char *buf, size_t size)
+{
+    if (!media)
+        return issued;
+    snprintf(buf, size, "%s~%s", issued, media);
+    return buf;
+}
+
 static void sign(const struct secret *s, const struct record_route_binding *b, const char *tag,
                  const char *user, const char *issued, char *out)
 {
@@ -62,17 +72,22 @@ int record_route_format(const struct secret *s, int transport, const char *host,
         snprintf(issued, sizeof(issued), "%" PRIx64 "-%" PRIx32, b->issued, b->instance);
     else
         snprintf(issued, sizeof(issued), "%" PRIx64, b->issued);
-    sign(s, b, b->tag, token, issued, sig);
-    mark(s, b, token, issued, issuer);
+    char stamped[sizeof(issued) + RECORD_ROUTE_MEDIA_MAX + 1];
+    const char *st = stamp(issued, b->media, stamped, sizeof(stamped));
+    if (b->media && strlen(b->media) > RECORD_ROUTE_MEDIA_MAX)
+        return SB_ERANGE;
+    sign(s, b, b->tag, token, st, sig);
+    mark(s, b, token, st, issuer);
     bool v6 = strchr(host, ':') != NULL;
     const char *param = transport == SB_TCP   ? ";transport=tcp"
                         : transport == SB_TLS ? ";transport=tls"
                                               : "";
     int n = snprintf(out, size,
                      "<sip:%s%s%s%s%s:%u%s;lr;" RECORD_ROUTE_TIME_PARAM
-                     "=%s;" RECORD_ROUTE_MARK_PARAM "=%s;" RECORD_ROUTE_SIG_PARAM "=%s>",
+                     "=%s%s%s;" RECORD_ROUTE_MARK_PARAM "=%s;" RECORD_ROUTE_SIG_PARAM "=%s>",
                      token, token[0] ? "@" : "", v6 ? "[" : "", host, v6 ? "]" : "", port, param,
-                     issued, issuer, sig);
+                     issued, b->media ? ";" RECORD_ROUTE_MEDIA_PARAM "=" : "",
+                     b->media ? b->media : "", issuer, sig);
     return n < 0 || (size_t)n >= size ? SB_ERANGE : 0;
 }
 
@@ -94,6 +109,8 @@ int record_route_resign(const struct secret *s, osip_uri_t *uri,
     if (!issued || !issuer || strlen(issuer) != SIG_TEXT - 1 ||
         osip_uri_uparam_get_byname(uri, RECORD_ROUTE_SIG_PARAM, &p) != 0 || !p)
         return SB_EMALFORMED;
+    char stamped[RECORD_ROUTE_STAMP_MAX];
+    issued = stamp(issued, param_value(uri, RECORD_ROUTE_MEDIA_PARAM), stamped, sizeof(stamped));
     mark(s, b, uri->username, issued, want);
     if (!secret_equal(want, issuer, SIG_TEXT - 1))
         return SB_EMALFORMED; /* not ours, or not for this dialog */
@@ -128,12 +145,14 @@ bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
     const char *issued = param_value(uri, RECORD_ROUTE_TIME_PARAM);
     if (!sig || strlen(sig) != SIG_TEXT - 1 || !fresh(issued, now_s, max_age_s))
         return false;
-    char want[SIG_TEXT];
+    char want[SIG_TEXT], stamped[RECORD_ROUTE_STAMP_MAX];
+    const char *st =
+        stamp(issued, param_value(uri, RECORD_ROUTE_MEDIA_PARAM), stamped, sizeof(stamped));
     const char *tags[2] = {b->tag, to_tag};
     for (int i = 0; i < 2; i++) {
         if (!tags[i])
             continue;
-        sign(s, b, tags[i], uri->username, issued, want);
+        sign(s, b, tags[i], uri->username, st, want);
         if (!secret_equal(want, sig, SIG_TEXT - 1))
             continue;
         if (from_creator)
@@ -141,6 +160,11 @@ bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
         return true;
     }
     return false;
+}
+
+const char *record_route_media(const osip_uri_t *uri)
+{
+    return param_value(uri, RECORD_ROUTE_MEDIA_PARAM);
 }
 
 uint32_t record_route_instance(const osip_uri_t *uri)

@@ -248,3 +248,37 @@ Test(record_route, the_instance_is_signed_with_the_issue_time)
     cr_assert(record_route_signed(secret, uri, &b, NULL, NOW + 10, DAY, NULL));
     osip_uri_free(uri);
 }
+
+/* A relayed call's engine (issue 26) rides in ;sbm= under the signature:
+ * read back as written, re-signed with it, and a Route whose engine was
+ * changed (to send a call's media control elsewhere) does not verify. */
+Test(record_route, the_media_engine_is_signed)
+{
+    struct record_route_binding b = bind_to("c-media", "t1", "10.0.0.4:5070", NOW);
+    b.media = "192.0.2.9:2223";
+    char rr[512];
+    udp_route(&b, rr, sizeof(rr));
+    cr_assert(strstr(rr, ";sbm=192.0.2.9:2223;") != NULL, "%s", rr);
+    osip_uri_t *uri = uri_of(rr);
+    cr_assert_str_eq(record_route_media(uri), "192.0.2.9:2223");
+    cr_assert(record_route_signed(secret, uri, &b, NULL, NOW + 10, DAY, NULL));
+    struct record_route_binding other = b;
+    other.target = "10.0.0.5:5070";
+    cr_assert_eq(record_route_resign(secret, uri, &other), 0, "ours: re-signed, engine kept");
+    cr_assert(record_route_signed(secret, uri, &other, NULL, NOW + 10, DAY, NULL));
+    osip_uri_free(uri);
+
+    char *at = strstr(rr, "192.0.2.9:2223;");
+    memcpy(at, "192.0.2.8", 9);
+    uri = uri_of(rr);
+    cr_assert_str_eq(record_route_media(uri), "192.0.2.8:2223");
+    cr_assert_not(record_route_signed(secret, uri, &b, NULL, NOW + 10, DAY, NULL));
+    osip_uri_free(uri);
+
+    b.media = NULL;
+    udp_route(&b, rr, sizeof(rr));
+    cr_assert_null(strstr(rr, ";sbm="), "%s", rr);
+    uri = uri_of(rr);
+    cr_assert_null(record_route_media(uri));
+    osip_uri_free(uri);
+}
