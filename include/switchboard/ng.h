@@ -65,6 +65,8 @@ struct ng_reply {
     size_t sdp_len;
     const char *reason; /* error-reason, or NULL */
     size_t reason_len;
+    const struct bencode_node *nodes; /* the whole dictionary, nodes[0] */
+    size_t count;
 };
 
 /* Reads datagram @buf[0..len) with @nodes[0..max) as room. Returns 0 or
@@ -72,5 +74,10 @@ struct ng_reply {
  * "result", or bytes after it). */
 int ng_reply_parse(const char *buf, size_t len, struct bencode_node *nodes, size_t max,
                    struct ng_reply *out);
+
+/* How an asynchronous request ends (ng_client.h, or the proxy's ops),
+ * once, from the worker's loop: @rc 0 with @reply (valid only during the
+ * call), or SB_ETIMEDOUT. */
+typedef void (*ng_done_fn)(void *arg, int rc, const struct ng_reply *reply);
 
 #endif

@@ -11,11 +11,13 @@
  *             SENT --timeout, tries left--> SENT (sent again)
  *             SENT --last timeout--> done(SB_ETIMEDOUT); its engine DOWN
  *             any --ng_client_cancel--> gone, done never called
- * An engine:  UP --a request given up--> DOWN --a ping answered--> UP;
- *             while DOWN it is pinged every ping_ms. */
+ * An engine:  UP --a request given up--> DOWN --any answer--> UP;
+ *             while DOWN it is pinged every ping_ms by the client that
+ *             gave up; DOWN is shared by every worker's client (ng_health). */
 #ifndef SWITCHBOARD_NG_CLIENT_H
 #define SWITCHBOARD_NG_CLIENT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,19 +25,26 @@
 #include "switchboard/ng.h"
 
 struct pollfd;
+struct sb_histogram;
 struct sb_buf;
 struct timer_wheel;
 struct ng_client;
+struct proxy_media_ops;
 
-struct ng_client_config {
-    unsigned timeout_ms; /* before the first retry; doubles; 0: 500 */
-    unsigned tries;      /* sends in all; 0: 3 */
-    unsigned ping_ms;    /* a DOWN engine's pings; 0: 2000 */
+/* Which engines are out of new calls, shared by the clients of every
+ * worker: what one learns (a request given up, a ping answered) all
+ * act on. Zeroed: all in. */
+struct ng_health {
+    atomic_bool out[NG_MAX_ENGINES];
 };
 
-/* Called once per request, from ng_client_read() or the timer wheel:
- * @rc 0 with @reply (valid only during the call), or SB_ETIMEDOUT. */
-typedef void (*ng_done_fn)(void *arg, int rc, const struct ng_reply *reply);
+struct ng_client_config {
+    unsigned timeout_ms;      /* before the first retry; doubles; 0: 500 */
+    unsigned tries;           /* sends in all; 0: 3 */
+    unsigned ping_ms;         /* a DOWN engine's pings; 0: 2000 */
+    struct ng_health *health; /* shared by the workers' clients; NULL: its own */
+    struct sb_histogram *latency; /* each answer's wait (stats.h); NULL: none */
+};
 
 /* Opens a socket to each of @e[0..n) (copied). Returns 0 or a negative
  * code after logging. */
@@ -65,5 +74,12 @@ bool ng_client_up(const struct ng_client *c, unsigned i);
 
 /* Which engines are up, into @up[0..n) (for ng_engine_pick). */
 void ng_client_up_set(const struct ng_client *c, bool *up);
+
+/* Requests waiting for a reply (pings aside): the worker reads the
+ * sockets while there are any. */
+size_t ng_client_pending(const struct ng_client *c);
+
+/* The client as the proxy uses it (proxy.h), with the client as ctx. */
+extern const struct proxy_media_ops ng_client_proxy_ops;
 
 #endif

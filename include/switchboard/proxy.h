@@ -12,6 +12,7 @@
 #include "switchboard/async_file.h"
 #include "switchboard/config.h"
 #include "switchboard/identity.h"
+#include "switchboard/ng.h"
 #include "switchboard/reasons.h"
 #include "switchboard/registrar.h"
 #include "switchboard/stats.h"
@@ -24,6 +25,7 @@ struct dialplan_holder;
 struct call_journal;
 struct auth;
 struct secret;
+struct sb_buf;
 
 /* How the proxy reaches the network, handed in (net.h's net_proxy_ops in
  * the program, over a net that captures in the unit tests and the
@@ -40,6 +42,23 @@ struct proxy_net_ops {
     bool (*conn_alive)(void *ctx, uint64_t conn);
 };
 
+/* The worker's rtpengine client (ng_client.h) as the proxy sees it
+ * (media.h): a request is sent and the worker carries on; @done follows
+ * from the worker's loop. Engines are numbered as [media] rtpengine
+ * lists them. */
+struct proxy_media_ops {
+    int (*send)(void *ctx, unsigned engine, const struct sb_buf *body, ng_done_fn done, void *arg,
+                uint64_t *id);
+    void (*cancel)(void *ctx, uint64_t id);
+    /* the engine for a new call keyed @key (its Call-ID), by weight
+     * among those answering; -1 when none does */
+    int (*pick)(void *ctx, const char *key, size_t len);
+    /* the engine a Route's ;sbm= names ("ADDRESS:PORT"), -1 if none */
+    int (*find)(void *ctx, const char *name);
+    /* its name for ;sbm= */
+    const char *(*name)(void *ctx, unsigned engine);
+};
+
 /* What a worker's proxy needs from the rest of the process. */
 struct proxy_env {
     const struct sb_config *config;
@@ -49,11 +68,13 @@ struct proxy_env {
     const struct proxy_net_ops *net; /* the worker's way to the network... */
     void *net_ctx;                   /* ...and what its calls get */
     struct sb_counters *counters;
-    struct reasons *reasons;       /* may be NULL */
-    struct async_file *journal;    /* may be NULL */
-    struct auth *auth;             /* NULL: nobody is challenged */
-    const struct secret *secret;   /* signs our Record-Routes */
-    struct dialplan_holder *plans; /* the office's dial plan; NULL: none */
+    struct reasons *reasons;             /* may be NULL */
+    struct async_file *journal;          /* may be NULL */
+    struct auth *auth;                   /* NULL: nobody is challenged */
+    const struct secret *secret;         /* signs our Record-Routes */
+    struct dialplan_holder *plans;       /* the office's dial plan; NULL: none */
+    const struct proxy_media_ops *media; /* NULL: no [media] rtpengine */
+    void *media_ctx;
     /* this process among all that share the secret (random, the same in
      * every worker): marks the Routes of the dialogs it tracks
      * (dialog.h); 0: track none */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,14 @@
 #include "switchboard/buf.h"
 #include "switchboard/error.h"
 #include "switchboard/log.h"
+#include "switchboard/proxy.h"
+#include "switchboard/stats.h"
+#include "switchboard/types.h"
 #include "switchboard/timer_wheel.h"
 
 #define BUCKETS 1024 /* pending requests, by sequence number */
 #define REPLY_MAX 65536
-#define REPLY_NODES 512
+#define REPLY_NODES 4096 /* a delete's reply carries every stream's figures */
 
 struct request {
     struct request *next, **pprev;
@@ -27,6 +31,7 @@ struct request {
     unsigned engine;
     unsigned tries_left;
     unsigned timeout_ms;
+    uint64_t sent_ns; /* first sent */
     ng_done_fn done; /* NULL: a ping of ours */
     void *arg;
     struct timer retry;
@@ -39,7 +44,8 @@ struct engine {
     struct ng_client *c;
     unsigned index;
     int fd;
-    bool down;
+    bool down;        /* this client pings it (it gave up on a request) */
+    atomic_bool *out; /* every client's view: taken out of new calls */
     struct timer ping;
 };
 
@@ -51,13 +57,17 @@ struct ng_client {
     size_t count;
     struct engine *engines;
     struct request *pending[BUCKETS];
-    char *buf; /* one reply */
+    size_t waiting;       /* requests with a caller (pings aside) */
+    struct ng_health own; /* when the config names none */
+    char *buf;            /* one reply */
     struct bencode_node *nodes;
 };
 
 static void request_free(struct request *r)
 {
     timer_cancel(&r->retry);
+    if (r->done)
+        r->c->waiting--;
     if (r->pprev) {
         *r->pprev = r->next;
         if (r->next)
@@ -89,10 +99,11 @@ static void schedule_ping(struct ng_client *c, struct engine *e)
 static void engine_down(struct ng_client *c, unsigned i)
 {
     struct engine *e = &c->engines[i];
+    if (!atomic_exchange(e->out, true))
+        SB_WARN("rtpengine %s does not answer: new calls go to the others", e->e.name);
     if (e->down)
         return;
     e->down = true;
-    SB_WARN("rtpengine %s does not answer: new calls go to the others", e->e.name);
     schedule_ping(c, e);
 }
 
@@ -133,6 +144,7 @@ static struct request *request_new(struct ng_client *c, unsigned engine, const c
     r->engine = engine;
     r->tries_left = c->cfg.tries - 1;
     r->timeout_ms = c->cfg.timeout_ms;
+    r->sent_ns = sb_now_ns();
     memcpy(r->data, cookie, head);
     r->data[head] = ' ';
     memcpy(r->data + head + 1, body, len);
@@ -168,6 +180,7 @@ int ng_client_send(struct ng_client *c, unsigned engine, const struct sb_buf *bo
         return SB_ENOMEM;
     r->done = done;
     r->arg = arg;
+    c->waiting++;
     *id = r->seq;
     return 0;
 }
@@ -208,10 +221,13 @@ static void take_reply(struct ng_client *c, unsigned i, size_t len)
     if (e->down) {
         e->down = false;
         timer_cancel(&e->ping);
-        SB_INFO("rtpengine %s answers again", e->e.name);
     }
+    if (atomic_load_explicit(e->out, memory_order_relaxed) && atomic_exchange(e->out, false))
+        SB_INFO("rtpengine %s answers again", e->e.name);
     ng_done_fn done = r->done;
     void *arg = r->arg;
+    if (done && c->cfg.latency)
+        sb_hist_observe(c->cfg.latency, sb_now_ns() - r->sent_ns);
     request_free(r);
     if (done)
         done(arg, 0, &reply);
@@ -234,15 +250,23 @@ size_t ng_client_fds(const struct ng_client *c, struct pollfd *out, size_t max)
     return n;
 }
 
+size_t ng_client_pending(const struct ng_client *c)
+{
+    size_t n = c->waiting;
+    for (unsigned i = 0; i < c->count; i++)
+        n += c->engines[i].down; /* its pings' answers */
+    return n;
+}
+
 bool ng_client_up(const struct ng_client *c, unsigned i)
 {
-    return i < c->count && !c->engines[i].down;
+    return i < c->count && !atomic_load_explicit(c->engines[i].out, memory_order_relaxed);
 }
 
 void ng_client_up_set(const struct ng_client *c, bool *up)
 {
     for (unsigned i = 0; i < c->count; i++)
-        up[i] = !c->engines[i].down;
+        up[i] = !atomic_load_explicit(c->engines[i].out, memory_order_relaxed);
 }
 
 static int engine_open(struct engine *e)
@@ -281,6 +305,7 @@ int ng_client_create(const struct ng_engine *e, size_t n, struct timer_wheel *wh
         en->e = e[i];
         en->c = c;
         en->index = (unsigned)i;
+        en->out = &(cfg->health ? cfg->health : &c->own)->out[i];
         timer_init(&en->ping, on_ping, en);
         rc = engine_open(en);
     }
@@ -309,3 +334,58 @@ void ng_client_destroy(struct ng_client *c)
     free(c->nodes);
     free(c);
 }
+
+/* --- the proxy's view (proxy.h) ------------------------------------------ */
+
+static int ops_send(void *ctx, unsigned engine, const struct sb_buf *body, ng_done_fn done,
+                    void *arg, uint64_t *id)
+{
+    return ng_client_send(ctx, engine, body, done, arg, id);
+}
+
+static void ops_cancel(void *ctx, uint64_t id)
+{
+    ng_client_cancel(ctx, id);
+}
+
+static int ops_pick(void *ctx, const char *key, size_t len)
+{
+    struct ng_client *c = ctx;
+    bool up[NG_MAX_ENGINES];
+    struct ng_engine e[NG_MAX_ENGINES];
+    size_t n = c->count < NG_MAX_ENGINES ? c->count : NG_MAX_ENGINES;
+    for (size_t i = 0; i < n; i++) {
+        e[i] = c->engines[i].e;
+        up[i] = !atomic_load_explicit(c->engines[i].out, memory_order_relaxed);
+    }
+    return ng_engine_pick(e, n, up, key, len);
+}
+
+/* An engine's name without "udp:", as our Record-Route carries it. */
+static const char *route_name(const struct engine *e)
+{
+    return strncmp(e->e.name, "udp:", 4) == 0 ? e->e.name + 4 : e->e.name;
+}
+
+static int ops_find(void *ctx, const char *name)
+{
+    const struct ng_client *c = ctx;
+    for (unsigned i = 0; i < c->count; i++)
+        if (!strcmp(route_name(&c->engines[i]), name))
+            return (int)i;
+    return -1;
+}
+
+static const char *ops_name(void *ctx, unsigned engine)
+{
+    const struct ng_client *c = ctx;
+    return engine < c->count ? route_name(&c->engines[engine]) : NULL;
+}
+
+const struct proxy_media_ops ng_client_proxy_ops = {
+    .send = ops_send,
+    .cancel = ops_cancel,
+    .pick = ops_pick,
+    .find = ops_find,
+    .name = ops_name,
+};

@@ -1,4 +1,4 @@
-/* Unit tests for src/io/ng.c: [media] rtpengine's engine list, which
+/* Unit tests for src/sip/ng.c: [media] rtpengine's engine list, which
  * engine a call uses (by weight, never one that is down, the same for
  * every message of a call), and ng datagrams: a request as rtpengine
  * reads it, replies as rtpengine 10.5 writes them. */

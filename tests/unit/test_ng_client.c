@@ -192,3 +192,51 @@ Test(ng_client, replies_that_are_not_ours_are_dropped)
     cr_assert_eq(o.calls, 1);
     cr_assert_eq(o.result, NG_ERROR);
 }
+
+/* Every worker has a client of its own; what one learns of an engine
+ * (given up on: out; answering again: in) the others act on, so a dead
+ * engine costs the process one timeout, not one per worker. */
+Test(ng_client, workers_share_what_they_learn_of_an_engine)
+{
+    struct ng_health health = {0};
+    struct sb_addr a;
+    a.len = sizeof(a.ss);
+    getsockname(engine_fd, (struct sockaddr *)&a.ss, &a.len);
+    struct ng_engine e = {.addr = a, .weight = 1};
+    snprintf(e.name, sizeof(e.name), "shared");
+    struct ng_client_config cfg = {
+        .timeout_ms = 100, .tries = 1, .ping_ms = 1000, .health = &health};
+    struct ng_client *one, *two;
+    cr_assert_eq(ng_client_create(&e, 1, wheel, 0x1, &cfg, &one), 0);
+    cr_assert_eq(ng_client_create(&e, 1, wheel, 0x2, &cfg, &two), 0);
+    struct outcome o = {0};
+    struct sb_buf b = {0};
+    sb_buf_puts(&b, "d7:command5:offere");
+    uint64_t id;
+    cr_assert_eq(ng_client_send(one, 0, &b, done, &o, &id), 0);
+    sb_buf_free(&b);
+    cr_assert_eq(ng_client_pending(one), 1);
+    cr_assert_eq(ng_client_pending(two), 0);
+    char dgram[512];
+    engine_read(dgram, sizeof(dgram));
+    advance(150);
+    cr_assert_eq(o.rc, SB_ETIMEDOUT);
+    cr_assert_not(ng_client_up(one, 0));
+    cr_assert_not(ng_client_up(two, 0), "the other worker's client knows it too");
+    cr_assert_eq(ng_client_pending(one), 1, "one pings it...");
+    cr_assert_eq(ng_client_pending(two), 0, "...not every worker");
+    advance(1000);
+    char ping[512], cookie[32];
+    engine_read(ping, sizeof(ping));
+    cookie_of(ping, cookie, sizeof(cookie));
+    char pong[64];
+    int n = snprintf(pong, sizeof(pong), "%s d6:result4:ponge", cookie);
+    sendto(engine_fd, pong, (size_t)n, 0, (struct sockaddr *)&client_addr, client_len);
+    struct pollfd p;
+    ng_client_fds(one, &p, 1);
+    poll(&p, 1, 1000);
+    ng_client_read(one);
+    cr_assert(ng_client_up(two, 0), "answered one client's ping: back for all");
+    ng_client_destroy(one);
+    ng_client_destroy(two);
+}

@@ -162,5 +162,7 @@ int ng_reply_parse(const char *buf, size_t len, struct bencode_node *nodes, size
     out->result = result_of(nodes, result);
     string_of(nodes, bencode_get(nodes, 0, "sdp"), &out->sdp, &out->sdp_len);
     string_of(nodes, bencode_get(nodes, 0, "error-reason"), &out->reason, &out->reason_len);
+    out->nodes = nodes;
+    out->count = count;
     return 0;
 }
