@@ -17,7 +17,8 @@
  *      field and a re-encoding), then the same text as a store URL
  *   8  an rtpengine "ng" body (bencoding): what is read must re-encode to
  *      the very bytes it took, and every dictionary lookup stay in bounds;
- *      then the bytes as an ng reply and as a [media] rtpengine list
+ *      then the bytes as an ng reply (with a delete's figures, media.h),
+ *      as a [media] rtpengine list and as an SDP body's connection line
  * Nothing here may crash, leak, or read out of bounds, whatever the bytes. */
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@
 #include "switchboard/flow.h"
 #include "switchboard/ingress.h"
 #include "switchboard/log.h"
+#include "switchboard/media.h"
 #include "switchboard/ng.h"
 #include "switchboard/registrar.h"
 #include "switchboard/secret.h"
@@ -319,10 +321,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static struct ng_engine engines[NG_MAX_ENGINES];
         struct ng_reply r;
         size_t n;
-        if (ng_reply_parse((const char *)data + 1, size - 1, nodes, 64, &r) == 0 &&
-            (r.cookie_len >= size || (r.sdp && r.sdp + r.sdp_len > (const char *)data + size)))
-            abort(); /* points outside the datagram */
+        if (ng_reply_parse((const char *)data + 1, size - 1, nodes, 64, &r) == 0) {
+            if (r.cookie_len >= size || (r.sdp && r.sdp + r.sdp_len > (const char *)data + size))
+                abort();           /* points outside the datagram */
+            struct media_stats st; /* a delete's figures, from any dictionary */
+            media_stats_of(&r, data[0] & 8 ? "ft" : NULL, &st);
+        }
         ng_engines_parse(text, engines, NG_MAX_ENGINES, &n, err, sizeof(err));
+        static struct sb_addr from; /* zeroed: no family */
+        media_sdp_behind_nat((const char *)data + 1, size - 1, &from);
         break;
     }
     }
