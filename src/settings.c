@@ -21,7 +21,9 @@
 #include "switchboard/config.h"
 #include "switchboard/digest.h"
 #include "switchboard/log.h"
+#include "switchboard/media.h"
 #include "switchboard/nat.h"
+#include "switchboard/ng.h"
 #include "switchboard/store_redis_codec.h"
 #include "switchboard/types.h"
 
@@ -163,6 +165,28 @@ static int parse_auth(const struct setting *s, struct sb_config *cfg, const char
     return rc;
 }
 
+static int parse_relay(const struct setting *s, struct sb_config *cfg, const char *value,
+                       bool first)
+{
+    (void)first;
+    enum media_relay mode;
+    int rc = media_relay_parse(value, &mode);
+    if (rc == 0)
+        *(int *)field(s, cfg) = (int)mode;
+    return rc;
+}
+
+static int parse_on_failure(const struct setting *s, struct sb_config *cfg, const char *value,
+                            bool first)
+{
+    (void)first;
+    enum media_on_failure mode;
+    int rc = media_on_failure_parse(value, &mode);
+    if (rc == 0)
+        *(int *)field(s, cfg) = (int)mode;
+    return rc;
+}
+
 #define AT(f) offsetof(struct sb_config, f)
 /* clang-format off */
 #define NUM(sec, key, flag, f, lo, hi) {sec, key, flag, 0, parse_unsigned, AT(f), 0, lo, hi, 0}
@@ -207,6 +231,10 @@ static const struct setting settings[] = {
     STR("proxy", "reasons", "reasons", reasons_path),
     STR("proxy", "forbidden_targets", NULL, forbidden_targets),
     BOOL("proxy", "relay", relay),
+    STR("media", "rtpengine", "rtpengine", rtpengine),
+    ENUM("media", "relay", "media-relay", parse_relay, media_relay),
+    ENUM("media", "on_failure", NULL, parse_on_failure, media_on_failure),
+    NUM("media", "timeout_ms", NULL, media_timeout_ms, 20, 10000),
     STR("journal", "file", "journal", journal_path),
     STR("journal", "fsync", NULL, journal_fsync),
     NUM("journal", "queue_limit", NULL, journal_queue_limit, 16, 10000000),
@@ -290,6 +318,24 @@ static int file_entry(void *user, const char *section, const char *name, const c
     return 0;
 }
 
+/* [media]: the engines parse, and relaying needs one. */
+static int media_check(const struct sb_config *cfg)
+{
+    struct ng_engine engines[NG_MAX_ENGINES];
+    size_t count = 0;
+    char why[160];
+    if (cfg->rtpengine && *cfg->rtpengine &&
+        ng_engines_parse(cfg->rtpengine, engines, NG_MAX_ENGINES, &count, why, sizeof(why)) != 0) {
+        fprintf(stderr, "switchboard: [media] rtpengine: %s\n", why);
+        return SB_EINVAL;
+    }
+    if (cfg->media_relay != MEDIA_RELAY_NEVER && count == 0) {
+        fprintf(stderr, "switchboard: [media] relay needs [media] rtpengine (udp:HOST:PORT)\n");
+        return SB_EINVAL;
+    }
+    return 0;
+}
+
 static int config_check(const struct sb_config *cfg)
 {
     char host[256];
@@ -328,6 +374,8 @@ static int config_check(const struct sb_config *cfg)
         return SB_EINVAL;
     }
     cidr_list_free(&forbidden);
+    if (media_check(cfg) != 0)
+        return SB_EINVAL;
     if (cfg->min_expires > cfg->max_expires) {
         fprintf(stderr, "switchboard: min_expires (%u) is above max_expires (%u)\n",
                 cfg->min_expires, cfg->max_expires);

@@ -79,6 +79,12 @@ struct sb_config {
     char *tls_ca;                    /* PEM CAs to verify peers with; NULL: system's */
     bool tls_verify_client;          /* ask phones for a certificate signed by tls_ca */
 
+    /* media relay through rtpengine (media.h) */
+    char *rtpengine;           /* "udp:HOST:PORT[;weight=N], ...", or NULL: none */
+    int media_relay;           /* enum media_relay: never, nat, always */
+    int media_on_failure;      /* enum media_on_failure: continue, refuse */
+    unsigned media_timeout_ms; /* an ng request's first wait (doubled for the retry) */
+
     /* call journal and SIP trace */
     char *journal_path;  /* NULL: no journal */
     char *journal_fsync; /* none, batch or record */

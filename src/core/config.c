@@ -39,6 +39,7 @@ void config_defaults(struct sb_config *cfg)
     cfg->auth_max_user_failures = 20;
     cfg->auth_user_block_seconds = 600;
     cfg->journal_queue_limit = 65536;
+    cfg->media_timeout_ms = 300;
     cfg->tcp_max_connections = 16000;
     cfg->tcp_max_per_ip = 1024;
     cfg->tcp_idle_timeout = 3600;
@@ -68,6 +69,7 @@ void config_free(struct sb_config *cfg)
     free(cfg->journal_path);
     free(cfg->journal_fsync);
     free(cfg->trace_path);
+    free(cfg->rtpengine);
     free(cfg->store);
     free(cfg->node);
     cfg->node = NULL;
@@ -87,6 +89,7 @@ void config_free(struct sb_config *cfg)
     cfg->tls_certificate = cfg->tls_key = cfg->tls_ca = NULL;
     cfg->auth_realm = cfg->auth_users = cfg->auth_secret_file = cfg->auth_algorithms = NULL;
     cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
+    cfg->rtpengine = NULL;
     cfg->store = cfg->forbidden_targets = cfg->server_header = NULL;
 }
 
