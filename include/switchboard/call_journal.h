@@ -31,6 +31,7 @@ enum call_end_hint {
 };
 
 struct callroute;
+struct ng_reply;
 
 /* @file may be NULL: calls are followed (for the admin plane's view and
  * counters) but no line is written. @counters (may be NULL) gets the
@@ -53,6 +54,16 @@ void call_journal_response(struct call_journal *cj, const osip_message_t *invite
  * noted before; written in the call's line. */
 void call_journal_route(struct call_journal *cj, const osip_message_t *invite,
                         const struct callroute *route);
+
+/* The call of @invite has its media relayed by @engine (media.h): its
+ * line's "media" names it, and when a BYE ends it the line waits for
+ * call_journal_media() with the engine's figures. */
+void call_journal_relayed(struct call_journal *cj, const osip_message_t *invite,
+                          const char *engine);
+
+/* What the engine said when call @call_id's session was deleted (@reply,
+ * or NULL when it did not answer): a call that ended is written now. */
+void call_journal_media(struct call_journal *cj, const char *call_id, const struct ng_reply *reply);
 
 /* Calls being followed. */
 size_t call_journal_open_calls(const struct call_journal *cj);

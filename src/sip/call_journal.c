@@ -12,6 +12,7 @@
 #include "switchboard/callroute.h"
 #include "switchboard/error.h"
 #include "switchboard/json.h"
+#include "switchboard/media.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/strmap.h"
 
@@ -28,6 +29,14 @@ struct call {
     bool video;         /* an answer accepted a video stream */
     bool video_offered; /* the last offer had one */
     bool established;
+    /* relayed media (media.h): the engine, and once the call ended what
+     * its delete said; the line waits for that answer */
+    char *media;
+    struct media_stats stats;
+    bool stats_known;
+    bool ending; /* BYE came: waiting for the engine's figures */
+    const char *end_outcome, *end_by;
+    int64_t end_ms;
 };
 
 struct call_journal {
@@ -71,12 +80,44 @@ static void call_free(struct call *c)
     free(c->refer_to);
     free(c->referred_by);
     free(c->route);
+    free(c->media);
     free(c);
 }
 
 size_t call_journal_open_calls(const struct call_journal *cj)
 {
     return cj->calls.count;
+}
+
+/* One direction's figures: {"packets":N,"bytes":N}, null when unknown. */
+static void media_direction(struct sb_buf *b, const struct media_stats *st, int dir)
+{
+    if (st->packets[dir] < 0) {
+        sb_buf_puts(b, "null");
+        return;
+    }
+    sb_buf_printf(b, "{\"packets\":%lld,\"bytes\":%lld}", st->packets[dir],
+                  st->bytes[dir] < 0 ? 0 : st->bytes[dir]);
+}
+
+/* "media": null (not relayed), or the engine and what it relayed. */
+static void media_member(struct sb_buf *b, const struct call *c)
+{
+    if (!c->media) {
+        sb_buf_puts(b, ",\"media\":null");
+        return;
+    }
+    sb_buf_puts(b, ",\"media\":{\"engine\":");
+    json_string(b, c->media);
+    if (c->stats_known) {
+        sb_buf_puts(b, ",\"caller_to_callee\":");
+        media_direction(b, &c->stats, 0);
+        sb_buf_puts(b, ",\"callee_to_caller\":");
+        media_direction(b, &c->stats, 1);
+        if (c->stats.errors >= 0)
+            sb_buf_printf(b, ",\"errors\":%lld", c->stats.errors);
+    }
+    sb_buf_puts(b, "}");
 }
 
 /* Ends @c: formats its line, hands it to the writer, forgets the call. */
@@ -119,6 +160,7 @@ static void call_finish(struct call_journal *cj, struct call *c, const char *out
         sb_buf_puts(&b, ",");
         sb_buf_puts(&b, c->route);
     }
+    media_member(&b, c);
     if (c->refer_to) {
         sb_buf_puts(&b, ",\"transfer\":{\"refer_to\":");
         json_string(&b, c->refer_to);
@@ -209,7 +251,38 @@ static void call_bye(struct call_journal *cj, struct call *c, const osip_message
         return;
     const char *tag = sipmsg_from_tag(bye);
     bool from_caller = tag && c->caller_tag && strcmp(tag, c->caller_tag) == 0;
-    call_finish(cj, c, "answered", from_caller ? "caller" : "callee", now_ms);
+    const char *by = from_caller ? "caller" : "callee";
+    if (!c->media) {
+        call_finish(cj, c, "answered", by, now_ms);
+        return;
+    }
+    /* relayed: the line waits for the engine's figures (call_journal_media) */
+    c->ending = true;
+    c->end_outcome = "answered";
+    c->end_by = by;
+    c->end_ms = now_ms;
+    cj->changed = true;
+}
+
+void call_journal_relayed(struct call_journal *cj, const osip_message_t *invite, const char *engine)
+{
+    struct call *c = call_find(cj, invite);
+    if (!c || !engine)
+        return;
+    free(c->media);
+    c->media = strdup(engine);
+    cj->changed = true;
+}
+
+void call_journal_media(struct call_journal *cj, const char *call_id, const struct ng_reply *reply)
+{
+    struct call *c = (struct call *)strmap_find(&cj->calls, call_id, strlen(call_id));
+    if (!c || !c->media)
+        return;
+    if (reply)
+        c->stats_known = media_stats_of(reply, c->caller_tag, &c->stats);
+    if (c->ending)
+        call_finish(cj, c, c->end_outcome, c->end_by, c->end_ms);
 }
 
 static void call_refer(struct call *c, const osip_message_t *refer)
@@ -232,7 +305,9 @@ void call_journal_request(struct call_journal *cj, const osip_message_t *req, in
     struct call *c = call_find(cj, req);
     if (!c)
         return;
-    if (MSG_IS_BYE(req)) {
+    if (c->ending) {
+        return; /* a BYE's retransmission: the line waits for the engine */
+    } else if (MSG_IS_BYE(req)) {
         call_bye(cj, c, req, now_ms);
     } else if (MSG_IS_INVITE(req)) {
         c->reinvites++; /* a re-INVITE changes the media, it is no new call */
@@ -390,8 +465,8 @@ static void snapshot_call(struct sb_buf *b, const struct call *c)
     int64_t since = c->established ? c->answer_ms : c->invite_ms;
     sb_buf_printf(b, ",\"state\":\"%s\",\"since\":", state);
     json_time(b, since);
-    sb_buf_printf(b, ",\"since_ms\":%lld,\"video\":%s}", (long long)since,
-                  c->video ? "true" : "false");
+    sb_buf_printf(b, ",\"since_ms\":%lld,\"video\":%s,\"relayed\":%s}", (long long)since,
+                  c->video ? "true" : "false", c->media ? "true" : "false");
 }
 
 void call_journal_snapshot(struct call_journal *cj, struct sb_buf *b)
@@ -408,6 +483,16 @@ void call_journal_snapshot(struct call_journal *cj, struct sb_buf *b)
     cj->changed = false;
 }
 
+/* Shutdown: a call that had ended keeps its outcome (without the
+ * engine's figures); the rest were interrupted. */
+static void call_finish_at_exit(struct call_journal *cj, struct call *c, int64_t now)
+{
+    if (c->ending)
+        call_finish(cj, c, c->end_outcome, c->end_by, c->end_ms);
+    else
+        call_finish(cj, c, "interrupted", "proxy", now);
+}
+
 void call_journal_destroy(struct call_journal *cj)
 {
     if (!cj)
@@ -416,7 +501,7 @@ void call_journal_destroy(struct call_journal *cj)
     /* calls still open at shutdown are written, not lost */
     for (size_t i = 0; i <= cj->calls.mask; i++)
         while (cj->calls.buckets[i])
-            call_finish(cj, (struct call *)cj->calls.buckets[i], "interrupted", "proxy", now);
+            call_finish_at_exit(cj, (struct call *)cj->calls.buckets[i], now);
     strmap_fini(&cj->calls);
     free(cj);
 }
