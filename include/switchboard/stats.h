@@ -48,6 +48,11 @@
     X(STREAM_TIMEOUTS, "TCP/TLS connections closed: idle, or a message too slow")                  \
     X(STREAM_OVERFLOWS, "TCP/TLS connections dropped: the peer did not read")                      \
     X(STREAM_UNSENT, "requests handed back: their connection was gone")                            \
+    X(MEDIA_NG_REQUESTS, "media: ng requests sent to rtpengine")                                   \
+    X(MEDIA_NG_FAILURES, "media: ng requests unanswered or refused by the engine")                 \
+    X(MEDIA_RELAYED, "media: calls relayed through rtpengine")                                     \
+    X(MEDIA_UNRELAYED, "media: calls signalled on unrelayed, no engine answering (continue)")      \
+    X(MEDIA_REFUSED, "media: calls refused with 503, no engine answering (refuse)")                \
     SB_METHOD_MAP(X)                                                                               \
     SB_CLASS_MAP(X)                                                                                \
     SB_OUTCOME_MAP(X)
@@ -113,6 +118,7 @@ struct sb_counters {
     _Alignas(64) _Atomic uint64_t value[SB_CNT_COUNT];
     struct sb_histogram invite_processing; /* datagram in -> first datagram out */
     struct sb_histogram call_setup;        /* INVITE -> 2xx */
+    struct sb_histogram media_ng;          /* an ng request -> the engine's answer */
 };
 
 static inline void sb_count_add(struct sb_counters *c, enum sb_counter id, uint64_t n)

@@ -63,7 +63,10 @@ size_t worker_pool_open_calls(const struct worker_pool *pool);
 size_t worker_pool_calls_json(struct worker_pool *pool, struct sb_buf *b);
 /* Adds the workers' histograms into @invite and @setup. */
 void worker_pool_histograms(const struct worker_pool *pool, struct sb_histogram *invite,
-                            struct sb_histogram *setup);
+                            struct sb_histogram *setup, struct sb_histogram *media_ng);
+
+/* Is engine @i of [media] rtpengine in use for new calls (answering)? */
+bool worker_pool_engine_up(const struct worker_pool *pool, unsigned i);
 unsigned worker_pool_size(const struct worker_pool *pool);
 
 /* Adds the workers' counters into @total. */

@@ -11,6 +11,7 @@
 #include "switchboard/buf.h"
 #include "switchboard/config.h"
 #include "switchboard/dispatch.h"
+#include "switchboard/ng.h"
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/stats.h"
@@ -98,6 +99,28 @@ static void histogram(struct sb_buf *b, const char *name, const char *help,
     sb_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cumulative);
     sb_buf_printf(b, "%s_sum %.9f\n%s_count %llu\n", name, (double)h->sum_ns / 1e9, name,
                   (unsigned long long)cumulative);
+}
+
+/* The media relay's engines ([media] rtpengine): which answer, and how
+ * long they take to. */
+static void media_engines(const struct admin_deps *d, struct sb_buf *b,
+                          const struct sb_histogram *latency)
+{
+    struct ng_engine engines[NG_MAX_ENGINES];
+    size_t count = 0;
+    char why[160];
+    if (!d->config->rtpengine ||
+        ng_engines_parse(d->config->rtpengine, engines, NG_MAX_ENGINES, &count, why, sizeof(why)) !=
+            0 ||
+        count == 0)
+        return;
+    head(b, "switchboard_media_engine_up", "gauge",
+         "An rtpengine of [media] rtpengine answers (1) or is out of new calls (0).");
+    for (size_t i = 0; i < count; i++)
+        sb_buf_printf(b, "switchboard_media_engine_up{engine=\"%s\"} %d\n", engines[i].name,
+                      worker_pool_engine_up(d->workers, (unsigned)i) ? 1 : 0);
+    histogram(b, "switchboard_media_ng_seconds",
+              "From an ng request to rtpengine to its answer (requests answered).", latency);
 }
 
 static void process(struct sb_buf *b, int64_t started_ms)
@@ -189,8 +212,8 @@ void metrics_render(const struct admin_deps *d, struct sb_buf *b)
     transport_counters(d->transport, total);
     stream_counters(d->streams, total);
     worker_pool_counters(d->workers, total);
-    struct sb_histogram invite = {0}, setup = {0};
-    worker_pool_histograms(d->workers, &invite, &setup);
+    struct sb_histogram invite = {0}, setup = {0}, media_ng = {0};
+    worker_pool_histograms(d->workers, &invite, &setup, &media_ng);
     sip_state(d, b);
     labelled(b, total, "switchboard_requests_total", "SIP requests received, by method.", "method",
              SB_CNT_M_INVITE, SB_CNT_M_OTHER);
@@ -206,5 +229,6 @@ void metrics_render(const struct admin_deps *d, struct sb_buf *b)
               "From an INVITE read off the socket to the first message it caused being sent.",
               &invite);
     histogram(b, "switchboard_call_setup_seconds", "From an INVITE to its 2xx answer.", &setup);
+    media_engines(d, b, &media_ng);
     process(b, d->started_ms);
 }

@@ -17,6 +17,8 @@
 #include "switchboard/net.h"
 #include "switchboard/proxy.h"
 #include "switchboard/sip_msg.h"
+#include "switchboard/ng.h"
+#include "switchboard/ng_client.h"
 #include "switchboard/timer_wheel.h"
 #include "switchboard/wakeq.h"
 #include "switchboard/thread_role.h"
@@ -68,6 +70,7 @@ struct worker {
     struct timer_wheel *wheel;
     struct net *net;
     struct proxy *proxy;
+    struct ng_client *ng;            /* NULL: no [media] rtpengine */
     atomic_size_t live_transactions; /* written by the worker, read by main */
     atomic_size_t open_calls;        /* likewise */
     struct calls_view *calls;        /* RCU pointer; NULL before the first call */
@@ -88,6 +91,7 @@ struct worker {
 
 struct worker_pool {
     struct worker_deps deps;
+    struct ng_health engines; /* rtpengines out of new calls, for every worker */
     unsigned count;
     struct worker *workers;
 };
@@ -220,13 +224,14 @@ static void worker_sleep(struct worker *w, int timeout_ms)
 {
     struct dispatch *d = w->pool->deps.dispatch;
     struct transport *t = w->pool->deps.transport;
-    if (!transport_inline(t)) {
+    struct pollfd fds[SB_MAX_LISTEN + NG_MAX_ENGINES];
+    size_t n = transport_inline(t) ? transport_inline_fds(t, fds, SB_MAX_LISTEN) : 0;
+    if (w->ng && ng_client_pending(w->ng))
+        n += ng_client_fds(w->ng, fds + n, NG_MAX_ENGINES); /* the engines' answers */
+    if (n == 0)
         dispatch_wait(d, w->index, timeout_ms);
-        return;
-    }
-    struct pollfd fds[SB_MAX_LISTEN];
-    size_t n = transport_inline_fds(t, fds, SB_MAX_LISTEN);
-    dispatch_wait_fds(d, w->index, fds, n, timeout_ms);
+    else
+        dispatch_wait_fds(d, w->index, fds, n, timeout_ms);
 }
 
 static void *worker_main(void *arg)
@@ -242,6 +247,8 @@ static void *worker_main(void *arg)
         w->taken = w->from_queue = w->handled = 0;
         read_all(w, sb_now_ns());
         handle_held(w);
+        if (w->ng && ng_client_pending(w->ng))
+            ng_client_read(w->ng); /* resumes what waited for an engine */
         dispatch_done(d, w->index, w->from_queue);
         flush_outbox(w);
         atomic_store_explicit(&w->live_transactions, proxy_transaction_count(w->proxy),
@@ -260,6 +267,28 @@ static void *worker_main(void *arg)
     wakeq_batch_fini(&w->batch);
     rcu_unregister_thread();
     return NULL;
+}
+
+/* A worker's rtpengine client when [media] rtpengine names engines
+ * (each worker its own sockets and cookies: @instance differs). */
+static int media_client_create(const struct sb_config *cfg, struct timer_wheel *wheel,
+                               uint32_t instance, struct ng_health *health,
+                               struct sb_histogram *latency, struct ng_client **out)
+{
+    struct ng_engine engines[NG_MAX_ENGINES];
+    size_t count = 0;
+    char why[160];
+    *out = NULL;
+    if (!cfg->rtpengine || !*cfg->rtpengine)
+        return 0;
+    if (ng_engines_parse(cfg->rtpengine, engines, NG_MAX_ENGINES, &count, why, sizeof(why)) != 0) {
+        SB_ERROR("[media] rtpengine: %s", why);
+        return SB_EINVAL;
+    }
+    /* tries 2: a dead engine costs a call at most 3 timeouts (1 + 2) */
+    struct ng_client_config nc = {
+        .timeout_ms = cfg->media_timeout_ms, .tries = 2, .health = health, .latency = latency};
+    return ng_client_create(engines, count, wheel, instance, &nc, out);
 }
 
 int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
@@ -297,6 +326,9 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
             };
             rc = net_create(&nd, &w->net);
         }
+        if (rc == 0)
+            rc = media_client_create(cfg, w->wheel, instance + i, &pool->engines,
+                                     &w->counters.media_ng, &w->ng);
         if (rc == 0) {
             struct proxy_env env = {
                 .config = cfg,
@@ -312,6 +344,8 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .net = &net_proxy_ops,
                 .net_ctx = w->net,
                 .counters = &w->counters,
+                .media = w->ng ? &ng_client_proxy_ops : NULL,
+                .media_ctx = w->ng,
             };
             rc = proxy_create(&env, &w->proxy);
         }
@@ -356,6 +390,7 @@ void worker_pool_destroy(struct worker_pool *pool)
         struct worker *w = &pool->workers[i];
         free(w->calls);
         proxy_destroy(w->proxy);
+        ng_client_destroy(w->ng); /* after the proxy: it cancels what it asked */
         net_destroy(w->net);
         timer_wheel_destroy(w->wheel);
     }
@@ -407,12 +442,19 @@ size_t worker_pool_calls_json(struct worker_pool *pool, struct sb_buf *b)
 }
 
 void worker_pool_histograms(const struct worker_pool *pool, struct sb_histogram *invite,
-                            struct sb_histogram *setup)
+                            struct sb_histogram *setup, struct sb_histogram *media_ng)
 {
     for (unsigned i = 0; i < pool->count; i++) {
         sb_hist_accumulate(invite, &pool->workers[i].counters.invite_processing);
         sb_hist_accumulate(setup, &pool->workers[i].counters.call_setup);
+        sb_hist_accumulate(media_ng, &pool->workers[i].counters.media_ng);
     }
+}
+
+bool worker_pool_engine_up(const struct worker_pool *pool, unsigned i)
+{
+    return i < NG_MAX_ENGINES &&
+           !atomic_load_explicit(&pool->engines.out[i], memory_order_relaxed);
 }
 
 unsigned worker_pool_size(const struct worker_pool *pool)

@@ -252,31 +252,43 @@ static void route_request(struct proxy *p, struct server_txn *st)
     proxy_route_preprocess(p, fwd, &info);
     struct route_facts facts = route_facts_of(p, fwd, &info);
     enum route_verdict verdict = route_policy_decide(&facts);
-    switch (verdict) {
+    /* a relayed call's offer goes to the engine first: routing resumes
+     * with its answer (proxy_media.c) */
+    if (!proxy_media_park_request(p, st, fwd, &info, (int)verdict, loop_hash))
+        proxy_route_decided(p, st, fwd, &info, (int)verdict, loop_hash);
+}
+
+/* Routes @fwd as the policy decided (@verdict, enum route_verdict) and
+ * frees it. */
+void proxy_route_decided(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                         const struct route_info *info, int verdict, uint32_t loop_hash)
+{
+    const struct sb_inbound *in = txn_server_inbound(st);
+    switch ((enum route_verdict)verdict) {
     case ROUTE_LOCAL:
         route_local(p, st, fwd, loop_hash);
         break;
     case ROUTE_FORWARD:
-        if (MSG_IS_BYE(fwd) && facts.dialog == ROUTE_DIALOG_LIVE) {
+        if (MSG_IS_BYE(fwd) && route_dialog_of(p, fwd, info) == ROUTE_DIALOG_LIVE) {
             struct dialog_msg m = proxy_dialog_msg_of(fwd);
             dialog_close(p->dialogs, &m); /* the call ends: its Route no longer leads anywhere */
         }
         /* (before forwarding: an answer of ours ends @st and frees req) */
-        route_onward(p, st, fwd, &info, loop_hash);
+        route_onward(p, st, fwd, info, loop_hash);
         break;
     case ROUTE_DENY_NO_DIALOG:
-        note_route_refusal(p, verdict, &info, in);
+        note_route_refusal(p, (enum route_verdict)verdict, info, in);
         txn_server_respond_code(st, 481, NULL);
         break;
     case ROUTE_DENY_WRONG_TARGET:
-        note_route_refusal(p, verdict, &info, in);
+        note_route_refusal(p, (enum route_verdict)verdict, info, in);
         txn_server_respond_code(st, 403, "Forbidden (not this call's other side)");
         break;
     case ROUTE_DENY_PRELOADED:
     case ROUTE_DENY_RELAY:
         /* no open relay: neither through a Route we did not sign nor a
          * preloaded one (RFC 3261 §16.4 leaves that to local policy) */
-        note_route_refusal(p, verdict, &info, in);
+        note_route_refusal(p, (enum route_verdict)verdict, info, in);
         txn_server_respond_code(st, 403,
                                 verdict == ROUTE_DENY_PRELOADED ? "Preloaded Route denied"
                                                                 : "Relaying Forbidden");
@@ -287,8 +299,8 @@ static void route_request(struct proxy *p, struct server_txn *st)
 
 /* Ends a stateless forward: sends @in's message (prepared when @ready) to
  * @dest, counts the outcome either way, and frees @in. */
-static void finish_stateless(struct proxy *p, struct sb_inbound *in, bool ready,
-                             const struct sb_dest *dest)
+void proxy_finish_stateless(struct proxy *p, struct sb_inbound *in, bool ready,
+                            const struct sb_dest *dest)
 {
     char *text = NULL;
     size_t len;
@@ -325,9 +337,10 @@ static bool ack_to_binding(struct proxy *p, osip_message_t *ack, struct sb_dest 
     return ok;
 }
 
-/* Routes an ACK from @in without state and adds our Via. Returns false
- * to drop it. */
-static bool prepare_ack(struct proxy *p, const struct sb_inbound *in, struct sb_dest *dest)
+/* Routes an ACK from @in without state and adds our Via; @engine gets
+ * the call's media engine from our Route (""). Returns false to drop it. */
+static bool prepare_ack(struct proxy *p, const struct sb_inbound *in, struct sb_dest *dest,
+                        char engine[RECORD_ROUTE_MEDIA_MAX + 1])
 {
     osip_message_t *ack = in->msg;
     if (sipmsg_max_forwards(ack) <= 0)
@@ -335,6 +348,7 @@ static bool prepare_ack(struct proxy *p, const struct sb_inbound *in, struct sb_
     uint32_t loop_hash = sipmsg_loop_hash(ack);
     struct route_info info;
     proxy_route_preprocess(p, ack, &info);
+    memcpy(engine, info.media, sizeof(info.media));
     struct route_facts facts = route_facts_of(p, ack, &info);
     enum route_verdict verdict = route_policy_decide(&facts);
     bool routed = false;
@@ -361,8 +375,11 @@ static bool prepare_ack(struct proxy *p, const struct sb_inbound *in, struct sb_
 static void forward_ack(struct proxy *p, struct sb_inbound *in)
 {
     struct sb_dest dest;
-    bool ready = prepare_ack(p, in, &dest);
-    finish_stateless(p, in, ready, &dest);
+    char engine[RECORD_ROUTE_MEDIA_MAX + 1] = "";
+    bool ready = prepare_ack(p, in, &dest, engine);
+    /* a late offer's answer (media.h) goes to the engine first */
+    if (!ready || !proxy_media_hold_stateless(p, in, &dest, engine))
+        proxy_finish_stateless(p, in, ready, &dest);
 }
 
 static void handle_cancel(struct proxy *p, struct sb_inbound *in)
@@ -384,7 +401,22 @@ static void handle_cancel(struct proxy *p, struct sb_inbound *in)
     if (ctx && !ctx->answered && !txn_server_final_sent(invite)) {
         ctx->cancelled = true;
         proxy_cancel_pending(ctx);
+        proxy_media_cancelled(p, ctx);
     }
+}
+
+/* The engine our Record-Route in @resp names (""): a relayed call's. */
+static const char *our_media_route(const struct proxy *p, const osip_message_t *resp)
+{
+    osip_record_route_t *rr;
+    for (int i = 0; (rr = osip_list_get(&resp->record_routes, i)) != NULL; i++) {
+        const char *media = rr->url && identity_is_local_uri(p->env.identity, rr->url)
+                                ? record_route_media(rr->url)
+                                : NULL;
+        if (media)
+            return media;
+    }
+    return "";
 }
 
 /* A response no client transaction claims: forward it by its Via if the
@@ -409,7 +441,9 @@ static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
         ready = transport >= 0 && sipmsg_via_destination(via, &dest.peer) == 0 &&
                 proxy_resolve(p, &dest, &in->local) == 0;
     }
-    finish_stateless(p, in, ready, &dest);
+    /* a relayed call's 2xx, again: its SDP goes through the engine too */
+    if (!ready || !proxy_media_hold_stateless(p, in, &dest, our_media_route(p, resp)))
+        proxy_finish_stateless(p, in, ready, &dest);
 }
 
 /* --- entry points --------------------------------------------------------- */
@@ -421,6 +455,7 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         return SB_ENOMEM;
     p->env = *env;
     p->local_hint = CALL_END_LOCAL;
+    p->media_next.engine = -1;
     if (getrandom(&p->branch_seed, sizeof(p->branch_seed), 0) != sizeof(p->branch_seed))
         p->branch_seed = (uint64_t)(uintptr_t)p ^ sb_now_ms();
     struct txn_config tc = {
@@ -470,6 +505,7 @@ void proxy_destroy(struct proxy *p)
     /* the layer frees its transactions without callbacks; then the
      * contexts they pointed to go */
     txn_layer_destroy(p->txn);
+    proxy_media_destroy(p);
     while (p->contexts)
         proxy_context_free(p->contexts);
     call_journal_destroy(p->calls); /* open calls are written as interrupted */

@@ -55,7 +55,7 @@ static int carry_uri_params(osip_uri_t *target, const osip_uri_t *original)
 
 /* Does the caller of a dialog-creating request show NAT (nat.h)? Then our
  * Record-Route names its mapping, the address the request came from. */
-static bool caller_behind_nat(const struct proxy *p, const struct sb_inbound *in)
+bool proxy_caller_behind_nat(const struct proxy *p, const struct sb_inbound *in)
 {
     const osip_message_t *req = in->msg;
     const osip_via_t *via = sipmsg_top_via(req);
@@ -81,6 +81,7 @@ struct proxy_context *proxy_context_new(struct proxy *p, const osip_message_t *r
         return NULL;
     ctx->proxy = p;
     ctx->invite = MSG_IS_INVITE(req);
+    ctx->media = p->media_next; /* a relayed call's, else engine -1 */
     timer_init(&ctx->timer_c, proxy_on_timer_c, ctx);
     return ctx;
 }
@@ -117,7 +118,8 @@ size_t proxy_add_branches(struct proxy_context *ctx, struct server_txn *st, osip
     }
     bool record_route = proxy_wants_record_route(req);
     const struct sb_inbound *in = txn_server_inbound(st);
-    struct flow_side caller = proxy_inbound_flow(in, record_route && caller_behind_nat(p, in));
+    struct flow_side caller =
+        proxy_inbound_flow(in, record_route && proxy_caller_behind_nat(p, in));
     uint32_t instance = record_route && track_dialog(p, req) ? p->env.instance : 0;
     size_t added = 0;
     for (size_t i = 0; i < count; i++) {
@@ -135,7 +137,9 @@ size_t proxy_add_branches(struct proxy_context *ctx, struct server_txn *st, osip
             if (!proxy_sign_peer_param(p, fwd))
                 continue;
         }
-        int pushed = record_route ? proxy_push_record_routes(p, fwd, in, t, &caller, instance) : 0;
+        int pushed = record_route ? proxy_push_record_routes(p, fwd, in, t, &caller, instance,
+                                                             proxy_media_name(p, ctx->media.engine))
+                                  : 0;
         if (record_route && pushed == 0)
             continue;
         struct proxy_branch *b = calloc(1, sizeof(*b));

@@ -23,17 +23,60 @@
 #include "switchboard/dialog.h"
 #include "switchboard/flow.h"
 #include "switchboard/log.h"
+#include "switchboard/media.h"
 #include "switchboard/proxy.h"
+#include "switchboard/record_route.h"
 #include "switchboard/stats.h"
 #include "switchboard/timer_wheel.h"
 
 struct rate_limit;
 struct registrar_binding;
 struct registrar_set;
+struct media_stateless;
 
 #define ALLOW_METHODS                                                                              \
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO, "       \
     "UPDATE, PRACK"
+
+/* The flow token of the Route of ours a request came back with (flow.h). */
+struct route_flow {
+    bool present;
+    struct flow_side a, b; /* the caller's side, the callee's */
+    bool from_caller;      /* the request comes from side a (its signature says) */
+};
+
+/* What proxy_route_preprocess found among the Routes naming us. */
+struct route_info {
+    bool signed_route; /* a Record-Route we signed for this dialog */
+    bool forged;       /* one naming us without our signature */
+    uint32_t instance; /* the process that issued the signed one (record_route.h) */
+    struct route_flow flow;
+    char media[RECORD_ROUTE_MEDIA_MAX + 1]; /* its ;sbm=, the call's engine; "" */
+    bool from_caller; /* the signed one says the request comes from the caller */
+};
+
+/* A call's media relay as one response context sees it (media.h). */
+struct proxy_media {
+    int engine;       /* -1: not relayed */
+    bool request_sdp; /* the request carried SDP (else the offer is in the 2xx) */
+    bool deleted;     /* its session is being deleted */
+};
+
+/* A request held while the engine rewrites its offer (proxy_media.c): how
+ * it was to be routed, resumed by proxy_route_decided(). */
+struct media_park {
+    osip_message_t *fwd;
+    struct route_info info;
+    int verdict; /* enum route_verdict */
+    uint32_t loop_hash;
+};
+
+/* A response held while the engine rewrites its SDP; a context's are
+ * released in the order they came. */
+struct media_held {
+    struct media_held *next;
+    osip_message_t *resp;
+};
 
 struct proxy {
     struct proxy_env env;
@@ -42,12 +85,16 @@ struct proxy {
     uint64_t branch_counter;
     struct proxy_context *contexts; /* every live context, for shutdown */
     struct call_journal *calls;
-    struct sb_log_limiter overload_log, refusal_log;
+    struct sb_log_limiter overload_log, refusal_log, media_log;
     enum call_end_hint local_hint;    /* what our own answers mean to the journal */
     unsigned cancels_held;            /* CANCELs past proxy_accept, not yet handled */
     struct cidr_list forbidden;       /* [proxy] forbidden_targets */
     struct rate_limit *register_rate; /* REGISTERs per source; NULL: off */
     struct dialog_table *dialogs;     /* NULL: env.instance is 0, no dialog tracked */
+    /* the media of the context proxy_context_new() makes next (set around
+     * routing a request whose offer the engine rewrote) */
+    struct proxy_media media_next;
+    struct media_stateless *media_stateless; /* ACKs and strays held for the engine */
 };
 
 struct proxy_branch {
@@ -71,6 +118,11 @@ struct proxy_context {
     struct timer timer_c;
     struct office_call *office; /* NULL: not routed by the dial plan */
     size_t count, pending, cap;
+    struct proxy_media media;
+    struct media_park *park; /* the request, while its offer is with the engine */
+    struct media_held *held; /* responses with the engine, oldest first */
+    uint64_t media_req;      /* the ng request in flight (park or held's head) */
+    bool media_waiting;
     /* each branch its own allocation: client transactions point at them,
      * and a dial plan's later stages add branches */
     struct proxy_branch **branches;
@@ -122,21 +174,6 @@ struct proxy_target {
  * ;sb-peer is dropped and the request routed as any other. */
 #define PEER_PARAM "sb-peer"
 
-/* The flow token of the Route of ours a request came back with (flow.h). */
-struct route_flow {
-    bool present;
-    struct flow_side a, b; /* the caller's side, the callee's */
-    bool from_caller;      /* the request comes from side a (its signature says) */
-};
-
-/* What proxy_route_preprocess found among the Routes naming us. */
-struct route_info {
-    bool signed_route; /* a Record-Route we signed for this dialog */
-    bool forged;       /* one naming us without our signature */
-    uint32_t instance; /* the process that issued the signed one (record_route.h) */
-    struct route_flow flow;
-};
-
 /* proxy_headers.c: where a message goes, Via, Record-Route, Route, signatures */
 void proxy_send_to(struct proxy *p, const struct sb_dest *dest, const char *data, size_t len);
 int proxy_reply_dest(const struct sb_inbound *in, struct sb_dest *dest);
@@ -155,7 +192,7 @@ bool proxy_wants_record_route(const osip_message_t *req);
 void proxy_pop_record_route(osip_message_t *req);
 int proxy_push_record_routes(const struct proxy *p, osip_message_t *req,
                              const struct sb_inbound *in, const struct proxy_target *t,
-                             const struct flow_side *caller, uint32_t instance);
+                             const struct flow_side *caller, uint32_t instance, const char *media);
 int proxy_push_via(const struct proxy *p, osip_message_t *req, const struct sb_dest *dest,
                    uint32_t loop_hash, uint64_t unique);
 bool proxy_sign_peer_param(const struct proxy *p, osip_message_t *req);
@@ -203,6 +240,26 @@ void proxy_fork_request(struct proxy *p, struct server_txn *st, osip_message_t *
 size_t proxy_registered_targets(struct proxy *p, const osip_uri_t *ruri, bool peer_only,
                                 struct registrar_set **set, struct proxy_target **targets,
                                 bool *flows_gone);
+
+/* proxy.c */
+void proxy_route_decided(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                         const struct route_info *info, int verdict, uint32_t loop_hash);
+void proxy_finish_stateless(struct proxy *p, struct sb_inbound *in, bool ready,
+                            const struct sb_dest *dest);
+
+/* proxy_media.c: the media relay's points in a call (media.h) */
+bool proxy_media_park_request(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                              const struct route_info *info, int verdict, uint32_t loop_hash);
+bool proxy_media_hold_response(struct proxy_context *ctx, osip_message_t **resp);
+void proxy_media_final(struct proxy *p, struct proxy_context *ctx, const osip_message_t *req,
+                       const osip_message_t *resp);
+void proxy_media_cancelled(struct proxy *p, struct proxy_context *ctx);
+bool proxy_media_hold_stateless(struct proxy *p, struct sb_inbound *in, const struct sb_dest *dest,
+                                const char *engine);
+void proxy_media_context_free(struct proxy_context *ctx);
+void proxy_media_destroy(struct proxy *p);
+const char *proxy_media_name(const struct proxy *p, int engine);
+bool proxy_caller_behind_nat(const struct proxy *p, const struct sb_inbound *in);
 
 /* proxy_office.c: the office's dial-plan stages */
 void proxy_office_stage_ended(struct proxy_context *ctx);

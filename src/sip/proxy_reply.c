@@ -21,6 +21,7 @@ void proxy_context_free(struct proxy_context *ctx)
             ctx->next->pprev = ctx->pprev;
     }
     timer_cancel(&ctx->timer_c);
+    proxy_media_context_free(ctx);
     osip_message_free(ctx->best);
     proxy_office_free(ctx->office);
     for (size_t i = 0; i < ctx->count; i++)
@@ -103,7 +104,8 @@ static void forward_upstream(struct proxy_context *ctx, osip_message_t **resp)
     /* from the response alone: once a 2xx went up the transaction no
      * longer holds its request (2xx retransmissions, other branches) */
     proxy_resign_record_routes(ctx->proxy, r);
-    txn_server_respond(ctx->st, r);
+    if (!proxy_media_hold_response(ctx, &r)) /* a relayed call's SDP: the engine's first */
+        txn_server_respond(ctx->st, r);
 }
 
 /* All branches ended without a 2xx: send the best final response. */
@@ -248,6 +250,8 @@ static void on_server_respond(void *user, struct server_txn *st, void *tu, osip_
     reasons_apply(p->env.reasons, resp);
     proxy_dialog_note_response(p, st, resp);
     const osip_message_t *req = txn_server_request(st);
+    if (ctx && req)
+        proxy_media_final(p, ctx, req, resp); /* a failed call's session goes */
     if (!txn_server_is_invite(st) || !req)
         return;
     enum call_end_hint hint = CALL_END_RELAYED;
