@@ -9,11 +9,13 @@
 #      unit), office features (extensions, groups, forwarding, DND), two
 #      switchboards sharing one location service on a redis-server of the
 #      test's own, an attacker on the LAN (relay, reflection, sipvicious),
-#      on a RelWithDebInfo build;
-#   2. the same unit, protocol, store, TCP/TLS, admin, office and Redis
-#      tests (all but the 10 000 users) on an AddressSanitizer + UBSan
-#      build, and the protocol, store, TCP/TLS, admin, office and Redis
-#      tests with 4 workers on a ThreadSanitizer build;
+#      media relayed by rtpengines of the test's own (SIPp, and real phones
+#      in two homes behind NAT), on a RelWithDebInfo build;
+#   2. the same unit, protocol, store, TCP/TLS, admin, office, Redis and
+#      media relay tests (all but the 10 000 users and the phones in
+#      namespaces) on an AddressSanitizer + UBSan build, and the protocol,
+#      store, TCP/TLS, admin, office, Redis and media relay tests on a
+#      ThreadSanitizer build;
 #   3. a minute of libFuzzer over the datagram path (ASan+UBSan).
 # Test output (logs, SIPp traces) lands in build*/test-output/.
 set -uo pipefail
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark clang baresip-core \
     linphone-cli sox nftables iproute2 openssl curl prometheus chromium systemd redis-server \
-    sipvicious ||
+    sipvicious rtpengine-daemon ||
     exit 1
 
 passed=0
@@ -50,10 +52,17 @@ stage "TCP and TLS, 2 workers" tests/stream_tests.sh build/switchboard build/tes
 stage "network namespaces (NAT, addresses)" tests/netns_tests.sh build/switchboard build/test-output/netns
 stage "hostile network (relay, reflection), 2 workers" \
     tests/hostile_tests.sh build/switchboard build/test-output/hostile
+stage "media relay (rtpengine, phones behind NAT), 2 workers" \
+    tests/media_tests.sh build/switchboard build/test-output/media
 stage "admin plane, 2 workers" tests/admin_tests.sh build/switchboard build/test-output/admin 2
 stage "office features, 2 workers" tests/office_tests.sh build/switchboard build/test-output/office 2
 stage "shared store on Redis, 2 workers" tests/redis_tests.sh build/switchboard build/test-output/redis 2
 
+# the media relay's SIPp tests: every ng request, hold, answer and delete
+MEDIA_SUBSET="test_always_relays_both_ways test_reinvite_hold_resume_keeps_relay
+    test_late_offer_answered_on_ack test_failures_leave_no_session
+    test_fork_relays_the_answering_device test_engine_killed_calls_continue_then_resume
+    test_refuse_without_engine test_two_engines_by_weight"
 REDIS_SUBSET="test_calls_between_nodes test_concurrent_updates_keep_both test_node_restart_reloads
     test_redis_killed_mid_run test_tcp_phone_reached_through_its_node"
 
@@ -81,6 +90,8 @@ stage "office features (ASan+UBSan), 2 workers" \
 # the Redis backend's paths (merge, reconnect, reload), without the 10 000
 stage "shared store on Redis (ASan+UBSan), 2 workers" \
     tests/redis_tests.sh build-asan/switchboard build-asan/test-output/redis 2 $REDIS_SUBSET
+stage "media relay (ASan+UBSan), 2 workers" \
+    tests/media_tests.sh build-asan/switchboard build-asan/test-output/media $MEDIA_SUBSET
 
 # ThreadSanitizer: the protocol tests with 4 workers, listeners and workers
 # and the journal writer all running at once. Any report makes the proxy exit
@@ -100,6 +111,8 @@ stage "office features (TSan), 4 workers" \
     tests/office_tests.sh build-tsan/switchboard build-tsan/test-output/office 4
 stage "shared store on Redis (TSan), 4 workers" \
     tests/redis_tests.sh build-tsan/switchboard build-tsan/test-output/redis 4 $REDIS_SUBSET
+stage "media relay (TSan), 2 workers" \
+    tests/media_tests.sh build-tsan/switchboard build-tsan/test-output/media $MEDIA_SUBSET
 unset TSAN_OPTIONS
 
 # Fuzzing: a minute of libFuzzer over the datagram path (ingress, proxy core,

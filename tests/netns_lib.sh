@@ -14,9 +14,10 @@ ns_add() {
     ip -n "$1" link set lo up
 }
 
-# cleanup_test (called by kill_started): whatever still runs in our
+# netns_cleanup (kill_started's cleanup_test, unless the sourcing script
+# defined its own, which calls this): whatever still runs in our
 # namespaces is ended, then the namespaces go.
-cleanup_test() {
+netns_cleanup() {
     local ns pid
     for ns in "${NAMESPACES[@]}"; do
         for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
@@ -24,3 +25,4 @@ cleanup_test() {
     done
     NAMESPACES=()
 }
+declare -F cleanup_test >/dev/null || cleanup_test() { netns_cleanup; }
