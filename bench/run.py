@@ -44,6 +44,7 @@ STUNNEL_PORT = 25160
 UAS_PORT = 25070
 ADMIN_PORT = 25090
 REDIS_PORT = 26379
+NG_PORT = 25223  # the media study's rtpengine
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -198,6 +199,11 @@ class Proxy:
             cmd += ["-c", conf]
         elif self.variant == "admin-off":
             cmd += ["--admin", "none"]
+        elif self.variant == "media":
+            conf = os.path.join(self.run.tmp, "media.conf")
+            with open(conf, "w") as f:
+                f.write(f"[media]\nrtpengine = udp:{IP}:{NG_PORT}\nrelay = always\n")
+            cmd += ["-c", conf]
         elif self.variant == "redis":
             cmd += ["--store", f"redis://{IP}:{REDIS_PORT}", "--node", self.name]
         elif self.variant in ("admin", "admin-scraped"):
@@ -231,6 +237,8 @@ class Proxy:
             cmd += ["-A", "WITH_SQLITE", "-A", f'DBURL="sqlite:///{db}"']  # db_sqlite drops one slash
         elif self.variant == "auth":
             cmd += ["-A", "WITH_AUTH"]
+        elif self.variant == "media":
+            cmd += ["-A", "WITH_RTPENGINE", "-A", f'RTPENGINE_SOCK="udp:{IP}:{NG_PORT}"']
         elif self.variant in ("tcp", "tls"):
             cmd += ["-A", "WITH_TCP"]
             if self.variant == "tls":
@@ -353,7 +361,7 @@ class Bench:
             # latency from the kernel's own timestamps on lo (dumpcap): no
             # prober sharing a CPU, no interpreter's jitter
             pcap = os.path.join(self.run.tmp, f"{proxy.name}-{tag}-{rate}.pcap")
-            capture = self.run.spawn(["dumpcap", "-q", "-i", "lo", "-f", f"udp port {PORT}", "-s", "400",
+            capture = self.run.spawn(["dumpcap", "-q", "-i", "lo", "-f", f"udp port {PORT}", "-s", "2048",
                                       "-P", "-w", pcap], f"{proxy.name}-{tag}-{rate}-dumpcap",
                                      self.run.sipp_cpus)
             time.sleep(1)
@@ -941,8 +949,75 @@ def invite_100_summary(latency):
     return text
 
 
+class RtpEngine:
+    """A userspace rtpengine for the media study, on the load generator's
+    CPUs (its own CPU is measured apart from the proxy's)."""
+
+    def __init__(self, run):
+        self.run = run
+        self.proc = run.spawn(["rtpengine", "-f", "-E", "-t", "-1", "-i", IP, "-n", f"{IP}:{NG_PORT}",
+                               "-m", "30000", "-M", "60000", "--delete-delay=0",
+                               "--config-file=none", "-L", "3"], "rtpengine", run.sipp_cpus)
+        time.sleep(1)
+
+    def cpu(self):
+        return cpu_seconds(descendants(self.proc.pid))
+
+    def stop(self):
+        self.run.stop(self.proc)
+
+
+def media_study(run, bench, quick):
+    """CPU per call at each rate without and with every call's media
+    relayed by the same rtpengine (switchboard's [media] relay = always,
+    Kamailio's rtpengine module), the engine's own CPU per call, and
+    INVITE->180 latency from a capture at the first rate."""
+    rates = [200] if quick else [250, 500, 1000]
+    out = {}
+    for kind, variant in (("switchboard", None), ("switchboard", "media"),
+                          ("kamailio", None), ("kamailio", "media")):
+        engine = RtpEngine(run) if variant else None
+        try:
+            with proxy_with_callee(run, bench, kind, variant) as proxy:
+                steps = []
+                for rate in rates:
+                    e0 = engine.cpu() if engine else 0
+                    st = bench.call_step(proxy, rate, bench.step_seconds, probe=rate == rates[0])
+                    if engine and st["successful"]:
+                        st["engine_cpu_ms_per_call"] = round(1000 * (engine.cpu() - e0) / st["successful"], 4)
+                    steps.append(st)
+                    log(f"  {proxy.name}: {rate} cps -> {'clean' if st['clean'] else 'NOT clean'},"
+                        f" {st['cpu_ms_per_call']} ms CPU per call"
+                        + (f", engine {st.get('engine_cpu_ms_per_call')}" if engine else ""))
+                    time.sleep(1)
+                out[proxy.name] = {"steps": steps}
+        finally:
+            if engine:
+                engine.stop()
+    return out
+
+
+def media_table(results):
+    lines = [f"{'configuration':28} ms CPU per call at each rate [engine's]; INVITE->180 p50/p99 ms"]
+    for name, r in results.items():
+        per = ", ".join(f"{s['rate']}: {s['cpu_ms_per_call']}{'' if s['clean'] else '*'}"
+                        + (f" [{s['engine_cpu_ms_per_call']}]" if s.get("engine_cpu_ms_per_call") else "")
+                        for s in r["steps"])
+        lat = (r["steps"][0].get("latency") or {}).get("invite_180") or {}
+        lines.append(f"{name:28} {per}; {lat.get('p50_ms')}/{lat.get('p99_ms')}")
+    sb, k = results.get("switchboard-w1-media"), results.get("kamailio-w1-media")
+    if sb and k:
+        kr = {st["rate"]: st for st in k["steps"]}
+        lines.append("ratio sb/k of proxy CPU per call, relayed: " + ", ".join(
+            f"{st['rate']}: {ratio(st['cpu_ms_per_call'], kr[st['rate']]['cpu_ms_per_call'])}"
+            for st in sb["steps"] if st["rate"] in kr))
+    return lines
+
+
 def study_table(kind, results):
     lines = []
+    if kind == "media":
+        return media_table(results)
     if kind == "floor":
         lines.append(f"{'echo server':12} {'gap us':>7} {'RTT p50 us':>11} {'p99 us':>8} {'max us':>8}")
         for e in results["echo"]:
@@ -1021,6 +1096,8 @@ def run_study(run, bench, kind, quick):
             results = redis_study(run, bench, quick)
         elif kind == "floor":
             results = floor_study(run, bench, quick)
+        elif kind == "media":
+            results = media_study(run, bench, quick)
         else:
             results = auth_study(run, bench, quick)
     finally:
@@ -1158,13 +1235,15 @@ unset multiplot
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
-    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls", "admin", "office", "redis", "floor"],
+    ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls", "admin", "office", "redis", "floor",
+                                        "media"],
                     help="instead of the main comparison: registrations with and without a store"
                          " (SQLite), calls with and without digest authentication, or calls over"
                          " TCP or TLS (one connection per call) and memory per idle connection,"
                          " or CPU per call with the admin plane off, idle and scraped every second,"
                          " or with no dial plan vs a 1000-extension one, or the machine's latency"
-                         " floor (an echo server sleeping or spinning) next to switchboard's")
+                         " floor (an echo server sleeping or spinning) next to switchboard's, or"
+                         " calls with their media relayed by rtpengine (and its own CPU)")
     args = ap.parse_args()
     run = Run(args.quick)
     bench = Bench(run)

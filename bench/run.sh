@@ -2,7 +2,7 @@
 # SIPp benchmark: switchboard and Kamailio side by side on 127.0.0.1.
 #   bench/run.sh           full run (under 10 minutes)
 #   bench/run.sh --quick   smoke run (under 2 minutes)
-#   bench/run.sh --study registrations|auth|tcp|tls|admin|office|redis|floor [--quick]
+#   bench/run.sh --study registrations|auth|tcp|tls|admin|office|redis|floor|media [--quick]
 #                          registrations with and without a store (SQLite),
 #                          calls with and without digest authentication, or
 #                          calls over TCP or TLS (SIPp -t tn; TLS through
@@ -14,14 +14,17 @@
 #                          (registrations/s, CPU per call) and how fast a
 #                          change at one node reaches another; or the
 #                          machine's latency floor (bench/floor.c, an echo
-#                          server) next to switchboard's INVITE->100
+#                          server) next to switchboard's INVITE->100; or
+#                          calls with their media relayed by one rtpengine,
+#                          switchboard and Kamailio's rtpengine module, with
+#                          the engine's own CPU and INVITE->180 latency
 # Installs what is missing, builds a Release binary, then runs bench/run.py,
 # which prints the table and writes bench/results/<stamp>.json and .png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES sip-tester kamailio kamailio-sqlite-modules kamailio-tls-modules \
-    sqlite3 python3 gnuplot-nox stunnel4 openssl redis-server
+    sqlite3 python3 gnuplot-nox stunnel4 openssl redis-server rtpengine-daemon tshark
 build build-release -DCMAKE_BUILD_TYPE=Release -DSB_TESTS=OFF
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 exec python3 bench/run.py "$@"
