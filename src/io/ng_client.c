@@ -22,6 +22,7 @@
 
 #define BUCKETS 1024 /* pending requests, by sequence number */
 #define REPLY_MAX 65536
+#define READ_BATCH 4     /* replies taken by one recvmmsg */
 #define REPLY_NODES 4096 /* a delete's reply carries every stream's figures */
 
 struct request {
@@ -32,7 +33,7 @@ struct request {
     unsigned tries_left;
     unsigned timeout_ms;
     uint64_t sent_ns; /* first sent */
-    ng_done_fn done; /* NULL: a ping of ours */
+    ng_done_fn done;  /* NULL: a ping of ours */
     void *arg;
     struct timer retry;
     size_t len;
@@ -206,11 +207,11 @@ static uint64_t cookie_seq(const struct ng_client *c, const char *cookie, size_t
     return *end ? 0 : seq;
 }
 
-/* One datagram from engine @i. */
-static void take_reply(struct ng_client *c, unsigned i, size_t len)
+/* One datagram @buf[0..len) from engine @i. */
+static void take_reply(struct ng_client *c, unsigned i, const char *buf, size_t len)
 {
     struct ng_reply reply;
-    if (ng_reply_parse(c->buf, len, c->nodes, REPLY_NODES, &reply) != 0) {
+    if (ng_reply_parse(buf, len, c->nodes, REPLY_NODES, &reply) != 0) {
         SB_DEBUG("rtpengine %s: an unreadable reply", c->engines[i].e.name);
         return;
     }
@@ -233,13 +234,29 @@ static void take_reply(struct ng_client *c, unsigned i, size_t len)
         done(arg, 0, &reply);
 }
 
+/* Takes what engine @i sent, READ_BATCH replies a syscall: one call
+ * when fewer wait (no second one to hear EAGAIN). */
+static void read_engine(struct ng_client *c, unsigned i)
+{
+    struct mmsghdr msgs[READ_BATCH];
+    struct iovec iov[READ_BATCH];
+    for (int k = 0; k < READ_BATCH; k++) {
+        iov[k] = (struct iovec){.iov_base = c->buf + (size_t)k * REPLY_MAX, .iov_len = REPLY_MAX};
+        msgs[k] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[k], .msg_iovlen = 1}};
+    }
+    int n;
+    do {
+        n = recvmmsg(c->engines[i].fd, msgs, READ_BATCH, MSG_DONTWAIT, NULL);
+        for (int k = 0; k < n; k++)
+            if (!(msgs[k].msg_hdr.msg_flags & MSG_TRUNC))
+                take_reply(c, i, iov[k].iov_base, msgs[k].msg_len);
+    } while (n == READ_BATCH);
+}
+
 void ng_client_read(struct ng_client *c)
 {
-    for (unsigned i = 0; i < c->count; i++) {
-        ssize_t n;
-        while ((n = recv(c->engines[i].fd, c->buf, REPLY_MAX, MSG_DONTWAIT)) > 0)
-            take_reply(c, i, (size_t)n);
-    }
+    for (unsigned i = 0; i < c->count; i++)
+        read_engine(c, i);
 }
 
 size_t ng_client_fds(const struct ng_client *c, struct pollfd *out, size_t max)
@@ -295,7 +312,7 @@ int ng_client_create(const struct ng_engine *e, size_t n, struct timer_wheel *wh
     c->cfg.tries = cfg->tries ? cfg->tries : 3;
     c->cfg.ping_ms = cfg->ping_ms ? cfg->ping_ms : 2000;
     c->engines = calloc(n ? n : 1, sizeof(*c->engines));
-    c->buf = malloc(REPLY_MAX + 1);
+    c->buf = malloc((size_t)READ_BATCH * REPLY_MAX);
     c->nodes = malloc(REPLY_NODES * sizeof(*c->nodes));
     int rc = c->engines && c->buf && c->nodes ? 0 : SB_ENOMEM;
     for (size_t i = 0; c->engines && i < n; i++)
