@@ -252,7 +252,11 @@ test_engine_killed_calls_continue_then_resume() {
     expect_count "calls signalled unrelayed" "$(metric_event media_unrelayed)" 2 &&
         expect_count "engine up (metrics)" "$(engine_up_metric)" 0 || return 1
     start_engine a "$NG_A" 31000 || return 1
-    sleep 2.5 # its next ping (every 2 s) finds it back
+    # its next ping (2 s after the last one gave up) finds it back
+    for _ in $(seq 60); do
+        [ "$(engine_up_metric)" = 1 ] && break
+        sleep 0.1
+    done
     expect_count "engine up (metrics)" "$(engine_up_metric)" 1 || return 1
     place_call uas_answer_wait_bye.xml uac_call_caller_hangs_up.xml || return 1
     ports_in callee 31000 && expect_engine_empty "$NG_A" && stop_proxy
