@@ -33,6 +33,7 @@ struct rate_limit;
 struct registrar_binding;
 struct registrar_set;
 struct media_stateless;
+struct media_leg;
 
 #define ALLOW_METHODS                                                                              \
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO, "       \
@@ -121,6 +122,7 @@ struct proxy_context {
     struct proxy_media media;
     struct media_park *park; /* the request, while its offer is with the engine */
     struct media_held *held; /* responses with the engine, oldest first */
+    struct media_leg *early; /* callees whose early media the engine relays */
     uint64_t media_req;      /* the ng request in flight (park or held's head) */
     bool media_waiting;
     /* each branch its own allocation: client transactions point at them,

@@ -373,6 +373,68 @@ void proxy_media_final(struct proxy *p, struct proxy_context *ctx, const osip_me
     delete_call(p, ctx->media.engine, req, sipmsg_from_tag(req));
 }
 
+/* --- forks: the losers' legs ------------------------------------------ */
+
+/* A callee (its To tag) whose early media (a 18x's SDP) the engine
+ * answered: a leg of its own in the call's session. */
+struct media_leg {
+    struct media_leg *next;
+    char tag[];
+};
+
+static void remember_leg(struct proxy_context *ctx, const char *tag)
+{
+    for (struct media_leg *l = ctx->early; l; l = l->next)
+        if (!strcmp(l->tag, tag))
+            return;
+    size_t len = strlen(tag) + 1;
+    struct media_leg *l = malloc(sizeof(*l) + len);
+    if (!l)
+        return; /* its leg goes with the call */
+    memcpy(l->tag, tag, len);
+    l->next = ctx->early;
+    ctx->early = l;
+}
+
+static void forget_legs(struct proxy_context *ctx)
+{
+    while (ctx->early) {
+        struct media_leg *l = ctx->early;
+        ctx->early = l->next;
+        free(l);
+    }
+}
+
+static void on_leg_deleted(void *arg, int rc, const struct ng_reply *reply)
+{
+    if (!ng_ok(rc, reply))
+        note_failure(arg, "a lost branch's delete", rc, reply);
+}
+
+/* A 2xx from @resp's callee won, and the engine has its answer: the legs
+ * of the callees that lost are deleted (a delete naming a callee's tag
+ * drops that leg alone; before the winner's answer it would have been
+ * the call's last and taken the call with it), so their ports go back
+ * now, not when the call ends. */
+static void drop_losers(struct proxy_context *ctx, const osip_message_t *resp)
+{
+    struct proxy *p = ctx->proxy;
+    const char *winner = sipmsg_to_tag(resp);
+    char call_id[512];
+    if (ctx->media.engine < 0 || !ctx->early || sipmsg_call_id(resp, call_id, sizeof(call_id)) != 0)
+        return;
+    for (struct media_leg *l = ctx->early; l; l = l->next) {
+        if (winner && !strcmp(l->tag, winner))
+            continue;
+        struct sb_buf b = {0};
+        media_ng_delete(&b, call_id, l->tag);
+        uint64_t id;
+        ng_send(p, ctx->media.engine, &b, on_leg_deleted, p, &id);
+        sb_buf_free(&b);
+    }
+    forget_legs(ctx);
+}
+
 /* --- responses' answers ---------------------------------------------- */
 
 static void send_held(struct proxy_context *ctx);
@@ -385,6 +447,8 @@ static void release_held(struct proxy_context *ctx, const struct ng_reply *reply
     ctx->held = h->next;
     if (reply && reply->sdp)
         media_sdp_replace(h->resp, reply->sdp, reply->sdp_len);
+    if (h->resp->status_code >= 200)
+        drop_losers(ctx, h->resp);
     if (ctx->st)
         txn_server_respond(ctx->st, h->resp);
     else
@@ -428,6 +492,9 @@ bool proxy_media_hold_response(struct proxy_context *ctx, osip_message_t **resp)
     enum media_op op = media_op_of(&e);
     if (op != MEDIA_OFFER && op != MEDIA_ANSWER)
         return false;
+    const char *tag = sipmsg_to_tag(*resp);
+    if (op == MEDIA_ANSWER && (*resp)->status_code < 200 && tag && !ctx->answered)
+        remember_leg(ctx, tag);
     struct media_held *h = calloc(1, sizeof(*h));
     if (!h)
         return false;
@@ -503,6 +570,7 @@ void proxy_media_context_free(struct proxy_context *ctx)
     ctx->media_waiting = false;
     park_free(ctx->park);
     ctx->park = NULL;
+    forget_legs(ctx);
     while (ctx->held) {
         struct media_held *h = ctx->held;
         ctx->held = h->next;
