@@ -61,7 +61,8 @@ stage "shared store on Redis, 2 workers" tests/redis_tests.sh build/switchboard 
 # the media relay's SIPp tests: every ng request, hold, answer and delete
 MEDIA_SUBSET="test_always_relays_both_ways test_reinvite_hold_resume_keeps_relay
     test_late_offer_answered_on_ack test_failures_leave_no_session
-    test_fork_relays_the_answering_device test_engine_killed_calls_continue_then_resume
+    test_fork_relays_the_answering_device test_fork_drops_the_losers_early_media
+    test_engine_killed_calls_continue_then_resume
     test_refuse_without_engine test_two_engines_by_weight"
 REDIS_SUBSET="test_calls_between_nodes test_concurrent_updates_keep_both test_node_restart_reloads
     test_redis_killed_mid_run test_tcp_phone_reached_through_its_node"

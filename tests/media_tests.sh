@@ -183,21 +183,57 @@ test_failures_leave_no_session() {
     expect_count offers "$(offers a)" 3 && stop_proxy
 }
 
-# Two devices ring; the one that answers gets the relayed SDP, the one
-# that lost is cancelled, and the engine is empty after the call.
-test_fork_relays_the_answering_device() {
+# two_devices LOSER-SCENARIO: an engine, the proxy relaying always, and
+# bob on two devices: the winner (15070) answers, the loser (15072) runs
+# LOSER-SCENARIO; their PIDs in the caller's winner and loser.
+two_devices() {
     start_engine a "$NG_A" 31000 && start_proxy -c "$(media_conf always)" || return 1
     register_user reg1 15070 bob && register_user reg2 15072 bob || return 1
     sipp_start winner uas_answer_wait_bye.xml 15070 bob
-    local winner=$SIPP_PID
-    sipp_start loser uas_ring_until_cancel.xml 15072 bob
-    local loser=$SIPP_PID
+    winner=$SIPP_PID
+    sipp_start loser "$1" 15072 bob
+    loser=$SIPP_PID
     sleep 0.2
+}
+
+# Two devices ring; the one that answers gets the relayed SDP, the one
+# that lost is cancelled, and the engine is empty after the call.
+test_fork_relays_the_answering_device() {
+    local winner loser
+    two_devices uas_ring_until_cancel.xml || return 1
     sipp_run caller uac_call_caller_hangs_up.xml 15080 bob && sipp_wait winner "$winner" &&
         sipp_wait loser "$loser" || return 1
     ports_in winner 31000 && ports_in caller 31000 &&
         expect_count "loser CANCELs" "$(count_received loser CANCEL)" 1 &&
         expect_engine_empty "$NG_A" && stop_proxy
+}
+
+# A device that lost sent early media (183 with SDP, its own leg in the
+# engine): once the other answers, its leg goes at once; the engine holds
+# the caller's and the winner's only while the call is up.
+test_fork_drops_the_losers_early_media() {
+    local winner loser
+    two_devices uas_early_media_until_cancel.xml || return 1
+    sipp_start caller uac_call_hold.xml 15080 bob -d 3000
+    local caller=$SIPP_PID legs=
+    for _ in $(seq 30); do # the call is up once the loser was cancelled
+        sleep 0.1
+        grep -q CANCEL "$DIR/loser.msg" 2>/dev/null || continue
+        sleep 0.5
+        python3 "$HERE/ng_tool.py" "$IP:$NG_A" query "$(sed -n 's/^Call-ID: *//p' \
+            "$DIR/loser.msg" | head -1 | tr -d '\r')" >"$DIR/query.json"
+        # the legs that still hold media ports
+        legs=$(python3 -c 'import json, sys
+tags = json.load(open(sys.argv[1]))["tags"]
+print(" ".join(sorted(t for t, v in tags.items()
+                      if any(s.get("local port") for m in v.get("medias", []) for s in m.get("streams", [])))))' \
+            "$DIR/query.json")
+        break
+    done
+    log "legs in the engine while the call is up: $legs"
+    sipp_wait caller "$caller" && sipp_wait winner "$winner" && sipp_wait loser "$loser" || return 1
+    case $legs in *early*) log "the loser's leg is still there"; return 1 ;; esac
+    expect_count "legs" "$(echo "$legs" | wc -w)" 2 && expect_engine_empty "$NG_A" && stop_proxy
 }
 
 # relay = nat: two phones on the same network, neither behind NAT: not
