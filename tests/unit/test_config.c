@@ -7,6 +7,7 @@
 #include "switchboard/config.h"
 #include "switchboard/settings.h"
 #include "switchboard/error.h"
+#include "switchboard/media.h"
 #include "switchboard/types.h"
 
 Test(config, listen_specs_parse)
@@ -151,4 +152,37 @@ Test(config, a_thread_count_of_zero_is_the_files_alone)
     char *argv[] = {"switchboard", "--listeners", "0", NULL};
     cr_assert_lt(settings_from_args(&cfg, 3, argv), 0);
     config_free(&cfg);
+}
+
+/* [media]: the engines and the mode from the file, the mode from its flag;
+ * relaying without an engine, or an engine named by a host name, is
+ * refused at start. */
+Test(config, media_relay_settings)
+{
+    char *path = write_temp("[media]\nrtpengine = udp:127.0.0.1:2223;weight=2, udp:10.0.0.9:2223\n"
+                            "relay = nat\non_failure = refuse\ntimeout_ms = 150\n");
+    struct sb_config cfg;
+    config_defaults(&cfg);
+    cr_assert_eq(cfg.media_relay, MEDIA_RELAY_NEVER, "signalling only unless told");
+    char *argv[] = {"switchboard", "-c", path, "--media-relay", "always", NULL};
+    cr_assert_eq(settings_from_args(&cfg, 5, argv), 0);
+    cr_assert_str_eq(cfg.rtpengine, "udp:127.0.0.1:2223;weight=2, udp:10.0.0.9:2223");
+    cr_assert_eq(cfg.media_relay, MEDIA_RELAY_ALWAYS);
+    cr_assert_eq(cfg.media_on_failure, MEDIA_FAIL_REFUSE);
+    cr_assert_eq(cfg.media_timeout_ms, 150);
+    config_free(&cfg);
+    unlink(path);
+    free(path);
+
+    const char *bad[] = {"[media]\nrelay = nat\n", "[media]\nrtpengine = udp:rtp.example:2223\n",
+                         "[media]\nrelay = sometimes\n", "[media]\non_failure = retry\n"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        path = write_temp(bad[i]);
+        config_defaults(&cfg);
+        char *argv2[] = {"switchboard", "-c", path, NULL};
+        cr_assert_lt(settings_from_args(&cfg, 3, argv2), 0, "%s", bad[i]);
+        config_free(&cfg);
+        unlink(path);
+        free(path);
+    }
 }
