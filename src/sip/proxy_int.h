@@ -266,6 +266,10 @@ bool proxy_caller_behind_nat(const struct proxy *p, const struct sb_inbound *in)
 /* proxy_office.c: the office's dial-plan stages */
 void proxy_office_stage_ended(struct proxy_context *ctx);
 void proxy_office_free(struct office_call *oc);
+/* The AoRs of the users the dial plan rings first for @ruri's user, into
+ * @aors[0..max); how many (0: no plan, or it rings nobody first). */
+size_t proxy_office_first_aors(struct proxy *p, const osip_uri_t *ruri, char (*aors)[320],
+                               size_t max);
 bool proxy_route_office(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
                         uint32_t loop_hash);
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "switchboard/buf.h"
+#include "switchboard/dialplan.h"
 #include "switchboard/error.h"
 #include "switchboard/register.h"
 #include "switchboard/registrar.h"
@@ -151,21 +152,34 @@ static void delete_call(struct proxy *p, int engine, const osip_message_t *m,
 
 /* --- a new call: relayed or not -------------------------------------- */
 
-/* Does a binding of the Request-URI's user show NAT (the registrar
- * reaches it at its source)? */
-static bool callee_behind_nat(struct proxy *p, const osip_uri_t *ruri)
+/* Does a binding of @aor show NAT (the registrar reaches it at its
+ * source)? */
+static bool aor_behind_nat(struct proxy *p, const char *aor)
 {
-    char aor[256];
     struct registrar_set *set;
-    if (!ruri || !ruri->username ||
-        register_aor_key(ruri, p->env.config->use_domain, aor, sizeof(aor)) != 0 ||
-        registrar_lookup(p->env.registrar, aor, timer_wheel_now(p->env.wheel), &set) != 0)
+    if (registrar_lookup(p->env.registrar, aor, timer_wheel_now(p->env.wheel), &set) != 0)
         return false;
     bool nat = false;
     for (size_t i = 0; i < set->count && !nat; i++)
         nat = set->bindings[i].use_source;
     registrar_set_free(set);
     return nat;
+}
+
+/* Is a callee of a call to @ruri behind NAT: the user it names, or one
+ * the office's dial plan rings first for it (a ring group's members, an
+ * extension's user)? */
+static bool callee_behind_nat(struct proxy *p, const osip_uri_t *ruri)
+{
+    char aors[DIALPLAN_MAX_MEMBERS][320];
+    size_t n = proxy_office_first_aors(p, ruri, aors, DIALPLAN_MAX_MEMBERS);
+    for (size_t i = 0; i < n; i++)
+        if (aor_behind_nat(p, aors[i]))
+            return true;
+    char aor[256];
+    return ruri && ruri->username &&
+           register_aor_key(ruri, p->env.config->use_domain, aor, sizeof(aor)) == 0 &&
+           aor_behind_nat(p, aor);
 }
 
 /* [media] relay: always; or nat, and the caller shows NAT (its Via or

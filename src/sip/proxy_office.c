@@ -53,6 +53,27 @@ static struct callroute_env office_env(struct office_call *oc)
     return (struct callroute_env){.registered = office_registered, .dnd = office_dnd, .ctx = oc};
 }
 
+size_t proxy_office_first_aors(struct proxy *p, const osip_uri_t *ruri, char (*aors)[320],
+                               size_t max)
+{
+    struct dialplan *dp = dialplan_holder_get(p->env.plans);
+    if (!dp)
+        return 0;
+    struct office_call oc = {.proxy = p};
+    snprintf(oc.domain, sizeof(oc.domain), "%s", ruri->host ? ruri->host : "localhost");
+    struct callroute_env env = office_env(&oc);
+    struct callroute route;
+    struct callroute_stage stage;
+    size_t n = 0;
+    if (ruri->username) {
+        callroute_start(&route, dp, ruri->username, &env, &stage);
+        for (size_t i = 0; stage.kind == CALLROUTE_RING && i < stage.count && n < max; i++)
+            office_aor(&oc, stage.users[i], aors[n++], sizeof(aors[0]));
+    }
+    dialplan_unref(dp);
+    return n;
+}
+
 /* RFC 5806 reasons and RFC 4458 causes, by why a call left a user. */
 static const char *diversion_reason(enum callroute_why why)
 {
