@@ -236,6 +236,49 @@ print(" ".join(sorted(t for t, v in tags.items()
     expect_count "legs" "$(echo "$legs" | wc -w)" 2 && expect_engine_empty "$NG_A" && stop_proxy
 }
 
+# A ring group (the office's dial plan): both members ring, carol with
+# early media; bob answers and is relayed, carol's leg goes.
+test_ring_group_relays_the_member_who_answered() {
+    start_engine a "$NG_A" 31000 || return 1
+    local conf
+    conf=$(media_conf always)
+    printf '[extensions]\n200 = sales\n[groups]\nsales = all: bob, carol\n' >>"$conf"
+    start_proxy -c "$conf" || return 1
+    register_user reg1 15070 bob && register_user reg2 15072 carol || return 1
+    sipp_start bob uas_answer_wait_bye.xml 15070 bob
+    local bob=$SIPP_PID
+    sipp_start carol uas_early_media_until_cancel.xml 15072 carol
+    local carol=$SIPP_PID
+    sleep 0.2
+    sipp_run caller uac_call_caller_hangs_up.xml 15080 200 && sipp_wait bob "$bob" &&
+        sipp_wait carol "$carol" || return 1
+    ports_in bob 31000 && ports_in caller 31000 &&
+        expect_count "CANCELs to carol" "$(count_received carol CANCEL)" 1 &&
+        expect_engine_empty "$NG_A" && stop_proxy
+}
+
+# switchboard restarts during a relayed call: the BYE reaches the other
+# phone through the new process, and the engine our Route names (not a
+# table the old process held) deletes the call.
+test_restart_keeps_the_calls_engine() {
+    start_engine a "$NG_A" 31000 || return 1
+    local conf
+    conf=$(media_conf always)
+    start_proxy -c "$conf" --store "$DIR/store.db" || return 1
+    register_user reg 15070 bob || return 1
+    sipp_start callee uas_answer_wait_bye.xml 15070 bob
+    local callee=$SIPP_PID
+    sleep 0.2
+    sipp_start caller uac_call_hold.xml 15080 bob -d 3000
+    local caller=$SIPP_PID
+    sleep 1.5
+    expect_count "calls the engine holds mid-call" "$(engine_calls "$NG_A")" 1 || return 1
+    stop_proxy && start_proxy -c "$conf" --store "$DIR/store.db" || return 1
+    sipp_wait caller "$caller" && sipp_wait callee "$callee" &&
+        expect_count "BYEs at the callee" "$(count_received callee BYE)" 1 &&
+        expect_engine_empty "$NG_A" && stop_proxy
+}
+
 # relay = nat: two phones on the same network, neither behind NAT: not
 # relayed.
 test_nat_mode_leaves_lan_calls() {
@@ -396,14 +439,14 @@ table ip nat {
 NFT
 }
 
-# pbx_up RELAY: in the office (namespace pbx, 10.0.0.2), an rtpengine
-# and switchboard with [media] relay = RELAY, its journal and SIP trace in
-# the test's folder.
+# pbx_up RELAY [CONF]: in the office (namespace pbx, 10.0.0.2), an
+# rtpengine and switchboard with [media] relay = RELAY (and CONF's lines),
+# its journal and SIP trace in the test's folder.
 pbx_up() {
     IP=10.0.0.2 ENGINE_IP=10.0.0.2
     AT_PROXY="ip netns exec $PBX"
     start_engine e "$NG_A" 31000 "$PBX" || return 1
-    printf '[media]\nrtpengine = udp:%s:%s\nrelay = %s\n' "$ENGINE_IP" "$NG_A" "$1" \
+    printf '[media]\nrtpengine = udp:%s:%s\nrelay = %s\n%b' "$ENGINE_IP" "$NG_A" "$1" "${2:-}" \
         >"$DIR/media.conf"
     ip netns exec "$PBX" "$BIN" -c "$DIR/media.conf" -l "udp:$IP:$PROXY_PORT" --workers 2 \
         --listeners 1 --admin none --journal "$DIR/journal.jsonl" --trace "$DIR/sip.pcap" \
@@ -450,6 +493,47 @@ test_homes_without_relay_hear_nothing() {
 test_homes_with_relay_hear_each_other() {
     local IP ENGINE_IP AT_PROXY PBX DESK LAN
     homes_call nat || return 1
+    heard bob 1000 && heard alice 440 && journal_says outcome=answered "media=$ENGINE_IP:$NG_A" &&
+        expect_count "calls the engine holds" "$(engine_calls_in_pbx)" 0
+}
+
+# Hold and resume with real phones through both NATs: alice (linphonec)
+# pauses the call (re-INVITE, a=sendonly) and resumes it; after the
+# resume each hears the other again, through the same relay.
+test_homes_hold_and_resume_keep_audio() {
+    local IP ENGINE_IP AT_PROXY PBX DESK LAN
+    homes && pbx_up nat || return 1
+    baresip_setup bob bob 192.168.1.2 auto 440
+    RUN_IN="ip netns exec ${NS}home1" baresip_start bob 30
+    local bob=$LAST_PID
+    registered bob 192.168.1.2 || return 1
+    linphone_setup alice alice 192.168.2.2 1000
+    RUN_IN="ip netns exec ${NS}home2" linphone_start alice \
+        "$(calls_bob 'sleep 4' 'pause 1' 'sleep 2' 'resume 1' 'sleep 7' terminate 'sleep 1')"
+    wait "$LAST_PID"
+    stop_clients "$bob"
+    stop_proxy || return 1
+    # the last 4 s are after the resume
+    heard_all bob 1000 && heard_all alice 440 && journal_says outcome=answered reinvites=2 &&
+        expect_count "calls the engine holds" "$(engine_calls_in_pbx)" 0
+}
+
+# relay = nat: a desk phone on the LAN calls a ring group (the office's
+# dial plan) whose member is at home behind NAT: the call is relayed, as
+# a direct call to that member would be.
+test_lan_call_to_a_group_with_a_home_member() {
+    local IP ENGINE_IP AT_PROXY PBX DESK LAN
+    homes && pbx_up nat '[extensions]\n200 = sales\n[groups]\nsales = all: bob\n' || return 1
+    baresip_setup bob bob 192.168.1.2 auto 440
+    RUN_IN="ip netns exec ${NS}home1" baresip_start bob 25
+    local bob=$LAST_PID
+    registered bob 192.168.1.2 || return 1
+    linphone_setup alice alice 10.0.0.3 1000
+    RUN_IN="ip netns exec $DESK" linphone_start alice \
+        "$(printf 'sleep 1\ncall sip:200@%s:%s\nsleep 7\nterminate\nsleep 1' "$IP" "$PROXY_PORT")"
+    wait "$LAST_PID"
+    stop_clients "$bob"
+    stop_proxy || return 1
     heard bob 1000 && heard alice 440 && journal_says outcome=answered "media=$ENGINE_IP:$NG_A" &&
         expect_count "calls the engine holds" "$(engine_calls_in_pbx)" 0
 }
