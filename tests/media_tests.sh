@@ -250,7 +250,8 @@ test_ring_group_relays_the_member_who_answered() {
     sipp_start carol uas_early_media_until_cancel.xml 15072 carol
     local carol=$SIPP_PID
     sleep 0.2
-    sipp_run caller uac_call_caller_hangs_up.xml 15080 200 && sipp_wait bob "$bob" &&
+    # (a caller that takes carol's 183s, as a phone does)
+    sipp_run caller uac_call_hold.xml 15080 200 -d 500 && sipp_wait bob "$bob" &&
         sipp_wait carol "$carol" || return 1
     ports_in bob 31000 && ports_in caller 31000 &&
         expect_count "CANCELs to carol" "$(count_received carol CANCEL)" 1 &&
