@@ -65,6 +65,19 @@ void call_journal_relayed(struct call_journal *cj, const osip_message_t *invite,
  * or NULL when it did not answer): a call that ended is written now. */
 void call_journal_media(struct call_journal *cj, const char *call_id, const struct ng_reply *reply);
 
+/* A relayed call that ended waits at most this long for its engine's
+ * figures: a BYE the proxy answered itself (483, 482...) never asks the
+ * engine, and the call's line must not wait for shutdown. */
+#define CALL_JOURNAL_MEDIA_WAIT_MS 10000
+
+/* Calls that ended and wait for their engine's figures (cheap). */
+size_t call_journal_ending(const struct call_journal *cj);
+
+/* Writes, without figures, the lines of calls that waited longer than
+ * CALL_JOURNAL_MEDIA_WAIT_MS by wall-clock @now_ms; looks at most once a
+ * second. */
+void call_journal_expire(struct call_journal *cj, int64_t now_ms);
+
 /* Calls being followed. */
 size_t call_journal_open_calls(const struct call_journal *cj);
 

@@ -108,6 +108,8 @@ static void calls_view_free(struct rcu_head *head)
 static void publish_calls(struct worker *w, uint64_t now_ms)
 {
     struct call_journal *cj = proxy_calls(w->proxy);
+    if (call_journal_ending(cj))
+        call_journal_expire(cj, call_journal_now());
     size_t open = call_journal_open_calls(cj);
     atomic_store_explicit(&w->open_calls, open, memory_order_relaxed);
     if (!call_journal_changed(cj) || now_ms - w->calls_published_ms < CALLS_VIEW_MS)
@@ -453,8 +455,7 @@ void worker_pool_histograms(const struct worker_pool *pool, struct sb_histogram 
 
 bool worker_pool_engine_up(const struct worker_pool *pool, unsigned i)
 {
-    return i < NG_MAX_ENGINES &&
-           !atomic_load_explicit(&pool->engines.out[i], memory_order_relaxed);
+    return i < NG_MAX_ENGINES && !atomic_load_explicit(&pool->engines.out[i], memory_order_relaxed);
 }
 
 unsigned worker_pool_size(const struct worker_pool *pool)

@@ -43,7 +43,9 @@ struct call_journal {
     struct async_file *file;      /* NULL: follow calls, write nothing */
     struct sb_counters *counters; /* NULL: count nothing */
     struct strmap calls;
-    bool changed; /* since the last snapshot */
+    size_t ending;          /* calls waiting for their engine's figures */
+    int64_t next_expire_ms; /* when call_journal_expire() looks again */
+    bool changed;           /* since the last snapshot */
 };
 
 int64_t call_journal_now(void)
@@ -174,6 +176,8 @@ static void call_finish(struct call_journal *cj, struct call *c, const char *out
     sb_buf_free(&b);
     strmap_remove(&cj->calls, &c->link);
     cj->changed = true;
+    if (c->ending)
+        cj->ending--;
     call_free(c);
 }
 
@@ -258,6 +262,7 @@ static void call_bye(struct call_journal *cj, struct call *c, const osip_message
     }
     /* relayed: the line waits for the engine's figures (call_journal_media) */
     c->ending = true;
+    cj->ending++;
     c->end_outcome = "answered";
     c->end_by = by;
     c->end_ms = now_ms;
@@ -481,6 +486,27 @@ void call_journal_snapshot(struct call_journal *cj, struct sb_buf *b)
         }
     }
     cj->changed = false;
+}
+
+size_t call_journal_ending(const struct call_journal *cj)
+{
+    return cj->ending;
+}
+
+void call_journal_expire(struct call_journal *cj, int64_t now_ms)
+{
+    if (!cj->ending || now_ms < cj->next_expire_ms)
+        return;
+    cj->next_expire_ms = now_ms + 1000; /* one look a second: it walks every call */
+    for (size_t i = 0; i <= cj->calls.mask; i++) {
+        struct strmap_link *l = cj->calls.buckets[i];
+        while (l) {
+            struct call *c = (struct call *)l;
+            l = l->next; /* call_finish() unlinks c */
+            if (c->ending && now_ms - c->end_ms >= CALL_JOURNAL_MEDIA_WAIT_MS)
+                call_finish(cj, c, c->end_outcome, c->end_by, c->end_ms);
+        }
+    }
 }
 
 /* Shutdown: a call that had ended keeps its outcome (without the

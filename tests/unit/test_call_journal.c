@@ -266,3 +266,31 @@ Test(call_journal, accepted_video_makes_a_video_call)
     char *text = journal_of_reinvite(5000, 6000);
     cr_assert_not_null(strstr(text, "\"video\":true"), "%s", text);
 }
+
+/* A relayed call's line waits, after its BYE, for the engine's figures
+ * (call_journal_media); when they never come (the BYE never reached the
+ * engine) it is written without them after CALL_JOURNAL_MEDIA_WAIT_MS,
+ * not at shutdown. */
+Test(call_journal, a_relayed_calls_line_waits_for_the_engine_a_while)
+{
+    osip_message_t *inv = parse(INVITE_TEXT), *ok = parse(RESP("200", "OK", ";tag=bob9"));
+    osip_message_t *bye = parse(BYE_FROM_CALLEE);
+    int64_t t0 = 1764075600000;
+    call_journal_request(cj, inv, t0);
+    call_journal_relayed(cj, inv, "127.0.0.1:2223");
+    call_journal_response(cj, inv, ok, CALL_END_RELAYED, t0 + 1000);
+    call_journal_request(cj, bye, t0 + 5000);
+    cr_assert_eq(call_journal_ending(cj), 1, "waiting for the engine");
+    call_journal_expire(cj, t0 + 5000 + CALL_JOURNAL_MEDIA_WAIT_MS - 1);
+    cr_assert_eq(call_journal_open_calls(cj), 1, "not yet");
+    call_journal_expire(cj, t0 + 5000 + CALL_JOURNAL_MEDIA_WAIT_MS + 1000);
+    cr_assert_eq(call_journal_open_calls(cj), 0);
+    cr_assert_eq(call_journal_ending(cj), 0);
+    char *text = finish();
+    cr_assert_not_null(strstr(text, "\"hung_up_by\":\"callee\""), "%s", text);
+    cr_assert_not_null(strstr(text, "\"media\":{\"engine\":\"127.0.0.1:2223\"}"), "%s", text);
+    cr_assert_not_null(strstr(text, "\"duration_s\":4.000"), "the BYE's time, not the expiry's");
+    osip_message_free(inv);
+    osip_message_free(ok);
+    osip_message_free(bye);
+}
