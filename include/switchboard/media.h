@@ -90,8 +90,9 @@ void media_ng_delete(struct sb_buf *b, const char *call_id, const char *from_tag
 /* Bencodes "query" of call @call_id (for tests and the journal). */
 void media_ng_simple(struct sb_buf *b, const char *command, const char *call_id);
 
-/* Replaces @msg's SDP body with @sdp[0..len) (the engine's). Returns 0 or
- * SB_ENOMEM / SB_EINVAL (no SDP body to replace). */
+/* Replaces @msg's SDP body with @sdp[0..len) (the engine's); serialising
+ * writes its Content-Length. Returns 0 or SB_ENOMEM / SB_EINVAL (no SDP
+ * body to replace). */
 int media_sdp_replace(osip_message_t *msg, const char *sdp, size_t len);
 
 /* What a delete's reply says of the media of one call: per direction

@@ -199,12 +199,8 @@ int media_sdp_replace(osip_message_t *msg, const char *sdp, size_t len)
     copy[len] = '\0';
     osip_free(body->body);
     body->body = copy;
-    body->length = len;
-    char n[24];
-    snprintf(n, sizeof(n), "%zu", len);
-    osip_content_length_free(msg->content_length);
-    msg->content_length = NULL;
-    return osip_message_set_content_length(msg, n) == 0 ? 0 : SB_ENOMEM;
+    body->length = len; /* Content-Length: sipmsg_serialize() writes the body's */
+    return 0;
 }
 
 /* --- a delete's statistics --------------------------------------------- */
