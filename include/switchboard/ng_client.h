@@ -39,10 +39,10 @@ struct ng_health {
 };
 
 struct ng_client_config {
-    unsigned timeout_ms;      /* before the first retry; doubles; 0: 500 */
-    unsigned tries;           /* sends in all; 0: 3 */
-    unsigned ping_ms;         /* a DOWN engine's pings; 0: 2000 */
-    struct ng_health *health; /* shared by the workers' clients; NULL: its own */
+    unsigned timeout_ms;          /* before the first retry; doubles; 0: 500 */
+    unsigned tries;               /* sends in all; 0: 3 */
+    unsigned ping_ms;             /* a DOWN engine's pings; 0: 2000 */
+    struct ng_health *health;     /* shared by the workers' clients; NULL: its own */
     struct sb_histogram *latency; /* each answer's wait (stats.h); NULL: none */
 };
 
@@ -58,7 +58,8 @@ size_t ng_client_fds(const struct ng_client *c, struct pollfd *out, size_t max);
 
 /* Sends @body (one bencoded dictionary, without a cookie) to engine
  * @engine; @done(@arg) follows. Returns 0 and the request's id in *@id
- * (for ng_client_cancel), or a negative code (then @done is not called). */
+ * (for ng_client_cancel), or a negative code (then @done is not called):
+ * SB_ELIMIT when it cannot go in one datagram (the engine is not blamed). */
 int ng_client_send(struct ng_client *c, unsigned engine, const struct sb_buf *body, ng_done_fn done,
                    void *arg, uint64_t *id);
 

@@ -22,8 +22,9 @@
 
 #define BUCKETS 1024 /* pending requests, by sequence number */
 #define REPLY_MAX 65536
-#define READ_BATCH 4     /* replies taken by one recvmmsg */
-#define REPLY_NODES 4096 /* a delete's reply carries every stream's figures */
+#define READ_BATCH 4       /* replies taken by one recvmmsg */
+#define DATAGRAM_MAX 65507 /* a UDP datagram's payload over IPv4 */
+#define REPLY_NODES 4096   /* a delete's reply carries every stream's figures */
 
 struct request {
     struct request *next, **pprev;
@@ -176,6 +177,11 @@ int ng_client_send(struct ng_client *c, unsigned engine, const struct sb_buf *bo
 {
     if (engine >= c->count || !body || body->failed || !body->data || !done)
         return SB_EINVAL;
+    /* one datagram or nothing: send() would drop it unseen, the request
+     * time out, and the engine be taken out of every call for one
+     * stranger's oversized SDP */
+    if (body->len + 26 > DATAGRAM_MAX) /* the cookie (25 at most) and a space */
+        return SB_ELIMIT;
     struct request *r = request_new(c, engine, body->data, body->len);
     if (!r)
         return SB_ENOMEM;

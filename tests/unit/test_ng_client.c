@@ -240,3 +240,23 @@ Test(ng_client, workers_share_what_they_learn_of_an_engine)
     ng_client_destroy(one);
     ng_client_destroy(two);
 }
+
+/* A request too big for one datagram (a stranger's huge SDP over TCP) is
+ * refused at once: sent, it would vanish, time out and take the engine
+ * out of every call. */
+Test(ng_client, a_request_too_big_for_a_datagram_is_refused_not_blamed)
+{
+    struct sb_buf b = {0};
+    sb_buf_puts(&b, "d3:sdp65500:");
+    for (int i = 0; i < 65500; i++)
+        sb_buf_append(&b, "x", 1);
+    sb_buf_puts(&b, "e");
+    struct outcome o = {0};
+    uint64_t id;
+    cr_assert_eq(ng_client_send(client, 0, &b, done, &o, &id), SB_ELIMIT);
+    sb_buf_free(&b);
+    cr_assert_eq(ng_client_pending(client), 0);
+    advance(5000);
+    cr_assert_eq(o.calls, 0, "nobody called back");
+    cr_assert(ng_client_up(client, 0), "the engine is not blamed");
+}
