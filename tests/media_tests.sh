@@ -280,6 +280,24 @@ test_restart_keeps_the_calls_engine() {
         expect_engine_empty "$NG_A" && stop_proxy
 }
 
+# SIPp's stock load-test layout, relayed: one UAS process registers bob
+# and serves every call out of call (-oocsf), answering and hanging up
+# itself; the caller has a TCP connection per call (-t tn). Every BYE
+# (the callee's) ends its call's session: the engine is empty after.
+test_out_of_call_uas_hangs_up_relayed() {
+    start_engine a "$NG_A" 31000 && start_proxy -c "$(media_conf always)" \
+        -l "tcp:$IP:$PROXY_PORT" || return 1
+    sipp_start callee reg_hold.xml 15070 bob -oocsf "$SIPP_DIR/uas_answer_send_bye.xml" -d 60000
+    local callee=$SIPP_PID
+    sleep 0.5
+    sipp_run caller uac_call_callee_hangs_up.xml 15080 bob -t tn -max_socket 1000 -m 100 -r 50 \
+        -l 20 || return 1
+    expect_count "BYEs at the caller" "$(count_received caller BYE)" 100 || return 1
+    kill "$callee" 2>/dev/null
+    sleep 0.5
+    expect_count offers "$(offers a)" 100 && expect_engine_empty "$NG_A" && stop_proxy
+}
+
 # relay = nat: two phones on the same network, neither behind NAT: not
 # relayed.
 test_nat_mode_leaves_lan_calls() {
