@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <osipparser2/headers/osip_authorization.h>
+#include <osipparser2/headers/osip_www_authenticate.h>
 
 enum digest_alg {
     DIGEST_MD5,    /* "MD5", RFC 2617 */
@@ -61,5 +62,20 @@ void digest_response(enum digest_alg alg, const char *ha1_hex, const char *nonce
  * an unknown algorithm). qop other than auth is malformed; a missing qop
  * leaves qop_auth false (the caller refuses it: we always offer auth). */
 int digest_credentials_read(const osip_authorization_t *a, struct digest_credentials *out);
+
+/* What we, as a client, answer a challenge with (RFC 3261 §22.2-22.4). */
+struct digest_client {
+    const char *user, *password;
+    const char *method, *uri; /* the request's method and Request-URI */
+    const char *cnonce;       /* ours for qop=auth: random, no quotes */
+    unsigned nc;              /* how many times this nonce was used, from 1 */
+};
+
+/* The value of an Authorization / Proxy-Authorization header answering
+ * @chal (a WWW- or Proxy-Authenticate; MD5 or SHA-256, with qop=auth when
+ * offered, else RFC 2069's response) into @out. Returns 0, SB_EINVAL (not
+ * Digest, an algorithm or qop we cannot do, no nonce) or SB_ERANGE. */
+int digest_client_answer(const osip_www_authenticate_t *chal, const struct digest_client *c,
+                         char *out, size_t size);
 
 #endif

@@ -209,3 +209,52 @@ int digest_credentials_read(const osip_authorization_t *a, struct digest_credent
         *c = (char)tolower((unsigned char)*c);
     return read_qop(a, out);
 }
+
+/* Does the challenge's qop list ("auth,auth-int") offer auth? */
+static bool offers_auth(const char *qop)
+{
+    char list[128];
+    if (unquote(qop, list, sizeof(list)) != 0)
+        return false;
+    for (char *save, *t = strtok_r(list, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+        if (!strcasecmp(t, "auth"))
+            return true;
+    return false;
+}
+
+int digest_client_answer(const osip_www_authenticate_t *chal, const struct digest_client *c,
+                         char *out, size_t size)
+{
+    char realm[128], nonce[256], opaque[256] = "", alg_name[16] = "MD5";
+    enum digest_alg alg;
+    if (!chal->auth_type || strcasecmp(chal->auth_type, "Digest") != 0 ||
+        unquote(chal->realm, realm, sizeof(realm)) != 0 ||
+        unquote(chal->nonce, nonce, sizeof(nonce)) != 0 ||
+        (chal->opaque && unquote(chal->opaque, opaque, sizeof(opaque)) != 0) ||
+        (chal->algorithm && unquote(chal->algorithm, alg_name, sizeof(alg_name)) != 0) ||
+        digest_alg_parse(alg_name, &alg) != 0)
+        return SB_EINVAL;
+    bool qop = chal->qop_options != NULL;
+    if (qop && !offers_auth(chal->qop_options))
+        return SB_EINVAL; /* auth-int only */
+    char ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX], nc[9];
+    digest_ha1(alg, c->user, realm, c->password, ha1);
+    snprintf(nc, sizeof(nc), "%08x", c->nc);
+    if (qop) {
+        digest_response(alg, ha1, nonce, nc, c->cnonce, c->method, c->uri, resp);
+    } else {
+        char ha2[DIGEST_HEX_MAX];
+        const char *a2[] = {c->method, c->uri};
+        hash_parts(alg, a2, 2, ha2);
+        const char *parts[] = {ha1, nonce, ha2}; /* RFC 2069 */
+        hash_parts(alg, parts, 3, resp);
+    }
+    int n = snprintf(out, size,
+                     "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+                     "response=\"%s\", algorithm=%s%s%s%s",
+                     c->user, realm, nonce, c->uri, resp, digest_alg_name(alg),
+                     opaque[0] ? ", opaque=\"" : "", opaque, opaque[0] ? "\"" : "");
+    if (n >= 0 && (size_t)n < size && qop)
+        n += snprintf(out + n, size - (size_t)n, ", qop=auth, nc=%s, cnonce=\"%s\"", nc, c->cnonce);
+    return n < 0 || (size_t)n >= size ? SB_ERANGE : 0;
+}

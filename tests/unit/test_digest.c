@@ -122,3 +122,65 @@ Test(digest, rfc2069_credentials_have_no_qop)
                  0);
     cr_assert_not(c.qop_auth, "the caller refuses these: we always offer qop=auth");
 }
+
+static osip_www_authenticate_t *challenge(const char *text)
+{
+    osip_www_authenticate_t *w = NULL;
+    cr_assert_eq(osip_www_authenticate_init(&w), 0);
+    cr_assert_eq(osip_www_authenticate_parse(w, text), 0, "%s", text);
+    return w;
+}
+
+/* RFC 2617 §3.5's example, as our answer to a carrier's challenge. */
+Test(digest, client_answers_a_qop_challenge)
+{
+    osip_www_authenticate_t *w =
+        challenge("Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", "
+                  "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", "
+                  "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"");
+    struct digest_client c = {.user = "Mufasa",
+                              .password = "Circle Of Life",
+                              .method = "GET",
+                              .uri = "/dir/index.html",
+                              .cnonce = "0a4f113b",
+                              .nc = 1};
+    char out[1024];
+    cr_assert_eq(digest_client_answer(w, &c, out, sizeof(out)), 0);
+    cr_assert(strstr(out, "response=\"6629fae49393a05397450978507c4ef1\""), "%s", out);
+    cr_assert(strstr(out, "qop=auth, nc=00000001, cnonce=\"0a4f113b\""), "%s", out);
+    cr_assert(strstr(out, "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""), "%s", out);
+    cr_assert_eq(digest_client_answer(w, &c, out, 40), SB_ERANGE);
+    osip_www_authenticate_free(w);
+}
+
+/* Without qop: RFC 2069's H(HA1:nonce:HA2); and what we cannot answer. */
+Test(digest, client_answers_without_qop_and_refuses_the_rest)
+{
+    osip_www_authenticate_t *w =
+        challenge("Digest realm=\"carrier.test\", nonce=\"abc\", algorithm=MD5");
+    struct digest_client c = {.user = "u",
+                              .password = "p",
+                              .method = "INVITE",
+                              .uri = "sip:+4930@carrier.test",
+                              .cnonce = "c",
+                              .nc = 1};
+    char out[1024], ha1[DIGEST_HEX_MAX], ha2[DIGEST_HEX_MAX], want[DIGEST_HEX_MAX], text[256];
+    cr_assert_eq(digest_client_answer(w, &c, out, sizeof(out)), 0);
+    digest_ha1(DIGEST_MD5, "u", "carrier.test", "p", ha1);
+    snprintf(text, sizeof(text), "INVITE:sip:+4930@carrier.test");
+    digest_hash_hex(DIGEST_MD5, text, strlen(text), ha2);
+    snprintf(text, sizeof(text), "%s:abc:%s", ha1, ha2);
+    digest_hash_hex(DIGEST_MD5, text, strlen(text), want);
+    cr_assert(strstr(out, want), "%s lacks %s", out, want);
+    cr_assert_null(strstr(out, "qop="), "%s", out);
+    osip_www_authenticate_free(w);
+    w = challenge("Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\"");
+    cr_assert_eq(digest_client_answer(w, &c, out, sizeof(out)), SB_EINVAL, "auth-int only");
+    osip_www_authenticate_free(w);
+    w = challenge("Digest realm=\"r\", nonce=\"n\", algorithm=MD5-sess");
+    cr_assert_eq(digest_client_answer(w, &c, out, sizeof(out)), SB_EINVAL);
+    osip_www_authenticate_free(w);
+    w = challenge("Basic realm=\"r\"");
+    cr_assert_eq(digest_client_answer(w, &c, out, sizeof(out)), SB_EINVAL);
+    osip_www_authenticate_free(w);
+}
