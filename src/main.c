@@ -38,6 +38,7 @@
 #include "switchboard/store.h"
 #include "switchboard/stream.h"
 #include "switchboard/transport_udp.h"
+#include "switchboard/trunk.h"
 #include "switchboard/worker.h"
 
 struct app {
@@ -58,7 +59,8 @@ struct app {
     struct auth *auth;   /* NULL: [auth] require = none */
     struct admin *admin; /* NULL: [admin] listen = none */
     struct dialplan_holder *plans;
-    char *dnd; /* the run-time DND list the store kept; NULL: none */
+    struct trunk_plan *trunks; /* NULL: no config file */
+    char *dnd;                 /* the run-time DND list the store kept; NULL: none */
 };
 
 static void osip_trace_quiet(const char *file, int line, osip_trace_level_t level, const char *fmt,
@@ -135,6 +137,34 @@ static int load_dialplan(const struct sb_config *cfg, struct dialplan **out)
     if (rc != 0)
         fprintf(stderr, "switchboard: %s\n", err);
     return rc;
+}
+
+/* The trunks, [outbound] and [inbound] (trunk.h): their hosts resolved
+ * and passwords read now, before any SIP thread runs. Calls out need
+ * callers we know: [auth] require = all. */
+static int load_trunks(const struct sb_config *cfg, struct trunk_plan **out)
+{
+    char err[512];
+    *out = NULL;
+    if (!cfg->config_path)
+        return 0;
+    int rc = trunk_plan_load(cfg->config_path, out, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "switchboard: %s\n", err);
+        return rc;
+    }
+    if ((*out)->route_count && cfg->auth_mode != AUTH_MODE_ALL) {
+        fprintf(stderr, "switchboard: [outbound] routes need [auth] require = all: only "
+                        "callers who proved who they are may call out\n");
+        return SB_EINVAL;
+    }
+    for (size_t i = 0; i < (*out)->count; i++) {
+        const struct trunk *t = &(*out)->trunks[i];
+        SB_INFO("trunk %s: %s:%u over %s%s", t->name, t->host,
+                t->port ? t->port : (t->transport == SB_TLS ? 5061u : 5060u),
+                sb_transport_name(t->transport), t->reg ? ", registering" : "");
+    }
+    return 0;
 }
 
 static char *dnd_now(void *ctx)
@@ -255,6 +285,8 @@ static int app_start(struct app *app)
         rc = SB_ENOMEM;
     }
     if (rc == 0)
+        rc = load_trunks(cfg, &app->trunks);
+    if (rc == 0)
         rc = app_start_extras(app);
     if (rc == 0)
         rc = registrar_create(&limits, &app->registrar);
@@ -289,6 +321,7 @@ static int app_start(struct app *app)
             .auth = app->auth,
             .secret = app->secret,
             .plans = app->plans,
+            .trunks = app->trunks,
         };
         rc = worker_pool_create(&deps, &app->workers);
     }
@@ -310,6 +343,7 @@ static int app_start(struct app *app)
             .journal = app->journal,
             .store = app->store,
             .plans = app->plans,
+            .trunks = app->trunks,
             .started_ms = call_journal_now(),
         };
         rc = admin_start(&ad, &app->admin);
@@ -356,6 +390,7 @@ static void app_stop(struct app *app)
     auth_destroy(app->auth);
     secret_free(app->secret);
     dialplan_holder_destroy(app->plans);
+    trunk_plan_free(app->trunks);
 }
 
 static void print_ready(const struct app *app)

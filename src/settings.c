@@ -287,11 +287,14 @@ struct file_context {
     char error[512]; /* the first bad setting */
 };
 
-/* The office's sections: dialplan.c reads them, with their line numbers. */
+/* The office's sections: dialplan.c and trunk.c read them, with their
+ * line numbers. */
 static bool office_section(const char *section)
 {
     return !strcmp(section, "extensions") || !strcmp(section, "groups") ||
-           !strcmp(section, "forward") || !strcmp(section, "users");
+           !strcmp(section, "forward") || !strcmp(section, "users") ||
+           !strcmp(section, "outbound") || !strcmp(section, "inbound") ||
+           !strncmp(section, "trunk", 5);
 }
 
 static int file_entry(void *user, const char *section, const char *name, const char *value)

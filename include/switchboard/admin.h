@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 struct admin;
+struct trunk_plan;
 struct sb_buf;
 struct sb_config;
 struct listen_table;
@@ -38,8 +39,9 @@ struct admin_deps {
     struct dispatch *dispatch;
     struct async_file *journal;
     struct store *store;
-    struct dialplan_holder *plans; /* do-not-disturb at run time */
-    int64_t started_ms;            /* wall clock */
+    struct dialplan_holder *plans;   /* do-not-disturb at run time */
+    const struct trunk_plan *trunks; /* trunks and their registrations; NULL: none */
+    int64_t started_ms;              /* wall clock */
 };
 
 /* Starts serving on [admin] listen. Refuses (SB_EINVAL, with a message)

@@ -26,6 +26,7 @@ struct call_journal;
 struct auth;
 struct secret;
 struct sb_buf;
+struct trunk_plan;
 
 /* How the proxy reaches the network, handed in (net.h's net_proxy_ops in
  * the program, over a net that captures in the unit tests and the
@@ -68,11 +69,15 @@ struct proxy_env {
     const struct proxy_net_ops *net; /* the worker's way to the network... */
     void *net_ctx;                   /* ...and what its calls get */
     struct sb_counters *counters;
-    struct reasons *reasons;             /* may be NULL */
-    struct async_file *journal;          /* may be NULL */
-    struct auth *auth;                   /* NULL: nobody is challenged */
-    const struct secret *secret;         /* signs our Record-Routes */
-    struct dialplan_holder *plans;       /* the office's dial plan; NULL: none */
+    struct reasons *reasons;       /* may be NULL */
+    struct async_file *journal;    /* may be NULL */
+    struct auth *auth;             /* NULL: nobody is challenged */
+    const struct secret *secret;   /* signs our Record-Routes */
+    struct dialplan_holder *plans; /* the office's dial plan; NULL: none */
+    struct trunk_plan *trunks;     /* trunks, [outbound], [inbound]; NULL: none */
+    /* bit i: this worker runs trunk i's registration (its Call-ID,
+     * trunk_reg_call_id(), hashes here) */
+    uint32_t trunk_mask;
     const struct proxy_media_ops *media; /* NULL: no [media] rtpengine */
     void *media_ctx;
     /* this process among all that share the secret (random, the same in

@@ -42,8 +42,9 @@ struct flow_side;
 #define RECORD_ROUTE_TIME_PARAM "sbt"
 #define RECORD_ROUTE_MARK_PARAM "sbi"
 #define RECORD_ROUTE_MEDIA_PARAM "sbm"
+#define RECORD_ROUTE_CSEQ_PARAM "sbc"
 #define RECORD_ROUTE_MEDIA_MAX 64  /* an engine's name: "127.0.0.1:2223" */
-#define RECORD_ROUTE_STAMP_MAX 128 /* ;sbt= and ;sbm= as signed */
+#define RECORD_ROUTE_STAMP_MAX 128 /* ;sbt=, ;sbm= and ;sbc= as signed */
 
 /* What a signature binds a Route of ours to. */
 struct record_route_binding {
@@ -53,6 +54,10 @@ struct record_route_binding {
     uint64_t issued;    /* wall-clock seconds */
     uint32_t instance;  /* the issuing process, which tracks the dialog (dialog.h); 0: none */
     const char *media;  /* the media relay the call uses (ng.h), or NULL: ;sbm=, signed */
+    /* what we add to the CSeq of the caller's requests toward the callee
+     * (we answered a trunk's challenge with a request of our own: RFC
+     * 3261 §22.2 wants its CSeq one higher), 0: none; ;sbc=, signed */
+    unsigned cseq_shift;
 };
 
 /* The remote target as signatures name it: "host:port" of @uri, the host
@@ -90,6 +95,10 @@ bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
 /* The engine ;sbm= of a Route of ours names, or NULL. Trust it only once
  * record_route_signed() said the URI is ours. */
 const char *record_route_media(const osip_uri_t *uri);
+
+/* Its ;sbc= (0 when none). Trust it only once record_route_signed()
+ * said the URI is ours. */
+unsigned record_route_cseq_shift(const osip_uri_t *uri);
 
 /* The instance a Route of ours was issued by (its ;sbt=), 0 when none.
  * Trust it only once record_route_signed() said the URI is ours. */

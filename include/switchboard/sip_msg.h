@@ -123,5 +123,7 @@ int sipmsg_call_id(const osip_message_t *msg, char *buf, size_t size);
 
 /* CSeq number, or 0 when unparsable. */
 uint32_t sipmsg_cseq_number(const osip_message_t *msg);
+/* Rewrites the CSeq's number. Returns 0, SB_EMALFORMED (none) or SB_ENOMEM. */
+int sipmsg_set_cseq_number(osip_message_t *msg, uint32_t number);
 
 #endif

@@ -44,6 +44,7 @@ struct worker_deps {
     struct auth *auth;             /* may be NULL: nobody is challenged */
     const struct secret *secret;   /* signs our Record-Routes and nonces */
     struct dialplan_holder *plans; /* the office's dial plan */
+    struct trunk_plan *trunks;     /* trunks; NULL: none */
 };
 
 int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out);

@@ -28,6 +28,7 @@
 #include "switchboard/store.h"
 #include "switchboard/stream.h"
 #include "switchboard/transport_udp.h"
+#include "switchboard/trunk.h"
 #include "switchboard/types.h"
 #include "switchboard/worker.h"
 
@@ -444,6 +445,41 @@ static void status_store(const struct admin_deps *d, bool text, struct sb_buf *b
                   (unsigned long long)s.remote, (unsigned long long)s.reloads);
 }
 
+/* Each trunk and its registration (trunk.h). */
+static void status_trunks(const struct admin_deps *d, bool text, struct sb_buf *b)
+{
+    size_t count = d->trunks ? d->trunks->count : 0;
+    if (!text)
+        sb_buf_puts(b, ",\"trunks\":[");
+    for (size_t i = 0; i < count; i++) {
+        const struct trunk *t = &d->trunks->trunks[i];
+        const struct trunk_status *s = &t->status;
+        int state = atomic_load(&s->state), code = atomic_load(&s->last_code);
+        long long left = (long long)atomic_load(&s->expires_at) - (long long)time(NULL);
+        if (state != TRUNK_REGISTERED || left < 0)
+            left = 0;
+        unsigned long long out = atomic_load(&s->calls_out), in = atomic_load(&s->calls_in),
+                           challenges = atomic_load(&s->challenges),
+                           failures = atomic_load(&s->failures);
+        if (text) {
+            sb_buf_printf(b,
+                          "trunk %s: %s (last answer %d, %llds left), %llu call(s) out, "
+                          "%llu in\n",
+                          t->name, trunk_reg_state_name(state), code, left, out, in);
+            continue;
+        }
+        sb_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+        json_string(b, t->name);
+        sb_buf_printf(b,
+                      ",\"state\":\"%s\",\"last_code\":%d,\"expires_in_s\":%lld,"
+                      "\"calls_out\":%llu,\"calls_in\":%llu,\"challenges\":%llu,"
+                      "\"failures\":%llu}",
+                      trunk_reg_state_name(state), code, left, out, in, challenges, failures);
+    }
+    if (!text)
+        sb_buf_puts(b, "]");
+}
+
 static void get_status(struct admin *a, const struct admin_params *p, struct reply *r)
 {
     const struct admin_deps *d = &a->deps;
@@ -466,6 +502,7 @@ static void get_status(struct admin *a, const struct admin_params *p, struct rep
                       "calls up: %zu\ntransactions: %zu\n",
                       d->config->workers, d->config->listeners, users, calls, txns);
         status_store(d, true, &r->body);
+        status_trunks(d, true, &r->body);
         for (int i = 0; i < SB_CNT_COUNT; i++)
             if (total[i])
                 sb_buf_printf(&r->body, "  %-50s %llu\n", sb_counter_name(i),
@@ -493,6 +530,7 @@ static void get_status(struct admin *a, const struct admin_params *p, struct rep
     }
     sb_buf_puts(&r->body, "}");
     status_store(d, false, &r->body);
+    status_trunks(d, false, &r->body);
     sb_buf_puts(&r->body, "}\n");
 }
 

@@ -18,6 +18,7 @@
 #include "switchboard/store.h"
 #include "switchboard/stream.h"
 #include "switchboard/transport_udp.h"
+#include "switchboard/trunk.h"
 #include "switchboard/types.h"
 #include "switchboard/worker.h"
 
@@ -121,6 +122,35 @@ static void media_engines(const struct admin_deps *d, struct sb_buf *b,
                       worker_pool_engine_up(d->workers, (unsigned)i) ? 1 : 0);
     histogram(b, "switchboard_media_ng_seconds",
               "From an ng request to rtpengine to its answer (requests answered).", latency);
+}
+
+/* Each trunk: registered or not, and what went through it (trunk.h). */
+static void trunks(const struct admin_deps *d, struct sb_buf *b)
+{
+    if (!d->trunks || !d->trunks->count)
+        return;
+    static const struct {
+        const char *name, *type, *help;
+    } rows[] = {
+        {"switchboard_trunk_registered", "gauge",
+         "The trunk's registration with its carrier holds (1) or not (0; also register = no)."},
+        {"switchboard_trunk_calls_out_total", "counter", "Calls sent out through the trunk."},
+        {"switchboard_trunk_calls_in_total", "counter", "Calls the trunk brought in."},
+        {"switchboard_trunk_registration_failures_total", "counter",
+         "Registrations with the carrier that failed."},
+    };
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        head(b, rows[r].name, rows[r].type, rows[r].help);
+        for (size_t i = 0; i < d->trunks->count; i++) {
+            const struct trunk *t = &d->trunks->trunks[i];
+            const struct trunk_status *s = &t->status;
+            unsigned long long v = r == 0   ? atomic_load(&s->state) == TRUNK_REGISTERED
+                                   : r == 1 ? atomic_load(&s->calls_out)
+                                   : r == 2 ? atomic_load(&s->calls_in)
+                                            : atomic_load(&s->failures);
+            sb_buf_printf(b, "%s{trunk=\"%s\"} %llu\n", rows[r].name, t->name, v);
+        }
+    }
 }
 
 static void process(struct sb_buf *b, int64_t started_ms)
@@ -230,5 +260,6 @@ void metrics_render(const struct admin_deps *d, struct sb_buf *b)
               &invite);
     histogram(b, "switchboard_call_setup_seconds", "From an INVITE to its 2xx answer.", &setup);
     media_engines(d, b, &media_ng);
+    trunks(d, b);
     process(b, d->started_ms);
 }

@@ -20,6 +20,7 @@
 #include "switchboard/ng.h"
 #include "switchboard/ng_client.h"
 #include "switchboard/timer_wheel.h"
+#include "switchboard/trunk.h"
 #include "switchboard/wakeq.h"
 #include "switchboard/thread_role.h"
 #include "tsan_annotate.h"
@@ -293,6 +294,20 @@ static int media_client_create(const struct sb_config *cfg, struct timer_wheel *
     return ng_client_create(engines, count, wheel, instance, &nc, out);
 }
 
+/* The trunks whose registrations worker @index runs: those whose
+ * Call-ID hashes to it, as every answer to them will. */
+static uint32_t trunk_mask(const struct worker_deps *deps, uint32_t instance, unsigned index)
+{
+    uint32_t mask = 0;
+    for (size_t t = 0; deps->trunks && t < deps->trunks->count; t++) {
+        char call_id[96];
+        trunk_reg_call_id(&deps->trunks->trunks[t], instance, call_id, sizeof(call_id));
+        if (dispatch_worker_for(deps->dispatch, call_id) == index)
+            mask |= 1u << t;
+    }
+    return mask;
+}
+
 int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
 {
     const struct sb_config *cfg = deps->config;
@@ -341,6 +356,8 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .auth = deps->auth,
                 .secret = deps->secret,
                 .plans = deps->plans,
+                .trunks = deps->trunks,
+                .trunk_mask = trunk_mask(deps, instance, i),
                 .instance = instance,
                 .wheel = w->wheel,
                 .net = &net_proxy_ops,

@@ -57,6 +57,8 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
     }
     /* from another switchboard: it applied the dial plan already */
     bool peer = take_peer_param(p, req, fwd->req_uri);
+    if (!peer && proxy_route_trunk(p, st, fwd, loop_hash))
+        return;
     if (!peer && proxy_route_office(p, st, fwd, loop_hash))
         return;
     struct registrar_set *set;
@@ -200,6 +202,16 @@ static bool target_allowed(struct proxy *p, const struct sb_inbound *in,
     return false;
 }
 
+/* The caller's in-dialog request toward a callee that saw its INVITE
+ * with a higher CSeq (we answered a trunk's challenge: ;sbc=) follows
+ * that numbering (RFC 3261 §12.2.1.1). Returns 0 or a negative code. */
+static int shift_cseq(osip_message_t *req, const struct route_info *info)
+{
+    if (!info->cseq_shift || !info->from_caller)
+        return 0;
+    return sipmsg_set_cseq_number(req, sipmsg_cseq_number(req) + info->cseq_shift);
+}
+
 /* Forwards @fwd to the one next hop it names, as the policy allowed. */
 static void route_onward(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
                          const struct route_info *info, uint32_t loop_hash)
@@ -207,6 +219,8 @@ static void route_onward(struct proxy *p, struct server_txn *st, osip_message_t 
     const struct sb_inbound *in = txn_server_inbound(st);
     struct proxy_target target;
     int rc = next_hop(p, fwd, &info->flow, in, &target);
+    if (rc == 0 && shift_cseq(fwd, info) != 0)
+        rc = SB_ENOMEM;
     if (rc == SB_EUNRESOLVED) {
         proxy_note_refusal(p, SB_CNT_UNRESOLVED, "a host name as next hop", in->msg, &in->src);
         txn_server_respond_code(st, 500, "Unresolvable Destination");
@@ -216,6 +230,9 @@ static void route_onward(struct proxy *p, struct server_txn *st, osip_message_t 
         txn_server_respond_code(st, 403, "Forbidden Destination");
     } else {
         proxy_fork_request(p, st, fwd, &target, 1, loop_hash);
+        struct proxy_context *ctx = txn_server_tu(st);
+        if (ctx && info->from_caller)
+            ctx->cseq_shift = info->cseq_shift; /* its responses go back shifted */
     }
 }
 
@@ -361,7 +378,7 @@ static bool prepare_ack(struct proxy *p, const struct sb_inbound *in, struct sb_
     } else {
         note_route_refusal(p, verdict, &info, in);
     }
-    if (!routed)
+    if (!routed || shift_cseq(ack, &info) != 0)
         return false;
     /* the same incoming branch always maps to the same outgoing one */
     const char *in_branch = sipmsg_via_param(sipmsg_top_via(ack), "branch");
@@ -486,6 +503,11 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         return rc;
     }
     rc = txn_layer_create(&tc, env->wheel, &io, &proxy_txn_ops, p, &p->txn);
+    if (rc == 0 && proxy_trunk_reg_start(p) != 0) {
+        proxy_trunk_reg_stop(p);
+        txn_layer_destroy(p->txn);
+        rc = SB_ENOMEM;
+    }
     if (rc != 0) {
         call_journal_destroy(p->calls);
         dialog_table_destroy(p->dialogs);
@@ -505,6 +527,7 @@ void proxy_destroy(struct proxy *p)
     /* the layer frees its transactions without callbacks; then the
      * contexts they pointed to go */
     txn_layer_destroy(p->txn);
+    proxy_trunk_reg_stop(p);
     proxy_media_destroy(p);
     while (p->contexts)
         proxy_context_free(p->contexts);
@@ -549,11 +572,17 @@ bool proxy_accept(struct proxy *p, struct sb_inbound *in)
  * the journal, routed. */
 static void handle_new_request(struct proxy *p, struct server_txn *st)
 {
-    const osip_message_t *msg = txn_server_inbound(st)->msg;
-    if (!proxy_authorize(p, st))
+    const struct sb_inbound *in = txn_server_inbound(st);
+    const osip_message_t *msg = in->msg;
+    /* a carrier cannot answer our challenge: a trunk is known by its
+     * address or our registration's Contact, and reaches only [inbound] */
+    const struct trunk *trunk = proxy_trunk_source(p, in);
+    if (!trunk && !proxy_authorize(p, st))
         return;
     if (MSG_IS_INVITE(msg) || MSG_IS_BYE(msg) || MSG_IS_REFER(msg))
         call_journal_request(p->calls, msg, call_journal_now());
+    if (trunk && proxy_trunk_inbound(p, st, trunk))
+        return;
     route_request(p, st);
 }
 

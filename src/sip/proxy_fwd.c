@@ -137,9 +137,10 @@ size_t proxy_add_branches(struct proxy_context *ctx, struct server_txn *st, osip
             if (!proxy_sign_peer_param(p, fwd))
                 continue;
         }
-        int pushed = record_route ? proxy_push_record_routes(p, fwd, in, t, &caller, instance,
-                                                             proxy_media_name(p, ctx->media.engine))
-                                  : 0;
+        struct proxy_rr_marks marks = {.instance = instance,
+                                       .media = proxy_media_name(p, ctx->media.engine),
+                                       .cseq_shift = ctx->cseq_shift};
+        int pushed = record_route ? proxy_push_record_routes(p, fwd, in, t, &caller, &marks) : 0;
         if (record_route && pushed == 0)
             continue;
         struct proxy_branch *b = calloc(1, sizeof(*b));

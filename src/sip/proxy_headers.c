@@ -160,6 +160,8 @@ static void note_route(const struct proxy *p, const osip_message_t *req, const o
     const char *media = record_route_media(uri);
     if (media && !info->media[0] && strlen(media) < sizeof(info->media))
         memcpy(info->media, media, strlen(media) + 1);
+    if (!info->cseq_shift)
+        info->cseq_shift = record_route_cseq_shift(uri);
     struct route_flow *flow = &info->flow;
     if (!flow->present && uri->username) {
         flow->present = flow_token_parse(uri->username, &flow->a, &flow->b) == 0;
@@ -211,7 +213,7 @@ void proxy_route_preprocess(const struct proxy *p, osip_message_t *req, struct r
  * is reached over a flow, so in-dialog requests find it again. */
 static int push_record_route(const struct proxy *p, osip_message_t *req, int transport,
                              const struct sb_local *local, const struct flow_side *caller,
-                             const struct flow_side *callee, uint32_t instance, const char *media)
+                             const struct flow_side *callee, const struct proxy_rr_marks *marks)
 {
     char host[64], text[400], call_id[512], target[300];
     unsigned port;
@@ -223,8 +225,9 @@ static int push_record_route(const struct proxy *p, osip_message_t *req, int tra
                                      .tag = sipmsg_from_tag(req),
                                      .target = target,
                                      .issued = (uint64_t)time(NULL),
-                                     .instance = instance,
-                                     .media = media};
+                                     .instance = marks->instance,
+                                     .media = marks->media,
+                                     .cseq_shift = marks->cseq_shift};
     if (sipmsg_call_id(req, call_id, sizeof(call_id)) != 0 ||
         record_route_format(p->env.secret, transport, host, port, &b, caller, callee, text,
                             sizeof(text)) != 0)
@@ -261,23 +264,20 @@ void proxy_pop_record_route(osip_message_t *req)
  * it came in on gets two Record-Routes, one naming each side, so either
  * phone sends its in-dialog requests to an address it can reach: the
  * caller's side first, the callee's on top (the callee's route set starts
- * with it). @instance: ours when this process tracks the dialog, else 0.
+ * with it), each with @marks.
  * Returns how many were pushed (0 on error). */
 int proxy_push_record_routes(const struct proxy *p, osip_message_t *req,
                              const struct sb_inbound *in, const struct proxy_target *t,
-                             const struct flow_side *caller, uint32_t instance, const char *media)
+                             const struct flow_side *caller, const struct proxy_rr_marks *marks)
 {
     const struct sb_local *out = &t->dest.local;
     bool same = in->transport == t->dest.transport && in->local.listen_index == out->listen_index &&
                 flow_addr_equal(&in->local.addr, &out->addr);
     if (same)
-        return push_record_route(p, req, in->transport, out, caller, &t->flow, instance, media) == 0
-                   ? 1
-                   : 0;
-    if (push_record_route(p, req, in->transport, &in->local, caller, &t->flow, instance, media) !=
-        0)
+        return push_record_route(p, req, in->transport, out, caller, &t->flow, marks) == 0 ? 1 : 0;
+    if (push_record_route(p, req, in->transport, &in->local, caller, &t->flow, marks) != 0)
         return 0;
-    if (push_record_route(p, req, t->dest.transport, out, caller, &t->flow, instance, media) != 0) {
+    if (push_record_route(p, req, t->dest.transport, out, caller, &t->flow, marks) != 0) {
         proxy_pop_record_route(req);
         return 0;
     }

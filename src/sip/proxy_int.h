@@ -7,7 +7,8 @@
  *   proxy_auth.c     our own answers, authorization, REGISTER
  *   proxy_reply.c    the response context (§16.7)
  *   proxy_fwd.c      branches and the targets registrations give
- *   proxy_office.c   the office's dial-plan stages */
+ *   proxy_office.c   the office's dial-plan stages
+ *   proxy_trunk.c    calls out through trunks and in from them */
 #ifndef SWITCHBOARD_PROXY_INT_H
 #define SWITCHBOARD_PROXY_INT_H
 
@@ -28,12 +29,16 @@
 #include "switchboard/record_route.h"
 #include "switchboard/stats.h"
 #include "switchboard/timer_wheel.h"
+#include "switchboard/trunk.h"
 
 struct rate_limit;
 struct registrar_binding;
 struct registrar_set;
 struct media_stateless;
 struct media_leg;
+struct trunk;
+struct trunk_call;
+struct trunk_reg;
 
 #define ALLOW_METHODS                                                                              \
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO, "       \
@@ -53,7 +58,17 @@ struct route_info {
     uint32_t instance; /* the process that issued the signed one (record_route.h) */
     struct route_flow flow;
     char media[RECORD_ROUTE_MEDIA_MAX + 1]; /* its ;sbm=, the call's engine; "" */
-    bool from_caller; /* the signed one says the request comes from the caller */
+    bool from_caller;    /* the signed one says the request comes from the caller */
+    unsigned cseq_shift; /* its ;sbc=: added to the caller's CSeq toward the callee */
+};
+
+/* What our Record-Routes of one request carry besides the dialog
+ * (record_route.h): the tracking instance (0: none), the engine (NULL:
+ * not relayed), the CSeq shift (0: none). */
+struct proxy_rr_marks {
+    uint32_t instance;
+    const char *media;
+    unsigned cseq_shift;
 };
 
 /* A call's media relay as one response context sees it (media.h). */
@@ -96,14 +111,18 @@ struct proxy {
      * routing a request whose offer the engine rewrote) */
     struct proxy_media media_next;
     struct media_stateless *media_stateless; /* ACKs and strays held for the engine */
+    struct trunk_reg *regs[TRUNK_MAX];       /* the registrations this worker runs */
+    size_t reg_count;
 };
 
 struct proxy_branch {
-    struct proxy_context *ctx;
-    struct client_txn *ct; /* NULL once the transaction is gone */
-    int final_code;        /* 0 while no final response */
-    int unsent_code;       /* what it ends with if it cannot be sent */
-    bool provisional;      /* a 101-199 came: CANCEL may be sent (§9.1) */
+    struct proxy_context *ctx; /* NULL: one of our own requests (reg) */
+    struct trunk_reg *reg;     /* a trunk's REGISTER (proxy_trunk_reg.c)... */
+    struct proxy_branch *next; /* ...among its others with a transaction */
+    struct client_txn *ct;     /* NULL once the transaction is gone */
+    int final_code;            /* 0 while no final response */
+    int unsent_code;           /* what it ends with if it cannot be sent */
+    bool provisional;          /* a 101-199 came: CANCEL may be sent (§9.1) */
 };
 
 struct proxy_context {
@@ -118,6 +137,11 @@ struct proxy_context {
     int best_code;
     struct timer timer_c;
     struct office_call *office; /* NULL: not routed by the dial plan */
+    struct trunk_call *trunk;   /* NULL: not out through a trunk */
+    /* added to the caller's CSeq toward the callee, taken off the
+     * responses on the way back (a trunk's challenge answered by us,
+     * record_route.h ;sbc=) */
+    unsigned cseq_shift;
     size_t count, pending, cap;
     struct proxy_media media;
     struct media_park *park; /* the request, while its offer is with the engine */
@@ -194,7 +218,7 @@ bool proxy_wants_record_route(const osip_message_t *req);
 void proxy_pop_record_route(osip_message_t *req);
 int proxy_push_record_routes(const struct proxy *p, osip_message_t *req,
                              const struct sb_inbound *in, const struct proxy_target *t,
-                             const struct flow_side *caller, uint32_t instance, const char *media);
+                             const struct flow_side *caller, const struct proxy_rr_marks *marks);
 int proxy_push_via(const struct proxy *p, osip_message_t *req, const struct sb_dest *dest,
                    uint32_t loop_hash, uint64_t unique);
 bool proxy_sign_peer_param(const struct proxy *p, osip_message_t *req);
@@ -272,5 +296,22 @@ size_t proxy_office_first_aors(struct proxy *p, const osip_uri_t *ruri, char (*a
                                size_t max);
 bool proxy_route_office(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
                         uint32_t loop_hash);
+
+/* proxy_trunk.c: calls out through trunks and in from them (trunk.h) */
+void proxy_trunk_call_free(struct trunk_call *tc);
+bool proxy_route_trunk(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                       uint32_t loop_hash);
+int proxy_trunk_credentials(const struct trunk *t, osip_message_t *req, const osip_message_t *chal);
+bool proxy_trunk_challenged(struct proxy_branch *b, int code, const osip_message_t *resp);
+bool proxy_trunk_stage_ended(struct proxy_context *ctx);
+const struct trunk *proxy_trunk_source(const struct proxy *p, const struct sb_inbound *in);
+bool proxy_trunk_inbound(struct proxy *p, struct server_txn *st, const struct trunk *t);
+
+/* proxy_trunk_reg.c: trunks' registrations with their carriers */
+int proxy_trunk_reg_start(struct proxy *p);
+void proxy_trunk_reg_stop(struct proxy *p);
+void proxy_trunk_reg_response(struct proxy_branch *b, const osip_message_t *resp);
+void proxy_trunk_reg_ended(struct proxy_branch *b, int code);
+void proxy_trunk_reg_gone(struct proxy_branch *b);
 
 #endif

@@ -24,6 +24,7 @@ void proxy_context_free(struct proxy_context *ctx)
     proxy_media_context_free(ctx);
     osip_message_free(ctx->best);
     proxy_office_free(ctx->office);
+    proxy_trunk_call_free(ctx->trunk);
     for (size_t i = 0; i < ctx->count; i++)
         free(ctx->branches[i]);
     free(ctx->branches);
@@ -101,6 +102,8 @@ static void forward_upstream(struct proxy_context *ctx, osip_message_t **resp)
     osip_message_t *r = *resp;
     *resp = NULL;
     sipmsg_via_pop(r);
+    if (ctx->cseq_shift) /* the caller's own numbering */
+        sipmsg_set_cseq_number(r, sipmsg_cseq_number(r) - ctx->cseq_shift);
     /* from the response alone: once a 2xx went up the transaction no
      * longer holds its request (2xx retransmissions, other branches) */
     proxy_resign_record_routes(ctx->proxy, r);
@@ -137,6 +140,8 @@ void proxy_branch_final(struct proxy_branch *b, int code, osip_message_t **resp)
     struct proxy_context *ctx = b->ctx;
     if (b->final_code)
         return;
+    if (ctx->trunk && resp && *resp && proxy_trunk_challenged(b, code, *resp))
+        return; /* answered with the trunk's credentials: a new branch */
     b->final_code = code;
     ctx->pending--;
     keep_best(ctx, code, resp);
@@ -147,8 +152,8 @@ void proxy_branch_final(struct proxy_branch *b, int code, osip_message_t **resp)
     if (ctx->pending == 0) {
         timer_cancel(&ctx->timer_c);
         if (ctx->office)
-            proxy_office_stage_ended(ctx); /* the next stage, or proxy_send_best */
-        else
+            proxy_office_stage_ended(ctx);      /* the next stage, or proxy_send_best */
+        else if (!proxy_trunk_stage_ended(ctx)) /* the next trunk */
             proxy_send_best(ctx);
     }
 }
@@ -160,6 +165,10 @@ static void on_response(void *user, struct client_txn *ct, void *tu, osip_messag
     struct proxy *p = user;
     int code = (*resp)->status_code;
     (void)ct;
+    if (!ctx) {
+        proxy_trunk_reg_response(b, *resp); /* one of our own requests */
+        return;
+    }
     if (code == 100)
         return; /* hop by hop: we sent our own */
     if (code < 200) {
@@ -193,7 +202,10 @@ static void on_timeout(void *user, struct client_txn *ct, void *tu)
     struct proxy_branch *b = tu;
     (void)user;
     (void)ct;
-    proxy_branch_final(b, 408, NULL);
+    if (!b->ctx)
+        proxy_trunk_reg_ended(b, 408);
+    else
+        proxy_branch_final(b, 408, NULL);
 }
 
 /* The branch's request could not be sent (its connection is gone). */
@@ -202,7 +214,10 @@ static void on_transport_error(void *user, struct client_txn *ct, void *tu)
     struct proxy_branch *b = tu;
     (void)user;
     (void)ct;
-    proxy_branch_final(b, b->unsent_code ? b->unsent_code : 503, NULL);
+    if (!b->ctx)
+        proxy_trunk_reg_ended(b, 503);
+    else
+        proxy_branch_final(b, b->unsent_code ? b->unsent_code : 503, NULL);
 }
 
 static void on_client_gone(void *user, struct client_txn *ct, void *tu)
@@ -211,6 +226,10 @@ static void on_client_gone(void *user, struct client_txn *ct, void *tu)
     (void)user;
     (void)ct;
     b->ct = NULL;
+    if (!b->ctx) {
+        proxy_trunk_reg_gone(b);
+        return;
+    }
     if (!b->final_code)
         proxy_branch_final(b, 408, NULL);
     context_release_if_done(b->ctx);

@@ -18,15 +18,20 @@
 #define SIG_TEXT 23      /* base64url of 16 bytes, with its NUL */
 #define CLOCK_SKEW_S 300 /* another node's clock may run this far ahead */
 
-/* What a MAC covers of the URI's ;sbt= and ;sbm=: "ISSUED" or
- * "ISSUED~ENGINE", into @buf. */
-static const char *stamp(const char *issued, const char *media, char *buf, size_t size)
+/* What a MAC covers of the URI's ;sbt=, ;sbm= and ;sbc=: "ISSUED",
+ * "ISSUED~ENGINE", "ISSUED^SHIFT" or "ISSUED~ENGINE^SHIFT", into @buf. */
+static const char *stamp(const char *issued, const char *media, const char *cseq, char *buf,
+                         size_t size)
 {
-    if (!media)
+    if (!media && !cseq)
         return issued;
-    snprintf(buf, size, "%s~%s", issued, media);
+    snprintf(buf, size, "%s%s%s%s%s", issued, media ? "~" : "", media ? media : "", cseq ? "^" : "",
+             cseq ? cseq : "");
     return buf;
 }
+
+/* The URI's own stamp (stamp() of its parameters). */
+static const char *uri_stamp(const osip_uri_t *uri, const char *issued, char *buf, size_t size);
 
 static void sign(const struct secret *s, const struct record_route_binding *b, const char *tag,
                  const char *user, const char *issued, char *out)
@@ -72,8 +77,10 @@ int record_route_format(const struct secret *s, int transport, const char *host,
         snprintf(issued, sizeof(issued), "%" PRIx64 "-%" PRIx32, b->issued, b->instance);
     else
         snprintf(issued, sizeof(issued), "%" PRIx64, b->issued);
-    char stamped[sizeof(issued) + RECORD_ROUTE_MEDIA_MAX + 1];
-    const char *st = stamp(issued, b->media, stamped, sizeof(stamped));
+    char stamped[sizeof(issued) + RECORD_ROUTE_MEDIA_MAX + 16], shift[12];
+    snprintf(shift, sizeof(shift), "%u", b->cseq_shift);
+    const char *cseq = b->cseq_shift ? shift : NULL;
+    const char *st = stamp(issued, b->media, cseq, stamped, sizeof(stamped));
     if (b->media && strlen(b->media) > RECORD_ROUTE_MEDIA_MAX)
         return SB_ERANGE;
     sign(s, b, b->tag, token, st, sig);
@@ -82,12 +89,13 @@ int record_route_format(const struct secret *s, int transport, const char *host,
     const char *param = transport == SB_TCP   ? ";transport=tcp"
                         : transport == SB_TLS ? ";transport=tls"
                                               : "";
-    int n = snprintf(out, size,
-                     "<sip:%s%s%s%s%s:%u%s;lr;" RECORD_ROUTE_TIME_PARAM
-                     "=%s%s%s;" RECORD_ROUTE_MARK_PARAM "=%s;" RECORD_ROUTE_SIG_PARAM "=%s>",
-                     token, token[0] ? "@" : "", v6 ? "[" : "", host, v6 ? "]" : "", port, param,
-                     issued, b->media ? ";" RECORD_ROUTE_MEDIA_PARAM "=" : "",
-                     b->media ? b->media : "", issuer, sig);
+    int n =
+        snprintf(out, size,
+                 "<sip:%s%s%s%s%s:%u%s;lr;" RECORD_ROUTE_TIME_PARAM
+                 "=%s%s%s%s%s;" RECORD_ROUTE_MARK_PARAM "=%s;" RECORD_ROUTE_SIG_PARAM "=%s>",
+                 token, token[0] ? "@" : "", v6 ? "[" : "", host, v6 ? "]" : "", port, param,
+                 issued, b->media ? ";" RECORD_ROUTE_MEDIA_PARAM "=" : "", b->media ? b->media : "",
+                 cseq ? ";" RECORD_ROUTE_CSEQ_PARAM "=" : "", cseq ? cseq : "", issuer, sig);
     return n < 0 || (size_t)n >= size ? SB_ERANGE : 0;
 }
 
@@ -97,6 +105,12 @@ static const char *param_value(const osip_uri_t *uri, const char *name)
     if (osip_uri_uparam_get_byname((osip_uri_t *)uri, (char *)name, &p) != 0 || !p)
         return NULL;
     return p->gvalue;
+}
+
+static const char *uri_stamp(const osip_uri_t *uri, const char *issued, char *buf, size_t size)
+{
+    return stamp(issued, param_value(uri, RECORD_ROUTE_MEDIA_PARAM),
+                 param_value(uri, RECORD_ROUTE_CSEQ_PARAM), buf, size);
 }
 
 int record_route_resign(const struct secret *s, osip_uri_t *uri,
@@ -110,7 +124,7 @@ int record_route_resign(const struct secret *s, osip_uri_t *uri,
         osip_uri_uparam_get_byname(uri, RECORD_ROUTE_SIG_PARAM, &p) != 0 || !p)
         return SB_EMALFORMED;
     char stamped[RECORD_ROUTE_STAMP_MAX];
-    issued = stamp(issued, param_value(uri, RECORD_ROUTE_MEDIA_PARAM), stamped, sizeof(stamped));
+    issued = uri_stamp(uri, issued, stamped, sizeof(stamped));
     mark(s, b, uri->username, issued, want);
     if (!secret_equal(want, issuer, SIG_TEXT - 1))
         return SB_EMALFORMED; /* not ours, or not for this dialog */
@@ -146,8 +160,7 @@ bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
     if (!sig || strlen(sig) != SIG_TEXT - 1 || !fresh(issued, now_s, max_age_s))
         return false;
     char want[SIG_TEXT], stamped[RECORD_ROUTE_STAMP_MAX];
-    const char *st =
-        stamp(issued, param_value(uri, RECORD_ROUTE_MEDIA_PARAM), stamped, sizeof(stamped));
+    const char *st = uri_stamp(uri, issued, stamped, sizeof(stamped));
     const char *tags[2] = {b->tag, to_tag};
     for (int i = 0; i < 2; i++) {
         if (!tags[i])
@@ -165,6 +178,16 @@ bool record_route_signed(const struct secret *s, const osip_uri_t *uri,
 const char *record_route_media(const osip_uri_t *uri)
 {
     return param_value(uri, RECORD_ROUTE_MEDIA_PARAM);
+}
+
+unsigned record_route_cseq_shift(const osip_uri_t *uri)
+{
+    const char *v = param_value(uri, RECORD_ROUTE_CSEQ_PARAM);
+    char *end;
+    if (!v || !isdigit((unsigned char)*v) || strlen(v) > 4)
+        return 0;
+    unsigned long n = strtoul(v, &end, 10);
+    return *end ? 0 : (unsigned)n;
 }
 
 uint32_t record_route_instance(const osip_uri_t *uri)

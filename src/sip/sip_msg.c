@@ -14,6 +14,8 @@
 #include <strings.h>
 
 #include <osipparser2/osip_message.h>
+#include <inttypes.h>
+
 #include <osipparser2/osip_port.h>
 
 #include "switchboard/error.h"
@@ -645,4 +647,18 @@ uint32_t sipmsg_cseq_number(const osip_message_t *msg)
     if (!msg->cseq || !msg->cseq->number)
         return 0;
     return (uint32_t)strtoul(msg->cseq->number, NULL, 10);
+}
+
+int sipmsg_set_cseq_number(osip_message_t *msg, uint32_t number)
+{
+    if (!msg->cseq)
+        return SB_EMALFORMED;
+    char text[12];
+    snprintf(text, sizeof(text), "%" PRIu32, number);
+    char *copy = osip_strdup(text);
+    if (!copy)
+        return SB_ENOMEM;
+    osip_free(msg->cseq->number);
+    msg->cseq->number = copy;
+    return 0;
 }

@@ -37,6 +37,7 @@
 #include "switchboard/buf.h"
 #include "switchboard/callroute.h"
 #include "switchboard/dialplan.h"
+#include "switchboard/trunk.h"
 #include "switchboard/config.h"
 #include "switchboard/settings.h"
 #include "switchboard/digest.h"
@@ -101,6 +102,20 @@ static void one_authorization(const char *text)
             digest_credentials_read(a, &c);
         osip_authorization_free(a);
     }
+    /* the same text as a carrier's challenge, answered (trunks) */
+    osip_www_authenticate_t *w;
+    if (osip_www_authenticate_init(&w) == 0) {
+        char answer[1024];
+        struct digest_client dc = {.user = "4930123456",
+                                   .password = "pw",
+                                   .method = "INVITE",
+                                   .uri = "sip:+49301234567@carrier.test",
+                                   .cnonce = "0a4f113b",
+                                   .nc = 1};
+        if (osip_www_authenticate_parse(w, text) == 0)
+            digest_client_answer(w, &dc, answer, sizeof(answer));
+        osip_www_authenticate_free(w);
+    }
     char *msg = malloc(strlen(text) + 512);
     sprintf(msg,
             "REGISTER sip:pbx.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK-f\r\n"
@@ -131,6 +146,25 @@ static bool nobody(void *ctx, const char *user)
     return user[0] == 'd';
 }
 
+/* Trunks, dial patterns and inbound numbers (trunk.h), every lookup. */
+static void one_trunks(const char *text)
+{
+    struct trunk_plan *plan;
+    char err[256], buf[64];
+    if (trunk_plan_parse(text, "fuzz.conf", &plan, err, sizeof(err)) != 0)
+        return;
+    static const char *const dialled[] = {"0301234567", "0044201234", "+4930123456", "100", "*21#"};
+    const struct trunk *out[TRUNK_MAX_PER_ROUTE];
+    for (size_t i = 0; i < sizeof(dialled) / sizeof(dialled[0]); i++) {
+        size_t n = trunk_outbound(plan, dialled[i], out, TRUNK_MAX_PER_ROUTE);
+        for (size_t k = 0; k < n; k++)
+            trunk_normalise(out[k], dialled[i], buf, sizeof(buf));
+        if (plan->count)
+            trunk_inbound(plan, &plan->trunks[0], dialled[i]);
+    }
+    trunk_plan_free(plan);
+}
+
 static void one_config(const char *text)
 {
     struct sb_config cfg;
@@ -153,6 +187,7 @@ static void one_config(const char *text)
             callroute_next(&r, (enum callroute_event)(step % 3), &env, &st);
     }
     dialplan_unref(dp);
+    one_trunks(text);
 }
 
 static void one_flow_token(const char *text)

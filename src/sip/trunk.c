@@ -1,0 +1,612 @@
+/* Trunks, dial patterns and inbound numbers. See trunk.h. */
+#include "switchboard/trunk.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "switchboard/error.h"
+#include "switchboard/sip_msg.h"
+
+/* What the parser of one file needs. */
+struct parse {
+    struct trunk_plan *plan;
+    const char *name;
+    int line;
+    char *err;
+    size_t errsize;
+    /* the section: -1 none of ours, else a trunk's index, or one of: */
+    int section;
+    bool seen_uri[TRUNK_MAX];
+    int trunk_line[TRUNK_MAX];
+    char password_file[TRUNK_MAX][256];
+};
+
+enum { SEC_OTHER = -1, SEC_OUTBOUND = -2, SEC_INBOUND = -3 };
+
+__attribute__((format(printf, 2, 3))) static int fail(struct parse *p, const char *fmt, ...)
+{
+    int n = p->line ? snprintf(p->err, p->errsize, "%s:%d: ", p->name, p->line)
+                    : snprintf(p->err, p->errsize, "%s: ", p->name);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < p->errsize)
+        vsnprintf(p->err + n, p->errsize - (size_t)n, fmt, ap);
+    va_end(ap);
+    return SB_EINVAL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static bool copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        return false;
+    memcpy(dst, src, n + 1);
+    return true;
+}
+
+/* --- numbers ----------------------------------------------------------- */
+
+int trunk_dialled(const char *user, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (const char *s = user; *s; s++) {
+        if (strchr(" -.()", *s))
+            continue; /* RFC 3966 §5.1.1 visual separators */
+        bool ok = isdigit((unsigned char)*s) || *s == '*' || *s == '#' || (*s == '+' && n == 0);
+        if (!ok || n + 1 >= size)
+            return SB_EINVAL;
+        buf[n++] = *s;
+    }
+    buf[n] = '\0';
+    return n == 0 || (n == 1 && buf[0] == '+') ? SB_EINVAL : 0;
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s))
+            return false;
+    return true;
+}
+
+int trunk_e164(const struct trunk *t, const char *dialled, char *buf, size_t size)
+{
+    int n;
+    if (t->country_code[0] && !strncmp(dialled, "00", 2) && all_digits(dialled + 2))
+        n = snprintf(buf, size, "+%s", dialled + 2);
+    else if (t->country_code[0] && dialled[0] == '0' && all_digits(dialled + 1))
+        n = snprintf(buf, size, "+%s%s", t->country_code, dialled + 1);
+    else
+        n = snprintf(buf, size, "%s", dialled);
+    return n < 0 || (size_t)n >= size ? SB_ERANGE : 0;
+}
+
+int trunk_normalise(const struct trunk *t, const char *dialled, char *buf, size_t size)
+{
+    int rc = trunk_e164(t, dialled, buf, size);
+    if (rc == 0 && !t->plus && buf[0] == '+')
+        memmove(buf, buf + 1, strlen(buf));
+    return rc;
+}
+
+/* --- lookups ----------------------------------------------------------- */
+
+size_t trunk_outbound(const struct trunk_plan *plan, const char *dialled, const struct trunk **out,
+                      size_t max)
+{
+    for (size_t i = 0; i < plan->route_count; i++) {
+        const struct trunk_route *r = &plan->routes[i];
+        regmatch_t m;
+        if (regexec(r->re, dialled, 1, &m, 0) != 0 || m.rm_so != 0 ||
+            (size_t)m.rm_eo != strlen(dialled))
+            continue; /* the pattern must match the whole number */
+        size_t n = 0;
+        for (; n < r->count && n < max; n++)
+            out[n] = &plan->trunks[r->trunks[n]];
+        return n;
+    }
+    return 0;
+}
+
+const struct trunk *trunk_of_source(const struct trunk_plan *plan, const struct sb_addr *src)
+{
+    for (size_t i = 0; plan && i < plan->count; i++) {
+        const struct trunk *t = &plan->trunks[i];
+        if (t->addr.len && sipmsg_addr_same_ip(&t->addr, src))
+            return t;
+    }
+    return NULL;
+}
+
+const struct trunk *trunk_of_contact_user(const struct trunk_plan *plan, const char *user)
+{
+    for (size_t i = 0; plan && user && i < plan->count; i++)
+        if (plan->trunks[i].reg && !strcmp(plan->trunks[i].username, user))
+            return &plan->trunks[i];
+    return NULL;
+}
+
+const char *trunk_inbound(const struct trunk_plan *plan, const struct trunk *t, const char *number)
+{
+    char dialled[TRUNK_NUMBER_MAX + 2], e164[TRUNK_NUMBER_MAX + 2];
+    if (trunk_dialled(number, dialled, sizeof(dialled)) != 0 ||
+        trunk_e164(t, dialled, e164, sizeof(e164)) != 0)
+        return NULL;
+    /* a carrier may drop the '+' of an E.164 number */
+    bool bare = e164[0] != '+';
+    for (size_t i = 0; i < plan->inbound_count; i++) {
+        const char *ours = plan->inbound[i].number;
+        if (!strcmp(ours, e164) || (bare && ours[0] == '+' && !strcmp(ours + 1, e164)))
+            return plan->inbound[i].target;
+    }
+    return NULL;
+}
+
+const char *trunk_reg_state_name(int state)
+{
+    static const char *const names[] = {"idle", "trying", "registered", "failed"};
+    return state >= 0 && state <= TRUNK_FAILED ? names[state] : "?";
+}
+
+void trunk_reg_call_id(const struct trunk *t, uint32_t instance, char *buf, size_t size)
+{
+    snprintf(buf, size, "sbreg-%s-%08" PRIx32, t->name, instance);
+}
+
+/* --- [trunk NAME] ------------------------------------------------------ */
+
+static int trunk_index(const struct trunk_plan *plan, const char *name)
+{
+    for (size_t i = 0; i < plan->count; i++)
+        if (!strcmp(plan->trunks[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+static bool name_valid(const char *s)
+{
+    if (!*s || strlen(s) >= TRUNK_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("._-", *s))
+            return false;
+    return true;
+}
+
+static int open_trunk(struct parse *p, const char *name)
+{
+    struct trunk_plan *plan = p->plan;
+    if (!name_valid(name))
+        return fail(p, "a trunk's name is letters, digits and . _ -, not '%s'", name);
+    if (trunk_index(plan, name) >= 0)
+        return fail(p, "[trunk %s] appears twice", name);
+    if (plan->count == TRUNK_MAX)
+        return fail(p, "more than %d trunks", TRUNK_MAX);
+    struct trunk *t = &plan->trunks[plan->count];
+    memset(t, 0, sizeof(*t));
+    copy(t->name, sizeof(t->name), name);
+    t->expires = 600;
+    t->plus = true;
+    p->trunk_line[plan->count] = p->line;
+    p->section = (int)plan->count++;
+    return 0;
+}
+
+static int yes_no(const char *v, bool *out)
+{
+    if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1"))
+        *out = true;
+    else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0"))
+        *out = false;
+    else
+        return SB_EINVAL;
+    return 0;
+}
+
+static int number_in(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!isdigit((unsigned char)*s) || *end || errno || v < min || v > max)
+        return SB_EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* uri = sip:HOST[:PORT][;transport=...] */
+static int trunk_uri(struct parse *p, struct trunk *t, const char *value)
+{
+    osip_uri_t *uri = NULL;
+    bool ok = osip_uri_init(&uri) == 0 && osip_uri_parse(uri, value) == 0 && uri->host &&
+              uri->scheme && (!strcasecmp(uri->scheme, "sip") || !strcasecmp(uri->scheme, "sips"));
+    if (ok)
+        ok = copy(t->host, sizeof(t->host), uri->host) && !uri->username;
+    unsigned port = 0;
+    if (ok && uri->port)
+        ok = number_in(uri->port, 1, 65535, &port) == 0;
+    int transport = ok ? sipmsg_uri_transport(uri) : -1;
+    osip_uri_free(uri);
+    if (!ok || transport < 0)
+        return fail(p, "[trunk %s] uri: want sip:HOST[:PORT], not '%s'", t->name, value);
+    t->port = port;
+    t->transport = transport;
+    return 0;
+}
+
+static int trunk_transport(struct parse *p, struct trunk *t, const char *value)
+{
+    if (!strcasecmp(value, "udp"))
+        t->transport = SB_UDP;
+    else if (!strcasecmp(value, "tcp"))
+        t->transport = SB_TCP;
+    else if (!strcasecmp(value, "tls"))
+        t->transport = SB_TLS;
+    else
+        return fail(p, "[trunk %s] transport: udp, tcp or tls, not '%s'", t->name, value);
+    return 0;
+}
+
+static int trunk_number(struct parse *p, struct trunk *t, const char *key, const char *value,
+                        char *dst, size_t size)
+{
+    char n[TRUNK_NUMBER_MAX + 2];
+    if (trunk_dialled(value, n, sizeof(n)) != 0 || !copy(dst, size, n))
+        return fail(p, "[trunk %s] %s: not a number: '%s'", t->name, key, value);
+    return 0;
+}
+
+/* numbers = DID, ...: the trunk's own numbers (checked; [inbound] says
+ * where each rings). */
+static int trunk_numbers(struct parse *p, struct trunk *t, char *value);
+
+static int trunk_line(struct parse *p, const char *key, char *value)
+{
+    struct trunk *t = &p->plan->trunks[p->section];
+    unsigned n;
+    if (!strcmp(key, "uri")) {
+        p->seen_uri[p->section] = true;
+        return trunk_uri(p, t, value);
+    }
+    if (!strcmp(key, "transport"))
+        return trunk_transport(p, t, value);
+    if (!strcmp(key, "username"))
+        return copy(t->username, sizeof(t->username), value) && !strpbrk(value, " \t\"")
+                   ? 0
+                   : fail(p, "[trunk %s] username: bad '%s'", t->name, value);
+    if (!strcmp(key, "password_file"))
+        return copy(p->password_file[p->section], sizeof(p->password_file[0]), value)
+                   ? 0
+                   : fail(p, "[trunk %s] password_file: too long", t->name);
+    if (!strcmp(key, "register"))
+        return yes_no(value, &t->reg) == 0
+                   ? 0
+                   : fail(p, "[trunk %s] register: yes or no, not '%s'", t->name, value);
+    if (!strcmp(key, "expires")) {
+        if (number_in(value, 60, 86400, &n) != 0)
+            return fail(p, "[trunk %s] expires: 60-86400 seconds, not '%s'", t->name, value);
+        t->expires = n;
+        return 0;
+    }
+    if (!strcmp(key, "keepalive")) {
+        if (number_in(value, 0, 3600, &n) != 0)
+            return fail(p, "[trunk %s] keepalive: 0-3600 seconds, not '%s'", t->name, value);
+        t->keepalive = n;
+        return 0;
+    }
+    if (!strcmp(key, "caller_id"))
+        return trunk_number(p, t, key, value, t->caller_id, sizeof(t->caller_id));
+    if (!strcmp(key, "country_code")) {
+        if (!all_digits(value) || strlen(value) > 3)
+            return fail(p, "[trunk %s] country_code: 1-3 digits, not '%s'", t->name, value);
+        copy(t->country_code, sizeof(t->country_code), value);
+        return 0;
+    }
+    if (!strcmp(key, "plus"))
+        return yes_no(value, &t->plus) == 0
+                   ? 0
+                   : fail(p, "[trunk %s] plus: yes or no, not '%s'", t->name, value);
+    if (!strcmp(key, "numbers"))
+        return trunk_numbers(p, t, value);
+    return fail(p, "unknown setting '%s' in [trunk %s]", key, t->name);
+}
+
+/* --- [outbound] and [inbound] ---------------------------------------- */
+
+static int grow(void **array, size_t count, size_t item)
+{
+    if (count % 16)
+        return 0;
+    void *more = realloc(*array, (count + 16) * item);
+    if (!more)
+        return SB_ENOMEM;
+    *array = more;
+    return 0;
+}
+
+static int add_inbound(struct parse *p, const char *number, const char *target)
+{
+    struct trunk_plan *plan = p->plan;
+    if (!number[0] || (number[0] != '+' && !all_digits(number)) ||
+        (number[0] == '+' && !all_digits(number + 1)) ||
+        strlen(number) >= sizeof(plan->inbound[0].number))
+        return fail(p, "[inbound] '%s' is not a number (+ then digits)", number);
+    if (!*target || strlen(target) >= sizeof(plan->inbound[0].target) || strpbrk(target, " \t,;"))
+        return fail(p, "[inbound] %s: bad target '%s'", number, target);
+    for (size_t i = 0; i < plan->inbound_count; i++)
+        if (!strcmp(plan->inbound[i].number, number))
+            return fail(p, "[inbound] %s appears twice", number);
+    if (grow((void **)&plan->inbound, plan->inbound_count, sizeof(plan->inbound[0])) != 0)
+        return SB_ENOMEM;
+    struct trunk_inbound *in = &plan->inbound[plan->inbound_count++];
+    copy(in->number, sizeof(in->number), number);
+    copy(in->target, sizeof(in->target), target);
+    return 0;
+}
+
+static int trunk_numbers(struct parse *p, struct trunk *t, char *value)
+{
+    (void)t;
+    for (char *save, *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char n[TRUNK_NUMBER_MAX + 2];
+        if (trunk_dialled(trim(tok), n, sizeof(n)) != 0 || n[0] != '+')
+            return fail(p, "[trunk %s] numbers: '%s' is not an E.164 number (+ then digits)",
+                        t->name, trim(tok));
+    }
+    return 0; /* checked; [inbound] says where each goes */
+}
+
+static int outbound_line(struct parse *p, const char *key, char *value)
+{
+    struct trunk_plan *plan = p->plan;
+    if (grow((void **)&plan->routes, plan->route_count, sizeof(plan->routes[0])) != 0)
+        return SB_ENOMEM;
+    struct trunk_route *r = &plan->routes[plan->route_count];
+    memset(r, 0, sizeof(*r));
+    if (!copy(r->pattern, sizeof(r->pattern), key))
+        return fail(p, "[outbound] pattern too long");
+    regex_t *re = malloc(sizeof(*re));
+    if (!re)
+        return SB_ENOMEM;
+    int rc = regcomp(re, key, REG_EXTENDED);
+    if (rc != 0) {
+        char why[128];
+        regerror(rc, re, why, sizeof(why));
+        free(re);
+        return fail(p, "[outbound] bad pattern '%s': %s", key, why);
+    }
+    r->re = re;
+    plan->route_count++;
+    for (char *save, *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int i = trunk_index(plan, trim(tok));
+        if (i < 0)
+            return fail(p, "[outbound] %s: no [trunk %s]", key, trim(tok));
+        if (r->count == TRUNK_MAX_PER_ROUTE)
+            return fail(p, "[outbound] %s: more than %d trunks", key, TRUNK_MAX_PER_ROUTE);
+        r->trunks[r->count++] = (unsigned)i;
+    }
+    return r->count ? 0 : fail(p, "[outbound] %s: which trunk?", key);
+}
+
+/* --- the file ---------------------------------------------------------- */
+
+static void cut_comment(char *s)
+{
+    for (char *c = s; *c; c++)
+        if ((*c == ';' || *c == '#') && c > s && isspace((unsigned char)c[-1])) {
+            *c = '\0';
+            return;
+        }
+}
+
+static int open_section(struct parse *p, char *name)
+{
+    name = trim(name);
+    p->section = SEC_OTHER;
+    if (!strcmp(name, "outbound"))
+        p->section = SEC_OUTBOUND;
+    else if (!strcmp(name, "inbound"))
+        p->section = SEC_INBOUND;
+    else if (!strncmp(name, "trunk", 5) && isspace((unsigned char)name[5]))
+        return open_trunk(p, trim(name + 5));
+    else if (!strcmp(name, "trunk"))
+        return fail(p, "[trunk] needs a name: [trunk NAME]");
+    return 0;
+}
+
+static int parse_line(struct parse *p, char *line)
+{
+    char *s = trim(line);
+    if (!*s || *s == ';' || *s == '#')
+        return 0;
+    if (*s == '[') {
+        char *end = strchr(s, ']');
+        if (!end)
+            return 0; /* config.c names the missing ']' */
+        *end = '\0';
+        return open_section(p, s + 1);
+    }
+    if (p->section == SEC_OTHER)
+        return 0;
+    cut_comment(s); /* (after whitespace: a pattern has none) */
+    char *eq = p->section == SEC_OUTBOUND ? strrchr(s, '=') : strchr(s, '=');
+    if (!eq)
+        return fail(p, "expected 'key = value'");
+    *eq = '\0';
+    char *key = trim(s), *value = trim(eq + 1);
+    if (p->section == SEC_OUTBOUND)
+        return outbound_line(p, key, value);
+    if (p->section == SEC_INBOUND)
+        return add_inbound(p, key, value);
+    return trunk_line(p, key, value);
+}
+
+static int check_trunks(struct parse *p)
+{
+    for (size_t i = 0; i < p->plan->count; i++) {
+        struct trunk *t = &p->plan->trunks[i];
+        p->line = p->trunk_line[i];
+        if (!p->seen_uri[i])
+            return fail(p, "[trunk %s] needs a uri", t->name);
+        if (t->reg && !t->username[0])
+            return fail(p, "[trunk %s] register = yes needs a username", t->name);
+        if (t->username[0] && !p->password_file[i][0])
+            return fail(p, "[trunk %s] username needs a password_file", t->name);
+    }
+    p->line = 0;
+    return 0;
+}
+
+void trunk_plan_free(struct trunk_plan *plan)
+{
+    if (!plan)
+        return;
+    for (size_t i = 0; i < plan->route_count; i++) {
+        regfree(plan->routes[i].re);
+        free(plan->routes[i].re);
+    }
+    free(plan->routes);
+    free(plan->inbound);
+    free(plan);
+}
+
+static int parse_text(struct parse *p, const char *text)
+{
+    char line[1024];
+    int rc = 0;
+    for (const char *s = text; *s && rc == 0;) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+        p->line++;
+        if (n >= sizeof(line))
+            return fail(p, "line longer than %zu bytes", sizeof(line) - 1);
+        memcpy(line, s, n);
+        line[n] = '\0';
+        rc = parse_line(p, line);
+        s = nl ? nl + 1 : s + n;
+    }
+    return rc != 0 ? rc : check_trunks(p);
+}
+
+/* Parses into @p (its password files named, not read). */
+static int parse_into(struct parse *p, const char *text, const char *name, char *err,
+                      size_t errsize)
+{
+    memset(p, 0, sizeof(*p));
+    *p = (struct parse){.name = name, .err = err, .errsize = errsize, .section = SEC_OTHER};
+    p->plan = calloc(1, sizeof(*p->plan));
+    if (!p->plan)
+        return SB_ENOMEM;
+    err[0] = '\0';
+    int rc = parse_text(p, text);
+    if (rc != 0) {
+        trunk_plan_free(p->plan);
+        p->plan = NULL;
+    }
+    return rc;
+}
+
+int trunk_plan_parse(const char *text, const char *name, struct trunk_plan **out, char *err,
+                     size_t errsize)
+{
+    struct parse *p = malloc(sizeof(*p));
+    if (!p)
+        return SB_ENOMEM;
+    int rc = parse_into(p, text, name, err, errsize);
+    if (rc == 0)
+        *out = p->plan;
+    free(p);
+    return rc;
+}
+
+/* --- start-up: secrets and addresses ----------------------------------- */
+
+static int read_password(struct trunk *t, const char *path, char *err, size_t errsize)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errsize, "[trunk %s] password_file %s: %s", t->name, path, strerror(errno));
+        return SB_EINVAL;
+    }
+    char line[sizeof(t->password) + 2] = "";
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!got || !line[0] || strlen(line) >= sizeof(t->password)) {
+        snprintf(err, errsize, "[trunk %s] password_file %s: no password on its first line",
+                 t->name, path);
+        return SB_EINVAL;
+    }
+    copy(t->password, sizeof(t->password), line);
+    return 0;
+}
+
+static unsigned default_port(int transport)
+{
+    return transport == SB_TLS ? 5061 : 5060;
+}
+
+static int resolve(struct trunk *t, char *err, size_t errsize)
+{
+    unsigned port = t->port ? t->port : default_port(t->transport);
+    if (sipmsg_host_resolve(t->host, port, &t->addr) != 0) {
+        snprintf(err, errsize, "[trunk %s] cannot resolve %s", t->name, t->host);
+        return SB_EINVAL;
+    }
+    return 0;
+}
+
+int trunk_plan_load(const char *path, struct trunk_plan **out, char *err, size_t errsize)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errsize, "cannot read %s: %s", path, strerror(errno));
+        return SB_EINVAL;
+    }
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    char chunk[4096];
+    size_t n;
+    while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        fwrite(chunk, 1, n, mem);
+    fclose(f);
+    if (!mem)
+        return SB_ENOMEM;
+    fclose(mem);
+    struct parse *p = malloc(sizeof(*p));
+    int rc = p ? parse_into(p, text, path, err, errsize) : SB_ENOMEM;
+    free(text);
+    for (size_t i = 0; rc == 0 && i < p->plan->count; i++) {
+        struct trunk *t = &p->plan->trunks[i];
+        if (p->password_file[i][0])
+            rc = read_password(t, p->password_file[i], err, errsize);
+        if (rc == 0)
+            rc = resolve(t, err, errsize);
+    }
+    if (rc == 0)
+        *out = p->plan;
+    else if (p)
+        trunk_plan_free(p->plan);
+    free(p);
+    return rc;
+}
