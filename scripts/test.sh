@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark clang baresip-core \
     linphone-cli sox nftables iproute2 openssl curl prometheus chromium systemd redis-server \
-    sipvicious rtpengine-daemon ||
+    sipvicious rtpengine-daemon kamailio ||
     exit 1
 
 passed=0
@@ -54,6 +54,8 @@ stage "hostile network (relay, reflection), 2 workers" \
     tests/hostile_tests.sh build/switchboard build/test-output/hostile
 stage "media relay (rtpengine, phones behind NAT), 2 workers" \
     tests/media_tests.sh build/switchboard build/test-output/media
+stage "trunks (a Kamailio carrier), 2 workers" \
+    tests/trunk_tests.sh build/switchboard build/test-output/trunk
 stage "admin plane, 2 workers" tests/admin_tests.sh build/switchboard build/test-output/admin 2
 stage "office features, 2 workers" tests/office_tests.sh build/switchboard build/test-output/office 2
 stage "shared store on Redis, 2 workers" tests/redis_tests.sh build/switchboard build/test-output/redis 2
@@ -94,6 +96,8 @@ stage "shared store on Redis (ASan+UBSan), 2 workers" \
     tests/redis_tests.sh build-asan/switchboard build-asan/test-output/redis 2 $REDIS_SUBSET
 stage "media relay (ASan+UBSan), 2 workers" \
     tests/media_tests.sh build-asan/switchboard build-asan/test-output/media $MEDIA_SUBSET
+stage "trunks (ASan+UBSan), 2 workers" \
+    tests/trunk_tests.sh build-asan/switchboard build-asan/test-output/trunk
 
 # ThreadSanitizer: the protocol tests with 4 workers, listeners and workers
 # and the journal writer all running at once. Any report makes the proxy exit
@@ -115,6 +119,8 @@ stage "shared store on Redis (TSan), 4 workers" \
     tests/redis_tests.sh build-tsan/switchboard build-tsan/test-output/redis 4 $REDIS_SUBSET
 stage "media relay (TSan), 2 workers" \
     tests/media_tests.sh build-tsan/switchboard build-tsan/test-output/media $MEDIA_SUBSET
+stage "trunks (TSan), 2 workers" \
+    tests/trunk_tests.sh build-tsan/switchboard build-tsan/test-output/trunk
 unset TSAN_OPTIONS
 
 # Fuzzing: a minute of libFuzzer over the datagram path (ingress, proxy core,
