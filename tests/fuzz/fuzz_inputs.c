@@ -37,6 +37,7 @@
 #include "switchboard/buf.h"
 #include "switchboard/callroute.h"
 #include "switchboard/dialplan.h"
+#include "switchboard/sipdns.h"
 #include "switchboard/trunk.h"
 #include "switchboard/config.h"
 #include "switchboard/settings.h"
@@ -144,6 +145,12 @@ static bool nobody(void *ctx, const char *user)
 {
     (void)ctx;
     return user[0] == 'd';
+}
+
+static uint32_t fuzz_draw(void *ctx)
+{
+    (void)ctx;
+    return 7;
 }
 
 /* Trunks, dial patterns and inbound numbers (trunk.h), every lookup. */
@@ -338,9 +345,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case 3:
         one_flow_token(text);
         break;
-    case 4:
+    case 4: {
         sipmsg_addr_parse(text, &addr);
+        /* the same bytes as a DNS answer (resolver.h, RFC 3263) */
+        static struct sipdns_rr rr[16];
+        static const enum sipdns_type types[] = {SIPDNS_NAPTR, SIPDNS_SRV, SIPDNS_A};
+        for (size_t i = 0; i < 3; i++) {
+            int n = sipdns_parse(data + 1, size - 1, types[i], rr, 16);
+            if (n > 0 && types[i] == SIPDNS_NAPTR)
+                sipdns_naptr_usable(rr, (size_t)n, -1);
+            if (n > 0 && types[i] == SIPDNS_SRV)
+                sipdns_srv_order(rr, (size_t)n, fuzz_draw, NULL);
+        }
         break;
+    }
     case 5:
         one_stream(data + 1, size - 1);
         break;
