@@ -38,6 +38,7 @@
 #include "switchboard/store.h"
 #include "switchboard/stream.h"
 #include "switchboard/transport_udp.h"
+#include "switchboard/resolver.h"
 #include "switchboard/trunk.h"
 #include "switchboard/worker.h"
 
@@ -60,6 +61,7 @@ struct app {
     struct admin *admin; /* NULL: [admin] listen = none */
     struct dialplan_holder *plans;
     struct trunk_plan *trunks; /* NULL: no config file */
+    struct resolver *resolver; /* NULL: no trunk has a host name */
     char *dnd;                 /* the run-time DND list the store kept; NULL: none */
 };
 
@@ -165,6 +167,16 @@ static int load_trunks(const struct sb_config *cfg, struct trunk_plan **out)
                 sb_transport_name(t->transport), t->reg ? ", registering" : "");
     }
     return 0;
+}
+
+/* The transports we can send over (resolver.h). */
+static unsigned listen_transports(const struct listen_table *listens)
+{
+    unsigned mask = 0;
+    for (int t = SB_UDP; t <= SB_TLS; t++)
+        if (listen_has(listens, t))
+            mask |= 1u << t;
+    return mask;
 }
 
 static char *dnd_now(void *ctx)
@@ -292,12 +304,18 @@ static int app_start(struct app *app)
         rc = registrar_create(&limits, &app->registrar);
     if (rc == 0)
         rc = identity_create(cfg, &app->identity);
+    for (size_t i = 0; rc == 0 && app->trunks && i < app->trunks->count; i++)
+        if (app->trunks->trunks[i].advertise_host[0])
+            rc = identity_add_alias(app->identity, app->trunks->trunks[i].advertise_host,
+                                    app->trunks->trunks[i].advertise_port);
     if (rc == 0 && identity_has_wildcard(app->identity))
         addr_watch_start(app->identity, &app->watcher); /* logs when it cannot */
     if (rc == 0)
         rc = listen_table_init(&app->listens, cfg);
     if (rc == 0)
         rc = transport_create(cfg, &app->listens, &app->transport);
+    if (rc == 0)
+        rc = resolver_start(app->trunks, listen_transports(&app->listens), &app->resolver);
     if (rc == 0 && (listen_has(&app->listens, SB_TCP) || listen_has(&app->listens, SB_TLS)))
         rc = stream_create(cfg, &app->listens, &app->streams);
     if (rc == 0)
@@ -390,6 +408,7 @@ static void app_stop(struct app *app)
     auth_destroy(app->auth);
     secret_free(app->secret);
     dialplan_holder_destroy(app->plans);
+    resolver_stop(app->resolver); /* the workers that read the plan are gone */
     trunk_plan_free(app->trunks);
 }
 

@@ -27,6 +27,10 @@ int identity_refresh(struct identity *id);
 /* Does any listen address use a wildcard (so interface addresses count)? */
 bool identity_has_wildcard(const struct identity *id);
 
+/* Another address that is ours (a NAT router's public address a trunk
+ * sees us at, trunk.h's advertise): start-up only, before any reader. */
+int identity_add_alias(struct identity *id, const char *host, unsigned port);
+
 /* True when @host (with @port, 0 meaning "not given", i.e. 5060) names this
  * proxy: a listen address, an interface address, the host name or a
  * configured domain (domains match any port). */

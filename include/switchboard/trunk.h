@@ -22,6 +22,19 @@
 #define TRUNK_MAX_PER_ROUTE 4 /* a route's trunk and its fallbacks */
 #define TRUNK_NAME_MAX 48
 #define TRUNK_NUMBER_MAX 32 /* digits of a dialled or sent number */
+#define TRUNK_MAX_TARGETS 8 /* addresses DNS gives one trunk (RFC 3263) */
+
+/* Where a trunk's requests go, in the order to try them: RFC 3263's
+ * NAPTR -> SRV -> A (resolver.h), or its address as written. Replaced as
+ * a whole, never changed: readers take it under rcu_read_lock(). */
+struct trunk_targets {
+    size_t count;
+    struct {
+        struct sb_addr addr;
+        int transport; /* enum sb_transport */
+    } t[TRUNK_MAX_TARGETS];
+    uint32_t ttl; /* seconds until it is looked up again (0: never) */
+};
 
 /* A trunk's upstream registration, shared by the worker that runs it and
  * the admin plane.
@@ -39,22 +52,32 @@ struct trunk_status {
     _Atomic uint64_t calls_out;  /* calls sent out through it */
     _Atomic uint64_t calls_in;   /* calls it brought in */
     _Atomic uint64_t challenges; /* 401/407 answered with its credentials */
+    _Atomic int reachable;       /* keep-alives: 1 answered, 0 not, -1 not asked yet */
+    _Atomic uint64_t keepalives; /* OPTIONS sent */
+    _Atomic uint64_t keepalive_failures; /* ...and left unanswered */
 };
 
 struct trunk {
     char name[TRUNK_NAME_MAX];
-    char host[256];       /* of its uri: what Request-URIs and To name */
-    unsigned port;        /* 0: the transport's default */
-    int transport;        /* enum sb_transport */
-    struct sb_addr addr;  /* where its requests go (resolved at start-up) */
-    char username[128];   /* its digest user (and our registration's user) */
-    char password[128];   /* from password_file; "" none */
-    bool reg;             /* register = yes */
-    unsigned expires;     /* seconds asked for */
-    char caller_id[64];   /* our number toward it ("" none) */
-    char country_code[8]; /* normalisation: 0N -> +CC N, 00N -> +N ("" none) */
-    bool plus;            /* numbers it takes are written with '+' */
-    unsigned keepalive;   /* seconds between OPTIONS; 0 off */
+    char host[256];                /* of its uri: what Request-URIs and To name */
+    unsigned port;                 /* 0: the transport's default */
+    int transport;                 /* enum sb_transport */
+    bool transport_set;            /* ;transport= or transport = (else DNS decides) */
+    bool numeric;                  /* host is an address: no DNS */
+    struct trunk_targets *targets; /* RCU: resolver.h publishes; NULL: none yet */
+    char username[128];            /* its digest user (and our registration's user) */
+    char password[128];            /* from password_file; "" none */
+    bool reg;                      /* register = yes */
+    unsigned expires;              /* seconds asked for */
+    char caller_id[64];            /* our number toward it ("" none) */
+    char country_code[8];          /* normalisation: 0N -> +CC N, 00N -> +N ("" none) */
+    bool plus;                     /* numbers it takes are written with '+' */
+    unsigned keepalive;            /* seconds between OPTIONS; 0 off */
+    /* the office's address as the carrier sees it (behind NAT: the
+     * router's public address and port), named in our Contact and
+     * Record-Route toward it; "" our own */
+    char advertise_host[64];
+    unsigned advertise_port;
     struct trunk_status status;
 };
 
@@ -85,10 +108,18 @@ struct trunk_plan {
  * "NAME:LINE: what is wrong" in @err, or SB_ENOMEM. */
 int trunk_plan_parse(const char *text, const char *name, struct trunk_plan **out, char *err,
                      size_t errsize);
-/* Reads @path, parses it, reads each trunk's password_file and resolves
- * its host (blocking: start-up only). */
+/* Reads @path, parses it, reads each trunk's password_file; a host that
+ * is an address becomes its one target (names: resolver.h). */
 int trunk_plan_load(const char *path, struct trunk_plan **out, char *err, size_t errsize);
+/* Frees the plan and its targets (no reader may be left). */
 void trunk_plan_free(struct trunk_plan *plan);
+
+/* Copies @t's target @i (as published now) into @addr and @transport.
+ * Returns false when it has no such target. Takes rcu_read_lock(). */
+bool trunk_target(const struct trunk *t, size_t i, struct sb_addr *addr, int *transport);
+/* Publishes @targets (taken) for @t; the old ones are freed once no
+ * reader holds them (synchronize_rcu: never on a SIP thread). */
+void trunk_set_targets(struct trunk *t, struct trunk_targets *targets);
 
 /* The dialled user part without RFC 3966 visual separators (space - . ( )),
  * into @buf. Returns 0, or SB_EINVAL when what is left is not a number
@@ -108,8 +139,8 @@ int trunk_e164(const struct trunk *t, const char *dialled, char *buf, size_t siz
 /* What @t is sent: the E.164 form, with or without its '+' (plus). */
 int trunk_normalise(const struct trunk *t, const char *dialled, char *buf, size_t size);
 
-/* The trunk whose address @src is (its IP; the port too when it has one),
- * or NULL. */
+/* The trunk one of whose targets @src is (by IP: a carrier answers and
+ * calls from any port), or NULL. Call under rcu_read_lock(). */
 const struct trunk *trunk_of_source(const struct trunk_plan *plan, const struct sb_addr *src);
 /* The user our registration to @t names in its Contact (its username). */
 const struct trunk *trunk_of_contact_user(const struct trunk_plan *plan, const char *user);

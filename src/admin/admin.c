@@ -454,7 +454,9 @@ static void status_trunks(const struct admin_deps *d, bool text, struct sb_buf *
     for (size_t i = 0; i < count; i++) {
         const struct trunk *t = &d->trunks->trunks[i];
         const struct trunk_status *s = &t->status;
-        int state = atomic_load(&s->state), code = atomic_load(&s->last_code);
+        int state = atomic_load(&s->state), code = atomic_load(&s->last_code),
+            reach = atomic_load(&s->reachable);
+        const char *reachable = reach < 0 ? "null" : reach ? "true" : "false";
         long long left = (long long)atomic_load(&s->expires_at) - (long long)time(NULL);
         if (state != TRUNK_REGISTERED || left < 0)
             left = 0;
@@ -463,9 +465,13 @@ static void status_trunks(const struct admin_deps *d, bool text, struct sb_buf *
                            failures = atomic_load(&s->failures);
         if (text) {
             sb_buf_printf(b,
-                          "trunk %s: %s (last answer %d, %llds left), %llu call(s) out, "
+                          "trunk %s: %s (last answer %d, %llds left), %s, %llu call(s) out, "
                           "%llu in\n",
-                          t->name, trunk_reg_state_name(state), code, left, out, in);
+                          t->name, trunk_reg_state_name(state), code, left,
+                          reach < 0   ? "not pinged"
+                          : reach > 0 ? "answers keep-alives"
+                                      : "UNREACHABLE",
+                          out, in);
             continue;
         }
         sb_buf_puts(b, i ? ",{\"name\":" : "{\"name\":");
@@ -473,8 +479,9 @@ static void status_trunks(const struct admin_deps *d, bool text, struct sb_buf *
         sb_buf_printf(b,
                       ",\"state\":\"%s\",\"last_code\":%d,\"expires_in_s\":%lld,"
                       "\"calls_out\":%llu,\"calls_in\":%llu,\"challenges\":%llu,"
-                      "\"failures\":%llu}",
-                      trunk_reg_state_name(state), code, left, out, in, challenges, failures);
+                      "\"failures\":%llu,\"reachable\":%s}",
+                      trunk_reg_state_name(state), code, left, out, in, challenges, failures,
+                      reachable);
     }
     if (!text)
         sb_buf_puts(b, "]");

@@ -138,6 +138,8 @@ static void trunks(const struct admin_deps *d, struct sb_buf *b)
         {"switchboard_trunk_calls_in_total", "counter", "Calls the trunk brought in."},
         {"switchboard_trunk_registration_failures_total", "counter",
          "Registrations with the carrier that failed."},
+        {"switchboard_trunk_reachable", "gauge",
+         "The trunk answered its last keep-alive OPTIONS (1) or not (0; also keepalive = 0)."},
     };
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
         head(b, rows[r].name, rows[r].type, rows[r].help);
@@ -147,7 +149,8 @@ static void trunks(const struct admin_deps *d, struct sb_buf *b)
             unsigned long long v = r == 0   ? atomic_load(&s->state) == TRUNK_REGISTERED
                                    : r == 1 ? atomic_load(&s->calls_out)
                                    : r == 2 ? atomic_load(&s->calls_in)
-                                            : atomic_load(&s->failures);
+                                   : r == 3 ? atomic_load(&s->failures)
+                                            : atomic_load(&s->reachable) == 1;
             sb_buf_printf(b, "%s{trunk=\"%s\"} %llu\n", rows[r].name, t->name, v);
         }
     }

@@ -213,6 +213,11 @@ static bool interface_has(const struct identity *id, const char *host)
     rcu_read_unlock();
     return found;
 }
+int identity_add_alias(struct identity *id, const char *host, unsigned port)
+{
+    return identity_add(id, host, port ? port : 5060);
+}
+
 bool identity_is_local(const struct identity *id, const char *host, unsigned port)
 {
     if (!host)

@@ -140,6 +140,7 @@ size_t proxy_add_branches(struct proxy_context *ctx, struct server_txn *st, osip
         struct proxy_rr_marks marks = {.instance = instance,
                                        .media = proxy_media_name(p, ctx->media.engine),
                                        .cseq_shift = ctx->cseq_shift};
+        proxy_trunk_sides(p, ctx, in, &marks);
         int pushed = record_route ? proxy_push_record_routes(p, fwd, in, t, &caller, &marks) : 0;
         if (record_route && pushed == 0)
             continue;

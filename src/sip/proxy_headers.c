@@ -213,11 +213,16 @@ void proxy_route_preprocess(const struct proxy *p, osip_message_t *req, struct r
  * is reached over a flow, so in-dialog requests find it again. */
 static int push_record_route(const struct proxy *p, osip_message_t *req, int transport,
                              const struct sb_local *local, const struct flow_side *caller,
-                             const struct flow_side *callee, const struct proxy_rr_marks *marks)
+                             const struct flow_side *callee, const struct proxy_rr_marks *marks,
+                             const struct trunk *as)
 {
     char host[64], text[400], call_id[512], target[300];
     unsigned port;
     local_host(local, host, sizeof(host), &port);
+    if (as && as->advertise_host[0]) { /* behind NAT: what the carrier can reach */
+        snprintf(host, sizeof(host), "%s", as->advertise_host);
+        port = as->advertise_port;
+    }
     /* the callee keeps this Route: it leads to the caller's Contact */
     osip_contact_t *contact = osip_list_get(&req->contacts, 0);
     record_route_target(contact ? contact->url : NULL, target, sizeof(target));
@@ -272,12 +277,17 @@ int proxy_push_record_routes(const struct proxy *p, osip_message_t *req,
 {
     const struct sb_local *out = &t->dest.local;
     bool same = in->transport == t->dest.transport && in->local.listen_index == out->listen_index &&
-                flow_addr_equal(&in->local.addr, &out->addr);
+                flow_addr_equal(&in->local.addr, &out->addr) && !marks->caller_trunk &&
+                !marks->callee_trunk;
     if (same)
-        return push_record_route(p, req, in->transport, out, caller, &t->flow, marks) == 0 ? 1 : 0;
-    if (push_record_route(p, req, in->transport, &in->local, caller, &t->flow, marks) != 0)
+        return push_record_route(p, req, in->transport, out, caller, &t->flow, marks, NULL) == 0
+                   ? 1
+                   : 0;
+    if (push_record_route(p, req, in->transport, &in->local, caller, &t->flow, marks,
+                          marks->caller_trunk) != 0)
         return 0;
-    if (push_record_route(p, req, t->dest.transport, out, caller, &t->flow, marks) != 0) {
+    if (push_record_route(p, req, t->dest.transport, out, caller, &t->flow, marks,
+                          marks->callee_trunk) != 0) {
         proxy_pop_record_route(req);
         return 0;
     }

@@ -69,6 +69,9 @@ struct proxy_rr_marks {
     uint32_t instance;
     const char *media;
     unsigned cseq_shift;
+    /* a side that is a trunk with advertise = (trunk.h): our address on
+     * that side as its carrier sees it; NULL: our own */
+    const struct trunk *caller_trunk, *callee_trunk;
 };
 
 /* A call's media relay as one response context sees it (media.h). */
@@ -306,6 +309,8 @@ bool proxy_trunk_challenged(struct proxy_branch *b, int code, const osip_message
 bool proxy_trunk_stage_ended(struct proxy_context *ctx);
 const struct trunk *proxy_trunk_source(const struct proxy *p, const struct sb_inbound *in);
 bool proxy_trunk_inbound(struct proxy *p, struct server_txn *st, const struct trunk *t);
+void proxy_trunk_sides(const struct proxy *p, const struct proxy_context *ctx,
+                       const struct sb_inbound *in, struct proxy_rr_marks *marks);
 
 /* proxy_trunk_reg.c: trunks' registrations with their carriers */
 int proxy_trunk_reg_start(struct proxy *p);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <urcu.h>
+
 #include "switchboard/digest.h"
 #include "switchboard/error.h"
 #include "switchboard/identity.h"
@@ -23,6 +25,7 @@
 struct trunk_call {
     const struct trunk *trunks[TRUNK_MAX_PER_ROUTE];
     size_t count, at;
+    size_t target;       /* trunk at's target (trunk.h) being tried */
     osip_message_t *fwd; /* the request before any trunk's changes */
     char dialled[TRUNK_NUMBER_MAX + 2];
     uint32_t loop_hash;
@@ -46,7 +49,8 @@ static int trunk_ruri(const struct trunk *t, const char *number, osip_message_t 
     char port[12] = "";
     if (t->port)
         snprintf(port, sizeof(port), ":%u", t->port);
-    const char *tp = t->transport == SB_TCP   ? ";transport=tcp"
+    const char *tp = !t->transport_set        ? "" /* DNS decides (RFC 3263 §4.1) */
+                     : t->transport == SB_TCP ? ";transport=tcp"
                      : t->transport == SB_TLS ? ";transport=tls"
                                               : "";
     snprintf(text, sizeof(text), "sip:%s@%s%s%s", number, t->host, port, tp);
@@ -124,8 +128,8 @@ int proxy_trunk_credentials(const struct trunk *t, osip_message_t *req, const os
     return rc == 0 ? 0 : SB_ENOMEM;
 }
 
-/* Sends the call to trunk tc->at as a new branch of @ctx, answering
- * @chal when given. Returns true when a branch went out. */
+/* Sends the call to trunk tc->at's target tc->target as a new branch of
+ * @ctx, answering @chal when given. Returns true when a branch went out. */
 static bool send_to_trunk(struct proxy_context *ctx, const osip_message_t *chal)
 {
     struct proxy *p = ctx->proxy;
@@ -133,9 +137,12 @@ static bool send_to_trunk(struct proxy_context *ctx, const osip_message_t *chal)
     const struct trunk *t = tc->trunks[tc->at];
     char number[TRUNK_NUMBER_MAX + 2];
     osip_message_t *req = NULL;
-    struct proxy_target target = {
-        .unsent_code = 503, .dest.transport = (uint8_t)t->transport, .dest.peer = t->addr};
+    struct proxy_target target = {.unsent_code = 503};
+    int transport = SB_UDP;
     const struct sb_inbound *in = ctx->st ? txn_server_inbound(ctx->st) : NULL;
+    if (!trunk_target(t, tc->target, &target.dest.peer, &transport))
+        return false; /* not resolved (yet) */
+    target.dest.transport = (uint8_t)transport;
     bool ok = in && trunk_normalise(t, tc->dialled, number, sizeof(number)) == 0 &&
               osip_message_clone(tc->fwd, &req) == 0 && trunk_ruri(t, number, req) == 0 &&
               assert_caller(t, req) == 0 &&
@@ -153,6 +160,25 @@ static bool send_to_trunk(struct proxy_context *ctx, const osip_message_t *chal)
                 chal ? " (with credentials)" : "");
     }
     return ok;
+}
+
+/* After trunk at's target failed: its next target (RFC 3263 §4.3: the
+ * next SRV target), else the next trunk's first. Returns false when
+ * nothing is left. */
+static bool advance(struct trunk_call *tc)
+{
+    struct sb_addr addr;
+    int transport;
+    if (trunk_target(tc->trunks[tc->at], tc->target + 1, &addr, &transport)) {
+        tc->target++;
+    } else if (tc->at + 1 < tc->count) {
+        tc->at++;
+        tc->target = 0;
+    } else {
+        return false;
+    }
+    tc->authorized = false;
+    return true;
 }
 
 /* --- out ----------------------------------------------------------------- */
@@ -182,7 +208,8 @@ bool proxy_route_trunk(struct proxy *p, struct server_txn *st, osip_message_t *f
         ctx->trunk = tc;
         tc = NULL;
         ctx->st = st; /* send_to_trunk() reads it; published below */
-        ok = send_to_trunk(ctx, NULL);
+        while (!(ok = send_to_trunk(ctx, NULL)) && advance(ctx->trunk))
+            ;
         ctx->st = NULL;
     }
     proxy_trunk_call_free(tc);
@@ -232,11 +259,12 @@ bool proxy_trunk_stage_ended(struct proxy_context *ctx)
     struct trunk_call *tc = ctx->trunk;
     if (!tc || ctx->cancelled || ctx->timed_out || !ctx->st || txn_server_final_sent(ctx->st))
         return false;
-    while (fails_over(ctx->best_code) && tc->at + 1 < tc->count) {
-        SB_WARN("trunk %s: %d for %s, trying %s", tc->trunks[tc->at]->name, ctx->best_code,
-                tc->dialled, tc->trunks[tc->at + 1]->name);
-        tc->at++;
-        tc->authorized = false;
+    while (fails_over(ctx->best_code)) {
+        const struct trunk *failed = tc->trunks[tc->at];
+        if (!advance(tc))
+            return false;
+        SB_WARN("trunk %s: %d for %s, trying %s%s", failed->name, ctx->best_code, tc->dialled,
+                tc->trunks[tc->at]->name, tc->target ? " at its next address" : "");
         if (send_to_trunk(ctx, NULL))
             return true;
     }
@@ -252,7 +280,9 @@ const struct trunk *proxy_trunk_source(const struct proxy *p, const struct sb_in
     const osip_message_t *req = in->msg;
     if (!p->env.trunks || sipmsg_to_tag(req) || MSG_IS_ACK(req))
         return NULL;
+    rcu_read_lock();
     const struct trunk *t = trunk_of_source(p->env.trunks, &in->src);
+    rcu_read_unlock(); /* the plan lives as long as the process */
     if (!t && identity_is_local_uri(p->env.identity, req->req_uri))
         t = trunk_of_contact_user(p->env.trunks, req->req_uri->username);
     return t;
@@ -322,4 +352,23 @@ bool proxy_trunk_inbound(struct proxy *p, struct server_txn *st, const struct tr
     atomic_fetch_add(&((struct trunk *)t)->status.calls_in, 1);
     SB_INFO("trunk %s: call to %s rings %s", t->name, number, target);
     return false; /* routed as any other request for our users */
+}
+
+/* Which sides of a call being record-routed are trunks (their advertise
+ * names our address there): the callee of a call out, the caller of one
+ * in (it came from a trunk's address). */
+void proxy_trunk_sides(const struct proxy *p, const struct proxy_context *ctx,
+                       const struct sb_inbound *in, struct proxy_rr_marks *marks)
+{
+    if (!p->env.trunks)
+        return;
+    if (ctx->trunk)
+        marks->callee_trunk = ctx->trunk->trunks[ctx->trunk->at];
+    rcu_read_lock();
+    marks->caller_trunk = trunk_of_source(p->env.trunks, &in->src);
+    rcu_read_unlock();
+    if (marks->callee_trunk && !marks->callee_trunk->advertise_host[0])
+        marks->callee_trunk = NULL;
+    if (marks->caller_trunk && !marks->caller_trunk->advertise_host[0])
+        marks->caller_trunk = NULL;
 }

@@ -7,7 +7,12 @@
  * TRYING with credentials (once per challenge) --2xx--> REGISTERED, a
  * refresh at 3/4 of the granted time --> TRYING ...; a final error, a
  * second challenge (a wrong password) or no answer --> FAILED, TRYING
- * again after a back-off (5 s doubling to 5 min). */
+ * again after a back-off (5 s doubling to 5 min).
+ *
+ * Keep-alives (keepalive = N): an OPTIONS every N s keeps the office's
+ * NAT mapping to the carrier open. Any answer means REACHABLE, none
+ * UNREACHABLE; the first answer after none re-registers at once (the
+ * carrier may have restarted and lost us, or our mapping changed). */
 #include "proxy_int.h"
 
 #include <inttypes.h>
@@ -34,10 +39,13 @@ struct trunk_reg {
     uint32_t cseq;
     unsigned expires; /* asked for (423 may raise it) */
     unsigned failures;
+    size_t target;   /* the trunk's target (trunk.h) we register with */
     bool challenged; /* the REGISTER out answers a challenge */
     struct timer timer;
     struct proxy_branch *branch; /* the REGISTER in flight, or NULL */
     struct proxy_branch *own;    /* every REGISTER whose transaction lives */
+    struct proxy_branch *ping;   /* the keep-alive in flight, or NULL */
+    struct timer ping_timer;
 };
 
 static uint64_t random64(void)
@@ -55,33 +63,50 @@ static void set_state(struct trunk_reg *r, enum trunk_reg_state s)
 
 /* --- the REGISTER ------------------------------------------------------- */
 
-/* Our address facing the carrier and the request's text, parsed. */
-static int build_register(struct trunk_reg *r, const struct sb_dest *dest, osip_message_t **out)
+static const char *transport_param(int transport)
+{
+    return transport == SB_TCP ? ";transport=tcp" : transport == SB_TLS ? ";transport=tls" : "";
+}
+
+/* Our address facing the carrier and @method's text (REGISTER or
+ * OPTIONS, the keep-alive, in the same Call-ID: its answer must come
+ * back to this worker too), parsed. */
+static int build_request(struct trunk_reg *r, const struct sb_dest *dest, const char *method,
+                         osip_message_t **out)
 {
     const struct trunk *t = r->trunk;
-    char local[64], port[12] = "", text[2048];
+    bool reg = !strcmp(method, "REGISTER");
+    char local[64], port[12] = "", text[2048], contact[400] = "";
     unsigned local_port = sipmsg_addr_host(&dest->local.addr, local, sizeof(local));
     if (t->port)
         snprintf(port, sizeof(port), ":%u", t->port);
-    const char *tp = t->transport == SB_TCP   ? ";transport=tcp"
-                     : t->transport == SB_TLS ? ";transport=tls"
-                                              : "";
+    /* the transport DNS or the config chose; the Request-URI names it
+     * only when the config did (RFC 3263 §4.1) */
+    const char *tp = transport_param(dest->transport);
+    const char *uri_tp = t->transport_set ? tp : "";
     bool v6 = strchr(local, ':') != NULL;
-    int n = snprintf(text, sizeof(text),
-                     "REGISTER sip:%s%s%s SIP/2.0\r\n"
-                     "Via: SIP/2.0/%s %s%s%s:%u;branch=z9hG4bK-sbr%016" PRIx64 ";rport\r\n"
-                     "Max-Forwards: 70\r\n"
-                     "From: <sip:%s@%s>;tag=%s\r\n"
-                     "To: <sip:%s@%s>\r\n"
-                     "Call-ID: %s\r\n"
-                     "CSeq: %" PRIu32 " REGISTER\r\n"
-                     "Contact: <sip:%s@%s%s%s:%u%s>\r\n"
-                     "Expires: %u\r\n"
-                     "Content-Length: 0\r\n\r\n",
-                     t->host, port, tp, sb_transport_name(t->transport), v6 ? "[" : "", local,
-                     v6 ? "]" : "", local_port, random64(), t->username, t->host, r->tag,
-                     t->username, t->host, r->call_id, r->cseq, t->username, v6 ? "[" : "", local,
-                     v6 ? "]" : "", local_port, tp, r->expires);
+    const char *user = t->username[0] ? t->username : "switchboard";
+    if (t->advertise_host[0]) { /* behind NAT: where the carrier reaches us */
+        snprintf(local, sizeof(local), "%s", t->advertise_host);
+        local_port = t->advertise_port;
+    }
+    if (reg)
+        snprintf(contact, sizeof(contact), "Contact: <sip:%s@%s%s%s:%u%s>\r\nExpires: %u\r\n", user,
+                 v6 ? "[" : "", local, v6 ? "]" : "", local_port, tp, r->expires);
+    int n =
+        snprintf(text, sizeof(text),
+                 "%s sip:%s%s%s SIP/2.0\r\n"
+                 "Via: SIP/2.0/%s %s%s%s:%u;branch=z9hG4bK-sbr%016" PRIx64 ";rport\r\n"
+                 "Max-Forwards: 70\r\n"
+                 "From: <sip:%s@%s>;tag=%s\r\n"
+                 "To: <sip:%s%s%s>\r\n"
+                 "Call-ID: %s\r\n"
+                 "CSeq: %" PRIu32 " %s\r\n"
+                 "%s"
+                 "Content-Length: 0\r\n\r\n",
+                 method, t->host, port, uri_tp, sb_transport_name(dest->transport), v6 ? "[" : "",
+                 local, v6 ? "]" : "", local_port, random64(), user, t->host, r->tag,
+                 reg ? user : "", reg ? "@" : "", t->host, r->call_id, r->cseq, method, contact);
     osip_message_t *msg = NULL;
     if (n < 0 || (size_t)n >= sizeof(text) || osip_message_init(&msg) != 0)
         return SB_ERANGE;
@@ -91,6 +116,40 @@ static int build_register(struct trunk_reg *r, const struct sb_dest *dest, osip_
     }
     *out = msg;
     return 0;
+}
+
+/* Sends @method (answering @chal when given) as a new own branch.
+ * Returns it, or NULL. */
+static struct proxy_branch *send_own(struct trunk_reg *r, const char *method,
+                                     const osip_message_t *chal)
+{
+    struct proxy *p = r->proxy;
+    struct sb_dest dest = {0};
+    int transport;
+    if (!trunk_target(r->trunk, r->target, &dest.peer, &transport) &&
+        !trunk_target(r->trunk, r->target = 0, &dest.peer, &transport))
+        return NULL; /* not resolved (yet) */
+    dest.transport = (uint8_t)transport;
+    osip_message_t *req = NULL;
+    struct proxy_branch *b = calloc(1, sizeof(*b));
+    r->cseq++;
+    int rc = b ? proxy_resolve(p, &dest, NULL) : SB_ENOMEM;
+    if (rc == 0)
+        rc = build_request(r, &dest, method, &req);
+    if (rc == 0 && chal)
+        rc = proxy_trunk_credentials(r->trunk, req, chal);
+    if (rc == 0) {
+        b->reg = r;
+        rc = txn_client_send(p->txn, req, &dest, b, &b->ct);
+    }
+    osip_message_free(req);
+    if (rc != 0) {
+        free(b);
+        return NULL;
+    }
+    b->next = r->own;
+    r->own = b;
+    return b;
 }
 
 static void schedule(struct trunk_reg *r, uint64_t delay_ms)
@@ -104,27 +163,8 @@ static void failed(struct trunk_reg *r, int code, const char *why);
 /* Sends a REGISTER (answering @chal when given). */
 static void send_register(struct trunk_reg *r, const osip_message_t *chal)
 {
-    struct proxy *p = r->proxy;
-    struct sb_dest dest = {.transport = (uint8_t)r->trunk->transport, .peer = r->trunk->addr};
-    osip_message_t *req = NULL;
-    struct proxy_branch *b = calloc(1, sizeof(*b));
-    r->cseq++;
-    int rc = b ? proxy_resolve(p, &dest, NULL) : SB_ENOMEM;
-    if (rc == 0)
-        rc = build_register(r, &dest, &req);
-    if (rc == 0 && chal)
-        rc = proxy_trunk_credentials(r->trunk, req, chal);
-    if (rc == 0) {
-        b->reg = r;
-        rc = txn_client_send(p->txn, req, &dest, b, &b->ct);
-    }
-    if (rc == 0) {
-        b->next = r->own;
-        r->own = b;
-    }
-    osip_message_free(req);
-    if (rc != 0) {
-        free(b);
+    struct proxy_branch *b = send_own(r, "REGISTER", chal);
+    if (!b) {
         failed(r, 0, chal ? "cannot answer its challenge" : "cannot send a REGISTER");
         return;
     }
@@ -155,6 +195,41 @@ static void failed(struct trunk_reg *r, int code, const char *why)
     SB_WARN("trunk %s: registration failed (%s); again in %" PRIu64 " s", r->trunk->name, why,
             delay / 1000);
     schedule(r, delay);
+}
+
+/* --- keep-alives ------------------------------------------------------------ */
+
+static void on_ping_timer(struct timer *timer, void *arg)
+{
+    struct trunk_reg *r = arg;
+    struct timer_wheel *wheel = r->proxy->env.wheel;
+    if (!r->ping)
+        r->ping = send_own(r, "OPTIONS", NULL);
+    if (r->ping)
+        atomic_fetch_add(&r->trunk->status.keepalives, 1);
+    timer_schedule(wheel, timer, timer_wheel_now(wheel) + r->trunk->keepalive * 1000ull);
+}
+
+static void ping_answered(struct trunk_reg *r)
+{
+    r->ping = NULL;
+    int was = atomic_exchange(&r->trunk->status.reachable, 1);
+    if (was != 0)
+        return;
+    SB_INFO("trunk %s: answers again", r->trunk->name);
+    if (r->trunk->reg && !r->branch) {
+        timer_cancel(&r->timer);
+        r->failures = 0;
+        send_register(r, NULL); /* it may have lost us meanwhile */
+    }
+}
+
+static void ping_lost(struct trunk_reg *r)
+{
+    r->ping = NULL;
+    atomic_fetch_add(&r->trunk->status.keepalive_failures, 1);
+    if (atomic_exchange(&r->trunk->status.reachable, 0) != 0)
+        SB_WARN("trunk %s: no answer to OPTIONS: unreachable", r->trunk->name);
 }
 
 /* --- answers --------------------------------------------------------------- */
@@ -201,6 +276,10 @@ void proxy_trunk_reg_response(struct proxy_branch *b, const osip_message_t *resp
 {
     struct trunk_reg *r = b->reg;
     int code = resp->status_code;
+    if (code >= 200 && b == r->ping) {
+        ping_answered(r); /* any answer: it is there */
+        return;
+    }
     if (code < 200 || b != r->branch)
         return;
     r->branch = NULL;
@@ -225,9 +304,12 @@ void proxy_trunk_reg_response(struct proxy_branch *b, const osip_message_t *resp
 void proxy_trunk_reg_ended(struct proxy_branch *b, int code)
 {
     struct trunk_reg *r = b->reg;
+    if (b == r->ping)
+        ping_lost(r);
     if (b != r->branch)
         return;
     r->branch = NULL;
+    r->target++; /* RFC 3263 §4.3: the next address, if DNS gave one */
     failed(r, code, code == 408 ? "no answer" : "cannot reach the carrier");
 }
 
@@ -250,7 +332,7 @@ int proxy_trunk_reg_start(struct proxy *p)
     struct trunk_plan *plan = p->env.trunks;
     for (size_t i = 0; plan && i < plan->count; i++) {
         struct trunk *t = &plan->trunks[i];
-        if (!t->reg || !(p->env.trunk_mask & (1u << i)))
+        if ((!t->reg && !t->keepalive) || !(p->env.trunk_mask & (1u << i)))
             continue;
         struct trunk_reg *r = calloc(1, sizeof(*r));
         if (!r)
@@ -261,8 +343,13 @@ int proxy_trunk_reg_start(struct proxy *p)
         trunk_reg_call_id(t, p->env.instance, r->call_id, sizeof(r->call_id));
         snprintf(r->tag, sizeof(r->tag), "%016" PRIx64, random64());
         timer_init(&r->timer, on_timer, r);
+        timer_init(&r->ping_timer, on_ping_timer, r);
         p->regs[p->reg_count++] = r;
-        schedule(r, 10); /* once the worker's loop runs */
+        if (t->reg)
+            schedule(r, 10); /* once the worker's loop runs */
+        if (t->keepalive)
+            timer_schedule(p->env.wheel, &r->ping_timer,
+                           timer_wheel_now(p->env.wheel) + t->keepalive * 1000ull);
     }
     return 0;
 }
@@ -272,6 +359,7 @@ void proxy_trunk_reg_stop(struct proxy *p)
     for (size_t i = 0; i < p->reg_count; i++) {
         struct trunk_reg *r = p->regs[i];
         timer_cancel(&r->timer);
+        timer_cancel(&r->ping_timer);
         while (r->own) { /* their transactions went with the layer */
             struct proxy_branch *b = r->own;
             r->own = b->next;

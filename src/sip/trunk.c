@@ -11,6 +11,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <urcu.h>
+
+#include "switchboard/config.h"
 #include "switchboard/error.h"
 #include "switchboard/sip_msg.h"
 
@@ -131,10 +134,34 @@ const struct trunk *trunk_of_source(const struct trunk_plan *plan, const struct 
 {
     for (size_t i = 0; plan && i < plan->count; i++) {
         const struct trunk *t = &plan->trunks[i];
-        if (t->addr.len && sipmsg_addr_same_ip(&t->addr, src))
-            return t;
+        const struct trunk_targets *tt = rcu_dereference(t->targets);
+        for (size_t k = 0; tt && k < tt->count; k++)
+            if (sipmsg_addr_same_ip(&tt->t[k].addr, src))
+                return t;
     }
     return NULL;
+}
+
+bool trunk_target(const struct trunk *t, size_t i, struct sb_addr *addr, int *transport)
+{
+    rcu_read_lock();
+    const struct trunk_targets *tt = rcu_dereference(t->targets);
+    bool ok = tt && i < tt->count;
+    if (ok) {
+        *addr = tt->t[i].addr;
+        *transport = tt->t[i].transport;
+    }
+    rcu_read_unlock();
+    return ok;
+}
+
+void trunk_set_targets(struct trunk *t, struct trunk_targets *targets)
+{
+    struct trunk_targets *old = rcu_xchg_pointer(&t->targets, targets);
+    if (old) {
+        synchronize_rcu();
+        free(old);
+    }
 }
 
 const struct trunk *trunk_of_contact_user(const struct trunk_plan *plan, const char *user)
@@ -206,6 +233,7 @@ static int open_trunk(struct parse *p, const char *name)
     copy(t->name, sizeof(t->name), name);
     t->expires = 600;
     t->plus = true;
+    atomic_init(&t->status.reachable, -1);
     p->trunk_line[plan->count] = p->line;
     p->section = (int)plan->count++;
     return 0;
@@ -250,6 +278,7 @@ static int trunk_uri(struct parse *p, struct trunk *t, const char *value)
         return fail(p, "[trunk %s] uri: want sip:HOST[:PORT], not '%s'", t->name, value);
     t->port = port;
     t->transport = transport;
+    t->transport_set = strstr(value, "transport=") != NULL;
     return 0;
 }
 
@@ -263,6 +292,7 @@ static int trunk_transport(struct parse *p, struct trunk *t, const char *value)
         t->transport = SB_TLS;
     else
         return fail(p, "[trunk %s] transport: udp, tcp or tls, not '%s'", t->name, value);
+    t->transport_set = true;
     return 0;
 }
 
@@ -327,6 +357,14 @@ static int trunk_line(struct parse *p, const char *key, char *value)
                    : fail(p, "[trunk %s] plus: yes or no, not '%s'", t->name, value);
     if (!strcmp(key, "numbers"))
         return trunk_numbers(p, t, value);
+    if (!strcmp(key, "advertise")) {
+        struct sb_addr addr;
+        if (config_parse_hostport(value, t->advertise_host, sizeof(t->advertise_host),
+                                  &t->advertise_port) != 0 ||
+            sipmsg_host_to_addr(t->advertise_host, t->advertise_port, &addr) != 0)
+            return fail(p, "[trunk %s] advertise: want ADDRESS:PORT, not '%s'", t->name, value);
+        return 0;
+    }
     return fail(p, "unknown setting '%s' in [trunk %s]", key, t->name);
 }
 
@@ -484,6 +522,8 @@ void trunk_plan_free(struct trunk_plan *plan)
         regfree(plan->routes[i].re);
         free(plan->routes[i].re);
     }
+    for (size_t i = 0; i < plan->count; i++)
+        free(plan->trunks[i].targets);
     free(plan->routes);
     free(plan->inbound);
     free(plan);
@@ -565,13 +605,21 @@ static unsigned default_port(int transport)
     return transport == SB_TLS ? 5061 : 5060;
 }
 
-static int resolve(struct trunk *t, char *err, size_t errsize)
+/* A host that is an address is the trunk's one target, for good. */
+static int numeric_target(struct trunk *t)
 {
+    struct sb_addr addr;
     unsigned port = t->port ? t->port : default_port(t->transport);
-    if (sipmsg_host_resolve(t->host, port, &t->addr) != 0) {
-        snprintf(err, errsize, "[trunk %s] cannot resolve %s", t->name, t->host);
-        return SB_EINVAL;
-    }
+    if (sipmsg_host_to_addr(t->host, port, &addr) != 0)
+        return 0; /* a name: resolver.h */
+    struct trunk_targets *tt = calloc(1, sizeof(*tt));
+    if (!tt)
+        return SB_ENOMEM;
+    tt->count = 1;
+    tt->t[0].addr = addr;
+    tt->t[0].transport = t->transport;
+    t->numeric = true;
+    t->targets = tt;
     return 0;
 }
 
@@ -601,7 +649,7 @@ int trunk_plan_load(const char *path, struct trunk_plan **out, char *err, size_t
         if (p->password_file[i][0])
             rc = read_password(t, p->password_file[i], err, errsize);
         if (rc == 0)
-            rc = resolve(t, err, errsize);
+            rc = numeric_target(t);
     }
     if (rc == 0)
         *out = p->plan;

@@ -136,14 +136,23 @@ Test(trunk, source_and_contact_user)
     char err[256];
     struct trunk_plan *plan = load(OFFICE, err, sizeof(err));
     cr_assert_not_null(plan, "%s", err);
-    struct sockaddr_in *a = (struct sockaddr_in *)&plan->trunks[0].addr.ss;
-    a->sin_family = AF_INET;
-    inet_pton(AF_INET, "192.0.2.10", &a->sin_addr);
-    a->sin_port = htons(5080);
-    plan->trunks[0].addr.len = sizeof(*a);
-    struct sb_addr src = plan->trunks[0].addr;
+    struct trunk_targets *tt = calloc(1, sizeof(*tt));
+    tt->count = 2;
+    for (int i = 0; i < 2; i++) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&tt->t[i].addr.ss;
+        a->sin_family = AF_INET;
+        inet_pton(AF_INET, i ? "192.0.2.12" : "192.0.2.10", &a->sin_addr);
+        a->sin_port = htons(5080);
+        tt->t[i].addr.len = sizeof(*a);
+    }
+    trunk_set_targets(&plan->trunks[0], tt);
+    struct sb_addr src = tt->t[1].addr, got;
+    int transport;
+    cr_assert(trunk_target(&plan->trunks[0], 1, &got, &transport));
+    cr_assert_not(trunk_target(&plan->trunks[0], 2, &got, &transport));
+    cr_assert_not(trunk_target(&plan->trunks[1], 0, &got, &transport), "not resolved");
     ((struct sockaddr_in *)&src.ss)->sin_port = htons(7777);
-    cr_assert_eq(trunk_of_source(plan, &src), &plan->trunks[0], "by IP");
+    cr_assert_eq(trunk_of_source(plan, &src), &plan->trunks[0], "by IP, any target");
     inet_pton(AF_INET, "192.0.2.11", &((struct sockaddr_in *)&src.ss)->sin_addr);
     cr_assert_null(trunk_of_source(plan, &src));
     cr_assert_eq(trunk_of_contact_user(plan, "4930123456"), &plan->trunks[0]);

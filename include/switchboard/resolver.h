@@ -1,0 +1,44 @@
+/* Where each trunk is, per RFC 3263 (NAPTR -> SRV -> A), looked up on a
+ * thread of its own and published to the workers through RCU
+ * (trunk_set_targets): no SIP thread ever waits on DNS. Lookups follow
+ * /etc/resolv.conf and, for addresses, /etc/hosts.
+ *
+ * DESIGN: the thread sleeps until the first trunk's records expire (their
+ * smallest TTL, kept within [30 s, 1 h]), looks it up again and publishes
+ * what changed; a lookup that fails keeps the old targets and is retried
+ * every 30 s. */
+#ifndef SWITCHBOARD_RESOLVER_H
+#define SWITCHBOARD_RESOLVER_H
+
+#include <stddef.h>
+
+struct trunk;
+struct trunk_plan;
+struct trunk_targets;
+struct resolver;
+
+#define RESOLVER_TTL_MIN 30
+#define RESOLVER_TTL_MAX 3600
+#define RESOLVER_TTL_HOSTS 300 /* an address with no DNS record of its own */
+
+/* Bit (1 << enum sb_transport) for each transport we can send over. */
+#define RESOLVER_ALL_TRANSPORTS 7u
+
+/* Looks @t up now (blocking): NAPTR records choose the transport (only
+ * among @transports, and only t->transport when the config named one),
+ * their SRV records the hosts and ports in RFC 2782 order, each host's
+ * addresses the targets; without NAPTR, SRV for each transport; without
+ * SRV, the host itself on the transport's default port. A port in the
+ * trunk's uri means the host's addresses only (§4.2). Returns 0 (@out
+ * filled), or SB_ENOTFOUND / SB_EUNRESOLVED with why in @why. */
+int resolver_lookup(const struct trunk *t, unsigned transports, struct trunk_targets *out,
+                    char *why, size_t size);
+
+/* Looks every named trunk of @plan up once, here (start-up, before any
+ * SIP thread runs: a failure is logged and left to the thread), then
+ * keeps them fresh from a thread. *@out is NULL when no trunk has a name. */
+int resolver_start(struct trunk_plan *plan, unsigned transports, struct resolver **out);
+/* Stops the thread (before the plan is freed). NULL is fine. */
+void resolver_stop(struct resolver *r);
+
+#endif
