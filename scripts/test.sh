@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark clang baresip-core \
     linphone-cli sox nftables iproute2 openssl curl prometheus chromium systemd redis-server \
-    sipvicious rtpengine-daemon kamailio ||
+    sipvicious rtpengine-daemon kamailio dnsmasq-base ||
     exit 1
 
 passed=0

@@ -23,15 +23,15 @@ OUT=$2
 shift 2 2>/dev/null || shift $#
 HERE=$(cd "$(dirname "$0")" && pwd)
 SIPP_DIR=$HERE/sipp
-IP=127.0.0.1
-CARRIER=127.0.0.2
-PSTN=127.0.0.3
-BACKUP=127.0.0.4
-PROXY_PORT=${SB_TEST_PORT:-15780}
+# on loopback; behind_nat() moves them into namespaces for one test
+loopback() {
+    IP=127.0.0.1 CARRIER=127.0.0.2 PSTN=127.0.0.3 BACKUP=127.0.0.4
+    PROXY_PORT=${SB_TEST_PORT:-15780}
+    CARRIER_PORT=25060 PSTN_PORT=25070 BACKUP_PORT=25080
+    AT_CARRIER= AT_PROXY=
+}
+loopback
 ADMIN_PORT=${SB_TEST_ADMIN_PORT:-18780}
-CARRIER_PORT=25060
-PSTN_PORT=25070
-BACKUP_PORT=25080
 PASSWORD=trunk-secret
 mkdir -p "$OUT"
 OUT=$(realpath "$OUT")
@@ -40,11 +40,20 @@ OUT=$(realpath "$OUT")
 . "$HERE/sipp_lib.sh"
 
 KAM_PID=
+KAM_KIDS=
 
-cleanup_test() { KAM_PID=; }
+# stop_carrier: the carrier's processes, by PID.
+stop_carrier() {
+    local pid
+    for pid in $KAM_KIDS $KAM_PID; do kill -KILL "$pid" 2>/dev/null; done
+    wait "$KAM_PID" 2>/dev/null
+    KAM_PID= KAM_KIDS=
+}
 
 # start_carrier: Kamailio as the carrier, in the foreground (-DD) so
-# that its PID is the one we kill.
+# that its PID is the one we kill; in namespace $AT_CARRIER when set. It
+# is NAT-aware as carriers are (nathelper: a registration's source
+# address is where its calls go).
 start_carrier() {
     cat >"$DIR/carrier.cfg" <<EOF
 #!KAMAILIO
@@ -70,8 +79,12 @@ loadmodule "usrloc.so"
 loadmodule "registrar.so"
 loadmodule "auth.so"
 loadmodule "ctl.so"
+loadmodule "nathelper.so"
 modparam("ctl", "binrpc", "unix:$DIR/kamailio.ctl")
 modparam("usrloc", "db_mode", 0)
+modparam("tm", "fr_timer", 3000)
+modparam("nathelper", "received_avp", "\$avp(RECEIVED)")
+modparam("registrar", "received_avp", "\$avp(RECEIVED)")
 
 request_route {
     if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
@@ -89,6 +102,7 @@ request_route {
             exit;
         }
         if (\$au != "4930123456") { sl_send_reply("403", "Forbidden"); exit; }
+        fix_nated_register();
         save("location");
         exit;
     }
@@ -113,13 +127,16 @@ request_route {
     exit;
 }
 EOF
-    kamailio -DD -E -f "$DIR/carrier.cfg" -Y "$DIR" -w "$DIR" >"$DIR/carrier.log" 2>&1 &
+    rm -f "$DIR/kamailio.ctl"
+    ${AT_CARRIER:-} kamailio -DD -E -f "$DIR/carrier.cfg" -Y "$DIR" -w "$DIR" \
+        >>"$DIR/carrier.log" 2>&1 &
     KAM_PID=$!
     PIDS+=("$KAM_PID")
     for _ in $(seq 50); do
         if [ -S "$DIR/kamailio.ctl" ]; then
             sleep 0.2 # its children are forked: killed by PID with the rest
-            PIDS+=($(pgrep -P "$KAM_PID"))
+            KAM_KIDS=$(pgrep -P "$KAM_PID")
+            PIDS+=($KAM_KIDS)
             return 0
         fi
         kill -0 "$KAM_PID" 2>/dev/null || break
@@ -170,11 +187,13 @@ EOF
 }
 
 start_proxy() {
-    launch_proxy --listeners 1 --workers 2 --log-level info --admin "$IP:$ADMIN_PORT" \
-        -c "$DIR/office.conf"
+    ${AT_PROXY:-} "$BIN" -l "udp:$IP:$PROXY_PORT" --listeners 1 --workers 2 --log-level info \
+        --admin "127.0.0.1:$ADMIN_PORT" -c "$DIR/office.conf" >"$DIR/proxy.log" 2>&1 &
+    PROXY_PID=$!
+    wait_ready
 }
 
-status() { curl -s "http://$IP:$ADMIN_PORT/api/status"; }
+status() { ${AT_PROXY:-} curl -s "http://127.0.0.1:$ADMIN_PORT/api/status"; }
 
 # trunk_field NAME FIELD: one field of /api/status's trunk NAME.
 trunk_field() {
@@ -218,6 +237,38 @@ test_registers_with_the_carrier() {
         log "metrics: $(grep trunk "$DIR/metrics.txt")"
         return 1
     }
+    stop_proxy
+}
+
+# registered_at_carrier: the carrier's location table holds our Contact.
+registered_at_carrier() {
+    kam ul.dump 2>/dev/null | grep -q "sip:4930123456@$IP:$PROXY_PORT"
+}
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.2 s.
+wait_for() {
+    local tenths=$(($1 * 5))
+    shift
+    for _ in $(seq "$tenths"); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+test_reregisters_after_the_carrier_restarts() {
+    office_conf
+    sed -i '/^\[trunk carrier\]/a keepalive = 1' "$DIR/office.conf"
+    start_carrier && start_proxy && wait_trunk carrier registered || return 1
+    wait_for 5 eval '[ "$(trunk_field carrier reachable)" = True ]' ||
+        { log "keep-alives are not answered"; return 1; }
+    stop_carrier # and with it what it knew of us
+    wait_for 15 eval '[ "$(trunk_field carrier reachable)" = False ]' ||
+        { log "an unanswered keep-alive did not show"; return 1; }
+    grep -q "trunk carrier: no answer to OPTIONS: unreachable" "$DIR/proxy.log" || return 1
+    start_carrier || return 1
+    wait_for 10 registered_at_carrier || { log "not registered again"; return 1; }
+    grep -q "trunk carrier: answers again" "$DIR/proxy.log" || return 1
     stop_proxy
 }
 
@@ -285,6 +336,106 @@ test_first_carrier_down_backup_carries_the_call() {
         log "no failover line in the log"
         return 1
     }
+    stop_proxy
+}
+
+# --- the office behind NAT, the carrier found by DNS ---------------------
+
+. "$HERE/netns_lib.sh"
+NS=sbk$$
+cleanup_test() {
+    KAM_PID= KAM_KIDS=
+    netns_cleanup
+    rm -rf "/etc/netns/${NS}pbx"
+    loopback
+}
+
+# behind_nat UDP-TIMEOUT: the internet (namespace net, 203.0.113.0/24:
+# the carrier's Kamailio .10, its PSTN .20, a dnsmasq .53 that knows the
+# carrier only by NAPTR and SRV, a TCP one first) and the office
+# (namespace pbx, 10.1.0.2: switchboard and its phones) behind a router
+# (rtr: 203.0.113.1) doing nft masquerade, whose UDP mappings last
+# UDP-TIMEOUT seconds. The office resolves through that dnsmasq.
+behind_nat() {
+    NET=${NS}net RTR=${NS}rtr PBX=${NS}pbx
+    ns_add "$NET" && ns_add "$RTR" && ns_add "$PBX" || return 1
+    ip link add wan0 netns "$RTR" type veth peer name eth0 netns "$NET" || return 1
+    ip link add lan0 netns "$RTR" type veth peer name eth0 netns "$PBX" || return 1
+    local a
+    for a in 203.0.113.10 203.0.113.20 203.0.113.53; do ip -n "$NET" addr add "$a/24" dev eth0; done
+    ip -n "$NET" link set eth0 up
+    ip -n "$RTR" addr add 203.0.113.1/24 dev wan0 && ip -n "$RTR" link set wan0 up
+    ip -n "$RTR" addr add 10.1.0.1/24 dev lan0 && ip -n "$RTR" link set lan0 up
+    ip -n "$PBX" addr add 10.1.0.2/24 dev eth0 && ip -n "$PBX" link set eth0 up
+    ip -n "$PBX" route add default via 10.1.0.1
+    ip netns exec "$RTR" sysctl -qw net.ipv4.ip_forward=1
+    ip netns exec "$RTR" nft -f - <<NFT || { log "nft masquerade failed"; return 1; }
+table ip nat {
+    chain post {
+        type nat hook postrouting priority 100;
+        oifname "wan0" masquerade
+    }
+}
+NFT
+    ip netns exec "$RTR" sysctl -qw net.netfilter.nf_conntrack_udp_timeout="$1" \
+        net.netfilter.nf_conntrack_udp_timeout_stream="$1" || return 1
+    mkdir -p "/etc/netns/$PBX" && echo "nameserver 203.0.113.53" >"/etc/netns/$PBX/resolv.conf"
+    ip netns exec "$NET" dnsmasq -k -u root --no-resolv --no-hosts --bind-interfaces \
+        --listen-address=203.0.113.53 --pid-file= --log-queries --log-facility="$DIR/dnsmasq.log" \
+        --naptr-record=carrier.test,5,10,s,SIP+D2T,,_sip._tcp.carrier.test \
+        --naptr-record=carrier.test,10,10,s,SIP+D2U,,_sip._udp.carrier.test \
+        --srv-host=_sip._tcp.carrier.test,tcp.carrier.test,5060,10,10 \
+        --srv-host=_sip._udp.carrier.test,sip1.carrier.test,5060,10,60 \
+        --host-record=tcp.carrier.test,203.0.113.11 --host-record=sip1.carrier.test,203.0.113.10 &
+    PIDS+=("$!")
+    CARRIER=203.0.113.10 CARRIER_PORT=5060 PSTN=203.0.113.20 PSTN_PORT=5070
+    AT_CARRIER="ip netns exec $NET" AT_PROXY="ip netns exec $PBX"
+    IP=10.1.0.2 PROXY_PORT=5060
+}
+
+# nat_office KEEPALIVE: the carrier up, the office's config naming it
+# by name, advertising the router's address; registered; bob (100) too.
+nat_office() {
+    office_conf
+    sed -i -e "s|^uri = sip:$CARRIER:$CARRIER_PORT|uri = sip:carrier.test|" \
+        -e "/^\[trunk carrier\]/a keepalive = $1\nadvertise = 203.0.113.1:$PROXY_PORT" \
+        "$DIR/office.conf"
+    start_carrier && start_proxy && wait_trunk carrier registered || return 1
+    $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/register_auth.xml" -i "$IP" -p 15070 -s bob \
+        -au bob -ap builder -m 1 -timeout 10 -timeout_error -nostdin >"$DIR/reg.out" 2>&1 ||
+        { log "bob did not register: $(tail -3 "$DIR/reg.out")"; return 1; }
+}
+
+# pstn_calls SCENARIO: the PSTN calls +4930123456 through the carrier.
+pstn_calls() {
+    $AT_CARRIER sipp "$CARRIER:$CARRIER_PORT" -sf "$SIPP_DIR/$1" -i "$PSTN" -p 5071 \
+        -s +4930123456 -m 1 -timeout 20 -timeout_error -nostdin -trace_msg \
+        -message_file "$DIR/pstn.msg" >"$DIR/pstn.out" 2>&1
+}
+
+test_behind_nat_keepalives_hold_the_way_in() {
+    behind_nat 4 && nat_office 1 || return 1
+    grep -q "trunk carrier: carrier.test is 203.0.113.10:5060/UDP (by NAPTR and SRV" \
+        "$DIR/proxy.log" || { log "not found by NAPTR and SRV: $(grep 'trunk carrier' "$DIR/proxy.log")"; return 1; }
+    kam ul.dump | grep -q "sip:4930123456@203.0.113.1:$PROXY_PORT" ||
+        { log "the carrier does not know our public Contact"; return 1; }
+    sleep 6 # longer than the router keeps a silent mapping
+    $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/uas_answer_send_bye.xml" -i "$IP" -p 15070 \
+        -s bob -m 1 -timeout 30 -timeout_error -nostdin >"$DIR/callee.out" 2>&1 &
+    local callee=$!
+    PIDS+=("$callee")
+    sleep 0.2
+    pstn_calls uac_call_callee_hangs_up.xml || { log "the call in failed: $(tail -3 "$DIR/pstn.out")"; return 1; }
+    sipp_wait callee "$callee" || return 1
+    stop_proxy
+}
+
+test_behind_nat_without_keepalives_calls_stop() {
+    behind_nat 4 && nat_office 0 || return 1
+    sleep 6 # the router forgets the way in
+    pstn_calls uac_final_408.xml ||
+        { log "the call in did not fail with 408: $(tail -3 "$DIR/pstn.out")"; return 1; }
+    grep -q "trunk carrier: call to" "$DIR/proxy.log" && { log "a call got in"; return 1; }
     stop_proxy
 }
 
