@@ -445,12 +445,12 @@ static void status_store(const struct admin_deps *d, bool text, struct sb_buf *b
                   (unsigned long long)s.remote, (unsigned long long)s.reloads);
 }
 
-/* Each trunk and its registration (trunk.h). */
+/* Each trunk and its registration (trunk.h): lines, or a JSON array. */
 static void status_trunks(const struct admin_deps *d, bool text, struct sb_buf *b)
 {
     size_t count = d->trunks ? d->trunks->count : 0;
     if (!text)
-        sb_buf_puts(b, ",\"trunks\":[");
+        sb_buf_puts(b, "[");
     for (size_t i = 0; i < count; i++) {
         const struct trunk *t = &d->trunks->trunks[i];
         const struct trunk_status *s = &t->status;
@@ -485,6 +485,21 @@ static void status_trunks(const struct admin_deps *d, bool text, struct sb_buf *
     }
     if (!text)
         sb_buf_puts(b, "]");
+}
+
+/* /api/trunks: the trunks alone (switchboard-ctl trunks). */
+static void get_trunks(struct admin *a, const struct admin_params *p, struct reply *r)
+{
+    const struct admin_deps *d = &a->deps;
+    if (p->text) {
+        if (!d->trunks || !d->trunks->count)
+            sb_buf_puts(&r->body, "no trunks ([trunk NAME] sections)\n");
+        status_trunks(d, true, &r->body);
+        return;
+    }
+    sb_buf_puts(&r->body, "{\"trunks\":");
+    status_trunks(d, false, &r->body);
+    sb_buf_puts(&r->body, "}\n");
 }
 
 static void get_status(struct admin *a, const struct admin_params *p, struct reply *r)
@@ -537,6 +552,7 @@ static void get_status(struct admin *a, const struct admin_params *p, struct rep
     }
     sb_buf_puts(&r->body, "}");
     status_store(d, false, &r->body);
+    sb_buf_puts(&r->body, ",\"trunks\":");
     status_trunks(d, false, &r->body);
     sb_buf_puts(&r->body, "}\n");
 }
@@ -677,6 +693,7 @@ static void route(struct admin *a, const char *url, const char *method,
         {"/api/calls", get_calls},
         {"/api/journal", get_journal},
         {"/api/status", get_status},
+        {"/api/trunks", get_trunks},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strcmp(url, routes[i].path) != 0)
