@@ -55,6 +55,13 @@ void call_journal_response(struct call_journal *cj, const osip_message_t *invite
 void call_journal_route(struct call_journal *cj, const osip_message_t *invite,
                         const struct callroute *route);
 
+/* The call of @invite went out through trunk @name (@out: dialled here
+ * as @dialled, sent to the carrier as @sent) or came in through it (for
+ * our number @dialled; @sent NULL): its line's "trunk" says so, the last
+ * trunk tried for a call out. */
+void call_journal_trunk(struct call_journal *cj, const osip_message_t *invite, const char *name,
+                        bool out, const char *dialled, const char *sent);
+
 /* The call of @invite has its media relayed by @engine (media.h): its
  * line's "media" names it, and when a BYE ends it the line waits for
  * call_journal_media() with the engine's figures. */

@@ -23,6 +23,7 @@ struct call {
     char *answered_by;
     char *refer_to, *referred_by;
     char *route; /* JSON members: "dialled", "resolved", "forwards"; NULL: none */
+    char *trunk; /* the "trunk" object (trunk.h); NULL: none */
     int64_t invite_ms, ringing_ms, answer_ms;
     int status;
     unsigned reinvites;
@@ -82,6 +83,7 @@ static void call_free(struct call *c)
     free(c->refer_to);
     free(c->referred_by);
     free(c->route);
+    free(c->trunk);
     free(c->media);
     free(c);
 }
@@ -163,6 +165,8 @@ static void call_finish(struct call_journal *cj, struct call *c, const char *out
         sb_buf_puts(&b, c->route);
     }
     media_member(&b, c);
+    sb_buf_puts(&b, ",\"trunk\":");
+    sb_buf_puts(&b, c->trunk ? c->trunk : "null");
     if (c->refer_to) {
         sb_buf_puts(&b, ",\"transfer\":{\"refer_to\":");
         json_string(&b, c->refer_to);
@@ -445,6 +449,32 @@ void call_journal_route(struct call_journal *cj, const osip_message_t *invite,
     }
     free(c->route);
     c->route = b.data;
+}
+
+void call_journal_trunk(struct call_journal *cj, const osip_message_t *invite, const char *name,
+                        bool out, const char *dialled, const char *sent)
+{
+    struct call *c = call_find(cj, invite);
+    if (!c)
+        return;
+    struct sb_buf b = {0};
+    sb_buf_puts(&b, "{\"name\":");
+    json_string(&b, name);
+    sb_buf_printf(&b, ",\"direction\":\"%s\",\"dialled\":", out ? "out" : "in");
+    json_string(&b, dialled);
+    sb_buf_puts(&b, ",\"sent\":");
+    if (sent)
+        json_string(&b, sent);
+    else
+        sb_buf_puts(&b, "null");
+    sb_buf_append(&b, "}", 2); /* with its NUL */
+    if (b.failed) {
+        sb_buf_free(&b);
+        return;
+    }
+    free(c->trunk);
+    c->trunk = b.data;
+    cj->changed = true;
 }
 
 bool call_journal_changed(const struct call_journal *cj)

@@ -155,6 +155,7 @@ static bool send_to_trunk(struct proxy_context *ctx, const osip_message_t *chal)
     }
     osip_message_free(req);
     if (ok) {
+        call_journal_trunk(p->calls, tc->fwd, t->name, true, tc->dialled, number);
         atomic_fetch_add(&((struct trunk *)t)->status.calls_out, chal ? 0 : 1);
         SB_INFO("call to %s out through trunk %s as %s%s", tc->dialled, t->name, number,
                 chal ? " (with credentials)" : "");
@@ -349,6 +350,7 @@ bool proxy_trunk_inbound(struct proxy *p, struct server_txn *st, const struct tr
         txn_server_respond_code(st, 500, NULL);
         return true;
     }
+    call_journal_trunk(p->calls, req, t->name, false, number, NULL);
     atomic_fetch_add(&((struct trunk *)t)->status.calls_in, 1);
     SB_INFO("trunk %s: call to %s rings %s", t->name, number, target);
     return false; /* routed as any other request for our users */

@@ -294,3 +294,25 @@ Test(call_journal, a_relayed_calls_line_waits_for_the_engine_a_while)
     osip_message_free(ok);
     osip_message_free(bye);
 }
+
+/* A call out through a trunk names it, the number dialled and the one
+ * sent; the last trunk tried wins (failover); a call without one says
+ * null. */
+Test(call_journal, a_trunk_call_names_its_trunk_and_numbers)
+{
+    osip_message_t *inv = parse(INVITE_TEXT), *ok = parse(RESP("200", "OK", ";tag=bob9"));
+    osip_message_t *bye = parse(BYE_FROM_CALLEE);
+    int64_t t0 = 1764075600000;
+    call_journal_request(cj, inv, t0);
+    call_journal_trunk(cj, inv, "carrier", true, "0301234567", "+49301234567");
+    call_journal_trunk(cj, inv, "backup", true, "0301234567", "49301234567");
+    call_journal_response(cj, inv, ok, CALL_END_RELAYED, t0 + 1000);
+    call_journal_request(cj, bye, t0 + 5000);
+    char *text = finish();
+    cr_assert_not_null(strstr(text, "\"trunk\":{\"name\":\"backup\",\"direction\":\"out\","
+                                    "\"dialled\":\"0301234567\",\"sent\":\"49301234567\"}"),
+                       "%s", text);
+    osip_message_free(inv);
+    osip_message_free(ok);
+    osip_message_free(bye);
+}
