@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Trunks to a carrier (issue 27). The carrier is Debian's Kamailio on
-# 127.0.0.2 (its own config, written here: a registrar and proxy that
+# Trunks to a carrier (issue 27). The carrier is Debian's Kamailio (its
+# own config, written here: a NAT-aware registrar and proxy that
 # challenges REGISTER with 401 and INVITE with 407, usrloc in memory,
 # kamcmd on a socket of the test's), the public network behind it a SIPp
-# "PSTN" on 127.0.0.3; a second, IP-authenticated carrier is a SIPp on
-# 127.0.0.4. The office's phones are SIPp on 127.0.0.1 with passwords
-# ([auth] require = all).
+# "PSTN"; a second, IP-authenticated carrier is a SIPp. Phones have
+# passwords ([auth] require = all).
 #
-#   - switchboard registers (the carrier's location table shows it) and
-#     the status says so; a wrong password shows as failed, and why;
-#   - a phone dials 030 1234567: the PSTN gets +49301234567 with the
+# On loopback (carrier 127.0.0.2, PSTN .3, backup .4; phones on ports
+# 15771 and 15772 of 127.0.0.1, this stage's own):
+#   - switchboard registers (the carrier's location table shows it; the
+#     status, metrics and switchboard-ctl say so); a wrong password shows
+#     as failed, and why; a carrier killed and restarted has us again;
+#   - a phone dials 030-123-4567: the PSTN gets +49301234567 with the
 #     trunk's caller ID, through the carrier's 407 (answered by us, the
-#     caller's ACK and BYE following the new CSeq);
+#     caller's ACK and BYE following the new CSeq); the journal names
+#     the trunk and both numbers;
 #   - the PSTN calls +4930123456: extension 100 rings (via [inbound]);
 #     an unknown number gets 404;
 #   - the first carrier down: the call goes out through the backup.
+# In network namespaces, the office behind an nft NAT router whose UDP
+# mappings expire, the carrier known only by NAPTR and SRV (dnsmasq):
+#   - keep-alives keep calls from the PSTN arriving; without, they stop;
+#   - linphonec at the office dials out.
 #
 # usage: tests/trunk_tests.sh BINARY OUTDIR [TEST...]
 set -u
@@ -188,7 +195,8 @@ EOF
 
 start_proxy() {
     ${AT_PROXY:-} "$BIN" -l "udp:$IP:$PROXY_PORT" --listeners 1 --workers 2 --log-level info \
-        --admin "127.0.0.1:$ADMIN_PORT" -c "$DIR/office.conf" >"$DIR/proxy.log" 2>&1 &
+        --admin "127.0.0.1:$ADMIN_PORT" -c "$DIR/office.conf" --journal "$DIR/journal.jsonl" \
+        >"$DIR/proxy.log" 2>&1 &
     PROXY_PID=$!
     wait_ready
 }
@@ -219,7 +227,7 @@ office_ready() {
     start_carrier || return 1
     start_proxy || return 1
     wait_trunk carrier registered || return 1
-    sipp_run reg register_auth.xml 15070 bob -au bob -ap builder
+    sipp_run reg register_auth.xml 15771 bob -au bob -ap builder
 }
 
 test_registers_with_the_carrier() {
@@ -231,6 +239,9 @@ test_registers_with_the_carrier() {
         return 1
     }
     [ "$(trunk_field backup state)" = idle ] || { log "backup (register = no) is not idle"; return 1; }
+    "$(dirname "$BIN")/switchboard-ctl" --admin "127.0.0.1:$ADMIN_PORT" trunks >"$DIR/ctl.txt" &&
+        grep -q "^trunk carrier: registered (last answer 200" "$DIR/ctl.txt" &&
+        grep -q "^trunk backup: idle" "$DIR/ctl.txt" || { log "ctl trunks: $(cat "$DIR/ctl.txt")"; return 1; }
     curl -s "http://$IP:$ADMIN_PORT/metrics" >"$DIR/metrics.txt"
     grep -q '^switchboard_trunk_registered{trunk="carrier"} 1' "$DIR/metrics.txt" &&
         grep -q '^switchboard_trunk_registered{trunk="backup"} 0' "$DIR/metrics.txt" || {
@@ -288,19 +299,21 @@ test_call_out_through_a_challenging_carrier() {
     sipp_start pstn uas_trunk_pstn.xml "$PSTN_PORT" x -i "$PSTN"
     local pstn=$SIPP_PID
     sleep 0.2
-    sipp_run caller uac_call_auth.xml 15080 030-123-4567 -au alice -ap wonderland || return 1
+    sipp_run caller uac_call_auth.xml 15772 030-123-4567 -au alice -ap wonderland || return 1
     sipp_wait pstn "$pstn" || { log "$(cat "$DIR/pstn.err" 2>/dev/null | tail -5)"; return 1; }
     grep -q "call to 0301234567 out through trunk carrier as +49301234567" "$DIR/proxy.log" || {
         log "no such line in the log"
         return 1
     }
     expect_count "challenges answered" "$(trunk_field carrier challenges)" 1 || return 1
-    stop_proxy
+    stop_proxy || return 1
+    grep -q '"trunk":{"name":"carrier","direction":"out","dialled":"0301234567","sent":"+49301234567"}' \
+        "$DIR/journal.jsonl" || { log "journal: $(cat "$DIR/journal.jsonl")"; return 1; }
 }
 
 test_call_in_rings_the_extension() {
     office_ready || return 1
-    sipp_start callee uas_answer_wait_bye.xml 15070 bob
+    sipp_start callee uas_answer_wait_bye.xml 15771 bob
     local callee=$SIPP_PID
     sleep 0.2
     sipp "$CARRIER:$CARRIER_PORT" -sf "$SIPP_DIR/uac_call_caller_hangs_up.xml" -i "$PSTN" \
@@ -320,17 +333,19 @@ test_call_in_rings_the_extension() {
         log "an unknown DID did not get 404: $(tail -3 "$DIR/unknown.out")"
         return 1
     }
-    stop_proxy
+    stop_proxy || return 1
+    grep -q '"trunk":{"name":"carrier","direction":"in","dialled":"+4930123456","sent":null}' \
+        "$DIR/journal.jsonl" || { log "journal: $(cat "$DIR/journal.jsonl")"; return 1; }
 }
 
 test_first_carrier_down_backup_carries_the_call() {
     office_conf
     start_proxy || return 1 # no carrier at all: its REGISTER goes unanswered
-    sipp_run reg register_auth.xml 15070 bob -au bob -ap builder || return 1
+    sipp_run reg register_auth.xml 15771 bob -au bob -ap builder || return 1
     sipp_start backup uas_answer_wait_bye.xml "$BACKUP_PORT" x -i "$BACKUP"
     local backup=$SIPP_PID
     sleep 0.2
-    sipp_run caller uac_call_auth.xml 15080 0301234567 -au alice -ap wonderland || return 1
+    sipp_run caller uac_call_auth.xml 15772 0301234567 -au alice -ap wonderland || return 1
     sipp_wait backup "$backup" || return 1
     grep -q "trunk carrier: 408 for 0301234567, trying backup" "$DIR/proxy.log" || {
         log "no failover line in the log"
@@ -342,6 +357,7 @@ test_first_carrier_down_backup_carries_the_call() {
 # --- the office behind NAT, the carrier found by DNS ---------------------
 
 . "$HERE/netns_lib.sh"
+. "$HERE/clients_lib.sh"
 NS=sbk$$
 cleanup_test() {
     KAM_PID= KAM_KIDS=
@@ -401,7 +417,7 @@ nat_office() {
         -e "/^\[trunk carrier\]/a keepalive = $1\nadvertise = 203.0.113.1:$PROXY_PORT" \
         "$DIR/office.conf"
     start_carrier && start_proxy && wait_trunk carrier registered || return 1
-    $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/register_auth.xml" -i "$IP" -p 15070 -s bob \
+    $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/register_auth.xml" -i "$IP" -p 15771 -s bob \
         -au bob -ap builder -m 1 -timeout 10 -timeout_error -nostdin >"$DIR/reg.out" 2>&1 ||
         { log "bob did not register: $(tail -3 "$DIR/reg.out")"; return 1; }
 }
@@ -420,13 +436,38 @@ test_behind_nat_keepalives_hold_the_way_in() {
     kam ul.dump | grep -q "sip:4930123456@203.0.113.1:$PROXY_PORT" ||
         { log "the carrier does not know our public Contact"; return 1; }
     sleep 6 # longer than the router keeps a silent mapping
-    $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/uas_answer_send_bye.xml" -i "$IP" -p 15070 \
+    $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/uas_answer_send_bye.xml" -i "$IP" -p 15771 \
         -s bob -m 1 -timeout 30 -timeout_error -nostdin >"$DIR/callee.out" 2>&1 &
     local callee=$!
     PIDS+=("$callee")
     sleep 0.2
     pstn_calls uac_call_callee_hangs_up.xml || { log "the call in failed: $(tail -3 "$DIR/pstn.out")"; return 1; }
     sipp_wait callee "$callee" || return 1
+    stop_proxy
+}
+
+# A real phone at the office: linphonec (alice, with her password) dials
+# 030-123-4567; the PSTN gets +49301234567 with the trunk's caller ID,
+# answers, and alice hangs up.
+test_behind_nat_linphone_dials_out() {
+    behind_nat 30 && nat_office 1 || return 1
+    linphone_setup alice alice 10.1.0.2 1000
+    printf '[auth_info_0]\nusername=alice\npasswd=wonderland\nrealm=pbx.test\n' >>"$DIR/alice/rc"
+    $AT_CARRIER sipp -sf "$SIPP_DIR/uas_answer_wait_bye.xml" -i "$PSTN" -p "$PSTN_PORT" -m 1 \
+        -timeout 40 -timeout_error -nostdin -trace_msg -message_file "$DIR/pstn.msg" \
+        >"$DIR/pstn.out" 2>&1 &
+    local pstn=$!
+    PIDS+=("$pstn")
+    RUN_IN="ip netns exec $PBX" linphone_start alice \
+        "$(printf 'sleep 4\ncall sip:030-123-4567@%s:%s\nsleep 6\nterminate\nsleep 1' "$IP" "$PROXY_PORT")"
+    wait "$LAST_PID"
+    sipp_wait pstn "$pstn" || { log "the PSTN saw no whole call: $(tail -3 "$DIR/pstn.out")"; return 1; }
+    grep -q "^INVITE sip:+49301234567@carrier.test SIP/2.0" "$DIR/pstn.msg" &&
+        grep -qi "^P-Asserted-Identity: <sip:+4930123456@carrier.test>" "$DIR/pstn.msg" || {
+        log "the PSTN's INVITE: $(grep -A3 '^INVITE' "$DIR/pstn.msg" | head -8)"
+        return 1
+    }
+    grep -q "^BYE " "$DIR/pstn.msg" || { log "no BYE reached the PSTN"; return 1; }
     stop_proxy
 }
 
