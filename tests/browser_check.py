@@ -4,13 +4,19 @@ client of our own: nothing beyond the standard library) for the admin
 page test in tests/admin_tests.sh.
 
 usage: browser_check.py open URL DIR
+       browser_check.py trunk URL DIR NAME TEXT...
 
 Opens URL at a phone's screen size; writes DIR/page_ready once the page
 says it is live; waits for DIR/call_up (the test placed a held call after
 registering bob); then the page must show bob and the call within 2 s, and
 the call's duration must tick. Saves DIR/page.png. Exit 0 on success.
 Chromium runs in its own process group, recorded in DIR/chromium.pgid and
-ended here (or by the test's cleanup)."""
+ended here (or by the test's cleanup).
+
+With "trunk": once the page is live, the Trunks row of NAME must show
+each TEXT in turn (the test changes the trunk meanwhile: DIR/page_ready
+is written first, then DIR/shown_N after the N-th TEXT was seen), each
+within 15 s."""
 import base64
 import json
 import os
@@ -174,8 +180,29 @@ def check(dt, out):
         f.write(base64.b64decode(shot["data"]))
 
 
+def trunk_row(dt, name):
+    """The text of trunk NAME's row on the page, or None."""
+    v = dt.eval(f"""(document.querySelector('#trunks tr[data-trunk="{name}"]') || {{}})
+                      .textContent || null""")
+    return v
+
+
+def check_trunk(dt, out, name, texts):
+    wait_for(lambda: state(dt).get("conn") == "live", 10, "page live")
+    open(os.path.join(out, "page_ready"), "w").close()
+    for n, text in enumerate(texts, 1):
+        row = wait_for(lambda: (lambda r: r if r and text in r else None)(trunk_row(dt, name)), 15,
+                       f"trunk {name} showing '{text}'")
+        print(f"trunk {name}: {row}")
+        open(os.path.join(out, f"shown_{n}"), "w").close()
+    shot = dt.call("Page.captureScreenshot", format="png")
+    with open(os.path.join(out, "page.png"), "wb") as f:
+        f.write(base64.b64decode(shot["data"]))
+
+
 def main():
-    if len(sys.argv) != 4 or sys.argv[1] != "open":
+    trunk = len(sys.argv) >= 6 and sys.argv[1] == "trunk"
+    if not trunk and (len(sys.argv) != 4 or sys.argv[1] != "open"):
         print(__doc__, file=sys.stderr)
         return 2
     url, out = sys.argv[2], sys.argv[3]
@@ -190,7 +217,10 @@ def main():
         f.write(str(browser.pid))
     try:
         dt = DevTools(page_target(port, url, time.time() + 20))
-        check(dt, out)
+        if trunk:
+            check_trunk(dt, out, sys.argv[4], sys.argv[5:])
+        else:
+            check(dt, out)
         print("PASS")
         return 0
     except (RuntimeError, OSError) as e:

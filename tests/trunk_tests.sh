@@ -267,19 +267,28 @@ wait_for() {
     return 1
 }
 
+# ...and headless Chromium on the live page sees it happen: registered,
+# unreachable, answering again.
 test_reregisters_after_the_carrier_restarts() {
     office_conf
     sed -i '/^\[trunk carrier\]/a keepalive = 1' "$DIR/office.conf"
     start_carrier && start_proxy && wait_trunk carrier registered || return 1
+    python3 "$HERE/browser_check.py" trunk "http://127.0.0.1:$ADMIN_PORT/" "$DIR" carrier \
+        registered unreachable answered >"$DIR/browser.log" 2>&1 &
+    local browser=$!
+    PIDS+=("$browser")
     wait_for 5 eval '[ "$(trunk_field carrier reachable)" = True ]' ||
         { log "keep-alives are not answered"; return 1; }
+    wait_for 30 test -e "$DIR/shown_1" || { log "page: $(tail -3 "$DIR/browser.log")"; return 1; }
     stop_carrier # and with it what it knew of us
     wait_for 15 eval '[ "$(trunk_field carrier reachable)" = False ]' ||
         { log "an unanswered keep-alive did not show"; return 1; }
     grep -q "trunk carrier: no answer to OPTIONS: unreachable" "$DIR/proxy.log" || return 1
+    wait_for 15 test -e "$DIR/shown_2" || { log "page: $(tail -3 "$DIR/browser.log")"; return 1; }
     start_carrier || return 1
     wait_for 10 registered_at_carrier || { log "not registered again"; return 1; }
     grep -q "trunk carrier: answers again" "$DIR/proxy.log" || return 1
+    wait "$browser" || { log "page: $(tail -5 "$DIR/browser.log")"; return 1; }
     stop_proxy
 }
 
