@@ -36,6 +36,7 @@ loopback() {
     PROXY_PORT=${SB_TEST_PORT:-15780}
     CARRIER_PORT=25060 PSTN_PORT=25070 BACKUP_PORT=25080
     AT_CARRIER= AT_PROXY=
+    CARRIER_MAX_EXPIRES=10 # refreshes to watch
 }
 loopback
 ADMIN_PORT=${SB_TEST_ADMIN_PORT:-18780}
@@ -90,6 +91,8 @@ loadmodule "nathelper.so"
 modparam("ctl", "binrpc", "unix:$DIR/kamailio.ctl")
 modparam("usrloc", "db_mode", 0)
 modparam("tm", "fr_timer", 3000)
+modparam("registrar", "min_expires", 5)
+modparam("registrar", "max_expires", $CARRIER_MAX_EXPIRES)
 modparam("nathelper", "received_avp", "\$avp(RECEIVED)")
 modparam("registrar", "received_avp", "\$avp(RECEIVED)")
 
@@ -239,6 +242,15 @@ test_registers_with_the_carrier() {
         return 1
     }
     [ "$(trunk_field backup state)" = idle ] || { log "backup (register = no) is not idle"; return 1; }
+    # the carrier grants 10 s of the 120 asked: refreshed at 3/4 of that
+    # (each refresh is two REGISTERs: the carrier challenges every one)
+    local sent
+    sent=$(trunk_field carrier registers)
+    wait_for 10 eval '[ "$(trunk_field carrier registers)" -ge $((sent + 2)) ]' ||
+        { log "no refresh: $(status)"; return 1; }
+    [ "$(trunk_field carrier state)" = registered ] && registered_at_carrier ||
+        { log "not registered after the refresh"; return 1; }
+    grep -q "trunk carrier: registered for 10 s" "$DIR/proxy.log" || return 1
     "$(dirname "$BIN")/switchboard-ctl" --admin "127.0.0.1:$ADMIN_PORT" trunks >"$DIR/ctl.txt" &&
         grep -q "^trunk carrier: registered (last answer 200" "$DIR/ctl.txt" &&
         grep -q "^trunk backup: idle" "$DIR/ctl.txt" || { log "ctl trunks: $(cat "$DIR/ctl.txt")"; return 1; }
@@ -415,6 +427,7 @@ NFT
     PIDS+=("$!")
     CARRIER=203.0.113.10 CARRIER_PORT=5060 PSTN=203.0.113.20 PSTN_PORT=5070
     AT_CARRIER="ip netns exec $NET" AT_PROXY="ip netns exec $PBX"
+    CARRIER_MAX_EXPIRES=3600 # no REGISTER refreshes the router's mapping
     IP=10.1.0.2 PROXY_PORT=5060
 }
 

@@ -462,7 +462,8 @@ static void status_trunks(const struct admin_deps *d, bool text, struct sb_buf *
             left = 0;
         unsigned long long out = atomic_load(&s->calls_out), in = atomic_load(&s->calls_in),
                            challenges = atomic_load(&s->challenges),
-                           failures = atomic_load(&s->failures);
+                           failures = atomic_load(&s->failures),
+                           registers = atomic_load(&s->registers);
         if (text) {
             sb_buf_printf(b,
                           "trunk %s: %s (last answer %d, %llds left), %s, %llu call(s) out, "
@@ -479,9 +480,9 @@ static void status_trunks(const struct admin_deps *d, bool text, struct sb_buf *
         sb_buf_printf(b,
                       ",\"state\":\"%s\",\"last_code\":%d,\"expires_in_s\":%lld,"
                       "\"calls_out\":%llu,\"calls_in\":%llu,\"challenges\":%llu,"
-                      "\"failures\":%llu,\"reachable\":%s}",
+                      "\"failures\":%llu,\"registers\":%llu,\"reachable\":%s}",
                       trunk_reg_state_name(state), code, left, out, in, challenges, failures,
-                      reachable);
+                      registers, reachable);
     }
     if (!text)
         sb_buf_puts(b, "]");
