@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <urcu.h>
 
 #include "switchboard/buf.h"
+#include "switchboard/conftext.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/error.h"
 #include "switchboard/strmap.h"
@@ -53,10 +53,7 @@ struct dialplan {
 /* What the parser of one file needs. */
 struct parse {
     struct dialplan *dp;
-    const char *name;
-    int line;
-    char *err;
-    size_t errsize;
+    struct conftext_pos pos;
 };
 
 static const char *const forward_names[DIALPLAN_FORWARDS] = {"always", "busy", "noanswer",
@@ -67,29 +64,7 @@ const char *dialplan_forward_name(enum dialplan_forward f)
     return f < DIALPLAN_FORWARDS ? forward_names[f] : "?";
 }
 
-__attribute__((format(printf, 2, 3))) static int fail(struct parse *p, const char *fmt, ...)
-{
-    int n = p->line ? snprintf(p->err, p->errsize, "%s:%d: ", p->name, p->line)
-                    : snprintf(p->err, p->errsize, "%s: ", p->name);
-    va_list ap;
-    va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < p->errsize)
-        vsnprintf(p->err + n, p->errsize - (size_t)n, fmt, ap);
-    va_end(ap);
-    return SB_EINVAL;
-}
-
 /* --- words ----------------------------------------------------------------- */
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
 
 /* A user, group or extension name: letters, digits and . _ - + */
 static bool name_valid(const char *s)
@@ -182,11 +157,12 @@ static struct user_entry *user_get(struct parse *p, const char *name)
 static int extension_line(struct parse *p, const char *key, const char *value)
 {
     if (!name_valid(key))
-        return fail(p, "extension '%s': use letters, digits and . _ - +", key);
+        return conftext_fail(&p->pos, "extension '%s': use letters, digits and . _ - +", key);
     if (!target_valid(value))
-        return fail(p, "extension %s: '%s' is no user, group or sip: URI", key, value);
+        return conftext_fail(&p->pos, "extension %s: '%s' is no user, group or sip: URI", key,
+                             value);
     if (find(&p->dp->extensions, key))
-        return fail(p, "extension %s is defined twice", key);
+        return conftext_fail(&p->pos, "extension %s is defined twice", key);
     struct ext_entry *e = calloc(1, sizeof(*e));
     if (!e || !(e->target = strdup(value)) || insert(&p->dp->extensions, &e->link, key) != 0) {
         if (e)
@@ -207,14 +183,15 @@ static void add_member(struct dialplan_group *g, const char *name)
 static int group_line(struct parse *p, const char *key, char *value)
 {
     if (!name_valid(key))
-        return fail(p, "group '%s': use letters, digits and . _ - +", key);
+        return conftext_fail(&p->pos, "group '%s': use letters, digits and . _ - +", key);
     if (find(&p->dp->groups, key))
-        return fail(p, "group %s is defined twice", key);
+        return conftext_fail(&p->pos, "group %s is defined twice", key);
     char *colon = strchr(value, ':');
     if (!colon)
-        return fail(p, "group %s: want 'all: MEMBERS' or 'hunt SECONDS: MEMBERS'", key);
+        return conftext_fail(&p->pos, "group %s: want 'all: MEMBERS' or 'hunt SECONDS: MEMBERS'",
+                             key);
     *colon = '\0';
-    char *mode = trim(value);
+    char *mode = conftext_trim(value);
     struct group_entry *g = calloc(1, sizeof(*g));
     if (!g)
         return SB_ENOMEM;
@@ -222,26 +199,29 @@ static int group_line(struct parse *p, const char *key, char *value)
     if (!strcasecmp(mode, "all")) {
         g->group.hunt = false;
     } else if (!strncasecmp(mode, "hunt", 4) && isspace((unsigned char)mode[4]) &&
-               parse_seconds(trim(mode + 5), 600, &g->group.seconds) && g->group.seconds > 0) {
+               parse_seconds(conftext_trim(mode + 5), 600, &g->group.seconds) &&
+               g->group.seconds > 0) {
         g->group.hunt = true;
     } else {
-        rc = fail(p, "group %s: '%s' is neither 'all' nor 'hunt SECONDS' (1-600)", key, mode);
+        rc = conftext_fail(&p->pos, "group %s: '%s' is neither 'all' nor 'hunt SECONDS' (1-600)",
+                           key, mode);
     }
     char *save = NULL;
     for (char *m = strtok_r(colon + 1, ",", &save); m && rc == 0; m = strtok_r(NULL, ",", &save)) {
-        m = trim(m);
+        m = conftext_trim(m);
         if (!name_valid(m))
-            rc = fail(p, "group %s: member '%s' is no user name", key, m);
+            rc = conftext_fail(&p->pos, "group %s: member '%s' is no user name", key, m);
         else if (g->group.count == DIALPLAN_MAX_MEMBERS)
-            rc = fail(p, "group %s: more than %d members", key, DIALPLAN_MAX_MEMBERS);
+            rc =
+                conftext_fail(&p->pos, "group %s: more than %d members", key, DIALPLAN_MAX_MEMBERS);
         else if (!(g->names[g->group.count] = strdup(m)))
             rc = SB_ENOMEM;
         else
             add_member(&g->group, g->names[g->group.count]);
     }
     if (rc == 0 && g->group.count == 0)
-        rc = fail(p, "group %s has no members", key);
-    g->line = p->line;
+        rc = conftext_fail(&p->pos, "group %s has no members", key);
+    g->line = p->pos.line;
     if (rc == 0)
         rc = insert(&p->dp->groups, &g->link, key);
     if (rc != 0) {
@@ -258,29 +238,32 @@ static int group_line(struct parse *p, const char *key, char *value)
 static int forward_rule(struct parse *p, const char *user, struct user_entry *u, char *rule)
 {
     char *colon = strchr(rule, ':');
-    if (!colon || !strncasecmp(trim(colon + 1), "//", 2))
-        return fail(p, "forward %s: want 'CONDITION: TARGET' in '%s'", user, trim(rule));
+    if (!colon || !strncasecmp(conftext_trim(colon + 1), "//", 2))
+        return conftext_fail(&p->pos, "forward %s: want 'CONDITION: TARGET' in '%s'", user,
+                             conftext_trim(rule));
     *colon = '\0';
-    char *cond = trim(rule), *target = trim(colon + 1);
+    char *cond = conftext_trim(rule), *target = conftext_trim(colon + 1);
     unsigned seconds = 0;
     int kind = -1;
     for (int i = 0; i < DIALPLAN_FORWARDS; i++)
         if (!strcasecmp(cond, forward_names[i]))
             kind = i;
     if (!strncasecmp(cond, "noanswer", 8) && isspace((unsigned char)cond[8])) {
-        if (!parse_seconds(trim(cond + 9), 600, &seconds) || seconds == 0)
-            return fail(p, "forward %s: noanswer wants seconds from 1 to 600", user);
+        if (!parse_seconds(conftext_trim(cond + 9), 600, &seconds) || seconds == 0)
+            return conftext_fail(&p->pos, "forward %s: noanswer wants seconds from 1 to 600", user);
         kind = DIALPLAN_NOANSWER;
     } else if (kind == DIALPLAN_NOANSWER) {
-        return fail(p, "forward %s: noanswer wants its seconds, e.g. 'noanswer 20: carol'", user);
+        return conftext_fail(
+            &p->pos, "forward %s: noanswer wants its seconds, e.g. 'noanswer 20: carol'", user);
     }
     if (kind < 0)
-        return fail(p, "forward %s: '%s' is not always, busy, noanswer N or unavailable", user,
-                    cond);
+        return conftext_fail(
+            &p->pos, "forward %s: '%s' is not always, busy, noanswer N or unavailable", user, cond);
     if (!target_valid(target))
-        return fail(p, "forward %s: '%s' is no user, group, extension or sip: URI", user, target);
+        return conftext_fail(&p->pos, "forward %s: '%s' is no user, group, extension or sip: URI",
+                             user, target);
     if (u->targets[kind])
-        return fail(p, "forward %s: %s given twice", user, forward_names[kind]);
+        return conftext_fail(&p->pos, "forward %s: %s given twice", user, forward_names[kind]);
     if (!(u->targets[kind] = strdup(target)))
         return SB_ENOMEM;
     u->user.forward[kind] = u->targets[kind];
@@ -292,23 +275,23 @@ static int forward_rule(struct parse *p, const char *user, struct user_entry *u,
 static int forward_line(struct parse *p, const char *key, char *value)
 {
     if (!name_valid(key))
-        return fail(p, "forward: '%s' is no user name", key);
+        return conftext_fail(&p->pos, "forward: '%s' is no user name", key);
     struct user_entry *u = user_get(p, key);
     if (!u)
         return SB_ENOMEM;
     for (int i = 0; i < DIALPLAN_FORWARDS; i++)
         if (u->targets[i])
-            return fail(p, "forward %s is defined twice", key);
-    u->line = p->line;
+            return conftext_fail(&p->pos, "forward %s is defined twice", key);
+    u->line = p->pos.line;
     char *save = NULL;
     int rc = 0, rules = 0;
     for (char *r = strtok_r(value, ";", &save); r && rc == 0; r = strtok_r(NULL, ";", &save)) {
-        if (!*trim(r))
+        if (!*conftext_trim(r))
             continue;
         rc = forward_rule(p, key, u, r);
         rules++;
     }
-    return rc != 0 ? rc : rules ? 0 : fail(p, "forward %s: no rule", key);
+    return rc != 0 ? rc : rules ? 0 : conftext_fail(&p->pos, "forward %s: no rule", key);
 }
 
 static int yes_no(const char *v, bool *out)
@@ -328,31 +311,33 @@ static int users_line(struct parse *p, const char *key, const char *value)
 {
     if (!strcmp(key, "ring_timeout")) {
         if (!parse_seconds(value, 3600, &p->dp->ring_timeout_s))
-            return fail(p, "ring_timeout: want seconds from 0 (none) to 3600, not '%s'", value);
+            return conftext_fail(
+                &p->pos, "ring_timeout: want seconds from 0 (none) to 3600, not '%s'", value);
         return 0;
     }
     const char *dot = strrchr(key, '.');
     char user[64];
     if (!dot || dot == key || (size_t)(dot - key) >= sizeof(user))
-        return fail(p,
-                    "unknown setting '%s' in [users] (want ring_timeout, USER.dnd or "
-                    "USER.ring_timeout)",
-                    key);
+        return conftext_fail(&p->pos,
+                             "unknown setting '%s' in [users] (want ring_timeout, USER.dnd or "
+                             "USER.ring_timeout)",
+                             key);
     memcpy(user, key, (size_t)(dot - key));
     user[dot - key] = '\0';
     if (!name_valid(user))
-        return fail(p, "[users] %s: '%s' is no user name", key, user);
+        return conftext_fail(&p->pos, "[users] %s: '%s' is no user name", key, user);
     struct user_entry *u = user_get(p, user);
     if (!u)
         return SB_ENOMEM;
     if (!strcmp(dot + 1, "dnd")) {
         if (yes_no(value, &u->user.dnd) != 0)
-            return fail(p, "%s: want yes or no, not '%s'", key, value);
+            return conftext_fail(&p->pos, "%s: want yes or no, not '%s'", key, value);
     } else if (!strcmp(dot + 1, "ring_timeout")) {
         if (!parse_seconds(value, 3600, &u->user.ring_s))
-            return fail(p, "%s: want seconds from 0 to 3600, not '%s'", key, value);
+            return conftext_fail(&p->pos, "%s: want seconds from 0 to 3600, not '%s'", key, value);
     } else {
-        return fail(p, "unknown setting '%s' in [users] (want dnd or ring_timeout)", dot + 1);
+        return conftext_fail(&p->pos, "unknown setting '%s' in [users] (want dnd or ring_timeout)",
+                             dot + 1);
     }
     return 0;
 }
@@ -385,10 +370,11 @@ static int check_groups(struct parse *p)
             for (size_t m = 0; m < g->group.count; m++) {
                 struct dialplan_target t;
                 dialplan_resolve(p->dp, g->group.members[m], &t);
-                p->line = g->line;
+                p->pos.line = g->line;
                 if (t.kind != DIALPLAN_NAME)
-                    return fail(p, "group %s: member %s is a group or URI, not a user",
-                                g->group.name, g->group.members[m]);
+                    return conftext_fail(&p->pos,
+                                         "group %s: member %s is a group or URI, not a user",
+                                         g->group.name, g->group.members[m]);
                 g->group.members[m] = t.name; /* an extension stands for its user */
             }
         }
@@ -431,8 +417,8 @@ static int report_circle(struct parse *p, const struct walk_step *path, size_t d
         n += (size_t)snprintf(circle + n, sizeof(circle) - n, "%s -> ", path[j].u->link.key);
     if (n < sizeof(circle))
         snprintf(circle + n, sizeof(circle) - n, "%s", back->link.key);
-    p->line = back->line;
-    return fail(p, "forward loop: %s", circle);
+    p->pos.line = back->line;
+    return conftext_fail(&p->pos, "forward loop: %s", circle);
 }
 
 static int walk_from(struct parse *p, struct user_entry *start, struct walk_step *path)
@@ -462,9 +448,9 @@ static int walk_from(struct parse *p, struct user_entry *start, struct walk_step
         path[depth++] = (struct walk_step){v, 0};
     }
     if (start->steps > DIALPLAN_MAX_HOPS * 4) {
-        p->line = start->line;
-        return fail(p, "forward chain from %s is longer than %d steps", start->link.key,
-                    DIALPLAN_MAX_HOPS * 4);
+        p->pos.line = start->line;
+        return conftext_fail(&p->pos, "forward chain from %s is longer than %d steps",
+                             start->link.key, DIALPLAN_MAX_HOPS * 4);
     }
     return 0;
 }
@@ -474,7 +460,7 @@ static int check_loops(struct parse *p)
     size_t users = p->dp->users.count;
     struct walk_step *path = calloc(users ? users : 1, sizeof(*path));
     if (!path)
-        return fail(p, "out of memory");
+        return conftext_fail(&p->pos, "out of memory");
     int rc = 0;
     for (size_t i = 0; rc == 0 && i <= p->dp->users.mask; i++)
         for (struct strmap_link *l = p->dp->users.buckets[i]; rc == 0 && l; l = l->next) {
@@ -490,19 +476,9 @@ static int check_loops(struct parse *p)
 
 enum section { S_OTHER, S_EXTENSIONS, S_GROUPS, S_FORWARD, S_USERS };
 
-/* Cuts an inline comment: ';' or '#' after whitespace (as inih does). */
-static void cut_comment(char *s)
-{
-    for (char *c = s; *c; c++)
-        if ((*c == ';' || *c == '#') && c > s && isspace((unsigned char)c[-1])) {
-            *c = '\0';
-            return;
-        }
-}
-
 static int parse_line(struct parse *p, enum section *sec, char *line)
 {
-    char *s = trim(line);
+    char *s = conftext_trim(line);
     if (!*s || *s == ';' || *s == '#')
         return 0;
     if (*s == '[') {
@@ -510,7 +486,7 @@ static int parse_line(struct parse *p, enum section *sec, char *line)
         if (!end)
             return 0; /* config.c names the missing ']' */
         *end = '\0';
-        const char *name = trim(s + 1);
+        const char *name = conftext_trim(s + 1);
         *sec = !strcmp(name, "extensions") ? S_EXTENSIONS
                : !strcmp(name, "groups")   ? S_GROUPS
                : !strcmp(name, "forward")  ? S_FORWARD
@@ -520,12 +496,12 @@ static int parse_line(struct parse *p, enum section *sec, char *line)
     }
     if (*sec == S_OTHER)
         return 0;
-    cut_comment(s);
+    conftext_cut_comment(s);
     char *eq = strchr(s, '=');
     if (!eq)
-        return fail(p, "expected 'key = value'");
+        return conftext_fail(&p->pos, "expected 'key = value'");
     *eq = '\0';
-    char *key = trim(s), *value = trim(eq + 1);
+    char *key = conftext_trim(s), *value = conftext_trim(eq + 1);
     p->dp->empty = false;
     switch (*sec) {
     case S_EXTENSIONS:
@@ -537,6 +513,17 @@ static int parse_line(struct parse *p, enum section *sec, char *line)
     default:
         return users_line(p, key, value);
     }
+}
+
+struct line_ctx {
+    struct parse *p;
+    enum section sec;
+};
+
+static int one_line(void *arg, char *line)
+{
+    struct line_ctx *c = arg;
+    return parse_line(c->p, &c->sec, line);
 }
 
 static struct dialplan *dialplan_new(void)
@@ -570,27 +557,13 @@ static void dialplan_free(struct dialplan *dp)
 int dialplan_parse(const char *text, const char *name, struct dialplan **out, char *err,
                    size_t errsize)
 {
-    struct parse p = {.dp = dialplan_new(), .name = name, .err = err, .errsize = errsize};
+    struct parse p = {.dp = dialplan_new(), .pos = {.name = name, .err = err, .errsize = errsize}};
     if (!p.dp)
         return SB_ENOMEM;
     err[0] = '\0';
-    enum section sec = S_OTHER;
-    int rc = 0;
-    char line[1024];
-    for (const char *s = text; *s && rc == 0;) {
-        const char *nl = strchr(s, '\n');
-        size_t n = nl ? (size_t)(nl - s) : strlen(s);
-        p.line++;
-        if (n >= sizeof(line))
-            rc = fail(&p, "line longer than %zu bytes", sizeof(line) - 1);
-        if (rc == 0) {
-            memcpy(line, s, n);
-            line[n] = '\0';
-            rc = parse_line(&p, &sec, line);
-        }
-        s = nl ? nl + 1 : s + n;
-    }
-    p.line = 0;
+    struct line_ctx lines = {.p = &p, .sec = S_OTHER};
+    int rc = conftext_each_line(&p.pos, text, one_line, &lines);
+    p.pos.line = 0;
     if (rc == 0)
         rc = check_groups(&p);
     if (rc == 0)
@@ -605,32 +578,11 @@ int dialplan_parse(const char *text, const char *name, struct dialplan **out, ch
 
 int dialplan_load(const char *path, struct dialplan **out, char *err, size_t errsize)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errsize, "cannot read %s: %s", path, strerror(errno));
-        return SB_EINVAL;
-    }
-    size_t cap = 4096, len = 0;
-    char *text = malloc(cap);
-    size_t got;
-    while (text && (got = fread(text + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            char *bigger = realloc(text, cap * 2);
-            if (!bigger) {
-                free(text);
-                text = NULL;
-                break;
-            }
-            text = bigger;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (!text)
-        return SB_ENOMEM;
-    text[len] = '\0';
-    int rc = dialplan_parse(text, path, out, err, errsize);
+    char *text;
+    int rc = conftext_read_file(path, &text, err, errsize);
+    if (rc != 0)
+        return rc;
+    rc = dialplan_parse(text, path, out, err, errsize);
     free(text);
     return rc;
 }
@@ -822,8 +774,8 @@ int dialplan_holder_load_dnd(struct dialplan_holder *h, const char *list)
     int rc = 0;
     char *save = NULL;
     for (char *u = strtok_r(copy, ",", &save); u && rc == 0; u = strtok_r(NULL, ",", &save))
-        if (name_valid(trim(u)))
-            rc = dialplan_holder_set_dnd(h, trim(u), true);
+        if (name_valid(conftext_trim(u)))
+            rc = dialplan_holder_set_dnd(h, conftext_trim(u), true);
     free(copy);
     return rc;
 }

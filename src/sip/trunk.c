@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,16 +13,14 @@
 #include <urcu.h>
 
 #include "switchboard/config.h"
+#include "switchboard/conftext.h"
 #include "switchboard/error.h"
 #include "switchboard/sip_msg.h"
 
 /* What the parser of one file needs. */
 struct parse {
     struct trunk_plan *plan;
-    const char *name;
-    int line;
-    char *err;
-    size_t errsize;
+    struct conftext_pos pos;
     /* the section: -1 none of ours, else a trunk's index, or one of: */
     int section;
     bool seen_uri[TRUNK_MAX];
@@ -32,28 +29,6 @@ struct parse {
 };
 
 enum { SEC_OTHER = -1, SEC_OUTBOUND = -2, SEC_INBOUND = -3 };
-
-__attribute__((format(printf, 2, 3))) static int fail(struct parse *p, const char *fmt, ...)
-{
-    int n = p->line ? snprintf(p->err, p->errsize, "%s:%d: ", p->name, p->line)
-                    : snprintf(p->err, p->errsize, "%s: ", p->name);
-    va_list ap;
-    va_start(ap, fmt);
-    if (n >= 0 && (size_t)n < p->errsize)
-        vsnprintf(p->err + n, p->errsize - (size_t)n, fmt, ap);
-    va_end(ap);
-    return SB_EINVAL;
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
 
 static bool copy(char *dst, size_t size, const char *src)
 {
@@ -223,18 +198,19 @@ static int open_trunk(struct parse *p, const char *name)
 {
     struct trunk_plan *plan = p->plan;
     if (!name_valid(name))
-        return fail(p, "a trunk's name is letters, digits and . _ -, not '%s'", name);
+        return conftext_fail(&p->pos, "a trunk's name is letters, digits and . _ -, not '%s'",
+                             name);
     if (trunk_index(plan, name) >= 0)
-        return fail(p, "[trunk %s] appears twice", name);
+        return conftext_fail(&p->pos, "[trunk %s] appears twice", name);
     if (plan->count == TRUNK_MAX)
-        return fail(p, "more than %d trunks", TRUNK_MAX);
+        return conftext_fail(&p->pos, "more than %d trunks", TRUNK_MAX);
     struct trunk *t = &plan->trunks[plan->count];
     memset(t, 0, sizeof(*t));
     copy(t->name, sizeof(t->name), name);
     t->expires = 600;
     t->plus = true;
     atomic_init(&t->status.reachable, -1);
-    p->trunk_line[plan->count] = p->line;
+    p->trunk_line[plan->count] = p->pos.line;
     p->section = (int)plan->count++;
     return 0;
 }
@@ -275,7 +251,8 @@ static int trunk_uri(struct parse *p, struct trunk *t, const char *value)
     int transport = ok ? sipmsg_uri_transport(uri) : -1;
     osip_uri_free(uri);
     if (!ok || transport < 0)
-        return fail(p, "[trunk %s] uri: want sip:HOST[:PORT], not '%s'", t->name, value);
+        return conftext_fail(&p->pos, "[trunk %s] uri: want sip:HOST[:PORT], not '%s'", t->name,
+                             value);
     t->port = port;
     t->transport = transport;
     t->transport_set = strstr(value, "transport=") != NULL;
@@ -291,7 +268,8 @@ static int trunk_transport(struct parse *p, struct trunk *t, const char *value)
     else if (!strcasecmp(value, "tls"))
         t->transport = SB_TLS;
     else
-        return fail(p, "[trunk %s] transport: udp, tcp or tls, not '%s'", t->name, value);
+        return conftext_fail(&p->pos, "[trunk %s] transport: udp, tcp or tls, not '%s'", t->name,
+                             value);
     t->transport_set = true;
     return 0;
 }
@@ -301,7 +279,7 @@ static int trunk_number(struct parse *p, struct trunk *t, const char *key, const
 {
     char n[TRUNK_NUMBER_MAX + 2];
     if (trunk_dialled(value, n, sizeof(n)) != 0 || !copy(dst, size, n))
-        return fail(p, "[trunk %s] %s: not a number: '%s'", t->name, key, value);
+        return conftext_fail(&p->pos, "[trunk %s] %s: not a number: '%s'", t->name, key, value);
     return 0;
 }
 
@@ -322,24 +300,27 @@ static int trunk_line(struct parse *p, const char *key, char *value)
     if (!strcmp(key, "username"))
         return copy(t->username, sizeof(t->username), value) && !strpbrk(value, " \t\"")
                    ? 0
-                   : fail(p, "[trunk %s] username: bad '%s'", t->name, value);
+                   : conftext_fail(&p->pos, "[trunk %s] username: bad '%s'", t->name, value);
     if (!strcmp(key, "password_file"))
         return copy(p->password_file[p->section], sizeof(p->password_file[0]), value)
                    ? 0
-                   : fail(p, "[trunk %s] password_file: too long", t->name);
+                   : conftext_fail(&p->pos, "[trunk %s] password_file: too long", t->name);
     if (!strcmp(key, "register"))
         return yes_no(value, &t->reg) == 0
                    ? 0
-                   : fail(p, "[trunk %s] register: yes or no, not '%s'", t->name, value);
+                   : conftext_fail(&p->pos, "[trunk %s] register: yes or no, not '%s'", t->name,
+                                   value);
     if (!strcmp(key, "expires")) {
         if (number_in(value, 60, 86400, &n) != 0)
-            return fail(p, "[trunk %s] expires: 60-86400 seconds, not '%s'", t->name, value);
+            return conftext_fail(&p->pos, "[trunk %s] expires: 60-86400 seconds, not '%s'", t->name,
+                                 value);
         t->expires = n;
         return 0;
     }
     if (!strcmp(key, "keepalive")) {
         if (number_in(value, 0, 3600, &n) != 0)
-            return fail(p, "[trunk %s] keepalive: 0-3600 seconds, not '%s'", t->name, value);
+            return conftext_fail(&p->pos, "[trunk %s] keepalive: 0-3600 seconds, not '%s'", t->name,
+                                 value);
         t->keepalive = n;
         return 0;
     }
@@ -347,14 +328,15 @@ static int trunk_line(struct parse *p, const char *key, char *value)
         return trunk_number(p, t, key, value, t->caller_id, sizeof(t->caller_id));
     if (!strcmp(key, "country_code")) {
         if (!all_digits(value) || strlen(value) > 3)
-            return fail(p, "[trunk %s] country_code: 1-3 digits, not '%s'", t->name, value);
+            return conftext_fail(&p->pos, "[trunk %s] country_code: 1-3 digits, not '%s'", t->name,
+                                 value);
         copy(t->country_code, sizeof(t->country_code), value);
         return 0;
     }
     if (!strcmp(key, "plus"))
         return yes_no(value, &t->plus) == 0
                    ? 0
-                   : fail(p, "[trunk %s] plus: yes or no, not '%s'", t->name, value);
+                   : conftext_fail(&p->pos, "[trunk %s] plus: yes or no, not '%s'", t->name, value);
     if (!strcmp(key, "numbers"))
         return trunk_numbers(p, t, value);
     if (!strcmp(key, "advertise")) {
@@ -362,10 +344,11 @@ static int trunk_line(struct parse *p, const char *key, char *value)
         if (config_parse_hostport(value, t->advertise_host, sizeof(t->advertise_host),
                                   &t->advertise_port) != 0 ||
             sipmsg_host_to_addr(t->advertise_host, t->advertise_port, &addr) != 0)
-            return fail(p, "[trunk %s] advertise: want ADDRESS:PORT, not '%s'", t->name, value);
+            return conftext_fail(&p->pos, "[trunk %s] advertise: want ADDRESS:PORT, not '%s'",
+                                 t->name, value);
         return 0;
     }
-    return fail(p, "unknown setting '%s' in [trunk %s]", key, t->name);
+    return conftext_fail(&p->pos, "unknown setting '%s' in [trunk %s]", key, t->name);
 }
 
 /* --- [outbound] and [inbound] ---------------------------------------- */
@@ -387,12 +370,12 @@ static int add_inbound(struct parse *p, const char *number, const char *target)
     if (!number[0] || (number[0] != '+' && !all_digits(number)) ||
         (number[0] == '+' && !all_digits(number + 1)) ||
         strlen(number) >= sizeof(plan->inbound[0].number))
-        return fail(p, "[inbound] '%s' is not a number (+ then digits)", number);
+        return conftext_fail(&p->pos, "[inbound] '%s' is not a number (+ then digits)", number);
     if (!*target || strlen(target) >= sizeof(plan->inbound[0].target) || strpbrk(target, " \t,;"))
-        return fail(p, "[inbound] %s: bad target '%s'", number, target);
+        return conftext_fail(&p->pos, "[inbound] %s: bad target '%s'", number, target);
     for (size_t i = 0; i < plan->inbound_count; i++)
         if (!strcmp(plan->inbound[i].number, number))
-            return fail(p, "[inbound] %s appears twice", number);
+            return conftext_fail(&p->pos, "[inbound] %s appears twice", number);
     if (grow((void **)&plan->inbound, plan->inbound_count, sizeof(plan->inbound[0])) != 0)
         return SB_ENOMEM;
     struct trunk_inbound *in = &plan->inbound[plan->inbound_count++];
@@ -406,9 +389,10 @@ static int trunk_numbers(struct parse *p, struct trunk *t, char *value)
     (void)t;
     for (char *save, *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char n[TRUNK_NUMBER_MAX + 2];
-        if (trunk_dialled(trim(tok), n, sizeof(n)) != 0 || n[0] != '+')
-            return fail(p, "[trunk %s] numbers: '%s' is not an E.164 number (+ then digits)",
-                        t->name, trim(tok));
+        if (trunk_dialled(conftext_trim(tok), n, sizeof(n)) != 0 || n[0] != '+')
+            return conftext_fail(&p->pos,
+                                 "[trunk %s] numbers: '%s' is not an E.164 number (+ then digits)",
+                                 t->name, conftext_trim(tok));
     }
     return 0; /* checked; [inbound] says where each goes */
 }
@@ -421,7 +405,7 @@ static int outbound_line(struct parse *p, const char *key, char *value)
     struct trunk_route *r = &plan->routes[plan->route_count];
     memset(r, 0, sizeof(*r));
     if (!copy(r->pattern, sizeof(r->pattern), key))
-        return fail(p, "[outbound] pattern too long");
+        return conftext_fail(&p->pos, "[outbound] pattern too long");
     regex_t *re = malloc(sizeof(*re));
     if (!re)
         return SB_ENOMEM;
@@ -430,50 +414,42 @@ static int outbound_line(struct parse *p, const char *key, char *value)
         char why[128];
         regerror(rc, re, why, sizeof(why));
         free(re);
-        return fail(p, "[outbound] bad pattern '%s': %s", key, why);
+        return conftext_fail(&p->pos, "[outbound] bad pattern '%s': %s", key, why);
     }
     r->re = re;
     plan->route_count++;
     for (char *save, *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int i = trunk_index(plan, trim(tok));
+        int i = trunk_index(plan, conftext_trim(tok));
         if (i < 0)
-            return fail(p, "[outbound] %s: no [trunk %s]", key, trim(tok));
+            return conftext_fail(&p->pos, "[outbound] %s: no [trunk %s]", key, conftext_trim(tok));
         if (r->count == TRUNK_MAX_PER_ROUTE)
-            return fail(p, "[outbound] %s: more than %d trunks", key, TRUNK_MAX_PER_ROUTE);
+            return conftext_fail(&p->pos, "[outbound] %s: more than %d trunks", key,
+                                 TRUNK_MAX_PER_ROUTE);
         r->trunks[r->count++] = (unsigned)i;
     }
-    return r->count ? 0 : fail(p, "[outbound] %s: which trunk?", key);
+    return r->count ? 0 : conftext_fail(&p->pos, "[outbound] %s: which trunk?", key);
 }
 
 /* --- the file ---------------------------------------------------------- */
 
-static void cut_comment(char *s)
-{
-    for (char *c = s; *c; c++)
-        if ((*c == ';' || *c == '#') && c > s && isspace((unsigned char)c[-1])) {
-            *c = '\0';
-            return;
-        }
-}
-
 static int open_section(struct parse *p, char *name)
 {
-    name = trim(name);
+    name = conftext_trim(name);
     p->section = SEC_OTHER;
     if (!strcmp(name, "outbound"))
         p->section = SEC_OUTBOUND;
     else if (!strcmp(name, "inbound"))
         p->section = SEC_INBOUND;
     else if (!strncmp(name, "trunk", 5) && isspace((unsigned char)name[5]))
-        return open_trunk(p, trim(name + 5));
+        return open_trunk(p, conftext_trim(name + 5));
     else if (!strcmp(name, "trunk"))
-        return fail(p, "[trunk] needs a name: [trunk NAME]");
+        return conftext_fail(&p->pos, "[trunk] needs a name: [trunk NAME]");
     return 0;
 }
 
 static int parse_line(struct parse *p, char *line)
 {
-    char *s = trim(line);
+    char *s = conftext_trim(line);
     if (!*s || *s == ';' || *s == '#')
         return 0;
     if (*s == '[') {
@@ -485,12 +461,12 @@ static int parse_line(struct parse *p, char *line)
     }
     if (p->section == SEC_OTHER)
         return 0;
-    cut_comment(s); /* (after whitespace: a pattern has none) */
+    conftext_cut_comment(s); /* (after whitespace: a pattern has none) */
     char *eq = p->section == SEC_OUTBOUND ? strrchr(s, '=') : strchr(s, '=');
     if (!eq)
-        return fail(p, "expected 'key = value'");
+        return conftext_fail(&p->pos, "expected 'key = value'");
     *eq = '\0';
-    char *key = trim(s), *value = trim(eq + 1);
+    char *key = conftext_trim(s), *value = conftext_trim(eq + 1);
     if (p->section == SEC_OUTBOUND)
         return outbound_line(p, key, value);
     if (p->section == SEC_INBOUND)
@@ -502,15 +478,15 @@ static int check_trunks(struct parse *p)
 {
     for (size_t i = 0; i < p->plan->count; i++) {
         struct trunk *t = &p->plan->trunks[i];
-        p->line = p->trunk_line[i];
+        p->pos.line = p->trunk_line[i];
         if (!p->seen_uri[i])
-            return fail(p, "[trunk %s] needs a uri", t->name);
+            return conftext_fail(&p->pos, "[trunk %s] needs a uri", t->name);
         if (t->reg && !t->username[0])
-            return fail(p, "[trunk %s] register = yes needs a username", t->name);
+            return conftext_fail(&p->pos, "[trunk %s] register = yes needs a username", t->name);
         if (t->username[0] && !p->password_file[i][0])
-            return fail(p, "[trunk %s] username needs a password_file", t->name);
+            return conftext_fail(&p->pos, "[trunk %s] username needs a password_file", t->name);
     }
-    p->line = 0;
+    p->pos.line = 0;
     return 0;
 }
 
@@ -529,21 +505,14 @@ void trunk_plan_free(struct trunk_plan *plan)
     free(plan);
 }
 
+static int one_line(void *p, char *line)
+{
+    return parse_line(p, line);
+}
+
 static int parse_text(struct parse *p, const char *text)
 {
-    char line[1024];
-    int rc = 0;
-    for (const char *s = text; *s && rc == 0;) {
-        const char *nl = strchr(s, '\n');
-        size_t n = nl ? (size_t)(nl - s) : strlen(s);
-        p->line++;
-        if (n >= sizeof(line))
-            return fail(p, "line longer than %zu bytes", sizeof(line) - 1);
-        memcpy(line, s, n);
-        line[n] = '\0';
-        rc = parse_line(p, line);
-        s = nl ? nl + 1 : s + n;
-    }
+    int rc = conftext_each_line(&p->pos, text, one_line, p);
     return rc != 0 ? rc : check_trunks(p);
 }
 
@@ -552,7 +521,8 @@ static int parse_into(struct parse *p, const char *text, const char *name, char 
                       size_t errsize)
 {
     memset(p, 0, sizeof(*p));
-    *p = (struct parse){.name = name, .err = err, .errsize = errsize, .section = SEC_OTHER};
+    *p =
+        (struct parse){.pos = {.name = name, .err = err, .errsize = errsize}, .section = SEC_OTHER};
     p->plan = calloc(1, sizeof(*p->plan));
     if (!p->plan)
         return SB_ENOMEM;
@@ -625,24 +595,12 @@ static int numeric_target(struct trunk *t)
 
 int trunk_plan_load(const char *path, struct trunk_plan **out, char *err, size_t errsize)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errsize, "cannot read %s: %s", path, strerror(errno));
-        return SB_EINVAL;
-    }
-    char *text = NULL;
-    size_t size = 0;
-    FILE *mem = open_memstream(&text, &size);
-    char chunk[4096];
-    size_t n;
-    while (mem && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        fwrite(chunk, 1, n, mem);
-    fclose(f);
-    if (!mem)
-        return SB_ENOMEM;
-    fclose(mem);
+    char *text;
+    int rc = conftext_read_file(path, &text, err, errsize);
+    if (rc != 0)
+        return rc;
     struct parse *p = malloc(sizeof(*p));
-    int rc = p ? parse_into(p, text, path, err, errsize) : SB_ENOMEM;
+    rc = p ? parse_into(p, text, path, err, errsize) : SB_ENOMEM;
     free(text);
     for (size_t i = 0; rc == 0 && i < p->plan->count; i++) {
         struct trunk *t = &p->plan->trunks[i];
