@@ -359,8 +359,10 @@ test_call_in_rings_the_extension() {
         "$DIR/journal.jsonl" || { log "journal: $(cat "$DIR/journal.jsonl")"; return 1; }
 }
 
+# (the route's own caller ID, "as +4930123457", goes to either trunk)
 test_first_carrier_down_backup_carries_the_call() {
     office_conf
+    sed -i 's/^0\[1-9\]\[0-9\]+ = carrier, backup$/& as +4930123457/' "$DIR/office.conf"
     start_proxy || return 1 # no carrier at all: its REGISTER goes unanswered
     sipp_run reg register_auth.xml 15771 bob -au bob -ap builder || return 1
     sipp_start backup uas_answer_wait_bye.xml "$BACKUP_PORT" x -i "$BACKUP"
@@ -372,6 +374,8 @@ test_first_carrier_down_backup_carries_the_call() {
         log "no failover line in the log"
         return 1
     }
+    grep -qi "^P-Asserted-Identity: <sip:+4930123457@$BACKUP>" "$DIR/backup.msg" ||
+        { log "backup's INVITE: $(grep -A12 '^INVITE' "$DIR/backup.msg" | head -14)"; return 1; }
     stop_proxy
 }
 

@@ -81,12 +81,13 @@ struct trunk {
     struct trunk_status status;
 };
 
-/* [outbound] pattern = trunk[, fallback...] */
+/* [outbound] pattern = trunk[, fallback...] [as CALLER-ID] */
 struct trunk_route {
     char pattern[128];
     void *re; /* its compiled regex_t */
     size_t count;
     unsigned trunks[TRUNK_MAX_PER_ROUTE];
+    char caller_id[TRUNK_NUMBER_MAX + 2]; /* "": each trunk's own */
 };
 
 struct trunk_inbound {
@@ -131,6 +132,8 @@ int trunk_dialled(const char *user, char *buf, size_t size);
  * many (0: no route). */
 size_t trunk_outbound(const struct trunk_plan *plan, const char *dialled, const struct trunk **out,
                       size_t max);
+/* The [outbound] route @dialled takes (its caller ID), or NULL. */
+const struct trunk_route *trunk_route_of(const struct trunk_plan *plan, const char *dialled);
 
 /* @dialled in E.164 ("+4930..."), by @t's country code: "00" then N is
  * +N, "0" then N is +CC N, "+N" stays; anything else (an extension, no

@@ -28,6 +28,7 @@ struct trunk_call {
     size_t target;       /* trunk at's target (trunk.h) being tried */
     osip_message_t *fwd; /* the request before any trunk's changes */
     char dialled[TRUNK_NUMBER_MAX + 2];
+    char caller_id[TRUNK_NUMBER_MAX + 2]; /* the route's; "": each trunk's */
     uint32_t loop_hash;
     bool authorized; /* credentials went to trunk at */
 };
@@ -68,7 +69,7 @@ static int trunk_ruri(const struct trunk *t, const char *number, osip_message_t 
 
 /* RFC 3325 §9.1: the identity the trunk shows the called party. A
  * caller's own P-Asserted-Identity goes: only we assert, toward it. */
-static int assert_caller(const struct trunk *t, osip_message_t *req)
+static int assert_caller(const struct trunk *t, const char *caller_id, osip_message_t *req)
 {
     osip_header_t *h;
     int pos;
@@ -76,10 +77,12 @@ static int assert_caller(const struct trunk *t, osip_message_t *req)
         osip_list_remove(&req->headers, pos);
         osip_header_free(h);
     }
-    if (!t->caller_id[0])
+    if (!caller_id[0])
+        caller_id = t->caller_id;
+    if (!caller_id[0])
         return 0;
     char value[400];
-    snprintf(value, sizeof(value), "<sip:%s@%s>", t->caller_id, t->host);
+    snprintf(value, sizeof(value), "<sip:%s@%s>", caller_id, t->host);
     return osip_message_set_header(req, "P-Asserted-Identity", value) == 0 ? 0 : SB_ENOMEM;
 }
 
@@ -145,7 +148,7 @@ static bool send_to_trunk(struct proxy_context *ctx, const osip_message_t *chal)
     target.dest.transport = (uint8_t)transport;
     bool ok = in && trunk_normalise(t, tc->dialled, number, sizeof(number)) == 0 &&
               osip_message_clone(tc->fwd, &req) == 0 && trunk_ruri(t, number, req) == 0 &&
-              assert_caller(t, req) == 0 &&
+              assert_caller(t, tc->caller_id, req) == 0 &&
               sipmsg_set_cseq_number(req, sipmsg_cseq_number(tc->fwd) + ctx->cseq_shift) == 0 &&
               (!chal || proxy_trunk_credentials(t, req, chal) == 0) &&
               proxy_resolve(p, &target.dest, &in->local) == 0;
@@ -196,6 +199,7 @@ bool proxy_route_trunk(struct proxy *p, struct server_txn *st, osip_message_t *f
     size_t count = trunk_outbound(plan, dialled, trunks, TRUNK_MAX_PER_ROUTE);
     if (count == 0)
         return false;
+    const struct trunk_route *route = trunk_route_of(plan, dialled);
     struct proxy_context *ctx = proxy_context_new(p, txn_server_request(st));
     struct trunk_call *tc = calloc(1, sizeof(*tc));
     bool ok =
@@ -206,6 +210,7 @@ bool proxy_route_trunk(struct proxy *p, struct server_txn *st, osip_message_t *f
         tc->count = count;
         tc->loop_hash = loop_hash;
         snprintf(tc->dialled, sizeof(tc->dialled), "%s", dialled);
+        snprintf(tc->caller_id, sizeof(tc->caller_id), "%s", route->caller_id);
         ctx->trunk = tc;
         tc = NULL;
         ctx->st = st; /* send_to_trunk() reads it; published below */

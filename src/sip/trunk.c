@@ -88,21 +88,26 @@ int trunk_normalise(const struct trunk *t, const char *dialled, char *buf, size_
 
 /* --- lookups ----------------------------------------------------------- */
 
-size_t trunk_outbound(const struct trunk_plan *plan, const char *dialled, const struct trunk **out,
-                      size_t max)
+const struct trunk_route *trunk_route_of(const struct trunk_plan *plan, const char *dialled)
 {
     for (size_t i = 0; i < plan->route_count; i++) {
         const struct trunk_route *r = &plan->routes[i];
         regmatch_t m;
-        if (regexec(r->re, dialled, 1, &m, 0) != 0 || m.rm_so != 0 ||
-            (size_t)m.rm_eo != strlen(dialled))
-            continue; /* the pattern must match the whole number */
-        size_t n = 0;
-        for (; n < r->count && n < max; n++)
-            out[n] = &plan->trunks[r->trunks[n]];
-        return n;
+        if (regexec(r->re, dialled, 1, &m, 0) == 0 && m.rm_so == 0 &&
+            (size_t)m.rm_eo == strlen(dialled))
+            return r; /* the pattern matches the whole number */
     }
-    return 0;
+    return NULL;
+}
+
+size_t trunk_outbound(const struct trunk_plan *plan, const char *dialled, const struct trunk **out,
+                      size_t max)
+{
+    const struct trunk_route *r = trunk_route_of(plan, dialled);
+    size_t n = 0;
+    for (; r && n < r->count && n < max; n++)
+        out[n] = &plan->trunks[r->trunks[n]];
+    return n;
 }
 
 const struct trunk *trunk_of_source(const struct trunk_plan *plan, const struct sb_addr *src)
@@ -418,6 +423,14 @@ static int outbound_line(struct parse *p, const char *key, char *value)
     }
     r->re = re;
     plan->route_count++;
+    char *as = strstr(value, " as ");
+    if (as) { /* the route's own caller ID */
+        *as = '\0';
+        char *number = conftext_trim(as + 4);
+        if (trunk_dialled(number, r->caller_id, sizeof(r->caller_id)) != 0)
+            return conftext_fail(&p->pos, "[outbound] %s: caller ID '%s' is not a number", key,
+                                 number);
+    }
     for (char *save, *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int i = trunk_index(plan, conftext_trim(tok));
         if (i < 0)

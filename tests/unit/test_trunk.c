@@ -23,7 +23,7 @@ static const char *const OFFICE = "[server]\nlisten = udp:127.0.0.1:5060\n"
                                   "plus = no\n"
                                   "[outbound]\n"
                                   "0[1-9][0-9]+ = carrier, backup ; national\n"
-                                  "00[1-9][0-9]+ = backup\n"
+                                  "00[1-9][0-9]+ = backup as +4930123457\n"
                                   "\\+[1-9][0-9]+ = carrier\n"
                                   "[inbound]\n"
                                   "+4930123456 = 100\n"
@@ -73,6 +73,9 @@ Test(trunk, a_pattern_matches_the_whole_number_first_route_wins)
     cr_assert_eq(trunk_outbound(plan, "x0301234567", out, 4), 0, "anchored at the start");
     cr_assert_eq(trunk_outbound(plan, "0", out, 4), 0);
     cr_assert_eq(trunk_outbound(plan, "0301234567", out, 1), 1, "no more than asked");
+    cr_assert_str_eq(trunk_route_of(plan, "0301234567")->caller_id, "", "the trunk's own");
+    cr_assert_str_eq(trunk_route_of(plan, "0044201234")->caller_id, "+4930123457", "the route's");
+    cr_assert_null(trunk_route_of(plan, "100"));
     trunk_plan_free(plan);
 }
 
@@ -185,6 +188,8 @@ Test(trunk, errors_name_file_and_line)
                  "office.conf:3: unknown setting 'colour' in [trunk a]");
     assert_error("[trunk]\n", "office.conf:1: [trunk] needs a name");
     assert_error("[inbound]\nalice = 100\n", "office.conf:2: [inbound] 'alice' is not a number");
+    assert_error("[trunk a]\nuri = sip:h\n[outbound]\n0[0-9]+ = a as bob\n",
+                 "office.conf:4: [outbound] 0[0-9]+: caller ID 'bob' is not a number");
     assert_error("[trunk a]\nuri = sip:h\nnumbers = 030123\n",
                  "office.conf:3: [trunk a] numbers: '030123' is not an E.164");
 }
