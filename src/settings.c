@@ -216,6 +216,7 @@ static const struct setting settings[] = {
     NUM("registrar", "max_records_per_domain", NULL, max_records_per_domain, 0, 100000000),
     NUM("registrar", "max_binding_bytes", NULL, max_binding_bytes, 256, 65536),
     NUM("registrar", "register_rate", NULL, register_rate, 0, 1000000),
+    NUM("registrar", "nat_keepalive", NULL, nat_keepalive, 0, 3600),
     NUM("registrar", "store_queue_limit", NULL, store_queue_limit, 16, 10000000),
     STR("registrar", "store", "store", store),
     STR("registrar", "node", "node", node),

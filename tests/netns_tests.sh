@@ -156,6 +156,87 @@ test_phone_behind_nat_receives_a_call() {
     heard bob 1000 && heard alice 440 && journal_says outcome=answered
 }
 
+# --- keep-alives to phones behind NAT ([registrar] nat_keepalive) ---
+
+# nat_pings KEEPALIVE: nat_lan with a router that forgets a silent UDP
+# mapping after 4 s; the proxy with nat_keepalive = KEEPALIVE; bob (SIPp
+# in the home, port 5070) registered through the NAT.
+nat_pings() {
+    nat_lan || return 1
+    ip netns exec "$RTR" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=4 \
+        net.netfilter.nf_conntrack_udp_timeout_stream=4 || return 1
+    IP=10.0.0.2
+    printf '[registrar]\nnat_keepalive = %s\n[proxy]\nt1_ms = 100\n' "$1" >"$DIR/pings.conf"
+    launch_proxy_in "$PBX" -l "udp:$IP:$PROXY_PORT" -c "$DIR/pings.conf" --admin "127.0.0.1:18260" \
+        || return 1
+    home_sipp reg register.xml -m 1
+}
+
+# home_sipp NAME SCENARIO [args]: SIPp as bob in the home, towards the proxy.
+home_sipp() {
+    local name=$1 scenario=$2
+    shift 2
+    ip netns exec "$HOME_NS" sipp "$IP:$PROXY_PORT" -sf "$HERE/sipp/$scenario" -i 192.168.50.2 \
+        -p 5070 -s bob -timeout 30 -timeout_error -nostdin -trace_msg \
+        -message_file "$DIR/$name.msg" "$@" >"$DIR/$name.out" 2>&1
+}
+
+# office_calls_bob SCENARIO: SIPp as alice in the office calls bob.
+office_calls_bob() {
+    ip netns exec "$OFFICE" sipp "$IP:$PROXY_PORT" -sf "$HERE/sipp/$1" -i 10.0.0.3 -p 5080 \
+        -s bob -m 1 -timeout 20 -timeout_error -nostdin >"$DIR/alice.out" 2>&1
+}
+
+# With nat_keepalive = 1 the proxy's OPTIONS keep the router's mapping
+# open (SIPp -aa answers them; they count as calls, so no -m): after 6 s
+# of silence from bob, alice's call still reaches him.
+test_nat_keepalive_keeps_a_phone_reachable() {
+    nat_pings 1 || { log "bob did not register: $(tail -3 "$DIR/reg.out")"; return 1; }
+    home_sipp callee uas_answer_wait_bye.xml -aa &
+    PIDS+=("$!")
+    sleep 6
+    office_calls_bob uac_call_caller_hangs_up.xml ||
+        { log "alice's call failed: $(tail -3 "$DIR/alice.out")"; return 1; }
+    grep -q "^OPTIONS sip:bob@192.168.50.2:5070" "$DIR/callee.msg" || { log "no keep-alive reached bob"; return 1; }
+    stop_proxy
+}
+
+# Without keep-alives the router forgets bob: the same call times out.
+test_without_nat_keepalive_the_phone_is_lost() {
+    nat_pings 0 || { log "bob did not register: $(tail -3 "$DIR/reg.out")"; return 1; }
+    home_sipp callee uas_answer_wait_bye.xml -aa &
+    PIDS+=("$!")
+    sleep 6
+    office_calls_bob uac_final_408.xml || { log "alice did not get 408: $(tail -3 "$DIR/alice.out")"; return 1; }
+    stop_proxy
+}
+
+# A phone that stops answering its keep-alives is reported, once: the
+# log names it and nat_ping_lost counts it.
+test_silent_phone_behind_nat_is_reported() {
+    nat_pings 1 || { log "bob did not register: $(tail -3 "$DIR/reg.out")"; return 1; }
+    local n
+    for n in $(seq 100); do
+        grep -q "nat keep-alive: bob 10.0.0.1:5070 stopped answering" "$DIR/proxy.log" && break
+        sleep 0.2
+    done
+    grep -q "nat keep-alive: bob 10.0.0.1:5070 stopped answering" "$DIR/proxy.log" ||
+        { log "not reported: $(tail -3 "$DIR/proxy.log")"; return 1; }
+    sleep 3 # more unanswered pings: still one report
+    expect_lines "reports" "$(grep -c "stopped answering" "$DIR/proxy.log")" 1 || return 1
+    ip netns exec "$PBX" curl -s "http://127.0.0.1:18260/metrics" >"$DIR/metrics.txt"
+    grep -q '^switchboard_events_total{event="nat_ping_lost"} 1$' "$DIR/metrics.txt" &&
+        grep -Eq '^switchboard_events_total\{event="nat_pings"\} [1-9]' "$DIR/metrics.txt" ||
+        { log "metrics: $(grep nat_ping "$DIR/metrics.txt")"; return 1; }
+    stop_proxy
+}
+
+expect_lines() { # what actual expected
+    [ "$2" -eq "$3" ] && return 0
+    log "expected $3 $1, saw $2"
+    return 1
+}
+
 # dst_of METHOD: where the proxy sent its first METHOD request.
 dst_of() {
     tshark -r "$DIR/sip.pcap" -Y "sip.Method == \"$1\" && ip.src == 10.0.0.2" -T fields -e ip.dst \

@@ -30,6 +30,7 @@ struct sb_config {
     unsigned max_records_per_domain; /* ...of one domain under use_domain; 0 = unbounded */
     unsigned max_binding_bytes;      /* what one binding may store (Contact, URI, User-Agent...) */
     unsigned register_rate;          /* REGISTERs per second per source address; 0 = off */
+    unsigned nat_keepalive;          /* seconds between OPTIONS to phones behind NAT; 0 = off */
     int nat_mode;                    /* enum nat_mode (nat.h): auto, always, never */
     bool use_domain;                 /* AoRs are user@domain, not just user */
     char *store;                     /* registration store file or redis:// URL; NULL or "none":

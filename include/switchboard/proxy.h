@@ -78,6 +78,9 @@ struct proxy_env {
     /* bit i: this worker runs trunk i's registration (its Call-ID,
      * trunk_reg_call_id(), hashes here) */
     uint32_t trunk_mask;
+    /* this worker pings phones behind NAT ([registrar] nat_keepalive):
+     * the pings' Call-ID, proxy_natping_call_id(), hashes here */
+    bool nat_ping;
     const struct proxy_media_ops *media; /* NULL: no [media] rtpengine */
     void *media_ctx;
     /* this process among all that share the secret (random, the same in
@@ -87,6 +90,9 @@ struct proxy_env {
 };
 
 int proxy_create(const struct proxy_env *env, struct proxy **out);
+/* The Call-ID every keep-alive of process @instance to a phone behind
+ * NAT carries (the worker it hashes to sends them). */
+void proxy_natping_call_id(uint32_t instance, char *buf, size_t size);
 /* Drops every transaction (shutdown). */
 void proxy_destroy(struct proxy *p);
 

@@ -53,6 +53,8 @@
     X(MEDIA_RELAYED, "media: calls relayed through rtpengine")                                     \
     X(MEDIA_UNRELAYED, "media: calls signalled on unrelayed, no engine answering (continue)")      \
     X(MEDIA_REFUSED, "media: calls refused with 503, no engine answering (refuse)")                \
+    X(NAT_PINGS, "keep-alives sent to phones behind NAT")                                          \
+    X(NAT_PING_LOST, "phones behind NAT that stopped answering keep-alives")                       \
     SB_METHOD_MAP(X)                                                                               \
     SB_CLASS_MAP(X)                                                                                \
     SB_OUTCOME_MAP(X)

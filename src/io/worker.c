@@ -294,6 +294,14 @@ static int media_client_create(const struct sb_config *cfg, struct timer_wheel *
     return ng_client_create(engines, count, wheel, instance, &nc, out);
 }
 
+/* Does worker @index send the keep-alives to phones behind NAT? */
+static bool nat_pinger(const struct worker_deps *deps, uint32_t instance, unsigned index)
+{
+    char call_id[48];
+    proxy_natping_call_id(instance, call_id, sizeof(call_id));
+    return dispatch_worker_for(deps->dispatch, call_id) == index;
+}
+
 /* The trunks whose registrations worker @index runs: those whose
  * Call-ID hashes to it, as every answer to them will. */
 static uint32_t trunk_mask(const struct worker_deps *deps, uint32_t instance, unsigned index)
@@ -358,6 +366,7 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .plans = deps->plans,
                 .trunks = deps->trunks,
                 .trunk_mask = trunk_mask(deps, instance, i),
+                .nat_ping = nat_pinger(deps, instance, i),
                 .instance = instance,
                 .wheel = w->wheel,
                 .net = &net_proxy_ops,

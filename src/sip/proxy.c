@@ -503,8 +503,9 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         return rc;
     }
     rc = txn_layer_create(&tc, env->wheel, &io, &proxy_txn_ops, p, &p->txn);
-    if (rc == 0 && proxy_trunk_reg_start(p) != 0) {
+    if (rc == 0 && (proxy_trunk_reg_start(p) != 0 || proxy_natping_start(p) != 0)) {
         proxy_trunk_reg_stop(p);
+        proxy_natping_stop(p);
         txn_layer_destroy(p->txn);
         rc = SB_ENOMEM;
     }
@@ -528,6 +529,7 @@ void proxy_destroy(struct proxy *p)
      * contexts they pointed to go */
     txn_layer_destroy(p->txn);
     proxy_trunk_reg_stop(p);
+    proxy_natping_stop(p);
     proxy_media_destroy(p);
     while (p->contexts)
         proxy_context_free(p->contexts);

@@ -39,6 +39,7 @@ struct media_leg;
 struct trunk;
 struct trunk_call;
 struct trunk_reg;
+struct natping;
 
 #define ALLOW_METHODS                                                                              \
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO, "       \
@@ -116,11 +117,14 @@ struct proxy {
     struct media_stateless *media_stateless; /* ACKs and strays held for the engine */
     struct trunk_reg *regs[TRUNK_MAX];       /* the registrations this worker runs */
     size_t reg_count;
+    struct natping *natping; /* NULL: another worker pings, or nobody */
 };
 
 struct proxy_branch {
     struct proxy_context *ctx; /* NULL: one of our own requests (reg) */
     struct trunk_reg *reg;     /* a trunk's REGISTER (proxy_trunk_reg.c)... */
+    struct natping *nat;       /* ...or a phone's keep-alive (proxy_natping.c)... */
+    char *nat_key;             /* (its "AOR SOURCE") */
     struct proxy_branch *next; /* ...among its others with a transaction */
     struct client_txn *ct;     /* NULL once the transaction is gone */
     int final_code;            /* 0 while no final response */
@@ -318,5 +322,12 @@ void proxy_trunk_reg_stop(struct proxy *p);
 void proxy_trunk_reg_response(struct proxy_branch *b, const osip_message_t *resp);
 void proxy_trunk_reg_ended(struct proxy_branch *b, int code);
 void proxy_trunk_reg_gone(struct proxy_branch *b);
+
+/* proxy_natping.c: keep-alives to phones behind NAT */
+int proxy_natping_start(struct proxy *p);
+void proxy_natping_stop(struct proxy *p);
+void proxy_natping_answered(struct proxy_branch *b);
+void proxy_natping_lost(struct proxy_branch *b);
+void proxy_natping_gone(struct proxy_branch *b);
 
 #endif

@@ -165,6 +165,11 @@ static void on_response(void *user, struct client_txn *ct, void *tu, osip_messag
     struct proxy *p = user;
     int code = (*resp)->status_code;
     (void)ct;
+    if (!ctx && b->nat) {
+        if (code >= 200)
+            proxy_natping_answered(b); /* any answer: it is there */
+        return;
+    }
     if (!ctx) {
         proxy_trunk_reg_response(b, *resp); /* one of our own requests */
         return;
@@ -202,7 +207,9 @@ static void on_timeout(void *user, struct client_txn *ct, void *tu)
     struct proxy_branch *b = tu;
     (void)user;
     (void)ct;
-    if (!b->ctx)
+    if (b->nat)
+        proxy_natping_lost(b);
+    else if (!b->ctx)
         proxy_trunk_reg_ended(b, 408);
     else
         proxy_branch_final(b, 408, NULL);
@@ -214,7 +221,9 @@ static void on_transport_error(void *user, struct client_txn *ct, void *tu)
     struct proxy_branch *b = tu;
     (void)user;
     (void)ct;
-    if (!b->ctx)
+    if (b->nat)
+        proxy_natping_lost(b);
+    else if (!b->ctx)
         proxy_trunk_reg_ended(b, 503);
     else
         proxy_branch_final(b, b->unsent_code ? b->unsent_code : 503, NULL);
@@ -226,6 +235,10 @@ static void on_client_gone(void *user, struct client_txn *ct, void *tu)
     (void)user;
     (void)ct;
     b->ct = NULL;
+    if (b->nat) {
+        proxy_natping_gone(b);
+        return;
+    }
     if (!b->ctx) {
         proxy_trunk_reg_gone(b);
         return;
