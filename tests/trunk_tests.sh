@@ -100,6 +100,14 @@ request_route {
     if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
     if (is_method("CANCEL")) { if (t_check_trans()) t_relay(); exit; }
     if (has_totag()) {
+        # a customer's BYE must prove who sent it too
+        if (is_method("BYE") && \$si != "$PSTN") {
+            if (!pv_proxy_authenticate("carrier.test", "$PASSWORD", "0")) {
+                proxy_challenge("carrier.test", "0");
+                exit;
+            }
+            consume_credentials();
+        }
         if (loose_route()) { t_relay(); exit; }
         if (is_method("ACK") && t_check_trans()) { t_relay(); exit; }
         sl_send_reply("404", "Not here");
@@ -326,7 +334,9 @@ test_call_out_through_a_challenging_carrier() {
         log "no such line in the log"
         return 1
     }
-    expect_count "challenges answered" "$(trunk_field carrier challenges)" 1 || return 1
+    # the INVITE's and the BYE's (in the call: RFC 3261 §22.2 too)
+    expect_count "challenges answered" "$(trunk_field carrier challenges)" 2 || return 1
+    grep -q "trunk carrier: BYE in a call answered with credentials" "$DIR/proxy.log" || return 1
     stop_proxy || return 1
     grep -q '"trunk":{"name":"carrier","direction":"out","dialled":"0301234567","sent":"+49301234567"}' \
         "$DIR/journal.jsonl" || { log "journal: $(cat "$DIR/journal.jsonl")"; return 1; }

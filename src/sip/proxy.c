@@ -232,7 +232,8 @@ static void route_onward(struct proxy *p, struct server_txn *st, osip_message_t 
         proxy_fork_request(p, st, fwd, &target, 1, loop_hash);
         struct proxy_context *ctx = txn_server_tu(st);
         if (ctx && info->from_caller)
-            ctx->cseq_shift = info->cseq_shift; /* its responses go back shifted */
+            ctx->cseq_shift = info->cseq_shift;                /* its responses go back shifted */
+        proxy_trunk_in_dialog(p, st, fwd, &target, loop_hash); /* a carrier may challenge it */
     }
 }
 

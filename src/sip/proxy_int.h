@@ -311,6 +311,8 @@ bool proxy_route_trunk(struct proxy *p, struct server_txn *st, osip_message_t *f
 int proxy_trunk_credentials(const struct trunk *t, osip_message_t *req, const osip_message_t *chal);
 bool proxy_trunk_challenged(struct proxy_branch *b, int code, const osip_message_t *resp);
 bool proxy_trunk_stage_ended(struct proxy_context *ctx);
+void proxy_trunk_in_dialog(struct proxy *p, struct server_txn *st, const osip_message_t *fwd,
+                           const struct proxy_target *target, uint32_t loop_hash);
 const struct trunk *proxy_trunk_source(const struct proxy *p, const struct sb_inbound *in);
 bool proxy_trunk_inbound(struct proxy *p, struct server_txn *st, const struct trunk *t);
 void proxy_trunk_sides(const struct proxy *p, const struct proxy_context *ctx,

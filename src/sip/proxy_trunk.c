@@ -31,6 +31,11 @@ struct trunk_call {
     char caller_id[TRUNK_NUMBER_MAX + 2]; /* the route's; "": each trunk's */
     uint32_t loop_hash;
     bool authorized; /* credentials went to trunk at */
+    /* an in-dialog request toward a trunk (fwd as sent, less our Via):
+     * only its challenge is answered, to the same target */
+    bool in_dialog;
+    struct proxy_target dest;
+    unsigned base_shift; /* ctx->cseq_shift as fwd was sent */
 };
 
 void proxy_trunk_call_free(struct trunk_call *tc)
@@ -229,6 +234,47 @@ bool proxy_route_trunk(struct proxy *p, struct server_txn *st, osip_message_t *f
     return true;
 }
 
+/* The in-dialog request again, with credentials and the next CSeq. */
+static bool resend_in_dialog(struct proxy_context *ctx, const osip_message_t *chal)
+{
+    struct trunk_call *tc = ctx->trunk;
+    osip_message_t *req = NULL;
+    uint32_t cseq = sipmsg_cseq_number(tc->fwd) + ctx->cseq_shift - tc->base_shift;
+    bool ok = osip_message_clone(tc->fwd, &req) == 0 && sipmsg_set_cseq_number(req, cseq) == 0 &&
+              proxy_trunk_credentials(tc->trunks[0], req, chal) == 0 &&
+              proxy_add_branches(ctx, ctx->st, req, &tc->dest, 1, tc->loop_hash) == 1;
+    osip_message_free(req);
+    if (ok)
+        SB_INFO("trunk %s: %s in a call answered with credentials", tc->trunks[0]->name,
+                tc->fwd->sip_method);
+    return ok;
+}
+
+void proxy_trunk_in_dialog(struct proxy *p, struct server_txn *st, const osip_message_t *fwd,
+                           const struct proxy_target *target, uint32_t loop_hash)
+{
+    struct proxy_context *ctx = txn_server_tu(st);
+    if (!p->env.trunks || !ctx || ctx->trunk || !sipmsg_to_tag(fwd))
+        return;
+    rcu_read_lock();
+    const struct trunk *t = trunk_of_source(p->env.trunks, &target->dest.peer);
+    rcu_read_unlock();
+    if (!t || !t->password[0])
+        return;
+    struct trunk_call *tc = calloc(1, sizeof(*tc));
+    if (!tc || osip_message_clone(fwd, &tc->fwd) != 0) {
+        free(tc);
+        return; /* a challenge then goes to the phone */
+    }
+    tc->in_dialog = true;
+    tc->trunks[0] = t;
+    tc->count = 1;
+    tc->dest = *target;
+    tc->loop_hash = loop_hash;
+    tc->base_shift = ctx->cseq_shift;
+    ctx->trunk = tc;
+}
+
 bool proxy_trunk_challenged(struct proxy_branch *b, int code, const osip_message_t *resp)
 {
     struct proxy_context *ctx = b->ctx;
@@ -243,7 +289,7 @@ bool proxy_trunk_challenged(struct proxy_branch *b, int code, const osip_message
     ctx->cseq_shift++; /* §22.2: the new request's CSeq is one higher */
     b->final_code = code;
     ctx->pending--;
-    if (!send_to_trunk(ctx, resp)) {
+    if (!(tc->in_dialog ? resend_in_dialog(ctx, resp) : send_to_trunk(ctx, resp))) {
         ctx->cseq_shift--;
         ctx->pending++;
         b->final_code = 0;
@@ -263,7 +309,8 @@ static bool fails_over(int code)
 bool proxy_trunk_stage_ended(struct proxy_context *ctx)
 {
     struct trunk_call *tc = ctx->trunk;
-    if (!tc || ctx->cancelled || ctx->timed_out || !ctx->st || txn_server_final_sent(ctx->st))
+    if (!tc || tc->in_dialog || ctx->cancelled || ctx->timed_out || !ctx->st ||
+        txn_server_final_sent(ctx->st))
         return false;
     while (fails_over(ctx->best_code)) {
         const struct trunk *failed = tc->trunks[tc->at];
