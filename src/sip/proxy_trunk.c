@@ -22,6 +22,12 @@
 #include "switchboard/sip_msg.h"
 #include "switchboard/trunk.h"
 
+/* Has the office any trunk? Everything here is skipped without. */
+static bool has_trunks(const struct proxy *p)
+{
+    return p->env.trunks && p->env.trunks->count;
+}
+
 struct trunk_call {
     const struct trunk *trunks[TRUNK_MAX_PER_ROUTE];
     size_t count, at;
@@ -254,7 +260,7 @@ void proxy_trunk_in_dialog(struct proxy *p, struct server_txn *st, const osip_me
                            const struct proxy_target *target, uint32_t loop_hash)
 {
     struct proxy_context *ctx = txn_server_tu(st);
-    if (!p->env.trunks || !ctx || ctx->trunk || !sipmsg_to_tag(fwd))
+    if (!has_trunks(p) || !ctx || ctx->trunk || !sipmsg_to_tag(fwd))
         return;
     rcu_read_lock();
     const struct trunk *t = trunk_of_source(p->env.trunks, &target->dest.peer);
@@ -331,7 +337,7 @@ bool proxy_trunk_stage_ended(struct proxy_context *ctx)
 const struct trunk *proxy_trunk_source(const struct proxy *p, const struct sb_inbound *in)
 {
     const osip_message_t *req = in->msg;
-    if (!p->env.trunks || sipmsg_to_tag(req) || MSG_IS_ACK(req))
+    if (!has_trunks(p) || sipmsg_to_tag(req) || MSG_IS_ACK(req))
         return NULL;
     rcu_read_lock();
     const struct trunk *t = trunk_of_source(p->env.trunks, &in->src);
@@ -414,7 +420,7 @@ bool proxy_trunk_inbound(struct proxy *p, struct server_txn *st, const struct tr
 void proxy_trunk_sides(const struct proxy *p, const struct proxy_context *ctx,
                        const struct sb_inbound *in, struct proxy_rr_marks *marks)
 {
-    if (!p->env.trunks)
+    if (!has_trunks(p))
         return;
     if (ctx->trunk)
         marks->callee_trunk = ctx->trunk->trunks[ctx->trunk->at];
