@@ -22,7 +22,10 @@
  *
  * A call whose media we relay names its rtpengine in ;sbm=ADDRESS:PORT,
  * under the signature: every later message of the call (on another node,
- * after a restart) goes to the engine that holds its session (issue 26). In-dialog requests travel
+ * after a restart) goes to the engine that holds its session (issue 26).
+ * A call out through a trunk whose carrier challenged us (issue 27) names
+ * the CSeq shift of the caller's requests in ;sbc=N, signed likewise: no
+ * state of ours holds it. In-dialog requests travel
  * both ways, so a Route verifies with the request's From tag (caller to
  * callee) or its To tag (callee to caller).
  * Pure functions over a secret; any thread. */

@@ -282,3 +282,41 @@ Test(record_route, the_media_engine_is_signed)
     cr_assert_null(record_route_media(uri));
     osip_uri_free(uri);
 }
+
+/* The CSeq shift of a call whose carrier challenged us (issue 27) rides
+ * in ;sbc= under the signature, with or without an engine: read back,
+ * kept by a re-signing, and a Route whose shift was changed (to make us
+ * renumber another call's requests) does not verify. */
+Test(record_route, the_cseq_shift_is_signed)
+{
+    struct record_route_binding b = bind_to("c-cseq", "t1", "10.0.0.4:5070", NOW);
+    b.cseq_shift = 1;
+    b.media = "192.0.2.9:2223";
+    char rr[512];
+    udp_route(&b, rr, sizeof(rr));
+    cr_assert(strstr(rr, ";sbm=192.0.2.9:2223;sbc=1;") != NULL, "%s", rr);
+    osip_uri_t *uri = uri_of(rr);
+    cr_assert_eq(record_route_cseq_shift(uri), 1);
+    cr_assert(record_route_signed(secret, uri, &b, NULL, NOW + 10, DAY, NULL));
+    struct record_route_binding other = b;
+    other.target = "10.0.0.5:5070";
+    cr_assert_eq(record_route_resign(secret, uri, &other), 0, "ours: re-signed, shift kept");
+    cr_assert(record_route_signed(secret, uri, &other, NULL, NOW + 10, DAY, NULL));
+    osip_uri_free(uri);
+
+    *strstr(rr, ";sbc=1;") = '\0';
+    char forged[600];
+    snprintf(forged, sizeof(forged), "%s;sbc=7;%s", rr, rr + strlen(rr) + 7);
+    uri = uri_of(forged);
+    cr_assert_eq(record_route_cseq_shift(uri), 7);
+    cr_assert_not(record_route_signed(secret, uri, &b, NULL, NOW + 10, DAY, NULL));
+    osip_uri_free(uri);
+
+    b.cseq_shift = 0;
+    b.media = NULL;
+    udp_route(&b, rr, sizeof(rr));
+    cr_assert_null(strstr(rr, ";sbc="), "%s", rr);
+    uri = uri_of(rr);
+    cr_assert_eq(record_route_cseq_shift(uri), 0);
+    osip_uri_free(uri);
+}
