@@ -21,7 +21,8 @@
 # In network namespaces, the office behind an nft NAT router whose UDP
 # mappings expire, the carrier known only by NAPTR and SRV (dnsmasq):
 #   - keep-alives keep calls from the PSTN arriving; without, they stop;
-#   - linphonec at the office dials out.
+#   - linphonec at the office dials out; the PSTN calls the office's
+#     number and a linphonec as extension 100 answers.
 #
 # usage: tests/trunk_tests.sh BINARY OUTDIR [TEST...]
 set -u
@@ -445,14 +446,16 @@ NFT
     IP=10.1.0.2 PROXY_PORT=5060
 }
 
-# nat_office KEEPALIVE: the carrier up, the office's config naming it
-# by name, advertising the router's address; registered; bob (100) too.
+# nat_office KEEPALIVE [nobob]: the carrier up, the office's config
+# naming it by name, advertising the router's address; registered; bob
+# (100) too, as SIPp, unless "nobob".
 nat_office() {
     office_conf
     sed -i -e "s|^uri = sip:$CARRIER:$CARRIER_PORT|uri = sip:carrier.test|" \
         -e "/^\[trunk carrier\]/a keepalive = $1\nadvertise = 203.0.113.1:$PROXY_PORT" \
         "$DIR/office.conf"
     start_carrier && start_proxy && wait_trunk carrier registered || return 1
+    [ "${2:-}" = nobob ] && return 0
     $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$SIPP_DIR/register_auth.xml" -i "$IP" -p 15771 -s bob \
         -au bob -ap builder -m 1 -timeout 10 -timeout_error -nostdin >"$DIR/reg.out" 2>&1 ||
         { log "bob did not register: $(tail -3 "$DIR/reg.out")"; return 1; }
@@ -504,6 +507,25 @@ test_behind_nat_linphone_dials_out() {
         return 1
     }
     grep -q "^BYE " "$DIR/pstn.msg" || { log "no BYE reached the PSTN"; return 1; }
+    stop_proxy
+}
+
+# The other way: the PSTN calls the office's number and extension 100 is
+# a real phone, linphonec (bob, with his password, answering by itself);
+# the PSTN hangs up.
+test_behind_nat_pstn_rings_a_real_phone() {
+    behind_nat 30 && nat_office 1 nobob || return 1
+    linphone_setup bob bob 10.1.0.2 440
+    printf '[auth_info_0]\nusername=bob\npasswd=builder\nrealm=pbx.test\n' >>"$DIR/bob/rc"
+    RUN_IN="ip netns exec $PBX" linphone_start bob 'sleep 15' -a
+    local bob=$LAST_PID
+    wait_for 15 eval '$AT_PROXY curl -s "http://127.0.0.1:$ADMIN_PORT/api/registrations?user=bob" |
+        grep -q "10.1.0.2:5062"' || { log "linphonec bob did not register"; return 1; }
+    pstn_calls uac_call_caller_hangs_up.xml ||
+        { log "the PSTN's call failed: $(tail -3 "$DIR/pstn.out")"; return 1; }
+    linphone_says bob "Call .* connected\|Media streams established" || return 1
+    grep -q "trunk carrier: call to +4930123456 rings 100" "$DIR/proxy.log" || return 1
+    kill "$bob" 2>/dev/null
     stop_proxy
 }
 
