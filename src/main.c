@@ -315,7 +315,8 @@ static int app_start(struct app *app)
     if (rc == 0)
         rc = transport_create(cfg, &app->listens, &app->transport);
     if (rc == 0)
-        rc = resolver_start(app->trunks, listen_transports(&app->listens), &app->resolver);
+        rc = resolver_start(app->trunks, listen_transports(&app->listens), cfg->relay,
+                            &app->resolver);
     if (rc == 0 && (listen_has(&app->listens, SB_TCP) || listen_has(&app->listens, SB_TLS)))
         rc = stream_create(cfg, &app->listens, &app->streams);
     if (rc == 0)
@@ -340,6 +341,7 @@ static int app_start(struct app *app)
             .secret = app->secret,
             .plans = app->plans,
             .trunks = app->trunks,
+            .resolver = app->resolver,
         };
         rc = worker_pool_create(&deps, &app->workers);
     }

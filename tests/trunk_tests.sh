@@ -22,7 +22,8 @@
 # mappings expire, the carrier known only by NAPTR and SRV (dnsmasq):
 #   - keep-alives keep calls from the PSTN arriving; without, they stop;
 #   - linphonec at the office dials out; the PSTN calls the office's
-#     number and a linphonec as extension 100 answers.
+#     number and a linphonec as extension 100 answers;
+#   - relay = yes: a call to a domain DNS knows only by SRV gets there.
 #
 # usage: tests/trunk_tests.sh BINARY OUTDIR [TEST...]
 set -u
@@ -414,7 +415,9 @@ behind_nat() {
     ip link add wan0 netns "$RTR" type veth peer name eth0 netns "$NET" || return 1
     ip link add lan0 netns "$RTR" type veth peer name eth0 netns "$PBX" || return 1
     local a
-    for a in 203.0.113.10 203.0.113.20 203.0.113.53; do ip -n "$NET" addr add "$a/24" dev eth0; done
+    for a in 203.0.113.10 203.0.113.20 203.0.113.30 203.0.113.53; do
+        ip -n "$NET" addr add "$a/24" dev eth0
+    done
     ip -n "$NET" link set eth0 up
     ip -n "$RTR" addr add 203.0.113.1/24 dev wan0 && ip -n "$RTR" link set wan0 up
     ip -n "$RTR" addr add 10.1.0.1/24 dev lan0 && ip -n "$RTR" link set lan0 up
@@ -433,12 +436,15 @@ NFT
         net.netfilter.nf_conntrack_udp_timeout_stream="$1" || return 1
     mkdir -p "/etc/netns/$PBX" && echo "nameserver 203.0.113.53" >"/etc/netns/$PBX/resolv.conf"
     ip netns exec "$NET" dnsmasq -k -u root --no-resolv --no-hosts --bind-interfaces \
+        --local=/carrier.test/ --local=/far.test/ \
         --listen-address=203.0.113.53 --pid-file= --log-queries --log-facility="$DIR/dnsmasq.log" \
         --naptr-record=carrier.test,5,10,s,SIP+D2T,,_sip._tcp.carrier.test \
         --naptr-record=carrier.test,10,10,s,SIP+D2U,,_sip._udp.carrier.test \
         --srv-host=_sip._tcp.carrier.test,tcp.carrier.test,5060,10,10 \
         --srv-host=_sip._udp.carrier.test,sip1.carrier.test,5060,10,60 \
-        --host-record=tcp.carrier.test,203.0.113.11 --host-record=sip1.carrier.test,203.0.113.10 &
+        --host-record=tcp.carrier.test,203.0.113.11 --host-record=sip1.carrier.test,203.0.113.10 \
+        --srv-host=_sip._udp.far.test,far1.far.test,5090,10,10 \
+        --host-record=far1.far.test,203.0.113.30 &
     PIDS+=("$!")
     CARRIER=203.0.113.10 CARRIER_PORT=5060 PSTN=203.0.113.20 PSTN_PORT=5070
     AT_CARRIER="ip netns exec $NET" AT_PROXY="ip netns exec $PBX"
@@ -526,6 +532,36 @@ test_behind_nat_pstn_rings_a_real_phone() {
     linphone_says bob "Call .* connected\|Media streams established" || return 1
     grep -q "trunk carrier: call to +4930123456 rings 100" "$DIR/proxy.log" || return 1
     kill "$bob" 2>/dev/null
+    stop_proxy
+}
+
+# [proxy] relay = yes: alice calls bob@far.test, a domain of somebody
+# else's that DNS knows only by SRV (its server 203.0.113.30:5090); the
+# name goes to the resolver's thread, the INVITE waits, then goes there.
+# A second call finds the name cached.
+test_behind_nat_relay_finds_a_domain_by_srv() {
+    behind_nat 30 && nat_office 1 nobob || return 1
+    sed -i 's/^t1_ms = 100$/&\nrelay = yes/' "$DIR/office.conf"
+    stop_proxy && start_proxy || return 1
+    sed 's/\[service\]@\[remote_ip\]:\[remote_port\]/[service]@far.test/g' \
+        "$SIPP_DIR/uac_call_auth.xml" >"$DIR/uac_far.xml"
+    $AT_CARRIER sipp -sf "$SIPP_DIR/uas_answer_wait_bye.xml" -i 203.0.113.30 -p 5090 -m 2 \
+        -timeout 30 -timeout_error -nostdin -trace_msg -message_file "$DIR/far.msg" \
+        >"$DIR/far.out" 2>&1 &
+    local far=$!
+    PIDS+=("$far")
+    local n
+    for n in 1 2; do
+        $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$DIR/uac_far.xml" -i "$IP" -p 15772 -s bob \
+            -au alice -ap wonderland -auth_uri bob@far.test -m 1 -timeout 20 -timeout_error \
+            -nostdin -trace_msg \
+            -message_file "$DIR/alice$n.msg" \
+            >"$DIR/alice$n.out" 2>&1 || { log "call $n failed: $(tail -3 "$DIR/alice$n.out")"; return 1; }
+    done
+    sipp_wait far "$far" || return 1
+    grep -q "^INVITE sip:bob@far.test SIP/2.0" "$DIR/far.msg" || return 1
+    expect_count "lookups of far.test" "$(grep -c "relay: far.test is 203.0.113.30:5090/UDP" "$DIR/proxy.log")" 1 ||
+        return 1
     stop_proxy
 }
 

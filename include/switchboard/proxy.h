@@ -27,6 +27,7 @@ struct auth;
 struct secret;
 struct sb_buf;
 struct trunk_plan;
+struct trunk_targets;
 
 /* How the proxy reaches the network, handed in (net.h's net_proxy_ops in
  * the program, over a net that captures in the unit tests and the
@@ -81,6 +82,12 @@ struct proxy_env {
     /* this worker pings phones behind NAT ([registrar] nat_keepalive):
      * the pings' Call-ID, proxy_natping_call_id(), hashes here */
     bool nat_ping;
+    /* where a domain of somebody else's is ([proxy] relay = yes), per
+     * RFC 3263 (resolver.h's resolver_query: 0, SB_EAGAIN while the
+     * answer is being looked up, SB_ENOTFOUND); NULL: names refused */
+    int (*dns_query)(void *ctx, const char *host, unsigned port, int transport, bool transport_set,
+                     struct trunk_targets *out);
+    void *dns_ctx;
     const struct proxy_media_ops *media; /* NULL: no [media] rtpengine */
     void *media_ctx;
     /* this process among all that share the secret (random, the same in

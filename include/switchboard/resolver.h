@@ -10,6 +10,7 @@
 #ifndef SWITCHBOARD_RESOLVER_H
 #define SWITCHBOARD_RESOLVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct trunk;
@@ -36,9 +37,20 @@ int resolver_lookup(const struct trunk *t, unsigned transports, struct trunk_tar
 
 /* Looks every named trunk of @plan up once, here (start-up, before any
  * SIP thread runs: a failure is logged and left to the thread), then
- * keeps them fresh from a thread. *@out is NULL when no trunk has a name. */
-int resolver_start(struct trunk_plan *plan, unsigned transports, struct resolver **out);
+ * keeps them fresh from a thread, which also answers resolver_query()
+ * when @relay. *@out is NULL when there is nothing to do. @plan may be
+ * NULL. */
+int resolver_start(struct trunk_plan *plan, unsigned transports, bool relay, struct resolver **out);
 /* Stops the thread (before the plan is freed). NULL is fine. */
 void resolver_stop(struct resolver *r);
+
+/* For requests relayed to a domain of somebody else's ([proxy] relay =
+ * yes): where sip:@host[:@port][;transport=] is, per RFC 3263, from a
+ * cache this thread fills. Any thread; never waits on DNS: a name not
+ * known yet is queued for the thread and SB_EAGAIN returned (ask again
+ * shortly). Returns 0 (@out filled, fresh), SB_EAGAIN, or SB_ENOTFOUND
+ * (it does not resolve; remembered for RESOLVER_TTL_MIN). */
+int resolver_query(struct resolver *r, const char *host, unsigned port, int transport,
+                   bool transport_set, struct trunk_targets *out);
 
 #endif

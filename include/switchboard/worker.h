@@ -28,6 +28,7 @@ struct listen_table;
 struct stream;
 struct auth;
 struct secret;
+struct resolver;
 
 /* What the workers share with the rest of the process. */
 struct worker_deps {
@@ -45,6 +46,7 @@ struct worker_deps {
     const struct secret *secret;   /* signs our Record-Routes and nonces */
     struct dialplan_holder *plans; /* the office's dial plan */
     struct trunk_plan *trunks;     /* trunks; NULL: none */
+    struct resolver *resolver;     /* names for relay = yes; NULL: none */
 };
 
 int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out);

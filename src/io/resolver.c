@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -46,14 +47,16 @@ static void note_ttl(struct lookup *l, uint32_t ttl)
         l->ttl = ttl;
 }
 
-/* @type records for @name: how many (0: none exist), or a negative code
- * when DNS could not say (a timeout, a server failure). */
+/* @type records for @name: how many (0: none exist, or the server
+ * refuses that question: some answer NAPTR with REFUSED), or a negative
+ * code when DNS could not say (a timeout, a server failure). */
 static int query(struct lookup *l, const char *name, enum sipdns_type type, struct sipdns_rr *rr)
 {
     unsigned char answer[4096];
     int n = res_nquery(&l->res, name, ns_c_in, (int)type, answer, sizeof(answer));
     if (n < 0)
-        return l->res.res_h_errno == HOST_NOT_FOUND || l->res.res_h_errno == NO_DATA
+        return l->res.res_h_errno == HOST_NOT_FOUND || l->res.res_h_errno == NO_DATA ||
+                       l->res.res_h_errno == NO_RECOVERY
                    ? 0
                    : SB_EUNRESOLVED;
     int count = sipdns_parse(answer, (size_t)n, type, rr, MAX_RECORDS);
@@ -176,14 +179,34 @@ int resolver_lookup(const struct trunk *t, unsigned transports, struct trunk_tar
 
 /* --- the thread ------------------------------------------------------------ */
 
+#define CACHE_SLOTS 256
+
+/* A name asked for by resolver_query().
+ * States: PENDING (queued for the thread) -> OK (targets, until expires)
+ * or FAILED (until expires) -> expired: PENDING again on the next query
+ * (OK's targets served meanwhile). */
+enum slot_state { SLOT_FREE, SLOT_PENDING, SLOT_OK, SLOT_FAILED };
+
+struct cache_slot {
+    enum slot_state state;
+    bool stale_ok; /* PENDING again, its old targets still served */
+    char host[SIPDNS_NAME_MAX];
+    unsigned port;
+    int transport;
+    bool transport_set;
+    uint64_t expires_ms, used_ms;
+    struct trunk_targets targets;
+};
+
 struct resolver {
-    struct trunk_plan *plan;
+    struct trunk_plan *plan; /* may be NULL */
     unsigned transports;
     pthread_t thread;
-    pthread_mutex_t lock;
+    pthread_mutex_t lock; /* held only to copy, never across DNS */
     pthread_cond_t wake;
     bool stop;
     uint64_t due[TRUNK_MAX]; /* monotonic ms; 0: never (an address) */
+    struct cache_slot cache[CACHE_SLOTS];
 };
 
 static uint64_t now_ms(void)
@@ -205,16 +228,16 @@ static bool same_targets(const struct trunk *t, const struct trunk_targets *fres
     return i == fresh->count;
 }
 
-static void log_targets(const struct trunk *t, const struct trunk_targets *tt, const char *how)
+static void targets_text(const struct trunk_targets *tt, char *list, size_t size)
 {
-    char list[512] = "", host[64];
+    char host[64];
     size_t n = 0;
-    for (size_t i = 0; i < tt->count && n < sizeof(list); i++) {
+    list[0] = '\0';
+    for (size_t i = 0; i < tt->count && n < size; i++) {
         unsigned port = sipmsg_addr_host(&tt->t[i].addr, host, sizeof(host));
-        n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s:%u/%s", i ? ", " : "", host, port,
+        n += (size_t)snprintf(list + n, size - n, "%s%s:%u/%s", i ? ", " : "", host, port,
                               sb_transport_name(tt->t[i].transport));
     }
-    SB_INFO("trunk %s: %s is %s (%s, again in %u s)", t->name, t->host, list, how, tt->ttl);
 }
 
 /* Looks trunk @i up and publishes a change. Returns the seconds until
@@ -223,7 +246,7 @@ static uint32_t refresh(struct resolver *r, size_t i)
 {
     struct trunk *t = &r->plan->trunks[i];
     struct trunk_targets *fresh = malloc(sizeof(*fresh));
-    char why[256];
+    char why[256], list[512];
     if (!fresh)
         return RESOLVER_TTL_MIN;
     int rc = resolver_lookup(t, r->transports, fresh, why, sizeof(why));
@@ -237,9 +260,87 @@ static uint32_t refresh(struct resolver *r, size_t i)
         free(fresh);
         return ttl;
     }
-    log_targets(t, fresh, why);
+    targets_text(fresh, list, sizeof(list));
+    SB_INFO("trunk %s: %s is %s (%s, again in %u s)", t->name, t->host, list, why, ttl);
     trunk_set_targets(t, fresh);
     return ttl;
+}
+
+/* One queued name, looked up (the lock released meanwhile). */
+static void answer_slot(struct resolver *r, struct cache_slot *slot)
+{
+    struct trunk *t = calloc(1, sizeof(*t)); /* what resolver_lookup() reads */
+    struct trunk_targets *fresh = malloc(sizeof(*fresh));
+    char why[256], list[512];
+    int rc = SB_ENOMEM;
+    if (t && fresh) {
+        snprintf(t->host, sizeof(t->host), "%s", slot->host);
+        snprintf(t->name, sizeof(t->name), "relay");
+        t->port = slot->port;
+        t->transport = slot->transport;
+        t->transport_set = slot->transport_set;
+        pthread_mutex_unlock(&r->lock); /* DNS takes its time */
+        rc = resolver_lookup(t, r->transports, fresh, why, sizeof(why));
+        pthread_mutex_lock(&r->lock);
+    }
+    if (rc == 0) {
+        targets_text(fresh, list, sizeof(list));
+        SB_INFO("relay: %s is %s (%s, for %u s)", slot->host, list, why, fresh->ttl);
+        slot->targets = *fresh;
+        slot->state = SLOT_OK;
+        slot->expires_ms = now_ms() + fresh->ttl * 1000ull;
+    } else {
+        SB_WARN("relay: %s: %s", slot->host, t && fresh ? why : "out of memory");
+        slot->state = SLOT_FAILED;
+        slot->expires_ms = now_ms() + RESOLVER_TTL_MIN * 1000ull;
+    }
+    slot->stale_ok = false;
+    free(t);
+    free(fresh);
+}
+
+static void answer_queries(struct resolver *r)
+{
+    for (size_t i = 0; i < CACHE_SLOTS && !r->stop; i++)
+        if (r->cache[i].state == SLOT_PENDING)
+            answer_slot(r, &r->cache[i]);
+}
+
+/* The trunks due now looked up; returns when the next is due. */
+static uint64_t refresh_trunks(struct resolver *r)
+{
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; r->plan && i < r->plan->count && !r->stop; i++) {
+        if (!r->due[i])
+            continue;
+        if (r->due[i] <= now_ms()) {
+            pthread_mutex_unlock(&r->lock); /* DNS takes its time */
+            uint32_t secs = refresh(r, i);
+            pthread_mutex_lock(&r->lock);
+            r->due[i] = now_ms() + secs * 1000ull;
+        }
+        if (r->due[i] < next)
+            next = r->due[i];
+    }
+    return next;
+}
+
+static void wait_until(struct resolver *r, uint64_t when)
+{
+    if (when == UINT64_MAX) {
+        pthread_cond_wait(&r->wake, &r->lock);
+        return;
+    }
+    uint64_t wait = when > now_ms() ? when - now_ms() : 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(wait / 1000);
+    ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&r->wake, &r->lock, &ts);
 }
 
 static void *resolver_main(void *arg)
@@ -247,50 +348,104 @@ static void *resolver_main(void *arg)
     struct resolver *r = arg;
     pthread_mutex_lock(&r->lock);
     while (!r->stop) {
-        uint64_t now = now_ms(), next = UINT64_MAX;
-        for (size_t i = 0; i < r->plan->count; i++) {
-            if (!r->due[i])
-                continue;
-            if (r->due[i] <= now) {
-                pthread_mutex_unlock(&r->lock); /* DNS takes its time */
-                uint32_t secs = refresh(r, i);
-                pthread_mutex_lock(&r->lock);
-                r->due[i] = now_ms() + secs * 1000ull;
-            }
-            if (r->due[i] < next)
-                next = r->due[i];
-        }
-        if (r->stop || next == UINT64_MAX)
-            break;
-        uint64_t wait = next > now_ms() ? next - now_ms() : 0;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += (time_t)(wait / 1000);
-        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+        answer_queries(r);
+        uint64_t next = refresh_trunks(r);
+        bool queued = false;
+        for (size_t i = 0; i < CACHE_SLOTS; i++)
+            queued |= r->cache[i].state == SLOT_PENDING;
+        if (!r->stop && !queued)
+            wait_until(r, next);
     }
     pthread_mutex_unlock(&r->lock);
     return NULL;
 }
 
-int resolver_start(struct trunk_plan *plan, unsigned transports, struct resolver **out)
+/* --- queries ---------------------------------------------------------------- */
+
+static bool same_key(const struct cache_slot *s, const char *host, unsigned port, int transport,
+                     bool transport_set)
+{
+    return s->state != SLOT_FREE && s->port == port && s->transport_set == transport_set &&
+           (!transport_set || s->transport == transport) && !strcasecmp(s->host, host);
+}
+
+/* A slot for a new name: a free one, else the least used that is not
+ * queued. */
+static struct cache_slot *new_slot(struct resolver *r)
+{
+    struct cache_slot *victim = NULL;
+    for (size_t i = 0; i < CACHE_SLOTS; i++) {
+        struct cache_slot *s = &r->cache[i];
+        if (s->state == SLOT_FREE)
+            return s;
+        if (s->state != SLOT_PENDING && (!victim || s->used_ms < victim->used_ms))
+            victim = s;
+    }
+    return victim;
+}
+
+static int query_locked(struct resolver *r, const char *host, unsigned port, int transport,
+                        bool transport_set, struct trunk_targets *out)
+{
+    uint64_t now = now_ms();
+    struct cache_slot *slot = NULL;
+    for (size_t i = 0; i < CACHE_SLOTS && !slot; i++)
+        if (same_key(&r->cache[i], host, port, transport, transport_set))
+            slot = &r->cache[i];
+    if (slot) {
+        slot->used_ms = now;
+        bool fresh = slot->expires_ms > now;
+        if (!fresh && slot->state != SLOT_PENDING) { /* again, serving what it had */
+            slot->stale_ok = slot->state == SLOT_OK;
+            slot->state = SLOT_PENDING;
+            pthread_cond_signal(&r->wake);
+        }
+        if (slot->state == SLOT_OK || slot->stale_ok) {
+            *out = slot->targets;
+            return 0;
+        }
+        return slot->state == SLOT_FAILED ? SB_ENOTFOUND : SB_EAGAIN;
+    }
+    if (strlen(host) >= sizeof(r->cache[0].host) || !(slot = new_slot(r)))
+        return SB_EAGAIN; /* every slot queued: ask again */
+    memset(slot, 0, sizeof(*slot));
+    snprintf(slot->host, sizeof(slot->host), "%s", host);
+    slot->port = port;
+    slot->transport = transport;
+    slot->transport_set = transport_set;
+    slot->used_ms = now;
+    slot->state = SLOT_PENDING;
+    pthread_cond_signal(&r->wake);
+    return SB_EAGAIN;
+}
+
+int resolver_query(struct resolver *r, const char *host, unsigned port, int transport,
+                   bool transport_set, struct trunk_targets *out)
+{
+    if (!r)
+        return SB_ENOTFOUND;
+    pthread_mutex_lock(&r->lock);
+    int rc = query_locked(r, host, port, transport, transport_set, out);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+/* --- life -------------------------------------------------------------------- */
+
+int resolver_start(struct trunk_plan *plan, unsigned transports, bool relay, struct resolver **out)
 {
     *out = NULL;
     bool named = false;
     for (size_t i = 0; plan && i < plan->count; i++)
         named |= !plan->trunks[i].numeric;
-    if (!named)
+    if (!named && !relay)
         return 0;
     struct resolver *r = calloc(1, sizeof(*r));
     if (!r)
         return SB_ENOMEM;
     r->plan = plan;
     r->transports = transports;
-    for (size_t i = 0; i < plan->count; i++)
+    for (size_t i = 0; plan && i < plan->count; i++)
         if (!plan->trunks[i].numeric)
             r->due[i] = now_ms() + refresh(r, i) * 1000ull;
     pthread_condattr_t attr;

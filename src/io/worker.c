@@ -20,6 +20,7 @@
 #include "switchboard/ng.h"
 #include "switchboard/ng_client.h"
 #include "switchboard/timer_wheel.h"
+#include "switchboard/resolver.h"
 #include "switchboard/trunk.h"
 #include "switchboard/wakeq.h"
 #include "switchboard/thread_role.h"
@@ -294,6 +295,13 @@ static int media_client_create(const struct sb_config *cfg, struct timer_wheel *
     return ng_client_create(engines, count, wheel, instance, &nc, out);
 }
 
+/* proxy_env.dns_query: the resolver's cache, never waiting. */
+static int dns_query(void *ctx, const char *host, unsigned port, int transport, bool transport_set,
+                     struct trunk_targets *out)
+{
+    return resolver_query(ctx, host, port, transport, transport_set, out);
+}
+
 /* Does worker @index send the keep-alives to phones behind NAT? */
 static bool nat_pinger(const struct worker_deps *deps, uint32_t instance, unsigned index)
 {
@@ -367,6 +375,8 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .trunks = deps->trunks,
                 .trunk_mask = trunk_mask(deps, instance, i),
                 .nat_ping = nat_pinger(deps, instance, i),
+                .dns_query = deps->resolver ? dns_query : NULL,
+                .dns_ctx = deps->resolver,
                 .instance = instance,
                 .wheel = w->wheel,
                 .net = &net_proxy_ops,

@@ -212,16 +212,23 @@ static int shift_cseq(osip_message_t *req, const struct route_info *info)
     return sipmsg_set_cseq_number(req, sipmsg_cseq_number(req) + info->cseq_shift);
 }
 
-/* Forwards @fwd to the one next hop it names, as the policy allowed. */
-static void route_onward(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
-                         const struct route_info *info, uint32_t loop_hash)
+/* Forwards @fwd to the one next hop it names, as the policy allowed; a
+ * host name waits for DNS (proxy_dns.c) when we relay. */
+void proxy_route_onward(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                        const struct route_info *info, uint32_t loop_hash)
 {
     const struct sb_inbound *in = txn_server_inbound(st);
     struct proxy_target target;
     int rc = next_hop(p, fwd, &info->flow, in, &target);
+    if (rc == SB_EUNRESOLVED)
+        rc = proxy_dns_target(p, fwd, in, &target);
+    if (rc == SB_EAGAIN && proxy_dns_park(p, st, fwd, info, loop_hash))
+        return; /* routing resumes with the answer */
     if (rc == 0 && shift_cseq(fwd, info) != 0)
         rc = SB_ENOMEM;
-    if (rc == SB_EUNRESOLVED) {
+    if (rc == SB_ENOTFOUND || rc == SB_EAGAIN) {
+        txn_server_respond_code(st, 500, "Unresolvable Destination");
+    } else if (rc == SB_EUNRESOLVED) {
         proxy_note_refusal(p, SB_CNT_UNRESOLVED, "a host name as next hop", in->msg, &in->src);
         txn_server_respond_code(st, 500, "Unresolvable Destination");
     } else if (rc != 0) {
@@ -292,7 +299,7 @@ void proxy_route_decided(struct proxy *p, struct server_txn *st, osip_message_t 
             dialog_close(p->dialogs, &m); /* the call ends: its Route no longer leads anywhere */
         }
         /* (before forwarding: an answer of ours ends @st and frees req) */
-        route_onward(p, st, fwd, info, loop_hash);
+        proxy_route_onward(p, st, fwd, info, loop_hash);
         break;
     case ROUTE_DENY_NO_DIALOG:
         note_route_refusal(p, (enum route_verdict)verdict, info, in);
@@ -374,7 +381,10 @@ static bool prepare_ack(struct proxy *p, const struct sb_inbound *in, struct sb_
         routed = ack_to_binding(p, ack, dest);
     } else if (verdict == ROUTE_FORWARD) {
         struct proxy_target t;
-        routed = next_hop(p, ack, &info.flow, in, &t) == 0 && target_allowed(p, in, &t);
+        int rc = next_hop(p, ack, &info.flow, in, &t);
+        if (rc == SB_EUNRESOLVED) /* only a name already known: an ACK never waits */
+            rc = proxy_dns_target(p, ack, in, &t);
+        routed = rc == 0 && target_allowed(p, in, &t);
         *dest = t.dest;
     } else {
         note_route_refusal(p, verdict, &info, in);
@@ -416,6 +426,8 @@ static void handle_cancel(struct proxy *p, struct sb_inbound *in)
     /* §16.10: answer the CANCEL ourselves, then cancel every pending branch */
     txn_server_respond_code(st, 200, NULL);
     struct proxy_context *ctx = txn_server_tu(invite);
+    if (!ctx && proxy_dns_cancel(p, invite))
+        return; /* it was still waiting for DNS: 487 */
     if (ctx && !ctx->answered && !txn_server_final_sent(invite)) {
         ctx->cancelled = true;
         proxy_cancel_pending(ctx);
@@ -529,6 +541,7 @@ void proxy_destroy(struct proxy *p)
     /* the layer frees its transactions without callbacks; then the
      * contexts they pointed to go */
     txn_layer_destroy(p->txn);
+    proxy_dns_destroy(p);
     proxy_trunk_reg_stop(p);
     proxy_natping_stop(p);
     proxy_media_destroy(p);

@@ -40,6 +40,7 @@ struct trunk;
 struct trunk_call;
 struct trunk_reg;
 struct natping;
+struct dns_park;
 
 #define ALLOW_METHODS                                                                              \
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO, "       \
@@ -117,7 +118,9 @@ struct proxy {
     struct media_stateless *media_stateless; /* ACKs and strays held for the engine */
     struct trunk_reg *regs[TRUNK_MAX];       /* the registrations this worker runs */
     size_t reg_count;
-    struct natping *natping; /* NULL: another worker pings, or nobody */
+    struct natping *natping;     /* NULL: another worker pings, or nobody */
+    struct dns_park *dns_parked; /* requests waiting for a name (proxy_dns.c) */
+    struct timer dns_timer;      /* polls for their answers while any waits */
 };
 
 struct proxy_branch {
@@ -331,5 +334,16 @@ void proxy_natping_stop(struct proxy *p);
 void proxy_natping_answered(struct proxy_branch *b);
 void proxy_natping_lost(struct proxy_branch *b);
 void proxy_natping_gone(struct proxy_branch *b);
+
+/* proxy_dns.c: requests relayed to a domain by name, per RFC 3263 */
+int proxy_dns_target(struct proxy *p, const osip_message_t *fwd, const struct sb_inbound *in,
+                     struct proxy_target *t);
+bool proxy_dns_park(struct proxy *p, struct server_txn *st, const osip_message_t *fwd,
+                    const struct route_info *info, uint32_t loop_hash);
+bool proxy_dns_cancel(struct proxy *p, struct server_txn *st);
+void proxy_dns_destroy(struct proxy *p);
+/* proxy.c */
+void proxy_route_onward(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
+                        const struct route_info *info, uint32_t loop_hash);
 
 #endif
