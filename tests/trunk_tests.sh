@@ -13,8 +13,9 @@
 #     as failed, and why; a carrier killed and restarted has us again;
 #   - a phone dials 030-123-4567: the PSTN gets +49301234567 with the
 #     trunk's caller ID, through the carrier's 407 (answered by us, the
-#     caller's ACK and BYE following the new CSeq); the journal names
-#     the trunk and both numbers;
+#     caller's ACK and BYE following the new CSeq, the BYE challenged
+#     too); the journal names the trunk and both numbers; the PSTN side
+#     hanging up works as well;
 #   - the PSTN calls +4930123456: extension 100 rings (via [inbound]);
 #     an unknown number gets 404;
 #   - the first carrier down: the call goes out through the backup.
@@ -342,6 +343,21 @@ test_call_out_through_a_challenging_carrier() {
     stop_proxy || return 1
     grep -q '"trunk":{"name":"carrier","direction":"out","dialled":"0301234567","sent":"+49301234567"}' \
         "$DIR/journal.jsonl" || { log "journal: $(cat "$DIR/journal.jsonl")"; return 1; }
+}
+
+# The PSTN side hangs up a call out: its BYE (the callee's, no CSeq of
+# ours to shift) comes back through the carrier and our Route to alice.
+test_call_out_the_pstn_hangs_up() {
+    office_ready || return 1
+    sipp_start pstn uas_answer_send_bye.xml "$PSTN_PORT" x -i "$PSTN"
+    local pstn=$SIPP_PID
+    sleep 0.2
+    sipp_run caller uac_call_auth_callee_hangs_up.xml 15772 0301234567 -au alice -ap wonderland ||
+        return 1
+    sipp_wait pstn "$pstn" || return 1
+    stop_proxy || return 1
+    grep -q '"outcome":"answered".*"hung_up_by":"callee"' "$DIR/journal.jsonl" ||
+        { log "journal: $(cat "$DIR/journal.jsonl")"; return 1; }
 }
 
 test_call_in_rings_the_extension() {
