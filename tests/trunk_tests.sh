@@ -40,6 +40,7 @@ loopback() {
     CARRIER_PORT=25060 PSTN_PORT=25070 BACKUP_PORT=25080
     AT_CARRIER= AT_PROXY=
     CARRIER_MAX_EXPIRES=10 # refreshes to watch
+    PROXY_TCP=1
 }
 loopback
 ADMIN_PORT=${SB_TEST_ADMIN_PORT:-18780}
@@ -71,9 +72,9 @@ start_carrier() {
 debug=2
 log_stderror=yes
 children=1
-disable_tcp=yes
 auto_aliases=no
 listen=udp:$CARRIER:$CARRIER_PORT
+listen=tcp:$CARRIER:$CARRIER_PORT
 alias="carrier.test"
 mpath="/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 loadmodule "kex.so"
@@ -208,7 +209,10 @@ EOF
 }
 
 start_proxy() {
-    ${AT_PROXY:-} "$BIN" -l "udp:$IP:$PROXY_PORT" --listeners 1 --workers 2 --log-level info \
+    local tcp=()
+    [ "$PROXY_TCP" = 1 ] && tcp=(-l "tcp:$IP:$PROXY_PORT")
+    ${AT_PROXY:-} "$BIN" -l "udp:$IP:$PROXY_PORT" "${tcp[@]}" --listeners 1 --workers 2 \
+        --log-level info \
         --admin "127.0.0.1:$ADMIN_PORT" -c "$DIR/office.conf" --journal "$DIR/journal.jsonl" \
         >"$DIR/proxy.log" 2>&1 &
     PROXY_PID=$!
@@ -360,6 +364,24 @@ test_call_out_the_pstn_hangs_up() {
         { log "journal: $(cat "$DIR/journal.jsonl")"; return 1; }
 }
 
+# A carrier over TCP (uri ;transport=tcp): the registration and a call
+# out go over one connection to it, the phone's leg stays UDP.
+test_tcp_trunk_registers_and_calls_out() {
+    office_conf
+    sed -i "s|^uri = sip:$CARRIER:$CARRIER_PORT\$|&;transport=tcp|" "$DIR/office.conf"
+    start_carrier && start_proxy && wait_trunk carrier registered || return 1
+    kam ul.dump | grep -q "sip:4930123456@$IP:$PROXY_PORT;transport=tcp" ||
+        { log "the carrier holds no TCP Contact: $(kam ul.dump | grep -i contact)"; return 1; }
+    sipp_run reg register_auth.xml 15771 bob -au bob -ap builder || return 1
+    sipp_start pstn uas_trunk_pstn.xml "$PSTN_PORT" x -i "$PSTN"
+    local pstn=$SIPP_PID
+    sleep 0.2
+    sipp_run caller uac_call_auth.xml 15772 030-123-4567 -au alice -ap wonderland || return 1
+    sipp_wait pstn "$pstn" || { log "$(tail -5 "$DIR/pstn.err" 2>/dev/null)"; return 1; }
+    grep -q "^Via: SIP/2.0/TCP" "$DIR/pstn.msg" || { log "not over TCP to the carrier"; return 1; }
+    stop_proxy
+}
+
 test_call_in_rings_the_extension() {
     office_ready || return 1
     sipp_start callee uas_answer_wait_bye.xml 15771 bob
@@ -465,6 +487,7 @@ NFT
     CARRIER=203.0.113.10 CARRIER_PORT=5060 PSTN=203.0.113.20 PSTN_PORT=5070
     AT_CARRIER="ip netns exec $NET" AT_PROXY="ip netns exec $PBX"
     CARRIER_MAX_EXPIRES=3600 # no REGISTER refreshes the router's mapping
+    PROXY_TCP=0              # so DNS's TCP NAPTR, first, must be skipped
     IP=10.1.0.2 PROXY_PORT=5060
 }
 
