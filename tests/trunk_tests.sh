@@ -599,6 +599,14 @@ test_behind_nat_relay_finds_a_domain_by_srv() {
     done
     sipp_wait far "$far" || return 1
     grep -q "^INVITE sip:bob@far.test SIP/2.0" "$DIR/far.msg" || return 1
+    # a domain DNS does not know: 500 once the resolver says so
+    sed 's/\[service\]@\[remote_ip\]:\[remote_port\]/[service]@nowhere.far.test/g' \
+        "$SIPP_DIR/uac_call_auth_final_500.xml" >"$DIR/uac_nowhere.xml"
+    $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$DIR/uac_nowhere.xml" -i "$IP" -p 15772 -s bob \
+        -au alice -ap wonderland -auth_uri bob@nowhere.far.test -m 1 -timeout 20 \
+        -timeout_error -nostdin >"$DIR/nowhere.out" 2>&1 ||
+        { log "no 500 for nowhere: $(tail -3 "$DIR/nowhere.out")"; return 1; }
+    grep -q "relay: nowhere.far.test: nowhere.far.test has no address" "$DIR/proxy.log" || return 1
     expect_count "lookups of far.test" "$(grep -c "relay: far.test is 203.0.113.30:5090/UDP" "$DIR/proxy.log")" 1 ||
         return 1
     stop_proxy
