@@ -482,7 +482,9 @@ NFT
         --srv-host=_sip._udp.carrier.test,sip1.carrier.test,5060,10,60 \
         --host-record=tcp.carrier.test,203.0.113.11 --host-record=sip1.carrier.test,203.0.113.10 \
         --srv-host=_sip._udp.far.test,far1.far.test,5090,10,10 \
-        --host-record=far1.far.test,203.0.113.30 &
+        --srv-host=_sip._udp.alt.far.test,dead.far.test,5090,10,10 \
+        --srv-host=_sip._udp.alt.far.test,far1.far.test,5090,20,10 \
+        --host-record=far1.far.test,203.0.113.30 --host-record=dead.far.test,203.0.113.31 &
     PIDS+=("$!")
     CARRIER=203.0.113.10 CARRIER_PORT=5060 PSTN=203.0.113.20 PSTN_PORT=5070
     AT_CARRIER="ip netns exec $NET" AT_PROXY="ip netns exec $PBX"
@@ -577,26 +579,32 @@ test_behind_nat_pstn_rings_a_real_phone() {
 # [proxy] relay = yes: alice calls bob@far.test, a domain of somebody
 # else's that DNS knows only by SRV (its server 203.0.113.30:5090); the
 # name goes to the resolver's thread, the INVITE waits, then goes there.
-# A second call finds the name cached.
+# A second call finds the name cached. bob@alt.far.test has two servers,
+# the first silent: the call goes on to the second (RFC 3263 §4.3).
 test_behind_nat_relay_finds_a_domain_by_srv() {
     behind_nat 30 && nat_office 1 nobob || return 1
     sed -i 's/^t1_ms = 100$/&\nrelay = yes/' "$DIR/office.conf"
     stop_proxy && start_proxy || return 1
     sed 's/\[service\]@\[remote_ip\]:\[remote_port\]/[service]@far.test/g' \
         "$SIPP_DIR/uac_call_auth.xml" >"$DIR/uac_far.xml"
-    $AT_CARRIER sipp -sf "$SIPP_DIR/uas_answer_wait_bye.xml" -i 203.0.113.30 -p 5090 -m 2 \
+    $AT_CARRIER sipp -sf "$SIPP_DIR/uas_answer_wait_bye.xml" -i 203.0.113.30 -p 5090 -m 3 \
         -timeout 30 -timeout_error -nostdin -trace_msg -message_file "$DIR/far.msg" \
         >"$DIR/far.out" 2>&1 &
     local far=$!
     PIDS+=("$far")
-    local n
-    for n in 1 2; do
-        $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$DIR/uac_far.xml" -i "$IP" -p 15772 -s bob \
-            -au alice -ap wonderland -auth_uri bob@far.test -m 1 -timeout 20 -timeout_error \
-            -nostdin -trace_msg \
-            -message_file "$DIR/alice$n.msg" \
-            >"$DIR/alice$n.out" 2>&1 || { log "call $n failed: $(tail -3 "$DIR/alice$n.out")"; return 1; }
+    sed 's/\[service\]@\[remote_ip\]:\[remote_port\]/[service]@alt.far.test/g' \
+        "$SIPP_DIR/uac_call_auth.xml" >"$DIR/uac_alt.xml"
+    local n name file
+    for n in 1 2 3; do
+        name=far.test file=far
+        [ $n = 3 ] && name=alt.far.test file=alt
+        $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$DIR/uac_$file.xml" -i "$IP" -p 15772 -s bob \
+            -au alice -ap wonderland -auth_uri "bob@$name" -m 1 -timeout 20 -timeout_error \
+            -nostdin -trace_msg -message_file "$DIR/alice$n.msg" >"$DIR/alice$n.out" 2>&1 ||
+            { log "call $n failed: $(tail -3 "$DIR/alice$n.out")"; return 1; }
     done
+    grep -q "relay: 408 from a server, trying its next (2 of 2)" "$DIR/proxy.log" ||
+        { log "no failover to alt.far.test's second server"; return 1; }
     sipp_wait far "$far" || return 1
     grep -q "^INVITE sip:bob@far.test SIP/2.0" "$DIR/far.msg" || return 1
     # a domain DNS does not know: 500 once the resolver says so

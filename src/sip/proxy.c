@@ -21,6 +21,7 @@
 #include "switchboard/registrar.h"
 #include "switchboard/route_policy.h"
 #include "switchboard/sip_msg.h"
+#include "switchboard/trunk.h"
 
 static bool take_peer_param(const struct proxy *p, const osip_message_t *req, osip_uri_t *uri)
 {
@@ -187,8 +188,8 @@ static void note_route_refusal(struct proxy *p, enum route_verdict v, const stru
 
 /* route_policy_target() for a next hop the request named itself; counted
  * and logged when refused. Returns true when @t may be used. */
-static bool target_allowed(struct proxy *p, const struct sb_inbound *in,
-                           const struct proxy_target *t)
+bool proxy_target_allowed(struct proxy *p, const struct sb_inbound *in,
+                          const struct proxy_target *t)
 {
     if (!t->checked)
         return true;
@@ -219,9 +220,10 @@ void proxy_route_onward(struct proxy *p, struct server_txn *st, osip_message_t *
 {
     const struct sb_inbound *in = txn_server_inbound(st);
     struct proxy_target target;
+    struct trunk_targets dns = {0};
     int rc = next_hop(p, fwd, &info->flow, in, &target);
     if (rc == SB_EUNRESOLVED)
-        rc = proxy_dns_target(p, fwd, in, &target);
+        rc = proxy_dns_target(p, fwd, in, &target, &dns);
     if (rc == SB_EAGAIN && proxy_dns_park(p, st, fwd, info, loop_hash))
         return; /* routing resumes with the answer */
     if (rc == 0 && shift_cseq(fwd, info) != 0)
@@ -233,7 +235,7 @@ void proxy_route_onward(struct proxy *p, struct server_txn *st, osip_message_t *
         txn_server_respond_code(st, 500, "Unresolvable Destination");
     } else if (rc != 0) {
         txn_server_respond_code(st, 500, "Unresolvable Destination");
-    } else if (!target_allowed(p, in, &target)) {
+    } else if (!proxy_target_allowed(p, in, &target)) {
         txn_server_respond_code(st, 403, "Forbidden Destination");
     } else {
         proxy_fork_request(p, st, fwd, &target, 1, loop_hash);
@@ -241,6 +243,7 @@ void proxy_route_onward(struct proxy *p, struct server_txn *st, osip_message_t *
         if (ctx && info->from_caller)
             ctx->cseq_shift = info->cseq_shift;                /* its responses go back shifted */
         proxy_trunk_in_dialog(p, st, fwd, &target, loop_hash); /* a carrier may challenge it */
+        proxy_relay_failover(p, st, fwd, &dns, loop_hash);     /* DNS's next servers */
     }
 }
 
@@ -383,8 +386,8 @@ static bool prepare_ack(struct proxy *p, const struct sb_inbound *in, struct sb_
         struct proxy_target t;
         int rc = next_hop(p, ack, &info.flow, in, &t);
         if (rc == SB_EUNRESOLVED) /* only a name already known: an ACK never waits */
-            rc = proxy_dns_target(p, ack, in, &t);
-        routed = rc == 0 && target_allowed(p, in, &t);
+            rc = proxy_dns_target(p, ack, in, &t, NULL);
+        routed = rc == 0 && proxy_target_allowed(p, in, &t);
         *dest = t.dest;
     } else {
         note_route_refusal(p, verdict, &info, in);

@@ -29,7 +29,7 @@ struct dns_park {
 };
 
 int proxy_dns_target(struct proxy *p, const osip_message_t *fwd, const struct sb_inbound *in,
-                     struct proxy_target *t)
+                     struct proxy_target *t, struct trunk_targets *all)
 {
     if (!p->env.dns_query || !p->env.config->relay)
         return SB_EUNRESOLVED;
@@ -45,13 +45,21 @@ int proxy_dns_target(struct proxy *p, const osip_message_t *fwd, const struct sb
     int rc = p->env.dns_query(p->env.dns_ctx, uri->host, port, transport, tp != NULL, &targets);
     if (rc != 0)
         return rc;
+    if (all)
+        *all = targets;
+    return proxy_dns_use(p, &targets, 0, &in->local, t);
+}
+
+int proxy_dns_use(struct proxy *p, const struct trunk_targets *targets, size_t i,
+                  const struct sb_local *from, struct proxy_target *t)
+{
     memset(t, 0, sizeof(*t));
     t->checked = true; /* a name the request chose: the policy judges the address */
     t->unsent_code = 503;
-    t->dest.transport = (uint8_t)targets.t[0].transport;
-    t->dest.peer = targets.t[0].addr;
+    t->dest.transport = (uint8_t)targets->t[i].transport;
+    t->dest.peer = targets->t[i].addr;
     proxy_stream_side(t);
-    return proxy_resolve(p, &t->dest, &in->local);
+    return proxy_resolve(p, &t->dest, from);
 }
 
 static void on_poll(struct timer *timer, void *arg);
@@ -84,7 +92,7 @@ static bool answered(struct proxy *p, struct dns_park *park, uint64_t now)
         return true;
     struct proxy_target t;
     const struct sb_inbound *in = txn_server_inbound(park->st);
-    int rc = in ? proxy_dns_target(p, park->fwd, in, &t) : SB_ENOTFOUND;
+    int rc = in ? proxy_dns_target(p, park->fwd, in, &t, NULL) : SB_ENOTFOUND;
     return rc != SB_EAGAIN || now - park->since_ms >= DNS_WAIT_MS;
 }
 

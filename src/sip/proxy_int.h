@@ -314,6 +314,8 @@ bool proxy_route_trunk(struct proxy *p, struct server_txn *st, osip_message_t *f
 int proxy_trunk_credentials(const struct trunk *t, osip_message_t *req, const osip_message_t *chal);
 bool proxy_trunk_challenged(struct proxy_branch *b, int code, const osip_message_t *resp);
 bool proxy_trunk_stage_ended(struct proxy_context *ctx);
+void proxy_relay_failover(struct proxy *p, struct server_txn *st, const osip_message_t *fwd,
+                          const struct trunk_targets *targets, uint32_t loop_hash);
 void proxy_trunk_in_dialog(struct proxy *p, struct server_txn *st, const osip_message_t *fwd,
                            const struct proxy_target *target, uint32_t loop_hash);
 const struct trunk *proxy_trunk_source(const struct proxy *p, const struct sb_inbound *in);
@@ -337,12 +339,16 @@ void proxy_natping_gone(struct proxy_branch *b);
 
 /* proxy_dns.c: requests relayed to a domain by name, per RFC 3263 */
 int proxy_dns_target(struct proxy *p, const osip_message_t *fwd, const struct sb_inbound *in,
-                     struct proxy_target *t);
+                     struct proxy_target *t, struct trunk_targets *all);
+int proxy_dns_use(struct proxy *p, const struct trunk_targets *targets, size_t i,
+                  const struct sb_local *from, struct proxy_target *t);
 bool proxy_dns_park(struct proxy *p, struct server_txn *st, const osip_message_t *fwd,
                     const struct route_info *info, uint32_t loop_hash);
 bool proxy_dns_cancel(struct proxy *p, struct server_txn *st);
 void proxy_dns_destroy(struct proxy *p);
 /* proxy.c */
+bool proxy_target_allowed(struct proxy *p, const struct sb_inbound *in,
+                          const struct proxy_target *t);
 void proxy_route_onward(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
                         const struct route_info *info, uint32_t loop_hash);
 

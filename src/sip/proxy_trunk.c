@@ -42,6 +42,10 @@ struct trunk_call {
     bool in_dialog;
     struct proxy_target dest;
     unsigned base_shift; /* ctx->cseq_shift as fwd was sent */
+    /* a request relayed to a domain by name (proxy_dns.c): DNS's servers,
+     * tried in turn (RFC 3263 §4.3); no trunk */
+    bool relay;
+    struct trunk_targets servers;
 };
 
 void proxy_trunk_call_free(struct trunk_call *tc)
@@ -285,8 +289,8 @@ bool proxy_trunk_challenged(struct proxy_branch *b, int code, const osip_message
 {
     struct proxy_context *ctx = b->ctx;
     struct trunk_call *tc = ctx->trunk;
-    if (!tc || (code != 401 && code != 407) || !resp || tc->authorized || ctx->cancelled ||
-        !ctx->st || txn_server_final_sent(ctx->st))
+    if (!tc || tc->relay || (code != 401 && code != 407) || !resp || tc->authorized ||
+        ctx->cancelled || !ctx->st || txn_server_final_sent(ctx->st))
         return false;
     const struct trunk *t = tc->trunks[tc->at];
     if (!t->password[0])
@@ -312,10 +316,54 @@ static bool fails_over(int code)
     return code == 0 || code == 408 || code == 480 || (code >= 500 && code < 600);
 }
 
+void proxy_relay_failover(struct proxy *p, struct server_txn *st, const osip_message_t *fwd,
+                          const struct trunk_targets *targets, uint32_t loop_hash)
+{
+    struct proxy_context *ctx = txn_server_tu(st);
+    if (!ctx || ctx->trunk || targets->count < 2 || sipmsg_to_tag(fwd))
+        return;
+    struct trunk_call *tc = calloc(1, sizeof(*tc));
+    if (!tc || osip_message_clone(fwd, &tc->fwd) != 0) {
+        free(tc);
+        return; /* the first server's answer goes to the caller */
+    }
+    tc->relay = true;
+    tc->servers = *targets;
+    tc->loop_hash = loop_hash;
+    ctx->trunk = tc;
+    (void)p;
+}
+
+/* The relayed request to DNS's next server that policy allows. */
+static bool relay_next(struct proxy_context *ctx)
+{
+    struct trunk_call *tc = ctx->trunk;
+    const struct sb_inbound *in = txn_server_inbound(ctx->st);
+    while (++tc->target < tc->servers.count) {
+        struct proxy_target t;
+        if (proxy_dns_use(ctx->proxy, &tc->servers, tc->target, &in->local, &t) != 0 ||
+            !proxy_target_allowed(ctx->proxy, in, &t))
+            continue;
+        osip_message_t *req = NULL;
+        bool ok = osip_message_clone(tc->fwd, &req) == 0 &&
+                  proxy_add_branches(ctx, ctx->st, req, &t, 1, tc->loop_hash) == 1;
+        osip_message_free(req);
+        if (ok) {
+            SB_INFO("relay: %d from a server, trying its next (%zu of %zu)", ctx->best_code,
+                    tc->target + 1, tc->servers.count);
+            return true;
+        }
+    }
+    return false;
+}
+
 bool proxy_trunk_stage_ended(struct proxy_context *ctx)
 {
     struct trunk_call *tc = ctx->trunk;
-    if (!tc || tc->in_dialog || ctx->cancelled || ctx->timed_out || !ctx->st ||
+    if (tc && tc->relay && !ctx->cancelled && !ctx->timed_out && ctx->st &&
+        !txn_server_final_sent(ctx->st) && fails_over(ctx->best_code))
+        return relay_next(ctx);
+    if (!tc || tc->in_dialog || tc->relay || ctx->cancelled || ctx->timed_out || !ctx->st ||
         txn_server_final_sent(ctx->st))
         return false;
     while (fails_over(ctx->best_code)) {
