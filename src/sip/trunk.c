@@ -242,8 +242,14 @@ static int number_in(const char *s, unsigned min, unsigned max, unsigned *out)
     return 0;
 }
 
+/* --- [trunk NAME]'s keys: one row each ----------------------------------- */
+
+/* A key's parser: fills its field of @t from @value. Returns NULL, or
+ * what the value should have been (for "KEY: want WHAT, not 'VALUE'"). */
+typedef const char *(*trunk_key_fn)(struct parse *p, struct trunk *t, char *value);
+
 /* uri = sip:HOST[:PORT][;transport=...] */
-static int trunk_uri(struct parse *p, struct trunk *t, const char *value)
+static const char *key_uri(struct parse *p, struct trunk *t, char *value)
 {
     osip_uri_t *uri = NULL;
     bool ok = osip_uri_init(&uri) == 0 && osip_uri_parse(uri, value) == 0 && uri->host &&
@@ -256,16 +262,17 @@ static int trunk_uri(struct parse *p, struct trunk *t, const char *value)
     int transport = ok ? sipmsg_uri_transport(uri) : -1;
     osip_uri_free(uri);
     if (!ok || transport < 0)
-        return conftext_fail(&p->pos, "[trunk %s] uri: want sip:HOST[:PORT], not '%s'", t->name,
-                             value);
+        return "sip:HOST[:PORT][;transport=udp|tcp|tls]";
     t->port = port;
     t->transport = transport;
     t->transport_set = strstr(value, "transport=") != NULL;
-    return 0;
+    p->seen_uri[p->section] = true;
+    return NULL;
 }
 
-static int trunk_transport(struct parse *p, struct trunk *t, const char *value)
+static const char *key_transport(struct parse *p, struct trunk *t, char *value)
 {
+    (void)p;
     if (!strcasecmp(value, "udp"))
         t->transport = SB_UDP;
     else if (!strcasecmp(value, "tcp"))
@@ -273,85 +280,124 @@ static int trunk_transport(struct parse *p, struct trunk *t, const char *value)
     else if (!strcasecmp(value, "tls"))
         t->transport = SB_TLS;
     else
-        return conftext_fail(&p->pos, "[trunk %s] transport: udp, tcp or tls, not '%s'", t->name,
-                             value);
+        return "udp, tcp or tls";
     t->transport_set = true;
-    return 0;
+    return NULL;
 }
 
-static int trunk_number(struct parse *p, struct trunk *t, const char *key, const char *value,
-                        char *dst, size_t size)
+static const char *key_username(struct parse *p, struct trunk *t, char *value)
 {
+    (void)p;
+    return copy(t->username, sizeof(t->username), value) && !strpbrk(value, " \t\"")
+               ? NULL
+               : "a user name without spaces or quotes";
+}
+
+static const char *key_password_file(struct parse *p, struct trunk *t, char *value)
+{
+    (void)t;
+    return copy(p->password_file[p->section], sizeof(p->password_file[0]), value)
+               ? NULL
+               : "a shorter path";
+}
+
+static const char *key_register(struct parse *p, struct trunk *t, char *value)
+{
+    (void)p;
+    return yes_no(value, &t->reg) == 0 ? NULL : "yes or no";
+}
+
+static const char *key_plus(struct parse *p, struct trunk *t, char *value)
+{
+    (void)p;
+    return yes_no(value, &t->plus) == 0 ? NULL : "yes or no";
+}
+
+static const char *key_expires(struct parse *p, struct trunk *t, char *value)
+{
+    (void)p;
+    return number_in(value, 60, 86400, &t->expires) == 0 ? NULL : "60-86400 seconds";
+}
+
+static const char *key_keepalive(struct parse *p, struct trunk *t, char *value)
+{
+    (void)p;
+    return number_in(value, 0, 3600, &t->keepalive) == 0 ? NULL : "0-3600 seconds";
+}
+
+static const char *key_caller_id(struct parse *p, struct trunk *t, char *value)
+{
+    (void)p;
     char n[TRUNK_NUMBER_MAX + 2];
-    if (trunk_dialled(value, n, sizeof(n)) != 0 || !copy(dst, size, n))
-        return conftext_fail(&p->pos, "[trunk %s] %s: not a number: '%s'", t->name, key, value);
-    return 0;
+    return trunk_dialled(value, n, sizeof(n)) == 0 && copy(t->caller_id, sizeof(t->caller_id), n)
+               ? NULL
+               : "a number";
+}
+
+static const char *key_country_code(struct parse *p, struct trunk *t, char *value)
+{
+    (void)p;
+    if (!all_digits(value) || strlen(value) > 3)
+        return "1-3 digits";
+    copy(t->country_code, sizeof(t->country_code), value);
+    return NULL;
 }
 
 /* numbers = DID, ...: the trunk's own numbers (checked; [inbound] says
  * where each rings). */
-static int trunk_numbers(struct parse *p, struct trunk *t, char *value);
+static const char *key_numbers(struct parse *p, struct trunk *t, char *value)
+{
+    (void)p;
+    (void)t;
+    for (char *save, *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char n[TRUNK_NUMBER_MAX + 2];
+        if (trunk_dialled(conftext_trim(tok), n, sizeof(n)) != 0 || n[0] != '+')
+            return "E.164 numbers (+ then digits), comma-separated";
+    }
+    return NULL;
+}
+
+static const char *key_advertise(struct parse *p, struct trunk *t, char *value)
+{
+    (void)p;
+    struct sb_addr addr;
+    return config_parse_hostport(value, t->advertise_host, sizeof(t->advertise_host),
+                                 &t->advertise_port) == 0 &&
+                   sipmsg_host_to_addr(t->advertise_host, t->advertise_port, &addr) == 0
+               ? NULL
+               : "ADDRESS:PORT";
+}
+
+static const struct {
+    const char *key;
+    trunk_key_fn parse;
+} trunk_keys[] = {
+    {"uri", key_uri},
+    {"transport", key_transport},
+    {"username", key_username},
+    {"password_file", key_password_file},
+    {"register", key_register},
+    {"expires", key_expires},
+    {"caller_id", key_caller_id},
+    {"country_code", key_country_code},
+    {"plus", key_plus},
+    {"numbers", key_numbers},
+    {"keepalive", key_keepalive},
+    {"advertise", key_advertise},
+};
 
 static int trunk_line(struct parse *p, const char *key, char *value)
 {
     struct trunk *t = &p->plan->trunks[p->section];
-    unsigned n;
-    if (!strcmp(key, "uri")) {
-        p->seen_uri[p->section] = true;
-        return trunk_uri(p, t, value);
-    }
-    if (!strcmp(key, "transport"))
-        return trunk_transport(p, t, value);
-    if (!strcmp(key, "username"))
-        return copy(t->username, sizeof(t->username), value) && !strpbrk(value, " \t\"")
-                   ? 0
-                   : conftext_fail(&p->pos, "[trunk %s] username: bad '%s'", t->name, value);
-    if (!strcmp(key, "password_file"))
-        return copy(p->password_file[p->section], sizeof(p->password_file[0]), value)
-                   ? 0
-                   : conftext_fail(&p->pos, "[trunk %s] password_file: too long", t->name);
-    if (!strcmp(key, "register"))
-        return yes_no(value, &t->reg) == 0
-                   ? 0
-                   : conftext_fail(&p->pos, "[trunk %s] register: yes or no, not '%s'", t->name,
-                                   value);
-    if (!strcmp(key, "expires")) {
-        if (number_in(value, 60, 86400, &n) != 0)
-            return conftext_fail(&p->pos, "[trunk %s] expires: 60-86400 seconds, not '%s'", t->name,
-                                 value);
-        t->expires = n;
-        return 0;
-    }
-    if (!strcmp(key, "keepalive")) {
-        if (number_in(value, 0, 3600, &n) != 0)
-            return conftext_fail(&p->pos, "[trunk %s] keepalive: 0-3600 seconds, not '%s'", t->name,
-                                 value);
-        t->keepalive = n;
-        return 0;
-    }
-    if (!strcmp(key, "caller_id"))
-        return trunk_number(p, t, key, value, t->caller_id, sizeof(t->caller_id));
-    if (!strcmp(key, "country_code")) {
-        if (!all_digits(value) || strlen(value) > 3)
-            return conftext_fail(&p->pos, "[trunk %s] country_code: 1-3 digits, not '%s'", t->name,
-                                 value);
-        copy(t->country_code, sizeof(t->country_code), value);
-        return 0;
-    }
-    if (!strcmp(key, "plus"))
-        return yes_no(value, &t->plus) == 0
-                   ? 0
-                   : conftext_fail(&p->pos, "[trunk %s] plus: yes or no, not '%s'", t->name, value);
-    if (!strcmp(key, "numbers"))
-        return trunk_numbers(p, t, value);
-    if (!strcmp(key, "advertise")) {
-        struct sb_addr addr;
-        if (config_parse_hostport(value, t->advertise_host, sizeof(t->advertise_host),
-                                  &t->advertise_port) != 0 ||
-            sipmsg_host_to_addr(t->advertise_host, t->advertise_port, &addr) != 0)
-            return conftext_fail(&p->pos, "[trunk %s] advertise: want ADDRESS:PORT, not '%s'",
-                                 t->name, value);
-        return 0;
+    for (size_t i = 0; i < sizeof(trunk_keys) / sizeof(trunk_keys[0]); i++) {
+        if (strcmp(key, trunk_keys[i].key) != 0)
+            continue;
+        char shown[256];
+        copy(shown, sizeof(shown), strlen(value) < sizeof(shown) ? value : "(too long)");
+        const char *want = trunk_keys[i].parse(p, t, value);
+        return want ? conftext_fail(&p->pos, "[trunk %s] %s: want %s, not '%s'", t->name, key, want,
+                                    shown)
+                    : 0;
     }
     return conftext_fail(&p->pos, "unknown setting '%s' in [trunk %s]", key, t->name);
 }
@@ -387,19 +433,6 @@ static int add_inbound(struct parse *p, const char *number, const char *target)
     copy(in->number, sizeof(in->number), number);
     copy(in->target, sizeof(in->target), target);
     return 0;
-}
-
-static int trunk_numbers(struct parse *p, struct trunk *t, char *value)
-{
-    (void)t;
-    for (char *save, *tok = strtok_r(value, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char n[TRUNK_NUMBER_MAX + 2];
-        if (trunk_dialled(conftext_trim(tok), n, sizeof(n)) != 0 || n[0] != '+')
-            return conftext_fail(&p->pos,
-                                 "[trunk %s] numbers: '%s' is not an E.164 number (+ then digits)",
-                                 t->name, conftext_trim(tok));
-    }
-    return 0; /* checked; [inbound] says where each goes */
 }
 
 static int outbound_line(struct parse *p, const char *key, char *value)

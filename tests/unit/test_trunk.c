@@ -183,7 +183,8 @@ Test(trunk, errors_name_file_and_line)
                  "office.conf:1: [trunk a] register = yes needs a username");
     assert_error("[trunk a]\nuri = sip:h\nusername = u\n", "needs a password_file");
     assert_error("[trunk a]\nuri = http://h\n", "office.conf:2: [trunk a] uri: want sip:HOST");
-    assert_error("[trunk a]\nuri = sip:h\nexpires = 5\n", "office.conf:3: [trunk a] expires");
+    assert_error("[trunk a]\nuri = sip:h\nexpires = 5\n",
+                 "office.conf:3: [trunk a] expires: want 60-86400 seconds, not '5'");
     assert_error("[trunk a]\nuri = sip:h\ncolour = red\n",
                  "office.conf:3: unknown setting 'colour' in [trunk a]");
     assert_error("[trunk]\n", "office.conf:1: [trunk] needs a name");
@@ -191,7 +192,8 @@ Test(trunk, errors_name_file_and_line)
     assert_error("[trunk a]\nuri = sip:h\n[outbound]\n0[0-9]+ = a as bob\n",
                  "office.conf:4: [outbound] 0[0-9]+: caller ID 'bob' is not a number");
     assert_error("[trunk a]\nuri = sip:h\nnumbers = 030123\n",
-                 "office.conf:3: [trunk a] numbers: '030123' is not an E.164");
+                 "office.conf:3: [trunk a] numbers: want E.164 numbers (+ then digits), "
+                 "comma-separated, not '030123'");
 }
 
 Test(trunk, no_sections_no_trunks)
