@@ -121,6 +121,12 @@ size_t proxy_add_branches(struct proxy_context *ctx, struct server_txn *st, osip
     struct flow_side caller =
         proxy_inbound_flow(in, record_route && proxy_caller_behind_nat(p, in));
     uint32_t instance = record_route && track_dialog(p, req) ? p->env.instance : 0;
+    /* the same for every branch: worked out once */
+    struct proxy_rr_marks marks = {.instance = instance,
+                                   .media = proxy_media_name(p, ctx->media.engine),
+                                   .cseq_shift = ctx->cseq_shift};
+    if (record_route)
+        proxy_trunk_sides(p, ctx, in, &marks);
     size_t added = 0;
     for (size_t i = 0; i < count; i++) {
         const struct proxy_target *t = &targets[i];
@@ -137,10 +143,6 @@ size_t proxy_add_branches(struct proxy_context *ctx, struct server_txn *st, osip
             if (!proxy_sign_peer_param(p, fwd))
                 continue;
         }
-        struct proxy_rr_marks marks = {.instance = instance,
-                                       .media = proxy_media_name(p, ctx->media.engine),
-                                       .cseq_shift = ctx->cseq_shift};
-        proxy_trunk_sides(p, ctx, in, &marks);
         int pushed = record_route ? proxy_push_record_routes(p, fwd, in, t, &caller, &marks) : 0;
         if (record_route && pushed == 0)
             continue;

@@ -323,6 +323,16 @@ bool proxy_trunk_inbound(struct proxy *p, struct server_txn *st, const struct tr
 void proxy_trunk_sides(const struct proxy *p, const struct proxy_context *ctx,
                        const struct sb_inbound *in, struct proxy_rr_marks *marks);
 
+/* proxy_own.c: our own requests (REGISTER, OPTIONS) and their branches */
+uint64_t proxy_random64(void);
+/* @text as snprintf() wrote it (@n of @size) into *@out. */
+int proxy_own_parse(const char *text, int n, size_t size, osip_message_t **out);
+/* Sends @req over a client transaction for @b (ctx NULL), kept on @list. */
+int proxy_own_send(struct proxy *p, osip_message_t *req, const struct sb_dest *dest,
+                   struct proxy_branch *b, struct proxy_branch **list);
+void proxy_own_unlink(struct proxy_branch **list, struct proxy_branch *b);
+void proxy_own_free_all(struct proxy_branch **list);
+
 /* proxy_trunk_reg.c: trunks' registrations with their carriers */
 int proxy_trunk_reg_start(struct proxy *p);
 void proxy_trunk_reg_stop(struct proxy *p);

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "switchboard/error.h"
 #include "switchboard/log.h"
@@ -50,14 +49,6 @@ void proxy_natping_call_id(uint32_t instance, char *buf, size_t size)
     snprintf(buf, size, "sbping-%08" PRIx32, instance);
 }
 
-static uint64_t random64(void)
-{
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-        r = sb_now_ms();
-    return r;
-}
-
 /* --- the round ------------------------------------------------------------ */
 
 /* registrar_foreach: the UDP bindings made here behind NAT (use_source). */
@@ -92,26 +83,19 @@ static int build_options(struct natping *np, const struct ping_target *t,
     char local[64], text[1024];
     unsigned port = sipmsg_addr_host(&dest->local.addr, local, sizeof(local));
     bool v6 = strchr(local, ':') != NULL;
-    int n = snprintf(text, sizeof(text),
-                     "OPTIONS %s SIP/2.0\r\n"
-                     "Via: SIP/2.0/UDP %s%s%s:%u;branch=z9hG4bK-sbp%016" PRIx64 ";rport\r\n"
-                     "Max-Forwards: 70\r\n"
-                     "From: <sip:switchboard@%s%s%s:%u>;tag=%016" PRIx64 "\r\n"
-                     "To: <%s>\r\n"
-                     "Call-ID: %s\r\n"
-                     "CSeq: %" PRIu32 " OPTIONS\r\n"
-                     "Content-Length: 0\r\n\r\n",
-                     t->uri, v6 ? "[" : "", local, v6 ? "]" : "", port, random64(), v6 ? "[" : "",
-                     local, v6 ? "]" : "", port, random64(), t->uri, np->call_id, ++np->cseq);
-    osip_message_t *msg = NULL;
-    if (n < 0 || (size_t)n >= sizeof(text) || osip_message_init(&msg) != 0)
-        return SB_ERANGE;
-    if (osip_message_parse(msg, text, (size_t)n) != 0) {
-        osip_message_free(msg);
-        return SB_EMALFORMED;
-    }
-    *out = msg;
-    return 0;
+    int n =
+        snprintf(text, sizeof(text),
+                 "OPTIONS %s SIP/2.0\r\n"
+                 "Via: SIP/2.0/UDP %s%s%s:%u;branch=z9hG4bK-sbp%016" PRIx64 ";rport\r\n"
+                 "Max-Forwards: 70\r\n"
+                 "From: <sip:switchboard@%s%s%s:%u>;tag=%016" PRIx64 "\r\n"
+                 "To: <%s>\r\n"
+                 "Call-ID: %s\r\n"
+                 "CSeq: %" PRIu32 " OPTIONS\r\n"
+                 "Content-Length: 0\r\n\r\n",
+                 t->uri, v6 ? "[" : "", local, v6 ? "]" : "", port, proxy_random64(), v6 ? "[" : "",
+                 local, v6 ? "]" : "", port, proxy_random64(), t->uri, np->call_id, ++np->cseq);
+    return proxy_own_parse(text, n, sizeof(text), out);
 }
 
 static void ping(struct natping *np, const struct ping_target *t)
@@ -127,7 +111,7 @@ static void ping(struct natping *np, const struct ping_target *t)
         rc = SB_ENOMEM;
     if (rc == 0) {
         b->nat = np;
-        rc = txn_client_send(p->txn, req, &dest, b, &b->ct);
+        rc = proxy_own_send(p, req, &dest, b, &np->own);
     }
     osip_message_free(req);
     if (rc != 0) {
@@ -136,8 +120,6 @@ static void ping(struct natping *np, const struct ping_target *t)
         free(b);
         return;
     }
-    b->next = np->own;
-    np->own = b;
     sb_count(p->env.counters, SB_CNT_NAT_PINGS);
 }
 
@@ -204,11 +186,7 @@ void proxy_natping_gone(struct proxy_branch *b)
 {
     struct natping *np = b->nat;
     proxy_natping_lost(b); /* nothing when it was answered */
-    for (struct proxy_branch **pp = &np->own; *pp; pp = &(*pp)->next)
-        if (*pp == b) {
-            *pp = b->next;
-            break;
-        }
+    proxy_own_unlink(&np->own, b);
     free(b->nat_key);
     free(b);
 }
@@ -239,12 +217,7 @@ void proxy_natping_stop(struct proxy *p)
     if (!np)
         return;
     timer_cancel(&np->timer);
-    while (np->own) { /* their transactions went with the layer */
-        struct proxy_branch *b = np->own;
-        np->own = b->next;
-        free(b->nat_key);
-        free(b);
-    }
+    proxy_own_free_all(&np->own); /* their transactions went with the layer */
     strmap_clear(&np->silent, silent_free);
     strmap_fini(&np->silent);
     free(np);

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <urcu.h>
 
@@ -126,11 +125,8 @@ int proxy_trunk_credentials(const struct trunk *t, osip_message_t *req, const os
     char *uri = NULL;
     if (!w || osip_uri_to_str(req->req_uri, &uri) != 0)
         return SB_EINVAL;
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-        r = (uint64_t)sb_now_ms();
     char cnonce[20], value[1024];
-    snprintf(cnonce, sizeof(cnonce), "%016llx", (unsigned long long)r);
+    snprintf(cnonce, sizeof(cnonce), "%016llx", (unsigned long long)proxy_random64());
     struct digest_client c = {.user = t->username,
                               .password = t->password,
                               .method = req->sip_method,

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "switchboard/digest.h"
@@ -47,14 +46,6 @@ struct trunk_reg {
     struct proxy_branch *ping;   /* the keep-alive in flight, or NULL */
     struct timer ping_timer;
 };
-
-static uint64_t random64(void)
-{
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-        r = sb_now_ms();
-    return r;
-}
 
 static void set_state(struct trunk_reg *r, enum trunk_reg_state s)
 {
@@ -105,17 +96,9 @@ static int build_request(struct trunk_reg *r, const struct sb_dest *dest, const 
                  "%s"
                  "Content-Length: 0\r\n\r\n",
                  method, t->host, port, uri_tp, sb_transport_name(dest->transport), v6 ? "[" : "",
-                 local, v6 ? "]" : "", local_port, random64(), user, t->host, r->tag,
+                 local, v6 ? "]" : "", local_port, proxy_random64(), user, t->host, r->tag,
                  reg ? user : "", reg ? "@" : "", t->host, r->call_id, r->cseq, method, contact);
-    osip_message_t *msg = NULL;
-    if (n < 0 || (size_t)n >= sizeof(text) || osip_message_init(&msg) != 0)
-        return SB_ERANGE;
-    if (osip_message_parse(msg, text, (size_t)n) != 0) {
-        osip_message_free(msg);
-        return SB_EMALFORMED;
-    }
-    *out = msg;
-    return 0;
+    return proxy_own_parse(text, n, sizeof(text), out);
 }
 
 /* Sends @method (answering @chal when given) as a new own branch.
@@ -140,15 +123,13 @@ static struct proxy_branch *send_own(struct trunk_reg *r, const char *method,
         rc = proxy_trunk_credentials(r->trunk, req, chal);
     if (rc == 0) {
         b->reg = r;
-        rc = txn_client_send(p->txn, req, &dest, b, &b->ct);
+        rc = proxy_own_send(p, req, &dest, b, &r->own);
     }
     osip_message_free(req);
     if (rc != 0) {
         free(b);
         return NULL;
     }
-    b->next = r->own;
-    r->own = b;
     return b;
 }
 
@@ -317,11 +298,7 @@ void proxy_trunk_reg_gone(struct proxy_branch *b)
 {
     struct trunk_reg *r = b->reg;
     proxy_trunk_reg_ended(b, 408); /* nothing when it was answered */
-    for (struct proxy_branch **pp = &r->own; *pp; pp = &(*pp)->next)
-        if (*pp == b) {
-            *pp = b->next;
-            break;
-        }
+    proxy_own_unlink(&r->own, b);
     free(b);
 }
 
@@ -341,7 +318,7 @@ int proxy_trunk_reg_start(struct proxy *p)
         r->trunk = t;
         r->expires = t->expires;
         trunk_reg_call_id(t, p->env.instance, r->call_id, sizeof(r->call_id));
-        snprintf(r->tag, sizeof(r->tag), "%016" PRIx64, random64());
+        snprintf(r->tag, sizeof(r->tag), "%016" PRIx64, proxy_random64());
         timer_init(&r->timer, on_timer, r);
         timer_init(&r->ping_timer, on_ping_timer, r);
         p->regs[p->reg_count++] = r;
@@ -360,11 +337,7 @@ void proxy_trunk_reg_stop(struct proxy *p)
         struct trunk_reg *r = p->regs[i];
         timer_cancel(&r->timer);
         timer_cancel(&r->ping_timer);
-        while (r->own) { /* their transactions went with the layer */
-            struct proxy_branch *b = r->own;
-            r->own = b->next;
-            free(b);
-        }
+        proxy_own_free_all(&r->own); /* their transactions went with the layer */
         free(r);
     }
     p->reg_count = 0;
