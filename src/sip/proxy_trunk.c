@@ -442,8 +442,13 @@ bool proxy_trunk_inbound(struct proxy *p, struct server_txn *st, const struct tr
         number = req->to->url->username;
     const char *target = number ? trunk_inbound(p->env.trunks, t, number) : NULL;
     if (!target) {
-        SB_WARN("trunk %s: call to %s, not one of our numbers", t->name,
-                number ? number : "(none)");
+        /* anyone can ring our Contact: logged at most once a second, the
+         * number cut short */
+        uint64_t more;
+        if (sb_log_limiter_ready(&p->refusal_log, timer_wheel_now(p->env.wheel), &more))
+            SB_WARN("trunk %s: call to %.40s, not one of our numbers (%llu more since the last "
+                    "report)",
+                    t->name, number ? number : "(none)", (unsigned long long)more);
         txn_server_respond_code(st, 404, NULL);
         return true;
     }
