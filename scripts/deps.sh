@@ -1,6 +1,6 @@
 # Sourced by the scripts: installs missing Debian packages (apt-get update
 # once, only when something is missing).
-SB_BUILD_PACKAGES="build-essential cmake pkg-config libosip2-dev liburcu-dev libjemalloc-dev libinih-dev libsqlite3-dev libssl-dev libmicrohttpd-dev libhiredis-dev"
+SB_BUILD_PACKAGES="build-essential cmake pkg-config libosip2-dev liburcu-dev libjemalloc-dev libinih-dev libsqlite3-dev libssl-dev libmicrohttpd-dev libhiredis-dev libwslay-dev"
 
 ensure_packages() {
     local missing=()
