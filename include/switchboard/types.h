@@ -21,11 +21,26 @@ struct sb_addr {
     socklen_t len;
 };
 
-/* The transports of RFC 3261 §18 (TLS: RFC 5630). */
-enum sb_transport { SB_UDP = 0, SB_TCP = 1, SB_TLS = 2 };
+/* The transports of RFC 3261 §18 (TLS: RFC 5630; WebSocket over TCP or
+ * TLS: RFC 7118). Every one but UDP is a stream with connections. */
+enum sb_transport { SB_UDP = 0, SB_TCP = 1, SB_TLS = 2, SB_WS = 3, SB_WSS = 4 };
+#define SB_TRANSPORT_COUNT 5
 
-/* "UDP", "TCP", "TLS": as in a Via. */
+/* "UDP", "TCP", "TLS", "WS", "WSS": as in a Via. */
 const char *sb_transport_name(int transport);
+/* ";transport=tcp" and so on for a URI; "" for UDP. */
+const char *sb_transport_uri_param(int transport);
+/* Is @transport WebSocket (its peers can only be reached over the
+ * connection they opened, RFC 7118 §5)? */
+static inline int sb_transport_is_ws(int transport)
+{
+    return transport == SB_WS || transport == SB_WSS;
+}
+/* Does @transport run over TLS (tls:, wss:)? */
+static inline int sb_transport_is_tls(int transport)
+{
+    return transport == SB_TLS || transport == SB_WSS;
+}
 
 /* The local end a message arrived on (or should leave from): which listen
  * address (an index over every listen address, whatever its transport),

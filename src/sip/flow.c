@@ -9,6 +9,9 @@
 #include "switchboard/types.h"
 
 #define TOKEN_PREFIX "sbf."
+/* each stream transport's letter in a token (enum sb_transport; UDP has
+ * no connection) */
+static const char STREAM_LETTERS[SB_TRANSPORT_COUNT + 1] = "-tswx";
 
 /* Appends one side: hex address bytes, 4 hex digits of port, then for a
  * stream its transport letter and connection id. */
@@ -37,8 +40,8 @@ static size_t side_format(const struct flow_side *side, char *out)
     for (size_t i = 0; i < n; i++)
         len += (size_t)sprintf(out + len, "%02x", bytes[i]);
     len += (size_t)sprintf(out + len, "%04x", port);
-    if (side->transport != SB_UDP)
-        len += (size_t)sprintf(out + len, "%c%llx", side->transport == SB_TLS ? 's' : 't',
+    if (side->transport != SB_UDP && side->transport < SB_TRANSPORT_COUNT)
+        len += (size_t)sprintf(out + len, "%c%llx", STREAM_LETTERS[side->transport],
                                (unsigned long long)side->conn);
     return len;
 }
@@ -82,7 +85,8 @@ static bool hex_read(const char *text, size_t len, unsigned char *out)
 /* Reads the connection suffix "t<hex>" / "s<hex>" of a side. */
 static bool conn_parse(const char *text, size_t len, struct flow_side *out)
 {
-    if (len < 2 || len > 17 || (text[0] != 't' && text[0] != 's'))
+    const char *letter = len ? memchr(STREAM_LETTERS + 1, text[0], SB_TRANSPORT_COUNT - 1) : NULL;
+    if (len < 2 || len > 17 || !letter || !text[0])
         return false;
     uint64_t id = 0;
     for (size_t i = 1; i < len; i++) {
@@ -91,7 +95,7 @@ static bool conn_parse(const char *text, size_t len, struct flow_side *out)
             return false;
         id = id << 4 | (uint64_t)v;
     }
-    out->transport = text[0] == 's' ? SB_TLS : SB_TCP;
+    out->transport = (uint8_t)(letter - STREAM_LETTERS);
     out->conn = id;
     return true;
 }

@@ -64,10 +64,8 @@ static int trunk_ruri(const struct trunk *t, const char *number, osip_message_t 
     char port[12] = "";
     if (t->port)
         snprintf(port, sizeof(port), ":%u", t->port);
-    const char *tp = !t->transport_set        ? "" /* DNS decides (RFC 3263 §4.1) */
-                     : t->transport == SB_TCP ? ";transport=tcp"
-                     : t->transport == SB_TLS ? ";transport=tls"
-                                              : "";
+    /* DNS decides unless the config did (RFC 3263 §4.1) */
+    const char *tp = t->transport_set ? sb_transport_uri_param(t->transport) : "";
     snprintf(text, sizeof(text), "sip:%s@%s%s%s", number, t->host, port, tp);
     osip_uri_t *uri;
     if (osip_uri_init(&uri) != 0)

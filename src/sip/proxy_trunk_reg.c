@@ -54,11 +54,6 @@ static void set_state(struct trunk_reg *r, enum trunk_reg_state s)
 
 /* --- the REGISTER ------------------------------------------------------- */
 
-static const char *transport_param(int transport)
-{
-    return transport == SB_TCP ? ";transport=tcp" : transport == SB_TLS ? ";transport=tls" : "";
-}
-
 /* Our address facing the carrier and @method's text (REGISTER or
  * OPTIONS, the keep-alive, in the same Call-ID: its answer must come
  * back to this worker too), parsed. */
@@ -73,7 +68,7 @@ static int build_request(struct trunk_reg *r, const struct sb_dest *dest, const 
         snprintf(port, sizeof(port), ":%u", t->port);
     /* the transport DNS or the config chose; the Request-URI names it
      * only when the config did (RFC 3263 §4.1) */
-    const char *tp = transport_param(dest->transport);
+    const char *tp = sb_transport_uri_param(dest->transport);
     const char *uri_tp = t->transport_set ? tp : "";
     bool v6 = strchr(local, ':') != NULL;
     const char *user = t->username[0] ? t->username : "switchboard";

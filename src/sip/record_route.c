@@ -86,9 +86,7 @@ int record_route_format(const struct secret *s, int transport, const char *host,
     sign(s, b, b->tag, token, st, sig);
     mark(s, b, token, st, issuer);
     bool v6 = strchr(host, ':') != NULL;
-    const char *param = transport == SB_TCP   ? ";transport=tcp"
-                        : transport == SB_TLS ? ";transport=tls"
-                                              : "";
+    const char *param = sb_transport_uri_param(transport);
     int n =
         snprintf(out, size,
                  "<sip:%s%s%s%s%s:%u%s;lr;" RECORD_ROUTE_TIME_PARAM

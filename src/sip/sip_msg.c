@@ -21,9 +21,27 @@
 #include "switchboard/error.h"
 #include "switchboard/thread_role.h"
 
+static const char *const TRANSPORT_NAMES[SB_TRANSPORT_COUNT] = {"UDP", "TCP", "TLS", "WS", "WSS"};
+static const char *const TRANSPORT_PARAMS[SB_TRANSPORT_COUNT] = {
+    "", ";transport=tcp", ";transport=tls", ";transport=ws", ";transport=wss"};
+
 const char *sb_transport_name(int transport)
 {
-    return transport == SB_TCP ? "TCP" : transport == SB_TLS ? "TLS" : "UDP";
+    return transport > 0 && transport < SB_TRANSPORT_COUNT ? TRANSPORT_NAMES[transport] : "UDP";
+}
+
+const char *sb_transport_uri_param(int transport)
+{
+    return transport > 0 && transport < SB_TRANSPORT_COUNT ? TRANSPORT_PARAMS[transport] : "";
+}
+
+/* The transport named @name (case ignored), or SB_EINVAL. */
+static int transport_named(const char *name)
+{
+    for (int t = 0; t < SB_TRANSPORT_COUNT; t++)
+        if (!strcasecmp(name, TRANSPORT_NAMES[t]))
+            return t;
+    return SB_EINVAL;
 }
 
 void sb_inbound_free(struct sb_inbound *in)
@@ -540,25 +558,13 @@ int sipmsg_uri_transport(const osip_uri_t *uri)
     if (!uri || osip_uri_uparam_get_byname((osip_uri_t *)uri, "transport", &param) != 0 || !param ||
         !param->gvalue)
         return SB_UDP;
-    if (!strcasecmp(param->gvalue, "udp"))
-        return SB_UDP;
-    if (!strcasecmp(param->gvalue, "tcp"))
-        return SB_TCP;
-    if (!strcasecmp(param->gvalue, "tls"))
-        return SB_TLS;
-    return SB_EINVAL;
+    return transport_named(param->gvalue);
 }
 
 int sipmsg_via_transport(const osip_via_t *via)
 {
     const char *p = via ? via->protocol : NULL;
-    if (!p || !strcasecmp(p, "UDP"))
-        return SB_UDP;
-    if (!strcasecmp(p, "TCP"))
-        return SB_TCP;
-    if (!strcasecmp(p, "TLS"))
-        return SB_TLS;
-    return SB_EINVAL;
+    return p ? transport_named(p) : SB_UDP;
 }
 
 int sipmsg_uri_to_addr(const osip_uri_t *uri, struct sb_addr *dst)
@@ -566,7 +572,7 @@ int sipmsg_uri_to_addr(const osip_uri_t *uri, struct sb_addr *dst)
     unsigned port;
     if (!uri || !uri->host)
         return SB_EMALFORMED;
-    unsigned fallback = sipmsg_uri_transport(uri) == SB_TLS ? 5061 : 5060;
+    unsigned fallback = sb_transport_is_tls(sipmsg_uri_transport(uri)) ? 5061 : 5060;
     if (parse_port(uri->port, fallback, &port) != 0)
         return SB_EMALFORMED;
     return sipmsg_host_to_addr(uri->host, port, dst);

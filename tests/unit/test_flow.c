@@ -54,6 +54,20 @@ Test(flow, stream_sides_carry_their_connection)
     cr_assert(flow_addr_equal(&pb.addr, &b.addr));
 }
 
+Test(flow, websocket_sides_keep_their_transport)
+{
+    struct flow_side a = stream(SB_WS, "10.0.0.1", 40001, 0x42ull);
+    struct flow_side b = stream(SB_WSS, "10.0.0.2", 40002, 0x43ull), pa, pb;
+    char token[FLOW_TOKEN_MAX];
+    cr_assert_eq(flow_token_format(&a, &b, token, sizeof(token)), 0);
+    cr_assert_str_eq(token, "sbf.0a0000019c41w42.0a0000029c42x43");
+    cr_assert_eq(flow_token_parse(token, &pa, &pb), 0);
+    cr_assert_eq(pa.transport, SB_WS);
+    cr_assert_eq(pa.conn, 0x42ull);
+    cr_assert_eq(pb.transport, SB_WSS);
+    cr_assert_eq(pb.conn, 0x43ull);
+}
+
 Test(flow, one_side_only)
 {
     struct flow_side b = udp("192.0.2.9", 5060), pa, pb;
@@ -77,7 +91,7 @@ Test(flow, other_user_parts_are_not_tokens)
                                 "sbf.0a00000113be",
                                 "SBF.-.c00002091",
                                 "sbf.0a00000113bet.-",
-                                "sbf.0a00000113bex12.-",
+                                "sbf.0a00000113beq12.-",
                                 "sbf.0a00000113bet12345678901234567.-"};
     for (size_t i = 0; i < sizeof(not_tokens) / sizeof(not_tokens[0]); i++)
         cr_expect_eq(flow_token_parse(not_tokens[i], &pa, &pb), SB_ENOTFOUND, "%s", not_tokens[i]);
