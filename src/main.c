@@ -169,6 +169,15 @@ static int load_trunks(const struct sb_config *cfg, struct trunk_plan **out)
     return 0;
 }
 
+/* Is there a listen address for the stream threads (all but udp:)? */
+static bool stream_wanted(const struct listen_table *listens)
+{
+    for (int t = SB_TCP; t < SB_TRANSPORT_COUNT; t++)
+        if (listen_has(listens, t))
+            return true;
+    return false;
+}
+
 /* The transports we can send over (resolver.h). */
 static unsigned listen_transports(const struct listen_table *listens)
 {
@@ -317,7 +326,7 @@ static int app_start(struct app *app)
     if (rc == 0)
         rc = resolver_start(app->trunks, listen_transports(&app->listens), cfg->relay,
                             &app->resolver);
-    if (rc == 0 && (listen_has(&app->listens, SB_TCP) || listen_has(&app->listens, SB_TLS)))
+    if (rc == 0 && stream_wanted(&app->listens))
         rc = stream_create(cfg, &app->listens, &app->streams);
     if (rc == 0)
         rc = open_store_and_secret(app);

@@ -264,6 +264,7 @@ static const struct setting settings[] = {
     STR("tls", "key", NULL, tls_key),
     STR("tls", "ca", NULL, tls_ca),
     BOOL("tls", "verify_client", tls_verify_client),
+    STR("ws", "allowed_origins", NULL, ws_allowed_origins),
     STR("admin", "listen", "admin", admin_listen),
     STR("admin", "token_file", NULL, admin_token_file),
     STR("admin", "web_dir", NULL, admin_web_dir),
@@ -349,14 +350,16 @@ static int config_check(const struct sb_config *cfg)
     for (size_t i = 0; i < cfg->listen_count; i++) {
         if (config_parse_listen(cfg->listen[i], &transport, host, sizeof(host), &port) != 0) {
             fprintf(stderr,
-                    "switchboard: bad listen address '%s' (want udp:, tcp: or tls:HOST:PORT)\n",
+                    "switchboard: bad listen address '%s' (want udp:, tcp:, tls:, ws: or "
+                    "wss:HOST:PORT)\n",
                     cfg->listen[i]);
             return SB_EINVAL;
         }
-        tls |= transport == SB_TLS;
+        tls |= sb_transport_is_tls(transport);
     }
     if (tls && (!cfg->tls_certificate || !cfg->tls_key)) {
-        fprintf(stderr, "switchboard: a tls: listen address needs [tls] certificate and key\n");
+        fprintf(stderr,
+                "switchboard: a tls: or wss: listen address needs [tls] certificate and key\n");
         return SB_EINVAL;
     }
     if (cfg->tls_verify_client && !cfg->tls_ca) {

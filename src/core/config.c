@@ -80,6 +80,7 @@ void config_free(struct sb_config *cfg)
     free(cfg->tls_certificate);
     free(cfg->tls_key);
     free(cfg->tls_ca);
+    free(cfg->ws_allowed_origins);
     free(cfg->admin_listen);
     free(cfg->config_path);
     cfg->config_path = NULL;
@@ -87,6 +88,7 @@ void config_free(struct sb_config *cfg)
     free(cfg->admin_web_dir);
     cfg->admin_listen = cfg->admin_token_file = cfg->admin_web_dir = NULL;
     cfg->tls_certificate = cfg->tls_key = cfg->tls_ca = NULL;
+    cfg->ws_allowed_origins = NULL;
     cfg->auth_realm = cfg->auth_users = cfg->auth_secret_file = cfg->auth_algorithms = NULL;
     cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
     cfg->rtpengine = NULL;
@@ -107,15 +109,16 @@ int config_parse_unsigned(const char *s, unsigned min, unsigned max, unsigned *o
 int config_parse_listen(const char *spec, int *transport, char *host, size_t host_size,
                         unsigned *port)
 {
-    static const char *const prefixes[] = {"udp:", "tcp:", "tls:"}; /* enum sb_transport */
+    /* enum sb_transport */
+    static const char *const prefixes[] = {"udp:", "tcp:", "tls:", "ws:", "wss:"};
     int t = -1;
-    for (int i = 0; i < 3; i++)
-        if (strncasecmp(spec, prefixes[i], 4) == 0)
+    for (int i = 0; i < (int)(sizeof(prefixes) / sizeof(prefixes[0])); i++)
+        if (strncasecmp(spec, prefixes[i], strlen(prefixes[i])) == 0)
             t = i;
     if (t < 0)
         return SB_EINVAL;
     *transport = t;
-    const char *h = spec + 4;
+    const char *h = spec + strlen(prefixes[t]);
     const char *colon;
     size_t hlen;
     if (*h == '[') {

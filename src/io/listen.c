@@ -14,7 +14,7 @@
 
 void listen_entry_bound(struct listen_entry *e)
 {
-    static const char *const prefixes[] = {"udp", "tcp", "tls"};
+    static const char *const prefixes[] = {"udp", "tcp", "tls", "ws", "wss"};
     char ip[INET6_ADDRSTRLEN];
     unsigned port = sipmsg_addr_host(&e->addr, ip, sizeof(ip));
     bool v6 = e->addr.ss.ss_family == AF_INET6;

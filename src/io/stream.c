@@ -33,6 +33,7 @@
 #include "switchboard/stream_ips.h"
 #include "switchboard/tls.h"
 #include "switchboard/wakeq.h"
+#include "switchboard/ws.h"
 #include "switchboard/thread_role.h"
 #include "tsan_annotate.h"
 
@@ -50,9 +51,10 @@
 
 /* A connection's life:
  *   ours:     CONNECTING --connected--> HANDSHAKE (TLS) --done--> OPEN, or OPEN (TCP)
- *   accepted: HANDSHAKE (TLS) --done--> OPEN, or OPEN at once (TCP)
+ *   accepted: HANDSHAKE (TLS) --done--> OPEN, or OPEN at once (TCP);
+ *             ws:/wss: ... --> UPGRADE --the HTTP handshake--> OPEN (RFC 6455 §4)
  *   any --error, idle, a message too slow, the peer not reading--> closed */
-enum conn_state { CONN_CONNECTING, CONN_HANDSHAKE, CONN_OPEN };
+enum conn_state { CONN_CONNECTING, CONN_HANDSHAKE, CONN_UPGRADE, CONN_OPEN };
 
 /* Bytes waiting to be written: what a worker posted (the post is the
  * chunk), or what the I/O thread answers itself. */
@@ -90,6 +92,9 @@ struct conn {
     struct conn *all_next, *all_prev;
     struct conn *peer_next;
     struct stream_ip *ip; /* accepted connections only */
+    struct io_thread *io;
+    struct ws_session *ws; /* ws:, wss: once upgraded */
+    const char *ws_limit;  /* the write limit its session ran into */
 };
 
 struct io_thread {
@@ -238,6 +243,7 @@ static struct conn *conn_new(struct io_thread *io, int fd, int transport,
     c->wire = local->addr;
     c->trace_in = c->trace_out = 1;
     c->active_ms = c->started_ms = now;
+    c->io = io;
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = c->id};
     if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
         io->free_slots[io->free_count++] = c->slot;
@@ -273,10 +279,11 @@ static void conn_close(struct io_thread *io, struct conn *c)
     queued_add(io->s, c, -(ptrdiff_t)c->out_bytes);
     epoll_ctl(io->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     if (c->ssl) {
-        if (c->state == CONN_OPEN)
+        if (c->state >= CONN_UPGRADE)
             SSL_shutdown(c->ssl); /* one close_notify, best effort */
         SSL_free(c->ssl);
     }
+    ws_session_free(c->ws);
     close(c->fd);
     atomic_store_explicit(&io->live[c->slot], 0, memory_order_relaxed);
     io->slots[c->slot] = NULL;
@@ -385,7 +392,7 @@ static void trace_out(struct io_thread *io, struct conn *c, const char *data, si
  * connection was closed. */
 static bool conn_flush(struct io_thread *io, struct conn *c, uint64_t now)
 {
-    if (c->state != CONN_OPEN)
+    if (c->state < CONN_UPGRADE)
         return true;
     while (c->out_head) {
         struct chunk *k = c->out_head;
@@ -413,7 +420,7 @@ static bool conn_flush(struct io_thread *io, struct conn *c, uint64_t now)
             }
         }
         c->active_ms = now;
-        if (k->off == 0)
+        if (k->off == 0 && !c->ws) /* a session's frames were traced as messages */
             trace_out(io, c, k->data, k->len);
         k->off += (size_t)n;
         queued_add(io->s, c, -(ptrdiff_t)n);
@@ -449,26 +456,21 @@ static const char *queue_full(const struct stream *s, const struct conn *c, size
     return all + len > cfg->tcp_queue_total_limit ? "queue_total_limit" : NULL;
 }
 
-/* Queues @k (taken) on @c. A peer that lets more than the write queue
- * limits pile up does not read: it is dropped, not allowed to grow our
- * memory (nor can one address's many connections, or everyone's
- * together). Returns false when the connection was closed. */
-static bool conn_queue(struct io_thread *io, struct conn *c, struct chunk *k, uint64_t now)
+static void overflow_report(struct io_thread *io, struct conn *c, const char *limit, uint64_t now)
 {
-    const char *limit = queue_full(io->s, c, k->len);
-    if (limit) {
-        sb_count(&io->counters, SB_CNT_STREAM_OVERFLOWS);
-        uint64_t more;
-        char peer[64];
-        sipmsg_addr_format(&c->peer, peer, sizeof(peer));
-        if (sb_log_limiter_ready(&io->overflow_log, now, &more))
-            SB_WARN("%s does not read what we send (%zu bytes waiting, past %s): closing its "
-                    "connection (%llu more since the last report)",
-                    peer, c->out_bytes, limit, (unsigned long long)more);
-        fail_chunk(io, k);
-        conn_close(io, c);
-        return false;
-    }
+    sb_count(&io->counters, SB_CNT_STREAM_OVERFLOWS);
+    uint64_t more;
+    char peer[64];
+    sipmsg_addr_format(&c->peer, peer, sizeof(peer));
+    if (sb_log_limiter_ready(&io->overflow_log, now, &more))
+        SB_WARN("%s does not read what we send (%zu bytes waiting, past %s): closing its "
+                "connection (%llu more since the last report)",
+                peer, c->out_bytes, limit, (unsigned long long)more);
+}
+
+/* Links @k (taken) at the end of @c's queue, unwritten. */
+static void out_link(struct io_thread *io, struct conn *c, struct chunk *k)
+{
     k->next = NULL;
     k->off = 0;
     if (c->out_tail)
@@ -477,6 +479,26 @@ static bool conn_queue(struct io_thread *io, struct conn *c, struct chunk *k, ui
         c->out_head = k;
     c->out_tail = k;
     queued_add(io->s, c, (ptrdiff_t)k->len);
+}
+
+static bool ws_queue(struct io_thread *io, struct conn *c, struct chunk *k, uint64_t now);
+
+/* Queues @k (taken) on @c. A peer that lets more than the write queue
+ * limits pile up does not read: it is dropped, not allowed to grow our
+ * memory (nor can one address's many connections, or everyone's
+ * together). Returns false when the connection was closed. */
+static bool conn_queue(struct io_thread *io, struct conn *c, struct chunk *k, uint64_t now)
+{
+    if (c->ws)
+        return ws_queue(io, c, k, now);
+    const char *limit = queue_full(io->s, c, k->len);
+    if (limit) {
+        overflow_report(io, c, limit, now);
+        fail_chunk(io, k);
+        conn_close(io, c);
+        return false;
+    }
+    out_link(io, c, k);
     return conn_flush(io, c, now);
 }
 
@@ -503,8 +525,8 @@ static bool tls_step(struct io_thread *io, struct conn *c, uint64_t now);
 static struct conn *conn_connect(struct io_thread *io, const struct sb_dest *dest, uint64_t now)
 {
     struct stream *s = io->s;
-    if (dest->transport == SB_TLS && !s->tls)
-        return NULL;
+    if ((dest->transport == SB_TLS && !s->tls) || sb_transport_is_ws(dest->transport))
+        return NULL; /* a browser is reached over its own connection (RFC 7118 §5) */
     if (atomic_load(&s->connections) >= s->cfg->tcp_max_connections)
         return NULL;
     int fd = socket(dest->peer.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -577,7 +599,7 @@ static bool tls_step(struct io_thread *io, struct conn *c, uint64_t now)
     ERR_clear_error();
     int r = SSL_do_handshake(c->ssl);
     if (r == 1) {
-        c->state = CONN_OPEN;
+        c->state = c->outgoing || !sb_transport_is_ws(c->transport) ? CONN_OPEN : CONN_UPGRADE;
         c->started_ms = c->outgoing ? 0 : now; /* an accepted one must now speak */
         return conn_flush(io, c, now);
     }
@@ -836,6 +858,157 @@ static bool conn_append(struct conn *c, const char *data, size_t n)
     return true;
 }
 
+/* --- WebSocket (RFC 6455, RFC 7118) ------------------------------------------ */
+
+/* ws_write_fn: a frame of @c's session (a message, a pong, the close),
+ * queued unwritten; conn_flush writes it once the session returned. */
+static bool ws_out(void *ctx, const char *data, size_t len)
+{
+    struct conn *c = ctx;
+    c->ws_limit = queue_full(c->io->s, c, len);
+    if (c->ws_limit)
+        return false;
+    struct chunk *k = malloc(sizeof(*k) + len);
+    if (!k) {
+        c->ws_limit = "memory";
+        return false;
+    }
+    memset(k, 0, sizeof(*k));
+    k->len = len;
+    memcpy(k->data, data, len);
+    out_link(c->io, c, k);
+    return true;
+}
+
+/* After the session ran: writes what it queued, closes when it failed
+ * (the peer does not read) or once a close frame went out. Returns false
+ * when the connection was closed. */
+static bool ws_settle(struct io_thread *io, struct conn *c, enum ws_state st, uint64_t now)
+{
+    if (st == WS_FAILED) {
+        if (c->ws_limit)
+            overflow_report(io, c, c->ws_limit, now);
+        conn_fail(io, c);
+        return false;
+    }
+    if (st == WS_CLOSING)
+        c->closing = true;
+    return conn_flush(io, c, now);
+}
+
+/* @k (taken) for a WebSocket peer: one message (RFC 7118 §5.1). */
+static bool ws_queue(struct io_thread *io, struct conn *c, struct chunk *k, uint64_t now)
+{
+    trace_out(io, c, k->data, k->len);
+    enum ws_state st = ws_session_send(c->ws, k->data, k->len);
+    if (st == WS_OPEN)
+        free(k);
+    else
+        fail_chunk(io, k);
+    return ws_settle(io, c, st, now);
+}
+
+/* One message from a browser: a SIP message, or a CRLF keep-alive
+ * carried in one (answered like a stream's, RFC 5626 §4.4.1). Returns
+ * false when the connection was closed. */
+static bool ws_message(struct io_thread *io, struct conn *c, char *msg, size_t len, uint64_t now)
+{
+    if (is_keepalive(msg, len)) {
+        c->trace_in += (uint32_t)len;
+        if (len >= 4) {
+            sb_count(&io->counters, SB_CNT_KEEPALIVES);
+            if (!conn_say(io, c, "\r\n", 2, now))
+                return false;
+        }
+        if (c->spoke)
+            c->started_ms = 0;
+        return true;
+    }
+    if (!handle_message(io, c, msg, len, now))
+        return false;
+    c->started_ms = 0;
+    c->spoke = true;
+    return true;
+}
+
+/* Bytes read on an upgraded connection. */
+static bool ws_feed(struct io_thread *io, struct conn *c, const char *data, size_t len,
+                    uint64_t now)
+{
+    enum ws_state st = ws_session_feed(c->ws, data, len);
+    char *msg;
+    size_t n;
+    while (ws_session_next(c->ws, &msg, &n))
+        if (!ws_message(io, c, msg, n, now))
+            return false;
+    return ws_settle(io, c, st, now);
+}
+
+/* An HTTP answer instead of the upgrade, then the connection closes. */
+static bool ws_refuse(struct io_thread *io, struct conn *c, int status, const char *why,
+                      uint64_t now)
+{
+    sb_count(&io->counters, SB_CNT_STREAM_REFUSED);
+    uint64_t more;
+    if (sb_log_limiter_ready(&io->refuse_log, now, &more)) {
+        char peer[64];
+        sipmsg_addr_format(&c->peer, peer, sizeof(peer));
+        SB_WARN("refusing a WebSocket from %s: %d %s (%llu more since the last report)", peer,
+                status, why, (unsigned long long)more);
+    }
+    char text[512];
+    size_t n = ws_http_error(status, why, text, sizeof(text));
+    c->closing = true;
+    c->in_len = 0;
+    return n ? conn_say(io, c, text, n, now) : conn_flush(io, c, now);
+}
+
+/* The opening handshake (RFC 6455 §4.2), once its headers are in: the
+ * 101, then the session reads what came after them. */
+static bool ws_upgrade(struct io_thread *io, struct conn *c, uint64_t now)
+{
+    struct ws_request r;
+    ws_request_parse(c->in, c->in_len, &r);
+    if (r.kind == WS_REQUEST_MORE)
+        return true;
+    if (r.kind == WS_REQUEST_GET)
+        return ws_refuse(io, c, 404, "no page here: this address speaks SIP over WebSocket", now);
+    if (r.kind == WS_REQUEST_BAD)
+        return ws_refuse(io, c, r.status, r.why, now);
+    if (!ws_origin_allowed(&r, io->s->cfg->ws_allowed_origins))
+        return ws_refuse(io, c, 403, "a page from this Origin may not ([ws] allowed_origins)", now);
+    char text[512];
+    size_t n = ws_accept_response(&r, text, sizeof(text));
+    if (!n || !conn_say(io, c, text, n, now)) /* raw: no session yet */
+        return false;
+    if (ws_session_new(STREAM_FRAME_MAX, ws_out, c, &c->ws) != 0) {
+        conn_close(io, c);
+        return false;
+    }
+    c->state = CONN_OPEN;
+    c->started_ms = now; /* its first SIP message is due within header_timeout */
+    char *in = c->in;
+    size_t rest = c->in_len - r.length;
+    c->in = NULL;
+    c->in_len = c->in_cap = 0;
+    bool open = rest == 0 || ws_feed(io, c, in + r.length, rest, now);
+    free(in);
+    return open;
+}
+
+/* Bytes read on a ws: or wss: connection: the handshake's, or frames. */
+static bool ws_readable(struct io_thread *io, struct conn *c, const char *data, size_t len,
+                        uint64_t now)
+{
+    if (c->ws)
+        return ws_feed(io, c, data, len, now);
+    if (!conn_append(c, data, len)) {
+        conn_close(io, c);
+        return false;
+    }
+    return ws_upgrade(io, c, now);
+}
+
 static void conn_readable(struct io_thread *io, struct conn *c, uint64_t now)
 {
     for (int rounds = 0; rounds < 16; rounds++) {
@@ -849,12 +1022,17 @@ static void conn_readable(struct io_thread *io, struct conn *c, uint64_t now)
             return;
         }
         c->active_ms = now;
-        if (!conn_append(c, io->scratch, (size_t)n)) {
-            conn_close(io, c);
-            return;
+        if (c->ws || c->state == CONN_UPGRADE) {
+            if (!ws_readable(io, c, io->scratch, (size_t)n, now))
+                return;
+        } else {
+            if (!conn_append(c, io->scratch, (size_t)n)) {
+                conn_close(io, c);
+                return;
+            }
+            if (!conn_frames(io, c, now))
+                return;
         }
-        if (!conn_frames(io, c, now))
-            return;
         if ((size_t)n < READ_CHUNK && !(c->ssl && SSL_pending(c->ssl)))
             return;
     }
@@ -920,13 +1098,13 @@ static void accept_on(struct io_thread *io, unsigned index, uint64_t now)
         }
         c->ip = ip;
         sb_count(&io->counters, SB_CNT_STREAM_ACCEPTED);
-        if (e->transport == SB_TLS) {
+        if (sb_transport_is_tls(e->transport)) {
             c->ssl = tls_accept_new(s->tls, fd);
             c->state = CONN_HANDSHAKE;
             if (!c->ssl)
                 conn_fail(io, c);
         } else {
-            c->state = CONN_OPEN;
+            c->state = e->transport == SB_WS ? CONN_UPGRADE : CONN_OPEN;
         }
     }
 }
@@ -1178,7 +1356,7 @@ int stream_create(const struct sb_config *cfg, struct listen_table *listens, str
         memset(s->threads, 0, s->thread_count * sizeof(struct io_thread));
     for (unsigned i = 0; rc == 0 && i < s->thread_count; i++)
         rc = thread_init(s, &s->threads[i], i);
-    if (rc == 0 && listen_has(listens, SB_TLS))
+    if (rc == 0 && (listen_has(listens, SB_TLS) || listen_has(listens, SB_WSS)))
         rc = tls_open(s, cfg);
     for (size_t i = 0; rc == 0 && i < listens->count; i++)
         if (listens->entries[i].transport != SB_UDP)
