@@ -521,6 +521,20 @@ static void reload_dialplan(struct app *app)
     SB_INFO("dial plan reloaded from %s", app->config.config_path);
 }
 
+static bool conn_alive(void *ctx, uint64_t conn)
+{
+    return stream_conn_alive(ctx, conn);
+}
+
+/* Expired bindings go, and those of browsers whose WebSocket closed. */
+static void sweep_registrations(struct app *app)
+{
+    uint64_t now = sb_now_ms();
+    registrar_expire(app->registrar, now);
+    if (listen_has(&app->listens, SB_WS) || listen_has(&app->listens, SB_WSS))
+        registrar_drop_dead_flows(app->registrar, conn_alive, app->streams, now);
+}
+
 /* Waits for signals; once a second it sweeps expired registrations. */
 static void run_until_signalled(struct app *app, const sigset_t *signals)
 {
@@ -529,7 +543,7 @@ static void run_until_signalled(struct app *app, const sigset_t *signals)
         int sig = sigtimedwait(signals, NULL, &second);
         if (sig < 0) {
             if (errno == EAGAIN)
-                registrar_expire(app->registrar, sb_now_ms());
+                sweep_registrations(app);
             continue;
         }
         if (sig == SIGTERM || sig == SIGINT) {

@@ -123,6 +123,15 @@ void registrar_foreach(struct registrar *reg, registrar_visit_fn fn, void *arg);
 /* Drops expired bindings and empty records. Returns how many bindings went. */
 size_t registrar_expire(struct registrar *reg, uint64_t now_ms);
 
+/* Drops our bindings made over WebSocket whose connection @alive says is
+ * closed (or unknown: loaded from the store): a browser is reached only
+ * over the connection it registered on (RFC 7118 §5), so the binding goes
+ * with it. The change hook runs for each record changed. Returns how many
+ * records changed. */
+typedef bool (*registrar_alive_fn)(void *ctx, uint64_t conn);
+size_t registrar_drop_dead_flows(struct registrar *reg, registrar_alive_fn alive, void *ctx,
+                                 uint64_t now_ms);
+
 /* Number of addresses-of-record currently stored. */
 size_t registrar_record_count(struct registrar *reg);
 

@@ -728,6 +728,82 @@ size_t registrar_expire(struct registrar *reg, uint64_t now_ms)
     return dropped;
 }
 
+/* A binding of ours over WebSocket whose connection is gone: nothing can
+ * reach it any more (RFC 7118 §5, its host is unresolvable). */
+struct flow_check {
+    registrar_alive_fn alive;
+    void *ctx;
+};
+
+static bool flow_dead(const struct flow_check *f, const struct registrar_binding *b)
+{
+    return sb_transport_is_ws(b->transport) && !b->node && !(b->conn && f->alive(f->ctx, b->conn));
+}
+
+static int drop_flows_fn(void *arg, const struct registrar_set *old, struct registrar_binding *out,
+                         size_t room)
+{
+    size_t n = 0;
+    for (size_t i = 0; old && i < old->count && n < room; i++)
+        if (!flow_dead(arg, &old->bindings[i]))
+            out[n++] = old->bindings[i];
+    return (int)n;
+}
+
+/* The names of the records holding a dead flow, copied. */
+struct dead_list {
+    char **aors;
+    size_t count, cap;
+};
+
+static void dead_note(struct dead_list *d, const char *aor)
+{
+    if (d->count == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        char **grown = realloc(d->aors, cap * sizeof(*grown));
+        if (!grown)
+            return; /* the next sweep finds it again */
+        d->aors = grown;
+        d->cap = cap;
+    }
+    if ((d->aors[d->count] = strdup(aor)) != NULL)
+        d->count++;
+}
+
+size_t registrar_drop_dead_flows(struct registrar *reg, registrar_alive_fn alive, void *ctx,
+                                 uint64_t now_ms)
+{
+    struct flow_check f = {alive, ctx};
+    struct dead_list d = {0};
+    struct cds_lfht_iter iter;
+    struct reg_record *rec;
+    rcu_read_lock();
+    cds_lfht_for_each_entry(reg->table, &iter, rec, node)
+    {
+        tsan_observe(rec);
+        for (size_t i = 0; i < rec->set->count; i++) {
+            if (flow_dead(&f, &rec->set->bindings[i])) {
+                dead_note(&d, rec->aor);
+                break;
+            }
+        }
+        tsan_rcu_read_done(rec);
+    }
+    rcu_read_unlock();
+    size_t dropped = 0;
+    for (size_t i = 0; i < d.count; i++) {
+        /* outside the read section: the hook may queue for the store */
+        if (rewrite_record(reg, d.aors[i], 0, drop_flows_fn, &f, NULL, now_ms, NULL) == 0) {
+            dropped++;
+            if (reg->on_change)
+                reg->on_change(reg->on_change_ctx, d.aors[i]);
+        }
+        free(d.aors[i]);
+    }
+    free(d.aors);
+    return dropped;
+}
+
 size_t registrar_record_count(struct registrar *reg)
 {
     return atomic_load(&reg->records);
