@@ -49,6 +49,7 @@ stage "protocol tests, 4 workers" tests/protocol_tests.sh build/switchboard buil
 stage "real clients (baresip, linphonec)" tests/clients_tests.sh build/switchboard build/test-output/clients
 stage "registration store, 2 workers" tests/store_tests.sh build/switchboard build/test-output/store 2
 stage "TCP and TLS, 2 workers" tests/stream_tests.sh build/switchboard build/test-output/stream 2
+stage "WebSocket (browsers' SIP), 2 workers" tests/ws_tests.sh build/switchboard build/test-output/ws 2
 stage "network namespaces (NAT, addresses)" tests/netns_tests.sh build/switchboard build/test-output/netns
 stage "hostile network (relay, reflection), 2 workers" \
     tests/hostile_tests.sh build/switchboard build/test-output/hostile
@@ -84,6 +85,7 @@ stage "registration store (ASan+UBSan), 2 workers" \
 # ASan's quarantine (256 MiB) keeps freed buffers resident
 SB_TEST_RSS_LIMIT_KIB=1048576 SB_TEST_GROWTH_LIMIT_KIB=393216 stage "TCP and TLS (ASan+UBSan), 2 workers" \
     tests/stream_tests.sh build-asan/switchboard build-asan/test-output/stream 2
+stage "WebSocket (ASan+UBSan), 2 workers" tests/ws_tests.sh build-asan/switchboard build-asan/test-output/ws 2
 # ASan's quarantine keeps the flood's freed 60 KiB messages resident
 SB_TEST_GROWTH_LIMIT_KIB=524288 stage "hostile network (ASan+UBSan), 2 workers" \
     tests/hostile_tests.sh build-asan/switchboard build-asan/test-output/hostile
@@ -113,6 +115,7 @@ stage "registration store (TSan), 4 workers" \
 # resident after the never-reading peer's 10 MB went through
 SB_TEST_GROWTH_LIMIT_KIB=262144 stage "TCP and TLS (TSan), 4 workers" \
     tests/stream_tests.sh build-tsan/switchboard build-tsan/test-output/stream 4
+stage "WebSocket (TSan), 4 workers" tests/ws_tests.sh build-tsan/switchboard build-tsan/test-output/ws 4
 stage "admin plane (TSan), 4 workers" \
     tests/admin_tests.sh build-tsan/switchboard build-tsan/test-output/admin 4
 stage "office features (TSan), 4 workers" \

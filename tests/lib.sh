@@ -81,6 +81,30 @@ run_tests() {
     [ $failed -eq 0 ]
 }
 
+# ua NAME ROLE ARGS...: tests/stream_ua.py (TCP, TLS or WebSocket, the
+# CA in $CA_DIR) in the background, its output in NAME.out, PID in UA_PID.
+ua() { # NAME ROLE ARGS...: stream_ua.py in the background, PID in UA_PID
+    local name=$1
+    shift
+    python3 "$HERE/stream_ua.py" "$@" --ca "$CA_DIR/ca.pem" >"$DIR/$name.out" 2>&1 &
+    UA_PID=$!
+    PIDS+=("$UA_PID")
+}
+
+ua_wait() { # NAME PID
+    wait "$2" || { log "$1: $(tail -2 "$DIR/$1.out")"; return 1; }
+}
+
+# wait_for_line FILE TEXT: TEXT shows up in FILE within 5 s.
+wait_for_line() { # FILE TEXT
+    for _ in $(seq 100); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    log "no '$2' in $1"
+    return 1
+}
+
 # make_test_ca DIR: a CA and a certificate for 127.0.0.1 signed by it (the
 # address also as a DNS name: Linphone's TLS stack matches names only).
 make_test_ca() {

@@ -137,17 +137,6 @@ test_transport_switch_double_record_route() {
 
 # --- TLS, with tests/stream_ua.py ------------------------------------------------
 
-ua() { # NAME ROLE ARGS...: stream_ua.py in the background, PID in UA_PID
-    local name=$1
-    shift
-    python3 "$HERE/stream_ua.py" "$@" --ca "$CA_DIR/ca.pem" >"$DIR/$name.out" 2>&1 &
-    UA_PID=$!
-    PIDS+=("$UA_PID")
-}
-
-ua_wait() { # NAME PID
-    wait "$2" || { log "$1: $(tail -2 "$DIR/$1.out")"; return 1; }
-}
 
 # tls_pair CALLEE_ARGS CALLER_ARGS: bob over TLS answers, alice over TLS calls.
 tls_pair() {
@@ -159,14 +148,6 @@ tls_pair() {
     ua_wait caller "$UA_PID" && ua_wait callee "$callee"
 }
 
-wait_for_line() { # FILE TEXT
-    for _ in $(seq 100); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    log "no '$2' in $1"
-    return 1
-}
 
 test_tls_caller_hangs_up() {
     tls_pair "--hangup peer" "--hangup self" && stop_proxy

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""A small SIP user agent over TCP or TLS, for call flows the Debian SIPp
-cannot run (it is built without TLS): register, call, answer, hang up
-either way, cancel. One connection carries everything, as a phone's does
-(RFC 5626 flows): a callee is reached over the connection it registered on.
+"""A small SIP user agent over TCP, TLS or WebSocket, for call flows the
+Debian SIPp cannot run (it is built without TLS or WebSocket): register,
+call, answer, hang up either way, cancel. One connection carries
+everything, as a phone's does (RFC 5626 flows): a callee is reached over
+the connection it registered on. Over ws/wss it is a browser (RFC 7118
+§5): its Contact and Via name an unresolvable "....invalid" host.
 
-usage: stream_ua.py callee|caller --proxy HOST:PORT --transport tcp|tls
+usage: stream_ua.py callee|caller --proxy HOST:PORT --transport tcp|tls|ws|wss
            [--ca FILE] --user NAME [--target NAME] [--hangup self|peer]
            [--cancel] [--timeout SECONDS]
 Exit 0 when the flow went as expected, 1 (with the reason) otherwise.
@@ -17,6 +19,8 @@ import ssl
 import sys
 import time
 
+import ws_lib
+
 
 class Failure(Exception):
     pass
@@ -28,7 +32,11 @@ class Peer:
         if not ipaddress.ip_address(host).is_loopback:
             sys.exit("stream_ua: loopback addresses only")
         self.host, self.port, self.args = host, int(port), args
-        raw = socket.create_connection((host, self.port), timeout=args.timeout)
+        if args.transport in ("ws", "wss"):
+            raw = ws_lib.WsStream(host, self.port, args.transport == "wss", args.ca, args.timeout,
+                                  args.origin)
+        else:
+            raw = socket.create_connection((host, self.port), timeout=args.timeout)
         if args.transport == "tls":
             ctx = ssl.create_default_context(cafile=args.ca)
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -37,12 +45,15 @@ class Peer:
         self.local_port = raw.getsockname()[1]
         self.tp = args.transport.upper()
         self.tag = f"{args.user}{random.randrange(1 << 30)}"
+        # a browser's own address, which nobody can resolve (RFC 7118 §5)
+        self.own = (f"{self.tag}.invalid" if args.transport in ("ws", "wss")
+                    else f"{self.host}:{self.local_port}")
 
     def contact(self):
-        return f"<sip:{self.args.user}@{self.host}:{self.local_port};transport={self.args.transport}>"
+        return f"<sip:{self.args.user}@{self.own};transport={self.args.transport}>"
 
     def via(self):
-        return (f"SIP/2.0/{self.tp} {self.host}:{self.local_port};"
+        return (f"SIP/2.0/{self.tp} {self.own};"
                 f"branch=z9hG4bK-ua{random.randrange(1 << 40)};rport")
 
     def send(self, text):
@@ -153,6 +164,7 @@ def callee(ua):
     body = sdp(ua)
     vias = "".join(f"Via: {v}\n" for v in all_headers(inv, "via"))
     rrs = all_headers(inv, "record-route")
+    print(f"record-routes {len(rrs)}: {' '.join(rrs)}", flush=True)
     ua.send(f"SIP/2.0 200 OK\n{vias}" + "".join(f"Record-Route: {r}\n" for r in rrs) +
             f"From: {header(inv, 'from', 'f')}\nTo: {header(inv, 'to', 't')};tag={tag}\n"
             f"Call-ID: {header(inv, 'call-id', 'i')}\nCSeq: {header(inv, 'cseq')}\n"
@@ -210,7 +222,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("role", choices=("callee", "caller"))
     ap.add_argument("--proxy", required=True)
-    ap.add_argument("--transport", choices=("tcp", "tls"), default="tls")
+    ap.add_argument("--transport", choices=("tcp", "tls", "ws", "wss"), default="tls")
+    ap.add_argument("--origin", help="ws/wss: the Origin a browser page would send")
     ap.add_argument("--ca")
     ap.add_argument("--user", required=True)
     ap.add_argument("--target")
@@ -221,7 +234,7 @@ def main():
     try:
         ua = Peer(args)
         (callee if args.role == "callee" else caller)(ua)
-    except (Failure, OSError) as e:
+    except (Failure, OSError, ws_lib.Closed) as e:
         print(f"stream_ua {args.role} {args.user}: {e}", file=sys.stderr)
         sys.exit(1)
     print(f"{args.role} {args.user}: done", flush=True)

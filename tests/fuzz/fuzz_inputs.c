@@ -9,7 +9,9 @@
  *   4  an "ip:port" address as the registration store writes it
  *   5  bytes from a TCP/TLS connection: framed as an I/O thread frames them
  *      (stream_frame.h), fed in pieces the first bytes choose, each whole
- *      message through the ingress parser
+ *      message through the ingress parser; then the same bytes as a
+ *      WebSocket connection's (ws.h): its handshake read, the pieces fed
+ *      to a session and every message it gives sent back through it
  *   6  an admin plane request's input: a query string split and applied as
  *      the server applies it (admin_param), then as a time, a bearer
  *      header, a user name, a Host and an Origin header
@@ -38,6 +40,7 @@
 #include "switchboard/callroute.h"
 #include "switchboard/dialplan.h"
 #include "switchboard/sipdns.h"
+#include "switchboard/ws.h"
 #include "switchboard/trunk.h"
 #include "switchboard/config.h"
 #include "switchboard/settings.h"
@@ -206,6 +209,48 @@ static void one_flow_token(const char *text)
     }
 }
 
+/* ws_write_fn: counts what a session sends; a peer that stops reading
+ * after a MiB makes it fail. */
+static bool ws_count(void *ctx, const char *data, size_t len)
+{
+    (void)data;
+    size_t *sent = ctx;
+    *sent += len;
+    return *sent < (1u << 20);
+}
+
+/* 5 (after the framing): the bytes as a WebSocket client's, the handshake
+ * at their start and the frames after it, @piece bytes at a time. */
+static void one_ws(const uint8_t *data, size_t size, size_t piece)
+{
+    struct ws_request r;
+    ws_request_parse((const char *)data, size, &r);
+    if (r.kind == WS_REQUEST_UPGRADE) {
+        char out[512];
+        ws_accept_response(&r, out, sizeof(out));
+        ws_origin_allowed(&r, NULL);
+        ws_origin_allowed(&r, "https://pbx.test, *");
+    }
+    size_t sent = 0, fed = r.kind == WS_REQUEST_UPGRADE ? r.length : 0;
+    struct ws_session *ws;
+    if (ws_session_new(4096, ws_count, &sent, &ws) != 0)
+        return;
+    enum ws_state st = WS_OPEN;
+    while (fed < size && st != WS_FAILED) {
+        size_t n = size - fed < piece ? size - fed : piece;
+        st = ws_session_feed(ws, (const char *)data + fed, n);
+        fed += n;
+        char *msg;
+        size_t len;
+        while (ws_session_next(ws, &msg, &len)) {
+            if (msg[len] != '\0')
+                abort(); /* the NUL ingress_parse relies on */
+            ws_session_send(ws, msg, len);
+        }
+    }
+    ws_session_free(ws);
+}
+
 /* 5: a connection's bytes, delivered @data[0] bytes at a time (1-256) into
  * a buffer as the I/O thread keeps one: each whole message goes through
  * ingress_parse; a framing error ends the connection. */
@@ -361,6 +406,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 5:
         one_stream(data + 1, size - 1);
+        if (size > 2)
+            one_ws(data + 2, size - 2, (size_t)data[1] + 1);
         break;
     case 6:
         one_admin_query(text);
