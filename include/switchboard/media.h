@@ -67,6 +67,21 @@ osip_body_t *media_sdp(const osip_message_t *msg);
  * the sender is behind NAT. */
 bool media_sdp_behind_nat(const char *sdp, size_t len, const struct sb_addr *source);
 
+/* What the SDP is made into for the side that receives it, in a call
+ * with a browser (RFC 7118 clients speak WebRTC: ICE, DTLS-SRTP,
+ * rtcp-mux, AVPF) or not. */
+enum media_profile {
+    MEDIA_PROFILE_ASIS,   /* no browser in the call: the transport stays */
+    MEDIA_PROFILE_WEBRTC, /* to a browser: ICE forced, UDP/TLS/RTP/SAVPF, DTLS
+                           * passive, rtcp-mux offered, no SDES */
+    MEDIA_PROFILE_RTP,    /* to a phone, from a browser: ICE removed, RTP/AVP,
+                           * rtcp-mux split back, no DTLS */
+};
+
+/* The profile for the side that receives an SDP: a browser or not
+ * (@to_browser), in a call whose other side is one or not. */
+enum media_profile media_profile_for(bool to_browser, bool from_browser);
+
 /* What an ng offer or answer carries. */
 struct media_ng_args {
     const char *call_id;
@@ -76,11 +91,13 @@ struct media_ng_args {
     const char *sdp;
     size_t sdp_len;
     const struct sb_addr *received; /* where the message came from */
+    enum media_profile profile;     /* what the SDP becomes for its recipient */
 };
 
 /* Bencodes the dictionary of "offer"/"answer" (@op) into @b: ICE
- * removed, origin and session connection replaced, strict source,
- * symmetric latching (the engine's default). */
+ * removed (or forced, to a browser), origin and session connection
+ * replaced, strict source, symmetric latching (the engine's default),
+ * and what @a->profile asks of the transport. */
 void media_ng_offer_answer(struct sb_buf *b, enum media_op op, const struct media_ng_args *a);
 
 /* Bencodes "delete" of call @call_id: side @from_tag and what hangs on

@@ -140,15 +140,37 @@ static void put_received(struct sb_buf *b, const struct sb_addr *from)
     bencode_end(b);
 }
 
+enum media_profile media_profile_for(bool to_browser, bool from_browser)
+{
+    return to_browser     ? MEDIA_PROFILE_WEBRTC
+           : from_browser ? MEDIA_PROFILE_RTP
+                          : MEDIA_PROFILE_ASIS;
+}
+
+static void put_list1(struct sb_buf *b, const char *key, const char *value)
+{
+    bencode_cstr(b, key);
+    bencode_list(b);
+    bencode_cstr(b, value);
+    bencode_end(b);
+}
+
 void media_ng_offer_answer(struct sb_buf *b, enum media_op op, const struct media_ng_args *a)
 {
+    bool webrtc = a->profile == MEDIA_PROFILE_WEBRTC, convert = a->profile != MEDIA_PROFILE_ASIS;
     /* keys in sorted order, as bencoding wants */
     bencode_dict(b);
-    put(b, "ICE", "remove");
+    if (convert) /* a browser is the DTLS server's client (RFC 5763 §5) */
+        put(b, "DTLS", webrtc ? "passive" : "off");
+    put(b, "ICE", webrtc ? "force" : "remove");
+    if (convert)
+        put_list1(b, "SDES", "off");
     put(b, "call-id", a->call_id);
     put(b, "command", op == MEDIA_OFFER ? "offer" : "answer");
     bencode_cstr(b, "flags");
     bencode_list(b);
+    if (webrtc) /* browsers name every m= line (RFC 8843 §9.2) */
+        bencode_cstr(b, "generate-mid");
     bencode_cstr(b, "strict-source");
     bencode_end(b);
     put(b, "from-tag", a->from_tag);
@@ -159,10 +181,14 @@ void media_ng_offer_answer(struct sb_buf *b, enum media_op op, const struct medi
     bencode_cstr(b, "origin");
     bencode_cstr(b, "session-connection");
     bencode_end(b);
+    if (convert) /* browsers require it (RFC 8829 §5.1.1); phones may not know it */
+        put_list1(b, "rtcp-mux", webrtc ? (op == MEDIA_OFFER ? "offer" : "require") : "demux");
     bencode_cstr(b, "sdp");
     bencode_str(b, a->sdp, a->sdp_len);
     if (a->to_tag)
         put(b, "to-tag", a->to_tag);
+    if (convert)
+        put(b, "transport-protocol", webrtc ? "UDP/TLS/RTP/SAVPF" : "RTP/AVP");
     if (a->via_branch)
         put(b, "via-branch", a->via_branch);
     bencode_end(b);

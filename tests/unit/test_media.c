@@ -162,6 +162,8 @@ Test(media, an_offer_as_rtpengine_reads_it)
     decode(&b, n, 64);
     assert_str(n, "command", "answer");
     assert_str(n, "to-tag", "tt");
+    cr_assert_eq(bencode_get(n, 0, "transport-protocol"), -1, "no browser: the transport stays");
+    cr_assert_eq(bencode_get(n, 0, "DTLS"), -1);
     sb_buf_free(&b);
 
     media_ng_delete(&b, "c1@x", "ft");
@@ -240,4 +242,47 @@ Test(media, a_deletes_figures_per_direction)
     cr_assert_eq(ng_reply_parse(dgram, strlen(dgram), nodes, 128, &r), 0);
     cr_assert_not(media_stats_of(&r, "ft", &st), "a bare ok: no figures");
     cr_assert_eq(st.packets[0], -1);
+}
+
+/* A call with a browser (RFC 7118): what each side receives is made
+ * WebRTC (to the browser) or plain RTP/AVP (to the phone). */
+Test(media, browser_profiles)
+{
+    const char *sdp = "v=0\r\n";
+    struct media_ng_args a = {.call_id = "c@x", .from_tag = "ft", .sdp = sdp, .sdp_len = 5};
+    struct bencode_node n[64];
+    struct sb_buf b = {0};
+    cr_assert_eq(media_profile_for(true, false), MEDIA_PROFILE_WEBRTC);
+    cr_assert_eq(media_profile_for(true, true), MEDIA_PROFILE_WEBRTC);
+    cr_assert_eq(media_profile_for(false, true), MEDIA_PROFILE_RTP);
+    cr_assert_eq(media_profile_for(false, false), MEDIA_PROFILE_ASIS);
+
+    a.profile = MEDIA_PROFILE_WEBRTC;
+    media_ng_offer_answer(&b, MEDIA_OFFER, &a);
+    decode(&b, n, 64);
+    assert_str(n, "ICE", "force");
+    assert_str(n, "DTLS", "passive");
+    assert_str(n, "transport-protocol", "UDP/TLS/RTP/SAVPF");
+    long mux = bencode_get(n, 0, "rtcp-mux");
+    cr_assert(mux >= 0 && bencode_is(n, mux + 1, "offer"));
+    long sdes = bencode_get(n, 0, "SDES");
+    cr_assert(sdes >= 0 && bencode_is(n, sdes + 1, "off"));
+    long flags = bencode_get(n, 0, "flags");
+    cr_assert(flags >= 0 && bencode_is(n, flags + 1, "generate-mid"));
+    sb_buf_free(&b);
+    media_ng_offer_answer(&b, MEDIA_ANSWER, &a);
+    decode(&b, n, 64);
+    mux = bencode_get(n, 0, "rtcp-mux");
+    cr_assert(mux >= 0 && bencode_is(n, mux + 1, "require"), "the browser offered it");
+    sb_buf_free(&b);
+
+    a.profile = MEDIA_PROFILE_RTP;
+    media_ng_offer_answer(&b, MEDIA_OFFER, &a);
+    decode(&b, n, 64);
+    assert_str(n, "ICE", "remove");
+    assert_str(n, "DTLS", "off");
+    assert_str(n, "transport-protocol", "RTP/AVP");
+    mux = bencode_get(n, 0, "rtcp-mux");
+    cr_assert(mux >= 0 && bencode_is(n, mux + 1, "demux"));
+    sb_buf_free(&b);
 }
