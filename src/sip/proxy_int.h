@@ -81,6 +81,8 @@ struct proxy_media {
     int engine;       /* -1: not relayed */
     bool request_sdp; /* the request carried SDP (else the offer is in the 2xx) */
     bool deleted;     /* its session is being deleted */
+    bool sender_ws;   /* the request's sender is a browser (RFC 7118) */
+    bool target_ws;   /* ...its recipient is */
 };
 
 /* A request held while the engine rewrites its offer (proxy_media.c): how

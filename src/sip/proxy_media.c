@@ -87,7 +87,7 @@ static void note_failure(struct proxy *p, const char *what, int rc, const struct
 /* The ng offer or answer for @m's SDP into @b (from where @from says,
  * or NULL). Returns 0 or SB_EMALFORMED (no SDP, Call-ID or tag). */
 static int build_sdp_command(struct sb_buf *b, const osip_message_t *m, enum media_op op,
-                             bool swapped, const struct sb_addr *from)
+                             bool swapped, const struct sb_addr *from, enum media_profile profile)
 {
     char call_id[512];
     osip_body_t *sdp = media_sdp(m);
@@ -104,7 +104,8 @@ static int build_sdp_command(struct sb_buf *b, const osip_message_t *m, enum med
                               .to_tag = to_tag,
                               .sdp = sdp->body,
                               .sdp_len = sdp->length,
-                              .received = from};
+                              .received = from,
+                              .profile = profile};
     media_ng_offer_answer(b, op, &a);
     return 0;
 }
@@ -152,44 +153,74 @@ static void delete_call(struct proxy *p, int engine, const osip_message_t *m,
 
 /* --- a new call: relayed or not -------------------------------------- */
 
-/* Does a binding of @aor show NAT (the registrar reaches it at its
- * source)? */
-static bool aor_behind_nat(struct proxy *p, const char *aor)
+typedef bool (*binding_test_fn)(const struct registrar_binding *b);
+
+/* Does a binding of @aor pass @test? */
+static bool aor_any(struct proxy *p, const char *aor, binding_test_fn test)
 {
     struct registrar_set *set;
     if (registrar_lookup(p->env.registrar, aor, timer_wheel_now(p->env.wheel), &set) != 0)
         return false;
-    bool nat = false;
-    for (size_t i = 0; i < set->count && !nat; i++)
-        nat = set->bindings[i].use_source;
+    bool any = false;
+    for (size_t i = 0; i < set->count && !any; i++)
+        any = test(&set->bindings[i]);
     registrar_set_free(set);
-    return nat;
+    return any;
 }
 
-/* Is a callee of a call to @ruri behind NAT: the user it names, or one
+/* The registrar reaches it at its source: it is behind NAT. */
+static bool binding_behind_nat(const struct registrar_binding *b)
+{
+    return b->use_source;
+}
+
+/* It registered over a WebSocket: a browser. */
+static bool binding_on_ws(const struct registrar_binding *b)
+{
+    return sb_transport_is_ws(b->transport);
+}
+
+/* Does a callee of a call to @ruri pass @test: the user it names, or one
  * the office's dial plan rings first for it (a ring group's members, an
  * extension's user)? */
-static bool callee_behind_nat(struct proxy *p, const osip_uri_t *ruri)
+static bool callee_any(struct proxy *p, const osip_uri_t *ruri, binding_test_fn test)
 {
     char aors[DIALPLAN_MAX_MEMBERS][320];
     size_t n = proxy_office_first_aors(p, ruri, aors, DIALPLAN_MAX_MEMBERS);
     for (size_t i = 0; i < n; i++)
-        if (aor_behind_nat(p, aors[i]))
+        if (aor_any(p, aors[i], test))
             return true;
     char aor[256];
     return ruri && ruri->username &&
            register_aor_key(ruri, p->env.config->use_domain, aor, sizeof(aor)) == 0 &&
-           aor_behind_nat(p, aor);
+           aor_any(p, aor, test);
 }
 
-/* [media] relay: always; or nat, and the caller shows NAT (its Via or
- * Contact, or an SDP address that is not where it sends from), or the
- * callee registered from behind one. */
+/* Which ends of @fwd are browsers: its sender by the transport it came
+ * over; its recipient by its flow in our Route (in a call) or by the
+ * bindings the Request-URI rings first (a new call). */
+static void browsers_of(struct proxy *p, const struct sb_inbound *in, const osip_message_t *fwd,
+                        const struct route_info *info, struct proxy_media *m)
+{
+    m->sender_ws = sb_transport_is_ws(in->transport);
+    m->target_ws = false;
+    if (!sipmsg_to_tag(fwd)) {
+        m->target_ws = callee_any(p, fwd->req_uri, binding_on_ws);
+        return;
+    }
+    const struct flow_side *to = info->flow.from_caller ? &info->flow.b : &info->flow.a;
+    m->target_ws = info->flow.present && to->present && sb_transport_is_ws(to->transport);
+}
+
+/* A browser's call, whatever [media] relay says (its ICE, DTLS-SRTP and
+ * rtcp-mux must meet what phones speak); else relay = always; or nat,
+ * and the caller shows NAT (its Via or Contact, or an SDP address that
+ * is not where it sends from), or the callee registered from behind one. */
 static bool wants_relay(struct proxy *p, struct server_txn *st, const osip_message_t *fwd,
-                        int verdict)
+                        int verdict, const struct proxy_media *ends)
 {
     int mode = p->env.config->media_relay;
-    if (mode == MEDIA_RELAY_ALWAYS)
+    if (mode == MEDIA_RELAY_ALWAYS || ends->sender_ws || ends->target_ws)
         return true;
     if (mode != MEDIA_RELAY_NAT)
         return false;
@@ -198,20 +229,20 @@ static bool wants_relay(struct proxy *p, struct server_txn *st, const osip_messa
     if (proxy_caller_behind_nat(p, in) ||
         (sdp && media_sdp_behind_nat(sdp->body, sdp->length, &in->src)))
         return true;
-    return verdict == ROUTE_LOCAL && callee_behind_nat(p, fwd->req_uri);
+    return verdict == ROUTE_LOCAL && callee_any(p, fwd->req_uri, binding_behind_nat);
 }
 
 #define ENGINE_NONE (-1) /* not relayed */
 #define ENGINE_DOWN (-2) /* to be relayed, but no engine answers */
 
 static int call_engine(struct proxy *p, struct server_txn *st, const osip_message_t *fwd,
-                       const struct route_info *info, int verdict)
+                       const struct route_info *info, int verdict, const struct proxy_media *ends)
 {
     if (sipmsg_to_tag(fwd)) /* in a call: the engine our Route names, if any */
         return info->signed_route && info->media[0]
                    ? p->env.media->find(p->env.media_ctx, info->media)
                    : ENGINE_NONE;
-    if (!wants_relay(p, st, fwd, verdict))
+    if (!wants_relay(p, st, fwd, verdict, ends))
         return ENGINE_NONE;
     char call_id[512];
     if (sipmsg_call_id(fwd, call_id, sizeof(call_id)) != 0)
@@ -293,13 +324,17 @@ static void on_offer(void *arg, int rc, const struct ng_reply *reply)
 /* Holds @fwd in a context of its own while @engine rewrites its offer.
  * Returns false when the offer could not even be sent. */
 static bool park(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
-                 const struct route_info *info, int verdict, uint32_t loop_hash, int engine)
+                 const struct route_info *info, int verdict, uint32_t loop_hash,
+                 const struct proxy_media *media)
 {
     struct proxy_context *ctx = proxy_context_new(p, txn_server_request(st));
     struct media_park *pk = calloc(1, sizeof(*pk));
     struct sb_buf b = {0};
+    int engine = media->engine;
+    enum media_profile profile = media_profile_for(media->target_ws, media->sender_ws);
     bool sent = ctx && pk &&
-                build_sdp_command(&b, fwd, MEDIA_OFFER, false, &txn_server_inbound(st)->src) == 0 &&
+                build_sdp_command(&b, fwd, MEDIA_OFFER, false, &txn_server_inbound(st)->src,
+                                  profile) == 0 &&
                 ng_send(p, engine, &b, on_offer, ctx, &ctx->media_req) == 0;
     sb_buf_free(&b);
     if (!sent) {
@@ -311,7 +346,7 @@ static bool park(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
     *pk =
         (struct media_park){.fwd = fwd, .info = *info, .verdict = verdict, .loop_hash = loop_hash};
     ctx->park = pk;
-    ctx->media = (struct proxy_media){.engine = engine, .request_sdp = true};
+    ctx->media = *media;
     ctx->media_waiting = true;
     proxy_context_publish(ctx, st); /* CANCEL and the transaction's end find it */
     return true;
@@ -346,20 +381,23 @@ bool proxy_media_park_request(struct proxy *p, struct server_txn *st, osip_messa
     bool late = !e.sdp && MSG_IS_INVITE(fwd); /* the offer comes in the 2xx */
     if (!routed || (op != MEDIA_OFFER && !late))
         return false;
-    int engine = call_engine(p, st, fwd, info, verdict);
+    struct proxy_media media = {.request_sdp = !late};
+    browsers_of(p, txn_server_inbound(st), fwd, info, &media);
+    int engine = call_engine(p, st, fwd, info, verdict, &media);
     if (engine == ENGINE_NONE)
         return false;
     if (engine == ENGINE_DOWN)
         return unrelayed(p, st, fwd);
+    media.engine = engine;
     if (late) {
         if (!sipmsg_to_tag(fwd))
             note_relayed(p, fwd, engine);
-        p->media_next = (struct proxy_media){.engine = engine, .request_sdp = false};
+        p->media_next = media;
         proxy_route_decided(p, st, fwd, info, verdict, loop_hash);
         p->media_next.engine = ENGINE_NONE;
         return true;
     }
-    if (park(p, st, fwd, info, verdict, loop_hash, engine))
+    if (park(p, st, fwd, info, verdict, loop_hash, &media))
         return true;
     note_failure(p, "an offer", SB_ESYS, NULL);
     return sipmsg_to_tag(fwd) ? false : unrelayed(p, st, fwd);
@@ -489,8 +527,10 @@ static void send_held(struct proxy_context *ctx)
         struct media_event e = event_of(r, ctx->media.request_sdp, false);
         enum media_op op = media_op_of(&e);
         struct sb_buf b = {0};
+        /* a response's SDP goes to the request's sender */
+        enum media_profile profile = media_profile_for(ctx->media.sender_ws, ctx->media.target_ws);
         ctx->media_waiting =
-            build_sdp_command(&b, r, op, media_tags_swapped(&e, op), NULL) == 0 &&
+            build_sdp_command(&b, r, op, media_tags_swapped(&e, op), NULL, profile) == 0 &&
             ng_send(p, ctx->media.engine, &b, on_answer, ctx, &ctx->media_req) == 0;
         sb_buf_free(&b);
         if (!ctx->media_waiting)
@@ -556,7 +596,10 @@ bool proxy_media_hold_stateless(struct proxy *p, struct sb_inbound *in, const st
         return false;
     struct media_stateless *s = calloc(1, sizeof(*s));
     struct sb_buf b = {0};
-    bool sent = s && build_sdp_command(&b, m, op, media_tags_swapped(&ev, op), &in->src) == 0 &&
+    enum media_profile profile =
+        media_profile_for(sb_transport_is_ws(dest->transport), sb_transport_is_ws(in->transport));
+    bool sent = s &&
+                build_sdp_command(&b, m, op, media_tags_swapped(&ev, op), &in->src, profile) == 0 &&
                 ng_send(p, e, &b, on_stateless, s, &s->id) == 0;
     sb_buf_free(&b);
     if (!sent) {
