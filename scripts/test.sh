@@ -67,7 +67,8 @@ MEDIA_SUBSET="test_always_relays_both_ways test_reinvite_hold_resume_keeps_relay
     test_fork_relays_the_answering_device test_fork_drops_the_losers_early_media
     test_engine_killed_calls_continue_then_resume
     test_refuse_without_engine test_two_engines_by_weight
-    test_ring_group_relays_the_member_who_answered test_restart_keeps_the_calls_engine"
+    test_ring_group_relays_the_member_who_answered test_restart_keeps_the_calls_engine
+    test_browser_calls_a_phone_bridged test_phone_calls_a_browser_bridged"
 REDIS_SUBSET="test_calls_between_nodes test_concurrent_updates_keep_both test_node_restart_reloads
     test_redis_killed_mid_run test_tcp_phone_reached_through_its_node"
 

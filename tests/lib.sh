@@ -81,12 +81,14 @@ run_tests() {
     [ $failed -eq 0 ]
 }
 
-# ua NAME ROLE ARGS...: tests/stream_ua.py (TCP, TLS or WebSocket, the
-# CA in $CA_DIR) in the background, its output in NAME.out, PID in UA_PID.
+# ua NAME ROLE ARGS...: tests/stream_ua.py (TCP, TLS or WebSocket; the
+# CA in $CA_DIR, when set) in the background, its output in NAME.out, PID in UA_PID.
 ua() { # NAME ROLE ARGS...: stream_ua.py in the background, PID in UA_PID
     local name=$1
     shift
-    python3 "$HERE/stream_ua.py" "$@" --ca "$CA_DIR/ca.pem" >"$DIR/$name.out" 2>&1 &
+    local -a ca=()
+    [ -n "${CA_DIR:-}" ] && ca=(--ca "$CA_DIR/ca.pem")
+    python3 "$HERE/stream_ua.py" "$@" "${ca[@]}" >"$DIR/$name.out" 2>&1 &
     UA_PID=$!
     PIDS+=("$UA_PID")
 }

@@ -151,6 +151,66 @@ test_always_relays_both_ways() {
         { log "journal: $(cat "$DIR/journal.jsonl")"; return 1; }
 }
 
+# --- browsers (RFC 7118): WebRTC bridged to RTP/AVP ---------------------------
+
+WS_PORT=$((PROXY_PORT + 6))
+
+# has_lines FILE LABEL PATTERN...: every PATTERN is among FILE's LABEL: lines.
+has_lines() {
+    local file=$1 label=$2 pat
+    shift 2
+    for pat in "$@"; do
+        grep -q "^$label: $pat" "$file" || { log "$file: no '$label: $pat'"; return 1; }
+    done
+}
+
+# lacks_lines FILE PATTERN...: no PATTERN in FILE (what SIPp received).
+lacks_lines() {
+    local file=$1 pat
+    shift
+    for pat in "$@"; do
+        ! grep -q "$pat" "$file" || { log "$file: '$pat' should be gone"; return 1; }
+    done
+}
+
+# A browser (stream_ua.py over ws:, a WebRTC SDP) calls a UDP phone with
+# relay = never: relayed all the same; the phone is offered RTP/AVP with
+# no ICE, DTLS or rtcp-mux, the browser answered UDP/TLS/RTP/SAVPF with
+# ICE, a fingerprint and DTLS passive; the BYE empties the engine.
+test_browser_calls_a_phone_bridged() {
+    start_engine a "$NG_A" 31000 &&
+        start_proxy -c "$(media_conf never)" -l "ws:$IP:$WS_PORT" || return 1
+    register_user reg 15070 bob || return 1
+    sipp_start callee uas_answer_wait_bye.xml 15070 bob
+    local callee=$SIPP_PID
+    sleep 0.2
+    ua caller caller --proxy "$IP:$WS_PORT" --transport ws --user alice --target bob \
+        --sdp webrtc --hangup self
+    ua_wait caller "$UA_PID" && sipp_wait callee "$callee" || return 1
+    ports_in callee 31000 &&
+        grep -q '^m=audio [0-9]* RTP/AVP ' "$DIR/callee.rx" &&
+        lacks_lines "$DIR/callee.rx" 'a=ice-ufrag' 'a=fingerprint' 'a=rtcp-mux' 'SAVPF' &&
+        has_lines "$DIR/caller.out" answer 'm=audio [0-9]* UDP/TLS/RTP/SAVPF ' 'a=ice-ufrag:' \
+            'a=fingerprint:' 'a=setup:passive' 'a=rtcp-mux' 'a=candidate:' &&
+        expect_engine_empty "$NG_A" && stop_proxy
+}
+
+# A UDP phone calls a browser: the browser is offered WebRTC (ICE, DTLS,
+# rtcp-mux), the phone's answer is RTP/AVP on the engine's port.
+test_phone_calls_a_browser_bridged() {
+    start_engine a "$NG_A" 31000 &&
+        start_proxy -c "$(media_conf never)" -l "ws:$IP:$WS_PORT" || return 1
+    ua callee callee --proxy "$IP:$WS_PORT" --transport ws --user bob --sdp webrtc --hangup peer
+    local callee=$UA_PID
+    wait_for_line "$DIR/callee.out" registered || return 1
+    sipp_run caller uac_call_caller_hangs_up.xml 15080 bob && ua_wait callee "$callee" || return 1
+    has_lines "$DIR/callee.out" offer 'm=audio [0-9]* UDP/TLS/RTP/SAVPF ' 'a=ice-ufrag:' \
+        'a=fingerprint:' 'a=rtcp-mux' 'a=candidate:' &&
+        ports_in caller 31000 && grep -q '^m=audio [0-9]* RTP/AVP ' "$DIR/caller.rx" &&
+        lacks_lines "$DIR/caller.rx" 'a=ice-ufrag' 'a=fingerprint' 'SAVPF' &&
+        expect_engine_empty "$NG_A" && stop_proxy
+}
+
 # Hold and resume: both re-INVITEs' offers and answers go through the
 # engine, on the ports the call already had.
 test_reinvite_hold_resume_keeps_relay() {

@@ -129,9 +129,30 @@ def respond(ua, headers, code, reason, to_tag=None, extra=""):
 
 
 def sdp(ua):
+    if ua.args.sdp == "webrtc":  # what a browser offers and answers (RFC 8829)
+        setup = "actpass" if ua.args.role == "caller" else "active"
+        return (f"v=0\no=- 4611731400430051336 2 IN IP4 127.0.0.1\ns=-\nt=0 0\n"
+                f"a=group:BUNDLE 0\na=msid-semantic: WMS\n"
+                f"m=audio 9 UDP/TLS/RTP/SAVPF 111 0\nc=IN IP4 0.0.0.0\n"
+                f"a=rtcp:9 IN IP4 0.0.0.0\n"
+                f"a=candidate:1 1 udp 2122260223 {ua.host} 40002 typ host generation 0\n"
+                f"a=ice-ufrag:Wz9t\na=ice-pwd:s2XKd0JLAx6Is5wLPBDr5wW4\na=ice-options:trickle\n"
+                f"a=fingerprint:sha-256 4C:5F:1A:9F:8D:1C:5B:22:0F:13:8E:5C:46:79:62:3B:"
+                f"69:64:5D:02:DD:C1:7A:5B:22:90:71:3A:CC:FD:5E:9C\n"
+                f"a=setup:{setup}\na=mid:0\na=sendrecv\na=rtcp-mux\n"
+                f"a=rtpmap:111 opus/48000/2\na=rtcp-fb:111 transport-cc\n"
+                f"a=fmtp:111 minptime=10;useinbandfec=1\na=rtpmap:0 PCMU/8000\n"
+                f"a=ssrc:1001 cname:browser\n").replace("\n", "\r\n")
     body = (f"v=0\no=ua 1 1 IN IP4 {ua.host}\ns=-\nc=IN IP4 {ua.host}\nt=0 0\n"
             f"m=audio 40000 RTP/AVP 0\na=rtpmap:0 PCMU/8000\n").replace("\n", "\r\n")
     return body
+
+
+def show_sdp(label, body):
+    """Prints an SDP received, each line prefixed, for the test to read."""
+    for line in body.replace("\r\n", "\n").split("\n"):
+        if line:
+            print(f"{label}: {line}", flush=True)
 
 
 def in_dialog(ua, method, target, routes, from_, to, call_id, cseq):
@@ -152,7 +173,8 @@ def register(ua):
 def callee(ua):
     register(ua)
     print("registered", flush=True)
-    first, inv, _ = ua.expect_request("INVITE")
+    first, inv, offer = ua.expect_request("INVITE")
+    show_sdp("offer", offer)
     tag = ua.tag + "c"
     respond(ua, inv, 180, "Ringing", tag)
     if ua.args.cancel:
@@ -203,7 +225,8 @@ def caller(ua):
                 f"To: {header(resp, 'to', 't')}\nCall-ID: {call_id}\nCSeq: 1 ACK\n"
                 f"Max-Forwards: 70\nContent-Length: 0\n\n")
         return
-    _, ok, _ = ua.expect_response("INVITE", (200,))
+    _, ok, answer = ua.expect_response("INVITE", (200,))
+    show_sdp("answer", answer)
     # the caller's route set is the Record-Routes reversed
     routes = list(reversed(all_headers(ok, "record-route")))
     target = uri_of(header(ok, "contact", "m"))
@@ -224,6 +247,8 @@ def main():
     ap.add_argument("--proxy", required=True)
     ap.add_argument("--transport", choices=("tcp", "tls", "ws", "wss"), default="tls")
     ap.add_argument("--origin", help="ws/wss: the Origin a browser page would send")
+    ap.add_argument("--sdp", choices=("plain", "webrtc"), default="plain",
+                    help="offer or answer as a phone (RTP/AVP) or as a browser")
     ap.add_argument("--ca")
     ap.add_argument("--user", required=True)
     ap.add_argument("--target")
