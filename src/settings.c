@@ -265,6 +265,7 @@ static const struct setting settings[] = {
     STR("tls", "ca", NULL, tls_ca),
     BOOL("tls", "verify_client", tls_verify_client),
     STR("ws", "allowed_origins", NULL, ws_allowed_origins),
+    STR("ws", "web_dir", NULL, ws_web_dir),
     STR("admin", "listen", "admin", admin_listen),
     STR("admin", "token_file", NULL, admin_token_file),
     STR("admin", "web_dir", NULL, admin_web_dir),

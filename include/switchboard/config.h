@@ -80,6 +80,7 @@ struct sb_config {
     char *tls_ca;                    /* PEM CAs to verify peers with; NULL: system's */
     bool tls_verify_client;          /* ask phones for a certificate signed by tls_ca */
     char *ws_allowed_origins;        /* pages that may open a WebSocket; NULL: same host */
+    char *ws_web_dir;                /* the page ws:/wss: serve; NULL: the built one */
 
     /* media relay through rtpengine (media.h) */
     char *rtpengine;           /* "udp:HOST:PORT[;weight=N], ...", or NULL: none */

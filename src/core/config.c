@@ -81,6 +81,7 @@ void config_free(struct sb_config *cfg)
     free(cfg->tls_key);
     free(cfg->tls_ca);
     free(cfg->ws_allowed_origins);
+    free(cfg->ws_web_dir);
     free(cfg->admin_listen);
     free(cfg->config_path);
     cfg->config_path = NULL;
@@ -88,7 +89,7 @@ void config_free(struct sb_config *cfg)
     free(cfg->admin_web_dir);
     cfg->admin_listen = cfg->admin_token_file = cfg->admin_web_dir = NULL;
     cfg->tls_certificate = cfg->tls_key = cfg->tls_ca = NULL;
-    cfg->ws_allowed_origins = NULL;
+    cfg->ws_allowed_origins = cfg->ws_web_dir = NULL;
     cfg->auth_realm = cfg->auth_users = cfg->auth_secret_file = cfg->auth_algorithms = NULL;
     cfg->reasons_path = cfg->journal_path = cfg->journal_fsync = cfg->trace_path = NULL;
     cfg->rtpengine = NULL;

@@ -33,6 +33,7 @@
 #include "switchboard/stream_ips.h"
 #include "switchboard/tls.h"
 #include "switchboard/wakeq.h"
+#include "switchboard/webdir.h"
 #include "switchboard/ws.h"
 #include "switchboard/thread_role.h"
 #include "tsan_annotate.h"
@@ -136,6 +137,7 @@ struct stream {
     atomic_size_t connections;
     atomic_size_t queued;   /* bytes waiting to be written, all connections */
     struct stream_ips *ips; /* connections per source IP */
+    struct webdir *web;     /* the page ws: and wss: serve; NULL: none */
 };
 
 /* --- ids ------------------------------------------------------------------ */
@@ -420,7 +422,8 @@ static bool conn_flush(struct io_thread *io, struct conn *c, uint64_t now)
             }
         }
         c->active_ms = now;
-        if (k->off == 0 && !c->ws) /* a session's frames were traced as messages */
+        /* a session's frames were traced as messages; HTTP is no SIP */
+        if (k->off == 0 && !c->ws && c->state == CONN_OPEN)
             trace_out(io, c, k->data, k->len);
         k->off += (size_t)n;
         queued_add(io->s, c, -(ptrdiff_t)n);
@@ -963,8 +966,48 @@ static bool ws_refuse(struct io_thread *io, struct conn *c, int status, const ch
     return n ? conn_say(io, c, text, n, now) : conn_flush(io, c, now);
 }
 
+static bool ws_upgrade(struct io_thread *io, struct conn *c, uint64_t now);
+
+/* A page's file, from memory ([ws] web_dir, read at start-up: no disk
+ * here). The connection stays for the page's next request (HTTP/1.1
+ * keep-alive) until header_timeout passes without one. */
+static bool ws_serve(struct io_thread *io, struct conn *c, const struct ws_request *r, uint64_t now)
+{
+    static const struct webdir_file none = {"", "text/plain; charset=utf-8", "no such file\n", 13};
+    const struct webdir_file *f = webdir_find(io->s->web, r->path);
+    bool html = f && !strncmp(f->type, "text/html", 9);
+    if (!f)
+        f = &none;
+    char head[768];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                     "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n"
+                     "Referrer-Policy: no-referrer\r\n%s\r\n",
+                     f == &none ? "404 Not Found" : "200 OK", f->type, f->len,
+                     html ? "Content-Security-Policy: default-src 'self'; connect-src 'self' "
+                            "ws: wss:; img-src 'self' data:; media-src 'self' blob:\r\n"
+                          : "");
+    size_t body = r->head ? 0 : f->len;
+    char *out = malloc((size_t)n + body);
+    if (!out) {
+        conn_close(io, c);
+        return false;
+    }
+    memcpy(out, head, (size_t)n);
+    memcpy(out + n, f->data, body);
+    bool open = conn_say(io, c, out, (size_t)n + body, now);
+    free(out);
+    if (!open)
+        return false;
+    memmove(c->in, c->in + r->length, c->in_len - r->length);
+    c->in_len -= r->length;
+    c->started_ms = now; /* the next request, or the upgrade, within header_timeout */
+    return c->in_len == 0 || ws_upgrade(io, c, now);
+}
+
 /* The opening handshake (RFC 6455 §4.2), once its headers are in: the
- * 101, then the session reads what came after them. */
+ * 101, then the session reads what came after them. A plain GET is a
+ * request for the page. */
 static bool ws_upgrade(struct io_thread *io, struct conn *c, uint64_t now)
 {
     struct ws_request r;
@@ -972,7 +1015,7 @@ static bool ws_upgrade(struct io_thread *io, struct conn *c, uint64_t now)
     if (r.kind == WS_REQUEST_MORE)
         return true;
     if (r.kind == WS_REQUEST_GET)
-        return ws_refuse(io, c, 404, "no page here: this address speaks SIP over WebSocket", now);
+        return ws_serve(io, c, &r, now);
     if (r.kind == WS_REQUEST_BAD)
         return ws_refuse(io, c, r.status, r.why, now);
     if (!ws_origin_allowed(&r, io->s->cfg->ws_allowed_origins))
@@ -996,7 +1039,7 @@ static bool ws_upgrade(struct io_thread *io, struct conn *c, uint64_t now)
     return open;
 }
 
-/* Bytes read on a ws: or wss: connection: the handshake's, or frames. */
+/* Bytes read on a ws: or wss: connection: a request's, or frames. */
 static bool ws_readable(struct io_thread *io, struct conn *c, const char *data, size_t len,
                         uint64_t now)
 {
@@ -1336,6 +1379,26 @@ static int tls_open(struct stream *s, const struct sb_config *cfg)
     return tls_create(&o, &s->tls);
 }
 
+/* The page ws: and wss: serve, read now: [ws] web_dir, or the one built
+ * with the program (web/phone). Only a web_dir given in the settings
+ * must be there; without the default one, browsers' SIP still works. */
+static int web_open(struct stream *s, const struct sb_config *cfg)
+{
+    const char *dir = cfg->ws_web_dir ? cfg->ws_web_dir : SB_PHONE_DIR;
+    char err[512];
+    int rc = webdir_load(dir, &s->web, err, sizeof(err));
+    if (rc == 0) {
+        SB_INFO("ws: serving the phone page from %s (%zu files)", dir, webdir_count(s->web));
+        return 0;
+    }
+    if (cfg->ws_web_dir) {
+        SB_ERROR("[ws] web_dir: %s", err);
+        return rc;
+    }
+    SB_INFO("ws: no phone page to serve (%s)", err);
+    return 0;
+}
+
 int stream_create(const struct sb_config *cfg, struct listen_table *listens, struct stream **out)
 {
     struct stream *s = calloc(1, sizeof(*s));
@@ -1358,6 +1421,8 @@ int stream_create(const struct sb_config *cfg, struct listen_table *listens, str
         rc = thread_init(s, &s->threads[i], i);
     if (rc == 0 && (listen_has(listens, SB_TLS) || listen_has(listens, SB_WSS)))
         rc = tls_open(s, cfg);
+    if (rc == 0 && (listen_has(listens, SB_WS) || listen_has(listens, SB_WSS)))
+        rc = web_open(s, cfg);
     for (size_t i = 0; rc == 0 && i < listens->count; i++)
         if (listens->entries[i].transport != SB_UDP)
             rc = listen_open(s, (unsigned)i);
@@ -1396,6 +1461,7 @@ void stream_destroy(struct stream *s)
     }
     free(s->threads);
     tls_destroy(s->tls);
+    webdir_free(s->web);
     stream_ips_destroy(s->ips);
     free(s);
 }
