@@ -160,8 +160,15 @@ void media_ng_offer_answer(struct sb_buf *b, enum media_op op, const struct medi
     bool webrtc = a->profile == MEDIA_PROFILE_WEBRTC, convert = a->profile != MEDIA_PROFILE_ASIS;
     /* keys in sorted order, as bencoding wants */
     bencode_dict(b);
-    if (convert) /* a browser is the DTLS server's client (RFC 5763 §5) */
-        put(b, "DTLS", webrtc ? "passive" : "off");
+    /* offering to a browser, the engine takes DTLS's passive role: the
+     * browser answers "active" and connects (RFC 5763 §5). Answering a
+     * browser's "actpass", it starts the handshake as soon as the offer
+     * is in (the browser keeps that first ClientHello until its answer
+     * comes) and answers "active", its role by then; passive there would
+     * contradict the ClientHello already sent. Never "off": that would
+     * end DTLS on the browser's side too. */
+    if (webrtc && op == MEDIA_OFFER)
+        put(b, "DTLS", "passive");
     put(b, "ICE", webrtc ? "force" : "remove");
     if (convert)
         put_list1(b, "SDES", "off");
