@@ -23,3 +23,12 @@ build() {
     cmake -S . -B "$dir" "$@" >/dev/null
     cmake --build "$dir" -j "$(nproc)" -- --no-print-directory >/dev/null
 }
+
+# phone_deps: the softphone page's one dependency (SIP.js), installed from
+# web/phone/package-lock.json with npm (Debian's, unless an npm is there:
+# NodeSource's nodejs carries its own and conflicts with Debian's npm).
+phone_deps() {
+    command -v npm >/dev/null || ensure_packages nodejs npm || return 1
+    [ web/phone/node_modules/.package-lock.json -nt web/phone/package-lock.json ] && return 0
+    (cd web/phone && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}

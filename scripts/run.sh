@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES
+# the page ws: and wss: serve; without it browsers' SIP still works
+phone_deps || echo "switchboard: the softphone page's SIP.js could not be installed (npm)" >&2
 build build-release -DCMAKE_BUILD_TYPE=Release -DSB_TESTS=OFF
 exec build-release/switchboard -c conf/switchboard.conf --journal switchboard-journal.jsonl \
     --store switchboard-registrations.db "$@"

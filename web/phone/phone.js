@@ -1,0 +1,228 @@
+// The softphone page: SIP over WebSocket (RFC 7118) to the switchboard that
+// serves it, through SIP.js's SessionManager. Sign in with the SIP user and
+// password (the exchange's digest challenge), then call, answer, hang up,
+// mute, hold, send DTMF, transfer (blind REFER). Media is WebRTC; the
+// exchange's media relay bridges it to the desk phones' RTP.
+import { Web } from "./node_modules/sip.js/lib/index.js";
+
+const $ = (id) => document.getElementById(id);
+// The SIP domain: ?domain=NAME in the page's address, else the address the
+// page came from, port included (one of the exchange's own listen addresses).
+const domain = new URLSearchParams(location.search).get("domain") || location.host;
+let manager = null;
+let session = null;
+let analyser = null;
+
+function showError(text) {
+  $("error").textContent = text || "";
+  $("error").hidden = !text;
+}
+
+function setStatus(text) {
+  $("status").textContent = text;
+}
+
+function server() {
+  return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/";
+}
+
+function target(text) {
+  const t = text.trim();
+  return t.startsWith("sip:") ? t : `sip:${t}@${domain}`;
+}
+
+// What an error from getUserMedia, the WebSocket or SIP means to the user.
+function explain(error, doing) {
+  const name = error && error.name;
+  if (name === "NotAllowedError" || name === "SecurityError")
+    return `Microphone permission was refused: cannot ${doing}. Allow the microphone for this page and try again.`;
+  if (name === "NotFoundError")
+    return `No microphone was found: cannot ${doing}.`;
+  return `Cannot ${doing}: ${(error && error.message) || error}`;
+}
+
+function rejected(response, what) {
+  const code = response.message.statusCode;
+  const reason = response.message.reasonPhrase;
+  if (code === 401 || code === 403 || code === 407)
+    showError(`${what}: wrong user name or password (${code} ${reason})`);
+  else
+    showError(`${what}: ${code} ${reason}`);
+}
+
+// --- the call panel ---------------------------------------------------------
+
+function showCall(s, state, incoming) {
+  session = s;
+  const id = s.remoteIdentity;
+  $("peer").textContent = id.displayName ? `${id.displayName} (${id.uri.user})` : id.uri.user;
+  $("call-state").textContent = state;
+  $("answer").hidden = !incoming;
+  $("decline").hidden = !incoming;
+  $("call-panel").hidden = false;
+  $("mute").setAttribute("aria-pressed", "false");
+  $("hold").setAttribute("aria-pressed", "false");
+}
+
+function meter(s) {
+  const stream = manager.getRemoteMediaStream(s);
+  if (!stream) return;
+  const ctx = new AudioContext();
+  analyser = ctx.createAnalyser();
+  analyser.fftSize = 2048;
+  ctx.createMediaStreamSource(stream).connect(analyser);
+}
+
+// The remote audio's level (RMS, 0..1): what the tests read through DevTools.
+window.phoneLevel = () => {
+  if (!analyser) return 0;
+  const a = new Float32Array(analyser.fftSize);
+  analyser.getFloatTimeDomainData(a);
+  let sum = 0;
+  for (const v of a) sum += v * v;
+  return Math.sqrt(sum / a.length);
+};
+
+// The call's WebRTC connection, for the tests and the curious.
+window.phoneMedia = () => {
+  const pc = session && session.sessionDescriptionHandler && session.sessionDescriptionHandler.peerConnection;
+  return pc ? { ice: pc.iceConnectionState, connection: pc.connectionState,
+                local: pc.localDescription && pc.localDescription.sdp,
+                remote: pc.remoteDescription && pc.remoteDescription.sdp } : null;
+};
+
+window.phoneState = () => ({
+  status: $("status").textContent,
+  call: $("call-panel").hidden ? "" : $("call-state").textContent,
+  error: $("error").hidden ? "" : $("error").textContent,
+});
+
+const delegate = {
+  onServerConnect: () => setStatus("connected"),
+  onServerDisconnect: (error) => {
+    setStatus("disconnected");
+    if (error) showError(`The connection to the exchange dropped (${error.message}); reconnecting…`);
+  },
+  onRegistered: () => {
+    setStatus("registered");
+    showError("");
+  },
+  onUnregistered: () => setStatus("not registered"),
+  onCallReceived: (s) => showCall(s, "incoming call from", true),
+  onCallAnswered: (s) => {
+    showCall(s, "in call with", false);
+    meter(s);
+  },
+  onCallHangup: () => {
+    session = null;
+    analyser = null;
+    $("call-panel").hidden = true;
+  },
+  onCallHold: (s, held) => $("hold").setAttribute("aria-pressed", String(held)),
+};
+
+// --- signing in -------------------------------------------------------------
+
+async function signIn(user, password) {
+  showError("");
+  manager = new Web.SessionManager(server(), {
+    aor: `sip:${user}@${domain}`,
+    delegate,
+    media: { constraints: { audio: true, video: false }, remote: { audio: $("remote-audio") } },
+    reconnectionAttempts: 5,
+    reconnectionDelay: 3,
+    sendDTMFUsingSessionDescriptionHandler: true, // RFC 4733 in the media
+    registererOptions: { expires: 300 },
+    userAgentOptions: {
+      authorizationUsername: user,
+      authorizationPassword: password,
+      displayName: user,
+      logLevel: "warn",
+    },
+  });
+  $("me").textContent = user;
+  $("signin-form").hidden = true;
+  $("phone").hidden = false;
+  try {
+    await manager.connect();
+  } catch (error) {
+    showError(`Cannot reach the exchange at ${server()}: ${error.message}`);
+    return;
+  }
+  await manager.register({
+    requestDelegate: { onReject: (response) => rejected(response, "Not signed in") },
+  });
+}
+
+async function signOut() {
+  if (manager) {
+    await manager.unregister().catch(() => {});
+    await manager.disconnect().catch(() => {});
+  }
+  manager = null;
+  $("phone").hidden = true;
+  $("signin-form").hidden = false;
+}
+
+// --- the buttons --------------------------------------------------------------
+
+async function act(doing, fn) {
+  try {
+    showError("");
+    await fn();
+  } catch (error) {
+    showError(explain(error, doing));
+  }
+}
+
+$("signin-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  signIn($("user").value.trim(), $("password").value);
+});
+$("signout").addEventListener("click", () => signOut());
+
+$("dial-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const to = $("dial").value;
+  act("call", async () => {
+    await manager.call(target(to), undefined, {
+      requestDelegate: { onReject: (response) => rejected(response, `Calling ${to}`) },
+    });
+    $("peer").textContent = to;
+    $("call-state").textContent = "calling";
+    $("answer").hidden = $("decline").hidden = true;
+    $("call-panel").hidden = false;
+  });
+});
+
+$("answer").addEventListener("click", () => act("answer", () => manager.answer(session)));
+$("decline").addEventListener("click", () => act("decline", () => manager.decline(session)));
+$("hangup").addEventListener("click", () => act("hang up", () => manager.hangup(session)));
+
+$("mute").addEventListener("click", () => {
+  const muted = manager.isMuted(session);
+  if (muted) manager.unmute(session);
+  else manager.mute(session);
+  $("mute").setAttribute("aria-pressed", String(!muted));
+});
+
+$("hold").addEventListener("click", () =>
+  act("hold", () => (manager.isHeld(session) ? manager.unhold(session) : manager.hold(session))));
+
+for (const tone of "123456789*0#") {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = tone;
+  b.addEventListener("click", () => act("send a tone", () => manager.sendDTMF(session, tone)));
+  $("keypad").appendChild(b);
+}
+
+$("transfer-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const to = $("transfer-target").value;
+  act("transfer", () => manager.transfer(session, target(to)));
+});
+
+window.addEventListener("beforeunload", () => {
+  if (manager) manager.disconnect();
+});
