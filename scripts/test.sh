@@ -25,6 +25,7 @@ ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark cl
     linphone-cli sox nftables iproute2 openssl curl prometheus chromium systemd redis-server \
     sipvicious rtpengine-daemon kamailio dnsmasq-base ||
     exit 1
+phone_deps || exit 1
 
 passed=0
 failed=0
@@ -50,6 +51,8 @@ stage "real clients (baresip, linphonec)" tests/clients_tests.sh build/switchboa
 stage "registration store, 2 workers" tests/store_tests.sh build/switchboard build/test-output/store 2
 stage "TCP and TLS, 2 workers" tests/stream_tests.sh build/switchboard build/test-output/stream 2
 stage "WebSocket (browsers' SIP), 2 workers" tests/ws_tests.sh build/switchboard build/test-output/ws 2
+stage "browser phones (Chromium, the page, rtpengine)" \
+    tests/browser_tests.sh build/switchboard build/test-output/browser
 stage "network namespaces (NAT, addresses)" tests/netns_tests.sh build/switchboard build/test-output/netns
 stage "hostile network (relay, reflection), 2 workers" \
     tests/hostile_tests.sh build/switchboard build/test-output/hostile
@@ -87,6 +90,10 @@ stage "registration store (ASan+UBSan), 2 workers" \
 SB_TEST_RSS_LIMIT_KIB=1048576 SB_TEST_GROWTH_LIMIT_KIB=393216 stage "TCP and TLS (ASan+UBSan), 2 workers" \
     tests/stream_tests.sh build-asan/switchboard build-asan/test-output/stream 2
 stage "WebSocket (ASan+UBSan), 2 workers" tests/ws_tests.sh build-asan/switchboard build-asan/test-output/ws 2
+# the page served from memory, digest over wss:, DTLS through the engine
+stage "browser phones (ASan+UBSan)" tests/browser_tests.sh build-asan/switchboard \
+    build-asan/test-output/browser test_page_signs_in_over_wss test_page_calls_a_phone \
+    test_closing_the_tab_removes_the_binding
 # ASan's quarantine keeps the flood's freed 60 KiB messages resident
 SB_TEST_GROWTH_LIMIT_KIB=524288 stage "hostile network (ASan+UBSan), 2 workers" \
     tests/hostile_tests.sh build-asan/switchboard build-asan/test-output/hostile

@@ -200,21 +200,37 @@ def check_trunk(dt, out, name, texts):
         f.write(base64.b64decode(shot["data"]))
 
 
+def launch(url, out, flags):
+    """Headless Chromium on URL with @flags, its own profile and process
+    group (recorded in OUT/chromium.pgid); returns it and its DevTools port."""
+    port = free_port()
+    browser = subprocess.Popen(
+        ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-dev-shm-usage", f"--remote-debugging-port={port}",
+         f"--user-data-dir={os.path.join(out, 'chromium-profile')}", *flags, url],
+        stdout=open(os.path.join(out, "chromium.log"), "w"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    with open(os.path.join(out, "chromium.pgid"), "w") as f:
+        f.write(str(browser.pid))
+    return browser, port
+
+
+def stop(browser):
+    """Ends Chromium's whole process group."""
+    try:
+        os.killpg(browser.pid, signal.SIGTERM)
+        browser.wait(timeout=5)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(browser.pid, signal.SIGKILL)
+
+
 def main():
     trunk = len(sys.argv) >= 6 and sys.argv[1] == "trunk"
     if not trunk and (len(sys.argv) != 4 or sys.argv[1] != "open"):
         print(__doc__, file=sys.stderr)
         return 2
     url, out = sys.argv[2], sys.argv[3]
-    port = free_port()
-    browser = subprocess.Popen(
-        ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-dev-shm-usage", "--window-size=412,915", f"--remote-debugging-port={port}",
-         f"--user-data-dir={os.path.join(out, 'chromium-profile')}", url],
-        stdout=open(os.path.join(out, "chromium.log"), "w"), stderr=subprocess.STDOUT,
-        start_new_session=True)
-    with open(os.path.join(out, "chromium.pgid"), "w") as f:
-        f.write(str(browser.pid))
+    browser, port = launch(url, out, ["--window-size=412,915"])
     try:
         dt = DevTools(page_target(port, url, time.time() + 20))
         if trunk:
@@ -227,11 +243,7 @@ def main():
         print("FAIL:", e)
         return 1
     finally:
-        try:
-            os.killpg(browser.pid, signal.SIGTERM)
-            browser.wait(timeout=5)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(browser.pid, signal.SIGKILL)
+        stop(browser)
 
 
 if __name__ == "__main__":

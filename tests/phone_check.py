@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Drives switchboard's softphone page in headless Chromium over the
+DevTools protocol (browser_check.py's client), for tests/browser_tests.sh.
+
+usage: phone_check.py URL DIR [--spki HASH] STEP...
+Chromium opens URL with a fake microphone (a tone) and camera, media
+permission granted, autoplay allowed; --spki trusts the wss: listener's
+certificate key (the test's own CA). Each STEP runs in order; the first
+that fails ends the run (exit 1) with its reason. Steps:
+  signin USER PASSWORD    fill the form and submit
+  status TEXT             the page's status becomes TEXT (10 s)
+  error TEXT              the page shows an error containing TEXT (10 s)
+  call TARGET             dial TARGET
+  incoming                an incoming call shows (15 s); answer it
+  state TEXT              the call panel says TEXT ("in call with", 15 s)
+  idle                    no call on the page (15 s)
+  hangup                  press Hang up
+  level MIN               the remote audio's RMS passes MIN (10 s)
+  socket URL RESULT       a WebSocket from the page to URL (subprotocol
+                          "sip") ends "open" or "refused" (RESULT)
+  mark NAME               write DIR/NAME (the shell test waits for it)
+  wait NAME               wait for DIR/NAME (the shell test writes it, 60 s)
+  media                   print the call's WebRTC state and SDPs
+  sleep SECONDS
+  close                   close the tab (its WebSocket goes with it)
+Chromium runs in its own process group, recorded in DIR/chromium.pgid."""
+import base64
+import json
+import os
+import sys
+import time
+
+from browser_check import DevTools, launch, page_target, stop, wait_for
+
+
+def js(value):
+    return json.dumps(value)
+
+
+def page_state(dt):
+    v = dt.eval("window.phoneState ? JSON.stringify(window.phoneState()) : ''")
+    return json.loads(v) if v else {}
+
+
+def fill_and_submit(dt, user, password):
+    dt.eval(f"""(() => {{
+        document.getElementById('user').value = {js(user)};
+        document.getElementById('password').value = {js(password)};
+        document.getElementById('signin').click(); }})()""")
+
+
+def step_socket(dt, url, want):
+    expr = f"""new Promise(done => {{
+        const w = new WebSocket({js(url)}, 'sip');
+        w.onopen = () => {{ w.close(); done('open'); }};
+        w.onerror = () => done('refused');
+        setTimeout(() => done('timeout'), 5000); }})"""
+    got = dt.call("Runtime.evaluate", expression=expr, awaitPromise=True,
+                  returnByValue=True)["result"].get("value")
+    if got != want:
+        raise RuntimeError(f"a WebSocket to {url}: {got}, wanted {want}")
+    print(f"socket {url}: {got}")
+
+
+def run(dt, out, steps):
+    i = 0
+    while i < len(steps):
+        s = steps[i]
+        if s == "signin":
+            fill_and_submit(dt, steps[i + 1], steps[i + 2])
+            i += 3
+            continue
+        arg = steps[i + 1] if i + 1 < len(steps) else None
+        if s == "status":
+            wait_for(lambda: page_state(dt).get("status") == arg, 10, f"status {arg}")
+        elif s == "error":
+            wait_for(lambda: arg in page_state(dt).get("error", ""), 10, f"an error with '{arg}'")
+            print("error shown:", page_state(dt)["error"])
+        elif s == "call":
+            dt.eval(f"""(() => {{ document.getElementById('dial').value = {js(arg)};
+                                 document.getElementById('call').click(); }})()""")
+        elif s == "incoming":
+            wait_for(lambda: page_state(dt).get("call", "").startswith("incoming"), 15,
+                     "an incoming call")
+            dt.eval("document.getElementById('answer').click()")
+            i += 1
+            continue
+        elif s == "state":
+            wait_for(lambda: page_state(dt).get("call", "").startswith(arg), 15, f"call '{arg}'")
+        elif s == "idle":
+            wait_for(lambda: page_state(dt).get("call") == "", 15, "no call")
+            i += 1
+            continue
+        elif s == "hangup":
+            dt.eval("document.getElementById('hangup').click()")
+            i += 1
+            continue
+        elif s == "level":
+            level = wait_for(lambda: (lambda v: v if v > float(arg) else None)(
+                dt.eval("window.phoneLevel()") or 0), 10, f"remote audio above {arg}")
+            print(f"remote audio level {level:.3f}")
+        elif s == "socket":
+            step_socket(dt, arg, steps[i + 2])
+            i += 3
+            continue
+        elif s == "mark":
+            open(os.path.join(out, arg), "w").close()
+        elif s == "wait":
+            wait_for(lambda: os.path.exists(os.path.join(out, arg)), 60, f"the test's {arg}")
+        elif s == "media":  # the call's WebRTC state, for the log
+            print("media:", json.dumps(dt.eval("JSON.stringify(window.phoneMedia())")))
+            i += 1
+            continue
+        elif s == "sleep":
+            time.sleep(float(arg))
+        elif s == "close":
+            dt.call("Page.close")
+            i += 1
+            continue
+        else:
+            raise RuntimeError(f"unknown step {s}")
+        i += 2
+
+
+def main():
+    if len(sys.argv) < 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    url, out, steps = sys.argv[1], sys.argv[2], sys.argv[3:]
+    flags = []
+    if steps[0] == "--spki":
+        flags.append(f"--ignore-certificate-errors-spki-list={steps[1]}")
+        steps = steps[2:]
+    browser, port = launch(url, out, ["--use-fake-device-for-media-stream",
+                                      "--use-fake-ui-for-media-stream",
+                                      "--autoplay-policy=no-user-gesture-required", *flags])
+    try:
+        dt = DevTools(page_target(port, url, time.time() + 20))
+        wait_for(lambda: dt.eval("typeof window.phoneState") == "function", 10, "the page's script")
+        run(dt, out, steps)
+        try:
+            shot = dt.call("Page.captureScreenshot", format="png")
+            with open(os.path.join(out, "phone.png"), "wb") as f:
+                f.write(base64.b64decode(shot["data"]))
+        except (RuntimeError, OSError):
+            pass  # the tab was closed
+        print("PASS")
+        return 0
+    except (RuntimeError, OSError) as e:
+        print("FAIL:", e)
+        try:
+            print("page state:", page_state(dt))
+        except Exception:  # noqa: BLE001 - the page may be gone
+            pass
+        return 1
+    finally:
+        stop(browser)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
