@@ -10,7 +10,8 @@
 #      switchboards sharing one location service on a redis-server of the
 #      test's own, an attacker on the LAN (relay, reflection, sipvicious),
 #      media relayed by rtpengines of the test's own (SIPp, and real phones
-#      in two homes behind NAT), on a RelWithDebInfo build;
+#      in two homes behind NAT), SIP over WebSocket and the softphone page
+#      in headless Chromium (browser phones), on a RelWithDebInfo build;
 #   2. the same unit, protocol, store, TCP/TLS, admin, office, Redis and
 #      media relay tests (all but the 10 000 users and the phones in
 #      namespaces) on an AddressSanitizer + UBSan build, and the protocol,

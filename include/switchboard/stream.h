@@ -1,5 +1,5 @@
-/* TCP and TLS transports (RFC 3261 §18, RFC 5630): listen sockets, I/O
- * threads and the connections they own.
+/* TCP, TLS and WebSocket transports (RFC 3261 §18, RFC 5630, RFC 7118):
+ * listen sockets, I/O threads and the connections they own.
  *
  * DESIGN: each I/O thread runs an epoll loop over its own SO_REUSEPORT
  * listen sockets and the connections it accepted or opened; no other
@@ -17,8 +17,12 @@
  * ask whether one is still open (stream_conn_alive) without a lock: each
  * thread publishes its open ids in an array of atomics.
  *
+ * A ws:/wss: connection is framed by its WebSocket session (ws.h), each
+ * message one SIP message; before the upgrade it is HTTP, answered with
+ * the phone page's files held in memory (webdir.h). We never open one.
+ *
  * Connection life: CONNECTING (ours, until connect() completes) ->
- * HANDSHAKE (TLS only) -> OPEN -> closed. Any state closes on error, on
+ * HANDSHAKE (TLS only) -> [UPGRADE (ws:, wss:)] -> OPEN -> closed. Any state closes on error, on
  * the idle or header timeout, on a full write queue, or at shutdown after
  * what was queued is written. */
 #ifndef SWITCHBOARD_STREAM_H
