@@ -22,9 +22,9 @@
  * the phone page's files held in memory (webdir.h). We never open one.
  *
  * Connection life: CONNECTING (ours, until connect() completes) ->
- * HANDSHAKE (TLS only) -> [UPGRADE (ws:, wss:)] -> OPEN -> closed. Any state closes on error, on
- * the idle or header timeout, on a full write queue, or at shutdown after
- * what was queued is written. */
+ * HANDSHAKE (TLS only) -> [UPGRADE (ws:, wss:)] -> OPEN -> closed. Any
+ * state closes on error, on the idle or header timeout, on a full write
+ * queue, or at shutdown after what was queued is written. */
 #ifndef SWITCHBOARD_STREAM_H
 #define SWITCHBOARD_STREAM_H
 
