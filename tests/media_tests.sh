@@ -11,7 +11,10 @@
 #   - network namespaces (tests/netns_lib.sh): an office LAN with
 #     switchboard and an rtpengine, two homes behind their own nft NAT
 #     routers, real phones (baresip, linphonec) and real audio: a tone
-#     each side plays must be found in the other side's recording.
+#     each side plays must be found in the other side's recording; the
+#     softphone page in Chromium at home calling and called by Linphone in
+#     the office (its fake microphone a tone; what it hears read from an
+#     AnalyserNode).
 #
 # usage: tests/media_tests.sh BINARY OUTDIR [TEST...]
 set -u
@@ -476,6 +479,9 @@ table ip nat {
 NFT
 }
 
+# pbx_up's extra switchboard flags (a ws: listener for a browser)
+PBX_FLAGS=()
+
 # pbx_up RELAY [CONF]: in the office (namespace pbx, 10.0.0.2), an
 # rtpengine and switchboard with [media] relay = RELAY (and CONF's lines),
 # its journal and SIP trace in the test's folder.
@@ -487,7 +493,7 @@ pbx_up() {
         >"$DIR/media.conf"
     ip netns exec "$PBX" "$BIN" -c "$DIR/media.conf" -l "udp:$IP:$PROXY_PORT" --workers 2 \
         --listeners 1 --admin none --journal "$DIR/journal.jsonl" --trace "$DIR/sip.pcap" \
-        >"$DIR/proxy.log" 2>&1 &
+        "${PBX_FLAGS[@]}" >"$DIR/proxy.log" 2>&1 &
     PROXY_PID=$!
     wait_ready
 }
@@ -591,6 +597,70 @@ test_lan_call_not_relayed() {
     stop_proxy || return 1
     heard bob 1000 && heard alice 440 && journal_says outcome=answered media=None &&
         expect_count offers "$(offers e)" 0
+}
+
+# --- a browser at home, Linphone in the office (issue 28) ----------------------
+
+# page_at_home STEPS...: the softphone page in Chromium in home1 (behind its
+# NAT router), from the office's ws: listener over plain http (its origin
+# treated as secure, as HTTPS would be), its microphone a 440 Hz tone.
+page_at_home() {
+    local url="http://10.0.0.2:$WS_PORT/"
+    sox -n -r 48000 -c 1 -b 16 "$DIR/page-tone.wav" synth 30 sine 440 vol 0.5
+    ip netns exec "${NS}home1" python3 "$HERE/phone_check.py" "$url" "$DIR" \
+        --secure-origin "$url" --fake-audio "$DIR/page-tone.wav" "$@" >"$DIR/page.out" 2>&1 &
+    PAGE_PID=$!
+    PIDS+=("$PAGE_PID")
+}
+
+page_done() {
+    wait "$PAGE_PID" && return 0
+    log "page: $(tail -3 "$DIR/page.out")"
+    return 1
+}
+
+# browser_and_desk: the office with a ws: listener; alice is linphonec on
+# the desk phone's address (10.0.0.3), playing 1 kHz.
+browser_and_desk() {
+    PBX_FLAGS=(-l "ws:10.0.0.2:$WS_PORT")
+    homes && pbx_up nat || return 1
+    linphone_setup alice alice 10.0.0.3 1000
+}
+
+# The page at home calls alice's Linphone on the LAN: both hear the other
+# (sox finds the page's 440 Hz in what Linphone recorded, whatever level
+# the browser's gain control left it at; the page's analyser the 1 kHz),
+# the page hangs up, the engine holds nothing.
+test_browser_at_home_calls_linphone() {
+    local IP ENGINE_IP AT_PROXY PBX DESK LAN
+    browser_and_desk || return 1
+    RUN_IN="ip netns exec $DESK" linphone_start alice "sleep 25" -a
+    local alice=$LAST_PID
+    registered alice 10.0.0.3 || return 1
+    page_at_home signin bob - status registered call alice state "in call with" level 0.02 \
+        tone 1000 sleep 3 hangup idle
+    page_done || return 1
+    grep "remote audio" "$DIR/page.out" >>"$DIR/test.log"
+    stop_clients "$alice"
+    heard_all alice 440 && expect_count "calls the engine holds" "$(engine_calls_in_pbx)" 0 &&
+        stop_proxy
+}
+
+# alice's Linphone calls the page at home: answered, each hears the other,
+# alice hangs up and the page goes idle.
+test_linphone_calls_the_browser_at_home() {
+    local IP ENGINE_IP AT_PROXY PBX DESK LAN
+    browser_and_desk || return 1
+    page_at_home signin bob - status registered mark up incoming state "in call with" \
+        level 0.02 tone 1000 idle
+    for _ in $(seq 150); do [ -f "$DIR/up" ] && break; sleep 0.1; done
+    [ -f "$DIR/up" ] || { page_done; log "the page did not register"; return 1; }
+    RUN_IN="ip netns exec $DESK" linphone_start alice "$(calls_bob 'sleep 8' terminate 'sleep 1')"
+    wait "$LAST_PID"
+    page_done || return 1
+    grep "remote audio" "$DIR/page.out" >>"$DIR/test.log"
+    heard_all alice 440 && expect_count "calls the engine holds" "$(engine_calls_in_pbx)" 0 &&
+        stop_proxy
 }
 
 run_tests "media relay" "" "$@"

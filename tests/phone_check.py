@@ -2,10 +2,13 @@
 """Drives switchboard's softphone page in headless Chromium over the
 DevTools protocol (browser_check.py's client), for tests/browser_tests.sh.
 
-usage: phone_check.py URL DIR [--spki HASH] STEP...
-Chromium opens URL with a fake microphone (a tone) and camera, media
-permission granted, autoplay allowed; --spki trusts the wss: listener's
-certificate key (the test's own CA). Each STEP runs in order; the first
+usage: phone_check.py URL DIR [--spki HASH] [--secure-origin URL]
+                       [--fake-audio WAV] STEP...
+Chromium opens URL with a fake microphone (a beep, or WAV looped) and
+camera, media permission granted, autoplay allowed; --spki trusts the wss:
+listener's certificate key (the test's own CA); --secure-origin lets a page
+over plain http on a LAN address have the microphone, as HTTPS would.
+Each STEP runs in order; the first
 that fails ends the run (exit 1) with its reason. Steps:
   signin USER PASSWORD    fill the form and submit
   status TEXT             the page's status becomes TEXT (10 s)
@@ -16,6 +19,7 @@ that fails ends the run (exit 1) with its reason. Steps:
   idle                    no call on the page (15 s)
   hangup                  press Hang up
   level MIN               the remote audio's RMS passes MIN (10 s)
+  tone HZ                 its loudest frequency is HZ, within 10 % (10 s)
   socket URL RESULT       a WebSocket from the page to URL (subprotocol
                           "sip") ends "open" or "refused" (RESULT)
   mark NAME               write DIR/NAME (the shell test waits for it)
@@ -99,6 +103,11 @@ def run(dt, out, steps):
             level = wait_for(lambda: (lambda v: v if v > float(arg) else None)(
                 dt.eval("window.phoneLevel()") or 0), 10, f"remote audio above {arg}")
             print(f"remote audio level {level:.3f}")
+        elif s == "tone":  # the remote audio's loudest frequency, within 10 %
+            want = float(arg)
+            hz = wait_for(lambda: (lambda v: v if abs(v - want) < want * 0.1 else None)(
+                dt.eval("window.phoneTone()") or 0), 10, f"a {arg} Hz tone")
+            print(f"remote audio tone {hz:.0f} Hz")
         elif s == "socket":
             step_socket(dt, arg, steps[i + 2])
             i += 3
@@ -128,8 +137,11 @@ def main():
         return 2
     url, out, steps = sys.argv[1], sys.argv[2], sys.argv[3:]
     flags = []
-    if steps[0] == "--spki":
-        flags.append(f"--ignore-certificate-errors-spki-list={steps[1]}")
+    options = {"--spki": "--ignore-certificate-errors-spki-list=",
+               "--secure-origin": "--unsafely-treat-insecure-origin-as-secure=",
+               "--fake-audio": "--use-file-for-fake-audio-capture="}
+    while steps and steps[0] in options:
+        flags.append(options[steps[0]] + steps[1])
         steps = steps[2:]
     browser, port = launch(url, out, ["--use-fake-device-for-media-stream",
                                       "--use-fake-ui-for-media-stream",

@@ -91,6 +91,17 @@ window.phoneMedia = () => {
                 remote: pc.remoteDescription && pc.remoteDescription.sdp } : null;
 };
 
+// The remote audio's loudest frequency in Hz (0: silence): what the tests
+// compare with the tone the other phone plays.
+window.phoneTone = () => {
+  if (!analyser) return 0;
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  let best = 0;
+  for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+  return bins[best] > -80 ? (best * analyser.context.sampleRate) / analyser.fftSize : 0;
+};
+
 window.phoneState = () => ({
   status: $("status").textContent,
   call: $("call-panel").hidden ? "" : $("call-state").textContent,
