@@ -41,6 +41,8 @@ IP = "127.0.0.1"
 PORT = 25060
 TLS_PORT = 25061
 STUNNEL_PORT = 25160
+WS_PORT = 25066         # the ws study: the proxy's ws: listener
+WS_TUNNEL_PORT = 25166  # ...and bench/ws_tunnel.py, where SIPp connects
 UAS_PORT = 25070
 ADMIN_PORT = 25090
 REDIS_PORT = 26379
@@ -208,8 +210,10 @@ class Proxy:
             cmd += ["--store", f"redis://{IP}:{REDIS_PORT}", "--node", self.name]
         elif self.variant in ("admin", "admin-scraped"):
             cmd += ["--admin", f"{IP}:{ADMIN_PORT}"]
-        elif self.variant in ("tcp", "tls"):
+        elif self.variant in ("tcp", "tls", "ws"):
             cmd += ["-l", f"tcp:{IP}:{PORT}"]
+            if self.variant == "ws":
+                cmd += ["-l", f"ws:{IP}:{WS_PORT}"]
             conf = os.path.join(self.run.tmp, "stream.conf")
             with open(conf, "w") as f:
                 f.write("[tcp]\nmax_per_ip = 20000\nmax_connections = 15000\n")
@@ -239,8 +243,10 @@ class Proxy:
             cmd += ["-A", "WITH_AUTH"]
         elif self.variant == "media":
             cmd += ["-A", "WITH_RTPENGINE", "-A", f'RTPENGINE_SOCK="udp:{IP}:{NG_PORT}"']
-        elif self.variant in ("tcp", "tls"):
+        elif self.variant in ("tcp", "tls", "ws"):
             cmd += ["-A", "WITH_TCP"]
+            if self.variant == "ws":
+                cmd += ["-A", "WITH_WS"]
             if self.variant == "tls":
                 cert, key = make_certificate(self.run)
                 tlscfg = os.path.join(self.run.tmp, "kamailio-tls.cfg")
@@ -347,15 +353,17 @@ class Bench:
                                "-nostdin", "-mp", "26000", "-max_recv_loops", "10000"] + tp,
                               f"{proxy.name}-callee", self.run.sipp_cpus)
 
-    def call_step(self, proxy, rate, seconds, hold_ms=0, tag="step", probe=False):
+    def call_step(self, proxy, rate, seconds, hold_ms=0, tag="step", probe=False, over=None):
         calls = rate * seconds
         # one socket (or connection) per call; over TLS through stunnel (Debian's
-        # SIPp has no TLS): headers name the proxy's TLS port, bytes go to stunnel
-        transport = {"tcp": ["-t", "tn"], "tls": ["-t", "tn", "-rsa", f"{IP}:{STUNNEL_PORT}"]}
+        # SIPp has no TLS): headers name the proxy's TLS port, bytes go to stunnel;
+        # over WebSocket likewise through bench/ws_tunnel.py
+        transport = {"tcp": ["-t", "tn"], "tls": ["-t", "tn", "-rsa", f"{IP}:{STUNNEL_PORT}"],
+                     "ws": ["-t", "tn", "-rsa", f"{IP}:{WS_TUNNEL_PORT}"]}
         args = ["-p", "25080", "-s", "bench", "-r", str(rate), "-m", str(calls), "-l", str(max(2 * rate, 100) + rate * hold_ms // 1000),
                 "-d", str(hold_ms), "-max_socket", "20000", "-mp", "27000",
                 "-timeout", str(seconds + hold_ms // 1000 + 20), "-max_recv_loops", "10000"]
-        args += transport.get(proxy.variant, ["-t", "un"])
+        args += transport.get(over or proxy.variant, ["-t", "un"])
         capture = None
         if probe:
             # latency from the kernel's own timestamps on lo (dumpcap): no
@@ -396,10 +404,10 @@ class Bench:
                 "retransmissions": retrans, "clean": clean, "cpu_s": cpu, "elapsed_s": elapsed,
                 "cpu_ms_per_call": round(1000 * cpu / ok, 4) if ok else None, "latency": latency}
 
-    def max_cps(self, proxy, rates):
+    def max_cps(self, proxy, rates, over=None):
         best, steps = 0, []
         for rate in rates:
-            r = self.call_step(proxy, rate, self.step_seconds)
+            r = self.call_step(proxy, rate, self.step_seconds, tag=f"step-{over or ''}", over=over)
             steps.append(r)
             log(f"  {proxy.name}: {rate:>5} cps -> {'clean' if r['clean'] else 'NOT clean'}"
                 f" ({r['successful']}/{r['calls']} ok, {r['failed']} failed, {r['retransmissions']} retrans,"
@@ -915,6 +923,36 @@ def stream_study(run, bench, kind, quick):
     return out
 
 
+def ws_study(run, bench, quick):
+    """Calls per second and CPU per call at every rate step, the caller
+    over a WebSocket (RFC 7118; SIPp through bench/ws_tunnel.py, one
+    WebSocket per call) and, for comparison, over TCP (one connection per
+    call), the callee on UDP; switchboard and Kamailio's websocket module."""
+    rates = [200, 400] if quick else [250, 500, 1000, 1500, 2000, 3000]
+    out = {}
+    for proxy_kind in ("switchboard", "kamailio"):
+        for over in ("tcp", "ws"):
+            proxy = Proxy(run, proxy_kind, 1, "ws")
+            proxy.start()
+            callee = tunnel = None
+            try:
+                callee = bench.with_callee(proxy)
+                if over == "ws":
+                    tunnel = run.spawn([sys.executable, os.path.join(BENCH, "ws_tunnel.py"), IP,
+                                        str(WS_TUNNEL_PORT), str(WS_PORT)], "ws-tunnel", run.sipp_cpus)
+                time.sleep(0.5)
+                best, steps = bench.max_cps(proxy, rates, over=over)
+                out[f"{proxy_kind} over {over}"] = {"max_clean_cps": best, "steps": steps}
+            finally:
+                if tunnel:
+                    run.stop(tunnel, signal.SIGKILL)
+                if callee:
+                    run.stop(callee, signal.SIGKILL)
+                proxy.stop()
+                time.sleep(1)
+    return out
+
+
 def floor_study(run, bench, quick):
     """The machine's floor: a server that only echoes (bench/floor.c),
     sleeping in poll() or spinning, at a few gaps between requests; then
@@ -1026,6 +1064,19 @@ def study_table(kind, results):
         lines.append(f"switchboard at {sb['rate']} cps: {invite_100_summary(sb['latency'])}; "
                      f"{sb['cpu_ms_per_call']} ms CPU per call")
         return lines
+    if kind == "ws":
+        lines.append(f"{'configuration':28} {'max clean cps':>13}  ms CPU per call at each rate")
+        for name, r in results.items():
+            per = ", ".join(f"{s['rate']}: {s['cpu_ms_per_call']}{'' if s['clean'] else '*'}"
+                            for s in r["steps"])
+            lines.append(f"{name:28} {r['max_clean_cps']:>13}  {per}")
+        for over in ("tcp", "ws"):
+            a = results.get(f"switchboard over {over}", {}).get("steps", [])
+            kb = {st["rate"]: st for st in results.get(f"kamailio over {over}", {}).get("steps", [])}
+            lines.append(f"ratio sb/k of CPU per call over {over}: " + ", ".join(
+                f"{st['rate']}: {ratio(st['cpu_ms_per_call'], kb[st['rate']]['cpu_ms_per_call'])}"
+                for st in a if st["rate"] in kb and kb[st["rate"]]["clean"] and st["cpu_ms_per_call"]))
+        return lines
     if kind in ("tcp", "tls"):
         lines.append(f"{'configuration':28} {'max clean cps':>13} {'bytes/idle conn':>15}  "
                      f"ms CPU per call at each rate")
@@ -1088,6 +1139,8 @@ def run_study(run, bench, kind, quick):
             results = registration_study(run, quick)
         elif kind in ("tcp", "tls"):
             results = stream_study(run, bench, kind, quick)
+        elif kind == "ws":
+            results = ws_study(run, bench, quick)
         elif kind == "admin":
             results = admin_study(run, bench, quick)
         elif kind == "office":
@@ -1236,14 +1289,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run, under 2 minutes")
     ap.add_argument("--study", choices=["registrations", "auth", "tcp", "tls", "admin", "office", "redis", "floor",
-                                        "media"],
+                                        "media", "ws"],
                     help="instead of the main comparison: registrations with and without a store"
                          " (SQLite), calls with and without digest authentication, or calls over"
                          " TCP or TLS (one connection per call) and memory per idle connection,"
                          " or CPU per call with the admin plane off, idle and scraped every second,"
                          " or with no dial plan vs a 1000-extension one, or the machine's latency"
                          " floor (an echo server sleeping or spinning) next to switchboard's, or"
-                         " calls with their media relayed by rtpengine (and its own CPU)")
+                         " calls with their media relayed by rtpengine (and its own CPU), or"
+                         " calls from a WebSocket client vs a TCP one")
     args = ap.parse_args()
     run = Run(args.quick)
     bench = Bench(run)

@@ -2,7 +2,7 @@
 # SIPp benchmark: switchboard and Kamailio side by side on 127.0.0.1.
 #   bench/run.sh           full run (under 10 minutes)
 #   bench/run.sh --quick   smoke run (under 2 minutes)
-#   bench/run.sh --study registrations|auth|tcp|tls|admin|office|redis|floor|media [--quick]
+#   bench/run.sh --study registrations|auth|tcp|tls|admin|office|redis|floor|media|ws [--quick]
 #                          registrations with and without a store (SQLite),
 #                          calls with and without digest authentication, or
 #                          calls over TCP or TLS (SIPp -t tn; TLS through
@@ -17,14 +17,18 @@
 #                          server) next to switchboard's INVITE->100; or
 #                          calls with their media relayed by one rtpengine,
 #                          switchboard and Kamailio's rtpengine module, with
-#                          the engine's own CPU and INVITE->180 latency
+#                          the engine's own CPU and INVITE->180 latency; or
+#                          calls from a WebSocket client (bench/ws_tunnel.py,
+#                          one WebSocket per call) vs a TCP one, switchboard
+#                          and Kamailio's websocket module
 # Installs what is missing, builds a Release binary, then runs bench/run.py,
 # which prints the table and writes bench/results/<stamp>.json and .png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 ensure_packages $SB_BUILD_PACKAGES sip-tester kamailio kamailio-sqlite-modules kamailio-tls-modules \
-    sqlite3 python3 gnuplot-nox stunnel4 openssl redis-server rtpengine-daemon tshark
+    sqlite3 python3 gnuplot-nox stunnel4 openssl redis-server rtpengine-daemon tshark \
+    kamailio-websocket-modules
 build build-release -DCMAKE_BUILD_TYPE=Release -DSB_TESTS=OFF
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 exec python3 bench/run.py "$@"
