@@ -40,6 +40,7 @@
 #include "switchboard/callroute.h"
 #include "switchboard/dialplan.h"
 #include "switchboard/sipdns.h"
+#include "switchboard/webdir.h"
 #include "switchboard/ws.h"
 #include "switchboard/trunk.h"
 #include "switchboard/config.h"
@@ -219,12 +220,40 @@ static bool ws_count(void *ctx, const char *data, size_t len)
     return *sent < (1u << 20);
 }
 
+/* A page of one file, as the ws: listeners serve it: a request's path is
+ * looked up in it. */
+static struct webdir *fuzz_page(void)
+{
+    static struct webdir *w;
+    static char dir[] = "/tmp/sb-fuzz-page-XXXXXX";
+    char path[64], err[256];
+    if (w || !mkdtemp(dir))
+        return w;
+    snprintf(path, sizeof(path), "%s/index.html", dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("<!doctype html>", f);
+        fclose(f);
+    }
+    if (webdir_load(dir, &w, err, sizeof(err)) != 0)
+        w = NULL;
+    unlink(path);
+    rmdir(dir);
+    return w;
+}
+
 /* 5 (after the framing): the bytes as a WebSocket client's, the handshake
- * at their start and the frames after it, @piece bytes at a time. */
+ * (or a page's request) at their start and the frames after it, @piece
+ * bytes at a time. */
 static void one_ws(const uint8_t *data, size_t size, size_t piece)
 {
     struct ws_request r;
     ws_request_parse((const char *)data, size, &r);
+    if (r.kind == WS_REQUEST_GET) {
+        const struct webdir_file *f = webdir_find(fuzz_page(), r.path);
+        if (f && strcmp(f->path, "/index.html") != 0)
+            abort(); /* the page has no other file */
+    }
     if (r.kind == WS_REQUEST_UPGRADE) {
         char out[512];
         ws_accept_response(&r, out, sizeof(out));
