@@ -137,7 +137,8 @@ lacks_lines() {
 # A browser (stream_ua.py over ws:, a WebRTC SDP) calls a UDP phone with
 # relay = never: relayed all the same; the phone is offered RTP/AVP with
 # no ICE, DTLS or rtcp-mux, the browser answered UDP/TLS/RTP/SAVPF with
-# ICE, a fingerprint and DTLS passive; the BYE empties the engine.
+# ICE, a fingerprint and the engine's DTLS role for the browser's actpass
+# (active: it starts the handshake); the BYE empties the engine.
 test_browser_calls_a_phone_bridged() {
     start_engine a "$NG_A" 31000 &&
         start_proxy -c "$(media_conf never)" -l "ws:$IP:$WS_PORT" || return 1
@@ -152,12 +153,13 @@ test_browser_calls_a_phone_bridged() {
         grep -q '^m=audio [0-9]* RTP/AVP ' "$DIR/callee.rx" &&
         lacks_lines "$DIR/callee.rx" 'a=ice-ufrag' 'a=fingerprint' 'a=rtcp-mux' 'SAVPF' &&
         has_lines "$DIR/caller.out" answer 'm=audio [0-9]* UDP/TLS/RTP/SAVPF ' 'a=ice-ufrag:' \
-            'a=fingerprint:' 'a=setup:passive' 'a=rtcp-mux' 'a=candidate:' &&
+            'a=fingerprint:' 'a=setup:active' 'a=rtcp-mux' 'a=candidate:' &&
         expect_engine_empty "$NG_A" && stop_proxy
 }
 
-# A UDP phone calls a browser: the browser is offered WebRTC (ICE, DTLS,
-# rtcp-mux), the phone's answer is RTP/AVP on the engine's port.
+# A UDP phone calls a browser: the browser is offered WebRTC (ICE, DTLS
+# with the engine passive: actpass offered, rtcp-mux), the phone's answer
+# is RTP/AVP on the engine's port.
 test_phone_calls_a_browser_bridged() {
     start_engine a "$NG_A" 31000 &&
         start_proxy -c "$(media_conf never)" -l "ws:$IP:$WS_PORT" || return 1
@@ -166,7 +168,7 @@ test_phone_calls_a_browser_bridged() {
     wait_for_line "$DIR/callee.out" registered || return 1
     sipp_run caller uac_call_caller_hangs_up.xml 15080 bob && ua_wait callee "$callee" || return 1
     has_lines "$DIR/callee.out" offer 'm=audio [0-9]* UDP/TLS/RTP/SAVPF ' 'a=ice-ufrag:' \
-        'a=fingerprint:' 'a=rtcp-mux' 'a=candidate:' &&
+        'a=fingerprint:' 'a=setup:actpass' 'a=rtcp-mux' 'a=candidate:' &&
         ports_in caller 31000 && grep -q '^m=audio [0-9]* RTP/AVP ' "$DIR/caller.rx" &&
         lacks_lines "$DIR/caller.rx" 'a=ice-ufrag' 'a=fingerprint' 'SAVPF' &&
         expect_engine_empty "$NG_A" && stop_proxy
