@@ -73,6 +73,10 @@ MEDIA_SUBSET="test_always_relays_both_ways test_reinvite_hold_resume_keeps_relay
     test_refuse_without_engine test_two_engines_by_weight
     test_ring_group_relays_the_member_who_answered test_restart_keeps_the_calls_engine
     test_browser_calls_a_phone_bridged test_phone_calls_a_browser_bridged"
+# the WebSocket paths under the sanitizers: framing, handshakes, both
+# transports, a browser's binding and its flow
+WS_SUBSET="test_torture_framing test_torture_handshake test_udp_caller_ws_callee_callee_hangs_up
+    test_ws_caller_wss_callee test_ws_caller_cancels test_binding_goes_with_the_socket"
 REDIS_SUBSET="test_calls_between_nodes test_concurrent_updates_keep_both test_node_restart_reloads
     test_redis_killed_mid_run test_tcp_phone_reached_through_its_node"
 
@@ -90,7 +94,8 @@ stage "registration store (ASan+UBSan), 2 workers" \
 # ASan's quarantine (256 MiB) keeps freed buffers resident
 SB_TEST_RSS_LIMIT_KIB=1048576 SB_TEST_GROWTH_LIMIT_KIB=393216 stage "TCP and TLS (ASan+UBSan), 2 workers" \
     tests/stream_tests.sh build-asan/switchboard build-asan/test-output/stream 2
-stage "WebSocket (ASan+UBSan), 2 workers" tests/ws_tests.sh build-asan/switchboard build-asan/test-output/ws 2
+stage "WebSocket (ASan+UBSan), 2 workers" \
+    tests/ws_tests.sh build-asan/switchboard build-asan/test-output/ws 2 $WS_SUBSET
 # the page served from memory, digest over wss:, DTLS through the engine
 stage "browser phones (ASan+UBSan)" tests/browser_tests.sh build-asan/switchboard \
     build-asan/test-output/browser test_page_signs_in_over_wss test_page_calls_a_phone \
@@ -124,7 +129,8 @@ stage "registration store (TSan), 4 workers" \
 # resident after the never-reading peer's 10 MB went through
 SB_TEST_GROWTH_LIMIT_KIB=262144 stage "TCP and TLS (TSan), 4 workers" \
     tests/stream_tests.sh build-tsan/switchboard build-tsan/test-output/stream 4
-stage "WebSocket (TSan), 4 workers" tests/ws_tests.sh build-tsan/switchboard build-tsan/test-output/ws 4
+stage "WebSocket (TSan), 4 workers" \
+    tests/ws_tests.sh build-tsan/switchboard build-tsan/test-output/ws 4 $WS_SUBSET
 stage "admin plane (TSan), 4 workers" \
     tests/admin_tests.sh build-tsan/switchboard build-tsan/test-output/admin 4
 stage "office features (TSan), 4 workers" \
