@@ -481,6 +481,20 @@ static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
 
 /* --- entry points --------------------------------------------------------- */
 
+/* Does the configuration listen on ws: or wss:? */
+static bool listens_on_ws(const struct sb_config *cfg)
+{
+    for (size_t i = 0; i < cfg->listen_count; i++) {
+        char host[256];
+        unsigned port;
+        int transport;
+        if (config_parse_listen(cfg->listen[i], &transport, host, sizeof(host), &port) == 0 &&
+            sb_transport_is_ws(transport))
+            return true;
+    }
+    return false;
+}
+
 int proxy_create(const struct proxy_env *env, struct proxy **out)
 {
     struct proxy *p = calloc(1, sizeof(*p));
@@ -489,6 +503,7 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
     p->env = *env;
     p->local_hint = CALL_END_LOCAL;
     p->media_next.engine = -1;
+    p->browsers = listens_on_ws(env->config);
     if (getrandom(&p->branch_seed, sizeof(p->branch_seed), 0) != sizeof(p->branch_seed))
         p->branch_seed = (uint64_t)(uintptr_t)p ^ sb_now_ms();
     struct txn_config tc = {

@@ -117,6 +117,7 @@ struct proxy {
     /* the media of the context proxy_context_new() makes next (set around
      * routing a request whose offer the engine rewrote) */
     struct proxy_media media_next;
+    bool browsers; /* we listen on ws: or wss: (a call may have a browser) */
     struct media_stateless *media_stateless; /* ACKs and strays held for the engine */
     struct trunk_reg *regs[TRUNK_MAX];       /* the registrations this worker runs */
     size_t reg_count;

@@ -204,6 +204,8 @@ static void browsers_of(struct proxy *p, const struct sb_inbound *in, const osip
 {
     m->sender_ws = sb_transport_is_ws(in->transport);
     m->target_ws = false;
+    if (!p->browsers)
+        return; /* no ws: listener here: no browser to look up */
     if (!sipmsg_to_tag(fwd)) {
         m->target_ws = callee_any(p, fwd->req_uri, binding_on_ws);
         return;
