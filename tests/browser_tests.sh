@@ -86,8 +86,8 @@ r = json.load(sys.stdin).get("registrations")  # absent: no such user
 print(r[0]["transport"] + " " + r[0]["connection"] if r else "none")'
 }
 
-wait_file() { # NAME
-    for _ in $(seq 300); do
+wait_file() { # NAME (the page may take 30 s to load on a busy machine)
+    for _ in $(seq 600); do
         [ -f "$DIR/$1" ] && return 0
         sleep 0.1
     done

@@ -655,7 +655,7 @@ test_linphone_calls_the_browser_at_home() {
     browser_and_desk || return 1
     page_at_home signin bob - status registered mark up incoming state "in call with" \
         level 0.02 tone 1000 idle
-    for _ in $(seq 150); do [ -f "$DIR/up" ] && break; sleep 0.1; done
+    for _ in $(seq 500); do [ -f "$DIR/up" ] && break; sleep 0.1; done
     [ -f "$DIR/up" ] || { page_done; log "the page did not register"; return 1; }
     RUN_IN="ip netns exec $DESK" linphone_start alice "$(calls_bob 'sleep 8' terminate 'sleep 1')"
     wait "$LAST_PID"

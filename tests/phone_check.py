@@ -148,7 +148,7 @@ def main():
                                       "--autoplay-policy=no-user-gesture-required", *flags])
     try:
         dt = DevTools(page_target(port, url, time.time() + 20))
-        wait_for(lambda: dt.eval("typeof window.phoneState") == "function", 10, "the page's script")
+        wait_for(lambda: dt.eval("typeof window.phoneState") == "function", 30, "the page's script")
         run(dt, out, steps)
         try:
             shot = dt.call("Page.captureScreenshot", format="png")
@@ -161,6 +161,8 @@ def main():
     except (RuntimeError, OSError) as e:
         print("FAIL:", e)
         try:
+            print("page:", dt.eval("JSON.stringify({ready: document.readyState, url: location.href, "
+                                   "loaded: performance.getEntriesByType('resource').length})"))
             print("page state:", page_state(dt))
         except Exception:  # noqa: BLE001 - the page may be gone
             pass
