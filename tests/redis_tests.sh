@@ -58,6 +58,12 @@ kill_redis() {
     REDIS_PID=
 }
 
+# ready_lines NAME: how many times NAME's log said it was ready (0 also
+# before the background shell has created the log).
+ready_lines() {
+    cat "$DIR/$1.log" 2>/dev/null | grep -c "switchboard ready"
+}
+
 # start_node NAME ADDRESS [flags]: a switchboard on ADDRESS:$PROXY_PORT.
 start_node() {
     local name=$1 addr=$2
@@ -68,9 +74,9 @@ start_node() {
     NODE_PID[$name]=$!
     PIDS+=("$!")
     local start
-    start=$(grep -c "switchboard ready" "$DIR/$name.log")
+    start=$(ready_lines "$name")
     for _ in $(seq 100); do
-        [ "$(grep -c "switchboard ready" "$DIR/$name.log")" -gt "$start" ] && return 0
+        [ "$(ready_lines "$name")" -gt "$start" ] && return 0
         sleep 0.05
     done
     log "node $name did not become ready"
