@@ -121,6 +121,10 @@ const char *sipmsg_from_tag(const osip_message_t *msg);
  * Returns 0, or SB_ERANGE when it does not fit. */
 int sipmsg_call_id(const osip_message_t *msg, char *buf, size_t size);
 
+/* "Route: X\r\n" for each entry of @list (a Route or Record-Route list,
+ * in its order): heap memory, "" when empty, NULL when out of memory. */
+char *sipmsg_route_lines(const osip_list_t *list);
+
 /* CSeq number, or 0 when unparsable. */
 uint32_t sipmsg_cseq_number(const osip_message_t *msg);
 /* Rewrites the CSeq's number. Returns 0, SB_EMALFORMED (none) or SB_ENOMEM. */

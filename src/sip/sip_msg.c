@@ -18,6 +18,7 @@
 
 #include <osipparser2/osip_port.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/error.h"
 #include "switchboard/thread_role.h"
 
@@ -667,4 +668,22 @@ int sipmsg_set_cseq_number(osip_message_t *msg, uint32_t number)
     osip_free(msg->cseq->number);
     msg->cseq->number = copy;
     return 0;
+}
+
+char *sipmsg_route_lines(const osip_list_t *list)
+{
+    struct sb_buf b = {0};
+    osip_route_t *route;
+    for (int i = 0; (route = osip_list_get(list, i)) != NULL; i++) {
+        char *s = NULL;
+        if (osip_route_to_str(route, &s) != 0)
+            continue;
+        sb_buf_printf(&b, "Route: %s\r\n", s);
+        osip_free(s);
+    }
+    if (b.failed) {
+        sb_buf_free(&b);
+        return NULL;
+    }
+    return b.data ? b.data : strdup("");
 }

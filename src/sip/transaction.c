@@ -521,27 +521,6 @@ static char *header_to_str(int (*to_str)(const void *, char **), const void *h)
     return s;
 }
 
-/* Joins the Route set, so ACK and CANCEL can carry it (§9.1, §17.1.1.3). */
-static char *routes_to_str(const osip_message_t *req)
-{
-    struct sb_buf b = {0};
-    osip_route_t *route;
-    for (int i = 0; (route = osip_list_get(&req->routes, i)) != NULL; i++) {
-        char *s = NULL;
-        if (osip_route_to_str(route, &s) != 0)
-            continue;
-        sb_buf_printf(&b, "Route: %s\r\n", s);
-        osip_free(s);
-    }
-    if (b.failed) {
-        sb_buf_free(&b);
-        return NULL;
-    }
-    if (!b.data)
-        return strdup("");
-    return b.data;
-}
-
 static int client_keep_dialog_parts(struct client_txn *ct, const osip_message_t *req)
 {
     osip_via_t *via = sipmsg_top_via(req);
@@ -552,7 +531,7 @@ static int client_keep_dialog_parts(struct client_txn *ct, const osip_message_t 
     ct->to = header_to_str((int (*)(const void *, char **))osip_to_to_str, req->to);
     char call_id[1024];
     ct->call_id = sipmsg_call_id(req, call_id, sizeof(call_id)) == 0 ? strdup(call_id) : NULL;
-    ct->routes = routes_to_str(req);
+    ct->routes = sipmsg_route_lines(&req->routes); /* for ACK and CANCEL (§9.1, §17.1.1.3) */
     ct->cseq = sipmsg_cseq_number(req);
     if (!ct->branch || !ct->ruri || !ct->via || !ct->from || !ct->to || !ct->call_id || !ct->routes)
         return SB_ENOMEM;
