@@ -95,6 +95,30 @@ bool call_journal_changed(const struct call_journal *cj);
  * callee, state, since), and clears the changed flag. */
 void call_journal_snapshot(struct call_journal *cj, struct sb_buf *b);
 
+/* The phases of a call as its watcher hears them (the dialog event
+ * package, proxy_watch.c): TRYING (the INVITE came) --1xx--> RINGING
+ * --2xx--> ANSWERED --BYE--> ENDED; TRYING|RINGING --a final failure-->
+ * ENDED; any --shutdown--> ENDED ("interrupted"). */
+enum call_phase { CALL_TRYING, CALL_RINGING, CALL_ANSWERED, CALL_ENDED };
+
+struct call_event {
+    enum call_phase phase;
+    const osip_message_t *invite; /* TRYING: the INVITE; else NULL */
+    const char *call_id;
+    const char *caller_aor, *caller_name, *caller_tag; /* may be NULL */
+    const char *callee_aor, *callee_name, *callee_tag; /* tag: once a response had one */
+    int code;            /* the response that moved it (0: a BYE or none) */
+    const char *outcome; /* ENDED: as the journal's line says */
+    const char *by;      /* ENDED: "caller", "callee" or "proxy" */
+    int64_t answer_ms;   /* ANSWERED and after */
+};
+
+/* @hook hears every phase of every call from now on, with @ctx and a
+ * pointer of its own per call (NULL at first; the hook frees what it put
+ * there when it hears ENDED, which every call it heard of reaches). */
+typedef void (*call_journal_hook)(void *ctx, const struct call_event *ev, void **state);
+void call_journal_watch(struct call_journal *cj, call_journal_hook hook, void *ctx);
+
 /* Wall-clock milliseconds since the epoch. */
 int64_t call_journal_now(void);
 

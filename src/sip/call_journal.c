@@ -19,7 +19,7 @@
 struct call {
     struct strmap_link link; /* key: Call-ID */
     char *caller_aor, *caller_name, *caller_tag;
-    char *callee_aor, *callee_name;
+    char *callee_aor, *callee_name, *callee_tag;
     char *answered_by;
     char *refer_to, *referred_by;
     char *route; /* JSON members: "dialled", "resolved", "forwards"; NULL: none */
@@ -38,6 +38,8 @@ struct call {
     bool ending; /* BYE came: waiting for the engine's figures */
     const char *end_outcome, *end_by;
     int64_t end_ms;
+    void *watch;      /* the hook's own (call_journal_watch) */
+    bool watch_ended; /* the hook heard ENDED */
 };
 
 struct call_journal {
@@ -47,6 +49,8 @@ struct call_journal {
     size_t ending;          /* calls waiting for their engine's figures */
     int64_t next_expire_ms; /* when call_journal_expire() looks again */
     bool changed;           /* since the last snapshot */
+    call_journal_hook hook; /* NULL: nobody listens */
+    void *hook_ctx;
 };
 
 int64_t call_journal_now(void)
@@ -79,6 +83,7 @@ static void call_free(struct call *c)
     free(c->caller_tag);
     free(c->callee_aor);
     free(c->callee_name);
+    free(c->callee_tag);
     free(c->answered_by);
     free(c->refer_to);
     free(c->referred_by);
@@ -91,6 +96,38 @@ static void call_free(struct call *c)
 size_t call_journal_open_calls(const struct call_journal *cj)
 {
     return cj->calls.count;
+}
+
+void call_journal_watch(struct call_journal *cj, call_journal_hook hook, void *ctx)
+{
+    cj->hook = hook;
+    cj->hook_ctx = ctx;
+}
+
+/* Tells the hook that @c reached @phase (@code the response that moved
+ * it); ENDED once, with @outcome and @by. */
+static void tell(struct call_journal *cj, struct call *c, enum call_phase phase, int code,
+                 const osip_message_t *invite, const char *outcome, const char *by)
+{
+    if (!cj->hook || c->watch_ended)
+        return;
+    struct call_event ev = {
+        .phase = phase,
+        .invite = invite,
+        .call_id = c->link.key,
+        .caller_aor = c->caller_aor,
+        .caller_name = c->caller_name,
+        .caller_tag = c->caller_tag,
+        .callee_aor = c->callee_aor,
+        .callee_name = c->callee_name,
+        .callee_tag = c->callee_tag,
+        .code = code,
+        .outcome = outcome,
+        .by = by,
+        .answer_ms = c->answer_ms,
+    };
+    c->watch_ended = phase == CALL_ENDED;
+    cj->hook(cj->hook_ctx, &ev, &c->watch);
 }
 
 /* One direction's figures: {"packets":N,"bytes":N}, null when unknown. */
@@ -128,6 +165,7 @@ static void media_member(struct sb_buf *b, const struct call *c)
 static void call_finish(struct call_journal *cj, struct call *c, const char *outcome,
                         const char *hung_up_by, int64_t end_ms)
 {
+    tell(cj, c, CALL_ENDED, c->status, NULL, outcome, hung_up_by);
     struct sb_buf b = {0};
     sb_buf_puts(&b, "{\"call_id\":");
     json_string(&b, c->link.key);
@@ -250,6 +288,7 @@ static void call_open(struct call_journal *cj, const osip_message_t *invite, int
     c->video_offered = has_video(invite);
     strmap_insert(&cj->calls, &c->link, key, strlen(key));
     cj->changed = true;
+    tell(cj, c, CALL_TRYING, 0, invite, NULL, NULL);
 }
 
 static void call_bye(struct call_journal *cj, struct call *c, const osip_message_t *bye,
@@ -260,6 +299,7 @@ static void call_bye(struct call_journal *cj, struct call *c, const osip_message
     const char *tag = sipmsg_from_tag(bye);
     bool from_caller = tag && c->caller_tag && strcmp(tag, c->caller_tag) == 0;
     const char *by = from_caller ? "caller" : "callee";
+    tell(cj, c, CALL_ENDED, 0, NULL, "answered", by); /* now, not when the line is written */
     if (!c->media) {
         call_finish(cj, c, "answered", by, now_ms);
         return;
@@ -396,10 +436,16 @@ void call_journal_response(struct call_journal *cj, const osip_message_t *invite
         c->video = true;
     if (sipmsg_to_tag(invite) || c->established)
         return;
+    const char *tag = sipmsg_to_tag(resp);
+    if (tag && code < 300 && (!c->callee_tag || code >= 200)) {
+        free(c->callee_tag); /* the answering device's tag */
+        c->callee_tag = strdup(tag);
+    }
     if (code < 200) {
         if (!c->ringing_ms) {
             c->ringing_ms = now_ms;
             cj->changed = true;
+            tell(cj, c, CALL_RINGING, code, NULL, NULL, NULL);
         }
     } else if (code < 300) {
         osip_contact_t *contact = osip_list_get(&resp->contacts, 0);
@@ -408,6 +454,7 @@ void call_journal_response(struct call_journal *cj, const osip_message_t *invite
         c->status = code;
         c->established = true;
         cj->changed = true;
+        tell(cj, c, CALL_ANSWERED, code, NULL, NULL, NULL);
         count_outcome(cj, "answered");
         if (cj->counters && now_ms >= c->invite_ms)
             sb_hist_observe(&cj->counters->call_setup,

@@ -316,3 +316,69 @@ Test(call_journal, a_trunk_call_names_its_trunk_and_numbers)
     osip_message_free(ok);
     osip_message_free(bye);
 }
+
+/* What a watcher (call_journal_watch) heard, one line per phase. */
+static char heard[1024];
+static int states_freed;
+
+static void hook(void *ctx, const struct call_event *ev, void **state)
+{
+    static const char *const names[] = {"trying", "ringing", "answered", "ended"};
+    (void)ctx;
+    if (ev->phase == CALL_TRYING) {
+        cr_assert_not_null(ev->invite);
+        cr_assert_null(*state);
+        *state = malloc(1);
+    }
+    cr_assert_not_null(*state, "the hook's own pointer comes back");
+    snprintf(heard + strlen(heard), sizeof(heard) - strlen(heard), "%s %d %s %s %s/%s;",
+             names[ev->phase], ev->code, ev->outcome ? ev->outcome : "-", ev->by ? ev->by : "-",
+             ev->caller_tag ? ev->caller_tag : "-", ev->callee_tag ? ev->callee_tag : "-");
+    if (ev->phase == CALL_ENDED) {
+        free(*state);
+        *state = NULL;
+        states_freed++;
+    }
+}
+
+Test(call_journal, a_watcher_hears_each_phase_once_and_ended_at_the_bye)
+{
+    heard[0] = '\0';
+    states_freed = 0;
+    call_journal_watch(cj, hook, NULL);
+    osip_message_t *inv = parse(INVITE_TEXT), *ringing = parse(RESP("180", "Ringing", ";tag=bob9"));
+    osip_message_t *ringing2 = parse(RESP("183", "Session Progress", ";tag=bob9"));
+    osip_message_t *ok = parse(RESP("200", "OK", ";tag=bob9")), *bye = parse(BYE_FROM_CALLEE);
+    call_journal_request(cj, inv, 1000);
+    call_journal_response(cj, inv, ringing, CALL_END_RELAYED, 1100);
+    call_journal_response(cj, inv, ringing2, CALL_END_RELAYED, 1200);
+    call_journal_response(cj, inv, ok, CALL_END_RELAYED, 2000);
+    call_journal_request(cj, bye, 9000);
+    cr_assert_str_eq(heard, "trying 0 - - from1/-;ringing 180 - - from1/bob9;"
+                            "answered 200 - - from1/bob9;ended 0 answered callee from1/bob9;");
+    cr_assert_eq(states_freed, 1);
+    finish();
+    osip_message_free(inv);
+    osip_message_free(ringing);
+    osip_message_free(ringing2);
+    osip_message_free(ok);
+    osip_message_free(bye);
+}
+
+Test(call_journal, a_watcher_hears_failures_and_shutdown)
+{
+    heard[0] = '\0';
+    states_freed = 0;
+    call_journal_watch(cj, hook, NULL);
+    osip_message_t *inv = parse(INVITE_TEXT), *busy = parse(RESP("486", "Busy Here", ";tag=b"));
+    call_journal_request(cj, inv, 1000);
+    call_journal_response(cj, inv, busy, CALL_END_RELAYED, 1500);
+    cr_assert_str_eq(heard, "trying 0 - - from1/-;ended 486 busy callee from1/-;");
+    heard[0] = '\0';
+    call_journal_request(cj, inv, 2000); /* the same Call-ID again: a new call */
+    finish();                            /* open at shutdown: interrupted */
+    cr_assert_str_eq(heard, "trying 0 - - from1/-;ended 0 interrupted proxy from1/-;");
+    cr_assert_eq(states_freed, 2);
+    osip_message_free(inv);
+    osip_message_free(busy);
+}
