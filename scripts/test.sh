@@ -8,6 +8,7 @@
 #      (a real NAT, addresses that come and go), the admin plane (HTTP API,
 #      promtool, switchboard-ctl, headless Chromium on the live page, the
 #      systemd unit), office features (extensions, groups, forwarding, DND),
+#      busy lamps (RFC 4235 subscriptions while SIPp calls ring and end),
 #      two switchboards sharing one location service on a redis-server of
 #      the test's own, an attacker on the LAN (relay, reflection,
 #      sipvicious), media relayed by rtpengines of the test's own (SIPp, and
@@ -15,8 +16,8 @@
 #      SIP over WebSocket and the softphone page in headless Chromium
 #      (browser phones), on a RelWithDebInfo build;
 #   2. (the sanitizer lane, in a network namespace of its own) the same
-#      unit, protocol, store, TCP/TLS, WebSocket, admin, office, Redis,
-#      media relay and trunk tests (all but the 10 000 users and the
+#      unit, protocol, store, TCP/TLS, WebSocket, admin, office, presence,
+#      Redis, media relay and trunk tests (all but the 10 000 users and the
 #      phones in namespaces) on an AddressSanitizer + UBSan build, most of
 #      them on a ThreadSanitizer build, then a minute of libFuzzer over the
 #      datagram path (ASan+UBSan).
@@ -90,6 +91,8 @@ plain_lane() {
         tests/trunk_tests.sh build/switchboard build/test-output/trunk
     stage "admin plane, 2 workers" tests/admin_tests.sh build/switchboard build/test-output/admin 2
     stage "office features, 2 workers" tests/office_tests.sh build/switchboard build/test-output/office 2
+    stage "presence (busy lamps, RFC 4235), 2 workers" \
+        tests/presence_tests.sh build/switchboard build/test-output/presence 2
     stage "shared store on Redis, 2 workers" tests/redis_tests.sh build/switchboard build/test-output/redis 2
 }
 
@@ -123,6 +126,8 @@ sanitizer_lane() {
         tests/admin_tests.sh build-asan/switchboard build-asan/test-output/admin 2
     stage "office features (ASan+UBSan), 2 workers" \
         tests/office_tests.sh build-asan/switchboard build-asan/test-output/office 2
+    stage "presence (ASan+UBSan), 2 workers" \
+        tests/presence_tests.sh build-asan/switchboard build-asan/test-output/presence 2
     # the Redis backend's paths (merge, reconnect, reload), without the 10 000
     stage "shared store on Redis (ASan+UBSan), 2 workers" \
         tests/redis_tests.sh build-asan/switchboard build-asan/test-output/redis 2 $REDIS_SUBSET
@@ -151,6 +156,8 @@ sanitizer_lane() {
         tests/admin_tests.sh build-tsan/switchboard build-tsan/test-output/admin 4
     stage "office features (TSan), 4 workers" \
         tests/office_tests.sh build-tsan/switchboard build-tsan/test-output/office 4
+    stage "presence (TSan), 4 workers" \
+        tests/presence_tests.sh build-tsan/switchboard build-tsan/test-output/presence 4
     stage "shared store on Redis (TSan), 4 workers" \
         tests/redis_tests.sh build-tsan/switchboard build-tsan/test-output/redis 4 $REDIS_SUBSET
     stage "media relay (TSan), 2 workers" \

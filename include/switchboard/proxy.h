@@ -28,6 +28,7 @@ struct secret;
 struct sb_buf;
 struct trunk_plan;
 struct trunk_targets;
+struct dialog_watch;
 
 /* How the proxy reaches the network, handed in (net.h's net_proxy_ops in
  * the program, over a net that captures in the unit tests and the
@@ -90,11 +91,22 @@ struct proxy_env {
     void *dns_ctx;
     const struct proxy_media_ops *media; /* NULL: no [media] rtpengine */
     void *media_ctx;
+    /* the users watched by subscriptions to the dialog event package
+     * (dialog_watch.h), shared by every worker; NULL: SUBSCRIBEs are
+     * routed to the phones as any request */
+    struct dialog_watch *watch;
     /* this process among all that share the secret (random, the same in
      * every worker): marks the Routes of the dialogs it tracks
      * (dialog.h); 0: track none */
     uint32_t instance;
 };
+
+/* The bounds of the dialog event package (proxy_env.watch): users
+ * watched at once, subscriptions to one user, and from one address (a
+ * receptionist's console with a key per colleague stays well inside). */
+#define PROXY_WATCH_MAX_USERS 10000
+#define PROXY_WATCH_PER_USER 100
+#define PROXY_WATCH_PER_SOURCE 200
 
 int proxy_create(const struct proxy_env *env, struct proxy **out);
 /* The Call-ID every keep-alive of process @instance to a phone behind

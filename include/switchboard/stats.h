@@ -55,6 +55,9 @@
     X(MEDIA_REFUSED, "media: calls refused with 503, no engine answering (refuse)")                \
     X(NAT_PINGS, "keep-alives sent to phones behind NAT")                                          \
     X(NAT_PING_LOST, "phones behind NAT that stopped answering keep-alives")                       \
+    X(SUBSCRIPTIONS, "dialog event subscriptions accepted (RFC 4235)")                             \
+    X(SUBSCRIPTIONS_ENDED, "dialog event subscriptions ended")                                     \
+    X(NOTIFIES, "NOTIFYs sent to subscribers")                                                     \
     SB_METHOD_MAP(X)                                                                               \
     SB_CLASS_MAP(X)                                                                                \
     SB_OUTCOME_MAP(X)

@@ -22,6 +22,7 @@
 #include "switchboard/timer_wheel.h"
 #include "switchboard/resolver.h"
 #include "switchboard/trunk.h"
+#include "switchboard/dialog_watch.h"
 #include "switchboard/wakeq.h"
 #include "switchboard/thread_role.h"
 #include "tsan_annotate.h"
@@ -93,7 +94,8 @@ struct worker {
 
 struct worker_pool {
     struct worker_deps deps;
-    struct ng_health engines; /* rtpengines out of new calls, for every worker */
+    struct dialog_watch *watch; /* the dialog event package's users, for every worker */
+    struct ng_health engines;   /* rtpengines out of new calls, for every worker */
     unsigned count;
     struct worker *workers;
 };
@@ -341,7 +343,8 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
     while (instance == 0)
         if (getrandom(&instance, sizeof(instance), 0) != sizeof(instance))
             instance = (uint32_t)sb_now_ms() | 1u;
-    int rc = 0;
+    int rc = dialog_watch_create(PROXY_WATCH_MAX_USERS, PROXY_WATCH_PER_USER,
+                                 PROXY_WATCH_PER_SOURCE, &pool->watch);
     for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
         struct worker *w = &pool->workers[i];
         pool->count++;
@@ -384,6 +387,7 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .counters = &w->counters,
                 .media = w->ng ? &ng_client_proxy_ops : NULL,
                 .media_ctx = w->ng,
+                .watch = pool->watch,
             };
             rc = proxy_create(&env, &w->proxy);
         }
@@ -432,6 +436,7 @@ void worker_pool_destroy(struct worker_pool *pool)
         net_destroy(w->net);
         timer_wheel_destroy(w->wheel);
     }
+    dialog_watch_destroy(pool->watch); /* after the proxies: their calls end into it */
     free(pool->workers);
     free(pool);
 }

@@ -534,9 +534,11 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         return rc;
     }
     rc = txn_layer_create(&tc, env->wheel, &io, &proxy_txn_ops, p, &p->txn);
-    if (rc == 0 && (proxy_trunk_reg_start(p) != 0 || proxy_natping_start(p) != 0)) {
+    if (rc == 0 && (proxy_trunk_reg_start(p) != 0 || proxy_natping_start(p) != 0 ||
+                    proxy_notify_start(p) != 0)) {
         proxy_trunk_reg_stop(p);
         proxy_natping_stop(p);
+        proxy_notify_stop(p);
         txn_layer_destroy(p->txn);
         rc = SB_ENOMEM;
     }
@@ -548,6 +550,8 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         free(p);
         return rc;
     }
+    if (env->watch)
+        call_journal_watch(p->calls, proxy_watch_call, p);
     *out = p;
     return 0;
 }
@@ -562,6 +566,7 @@ void proxy_destroy(struct proxy *p)
     proxy_dns_destroy(p);
     proxy_trunk_reg_stop(p);
     proxy_natping_stop(p);
+    proxy_notify_stop(p);
     proxy_media_destroy(p);
     while (p->contexts)
         proxy_context_free(p->contexts);
@@ -613,6 +618,8 @@ static void handle_new_request(struct proxy *p, struct server_txn *st)
     const struct trunk *trunk = proxy_trunk_source(p, in);
     if (!trunk && !proxy_authorize(p, st))
         return;
+    if (!trunk && proxy_notify_request(p, st))
+        return; /* a busy lamp's SUBSCRIBE: ours to answer (RFC 4235) */
     if (MSG_IS_INVITE(msg) || MSG_IS_BYE(msg) || MSG_IS_REFER(msg))
         call_journal_request(p->calls, msg, call_journal_now());
     if (trunk && proxy_trunk_inbound(p, st, trunk))

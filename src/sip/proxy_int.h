@@ -8,7 +8,9 @@
  *   proxy_reply.c    the response context (§16.7)
  *   proxy_fwd.c      branches and the targets registrations give
  *   proxy_office.c   the office's dial-plan stages
- *   proxy_trunk.c    calls out through trunks and in from them */
+ *   proxy_trunk.c    calls out through trunks and in from them
+ *   proxy_watch.c    calls of watched users, as RFC 4235 dialogs
+ *   proxy_notify.c   SUBSCRIBE/NOTIFY for the dialog event package */
 #ifndef SWITCHBOARD_PROXY_INT_H
 #define SWITCHBOARD_PROXY_INT_H
 
@@ -41,6 +43,8 @@ struct trunk_call;
 struct trunk_reg;
 struct natping;
 struct dns_park;
+struct notifier;
+struct subscription;
 
 #define ALLOW_METHODS                                                                              \
     "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, REFER, NOTIFY, SUBSCRIBE, MESSAGE, INFO, "       \
@@ -124,6 +128,7 @@ struct proxy {
     struct natping *natping;     /* NULL: another worker pings, or nobody */
     struct dns_park *dns_parked; /* requests waiting for a name (proxy_dns.c) */
     struct timer dns_timer;      /* polls for their answers while any waits */
+    struct notifier *notifier;   /* NULL: no dialog event notifier (env.watch) */
 };
 
 struct proxy_branch {
@@ -131,6 +136,8 @@ struct proxy_branch {
     struct trunk_reg *reg;     /* a trunk's REGISTER (proxy_trunk_reg.c)... */
     struct natping *nat;       /* ...or a phone's keep-alive (proxy_natping.c)... */
     char *nat_key;             /* (its "AOR SOURCE") */
+    struct notifier *notifier; /* ...or a NOTIFY (proxy_notify.c) */
+    struct subscription *sub;  /* (its subscription; NULL once that ended) */
     struct proxy_branch *next; /* ...among its others with a transaction */
     struct client_txn *ct;     /* NULL once the transaction is gone */
     int final_code;            /* 0 while no final response */
@@ -309,6 +316,24 @@ size_t proxy_office_first_aors(struct proxy *p, const osip_uri_t *ruri, char (*a
                                size_t max);
 bool proxy_route_office(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
                         uint32_t loop_hash);
+
+/* proxy_watch.c: calls of watched users (dialog_watch.h) */
+/* The key the registrar knows the user @uri names by (an extension
+ * stands for its user); false for a group, a URI of somebody else's, or
+ * no user. */
+bool proxy_watch_key(struct proxy *p, const osip_uri_t *uri, char *buf, size_t size);
+/* The call journal's hook (call_journal_watch). */
+void proxy_watch_call(void *ctx, const struct call_event *ev, void **state);
+
+/* proxy_notify.c: the dialog event package's notifier (RFC 4235, 6665) */
+int proxy_notify_start(struct proxy *p);
+void proxy_notify_stop(struct proxy *p);
+/* Answers @st's request when it is a SUBSCRIBE for the dialog package to
+ * one of our users, or in one of our subscriptions; false: route it. */
+bool proxy_notify_request(struct proxy *p, struct server_txn *st);
+void proxy_notify_answered(struct proxy_branch *b, int code);
+void proxy_notify_lost(struct proxy_branch *b);
+void proxy_notify_gone(struct proxy_branch *b);
 
 /* proxy_trunk.c: calls out through trunks and in from them (trunk.h) */
 void proxy_trunk_call_free(struct trunk_call *tc);

@@ -170,6 +170,10 @@ static void on_response(void *user, struct client_txn *ct, void *tu, osip_messag
             proxy_natping_answered(b); /* any answer: it is there */
         return;
     }
+    if (!ctx && b->notifier) {
+        proxy_notify_answered(b, code);
+        return;
+    }
     if (!ctx) {
         proxy_trunk_reg_response(b, *resp); /* one of our own requests */
         return;
@@ -209,6 +213,8 @@ static void on_timeout(void *user, struct client_txn *ct, void *tu)
     (void)ct;
     if (b->nat)
         proxy_natping_lost(b);
+    else if (b->notifier)
+        proxy_notify_lost(b);
     else if (!b->ctx)
         proxy_trunk_reg_ended(b, 408);
     else
@@ -223,6 +229,8 @@ static void on_transport_error(void *user, struct client_txn *ct, void *tu)
     (void)ct;
     if (b->nat)
         proxy_natping_lost(b);
+    else if (b->notifier)
+        proxy_notify_lost(b);
     else if (!b->ctx)
         proxy_trunk_reg_ended(b, 503);
     else
@@ -237,6 +245,10 @@ static void on_client_gone(void *user, struct client_txn *ct, void *tu)
     b->ct = NULL;
     if (b->nat) {
         proxy_natping_gone(b);
+        return;
+    }
+    if (b->notifier) {
+        proxy_notify_gone(b);
         return;
     }
     if (!b->ctx) {

@@ -12,6 +12,7 @@
 #include <urcu.h>
 
 #include "switchboard/config.h"
+#include "switchboard/dialog_watch.h"
 #include "switchboard/settings.h"
 #include "switchboard/identity.h"
 #include "switchboard/ingress.h"
@@ -87,7 +88,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     bind_user("bob", "sip:bob@127.0.0.2:5062");
     bind_user("bob", "sip:bob@127.0.0.3:5064;transport=tcp");
     bind_user("alice", "sip:alice@127.0.0.4:5066");
+    /* busy lamps' subscriptions and the calls they watch (RFC 4235) */
+    struct dialog_watch *watch;
+    if (dialog_watch_create(PROXY_WATCH_MAX_USERS, PROXY_WATCH_PER_USER, PROXY_WATCH_PER_SOURCE,
+                            &watch) != 0)
+        abort();
     struct proxy_env env = {
+        .watch = watch,
         .config = &config,
         .registrar = registrar,
         .identity = identity,

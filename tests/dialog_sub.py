@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""A busy lamp's subscriber (RFC 4235 over RFC 6665), over UDP, for the
+presence tests; and the checker of what it heard.
+
+  dialog_sub.py run PROXY_IP PROXY_PORT --user bob --port 15090 [options]
+      subscribes to sip:USER@PROXY, answers every NOTIFY (200, or --answer),
+      prints one JSON line per response to its SUBSCRIBEs ({"response": ...})
+      and per NOTIFY ({"notify": ..., "dialogs": [...]}) until --seconds
+      pass; --refresh-after S[,S...] and --unsubscribe-after S send
+      in-dialog SUBSCRIBEs (the second with Expires: 0); --count N subscribes N times
+      to USER1..USERN-style names from one socket (--users a,b,c) and stops.
+  dialog_sub.py check FILE --expect early,confirmed,terminated:remote-bye
+      [--direction recipient] [--remote sip:alice@...]: the NOTIFYs in FILE
+      follow RFC 4235 for one dialog: versions 0, 1, 2... in order, the
+      first full state, every dialog's states only forward in the state
+      machine, and the one dialog's states exactly those expected (a
+      leading "trying", and any state written "?state", may have been
+      folded into the next); dialogs first seen terminated are history.
+"""
+import argparse
+import json
+import random
+import socket
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+NS = "{urn:ietf:params:xml:ns:dialog-info}"
+ORDER = ["trying", "proceeding", "early", "confirmed", "terminated"]
+
+
+def parse(data):
+    """A SIP message: (first line, {lower name: [values]}, body)."""
+    text = data.decode("utf-8", "replace")
+    head, _, body = text.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    return lines[0], headers, body
+
+
+def document(body):
+    root = ET.fromstring(body)
+    out = {"version": int(root.get("version")), "full": root.get("state") == "full",
+           "entity": root.get("entity"), "dialogs": []}
+    for d in root.findall(NS + "dialog"):
+        st = d.find(NS + "state")
+        remote = d.find(NS + "remote/" + NS + "identity")
+        out["dialogs"].append({
+            "id": d.get("id"), "call_id": d.get("call-id"), "direction": d.get("direction"),
+            "local_tag": d.get("local-tag"), "remote_tag": d.get("remote-tag"),
+            "state": st.text, "event": st.get("event"), "code": st.get("code"),
+            "remote": remote.text if remote is not None else None})
+    return out
+
+
+class Subscriber:
+    def __init__(self, a):
+        self.a = a
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((a.ip, a.port))
+        self.sock.settimeout(0.1)
+        self.proxy = (a.proxy_ip, a.proxy_port)
+        self.dialogs = {}  # call-id -> {"tag", "to_tag", "cseq", "user", "target"}
+
+    def emit(self, obj):
+        print(json.dumps(obj), flush=True)
+
+    def subscribe(self, user, expires, call_id=None):
+        a = self.a
+        new = call_id is None
+        if new:
+            call_id = f"blf-{random.getrandbits(48):x}@{a.ip}"
+            self.dialogs[call_id] = {"tag": f"s{random.getrandbits(32):x}", "to_tag": None,
+                                     "cseq": 0, "user": user,
+                                     "target": f"sip:{user}@{a.proxy_ip}:{a.proxy_port}"}
+        d = self.dialogs[call_id]
+        d["cseq"] += 1
+        to = f"<sip:{user}@{a.proxy_ip}:{a.proxy_port}>" + (f";tag={d['to_tag']}" if d["to_tag"] else "")
+        msg = (f"SUBSCRIBE {d['target']} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {a.ip}:{a.port};branch=z9hG4bK-{random.getrandbits(48):x};rport\r\n"
+               f"Max-Forwards: 70\r\n"
+               f"From: <sip:{a.me}@{a.proxy_ip}:{a.proxy_port}>;tag={d['tag']}\r\n"
+               f"To: {to}\r\n"
+               f"Call-ID: {call_id}\r\n"
+               f"CSeq: {d['cseq']} SUBSCRIBE\r\n"
+               f"Contact: <sip:{a.me}@{a.ip}:{a.port}>\r\n"
+               f"Event: dialog\r\n"
+               f"Accept: application/dialog-info+xml\r\n"
+               f"Expires: {expires}\r\n"
+               f"Content-Length: 0\r\n\r\n")
+        self.sock.sendto(msg.encode(), self.proxy)
+        return call_id
+
+    def answer(self, headers, code):
+        reason = {200: "OK", 481: "Call/Transaction Does Not Exist"}.get(code, "Error")
+        lines = [f"SIP/2.0 {code} {reason}"]
+        for name, canon in (("via", "Via"), ("from", "From"), ("to", "To"),
+                            ("call-id", "Call-ID"), ("cseq", "CSeq")):
+            for v in headers.get(name, []):
+                lines.append(f"{canon}: {v}")
+        lines.append("Content-Length: 0")
+        self.sock.sendto(("\r\n".join(lines) + "\r\n\r\n").encode(), self.proxy)
+
+    def handle(self, data):
+        first, h, body = parse(data)
+        call_id = h.get("call-id", [""])[0]
+        if first.startswith("SIP/2.0"):
+            code = int(first.split()[1])
+            d = self.dialogs.get(call_id)
+            if d and code < 300 and not d["to_tag"] and "tag=" in h["to"][0]:
+                d["to_tag"] = h["to"][0].split("tag=")[1].split(";")[0]
+            self.emit({"response": code, "cseq": h.get("cseq", [""])[0], "call_id": call_id,
+                       "expires": h.get("expires", [None])[0],
+                       "min_expires": h.get("min-expires", [None])[0],
+                       "contact": h.get("contact", [None])[0]})
+            return
+        if not first.startswith("NOTIFY"):
+            return
+        self.answer(h, self.a.answer)
+        d = self.dialogs.get(call_id)
+        if d and h.get("contact"):
+            d["target"] = h["contact"][0].strip("<>").split(">")[0]
+        out = {"notify": h.get("cseq", [""])[0], "call_id": call_id,
+               "subscription_state": h.get("subscription-state", [""])[0],
+               "event": h.get("event", [""])[0], "content_type": h.get("content-type", [""])[0]}
+        try:
+            out.update(document(body))
+        except (ET.ParseError, TypeError, ValueError) as e:
+            out["error"] = f"not a dialog-info document: {e}: {body!r}"
+        self.emit(out)
+
+    def run(self):
+        a = self.a
+        users = a.users.split(",") if a.users else [a.user] * a.count
+        first = None
+        for u in users:
+            cid = self.subscribe(u, a.expires)
+            first = first or cid
+        start = time.time()
+        refreshes = sorted(float(t) for t in a.refresh_after.split(",") if t)
+        unsubscribed = False
+        while time.time() - start < a.seconds:
+            now = time.time() - start
+            if refreshes and now >= refreshes[0]:
+                refreshes.pop(0)
+                self.subscribe(self.dialogs[first]["user"], a.expires, first)
+            if a.unsubscribe_after is not None and not unsubscribed and now >= a.unsubscribe_after:
+                unsubscribed = True
+                self.subscribe(self.dialogs[first]["user"], 0, first)
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            self.handle(data)
+
+
+def matches(got, want):
+    """Does @got follow @want, where "?state" may be missing (a change
+    folded into the next one, between two looks of the notifier)?"""
+    if not want:
+        return not got
+    w = want[0]
+    if w.startswith("?"):
+        return matches(got, want[1:]) or matches(got, [w[1:]] + want[1:])
+    return bool(got) and got[0] == w and matches(got[1:], want[1:])
+
+
+def check(a):
+    notes = [json.loads(l) for l in open(a.file) if l.startswith('{"notify"')]
+    if not notes:
+        sys.exit("no NOTIFY at all")
+    for n in notes:
+        if "error" in n:
+            sys.exit(n["error"])
+        if n["event"].split(";")[0].strip() != "dialog":
+            sys.exit(f"Event: {n['event']}")
+        if n["content_type"] != "application/dialog-info+xml":
+            sys.exit(f"Content-Type: {n['content_type']}")
+    versions = [n["version"] for n in notes]
+    if versions != list(range(len(notes))):
+        sys.exit(f"versions {versions}, not 0, 1, 2...")
+    if not notes[0]["full"]:
+        sys.exit("the first NOTIFY is not full state")
+    seen, history = {}, set()
+    for n in notes:
+        for d in n["dialogs"]:
+            if d["id"] not in seen and d["state"] == "terminated":
+                history.add(d["id"])  # ended before we looked: not this call
+            if d["id"] in history:
+                continue
+            states = seen.setdefault(d["id"], [])
+            if states and ORDER.index(d["state"]) < ORDER.index(states[-1][0]):
+                sys.exit(f"dialog {d['id']} went back from {states[-1][0]} to {d['state']}")
+            if not states or states[-1][0] != d["state"]:
+                states.append((d["state"], d))
+    if len(seen) != 1:
+        sys.exit(f"{len(seen)} dialogs seen, one expected: {list(seen)}")
+    states = next(iter(seen.values()))
+    got = [s + (":" + d["event"] if d["event"] else "") for s, d in states]
+    if got[0] == "trying":
+        got = got[1:] or got
+    if not matches(got, a.expect.split(",")):
+        sys.exit(f"states {got}, expected {a.expect}")
+    last = states[-1][1]
+    if a.direction and last["direction"] != a.direction:
+        sys.exit(f"direction {last['direction']}")
+    if a.remote and last["remote"] != a.remote:
+        sys.exit(f"remote {last['remote']}")
+    print(f"{len(notes)} NOTIFYs; states {' '.join(got)}")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("proxy_ip")
+    r.add_argument("proxy_port", type=int)
+    r.add_argument("--ip", default="127.0.0.1")
+    r.add_argument("--port", type=int, required=True)
+    r.add_argument("--me", default="lamp")
+    r.add_argument("--user", default="bob")
+    r.add_argument("--users", default="")
+    r.add_argument("--count", type=int, default=1)
+    r.add_argument("--expires", type=int, default=600)
+    r.add_argument("--seconds", type=float, default=5)
+    r.add_argument("--answer", type=int, default=200)
+    r.add_argument("--refresh-after", default="",
+                   help="seconds (comma-separated) after which to refresh")
+    r.add_argument("--unsubscribe-after", type=float)
+    c = sub.add_parser("check")
+    c.add_argument("file")
+    c.add_argument("--expect", required=True)
+    c.add_argument("--direction")
+    c.add_argument("--remote")
+    a = p.parse_args()
+    if a.cmd == "run":
+        Subscriber(a).run()
+    else:
+        check(a)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# Presence tests: busy lamps (RFC 4235's dialog event package over RFC
+# 6665) served by the real switchboard binary over UDP on 127.0.0.1: a
+# subscriber of our own (tests/dialog_sub.py) watches a user while SIPp
+# calls ring, are answered and end, and checks the NOTIFYs against the
+# package's state machine; refresh, unsubscribe, a fetch, a subscriber
+# gone, the bounds, credentials.
+#
+# usage: tests/presence_tests.sh BINARY OUTDIR [WORKERS] [TEST...]
+# Every process is started here and ended by PID; SIPp bounds each run
+# with -timeout, and scripts/test.sh bounds the whole file with `timeout`.
+set -u
+BIN=$(realpath "$1")
+OUT=$2
+WORKERS=${3:-2}
+shift 3 2>/dev/null || shift $#
+HERE=$(cd "$(dirname "$0")" && pwd)
+SIPP_DIR=$HERE/sipp
+IP=127.0.0.1
+PROXY_PORT=${SB_TEST_PORT:-16060}
+ADMIN_PORT=19060
+mkdir -p "$OUT"
+
+. "$HERE/lib.sh"
+
+start_proxy() {
+    launch_proxy --listeners 2 --workers "$WORKERS" --log-level info --admin "$IP:$ADMIN_PORT" "$@"
+}
+
+. "$HERE/sipp_lib.sh"
+
+# lamp NAME PORT [dialog_sub.py run options]: a subscriber in the
+# background, its JSON lines in NAME.out, PID in LAMP_PID.
+lamp() {
+    local name=$1 port=$2
+    shift 2
+    python3 "$HERE/dialog_sub.py" run "$IP" "$PROXY_PORT" --port "$port" "$@" >"$DIR/$name.out" \
+        2>"$DIR/$name.err" &
+    LAMP_PID=$!
+    PIDS+=("$LAMP_PID")
+}
+
+# lamp_check NAME EXPECTED [dialog_sub.py check options]
+lamp_check() {
+    local name=$1 expect=$2
+    shift 2
+    python3 "$HERE/dialog_sub.py" check "$DIR/$name.out" --expect "$expect" "$@" >>"$DIR/test.log" 2>&1 ||
+        { log "$name: $(tail -1 "$DIR/test.log")"; return 1; }
+}
+
+# metric EVENT: switchboard_events_total{event="EVENT"} now.
+metric() {
+    curl -s "http://$IP:$ADMIN_PORT/metrics" | sed -n "s/^switchboard_events_total{event=\"$1\"} //p"
+}
+
+# --- the tests ---------------------------------------------------------------
+
+# bob's lamp while alice calls him: full state (idle) at once, then his
+# dialog early, confirmed, and terminated by alice's BYE (remote-bye for
+# him); the caller's side of the same call seen by alice's lamp.
+test_callee_lamp_follows_a_call() {
+    start_proxy || return 1
+    register_user reg 15070 bob || return 1
+    lamp bob 15090 --user bob --seconds 4
+    local bob=$LAMP_PID
+    lamp alice 15091 --user alice --seconds 4
+    local alice=$LAMP_PID
+    wait_for_line "$DIR/bob.out" '"notify"' && wait_for_line "$DIR/alice.out" '"notify"' || return 1
+    place_call uas_answer_wait_bye.xml uac_call_caller_hangs_up.xml || return 1
+    wait "$bob" "$alice"
+    grep -q '"response": 200.*"expires": "600"' "$DIR/bob.out" ||
+        { log "bob's lamp: no 200 with Expires: 600"; return 1; }
+    lamp_check bob early,confirmed,terminated:remote-bye --direction recipient \
+        --remote "sip:alice@$IP:$PROXY_PORT" &&
+        lamp_check alice early,confirmed,terminated:local-bye --direction initiator &&
+        stop_proxy
+}
+
+# The callee hangs up: local-bye is his.
+test_callee_hangs_up_is_local_bye() {
+    start_proxy || return 1
+    register_user reg 15070 bob || return 1
+    lamp bob 15090 --user bob --seconds 4
+    local bob=$LAMP_PID
+    wait_for_line "$DIR/bob.out" '"notify"' || return 1
+    place_call uas_answer_send_bye.xml uac_call_callee_hangs_up.xml || return 1
+    wait "$bob"
+    # it answers at once: early may fold into confirmed
+    lamp_check bob ?early,confirmed,terminated:local-bye --direction recipient && stop_proxy
+}
+
+# Rung and cancelled, and rung and declined: never confirmed. (The
+# second lamp's first NOTIFY still lists the first call, terminated.)
+test_cancelled_and_declined_calls() {
+    start_proxy || return 1
+    register_user reg 15070 bob || return 1
+    lamp cancel 15090 --user bob --seconds 3
+    local lamp1=$LAMP_PID
+    wait_for_line "$DIR/cancel.out" '"notify"' || return 1
+    place_call uas_ring_until_cancel.xml uac_cancel_while_ringing.xml || return 1
+    wait "$lamp1"
+    lamp_check cancel ?early,terminated:cancelled || return 1
+    lamp declined 15092 --user bob --seconds 3
+    local lamp2=$LAMP_PID
+    wait_for_line "$DIR/declined.out" '"notify"' || return 1
+    place_call uas_reject_declined.xml uac_rejected_declined.xml || return 1
+    wait "$lamp2"
+    lamp_check declined ?early,terminated:rejected && stop_proxy
+}
+
+# A refresh in the subscription's dialog gets 200 and a full-state NOTIFY
+# (the next version); Expires: 0 ends it with "terminated"; a refresh
+# after that gets 481.
+test_refresh_then_unsubscribe() {
+    start_proxy || return 1
+    lamp bob 15090 --user bob --expires 300 --refresh-after 0.5,1.8 --unsubscribe-after 1.2 \
+        --seconds 2.5
+    wait "$LAMP_PID"
+    local states
+    states=$(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    m = json.loads(l)
+    if "notify" in m: print(m["version"], m["full"], m["subscription_state"])
+    else: print("response", m["response"], m["expires"])' "$DIR/bob.out")
+    log "$states"
+    [ "$(printf '%s\n' "$states" | tr '\n' '|')" = \
+        "response 200 300|0 True active;expires=300|response 200 300|1 True active;expires=300|response 200 0|2 True terminated;reason=timeout|response 481 None|" ] ||
+        { log "unexpected sequence"; return 1; }
+    [ "$(metric subscriptions)" = 1 ] && [ "$(metric subscriptions_ended)" = 1 ] ||
+        { log "subscriptions $(metric subscriptions), ended $(metric subscriptions_ended)"; return 1; }
+    stop_proxy
+}
+
+# Expires: 0 at once is a fetch: 200, one NOTIFY with full state and
+# "terminated", nothing kept. Under 60 s: 423 with Min-Expires.
+test_fetch_and_too_brief() {
+    start_proxy || return 1
+    lamp fetch 15090 --user bob --expires 0 --seconds 1
+    wait "$LAMP_PID"
+    grep -q '"subscription_state": "terminated;reason=timeout".*"full": true' "$DIR/fetch.out" ||
+        { log "fetch: $(cat "$DIR/fetch.out")"; return 1; }
+    lamp brief 15091 --user bob --expires 10 --seconds 1
+    wait "$LAMP_PID"
+    grep -q '"response": 423.*"min_expires": "60"' "$DIR/brief.out" ||
+        { log "brief: $(cat "$DIR/brief.out")"; return 1; }
+    [ "$(metric subscriptions_ended)" = 1 ] || { log "ended $(metric subscriptions_ended)"; return 1; }
+    stop_proxy
+}
+
+# A subscriber that answers NOTIFY with 481 (it forgot the subscription)
+# is forgotten: the next call sends it nothing.
+test_subscriber_gone_is_forgotten() {
+    start_proxy || return 1
+    register_user reg 15070 bob || return 1
+    lamp gone 15090 --user bob --answer 481 --seconds 3
+    wait_for_line "$DIR/gone.out" '"notify"' || return 1
+    sleep 0.3
+    place_call uas_answer_wait_bye.xml uac_call_caller_hangs_up.xml || return 1
+    wait "$LAMP_PID"
+    local n
+    n=$(grep -c '"notify"' "$DIR/gone.out")
+    [ "$n" = 1 ] || { log "$n NOTIFYs after a 481"; return 1; }
+    [ "$(metric subscriptions_ended)" = 1 ] || { log "ended $(metric subscriptions_ended)"; return 1; }
+    stop_proxy
+}
+
+# responses NAME N: NAME's lamp has had N answers to its SUBSCRIBEs
+# (within 5 s).
+responses() {
+    for _ in $(seq 100); do
+        [ "$(grep -c '"response"' "$DIR/$1.out" 2>/dev/null)" -ge "$2" ] && return 0
+        sleep 0.05
+    done
+    log "$1: $(grep -c '"response"' "$DIR/$1.out") answers, $2 expected"
+    return 1
+}
+
+# At most 100 subscriptions to one user and 200 from one address: past
+# either, 503 with Retry-After.
+test_subscriptions_are_bounded() {
+    start_proxy || return 1
+    lamp many 15090 --user bob --count 101 --seconds 5
+    responses many 101 || return 1
+    local users
+    users=$(python3 -c 'print(",".join(f"u{i}" for i in range(101)))')
+    lamp more 15091 --users "$users" --seconds 5
+    responses more 101 || return 1
+    local ok refused
+    ok=$(grep -c '"response": 200' "$DIR/many.out")
+    refused=$(grep -c '"response": 503' "$DIR/many.out")
+    [ "$ok" = 100 ] && [ "$refused" = 1 ] || { log "to one user: $ok accepted, $refused refused"; return 1; }
+    ok=$(grep -c '"response": 200' "$DIR/more.out")
+    refused=$(grep -c '"response": 503' "$DIR/more.out")
+    [ "$ok" = 100 ] && [ "$refused" = 1 ] ||
+        { log "from one address, 101 more users: $ok accepted, $refused refused"; return 1; }
+    stop_proxy
+}
+
+# Under [auth] require = all a SUBSCRIBE is challenged like any request.
+test_subscribe_needs_credentials() {
+    printf 'alice:switchboard:%s\n' "$(printf 'alice:switchboard:secret' | md5sum | cut -d' ' -f1)" \
+        >"$DIR/users"
+    printf '[auth]\nrequire = all\nrealm = switchboard\nusers = %s\n' "$DIR/users" >"$DIR/auth.conf"
+    start_proxy -c "$DIR/auth.conf" || return 1
+    lamp stranger 15090 --user bob --seconds 1
+    wait "$LAMP_PID"
+    grep -q '"response": 407' "$DIR/stranger.out" || { log "$(cat "$DIR/stranger.out")"; return 1; }
+    ! grep -q '"notify"' "$DIR/stranger.out" || { log "a stranger was notified"; return 1; }
+    stop_proxy
+}
+
+run_tests presence "workers=$WORKERS, " "$@"
