@@ -125,6 +125,11 @@ int sipmsg_call_id(const osip_message_t *msg, char *buf, size_t size);
  * in its order): heap memory, "" when empty, NULL when out of memory. */
 char *sipmsg_route_lines(const osip_list_t *list);
 
+/* The Call-ID a Replaces header names (RFC 3891 §6.1: the part before
+ * the first ';', spaces trimmed) into @buf; false when there is none or
+ * it does not fit. */
+bool sipmsg_replaces_call_id(const osip_message_t *msg, char *buf, size_t size);
+
 /* CSeq number, or 0 when unparsable. */
 uint32_t sipmsg_cseq_number(const osip_message_t *msg);
 /* Rewrites the CSeq's number. Returns 0, SB_EMALFORMED (none) or SB_ENOMEM. */

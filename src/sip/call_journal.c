@@ -22,8 +22,9 @@ struct call {
     char *callee_aor, *callee_name, *callee_tag;
     char *answered_by;
     char *refer_to, *referred_by;
-    char *route; /* JSON members: "dialled", "resolved", "forwards"; NULL: none */
-    char *trunk; /* the "trunk" object (trunk.h); NULL: none */
+    char *replaces, *replaced_by; /* RFC 3891: the call this one takes over, who asked */
+    char *route;                  /* JSON members: "dialled", "resolved", "forwards"; NULL: none */
+    char *trunk;                  /* the "trunk" object (trunk.h); NULL: none */
     int64_t invite_ms, ringing_ms, answer_ms;
     int status;
     unsigned reinvites;
@@ -87,6 +88,8 @@ static void call_free(struct call *c)
     free(c->answered_by);
     free(c->refer_to);
     free(c->referred_by);
+    free(c->replaces);
+    free(c->replaced_by);
     free(c->route);
     free(c->trunk);
     free(c->media);
@@ -205,6 +208,13 @@ static void call_finish(struct call_journal *cj, struct call *c, const char *out
     media_member(&b, c);
     sb_buf_puts(&b, ",\"trunk\":");
     sb_buf_puts(&b, c->trunk ? c->trunk : "null");
+    if (c->replaces) {
+        sb_buf_puts(&b, ",\"replaces\":{\"call_id\":");
+        json_string(&b, c->replaces);
+        sb_buf_puts(&b, ",\"referred_by\":");
+        json_string(&b, c->replaced_by);
+        sb_buf_puts(&b, "}");
+    }
     if (c->refer_to) {
         sb_buf_puts(&b, ",\"transfer\":{\"refer_to\":");
         json_string(&b, c->refer_to);
@@ -286,6 +296,12 @@ static void call_open(struct call_journal *cj, const osip_message_t *invite, int
     c->callee_name = display_name(invite->to->displayname);
     c->invite_ms = now_ms;
     c->video_offered = has_video(invite);
+    char replaced[256];
+    if (sipmsg_replaces_call_id(invite, replaced, sizeof(replaced))) {
+        const char *by = sipmsg_header(invite, "referred-by");
+        c->replaces = strdup(replaced);
+        c->replaced_by = by ? strdup(by) : NULL;
+    }
     strmap_insert(&cj->calls, &c->link, key, strlen(key));
     cj->changed = true;
     tell(cj, c, CALL_TRYING, 0, invite, NULL, NULL);

@@ -687,3 +687,20 @@ char *sipmsg_route_lines(const osip_list_t *list)
     }
     return b.data ? b.data : strdup("");
 }
+
+bool sipmsg_replaces_call_id(const osip_message_t *msg, char *buf, size_t size)
+{
+    const char *h = sipmsg_header(msg, "replaces");
+    if (!h)
+        return false;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    size_t len = strcspn(h, ";");
+    while (len && (h[len - 1] == ' ' || h[len - 1] == '\t'))
+        len--;
+    if (len == 0 || len >= size)
+        return false;
+    memcpy(buf, h, len);
+    buf[len] = '\0';
+    return true;
+}

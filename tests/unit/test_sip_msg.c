@@ -225,3 +225,20 @@ Test(sip_msg, full_call_id_is_rebuilt)
     cr_assert_str_eq(id, "call-1@10.0.0.5");
     osip_message_free(req);
 }
+
+Test(sip_msg, replaces_names_a_call_id)
+{
+    osip_message_t *req = parse(INVITE_TEXT);
+    char id[64];
+    cr_assert_not(sipmsg_replaces_call_id(req, id, sizeof(id)), "no Replaces");
+    osip_message_set_header(req, "Replaces",
+                            " 425928@bobster.example.org ;to-tag=7743;from-tag=6472");
+    cr_assert(sipmsg_replaces_call_id(req, id, sizeof(id)));
+    cr_assert_str_eq(id, "425928@bobster.example.org");
+    cr_assert_not(sipmsg_replaces_call_id(req, id, 8), "too long for the buffer");
+    osip_message_free(req);
+    req = parse(INVITE_TEXT);
+    osip_message_set_header(req, "Replaces", ";to-tag=1");
+    cr_assert_not(sipmsg_replaces_call_id(req, id, sizeof(id)), "no Call-ID in it");
+    osip_message_free(req);
+}
