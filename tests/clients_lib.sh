@@ -301,3 +301,22 @@ print("journal ok: transfer to", first["transfer"]["refer_to"])
 PY
 }
 
+# journal_links_the_transfer TARGET: the call bob handed over (alice's
+# INVITE with Replaces) names the call it replaced (bob's to TARGET) and
+# who asked.
+journal_links_the_transfer() {
+    python3 - "$DIR/journal.jsonl" "$1" >>"$DIR/test.log" 2>&1 <<'PY'
+import json, sys
+calls = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+target = sys.argv[2]
+print([(c["from"]["aor"], c["to"]["aor"], c["outcome"], c.get("replaces")) for c in calls])
+new = [c for c in calls if c.get("replaces")]
+assert len(new) == 1, f"{len(new)} calls with replaces"
+assert new[0]["from"]["aor"].startswith("sip:alice@") and new[0]["outcome"] == "answered", new[0]
+old = [c for c in calls if c["call_id"] == new[0]["replaces"]["call_id"]]
+assert old and old[0]["from"]["aor"].startswith("sip:bob@"), old
+assert old[0]["to"]["aor"].startswith(f"sip:{target}@"), old
+assert new[0]["replaces"]["referred_by"].startswith("sip:bob@"), new[0]
+print("journal ok: replaces", new[0]["replaces"])
+PY
+}

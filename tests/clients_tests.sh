@@ -458,6 +458,58 @@ sleep 6" -a
     heard carol 1000 && journal_shows_transfer
 }
 
+# Attended transfer (RFC 3891 Replaces, RFC 5589 §7): bob calls alice,
+# holds her, calls carol (as TARGET), then hands alice to carol
+# ("transfer 1 --to-call 2"): alice's INVITE with Replaces reaches
+# carol's phone, carol hears alice's tone and alice carol's, bob is gone,
+# and the journal links the new call to the one it replaced. With
+# SET_DND, carol goes on DND once she answered bob.
+attended_transfer() {
+    local target=$1 set_dnd=${2:-}
+    linphone_setup alice alice 127.0.0.5 1000
+    linphone_setup bob bob 127.0.0.6 440
+    linphone_setup carol carol 127.0.0.7 700
+    # Linphone's Refer-To names carol by her address without our port: the
+    # office's domain, as a real office's would be
+    start_proxy --domain "$IP" --admin "$IP:18160" -c "$DIR/office.conf" || return 1
+    linphone_start alice "sleep 17" -a
+    local alice=$LAST_PID
+    linphone_start carol "sleep 17" -a
+    local carol=$LAST_PID
+    registered alice 127.0.0.5 && registered carol 127.0.0.7 || return 1
+    linphone_start bob "sleep 1
+call sip:alice@$IP:$PROXY_PORT
+sleep 3
+pause 1
+sleep 1
+call sip:$target@$IP:$PROXY_PORT
+sleep 3
+transfer 1 --to-call 2
+sleep 4"
+    local bob=$LAST_PID
+    if [ -n "$set_dnd" ]; then
+        sleep 8 # carol answered bob at about 6 s; the transfer comes at 9 s
+        "$(dirname "$BIN")/switchboard-ctl" --admin "$IP:18160" dnd carol on >>"$DIR/test.log" 2>&1 ||
+            return 1
+    fi
+    wait "$alice" "$bob" "$carol"
+    stop_proxy || return 1
+    heard_all carol 1000 && heard_all alice 700 && journal_links_the_transfer "$target"
+}
+
+test_linphone_attended_transfer() {
+    : >"$DIR/office.conf"
+    attended_transfer carol
+}
+
+# The same through a hunt group, carol on DND by the time of the
+# transfer: the INVITE with Replaces skips the dial plan (which would
+# refuse it, her being the only member and on DND) and goes to her phone.
+test_linphone_attended_transfer_to_a_group_member_on_dnd() {
+    printf '[groups]\nsupport = hunt 10: carol\n' >"$DIR/office.conf"
+    attended_transfer support dnd
+}
+
 # Linphone's own conference: alice calls bob, holds him, calls carol, merges
 # both calls; her re-INVITEs name her as the focus (Contact ;isfocus), alice
 # hears both, and bob and carol hear each other through her mixer. (Alice's

@@ -29,6 +29,7 @@ struct sb_buf;
 struct trunk_plan;
 struct trunk_targets;
 struct dialog_watch;
+struct call_index;
 
 /* How the proxy reaches the network, handed in (net.h's net_proxy_ops in
  * the program, over a net that captures in the unit tests and the
@@ -95,6 +96,10 @@ struct proxy_env {
      * (dialog_watch.h), shared by every worker; NULL: SUBSCRIBEs are
      * routed to the phones as any request */
     struct dialog_watch *watch;
+    /* the calls this process routes, shared by every worker
+     * (call_index.h): an INVITE with Replaces for one of them goes to the
+     * user's own devices; NULL: routed as any INVITE */
+    struct call_index *call_index;
     /* this process among all that share the secret (random, the same in
      * every worker): marks the Routes of the dialogs it tracks
      * (dialog.h); 0: track none */

@@ -22,6 +22,7 @@
 #include "switchboard/timer_wheel.h"
 #include "switchboard/resolver.h"
 #include "switchboard/trunk.h"
+#include "switchboard/call_index.h"
 #include "switchboard/dialog_watch.h"
 #include "switchboard/wakeq.h"
 #include "switchboard/thread_role.h"
@@ -95,6 +96,7 @@ struct worker {
 struct worker_pool {
     struct worker_deps deps;
     struct dialog_watch *watch; /* the dialog event package's users, for every worker */
+    struct call_index *calls;   /* the calls routed here, for every worker */
     struct ng_health engines;   /* rtpengines out of new calls, for every worker */
     unsigned count;
     struct worker *workers;
@@ -345,6 +347,8 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
             instance = (uint32_t)sb_now_ms() | 1u;
     int rc = dialog_watch_create(PROXY_WATCH_MAX_USERS, PROXY_WATCH_PER_USER,
                                  PROXY_WATCH_PER_SOURCE, &pool->watch);
+    if (rc == 0)
+        rc = call_index_create(&pool->calls);
     for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
         struct worker *w = &pool->workers[i];
         pool->count++;
@@ -388,6 +392,7 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .media = w->ng ? &ng_client_proxy_ops : NULL,
                 .media_ctx = w->ng,
                 .watch = pool->watch,
+                .call_index = pool->calls,
             };
             rc = proxy_create(&env, &w->proxy);
         }
@@ -437,6 +442,7 @@ void worker_pool_destroy(struct worker_pool *pool)
         timer_wheel_destroy(w->wheel);
     }
     dialog_watch_destroy(pool->watch); /* after the proxies: their calls end into it */
+    call_index_destroy(pool->calls);
     free(pool->workers);
     free(pool);
 }

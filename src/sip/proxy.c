@@ -14,6 +14,7 @@
 
 #include <osipparser2/osip_port.h>
 
+#include "switchboard/call_index.h"
 #include "switchboard/error.h"
 #include "switchboard/identity.h"
 #include "switchboard/rate_limit.h"
@@ -40,6 +41,19 @@ static bool take_peer_param(const struct proxy *p, const osip_message_t *req, os
 }
 
 /* Answers requests addressed to the proxy itself or its users. */
+/* RFC 3891: an INVITE with Replaces naming a call this process routes
+ * (an attended transfer, RFC 5589 §7) is for the device in that call.
+ * It goes to the user's own devices, where that one takes it and any
+ * other answers 481 (§3); never through the dial plan, whose DND,
+ * forwards and groups would ring somebody else. */
+static bool replaces_our_call(const struct proxy *p, const osip_message_t *req)
+{
+    char call_id[256];
+    return p->env.call_index && MSG_IS_INVITE(req) &&
+           sipmsg_replaces_call_id(req, call_id, sizeof(call_id)) &&
+           call_index_has(p->env.call_index, call_id);
+}
+
 static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
                         uint32_t loop_hash)
 {
@@ -58,9 +72,11 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
     }
     /* from another switchboard: it applied the dial plan already */
     bool peer = take_peer_param(p, req, fwd->req_uri);
-    if (!peer && proxy_route_trunk(p, st, fwd, loop_hash))
+    /* taking over a call of ours: the user's own devices, no dial plan */
+    bool replaces = replaces_our_call(p, fwd);
+    if (!peer && !replaces && proxy_route_trunk(p, st, fwd, loop_hash))
         return;
-    if (!peer && proxy_route_office(p, st, fwd, loop_hash))
+    if (!peer && proxy_route_office(p, st, fwd, loop_hash, replaces))
         return;
     struct registrar_set *set;
     struct proxy_target *targets;
@@ -550,7 +566,7 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         free(p);
         return rc;
     }
-    if (env->watch)
+    if (env->watch || env->call_index)
         call_journal_watch(p->calls, proxy_watch_call, p);
     *out = p;
     return 0;

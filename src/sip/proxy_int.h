@@ -191,6 +191,7 @@ struct office_call {
     bool ring_expired; /* the stage ended because its ring time ran out */
     bool stage_busy;   /* every final response of the stage was 486 or 600 */
     bool missed;       /* the call ends unanswered at a ring timeout */
+    bool replaces;     /* an INVITE with Replaces: one stage, nothing after */
 };
 
 /* Where one branch goes. */
@@ -314,8 +315,11 @@ void proxy_office_free(struct office_call *oc);
  * @aors[0..max); how many (0: no plan, or it rings nobody first). */
 size_t proxy_office_first_aors(struct proxy *p, const osip_uri_t *ruri, char (*aors)[320],
                                size_t max);
+/* @replaces: the request takes over a call of ours (RFC 3891): one
+ * stage, every device of the name's users (a group's members all at
+ * once), without DND or forwards. */
 bool proxy_route_office(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
-                        uint32_t loop_hash);
+                        uint32_t loop_hash, bool replaces);
 
 /* proxy_watch.c: calls of watched users (dialog_watch.h) */
 /* The key the registrar knows the user @uri names by (an extension

@@ -250,7 +250,8 @@ void proxy_office_stage_ended(struct proxy_context *ctx)
 {
     struct office_call *oc = ctx->office;
     struct server_txn *st = ctx->st;
-    if (!st || ctx->answered || ctx->cancelled || ctx->timed_out || txn_server_final_sent(st)) {
+    if (!st || ctx->answered || ctx->cancelled || ctx->timed_out || txn_server_final_sent(st) ||
+        oc->replaces) {
         proxy_send_best(ctx);
         return;
     }
@@ -283,8 +284,29 @@ static void on_ring_timeout(struct timer *timer, void *arg)
 /* A request for one of our users while a dial plan is set: resolve the
  * dialled name and run its first stage. Returns false when the plan has
  * nothing to say about the name (the plain registrar lookup follows). */
+/* The one stage of an INVITE with Replaces for @name: its user, or all
+ * of its group's members; DND and forwards do not apply (the device in
+ * the replaced call is among them, the others answer 481). A URI stays
+ * as the plan says. */
+static void replaces_stage(const struct dialplan *dp, const char *name,
+                           struct callroute_stage *stage)
+{
+    struct dialplan_target t;
+    dialplan_resolve(dp, name, &t);
+    if (t.kind == DIALPLAN_URI)
+        return;
+    memset(stage, 0, sizeof(*stage));
+    stage->kind = CALLROUTE_RING;
+    if (t.kind == DIALPLAN_NAME) {
+        stage->users[stage->count++] = t.name;
+        return;
+    }
+    for (size_t i = 0; i < t.group->count && i < DIALPLAN_MAX_MEMBERS; i++)
+        stage->users[stage->count++] = t.group->members[i];
+}
+
 bool proxy_route_office(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
-                        uint32_t loop_hash)
+                        uint32_t loop_hash, bool replaces)
 {
     struct dialplan *dp = dialplan_holder_get(p->env.plans);
     if (!dp)
@@ -311,6 +333,10 @@ bool proxy_route_office(struct proxy *p, struct server_txn *st, osip_message_t *
     struct callroute_env env = office_env(oc);
     struct callroute_stage stage;
     callroute_start(&oc->route, dp, oc->dialled, &env, &stage);
+    if (replaces) {
+        oc->replaces = true;
+        replaces_stage(dp, oc->dialled, &stage);
+    }
     if (office_advance(ctx, st, &stage, fwd)) {
         proxy_context_publish(ctx, st);
         return true;

@@ -1,6 +1,8 @@
-/* The calls of watched users, as RFC 4235 dialogs (dialog_watch.h): the
- * call journal's hook (call_journal_watch) turns each phase of a call
- * into the state of the caller's dialog and of the callee's, for the
+/* The call journal's hook (call_journal_watch): every call this process
+ * routes is in the shared call_index from its INVITE to its end (for an
+ * INVITE with Replaces to find it, proxy.c); and a watched user's calls
+ * become RFC 4235 dialogs (dialog_watch.h): each phase of a call is the
+ * state of the caller's dialog and of the callee's, for the
  * subscriptions of any worker to read (proxy_notify.c). See proxy_int.h.
  *
  * Per call, both sides alike: trying (the INVITE) --1xx--> early --2xx-->
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "switchboard/call_index.h"
 #include "switchboard/dialog_watch.h"
 #include "switchboard/dialplan.h"
 #include "switchboard/identity.h"
@@ -118,6 +121,14 @@ static struct watch_call *follow(struct proxy *p, const osip_message_t *invite)
 void proxy_watch_call(void *ctx, const struct call_event *ev, void **state)
 {
     struct proxy *p = ctx;
+    struct call_index *index = p->env.call_index;
+    if (index && ev->phase == CALL_TRYING && !call_index_add(index, ev->call_id))
+        SB_DEBUG("call %s: the call index is crowded; a Replaces for it is routed as any INVITE",
+                 ev->call_id);
+    else if (index && ev->phase == CALL_ENDED)
+        call_index_remove(index, ev->call_id);
+    if (!p->env.watch)
+        return;
     if (ev->phase == CALL_TRYING) {
         if (!dialog_watch_any(p->env.watch) || !ev->invite)
             return; /* nobody watches anybody: one atomic load per call */

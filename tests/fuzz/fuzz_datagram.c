@@ -11,6 +11,7 @@
 #include <osipparser2/osip_port.h>
 #include <urcu.h>
 
+#include "switchboard/call_index.h"
 #include "switchboard/config.h"
 #include "switchboard/dialog_watch.h"
 #include "switchboard/settings.h"
@@ -93,8 +94,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (dialog_watch_create(PROXY_WATCH_MAX_USERS, PROXY_WATCH_PER_USER, PROXY_WATCH_PER_SOURCE,
                             &watch) != 0)
         abort();
+    struct call_index *calls;
+    if (call_index_create(&calls) != 0)
+        abort();
     struct proxy_env env = {
         .watch = watch,
+        .call_index = calls,
         .config = &config,
         .registrar = registrar,
         .identity = identity,
