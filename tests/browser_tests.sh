@@ -173,14 +173,16 @@ for line in open(sys.argv[1]):
 
 # The page calls bob, a UDP phone (SIPp): answered, the browser's
 # microphone (Chromium's fake tone) goes through the engine to bob for 3 s,
-# the page hangs up; the engine holds nothing after.
+# the page hangs up; the engine holds nothing after. The page watches
+# bob's busy lamp (a SUBSCRIBE over its WebSocket): idle, on the phone
+# while the call lasts, idle again.
 test_page_calls_a_phone() {
     start_engine e "$NG_PORT" 32000 && start_proxy || return 1
     sipp_run reg register_auth.xml 15970 bob -au bob -ap builder || return 1
     sipp_start callee uas_answer_wait_bye.xml 15970 bob
     local callee=$SIPP_PID
-    page page "http://$IP:$WS_PORT/" signin alice wonderland status registered call bob \
-        state "in call with" sleep 3 hangup idle
+    page page "http://$IP:$WS_PORT/" signin alice wonderland status registered watch bob \
+        lamp bob idle call bob state "in call with" lamp bob busy sleep 3 hangup idle lamp bob idle
     page_wait page "$PAGE_PID" && sipp_wait callee "$callee" || return 1
     sleep 0.5
     local sent

@@ -22,6 +22,8 @@ that fails ends the run (exit 1) with its reason. Steps:
   tone HZ                 its loudest frequency is HZ, within 10 % (10 s)
   socket URL RESULT       a WebSocket from the page to URL (subprotocol
                           "sip") ends "open" or "refused" (RESULT)
+  watch NAME              add NAME to the colleagues whose busy lamp shows
+  lamp NAME STATE         NAME's lamp becomes idle, ringing or busy (15 s)
   mark NAME               write DIR/NAME (the shell test waits for it)
   wait NAME               wait for DIR/NAME (the shell test writes it, 60 s)
   media                   print the call's WebRTC state and SDPs
@@ -112,6 +114,16 @@ def run(dt, out, steps):
             hz = wait_for(lambda: (lambda v: v if abs(v - want) < want * 0.1 else None)(
                 dt.eval("window.phoneTone()") or 0), 10, f"a {arg} Hz tone")
             print(f"remote audio tone {hz:.0f} Hz")
+        elif s == "watch":  # a colleague's busy lamp, through the page's form
+            dt.eval(f"document.getElementById('watch-name').value = {js(arg)};"
+                    "document.getElementById('watch-form').requestSubmit()")
+        elif s == "lamp":  # NAME idle|ringing|busy
+            want = steps[i + 2]
+            wait_for(lambda: dt.eval(f"window.phoneLamps()[{js(arg)}]") == want, 15,
+                     f"{arg}'s lamp {want}")
+            print(f"{arg}'s lamp: {want}")
+            i += 3
+            continue
         elif s == "socket":
             step_socket(dt, arg, steps[i + 2])
             i += 3

@@ -1,9 +1,10 @@
 // The softphone page: SIP over WebSocket (RFC 7118) to the switchboard that
 // serves it, through SIP.js's SessionManager. Sign in with the SIP user and
 // password (the exchange's digest challenge), then call, answer, hang up,
-// mute, hold, send DTMF, transfer (blind REFER). Media is WebRTC; the
-// exchange's media relay bridges it to the desk phones' RTP.
-import { Web } from "./node_modules/sip.js/lib/index.js";
+// mute, hold, send DTMF, transfer (blind REFER), and watch colleagues'
+// busy lamps (RFC 4235 subscriptions the exchange answers). Media is
+// WebRTC; the exchange's media relay bridges it to the desk phones' RTP.
+import { Subscriber, UserAgent, Web } from "./node_modules/sip.js/lib/index.js";
 
 const $ = (id) => document.getElementById(id);
 // The SIP domain: ?domain=NAME in the page's address, else the address the
@@ -102,6 +103,103 @@ window.phoneTone = () => {
   return bins[best] > -80 ? (best * analyser.context.sampleRate) / analyser.fftSize : 0;
 };
 
+// --- busy lamps --------------------------------------------------------------
+// Each watched colleague is a SUBSCRIBE to the dialog event package; each
+// NOTIFY's dialog-info document (full state, or what changed) updates
+// their dialogs; the lamp shows the busiest: on the phone, ringing, idle.
+
+const WATCHED = "switchboard.watched"; // the names, kept in this browser
+const lamps = new Map(); // name -> { subscriber, dialogs: Map(id -> state), row }
+
+function watchedNames() {
+  try {
+    return JSON.parse(localStorage.getItem(WATCHED)) || [];
+  } catch {
+    return [];
+  }
+}
+
+function lampOf(dialogs) {
+  let lamp = "idle";
+  for (const state of dialogs.values()) {
+    if (state === "confirmed") return "busy";
+    lamp = "ringing"; // trying, proceeding, early
+  }
+  return lamp;
+}
+
+const LAMP_TEXT = { idle: "idle", ringing: "ringing", busy: "on the phone" };
+
+function showLamp(name) {
+  const l = lamps.get(name);
+  const lamp = lampOf(l.dialogs);
+  l.row.querySelector(".lamp").dataset.state = lamp;
+  l.row.querySelector(".lamp-text").textContent = LAMP_TEXT[lamp];
+}
+
+function onDialogInfo(name, body) {
+  const l = lamps.get(name);
+  const doc = new DOMParser().parseFromString(body || "", "application/xml");
+  const root = doc.documentElement;
+  if (!l || root.localName !== "dialog-info") return;
+  if (root.getAttribute("state") === "full") l.dialogs.clear();
+  for (const d of root.getElementsByTagNameNS("*", "dialog")) {
+    const state = d.getElementsByTagNameNS("*", "state")[0];
+    const id = d.getAttribute("id");
+    if (!state || state.textContent === "terminated") l.dialogs.delete(id);
+    else l.dialogs.set(id, state.textContent);
+  }
+  showLamp(name);
+}
+
+function lampRow(name) {
+  const row = document.createElement("li");
+  row.innerHTML = '<span class="lamp" data-state="idle"></span> <strong></strong> ' +
+    '<span class="lamp-text">…</span> <button type="button" class="call">Call</button> ' +
+    '<button type="button" class="unwatch" aria-label="Stop watching">×</button>';
+  row.querySelector("strong").textContent = name;
+  row.querySelector(".call").addEventListener("click", () => {
+    $("dial").value = name;
+    $("dial-form").requestSubmit();
+  });
+  row.querySelector(".unwatch").addEventListener("click", () => unwatch(name));
+  $("lamps").appendChild(row);
+  return row;
+}
+
+function watch(name) {
+  if (!manager || !name || lamps.has(name)) return;
+  const uri = UserAgent.makeURI(target(name));
+  if (!uri) return showError(`Cannot watch ${name}: not a SIP address`);
+  const subscriber = new Subscriber(manager.userAgent, uri, "dialog", {
+    expires: 600,
+    extraHeaders: ["Accept: application/dialog-info+xml"],
+  });
+  lamps.set(name, { subscriber, dialogs: new Map(), row: lampRow(name) });
+  subscriber.delegate = {
+    onNotify: (notification) => {
+      notification.accept();
+      onDialogInfo(name, notification.request.body);
+    },
+  };
+  subscriber.subscribe().catch((error) => showError(explain(error, `watch ${name}`)));
+  const names = watchedNames();
+  if (!names.includes(name)) localStorage.setItem(WATCHED, JSON.stringify([...names, name]));
+}
+
+function unwatch(name) {
+  const l = lamps.get(name);
+  if (l) {
+    l.subscriber.unsubscribe().catch(() => {});
+    l.row.remove();
+    lamps.delete(name);
+  }
+  localStorage.setItem(WATCHED, JSON.stringify(watchedNames().filter((n) => n !== name)));
+}
+
+// Each watched colleague's lamp ("idle", "ringing", "busy"): for the tests.
+window.phoneLamps = () => Object.fromEntries([...lamps].map(([n, l]) => [n, lampOf(l.dialogs)]));
+
 window.phoneState = () => ({
   status: $("status").textContent,
   call: $("call-panel").hidden ? "" : $("call-state").textContent,
@@ -117,6 +215,7 @@ const delegate = {
   onRegistered: () => {
     setStatus("registered");
     showError("");
+    for (const name of watchedNames()) watch(name);
   },
   onUnregistered: () => setStatus("not registered"),
   onCallReceived: (s) => showCall(s, "incoming call from", true),
@@ -166,6 +265,10 @@ async function signIn(user, password) {
 }
 
 async function signOut() {
+  for (const name of [...lamps.keys()]) {
+    lamps.get(name).row.remove();
+    lamps.delete(name); // still watched at the next sign-in
+  }
   if (manager) {
     await manager.unregister().catch(() => {});
     await manager.disconnect().catch(() => {});
@@ -227,6 +330,12 @@ for (const tone of "123456789*0#") {
   b.addEventListener("click", () => act("send a tone", () => manager.sendDTMF(session, tone)));
   $("keypad").appendChild(b);
 }
+
+$("watch-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  watch($("watch-name").value.trim());
+  $("watch-name").value = "";
+});
 
 $("transfer-form").addEventListener("submit", (e) => {
   e.preventDefault();
