@@ -60,6 +60,12 @@ class Subscriber:
     def __init__(self, a):
         self.a = a
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # a burst of subscriptions brings back an answer and a NOTIFY each:
+        # room for all of them while this script is slow to read
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, 4 << 20)  # SO_RCVBUFFORCE (root)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self.sock.bind((a.ip, a.port))
         self.sock.settimeout(0.1)
         self.proxy = (a.proxy_ip, a.proxy_port)
@@ -132,6 +138,17 @@ class Subscriber:
             out["error"] = f"not a dialog-info document: {e}: {body!r}"
         self.emit(out)
 
+    def drain(self):
+        """Handles whatever is already there, without waiting."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.handle(self.sock.recvfrom(65535)[0])
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.settimeout(0.1)
+
     def run(self):
         a = self.a
         users = a.users.split(",") if a.users else [a.user] * a.count
@@ -139,6 +156,7 @@ class Subscriber:
         for u in users:
             cid = self.subscribe(u, a.expires)
             first = first or cid
+            self.drain()
         start = time.time()
         refreshes = sorted(float(t) for t in a.refresh_after.split(",") if t)
         unsubscribed = False
