@@ -204,6 +204,9 @@ def launch(url, out, flags):
     """Headless Chromium on URL with @flags, its own profile and process
     group (recorded in OUT/chromium.pgid); returns it and its DevTools port."""
     port = free_port()
+    if os.environ.get("SB_NETLOG"):  # Chromium's own record of every request, to debug
+        flags = [*flags, f"--log-net-log={os.path.join(out, 'netlog.json')}",
+                 "--net-log-capture-mode=Everything"]
     browser = subprocess.Popen(
         ["chromium", "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-dev-shm-usage", f"--remote-debugging-port={port}",

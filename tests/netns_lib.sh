@@ -8,9 +8,15 @@
 declare -a NAMESPACES=()
 
 # ns_add NAME: a namespace with its loopback up, deleted after the test.
+# No IPv6 in it (the tests use none): a link-local address that finishes
+# its duplicate detection a second or two after the link came up is an
+# "IP addresses changed" event, and Chromium cancels every request in
+# flight then (ERR_NETWORK_CHANGED; the page's modules never ran).
 ns_add() {
     ip netns add "$1" || return 1
     NAMESPACES+=("$1")
+    ip netns exec "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+        net.ipv6.conf.default.disable_ipv6=1
     ip -n "$1" link set lo up
 }
 
