@@ -17,7 +17,7 @@
 
 struct call_index;
 
-#define CALL_INDEX_SLOTS 65536 /* 512 KiB; far more than calls at once here */
+#define CALL_INDEX_SLOTS 16384 /* 128 KiB: room for some ten thousand calls at once */
 #define CALL_INDEX_PROBES 32
 
 /* Returns 0 or SB_ENOMEM. */
