@@ -258,10 +258,14 @@ class Proxy:
         return cmd
 
     def start(self):
+        # another process answering on the port would be measured instead
+        # (its CPU and memory read as this one's zero): refuse to go on
+        if self.options_ok():
+            raise RuntimeError(f"something already answers SIP on {IP}:{PORT}: stop it first")
         cmd = self.switchboard_cmd() if self.kind == "switchboard" else self.kamailio_cmd()
         self.proc = self.run.spawn(cmd, self.name, self.run.proxy_cpus)
         deadline = time.time() + 10
-        while time.time() < deadline:
+        while time.time() < deadline and self.proc.poll() is None:
             if self.options_ok():
                 time.sleep(0.2)
                 return
