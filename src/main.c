@@ -178,13 +178,15 @@ static bool stream_wanted(const struct listen_table *listens)
     return false;
 }
 
-/* The transports we can send over (resolver.h). */
-static unsigned listen_transports(const struct listen_table *listens)
+/* The transports and address families we can send over (resolver.h). */
+static unsigned listen_reach(const struct listen_table *listens)
 {
     unsigned mask = 0;
-    for (int t = SB_UDP; t <= SB_TLS; t++)
-        if (listen_has(listens, t))
-            mask |= 1u << t;
+    for (size_t i = 0; i < listens->count; i++) {
+        const struct listen_entry *e = &listens->entries[i];
+        if (e->transport <= SB_TLS)
+            mask |= RESOLVER_REACH(e->transport, e->addr.ss.ss_family == AF_INET6);
+    }
     return mask;
 }
 
@@ -324,8 +326,7 @@ static int app_start(struct app *app)
     if (rc == 0)
         rc = transport_create(cfg, &app->listens, &app->transport);
     if (rc == 0)
-        rc = resolver_start(app->trunks, listen_transports(&app->listens), cfg->relay,
-                            &app->resolver);
+        rc = resolver_start(app->trunks, listen_reach(&app->listens), cfg->relay, &app->resolver);
     if (rc == 0 && stream_wanted(&app->listens))
         rc = stream_create(cfg, &app->listens, &app->streams);
     if (rc == 0)

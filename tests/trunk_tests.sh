@@ -24,7 +24,9 @@
 #   - keep-alives keep calls from the PSTN arriving; without, they stop;
 #   - linphonec at the office dials out; the PSTN calls the office's
 #     number and a linphonec as extension 100 answers;
-#   - relay = yes: a call to a domain DNS knows only by SRV gets there.
+#   - relay = yes: a call to a domain DNS knows only by SRV gets there;
+#     one whose server has only an IPv6 address (AAAA) too, and without
+#     an IPv6 listen address it is refused with the reason logged.
 #
 # usage: tests/trunk_tests.sh BINARY OUTDIR [TEST...]
 set -u
@@ -437,7 +439,7 @@ NS=sbk$$
 cleanup_test() {
     KAM_PID= KAM_KIDS=
     netns_cleanup
-    rm -rf "/etc/netns/${NS}pbx"
+    rm -rf "/etc/netns/${NS}pbx" "/etc/netns/${NS}v6"
     loopback
 }
 
@@ -626,6 +628,68 @@ test_behind_nat_without_keepalives_calls_stop() {
     pstn_calls uac_final_408.xml ||
         { log "the call in did not fail with 408: $(tail -3 "$DIR/pstn.out")"; return 1; }
     grep -q "trunk carrier: call to" "$DIR/proxy.log" && { log "a call got in"; return 1; }
+    stop_proxy
+}
+
+# An IPv6-only domain (RFC 3263 §4.2: AAAA as well as A): namespace v6
+# with loopback's ::1, a dnsmasq on 127.0.0.53 whose SRV for v6.test
+# names a host with an AAAA record only, a SIPp UAS on [::1]:5090.
+# Listening on [::1] too, the call gets there; on 127.0.0.1 only, the
+# address is no target and the call gets 500, the log saying why.
+test_relay_reaches_a_domain_with_only_ipv6() {
+    local ns=${NS}v6
+    ns_add "$ns" || return 1
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.lo.disable_ipv6=0
+    ip -n "$ns" addr add 127.0.0.53/8 dev lo 2>/dev/null
+    mkdir -p "/etc/netns/$ns" && echo "nameserver 127.0.0.53" >"/etc/netns/$ns/resolv.conf"
+    ip netns exec "$ns" dnsmasq -k -u root --no-resolv --no-hosts --bind-interfaces \
+        --local=/v6.test/ --listen-address=127.0.0.53 --pid-file= --log-queries \
+        --log-facility="$DIR/dnsmasq.log" \
+        --srv-host=_sip._udp.v6.test,only6.v6.test,5090,10,10 \
+        --host-record=only6.v6.test,::1 &
+    PIDS+=("$!")
+    AT_PROXY="ip netns exec $ns"
+    office_conf
+    sed -i 's/^t1_ms = 100$/&\nrelay = yes/' "$DIR/office.conf"
+    $AT_PROXY "$BIN" -l "udp:$IP:$PROXY_PORT" -l "udp:[::1]:$PROXY_PORT" --workers 2 \
+        --log-level info -c "$DIR/office.conf" >"$DIR/proxy.log" 2>&1 &
+    PROXY_PID=$!
+    wait_ready || return 1
+    $AT_PROXY sipp -sf "$SIPP_DIR/uas_answer_wait_bye.xml" -i ::1 -p 5090 -m 1 -timeout 20 \
+        -timeout_error -nostdin -trace_msg -message_file "$DIR/v6.msg" >"$DIR/v6.out" 2>&1 &
+    local uas=$!
+    PIDS+=("$uas")
+    sed 's/\[service\]@\[remote_ip\]:\[remote_port\]/[service]@v6.test/g' \
+        "$SIPP_DIR/uac_call_auth.xml" >"$DIR/uac_v6.xml"
+    $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$DIR/uac_v6.xml" -i "$IP" -p 15772 -s bob \
+        -au alice -ap wonderland -auth_uri bob@v6.test -m 1 -timeout 20 -timeout_error \
+        -nostdin >"$DIR/alice.out" 2>&1 ||
+        { log "the call to v6.test failed: $(tail -3 "$DIR/alice.out")"; return 1; }
+    sipp_wait uas "$uas" || return 1
+    grep -q "^INVITE sip:bob@v6.test SIP/2.0" "$DIR/v6.msg" ||
+        { log "the UAS on [::1] got no INVITE"; return 1; }
+    grep -q "^Via: SIP/2.0/UDP \[::1\]:$PROXY_PORT;" "$DIR/v6.msg" ||
+        { log "no Via of our [::1] socket: $(grep -m2 '^Via' "$DIR/v6.msg")"; return 1; }
+    grep -q "relay: v6.test is \[::1\]:5090/UDP (by SRV" "$DIR/proxy.log" ||
+        { log "the lookup was not logged: $(grep 'relay:' "$DIR/proxy.log")"; return 1; }
+    stop_proxy
+    # no IPv6 socket: the AAAA-only address is no target
+    $AT_PROXY "$BIN" -l "udp:$IP:$PROXY_PORT" --workers 2 --log-level info \
+        -c "$DIR/office.conf" >"$DIR/proxy.log" 2>&1 &
+    PROXY_PID=$!
+    wait_ready || return 1
+    sed 's/\[service\]@\[remote_ip\]:\[remote_port\]/[service]@v6.test/g' \
+        "$SIPP_DIR/uac_call_auth_final_500.xml" >"$DIR/uac_v4only.xml"
+    $AT_PROXY sipp "$IP:$PROXY_PORT" -sf "$DIR/uac_v4only.xml" -i "$IP" -p 15772 -s bob \
+        -au alice -ap wonderland -auth_uri bob@v6.test -m 1 -timeout 20 -timeout_error \
+        -nostdin >"$DIR/v4only.out" 2>&1 || { log "no 500: $(tail -3 "$DIR/v4only.out")"; return 1; }
+    local try
+    for try in $(seq 20); do
+        grep -q "relay: v6.test: v6.test has no address of a family we listen on (by SRV)" \
+            "$DIR/proxy.log" && break
+        [ "$try" = 20 ] && { log "no reason logged: $(grep 'relay:' "$DIR/proxy.log")"; return 1; }
+        sleep 0.1
+    done
     stop_proxy
 }
 

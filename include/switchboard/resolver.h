@@ -1,4 +1,4 @@
-/* Where each trunk is, per RFC 3263 (NAPTR -> SRV -> A), looked up on a
+/* Where each trunk is, per RFC 3263 (NAPTR -> SRV -> A/AAAA), looked up on a
  * thread of its own and published to the workers through RCU
  * (trunk_set_targets): no SIP thread ever waits on DNS. Lookups follow
  * /etc/resolv.conf and, for addresses, /etc/hosts.
@@ -22,25 +22,29 @@ struct resolver;
 #define RESOLVER_TTL_MAX 3600
 #define RESOLVER_TTL_HOSTS 300 /* an address with no DNS record of its own */
 
-/* Bit (1 << enum sb_transport) for each transport we can send over. */
-#define RESOLVER_ALL_TRANSPORTS 7u
+/* What we can send over, the @reach of resolver_lookup() and
+ * resolver_start(): a bit per transport (enum sb_transport) and address
+ * family we have a listen address of. An address of a family we cannot
+ * send from is no target. */
+#define RESOLVER_REACH(transport, v6) (1u << ((unsigned)(transport) + ((v6) ? 8u : 0u)))
 
 /* Looks @t up now (blocking): NAPTR records choose the transport (only
- * among @transports, and only t->transport when the config named one),
+ * among @reach's, and only t->transport when the config named one),
  * their SRV records the hosts and ports in RFC 2782 order, each host's
- * addresses the targets; without NAPTR, SRV for each transport; without
+ * addresses (A and AAAA, in getaddrinfo()'s RFC 6724 order, those @reach
+ * allows) the targets; without NAPTR, SRV for each transport; without
  * SRV, the host itself on the transport's default port. A port in the
  * trunk's uri means the host's addresses only (§4.2). Returns 0 (@out
  * filled), or SB_ENOTFOUND / SB_EUNRESOLVED with why in @why. */
-int resolver_lookup(const struct trunk *t, unsigned transports, struct trunk_targets *out,
-                    char *why, size_t size);
+int resolver_lookup(const struct trunk *t, unsigned reach, struct trunk_targets *out, char *why,
+                    size_t size);
 
 /* Looks every named trunk of @plan up once, here (start-up, before any
  * SIP thread runs: a failure is logged and left to the thread), then
  * keeps them fresh from a thread, which also answers resolver_query()
  * when @relay. *@out is NULL when there is nothing to do. @plan may be
  * NULL. */
-int resolver_start(struct trunk_plan *plan, unsigned transports, bool relay, struct resolver **out);
+int resolver_start(struct trunk_plan *plan, unsigned reach, bool relay, struct resolver **out);
 /* Stops the thread (before the plan is freed). NULL is fine. */
 void resolver_stop(struct resolver *r);
 

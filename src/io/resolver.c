@@ -29,7 +29,8 @@ struct lookup {
     struct __res_state res;
     uint32_t ttl;
     struct trunk_targets *out;
-    unsigned transports;
+    unsigned reach;   /* RESOLVER_REACH() bits */
+    unsigned skipped; /* addresses of a family we cannot send from */
 };
 
 static uint32_t random32(void *ctx)
@@ -65,20 +66,36 @@ static int query(struct lookup *l, const char *name, enum sipdns_type type, stru
     return count;
 }
 
-/* Adds @host's IPv4 addresses on @port over @transport (getaddrinfo:
- * /etc/hosts too). Returns how many. */
+static bool reachable(const struct lookup *l, int transport, int family)
+{
+    return (family == AF_INET || family == AF_INET6) &&
+           (l->reach & RESOLVER_REACH(transport, family == AF_INET6));
+}
+
+/* Adds @host's addresses we can reach on @port over @transport
+ * (getaddrinfo: A and AAAA in RFC 6724's order, /etc/hosts too).
+ * Returns how many. */
 static size_t add_host(struct lookup *l, const char *host, unsigned port, int transport)
 {
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
     struct addrinfo *res = NULL;
     if (getaddrinfo(host, NULL, &hints, &res) != 0)
         return 0;
     size_t added = 0;
     for (struct addrinfo *ai = res; ai && l->out->count < TRUNK_MAX_TARGETS; ai = ai->ai_next) {
+        if (!reachable(l, transport, ai->ai_family) ||
+            ai->ai_addrlen > sizeof(struct sockaddr_in6)) {
+            l->skipped++;
+            continue;
+        }
         struct sb_addr *a = &l->out->t[l->out->count].addr;
+        memset(a, 0, sizeof(*a));
         memcpy(&a->ss, ai->ai_addr, ai->ai_addrlen);
         a->len = ai->ai_addrlen;
-        ((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
+        if (ai->ai_family == AF_INET6)
+            ((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
+        else
+            ((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
         l->out->t[l->out->count++].transport = transport;
         added++;
     }
@@ -87,7 +104,9 @@ static size_t add_host(struct lookup *l, const char *host, unsigned port, int tr
 }
 
 /* The SRV records @name has: each target's addresses, in RFC 2782's
- * order. Returns how many targets, or a negative code. */
+ * order. Returns how many records (when there are some, the domain's own
+ * addresses are not asked for, §4.2, even if no target has an address
+ * we can use), or a negative code. */
 static int add_srv(struct lookup *l, const char *name, int transport)
 {
     struct sipdns_rr rr[MAX_RECORDS];
@@ -95,15 +114,14 @@ static int add_srv(struct lookup *l, const char *name, int transport)
     if (n <= 0)
         return n;
     size_t kept = sipdns_srv_order(rr, (size_t)n, random32, NULL);
-    size_t before = l->out->count;
     for (size_t i = 0; i < kept; i++)
         add_host(l, rr[i].target, rr[i].port, transport);
-    return (int)(l->out->count - before);
+    return n;
 }
 
 static bool usable(const struct lookup *l, int transport)
 {
-    return (l->transports >> transport) & 1u;
+    return l->reach & (RESOLVER_REACH(transport, false) | RESOLVER_REACH(transport, true));
 }
 
 /* §4.1: NAPTR first; the first usable record's SRV name. */
@@ -137,10 +155,10 @@ static int by_srv(struct lookup *l, const struct trunk *t)
     return 0;
 }
 
-int resolver_lookup(const struct trunk *t, unsigned transports, struct trunk_targets *out,
-                    char *why, size_t size)
+int resolver_lookup(const struct trunk *t, unsigned reach, struct trunk_targets *out, char *why,
+                    size_t size)
 {
-    struct lookup l = {.ttl = RESOLVER_TTL_HOSTS, .out = out, .transports = transports};
+    struct lookup l = {.ttl = RESOLVER_TTL_HOSTS, .out = out, .reach = reach};
     memset(out, 0, sizeof(*out));
     if (res_ninit(&l.res) != 0) {
         snprintf(why, size, "cannot read the resolver's configuration");
@@ -168,6 +186,10 @@ int resolver_lookup(const struct trunk *t, unsigned transports, struct trunk_tar
     if (rc < 0) {
         snprintf(why, size, "DNS gave no answer for %s", t->host);
         return SB_EUNRESOLVED;
+    }
+    if (out->count == 0 && l.skipped) {
+        snprintf(why, size, "%s has no address of a family we listen on (by %s)", t->host, how);
+        return SB_ENOTFOUND;
     }
     if (out->count == 0) {
         snprintf(why, size, "%s has no address (by %s)", t->host, how);
@@ -200,7 +222,7 @@ struct cache_slot {
 
 struct resolver {
     struct trunk_plan *plan; /* may be NULL */
-    unsigned transports;
+    unsigned reach;
     pthread_t thread;
     pthread_mutex_t lock; /* held only to copy, never across DNS */
     pthread_cond_t wake;
@@ -235,8 +257,9 @@ static void targets_text(const struct trunk_targets *tt, char *list, size_t size
     list[0] = '\0';
     for (size_t i = 0; i < tt->count && n < size; i++) {
         unsigned port = sipmsg_addr_host(&tt->t[i].addr, host, sizeof(host));
-        n += (size_t)snprintf(list + n, size - n, "%s%s:%u/%s", i ? ", " : "", host, port,
-                              sb_transport_name(tt->t[i].transport));
+        bool v6 = tt->t[i].addr.ss.ss_family == AF_INET6;
+        n += (size_t)snprintf(list + n, size - n, "%s%s%s%s:%u/%s", i ? ", " : "", v6 ? "[" : "",
+                              host, v6 ? "]" : "", port, sb_transport_name(tt->t[i].transport));
     }
 }
 
@@ -249,7 +272,7 @@ static uint32_t refresh(struct resolver *r, size_t i)
     char why[256], list[512];
     if (!fresh)
         return RESOLVER_TTL_MIN;
-    int rc = resolver_lookup(t, r->transports, fresh, why, sizeof(why));
+    int rc = resolver_lookup(t, r->reach, fresh, why, sizeof(why));
     if (rc != 0) {
         SB_WARN("trunk %s: %s; keeping what it had, again in %d s", t->name, why, RESOLVER_TTL_MIN);
         free(fresh);
@@ -280,7 +303,7 @@ static void answer_slot(struct resolver *r, struct cache_slot *slot)
         t->transport = slot->transport;
         t->transport_set = slot->transport_set;
         pthread_mutex_unlock(&r->lock); /* DNS takes its time */
-        rc = resolver_lookup(t, r->transports, fresh, why, sizeof(why));
+        rc = resolver_lookup(t, r->reach, fresh, why, sizeof(why));
         pthread_mutex_lock(&r->lock);
     }
     if (rc == 0) {
@@ -432,7 +455,7 @@ int resolver_query(struct resolver *r, const char *host, unsigned port, int tran
 
 /* --- life -------------------------------------------------------------------- */
 
-int resolver_start(struct trunk_plan *plan, unsigned transports, bool relay, struct resolver **out)
+int resolver_start(struct trunk_plan *plan, unsigned reach, bool relay, struct resolver **out)
 {
     *out = NULL;
     bool named = false;
@@ -444,7 +467,7 @@ int resolver_start(struct trunk_plan *plan, unsigned transports, bool relay, str
     if (!r)
         return SB_ENOMEM;
     r->plan = plan;
-    r->transports = transports;
+    r->reach = reach;
     for (size_t i = 0; plan && i < plan->count; i++)
         if (!plan->trunks[i].numeric)
             r->due[i] = now_ms() + refresh(r, i) * 1000ull;
