@@ -296,8 +296,8 @@ static bool office_section(const char *section)
 {
     return !strcmp(section, "extensions") || !strcmp(section, "groups") ||
            !strcmp(section, "forward") || !strcmp(section, "users") ||
-           !strcmp(section, "outbound") || !strcmp(section, "inbound") ||
-           !strncmp(section, "trunk", 5);
+           !strcmp(section, "features") || !strcmp(section, "outbound") ||
+           !strcmp(section, "inbound") || !strncmp(section, "trunk", 5);
 }
 
 static int file_entry(void *user, const char *section, const char *name, const char *value)

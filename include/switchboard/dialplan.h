@@ -1,6 +1,7 @@
 /* The office's dial plan: extensions, groups, per-user forwarding and
- * do-not-disturb, read from the main config file's [extensions],
- * [groups], [forward] and [users] sections (README "Office features").
+ * do-not-disturb, call pickup, read from the main config file's
+ * [extensions], [groups], [forward], [users] and [features] sections
+ * (README "Office features").
  *
  * DESIGN: a plan is built once (start-up, SIGHUP), never changed, and
  * shared by every worker: published with RCU by its holder, and pinned by
@@ -58,6 +59,15 @@ bool dialplan_empty(const struct dialplan *dp);
 /* [users] ring_timeout: seconds a user's devices ring before the proxy
  * gives up (480, journaled "missed"); 0 = no limit but Timer C. */
 unsigned dialplan_ring_timeout(const struct dialplan *dp);
+
+/* [features] pickup: the code a phone dials (alone: a ringing call of a
+ * group it is in; followed by a name: that one's) to answer a
+ * colleague's ringing call; NULL when not set. */
+const char *dialplan_pickup(const struct dialplan *dp);
+/* Is @user a member of @g (NULL: no)? */
+bool dialplan_in_group(const struct dialplan_group *g, const char *user);
+/* Are users @a and @b in one group? */
+bool dialplan_share_group(const struct dialplan *dp, const char *a, const char *b);
 
 /* What a dialled name or forward target is, after [extensions]. */
 enum dialplan_kind { DIALPLAN_NAME, DIALPLAN_GROUP, DIALPLAN_URI };

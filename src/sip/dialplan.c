@@ -47,6 +47,7 @@ struct dialplan {
     atomic_uint refs;
     struct strmap extensions, groups, users;
     unsigned ring_timeout_s;
+    char pickup[16]; /* [features] pickup; "" = off */
     bool empty;
 };
 
@@ -342,6 +343,20 @@ static int users_line(struct parse *p, const char *key, const char *value)
     return 0;
 }
 
+/* [features] pickup = CODE: what a phone dials to pick up a ringing
+ * call; digits, '*' and '#', at most 15. */
+static int features_line(struct parse *p, const char *key, const char *value)
+{
+    if (strcmp(key, "pickup") != 0)
+        return conftext_fail(&p->pos, "unknown setting '%s' in [features] (want pickup)", key);
+    size_t n = strlen(value);
+    if (n == 0 || n >= sizeof(p->dp->pickup) || strspn(value, "0123456789*#") != n)
+        return conftext_fail(&p->pos, "pickup: want digits, '*' and '#' (at most 15), not '%s'",
+                             value);
+    memcpy(p->dp->pickup, value, n + 1);
+    return 0;
+}
+
 /* --- checks across sections ------------------------------------------------ */
 
 void dialplan_resolve(const struct dialplan *dp, const char *name, struct dialplan_target *out)
@@ -474,7 +489,7 @@ static int check_loops(struct parse *p)
 
 /* --- parsing --------------------------------------------------------------- */
 
-enum section { S_OTHER, S_EXTENSIONS, S_GROUPS, S_FORWARD, S_USERS };
+enum section { S_OTHER, S_EXTENSIONS, S_GROUPS, S_FORWARD, S_USERS, S_FEATURES };
 
 static int parse_line(struct parse *p, enum section *sec, char *line)
 {
@@ -491,6 +506,7 @@ static int parse_line(struct parse *p, enum section *sec, char *line)
                : !strcmp(name, "groups")   ? S_GROUPS
                : !strcmp(name, "forward")  ? S_FORWARD
                : !strcmp(name, "users")    ? S_USERS
+               : !strcmp(name, "features") ? S_FEATURES
                                            : S_OTHER;
         return 0;
     }
@@ -510,6 +526,8 @@ static int parse_line(struct parse *p, enum section *sec, char *line)
         return group_line(p, key, value);
     case S_FORWARD:
         return forward_line(p, key, value);
+    case S_FEATURES:
+        return features_line(p, key, value);
     default:
         return users_line(p, key, value);
     }
@@ -607,6 +625,30 @@ bool dialplan_empty(const struct dialplan *dp)
 unsigned dialplan_ring_timeout(const struct dialplan *dp)
 {
     return dp ? dp->ring_timeout_s : 0;
+}
+
+const char *dialplan_pickup(const struct dialplan *dp)
+{
+    return dp && dp->pickup[0] ? dp->pickup : NULL;
+}
+
+bool dialplan_in_group(const struct dialplan_group *g, const char *user)
+{
+    for (size_t i = 0; g && i < g->count; i++)
+        if (!strcmp(g->members[i], user))
+            return true;
+    return false;
+}
+
+bool dialplan_share_group(const struct dialplan *dp, const char *a, const char *b)
+{
+    for (size_t i = 0; dp && i <= dp->groups.mask; i++)
+        for (const struct strmap_link *l = dp->groups.buckets[i]; l; l = l->next) {
+            const struct group_entry *g = (const struct group_entry *)l;
+            if (dialplan_in_group(&g->group, a) && dialplan_in_group(&g->group, b))
+                return true;
+        }
+    return false;
 }
 
 const struct dialplan_user *dialplan_user(const struct dialplan *dp, const char *name)

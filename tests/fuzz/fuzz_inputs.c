@@ -197,6 +197,9 @@ static void one_config(const char *text)
              step++)
             callroute_next(&r, (enum callroute_event)(step % 3), &env, &st);
     }
+    /* what a pickup asks of the plan ([features] pickup) */
+    if (dialplan_pickup(dp))
+        dialplan_share_group(dp, "alice", "bob");
     dialplan_unref(dp);
     one_trunks(text);
 }

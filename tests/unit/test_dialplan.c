@@ -100,6 +100,29 @@ Test(dialplan, an_empty_plan_when_no_section_is_there)
 }
 
 /* Each broken line is named with its file, line and what is wrong. */
+/* [features] pickup, and the groups a pickup looks at. */
+Test(dialplan, the_pickup_code_and_shared_groups)
+{
+    char err[256];
+    struct dialplan *dp = load(OFFICE, err, sizeof(err));
+    cr_assert_not_null(dp, "%s", err);
+    cr_assert_null(dialplan_pickup(dp), "off unless set");
+    cr_assert(dialplan_share_group(dp, "alice", "carol"), "both in sales and support");
+    cr_assert_not(dialplan_share_group(dp, "alice", "dave"), "dave is in no group");
+    struct dialplan_target t;
+    dialplan_resolve(dp, "200", &t);
+    cr_assert(dialplan_in_group(t.group, "bob"));
+    cr_assert_not(dialplan_in_group(t.group, "dave"));
+    cr_assert_not(dialplan_in_group(NULL, "bob"));
+    dialplan_unref(dp);
+    dp = load("[features]\npickup = *8\n", err, sizeof(err));
+    cr_assert_not_null(dp, "%s", err);
+    cr_assert_str_eq(dialplan_pickup(dp), "*8");
+    cr_assert_not(dialplan_share_group(dp, "alice", "bob"), "no groups at all");
+    dialplan_unref(dp);
+    cr_assert_null(dialplan_pickup(NULL));
+}
+
 Test(dialplan, every_error_names_its_line)
 {
     static const struct {
@@ -128,6 +151,9 @@ Test(dialplan, every_error_names_its_line)
         {"[users]\ncarol.colour = red\n", "office.conf:2: unknown setting 'colour' in [users]"},
         {"[forward]\nbob = busy: carol\ncarol = noanswer 5: bob\n", "forward loop: "},
         {"[extensions]\n7 = bob\n[forward]\nbob = always: 7\n", "forward loop: bob -> bob"},
+        {"[features]\npickup = pick\n", "office.conf:2: pickup: want digits, '*' and '#'"},
+        {"[features]\npickup = *8*8*8*8*8*8*8*8\n", "office.conf:2: pickup: want digits"},
+        {"[features]\npark = *7\n", "office.conf:2: unknown setting 'park' in [features]"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char err[256];
