@@ -510,6 +510,49 @@ test_linphone_attended_transfer_to_a_group_member_on_dnd() {
     attended_transfer support dnd
 }
 
+# Call pickup ([features] pickup = *8): alice calls the sales hunt group,
+# whose first member bob rings (he does not answer); carol, also in
+# sales, dials *8: her INVITE is answered "480 Picked Up, Ringing Here",
+# bob's phone gets a CANCEL and hers rings with alice's call (she answers
+# it: -a); alice and carol talk. The journal has one answered call.
+test_linphone_call_pickup() {
+    linphone_setup alice alice 127.0.0.5 1000
+    linphone_setup bob bob 127.0.0.6 440
+    linphone_setup carol carol 127.0.0.7 700
+    printf '[groups]\nsales = hunt 20: bob, carol\n[features]\npickup = *8\n' >"$DIR/office.conf"
+    start_proxy --domain "$IP" -c "$DIR/office.conf" || return 1
+    linphone_start bob "sleep 14"
+    local bob=$LAST_PID
+    linphone_start carol "sleep 4
+call sip:*8@$IP:$PROXY_PORT
+sleep 10" -a
+    local carol=$LAST_PID
+    registered bob 127.0.0.6 && registered carol 127.0.0.7 || return 1
+    linphone_start alice "sleep 1
+call sip:sales@$IP:$PROXY_PORT
+sleep 11
+terminate all
+sleep 1"
+    local alice=$LAST_PID
+    wait "$alice" "$bob" "$carol"
+    stop_proxy || return 1
+    grep -q "pickup: carol takes the call from alice to sales" "$DIR/proxy.log" ||
+        { log "the exchange did not hand carol the call"; return 1; }
+    tshark -r "$DIR/sip.pcap" -Y 'sip.Status-Code == 480 && ip.dst == 127.0.0.7' 2>/dev/null |
+        grep -q "Picked Up, Ringing Here" || { log "carol's *8 was not answered 480 Picked Up"; return 1; }
+    [ "$(tshark -r "$DIR/sip.pcap" -Y 'sip.Method == "CANCEL" && ip.dst == 127.0.0.6' 2>/dev/null | wc -l)" -ge 1 ] ||
+        { log "bob's ringing phone got no CANCEL"; return 1; }
+    heard_all carol 1000 && heard_all alice 700 || return 1
+    python3 - "$DIR/journal.jsonl" >>"$DIR/test.log" 2>&1 <<'PY'
+import json, sys
+calls = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+first = [c for c in calls if c.get("dialled") == "sales"]
+assert len(first) == 1 and first[0]["outcome"] == "answered", first
+assert "127.0.0.7" in (first[0].get("answered_by") or ""), first
+print("journal ok: the sales call answered by carol's phone")
+PY
+}
+
 # Linphone's own conference: alice calls bob, holds him, calls carol, merges
 # both calls; her re-INVITEs name her as the focus (Contact ;isfocus), alice
 # hears both, and bob and carol hear each other through her mixer. (Alice's

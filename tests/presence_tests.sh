@@ -4,7 +4,8 @@
 # subscriber of our own (tests/dialog_sub.py) watches a user while SIPp
 # calls ring, are answered and end, and checks the NOTIFYs against the
 # package's state machine; refresh, unsubscribe, a fetch, a subscriber
-# gone, the bounds, credentials.
+# gone, the bounds, credentials. Call pickup ([features] pickup): a
+# ringing call moved to the picker; no call; strangers; a bad code.
 #
 # usage: tests/presence_tests.sh BINARY OUTDIR [WORKERS] [TEST...]
 # Every process is started here and ended by PID; SIPp bounds each run
@@ -208,6 +209,61 @@ test_subscribe_needs_credentials() {
     grep -q '"response": 407' "$DIR/stranger.out" || { log "$(cat "$DIR/stranger.out")"; return 1; }
     ! grep -q '"notify"' "$DIR/stranger.out" || { log "a stranger was notified"; return 1; }
     stop_proxy
+}
+
+# picker NAME PORT SERVICE: carol (registered) dials SERVICE, answered 480.
+picker() {
+    sed 's/sip:alice@/sip:carol@/g; s/"Alice"/"Carol"/g' "$SIPP_DIR/uac_final_480.xml" \
+        >"$DIR/uac_carol_480.xml"
+    SIPP_DIR=$DIR sipp_run "$1" uac_carol_480.xml "$2" "$3"
+}
+
+# Call pickup ([features] pickup = *8): alice calls 101 (bob), whose
+# phone rings. carol, who shares no group with bob, dials *8: nothing of
+# hers rings (480 No Call to Pick Up); she dials *8101: 480 Picked Up,
+# Ringing Here, bob's phone gets a CANCEL, hers an INVITE asking to be
+# answered at once (Call-Info answer-after=0), and alice's call is
+# answered by her. The metrics count one pickup and one miss.
+test_pickup_moves_a_ringing_call() {
+    printf '[extensions]\n101 = bob\n[features]\npickup = *8\n' >"$DIR/office.conf"
+    start_proxy -c "$DIR/office.conf" || return 1
+    register_user reg 15070 bob && register_user regc 15072 carol || return 1
+    sipp_start callee uas_ring_until_cancel.xml 15070 bob
+    local bob=$SIPP_PID
+    sipp_start carol uas_answer_wait_bye.xml 15072 carol
+    local carol=$SIPP_PID
+    sleep 0.2
+    sipp_start caller uac_call_caller_hangs_up.xml 15080 101
+    local alice=$SIPP_PID
+    wait_for_line "$DIR/callee.msg" "SIP/2.0 180 Ringing" || return 1
+    sleep 0.2 # the 180 reaches the proxy
+    picker miss 15081 '*8' || return 1
+    grep -q "SIP/2.0 480 No Call to Pick Up" "$DIR/miss.msg" || { log "no 480 No Call"; return 1; }
+    picker pick 15081 '*8101' || return 1
+    grep -q "SIP/2.0 480 Picked Up, Ringing Here" "$DIR/pick.msg" ||
+        { log "no 480 Picked Up"; return 1; }
+    sipp_wait callee "$bob" && sipp_wait carol "$carol" && sipp_wait caller "$alice" || return 1
+    grep -q "^Call-Info: <sip:[^>]*>;answer-after=0" "$DIR/carol.msg" ||
+        { log "carol's INVITE did not ask to be answered at once"; return 1; }
+    grep -q "pickup: carol takes the call from alice to bob" "$DIR/proxy.log" || return 1
+    expect_count pickups "$(metric pickups)" 1 && expect_count "pickup misses" "$(metric pickup_misses)" 1 &&
+        stop_proxy
+}
+
+# Only a registered user of ours may pick up: a stranger's *8 gets 403;
+# a config whose code is not digits, * and # is refused with its line.
+test_pickup_is_for_our_users() {
+    printf '[features]\npickup = *8\n' >"$DIR/office.conf"
+    start_proxy -c "$DIR/office.conf" || return 1
+    picker stranger 15081 '*8' && { log "an unregistered picker was not refused"; return 1; }
+    grep -q "SIP/2.0 403 Pickup Is for Our Registered Users" "$DIR/stranger.msg" ||
+        { log "no 403 for a stranger: $(grep -m1 '^SIP/2.0' "$DIR/stranger.msg")"; return 1; }
+    stop_proxy || return 1
+    printf '[features]\npickup = pick\n' >"$DIR/bad.conf"
+    "$BIN" -l "udp:$IP:$PROXY_PORT" -c "$DIR/bad.conf" >"$DIR/bad.log" 2>&1 &&
+        { log "a bad pickup code was taken"; return 1; }
+    grep -q "bad.conf:2: pickup: want digits" "$DIR/bad.log" ||
+        { log "no file:line for the bad code: $(cat "$DIR/bad.log")"; return 1; }
 }
 
 run_tests presence "workers=$WORKERS, " "$@"

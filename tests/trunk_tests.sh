@@ -17,7 +17,7 @@
 #     too); the journal names the trunk and both numbers; the PSTN side
 #     hanging up works as well;
 #   - the PSTN calls +4930123456: extension 100 rings (via [inbound]);
-#     an unknown number gets 404;
+#     an unknown number gets 404; a colleague picks the call up (*8100);
 #   - the first carrier down: the call goes out through the backup.
 # In network namespaces, the office behind an nft NAT router whose UDP
 # mappings expire, the carrier known only by NAPTR and SRV (dnsmasq):
@@ -409,6 +409,38 @@ test_call_in_rings_the_extension() {
     stop_proxy || return 1
     grep -q '"trunk":{"name":"carrier","direction":"in","dialled":"+4930123456","sent":null}' \
         "$DIR/journal.jsonl" || { log "journal: $(cat "$DIR/journal.jsonl")"; return 1; }
+}
+
+# Call pickup of a call from outside: the PSTN calls +4930123456, which
+# rings 100 (bob, who does not answer); alice dials *8100 (with her
+# password): bob's phone gets a CANCEL, hers rings with the carrier's
+# call and she answers it.
+test_call_in_is_picked_up() {
+    office_conf
+    printf '[features]\npickup = *8\n' >>"$DIR/office.conf"
+    start_carrier && start_proxy && wait_trunk carrier registered || return 1
+    sipp_run reg register_auth.xml 15771 bob -au bob -ap builder &&
+        sipp_run rega register_auth.xml 15772 alice -au alice -ap wonderland || return 1
+    sipp_start callee uas_ring_until_cancel.xml 15771 bob
+    local bob=$SIPP_PID
+    sipp_start alice uas_answer_wait_bye.xml 15772 alice
+    local alice=$SIPP_PID
+    sleep 0.2
+    sipp "$CARRIER:$CARRIER_PORT" -sf "$SIPP_DIR/uac_call_caller_hangs_up.xml" -i "$PSTN" \
+        -p 25071 -s +4930123456 -m 1 -timeout 20 -timeout_error -nostdin -trace_msg \
+        -message_file "$DIR/pstn.msg" >"$DIR/pstn.out" 2>&1 &
+    local pstn=$!
+    PIDS+=("$pstn")
+    wait_for_line "$DIR/callee.msg" "SIP/2.0 180 Ringing" || return 1
+    sleep 0.3 # the 180 reaches the proxy
+    sed 's/<recv response="500"/<recv response="480"/' "$SIPP_DIR/uac_call_auth_final_500.xml" \
+        >"$DIR/uac_pick.xml"
+    SIPP_DIR=$DIR sipp_run pick uac_pick.xml 15773 '*8100' -au alice -ap wonderland || return 1
+    sipp_wait callee "$bob" && sipp_wait alice "$alice" && sipp_wait pstn "$pstn" || return 1
+    grep -q "pickup: alice takes the call from outside to bob" "$DIR/proxy.log" ||
+        { log "no pickup in the log"; return 1; }
+    grep -q "^INVITE sip:alice@" "$DIR/alice.msg" || { log "alice's phone got no INVITE"; return 1; }
+    stop_proxy
 }
 
 # (the route's own caller ID, "as +4930123457", goes to either trunk)

@@ -30,6 +30,7 @@ struct trunk_plan;
 struct trunk_targets;
 struct dialog_watch;
 struct call_index;
+struct pickup_board;
 
 /* How the proxy reaches the network, handed in (net.h's net_proxy_ops in
  * the program, over a net that captures in the unit tests and the
@@ -100,6 +101,9 @@ struct proxy_env {
      * (call_index.h): an INVITE with Replaces for one of them goes to the
      * user's own devices; NULL: routed as any INVITE */
     struct call_index *call_index;
+    /* the calls ringing now (pickup_board.h), shared by every worker, for
+     * [features] pickup; NULL: no call can be picked up */
+    struct pickup_board *pickup;
     /* this process among all that share the secret (random, the same in
      * every worker): marks the Routes of the dialogs it tracks
      * (dialog.h); 0: track none */
@@ -112,6 +116,8 @@ struct proxy_env {
 #define PROXY_WATCH_MAX_USERS 10000
 #define PROXY_WATCH_PER_USER 100
 #define PROXY_WATCH_PER_SOURCE 200
+/* Calls ringing at once that a pickup can find (proxy_env.pickup). */
+#define PROXY_PICKUP_MAX_RINGING 4096
 
 int proxy_create(const struct proxy_env *env, struct proxy **out);
 /* The Call-ID every keep-alive of process @instance to a phone behind

@@ -58,6 +58,8 @@
     X(SUBSCRIPTIONS, "dialog event subscriptions accepted (RFC 4235)")                             \
     X(SUBSCRIPTIONS_ENDED, "dialog event subscriptions ended")                                     \
     X(NOTIFIES, "NOTIFYs sent to subscribers")                                                     \
+    X(PICKUPS, "ringing calls picked up ([features] pickup)")                                      \
+    X(PICKUP_MISSES, "pickups that found no ringing call to take")                                 \
     SB_METHOD_MAP(X)                                                                               \
     SB_CLASS_MAP(X)                                                                                \
     SB_OUTCOME_MAP(X)

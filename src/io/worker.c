@@ -24,6 +24,7 @@
 #include "switchboard/trunk.h"
 #include "switchboard/call_index.h"
 #include "switchboard/dialog_watch.h"
+#include "switchboard/pickup_board.h"
 #include "switchboard/wakeq.h"
 #include "switchboard/thread_role.h"
 #include "tsan_annotate.h"
@@ -95,9 +96,10 @@ struct worker {
 
 struct worker_pool {
     struct worker_deps deps;
-    struct dialog_watch *watch; /* the dialog event package's users, for every worker */
-    struct call_index *calls;   /* the calls routed here, for every worker */
-    struct ng_health engines;   /* rtpengines out of new calls, for every worker */
+    struct dialog_watch *watch;   /* the dialog event package's users, for every worker */
+    struct call_index *calls;     /* the calls routed here, for every worker */
+    struct pickup_board *ringing; /* the calls ringing, for [features] pickup */
+    struct ng_health engines;     /* rtpengines out of new calls, for every worker */
     unsigned count;
     struct worker *workers;
 };
@@ -349,6 +351,8 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                                  PROXY_WATCH_PER_SOURCE, &pool->watch);
     if (rc == 0)
         rc = call_index_create(&pool->calls);
+    if (rc == 0)
+        rc = pickup_board_create(PROXY_PICKUP_MAX_RINGING, &pool->ringing);
     for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
         struct worker *w = &pool->workers[i];
         pool->count++;
@@ -393,6 +397,7 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .media_ctx = w->ng,
                 .watch = pool->watch,
                 .call_index = pool->calls,
+                .pickup = pool->ringing,
             };
             rc = proxy_create(&env, &w->proxy);
         }
@@ -443,6 +448,7 @@ void worker_pool_destroy(struct worker_pool *pool)
     }
     dialog_watch_destroy(pool->watch); /* after the proxies: their calls end into it */
     call_index_destroy(pool->calls);
+    pickup_board_destroy(pool->ringing);
     free(pool->workers);
     free(pool);
 }

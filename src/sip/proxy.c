@@ -74,6 +74,8 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
     bool peer = take_peer_param(p, req, fwd->req_uri);
     /* taking over a call of ours: the user's own devices, no dial plan */
     bool replaces = replaces_our_call(p, fwd);
+    if (!peer && !replaces && proxy_route_pickup(p, st, fwd))
+        return;
     if (!peer && !replaces && proxy_route_trunk(p, st, fwd, loop_hash))
         return;
     if (!peer && proxy_route_office(p, st, fwd, loop_hash, replaces))
@@ -520,6 +522,7 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
     p->local_hint = CALL_END_LOCAL;
     p->media_next.engine = -1;
     p->browsers = listens_on_ws(env->config);
+    proxy_pickup_start(p);
     if (getrandom(&p->branch_seed, sizeof(p->branch_seed), 0) != sizeof(p->branch_seed))
         p->branch_seed = (uint64_t)(uintptr_t)p ^ sb_now_ms();
     struct txn_config tc = {
@@ -555,6 +558,7 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
         proxy_trunk_reg_stop(p);
         proxy_natping_stop(p);
         proxy_notify_stop(p);
+        proxy_pickup_stop(p);
         txn_layer_destroy(p->txn);
         rc = SB_ENOMEM;
     }

@@ -10,7 +10,8 @@
  *   proxy_office.c   the office's dial-plan stages
  *   proxy_trunk.c    calls out through trunks and in from them
  *   proxy_watch.c    calls of watched users, as RFC 4235 dialogs
- *   proxy_notify.c   SUBSCRIBE/NOTIFY for the dialog event package */
+ *   proxy_notify.c   SUBSCRIBE/NOTIFY for the dialog event package
+ *   proxy_pickup.c   call pickup: a ringing call to the picker */
 #ifndef SWITCHBOARD_PROXY_INT_H
 #define SWITCHBOARD_PROXY_INT_H
 
@@ -129,6 +130,12 @@ struct proxy {
     struct dns_park *dns_parked; /* requests waiting for a name (proxy_dns.c) */
     struct timer dns_timer;      /* polls for their answers while any waits */
     struct notifier *notifier;   /* NULL: no dialog event notifier (env.watch) */
+    /* [features] pickup (proxy_pickup.c): the office calls that may be
+     * picked up, how many of ours are on the board, and the timer that
+     * looks for claims while any is */
+    struct office_call *pickable;
+    unsigned pickup_ringing;
+    struct timer pickup_timer;
 };
 
 struct proxy_branch {
@@ -192,6 +199,14 @@ struct office_call {
     bool stage_busy;   /* every final response of the stage was 486 or 600 */
     bool missed;       /* the call ends unanswered at a ring timeout */
     bool replaces;     /* an INVITE with Replaces: one stage, nothing after */
+    /* [features] pickup: in proxy->pickable while routed; picked_by the
+     * user whose devices ring once the ringing ones are cancelled */
+    struct proxy_context *ctx;
+    struct office_call *prev, *next;
+    bool pickable, on_board, pickup_pending, pickup_stage;
+    char call_id[256];
+    char caller[64];    /* our user who called; "" when not ours */
+    char picked_by[64]; /* "" until picked up */
 };
 
 /* Where one branch goes. */
@@ -328,6 +343,21 @@ bool proxy_route_office(struct proxy *p, struct server_txn *st, osip_message_t *
 bool proxy_watch_key(struct proxy *p, const osip_uri_t *uri, char *buf, size_t size);
 /* The call journal's hook (call_journal_watch). */
 void proxy_watch_call(void *ctx, const struct call_event *ev, void **state);
+
+/* proxy_pickup.c: [features] pickup. Handles @fwd when its user is the
+ * pickup code (alone or before a name): true when it did. */
+bool proxy_route_pickup(struct proxy *p, struct server_txn *st, osip_message_t *fwd);
+/* Office call @oc, for @req, may be picked up (from its first stage to
+ * its end); it is on the board from its first ringing to its answer. */
+void proxy_pickup_add(struct proxy *p, struct office_call *oc, const osip_message_t *req);
+void proxy_pickup_ringing(struct office_call *oc);
+void proxy_pickup_answered(struct office_call *oc);
+void proxy_pickup_remove(struct proxy *p, struct office_call *oc);
+/* The stage to run when @oc's ringing stage ended because it was picked
+ * up; false when it was not. */
+bool proxy_pickup_stage(struct office_call *oc, struct callroute_stage *stage);
+void proxy_pickup_start(struct proxy *p);
+void proxy_pickup_stop(struct proxy *p);
 
 /* proxy_notify.c: the dialog event package's notifier (RFC 4235, 6665) */
 int proxy_notify_start(struct proxy *p);

@@ -19,6 +19,7 @@ void proxy_office_free(struct office_call *oc)
     if (!oc)
         return;
     timer_cancel(&oc->ring);
+    proxy_pickup_remove(oc->proxy, oc);
     osip_message_free(oc->fwd);
     dialplan_unref(oc->dp);
     free(oc);
@@ -171,7 +172,8 @@ static osip_message_t *office_stage_message(struct office_call *oc, osip_message
     osip_message_t *fwd = NULL;
     if (!base)
         return oc->fwd && osip_message_clone(oc->fwd, &fwd) == 0 ? fwd : NULL;
-    if (!oc->fwd && callroute_may_continue(&oc->route) && osip_message_clone(base, &oc->fwd) != 0)
+    if (!oc->fwd && (callroute_may_continue(&oc->route) || oc->pickable) &&
+        osip_message_clone(base, &oc->fwd) != 0)
         return NULL;
     return base;
 }
@@ -188,6 +190,12 @@ static bool office_run_stage(struct proxy_context *ctx, struct server_txn *st,
         return false;
     if (oc->route.nhops)
         office_add_history(oc, fwd);
+    if (oc->pickup_stage) { /* the picker asked for it: phones that can, answer at once */
+        char info[300];
+        snprintf(info, sizeof(info), "<sip:%s>;answer-after=0", oc->domain);
+        osip_message_set_header(fwd, "Call-Info", info);
+        oc->pickup_stage = false;
+    }
     struct registrar_set *sets[DIALPLAN_MAX_MEMBERS] = {0};
     struct proxy_target *targets;
     size_t n = office_targets(oc, stage, txn_server_inbound(st), &targets, sets);
@@ -253,6 +261,12 @@ void proxy_office_stage_ended(struct proxy_context *ctx)
     if (!st || ctx->answered || ctx->cancelled || ctx->timed_out || txn_server_final_sent(st) ||
         oc->replaces) {
         proxy_send_best(ctx);
+        return;
+    }
+    struct callroute_stage picked; /* [features] pickup: the picker's devices */
+    if (proxy_pickup_stage(oc, &picked)) {
+        if (!office_advance(ctx, st, &picked, NULL) && !txn_server_final_sent(st))
+            proxy_send_best(ctx);
         return;
     }
     enum callroute_event ev = oc->ring_expired ? CALLROUTE_NOANSWER
@@ -330,6 +344,9 @@ bool proxy_route_office(struct proxy *p, struct server_txn *st, osip_message_t *
     snprintf(oc->domain, sizeof(oc->domain), "%s",
              fwd->req_uri->host ? fwd->req_uri->host : "localhost");
     ctx->office = oc;
+    oc->ctx = ctx;
+    if (!replaces && p->env.pickup && dialplan_pickup(dp) && ctx->invite)
+        proxy_pickup_add(p, oc, req);
     struct callroute_env env = office_env(oc);
     struct callroute_stage stage;
     callroute_start(&oc->route, dp, oc->dialled, &env, &stage);

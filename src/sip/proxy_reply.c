@@ -187,6 +187,8 @@ static void on_response(void *user, struct client_txn *ct, void *tu, osip_messag
         if (ctx->invite) /* §16.8: a provisional response restarts Timer C */
             timer_schedule(p->env.wheel, &ctx->timer_c,
                            timer_wheel_now(p->env.wheel) + p->env.config->timer_c_ms);
+        if (ctx->office)
+            proxy_pickup_ringing(ctx->office);
         forward_upstream(ctx, resp);
         return;
     }
@@ -197,8 +199,10 @@ static void on_response(void *user, struct client_txn *ct, void *tu, osip_messag
         }
         ctx->answered = true;
         timer_cancel(&ctx->timer_c);
-        if (ctx->office)
+        if (ctx->office) {
             timer_cancel(&ctx->office->ring);
+            proxy_pickup_answered(ctx->office);
+        }
         proxy_cancel_pending(ctx);   /* §16.7 step 10: the other branches lose */
         forward_upstream(ctx, resp); /* every 2xx, retransmissions too */
         return;

@@ -12,6 +12,8 @@
 #include <urcu.h>
 
 #include "switchboard/call_index.h"
+#include "switchboard/dialplan.h"
+#include "switchboard/pickup_board.h"
 #include "switchboard/config.h"
 #include "switchboard/dialog_watch.h"
 #include "switchboard/settings.h"
@@ -97,9 +99,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     struct call_index *calls;
     if (call_index_create(&calls) != 0)
         abort();
+    /* an office plan with a group and call pickup: *8 and *8101 are
+     * routed by it, and the calls it rings go on the pickup board */
+    struct dialplan *dp;
+    struct dialplan_holder *plans;
+    struct pickup_board *ringing;
+    char err[128];
+    if (dialplan_parse("[extensions]\n101 = bob\n[groups]\nsales = all: bob, alice\n"
+                       "[features]\npickup = *8\n",
+                       "fuzz.conf", &dp, err, sizeof(err)) != 0 ||
+        dialplan_holder_create(dp, &plans) != 0 ||
+        pickup_board_create(PROXY_PICKUP_MAX_RINGING, &ringing) != 0)
+        abort();
     struct proxy_env env = {
         .watch = watch,
         .call_index = calls,
+        .plans = plans,
+        .pickup = ringing,
         .config = &config,
         .registrar = registrar,
         .identity = identity,
