@@ -182,7 +182,7 @@ class Proxy:
             with open(conf, "w") as f:
                 f.write(f"[auth]\nrequire = all\nrealm = {AUTH_REALM}\nusers = {users}\n")
             cmd += ["-c", conf]
-        elif self.variant in ("office-empty", "office-1000"):
+        elif self.variant in ("office-empty", "office-1000", "office-pickup"):
             conf = os.path.join(self.run.tmp, f"{self.variant}.conf")
             with open(conf, "w") as f:
                 if self.variant == "office-1000":
@@ -198,6 +198,10 @@ class Proxy:
                     for i in range(200):
                         f.write(f"user{i} = busy: user{i + 500}; noanswer 20: group{i % 50}\n")
                     f.write("[users]\nring_timeout = 25\n")
+                if self.variant == "office-pickup":
+                    # call pickup on: every call is kept pickable, and on the
+                    # board while it rings
+                    f.write("[features]\npickup = *8\n")
             cmd += ["-c", conf]
         elif self.variant == "admin-off":
             cmd += ["--admin", "none"]
@@ -853,11 +857,11 @@ def redis_study(run, bench, quick):
 
 
 def office_study(run, bench, quick):
-    """No dial plan vs a 1000-extension one (the calls use none of it);
-    Kamailio at the same rates for the ratio."""
+    """No dial plan vs a 1000-extension one (the calls use none of it) vs
+    call pickup on; Kamailio at the same rates for the ratio."""
     return fixed_rate_study(run, bench, quick,
                             [("switchboard", "office-empty"), ("switchboard", "office-1000"),
-                             ("kamailio", None)])
+                             ("switchboard", "office-pickup"), ("kamailio", None)])
 
 
 def stunnel(run):
