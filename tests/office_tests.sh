@@ -234,4 +234,30 @@ test_sighup_reloads_the_plan() {
     stop_proxy
 }
 
+# A phone told to answer by itself (Call-Info answer-after=0, Alert-Info
+# auto-answer, Answer-Mode: Auto) is an intercom between colleagues, and
+# a microphone opened by a stranger: alice's own call keeps the headers,
+# the same call from another domain reaches bob without them.
+test_auto_answer_only_from_our_users() {
+    start_proxy '[extensions]\n101 = bob\n' || return 1
+    local hints='      Call-Info: <sip:intercom.example>;answer-after=0\n      Alert-Info: <http://x.example/ring>;info=alert-autoanswer\n      Answer-Mode: Auto\n      Subject: switchboard test'
+    sed "s|      Subject: switchboard test|$hints|" "$SIPP_DIR/uac_call_caller_hangs_up.xml" \
+        >"$DIR/uac_intercom.xml"
+    sed 's/sip:alice@\[remote_ip\]:\[remote_port\]/sip:mallory@evil.example/g' "$DIR/uac_intercom.xml" \
+        >"$DIR/uac_stranger.xml"
+    phone bob uas_answer_wait_bye.xml || return 1
+    SIPP_DIR=$DIR call 101 uac_intercom.xml && phone_done bob || return 1
+    invite_has bob "answer-after=0" && invite_has bob "alert-autoanswer" || return 1
+    grep -A30 "message received" "$DIR/bob.msg" | grep -qi "^Answer-Mode: Auto" ||
+        { log "Answer-Mode did not reach bob"; return 1; }
+    mv "$DIR/bob.msg" "$DIR/bob-colleague.msg"
+    sipp_start bob uas_answer_wait_bye.xml "${PORT[bob]}" bob
+    PHONE_bob=$SIPP_PID
+    SIPP_DIR=$DIR call 101 uac_stranger.xml && phone_done bob || return 1
+    ! grep -A30 "message received" "$DIR/bob.msg" | grep -qi -- "answer-after\|autoanswer\|Answer-Mode" ||
+        { log "the stranger's INVITE kept an auto-answer header"; return 1; }
+    expect_count "stripped" "$(curl -s "http://$ADMIN/metrics" |
+        sed -n 's/^switchboard_events_total{event="auto_answer_stripped"} //p')" 1 && stop_proxy
+}
+
 run_tests office "workers=$WORKERS, " "$@"

@@ -60,6 +60,7 @@
     X(NOTIFIES, "NOTIFYs sent to subscribers")                                                     \
     X(PICKUPS, "ringing calls picked up ([features] pickup)")                                      \
     X(PICKUP_MISSES, "pickups that found no ringing call to take")                                 \
+    X(AUTO_ANSWER_STRIPPED, "calls from outside stripped of auto-answer headers")                  \
     SB_METHOD_MAP(X)                                                                               \
     SB_CLASS_MAP(X)                                                                                \
     SB_OUTCOME_MAP(X)

@@ -390,3 +390,50 @@ bool proxy_via_verified(const struct proxy *p, const osip_message_t *resp)
     via_mac(p, prefix, below, want);
     return secret_equal(want, dot + 1, VIA_MAC_TEXT - 1);
 }
+
+/* --- hints to answer without ringing ----------------------------------------- */
+
+/* Does Call-Info or Alert-Info @h ask the phone to answer by itself
+ * (answer-after=, Polycom's and Snom's auto-answer and intercom forms)? */
+static bool asks_auto_answer(const osip_call_info_t *h)
+{
+    char *s = NULL;
+    if (osip_call_info_to_str(h, &s) != 0 || !s)
+        return false;
+    bool yes = strcasestr(s, "answer-after") || strcasestr(s, "auto-answer") ||
+               strcasestr(s, "autoanswer") || strcasestr(s, "intercom");
+    osip_free(s);
+    return yes;
+}
+
+static size_t drop_auto_answer(osip_list_t *list)
+{
+    size_t n = 0;
+    for (int pos = 0; pos < osip_list_size(list);) {
+        osip_call_info_t *h = osip_list_get(list, pos);
+        if (!asks_auto_answer(h)) {
+            pos++;
+            continue;
+        }
+        osip_list_remove(list, pos);
+        osip_call_info_free(h);
+        n++;
+    }
+    return n;
+}
+
+size_t proxy_strip_auto_answer(osip_message_t *req)
+{
+    static const char *const names[] = {"answer-mode", "priv-answer-mode"}; /* RFC 5373 */
+    size_t n = drop_auto_answer(&req->call_infos) + drop_auto_answer(&req->alert_infos);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        osip_header_t *h;
+        int pos;
+        while ((pos = osip_message_header_get_byname(req, names[i], 0, &h)) >= 0) {
+            osip_list_remove(&req->headers, pos);
+            osip_header_free(h);
+            n++;
+        }
+    }
+    return n;
+}

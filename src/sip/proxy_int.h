@@ -344,6 +344,11 @@ bool proxy_watch_key(struct proxy *p, const osip_uri_t *uri, char *buf, size_t s
 /* The call journal's hook (call_journal_watch). */
 void proxy_watch_call(void *ctx, const struct call_event *ev, void **state);
 
+/* proxy_headers.c: takes out of @req what asks a phone to answer
+ * without ringing (Call-Info answer-after, Alert-Info auto-answer or
+ * intercom, RFC 5373 Answer-Mode); returns how many headers went. */
+size_t proxy_strip_auto_answer(osip_message_t *req);
+
 /* proxy_pickup.c: [features] pickup. Handles @fwd when its user is the
  * pickup code (alone or before a name): true when it did. */
 bool proxy_route_pickup(struct proxy *p, struct server_txn *st, osip_message_t *fwd);
