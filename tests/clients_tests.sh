@@ -553,6 +553,38 @@ print("journal ok: the sales call answered by carol's phone")
 PY
 }
 
+# Presence (RFC 3856) served by the exchange: alice's Linphone has bob
+# as a friend; its SUBSCRIBE is answered by switchboard, which tells it
+# bob is online, on the phone while he talks to carol, online again, and
+# offline once his Linphone quits (and unregisters). linphonec prints
+# "Friend ... is STATUS" for each NOTIFY.
+test_linphone_friend_presence() {
+    linphone_setup alice alice 127.0.0.5 1000
+    linphone_setup bob bob 127.0.0.6 440
+    linphone_setup carol carol 127.0.0.7 700
+    start_proxy --domain "$IP" || return 1
+    linphone_start carol "sleep 12" -a
+    local carol=$LAST_PID
+    linphone_start bob "sleep 3
+call sip:carol@$IP:$PROXY_PORT
+sleep 3
+terminate all
+sleep 2"
+    local bob=$LAST_PID
+    registered bob 127.0.0.6 && registered carol 127.0.0.7 || return 1
+    linphone_start alice "friend add \"bob\" sip:bob@$IP:$PROXY_PORT
+sleep 13
+friend list"
+    local alice=$LAST_PID
+    wait "$alice" "$bob" "$carol"
+    stop_proxy || return 1
+    local heard
+    heard=$(sed -n 's/.*Friend .*bob.* is \(.*\)$/\1/p' "$DIR/alice.log" | uniq | paste -sd, -)
+    echo "alice saw bob: $heard" >>"$DIR/test.log"
+    [ "$heard" = "Online,On the phone,Online,Offline" ] ||
+        { log "alice saw bob go '$heard'"; return 1; }
+}
+
 # Linphone's own conference: alice calls bob, holds him, calls carol, merges
 # both calls; her re-INVITEs name her as the focus (Contact ;isfocus), alice
 # hears both, and bob and carol hear each other through her mixer. (Alice's

@@ -8,7 +8,10 @@ presence tests; and the checker of what it heard.
       and per NOTIFY ({"notify": ..., "dialogs": [...]}) until --seconds
       pass; --refresh-after S[,S...] and --unsubscribe-after S send
       in-dialog SUBSCRIBEs (the second with Expires: 0); --count N subscribes N times
-      to USER1..USERN-style names from one socket (--users a,b,c) and stops.
+      to USER1..USERN-style names from one socket (--users a,b,c) and stops;
+      --event presence subscribes to RFC 3856 presence instead: each
+      NOTIFY's line then has "status" (offline, online, on-the-phone, as
+      the PIDF's basic and RPID activities say).
   dialog_sub.py check FILE --expect early,confirmed,terminated:remote-bye
       [--direction recipient] [--remote sip:alice@...]: the NOTIFYs in FILE
       follow RFC 4235 for one dialog: versions 0, 1, 2... in order, the
@@ -26,6 +29,9 @@ import time
 import xml.etree.ElementTree as ET
 
 NS = "{urn:ietf:params:xml:ns:dialog-info}"
+PIDF = "{urn:ietf:params:xml:ns:pidf}"
+RPID = "{urn:ietf:params:xml:ns:pidf:rpid}"
+DM = "{urn:ietf:params:xml:ns:pidf:data-model}"
 ORDER = ["trying", "proceeding", "early", "confirmed", "terminated"]
 
 
@@ -39,6 +45,20 @@ def parse(data):
         name, _, value = line.partition(":")
         headers.setdefault(name.strip().lower(), []).append(value.strip())
     return lines[0], headers, body
+
+
+def presence(body):
+    """A PIDF document: its entity, basic statuses, activities, status."""
+    root = ET.fromstring(body)
+    if root.tag != PIDF + "presence":
+        raise ValueError(f"root is {root.tag}")
+    basics = [b.text for b in root.iter(PIDF + "basic")]
+    acts = [a.tag.replace(RPID, "") for p in root.iter(DM + "person")
+            for al in p.iter(RPID + "activities") for a in al]
+    status = ("offline" if "open" not in basics else
+              "on-the-phone" if "on-the-phone" in acts else "online")
+    return {"entity": root.get("entity"), "basic": basics, "activities": acts,
+            "status": status}
 
 
 def document(body):
@@ -93,8 +113,8 @@ class Subscriber:
                f"Call-ID: {call_id}\r\n"
                f"CSeq: {d['cseq']} SUBSCRIBE\r\n"
                f"Contact: <sip:{a.me}@{a.ip}:{a.port}>\r\n"
-               f"Event: dialog\r\n"
-               f"Accept: application/dialog-info+xml\r\n"
+               f"Event: {a.event}\r\n"
+               f"Accept: application/{'pidf' if a.event == 'presence' else 'dialog-info'}+xml\r\n"
                f"Expires: {expires}\r\n"
                f"Content-Length: 0\r\n\r\n")
         self.sock.sendto(msg.encode(), self.proxy)
@@ -133,9 +153,9 @@ class Subscriber:
                "subscription_state": h.get("subscription-state", [""])[0],
                "event": h.get("event", [""])[0], "content_type": h.get("content-type", [""])[0]}
         try:
-            out.update(document(body))
+            out.update(presence(body) if self.a.event == "presence" else document(body))
         except (ET.ParseError, TypeError, ValueError) as e:
-            out["error"] = f"not a dialog-info document: {e}: {body!r}"
+            out["error"] = f"not a {self.a.event} document: {e}: {body!r}"
         self.emit(out)
 
     def drain(self):
@@ -240,6 +260,7 @@ def main():
     r.add_argument("--port", type=int, required=True)
     r.add_argument("--me", default="lamp")
     r.add_argument("--user", default="bob")
+    r.add_argument("--event", default="dialog", choices=["dialog", "presence"])
     r.add_argument("--users", default="")
     r.add_argument("--count", type=int, default=1)
     r.add_argument("--expires", type=int, default=600)

@@ -211,6 +211,50 @@ test_subscribe_needs_credentials() {
     stop_proxy
 }
 
+# statuses NAME: the presence statuses NAME's subscriber heard, in order,
+# repeats folded ("offline,online,...").
+statuses() {
+    python3 -c 'import json,sys
+seen = []
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if "notify" in o:
+        s = o.get("status", "error: " + o.get("error", "?"))
+        if not seen or seen[-1] != s:
+            seen.append(s)
+print(",".join(seen))' "$DIR/$1.out"
+}
+
+# Presence (RFC 3856) as the exchange sees it: bob's subscriber hears him
+# offline (no device), online once he registers, on the phone while
+# alice's call is answered, online again when it ends, offline when he
+# unregisters (Contact: *); every NOTIFY a PIDF with
+# Event: presence and Content-Type application/pidf+xml.
+test_presence_follows_registration_and_calls() {
+    start_proxy || return 1
+    lamp bob 15090 --user bob --event presence --seconds 5
+    local lamp=$LAMP_PID
+    wait_for_line "$DIR/bob.out" '"notify"' || return 1
+    register_user reg 15070 bob || return 1
+    sleep 0.3
+    place_call uas_answer_wait_bye.xml uac_call_caller_hangs_up.xml || return 1
+    sleep 0.3
+    python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --expect 200 --wait 1 --text \
+        "REGISTER sip:$IP:$PROXY_PORT SIP/2.0\r\nVia: SIP/2.0/UDP $IP:@PORT@;branch=z9hG4bK-u$RANDOM;rport\r\nFrom: <sip:bob@$IP:$PROXY_PORT>;tag=u$RANDOM\r\nTo: <sip:bob@$IP:$PROXY_PORT>\r\nCall-ID: unreg-$RANDOM\r\nCSeq: 9 REGISTER\r\nContact: *\r\nExpires: 0\r\nContent-Length: 0\r\n\r\n" \
+        >>"$DIR/test.log" 2>&1 || { log "bob could not unregister"; return 1; }
+    wait "$lamp"
+    grep -q '"response": 200' "$DIR/bob.out" || { log "no 200 to the SUBSCRIBE"; return 1; }
+    grep '"notify"' "$DIR/bob.out" | grep -qv '"content_type": "application/pidf+xml"' &&
+        { log "a NOTIFY that is not a PIDF"; return 1; }
+    grep '"notify"' "$DIR/bob.out" | grep -qv '"event": "presence"' &&
+        { log "a NOTIFY of another event"; return 1; }
+    local heard
+    heard=$(statuses bob)
+    [ "$heard" = "offline,online,on-the-phone,online,offline" ] ||
+        { log "bob's presence went $heard"; return 1; }
+    stop_proxy
+}
+
 # picker NAME PORT SERVICE: carol (registered) dials SERVICE, answered 480.
 picker() {
     sed 's/sip:alice@/sip:carol@/g; s/"Alice"/"Carol"/g' "$SIPP_DIR/uac_final_480.xml" \

@@ -1,10 +1,12 @@
-/* The dialog event package's notifier (RFC 4235 over RFC 6665): a
- * SUBSCRIBE with "Event: dialog" for one of our users is answered here,
- * not sent to the user's phones; each subscription gets a NOTIFY with
- * full state at once and one whenever the watched user's calls change
- * (proxy_watch.c writes them into the shared dialog_watch). Run by the
- * worker the subscription's Call-ID hashes to, so its refreshes and its
- * NOTIFYs' answers come back here. See proxy_int.h.
+/* The notifier of the dialog event package (RFC 4235) and the presence
+ * one (RFC 3856), over RFC 6665: a SUBSCRIBE with "Event: dialog" or
+ * "Event: presence" for one of our users is answered here, not sent to
+ * the user's phones (which may be off); each subscription gets a NOTIFY
+ * with full state at once and one whenever the watched user's state
+ * changes: its calls (proxy_watch.c writes them into the shared
+ * dialog_watch), and for presence whether it has a device registered.
+ * Run by the worker the subscription's Call-ID hashes to, so its
+ * refreshes and its NOTIFYs' answers come back here. See proxy_int.h.
  *
  * A subscription: ACTIVE (200 sent, NOTIFYs as things change, refreshed
  * by SUBSCRIBE in its dialog) --Expires: 0, or its time runs out-->
@@ -22,6 +24,8 @@
 #include "switchboard/dialog_watch.h"
 #include "switchboard/error.h"
 #include "switchboard/identity.h"
+#include "switchboard/pidf.h"
+#include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/strmap.h"
 #include "switchboard/transaction.h"
@@ -31,9 +35,13 @@
 #define SUBSCRIBE_MIN_S 60
 #define SUBSCRIBE_MAX_S 3600
 
+/* The event packages served here. */
+enum package { PKG_NONE, PKG_DIALOG, PKG_PRESENCE };
+
 struct subscription {
     struct strmap_link link; /* first (strmap.h); key "Call-ID;from-tag" */
     struct notifier *n;
+    enum package pkg;
     char user[320];   /* the watched user's key (proxy_watch_key) */
     char source[64];  /* the subscriber's address: dialog_watch's bound */
     char *entity;     /* the Request-URI subscribed to: the documents' entity */
@@ -48,6 +56,8 @@ struct subscription {
     uint32_t cseq;
     uint64_t doc_version;          /* the dialog-info version of our next document */
     uint64_t seen;                 /* the watched user's version last sent */
+    enum pidf_status status;       /* presence: the status last sent */
+    bool on_phone;                 /* presence: in a call, as of version seen */
     uint64_t expires_at;           /* wheel time */
     bool full_due;                 /* a refresh: the next document is full state */
     bool terminating;              /* the last NOTIFY ("terminated") is due */
@@ -64,17 +74,21 @@ struct notifier {
 
 /* --- what a SUBSCRIBE says ---------------------------------------------- */
 
-/* Is @req's Event the dialog package (RFC 6665 §8.2.1: the token before
- * any parameter, case ignored)? */
-static bool dialog_event(const osip_message_t *req)
+/* Which of our packages @req's Event names (RFC 6665 §8.2.1: the token
+ * before any parameter, case ignored). */
+static enum package event_package(const osip_message_t *req)
 {
     const char *e = sipmsg_header(req, "event");
     if (!e)
-        return false;
+        return PKG_NONE;
     while (*e == ' ' || *e == '\t')
         e++;
     size_t len = strcspn(e, "; \t");
-    return len == 6 && !osip_strncasecmp(e, "dialog", 6);
+    if (len == 6 && !osip_strncasecmp(e, "dialog", 6))
+        return PKG_DIALOG;
+    if (len == 8 && !osip_strncasecmp(e, "presence", 8))
+        return PKG_PRESENCE;
+    return PKG_NONE;
 }
 
 /* Its Expires: the default when absent, -1 when unreadable. */
@@ -169,8 +183,8 @@ static void write_notify(struct subscription *s, struct sb_buf *m, const char *s
     sb_buf_printf(m, "Contact: <sip:%s%s%s:%u%s>\r\n", lb, local, rb, port,
                   sb_transport_uri_param(d->transport));
     sb_buf_printf(m, "Event: %s\r\nSubscription-State: %s\r\n", s->event, state);
-    sb_buf_printf(m, "Content-Type: application/dialog-info+xml\r\nContent-Length: %zu\r\n\r\n",
-                  body->len);
+    sb_buf_printf(m, "Content-Type: application/%s+xml\r\nContent-Length: %zu\r\n\r\n",
+                  s->pkg == PKG_PRESENCE ? "pidf" : "dialog-info", body->len);
     sb_buf_append(m, body->data ? body->data : "", body->len);
 }
 
@@ -184,23 +198,74 @@ static void sub_state(const struct subscription *s, uint64_t now, char *buf, siz
         snprintf(buf, size, "active;expires=%" PRIu64, (s->expires_at - now + 999) / 1000);
 }
 
+/* Is @user in a call (a dialog confirmed), as @dialogs say? */
+static bool in_a_call(const struct dinfo_dialog *dialogs, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (dialogs[i].state == DINFO_CONFIRMED)
+            return true;
+    return false;
+}
+
+/* @s's dialog-info document into @body: @full state, or what changed
+ * since the last; false when nothing did. *@version: what was read. */
+static bool dialog_document(struct proxy *p, struct subscription *s, bool full, struct sb_buf *body,
+                            uint64_t *version)
+{
+    struct dinfo_dialog dialogs[DIALOG_WATCH_MAX_DIALOGS];
+    bool whole;
+    int64_t wall = call_journal_now();
+    size_t count = dialog_watch_read(p->env.watch, s->user, full ? 0 : s->seen, dialogs,
+                                     DIALOG_WATCH_MAX_DIALOGS, version, &whole, wall);
+    if (!full && !whole && count == 0)
+        return false;
+    dinfo_write(body, s->entity, s->doc_version, full || whole, dialogs, count, wall);
+    return true;
+}
+
+/* @s's presence document into @body (RFC 3856 sends full state each
+ * time): registered or not, in a call or not; false when the status is
+ * the one last sent and @full is not asked. */
+static bool presence_document(struct proxy *p, struct subscription *s, bool full,
+                              struct sb_buf *body, uint64_t *version)
+{
+    *version = dialog_watch_version(p->env.watch, s->user);
+    if (*version != s->seen) {
+        struct dinfo_dialog dialogs[DIALOG_WATCH_MAX_DIALOGS];
+        bool whole;
+        size_t count =
+            dialog_watch_read(p->env.watch, s->user, 0, dialogs, DIALOG_WATCH_MAX_DIALOGS, version,
+                              &whole, call_journal_now());
+        s->on_phone = in_a_call(dialogs, count);
+    }
+    enum pidf_status st =
+        !registrar_has_live(p->env.registrar, s->user, timer_wheel_now(p->env.wheel)) ? PIDF_OFFLINE
+        : s->on_phone ? PIDF_ON_THE_PHONE
+                      : PIDF_ONLINE;
+    if (!full && st == s->status)
+        return false;
+    s->status = st;
+    pidf_write(body, s->entity, st);
+    return true;
+}
+
 /* Sends @s its next NOTIFY: @full state, or what changed since the last
  * (nothing is sent when nothing did). Returns false when it could not. */
 static bool sub_notify(struct notifier *n, struct subscription *s, bool full)
 {
     struct proxy *p = n->proxy;
-    struct dinfo_dialog dialogs[DIALOG_WATCH_MAX_DIALOGS];
     uint64_t version;
-    bool whole;
-    int64_t wall = call_journal_now();
-    size_t count = dialog_watch_read(p->env.watch, s->user, full ? 0 : s->seen, dialogs,
-                                     DIALOG_WATCH_MAX_DIALOGS, &version, &whole, wall);
-    if (!full && !whole && count == 0 && !s->terminating) {
+    struct sb_buf body = {0}, msg = {0};
+    bool changed = s->pkg == PKG_PRESENCE
+                       ? presence_document(p, s, full || s->terminating, &body, &version)
+                       : dialog_document(p, s, full, &body, &version);
+    if (!changed && !s->terminating) {
         s->seen = version;
+        sb_buf_free(&body);
         return true;
     }
-    struct sb_buf body = {0}, msg = {0};
-    dinfo_write(&body, s->entity, s->doc_version, full || whole, dialogs, count, wall);
+    if (!changed) /* the last NOTIFY of a dialog subscription: an empty partial one */
+        dinfo_write(&body, s->entity, s->doc_version, false, NULL, 0, call_journal_now());
     char state[64];
     sub_state(s, timer_wheel_now(p->env.wheel), state, sizeof(state));
     write_notify(s, &msg, state, &body);
@@ -245,7 +310,7 @@ static void on_tick(struct timer *timer, void *arg)
                 continue;
             if (now >= s->expires_at)
                 s->terminating = true;
-            bool due = s->terminating || s->full_due ||
+            bool due = s->terminating || s->full_due || s->pkg == PKG_PRESENCE ||
                        dialog_watch_version(p->env.watch, s->user) != s->seen;
             if (due && !sub_notify(n, s, s->full_due || s->terminating) && s->terminating)
                 sub_remove(n, s); /* its last word cannot even be sent */
@@ -310,7 +375,7 @@ static void respond(struct server_txn *st, int code, const char *expires, const 
     if (code == 503)
         osip_message_set_header(resp, "Retry-After", "60");
     if (code == 489)
-        osip_message_set_header(resp, "Allow-Events", "dialog");
+        osip_message_set_header(resp, "Allow-Events", "dialog, presence");
     txn_server_respond_own(st, resp);
 }
 
@@ -353,10 +418,12 @@ static int sub_fill(struct subscription *s, struct server_txn *st, const osip_me
 }
 
 static void subscribe(struct notifier *n, struct server_txn *st, const osip_message_t *req,
-                      long expires)
+                      enum package pkg, long expires)
 {
     struct proxy *p = n->proxy;
     struct subscription *s = calloc(1, sizeof(*s));
+    if (s)
+        s->pkg = pkg;
     char key[400];
     const char *tag = sipmsg_from_tag(req);
     int code = !s ? 500 : !tag || strlen(tag) >= 96 ? 400 : 0;
@@ -424,8 +491,8 @@ bool proxy_notify_request(struct proxy *p, struct server_txn *st)
 {
     struct notifier *n = p->notifier;
     const osip_message_t *req = txn_server_request(st);
-    if (!n || !MSG_IS_SUBSCRIBE(req) || !dialog_event(req) ||
-        !identity_is_local_uri(p->env.identity, req->req_uri))
+    enum package pkg = MSG_IS_SUBSCRIBE(req) ? event_package(req) : PKG_NONE;
+    if (!n || pkg == PKG_NONE || !identity_is_local_uri(p->env.identity, req->req_uri))
         return false; /* another package, or somebody else's: routed */
     long expires = requested_expires(req);
     if (expires < 0) {
@@ -443,7 +510,7 @@ bool proxy_notify_request(struct proxy *p, struct server_txn *st)
     if (sipmsg_to_tag(req))
         refresh(n, st, req, expires);
     else
-        subscribe(n, st, req, expires);
+        subscribe(n, st, req, pkg, expires);
     return true;
 }
 
