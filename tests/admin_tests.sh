@@ -157,6 +157,26 @@ test_api_and_ctl_list_registrations_and_calls() {
     hangup_held && stop_proxy
 }
 
+# /api/users and switchboard-ctl users: who is registered, each online or
+# on the phone (bob, in the held call), with devices and DND.
+test_users_show_who_is_on_the_phone() {
+    registered_and_held || return 1
+    expect_status users "$(api GET /api/users)" 200 || return 1
+    expect_eq count "$(json "j['count']")" 6 &&
+        expect_eq bob "$(json "[u['status'] for u in j['users'] if u['user']=='bob'][0]")" on-the-phone &&
+        expect_eq others "$(json "sorted(set(u['status'] for u in j['users'] if u['user']!='bob'))")" "['online']" &&
+        expect_eq devices "$(json "[u['devices'] for u in j['users'] if u['user']=='bob'][0]")" 1 || return 1
+    expect_status "one user" "$(api GET '/api/users?user=user2')" 200 &&
+        expect_eq "user2 alone" "$(json "[(u['user'], u['status']) for u in j['users']]")" "[('user2', 'online')]" ||
+        return 1
+    "$CTL" --admin "$ADMIN" users >"$DIR/ctl_users.txt" 2>&1 || { log "ctl users failed"; return 1; }
+    grep -q "^bob  *on-the-phone  *1  no" "$DIR/ctl_users.txt" && grep -q "^6 user(s)" "$DIR/ctl_users.txt" ||
+        { log "ctl users: $(cat "$DIR/ctl_users.txt")"; return 1; }
+    hangup_held || return 1
+    api GET /api/users >/dev/null
+    expect_eq "bob after" "$(json "[u['status'] for u in j['users'] if u['user']=='bob'][0]")" online && stop_proxy
+}
+
 # DELETE unregisters every device of a user: the API says 404 after, and
 # calls to them find nobody.
 test_delete_unregisters_a_user() {

@@ -9,7 +9,8 @@ usage: browser_check.py open URL DIR
 Opens URL at a phone's screen size; writes DIR/page_ready once the page
 says it is live; waits for DIR/call_up (the test placed a held call after
 registering bob); then the page must show bob and the call within 2 s, and
-the call's duration must tick. Saves DIR/page.png. Exit 0 on success.
+the call's duration must tick, and the People table must show bob "on
+the phone". Saves DIR/page.png. Exit 0 on success.
 Chromium runs in its own process group, recorded in DIR/chromium.pgid and
 ended here (or by the test's cleanup).
 
@@ -145,6 +146,7 @@ def wait_for(cond, seconds, what):
 
 STATE = """JSON.stringify({
   user: !!document.querySelector('#regs tr[data-user="bob"]'),
+  person: (document.querySelector('#people tr[data-user="bob"] td.status') || {}).textContent || null,
   call: (document.querySelector('#calls tr[data-call-id]') || {}).textContent || null,
   duration: (document.querySelector('#calls tr[data-call-id] td.duration') || {}).textContent || null,
   conn: document.getElementById('conn').textContent})"""
@@ -169,6 +171,9 @@ def check(dt, out):
         raise RuntimeError(f"shown after {shown:.2f} s, more than {SHOW_WITHIN_S} s")
     if "bob" not in seen["call"] or "alice" not in seen["call"].lower():
         raise RuntimeError("the call row does not name alice and bob: " + seen["call"])
+    person = wait_for(lambda: (lambda s: s.get("person") if s.get("person") == "on the phone"
+                               else None)(state(dt)), 3, "bob on the phone in People")
+    print(f"People: bob is {person}")
     first = seen["duration"]
     time.sleep(2.2)
     later = state(dt).get("duration")

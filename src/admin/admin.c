@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 #include <urcu.h>
 
+#include "switchboard/admin_people.h"
 #include "switchboard/admin_query.h"
 #include "switchboard/buf.h"
 #include "switchboard/config.h"
@@ -586,6 +587,124 @@ static void user_json(struct admin *a, const char *user, struct reply *r)
     dialplan_unref(dp);
 }
 
+/* --- /api/users: each registered user's state ------------------------------ */
+
+#define PEOPLE_MAX 100000 /* users listed at most (the registrar's own bound is lower) */
+
+/* One user as the registrar had it: its name (the key before any
+ * @domain) and its live contacts, copied out of the RCU section. */
+struct person {
+    char *user;
+    char **contacts;
+    size_t count;
+};
+
+struct people {
+    struct person *list;
+    size_t count, cap;
+    const char *only; /* one user's key, or NULL: every user */
+    uint64_t now_ms;
+    bool failed;
+};
+
+static void people_visit(void *arg, const char *aor, const struct registrar_binding *bs, size_t n)
+{
+    struct people *w = arg;
+    if (w->failed || (w->only && strcmp(w->only, aor) != 0) || w->count >= PEOPLE_MAX)
+        return;
+    if (w->count == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        struct person *more = realloc(w->list, cap * sizeof(*more));
+        if (!more) {
+            w->failed = true;
+            return;
+        }
+        w->list = more;
+        w->cap = cap;
+    }
+    struct person *p = &w->list[w->count];
+    p->user = strndup(aor, strcspn(aor, "@"));
+    p->contacts = calloc(n ? n : 1, sizeof(*p->contacts));
+    p->count = 0;
+    w->count++;
+    if (!p->user || !p->contacts) {
+        w->failed = true;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (bs[i].expires_at_ms > w->now_ms && (p->contacts[p->count] = strdup(bs[i].uri)))
+            p->count++;
+}
+
+static void people_free(struct people *w)
+{
+    for (size_t i = 0; i < w->count; i++) {
+        for (size_t c = 0; c < w->list[i].count; c++)
+            free(w->list[i].contacts[c]);
+        free(w->list[i].contacts);
+        free(w->list[i].user);
+    }
+    free(w->list);
+}
+
+static int person_order(const void *a, const void *b)
+{
+    return strcmp(((const struct person *)a)->user, ((const struct person *)b)->user);
+}
+
+/* One user's line: JSON object or a table row. */
+static void person_out(struct admin *a, const struct person *p, const char *calls,
+                       const struct dialplan *dp, bool text, bool first, struct sb_buf *b)
+{
+    struct admin_person who = {
+        .user = p->user, .contacts = (const char *const *)p->contacts, .count = p->count};
+    const char *status = admin_presence_name(admin_people_status(calls, &who, dp));
+    const struct dialplan_user *u = dialplan_user(dp, p->user);
+    bool dnd = dialplan_holder_dnd(a->deps.plans, p->user) || (u && u->dnd);
+    if (text) {
+        sb_buf_printf(b, "%-24s %-13s %7zu  %s\n", p->user, status, p->count, dnd ? "yes" : "no");
+        return;
+    }
+    sb_buf_puts(b, first ? "\n{\"user\":" : ",\n{\"user\":");
+    json_string(b, p->user);
+    sb_buf_printf(b, ",\"status\":\"%s\",\"devices\":%zu,\"dnd\":%s}", status, p->count,
+                  dnd ? "true" : "false");
+}
+
+/* GET /api/users[?user=U]: who is registered here, each online, ringing
+ * or on the phone (admin_people.h), with DND. */
+static void get_users(struct admin *a, const struct admin_params *p, struct reply *r)
+{
+    struct people w = {.only = p->user[0] ? p->user : NULL, .now_ms = sb_now_ms()};
+    registrar_foreach(a->deps.registrar, people_visit, &w);
+    struct sb_buf calls = {0};
+    worker_pool_calls_json(a->deps.workers, &calls);
+    sb_buf_append(&calls, "", 1);
+    if (w.failed || calls.failed) {
+        people_free(&w);
+        sb_buf_free(&calls);
+        reply_error(r, 500, "out of memory");
+        return;
+    }
+    qsort(w.list, w.count, sizeof(*w.list), person_order);
+    struct dialplan *dp = dialplan_holder_get(a->deps.plans);
+    if (p->text)
+        sb_buf_printf(&r->body, "%-24s %-13s %7s  %s\n", "USER", "STATUS", "DEVICES", "DND");
+    else
+        sb_buf_puts(&r->body, "{\"users\":[");
+    size_t shown = 0;
+    for (size_t i = 0; i < w.count; i++)
+        if (w.list[i].count)
+            person_out(a, &w.list[i], calls.data, dp, p->text, shown++ == 0, &r->body);
+    if (p->text)
+        sb_buf_printf(&r->body, "%zu user(s)\n", shown);
+    else
+        sb_buf_printf(&r->body, "\n],\"count\":%zu}\n", shown);
+    dialplan_unref(dp);
+    people_free(&w);
+    sb_buf_free(&calls);
+}
+
 /* PUT (on) or DELETE (off) /api/users/USER/dnd, kept in the store. */
 static void set_dnd(struct admin *a, const char *user, bool on, struct reply *r)
 {
@@ -695,6 +814,7 @@ static void route(struct admin *a, const char *url, const char *method,
         {"/api/journal", get_journal},
         {"/api/status", get_status},
         {"/api/trunks", get_trunks},
+        {"/api/users", get_users},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strcmp(url, routes[i].path) != 0)

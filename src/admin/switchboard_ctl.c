@@ -33,6 +33,7 @@ static void usage(FILE *out)
             "  journal [--limit N]    the last calls that ended\n"
             "  status                 version, uptime, listen addresses, counters\n"
             "  trunks                 each trunk: registered or not, reachable, calls\n"
+            "  users [USER]           who is online, ringing or on the phone, devices, DND\n"
             "  unregister USER [CONTACT]  drop every device USER registered, or the one\n"
             "                         registered with CONTACT (its URI, as registrations shows)\n"
             "  user USER              USER's do-not-disturb, forwards and ring time\n"
@@ -210,6 +211,9 @@ static int run(const struct options *o, int argc, char **argv)
                  o->limit ? o->limit : "20");
     } else if (!strcmp(cmd, "status") && argc == 1) {
         snprintf(path, sizeof(path), "/api/status?format=%s", fmt);
+    } else if (!strcmp(cmd, "users") && argc <= 2) {
+        snprintf(path, sizeof(path), "/api/users?format=%s%s%s", fmt, argc > 1 ? "&user=" : "",
+                 arg);
     } else if (!strcmp(cmd, "trunks") && argc == 1) {
         snprintf(path, sizeof(path), "/api/trunks?format=%s", fmt);
     } else if (!strcmp(cmd, "user") && argc == 2) {
