@@ -245,7 +245,7 @@ static bool presence_document(struct proxy *p, struct subscription *s, bool full
     if (!full && st == s->status)
         return false;
     s->status = st;
-    pidf_write(body, s->entity, st);
+    pidf_write(body, s->entity, st, NULL);
     return true;
 }
 

@@ -6,7 +6,9 @@
  *   2  a configuration file (INI), checked as at start-up, and its office
  *      sections as the dial plan (dialplan.c), with a call routed by it
  *   3  a flow token (the user part of our Record-Route) and its target
- *   4  an "ip:port" address as the registration store writes it
+ *   4  an "ip:port" address as the registration store writes it; then the
+ *      bytes as DNS answers (RFC 3263), and as a PUBLISHed PIDF body
+ *      (pidf_read), written back into our own document
  *   5  bytes from a TCP/TLS connection: framed as an I/O thread frames them
  *      (stream_frame.h), fed in pieces the first bytes choose, each whole
  *      message through the ingress parser; then the same bytes as a
@@ -39,6 +41,7 @@
 #include "switchboard/buf.h"
 #include "switchboard/callroute.h"
 #include "switchboard/dialplan.h"
+#include "switchboard/pidf.h"
 #include "switchboard/sipdns.h"
 #include "switchboard/webdir.h"
 #include "switchboard/ws.h"
@@ -433,6 +436,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 sipdns_naptr_usable(rr, (size_t)n, -1);
             if (n > 0 && types[i] == SIPDNS_SRV)
                 sipdns_srv_order(rr, (size_t)n, fuzz_draw, NULL);
+        }
+        struct pidf_published pub;
+        if (pidf_read((const char *)data + 1, size - 1, &pub) == 0) {
+            struct sb_buf doc = {0};
+            pidf_write(&doc, "sip:bob@example.com", PIDF_ONLINE, &pub);
+            sb_buf_free(&doc);
         }
         break;
     }

@@ -1,0 +1,50 @@
+/* What users' phones published of their presence (RFC 3903, the event
+ * state compositor's store): shared by every worker.
+ *
+ * DESIGN: a PUBLISH reaches the worker its Call-ID hashes to, and the
+ * subscriptions that show it live on others; one mutex over a table of
+ * users, each with a few entries (one per device that publishes, by
+ * entity-tag), and a version per user bumped by every change, so the
+ * notifiers compare versions on their own clock as they do for
+ * dialog_watch. Never held across I/O.
+ *
+ * An entry: published (new entity-tag) --refreshed or modified, each
+ * time a new tag (§4.1)--> ... --Expires: 0, or its time out--> gone.
+ * The user's state is the newest entry's (§5's composition, newest
+ * wins). */
+#ifndef SWITCHBOARD_PRESENCE_STATE_H
+#define SWITCHBOARD_PRESENCE_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "switchboard/pidf.h"
+
+struct presence_state;
+
+#define PRESENCE_ETAG_MAX 24
+
+/* Room for @max_users users, @per_user entries each. Returns 0 or
+ * SB_ENOMEM. */
+int presence_state_create(size_t max_users, unsigned per_user, struct presence_state **out);
+void presence_state_destroy(struct presence_state *ps);
+
+/* A PUBLISH for @user at @now_ms (monotonic): @if_match NULL makes a new
+ * entry of @doc; else it names the entry to refresh (@doc NULL) or
+ * modify. @ttl_ms 0 removes the entry. On success the entry's new tag is
+ * in @etag (PRESENCE_ETAG_MAX bytes). Returns 0, SB_ENOTFOUND (no such
+ * entry: 412), SB_ELIMIT (a bound: 503) or SB_ENOMEM. */
+int presence_state_publish(struct presence_state *ps, const char *user, const char *if_match,
+                           const struct pidf_published *doc, uint64_t ttl_ms, uint64_t now_ms,
+                           char *etag);
+
+/* @user's version (0: nothing ever published), expired entries dropped
+ * first (which is a change). */
+uint64_t presence_state_version(struct presence_state *ps, const char *user, uint64_t now_ms);
+
+/* The newest live entry of @user into @out; false when there is none. */
+bool presence_state_read(struct presence_state *ps, const char *user, uint64_t now_ms,
+                         struct pidf_published *out);
+
+#endif
