@@ -556,12 +556,15 @@ PY
 # Presence (RFC 3856) served by the exchange: alice's Linphone has bob
 # as a friend; its SUBSCRIBE is answered by switchboard, which tells it
 # bob is online, on the phone while he talks to carol, online again, and
-# offline once his Linphone quits (and unregisters). linphonec prints
-# "Friend ... is STATUS" for each NOTIFY.
+# offline once his Linphone quits (and unregisters). bob's Linphone
+# publishes its own presence (publish=1): its PUBLISHes are taken (200,
+# RFC 3903) and composed in. linphonec prints "Friend ... is STATUS" for
+# each NOTIFY.
 test_linphone_friend_presence() {
     linphone_setup alice alice 127.0.0.5 1000
     linphone_setup bob bob 127.0.0.6 440
     linphone_setup carol carol 127.0.0.7 700
+    sed -i '/^\[proxy_0\]/a publish=1' "$DIR/bob/rc"
     start_proxy --domain "$IP" || return 1
     linphone_start carol "sleep 12" -a
     local carol=$LAST_PID
@@ -583,6 +586,10 @@ friend list"
     echo "alice saw bob: $heard" >>"$DIR/test.log"
     [ "$heard" = "Online,On the phone,Online,Offline" ] ||
         { log "alice saw bob go '$heard'"; return 1; }
+    local published
+    published=$(tshark -r "$DIR/sip.pcap" -Y 'sip.CSeq.method == "PUBLISH" && sip.Status-Code && ip.dst == 127.0.0.6' \
+        -T fields -e sip.Status-Code 2>/dev/null | sort -u | paste -sd, -)
+    [ "$published" = 200 ] || { log "bob's PUBLISHes were answered '$published', not 200"; return 1; }
 }
 
 # Linphone's own conference: alice calls bob, holds him, calls carol, merges

@@ -11,7 +11,13 @@ presence tests; and the checker of what it heard.
       to USER1..USERN-style names from one socket (--users a,b,c) and stops;
       --event presence subscribes to RFC 3856 presence instead: each
       NOTIFY's line then has "status" (offline, online, on-the-phone, as
-      the PIDF's basic and RPID activities say).
+      the PIDF's basic and RPID activities say), "activities" and "note".
+  dialog_sub.py publish PROXY_IP PROXY_PORT --user bob --port 15095
+      [--activity away] [--note TEXT] [--basic open|closed] [--no-body]
+      [--etag TAG] [--expires N] [--event presence] [--content-type T]:
+      one PUBLISH (RFC 3903) of a PIDF document (SIP-If-Match: TAG when
+      given), printing its answer as one JSON line ({"response": code,
+      "etag": SIP-ETag, "expires", "min_expires", "allow_events"}).
   dialog_sub.py check FILE --expect early,confirmed,terminated:remote-bye
       [--direction recipient] [--remote sip:alice@...]: the NOTIFYs in FILE
       follow RFC 4235 for one dialog: versions 0, 1, 2... in order, the
@@ -57,8 +63,50 @@ def presence(body):
             for al in p.iter(RPID + "activities") for a in al]
     status = ("offline" if "open" not in basics else
               "on-the-phone" if "on-the-phone" in acts else "online")
+    notes = [n.text for n in root.iter(DM + "note")] + [n.text for n in root.iter(PIDF + "note")]
     return {"entity": root.get("entity"), "basic": basics, "activities": acts,
-            "status": status}
+            "note": notes[0] if notes else None, "status": status}
+
+
+def publish(a):
+    """One PUBLISH; its answer printed as a JSON line."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((a.ip, a.port))
+    sock.settimeout(3)
+    person = ""
+    if a.activity or a.note:
+        person = ('<dm:person id="p1">'
+                  + (f"<rpid:activities><rpid:{a.activity}/></rpid:activities>" if a.activity else "")
+                  + (f"<dm:note>{a.note}</dm:note>" if a.note else "") + "</dm:person>")
+    body = ("" if a.no_body else
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<presence xmlns="urn:ietf:params:xml:ns:pidf" '
+            'xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" '
+            'xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" '
+            f'entity="sip:{a.user}@{a.proxy_ip}"><tuple id="t1"><status><basic>{a.basic}</basic>'
+            f"</status></tuple>{person}</presence>")
+    call_id = f"pub-{random.getrandbits(48):x}@{a.ip}"
+    head = (f"PUBLISH sip:{a.user}@{a.proxy_ip}:{a.proxy_port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {a.ip}:{a.port};branch=z9hG4bK-{random.getrandbits(48):x};rport\r\n"
+            f"Max-Forwards: 70\r\n"
+            f"From: <sip:{a.sender or a.user}@{a.proxy_ip}:{a.proxy_port}>;tag=p{random.getrandbits(32):x}\r\n"
+            f"To: <sip:{a.user}@{a.proxy_ip}:{a.proxy_port}>\r\n"
+            f"Call-ID: {call_id}\r\nCSeq: 1 PUBLISH\r\n"
+            f"Event: {a.event}\r\n"
+            + (f"Expires: {a.expires}\r\n" if a.expires is not None else "")
+            + (f"SIP-If-Match: {a.etag}\r\n" if a.etag else "")
+            + (f"Content-Type: {a.content_type}\r\n" if body else ""))
+    msg = head + f"Content-Length: {len(body.encode())}\r\n\r\n" + body
+    sock.sendto(msg.encode(), (a.proxy_ip, a.proxy_port))
+    while True:
+        data, _ = sock.recvfrom(65535)
+        first, h, _ = parse(data)
+        if first.startswith("SIP/2.0") and int(first.split()[1]) >= 200:
+            break
+    print(json.dumps({"response": int(first.split()[1]), "etag": h.get("sip-etag", [None])[0],
+                      "expires": h.get("expires", [None])[0],
+                      "min_expires": h.get("min-expires", [None])[0],
+                      "allow_events": h.get("allow-events", [None])[0]}), flush=True)
 
 
 def document(body):
@@ -269,6 +317,21 @@ def main():
     r.add_argument("--refresh-after", default="",
                    help="seconds (comma-separated) after which to refresh")
     r.add_argument("--unsubscribe-after", type=float)
+    u = sub.add_parser("publish")
+    u.add_argument("proxy_ip")
+    u.add_argument("proxy_port", type=int)
+    u.add_argument("--ip", default="127.0.0.1")
+    u.add_argument("--port", type=int, required=True)
+    u.add_argument("--user", default="bob")
+    u.add_argument("--sender", help="the From's user (default: --user)")
+    u.add_argument("--activity")
+    u.add_argument("--note")
+    u.add_argument("--basic", default="open")
+    u.add_argument("--no-body", action="store_true")
+    u.add_argument("--etag")
+    u.add_argument("--expires", type=int)
+    u.add_argument("--event", default="presence")
+    u.add_argument("--content-type", default="application/pidf+xml")
     c = sub.add_parser("check")
     c.add_argument("file")
     c.add_argument("--expect", required=True)
@@ -277,6 +340,8 @@ def main():
     a = p.parse_args()
     if a.cmd == "run":
         Subscriber(a).run()
+    elif a.cmd == "publish":
+        publish(a)
     else:
         check(a)
 

@@ -255,6 +255,68 @@ test_presence_follows_registration_and_calls() {
     stop_proxy
 }
 
+# pub ARGS...: one PUBLISH from port 15095 (dialog_sub.py publish); its
+# answer's JSON line in PUB (and appended to pub.out).
+pub() {
+    PUB=$(python3 "$HERE/dialog_sub.py" publish "$IP" "$PROXY_PORT" --port 15095 "$@") ||
+        { log "no answer to PUBLISH $*"; return 1; }
+    echo "$PUB" >>"$DIR/pub.out"
+}
+pub_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2]))' "$PUB" "$1"; }
+pub_expect() { # CODE ARGS...: the PUBLISH is answered CODE
+    local code=$1
+    shift
+    pub "$@" || return 1
+    [ "$(pub_field response)" = "$code" ] || { log "PUBLISH $*: $PUB, not $code"; return 1; }
+}
+
+# What bob's phone publishes (RFC 3903) is composed into his presence:
+# "away" with a note, then modified to "busy" (a new entity-tag each
+# time; the old one is 412), refreshed, removed; a subscriber hears each
+# state once. Another event is 489, a brief Expires 423 (Min-Expires:
+# 60), a body that is not PIDF 415.
+test_publish_composes_presence() {
+    start_proxy || return 1
+    register_user reg 15070 bob || return 1
+    lamp bob 15090 --user bob --event presence --seconds 4
+    local lamp=$LAMP_PID
+    wait_for_line "$DIR/bob.out" '"notify"' || return 1
+    pub_expect 200 --activity away --note "at lunch" || return 1
+    local e1
+    e1=$(pub_field etag)
+    [ "$(pub_field expires)" = 3600 ] && [ -n "$e1" ] && [ "$e1" != None ] ||
+        { log "first PUBLISH: $PUB"; return 1; }
+    sleep 0.3
+    pub_expect 200 --etag "$e1" --activity busy || return 1
+    local e2
+    e2=$(pub_field etag)
+    [ "$e2" != "$e1" ] || { log "a modification kept its tag"; return 1; }
+    pub_expect 412 --etag "$e1" --no-body && pub_expect 200 --etag "$e2" --no-body --expires 120 ||
+        return 1
+    [ "$(pub_field expires)" = 120 ] || { log "refresh: $PUB"; return 1; }
+    local e3
+    e3=$(pub_field etag)
+    sleep 0.3
+    pub_expect 200 --etag "$e3" --no-body --expires 0 || return 1
+    pub_expect 489 --event dialog && [ "$(pub_field allow_events)" = presence ] &&
+        pub_expect 423 --expires 10 && [ "$(pub_field min_expires)" = 60 ] &&
+        pub_expect 415 --content-type text/plain && pub_expect 400 --no-body || return 1
+    wait "$lamp"
+    local heard
+    heard=$(python3 -c 'import json,sys
+seen = []
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if "notify" in o:
+        s = "/".join([o["status"]] + o["activities"] + ([o["note"]] if o["note"] else []))
+        if not seen or seen[-1] != s:
+            seen.append(s)
+print(",".join(seen))' "$DIR/bob.out")
+    [ "$heard" = "online,online/away/at lunch,online/busy,online" ] ||
+        { log "bob's presence went $heard"; return 1; }
+    stop_proxy
+}
+
 # picker NAME PORT SERVICE: carol (registered) dials SERVICE, answered 480.
 picker() {
     sed 's/sip:alice@/sip:carol@/g; s/"Alice"/"Carol"/g' "$SIPP_DIR/uac_final_480.xml" \

@@ -31,6 +31,7 @@ struct trunk_targets;
 struct dialog_watch;
 struct call_index;
 struct pickup_board;
+struct presence_state;
 
 /* How the proxy reaches the network, handed in (net.h's net_proxy_ops in
  * the program, over a net that captures in the unit tests and the
@@ -104,6 +105,9 @@ struct proxy_env {
     /* the calls ringing now (pickup_board.h), shared by every worker, for
      * [features] pickup; NULL: no call can be picked up */
     struct pickup_board *pickup;
+    /* what phones published of their users' presence (RFC 3903),
+     * shared by every worker; NULL: PUBLISH is answered 404 */
+    struct presence_state *presence;
     /* this process among all that share the secret (random, the same in
      * every worker): marks the Routes of the dialogs it tracks
      * (dialog.h); 0: track none */
@@ -118,6 +122,9 @@ struct proxy_env {
 #define PROXY_WATCH_PER_SOURCE 200
 /* Calls ringing at once that a pickup can find (proxy_env.pickup). */
 #define PROXY_PICKUP_MAX_RINGING 4096
+/* Users with published presence at once, and devices publishing for one. */
+#define PROXY_PRESENCE_MAX_USERS 10000
+#define PROXY_PRESENCE_PER_USER 8
 
 int proxy_create(const struct proxy_env *env, struct proxy **out);
 /* The Call-ID every keep-alive of process @instance to a phone behind

@@ -25,6 +25,7 @@
 #include "switchboard/call_index.h"
 #include "switchboard/dialog_watch.h"
 #include "switchboard/pickup_board.h"
+#include "switchboard/presence_state.h"
 #include "switchboard/wakeq.h"
 #include "switchboard/thread_role.h"
 #include "tsan_annotate.h"
@@ -96,10 +97,11 @@ struct worker {
 
 struct worker_pool {
     struct worker_deps deps;
-    struct dialog_watch *watch;   /* the dialog event package's users, for every worker */
-    struct call_index *calls;     /* the calls routed here, for every worker */
-    struct pickup_board *ringing; /* the calls ringing, for [features] pickup */
-    struct ng_health engines;     /* rtpengines out of new calls, for every worker */
+    struct dialog_watch *watch;      /* the dialog event package's users, for every worker */
+    struct call_index *calls;        /* the calls routed here, for every worker */
+    struct pickup_board *ringing;    /* the calls ringing, for [features] pickup */
+    struct presence_state *presence; /* what phones published (RFC 3903) */
+    struct ng_health engines;        /* rtpengines out of new calls, for every worker */
     unsigned count;
     struct worker *workers;
 };
@@ -353,6 +355,9 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
         rc = call_index_create(&pool->calls);
     if (rc == 0)
         rc = pickup_board_create(PROXY_PICKUP_MAX_RINGING, &pool->ringing);
+    if (rc == 0)
+        rc = presence_state_create(PROXY_PRESENCE_MAX_USERS, PROXY_PRESENCE_PER_USER,
+                                   &pool->presence);
     for (unsigned i = 0; i < cfg->workers && rc == 0; i++) {
         struct worker *w = &pool->workers[i];
         pool->count++;
@@ -398,6 +403,7 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .watch = pool->watch,
                 .call_index = pool->calls,
                 .pickup = pool->ringing,
+                .presence = pool->presence,
             };
             rc = proxy_create(&env, &w->proxy);
         }
@@ -449,6 +455,7 @@ void worker_pool_destroy(struct worker_pool *pool)
     dialog_watch_destroy(pool->watch); /* after the proxies: their calls end into it */
     call_index_destroy(pool->calls);
     pickup_board_destroy(pool->ringing);
+    presence_state_destroy(pool->presence);
     free(pool->workers);
     free(pool);
 }

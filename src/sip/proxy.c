@@ -66,7 +66,8 @@ static void route_local(struct proxy *p, struct server_txn *st, osip_message_t *
         return;
     }
     if (MSG_IS_PUBLISH(req)) {
-        /* presence needs an event state compositor, which we are not */
+        /* ours are answered by proxy_notify_request(); nobody else's
+         * compositor is reached through us */
         txn_server_respond_code(st, 501, NULL);
         return;
     }

@@ -367,8 +367,9 @@ void proxy_pickup_stop(struct proxy *p);
 /* proxy_notify.c: the dialog event package's notifier (RFC 4235, 6665) */
 int proxy_notify_start(struct proxy *p);
 void proxy_notify_stop(struct proxy *p);
-/* Answers @st's request when it is a SUBSCRIBE for the dialog package to
- * one of our users, or in one of our subscriptions; false: route it. */
+/* Answers @st's request when it is a SUBSCRIBE for the dialog or the
+ * presence package to one of our users, or in one of our subscriptions,
+ * or a PUBLISH to one of our users (RFC 3903); false: route it. */
 bool proxy_notify_request(struct proxy *p, struct server_txn *st);
 void proxy_notify_answered(struct proxy_branch *b, int code);
 void proxy_notify_lost(struct proxy_branch *b);

@@ -24,7 +24,9 @@
 #include "switchboard/dialog_watch.h"
 #include "switchboard/error.h"
 #include "switchboard/identity.h"
+#include "switchboard/auth.h"
 #include "switchboard/pidf.h"
+#include "switchboard/presence_state.h"
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/strmap.h"
@@ -54,10 +56,13 @@ struct subscription {
     char call_id[256];
     struct sb_dest dest; /* where it came from: our NOTIFYs go there */
     uint32_t cseq;
-    uint64_t doc_version;          /* the dialog-info version of our next document */
-    uint64_t seen;                 /* the watched user's version last sent */
-    enum pidf_status status;       /* presence: the status last sent */
-    bool on_phone;                 /* presence: in a call, as of version seen */
+    uint64_t doc_version;    /* the dialog-info version of our next document */
+    uint64_t seen;           /* the watched user's version last sent */
+    enum pidf_status status; /* presence: the status last sent */
+    bool on_phone;           /* presence: in a call, as of version seen */
+    uint64_t pub_seen;       /* presence: the published state's version read */
+    bool has_pub;            /* presence: pub holds what the phone published */
+    struct pidf_published pub;
     uint64_t expires_at;           /* wheel time */
     bool full_due;                 /* a refresh: the next document is full state */
     bool terminating;              /* the last NOTIFY ("terminated") is due */
@@ -238,14 +243,23 @@ static bool presence_document(struct proxy *p, struct subscription *s, bool full
                               &whole, call_journal_now());
         s->on_phone = in_a_call(dialogs, count);
     }
-    enum pidf_status st =
-        !registrar_has_live(p->env.registrar, s->user, timer_wheel_now(p->env.wheel)) ? PIDF_OFFLINE
-        : s->on_phone ? PIDF_ON_THE_PHONE
-                      : PIDF_ONLINE;
-    if (!full && st == s->status)
+    uint64_t now = timer_wheel_now(p->env.wheel);
+    uint64_t pv = p->env.presence ? presence_state_version(p->env.presence, s->user, now) : 0;
+    bool published = pv != s->pub_seen;
+    if (published) {
+        s->pub_seen = pv;
+        s->has_pub = p->env.presence && presence_state_read(p->env.presence, s->user, now, &s->pub);
+    }
+    /* RFC 3903 §5's composition: no device is offline whatever was
+     * published; a call is on the phone; else the newest PUBLISH */
+    enum pidf_status st = !registrar_has_live(p->env.registrar, s->user, now) ? PIDF_OFFLINE
+                          : s->on_phone                                       ? PIDF_ON_THE_PHONE
+                          : s->has_pub && s->pub.basic == PIDF_BASIC_CLOSED   ? PIDF_OFFLINE
+                                                                              : PIDF_ONLINE;
+    if (!full && !published && st == s->status)
         return false;
     s->status = st;
-    pidf_write(body, s->entity, st, NULL);
+    pidf_write(body, s->entity, st, s->has_pub ? &s->pub : NULL);
     return true;
 }
 
@@ -487,10 +501,131 @@ static void refresh(struct notifier *n, struct server_txn *st, const osip_messag
     tick_soon(n);
 }
 
+/* --- PUBLISH (RFC 3903): the event state compositor ------------------------- */
+
+#define PUBLISH_DEFAULT_S 3600
+#define PUBLISH_MIN_S 60
+#define PUBLISH_MAX_S 3600
+
+static void publish_respond(struct server_txn *st, int code, const char *etag, long expires)
+{
+    osip_message_t *resp;
+    if (sipmsg_response_create(txn_server_request(st), code, NULL, txn_server_local_tag(st),
+                               &resp) != 0)
+        return;
+    char value[24];
+    snprintf(value, sizeof(value), "%ld", expires);
+    if (code == 200 && etag && etag[0])
+        osip_message_set_header(resp, "SIP-ETag", etag);
+    if (code == 200)
+        osip_message_set_header(resp, "Expires", value);
+    if (code == 423)
+        osip_message_set_header(resp, "Min-Expires", value);
+    if (code == 489)
+        osip_message_set_header(resp, "Allow-Events", "presence");
+    if (code == 415)
+        osip_message_set_header(resp, "Accept", "application/pidf+xml");
+    if (code == 503)
+        osip_message_set_header(resp, "Retry-After", "60");
+    txn_server_respond_own(st, resp);
+}
+
+/* Is @req's body a PIDF document (Content-Type application/pidf+xml)? */
+static bool pidf_body(const osip_message_t *req, const char **body, size_t *len)
+{
+    const osip_content_type_t *ct = req->content_type;
+    osip_body_t *b = NULL;
+    if (!ct || !ct->type || !ct->subtype || osip_strcasecmp(ct->type, "application") != 0 ||
+        osip_strcasecmp(ct->subtype, "pidf+xml") != 0 || osip_message_get_body(req, 0, &b) < 0 ||
+        !b || !b->body)
+        return false;
+    *body = b->body;
+    *len = b->length;
+    return true;
+}
+
+/* A PUBLISH's Expires: absent, the default; under the minimum, 0 and
+ * *@too_brief; past the maximum, the maximum; -1 when unreadable. */
+static long publish_expires(const osip_message_t *req, bool *too_brief)
+{
+    *too_brief = false;
+    if (!sipmsg_header(req, "expires"))
+        return PUBLISH_DEFAULT_S;
+    long v = requested_expires(req);
+    if (v > 0 && v < PUBLISH_MIN_S)
+        *too_brief = true;
+    return v > PUBLISH_MAX_S ? PUBLISH_MAX_S : v;
+}
+
+/* A PUBLISH for @user's presence: new, refreshed, modified or removed
+ * (§6); every subscription to @user hears of it on its next tick. */
+static void publish(struct proxy *p, struct server_txn *st, const osip_message_t *req,
+                    const char *user)
+{
+    bool too_brief;
+    long expires = publish_expires(req, &too_brief);
+    if (expires < 0 || too_brief) {
+        publish_respond(st, too_brief ? 423 : 400, NULL, PUBLISH_MIN_S);
+        return;
+    }
+    const char *if_match = sipmsg_header(req, "sip-if-match");
+    const char *text = NULL;
+    size_t len = 0;
+    bool has_body = req->content_length && req->content_length->value &&
+                    strcmp(req->content_length->value, "0") != 0;
+    struct pidf_published doc;
+    if (has_body && !pidf_body(req, &text, &len)) {
+        publish_respond(st, 415, NULL, 0);
+        return;
+    }
+    if ((has_body && pidf_read(text, len, &doc) != 0) || (!has_body && !if_match) ||
+        (!if_match && expires == 0)) {
+        publish_respond(st, 400, NULL, 0);
+        return;
+    }
+    char etag[PRESENCE_ETAG_MAX];
+    int rc = presence_state_publish(p->env.presence, user, if_match, has_body ? &doc : NULL,
+                                    (uint64_t)expires * 1000u, timer_wheel_now(p->env.wheel), etag);
+    publish_respond(st,
+                    rc == 0              ? 200
+                    : rc == SB_ENOTFOUND ? 412
+                    : rc == SB_ELIMIT    ? 503
+                                         : 500,
+                    etag, expires);
+}
+
+/* PUBLISH to one of our users: ours to answer (the user's phones are
+ * not a compositor). Under [auth] require = all a user publishes only
+ * its own presence. */
+static void publish_request(struct proxy *p, struct server_txn *st, const osip_message_t *req)
+{
+    char user[320], from[320];
+    if (!p->env.presence || !proxy_watch_key(p, req->req_uri, user, sizeof(user))) {
+        publish_respond(st, 404, NULL, 0);
+        return;
+    }
+    if (event_package(req) != PKG_PRESENCE) {
+        publish_respond(st, 489, NULL, 0);
+        return;
+    }
+    if (p->env.config->auth_mode == AUTH_MODE_ALL &&
+        (!proxy_watch_key(p, req->from ? req->from->url : NULL, from, sizeof(from)) ||
+         strcmp(from, user) != 0)) {
+        publish_respond(st, 403, NULL, 0);
+        return;
+    }
+    publish(p, st, req, user);
+}
+
 bool proxy_notify_request(struct proxy *p, struct server_txn *st)
 {
     struct notifier *n = p->notifier;
     const osip_message_t *req = txn_server_request(st);
+    if (MSG_IS_PUBLISH(req) && req->req_uri->username &&
+        identity_is_local_uri(p->env.identity, req->req_uri)) {
+        publish_request(p, st, req);
+        return true;
+    }
     enum package pkg = MSG_IS_SUBSCRIBE(req) ? event_package(req) : PKG_NONE;
     if (!n || pkg == PKG_NONE || !identity_is_local_uri(p->env.identity, req->req_uri))
         return false; /* another package, or somebody else's: routed */

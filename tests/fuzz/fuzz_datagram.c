@@ -14,6 +14,7 @@
 #include "switchboard/call_index.h"
 #include "switchboard/dialplan.h"
 #include "switchboard/pickup_board.h"
+#include "switchboard/presence_state.h"
 #include "switchboard/config.h"
 #include "switchboard/dialog_watch.h"
 #include "switchboard/settings.h"
@@ -111,11 +112,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         dialplan_holder_create(dp, &plans) != 0 ||
         pickup_board_create(PROXY_PICKUP_MAX_RINGING, &ringing) != 0)
         abort();
+    /* what PUBLISHes say of users' presence (RFC 3903) */
+    struct presence_state *presence;
+    if (presence_state_create(PROXY_PRESENCE_MAX_USERS, PROXY_PRESENCE_PER_USER, &presence) != 0)
+        abort();
     struct proxy_env env = {
         .watch = watch,
         .call_index = calls,
         .plans = plans,
         .pickup = ringing,
+        .presence = presence,
         .config = &config,
         .registrar = registrar,
         .identity = identity,
