@@ -174,16 +174,20 @@ for line in open(sys.argv[1]):
 # The page calls bob, a UDP phone (SIPp): answered, the browser's
 # microphone (Chromium's fake tone) goes through the engine to bob for 3 s,
 # the page hangs up; the engine holds nothing after. The page watches
-# bob's busy lamp (a SUBSCRIBE over its WebSocket): idle, on the phone
+# bob's lamp (a SUBSCRIBE to his dialogs and one to his presence over its
+# WebSocket): offline before his phone registers, then idle, on the phone
 # while the call lasts, idle again.
 test_page_calls_a_phone() {
     start_engine e "$NG_PORT" 32000 && start_proxy || return 1
+    page page "http://$IP:$WS_PORT/" signin alice wonderland status registered watch bob \
+        lamp bob offline mark watching lamp bob idle call bob state "in call with" lamp bob busy \
+        sleep 3 hangup idle lamp bob idle
+    local pid=$PAGE_PID
+    wait_file watching || { page_wait page "$pid"; return 1; }
     sipp_run reg register_auth.xml 15970 bob -au bob -ap builder || return 1
     sipp_start callee uas_answer_wait_bye.xml 15970 bob
     local callee=$SIPP_PID
-    page page "http://$IP:$WS_PORT/" signin alice wonderland status registered watch bob \
-        lamp bob idle call bob state "in call with" lamp bob busy sleep 3 hangup idle lamp bob idle
-    page_wait page "$PAGE_PID" && sipp_wait callee "$callee" || return 1
+    page_wait page "$pid" && sipp_wait callee "$callee" || return 1
     sleep 0.5
     local sent
     sent=$(media_figure caller_to_callee)

@@ -23,7 +23,7 @@ that fails ends the run (exit 1) with its reason. Steps:
   socket URL RESULT       a WebSocket from the page to URL (subprotocol
                           "sip") ends "open" or "refused" (RESULT)
   watch NAME              add NAME to the colleagues whose busy lamp shows
-  lamp NAME STATE         NAME's lamp becomes idle, ringing or busy (15 s)
+  lamp NAME STATE         NAME's lamp becomes offline, idle, ringing or busy (15 s)
   mark NAME               write DIR/NAME (the shell test waits for it)
   wait NAME               wait for DIR/NAME (the shell test writes it, 60 s)
   media                   print the call's WebRTC state and SDPs
@@ -117,7 +117,7 @@ def run(dt, out, steps):
         elif s == "watch":  # a colleague's busy lamp, through the page's form
             dt.eval(f"document.getElementById('watch-name').value = {js(arg)};"
                     "document.getElementById('watch-form').requestSubmit()")
-        elif s == "lamp":  # NAME idle|ringing|busy
+        elif s == "lamp":  # NAME offline|idle|ringing|busy
             want = steps[i + 2]
             wait_for(lambda: dt.eval(f"window.phoneLamps()[{js(arg)}]") == want, 15,
                      f"{arg}'s lamp {want}")

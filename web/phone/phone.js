@@ -107,9 +107,12 @@ window.phoneTone = () => {
 // Each watched colleague is a SUBSCRIBE to the dialog event package; each
 // NOTIFY's dialog-info document (full state, or what changed) updates
 // their dialogs; the lamp shows the busiest: on the phone, ringing, idle.
+// A second SUBSCRIBE, to presence (RFC 3856), says whether they are there
+// at all (offline: no phone registered, or they said so) and what they
+// published ("away", a note).
 
 const WATCHED = "switchboard.watched"; // the names, kept in this browser
-const lamps = new Map(); // name -> { subscriber, dialogs: Map(id -> state), row }
+const lamps = new Map(); // name -> { subscriber, presence, dialogs: Map(id -> state), seen, row }
 
 function watchedNames() {
   try {
@@ -119,22 +122,41 @@ function watchedNames() {
   }
 }
 
-function lampOf(dialogs) {
-  let lamp = "idle";
-  for (const state of dialogs.values()) {
+function lampOf(l) {
+  let lamp = l.seen && !l.seen.present ? "offline" : "idle";
+  for (const state of l.dialogs.values()) {
     if (state === "confirmed") return "busy";
     lamp = "ringing"; // trying, proceeding, early
   }
   return lamp;
 }
 
-const LAMP_TEXT = { idle: "idle", ringing: "ringing", busy: "on the phone" };
+const LAMP_TEXT = { offline: "offline", idle: "idle", ringing: "ringing", busy: "on the phone" };
 
 function showLamp(name) {
   const l = lamps.get(name);
-  const lamp = lampOf(l.dialogs);
+  const lamp = lampOf(l);
+  const said = lamp === "idle" && l.seen ? [l.seen.activity, l.seen.note].filter(Boolean) : [];
   l.row.querySelector(".lamp").dataset.state = lamp;
-  l.row.querySelector(".lamp-text").textContent = LAMP_TEXT[lamp];
+  l.row.querySelector(".lamp-text").textContent = [LAMP_TEXT[lamp], ...said].join(" · ");
+}
+
+// A PIDF document (RFC 3863): present when a tuple is open; the first
+// RPID activity and note of a person.
+function onPresence(name, body) {
+  const l = lamps.get(name);
+  const doc = new DOMParser().parseFromString(body || "", "application/xml");
+  if (!l || doc.documentElement.localName !== "presence") return;
+  const basics = [...doc.getElementsByTagNameNS("*", "basic")].map((b) => b.textContent.trim());
+  const acts = doc.getElementsByTagNameNS("*", "activities")[0];
+  const activity = acts && acts.firstElementChild ? acts.firstElementChild.localName : "";
+  const note = doc.getElementsByTagNameNS("*", "note")[0];
+  l.seen = {
+    present: basics.includes("open"),
+    activity: activity === "on-the-phone" ? "" : activity.replace(/-/g, " "),
+    note: note ? note.textContent.trim() : "",
+  };
+  showLamp(name);
 }
 
 function onDialogInfo(name, body) {
@@ -175,14 +197,25 @@ function watch(name) {
     expires: 600,
     extraHeaders: ["Accept: application/dialog-info+xml"],
   });
-  lamps.set(name, { subscriber, dialogs: new Map(), row: lampRow(name) });
+  const presence = new Subscriber(manager.userAgent, uri, "presence", {
+    expires: 600,
+    extraHeaders: ["Accept: application/pidf+xml"],
+  });
+  lamps.set(name, { subscriber, presence, dialogs: new Map(), seen: null, row: lampRow(name) });
   subscriber.delegate = {
     onNotify: (notification) => {
       notification.accept();
       onDialogInfo(name, notification.request.body);
     },
   };
+  presence.delegate = {
+    onNotify: (notification) => {
+      notification.accept();
+      onPresence(name, notification.request.body);
+    },
+  };
   subscriber.subscribe().catch((error) => showError(explain(error, `watch ${name}`)));
+  presence.subscribe().catch((error) => showError(explain(error, `watch ${name}'s presence`)));
   const names = watchedNames();
   if (!names.includes(name)) localStorage.setItem(WATCHED, JSON.stringify([...names, name]));
 }
@@ -191,14 +224,16 @@ function unwatch(name) {
   const l = lamps.get(name);
   if (l) {
     l.subscriber.unsubscribe().catch(() => {});
+    l.presence.unsubscribe().catch(() => {});
     l.row.remove();
     lamps.delete(name);
   }
   localStorage.setItem(WATCHED, JSON.stringify(watchedNames().filter((n) => n !== name)));
 }
 
-// Each watched colleague's lamp ("idle", "ringing", "busy"): for the tests.
-window.phoneLamps = () => Object.fromEntries([...lamps].map(([n, l]) => [n, lampOf(l.dialogs)]));
+// Each watched colleague's lamp ("offline", "idle", "ringing", "busy"): for
+// the tests.
+window.phoneLamps = () => Object.fromEntries([...lamps].map(([n, l]) => [n, lampOf(l)]));
 
 window.phoneState = () => ({
   status: $("status").textContent,
