@@ -157,6 +157,17 @@ test_api_and_ctl_list_registrations_and_calls() {
     hangup_held && stop_proxy
 }
 
+# Nobody registered: an empty list (the live page asks for it from the
+# first second).
+test_users_lists_nobody_at_first() {
+    start_proxy || return 1
+    expect_status users "$(api GET /api/users)" 200 && expect_eq count "$(json "j['count']")" 0 &&
+        expect_eq list "$(json "j['users']")" "[]" || return 1
+    "$CTL" --admin "$ADMIN" users >"$DIR/ctl_users.txt" 2>&1 && grep -q "^0 user(s)" "$DIR/ctl_users.txt" ||
+        { log "ctl users: $(cat "$DIR/ctl_users.txt")"; return 1; }
+    stop_proxy
+}
+
 # /api/users and switchboard-ctl users: who is registered, each online or
 # on the phone (bob, in the held call), with devices and DND.
 test_users_show_who_is_on_the_phone() {

@@ -686,7 +686,8 @@ static void get_users(struct admin *a, const struct admin_params *p, struct repl
         reply_error(r, 500, "out of memory");
         return;
     }
-    qsort(w.list, w.count, sizeof(*w.list), person_order);
+    if (w.count) /* qsort wants a list, even of none */
+        qsort(w.list, w.count, sizeof(*w.list), person_order);
     struct dialplan *dp = dialplan_holder_get(a->deps.plans);
     if (p->text)
         sb_buf_printf(&r->body, "%-24s %-13s %7s  %s\n", "USER", "STATUS", "DEVICES", "DND");
