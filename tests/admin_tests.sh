@@ -29,13 +29,6 @@ start_proxy() {
 
 . "$HERE/sipp_lib.sh"
 
-# Chromium's process group, should its driver have been killed first.
-cleanup_test() {
-    local pgid
-    pgid=$(cat "$DIR/chromium.pgid" 2>/dev/null) && kill -KILL -- "-$pgid" 2>/dev/null
-    rm -f "$DIR/chromium.pgid"
-}
-
 # api METHOD PATH [curl args]: the body in $DIR/body, the status printed.
 api() {
     local method=$1 path=$2

@@ -36,11 +36,6 @@ SPKI=$(openssl x509 -in "$CA_DIR/cert.pem" -pubkey -noout | openssl pkey -pubin 
     openssl dgst -sha256 -binary | base64)
 
 cleanup_test() {
-    local pgid
-    if [ -f "$DIR/chromium.pgid" ]; then
-        pgid=$(cat "$DIR/chromium.pgid")
-        kill -KILL -- "-$pgid" 2>/dev/null
-    fi
     engines_stop
 }
 

@@ -9,10 +9,15 @@ failed=0
 
 log() { printf '%s\n' "$*" >>"$DIR/test.log"; }
 
-# kill_started: ends every process the test started, then runs the test
-# file's own cleanup_test (namespaces, mounts) when it defines one.
+# kill_started: ends every process the test started (with the process
+# group of a Chromium that browser_check.py or phone_check.py left behind
+# when the test gave up on it), then runs the test file's own
+# cleanup_test (namespaces, mounts) when it defines one.
 kill_started() {
     for pid in "${PIDS[@]}" $PROXY_PID; do kill -KILL "$pid" 2>/dev/null; done
+    local pgid
+    pgid=$(cat "${DIR:-/nonexistent}/chromium.pgid" 2>/dev/null) && kill -KILL -- "-$pgid" 2>/dev/null
+    rm -f "${DIR:-/nonexistent}/chromium.pgid"
     wait 2>/dev/null
     PIDS=()
     PROXY_PID=
