@@ -1,20 +1,22 @@
-/* The admin plane's request input: query arguments, times, the bearer
- * token. Pure functions, so the fuzzer and the unit tests drive them
- * without a server. */
+/* The admin plane's input: query arguments, times, the bearer token, and
+ * fields of the JSON it reads back (the workers' calls, the journal).
+ * Pure functions, so the fuzzer and the unit tests drive them without a
+ * server. */
 #ifndef SWITCHBOARD_ADMIN_QUERY_H
 #define SWITCHBOARD_ADMIN_QUERY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define ADMIN_LIMIT_DEFAULT 50
 #define ADMIN_LIMIT_MAX 1000
 
 struct admin_params {
-    char user[256];   /* user=: "" when absent */
-    int64_t since_ms; /* since=: wall-clock ms; 0 when absent */
-    unsigned limit;   /* limit=: 1..ADMIN_LIMIT_MAX */
-    bool text;        /* format=text: a table for people (switchboard-ctl) */
+    char user[256];    /* user=: "" when absent */
+    int64_t since_ms;  /* since=: wall-clock ms; 0 when absent */
+    unsigned limit;    /* limit=: 1..ADMIN_LIMIT_MAX */
+    bool text;         /* format=text: a table for people (switchboard-ctl) */
     char contact[512]; /* contact=: one device's Contact URI; "" when absent */
 };
 
@@ -44,5 +46,12 @@ bool admin_origin_ok(const char *origin, const char *host);
 /* A user name as the API takes it in a path or user=: 1-255 bytes, no
  * control characters, no '/'. */
 bool admin_user_valid(const char *user);
+
+/* Field @name of the JSON object at @obj as the workers and the journal
+ * write them (flat keys, no spaces), searched up to @end (NULL: the end
+ * of the text): a string unescaped, any other value as written, into
+ * @buf ("" when absent), cut to fit. Returns @buf. */
+const char *admin_json_field(const char *obj, const char *end, const char *name, char *buf,
+                             size_t size);
 
 #endif

@@ -265,37 +265,18 @@ static void delete_registration(struct admin *a, const char *user, const char *c
 
 /* --- /api/calls ------------------------------------------------------------ */
 
-/* The text form, from the JSON the workers published: one field at a time. */
-static const char *field(const char *obj, const char *name, char *buf, size_t size)
-{
-    char key[40];
-    snprintf(key, sizeof(key), "\"%s\":", name);
-    const char *p = strstr(obj, key);
-    buf[0] = '\0';
-    if (!p)
-        return buf;
-    p += strlen(key);
-    size_t n = 0;
-    if (*p == '"') {
-        for (p++; *p && *p != '"' && n + 1 < size; p++)
-            buf[n++] = *p == '\\' && p[1] ? *++p : *p;
-    } else {
-        while (*p && *p != ',' && *p != '}' && n + 1 < size)
-            buf[n++] = *p++;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
+/* The text form, from the JSON the workers published: one field at a time
+ * (admin_json_field). */
 static void calls_text(const char *json, struct sb_buf *b, int64_t now_wall)
 {
     sb_buf_printf(b, "%-28s %-28s %-9s %9s\n", "CALLER", "CALLEE", "STATE", "FOR");
     for (const char *o = strstr(json, "{\"call_id\""); o; o = strstr(o + 1, "{\"call_id\"")) {
         char caller[256], callee[256], state[32], since[32];
-        field(o, "caller", caller, sizeof(caller));
-        field(o, "callee", callee, sizeof(callee));
-        field(o, "state", state, sizeof(state));
-        long long s = (now_wall - atoll(field(o, "since_ms", since, sizeof(since)))) / 1000;
+        admin_json_field(o, NULL, "caller", caller, sizeof(caller));
+        admin_json_field(o, NULL, "callee", callee, sizeof(callee));
+        admin_json_field(o, NULL, "state", state, sizeof(state));
+        long long s =
+            (now_wall - atoll(admin_json_field(o, NULL, "since_ms", since, sizeof(since)))) / 1000;
         sb_buf_printf(b, "%-28s %-28s %-9s %6lld:%02lld\n", caller, callee, state, s / 60, s % 60);
     }
 }
@@ -368,7 +349,8 @@ static void journal_select(char *text, const struct admin_params *p, struct repl
         char ended[40];
         int64_t at = 0;
         if (p->since_ms &&
-            (admin_time_parse(field(line, "ended_at", ended, sizeof(ended)), &at) != 0 ||
+            (admin_time_parse(admin_json_field(line, NULL, "ended_at", ended, sizeof(ended)),
+                              &at) != 0 ||
              at < p->since_ms))
             continue;
         if (n == p->limit) {
@@ -390,11 +372,11 @@ static void journal_select(char *text, const struct admin_params *p, struct repl
         char ended[40], from[128], to[128], outcome[32], talk[32];
         const char *f = strstr(lines[i], "\"from\":"), *t = strstr(lines[i], "\"to\":");
         sb_buf_printf(&r->body, "%-24s %-24s %-24s %-10s %7ss\n",
-                      field(lines[i], "ended_at", ended, sizeof(ended)),
-                      f ? field(f, "aor", from, sizeof(from)) : "",
-                      t ? field(t, "aor", to, sizeof(to)) : "",
-                      field(lines[i], "outcome", outcome, sizeof(outcome)),
-                      field(lines[i], "duration_s", talk, sizeof(talk)));
+                      admin_json_field(lines[i], NULL, "ended_at", ended, sizeof(ended)),
+                      f ? admin_json_field(f, NULL, "aor", from, sizeof(from)) : "",
+                      t ? admin_json_field(t, NULL, "aor", to, sizeof(to)) : "",
+                      admin_json_field(lines[i], NULL, "outcome", outcome, sizeof(outcome)),
+                      admin_json_field(lines[i], NULL, "duration_s", talk, sizeof(talk)));
     }
     if (!p->text)
         sb_buf_printf(&r->body, "\n],\"count\":%zu}\n", n);

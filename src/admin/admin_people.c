@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "switchboard/admin_query.h"
 #include "switchboard/dialplan.h"
 #include "switchboard/registrar.h"
 
@@ -21,20 +22,6 @@ const char *admin_presence_name(enum admin_presence p)
         return "on-the-phone";
     }
     return "?";
-}
-
-/* The string value of field @name in JSON object @obj (up to its end),
- * unescaped into @buf; "" when absent or not a string. */
-static void field(const char *obj, const char *end, const char *name, char *buf, size_t size)
-{
-    char key[40];
-    snprintf(key, sizeof(key), "\"%s\":\"", name);
-    const char *p = strstr(obj, key);
-    size_t n = 0;
-    if (p && p < end)
-        for (p += strlen(key); *p && *p != '"' && n + 1 < size; p++)
-            buf[n++] = *p == '\\' && p[1] ? *++p : *p;
-    buf[n] = '\0';
 }
 
 /* The user part of URI text @uri ("sip:bob@h:5060" -> "bob") into @buf. */
@@ -85,10 +72,10 @@ enum admin_presence admin_people_status(const char *calls_json, const struct adm
         const char *next = strstr(o + 1, open);
         const char *end = next ? next : o + strlen(o);
         char state[32], caller[256], callee[256], answered_by[256], cu[128], ce[128];
-        field(o, end, "state", state, sizeof(state));
-        field(o, end, "caller", caller, sizeof(caller));
-        field(o, end, "callee", callee, sizeof(callee));
-        field(o, end, "answered_by", answered_by, sizeof(answered_by));
+        admin_json_field(o, end, "state", state, sizeof(state));
+        admin_json_field(o, end, "caller", caller, sizeof(caller));
+        admin_json_field(o, end, "callee", callee, sizeof(callee));
+        admin_json_field(o, end, "answered_by", answered_by, sizeof(answered_by));
         uri_user(caller, cu, sizeof(cu));
         uri_user(callee, ce, sizeof(ce));
         bool answered = !strcmp(state, "answered");

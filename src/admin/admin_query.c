@@ -170,3 +170,24 @@ bool admin_origin_ok(const char *origin, const char *host)
                                                          : NULL;
     return rest && !strcasecmp(rest, host);
 }
+
+const char *admin_json_field(const char *obj, const char *end, const char *name, char *buf,
+                             size_t size)
+{
+    char key[40];
+    snprintf(key, sizeof(key), "\"%s\":", name);
+    const char *p = strstr(obj, key);
+    size_t n = 0;
+    if (p && (!end || p < end)) {
+        p += strlen(key);
+        if (*p == '"') {
+            for (p++; *p && *p != '"' && n + 1 < size; p++)
+                buf[n++] = *p == '\\' && p[1] ? *++p : *p;
+        } else {
+            while (*p && *p != ',' && *p != '}' && n + 1 < size)
+                buf[n++] = *p++;
+        }
+    }
+    buf[n] = '\0';
+    return buf;
+}
