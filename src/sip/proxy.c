@@ -628,14 +628,6 @@ bool proxy_accept(struct proxy *p, struct sb_inbound *in)
     return true;
 }
 
-/* Does @msg's From name one of our users? (Under [auth] require = all
- * the credentials said so; a trunk's or another domain's caller never.) */
-static bool from_our_user(const struct proxy *p, const osip_message_t *msg)
-{
-    return msg->from && msg->from->url && msg->from->url->username &&
-           identity_is_local_uri(p->env.identity, msg->from->url);
-}
-
 /* A request that opened server transaction @st: authorized, followed by
  * the journal, routed. A call from outside (a trunk, another domain)
  * loses what would make a phone answer without ringing: such a header
@@ -653,7 +645,7 @@ static void handle_new_request(struct proxy *p, struct server_txn *st)
         return; /* a busy lamp's SUBSCRIBE: ours to answer (RFC 4235) */
     if (MSG_IS_INVITE(msg) || MSG_IS_BYE(msg) || MSG_IS_REFER(msg))
         call_journal_request(p->calls, msg, call_journal_now());
-    if (MSG_IS_INVITE(msg) && !sipmsg_to_tag(msg) && (trunk || !from_our_user(p, msg)) &&
+    if (MSG_IS_INVITE(msg) && !sipmsg_to_tag(msg) && (trunk || !proxy_from_our_user(p, msg)) &&
         proxy_strip_auto_answer(in->msg))
         sb_count(p->env.counters, SB_CNT_AUTO_ANSWER_STRIPPED);
     if (trunk && proxy_trunk_inbound(p, st, trunk))

@@ -322,3 +322,9 @@ void proxy_refuse_register_rate(struct proxy *p, const struct sb_inbound *in)
     osip_message_set_header(refusal, "Retry-After", "2");
     respond_stateless(p, in, refusal);
 }
+
+bool proxy_from_our_user(const struct proxy *p, const osip_message_t *msg)
+{
+    return msg->from && msg->from->url && msg->from->url->username &&
+           identity_is_local_uri(p->env.identity, msg->from->url);
+}

@@ -264,6 +264,9 @@ void proxy_route_preprocess(const struct proxy *p, osip_message_t *req, struct r
 bool proxy_via_verified(const struct proxy *p, const osip_message_t *resp);
 
 /* proxy_auth.c: our own answers, authorization (§22), REGISTER (§10) */
+/* Does @msg's From name one of our users? (Under [auth] require = all
+ * the credentials said so; a trunk's or another domain's caller never.) */
+bool proxy_from_our_user(const struct proxy *p, const osip_message_t *msg);
 void proxy_respond_options(struct server_txn *st);
 void proxy_respond_unsupported(struct server_txn *st, const char *extensions);
 void proxy_respond_overloaded(struct proxy *p, const struct sb_inbound *in);

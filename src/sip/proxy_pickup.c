@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "switchboard/dialplan.h"
-#include "switchboard/identity.h"
 #include "switchboard/pickup_board.h"
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
@@ -131,12 +130,10 @@ bool proxy_route_pickup(struct proxy *p, struct server_txn *st, osip_message_t *
 
 void proxy_pickup_add(struct proxy *p, struct office_call *oc, const osip_message_t *req)
 {
-    const osip_uri_t *from = req->from ? req->from->url : NULL;
     if (sipmsg_call_id(req, oc->call_id, sizeof(oc->call_id)) != 0)
         return; /* a cut Call-ID names no call */
-    if (from && from->username && identity_is_local_uri(p->env.identity, from) &&
-        strlen(from->username) < sizeof(oc->caller))
-        snprintf(oc->caller, sizeof(oc->caller), "%s", from->username);
+    if (proxy_from_our_user(p, req) && strlen(req->from->url->username) < sizeof(oc->caller))
+        snprintf(oc->caller, sizeof(oc->caller), "%s", req->from->url->username);
     oc->pickable = true;
     oc->prev = NULL;
     oc->next = p->pickable;
