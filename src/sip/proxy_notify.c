@@ -270,16 +270,13 @@ static bool sub_notify(struct notifier *n, struct subscription *s, bool full)
     struct proxy *p = n->proxy;
     uint64_t version;
     struct sb_buf body = {0}, msg = {0};
-    bool changed = s->pkg == PKG_PRESENCE
-                       ? presence_document(p, s, full || s->terminating, &body, &version)
-                       : dialog_document(p, s, full, &body, &version);
-    if (!changed && !s->terminating) {
+    bool changed = s->pkg == PKG_PRESENCE ? presence_document(p, s, full, &body, &version)
+                                          : dialog_document(p, s, full, &body, &version);
+    if (!changed) { /* never when terminating: its NOTIFY is full state */
         s->seen = version;
         sb_buf_free(&body);
         return true;
     }
-    if (!changed) /* the last NOTIFY of a dialog subscription: an empty partial one */
-        dinfo_write(&body, s->entity, s->doc_version, false, NULL, 0, call_journal_now());
     char state[64];
     sub_state(s, timer_wheel_now(p->env.wheel), state, sizeof(state));
     write_notify(s, &msg, state, &body);
