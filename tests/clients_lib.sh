@@ -155,6 +155,12 @@ linphone_pair() {
     linphone_setup bob bob 127.0.0.6 440
 }
 
+# linphone_trio: the pair and carol (127.0.0.7, 700 Hz).
+linphone_trio() {
+    linphone_pair
+    linphone_setup carol carol 127.0.0.7 700
+}
+
 # bob_then_alice BOB_SCRIPT BOB_FLAGS ALICE_SCRIPT [ALICE_FLAGS]: with the
 # proxy up, bob starts and registers, then alice runs; waits for both.
 bob_then_alice() {

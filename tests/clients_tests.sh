@@ -440,9 +440,7 @@ test_linphone_upgrade_to_video() {
 }
 
 test_linphone_blind_transfer() {
-    linphone_setup alice alice 127.0.0.5 1000
-    linphone_setup bob bob 127.0.0.6 440
-    linphone_setup carol carol 127.0.0.7 700
+    linphone_trio
     start_proxy || return 1
     linphone_start carol "sleep 14" -a
     local carol=$LAST_PID
@@ -466,9 +464,7 @@ sleep 6" -a
 # SET_DND, carol goes on DND once she answered bob.
 attended_transfer() {
     local target=$1 set_dnd=${2:-}
-    linphone_setup alice alice 127.0.0.5 1000
-    linphone_setup bob bob 127.0.0.6 440
-    linphone_setup carol carol 127.0.0.7 700
+    linphone_trio
     # Linphone's Refer-To names carol by her address without our port: the
     # office's domain, as a real office's would be
     start_proxy --domain "$IP" --admin "$IP:18160" -c "$DIR/office.conf" || return 1
@@ -516,9 +512,7 @@ test_linphone_attended_transfer_to_a_group_member_on_dnd() {
 # bob's phone gets a CANCEL and hers rings with alice's call (she answers
 # it: -a); alice and carol talk. The journal has one answered call.
 test_linphone_call_pickup() {
-    linphone_setup alice alice 127.0.0.5 1000
-    linphone_setup bob bob 127.0.0.6 440
-    linphone_setup carol carol 127.0.0.7 700
+    linphone_trio
     printf '[groups]\nsales = hunt 20: bob, carol\n[features]\npickup = *8\n' >"$DIR/office.conf"
     start_proxy --domain "$IP" -c "$DIR/office.conf" || return 1
     linphone_start bob "sleep 14"
@@ -561,9 +555,7 @@ PY
 # RFC 3903) and composed in. linphonec prints "Friend ... is STATUS" for
 # each NOTIFY.
 test_linphone_friend_presence() {
-    linphone_setup alice alice 127.0.0.5 1000
-    linphone_setup bob bob 127.0.0.6 440
-    linphone_setup carol carol 127.0.0.7 700
+    linphone_trio
     sed -i '/^\[proxy_0\]/a publish=1' "$DIR/bob/rc"
     start_proxy --domain "$IP" || return 1
     linphone_start carol "sleep 12" -a
@@ -598,9 +590,7 @@ friend list"
 # own tone is not in the mix: with "soundcard use files" linphonec feeds its
 # play file to a call's stream, not to the conference's local input.)
 test_linphone_conference() {
-    linphone_setup alice alice 127.0.0.5 1000
-    linphone_setup bob bob 127.0.0.6 440
-    linphone_setup carol carol 127.0.0.7 700
+    linphone_trio
     start_proxy || return 1
     linphone_start bob "sleep 18" -a
     local bob=$LAST_PID
