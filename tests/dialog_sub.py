@@ -14,7 +14,8 @@ presence tests; and the checker of what it heard.
       the PIDF's basic and RPID activities say), "activities" and "note".
   dialog_sub.py publish PROXY_IP PROXY_PORT --user bob --port 15095
       [--activity away] [--note TEXT] [--basic open|closed] [--no-body]
-      [--etag TAG] [--expires N] [--event presence] [--content-type T]:
+      [--etag TAG] [--expires N] [--event presence] [--content-type T]
+      [--sender USER --password P] (a 401/407 answered, MD5, qop=auth):
       one PUBLISH (RFC 3903) of a PIDF document (SIP-If-Match: TAG when
       given), printing its answer as one JSON line ({"response": code,
       "etag": SIP-ETag, "expires", "min_expires", "allow_events"}).
@@ -27,8 +28,10 @@ presence tests; and the checker of what it heard.
       folded into the next); dialogs first seen terminated are history.
 """
 import argparse
+import hashlib
 import json
 import random
+import re
 import socket
 import sys
 import time
@@ -86,23 +89,43 @@ def publish(a):
             f'entity="sip:{a.user}@{a.proxy_ip}"><tuple id="t1"><status><basic>{a.basic}</basic>'
             f"</status></tuple>{person}</presence>")
     call_id = f"pub-{random.getrandbits(48):x}@{a.ip}"
-    head = (f"PUBLISH sip:{a.user}@{a.proxy_ip}:{a.proxy_port} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {a.ip}:{a.port};branch=z9hG4bK-{random.getrandbits(48):x};rport\r\n"
-            f"Max-Forwards: 70\r\n"
-            f"From: <sip:{a.sender or a.user}@{a.proxy_ip}:{a.proxy_port}>;tag=p{random.getrandbits(32):x}\r\n"
-            f"To: <sip:{a.user}@{a.proxy_ip}:{a.proxy_port}>\r\n"
-            f"Call-ID: {call_id}\r\nCSeq: 1 PUBLISH\r\n"
-            f"Event: {a.event}\r\n"
-            + (f"Expires: {a.expires}\r\n" if a.expires is not None else "")
-            + (f"SIP-If-Match: {a.etag}\r\n" if a.etag else "")
-            + (f"Content-Type: {a.content_type}\r\n" if body else ""))
-    msg = head + f"Content-Length: {len(body.encode())}\r\n\r\n" + body
-    sock.sendto(msg.encode(), (a.proxy_ip, a.proxy_port))
-    while True:
-        data, _ = sock.recvfrom(65535)
-        first, h, _ = parse(data)
-        if first.startswith("SIP/2.0") and int(first.split()[1]) >= 200:
-            break
+    tag = f"p{random.getrandbits(32):x}"
+    ruri = f"sip:{a.user}@{a.proxy_ip}:{a.proxy_port}"
+
+    def send(cseq, credentials):
+        head = (f"PUBLISH {ruri} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {a.ip}:{a.port};branch=z9hG4bK-{random.getrandbits(48):x};rport\r\n"
+                f"Max-Forwards: 70\r\n"
+                f"From: <sip:{a.sender or a.user}@{a.proxy_ip}:{a.proxy_port}>;tag={tag}\r\n"
+                f"To: <{ruri}>\r\n"
+                f"Call-ID: {call_id}\r\nCSeq: {cseq} PUBLISH\r\n"
+                f"Event: {a.event}\r\n"
+                + (f"Expires: {a.expires}\r\n" if a.expires is not None else "")
+                + (f"SIP-If-Match: {a.etag}\r\n" if a.etag else "")
+                + (credentials or "")
+                + (f"Content-Type: {a.content_type}\r\n" if body else ""))
+        msg = head + f"Content-Length: {len(body.encode())}\r\n\r\n" + body
+        sock.sendto(msg.encode(), (a.proxy_ip, a.proxy_port))
+        while True:
+            data, _ = sock.recvfrom(65535)
+            first, h, _ = parse(data)
+            if first.startswith("SIP/2.0") and int(first.split()[1]) >= 200:
+                return first, h
+
+    first, h = send(1, None)
+    code = int(first.split()[1])
+    if code in (401, 407) and a.password:  # MD5 with qop=auth (RFC 7616)
+        name = "www-authenticate" if code == 401 else "proxy-authenticate"
+        ch = dict(re.findall(r'(\w+)="([^"]*)"', h[name][0]))
+        who = a.sender or a.user
+        ha1 = hashlib.md5(f"{who}:{ch['realm']}:{a.password}".encode()).hexdigest()
+        ha2 = hashlib.md5(f"PUBLISH:{ruri}".encode()).hexdigest()
+        cnonce = f"{random.getrandbits(64):x}"
+        resp = hashlib.md5(f"{ha1}:{ch['nonce']}:00000001:{cnonce}:auth:{ha2}".encode()).hexdigest()
+        field = "Authorization" if code == 401 else "Proxy-Authorization"
+        first, h = send(2, f'{field}: Digest username="{who}", realm="{ch["realm"]}", '
+                           f'nonce="{ch["nonce"]}", uri="{ruri}", response="{resp}", '
+                           f'algorithm=MD5, qop=auth, nc=00000001, cnonce="{cnonce}"\r\n')
     print(json.dumps({"response": int(first.split()[1]), "etag": h.get("sip-etag", [None])[0],
                       "expires": h.get("expires", [None])[0],
                       "min_expires": h.get("min-expires", [None])[0],
@@ -298,14 +321,20 @@ def check(a):
     print(f"{len(notes)} NOTIFYs; states {' '.join(got)}")
 
 
+def ua_parser(sub, name):
+    """A subcommand that speaks SIP: the proxy's address, our own."""
+    p = sub.add_parser(name)
+    p.add_argument("proxy_ip")
+    p.add_argument("proxy_port", type=int)
+    p.add_argument("--ip", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    return p
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run")
-    r.add_argument("proxy_ip")
-    r.add_argument("proxy_port", type=int)
-    r.add_argument("--ip", default="127.0.0.1")
-    r.add_argument("--port", type=int, required=True)
+    r = ua_parser(sub, "run")
     r.add_argument("--me", default="lamp")
     r.add_argument("--user", default="bob")
     r.add_argument("--event", default="dialog", choices=["dialog", "presence"])
@@ -317,13 +346,10 @@ def main():
     r.add_argument("--refresh-after", default="",
                    help="seconds (comma-separated) after which to refresh")
     r.add_argument("--unsubscribe-after", type=float)
-    u = sub.add_parser("publish")
-    u.add_argument("proxy_ip")
-    u.add_argument("proxy_port", type=int)
-    u.add_argument("--ip", default="127.0.0.1")
-    u.add_argument("--port", type=int, required=True)
+    u = ua_parser(sub, "publish")
     u.add_argument("--user", default="bob")
     u.add_argument("--sender", help="the From's user (default: --user)")
+    u.add_argument("--password", help="answer a 401/407 as the From's user (MD5)")
     u.add_argument("--activity")
     u.add_argument("--note")
     u.add_argument("--basic", default="open")

@@ -317,6 +317,27 @@ print(",".join(seen))' "$DIR/bob.out")
     stop_proxy
 }
 
+# Presence under [auth] require = all, as a stranger would try it: a
+# presence SUBSCRIBE and a PUBLISH without credentials are challenged;
+# alice, with her password, may not publish bob's presence (403); bob
+# may publish his own.
+test_presence_needs_credentials() {
+    local u pw
+    for u in alice:secret bob:builder; do
+        pw=${u#*:} u=${u%%:*}
+        printf '%s:switchboard:%s\n' "$u" "$(printf '%s:switchboard:%s' "$u" "$pw" | md5sum | cut -d' ' -f1)"
+    done >"$DIR/users"
+    printf '[auth]\nrequire = all\nrealm = switchboard\nusers = %s\n' "$DIR/users" >"$DIR/auth.conf"
+    start_proxy -c "$DIR/auth.conf" || return 1
+    lamp stranger 15090 --user bob --event presence --seconds 1
+    wait "$LAMP_PID"
+    grep -q '"response": 407' "$DIR/stranger.out" && ! grep -q '"notify"' "$DIR/stranger.out" ||
+        { log "a stranger's presence SUBSCRIBE: $(cat "$DIR/stranger.out")"; return 1; }
+    pub_expect 407 --user bob --activity away &&
+        pub_expect 403 --user bob --sender alice --password secret --activity away &&
+        pub_expect 200 --user bob --sender bob --password builder --activity away && stop_proxy
+}
+
 # picker NAME PORT SERVICE: carol (registered) dials SERVICE, answered 480.
 picker() {
     sed 's/sip:alice@/sip:carol@/g; s/"Alice"/"Carol"/g' "$SIPP_DIR/uac_final_480.xml" \
