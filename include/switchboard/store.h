@@ -20,13 +20,30 @@
  * or Redis (several sharing one location service, store_redis.h; there a
  * third kind of note, "another node changed this AoR", reaches the
  * backend's refresh). Times in a backend are wall-clock Unix milliseconds;
- * the registrar's are monotonic, and the persister converts. */
+ * the registrar's are monotonic, and the persister converts.
+ *
+ * DOCUMENTS: the event state a restart must not lose (what phones
+ * published of their presence, the subscriptions this node serves) is
+ * kept beside the bindings as documents, KEY -> VALUE text with a
+ * wall-clock expiry, of the kinds store_options.docs names. Their owner
+ * notes each change (store_note_doc: the value goes with the note, so
+ * nothing is read back from the owner); the persister writes it in order
+ * with the rest. At start every live document is read and kept until its
+ * owner takes it (store_docs_take). In a shared store a change to a
+ * shared kind is announced; the other nodes' persisters read it back and
+ * hand it to the kind's watcher (store_docs_watch). A resync rewrites
+ * bindings only: a document whose note was lost is written again with
+ * its owner's next change of it (a subscription's next NOTIFY, a
+ * presence's next refresh), and one removed meanwhile lingers until it
+ * expires. */
 #ifndef SWITCHBOARD_STORE_H
 #define SWITCHBOARD_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "switchboard/store_backend.h"
 
 struct registrar;
 struct registrar_binding;
@@ -51,6 +68,10 @@ struct store_options {
     char **meta_out;
     char *(*meta_now)(void *ctx);
     void *meta_ctx;
+    /* The kinds of documents kept (DOCUMENTS), numbered by their index
+     * here; the array must outlive the store. */
+    const struct store_doc_kind *docs;
+    size_t doc_count;
 };
 
 struct store_counters {
@@ -88,6 +109,19 @@ void store_note_remote(void *store, const char *aor);
  * binding changes). Never blocks; a note lost to a full queue is made good
  * by the resync that follows. @s may be NULL (no store). */
 void store_note_meta(struct store *s, const char *key, const char *value);
+
+/* Keeps @value (NULL: removes it) as document @key of kind @kind, until
+ * @expires_wall_ms (Unix ms). Never blocks; @s may be NULL. */
+void store_note_doc(struct store *s, unsigned kind, const char *key, const char *value,
+                    uint64_t expires_wall_ms);
+
+/* Hands the documents of @kind read at start to @fn and forgets them
+ * (main, before anything is served; once). */
+void store_docs_take(struct store *s, unsigned kind, store_doc_fn fn, void *arg);
+
+/* A shared kind: @fn hears of each document another node changed (from
+ * the persister; value NULL: removed). Set before anything is served. */
+void store_docs_watch(struct store *s, unsigned kind, store_doc_fn fn, void *arg);
 
 /* Writes everything noted, then stops the persister and closes the backend.
  * Call after the workers have stopped. */

@@ -21,6 +21,20 @@ struct registrar_set;
 typedef int (*store_load_fn)(void *arg, const char *aor, struct registrar_binding *bindings,
                              size_t count);
 
+/* A kind of document kept beside the bindings (store.h: DOCUMENTS): a
+ * table of KEY -> VALUE (text) with a wall-clock expiry. A shared kind is
+ * one table every node of a shared store writes (what phones published);
+ * any other is this node's own (the subscriptions it serves). */
+struct store_doc_kind {
+    const char *name; /* [a-z]+ */
+    bool shared;
+};
+
+/* Called for each document read (@value NULL: there is none, or it
+ * expired). Returns 0 to go on. */
+typedef int (*store_doc_fn)(void *arg, const char *key, const char *value,
+                            uint64_t expires_wall_ms);
+
 /* What a backend does; @be is its own state. Every function but close
  * returns 0 or a negative SB_E* code. */
 struct store_backend_ops {
@@ -44,6 +58,16 @@ struct store_backend_ops {
     /* Shared stores (may be NULL): another node changed @aor ("": maybe
      * anything); read it back into the registrar once the batch commits. */
     int (*refresh)(void *be, const char *aor);
+    /* Documents of @kind: every one that expires after @now_wall_ms (a
+     * kind of our own: this node's only); one (@key; @fn gets NULL when
+     * it is gone or expired); replace one (@value NULL: remove it),
+     * inside a transaction. */
+    int (*load_docs)(void *be, const struct store_doc_kind *kind, uint64_t now_wall_ms,
+                     store_doc_fn fn, void *arg);
+    int (*read_doc)(void *be, const struct store_doc_kind *kind, const char *key,
+                    uint64_t now_wall_ms, store_doc_fn fn, void *arg);
+    int (*put_doc)(void *be, const struct store_doc_kind *kind, const char *key, const char *value,
+                   uint64_t expires_wall_ms);
     void (*close)(void *be);
 };
 

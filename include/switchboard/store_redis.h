@@ -9,7 +9,10 @@
  * writes with what is stored and PUBLISHes "<node>\n<aor>" on
  * sb:changes:<db> when anything changed. Values kept beside the bindings
  * (the proxy's secret, the DND list) are strings sb:meta:<key>, shared by
- * every node.
+ * every node. Documents (store.h: DOCUMENTS) are hash fields, the value
+ * "<expires wall ms> <text>": a shared kind's in sb:doc:<kind>, which
+ * every node writes (a change is PUBLISHed "<node>\n<kind>\n<key>" on
+ * sb:docs:<db>), a kind of our own in sb:doc:<kind>:<node>.
  *
  * OWNERSHIP AND CONFLICTS: a node writes the bindings its own REGISTERs
  * made (the node field names it) and deletes the ones it saw removed; it
@@ -56,6 +59,8 @@ struct store_redis_params {
     void *fix_ctx;
     /* another node changed @aor; "" asks for a full reload. Any thread. */
     void (*remote)(void *ctx, const char *aor);
+    /* another node changed document @key of the shared kind @kind */
+    void (*remote_doc)(void *ctx, const char *kind, const char *key);
     void *remote_ctx;
     unsigned timeout_ms; /* for every command; 0: 1000 */
     /* counted here (the store's, read by other threads) */

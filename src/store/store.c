@@ -33,13 +33,30 @@
 
 /* What a note says: an AoR changed here, a value kept beside the
  * bindings changed (aor holds the key, then the value after its NUL), or
- * another node changed an AoR in a shared store ("": maybe anything). */
-enum note_kind { NOTE_AOR, NOTE_META, NOTE_REMOTE };
+ * another node changed an AoR in a shared store ("": maybe anything); a
+ * document changed here (key, then value unless removed) or there. */
+enum note_kind { NOTE_AOR, NOTE_META, NOTE_REMOTE, NOTE_DOC, NOTE_REMOTE_DOC };
 
 struct note {
     struct cds_wfcq_node node;
     enum note_kind kind;
+    unsigned doc_kind;   /* NOTE_DOC, NOTE_REMOTE_DOC */
+    bool removed;        /* NOTE_DOC: no value */
+    uint64_t expires_ms; /* NOTE_DOC: wall-clock */
+    struct note *later;  /* NOTE_REMOTE_DOC: the next read back after the batch */
     char aor[];
+};
+
+/* A document read at start, kept until its owner takes it. */
+struct loaded_doc {
+    char *key, *value;
+    uint64_t expires_ms;
+    unsigned kind;
+};
+
+struct doc_watch {
+    store_doc_fn fn;
+    void *arg;
 };
 
 struct store {
@@ -56,6 +73,9 @@ struct store {
     atomic_bool healthy;
     atomic_uint_fast64_t notes, written, batches, failures, overflows, resyncs, largest;
     atomic_uint_fast64_t remote, reloads; /* kept by a shared backend */
+    struct loaded_doc *loaded;            /* main only, until taken */
+    size_t nloaded, loaded_cap;
+    struct doc_watch *watch; /* one per kind; set before serving */
     /* persister only */
     uint64_t next_retry_ms, next_purge_ms;
     struct sb_log_limiter fail_log;
@@ -79,6 +99,8 @@ static bool is_redis(const char *spec)
     return strncmp(spec, "redis://", 8) == 0;
 }
 
+static void note_remote_doc(void *arg, const char *kind, const char *key);
+
 static int backend_open(struct store *s)
 {
     if (!is_redis(s->spec))
@@ -88,6 +110,7 @@ static int backend_open(struct store *s)
                                    .fix = s->fix,
                                    .fix_ctx = s->fix_ctx,
                                    .remote = store_note_remote,
+                                   .remote_doc = note_remote_doc,
                                    .remote_ctx = s,
                                    .merged = &s->remote,
                                    .reloads = &s->reloads};
@@ -181,6 +204,82 @@ static void load_all(struct store *s, struct load_ctx *l)
                 l->refused);
 }
 
+/* store_doc_fn at start: kept until the kind's owner takes it. */
+static int keep_loaded(void *arg, const char *key, const char *value, uint64_t expires_ms)
+{
+    struct store *s = arg;
+    if (!value)
+        return 0;
+    if (s->nloaded == s->loaded_cap) {
+        size_t cap = s->loaded_cap ? s->loaded_cap * 2 : 64;
+        struct loaded_doc *v = realloc(s->loaded, cap * sizeof(*v));
+        if (!v)
+            return SB_ENOMEM;
+        s->loaded = v;
+        s->loaded_cap = cap;
+    }
+    struct loaded_doc *d = &s->loaded[s->nloaded];
+    d->key = strdup(key);
+    d->value = strdup(value);
+    if (!d->key || !d->value) {
+        free(d->key);
+        free(d->value);
+        return SB_ENOMEM;
+    }
+    d->expires_ms = expires_ms;
+    s->nloaded++;
+    return 0;
+}
+
+/* Every live document of every kind, kept for its owner. */
+static void load_docs(struct store *s, uint64_t now_wall)
+{
+    const struct store_backend_ops *ops = s->backend.ops;
+    for (unsigned k = 0; ops && ops->load_docs && k < s->opts.doc_count; k++) {
+        size_t before = s->nloaded;
+        int rc = ops->load_docs(s->backend.be, &s->opts.docs[k], now_wall, keep_loaded, s);
+        for (size_t i = before; i < s->nloaded; i++)
+            s->loaded[i].kind = k;
+        if (rc != 0)
+            SB_ERROR("store %s: loading %s documents stopped early: %s", s->spec,
+                     s->opts.docs[k].name, sb_strerror(rc));
+        if (s->nloaded > before)
+            SB_INFO("store %s: loaded %zu %s document(s)", s->spec, s->nloaded - before,
+                    s->opts.docs[k].name);
+    }
+}
+
+static void free_loaded(struct store *s)
+{
+    for (size_t i = 0; i < s->nloaded; i++) {
+        free(s->loaded[i].key);
+        free(s->loaded[i].value);
+    }
+    free(s->loaded);
+    s->loaded = NULL;
+    s->nloaded = s->loaded_cap = 0;
+}
+
+void store_docs_take(struct store *s, unsigned kind, store_doc_fn fn, void *arg)
+{
+    for (size_t i = 0; s && i < s->nloaded; i++) {
+        struct loaded_doc *d = &s->loaded[i];
+        if (d->kind != kind || !d->value)
+            continue;
+        fn(arg, d->key, d->value, d->expires_ms);
+        free(d->value);
+        d->value = NULL; /* taken */
+    }
+}
+
+void store_docs_watch(struct store *s, unsigned kind, store_doc_fn fn, void *arg)
+{
+    if (s && kind < s->opts.doc_count) {
+        s->watch[kind].fn = fn;
+        s->watch[kind].arg = arg;
+    }
+}
+
 /* --- writing ---------------------------------------------------------------- */
 
 /* Writes @aor's current bindings (none: removes it). */
@@ -213,6 +312,42 @@ static void finish(struct store *s, int rc, size_t aors, const char *what)
     report_failure(s, what, rc);
 }
 
+/* A document another node changed, read back and handed to its kind's
+ * watcher (after the batch: nothing is read inside one). */
+static void read_remote_doc(struct store *s, const struct note *note)
+{
+    const struct store_backend_ops *ops = s->backend.ops;
+    const struct doc_watch *w = &s->watch[note->doc_kind];
+    if (!ops || !ops->read_doc || !w->fn)
+        return;
+    uint64_t now_wall = (uint64_t)((int64_t)sb_now_ms() + store_wall_offset_ms());
+    int rc = ops->read_doc(s->backend.be, &s->opts.docs[note->doc_kind], note->aor, now_wall, w->fn,
+                           w->arg);
+    if (rc != 0)
+        report_failure(s, "reading a document back", rc);
+}
+
+/* One note's write inside the open transaction. */
+static int write_note(struct store *s, const struct note *note, uint64_t now, int64_t offset)
+{
+    const struct store_backend_ops *ops = s->backend.ops;
+    const char *value = note->aor + strlen(note->aor) + 1;
+    switch (note->kind) {
+    case NOTE_META:
+        return ops->put_meta(s->backend.be, note->aor, value, strlen(value));
+    case NOTE_REMOTE:
+        return ops->refresh ? ops->refresh(s->backend.be, note->aor) : 0;
+    case NOTE_AOR:
+        return write_aor(s, note->aor, now, offset);
+    case NOTE_DOC:
+        return ops->put_doc(s->backend.be, &s->opts.docs[note->doc_kind], note->aor,
+                            note->removed ? NULL : value, note->expires_ms);
+    case NOTE_REMOTE_DOC:
+        return 0; /* read back after the batch */
+    }
+    return 0;
+}
+
 /* Writes the AoRs of up to BATCH_MAX notes from @batch in one transaction
  * (@first already taken). Returns how many notes it consumed. */
 static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct wakeq_batch *batch,
@@ -222,27 +357,35 @@ static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct w
     int rc = 0;
     uint64_t now = sb_now_ms();
     int64_t offset = store_wall_offset_ms();
+    struct note *remote_docs = NULL, **tail = &remote_docs;
     if (can_write)
         rc = s->backend.ops->begin(s->backend.be);
     for (struct cds_wfcq_node *node = first; node;
          node = n < BATCH_MAX ? wakeq_batch_pop(batch) : NULL) {
         struct note *note = caa_container_of(node, struct note, node);
-        const char *value = note->aor + strlen(note->aor) + 1;
-        const struct store_backend_ops *ops = s->backend.ops;
-        if (can_write && rc == 0 && note->kind == NOTE_META)
-            rc = ops->put_meta(s->backend.be, note->aor, value, strlen(value));
-        else if (can_write && rc == 0 && note->kind == NOTE_REMOTE && ops->refresh)
-            rc = ops->refresh(s->backend.be, note->aor);
-        else if (can_write && rc == 0 && note->kind == NOTE_AOR)
-            rc = write_aor(s, note->aor, now, offset);
-        local += note->kind != NOTE_REMOTE;
-        free(note);
+        if (can_write && rc == 0)
+            rc = write_note(s, note, now, offset);
+        local += note->kind != NOTE_REMOTE && note->kind != NOTE_REMOTE_DOC;
         n++;
+        if (note->kind == NOTE_REMOTE_DOC) {
+            note->later = NULL;
+            *tail = note;
+            tail = &note->later;
+            continue;
+        }
+        free(note);
     }
     if (can_write)
         finish(s, rc, local, "writing");
     else
         atomic_store(&s->resync, true); /* the resync will carry these */
+    while (remote_docs) {
+        struct note *next = remote_docs->later;
+        if (can_write && rc == 0)
+            read_remote_doc(s, remote_docs);
+        free(remote_docs);
+        remote_docs = next;
+    }
     if (n > atomic_load(&s->largest))
         atomic_store(&s->largest, n);
     return n;
@@ -356,28 +499,71 @@ static void *persister_main(void *arg)
 
 /* --- the interface ------------------------------------------------------------ */
 
-static void push_note(struct store *s, enum note_kind kind, const char *aor, const char *value)
+/* Queues @note; one that cannot be queued is not lost: the persister
+ * rewrites everything (and a shared store reads everything back) once it
+ * gets to it. */
+static void queue_note(struct store *s, struct note *note)
 {
-    size_t len = strlen(aor) + 1, vlen = value ? strlen(value) + 1 : 0;
-    struct note *note = malloc(sizeof(*note) + len + vlen);
-    if (kind != NOTE_REMOTE)
+    if (note && note->kind != NOTE_REMOTE && note->kind != NOTE_REMOTE_DOC)
         atomic_fetch_add_explicit(&s->notes, 1, memory_order_relaxed);
-    if (note) {
-        note->kind = kind;
-        memcpy(note->aor, aor, len);
-        if (value)
-            memcpy(note->aor + len, value, vlen);
-        if (wakeq_push(s->queue, &note->node) == 0) {
-            wakeq_wake(s->queue);
-            return;
-        }
-        free(note);
+    if (note && wakeq_push(s->queue, &note->node) == 0) {
+        wakeq_wake(s->queue);
+        return;
     }
-    /* not lost: the persister rewrites everything (and a shared store
-     * reads everything back) once it gets to it */
+    free(note);
     atomic_fetch_add_explicit(&s->overflows, 1, memory_order_relaxed);
     atomic_store(&s->resync, true);
     wakeq_wake(s->queue);
+}
+
+/* A note of @kind naming @aor, with @value after it (may be NULL). */
+static struct note *make_note(enum note_kind kind, const char *aor, const char *value)
+{
+    size_t len = strlen(aor) + 1, vlen = value ? strlen(value) + 1 : 0;
+    struct note *note = malloc(sizeof(*note) + len + vlen);
+    if (!note)
+        return NULL;
+    memset(note, 0, sizeof(*note));
+    note->kind = kind;
+    memcpy(note->aor, aor, len);
+    if (value)
+        memcpy(note->aor + len, value, vlen);
+    return note;
+}
+
+static void push_note(struct store *s, enum note_kind kind, const char *aor, const char *value)
+{
+    queue_note(s, make_note(kind, aor, value));
+}
+
+void store_note_doc(struct store *s, unsigned kind, const char *key, const char *value,
+                    uint64_t expires_wall_ms)
+{
+    if (!s || kind >= s->opts.doc_count)
+        return;
+    struct note *note = make_note(NOTE_DOC, key, value);
+    if (note) {
+        note->doc_kind = kind;
+        note->removed = !value;
+        note->expires_ms = expires_wall_ms;
+    }
+    queue_note(s, note);
+}
+
+/* The Redis backend's subscriber: another node changed document @key of
+ * the shared kind named @kind. */
+static void note_remote_doc(void *arg, const char *kind, const char *key)
+{
+    struct store *s = arg;
+    for (unsigned i = 0; i < s->opts.doc_count; i++) {
+        if (strcmp(s->opts.docs[i].name, kind) != 0 || !s->opts.docs[i].shared)
+            continue;
+        struct note *note = make_note(NOTE_REMOTE_DOC, key, NULL);
+        if (note)
+            note->doc_kind = i;
+        queue_note(s, note);
+        return;
+    }
 }
 
 void store_note(void *arg, const char *aor)
@@ -466,8 +652,11 @@ int store_start(struct store_options *o, struct registrar *reg,
     s->fix = fix;
     s->fix_ctx = fix_ctx;
     atomic_init(&s->healthy, true);
-    int rc = wakeq_create(o->queue_limit ? o->queue_limit : 65536, &s->queue);
+    s->watch = calloc(o->doc_count ? o->doc_count : 1, sizeof(*s->watch));
+    int rc =
+        s->watch ? wakeq_create(o->queue_limit ? o->queue_limit : 65536, &s->queue) : SB_ENOMEM;
     if (rc != 0) {
+        free(s->watch);
         free(s->spec);
         free(s->node);
         free(s);
@@ -487,6 +676,7 @@ int store_start(struct store_options *o, struct registrar *reg,
                          .now_ms = now,
                          .wall_offset_ms = store_wall_offset_ms()};
     load_all(s, &l);
+    load_docs(s, (uint64_t)((int64_t)now + l.wall_offset_ms));
     if (o->secret)
         keep_secret(s, o);
     if (o->meta_key && o->meta_out && s->backend.ops)
@@ -520,6 +710,8 @@ void store_stop(struct store *s)
             (unsigned long long)c.resyncs);
     backend_close(s);
     wakeq_destroy(s->queue, free_note);
+    free_loaded(s);
+    free(s->watch);
     free(s->spec);
     free(s->node);
     free(s);

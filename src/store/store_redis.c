@@ -29,6 +29,7 @@
 
 #define KEY_PREFIX "sb:aor:"
 #define META_PREFIX "sb:meta:"
+#define DOC_PREFIX "sb:doc:"
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define READ_CHUNK 256 /* HGETALLs per pipeline */
@@ -47,7 +48,7 @@ struct pending {
 struct redis_store {
     struct store_redis_url url;
     struct store_redis_params p;
-    char *node, *channel;
+    char *node, *channel, *doc_channel;
     char sha[48];
     redisContext *c; /* NULL while down */
     uint64_t next_connect_ms;
@@ -499,6 +500,16 @@ static void queue_argv(struct redis_store *r, int argc, const char **argv, const
     r->sent++;
 }
 
+/* Queues one command of the open batch that has no AoR (its answer is
+ * only checked). */
+static int queue_plain(struct redis_store *r, int argc, const char **argv, const size_t *len)
+{
+    int rc = pending_add(r, NULL, NULL, true);
+    if (rc == 0)
+        queue_argv(r, argc, argv, len);
+    return rc;
+}
+
 static int redis_begin(void *be)
 {
     struct redis_store *r = be;
@@ -807,9 +818,7 @@ static int redis_put_meta(void *be, const char *key, const void *value, size_t l
     size_t lens[] = {3, k.len, len};
     int rc = 0;
     if (r->in_batch && r->c) {
-        rc = pending_add(r, NULL, NULL, true);
-        if (rc == 0)
-            queue_argv(r, 3, argv, lens);
+        rc = queue_plain(r, 3, argv, lens);
     } else {
         rc = ensure_up(r);
         redisReply *reply = rc == 0 ? redisCommandArgv(r->c, 3, argv, lens) : NULL;
@@ -832,6 +841,111 @@ static int redis_refresh(void *be, const char *aor)
     return r->refresh.failed ? SB_ENOMEM : 0;
 }
 
+/* --- documents ------------------------------------------------------------------------ */
+
+/* The hash that holds @kind's documents. */
+static void doc_hash(const struct redis_store *r, const struct store_doc_kind *kind,
+                     struct sb_buf *out)
+{
+    if (kind->shared)
+        sb_buf_printf(out, DOC_PREFIX "%s", kind->name);
+    else
+        sb_buf_printf(out, DOC_PREFIX "%s:%s", kind->name, r->node);
+}
+
+/* A stored value "<expires> <text>" to @fn, when it is still live. */
+static int doc_value(const char *key, const redisReply *v, uint64_t now_wall_ms, store_doc_fn fn,
+                     void *arg)
+{
+    if (!v || v->type != REDIS_REPLY_STRING)
+        return fn(arg, key, NULL, 0);
+    char *end;
+    unsigned long long expires = strtoull(v->str, &end, 10);
+    if (end == v->str || *end != ' ' || expires <= now_wall_ms)
+        return fn(arg, key, NULL, 0);
+    return fn(arg, key, end + 1, expires);
+}
+
+static int redis_load_docs(void *be, const struct store_doc_kind *kind, uint64_t now_wall_ms,
+                           store_doc_fn fn, void *arg)
+{
+    struct redis_store *r = be;
+    struct sb_buf hash = {0};
+    doc_hash(r, kind, &hash);
+    int rc = hash.failed ? SB_ENOMEM : ensure_up(r);
+    redisReply *reply = rc == 0 ? command(r->c, "HGETALL %s", hash.data) : NULL;
+    if (rc == 0 && !reply) {
+        hang_up(r, NULL);
+        rc = SB_ESYS;
+    }
+    for (size_t i = 0;
+         reply && reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements && rc == 0; i += 2) {
+        const redisReply *k = reply->element[i], *v = reply->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING) /* an expired one reaches fn as NULL */
+            rc = doc_value(k->str, v, now_wall_ms, fn, arg);
+    }
+    if (reply)
+        freeReplyObject(reply);
+    sb_buf_free(&hash);
+    return rc;
+}
+
+static int redis_read_doc(void *be, const struct store_doc_kind *kind, const char *key,
+                          uint64_t now_wall_ms, store_doc_fn fn, void *arg)
+{
+    struct redis_store *r = be;
+    struct sb_buf hash = {0};
+    doc_hash(r, kind, &hash);
+    int rc = hash.failed ? SB_ENOMEM : ensure_up(r);
+    const char *argv[] = {"HGET", hash.data, key};
+    size_t lens[] = {4, hash.len, strlen(key)};
+    redisReply *reply = rc == 0 ? redisCommandArgv(r->c, 3, argv, lens) : NULL;
+    if (rc == 0 && !reply) {
+        hang_up(r, NULL);
+        rc = SB_ESYS;
+    }
+    if (rc == 0)
+        rc = doc_value(key, reply, now_wall_ms, fn, arg);
+    if (reply)
+        freeReplyObject(reply);
+    sb_buf_free(&hash);
+    return rc;
+}
+
+/* Replaces (HSET) or removes (HDEL) one document; a shared kind's change
+ * is announced to the other nodes. Inside the open batch. */
+static int redis_put_doc(void *be, const struct store_doc_kind *kind, const char *key,
+                         const char *value, uint64_t expires_wall_ms)
+{
+    struct redis_store *r = be;
+    if (!r->in_batch || !r->c)
+        return SB_ESYS;
+    struct sb_buf hash = {0}, v = {0}, msg = {0};
+    doc_hash(r, kind, &hash);
+    if (value)
+        sb_buf_printf(&v, "%llu %s", (unsigned long long)expires_wall_ms, value);
+    sb_buf_printf(&msg, "%s\n%s\n%s", r->node, kind->name, key);
+    int rc = hash.failed || v.failed || msg.failed ? SB_ENOMEM : 0;
+    if (rc == 0 && value) {
+        const char *argv[] = {"HSET", hash.data, key, v.data};
+        size_t lens[] = {4, hash.len, strlen(key), v.len};
+        rc = queue_plain(r, 4, argv, lens);
+    } else if (rc == 0) {
+        const char *argv[] = {"HDEL", hash.data, key};
+        size_t lens[] = {4, hash.len, strlen(key)};
+        rc = queue_plain(r, 3, argv, lens);
+    }
+    if (rc == 0 && kind->shared) {
+        const char *argv[] = {"PUBLISH", r->doc_channel, msg.data};
+        size_t lens[] = {7, strlen(r->doc_channel), msg.len};
+        rc = queue_plain(r, 3, argv, lens);
+    }
+    sb_buf_free(&hash);
+    sb_buf_free(&v);
+    sb_buf_free(&msg);
+    return rc;
+}
+
 /* --- the subscriber ------------------------------------------------------------------ */
 
 /* Sleeps @ms in short naps, returning early when asked to stop. */
@@ -843,21 +957,37 @@ static void nap(struct redis_store *r, unsigned ms)
     }
 }
 
-/* One pushed message: "message", channel, "<node>\n<aor>". */
+/* A document's announcement, "<kind>\n<key>" after the node. */
+static void on_doc(struct redis_store *r, const char *text)
+{
+    const char *nl = strchr(text, '\n');
+    char kind[32];
+    if (!nl || !nl[1] || (size_t)(nl - text) >= sizeof(kind) || !r->p.remote_doc)
+        return;
+    memcpy(kind, text, (size_t)(nl - text));
+    kind[nl - text] = '\0';
+    r->p.remote_doc(r->p.remote_ctx, kind, nl + 1);
+}
+
+/* One pushed message: "message", channel, "<node>\n<aor>" (on the
+ * documents' channel "<node>\n<kind>\n<key>"). */
 static void on_message(struct redis_store *r, const redisReply *m)
 {
     if (m->type != REDIS_REPLY_ARRAY || m->elements != 3 ||
         m->element[0]->type != REDIS_REPLY_STRING || strcmp(m->element[0]->str, "message") != 0 ||
-        m->element[2]->type != REDIS_REPLY_STRING)
+        m->element[1]->type != REDIS_REPLY_STRING || m->element[2]->type != REDIS_REPLY_STRING)
         return;
     const char *text = m->element[2]->str;
     const char *nl = memchr(text, '\n', m->element[2]->len);
-    if (!nl || !nl[1])
+    if (!nl || !nl[1] || strlen(text) != m->element[2]->len)
         return;
     size_t nlen = (size_t)(nl - text);
     if (nlen == strlen(r->node) && memcmp(text, r->node, nlen) == 0)
         return; /* our own write, already in the cache */
-    r->p.remote(r->p.remote_ctx, nl + 1);
+    if (!strcmp(m->element[1]->str, r->doc_channel))
+        on_doc(r, nl + 1);
+    else
+        r->p.remote(r->p.remote_ctx, nl + 1);
 }
 
 /* Reads pushed messages until the connection fails or we stop. */
@@ -889,7 +1019,8 @@ static void *subscriber_main(void *arg)
     while (!atomic_load(&r->stop)) {
         const char *why = NULL;
         redisContext *c = dial(r, false, &why);
-        redisReply *ok = c ? command(c, "SUBSCRIBE %s", r->channel) : NULL;
+        /* two answers: the second is read (and passed over) as a message */
+        redisReply *ok = c ? command(c, "SUBSCRIBE %s %s", r->channel, r->doc_channel) : NULL;
         if (!ok) {
             uint64_t more;
             if (sb_log_limiter_ready(&limiter, sb_now_ms(), &more))
@@ -937,6 +1068,7 @@ static void redis_close(void *be)
         redisFree(r->c);
     free(r->node);
     free(r->channel);
+    free(r->doc_channel);
     free(r);
 }
 
@@ -952,6 +1084,9 @@ static const struct store_backend_ops redis_ops = {
     .get_meta = redis_get_meta,
     .put_meta = redis_put_meta,
     .refresh = redis_refresh,
+    .load_docs = redis_load_docs,
+    .read_doc = redis_read_doc,
+    .put_doc = redis_put_doc,
     .close = redis_close,
 };
 
@@ -966,13 +1101,16 @@ int store_redis_open(const char *url, const struct store_redis_params *p, struct
     }
     r->p = *p;
     r->node = strdup(p->node);
-    struct sb_buf ch = {0};
+    struct sb_buf ch = {0}, dch = {0};
     sb_buf_printf(&ch, "sb:changes:%d", r->url.db); /* channels are not per DB */
+    sb_buf_printf(&dch, "sb:docs:%d", r->url.db);
     r->channel = ch.data;
+    r->doc_channel = dch.data;
     r->backoff_ms = BACKOFF_MIN_MS;
-    if (!r->node || ch.failed || strmap_init(&r->shadows, 1024) != 0) {
+    if (!r->node || ch.failed || dch.failed || strmap_init(&r->shadows, 1024) != 0) {
         free(r->node);
         sb_buf_free(&ch);
+        sb_buf_free(&dch);
         free(r);
         return SB_ENOMEM;
     }

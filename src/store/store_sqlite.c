@@ -21,7 +21,7 @@
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3       /* 3: documents */
 #define LOAD_MAX_BINDINGS 1024 /* per AoR, whatever max_bindings was then */
 
 static const char schema[] =
@@ -43,7 +43,13 @@ static const char schema[] =
     " transport INTEGER NOT NULL DEFAULT 0," /* 0 UDP, 1 TCP, 2 TLS */
     " PRIMARY KEY (aor, slot)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS bindings_expiry ON bindings (expires_ms);"
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS docs ("
+    " kind TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " value TEXT NOT NULL,"
+    " expires_ms INTEGER NOT NULL," /* Unix time, ms */
+    " PRIMARY KEY (kind, key)) WITHOUT ROWID;";
 
 enum stmt {
     ST_DELETE,
@@ -55,6 +61,11 @@ enum stmt {
     ST_ROLLBACK,
     ST_META_GET,
     ST_META_PUT,
+    ST_DOC_LOAD,
+    ST_DOC_GET,
+    ST_DOC_PUT,
+    ST_DOC_DELETE,
+    ST_DOC_PURGE,
     ST_COUNT
 };
 
@@ -70,6 +81,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [ST_META_PUT] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+    [ST_DOC_LOAD] = "SELECT key, value, expires_ms FROM docs WHERE kind = ?1 AND expires_ms > ?2",
+    [ST_DOC_GET] = "SELECT key, value, expires_ms FROM docs WHERE kind = ?1 AND key = ?2"
+                   " AND expires_ms > ?3",
+    [ST_DOC_PUT] = "INSERT OR REPLACE INTO docs (kind, key, value, expires_ms)"
+                   " VALUES (?1, ?2, ?3, ?4)",
+    [ST_DOC_DELETE] = "DELETE FROM docs WHERE kind = ?1 AND key = ?2",
+    [ST_DOC_PURGE] = "DELETE FROM docs WHERE expires_ms <= ?1",
 };
 
 struct sqlite_store {
@@ -167,7 +185,7 @@ static int open_db(struct sqlite_store *s)
                               "DEFAULT 0;",
                               NULL, NULL, &err);
         if (rc == SQLITE_OK)
-            rc = sqlite3_exec(s->db, "PRAGMA user_version=2;", NULL, NULL, &err);
+            rc = sqlite3_exec(s->db, "PRAGMA user_version=3;", NULL, NULL, &err);
         sqlite3_free(err);
         code = rc == SQLITE_OK ? 0 : fail(s, "schema", rc);
     }
@@ -232,7 +250,68 @@ static int sqlite_purge(void *be, uint64_t now_wall_ms)
 {
     struct sqlite_store *s = be;
     sqlite3_bind_int64(s->stmts[ST_PURGE], 1, (sqlite3_int64)now_wall_ms);
-    return run(s, ST_PURGE);
+    int rc = run(s, ST_PURGE);
+    sqlite3_bind_int64(s->stmts[ST_DOC_PURGE], 1, (sqlite3_int64)now_wall_ms);
+    return rc == 0 ? run(s, ST_DOC_PURGE) : rc;
+}
+
+/* --- documents (store.h: DOCUMENTS; one node: every kind is ours) --- */
+
+/* Steps @st (bound), handing each row to @fn. */
+static int each_doc(struct sqlite_store *s, enum stmt id, store_doc_fn fn, void *arg, bool *found)
+{
+    sqlite3_stmt *st = s->stmts[id];
+    int rc, code = 0;
+    while (code == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        const char *value = (const char *)sqlite3_column_text(st, 1);
+        if (!key || !value)
+            continue;
+        *found = true;
+        code = fn(arg, key, value, (uint64_t)sqlite3_column_int64(st, 2));
+    }
+    if (code == 0 && rc != SQLITE_DONE)
+        code = fail(s, stmt_sql[id], rc);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return code;
+}
+
+static int sqlite_load_docs(void *be, const struct store_doc_kind *kind, uint64_t now_wall_ms,
+                            store_doc_fn fn, void *arg)
+{
+    struct sqlite_store *s = be;
+    bool found = false;
+    sqlite3_bind_text(s->stmts[ST_DOC_LOAD], 1, kind->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s->stmts[ST_DOC_LOAD], 2, (sqlite3_int64)now_wall_ms);
+    return each_doc(s, ST_DOC_LOAD, fn, arg, &found);
+}
+
+static int sqlite_read_doc(void *be, const struct store_doc_kind *kind, const char *key,
+                           uint64_t now_wall_ms, store_doc_fn fn, void *arg)
+{
+    struct sqlite_store *s = be;
+    bool found = false;
+    sqlite3_bind_text(s->stmts[ST_DOC_GET], 1, kind->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s->stmts[ST_DOC_GET], 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s->stmts[ST_DOC_GET], 3, (sqlite3_int64)now_wall_ms);
+    int rc = each_doc(s, ST_DOC_GET, fn, arg, &found);
+    return rc == 0 && !found ? fn(arg, key, NULL, 0) : rc;
+}
+
+static int sqlite_put_doc(void *be, const struct store_doc_kind *kind, const char *key,
+                          const char *value, uint64_t expires_wall_ms)
+{
+    struct sqlite_store *s = be;
+    enum stmt id = value ? ST_DOC_PUT : ST_DOC_DELETE;
+    sqlite3_stmt *st = s->stmts[id];
+    sqlite3_bind_text(st, 1, kind->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (value) {
+        sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)expires_wall_ms);
+    }
+    return run(s, id);
 }
 
 static long sqlite_get_meta(void *be, const char *key, void *buf, size_t size)
@@ -421,6 +500,9 @@ static const struct store_backend_ops sqlite_ops = {
     .purge = sqlite_purge,
     .get_meta = sqlite_get_meta,
     .put_meta = sqlite_put_meta,
+    .load_docs = sqlite_load_docs,
+    .read_doc = sqlite_read_doc,
+    .put_doc = sqlite_put_doc,
     .close = sqlite_close,
 };
 

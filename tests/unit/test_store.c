@@ -354,3 +354,62 @@ Test(store, a_long_dnd_list_comes_back_whole)
     dialplan_holder_destroy(h);
     free(list);
 }
+
+/* Documents (store.h: DOCUMENTS) come back at the next start with their
+ * expiry, per kind; a removal and an expiry are kept too, and what was
+ * taken is not handed out twice. */
+static const struct store_doc_kind kinds[2] = {{.name = "presence", .shared = true},
+                                               {.name = "subscription", .shared = false}};
+
+struct taken {
+    char keys[8][64], values[8][64];
+    uint64_t expires[8];
+    int n;
+};
+
+static int take_one(void *arg, const char *key, const char *value, uint64_t expires_ms)
+{
+    struct taken *t = arg;
+    cr_assert_lt(t->n, 8);
+    snprintf(t->keys[t->n], 64, "%s", key);
+    snprintf(t->values[t->n], 64, "%s", value ? value : "(none)");
+    t->expires[t->n++] = expires_ms;
+    return 0;
+}
+
+Test(store, documents_come_back_at_the_next_start)
+{
+    struct store_options o = {.spec = path, .queue_limit = 64, .docs = kinds, .doc_count = 2};
+    struct store *s;
+    uint64_t later = (uint64_t)((int64_t)sb_now_ms() + store_wall_offset_ms()) + 600000;
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    store_note_doc(s, 0, "bob sb1", "d5:basici1ee", later);
+    store_note_doc(s, 0, "bob sb2", "gone soon", later);
+    store_note_doc(s, 0, "bob sb2", NULL, 0);
+    store_note_doc(s, 0, "carol sb3", "expired", 1000);
+    store_note_doc(s, 1, "cid;tag", "a subscription", later + 1);
+    store_note_doc(s, 7, "no such kind", "dropped", later);
+    store_stop(s);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM docs", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    cr_assert_eq(sqlite3_column_int(st, 0), 3, "the removed one is gone from the file");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    struct taken p = {0}, sub = {0}, again = {0};
+    store_docs_take(s, 0, take_one, &p);
+    store_docs_take(s, 1, take_one, &sub);
+    store_docs_take(s, 0, take_one, &again);
+    cr_assert_eq(p.n, 1, "one live presence document, not the removed or the expired");
+    cr_assert_str_eq(p.keys[0], "bob sb1");
+    cr_assert_str_eq(p.values[0], "d5:basici1ee");
+    cr_assert_eq(p.expires[0], later);
+    cr_assert_eq(sub.n, 1);
+    cr_assert_str_eq(sub.keys[0], "cid;tag");
+    cr_assert_eq(sub.expires[0], later + 1);
+    cr_assert_eq(again.n, 0, "taken once");
+    store_stop(s);
+}
