@@ -9,23 +9,20 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <time.h>
+
+#include "switchboard/bencode.h"
+#include "switchboard/buf.h"
 #include "switchboard/error.h"
 #include "switchboard/strmap.h"
 
 #define PRESENCE_PER_USER_MAX 16
 
-struct entry {
-    char etag[PRESENCE_ETAG_MAX];
-    uint64_t expires_ms;
-    uint64_t order; /* when published or modified: the newest wins */
-    struct pidf_published doc;
-};
-
 struct published {
     struct strmap_link link; /* first (strmap.h) */
     uint64_t version;
     size_t count;
-    struct entry entries[PRESENCE_PER_USER_MAX];
+    struct presence_entry entries[PRESENCE_PER_USER_MAX];
 };
 
 struct presence_state {
@@ -93,6 +90,16 @@ static void drop_if_empty(struct presence_state *ps, struct published *u)
     }
 }
 
+/* The order of a publication now: wall-clock us, after every one before. */
+static uint64_t next_order(struct presence_state *ps)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    ps->order = us > ps->order ? us : ps->order + 1;
+    return ps->order;
+}
+
 static void new_tag(char *etag)
 {
     uint64_t r = 0;
@@ -122,13 +129,13 @@ static struct published *get(struct presence_state *ps, const char *user)
 
 static int publish_locked(struct presence_state *ps, const char *user, const char *if_match,
                           const struct pidf_published *doc, uint64_t ttl_ms, uint64_t now_ms,
-                          char *etag)
+                          char *etag, struct presence_entry *kept)
 {
     struct published *u = if_match ? find(ps, user) : get(ps, user);
     if (!u)
         return if_match ? SB_ENOTFOUND : SB_ELIMIT;
     sweep(ps, u, now_ms);
-    struct entry *e = NULL;
+    struct presence_entry *e = NULL;
     for (size_t i = 0; if_match && i < u->count && !e; i++)
         if (!strcmp(u->entries[i].etag, if_match))
             e = &u->entries[i];
@@ -140,6 +147,8 @@ static int publish_locked(struct presence_state *ps, const char *user, const cha
         *e = u->entries[--u->count];
         u->version = ++ps->version;
         etag[0] = '\0';
+        if (kept)
+            kept->etag[0] = '\0';
         return 0;
     }
     if (!e) {
@@ -148,23 +157,25 @@ static int publish_locked(struct presence_state *ps, const char *user, const cha
     }
     if (doc) { /* a new document (a refresh keeps what it had) */
         e->doc = *doc;
-        e->order = ++ps->order;
+        e->order = next_order(ps);
         u->version = ++ps->version;
     }
     e->expires_ms = now_ms + ttl_ms;
     new_tag(e->etag); /* §4.1: every success gets a new tag */
     snprintf(etag, PRESENCE_ETAG_MAX, "%s", e->etag);
+    if (kept)
+        *kept = *e;
     return 0;
 }
 
 int presence_state_publish(struct presence_state *ps, const char *user, const char *if_match,
                            const struct pidf_published *doc, uint64_t ttl_ms, uint64_t now_ms,
-                           char *etag)
+                           char *etag, struct presence_entry *kept)
 {
     if (!if_match && (!doc || ttl_ms == 0))
         return SB_ENOTFOUND; /* nothing to publish: the caller answers 400 */
     pthread_mutex_lock(&ps->lock);
-    int rc = publish_locked(ps, user, if_match, doc, ttl_ms, now_ms, etag);
+    int rc = publish_locked(ps, user, if_match, doc, ttl_ms, now_ms, etag, kept);
     drop_if_empty(ps, find(ps, user));
     pthread_mutex_unlock(&ps->lock);
     return rc;
@@ -187,7 +198,7 @@ bool presence_state_read(struct presence_state *ps, const char *user, uint64_t n
 {
     pthread_mutex_lock(&ps->lock);
     struct published *u = find(ps, user);
-    const struct entry *newest = NULL;
+    const struct presence_entry *newest = NULL;
     if (u)
         sweep(ps, u, now_ms);
     for (size_t i = 0; u && i < u->count; i++)
@@ -197,4 +208,134 @@ bool presence_state_read(struct presence_state *ps, const char *user, uint64_t n
         *out = newest->doc;
     pthread_mutex_unlock(&ps->lock);
     return newest != NULL;
+}
+
+/* Under the lock: @u's entry tagged @etag, or NULL. */
+static struct presence_entry *tagged(struct published *u, const char *etag)
+{
+    for (size_t i = 0; u && i < u->count; i++)
+        if (!strcmp(u->entries[i].etag, etag))
+            return &u->entries[i];
+    return NULL;
+}
+
+int presence_state_put(struct presence_state *ps, const char *user, const struct presence_entry *e,
+                       uint64_t now_ms)
+{
+    if (e->expires_ms <= now_ms)
+        return 0;
+    pthread_mutex_lock(&ps->lock);
+    struct published *u = get(ps, user);
+    int rc = u ? 0 : SB_ELIMIT;
+    if (u)
+        sweep(ps, u, now_ms);
+    struct presence_entry *slot = rc == 0 ? tagged(u, e->etag) : NULL;
+    if (rc == 0 && !slot && u->count >= ps->per_user)
+        rc = SB_ELIMIT;
+    else if (rc == 0 && !slot)
+        slot = &u->entries[u->count++];
+    if (slot) {
+        *slot = *e;
+        slot->etag[PRESENCE_ETAG_MAX - 1] = '\0';
+        u->version = ++ps->version;
+        if (e->order > ps->order)
+            ps->order = e->order; /* ours come after it */
+    }
+    drop_if_empty(ps, u);
+    pthread_mutex_unlock(&ps->lock);
+    return rc;
+}
+
+void presence_state_forget(struct presence_state *ps, const char *user, const char *etag)
+{
+    pthread_mutex_lock(&ps->lock);
+    struct published *u = find(ps, user);
+    struct presence_entry *e = tagged(u, etag);
+    if (e) {
+        *e = u->entries[--u->count];
+        u->version = ++ps->version;
+    }
+    drop_if_empty(ps, u);
+    pthread_mutex_unlock(&ps->lock);
+}
+
+/* --- as the store keeps an entry ------------------------------------------ */
+
+void presence_entry_key(const char *user, const char *etag, struct sb_buf *out)
+{
+    sb_buf_printf(out, "%s %s", user, etag);
+}
+
+bool presence_entry_split(const char *key, char *user, size_t user_size, char *etag)
+{
+    const char *sp = strrchr(key, ' ');
+    size_t ulen = sp ? (size_t)(sp - key) : 0;
+    if (!sp || ulen == 0 || ulen >= user_size || !sp[1] || strlen(sp + 1) >= PRESENCE_ETAG_MAX)
+        return false;
+    memcpy(user, key, ulen);
+    user[ulen] = '\0';
+    snprintf(etag, PRESENCE_ETAG_MAX, "%s", sp + 1);
+    return true;
+}
+
+void presence_entry_write(struct sb_buf *b, const struct presence_entry *e)
+{
+    bencode_dict(b); /* keys sorted */
+    bencode_cstr(b, "activity");
+    bencode_cstr(b, e->doc.activity);
+    bencode_cstr(b, "basic");
+    bencode_int(b, e->doc.basic);
+    bencode_cstr(b, "note");
+    bencode_cstr(b, e->doc.note);
+    bencode_cstr(b, "order");
+    bencode_int(b, (long long)e->order);
+    bencode_end(b);
+}
+
+/* Copies the string under @key into @buf[0..size) (no NUL inside). */
+static bool copy_str(const struct bencode_node *n, const char *key, char *buf, size_t size)
+{
+    long i = bencode_get(n, 0, key);
+    if (i < 0 || n[i].type != BENCODE_STR || n[i].len >= size || memchr(n[i].str, '\0', n[i].len))
+        return false;
+    memcpy(buf, n[i].str, n[i].len);
+    buf[n[i].len] = '\0';
+    return true;
+}
+
+int presence_entry_read(const char *text, size_t len, struct presence_entry *out)
+{
+    struct bencode_node n[16];
+    size_t count;
+    long used = bencode_parse(text, len, n, 16, &count);
+    if (used < 0 || (size_t)used != len || n[0].type != BENCODE_DICT)
+        return SB_EMALFORMED;
+    long basic = bencode_get(n, 0, "basic"), order = bencode_get(n, 0, "order");
+    if (basic < 0 || n[basic].type != BENCODE_INT || n[basic].num < PIDF_BASIC_NONE ||
+        n[basic].num > PIDF_BASIC_CLOSED || order < 0 || n[order].type != BENCODE_INT ||
+        n[order].num < 0)
+        return SB_EMALFORMED;
+    if (!copy_str(n, "activity", out->doc.activity, sizeof(out->doc.activity)) ||
+        !copy_str(n, "note", out->doc.note, sizeof(out->doc.note)))
+        return SB_EMALFORMED;
+    out->doc.basic = (int)n[basic].num;
+    out->order = (uint64_t)n[order].num;
+    return 0;
+}
+
+int presence_state_load(struct presence_state *ps, const char *key, const char *value,
+                        uint64_t expires_wall_ms, uint64_t wall_ms, uint64_t now_ms)
+{
+    char user[320];
+    struct presence_entry e = {0};
+    if (!presence_entry_split(key, user, sizeof(user), e.etag))
+        return SB_EMALFORMED;
+    if (!value || expires_wall_ms <= wall_ms) {
+        presence_state_forget(ps, user, e.etag);
+        return 0;
+    }
+    if (presence_entry_read(value, strlen(value), &e) != 0)
+        return SB_EMALFORMED;
+    e.expires_ms = now_ms + (expires_wall_ms - wall_ms);
+    return presence_state_put(ps, user, &e, now_ms);
 }

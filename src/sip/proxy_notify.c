@@ -582,7 +582,8 @@ static void publish(struct proxy *p, struct server_txn *st, const osip_message_t
     }
     char etag[PRESENCE_ETAG_MAX];
     int rc = presence_state_publish(p->env.presence, user, if_match, has_body ? &doc : NULL,
-                                    (uint64_t)expires * 1000u, timer_wheel_now(p->env.wheel), etag);
+                                    (uint64_t)expires * 1000u, timer_wheel_now(p->env.wheel), etag,
+                                    NULL);
     publish_respond(st,
                     rc == 0              ? 200
                     : rc == SB_ENOTFOUND ? 412

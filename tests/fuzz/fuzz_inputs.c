@@ -18,7 +18,10 @@
  *      the server applies it (admin_param), then as a time, a bearer
  *      header, a user name, a Host and an Origin header
  *   7  a binding as the Redis store keeps it (store_redis_decode, its
- *      field and a re-encoding), then the same text as a store URL
+ *      field and a re-encoding), then the same text as a store URL, as a
+ *      kept subscription (sub_record_read) and as a kept presence entry
+ *      and its key (presence_entry_read, presence_entry_split): what is
+ *      read must be read again from what it is written back as
  *   8  an rtpengine "ng" body (bencoding): what is read must re-encode to
  *      the very bytes it took, and every dictionary lookup stay in bounds;
  *      then the bytes as an ng reply (with a delete's figures, media.h),
@@ -38,6 +41,8 @@
 #include "switchboard/auth.h"
 #include "switchboard/auth_users.h"
 #include "switchboard/bencode.h"
+#include "switchboard/presence_state.h"
+#include "switchboard/sub_record.h"
 #include "switchboard/buf.h"
 #include "switchboard/callroute.h"
 #include "switchboard/dialplan.h"
@@ -362,6 +367,32 @@ static void one_admin_query(char *text)
 
 /* A value read back from Redis: whatever decodes must encode into
  * something that decodes again. */
+/* The bytes as documents the store keeps (store.h: DOCUMENTS). */
+static void one_kept_document(const char *text, size_t len)
+{
+    struct sub_record r, r2;
+    if (sub_record_read(text, len, &r) == 0) {
+        struct sb_buf again = {0};
+        sub_record_write(&again, &r);
+        if (!again.failed && sub_record_read(again.data, again.len, &r2) != 0)
+            __builtin_trap(); /* we cannot read what we wrote */
+        if (!again.failed)
+            sub_record_free(&r2);
+        sub_record_free(&r);
+        sb_buf_free(&again);
+    }
+    struct presence_entry e = {0}, e2 = {0};
+    if (presence_entry_read(text, len, &e) == 0) {
+        struct sb_buf again = {0};
+        presence_entry_write(&again, &e);
+        if (!again.failed && presence_entry_read(again.data, again.len, &e2) != 0)
+            __builtin_trap();
+        sb_buf_free(&again);
+    }
+    char user[320], etag[PRESENCE_ETAG_MAX];
+    presence_entry_split(text, user, sizeof(user), etag);
+}
+
 static void one_redis_value(const char *text, size_t len)
 {
     (void)len;
@@ -379,6 +410,7 @@ static void one_redis_value(const char *text, size_t len)
     free(copy);
     struct store_redis_url url;
     store_redis_parse_url(text, &url);
+    one_kept_document(text, len);
 }
 
 static void one_bencode(const char *buf, size_t len)
