@@ -201,6 +201,61 @@ static void fix_local(void *ctx, struct registrar_binding *b)
     listen_local_resolve(ctx, b->transport, &b->local);
 }
 
+/* The event state kept beside the bindings (store.h: DOCUMENTS). */
+static const struct store_doc_kind doc_kinds[PROXY_DOC_KINDS] = {
+    [PROXY_DOC_PRESENCE] = {.name = "presence", .shared = true},
+    [PROXY_DOC_SUBSCRIPTION] = {.name = "subscription", .shared = false},
+};
+
+/* proxy_env.keep: into the store's queue, never waiting. */
+static void keep_doc(void *ctx, enum proxy_doc kind, const char *key, const char *value,
+                     uint64_t expires_wall_ms)
+{
+    store_note_doc(ctx, kind, key, value, expires_wall_ms);
+}
+
+/* store_doc_fn: what phones published before a restart, or on another
+ * node now. */
+static int restore_presence(void *arg, const char *key, const char *value, uint64_t expires_ms)
+{
+    int rc = worker_pool_restore(arg, PROXY_DOC_PRESENCE, key, value, expires_ms);
+    if (rc != 0)
+        SB_DEBUG("presence %s from the store not kept: %s", key, sb_strerror(rc));
+    return 0;
+}
+
+struct restored {
+    struct app *app;
+    size_t kept, dropped;
+};
+
+/* store_doc_fn: a subscription served before the restart; one that
+ * cannot be served again is removed from the store. */
+static int restore_subscription(void *arg, const char *key, const char *value, uint64_t expires_ms)
+{
+    struct restored *r = arg;
+    if (worker_pool_restore(r->app->workers, PROXY_DOC_SUBSCRIPTION, key, value, expires_ms) == 0) {
+        r->kept++;
+        return 0;
+    }
+    r->dropped++;
+    store_note_doc(r->app->store, PROXY_DOC_SUBSCRIPTION, key, NULL, 0);
+    return 0;
+}
+
+/* The event state the store kept, into the workers before they run. */
+static void restore_event_state(struct app *app)
+{
+    struct restored r = {.app = app};
+    if (!app->store)
+        return;
+    store_docs_take(app->store, PROXY_DOC_PRESENCE, restore_presence, app->workers);
+    store_docs_take(app->store, PROXY_DOC_SUBSCRIPTION, restore_subscription, &r);
+    store_docs_watch(app->store, PROXY_DOC_PRESENCE, restore_presence, app->workers);
+    if (r.kept || r.dropped)
+        SB_INFO("subscriptions from before: %zu served again, %zu could not be", r.kept, r.dropped);
+}
+
 /* This switchboard's name in a shared store: [registrar] node, else its
  * first listen address (HOST:PORT, the host name for a wildcard). */
 static void node_name(const struct sb_config *cfg, char *buf, size_t size)
@@ -240,7 +295,9 @@ static int open_store_and_secret(struct app *app)
                               .meta_key = "dnd",
                               .meta_out = &app->dnd,
                               .meta_now = dnd_now,
-                              .meta_ctx = app->plans};
+                              .meta_ctx = app->plans,
+                              .docs = doc_kinds,
+                              .doc_count = PROXY_DOC_KINDS};
     int rc = use_store ? store_start(&o, app->registrar, fix_local, &app->listens, &app->store) : 0;
     if (rc != 0)
         return rc;
@@ -352,9 +409,13 @@ static int app_start(struct app *app)
             .plans = app->plans,
             .trunks = app->trunks,
             .resolver = app->resolver,
+            .keep = app->store ? keep_doc : NULL,
+            .keep_ctx = app->store,
         };
         rc = worker_pool_create(&deps, &app->workers);
     }
+    if (rc == 0)
+        restore_event_state(app);
     if (rc == 0)
         rc = worker_pool_start(app->workers);
     if (rc == 0)

@@ -26,6 +26,11 @@ presence tests; and the checker of what it heard.
       machine, and the one dialog's states exactly those expected (a
       leading "trying", and any state written "?state", may have been
       folded into the next); dialogs first seen terminated are history.
+  dialog_sub.py heard FILE [--detail]: the presence a subscriber heard,
+      each change once (status, or status/activities/note).
+The subscriber answers as a UA would (RFC 3261 §12.2.2): a NOTIFY in no
+dialog of its own 481, one whose CSeq is not above the last 500 (a
+retransmission gets its answer again); such a NOTIFY's line has "error".
 """
 import argparse
 import hashlib
@@ -216,8 +221,25 @@ class Subscriber:
             return
         if not first.startswith("NOTIFY"):
             return
-        self.answer(h, self.a.answer)
         d = self.dialogs.get(call_id)
+        # as a UA would (RFC 3261 §12.2.2): a NOTIFY in no dialog of ours
+        # is 481, one whose CSeq is not above the last is 500
+        try:
+            cseq = int(h.get("cseq", ["0"])[0].split()[0])
+        except ValueError:
+            cseq = 0
+        branch = h.get("via", [""])[0].split("branch=")[-1].split(";")[0]
+        if d and cseq == d.get("notify_cseq") and branch == d.get("notify_branch"):
+            self.answer(h, self.a.answer)  # a retransmission: the same answer again
+            return
+        if not d or cseq <= d.get("notify_cseq", -1):
+            self.answer(h, 481 if not d else 500)
+            self.emit({"notify": h.get("cseq", [""])[0], "call_id": call_id,
+                       "error": "in no dialog of ours" if not d else "CSeq not above the last"})
+            return
+        d["notify_cseq"] = cseq
+        d["notify_branch"] = branch
+        self.answer(h, self.a.answer)
         if d and h.get("contact"):
             d["target"] = h["contact"][0].strip("<>").split(">")[0]
         out = {"notify": h.get("cseq", [""])[0], "call_id": call_id,
@@ -321,6 +343,23 @@ def check(a):
     print(f"{len(notes)} NOTIFYs; states {' '.join(got)}")
 
 
+def heard(a):
+    """The presence a subscriber heard, each change once, comma-separated:
+    status, or status/activity.../note (--detail). A NOTIFY that was
+    refused or unreadable is "error: WHY"."""
+    seen = []
+    for line in open(a.file):
+        o = json.loads(line)
+        if "notify" not in o:
+            continue
+        s = o.get("status", "error: " + o.get("error", "?"))
+        if a.detail and "status" in o:
+            s = "/".join([s] + o["activities"] + ([o["note"]] if o["note"] else []))
+        if not seen or seen[-1] != s:
+            seen.append(s)
+    print(",".join(seen))
+
+
 def ua_parser(sub, name):
     """A subcommand that speaks SIP: the proxy's address, our own."""
     p = sub.add_parser(name)
@@ -363,11 +402,16 @@ def main():
     c.add_argument("--expect", required=True)
     c.add_argument("--direction")
     c.add_argument("--remote")
+    h = sub.add_parser("heard")
+    h.add_argument("file")
+    h.add_argument("--detail", action="store_true")
     a = p.parse_args()
     if a.cmd == "run":
         Subscriber(a).run()
     elif a.cmd == "publish":
         publish(a)
+    elif a.cmd == "heard":
+        heard(a)
     else:
         check(a)
 

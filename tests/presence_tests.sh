@@ -213,17 +213,7 @@ test_subscribe_needs_credentials() {
 
 # statuses NAME: the presence statuses NAME's subscriber heard, in order,
 # repeats folded ("offline,online,...").
-statuses() {
-    python3 -c 'import json,sys
-seen = []
-for line in open(sys.argv[1]):
-    o = json.loads(line)
-    if "notify" in o:
-        s = o.get("status", "error: " + o.get("error", "?"))
-        if not seen or seen[-1] != s:
-            seen.append(s)
-print(",".join(seen))' "$DIR/$1.out"
-}
+statuses() { python3 "$HERE/dialog_sub.py" heard "$DIR/$1.out"; }
 
 # Presence (RFC 3856) as the exchange sees it: bob's subscriber hears him
 # offline (no device), online once he registers, on the phone while
@@ -303,15 +293,7 @@ test_publish_composes_presence() {
         pub_expect 415 --content-type text/plain && pub_expect 400 --no-body || return 1
     wait "$lamp"
     local heard
-    heard=$(python3 -c 'import json,sys
-seen = []
-for line in open(sys.argv[1]):
-    o = json.loads(line)
-    if "notify" in o:
-        s = "/".join([o["status"]] + o["activities"] + ([o["note"]] if o["note"] else []))
-        if not seen or seen[-1] != s:
-            seen.append(s)
-print(",".join(seen))' "$DIR/bob.out")
+    heard=$(python3 "$HERE/dialog_sub.py" heard "$DIR/bob.out" --detail)
     [ "$heard" = "online,online/away/at lunch,online/busy,online" ] ||
         { log "bob's presence went $heard"; return 1; }
     stop_proxy
@@ -336,6 +318,57 @@ test_presence_needs_credentials() {
     pub_expect 407 --user bob --activity away &&
         pub_expect 403 --user bob --sender alice --password secret --activity away &&
         pub_expect 200 --user bob --sender bob --password builder --activity away && stop_proxy
+}
+
+# notifies NAME: how many NOTIFYs NAME's subscriber has had.
+notifies() { grep -c '"notify"' "$DIR/$1.out"; }
+
+# wait_notifies NAME N: until NAME's subscriber has had more than N.
+wait_notifies() {
+    for _ in $(seq 60); do
+        [ "$(notifies "$1")" -gt "$2" ] && return 0
+        sleep 0.05
+    done
+    log "$1: no NOTIFY after the first $2"
+    return 1
+}
+
+
+# Subscriptions and what phones published outlive a restart (they are
+# kept in the store beside the bindings): bob registered, his busy lamp
+# and his presence watched, "away" published; the exchange is stopped
+# and started again on the same store. Both subscribers hear full state
+# at once in the same dialog (each NOTIFY's CSeq above the last: the
+# subscriber answers 500 otherwise), bob still away; a call after the
+# restart lights the lamp and puts him on the phone; the lamp's refresh
+# after the restart is 200, not 481.
+test_subscriptions_survive_a_restart() {
+    start_proxy --store "$DIR/sb.db" || return 1
+    register_user reg 15070 bob || return 1
+    lamp blf 15090 --user bob --seconds 7 --refresh-after 5.5
+    local blf=$LAMP_PID
+    lamp pres 15091 --user bob --event presence --seconds 7
+    local pres=$LAMP_PID
+    wait_for_line "$DIR/blf.out" '"notify"' && wait_for_line "$DIR/pres.out" '"notify"' || return 1
+    pub_expect 200 --activity away --note "at lunch" || return 1
+    wait_for_line "$DIR/pres.out" '"away"' || return 1
+    local blf_before pres_before
+    blf_before=$(notifies blf) pres_before=$(notifies pres)
+    stop_proxy || return 1
+    start_proxy --store "$DIR/sb.db" || return 1
+    wait_notifies blf "$blf_before" && wait_notifies pres "$pres_before" || return 1
+    grep -q "subscriptions from before: 2 served again" "$DIR/proxy.log" ||
+        { log "the restarted exchange did not say it serves both again"; return 1; }
+    place_call uas_answer_wait_bye.xml uac_call_caller_hangs_up.xml || return 1
+    wait "$blf" "$pres"
+    lamp_check blf early,confirmed,terminated:remote-bye --direction recipient || return 1
+    local heard
+    heard=$(python3 "$HERE/dialog_sub.py" heard "$DIR/pres.out" --detail)
+    [ "$heard" = "online,online/away/at lunch,on-the-phone/on-the-phone,online/away/at lunch" ] ||
+        { log "bob's presence went $heard"; return 1; }
+    [ "$(grep -c '"response": 200' "$DIR/blf.out")" = 2 ] && ! grep -q '"response": 481' "$DIR/blf.out" ||
+        { log "the lamp's refresh after the restart was not 200"; return 1; }
+    stop_proxy
 }
 
 # picker NAME PORT SERVICE: carol (registered) dials SERVICE, answered 480.

@@ -65,6 +65,17 @@ struct proxy_media_ops {
     const char *(*name)(void *ctx, unsigned engine);
 };
 
+/* What the proxy keeps in the store (store.h: DOCUMENTS), numbered as
+ * the store's kinds are: what phones published of their presence (every
+ * node's: key "USER ETAG", presence_state.h) and the subscriptions this
+ * node serves (its own: key "Call-ID;from-tag", sub_record.h). */
+enum proxy_doc { PROXY_DOC_PRESENCE, PROXY_DOC_SUBSCRIPTION, PROXY_DOC_KINDS };
+
+/* Keeps document @key of @kind (@value NULL: removes it) until
+ * @expires_wall_ms (Unix ms). Must never block. */
+typedef void (*proxy_keep_fn)(void *ctx, enum proxy_doc kind, const char *key, const char *value,
+                              uint64_t expires_wall_ms);
+
 /* What a worker's proxy needs from the rest of the process. */
 struct proxy_env {
     const struct sb_config *config;
@@ -108,6 +119,10 @@ struct proxy_env {
     /* what phones published of their users' presence (RFC 3903),
      * shared by every worker; NULL: PUBLISH is answered 404 */
     struct presence_state *presence;
+    /* keeps published presence and subscriptions for a restart and the
+     * other nodes (NULL: memory only) */
+    proxy_keep_fn keep;
+    void *keep_ctx;
     /* this process among all that share the secret (random, the same in
      * every worker): marks the Routes of the dialogs it tracks
      * (dialog.h); 0: track none */
@@ -132,6 +147,13 @@ int proxy_create(const struct proxy_env *env, struct proxy **out);
 void proxy_natping_call_id(uint32_t instance, char *buf, size_t size);
 /* Drops every transaction (shutdown). */
 void proxy_destroy(struct proxy *p);
+
+/* A subscription kept from before a restart (PROXY_DOC_SUBSCRIPTION, key
+ * @key) served again by @p, the worker its Call-ID hashes to: a NOTIFY
+ * with full state goes out at once. Before the worker runs. Returns 0,
+ * or SB_EMALFORMED/SB_ELIMIT/SB_ENOMEM when it is dropped. */
+int proxy_notify_restore(struct proxy *p, const char *key, const char *value,
+                         uint64_t expires_wall_ms);
 
 /* Messages are handled in two passes over each batch read together:
  * proxy_accept() on each in order, then proxy_handle() on each in the same

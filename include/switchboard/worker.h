@@ -15,6 +15,7 @@
 #include "switchboard/config.h"
 #include "switchboard/dispatch.h"
 #include "switchboard/identity.h"
+#include "switchboard/proxy.h"
 #include "switchboard/reasons.h"
 #include "switchboard/registrar.h"
 #include "switchboard/sip_trace.h"
@@ -47,10 +48,21 @@ struct worker_deps {
     struct dialplan_holder *plans; /* the office's dial plan */
     struct trunk_plan *trunks;     /* trunks; NULL: none */
     struct resolver *resolver;     /* names for relay = yes; NULL: none */
+    proxy_keep_fn keep;            /* keeps event state in the store; NULL: none */
+    void *keep_ctx;
 };
 
 int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out);
 int worker_pool_start(struct worker_pool *pool);
+
+/* A document the store kept (proxy.h: enum proxy_doc; @value NULL: it
+ * is gone), from before a restart or from another node: published
+ * presence into the shared table, a subscription into the worker its
+ * Call-ID hashes to (only before worker_pool_start). Returns 0 or why it
+ * was refused (SB_EMALFORMED, SB_ELIMIT, SB_ENOMEM). Presence: any
+ * thread. */
+int worker_pool_restore(struct worker_pool *pool, enum proxy_doc kind, const char *key,
+                        const char *value, uint64_t expires_wall_ms);
 /* After dispatch_stop(): waits for every worker to drain its queue and end. */
 void worker_pool_join(struct worker_pool *pool);
 void worker_pool_destroy(struct worker_pool *pool);

@@ -404,6 +404,8 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .call_index = pool->calls,
                 .pickup = pool->ringing,
                 .presence = pool->presence,
+                .keep = deps->keep,
+                .keep_ctx = deps->keep_ctx,
             };
             rc = proxy_create(&env, &w->proxy);
         }
@@ -414,6 +416,26 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
     }
     *out = pool;
     return 0;
+}
+
+int worker_pool_restore(struct worker_pool *pool, enum proxy_doc kind, const char *key,
+                        const char *value, uint64_t expires_wall_ms)
+{
+    if (kind == PROXY_DOC_PRESENCE)
+        return presence_state_load(pool->presence, key, value, expires_wall_ms,
+                                   (uint64_t)call_journal_now(), sb_now_ms());
+    /* "Call-ID;from-tag"; the receivers hash the Call-ID's part before
+     * any "@" (libosip2's number), and so must we */
+    size_t len = strcspn(key, "@;");
+    char call_id[256];
+    if (kind != PROXY_DOC_SUBSCRIPTION || !value || !strchr(key, ';') || len >= sizeof(call_id))
+        return SB_EMALFORMED;
+    memcpy(call_id, key, len);
+    call_id[len] = '\0';
+    unsigned i = dispatch_worker_for(pool->deps.dispatch, call_id);
+    if (i >= pool->count)
+        return SB_EMALFORMED;
+    return proxy_notify_restore(pool->workers[i].proxy, key, value, expires_wall_ms);
 }
 
 int worker_pool_start(struct worker_pool *pool)

@@ -30,12 +30,20 @@
 #include "switchboard/registrar.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/strmap.h"
+#include "switchboard/sub_record.h"
 #include "switchboard/transaction.h"
 
 #define NOTIFY_TICK_MS 100       /* how often changes are looked for */
 #define SUBSCRIBE_DEFAULT_S 3600 /* RFC 4235 §3.2 */
 #define SUBSCRIBE_MIN_S 60
 #define SUBSCRIBE_MAX_S 3600
+/* A subscription kept from before a restart goes on past what it may
+ * have sent after its last write (kill -9): its CSeq leaps (RFC 3261
+ * §12.2.1.1 asks only that it grow). Its dialog-info version cannot
+ * (RFC 4235 §4.1: one more each document): after a kill -9 within the
+ * few ms between a NOTIFY and its write, the first document repeats a
+ * version and the subscriber may pass it over. */
+#define RESTORE_LEAP 8
 
 /* The event packages served here. */
 enum package { PKG_NONE, PKG_DIALOG, PKG_PRESENCE };
@@ -145,9 +153,56 @@ static void sub_free(struct subscription *s)
     free(s);
 }
 
+/* Wall-clock ms of the worker's wheel time @t. */
+static uint64_t wall_of(const struct proxy *p, uint64_t t)
+{
+    return (uint64_t)((int64_t)t + call_journal_now() - (int64_t)timer_wheel_now(p->env.wheel));
+}
+
+/* Keeps @s in the store as it is now (after each NOTIFY: its CSeq and
+ * version moved), or removes it (@gone). */
+static void sub_keep(struct proxy *p, const struct subscription *s, bool gone)
+{
+    if (!p->env.keep)
+        return;
+    if (gone) {
+        p->env.keep(p->env.keep_ctx, PROXY_DOC_SUBSCRIPTION, s->link.key, NULL, 0);
+        return;
+    }
+    char peer[64], local[64];
+    sipmsg_addr_format(&s->dest.peer, peer, sizeof(peer));
+    sipmsg_addr_format(&s->dest.local.addr, local, sizeof(local));
+    struct sub_record r = {
+        .pkg = s->pkg,
+        .user = (char *)s->user,
+        .source = (char *)s->source,
+        .entity = s->entity,
+        .their_from = s->their_from,
+        .their_to = s->their_to,
+        .our_tag = (char *)s->our_tag,
+        .target = s->target,
+        .routes = s->routes,
+        .event = s->event,
+        .call_id = (char *)s->call_id,
+        .transport = s->dest.transport,
+        .peer = peer,
+        .local = local,
+        .listen_index = s->dest.local.listen_index,
+        .cseq = s->cseq,
+        .doc_version = s->doc_version,
+    };
+    struct sb_buf b = {0};
+    sub_record_write(&b, &r);
+    if (!b.failed && b.data)
+        p->env.keep(p->env.keep_ctx, PROXY_DOC_SUBSCRIPTION, s->link.key, b.data,
+                    wall_of(p, s->expires_at));
+    sb_buf_free(&b);
+}
+
 /* Ends @s: no more NOTIFYs, its hold on the watched user released. */
 static void sub_remove(struct notifier *n, struct subscription *s)
 {
+    sub_keep(n->proxy, s, true);
     if (s->inflight)
         s->inflight->sub = NULL; /* its answer finds nobody */
     dialog_watch_release(n->proxy->env.watch, s->user, s->source);
@@ -304,6 +359,8 @@ static bool sub_notify(struct notifier *n, struct subscription *s, bool full)
     s->full_due = false;
     s->last_sent = s->terminating;
     sb_count(p->env.counters, SB_CNT_NOTIFIES);
+    if (!s->terminating)
+        sub_keep(p, s, false);
     return true;
 }
 
@@ -554,6 +611,31 @@ static long publish_expires(const osip_message_t *req, bool *too_brief)
     return v > PUBLISH_MAX_S ? PUBLISH_MAX_S : v;
 }
 
+/* Keeps what a PUBLISH left of @user's entry (@kept; etag "" when it was
+ * removed) in the store, the entry it replaced (@if_match) removed. */
+static void publish_keep(struct proxy *p, const char *user, const char *if_match,
+                         const struct presence_entry *kept)
+{
+    if (!p->env.keep)
+        return;
+    struct sb_buf key = {0}, value = {0};
+    if (if_match && strcmp(if_match, kept->etag) != 0) {
+        presence_entry_key(user, if_match, &key);
+        if (!key.failed)
+            p->env.keep(p->env.keep_ctx, PROXY_DOC_PRESENCE, key.data, NULL, 0);
+        sb_buf_free(&key);
+    }
+    if (!kept->etag[0])
+        return;
+    presence_entry_key(user, kept->etag, &key);
+    presence_entry_write(&value, kept);
+    if (!key.failed && !value.failed)
+        p->env.keep(p->env.keep_ctx, PROXY_DOC_PRESENCE, key.data, value.data,
+                    wall_of(p, kept->expires_ms));
+    sb_buf_free(&key);
+    sb_buf_free(&value);
+}
+
 /* A PUBLISH for @user's presence: new, refreshed, modified or removed
  * (§6); every subscription to @user hears of it on its next tick. */
 static void publish(struct proxy *p, struct server_txn *st, const osip_message_t *req,
@@ -581,9 +663,12 @@ static void publish(struct proxy *p, struct server_txn *st, const osip_message_t
         return;
     }
     char etag[PRESENCE_ETAG_MAX];
+    struct presence_entry kept;
     int rc = presence_state_publish(p->env.presence, user, if_match, has_body ? &doc : NULL,
                                     (uint64_t)expires * 1000u, timer_wheel_now(p->env.wheel), etag,
-                                    NULL);
+                                    &kept);
+    if (rc == 0)
+        publish_keep(p, user, if_match, &kept);
     publish_respond(st,
                     rc == 0              ? 200
                     : rc == SB_ENOTFOUND ? 412
@@ -645,6 +730,70 @@ bool proxy_notify_request(struct proxy *p, struct server_txn *st)
     else
         subscribe(n, st, req, pkg, expires);
     return true;
+}
+
+/* --- kept from before a restart ---------------------------------------------------- */
+
+/* @s from record @r (its strings moved or copied); false when one is
+ * unusable. */
+static bool sub_from_record(struct proxy *p, struct subscription *s, struct sub_record *r)
+{
+    if ((r->pkg != PKG_DIALOG && r->pkg != PKG_PRESENCE) || r->transport >= SB_TRANSPORT_COUNT ||
+        strlen(r->user) >= sizeof(s->user) || strlen(r->source) >= sizeof(s->source) ||
+        strlen(r->our_tag) >= sizeof(s->our_tag) || strlen(r->call_id) >= sizeof(s->call_id))
+        return false;
+    s->pkg = (enum package)r->pkg;
+    strcpy(s->user, r->user);
+    strcpy(s->source, r->source);
+    strcpy(s->our_tag, r->our_tag);
+    strcpy(s->call_id, r->call_id);
+    s->their_from = osip_strdup(r->their_from);
+    s->their_to = osip_strdup(r->their_to);
+    s->target = osip_strdup(r->target);
+    s->entity = r->entity, r->entity = NULL;
+    s->routes = r->routes, r->routes = NULL;
+    s->event = r->event, r->event = NULL;
+    s->cseq = r->cseq + RESTORE_LEAP;
+    s->doc_version = r->doc_version;
+    s->full_due = true; /* state may have changed while we were down */
+    s->dest = (struct sb_dest){.transport = (uint8_t)r->transport, .fd = -1};
+    s->dest.local.listen_index = r->listen_index;
+    return s->their_from && s->their_to && s->target &&
+           sipmsg_addr_parse(r->peer, &s->dest.peer) == 0 &&
+           sipmsg_addr_parse(r->local, &s->dest.local.addr) == 0 &&
+           proxy_resolve(p, &s->dest, &s->dest.local) == 0;
+}
+
+int proxy_notify_restore(struct proxy *p, const char *key, const char *value,
+                         uint64_t expires_wall_ms)
+{
+    struct notifier *n = p->notifier;
+    uint64_t now = timer_wheel_now(p->env.wheel);
+    int64_t left = (int64_t)expires_wall_ms - call_journal_now();
+    if (!n || left <= 0 || strmap_find(&n->subs, key, strlen(key)))
+        return SB_EMALFORMED;
+    struct sub_record r;
+    int rc = sub_record_read(value, strlen(value), &r);
+    if (rc != 0)
+        return rc;
+    struct subscription *s = calloc(1, sizeof(*s));
+    char *copy = strdup(key);
+    rc = !s || !copy ? SB_ENOMEM : sub_from_record(p, s, &r) ? 0 : SB_EMALFORMED;
+    sub_record_free(&r);
+    if (rc == 0)
+        rc = dialog_watch_hold(p->env.watch, s->user, s->source);
+    if (rc != 0) {
+        if (s)
+            sub_free(s);
+        free(copy);
+        return rc;
+    }
+    s->n = n;
+    s->expires_at = now + (uint64_t)left;
+    strmap_insert(&n->subs, &s->link, copy, strlen(copy));
+    sb_count(p->env.counters, SB_CNT_SUBSCRIPTIONS);
+    tick_soon(n);
+    return 0;
 }
 
 /* --- life ---------------------------------------------------------------------------- */
