@@ -67,7 +67,8 @@ MEDIA_SUBSET="test_always_relays_both_ways test_reinvite_hold_resume_keeps_relay
 WS_SUBSET="test_torture_framing test_torture_handshake test_udp_caller_ws_callee_callee_hangs_up
     test_ws_caller_wss_callee test_ws_caller_cancels test_binding_goes_with_the_socket"
 REDIS_SUBSET="test_calls_between_nodes test_concurrent_updates_keep_both test_node_restart_reloads
-    test_redis_killed_mid_run test_tcp_phone_reached_through_its_node"
+    test_redis_killed_mid_run test_tcp_phone_reached_through_its_node
+    test_presence_is_shared_by_the_nodes"
 
 # plain_lane: the RelWithDebInfo build and every stage on it.
 plain_lane() {

@@ -351,4 +351,58 @@ test_tcp_phone_reached_through_its_node() {
     stop_node a && stop_node b
 }
 
+# node_publish NODE ARGS...: one PUBLISH for bob at NODE (dialog_sub.py
+# publish); its answer's JSON line in PUB.
+node_publish() {
+    local node=$1
+    shift
+    PUB=$(python3 "$HERE/dialog_sub.py" publish "$node" "$PROXY_PORT" --port 15095 --user bob "$@") ||
+        { log "no answer to PUBLISH at $node $*"; return 1; }
+    echo "$PUB" >>"$DIR/pub.out"
+}
+pub_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2]))' "$PUB" "$1"; }
+
+# What bob's phones publish is one presence across the nodes: published
+# at A, B's subscriber hears him away; modified at B with A's entity-tag
+# (200, not 412), he is busy; removed at A with B's tag, B's subscriber
+# hears him plainly online. Redis holds the entry while it lives, and
+# B's subscription under B's name.
+test_presence_is_shared_by_the_nodes() {
+    start_both || return 1
+    node_register reg-bob "$A" 15071 bob || return 1
+    wait_bindings "$B" bob 1 >/dev/null || return 1
+    python3 "$HERE/dialog_sub.py" run "$B" "$PROXY_PORT" --port 15090 --user bob \
+        --event presence --seconds 5 >"$DIR/lamp.out" 2>"$DIR/lamp.err" &
+    local lamp=$!
+    PIDS+=("$lamp")
+    wait_for_line "$DIR/lamp.out" '"notify"' || return 1
+    node_publish "$A" --activity away --note "at lunch" && [ "$(pub_field response)" = 200 ] ||
+        { log "PUBLISH at A: $PUB"; return 1; }
+    local e1 e2 t0
+    e1=$(pub_field etag)
+    t0=$(date +%s%N)
+    wait_for_line "$DIR/lamp.out" '"away"' || return 1
+    log "published at A, heard at B after $((($(date +%s%N) - t0) / 1000000)) ms"
+    [ "$(rcli hlen sb:doc:presence)" = 1 ] || { log "Redis holds $(rcli hlen sb:doc:presence) entries"; return 1; }
+    [ "$(rcli hlen "sb:doc:subscription:$B:$PROXY_PORT")" = 1 ] ||
+        { log "B's subscription is not in Redis under B's name"; return 1; }
+    node_publish "$B" --etag "$e1" --activity busy && [ "$(pub_field response)" = 200 ] ||
+        { log "A's tag at B: $PUB"; return 1; }
+    e2=$(pub_field etag)
+    wait_for_line "$DIR/lamp.out" '"busy"' || return 1
+    for _ in $(seq 40); do # until A has heard of B's tag
+        node_publish "$A" --etag "$e2" --no-body --expires 0 || return 1
+        [ "$(pub_field response)" = 200 ] && break
+        sleep 0.05
+    done
+    [ "$(pub_field response)" = 200 ] || { log "B's tag at A: $PUB"; return 1; }
+    wait "$lamp"
+    local heard
+    heard=$(python3 "$HERE/dialog_sub.py" heard "$DIR/lamp.out" --detail)
+    [ "$heard" = "online,online/away/at lunch,online/busy,online" ] ||
+        { log "B's subscriber heard $heard"; return 1; }
+    [ "$(rcli hlen sb:doc:presence)" = 0 ] || { log "the removed entry is still in Redis"; return 1; }
+    stop_node a && stop_node b
+}
+
 run_tests "redis tests" "$WORKERS workers, " "$@"
