@@ -31,11 +31,13 @@
  * with the rest. At start every live document is read and kept until its
  * owner takes it (store_docs_take). In a shared store a change to a
  * shared kind is announced; the other nodes' persisters read it back and
- * hand it to the kind's watcher (store_docs_watch). A resync rewrites
- * bindings only: a document whose note was lost is written again with
- * its owner's next change of it (a subscription's next NOTIFY, a
- * presence's next refresh), and one removed meanwhile lingers until it
- * expires. */
+ * hand it to the kind's watcher (store_docs_watch). A resync (a note
+ * lost to a full queue, a batch refused) rewrites in its transaction
+ * every kind that has a source (store_docs_source: all its documents
+ * now), this node's removed first; it then moves store_docs_epoch(), and
+ * the owner of a kind without a source notes all its documents again
+ * (until then one removed meanwhile lingers: the subscriptions, whose
+ * owners are the SIP threads, which the persister must not wait on). */
 #ifndef SWITCHBOARD_STORE_H
 #define SWITCHBOARD_STORE_H
 
@@ -122,6 +124,17 @@ void store_docs_take(struct store *s, unsigned kind, store_doc_fn fn, void *arg)
 /* A shared kind: @fn hears of each document another node changed (from
  * the persister; value NULL: removed). Set before anything is served. */
 void store_docs_watch(struct store *s, unsigned kind, store_doc_fn fn, void *arg);
+
+/* Hands every document of a kind now to @emit (store_doc_fn) with
+ * @emit_arg; returns what @emit returned when not 0. */
+typedef int (*store_docs_each_fn)(void *arg, store_doc_fn emit, void *emit_arg);
+
+/* How a resync rewrites @kind: @each, called from the persister (it must
+ * not wait on what SIP threads hold for long). Set before serving. */
+void store_docs_source(struct store *s, unsigned kind, store_docs_each_fn each, void *arg);
+
+/* Moves after every resync (DOCUMENTS). Any thread; @s may be NULL. */
+uint64_t store_docs_epoch(struct store *s);
 
 /* Writes everything noted, then stops the persister and closes the backend.
  * Call after the workers have stopped. */

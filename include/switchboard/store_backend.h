@@ -60,14 +60,16 @@ struct store_backend_ops {
     int (*refresh)(void *be, const char *aor);
     /* Documents of @kind: every one that expires after @now_wall_ms (a
      * kind of our own: this node's only); one (@key; @fn gets NULL when
-     * it is gone or expired); replace one (@value NULL: remove it),
-     * inside a transaction. */
+     * it is gone or expired); replace one (@value NULL: remove it), and
+     * remove every one of this node's (a shared store's shared kind:
+     * nothing, they are every node's), both inside a transaction. */
     int (*load_docs)(void *be, const struct store_doc_kind *kind, uint64_t now_wall_ms,
                      store_doc_fn fn, void *arg);
     int (*read_doc)(void *be, const struct store_doc_kind *kind, const char *key,
                     uint64_t now_wall_ms, store_doc_fn fn, void *arg);
     int (*put_doc)(void *be, const struct store_doc_kind *kind, const char *key, const char *value,
                    uint64_t expires_wall_ms);
+    int (*clear_docs)(void *be, const struct store_doc_kind *kind);
     void (*close)(void *be);
 };
 

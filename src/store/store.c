@@ -54,9 +54,12 @@ struct loaded_doc {
     unsigned kind;
 };
 
+/* A kind's watcher (shared stores) and its source (resyncs). */
 struct doc_watch {
     store_doc_fn fn;
     void *arg;
+    store_docs_each_fn each;
+    void *each_arg;
 };
 
 struct store {
@@ -73,9 +76,11 @@ struct store {
     atomic_bool healthy;
     atomic_uint_fast64_t notes, written, batches, failures, overflows, resyncs, largest;
     atomic_uint_fast64_t remote, reloads; /* kept by a shared backend */
+    atomic_uint_fast64_t docs_epoch;      /* resyncs done: owners note again */
     struct loaded_doc *loaded;            /* main only, until taken */
     size_t nloaded, loaded_cap;
-    struct doc_watch *watch; /* one per kind; set before serving */
+    struct doc_watch *watch;    /* one per kind, under watch_lock: set by main */
+    pthread_mutex_t watch_lock; /* while the persister already runs */
     /* persister only */
     uint64_t next_retry_ms, next_purge_ms;
     struct sb_log_limiter fail_log;
@@ -272,11 +277,28 @@ void store_docs_take(struct store *s, unsigned kind, store_doc_fn fn, void *arg)
     }
 }
 
+void store_docs_source(struct store *s, unsigned kind, store_docs_each_fn each, void *arg)
+{
+    if (s && kind < s->opts.doc_count) {
+        pthread_mutex_lock(&s->watch_lock);
+        s->watch[kind].each = each;
+        s->watch[kind].each_arg = arg;
+        pthread_mutex_unlock(&s->watch_lock);
+    }
+}
+
+uint64_t store_docs_epoch(struct store *s)
+{
+    return s ? atomic_load(&s->docs_epoch) : 0;
+}
+
 void store_docs_watch(struct store *s, unsigned kind, store_doc_fn fn, void *arg)
 {
     if (s && kind < s->opts.doc_count) {
+        pthread_mutex_lock(&s->watch_lock);
         s->watch[kind].fn = fn;
         s->watch[kind].arg = arg;
+        pthread_mutex_unlock(&s->watch_lock);
     }
 }
 
@@ -317,12 +339,14 @@ static void finish(struct store *s, int rc, size_t aors, const char *what)
 static void read_remote_doc(struct store *s, const struct note *note)
 {
     const struct store_backend_ops *ops = s->backend.ops;
-    const struct doc_watch *w = &s->watch[note->doc_kind];
-    if (!ops || !ops->read_doc || !w->fn)
+    pthread_mutex_lock(&s->watch_lock);
+    struct doc_watch w = s->watch[note->doc_kind];
+    pthread_mutex_unlock(&s->watch_lock);
+    if (!ops || !ops->read_doc || !w.fn)
         return;
     uint64_t now_wall = (uint64_t)((int64_t)sb_now_ms() + store_wall_offset_ms());
-    int rc = ops->read_doc(s->backend.be, &s->opts.docs[note->doc_kind], note->aor, now_wall, w->fn,
-                           w->arg);
+    int rc = ops->read_doc(s->backend.be, &s->opts.docs[note->doc_kind], note->aor, now_wall, w.fn,
+                           w.arg);
     if (rc != 0)
         report_failure(s, "reading a document back", rc);
 }
@@ -391,6 +415,44 @@ static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct w
     return n;
 }
 
+struct doc_emit {
+    struct store *s;
+    const struct store_doc_kind *kind;
+    uint64_t now_wall;
+};
+
+/* store_doc_fn for a kind's source: one document written. */
+static int emit_doc(void *arg, const char *key, const char *value, uint64_t expires_ms)
+{
+    struct doc_emit *e = arg;
+    if (!value || expires_ms <= e->now_wall)
+        return 0;
+    return e->s->backend.ops->put_doc(e->s->backend.be, e->kind, key, value, expires_ms);
+}
+
+/* A resync's documents: each kind with a source rewritten whole (this
+ * node's removed first; a shared kind's are other nodes' too, so only
+ * rewritten); the others' owners are asked through the epoch. */
+static int rewrite_docs(struct store *s)
+{
+    const struct store_backend_ops *ops = s->backend.ops;
+    int rc = 0;
+    for (unsigned k = 0; rc == 0 && k < s->opts.doc_count; k++) {
+        pthread_mutex_lock(&s->watch_lock);
+        struct doc_watch w = s->watch[k];
+        pthread_mutex_unlock(&s->watch_lock);
+        if (!w.each)
+            continue;
+        struct doc_emit e = {.s = s,
+                             .kind = &s->opts.docs[k],
+                             .now_wall = (uint64_t)((int64_t)sb_now_ms() + store_wall_offset_ms())};
+        rc = ops->clear_docs(s->backend.be, e.kind);
+        if (rc == 0)
+            rc = w.each(w.each_arg, emit_doc, &e);
+    }
+    return rc;
+}
+
 /* Rewrites the whole store from the registrar, in one transaction. */
 static void resync(struct store *s)
 {
@@ -415,6 +477,8 @@ static void resync(struct store *s)
                    : SB_ENOMEM;
         free(value);
     }
+    if (rc == 0)
+        rc = rewrite_docs(s);
     if (rc == SB_ENOMEM && lost_names) {
         atomic_store(&s->resync, true);
         report_failure(s, "resync", rc);
@@ -423,6 +487,7 @@ static void resync(struct store *s)
     finish(s, rc, count, "resync");
     if (rc == 0 && !atomic_load(&s->resync)) {
         atomic_fetch_add(&s->resyncs, 1);
+        atomic_fetch_add(&s->docs_epoch, 1);
         SB_INFO("store %s: rewrote %zu user(s)", s->spec, count);
     }
 }
@@ -653,10 +718,12 @@ int store_start(struct store_options *o, struct registrar *reg,
     s->fix_ctx = fix_ctx;
     atomic_init(&s->healthy, true);
     s->watch = calloc(o->doc_count ? o->doc_count : 1, sizeof(*s->watch));
+    pthread_mutex_init(&s->watch_lock, NULL);
     int rc =
         s->watch ? wakeq_create(o->queue_limit ? o->queue_limit : 65536, &s->queue) : SB_ENOMEM;
     if (rc != 0) {
         free(s->watch);
+        pthread_mutex_destroy(&s->watch_lock);
         free(s->spec);
         free(s->node);
         free(s);
@@ -712,6 +779,7 @@ void store_stop(struct store *s)
     wakeq_destroy(s->queue, free_note);
     free_loaded(s);
     free(s->watch);
+    pthread_mutex_destroy(&s->watch_lock);
     free(s->spec);
     free(s->node);
     free(s);

@@ -946,6 +946,24 @@ static int redis_put_doc(void *be, const struct store_doc_kind *kind, const char
     return rc;
 }
 
+/* A resync: this node's own documents of @kind go (DEL), inside the
+ * batch; a shared kind's are every node's and stay. */
+static int redis_clear_docs(void *be, const struct store_doc_kind *kind)
+{
+    struct redis_store *r = be;
+    if (kind->shared)
+        return 0;
+    if (!r->in_batch || !r->c)
+        return SB_ESYS;
+    struct sb_buf hash = {0};
+    doc_hash(r, kind, &hash);
+    const char *argv[] = {"DEL", hash.data};
+    size_t lens[] = {3, hash.len};
+    int rc = hash.failed ? SB_ENOMEM : queue_plain(r, 2, argv, lens);
+    sb_buf_free(&hash);
+    return rc;
+}
+
 /* --- the subscriber ------------------------------------------------------------------ */
 
 /* Sleeps @ms in short naps, returning early when asked to stop. */
@@ -1087,6 +1105,7 @@ static const struct store_backend_ops redis_ops = {
     .load_docs = redis_load_docs,
     .read_doc = redis_read_doc,
     .put_doc = redis_put_doc,
+    .clear_docs = redis_clear_docs,
     .close = redis_close,
 };
 

@@ -66,6 +66,7 @@ enum stmt {
     ST_DOC_PUT,
     ST_DOC_DELETE,
     ST_DOC_PURGE,
+    ST_DOC_CLEAR,
     ST_COUNT
 };
 
@@ -88,6 +89,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                    " VALUES (?1, ?2, ?3, ?4)",
     [ST_DOC_DELETE] = "DELETE FROM docs WHERE kind = ?1 AND key = ?2",
     [ST_DOC_PURGE] = "DELETE FROM docs WHERE expires_ms <= ?1",
+    [ST_DOC_CLEAR] = "DELETE FROM docs WHERE kind = ?1",
 };
 
 struct sqlite_store {
@@ -489,6 +491,13 @@ static int sqlite_load(void *be, uint64_t now_wall_ms, store_load_fn fn, void *a
     return code;
 }
 
+static int sqlite_clear_docs(void *be, const struct store_doc_kind *kind)
+{
+    struct sqlite_store *s = be;
+    sqlite3_bind_text(s->stmts[ST_DOC_CLEAR], 1, kind->name, -1, SQLITE_STATIC);
+    return run(s, ST_DOC_CLEAR);
+}
+
 static const struct store_backend_ops sqlite_ops = {
     .name = "sqlite",
     .load = sqlite_load,
@@ -503,6 +512,7 @@ static const struct store_backend_ops sqlite_ops = {
     .load_docs = sqlite_load_docs,
     .read_doc = sqlite_read_doc,
     .put_doc = sqlite_put_doc,
+    .clear_docs = sqlite_clear_docs,
     .close = sqlite_close,
 };
 

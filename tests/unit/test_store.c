@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <urcu.h>
 
@@ -411,5 +412,52 @@ Test(store, documents_come_back_at_the_next_start)
     cr_assert_str_eq(sub.keys[0], "cid;tag");
     cr_assert_eq(sub.expires[0], later + 1);
     cr_assert_eq(again.n, 0, "taken once");
+    store_stop(s);
+}
+
+/* A resync (the queue overflowed) rewrites a kind that has a source from
+ * what the source says now, inside its transaction: a document noted
+ * before and no longer there is gone, one whose note was dropped is
+ * written; and the epoch moves, for the owners of the other kinds. */
+static int presence_source(void *arg, store_doc_fn emit, void *emit_arg)
+{
+    const uint64_t *later = arg;
+    return emit(emit_arg, "bob sbnow", "d5:basici1ee", *later);
+}
+
+Test(store, a_resync_rewrites_documents_from_their_source)
+{
+    struct store_options o = {.spec = path, .queue_limit = 16, .docs = kinds, .doc_count = 2};
+    struct store *s;
+    uint64_t later = (uint64_t)((int64_t)sb_now_ms() + store_wall_offset_ms()) + 600000;
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    store_docs_source(s, 0, presence_source, &later);
+    store_note_doc(s, 0, "bob sbstale", "d5:basici2ee", later);
+    struct store_counters c = {0};
+    for (int i = 0; i < 400 && c.batches == 0; i++) { /* until it is in the file */
+        struct timespec ts = {.tv_nsec = 5 * 1000000L};
+        nanosleep(&ts, NULL);
+        store_counters(s, &c);
+    }
+    cr_assert_eq(c.batches, 1);
+    cr_assert_eq(store_docs_epoch(s), 0, "no resync yet");
+    char key[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof(key), "cid%d;t", i);
+        store_note_doc(s, 1, key, "a subscription", later);
+    }
+    for (int i = 0; i < 400 && store_docs_epoch(s) == 0; i++) {
+        struct timespec ts = {.tv_nsec = 5 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    store_counters(s, &c);
+    cr_assert_gt(c.overflows, 0, "the tiny queue overflowed");
+    cr_assert_gt(store_docs_epoch(s), 0, "the epoch moved with the resync");
+    store_stop(s);
+    cr_assert_eq(store_start(&o, reg, NULL, NULL, &s), 0);
+    struct taken p = {0};
+    store_docs_take(s, 0, take_one, &p);
+    cr_assert_eq(p.n, 1, "only what the source has now");
+    cr_assert_str_eq(p.keys[0], "bob sbnow");
     store_stop(s);
 }
