@@ -214,6 +214,18 @@ static void keep_doc(void *ctx, enum proxy_doc kind, const char *key, const char
     store_note_doc(ctx, kind, key, value, expires_wall_ms);
 }
 
+/* proxy_env.keep_epoch: moves after each of the store's resyncs. */
+static uint64_t keep_epoch(void *ctx)
+{
+    return store_docs_epoch(ctx);
+}
+
+/* store_docs_each_fn: what phones published, for a resync. */
+static int presence_now(void *arg, store_doc_fn emit, void *emit_arg)
+{
+    return worker_pool_presence_docs(arg, emit, emit_arg);
+}
+
 /* store_doc_fn: what phones published before a restart, or on another
  * node now. */
 static int restore_presence(void *arg, const char *key, const char *value, uint64_t expires_ms)
@@ -252,6 +264,7 @@ static void restore_event_state(struct app *app)
     store_docs_take(app->store, PROXY_DOC_PRESENCE, restore_presence, app->workers);
     store_docs_take(app->store, PROXY_DOC_SUBSCRIPTION, restore_subscription, &r);
     store_docs_watch(app->store, PROXY_DOC_PRESENCE, restore_presence, app->workers);
+    store_docs_source(app->store, PROXY_DOC_PRESENCE, presence_now, app->workers);
     if (r.kept || r.dropped)
         SB_INFO("subscriptions from before: %zu served again, %zu could not be", r.kept, r.dropped);
 }
@@ -411,6 +424,7 @@ static int app_start(struct app *app)
             .resolver = app->resolver,
             .keep = app->store ? keep_doc : NULL,
             .keep_ctx = app->store,
+            .keep_epoch = app->store ? keep_epoch : NULL,
         };
         rc = worker_pool_create(&deps, &app->workers);
     }

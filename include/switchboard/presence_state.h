@@ -65,6 +65,14 @@ void presence_state_forget(struct presence_state *ps, const char *user, const ch
 int presence_state_load(struct presence_state *ps, const char *key, const char *value,
                         uint64_t expires_wall_ms, uint64_t wall_ms, uint64_t now_ms);
 
+/* Every live entry as the store keeps it, to @emit (key, value, expiry
+ * in wall-clock ms: @wall_ms is @now_ms's moment), outside the lock.
+ * Returns 0, SB_ENOMEM, or what @emit returned when not 0. */
+int presence_state_docs(struct presence_state *ps, uint64_t now_ms, uint64_t wall_ms,
+                        int (*emit)(void *arg, const char *key, const char *value,
+                                    uint64_t expires_wall_ms),
+                        void *arg);
+
 /* --- as the store keeps an entry (store.h: DOCUMENTS) --------------------
  * Its key is "USER ETAG", its value a bencoded dictionary of the
  * document and its order; the expiry goes beside it. */

@@ -123,6 +123,9 @@ struct proxy_env {
      * other nodes (NULL: memory only) */
     proxy_keep_fn keep;
     void *keep_ctx;
+    /* moves when the store lost track of what was kept (after its
+     * resync): every subscription is kept again. May be NULL. */
+    uint64_t (*keep_epoch)(void *ctx);
     /* this process among all that share the secret (random, the same in
      * every worker): marks the Routes of the dialogs it tracks
      * (dialog.h); 0: track none */

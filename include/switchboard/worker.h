@@ -50,6 +50,7 @@ struct worker_deps {
     struct resolver *resolver;     /* names for relay = yes; NULL: none */
     proxy_keep_fn keep;            /* keeps event state in the store; NULL: none */
     void *keep_ctx;
+    uint64_t (*keep_epoch)(void *ctx); /* proxy_env.keep_epoch */
 };
 
 int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out);
@@ -63,6 +64,13 @@ int worker_pool_start(struct worker_pool *pool);
  * thread. */
 int worker_pool_restore(struct worker_pool *pool, enum proxy_doc kind, const char *key,
                         const char *value, uint64_t expires_wall_ms);
+
+/* Every document of published presence now, to @emit (a store resync).
+ * Any thread. Returns 0, SB_ENOMEM or what @emit returned. */
+int worker_pool_presence_docs(struct worker_pool *pool,
+                              int (*emit)(void *arg, const char *key, const char *value,
+                                          uint64_t expires_wall_ms),
+                              void *arg);
 /* After dispatch_stop(): waits for every worker to drain its queue and end. */
 void worker_pool_join(struct worker_pool *pool);
 void worker_pool_destroy(struct worker_pool *pool);

@@ -406,6 +406,7 @@ int worker_pool_create(const struct worker_deps *deps, struct worker_pool **out)
                 .presence = pool->presence,
                 .keep = deps->keep,
                 .keep_ctx = deps->keep_ctx,
+                .keep_epoch = deps->keep_epoch,
             };
             rc = proxy_create(&env, &w->proxy);
         }
@@ -436,6 +437,15 @@ int worker_pool_restore(struct worker_pool *pool, enum proxy_doc kind, const cha
     if (i >= pool->count)
         return SB_EMALFORMED;
     return proxy_notify_restore(pool->workers[i].proxy, key, value, expires_wall_ms);
+}
+
+int worker_pool_presence_docs(struct worker_pool *pool,
+                              int (*emit)(void *arg, const char *key, const char *value,
+                                          uint64_t expires_wall_ms),
+                              void *arg)
+{
+    return presence_state_docs(pool->presence, sb_now_ms(), (uint64_t)call_journal_now(), emit,
+                               arg);
 }
 
 int worker_pool_start(struct worker_pool *pool)

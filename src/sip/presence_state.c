@@ -339,3 +339,55 @@ int presence_state_load(struct presence_state *ps, const char *key, const char *
     e.expires_ms = now_ms + (expires_wall_ms - wall_ms);
     return presence_state_put(ps, user, &e, now_ms);
 }
+
+struct snapshot {
+    char user[320];
+    struct presence_entry e;
+};
+
+/* Under the lock: every live entry into a new array (*@n of them). */
+static struct snapshot *snapshot_locked(struct presence_state *ps, uint64_t now_ms, size_t *n)
+{
+    size_t room = 0;
+    *n = 0;
+    for (size_t b = 0; b <= ps->users.mask; b++)
+        for (struct strmap_link *l = ps->users.buckets[b]; l; l = l->next)
+            room += ((struct published *)l)->count;
+    struct snapshot *v = malloc((room ? room : 1) * sizeof(*v));
+    for (size_t b = 0; v && b <= ps->users.mask; b++) {
+        for (struct strmap_link *l = ps->users.buckets[b]; l; l = l->next) {
+            const struct published *u = (const struct published *)l;
+            for (size_t i = 0; i < u->count; i++) {
+                if (u->entries[i].expires_ms <= now_ms)
+                    continue;
+                snprintf(v[*n].user, sizeof(v[*n].user), "%s", l->key);
+                v[(*n)++].e = u->entries[i];
+            }
+        }
+    }
+    return v;
+}
+
+int presence_state_docs(struct presence_state *ps, uint64_t now_ms, uint64_t wall_ms,
+                        int (*emit)(void *arg, const char *key, const char *value,
+                                    uint64_t expires_wall_ms),
+                        void *arg)
+{
+    size_t n;
+    pthread_mutex_lock(&ps->lock);
+    struct snapshot *v = snapshot_locked(ps, now_ms, &n);
+    pthread_mutex_unlock(&ps->lock);
+    int rc = v ? 0 : SB_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct sb_buf key = {0}, value = {0};
+        presence_entry_key(v[i].user, v[i].e.etag, &key);
+        presence_entry_write(&value, &v[i].e);
+        rc = key.failed || value.failed
+                 ? SB_ENOMEM
+                 : emit(arg, key.data, value.data, wall_ms + (v[i].e.expires_ms - now_ms));
+        sb_buf_free(&key);
+        sb_buf_free(&value);
+    }
+    free(v);
+    return rc;
+}

@@ -83,6 +83,7 @@ struct notifier {
     struct strmap subs;
     struct proxy_branch *own; /* every NOTIFY whose transaction lives */
     struct timer tick;        /* runs while any subscription does */
+    uint64_t keep_epoch;      /* the store's, when every subscription was last kept */
 };
 
 /* --- what a SUBSCRIBE says ---------------------------------------------- */
@@ -364,11 +365,27 @@ static bool sub_notify(struct notifier *n, struct subscription *s, bool full)
     return true;
 }
 
+/* After the store's resync: every subscription kept again (a note about
+ * one may have been lost). */
+static void keep_all_again(struct notifier *n)
+{
+    struct proxy *p = n->proxy;
+    uint64_t epoch = p->env.keep_epoch ? p->env.keep_epoch(p->env.keep_ctx) : 0;
+    if (epoch == n->keep_epoch)
+        return;
+    n->keep_epoch = epoch;
+    for (size_t i = 0; i <= n->subs.mask; i++)
+        for (struct strmap_link *l = n->subs.buckets[i]; l; l = l->next)
+            if (!((struct subscription *)l)->terminating)
+                sub_keep(p, (struct subscription *)l, false);
+}
+
 static void on_tick(struct timer *timer, void *arg)
 {
     struct notifier *n = arg;
     struct proxy *p = n->proxy;
     uint64_t now = timer_wheel_now(p->env.wheel);
+    keep_all_again(n);
     for (size_t i = 0; i <= n->subs.mask; i++) {
         struct strmap_link *l = n->subs.buckets[i];
         while (l) {
@@ -808,6 +825,7 @@ int proxy_notify_start(struct proxy *p)
         return SB_ENOMEM;
     }
     n->proxy = p;
+    n->keep_epoch = p->env.keep_epoch ? p->env.keep_epoch(p->env.keep_ctx) : 0;
     timer_init(&n->tick, on_tick, n);
     p->notifier = n;
     return 0;
