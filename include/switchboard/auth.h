@@ -96,6 +96,24 @@ enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool prox
 int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale,
                    const char *for_user);
 
+/* Calls @fn with each user of the users file, in no order (under
+ * rcu_read_lock: @fn must not block). */
+void auth_each_user(struct auth *a, void (*fn)(void *arg, const char *name), void *arg);
+
+/* HTTP Digest (RFC 7616) with the same users, realm and nonces: the
+ * office directory a signed-in softphone page reads. @authorization is
+ * the Authorization header's value (NULL or "": none yet), for @method
+ * and request-target @target (the digest-uri must be it); any user of
+ * the table may pass (its name into @user_out, 260 bytes, may be NULL).
+ * Failures count as auth_check's do, against @src over a stream. */
+enum auth_result auth_check_http(struct auth *a, const char *method, const char *target,
+                                 const char *authorization, const struct sb_addr *src,
+                                 char *user_out);
+
+/* Writes the WWW-Authenticate header lines (CRLF each) of an HTTP 401
+ * into @out. Returns their length, or 0 when @size is too small. */
+size_t auth_http_challenge(struct auth *a, bool stale, char *out, size_t size);
+
 /* For tests: a nonce as auth_challenge would issue now, into @out (64
  * bytes), and the nonce id it carries. */
 void auth_nonce_make(struct auth *a, char *out, uint64_t *id);

@@ -32,6 +32,9 @@ void auth_users_free(struct auth_users *u);
 const char *auth_users_ha1(const struct auth_users *u, const char *user, enum digest_alg alg);
 /* Users in the table; lines skipped for other realms. */
 size_t auth_users_count(const struct auth_users *u);
+/* Calls @fn with each user's name, in no order. */
+void auth_users_each(const struct auth_users *u, void (*fn)(void *arg, const char *name),
+                     void *arg);
 size_t auth_users_other_realms(const struct auth_users *u);
 
 #endif

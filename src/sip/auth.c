@@ -436,7 +436,7 @@ static bool uri_matches(const char *text, const osip_uri_t *ruri)
 }
 
 /* The response is right for the HA1 of @user (credential_user). */
-static bool response_ok(struct auth *a, const osip_message_t *req, const char *user,
+static bool response_ok(struct auth *a, const char *method, const char *user,
                         const struct digest_credentials *cred)
 {
     char ha1[DIGEST_HEX_MAX] = "", want[DIGEST_HEX_MAX];
@@ -450,8 +450,7 @@ static bool response_ok(struct auth *a, const osip_message_t *req, const char *u
     rcu_read_unlock();
     if (!ha1[0])
         return false;
-    digest_response(cred->alg, ha1, cred->nonce, cred->nc, cred->cnonce, req->sip_method, cred->uri,
-                    want);
+    digest_response(cred->alg, ha1, cred->nonce, cred->nc, cred->cnonce, method, cred->uri, want);
     size_t len = digest_hex_len(cred->alg);
     return strlen(want) == len && secret_equal(want, cred->response, len);
 }
@@ -466,6 +465,42 @@ static bool offered(const struct auth *a, enum digest_alg alg)
     return false;
 }
 
+/* What a request asks of its credentials, whatever carries it. */
+struct claim {
+    const char *method;
+    const osip_uri_t *ruri; /* SIP: the Request-URI the digest-uri must name */
+    const char *target;     /* HTTP: the request-target it must be */
+};
+
+/* auth_check's steps once @cred was found for our realm: throttling,
+ * the digest-uri, the algorithm, the nonce, the response, the
+ * nonce-count. On AUTH_OK (and AUTH_WRONG_USER) @who is the user. */
+static enum auth_result check_credentials(struct auth *a, const struct claim *c,
+                                          const struct digest_credentials *cred,
+                                          const struct sb_addr *src, bool reliable, char *who)
+{
+    credential_user(a, cred, who);
+    struct attempt t;
+    attempt_init(&t, src, reliable, who);
+    if (attempt_throttled(a, &t))
+        return AUTH_THROTTLED;
+    bool uri_ok = c->ruri ? uri_matches(cred->uri, c->ruri) : !strcmp(cred->uri, c->target);
+    if (!uri_ok || !offered(a, cred->alg))
+        return AUTH_MALFORMED;
+    uint64_t id;
+    enum auth_result fresh = nonce_verify(a, cred->nonce, &id);
+    if (fresh == AUTH_NO_CREDENTIALS)
+        return fresh;
+    if (!response_ok(a, c->method, who, cred)) {
+        attempt_failed(a, &t);
+        return AUTH_BAD_CREDENTIALS;
+    }
+    trust(a, t.ip, who); /* the right password from here */
+    if (fresh == AUTH_STALE)
+        return AUTH_STALE; /* right password: RFC 7616 stale=true */
+    return nc_check(a, id, cred->nc_value);
+}
+
 enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool proxy,
                             const char *expected_user, const struct sb_addr *src, bool reliable,
                             char *user_out)
@@ -475,25 +510,8 @@ enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool prox
     if (r != AUTH_OK)
         return r; /* a first attempt, with no credentials yet, is no failure */
     char who[CRED_USER_MAX];
-    credential_user(a, &cred, who);
-    struct attempt t;
-    attempt_init(&t, src, reliable, who);
-    if (attempt_throttled(a, &t))
-        return AUTH_THROTTLED;
-    if (!uri_matches(cred.uri, req->req_uri) || !offered(a, cred.alg))
-        return AUTH_MALFORMED;
-    uint64_t id;
-    enum auth_result fresh = nonce_verify(a, cred.nonce, &id);
-    if (fresh == AUTH_NO_CREDENTIALS)
-        return fresh;
-    if (!response_ok(a, req, who, &cred)) {
-        attempt_failed(a, &t);
-        return AUTH_BAD_CREDENTIALS;
-    }
-    trust(a, t.ip, who); /* the right password from here */
-    if (fresh == AUTH_STALE)
-        return AUTH_STALE; /* right password: RFC 7616 stale=true */
-    r = nc_check(a, id, cred.nc_value);
+    struct claim c = {.method = req->sip_method, .ruri = req->req_uri};
+    r = check_credentials(a, &c, &cred, src, reliable, who);
     if (r != AUTH_OK)
         return r;
     if (!expected_user || strcmp(who, expected_user) != 0)
@@ -501,6 +519,56 @@ enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool prox
     if (user_out)
         strcpy(user_out, who);
     return AUTH_OK;
+}
+
+enum auth_result auth_check_http(struct auth *a, const char *method, const char *target,
+                                 const char *authorization, const struct sb_addr *src,
+                                 char *user_out)
+{
+    if (!authorization || !authorization[0])
+        return AUTH_NO_CREDENTIALS;
+    osip_authorization_t *h = NULL;
+    struct digest_credentials cred;
+    enum auth_result r = AUTH_MALFORMED;
+    if (osip_authorization_init(&h) == 0 && osip_authorization_parse(h, authorization) == 0 &&
+        digest_credentials_read(h, &cred) == 0 && cred.qop_auth &&
+        !strcasecmp(cred.realm, wanted_realm(a, NULL))) {
+        char who[CRED_USER_MAX];
+        struct claim c = {.method = method, .target = target};
+        r = check_credentials(a, &c, &cred, src, true, who);
+        if (r == AUTH_OK && user_out)
+            strcpy(user_out, who);
+    }
+    osip_authorization_free(h);
+    return r;
+}
+
+void auth_each_user(struct auth *a, void (*fn)(void *arg, const char *name), void *arg)
+{
+    rcu_read_lock();
+    struct auth_users *u = rcu_dereference(a->users);
+    tsan_observe(u);
+    auth_users_each(u, fn, arg);
+    tsan_rcu_read_done(u);
+    rcu_read_unlock();
+}
+
+size_t auth_http_challenge(struct auth *a, bool stale, char *out, size_t size)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < a->opts.offer_count; i++) {
+        char nonce[64];
+        auth_nonce_make(a, nonce, NULL);
+        int w = snprintf(out + n, size - n,
+                         "WWW-Authenticate: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, "
+                         "qop=\"auth\"%s\r\n",
+                         wanted_realm(a, NULL), nonce, digest_alg_name(a->opts.offer[i]),
+                         stale ? ", stale=true" : "");
+        if (w < 0 || (size_t)w >= size - n)
+            return 0;
+        n += (size_t)w;
+    }
+    return n;
 }
 
 int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale,

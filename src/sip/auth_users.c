@@ -200,6 +200,13 @@ const char *auth_users_ha1(const struct auth_users *u, const char *user, enum di
     return e->name && e->line[alg] ? e->ha1[alg] : NULL;
 }
 
+void auth_users_each(const struct auth_users *u, void (*fn)(void *arg, const char *name), void *arg)
+{
+    for (size_t i = 0; u && i <= u->mask; i++)
+        if (u->slots[i].name)
+            fn(arg, u->slots[i].name);
+}
+
 size_t auth_users_count(const struct auth_users *u)
 {
     return u ? u->count : 0;

@@ -380,3 +380,61 @@ Test(auth, per_domain_credentials_are_for_user_at_domain)
     osip_message_free(resp);
     osip_message_free(req);
 }
+
+/* An Authorization value for GET @uri as a browser sends it (RFC 7616). */
+static void http_credentials(const char *user, const char *password, const char *nonce, unsigned nc,
+                             const char *uri, char *out, size_t size)
+{
+    char ha1[DIGEST_HEX_MAX], resp[DIGEST_HEX_MAX], ncs[9];
+    snprintf(ncs, sizeof(ncs), "%08x", nc);
+    digest_ha1(DIGEST_MD5, user, REALM, password, ha1);
+    digest_response(DIGEST_MD5, ha1, nonce, ncs, "c0ffee", "GET", uri, resp);
+    snprintf(out, size,
+             "Digest username=\"%s\", realm=\"" REALM "\", nonce=\"%s\", uri=\"%s\", "
+             "algorithm=MD5, response=\"%s\", qop=auth, nc=%s, cnonce=\"c0ffee\"",
+             user, nonce, uri, resp, ncs);
+}
+
+/* The office directory's HTTP Digest: any user of the table with the
+ * right password passes (and is named); the digest-uri must be the
+ * request-target; a wrong password counts as a failure; a replayed
+ * nonce-count, another realm or nothing at all is refused; the
+ * challenge is a WWW-Authenticate line per algorithm. */
+Test(auth, http_digest_for_the_directory)
+{
+    char nonce[64], value[1024], who[260] = "";
+    auth_nonce_make(auth, nonce, NULL);
+    http_credentials("carol", "secret", nonce, 1, "/directory", value, sizeof(value));
+    cr_assert_eq(auth_check_http(auth, "GET", "/directory", value, &src, who), AUTH_OK);
+    cr_assert_str_eq(who, "carol");
+    cr_assert_eq(auth_check_http(auth, "GET", "/directory", value, &src, who), AUTH_REPLAY,
+                 "the same nonce-count again");
+    http_credentials("carol", "secret", nonce, 2, "/directory", value, sizeof(value));
+    cr_assert_eq(auth_check_http(auth, "GET", "/directory", value, &src, NULL), AUTH_OK,
+                 "the next nonce-count (a browser reusing its nonce)");
+    http_credentials("carol", "secret", nonce, 3, "/directory", value, sizeof(value));
+    cr_assert_eq(auth_check_http(auth, "GET", "/other", value, &src, NULL), AUTH_MALFORMED,
+                 "signed for another target");
+    http_credentials("carol", "wrong", nonce, 4, "/directory", value, sizeof(value));
+    cr_assert_eq(auth_check_http(auth, "GET", "/directory", value, &src, NULL),
+                 AUTH_BAD_CREDENTIALS);
+    http_credentials("nobody", "x", nonce, 5, "/directory", value, sizeof(value));
+    cr_assert_eq(auth_check_http(auth, "GET", "/directory", value, &src, NULL),
+                 AUTH_BAD_CREDENTIALS, "no such user");
+    cr_assert_eq(auth_check_http(auth, "GET", "/directory", "", &src, NULL), AUTH_NO_CREDENTIALS);
+    cr_assert_eq(auth_check_http(auth, "GET", "/directory", NULL, &src, NULL), AUTH_NO_CREDENTIALS);
+    cr_assert_eq(auth_check_http(auth, "GET", "/directory", "Basic Y2Fyb2w6c2VjcmV0", &src, NULL),
+                 AUTH_MALFORMED, "Basic is not offered");
+    char other[1024];
+    http_credentials("carol", "secret", nonce, 6, "/directory", value, sizeof(value));
+    char *r = strstr(value, REALM);
+    snprintf(other, sizeof(other), "%.*sother.test%s", (int)(r - value), value, r + strlen(REALM));
+    cr_assert_eq(auth_check_http(auth, "GET", "/directory", other, &src, NULL), AUTH_MALFORMED,
+                 "another realm");
+    char challenge[512];
+    size_t n = auth_http_challenge(auth, false, challenge, sizeof(challenge));
+    cr_assert_gt(n, 0);
+    cr_assert(!strncmp(challenge, "WWW-Authenticate: Digest realm=\"" REALM "\", nonce=\"", 48));
+    cr_assert(strstr(challenge, "algorithm=MD5, qop=\"auth\"\r\n"));
+    cr_assert_eq(auth_http_challenge(auth, false, challenge, 20), 0, "no room");
+}
