@@ -65,7 +65,8 @@ MEDIA_SUBSET="test_always_relays_both_ways test_reinvite_hold_resume_keeps_relay
 # the WebSocket paths under the sanitizers: framing, handshakes, both
 # transports, a browser's binding and its flow
 WS_SUBSET="test_torture_framing test_torture_handshake test_udp_caller_ws_callee_callee_hangs_up
-    test_ws_caller_wss_callee test_ws_caller_cancels test_binding_goes_with_the_socket"
+    test_ws_caller_wss_callee test_ws_caller_cancels test_binding_goes_with_the_socket
+    test_directory_behind_digest"
 REDIS_SUBSET="test_calls_between_nodes test_concurrent_updates_keep_both test_node_restart_reloads
     test_redis_killed_mid_run test_tcp_phone_reached_through_its_node
     test_presence_is_shared_by_the_nodes"

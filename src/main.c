@@ -434,8 +434,10 @@ static int app_start(struct app *app)
         rc = worker_pool_start(app->workers);
     if (rc == 0)
         rc = transport_start(app->transport, app->dispatch, app->trace, app->reasons);
-    if (rc == 0 && app->streams)
+    if (rc == 0 && app->streams) {
+        stream_set_office(app->streams, app->auth, app->plans);
         rc = stream_start(app->streams, app->dispatch, app->trace, app->reasons);
+    }
     if (rc == 0) {
         struct admin_deps ad = {
             .config = cfg,

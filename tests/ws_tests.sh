@@ -163,4 +163,46 @@ test_torture_framing() {
         close_mid_message keepalives malformed_sip
 }
 
+# dir_get ARGS...: tests/directory_get.py on the ws: listener's
+# /directory; its JSON line in DIR_OUT.
+dir_get() {
+    DIR_OUT=$(python3 "$HERE/directory_get.py" "http://$IP:$WS_PORT/directory" "$@") ||
+        { log "no answer from /directory"; return 1; }
+    echo "$DIR_OUT" >>"$DIR/directory.out"
+}
+dir_field() { python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1])[sys.argv[2]]))' "$DIR_OUT" "$1"; }
+
+# The office directory the softphone page reads (GET /directory on the
+# ws: listener): under [auth] require = all it is challenged (HTTP
+# Digest, the SIP realm and users), answered with a user's right
+# password it is the JSON list of people and groups with their
+# extensions, a wrong password is challenged again; with require = none
+# anyone may read it.
+test_directory_behind_digest() {
+    local users=$DIR/users
+    printf 'alice:pbx.test:%s\n' "$(printf 'alice:pbx.test:wonderland' | md5sum | cut -d' ' -f1)" >"$users"
+    {
+        printf '[tls]\ncertificate = %s\nkey = %s\nca = %s\n' "$CA_DIR/cert.pem" "$CA_DIR/key.pem" "$CA_DIR/ca.pem"
+        printf '[auth]\nrequire = all\nrealm = pbx.test\nusers = %s\n' "$users"
+        printf '[extensions]\n100 = alice\n101 = bob\n[groups]\nsales = all: alice, bob\n'
+    } >"$DIR/dir.conf"
+    launch_proxy -c "$DIR/dir.conf" -l "ws:$IP:$WS_PORT" --store none --log-level info || return 1
+    dir_get && [ "$(dir_field status)" = 401 ] &&
+        dir_field challenge | grep -q 'Digest realm=\\"pbx.test\\".*qop=\\"auth\\"' ||
+        { log "without credentials: $DIR_OUT"; return 1; }
+    dir_get --user alice --password wonderland && [ "$(dir_field status)" = 200 ] ||
+        { log "alice: $DIR_OUT"; return 1; }
+    [ "$(dir_field directory)" = '{"people": [{"name": "alice", "extensions": ["100"]}, {"name": "bob", "extensions": ["101"]}], "groups": [{"name": "sales", "extensions": [], "hunt": false, "members": ["alice", "bob"]}]}' ] &&
+        [ "$(dir_field content_type)" = '"application/json"' ] || { log "the directory: $DIR_OUT"; return 1; }
+    dir_get --user alice --password guess && [ "$(dir_field status)" = 401 ] &&
+        [ "$(dir_field attempts)" = 2 ] || { log "a wrong password: $DIR_OUT"; return 1; }
+    stop_proxy || return 1
+    printf '[extensions]\n100 = alice\n' >"$DIR/open.conf"
+    launch_proxy -c "$DIR/open.conf" -l "ws:$IP:$WS_PORT" --store none || return 1
+    dir_get && [ "$(dir_field status)" = 200 ] &&
+        [ "$(dir_field directory)" = '{"people": [{"name": "alice", "extensions": ["100"]}], "groups": []}' ] ||
+        { log "require = none: $DIR_OUT"; return 1; }
+    stop_proxy
+}
+
 run_tests ws "workers=$WORKERS, " "$@"

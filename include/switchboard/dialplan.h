@@ -78,6 +78,16 @@ struct dialplan_target {
 };
 void dialplan_resolve(const struct dialplan *dp, const char *name, struct dialplan_target *out);
 
+/* Calls @fn with each extension of [extensions] and the name it dials
+ * (a user, a group or a URI), in no order. */
+void dialplan_each_extension(const struct dialplan *dp,
+                             void (*fn)(void *arg, const char *extension, const char *target),
+                             void *arg);
+
+/* Calls @fn with each group of [groups], in no order. */
+void dialplan_each_group(const struct dialplan *dp,
+                         void (*fn)(void *arg, const struct dialplan_group *g), void *arg);
+
 /* A user's settings, or NULL when [forward] and [users] say nothing. */
 const struct dialplan_user *dialplan_user(const struct dialplan *dp, const char *name);
 

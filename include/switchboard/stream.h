@@ -41,6 +41,8 @@ struct listen_table;
 struct dispatch;
 struct sip_trace;
 struct reasons;
+struct auth;
+struct dialplan_holder;
 
 /* Opens the tcp: and tls: listen addresses of @listens (noting the ports
  * the kernel chose) and loads the TLS certificate. Returns 0, or a
@@ -49,6 +51,11 @@ int stream_create(const struct sb_config *cfg, struct listen_table *listens, str
 void stream_destroy(struct stream *s);
 
 /* Starts the I/O threads, feeding @d. */
+/* What GET /directory on a ws: or wss: listener reads (ws_directory.h):
+ * @auth NULL under [auth] require = none, @plans NULL without a plan.
+ * Before stream_start. */
+void stream_set_office(struct stream *s, struct auth *auth, struct dialplan_holder *plans);
+
 int stream_start(struct stream *s, struct dispatch *d, struct sip_trace *trace,
                  struct reasons *reasons);
 /* Stops reading and accepting (shutdown, before the workers drain). */

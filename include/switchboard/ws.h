@@ -32,14 +32,15 @@ enum ws_request_kind {
 /* What the handshake's request said (RFC 6455 §4.2.1). */
 struct ws_request {
     enum ws_request_kind kind;
-    int status;       /* WS_REQUEST_BAD: 400, 405, 426 (RFC 6455 §4.4) */
-    const char *why;  /* WS_REQUEST_BAD: for the log */
-    size_t length;    /* the request's bytes, up to the blank line */
-    bool head;        /* HEAD rather than GET */
-    char path[256];   /* the request-target */
-    char host[256];   /* Host, as sent */
-    char origin[256]; /* Origin; "" when the client sent none */
-    char key[64];     /* Sec-WebSocket-Key */
+    int status;               /* WS_REQUEST_BAD: 400, 405, 426 (RFC 6455 §4.4) */
+    const char *why;          /* WS_REQUEST_BAD: for the log */
+    size_t length;            /* the request's bytes, up to the blank line */
+    bool head;                /* HEAD rather than GET */
+    char path[256];           /* the request-target */
+    char host[256];           /* Host, as sent */
+    char origin[256];         /* Origin; "" when the client sent none */
+    char key[64];             /* Sec-WebSocket-Key */
+    char authorization[1024]; /* Authorization (a GET of the directory); "" none */
 };
 
 /* Reads the request at the start of the @len bytes at @buf. */

@@ -20,6 +20,7 @@
 #include <osipparser2/osip_port.h>
 #include <urcu.h>
 
+#include "switchboard/buf.h"
 #include "switchboard/config.h"
 #include "switchboard/dispatch.h"
 #include "switchboard/error.h"
@@ -35,6 +36,7 @@
 #include "switchboard/wakeq.h"
 #include "switchboard/webdir.h"
 #include "switchboard/ws.h"
+#include "switchboard/ws_directory.h"
 #include "switchboard/thread_role.h"
 #include "tsan_annotate.h"
 
@@ -135,9 +137,10 @@ struct stream {
     struct reasons *reasons;
     uint32_t slots_per_thread;
     atomic_size_t connections;
-    atomic_size_t queued;   /* bytes waiting to be written, all connections */
-    struct stream_ips *ips; /* connections per source IP */
-    struct webdir *web;     /* the page ws: and wss: serve; NULL: none */
+    atomic_size_t queued;          /* bytes waiting to be written, all connections */
+    struct stream_ips *ips;        /* connections per source IP */
+    struct webdir *web;            /* the page ws: and wss: serve; NULL: none */
+    struct ws_directory directory; /* GET /directory, for the page */
 };
 
 /* --- ids ------------------------------------------------------------------ */
@@ -968,11 +971,37 @@ static bool ws_refuse(struct io_thread *io, struct conn *c, int status, const ch
 
 static bool ws_upgrade(struct io_thread *io, struct conn *c, uint64_t now);
 
+/* Sends @len bytes answering the request @r, then waits for the page's
+ * next request (HTTP/1.1 keep-alive) until header_timeout passes without
+ * one, or reads the upgrade already behind it. Takes @out. */
+static bool ws_answer(struct io_thread *io, struct conn *c, const struct ws_request *r, char *out,
+                      size_t len, uint64_t now)
+{
+    if (!out) {
+        conn_close(io, c);
+        return false;
+    }
+    bool open = conn_say(io, c, out, len, now);
+    free(out);
+    if (!open)
+        return false;
+    memmove(c->in, c->in + r->length, c->in_len - r->length);
+    c->in_len -= r->length;
+    c->started_ms = now; /* the next request, or the upgrade, within header_timeout */
+    return c->in_len == 0 || ws_upgrade(io, c, now);
+}
+
 /* A page's file, from memory ([ws] web_dir, read at start-up: no disk
- * here). The connection stays for the page's next request (HTTP/1.1
- * keep-alive) until header_timeout passes without one. */
+ * here), or the office directory. */
 static bool ws_serve(struct io_thread *io, struct conn *c, const struct ws_request *r, uint64_t now)
 {
+    if (ws_directory_wanted(r)) {
+        struct sb_buf b = {0};
+        ws_directory_reply(&io->s->directory, r, &c->peer, &b);
+        if (b.failed)
+            sb_buf_free(&b); /* data NULL: the connection closes */
+        return ws_answer(io, c, r, b.data, b.len, now);
+    }
     static const struct webdir_file none = {"", "text/plain; charset=utf-8", "no such file\n", 13};
     const struct webdir_file *f = webdir_find(io->s->web, r->path);
     bool html = f && !strncmp(f->type, "text/html", 9);
@@ -989,20 +1018,11 @@ static bool ws_serve(struct io_thread *io, struct conn *c, const struct ws_reque
                           : "");
     size_t body = r->head ? 0 : f->len;
     char *out = malloc((size_t)n + body);
-    if (!out) {
-        conn_close(io, c);
-        return false;
+    if (out) {
+        memcpy(out, head, (size_t)n);
+        memcpy(out + n, f->data, body);
     }
-    memcpy(out, head, (size_t)n);
-    memcpy(out + n, f->data, body);
-    bool open = conn_say(io, c, out, (size_t)n + body, now);
-    free(out);
-    if (!open)
-        return false;
-    memmove(c->in, c->in + r->length, c->in_len - r->length);
-    c->in_len -= r->length;
-    c->started_ms = now; /* the next request, or the upgrade, within header_timeout */
-    return c->in_len == 0 || ws_upgrade(io, c, now);
+    return ws_answer(io, c, r, out, (size_t)n + body, now);
 }
 
 /* The opening handshake (RFC 6455 §4.2), once its headers are in: the
@@ -1464,6 +1484,12 @@ void stream_destroy(struct stream *s)
     webdir_free(s->web);
     stream_ips_destroy(s->ips);
     free(s);
+}
+
+void stream_set_office(struct stream *s, struct auth *auth, struct dialplan_holder *plans)
+{
+    s->directory.auth = auth;
+    s->directory.plans = plans;
 }
 
 int stream_start(struct stream *s, struct dispatch *d, struct sip_trace *trace,

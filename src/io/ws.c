@@ -70,6 +70,8 @@ static void read_header(struct ws_request *r, struct ws_headers *h, const char *
         h->too_long |= !copy_value(v, v_len, r->origin, sizeof(r->origin));
     else if (IS("Sec-WebSocket-Key"))
         h->too_long |= !copy_value(v, v_len, r->key, sizeof(r->key));
+    else if (IS("Authorization"))
+        h->too_long |= !copy_value(v, v_len, r->authorization, sizeof(r->authorization));
     else if (IS("Upgrade"))
         h->upgrade |= list_has(v, v_len, "websocket");
     else if (IS("Connection"))

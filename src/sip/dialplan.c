@@ -376,6 +376,23 @@ void dialplan_resolve(const struct dialplan *dp, const char *name, struct dialpl
         out->group = &g->group;
 }
 
+void dialplan_each_extension(const struct dialplan *dp,
+                             void (*fn)(void *arg, const char *extension, const char *target),
+                             void *arg)
+{
+    for (size_t b = 0; b <= dp->extensions.mask; b++)
+        for (const struct strmap_link *l = dp->extensions.buckets[b]; l; l = l->next)
+            fn(arg, l->key, ((const struct ext_entry *)l)->target);
+}
+
+void dialplan_each_group(const struct dialplan *dp,
+                         void (*fn)(void *arg, const struct dialplan_group *g), void *arg)
+{
+    for (size_t b = 0; b <= dp->groups.mask; b++)
+        for (const struct strmap_link *l = dp->groups.buckets[b]; l; l = l->next)
+            fn(arg, &((const struct group_entry *)l)->group);
+}
+
 /* Group members must be users, not groups (a group rings people). */
 static int check_groups(struct parse *p)
 {

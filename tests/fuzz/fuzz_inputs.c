@@ -1,10 +1,12 @@
 /* libFuzzer harness for the parsers that read what is not a datagram, or
  * only part of one: the first byte picks which one gets the rest.
  *   0  an Authorization header value: osip's parse, digest_credentials_read,
- *      and the whole auth_check against a users table (nonces, nc, users)
+ *      and the whole auth_check against a users table (nonces, nc, users),
+ *      then as an HTTP request's for the office directory (auth_check_http)
  *   1  a users file (htdigest format)
  *   2  a configuration file (INI), checked as at start-up, and its office
  *      sections as the dial plan (dialplan.c), with a call routed by it
+ *      and the office directory written from it (directory.c)
  *   3  a flow token (the user part of our Record-Route) and its target
  *   4  an "ip:port" address as the registration store writes it; then the
  *      bytes as DNS answers (RFC 3263), and as a PUBLISHed PIDF body
@@ -41,6 +43,7 @@
 #include "switchboard/auth.h"
 #include "switchboard/auth_users.h"
 #include "switchboard/bencode.h"
+#include "switchboard/directory.h"
 #include "switchboard/presence_state.h"
 #include "switchboard/sub_record.h"
 #include "switchboard/buf.h"
@@ -145,6 +148,11 @@ static void one_authorization(const char *text)
         osip_message_free(m);
     }
     free(msg);
+    /* the same value in a GET of the office directory (HTTP Digest) */
+    struct sb_addr peer;
+    sipmsg_host_to_addr("192.0.2.2", 40000, &peer);
+    char who[260];
+    auth_check_http(auth, "GET", "/directory", text, &peer, who);
 }
 
 static bool everyone(void *ctx, const char *user)
@@ -208,6 +216,12 @@ static void one_config(const char *text)
     /* what a pickup asks of the plan ([features] pickup) */
     if (dialplan_pickup(dp))
         dialplan_share_group(dp, "alice", "bob");
+    /* the office directory the page reads from it, which must be JSON */
+    struct sb_buf dir = {0};
+    if (directory_json(dp, auth, &dir) == 0 && !dir.failed &&
+        (dir.len < 2 || dir.data[0] != '{' || dir.data[dir.len - 2] != '}'))
+        __builtin_trap();
+    sb_buf_free(&dir);
     dialplan_unref(dp);
     one_trunks(text);
 }
