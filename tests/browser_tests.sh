@@ -5,7 +5,8 @@
 # speaks SIP over (RFC 7118), signing in with digest ([auth] require =
 # all), registering, calling and being called by SIPp phones on UDP with
 # the media bridged by a userspace rtpengine of the test's own; a wrong
-# password, a foreign Origin, a closed tab.
+# password, a foreign Origin, a closed tab; the office directory, found
+# and dialled by name.
 #
 # usage: tests/browser_tests.sh BINARY OUTDIR [TEST...]
 # Every process is started here and ended by PID (Chromium by its
@@ -166,6 +167,18 @@ for line in open(sys.argv[1]):
     print(m.get(sys.argv[2], {}).get("packets", 0))' "$DIR/journal.jsonl" "$1" | tail -1
 }
 
+# page_calls_bob MARK: once the page (PAGE_PID) writes MARK, bob's UDP
+# phone (SIPp) registers with his password and answers one call; the
+# page's steps and bob's call must both end well.
+page_calls_bob() {
+    local pid=$PAGE_PID
+    wait_file "$1" || { page_wait page "$pid"; return 1; }
+    sipp_run reg register_auth.xml 15970 bob -au bob -ap builder || return 1
+    sipp_start callee uas_answer_wait_bye.xml 15970 bob
+    local callee=$SIPP_PID
+    page_wait page "$pid" && sipp_wait callee "$callee"
+}
+
 # The page calls bob, a UDP phone (SIPp): answered, the browser's
 # microphone (Chromium's fake tone) goes through the engine to bob for 3 s,
 # the page hangs up; the engine holds nothing after. The page watches
@@ -177,17 +190,28 @@ test_page_calls_a_phone() {
     page page "http://$IP:$WS_PORT/" signin alice wonderland status registered watch bob \
         lamp bob offline mark watching lamp bob idle call bob state "in call with" lamp bob busy \
         sleep 3 hangup idle lamp bob idle
-    local pid=$PAGE_PID
-    wait_file watching || { page_wait page "$pid"; return 1; }
-    sipp_run reg register_auth.xml 15970 bob -au bob -ap builder || return 1
-    sipp_start callee uas_answer_wait_bye.xml 15970 bob
-    local callee=$SIPP_PID
-    page_wait page "$pid" && sipp_wait callee "$callee" || return 1
+    page_calls_bob watching || return 1
     sleep 0.5
     local sent
     sent=$(media_figure caller_to_callee)
     [ "${sent:-0}" -gt 50 ] || { log "the browser's audio: ${sent:-no} packets"; return 1; }
     log "the browser sent $sent packets through the engine"
+    expect_engine_empty "$NG_PORT" && stop_proxy
+}
+
+# The office directory on the page (GET /directory behind HTTP Digest
+# with alice's SIP credentials, which the browser answers): everyone of
+# the users file and the dial plan with their extensions, and the
+# group; found by name or by extension; bob dialled by pressing Call on
+# his entry is answered (SIPp) and the page hangs up.
+test_page_dials_by_name_from_the_directory() {
+    start_engine e "$NG_PORT" 32000 &&
+        start_proxy '[extensions]' '101 = bob' '102 = carol' '200 = sales' \
+            '9 = sip:operator@192.0.2.9' '[groups]' 'sales = all: alice, bob' || return 1
+    page page "http://$IP:$WS_PORT/" signin alice wonderland status registered \
+        find "" alice,bob,carol,sales find bo bob find 102 carol find "a 200" sales \
+        mark ready find bob bob dial bob state "in call with" sleep 1 hangup idle
+    page_calls_bob ready || return 1
     expect_engine_empty "$NG_PORT" && stop_proxy
 }
 

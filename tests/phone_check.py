@@ -22,6 +22,9 @@ that fails ends the run (exit 1) with its reason. Steps:
   tone HZ                 its loudest frequency is HZ, within 10 % (10 s)
   socket URL RESULT       a WebSocket from the page to URL (subprotocol
                           "sip") ends "open" or "refused" (RESULT)
+  find TEXT NAMES         type TEXT in the directory's Find box: the entries
+                          that show become NAMES (comma-separated, 10 s)
+  dial NAME               press Call on NAME's entry in the directory
   watch NAME              add NAME to the colleagues whose busy lamp shows
   lamp NAME STATE         NAME's lamp becomes offline, idle, ringing or busy (15 s)
   mark NAME               write DIR/NAME (the shell test waits for it)
@@ -114,6 +117,18 @@ def run(dt, out, steps):
             hz = wait_for(lambda: (lambda v: v if abs(v - want) < want * 0.1 else None)(
                 dt.eval("window.phoneTone()") or 0), 10, f"a {arg} Hz tone")
             print(f"remote audio tone {hz:.0f} Hz")
+        elif s == "find":  # TEXT NAMES: the office directory, filtered
+            want = steps[i + 2]
+            dt.eval(f"(() => {{ const f = document.getElementById('find'); f.value = {js(arg)};"
+                    "f.dispatchEvent(new Event('input')); })()")
+            wait_for(lambda: dt.eval("window.phoneDirectory().join(',')") == want, 10,
+                     f"the directory showing {want} for '{arg}'")
+            print(f"directory for '{arg}': {want}")
+            i += 3
+            continue
+        elif s == "dial":  # press Call on a directory entry
+            dt.eval(f"document.querySelector('#people li[data-name=' + JSON.stringify({js(arg)})"
+                    " + '] .call').click()")
         elif s == "watch":  # a colleague's busy lamp, through the page's form
             dt.eval(f"document.getElementById('watch-name').value = {js(arg)};"
                     "document.getElementById('watch-form').requestSubmit()")

@@ -13,6 +13,7 @@ const domain = new URLSearchParams(location.search).get("domain") || location.ho
 let manager = null;
 let session = null;
 let analyser = null;
+let credentials = null; // while signed in: the directory is read with them
 
 function showError(text) {
   $("error").textContent = text || "";
@@ -231,6 +232,73 @@ function unwatch(name) {
   localStorage.setItem(WATCHED, JSON.stringify(watchedNames().filter((n) => n !== name)));
 }
 
+// --- the office directory -----------------------------------------------------
+// GET /directory from the exchange that serves this page, behind HTTP Digest
+// with the user's SIP credentials (the browser answers the challenge:
+// XMLHttpRequest with a user and password); each person and group with the
+// extensions that reach them, to find and dial by name.
+
+function fetchDirectory(user, password) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("GET", "/directory", true, user, password);
+    xhr.responseType = "json";
+    xhr.onload = () =>
+      xhr.status === 200 && xhr.response
+        ? resolve(xhr.response)
+        : reject(new Error(`the exchange answered ${xhr.status}`));
+    xhr.onerror = () => reject(new Error("the exchange could not be reached"));
+    xhr.send();
+  });
+}
+
+function directoryRow(entry, group) {
+  const row = document.createElement("li");
+  row.dataset.name = entry.name;
+  row.dataset.find = [entry.name, ...entry.extensions].join(" ").toLowerCase();
+  row.innerHTML = '<strong></strong> <span class="ext"></span> ' +
+    '<button type="button" class="call">Call</button> ' +
+    '<button type="button" class="watch">Watch</button>';
+  row.querySelector("strong").textContent = entry.name;
+  const ext = entry.extensions.join(", ");
+  row.querySelector(".ext").textContent =
+    group ? `${ext ? ext + " · " : ""}group: ${entry.members.join(", ")}` : ext;
+  row.querySelector(".call").addEventListener("click", () => {
+    $("dial").value = entry.name;
+    $("dial-form").requestSubmit();
+  });
+  row.querySelector(".watch").addEventListener("click", () => watch(entry.name));
+  if (group) row.querySelector(".watch").remove(); // a group has no lamp
+  return row;
+}
+
+function showDirectory(d) {
+  const list = $("people");
+  list.replaceChildren(...d.people.map((p) => directoryRow(p, false)),
+    ...d.groups.map((g) => directoryRow(g, true)));
+  filterDirectory();
+}
+
+function filterDirectory() {
+  const words = $("find").value.toLowerCase().split(/\s+/).filter(Boolean);
+  for (const row of $("people").children)
+    row.hidden = !words.every((w) => row.dataset.find.includes(w));
+}
+
+async function loadDirectory(user, password) {
+  try {
+    showDirectory(await fetchDirectory(user, password));
+  } catch (error) {
+    showError(`Cannot read the office directory: ${error.message}`);
+  }
+}
+
+$("find").addEventListener("input", filterDirectory);
+
+// The directory's entries that show now: for the tests.
+window.phoneDirectory = () =>
+  [...$("people").children].filter((r) => !r.hidden).map((r) => r.dataset.name);
+
 // Each watched colleague's lamp ("offline", "idle", "ringing", "busy"): for
 // the tests.
 window.phoneLamps = () => Object.fromEntries([...lamps].map(([n, l]) => [n, lampOf(l)]));
@@ -251,6 +319,8 @@ const delegate = {
     setStatus("registered");
     showError("");
     for (const name of watchedNames()) watch(name);
+    if (credentials && !$("people").children.length)
+      loadDirectory(credentials.user, credentials.password);
   },
   onUnregistered: () => setStatus("not registered"),
   onCallReceived: (s) => showCall(s, "incoming call from", true),
@@ -270,6 +340,7 @@ const delegate = {
 
 async function signIn(user, password) {
   showError("");
+  credentials = { user, password };
   manager = new Web.SessionManager(server(), {
     aor: `sip:${user}@${domain}`,
     delegate,
@@ -309,6 +380,8 @@ async function signOut() {
     await manager.disconnect().catch(() => {});
   }
   manager = null;
+  credentials = null;
+  $("people").replaceChildren();
   $("phone").hidden = true;
   $("signin-form").hidden = false;
 }
