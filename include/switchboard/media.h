@@ -97,7 +97,9 @@ struct media_ng_args {
 /* Bencodes the dictionary of "offer"/"answer" (@op) into @b: ICE
  * removed (or forced, to a browser), origin and session connection
  * replaced, strict source, symmetric latching (the engine's default),
- * and what @a->profile asks of the transport. */
+ * and what @a->profile asks of the transport; an offer between a
+ * browser and a phone also lists the codecs the recipient can always
+ * take, for the engine to transcode to when the two share none. */
 void media_ng_offer_answer(struct sb_buf *b, enum media_op op, const struct media_ng_args *a);
 
 /* Bencodes "delete" of call @call_id: side @from_tag and what hangs on

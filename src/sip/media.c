@@ -155,6 +155,31 @@ static void put_list1(struct sb_buf *b, const char *key, const char *value)
     bencode_end(b);
 }
 
+/* What each side of a call with a browser can always be given, should
+ * the other offer none of it: a browser Opus and G.711 (RFC 7874 §3); a
+ * phone G.711 and G.729 (desk phones that speak nothing else). */
+#define TRANSCODE_COUNT 3
+static const char *const codecs_for_browsers[TRANSCODE_COUNT] = {"opus", "PCMU", "PCMA"};
+static const char *const codecs_for_phones[TRANSCODE_COUNT] = {"PCMU", "PCMA", "G729"};
+
+/* An offer between a browser and a phone: the codecs the recipient can
+ * always take are added to what the offerer has, after its own (RFC
+ * 3264 §6.1: the answerer takes the first it shares). The engine
+ * transcodes only when the answer picks one it added, i.e. when the two
+ * sides share none. */
+static void put_transcode(struct sb_buf *b, bool to_browser)
+{
+    const char *const *v = to_browser ? codecs_for_browsers : codecs_for_phones;
+    bencode_cstr(b, "codec");
+    bencode_dict(b);
+    bencode_cstr(b, "transcode");
+    bencode_list(b);
+    for (size_t i = 0; i < TRANSCODE_COUNT; i++)
+        bencode_cstr(b, v[i]);
+    bencode_end(b);
+    bencode_end(b);
+}
+
 void media_ng_offer_answer(struct sb_buf *b, enum media_op op, const struct media_ng_args *a)
 {
     bool webrtc = a->profile == MEDIA_PROFILE_WEBRTC, convert = a->profile != MEDIA_PROFILE_ASIS;
@@ -173,6 +198,8 @@ void media_ng_offer_answer(struct sb_buf *b, enum media_op op, const struct medi
     if (convert)
         put_list1(b, "SDES", "off");
     put(b, "call-id", a->call_id);
+    if (convert && op == MEDIA_OFFER)
+        put_transcode(b, webrtc);
     put(b, "command", op == MEDIA_OFFER ? "offer" : "answer");
     bencode_cstr(b, "flags");
     bencode_list(b);

@@ -244,8 +244,21 @@ Test(media, a_deletes_figures_per_direction)
     cr_assert_eq(st.packets[0], -1);
 }
 
+/* The offer's codec/transcode list is @a, @b, @c. */
+static void assert_transcode(const struct bencode_node *n, const char *a, const char *b,
+                             const char *c)
+{
+    long codec = bencode_get(n, 0, "codec");
+    cr_assert(codec >= 0 && n[codec].type == BENCODE_DICT);
+    long t = bencode_get(n, (size_t)codec, "transcode");
+    cr_assert(t >= 0 && n[t].type == BENCODE_LIST);
+    cr_assert(bencode_is(n, t + 1, a) && bencode_is(n, t + 2, b) && bencode_is(n, t + 3, c));
+    cr_assert_eq(n[t].next, (size_t)t + 4, "those three only");
+}
+
 /* A call with a browser (RFC 7118): what each side receives is made
- * WebRTC (to the browser) or plain RTP/AVP (to the phone). */
+ * WebRTC (to the browser) or plain RTP/AVP (to the phone); an offer
+ * lists the codecs the recipient can always take (transcoding). */
 Test(media, browser_profiles)
 {
     const char *sdp = "v=0\r\n";
@@ -269,12 +282,14 @@ Test(media, browser_profiles)
     cr_assert(sdes >= 0 && bencode_is(n, sdes + 1, "off"));
     long flags = bencode_get(n, 0, "flags");
     cr_assert(flags >= 0 && bencode_is(n, flags + 1, "generate-mid"));
+    assert_transcode(n, "opus", "PCMU", "PCMA");
     sb_buf_free(&b);
     media_ng_offer_answer(&b, MEDIA_ANSWER, &a);
     decode(&b, n, 64);
     mux = bencode_get(n, 0, "rtcp-mux");
     cr_assert(mux >= 0 && bencode_is(n, mux + 1, "require"), "the browser offered it");
     cr_assert_eq(bencode_get(n, 0, "DTLS"), -1, "the engine's role is the one it took");
+    cr_assert_eq(bencode_get(n, 0, "codec"), -1, "an answer adds no codec");
     sb_buf_free(&b);
 
     a.profile = MEDIA_PROFILE_RTP;
@@ -287,5 +302,12 @@ Test(media, browser_profiles)
     assert_str(n, "transport-protocol", "RTP/AVP");
     mux = bencode_get(n, 0, "rtcp-mux");
     cr_assert(mux >= 0 && bencode_is(n, mux + 1, "demux"));
+    assert_transcode(n, "PCMU", "PCMA", "G729");
+    sb_buf_free(&b);
+
+    a.profile = MEDIA_PROFILE_ASIS; /* phone to phone: the codecs are theirs */
+    media_ng_offer_answer(&b, MEDIA_OFFER, &a);
+    decode(&b, n, 64);
+    cr_assert_eq(bencode_get(n, 0, "codec"), -1);
     sb_buf_free(&b);
 }
