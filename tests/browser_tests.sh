@@ -167,6 +167,12 @@ for line in open(sys.argv[1]):
     print(m.get(sys.argv[2], {}).get("packets", 0))' "$DIR/journal.jsonl" "$1" | tail -1
 }
 
+# codec_on PROFILE: the codec the test's engine says it uses towards the
+# side of that transport (RTP/AVP: the phone, UDP/TLS/RTP/SAVPF: the page).
+codec_on() {
+    sed -n "s|.*audio over $1) using \([^ ]*\).*|\1|p" "$DIR/e.log" | tail -1
+}
+
 # page_calls_bob MARK: once the page (PAGE_PID) writes MARK, bob's UDP
 # phone (SIPp) registers with his password and answers one call; the
 # page's steps and bob's call must both end well.
@@ -196,6 +202,9 @@ test_page_calls_a_phone() {
     sent=$(media_figure caller_to_callee)
     [ "${sent:-0}" -gt 50 ] || { log "the browser's audio: ${sent:-no} packets"; return 1; }
     log "the browser sent $sent packets through the engine"
+    # the page and the phone share PCMU: passed through, not transcoded
+    [ "$(codec_on UDP/TLS/RTP/SAVPF)" = PCMU/8000 ] ||
+        { log "towards the page: $(codec_on UDP/TLS/RTP/SAVPF)"; return 1; }
     expect_engine_empty "$NG_PORT" && stop_proxy
 }
 
@@ -212,6 +221,31 @@ test_page_dials_by_name_from_the_directory() {
         find "" alice,bob,carol,sales find bo bob find 102 carol find "a 200" sales \
         mark ready find bob bob dial bob state "in call with" sleep 1 hangup idle
     page_calls_bob ready || return 1
+    expect_engine_empty "$NG_PORT" && stop_proxy
+}
+
+# The page calls bob, whose desk phone speaks G.729 only (SIPp, which
+# checks the offer lists G.729 and sends back what it hears, -rtp_echo):
+# the engine, asked to, adds G.729 to the browser's offer and transcodes
+# both ways, so the page hears its own microphone (a 440 Hz tone) back
+# through Opus/G.711 -> G.729 -> Opus/G.711.
+test_page_calls_a_g729_phone_through_transcoding() {
+    sox -n -r 48000 -c 1 -b 16 "$DIR/tone.wav" synth 30 sine 440 vol 0.5
+    start_engine e "$NG_PORT" 32000 && start_proxy || return 1
+    page page "http://$IP:$WS_PORT/" --fake-audio "$DIR/tone.wav" signin alice wonderland \
+        status registered mark ready call bob state "in call with" level 0.02 tone 440 hangup idle
+    local pid=$PAGE_PID
+    wait_file ready || { page_wait page "$pid"; return 1; }
+    sipp_run reg register_auth.xml 15970 bob -au bob -ap builder || return 1
+    sipp_start callee uas_g729_answer_wait_bye.xml 15970 bob -rtp_echo
+    local callee=$SIPP_PID
+    page_wait page "$pid" && sipp_wait callee "$callee" || return 1
+    grep "remote audio" "$DIR/page.out" >>"$DIR/test.log"
+    local phone page_side
+    phone=$(codec_on RTP/AVP) page_side=$(codec_on UDP/TLS/RTP/SAVPF)
+    log "the engine: $phone towards bob, $page_side towards the page"
+    [ "$phone" = G729/8000 ] && [ -n "$page_side" ] && [ "$page_side" != G729/8000 ] ||
+        { log "not transcoded"; return 1; }
     expect_engine_empty "$NG_PORT" && stop_proxy
 }
 
