@@ -31,10 +31,12 @@
  * with the rest. At start every live document is read and kept until its
  * owner takes it (store_docs_take). In a shared store a change to a
  * shared kind is announced; the other nodes' persisters read it back and
- * hand it to the kind's watcher (store_docs_watch). A resync (a note
- * lost to a full queue, a batch refused) rewrites in its transaction
- * every kind that has a source (store_docs_source: all its documents
- * now), this node's removed first; it then moves store_docs_epoch(), and
+ * hand it to the kind's watcher (store_docs_watch); after the feed was
+ * lost, every document of the shared kinds is read back for it. A
+ * resync (a note lost to a full queue, a batch refused) rewrites in its
+ * transaction every kind that has a source (store_docs_source: all its
+ * documents now), this node's removed first; it then moves
+ * store_docs_epoch(), and
  * the owner of a kind without a source notes all its documents again
  * (until then one removed meanwhile lingers: the subscriptions, whose
  * owners are the SIP threads, which the persister must not wait on). */

@@ -351,6 +351,26 @@ static void read_remote_doc(struct store *s, const struct note *note)
         report_failure(s, "reading a document back", rc);
 }
 
+/* After a shared store's feed was lost (a note naming ""): every
+ * document of the shared kinds read again and handed to their watchers,
+ * so what other nodes changed meanwhile arrives (one they removed
+ * meanwhile lingers here until it expires). */
+static void reload_shared_docs(struct store *s)
+{
+    const struct store_backend_ops *ops = s->backend.ops;
+    uint64_t now_wall = (uint64_t)((int64_t)sb_now_ms() + store_wall_offset_ms());
+    for (unsigned k = 0; ops && ops->load_docs && k < s->opts.doc_count; k++) {
+        pthread_mutex_lock(&s->watch_lock);
+        struct doc_watch w = s->watch[k];
+        pthread_mutex_unlock(&s->watch_lock);
+        if (!s->opts.docs[k].shared || !w.fn)
+            continue;
+        int rc = ops->load_docs(s->backend.be, &s->opts.docs[k], now_wall, w.fn, w.arg);
+        if (rc != 0)
+            report_failure(s, "reading documents back", rc);
+    }
+}
+
 /* One note's write inside the open transaction. */
 static int write_note(struct store *s, const struct note *note, uint64_t now, int64_t offset)
 {
@@ -382,6 +402,7 @@ static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct w
     uint64_t now = sb_now_ms();
     int64_t offset = store_wall_offset_ms();
     struct note *remote_docs = NULL, **tail = &remote_docs;
+    bool reload = false;
     if (can_write)
         rc = s->backend.ops->begin(s->backend.be);
     for (struct cds_wfcq_node *node = first; node;
@@ -390,6 +411,7 @@ static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct w
         if (can_write && rc == 0)
             rc = write_note(s, note, now, offset);
         local += note->kind != NOTE_REMOTE && note->kind != NOTE_REMOTE_DOC;
+        reload |= note->kind == NOTE_REMOTE && !note->aor[0];
         n++;
         if (note->kind == NOTE_REMOTE_DOC) {
             note->later = NULL;
@@ -403,6 +425,8 @@ static size_t write_notes(struct store *s, struct cds_wfcq_node *first, struct w
         finish(s, rc, local, "writing");
     else
         atomic_store(&s->resync, true); /* the resync will carry these */
+    if (can_write && rc == 0 && reload)
+        reload_shared_docs(s);
     while (remote_docs) {
         struct note *next = remote_docs->later;
         if (can_write && rc == 0)
