@@ -69,7 +69,7 @@ WS_SUBSET="test_torture_framing test_torture_handshake test_udp_caller_ws_callee
     test_directory_behind_digest"
 REDIS_SUBSET="test_calls_between_nodes test_concurrent_updates_keep_both test_node_restart_reloads
     test_redis_killed_mid_run test_tcp_phone_reached_through_its_node
-    test_presence_is_shared_by_the_nodes"
+    test_presence_is_shared_by_the_nodes test_presence_survives_a_redis_restart"
 
 # plain_lane: the RelWithDebInfo build and every stage on it.
 plain_lane() {

@@ -362,20 +362,28 @@ node_publish() {
 }
 pub_field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2]))' "$PUB" "$1"; }
 
+# bob_at_a_watched_at_b SECONDS: both nodes, bob registered at A, and a
+# presence subscriber for him at B for SECONDS (lamp.out; PID in
+# LAMP_PID), once it has its first NOTIFY.
+bob_at_a_watched_at_b() {
+    start_both || return 1
+    node_register reg-bob "$A" 15071 bob || return 1
+    wait_bindings "$B" bob 1 >/dev/null || return 1
+    python3 "$HERE/dialog_sub.py" run "$B" "$PROXY_PORT" --port 15090 --user bob \
+        --event presence --seconds "$1" >"$DIR/lamp.out" 2>"$DIR/lamp.err" &
+    LAMP_PID=$!
+    PIDS+=("$LAMP_PID")
+    wait_for_line "$DIR/lamp.out" '"notify"'
+}
+
 # What bob's phones publish is one presence across the nodes: published
 # at A, B's subscriber hears him away; modified at B with A's entity-tag
 # (200, not 412), he is busy; removed at A with B's tag, B's subscriber
 # hears him plainly online. Redis holds the entry while it lives, and
 # B's subscription under B's name.
 test_presence_is_shared_by_the_nodes() {
-    start_both || return 1
-    node_register reg-bob "$A" 15071 bob || return 1
-    wait_bindings "$B" bob 1 >/dev/null || return 1
-    python3 "$HERE/dialog_sub.py" run "$B" "$PROXY_PORT" --port 15090 --user bob \
-        --event presence --seconds 5 >"$DIR/lamp.out" 2>"$DIR/lamp.err" &
-    local lamp=$!
-    PIDS+=("$lamp")
-    wait_for_line "$DIR/lamp.out" '"notify"' || return 1
+    bob_at_a_watched_at_b 5 || return 1
+    local lamp=$LAMP_PID
     node_publish "$A" --activity away --note "at lunch" && [ "$(pub_field response)" = 200 ] ||
         { log "PUBLISH at A: $PUB"; return 1; }
     local e1 e2 t0
@@ -402,6 +410,39 @@ test_presence_is_shared_by_the_nodes() {
     [ "$heard" = "online,online/away/at lunch,online/busy,online" ] ||
         { log "B's subscriber heard $heard"; return 1; }
     [ "$(rcli hlen sb:doc:presence)" = 0 ] || { log "the removed entry is still in Redis"; return 1; }
+    stop_node a && stop_node b
+}
+
+# Redis killed (it held nothing on disk) with bob's presence watched at
+# B: bob's phone publishes "busy" at A meanwhile (answered from memory);
+# once Redis is back each node rewrites what it keeps (A its
+# publication, B its subscription), and B's subscriber hears bob busy
+# without anyone publishing again.
+test_presence_survives_a_redis_restart() {
+    bob_at_a_watched_at_b 14 || return 1
+    local lamp=$LAMP_PID
+    kill_redis
+    node_publish "$A" --activity busy && [ "$(pub_field response)" = 200 ] ||
+        { log "PUBLISH at A with Redis down: $PUB"; return 1; }
+    sleep 0.5
+    grep -q '"busy"' "$DIR/lamp.out" && { log "B heard it with Redis down"; return 1; }
+    local t0
+    t0=$(date +%s%N)
+    start_redis || return 1
+    for _ in $(seq 240); do
+        grep -q '"busy"' "$DIR/lamp.out" && break
+        sleep 0.05
+    done
+    grep -q '"busy"' "$DIR/lamp.out" || { log "B's subscriber never heard bob busy"; return 1; }
+    log "Redis back: B's subscriber heard the publication after $((($(date +%s%N) - t0) / 1000000)) ms"
+    for _ in $(seq 40); do
+        [ "$(rcli hlen "sb:doc:subscription:$B:$PROXY_PORT")" = 1 ] && break
+        sleep 0.05
+    done
+    [ "$(rcli hlen sb:doc:presence)" = 1 ] &&
+        [ "$(rcli hlen "sb:doc:subscription:$B:$PROXY_PORT")" = 1 ] ||
+        { log "Redis after: $(rcli hlen sb:doc:presence) publication(s), $(rcli hlen "sb:doc:subscription:$B:$PROXY_PORT") subscription(s) of B"; return 1; }
+    kill "$lamp" 2>/dev/null
     stop_node a && stop_node b
 }
 
