@@ -23,8 +23,13 @@ void dispatch_destroy(struct dispatch *d);
 
 unsigned dispatch_worker_count(const struct dispatch *d);
 
-/* Which worker a Call-ID belongs to. */
+/* Which worker a Call-ID belongs to: @call_id is libosip2's number, the
+ * part before any "@" (what the receivers hand over). */
 unsigned dispatch_worker_for(const struct dispatch *d, const char *call_id);
+
+/* The same for a Call-ID as written in a message, whole ("n@host"),
+ * its first @len bytes. */
+unsigned dispatch_worker_for_text(const struct dispatch *d, const char *call_id, size_t len);
 
 /* Queues @in for worker @worker without waking it. Returns 0 or SB_ELIMIT
  * (queue full: @in stays the caller's). */

@@ -62,6 +62,13 @@ unsigned dispatch_worker_for(const struct dispatch *d, const char *call_id)
     return (unsigned)(sb_hash(call_id, strlen(call_id)) % d->count);
 }
 
+unsigned dispatch_worker_for_text(const struct dispatch *d, const char *call_id, size_t len)
+{
+    const char *at = memchr(call_id, '@', len);
+    size_t n = at ? (size_t)(at - call_id) : len;
+    return (unsigned)(sb_hash(call_id, n) % d->count);
+}
+
 int dispatch_push(struct dispatch *d, unsigned worker, struct sb_inbound *in)
 {
     return wakeq_push(d->queues[worker], &in->node);

@@ -425,15 +425,10 @@ int worker_pool_restore(struct worker_pool *pool, enum proxy_doc kind, const cha
     if (kind == PROXY_DOC_PRESENCE)
         return presence_state_load(pool->presence, key, value, expires_wall_ms,
                                    (uint64_t)call_journal_now(), sb_now_ms());
-    /* "Call-ID;from-tag"; the receivers hash the Call-ID's part before
-     * any "@" (libosip2's number), and so must we */
-    size_t len = strcspn(key, "@;");
-    char call_id[256];
-    if (kind != PROXY_DOC_SUBSCRIPTION || !value || !strchr(key, ';') || len >= sizeof(call_id))
+    const char *semi = strrchr(key, ';'); /* "Call-ID;from-tag" */
+    if (kind != PROXY_DOC_SUBSCRIPTION || !value || !semi)
         return SB_EMALFORMED;
-    memcpy(call_id, key, len);
-    call_id[len] = '\0';
-    unsigned i = dispatch_worker_for(pool->deps.dispatch, call_id);
+    unsigned i = dispatch_worker_for_text(pool->deps.dispatch, key, (size_t)(semi - key));
     if (i >= pool->count)
         return SB_EMALFORMED;
     return proxy_notify_restore(pool->workers[i].proxy, key, value, expires_wall_ms);
