@@ -277,14 +277,28 @@ void store_docs_take(struct store *s, unsigned kind, store_doc_fn fn, void *arg)
     }
 }
 
+/* Sets @kind's watcher (@w->fn) or source (@w->each), under the lock:
+ * the persister may be reading them already. */
+static void set_watch(struct store *s, unsigned kind, const struct doc_watch *w)
+{
+    if (!s || kind >= s->opts.doc_count)
+        return;
+    pthread_mutex_lock(&s->watch_lock);
+    struct doc_watch *to = &s->watch[kind];
+    if (w->fn) {
+        to->fn = w->fn;
+        to->arg = w->arg;
+    }
+    if (w->each) {
+        to->each = w->each;
+        to->each_arg = w->each_arg;
+    }
+    pthread_mutex_unlock(&s->watch_lock);
+}
+
 void store_docs_source(struct store *s, unsigned kind, store_docs_each_fn each, void *arg)
 {
-    if (s && kind < s->opts.doc_count) {
-        pthread_mutex_lock(&s->watch_lock);
-        s->watch[kind].each = each;
-        s->watch[kind].each_arg = arg;
-        pthread_mutex_unlock(&s->watch_lock);
-    }
+    set_watch(s, kind, &(struct doc_watch){.each = each, .each_arg = arg});
 }
 
 uint64_t store_docs_epoch(struct store *s)
@@ -294,12 +308,7 @@ uint64_t store_docs_epoch(struct store *s)
 
 void store_docs_watch(struct store *s, unsigned kind, store_doc_fn fn, void *arg)
 {
-    if (s && kind < s->opts.doc_count) {
-        pthread_mutex_lock(&s->watch_lock);
-        s->watch[kind].fn = fn;
-        s->watch[kind].arg = arg;
-        pthread_mutex_unlock(&s->watch_lock);
-    }
+    set_watch(s, kind, &(struct doc_watch){.fn = fn, .arg = arg});
 }
 
 /* --- writing ---------------------------------------------------------------- */
