@@ -80,6 +80,12 @@ void presence_entry_key(const char *user, const char *etag, struct sb_buf *out);
 /* Splits a key at its last space; false when it is not one. */
 bool presence_entry_split(const char *key, char *user, size_t user_size, char *etag);
 void presence_entry_write(struct sb_buf *b, const struct presence_entry *e);
+/* @user's entry @e as the store keeps it, to @emit with its expiry
+ * @expires_wall_ms. Returns SB_ENOMEM, or what @emit returned. */
+int presence_entry_emit(const char *user, const struct presence_entry *e, uint64_t expires_wall_ms,
+                        int (*emit)(void *arg, const char *key, const char *value,
+                                    uint64_t expires_wall_ms),
+                        void *arg);
 /* Reads a value into @out (its tag and expiry untouched). Returns 0 or
  * SB_EMALFORMED. */
 int presence_entry_read(const char *text, size_t len, struct presence_entry *out);

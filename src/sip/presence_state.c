@@ -292,6 +292,21 @@ void presence_entry_write(struct sb_buf *b, const struct presence_entry *e)
     bencode_end(b);
 }
 
+int presence_entry_emit(const char *user, const struct presence_entry *e, uint64_t expires_wall_ms,
+                        int (*emit)(void *arg, const char *key, const char *value,
+                                    uint64_t expires_wall_ms),
+                        void *arg)
+{
+    struct sb_buf key = {0}, value = {0};
+    presence_entry_key(user, e->etag, &key);
+    presence_entry_write(&value, e);
+    int rc =
+        key.failed || value.failed ? SB_ENOMEM : emit(arg, key.data, value.data, expires_wall_ms);
+    sb_buf_free(&key);
+    sb_buf_free(&value);
+    return rc;
+}
+
 /* Copies the string under @key into @buf[0..size) (no NUL inside). */
 static bool copy_str(const struct bencode_node *n, const char *key, char *buf, size_t size)
 {
@@ -378,16 +393,9 @@ int presence_state_docs(struct presence_state *ps, uint64_t now_ms, uint64_t wal
     struct snapshot *v = snapshot_locked(ps, now_ms, &n);
     pthread_mutex_unlock(&ps->lock);
     int rc = v ? 0 : SB_ENOMEM;
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        struct sb_buf key = {0}, value = {0};
-        presence_entry_key(v[i].user, v[i].e.etag, &key);
-        presence_entry_write(&value, &v[i].e);
-        rc = key.failed || value.failed
-                 ? SB_ENOMEM
-                 : emit(arg, key.data, value.data, wall_ms + (v[i].e.expires_ms - now_ms));
-        sb_buf_free(&key);
-        sb_buf_free(&value);
-    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = presence_entry_emit(v[i].user, &v[i].e, wall_ms + (v[i].e.expires_ms - now_ms), emit,
+                                 arg);
     free(v);
     return rc;
 }

@@ -628,6 +628,14 @@ static long publish_expires(const osip_message_t *req, bool *too_brief)
     return v > PUBLISH_MAX_S ? PUBLISH_MAX_S : v;
 }
 
+/* presence_entry_emit's @emit: into the store. */
+static int keep_presence(void *arg, const char *key, const char *value, uint64_t expires_wall_ms)
+{
+    struct proxy *p = arg;
+    p->env.keep(p->env.keep_ctx, PROXY_DOC_PRESENCE, key, value, expires_wall_ms);
+    return 0;
+}
+
 /* Keeps what a PUBLISH left of @user's entry (@kept; etag "" when it was
  * removed) in the store, the entry it replaced (@if_match) removed. */
 static void publish_keep(struct proxy *p, const char *user, const char *if_match,
@@ -635,22 +643,15 @@ static void publish_keep(struct proxy *p, const char *user, const char *if_match
 {
     if (!p->env.keep)
         return;
-    struct sb_buf key = {0}, value = {0};
+    struct sb_buf key = {0};
     if (if_match && strcmp(if_match, kept->etag) != 0) {
         presence_entry_key(user, if_match, &key);
         if (!key.failed)
             p->env.keep(p->env.keep_ctx, PROXY_DOC_PRESENCE, key.data, NULL, 0);
         sb_buf_free(&key);
     }
-    if (!kept->etag[0])
-        return;
-    presence_entry_key(user, kept->etag, &key);
-    presence_entry_write(&value, kept);
-    if (!key.failed && !value.failed)
-        p->env.keep(p->env.keep_ctx, PROXY_DOC_PRESENCE, key.data, value.data,
-                    wall_of(p, kept->expires_ms));
-    sb_buf_free(&key);
-    sb_buf_free(&value);
+    if (kept->etag[0])
+        presence_entry_emit(user, kept, wall_of(p, kept->expires_ms), keep_presence, p);
 }
 
 /* A PUBLISH for @user's presence: new, refreshed, modified or removed
