@@ -1,0 +1,409 @@
+/* Forwarding by editing the received bytes. See sip_edit.h. */
+#include "switchboard/sip_edit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "switchboard/error.h"
+
+#define VALUES_MAX 32 /* values of one field an edit looks at */
+
+struct span {
+    uint32_t start, end;
+};
+
+static void fail(struct sipedit *e)
+{
+    e->failed = true;
+}
+
+/* --- the index ------------------------------------------------------------ */
+
+/* The kind a field name (trimmed) names, compact forms included
+ * (RFC 3261 §7.3.3). */
+static enum sipedit_kind kind_of(const char *name, size_t n)
+{
+    static const struct {
+        const char *name;
+        char compact;
+        enum sipedit_kind kind;
+    } names[] = {
+        {"via", 'v', SIPEDIT_VIA},
+        {"route", 0, SIPEDIT_ROUTE},
+        {"record-route", 0, SIPEDIT_RECORD_ROUTE},
+        {"max-forwards", 0, SIPEDIT_MAX_FORWARDS},
+        {"cseq", 0, SIPEDIT_CSEQ},
+        {"content-length", 'l', SIPEDIT_CONTENT_LENGTH},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (n == 1 && names[i].compact && (name[0] | 32) == names[i].compact)
+            return names[i].kind;
+        if (n == strlen(names[i].name) && strncasecmp(name, names[i].name, n) == 0)
+            return names[i].kind;
+    }
+    return SIPEDIT_OTHER;
+}
+
+/* The first CRLF at or after @at, or 0 when there is none (or a bare LF
+ * comes first: a line shape not edited). */
+static uint32_t line_end(const struct sipedit *e, uint32_t at)
+{
+    const char *nl = memchr(e->raw + at, '\n', e->len - at);
+    if (!nl || nl == e->raw + at || nl[-1] != '\r')
+        return 0;
+    return (uint32_t)(nl - e->raw) - 1;
+}
+
+/* "METHOD SP Request-URI SP SIP/2.0" or "SIP/2.0 SP code SP reason". */
+static int index_start_line(struct sipedit *e, uint32_t eol)
+{
+    const char *s = e->raw;
+    if (eol >= 12 && memcmp(s, "SIP/2.0 ", 8) == 0) {
+        const char *sp = memchr(s + 8, ' ', eol - 8);
+        e->request = false;
+        e->first = sp ? (uint32_t)(sp - s) + 1 : eol;
+        e->first_end = eol;
+        return 0;
+    }
+    const char *sp1 = memchr(s, ' ', eol);
+    if (!sp1 || eol < 9 || memcmp(s + eol - 8, " SIP/2.0", 8) != 0 || sp1 >= s + eol - 8)
+        return SB_EMALFORMED;
+    e->request = true;
+    e->first = (uint32_t)(sp1 - s) + 1;
+    e->first_end = eol - 8;
+    return e->first < e->first_end ? 0 : SB_EMALFORMED;
+}
+
+/* One header field starting at @at, its line ending at @eol. */
+static int index_field(struct sipedit *e, uint32_t at, uint32_t eol)
+{
+    const char *s = e->raw;
+    if (s[at] == ' ' || s[at] == '\t') { /* a continuation (§7.3.1) */
+        if (e->count == 0)
+            return SB_EMALFORMED;
+        e->lines[e->count - 1].end = eol + 2;
+        return 0;
+    }
+    const char *colon = memchr(s + at, ':', eol - at);
+    if (!colon || e->count == SIPEDIT_LINES)
+        return SB_EMALFORMED;
+    size_t n = (size_t)(colon - (s + at));
+    while (n && (s[at + n - 1] == ' ' || s[at + n - 1] == '\t'))
+        n--;
+    uint32_t value = (uint32_t)(colon - s) + 1;
+    while (value < eol && (s[value] == ' ' || s[value] == '\t'))
+        value++;
+    e->lines[e->count++] = (struct sipedit_line){
+        .start = at, .value = value, .end = eol + 2, .kind = (uint8_t)kind_of(s + at, n)};
+    return 0;
+}
+
+/* The body's end: Content-Length's bytes after the blank line, at most
+ * what arrived (§18.3); all of it when the header is absent (UDP). */
+static int index_body(struct sipedit *e)
+{
+    e->body_end = (uint32_t)e->len;
+    bool seen = false;
+    for (unsigned i = 0; i < e->count; i++) {
+        const struct sipedit_line *l = &e->lines[i];
+        if (l->kind != SIPEDIT_CONTENT_LENGTH)
+            continue;
+        char *stop;
+        unsigned long n = strtoul(e->raw + l->value, &stop, 10);
+        if (seen || stop == e->raw + l->value)
+            return SB_EMALFORMED;
+        seen = true;
+        if (n < e->len - e->body)
+            e->body_end = e->body + (uint32_t)n;
+    }
+    return 0;
+}
+
+int sipedit_open(struct sipedit *e, const char *raw, size_t len)
+{
+    e->raw = raw;
+    e->len = len;
+    e->count = 0;
+    e->nops = 0;
+    e->text_len = 0;
+    e->failed = true;
+    if (len == 0 || len >= UINT32_MAX / 2)
+        return SB_EMALFORMED;
+    uint32_t eol = line_end(e, 0);
+    if (!eol || index_start_line(e, eol) != 0)
+        return SB_EMALFORMED;
+    uint32_t at = eol + 2;
+    for (;;) {
+        if (at + 2 > len)
+            return SB_EMALFORMED; /* no blank line */
+        if (raw[at] == '\r' && raw[at + 1] == '\n')
+            break;
+        eol = line_end(e, at);
+        if (!eol || index_field(e, at, eol) != 0)
+            return SB_EMALFORMED;
+        at = eol + 2;
+    }
+    e->head_end = at;
+    e->body = at + 2;
+    if (memchr(raw, '\0', e->head_end) || index_body(e) != 0)
+        return SB_EMALFORMED;
+    e->failed = false;
+    return 0;
+}
+
+/* --- values --------------------------------------------------------------- */
+
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The values of field @l, split at commas outside quotes and <>. Returns
+ * how many, or -1 past VALUES_MAX or on an unclosed quote. */
+static int field_values(const struct sipedit *e, const struct sipedit_line *l,
+                        struct span v[VALUES_MAX])
+{
+    const char *s = e->raw;
+    uint32_t at = l->value, end = l->end - 2;
+    int n = 0;
+    while (at < end) {
+        while (at < end && (blank(s[at]) || s[at] == ','))
+            at++;
+        if (at == end)
+            break;
+        if (n == VALUES_MAX)
+            return -1;
+        uint32_t start = at;
+        bool quoted = false;
+        int angle = 0;
+        for (; at < end; at++) {
+            char c = s[at];
+            if (quoted && c == '\\' && at + 1 < end)
+                at++;
+            else if (c == '"')
+                quoted = !quoted;
+            else if (!quoted && c == '<')
+                angle++;
+            else if (!quoted && c == '>' && angle > 0)
+                angle--;
+            else if (!quoted && !angle && c == ',')
+                break;
+        }
+        if (quoted || angle)
+            return -1;
+        uint32_t stop = at;
+        while (stop > start && blank(s[stop - 1]))
+            stop--;
+        v[n++] = (struct span){start, stop};
+    }
+    return n;
+}
+
+unsigned sipedit_count(const struct sipedit *e, enum sipedit_kind kind)
+{
+    struct span v[VALUES_MAX];
+    unsigned total = 0;
+    for (unsigned i = 0; i < e->count; i++) {
+        if (e->lines[i].kind != kind)
+            continue;
+        int n = field_values(e, &e->lines[i], v);
+        total += n > 0 ? (unsigned)n : 0;
+    }
+    return total;
+}
+
+/* --- edits ---------------------------------------------------------------- */
+
+/* Copies @n bytes of @s (and @m of @t) into the text store. */
+static const char *store(struct sipedit *e, const char *s, size_t n, const char *t, size_t m)
+{
+    if (e->text_len + n + m > SIPEDIT_TEXT) {
+        fail(e);
+        return NULL;
+    }
+    char *at = e->text + e->text_len;
+    memcpy(at, s, n);
+    if (m)
+        memcpy(at + n, t, m);
+    e->text_len += (uint32_t)(n + m);
+    return at;
+}
+
+static void add_op(struct sipedit *e, uint32_t at, uint32_t cut, const char *with, size_t with_len)
+{
+    if (e->failed || (with_len && !with) || e->nops == SIPEDIT_OPS) {
+        fail(e);
+        return;
+    }
+    e->ops[e->nops++] =
+        (struct sipedit_op){.at = at, .cut = cut, .with = with, .with_len = (uint32_t)with_len};
+}
+
+/* Adds "@name: @text CRLF" at @at. */
+static void add_field(struct sipedit *e, uint32_t at, const char *name, const char *text)
+{
+    char head[64];
+    int n = snprintf(head, sizeof(head), "%s: ", name);
+    size_t t = strlen(text);
+    if (n < 0 || (size_t)n >= sizeof(head) || e->text_len + (size_t)n + t + 2 > SIPEDIT_TEXT) {
+        fail(e);
+        return;
+    }
+    const char *with = store(e, head, (size_t)n, text, t);
+    store(e, "\r\n", 2, NULL, 0);
+    add_op(e, at, 0, with, (size_t)n + t + 2);
+}
+
+static const struct sipedit_line *first_of(const struct sipedit *e, enum sipedit_kind kind)
+{
+    for (unsigned i = 0; i < e->count; i++)
+        if (e->lines[i].kind == kind)
+            return &e->lines[i];
+    return NULL;
+}
+
+void sipedit_drop_values(struct sipedit *e, enum sipedit_kind kind, unsigned n)
+{
+    struct span v[VALUES_MAX];
+    for (unsigned i = 0; i < e->count && n > 0 && !e->failed; i++) {
+        const struct sipedit_line *l = &e->lines[i];
+        if (l->kind != kind)
+            continue;
+        int k = field_values(e, l, v);
+        if (k < 0) {
+            fail(e);
+        } else if ((unsigned)k <= n) {
+            add_op(e, l->start, l->end - l->start, NULL, 0); /* the field goes whole */
+            n -= (unsigned)k;
+        } else {
+            add_op(e, v[0].start, v[n].start - v[0].start, NULL, 0);
+            n = 0;
+        }
+    }
+    if (n > 0)
+        fail(e);
+}
+
+void sipedit_replace_value(struct sipedit *e, enum sipedit_kind kind, unsigned index,
+                           const char *text)
+{
+    struct span v[VALUES_MAX];
+    for (unsigned i = 0; i < e->count && !e->failed; i++) {
+        if (e->lines[i].kind != kind)
+            continue;
+        int k = field_values(e, &e->lines[i], v);
+        if (k < 0)
+            break;
+        if (index < (unsigned)k) {
+            size_t t = strlen(text);
+            add_op(e, v[index].start, v[index].end - v[index].start, store(e, text, t, NULL, 0), t);
+            return;
+        }
+        index -= (unsigned)k;
+    }
+    fail(e);
+}
+
+void sipedit_insert_field(struct sipedit *e, enum sipedit_kind kind, const char *name,
+                          const char *text)
+{
+    const struct sipedit_line *l = first_of(e, kind);
+    uint32_t at = e->head_end;
+    if (l) {
+        at = l->start;
+    } else {
+        for (unsigned i = 0; i < e->count; i++)
+            if (e->lines[i].kind == SIPEDIT_VIA)
+                at = e->lines[i].end;
+    }
+    add_field(e, at, name, text);
+}
+
+void sipedit_set_field(struct sipedit *e, enum sipedit_kind kind, const char *name,
+                       const char *text)
+{
+    const struct sipedit_line *l = first_of(e, kind);
+    if (!l) {
+        add_field(e, e->head_end, name, text);
+        return;
+    }
+    size_t t = strlen(text);
+    add_op(e, l->value, l->end - 2 - l->value, store(e, text, t, NULL, 0), t);
+}
+
+const char *sipedit_first(const struct sipedit *e, size_t *len)
+{
+    *len = e->first_end - e->first;
+    return e->raw + e->first;
+}
+
+void sipedit_set_first(struct sipedit *e, const char *text)
+{
+    size_t t = strlen(text);
+    add_op(e, e->first, e->first_end - e->first, store(e, text, t, NULL, 0), t);
+}
+
+const char *sipedit_body(const struct sipedit *e, size_t *len)
+{
+    *len = e->body_end - e->body;
+    return e->raw + e->body;
+}
+
+void sipedit_set_body(struct sipedit *e, const char *body, size_t len)
+{
+    char n[24];
+    snprintf(n, sizeof(n), "%zu", len);
+    sipedit_set_field(e, SIPEDIT_CONTENT_LENGTH, "Content-Length", n);
+    if (e->body_end > e->body || len)
+        add_op(e, e->body, e->body_end - e->body, len ? body : "", len);
+}
+
+/* --- the result ----------------------------------------------------------- */
+
+/* In offset order, the order of making among equal offsets; false when
+ * two overlap. */
+static bool sort_ops(struct sipedit *e)
+{
+    for (unsigned i = 1; i < e->nops; i++) {
+        struct sipedit_op op = e->ops[i];
+        unsigned j = i;
+        for (; j > 0 && e->ops[j - 1].at > op.at; j--)
+            e->ops[j] = e->ops[j - 1];
+        e->ops[j] = op;
+    }
+    for (unsigned i = 1; i < e->nops; i++)
+        if (e->ops[i - 1].at + e->ops[i - 1].cut > e->ops[i].at)
+            return false;
+    return true;
+}
+
+int sipedit_render(struct sipedit *e, char **out, size_t *len)
+{
+    if (e->failed || !sort_ops(e))
+        return SB_EAGAIN;
+    size_t total = e->body_end;
+    for (unsigned i = 0; i < e->nops; i++)
+        total = total - e->ops[i].cut + e->ops[i].with_len;
+    char *text = malloc(total + 1);
+    if (!text)
+        return SB_ENOMEM;
+    size_t w = 0;
+    uint32_t from = 0;
+    for (unsigned i = 0; i < e->nops; i++) {
+        const struct sipedit_op *op = &e->ops[i];
+        memcpy(text + w, e->raw + from, op->at - from);
+        w += op->at - from;
+        if (op->with_len)
+            memcpy(text + w, op->with, op->with_len);
+        w += op->with_len;
+        from = op->at + op->cut;
+    }
+    memcpy(text + w, e->raw + from, e->body_end - from);
+    w += e->body_end - from;
+    text[w] = '\0';
+    *out = text;
+    *len = w;
+    return 0;
+}
