@@ -22,6 +22,7 @@ struct ingress {
     const char *why;
     char *raw_contacts; /* see struct sb_inbound; the caller takes it */
     unsigned raw_contact_count;
+    bool exact; /* libosip2 read the bytes as they came (no NUL hidden) */
 };
 
 /* @buf must have room for one byte past @len (a NUL is written there). */

@@ -84,9 +84,23 @@ struct sb_inbound {
      * NUL-terminated string after another; NULL when not captured. */
     char *raw_contacts;
     unsigned raw_contact_count;
+    /* The bytes as they arrived, for forwarding by editing (sip_edit.h),
+     * in the same allocation; NULL when libosip2 read other bytes (NULs
+     * hidden, sip_nul.h) or the message was changed where no edit
+     * follows (sb_inbound_drop_raw). */
+    const char *raw;
+    size_t raw_len;
 };
 
 void sb_inbound_free(struct sb_inbound *in);
+
+/* @in->msg was changed in a way its raw bytes do not show: what leaves
+ * is serialized from it. */
+static inline void sb_inbound_drop_raw(struct sb_inbound *in)
+{
+    in->raw = NULL;
+    in->raw_len = 0;
+}
 
 /* Monotonic milliseconds, for timers and expiry. */
 static inline uint64_t sb_now_ms(void)

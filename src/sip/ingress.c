@@ -298,6 +298,7 @@ enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src
     out->why = NULL;
     out->raw_contacts = NULL;
     out->raw_contact_count = 0;
+    out->exact = false;
     if (sipmsg_is_keepalive(buf, len))
         return INGRESS_KEEPALIVE;
     buf[len] = '\0';
@@ -309,6 +310,7 @@ enum ingress_kind ingress_parse(char *buf, size_t len, const struct sb_addr *src
         return INGRESS_DROP; /* the sender retransmits */
     enum ingress_kind kind =
         hidden ? parse_text(hidden, hidden_len, src, out) : parse_text(buf, len, src, out);
+    out->exact = !hidden;
     free(hidden);
     if (refused && kind == INGRESS_MESSAGE)
         kind = refuse_parsed(out, refused); /* it holds our markers (sip_nul.h) */
@@ -370,7 +372,9 @@ struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_o
     case INGRESS_MESSAGE:
         break;
     }
-    struct sb_inbound *in = malloc(sizeof(*in));
+    /* the bytes ride in the same allocation, for forwarding by editing */
+    size_t raw_len = got.exact ? len : 0;
+    struct sb_inbound *in = malloc(sizeof(*in) + raw_len + 1);
     if (!in) {
         osip_message_free(got.msg);
         free(got.raw_contacts);
@@ -385,5 +389,12 @@ struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_o
                               .received_ns = from->received_ns,
                               .raw_contacts = got.raw_contacts,
                               .raw_contact_count = got.raw_contact_count};
+    if (got.exact) {
+        char *raw = (char *)(in + 1);
+        memcpy(raw, buf, len);
+        raw[len] = '\0';
+        in->raw = raw;
+        in->raw_len = len;
+    }
     return in;
 }
