@@ -73,6 +73,10 @@ int sipedit_open(struct sipedit *e, const char *raw, size_t len);
  * of @kind hold together. */
 unsigned sipedit_count(const struct sipedit *e, enum sipedit_kind kind);
 
+/* Value @index of @kind as it arrived (*@len bytes), or NULL. */
+const char *sipedit_value(const struct sipedit *e, enum sipedit_kind kind, unsigned index,
+                          size_t *len);
+
 /* Removes the first @n values of @kind: a field left empty goes whole. */
 void sipedit_drop_values(struct sipedit *e, enum sipedit_kind kind, unsigned n);
 

@@ -21,6 +21,11 @@ static void fail(struct sipedit *e)
 
 /* --- the index ------------------------------------------------------------ */
 
+static bool blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* The kind a field name (trimmed) names, compact forms included
  * (RFC 3261 §7.3.3). */
 static enum sipedit_kind kind_of(const char *name, size_t n)
@@ -110,15 +115,32 @@ static int index_body(struct sipedit *e)
         const struct sipedit_line *l = &e->lines[i];
         if (l->kind != SIPEDIT_CONTENT_LENGTH)
             continue;
-        char *stop;
-        unsigned long n = strtoul(e->raw + l->value, &stop, 10);
-        if (seen || stop == e->raw + l->value)
+        /* digits, then blanks to the end of the field (§20.14) */
+        uint32_t at = l->value, digits = 0;
+        unsigned long n = 0;
+        for (; at < l->end - 2 && e->raw[at] >= '0' && e->raw[at] <= '9' && digits < 9;
+             at++, digits++)
+            n = n * 10 + (unsigned long)(e->raw[at] - '0');
+        while (at < l->end - 2 && blank(e->raw[at]))
+            at++;
+        if (seen || digits == 0 || at != l->end - 2)
             return SB_EMALFORMED;
         seen = true;
         if (n < e->len - e->body)
             e->body_end = e->body + (uint32_t)n;
     }
     return 0;
+}
+
+/* A CR not before an LF: libosip2 ends a line there, the index would not
+ * (a bare LF already fails line_end()). */
+static bool bare_cr(const char *s, uint32_t n)
+{
+    for (const char *cr = memchr(s, '\r', n); cr;
+         cr = memchr(cr + 1, '\r', n - (size_t)(cr + 1 - s)))
+        if (cr + 1 >= s + n || cr[1] != '\n')
+            return true;
+    return false;
 }
 
 int sipedit_open(struct sipedit *e, const char *raw, size_t len)
@@ -147,18 +169,13 @@ int sipedit_open(struct sipedit *e, const char *raw, size_t len)
     }
     e->head_end = at;
     e->body = at + 2;
-    if (memchr(raw, '\0', e->head_end) || index_body(e) != 0)
+    if (memchr(raw, '\0', e->head_end) || bare_cr(raw, e->head_end) || index_body(e) != 0)
         return SB_EMALFORMED;
     e->failed = false;
     return 0;
 }
 
 /* --- values --------------------------------------------------------------- */
-
-static bool blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
 
 /* The values of field @l, split at commas outside quotes and <>. Returns
  * how many, or -1 past VALUES_MAX or on an unclosed quote. */
@@ -212,6 +229,36 @@ unsigned sipedit_count(const struct sipedit *e, enum sipedit_kind kind)
         total += n > 0 ? (unsigned)n : 0;
     }
     return total;
+}
+
+/* Value @index of @kind: its span. */
+static bool find_value(const struct sipedit *e, enum sipedit_kind kind, unsigned index,
+                       struct span *out)
+{
+    struct span v[VALUES_MAX];
+    for (unsigned i = 0; i < e->count; i++) {
+        if (e->lines[i].kind != kind)
+            continue;
+        int k = field_values(e, &e->lines[i], v);
+        if (k < 0)
+            return false;
+        if (index < (unsigned)k) {
+            *out = v[index];
+            return true;
+        }
+        index -= (unsigned)k;
+    }
+    return false;
+}
+
+const char *sipedit_value(const struct sipedit *e, enum sipedit_kind kind, unsigned index,
+                          size_t *len)
+{
+    struct span v;
+    if (!find_value(e, kind, index, &v))
+        return NULL;
+    *len = v.end - v.start;
+    return e->raw + v.start;
 }
 
 /* --- edits ---------------------------------------------------------------- */
@@ -289,21 +336,13 @@ void sipedit_drop_values(struct sipedit *e, enum sipedit_kind kind, unsigned n)
 void sipedit_replace_value(struct sipedit *e, enum sipedit_kind kind, unsigned index,
                            const char *text)
 {
-    struct span v[VALUES_MAX];
-    for (unsigned i = 0; i < e->count && !e->failed; i++) {
-        if (e->lines[i].kind != kind)
-            continue;
-        int k = field_values(e, &e->lines[i], v);
-        if (k < 0)
-            break;
-        if (index < (unsigned)k) {
-            size_t t = strlen(text);
-            add_op(e, v[index].start, v[index].end - v[index].start, store(e, text, t, NULL, 0), t);
-            return;
-        }
-        index -= (unsigned)k;
+    struct span v;
+    if (!find_value(e, kind, index, &v)) {
+        fail(e);
+        return;
     }
-    fail(e);
+    size_t t = strlen(text);
+    add_op(e, v.start, v.end - v.start, store(e, text, t, NULL, 0), t);
 }
 
 void sipedit_insert_field(struct sipedit *e, enum sipedit_kind kind, const char *name,

@@ -140,12 +140,15 @@ Test(sip_edit, a_new_body_sets_content_length)
 Test(sip_edit, shapes_it_does_not_edit_are_refused)
 {
     static const char *const refused[] = {
-        "INVITE sip:b@h SIP/2.0\nVia: x\n\n",               /* bare LF */
-        "INVITE sip:b@h SIP/2.0\r\nVia: x\r\n",             /* no blank line */
-        "INVITE sip:b@h SIP/3.0\r\nVia: x\r\n\r\n",         /* version */
-        "INVITE sip:b@h SIP/2.0\r\n Via: x\r\n\r\n",        /* continuation first */
-        "INVITE sip:b@h SIP/2.0\r\nNo colon\r\n\r\n",       /* not a field */
-        "INVITE sip:b@h SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab", /* two lengths */
+        "INVITE sip:b@h SIP/2.0\nVia: x\n\n",                         /* bare LF */
+        "INVITE sip:b@h SIP/2.0\r\nVia: x\r\n",                       /* no blank line */
+        "INVITE sip:b@h SIP/3.0\r\nVia: x\r\n\r\n",                   /* version */
+        "INVITE sip:b@h SIP/2.0\r\n Via: x\r\n\r\n",                  /* continuation first */
+        "INVITE sip:b@h SIP/2.0\r\nNo colon\r\n\r\n",                 /* not a field */
+        "INVITE sip:b@h SIP/2.0\r\nl: 1\r\nl: 2\r\n\r\nab",           /* two lengths */
+        "INVITE sip:b@h SIP/2.0\r\nCSeq: 1 INVITE\r\r\nX: y\r\n\r\n", /* a bare CR */
+        "INVITE sip:b@h SIP/2.0\r\nl:\r\n\r\n 0",                     /* no digits */
+        "INVITE sip:b@h SIP/2.0\r\nl: 1x\r\n\r\na",                   /* not a number */
         "",
     };
     struct sipedit e;
@@ -181,4 +184,19 @@ Test(sip_edit, the_text_store_is_bounded)
     char *out;
     size_t len;
     cr_assert_eq(sipedit_render(&e, &out, &len), SB_EAGAIN);
+}
+
+Test(sip_edit, values_read_as_they_arrived)
+{
+    struct sipedit e;
+    cr_assert_eq(sipedit_open(&e, invite, strlen(invite)), 0);
+    size_t n;
+    const char *v = sipedit_value(&e, SIPEDIT_VIA, 1, &n);
+    cr_assert_not_null(v);
+    cr_assert_eq(n, strlen("SIP/2.0/TCP \"odd,host\";branch=z9hG4bKb"));
+    cr_assert_eq(memcmp(v, "SIP/2.0/TCP \"odd,host\";branch=z9hG4bKb", n), 0);
+    v = sipedit_value(&e, SIPEDIT_ROUTE, 1, &n);
+    cr_assert_eq(memcmp(v, "<sip:next.example.com;lr>", n), 0, "after the fold");
+    cr_assert_null(sipedit_value(&e, SIPEDIT_ROUTE, 2, &n));
+    cr_assert_null(sipedit_value(&e, SIPEDIT_RECORD_ROUTE, 0, &n));
 }
