@@ -60,6 +60,12 @@ struct txn_user_ops {
      * reason phrase). @local: the proxy made it rather than relayed it. */
     void (*on_server_respond)(void *user, struct server_txn *st, void *tu_data,
                               osip_message_t *resp, bool local);
+    /* Writes @msg (a response about to go upstream, a request about to go
+     * downstream) for the wire when the user can do it cheaper than
+     * libosip2: the bytes it arrived as, edited (sip_edit.h). *@out is
+     * malloc'd, a NUL after its *@len bytes. Returns 0, or SB_EAGAIN to
+     * have it serialized. May be NULL. */
+    int (*render)(void *user, const osip_message_t *msg, char **out, size_t *len);
 };
 
 /* Timers A, E and G (retransmissions) run only over UDP; over TCP and TLS

@@ -169,6 +169,14 @@ int txn_server_key(const osip_message_t *req, bool for_invite, char *buf, size_t
     return n;
 }
 
+/* @msg for the wire: as the user renders it, else serialized. */
+static int write_message(struct txn_layer *layer, osip_message_t *msg, char **out, size_t *len)
+{
+    if (layer->ops.render && layer->ops.render(layer->user, msg, out, len) == 0)
+        return 0;
+    return sipmsg_serialize(msg, out, len);
+}
+
 static int client_key(const char *branch, const char *method, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "%s|%s", branch, method);
@@ -341,7 +349,7 @@ static int server_send_response(struct server_txn *st, osip_message_t *resp, boo
         layer->ops.on_server_respond(layer->user, st, st->tu, resp, local);
     char *text = NULL;
     size_t len = 0;
-    int rc = sipmsg_serialize(resp, &text, &len);
+    int rc = write_message(layer, resp, &text, &len);
     osip_message_free(resp);
     if (rc != 0)
         return rc;
@@ -614,7 +622,7 @@ int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct s
     struct client_txn *ct = client_create(layer, branch, req->sip_method, dest, tu_data);
     if (!ct)
         return SB_ENOMEM;
-    int rc = sipmsg_serialize(req, &ct->request, &ct->request_len);
+    int rc = write_message(layer, req, &ct->request, &ct->request_len);
     if (rc == 0)
         ct->request = kept(ct->request, ct->request_len);
     if (rc == 0 && dest->transport == SB_UDP && layer->config.udp_max &&
