@@ -46,6 +46,20 @@ int sipmsg_serialize(osip_message_t *msg, char **out, size_t *len);
  * Returns 0 or SB_ENOMEM. */
 int sipmsg_keep_raw_body(osip_message_t *msg, const char *raw, size_t raw_len);
 
+/* A message changed in a way the bytes it arrived as cannot show by the
+ * edits a proxy makes (sip_edit.h): a header added or taken away, Routes
+ * fixed up for a strict router. What leaves is then serialized from it.
+ * Kept in libosip2's application_data, which a clone copies. */
+static inline void sipmsg_mark_rewritten(osip_message_t *msg)
+{
+    msg->application_data = (void *)1;
+}
+
+static inline bool sipmsg_rewritten(const osip_message_t *msg)
+{
+    return msg->application_data != NULL;
+}
+
 /* The top Via, or NULL. */
 osip_via_t *sipmsg_top_via(const osip_message_t *msg);
 /* A Via parameter's value ("" for a flag), or NULL if absent. */

@@ -194,6 +194,7 @@ void proxy_route_preprocess(const struct proxy *p, osip_message_t *req, struct r
         int last = osip_list_size(&req->routes) - 1;
         osip_route_t *route = osip_list_get(&req->routes, last);
         osip_list_remove(&req->routes, last);
+        sipmsg_mark_rewritten(req); /* a Route taken from the end */
         osip_uri_free(req->req_uri);
         req->req_uri = route->url;
         route->url = NULL;
@@ -435,5 +436,7 @@ size_t proxy_strip_auto_answer(osip_message_t *req)
             n++;
         }
     }
+    if (n)
+        sipmsg_mark_rewritten(req);
     return n;
 }

@@ -96,6 +96,7 @@ static void office_add_history(const struct office_call *oc, osip_message_t *msg
 {
     const struct callroute *r = &oc->route;
     char value[512], index[2 * DIALPLAN_MAX_HOPS + 2] = "1";
+    sipmsg_mark_rewritten(msg);
     for (size_t i = r->nhops; i-- > 0;) {
         snprintf(value, sizeof(value), "<sip:%s@%s>;reason=%s;counter=%zu",
                  r->hops[i].from ? r->hops[i].from : r->dialled, oc->domain,
@@ -194,6 +195,7 @@ static bool office_run_stage(struct proxy_context *ctx, struct server_txn *st,
         char info[300];
         snprintf(info, sizeof(info), "<sip:%s>;answer-after=0", oc->domain);
         osip_message_set_header(fwd, "Call-Info", info);
+        sipmsg_mark_rewritten(fwd);
         oc->pickup_stage = false;
     }
     struct registrar_set *sets[DIALPLAN_MAX_MEMBERS] = {0};

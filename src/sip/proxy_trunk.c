@@ -85,6 +85,7 @@ static int assert_caller(const struct trunk *t, const char *caller_id, osip_mess
 {
     osip_header_t *h;
     int pos;
+    sipmsg_mark_rewritten(req);
     while ((pos = osip_message_header_get_byname(req, "p-asserted-identity", 0, &h)) >= 0) {
         osip_list_remove(&req->headers, pos);
         osip_header_free(h);
@@ -103,6 +104,7 @@ static int assert_caller(const struct trunk *t, const char *caller_id, osip_mess
 static void drop_credentials(osip_message_t *req)
 {
     osip_authorization_t *a;
+    sipmsg_mark_rewritten(req);
     while ((a = osip_list_get(&req->proxy_authorizations, 0)) != NULL) {
         osip_list_remove(&req->proxy_authorizations, 0);
         osip_authorization_free(a);
@@ -135,6 +137,7 @@ int proxy_trunk_credentials(const struct trunk *t, osip_message_t *req, const os
     osip_free(uri);
     if (rc != 0)
         return rc;
+    sipmsg_mark_rewritten(req);
     rc = proxy ? osip_message_set_proxy_authorization(req, value)
                : osip_message_set_authorization(req, value);
     return rc == 0 ? 0 : SB_ENOMEM;
