@@ -28,6 +28,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
+# Every message the proxy relays by editing its bytes (sip_edit.h) is also
+# serialized the old way and compared, in every stage; a difference ends
+# the proxy, and its test fails. (bench/ runs without it.)
+export SB_EDIT_VERIFY=1
+
 passed=0
 failed=0
 # stage NAME COMMAND...: runs one stage bounded in time and counts it;

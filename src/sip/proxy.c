@@ -351,7 +351,7 @@ void proxy_finish_stateless(struct proxy *p, struct sb_inbound *in, bool ready,
 {
     char *text = NULL;
     size_t len;
-    if (ready && sipmsg_serialize(in->msg, &text, &len) == 0) {
+    if (ready && proxy_write(p, in->msg, &text, &len) == 0) {
         proxy_send_to(p, dest, text, len);
         sb_count(p->env.counters, SB_CNT_STATELESS);
     } else {
@@ -426,10 +426,15 @@ static void forward_ack(struct proxy *p, struct sb_inbound *in)
 {
     struct sb_dest dest;
     char engine[RECORD_ROUTE_MEDIA_MAX + 1] = "";
+    struct proxy_edit as_received;
+    proxy_edit_note(&as_received, in);
     bool ready = prepare_ack(p, in, &dest, engine);
     /* a late offer's answer (media.h) goes to the engine first */
-    if (!ready || !proxy_media_hold_stateless(p, in, &dest, engine))
-        proxy_finish_stateless(p, in, ready, &dest);
+    if (ready && proxy_media_hold_stateless(p, in, &dest, engine))
+        return;
+    proxy_edit_arm(p, &as_received, in->msg);
+    proxy_finish_stateless(p, in, ready, &dest);
+    proxy_edit_disarm(p);
 }
 
 static void handle_cancel(struct proxy *p, struct sb_inbound *in)
@@ -478,6 +483,8 @@ static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
 {
     osip_message_t *resp = in->msg;
     struct sb_dest dest = {0};
+    struct proxy_edit as_received;
+    proxy_edit_note(&as_received, in);
     bool ready = proxy_via_is_ours(p, sipmsg_top_via(resp)) && osip_list_size(&resp->vias) >= 2;
     if (ready && !proxy_via_verified(p, resp)) {
         sb_count(p->env.counters, SB_CNT_STRAY_UNVERIFIED);
@@ -494,8 +501,11 @@ static void forward_stray_response(struct proxy *p, struct sb_inbound *in)
                 proxy_resolve(p, &dest, &in->local) == 0;
     }
     /* a relayed call's 2xx, again: its SDP goes through the engine too */
-    if (!ready || !proxy_media_hold_stateless(p, in, &dest, our_media_route(p, resp)))
-        proxy_finish_stateless(p, in, ready, &dest);
+    if (ready && proxy_media_hold_stateless(p, in, &dest, our_media_route(p, resp)))
+        return;
+    proxy_edit_arm(p, &as_received, resp);
+    proxy_finish_stateless(p, in, ready, &dest);
+    proxy_edit_disarm(p);
 }
 
 /* --- entry points --------------------------------------------------------- */
@@ -523,6 +533,8 @@ int proxy_create(const struct proxy_env *env, struct proxy **out)
     p->local_hint = CALL_END_LOCAL;
     p->media_next.engine = -1;
     p->browsers = listens_on_ws(env->config);
+    const char *verify = getenv("SB_EDIT_VERIFY");
+    p->verify_edits = verify && strcmp(verify, "0") != 0;
     proxy_pickup_start(p);
     if (getrandom(&p->branch_seed, sizeof(p->branch_seed), 0) != sizeof(p->branch_seed))
         p->branch_seed = (uint64_t)(uintptr_t)p ^ sb_now_ms();
@@ -666,7 +678,11 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
         sb_count(p->env.counters, SB_CNT_RESPONSES);
         if (msg->status_code >= 100 && msg->status_code < 700)
             sb_count(p->env.counters, SB_CNT_C_1XX + msg->status_code / 100 - 1);
-        if (!txn_client_receive(p->txn, &in->msg)) {
+        proxy_edit_note(&p->received, in);
+        p->received.msg = msg;
+        bool claimed = txn_client_receive(p->txn, &in->msg);
+        p->received = (struct proxy_edit){0};
+        if (!claimed) {
             forward_stray_response(p, in);
             return;
         }

@@ -127,6 +127,8 @@ size_t proxy_add_branches(struct proxy_context *ctx, struct server_txn *st, osip
                                    .cseq_shift = ctx->cseq_shift};
     if (record_route)
         proxy_trunk_sides(p, ctx, in, &marks);
+    struct proxy_edit as_received; /* each branch: the bytes it came as, edited */
+    proxy_edit_note(&as_received, in);
     size_t added = 0;
     for (size_t i = 0; i < count; i++) {
         const struct proxy_target *t = &targets[i];
@@ -151,7 +153,10 @@ size_t proxy_add_branches(struct proxy_context *ctx, struct server_txn *st, osip
                                 p->branch_seed + ++p->branch_counter) == 0) {
             b->ctx = ctx;
             b->unsent_code = t->unsent_code;
-            if (txn_client_send(p->txn, fwd, &t->dest, b, &b->ct) == 0) {
+            proxy_edit_arm(p, &as_received, fwd);
+            int rc = txn_client_send(p->txn, fwd, &t->dest, b, &b->ct);
+            proxy_edit_disarm(p);
+            if (rc == 0) {
                 ctx->branches[ctx->count++] = b;
                 ctx->pending++;
                 added++;

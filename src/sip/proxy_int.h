@@ -11,7 +11,8 @@
  *   proxy_trunk.c    calls out through trunks and in from them
  *   proxy_watch.c    calls of watched users, as RFC 4235 dialogs
  *   proxy_notify.c   SUBSCRIBE/NOTIFY for the dialog event package
- *   proxy_pickup.c   call pickup: a ringing call to the picker */
+ *   proxy_pickup.c   call pickup: a ringing call to the picker
+ *   proxy_edit.c     forwarding by editing the bytes a message came as */
 #ifndef SWITCHBOARD_PROXY_INT_H
 #define SWITCHBOARD_PROXY_INT_H
 
@@ -106,6 +107,19 @@ struct media_held {
     osip_message_t *resp;
 };
 
+/* A message the proxy relays, as it arrived (forwarding by editing,
+ * sip_edit.h): its bytes and how many values libosip2 read of what the
+ * proxy edits, noted before any edit. Armed with the message about to
+ * leave (@msg) only around its send: the render hook edits the bytes
+ * when it is that message, else it is serialized. */
+struct proxy_edit {
+    const osip_message_t *msg; /* NULL: not armed */
+    const char *raw;           /* NULL: serialize (sb_inbound.raw) */
+    size_t raw_len;
+    int vias, routes, record_routes;
+    uint32_t cseq;
+};
+
 struct proxy {
     struct proxy_env env;
     struct txn_layer *txn;
@@ -136,6 +150,9 @@ struct proxy {
     struct office_call *pickable;
     unsigned pickup_ringing;
     struct timer pickup_timer;
+    struct proxy_edit edit;     /* the message leaving now (proxy_edit.c) */
+    struct proxy_edit received; /* the response being handled */
+    bool verify_edits;          /* SB_EDIT_VERIFY: compare each edit with serializing */
 };
 
 struct proxy_branch {
@@ -309,6 +326,16 @@ size_t proxy_registered_targets(struct proxy *p, const osip_uri_t *ruri, bool pe
 /* proxy.c */
 void proxy_route_decided(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
                          const struct route_info *info, int verdict, uint32_t loop_hash);
+/* proxy_edit.c: notes @in before the proxy edits its message; arms
+ * @p->edit with @x for @msg (proxy_edit_disarm() after the send); the
+ * txn layer's render hook; @msg for the wire, by editing when armed for
+ * it, else serialized (*@out osip_free()d). */
+void proxy_edit_note(struct proxy_edit *x, const struct sb_inbound *in);
+void proxy_edit_arm(struct proxy *p, const struct proxy_edit *x, const osip_message_t *msg);
+void proxy_edit_disarm(struct proxy *p);
+int proxy_edit_render(void *user, const osip_message_t *msg, char **out, size_t *len);
+int proxy_write(struct proxy *p, osip_message_t *msg, char **out, size_t *len);
+
 void proxy_finish_stateless(struct proxy *p, struct sb_inbound *in, bool ready,
                             const struct sb_dest *dest);
 

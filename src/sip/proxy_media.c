@@ -503,9 +503,12 @@ static void release_held(struct proxy_context *ctx, const struct ng_reply *reply
         media_sdp_replace(h->resp, reply->sdp, reply->sdp_len);
     if (h->resp->status_code >= 200)
         drop_losers(ctx, h->resp);
-    if (ctx->st)
+    if (ctx->st) {
+        static const struct proxy_edit gone = {0}; /* its bytes are: serialized */
+        proxy_edit_arm(ctx->proxy, &gone, h->resp);
         txn_server_respond(ctx->st, h->resp);
-    else
+        proxy_edit_disarm(ctx->proxy);
+    } else
         osip_message_free(h->resp);
     free(h);
 }
@@ -581,7 +584,10 @@ static void on_stateless(void *arg, int rc, const struct ng_reply *reply)
         media_sdp_replace(s->in->msg, reply->sdp, reply->sdp_len);
     else
         note_failure(s->p, "an answer", rc, reply);
+    static const struct proxy_edit gone = {0}; /* edited by the engine: serialized */
+    proxy_edit_arm(s->p, &gone, s->in->msg);
     proxy_finish_stateless(s->p, s->in, true, &s->dest);
+    proxy_edit_disarm(s->p);
     free(s);
 }
 

@@ -99,7 +99,9 @@ static void forward_upstream(struct proxy_context *ctx, osip_message_t **resp)
 {
     if (!ctx->st)
         return;
+    struct proxy *p = ctx->proxy;
     osip_message_t *r = *resp;
+    bool received = p->received.msg == r; /* the bytes it came as are at hand */
     *resp = NULL;
     sipmsg_via_pop(r);
     if (ctx->cseq_shift) /* the caller's own numbering */
@@ -107,8 +109,12 @@ static void forward_upstream(struct proxy_context *ctx, osip_message_t **resp)
     /* from the response alone: once a 2xx went up the transaction no
      * longer holds its request (2xx retransmissions, other branches) */
     proxy_resign_record_routes(ctx->proxy, r);
-    if (!proxy_media_hold_response(ctx, &r)) /* a relayed call's SDP: the engine's first */
-        txn_server_respond(ctx->st, r);
+    if (proxy_media_hold_response(ctx, &r)) /* a relayed call's SDP: the engine's first */
+        return;
+    static const struct proxy_edit gone = {0}; /* its bytes are: serialized */
+    proxy_edit_arm(p, received ? &p->received : &gone, r);
+    txn_server_respond(ctx->st, r);
+    proxy_edit_disarm(p);
 }
 
 /* All branches ended without a 2xx: send the best final response. */
@@ -359,4 +365,5 @@ const struct txn_user_ops proxy_txn_ops = {
     .on_client_gone = on_client_gone,
     .on_server_gone = on_server_gone,
     .on_server_respond = on_server_respond,
+    .render = proxy_edit_render,
 };

@@ -1,0 +1,283 @@
+/* Forwarding by editing (sip_edit.h): what the proxy changed in a message
+ * it relays, applied to the bytes the message arrived as. Only the values
+ * the proxy owns are written from libosip2's structures: our Via and
+ * Record-Routes, a Via we stamped (RFC 3581), a Request-URI we retargeted,
+ * Max-Forwards, a CSeq we shifted, a body the media engine rewrote, a
+ * reason phrase of ours. Anything else changed marks the message
+ * rewritten (sip_msg.h), and it is serialized as before. See
+ * proxy_int.h. */
+#include "proxy_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <osipparser2/osip_port.h>
+
+#include "switchboard/error.h"
+#include "switchboard/identity.h"
+#include "switchboard/log.h"
+#include "switchboard/sip_edit.h"
+#include "switchboard/sip_msg.h"
+
+void proxy_edit_note(struct proxy_edit *x, const struct sb_inbound *in)
+{
+    const osip_message_t *m = in->msg;
+    *x = (struct proxy_edit){0};
+    if (!in->raw || !m || sipmsg_rewritten(m))
+        return;
+    x->raw = in->raw;
+    x->raw_len = in->raw_len;
+    x->vias = osip_list_size(&m->vias);
+    x->routes = osip_list_size(&m->routes);
+    x->record_routes = osip_list_size(&m->record_routes);
+    x->cseq = sipmsg_cseq_number(m);
+}
+
+void proxy_edit_arm(struct proxy *p, const struct proxy_edit *x, const osip_message_t *msg)
+{
+    p->edit = *x;
+    p->edit.msg = msg;
+}
+
+void proxy_edit_disarm(struct proxy *p)
+{
+    p->edit = (struct proxy_edit){0};
+}
+
+/* Do @n bytes at @s read @text? */
+static bool same(const char *s, size_t n, const char *text)
+{
+    return s && strlen(text) == n && memcmp(s, text, n) == 0;
+}
+
+/* --- what changed --------------------------------------------------------- */
+
+typedef int (*to_str_fn)(const void *value, char **out);
+
+/* Value @index of @kind becomes @value's text when that differs. */
+static void edit_value(struct sipedit *e, enum sipedit_kind kind, unsigned index, const void *value,
+                       to_str_fn to_str)
+{
+    char *text = NULL;
+    size_t n = 0;
+    if (to_str(value, &text) != 0 || !text) {
+        e->failed = true;
+        return;
+    }
+    if (!same(sipedit_value(e, kind, index, &n), n, text))
+        sipedit_replace_value(e, kind, index, text);
+    osip_free(text);
+}
+
+static void insert_value(struct sipedit *e, enum sipedit_kind kind, const char *name,
+                         const void *value, to_str_fn to_str)
+{
+    char *text = NULL;
+    if (to_str(value, &text) != 0 || !text) {
+        e->failed = true;
+        return;
+    }
+    sipedit_insert_field(e, kind, name, text);
+    osip_free(text);
+}
+
+static void edit_cseq(struct sipedit *e, const struct proxy_edit *x, const osip_message_t *msg)
+{
+    uint32_t n = sipmsg_cseq_number(msg);
+    if (n == x->cseq)
+        return;
+    char text[96];
+    int len = snprintf(text, sizeof(text), "%u %s", n, msg->cseq->method);
+    if (len < 0 || (size_t)len >= sizeof(text))
+        e->failed = true;
+    else
+        sipedit_set_field(e, SIPEDIT_CSEQ, "CSeq", text);
+}
+
+/* The body libosip2 holds (sipmsg_keep_raw_body(), or the engine's). */
+static void edit_body(struct sipedit *e, const osip_message_t *msg)
+{
+    const osip_body_t *b = osip_list_get(&msg->bodies, 0);
+    if (osip_list_size(&msg->bodies) > 1 || (b && !b->body)) {
+        e->failed = true;
+        return;
+    }
+    size_t n = b ? b->length : 0, had, l;
+    const char *raw = sipedit_body(e, &had);
+    if (n != had || (n && memcmp(raw, b->body, n) != 0)) {
+        sipedit_set_body(e, b ? b->body : "", n);
+    } else if (!sipedit_value(e, SIPEDIT_CONTENT_LENGTH, 0, &l)) {
+        /* over UDP it may be left out, not over TCP (§18.3, §20.14) */
+        char text[24];
+        snprintf(text, sizeof(text), "%zu", n);
+        sipedit_set_field(e, SIPEDIT_CONTENT_LENGTH, "Content-Length", text);
+    }
+}
+
+static void edit_request_uri(struct sipedit *e, const osip_message_t *msg)
+{
+    char *uri = NULL;
+    size_t n;
+    if (osip_uri_to_str(msg->req_uri, &uri) != 0 || !uri) {
+        e->failed = true;
+        return;
+    }
+    if (!same(sipedit_first(e, &n), n, uri))
+        sipedit_set_first(e, uri);
+    osip_free(uri);
+}
+
+/* Does a Via hold what RFC 3581 and §18.2.1 make us stamp on it? */
+static bool stamped(const osip_via_t *via)
+{
+    return sipmsg_via_param(via, "received") || sipmsg_via_param(via, "rport");
+}
+
+static void edit_max_forwards(struct sipedit *e, const osip_message_t *msg)
+{
+    osip_header_t *h = NULL;
+    size_t n;
+    osip_message_get_max_forwards(msg, 0, &h);
+    if (!h || !h->hvalue)
+        return;
+    if (!same(sipedit_value(e, SIPEDIT_MAX_FORWARDS, 0, &n), n, h->hvalue))
+        sipedit_set_field(e, SIPEDIT_MAX_FORWARDS, "Max-Forwards", h->hvalue);
+}
+
+/* A request on its way downstream: our Via on top (the sender's stamped),
+ * our Routes gone from the top, our Record-Routes on top, Max-Forwards,
+ * maybe a new Request-URI, CSeq or body (§16.6). */
+static int edit_request(struct sipedit *e, const struct proxy_edit *x, const osip_message_t *msg)
+{
+    int vias = (int)sipedit_count(e, SIPEDIT_VIA);
+    int routes = (int)sipedit_count(e, SIPEDIT_ROUTE);
+    int rrs = (int)sipedit_count(e, SIPEDIT_RECORD_ROUTE);
+    int pushed = osip_list_size(&msg->record_routes) - rrs;
+    /* the index and libosip2 must read the same values */
+    if (vias != x->vias || routes != x->routes || rrs != x->record_routes ||
+        osip_list_size(&msg->vias) != vias + 1 || osip_list_size(&msg->routes) > routes ||
+        pushed < 0)
+        return SB_EAGAIN;
+    edit_request_uri(e, msg);
+    const osip_via_t *theirs = osip_list_get(&msg->vias, 1);
+    if (theirs && stamped(theirs))
+        edit_value(e, SIPEDIT_VIA, 0, theirs, (to_str_fn)osip_via_to_str);
+    insert_value(e, SIPEDIT_VIA, "Via", osip_list_get(&msg->vias, 0), (to_str_fn)osip_via_to_str);
+    sipedit_drop_values(e, SIPEDIT_ROUTE, (unsigned)(routes - osip_list_size(&msg->routes)));
+    for (int i = 0; i < pushed; i++)
+        insert_value(e, SIPEDIT_RECORD_ROUTE, "Record-Route", osip_list_get(&msg->record_routes, i),
+                     (to_str_fn)osip_record_route_to_str);
+    edit_max_forwards(e, msg);
+    edit_cseq(e, x, msg);
+    edit_body(e, msg);
+    return 0;
+}
+
+/* A response on its way upstream: our Via gone, our Record-Routes as we
+ * signed them again (§16.7), the caller's CSeq, our reason phrase, the
+ * engine's body. */
+static int edit_response(const struct proxy *p, struct sipedit *e, const struct proxy_edit *x,
+                         const osip_message_t *msg)
+{
+    int vias = (int)sipedit_count(e, SIPEDIT_VIA);
+    int rrs = (int)sipedit_count(e, SIPEDIT_RECORD_ROUTE);
+    if (vias != x->vias || rrs != x->record_routes || osip_list_size(&msg->vias) + 1 != vias ||
+        osip_list_size(&msg->record_routes) != rrs || !msg->reason_phrase)
+        return SB_EAGAIN;
+    sipedit_drop_values(e, SIPEDIT_VIA, 1);
+    const osip_record_route_t *rr;
+    for (int i = 0; (rr = osip_list_get(&msg->record_routes, i)) != NULL; i++)
+        if (rr->url && identity_is_local_uri(p->env.identity, rr->url))
+            edit_value(e, SIPEDIT_RECORD_ROUTE, (unsigned)i, rr,
+                       (to_str_fn)osip_record_route_to_str);
+    size_t n;
+    if (!same(sipedit_first(e, &n), n, msg->reason_phrase))
+        sipedit_set_first(e, msg->reason_phrase);
+    edit_cseq(e, x, msg);
+    edit_body(e, msg);
+    return 0;
+}
+
+/* --- checking ------------------------------------------------------------- */
+
+/* @text parsed and serialized again: what libosip2 makes of it, so two
+ * messages that mean the same compare equal. NULL when it does not parse. */
+static char *canonical(const char *text, size_t len)
+{
+    osip_message_t *m = NULL;
+    char *out = NULL;
+    size_t n;
+    if (osip_message_init(&m) == 0 && osip_message_parse(m, text, len) == 0 &&
+        sipmsg_keep_raw_body(m, text, len) == 0 && sipmsg_serialize(m, &out, &n) != 0)
+        out = NULL;
+    osip_message_free(m);
+    return out;
+}
+
+/* Header names in lower case: libosip2 writes a name it read as
+ * "Max-forwards", one it was given as it was given. */
+static void lower_names(char *text)
+{
+    char *line = strstr(text, "\r\n");
+    while (line && line[2] != '\r') {
+        line += 2;
+        for (char *c = line; *c && *c != ':' && *c != '\r'; c++)
+            *c = (char)tolower((unsigned char)*c);
+        line = strstr(line, "\r\n");
+    }
+}
+
+/* SB_EDIT_VERIFY: libosip2 must read the edited bytes as the message the
+ * proxy meant, @msg: both written by libosip2 must be the same text (not
+ * the serialized text read again: for some fields it accepts, writing is
+ * not the inverse of reading). A difference is a bug in an edit, and
+ * ends the process. */
+static void verify(osip_message_t *msg, const char *text, size_t len)
+{
+    char *meant = NULL;
+    size_t meant_len;
+    if (sipmsg_serialize(msg, &meant, &meant_len) != 0)
+        return;
+    char *read = canonical(text, len);
+    if (read) {
+        lower_names(read);
+        lower_names(meant);
+    }
+    if (!read || strcmp(read, meant) != 0) {
+        SB_ERROR("forwarding by editing differs from serializing:\n--- edited\n%s\n--- "
+                 "read back\n%s\n--- serialized\n%s",
+                 text, read ? read : "(unreadable)", meant);
+        abort();
+    }
+    osip_free(read);
+    osip_free(meant);
+}
+
+/* --- the hook ------------------------------------------------------------- */
+
+int proxy_edit_render(void *user, const osip_message_t *msg, char **out, size_t *len)
+{
+    struct proxy *p = user;
+    const struct proxy_edit *x = &p->edit;
+    if (!x->msg || x->msg != msg)
+        return SB_EAGAIN; /* not one we relay: ours, or held */
+    int rc = SB_EAGAIN;
+    struct sipedit e;
+    if (x->raw && !sipmsg_rewritten(msg) && sipedit_open(&e, x->raw, x->raw_len) == 0)
+        rc = MSG_IS_RESPONSE(msg) ? edit_response(p, &e, x, msg) : edit_request(&e, x, msg);
+    if (rc == 0)
+        rc = sipedit_render(&e, out, len);
+    sb_count(p->env.counters, rc == 0 ? SB_CNT_FORWARD_EDITED : SB_CNT_FORWARD_SERIALIZED);
+    if (rc == 0 && p->verify_edits)
+        verify((osip_message_t *)msg, *out, *len);
+    return rc;
+}
+
+int proxy_write(struct proxy *p, osip_message_t *msg, char **out, size_t *len)
+{
+    if (proxy_edit_render(p, msg, out, len) == 0)
+        return 0;
+    return sipmsg_serialize(msg, out, len);
+}
