@@ -453,6 +453,23 @@ test_bodies_pass_byte_for_byte() {
         python3 "$HERE/body_relay.py" "$IP" "$PROXY_PORT" binary >>"$DIR/test.log" 2>&1 && stop_proxy
 }
 
+# What the proxy does not own leaves as it came (§16.6), because it is
+# forwarded by editing the bytes received (sip_edit.h): compact names, case,
+# a folded field, blanks, a reason phrase, through a call's six relayed
+# messages (INVITE, 180, 200, ACK, BYE, its 200), each counted as edited.
+test_unowned_fields_pass_byte_for_byte() {
+    local admin=$IP:${SB_TEST_ADMIN_PORT:-18061}
+    start_proxy --admin "$admin" || return 1
+    python3 "$HERE/headers_relay.py" "$IP" "$PROXY_PORT" >>"$DIR/test.log" 2>&1 || return 1
+    curl -s -m 5 -o "$DIR/metrics" "http://$admin/metrics" || return 1
+    local edited serialized
+    edited=$(sed -n 's/^switchboard_events_total{event="forward_edited"} //p' "$DIR/metrics")
+    serialized=$(sed -n 's/^switchboard_events_total{event="forward_serialized"} //p' \
+        "$DIR/metrics")
+    expect_count "messages relayed by editing" "${edited:-0}" 6 &&
+        expect_count "messages relayed serialized" "${serialized:--1}" 0 && stop_proxy
+}
+
 # A new INVITE's 100 leaves before the messages read with it are handled
 # (two passes over each batch), yet what comes back is as in arrival order:
 # 40 calls in one burst, each a CANCEL before its INVITE (481, the call goes
