@@ -2,7 +2,10 @@
  * ingress (keep-alive check, parse, validate, Via stamping), the listener's
  * error reply, then the proxy core with its transaction layer, registrar
  * and response building — without sockets. Timers are fired every input so
- * no state piles up between inputs. */
+ * no state piles up between inputs. Differential: every message the proxy
+ * relays by editing its bytes (sip_edit.h) is serialized the old way too
+ * (SB_EDIT_VERIFY), and the two must mean the same, else abort(); the
+ * editor alone also gets the bytes, with the edits a proxy makes. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@
 #include "switchboard/proxy.h"
 #include "switchboard/registrar.h"
 #include "switchboard/secret.h"
+#include "switchboard/sip_edit.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/timer_wheel.h"
 
@@ -132,9 +136,40 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         .secret = secret,
         .instance = 0x5eed1234, /* dialogs tracked, as in the program */
     };
+    setenv("SB_EDIT_VERIFY", "1", 1);
     if (proxy_create(&env, &proxy) != 0)
         abort();
     return 0;
+}
+
+/* The edits a proxy makes, on any bytes the editor indexes: the result
+ * is as long as it says, and a second pass over it indexes too. */
+static void one_edit(const char *raw, size_t len)
+{
+    struct sipedit e;
+    if (sipedit_open(&e, raw, len) != 0)
+        return;
+    size_t n;
+    if (e.request) {
+        sipedit_set_first(&e, "sip:bob@127.0.0.2:5062");
+        sipedit_insert_field(&e, SIPEDIT_VIA, "Via", "SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKf");
+        sipedit_drop_values(&e, SIPEDIT_ROUTE, sipedit_count(&e, SIPEDIT_ROUTE) > 0);
+        sipedit_insert_field(&e, SIPEDIT_RECORD_ROUTE, "Record-Route", "<sip:127.0.0.1;lr>");
+        sipedit_set_field(&e, SIPEDIT_MAX_FORWARDS, "Max-Forwards", "69");
+    } else {
+        sipedit_drop_values(&e, SIPEDIT_VIA, 1);
+        if (sipedit_value(&e, SIPEDIT_RECORD_ROUTE, 0, &n))
+            sipedit_replace_value(&e, SIPEDIT_RECORD_ROUTE, 0, "<sip:127.0.0.1;lr;x>");
+        sipedit_set_first(&e, "Reason");
+    }
+    if (len & 2)
+        sipedit_set_body(&e, "v=0\r\n", 5);
+    char *out;
+    if (sipedit_render(&e, &out, &n) != 0)
+        return;
+    if (sipedit_open(&e, out, n) != 0)
+        abort(); /* the edits made a message the editor itself cannot read */
+    free(out);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -162,7 +197,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     }
     case INGRESS_MESSAGE: {
-        struct sb_inbound *in = calloc(1, sizeof(*in));
+        /* as ingress_receive(): the bytes ride in the same allocation */
+        struct sb_inbound *in = calloc(1, sizeof(*in) + size + 1);
+        if (got.exact) {
+            memcpy(in + 1, data, size);
+            in->raw = (const char *)(in + 1);
+            in->raw_len = size;
+        }
         in->msg = got.msg;
         in->raw_contacts = got.raw_contacts;
         in->raw_contact_count = got.raw_contact_count;
@@ -185,6 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         clock_ms = sb_now_ms();
     clock_ms += 10u * 60u * 1000u;
     timer_wheel_advance(wheel, clock_ms);
+    one_edit((const char *)data, size);
     free(buf);
     return 0;
 }
