@@ -202,18 +202,22 @@ static int edit_response(const struct proxy *p, struct sipedit *e, const struct 
 
 /* --- checking ------------------------------------------------------------- */
 
-/* @text parsed and serialized again: what libosip2 makes of it, so two
- * messages that mean the same compare equal. NULL when it does not parse. */
-static char *canonical(const char *text, size_t len)
+/* @text parsed and written again by libosip2 (*@out, osip_free()d), so
+ * two messages that mean the same compare equal. Returns 0, or an error
+ * when it does not parse. */
+static int canonical(const char *text, size_t len, char **out)
 {
     osip_message_t *m = NULL;
-    char *out = NULL;
     size_t n;
-    if (osip_message_init(&m) == 0 && osip_message_parse(m, text, len) == 0 &&
-        sipmsg_keep_raw_body(m, text, len) == 0 && sipmsg_serialize(m, &out, &n) != 0)
-        out = NULL;
+    int rc = osip_message_init(&m) == 0 ? 0 : SB_ENOMEM;
+    if (rc == 0 && osip_message_parse(m, text, len) != 0)
+        rc = SB_EMALFORMED;
+    if (rc == 0)
+        rc = sipmsg_keep_raw_body(m, text, len);
+    if (rc == 0)
+        rc = sipmsg_serialize(m, out, &n);
     osip_message_free(m);
-    return out;
+    return rc;
 }
 
 /* Header names in lower case: libosip2 writes a name it read as
@@ -240,7 +244,9 @@ static void verify(osip_message_t *msg, const char *text, size_t len)
     size_t meant_len;
     if (sipmsg_serialize(msg, &meant, &meant_len) != 0)
         return;
-    char *read = canonical(text, len);
+    char *read = NULL;
+    if (canonical(text, len, &read) != 0)
+        read = NULL;
     if (read) {
         lower_names(read);
         lower_names(meant);
