@@ -29,7 +29,8 @@ enum sipedit_kind {
     SIPEDIT_KINDS
 };
 
-#define SIPEDIT_LINES 128 /* header fields indexed; more: the edit fails */
+#define SIPEDIT_LINES 128  /* header fields indexed; more: the edit fails */
+#define SIPEDIT_VALUES 128 /* values of the kinds above, split once */
 #define SIPEDIT_OPS 32
 #define SIPEDIT_TEXT 2048 /* the new bytes of every edit together */
 
@@ -38,7 +39,13 @@ enum sipedit_kind {
  * lines included). */
 struct sipedit_line {
     uint32_t start, value, end;
-    uint8_t kind; /* enum sipedit_kind */
+    uint8_t kind;    /* enum sipedit_kind */
+    uint8_t nvalues; /* a kind's other than OTHER: its values... */
+    uint16_t first;  /* ...from this one of the edit's values */
+};
+
+struct sipedit_span {
+    uint32_t start, end;
 };
 
 struct sipedit_op {
@@ -57,6 +64,10 @@ struct sipedit {
     uint32_t body, body_end; /* the body: Content-Length's bytes after the blank line */
     struct sipedit_line lines[SIPEDIT_LINES];
     unsigned count;
+    struct sipedit_span values[SIPEDIT_VALUES];
+    unsigned nvalues;
+    unsigned kind_values[SIPEDIT_KINDS]; /* how many of each kind */
+    unsigned unreadable;                 /* bit per kind whose values did not split */
     struct sipedit_op ops[SIPEDIT_OPS];
     unsigned nops;
     char text[SIPEDIT_TEXT]; /* the new bytes of every edit, one after another */
@@ -70,7 +81,8 @@ struct sipedit {
 int sipedit_open(struct sipedit *e, const char *raw, size_t len);
 
 /* How many values (comma-separated, quotes and <> respected) the fields
- * of @kind hold together. */
+ * of @kind hold together; UINT_MAX when one would not split (an
+ * unclosed quote, too many values): edits of that kind fail. */
 unsigned sipedit_count(const struct sipedit *e, enum sipedit_kind kind);
 
 /* Value @index of @kind as it arrived (*@len bytes), or NULL. */

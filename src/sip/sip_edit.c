@@ -1,18 +1,13 @@
 /* Forwarding by editing the received bytes. See sip_edit.h. */
 #include "switchboard/sip_edit.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "switchboard/error.h"
-
-#define VALUES_MAX 32 /* values of one field an edit looks at */
-
-struct span {
-    uint32_t start, end;
-};
 
 static void fail(struct sipedit *e)
 {
@@ -132,6 +127,65 @@ static int index_body(struct sipedit *e)
     return 0;
 }
 
+/* --- values --------------------------------------------------------------- */
+
+/* Splits field @l's value at commas outside quotes and <> into the
+ * edit's values. Returns false past SIPEDIT_VALUES or on an unclosed
+ * quote or angle bracket. */
+static bool split_values(struct sipedit *e, struct sipedit_line *l)
+{
+    const char *s = e->raw;
+    uint32_t at = l->value, end = l->end - 2;
+    l->first = (uint16_t)e->nvalues;
+    l->nvalues = 0;
+    while (at < end) {
+        while (at < end && (blank(s[at]) || s[at] == ','))
+            at++;
+        if (at == end)
+            break;
+        if (e->nvalues == SIPEDIT_VALUES || l->nvalues == UINT8_MAX)
+            return false;
+        uint32_t start = at;
+        bool quoted = false;
+        int angle = 0;
+        for (; at < end; at++) {
+            char c = s[at];
+            if (quoted && c == '\\' && at + 1 < end)
+                at++;
+            else if (c == '"')
+                quoted = !quoted;
+            else if (!quoted && c == '<')
+                angle++;
+            else if (!quoted && c == '>' && angle > 0)
+                angle--;
+            else if (!quoted && !angle && c == ',')
+                break;
+        }
+        if (quoted || angle)
+            return false;
+        uint32_t stop = at;
+        while (stop > start && blank(s[stop - 1]))
+            stop--;
+        e->values[e->nvalues++] = (struct sipedit_span){start, stop};
+        l->nvalues++;
+    }
+    return true;
+}
+
+/* Every field of a kind an edit names, split once. */
+static void index_values(struct sipedit *e)
+{
+    for (unsigned i = 0; i < e->count; i++) {
+        struct sipedit_line *l = &e->lines[i];
+        if (l->kind == SIPEDIT_OTHER)
+            continue;
+        if (split_values(e, l))
+            e->kind_values[l->kind] += l->nvalues;
+        else
+            e->unreadable |= 1u << l->kind;
+    }
+}
+
 /* A CR not before an LF: libosip2 ends a line there, the index would not
  * (a bare LF already fails line_end()). */
 static bool bare_cr(const char *s, uint32_t n)
@@ -148,6 +202,9 @@ int sipedit_open(struct sipedit *e, const char *raw, size_t len)
     e->raw = raw;
     e->len = len;
     e->count = 0;
+    e->nvalues = 0;
+    e->unreadable = 0;
+    memset(e->kind_values, 0, sizeof(e->kind_values));
     e->nops = 0;
     e->text_len = 0;
     e->failed = true;
@@ -171,82 +228,31 @@ int sipedit_open(struct sipedit *e, const char *raw, size_t len)
     e->body = at + 2;
     if (memchr(raw, '\0', e->head_end) || bare_cr(raw, e->head_end) || index_body(e) != 0)
         return SB_EMALFORMED;
+    index_values(e);
     e->failed = false;
     return 0;
 }
 
-/* --- values --------------------------------------------------------------- */
-
-/* The values of field @l, split at commas outside quotes and <>. Returns
- * how many, or -1 past VALUES_MAX or on an unclosed quote. */
-static int field_values(const struct sipedit *e, const struct sipedit_line *l,
-                        struct span v[VALUES_MAX])
-{
-    const char *s = e->raw;
-    uint32_t at = l->value, end = l->end - 2;
-    int n = 0;
-    while (at < end) {
-        while (at < end && (blank(s[at]) || s[at] == ','))
-            at++;
-        if (at == end)
-            break;
-        if (n == VALUES_MAX)
-            return -1;
-        uint32_t start = at;
-        bool quoted = false;
-        int angle = 0;
-        for (; at < end; at++) {
-            char c = s[at];
-            if (quoted && c == '\\' && at + 1 < end)
-                at++;
-            else if (c == '"')
-                quoted = !quoted;
-            else if (!quoted && c == '<')
-                angle++;
-            else if (!quoted && c == '>' && angle > 0)
-                angle--;
-            else if (!quoted && !angle && c == ',')
-                break;
-        }
-        if (quoted || angle)
-            return -1;
-        uint32_t stop = at;
-        while (stop > start && blank(s[stop - 1]))
-            stop--;
-        v[n++] = (struct span){start, stop};
-    }
-    return n;
-}
-
 unsigned sipedit_count(const struct sipedit *e, enum sipedit_kind kind)
 {
-    struct span v[VALUES_MAX];
-    unsigned total = 0;
-    for (unsigned i = 0; i < e->count; i++) {
-        if (e->lines[i].kind != kind)
-            continue;
-        int n = field_values(e, &e->lines[i], v);
-        total += n > 0 ? (unsigned)n : 0;
-    }
-    return total;
+    return e->unreadable & (1u << kind) ? UINT_MAX : e->kind_values[kind];
 }
 
 /* Value @index of @kind: its span. */
 static bool find_value(const struct sipedit *e, enum sipedit_kind kind, unsigned index,
-                       struct span *out)
+                       struct sipedit_span *out)
 {
-    struct span v[VALUES_MAX];
+    if (e->unreadable & (1u << kind))
+        return false;
     for (unsigned i = 0; i < e->count; i++) {
-        if (e->lines[i].kind != kind)
+        const struct sipedit_line *l = &e->lines[i];
+        if (l->kind != kind)
             continue;
-        int k = field_values(e, &e->lines[i], v);
-        if (k < 0)
-            return false;
-        if (index < (unsigned)k) {
-            *out = v[index];
+        if (index < l->nvalues) {
+            *out = e->values[l->first + index];
             return true;
         }
-        index -= (unsigned)k;
+        index -= l->nvalues;
     }
     return false;
 }
@@ -254,7 +260,7 @@ static bool find_value(const struct sipedit *e, enum sipedit_kind kind, unsigned
 const char *sipedit_value(const struct sipedit *e, enum sipedit_kind kind, unsigned index,
                           size_t *len)
 {
-    struct span v;
+    struct sipedit_span v;
     if (!find_value(e, kind, index, &v))
         return NULL;
     *len = v.end - v.start;
@@ -313,18 +319,17 @@ static const struct sipedit_line *first_of(const struct sipedit *e, enum sipedit
 
 void sipedit_drop_values(struct sipedit *e, enum sipedit_kind kind, unsigned n)
 {
-    struct span v[VALUES_MAX];
+    if (e->unreadable & (1u << kind))
+        fail(e);
     for (unsigned i = 0; i < e->count && n > 0 && !e->failed; i++) {
         const struct sipedit_line *l = &e->lines[i];
         if (l->kind != kind)
             continue;
-        int k = field_values(e, l, v);
-        if (k < 0) {
-            fail(e);
-        } else if ((unsigned)k <= n) {
+        if (l->nvalues <= n) {
             add_op(e, l->start, l->end - l->start, NULL, 0); /* the field goes whole */
-            n -= (unsigned)k;
+            n -= l->nvalues;
         } else {
+            const struct sipedit_span *v = &e->values[l->first];
             add_op(e, v[0].start, v[n].start - v[0].start, NULL, 0);
             n = 0;
         }
@@ -336,7 +341,7 @@ void sipedit_drop_values(struct sipedit *e, enum sipedit_kind kind, unsigned n)
 void sipedit_replace_value(struct sipedit *e, enum sipedit_kind kind, unsigned index,
                            const char *text)
 {
-    struct span v;
+    struct sipedit_span v;
     if (!find_value(e, kind, index, &v)) {
         fail(e);
         return;
