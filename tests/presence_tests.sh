@@ -268,7 +268,7 @@ pub_expect() { # CODE ARGS...: the PUBLISH is answered CODE
 test_publish_composes_presence() {
     start_proxy || return 1
     register_user reg 15070 bob || return 1
-    lamp bob 15090 --user bob --event presence --seconds 4
+    lamp bob 15090 --user bob --event presence --seconds 10
     local lamp=$LAMP_PID
     wait_for_line "$DIR/bob.out" '"notify"' || return 1
     pub_expect 200 --activity away --note "at lunch" || return 1
