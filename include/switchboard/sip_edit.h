@@ -26,6 +26,9 @@ enum sipedit_kind {
     SIPEDIT_MAX_FORWARDS,
     SIPEDIT_CSEQ,
     SIPEDIT_CONTENT_LENGTH,
+    SIPEDIT_FROM,
+    SIPEDIT_TO,
+    SIPEDIT_CALL_ID,
     SIPEDIT_KINDS
 };
 
@@ -115,6 +118,16 @@ void sipedit_set_first(struct sipedit *e, const char *text);
  * is not copied: it must outlive the render). */
 const char *sipedit_body(const struct sipedit *e, size_t *len);
 void sipedit_set_body(struct sipedit *e, const char *body, size_t len);
+
+/* A response to the request @e indexes, written from its own lines
+ * without libosip2 or printf (RFC 3261 §8.2.6.2): "SIP/2.0 @code
+ * @reason", the Vias with the top one as @top_via (stamped,
+ * §18.2.1), the From, To, Call-ID and CSeq fields as they arrived,
+ * "Server: @server" unless NULL or "", Content-Length 0. *@out is
+ * malloc'd, a NUL after its *@len bytes. Returns 0, SB_EAGAIN when @e is
+ * failed or not a request with a Via, or SB_ENOMEM. */
+int sipedit_reply(const struct sipedit *e, const char *code, const char *reason,
+                  const char *top_via, const char *server, char **out, size_t *len);
 
 /* Writes @raw with every edit into a new malloc'd buffer (*@out, a NUL
  * after its *@len bytes). Returns 0, SB_EAGAIN when @e failed (serialize

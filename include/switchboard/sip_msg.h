@@ -18,6 +18,9 @@
  * not be told what answers). Call once at start, before any thread. */
 void sipmsg_set_server_header(const char *value);
 
+/* The Server header's value ("" for none). */
+const char *sipmsg_server_header(void);
+
 /* Is @buf only CR/LF (a keep-alive, RFC 5626 §4.4.1)? */
 bool sipmsg_is_keepalive(const char *buf, size_t len);
 

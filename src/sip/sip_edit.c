@@ -36,6 +36,9 @@ static enum sipedit_kind kind_of(const char *name, size_t n)
         {"max-forwards", 0, SIPEDIT_MAX_FORWARDS},
         {"cseq", 0, SIPEDIT_CSEQ},
         {"content-length", 'l', SIPEDIT_CONTENT_LENGTH},
+        {"from", 'f', SIPEDIT_FROM},
+        {"to", 't', SIPEDIT_TO},
+        {"call-id", 'i', SIPEDIT_CALL_ID},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (n == 1 && names[i].compact && (name[0] | 32) == names[i].compact)
@@ -449,5 +452,75 @@ int sipedit_render(struct sipedit *e, char **out, size_t *len)
     text[w] = '\0';
     *out = text;
     *len = w;
+    return 0;
+}
+
+/* --- a reply from the request's lines ------------------------------------- */
+
+/* Appends @n bytes of @s at *@at in @dst (or only counts them, @dst NULL). */
+static void put(char *dst, size_t *at, const char *s, size_t n)
+{
+    if (dst && n)
+        memcpy(dst + *at, s, n);
+    *at += n;
+}
+
+static void put_str(char *dst, size_t *at, const char *s)
+{
+    put(dst, at, s, strlen(s));
+}
+
+/* The reply's bytes into @dst (NULL: only measured); returns how many. */
+static size_t write_reply(const struct sipedit *e, const char *const status[2], const char *top_via,
+                          const char *server, char *dst)
+{
+    size_t at = 0;
+    bool first_via = true;
+    put_str(dst, &at, "SIP/2.0 ");
+    put_str(dst, &at, status[0]);
+    put(dst, &at, " ", 1);
+    put_str(dst, &at, status[1]);
+    put(dst, &at, "\r\n", 2);
+    for (unsigned i = 0; i < e->count; i++) {
+        const struct sipedit_line *l = &e->lines[i];
+        if (l->kind == SIPEDIT_VIA && first_via) {
+            first_via = false;
+            put_str(dst, &at, "Via: ");
+            put_str(dst, &at, top_via);
+            put(dst, &at, "\r\n", 2);
+            if (l->nvalues > 1) { /* the rest of that field, as it came */
+                uint32_t from = e->values[l->first + 1].start;
+                put_str(dst, &at, "Via: ");
+                put(dst, &at, e->raw + from, l->end - from);
+            }
+        } else if (l->kind == SIPEDIT_VIA || l->kind == SIPEDIT_FROM || l->kind == SIPEDIT_TO ||
+                   l->kind == SIPEDIT_CALL_ID || l->kind == SIPEDIT_CSEQ) {
+            put(dst, &at, e->raw + l->start, l->end - l->start);
+        }
+    }
+    if (server && *server) {
+        put_str(dst, &at, "Server: ");
+        put_str(dst, &at, server);
+        put(dst, &at, "\r\n", 2);
+    }
+    put_str(dst, &at, "Content-Length: 0\r\n\r\n");
+    return at;
+}
+
+int sipedit_reply(const struct sipedit *e, const char *code, const char *reason,
+                  const char *top_via, const char *server, char **out, size_t *len)
+{
+    const char *const status[2] = {code, reason};
+    if (e->failed || !e->request || sipedit_count(e, SIPEDIT_VIA) == 0 ||
+        sipedit_count(e, SIPEDIT_VIA) == UINT_MAX)
+        return SB_EAGAIN;
+    size_t n = write_reply(e, status, top_via, server, NULL);
+    char *text = malloc(n + 1);
+    if (!text)
+        return SB_ENOMEM;
+    write_reply(e, status, top_via, server, text);
+    text[n] = '\0';
+    *out = text;
+    *len = n;
     return 0;
 }

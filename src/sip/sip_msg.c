@@ -161,6 +161,11 @@ int sipmsg_validate(const osip_message_t *msg, const char *raw, size_t raw_len, 
 
 static const char *server_header = SB_SERVER_NAME;
 
+const char *sipmsg_server_header(void)
+{
+    return server_header;
+}
+
 void sipmsg_set_server_header(const char *value)
 {
     server_header = value ? value : SB_SERVER_NAME;

@@ -200,3 +200,42 @@ Test(sip_edit, values_read_as_they_arrived)
     cr_assert_null(sipedit_value(&e, SIPEDIT_ROUTE, 2, &n));
     cr_assert_null(sipedit_value(&e, SIPEDIT_RECORD_ROUTE, 0, &n));
 }
+
+Test(sip_edit, a_reply_is_written_from_the_request_lines)
+{
+    static const char req[] =
+        "INVITE sip:b@h SIP/2.0\r\n"
+        "v: SIP/2.0/UDP a;branch=z9hG4bK1;rport, SIP/2.0/UDP b;branch=z9hG4bK2\r\n"
+        "Via: SIP/2.0/UDP c;branch=z9hG4bK3\r\n"
+        "f: \"A, b\" <sip:a@x>;tag=1\r\n"
+        "Max-Forwards: 70\r\n"
+        "To: <sip:b@h>\r\n"
+        "i: c1\r\n"
+        "cseq:  1 INVITE\r\n"
+        "Subject: not copied\r\n"
+        "Content-Length: 4\r\n\r\nbody";
+    struct sipedit e;
+    cr_assert_eq(sipedit_open(&e, req, strlen(req)), 0);
+    char *out;
+    size_t len;
+    cr_assert_eq(sipedit_reply(&e, "100", "Trying",
+                               "SIP/2.0/UDP a;branch=z9hG4bK1;rport=5060;received=10.0.0.1", "sb",
+                               &out, &len),
+                 0);
+    cr_assert_str_eq(out, "SIP/2.0 100 Trying\r\n"
+                          "Via: SIP/2.0/UDP a;branch=z9hG4bK1;rport=5060;received=10.0.0.1\r\n"
+                          "Via: SIP/2.0/UDP b;branch=z9hG4bK2\r\n"
+                          "Via: SIP/2.0/UDP c;branch=z9hG4bK3\r\n"
+                          "f: \"A, b\" <sip:a@x>;tag=1\r\n"
+                          "To: <sip:b@h>\r\n"
+                          "i: c1\r\n"
+                          "cseq:  1 INVITE\r\n"
+                          "Server: sb\r\n"
+                          "Content-Length: 0\r\n\r\n");
+    cr_assert_eq(len, strlen(out));
+    free(out);
+    static const char resp[] = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a\r\n\r\n";
+    cr_assert_eq(sipedit_open(&e, resp, strlen(resp)), 0);
+    cr_assert_eq(sipedit_reply(&e, "100", "Trying", "x", NULL, &out, &len), SB_EAGAIN,
+                 "no reply to a response");
+}
