@@ -64,6 +64,12 @@ struct ingress_ctx {
 struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_origin *from,
                                    const struct ingress_ctx *x, uint64_t now_ms);
 
+/* 100 (Trying) with @reason (NULL: "Trying") for @in's INVITE, written
+ * from the lines it arrived as (sipedit_reply(): its Vias with the top one
+ * stamped, From, To, Call-ID, CSeq) without building a libosip2 message.
+ * *@out is malloc'd. Returns 0, or SB_EAGAIN when @in kept no bytes. */
+int ingress_trying(const struct sb_inbound *in, const char *reason, char **out, size_t *len);
+
 /* Counts and (rate-limited) logs one malformed message from @from. */
 void ingress_report_malformed(const struct ingress_ctx *x, const struct ingress_origin *from,
                               const char *why, uint64_t now_ms);

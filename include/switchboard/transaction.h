@@ -115,6 +115,12 @@ int txn_server_respond_own(struct server_txn *st, osip_message_t *resp);
  * the standard phrase. */
 int txn_server_respond_code(struct server_txn *st, int code, const char *reason);
 
+/* 100 Trying (@reason, NULL: "Trying") for @st's new INVITE, written from
+ * the lines it arrived as (sip_edit.h) without building a libosip2
+ * message; on_server_respond is not called (a 100 moves nothing). Falls
+ * back to txn_server_respond_code() when the request kept no bytes. */
+int txn_server_trying(struct server_txn *st, const char *reason);
+
 /* Where the transaction's responses go: the connection the request came
  * on, or its Via's address (RFC 3261 §18.2.2). */
 const struct sb_dest *txn_server_reply_dest(const struct server_txn *st);

@@ -90,6 +90,11 @@ struct sb_inbound {
      * follows (sb_inbound_drop_raw). */
     const char *raw;
     size_t raw_len;
+    /* A new INVITE's 100 (Trying), already sent by the listener thread
+     * that read it (ingress_trying()); the worker's transaction keeps it
+     * for retransmissions instead of sending its own. NULL: not sent. */
+    char *trying;
+    size_t trying_len;
 };
 
 void sb_inbound_free(struct sb_inbound *in);

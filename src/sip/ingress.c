@@ -14,6 +14,7 @@
 #include "switchboard/error.h"
 #include "switchboard/log.h"
 #include "switchboard/reasons.h"
+#include "switchboard/sip_edit.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/sip_nul.h"
 #include "switchboard/stats.h"
@@ -397,4 +398,19 @@ struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_o
         in->raw_len = len;
     }
     return in;
+}
+
+int ingress_trying(const struct sb_inbound *in, const char *reason, char **out, size_t *len)
+{
+    if (!in->raw || !in->msg || !MSG_IS_INVITE(in->msg) || sipmsg_rewritten(in->msg))
+        return SB_EAGAIN;
+    struct sipedit e;
+    char *via = NULL;
+    int rc = SB_EAGAIN;
+    if (sipedit_open(&e, in->raw, in->raw_len) == 0 &&
+        osip_via_to_str(sipmsg_top_via(in->msg), &via) == 0)
+        rc = sipedit_reply(&e, "100", reason ? reason : "Trying", via, sipmsg_server_header(), out,
+                           len);
+    osip_free(via);
+    return rc;
 }

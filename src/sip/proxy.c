@@ -18,6 +18,7 @@
 #include "switchboard/error.h"
 #include "switchboard/identity.h"
 #include "switchboard/rate_limit.h"
+#include "switchboard/reasons.h"
 #include "switchboard/record_route.h"
 #include "switchboard/registrar.h"
 #include "switchboard/route_policy.h"
@@ -620,6 +621,14 @@ size_t proxy_transaction_count(const struct proxy *p)
     return txn_layer_server_count(p->txn) + txn_layer_client_count(p->txn);
 }
 
+/* A new INVITE's 100, at once: phones stop retransmitting (§16.2). */
+static void send_trying(struct proxy *p, struct server_txn *st)
+{
+    char phrase[64]; /* [reasons] may name it */
+    bool ours = reasons_lookup(p->env.reasons, 100, phrase, sizeof(phrase)) == 0;
+    txn_server_trying(st, ours ? phrase : NULL);
+}
+
 /* A new INVITE's 100 (Trying) leaves before the other messages read with
  * it are handled (§17.2.1: it is what stops the phone's retransmissions).
  * Only the transaction is made here; proxy_handle() routes it in its
@@ -636,7 +645,7 @@ bool proxy_accept(struct proxy *p, struct sb_inbound *in)
     if (!MSG_IS_INVITE(msg) || p->cancels_held || txn_server_match(p->txn, msg) ||
         txn_server_create(p->txn, in, NULL, &st) != 0)
         return false; /* overload: proxy_handle() answers 503 */
-    txn_server_respond_code(st, 100, NULL);
+    send_trying(p, st);
     return true;
 }
 
@@ -734,6 +743,6 @@ void proxy_handle(struct proxy *p, struct sb_inbound *in)
         return;
     }
     if (MSG_IS_INVITE(msg))
-        txn_server_respond_code(st, 100, NULL); /* at once: phones stop retransmitting */
+        send_trying(p, st);
     handle_new_request(p, st);
 }

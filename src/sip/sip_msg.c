@@ -51,6 +51,7 @@ void sb_inbound_free(struct sb_inbound *in)
         return;
     osip_message_free(in->msg);
     free(in->raw_contacts);
+    free(in->trying);
     free(in);
 }
 

@@ -13,6 +13,7 @@
 #include "switchboard/buf.h"
 #include "switchboard/error.h"
 #include "switchboard/log.h"
+#include "switchboard/ingress.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/strmap.h"
 
@@ -336,6 +337,8 @@ bool txn_server_ack(struct server_txn *st)
     return true;
 }
 
+static void server_sent(struct server_txn *st, char *text, size_t len, int code);
+
 static int server_send_response(struct server_txn *st, osip_message_t *resp, bool local)
 {
     struct txn_layer *layer = st->layer;
@@ -353,8 +356,17 @@ static int server_send_response(struct server_txn *st, osip_message_t *resp, boo
     osip_message_free(resp);
     if (rc != 0)
         return rc;
+    server_sent(st, kept(text, len), len, code);
+    return 0;
+}
+
+/* @text (@len bytes, taken) is @st's response @code: kept for
+ * retransmissions, sent, and the state moves (§17.2.1, §17.2.2). */
+static void server_sent(struct server_txn *st, char *text, size_t len, int code)
+{
+    struct txn_layer *layer = st->layer;
     osip_free(st->last);
-    st->last = kept(text, len);
+    st->last = text;
     st->last_len = len;
     server_send_last(st);
     uint64_t now = timer_wheel_now(layer->wheel);
@@ -392,7 +404,6 @@ static int server_send_response(struct server_txn *st, osip_message_t *resp, boo
         osip_free(st->last);
         st->last = NULL;
     }
-    return 0;
 }
 
 int txn_server_respond(struct server_txn *st, osip_message_t *resp)
@@ -414,6 +425,26 @@ int txn_server_respond_code(struct server_txn *st, int code, const char *reason)
     if (rc != 0)
         return rc;
     return server_send_response(st, resp, true);
+}
+
+int txn_server_trying(struct server_txn *st, const char *reason)
+{
+    struct sb_inbound *in = st->in;
+    if (!in || st->state != ST_PROCEEDING || !st->invite)
+        return SB_EINVAL;
+    if (in->trying) { /* the listener sent it: kept for retransmissions */
+        osip_free(st->last);
+        st->last = in->trying;
+        st->last_len = in->trying_len;
+        in->trying = NULL;
+        return 0;
+    }
+    char *text = NULL;
+    size_t len;
+    if (ingress_trying(in, reason, &text, &len) != 0)
+        return txn_server_respond_code(st, 100, reason);
+    server_sent(st, text, len, 100);
+    return 0;
 }
 
 const struct sb_dest *txn_server_reply_dest(const struct server_txn *st)
