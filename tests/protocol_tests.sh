@@ -470,6 +470,20 @@ test_unowned_fields_pass_byte_for_byte() {
         expect_count "messages relayed serialized" "${serialized:--1}" 0 && stop_proxy
 }
 
+# One 100 per INVITE, written from the request's own lines: with several
+# workers the listener thread that read it sends it before the hand-off
+# (counted as trying_early), with one the worker does, as before; a
+# retransmission gets the transaction's last answer (404), no new 100.
+test_trying_once_before_the_hand_off() {
+    local admin=$IP:${SB_TEST_ADMIN_PORT:-18061}
+    start_proxy --admin "$admin" || return 1
+    python3 "$HERE/trying_probe.py" "$IP" "$PROXY_PORT" >>"$DIR/test.log" 2>&1 || return 1
+    curl -s -m 5 -o "$DIR/metrics" "http://$admin/metrics" || return 1
+    local early
+    early=$(sed -n 's/^switchboard_events_total{event="trying_early"} //p' "$DIR/metrics")
+    expect_count "100s sent by a listener" "${early:--1}" $((WORKERS > 1 ? 1 : 0)) && stop_proxy
+}
+
 # A new INVITE's 100 leaves before the messages read with it are handled
 # (two passes over each batch), yet what comes back is as in arrival order:
 # 40 calls in one burst, each a CANCEL before its INVITE (481, the call goes

@@ -20,6 +20,7 @@
     X(STATELESS, "messages forwarded statelessly")                                                 \
     X(FORWARD_EDITED, "messages relayed as the bytes they came as, edited")                        \
     X(FORWARD_SERIALIZED, "messages relayed serialized again (rewritten, or not editable)")        \
+    X(TRYING_EARLY, "100 Trying sent by a listener thread before the hand-off")                    \
     X(OVERLOAD, "requests refused with 503 (transaction limit)")                                   \
     X(SEND_ERRORS, "datagrams that could not be sent")                                             \
     X(DROPPED, "messages dropped (no route back)")                                                 \

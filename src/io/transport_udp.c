@@ -18,14 +18,17 @@
 #include <urcu.h>
 
 #include "switchboard/error.h"
+#include "switchboard/hash.h"
 #include "switchboard/ingress.h"
 #include "switchboard/listen.h"
 #include "switchboard/rate_limit.h"
+#include "switchboard/reasons.h"
 #include "switchboard/log.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/thread_role.h"
 
 #define RECV_BATCH 32
+#define RECENT_INVITES 4096 /* branches of INVITEs a listener answered 100 to */
 #define DATAGRAM_MAX 65536
 #define RECV_BUFFER_BYTES (4 * 1024 * 1024)
 
@@ -45,6 +48,7 @@ struct listener {
     struct rate_limit *rate_limit; /* NULL: off */
     bool *touched;                 /* per worker: woken after the batch */
     uint64_t batch_ns;             /* when the current batch was read */
+    uint64_t *recent_invites;      /* hashes of their branches, by hash: retransmissions */
     char *buffers;
     struct mmsghdr msgs[RECV_BATCH];
     struct iovec iov[RECV_BATCH];
@@ -142,6 +146,7 @@ void transport_destroy(struct transport *t)
     }
     for (unsigned i = 0; t->listeners && i < t->listener_count; i++) {
         free(t->listeners[i].touched);
+        free(t->listeners[i].recent_invites);
         rate_limit_destroy(t->listeners[i].rate_limit);
         free(t->listeners[i].buffers);
     }
@@ -212,6 +217,36 @@ static void local_from_msg(const struct listen_addr *la, unsigned index, struct 
     }
 }
 
+/* RFC 3261 §16.2: a proxy answers an INVITE with 100 at once. With
+ * several workers the listener that read it does, before the hand-off,
+ * so the 100 never waits in a worker's queue; the worker's transaction
+ * keeps it for retransmissions (in->trying). A retransmission (its
+ * branch answered here lately) is left to the worker, which answers with
+ * what it sent last: never a 100 after a 180. */
+static void send_trying_early(struct listener *l, struct sb_inbound *in, struct udp_answer *answer)
+{
+    const osip_message_t *msg = in->msg;
+    const osip_via_t *via = MSG_IS_INVITE(msg) ? sipmsg_top_via(msg) : NULL;
+    const char *branch = via ? sipmsg_via_param(via, "branch") : NULL;
+    if (!branch || !l->recent_invites)
+        return;
+    uint64_t h = sb_hash(branch, strlen(branch)) | 1;
+    uint64_t *seen = &l->recent_invites[h % RECENT_INVITES];
+    if (*seen == h)
+        return;
+    *seen = h;
+    char phrase[64]; /* [reasons] may name it */
+    bool ours = reasons_lookup(l->transport->reasons, 100, phrase, sizeof(phrase)) == 0;
+    char *text;
+    size_t len;
+    if (ingress_trying(in, ours ? phrase : NULL, &text, &len) != 0)
+        return;
+    reply_direct(answer, msg, text, len);
+    in->trying = text;
+    in->trying_len = len;
+    sb_count(&l->counters, SB_CNT_TRYING_EARLY);
+}
+
 static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
                             const struct sb_addr *src, const struct sb_local *local)
 {
@@ -239,6 +274,7 @@ static void handle_datagram(struct listener *l, int fd, char *buf, size_t len,
         t->inline_fn(t->inline_ctx, in); /* run to completion: no hand-off */
         return;
     }
+    send_trying_early(l, in, &answer);
     unsigned worker = dispatch_worker_for(t->dispatch, in->msg->call_id->number);
     if (dispatch_push(t->dispatch, worker, in) != 0) {
         /* the sender retransmits; dropping beats queueing without bound */
@@ -391,6 +427,11 @@ int transport_start(struct transport *t, struct dispatch *d, struct sip_trace *t
             return SB_ENOMEM;
         if (t->rate_limit && rate_limit_create(t->rate_limit, &l->rate_limit) != 0)
             return SB_ENOMEM;
+        if (!t->inline_mode) {
+            l->recent_invites = calloc(RECENT_INVITES, sizeof(*l->recent_invites));
+            if (!l->recent_invites)
+                return SB_ENOMEM;
+        }
         if (t->inline_mode) {
             atomic_store_explicit(&t->inline_ready, true, memory_order_release);
             dispatch_wake(d, 0); /* it sleeps on its queue alone until now */
