@@ -73,6 +73,13 @@ const char *sipmsg_via_param(const osip_via_t *via, const char *name);
  * rport with the source port. */
 int sipmsg_via_stamp_source(osip_via_t *via, const struct sb_addr *src);
 
+/* The Via value @v (@n bytes, as it came) with the received and rport
+ * values sipmsg_via_stamp_source() gave @via, its parse, into @buf: the
+ * length, or -1 when it cannot be written so (a comment, quotes, no
+ * room); libosip2 then writes it. */
+long sipmsg_via_stamped_text(const char *v, size_t n, const osip_via_t *via, char *buf,
+                             size_t size);
+
 /* Where a response goes (RFC 3261 §18.2.2, RFC 3581 §4): received/rport,
  * else sent-by. Returns 0, SB_EUNRESOLVED or SB_EMALFORMED. */
 int sipmsg_via_destination(const osip_via_t *via, struct sb_addr *dst);
@@ -80,10 +87,20 @@ int sipmsg_via_destination(const osip_via_t *via, struct sb_addr *dst);
 /* Prepends "SIP/2.0/<transport> host:port;branch=@branch" to @msg. */
 int sipmsg_via_push(osip_message_t *msg, int transport, const char *host, unsigned port,
                     const char *branch);
+/* That Via's text into @buf: its length, or -1 if @size is too small. */
+long sipmsg_via_format(int transport, const char *host, unsigned port, const char *branch,
+                       char *buf, size_t size);
+/* Prepends the Via @text (sipmsg_via_format()) to @msg; *@pushed (may be
+ * NULL) is the one now on top. Returns 0, SB_ENOMEM or SB_EMALFORMED. */
+int sipmsg_via_push_text(osip_message_t *msg, const char *text, osip_via_t **pushed);
 /* A Via's transport (enum sb_transport), or SB_EINVAL for one we lack. */
 int sipmsg_via_transport(const osip_via_t *via);
 /* Removes the top Via. */
 void sipmsg_via_pop(osip_message_t *msg);
+
+/* Do @a and @b hold the same parts, as libosip2 read them (each written
+ * out would be the same text)? */
+bool sipmsg_uri_same(const osip_uri_t *a, const osip_uri_t *b);
 
 /* The loop-detection hash of RFC 3261 §16.6 step 8: over Request-URI, From
  * tag, To tag, Call-ID, CSeq number and the top Route. */

@@ -20,6 +20,7 @@
 
 #include "switchboard/buf.h"
 #include "switchboard/error.h"
+#include "switchboard/fixbuf.h"
 #include "switchboard/thread_role.h"
 
 static const char *const TRANSPORT_NAMES[SB_TRANSPORT_COUNT] = {"UDP", "TCP", "TLS", "WS", "WSS"};
@@ -327,8 +328,19 @@ unsigned sipmsg_addr_host(const struct sb_addr *addr, char *buf, size_t size)
         inet_ntop(AF_INET6, &s6->sin6_addr, buf, (socklen_t)size);
         return ntohs(s6->sin6_port);
     }
+    /* by hand: glibc's inet_ntop() sprintf()s the four numbers, on
+     * every request (received, our Via) */
     const struct sockaddr_in *s4 = (const struct sockaddr_in *)&addr->ss;
-    inet_ntop(AF_INET, &s4->sin_addr, buf, (socklen_t)size);
+    const unsigned char *octet = (const unsigned char *)&s4->sin_addr;
+    struct fixbuf b;
+    fixbuf_init(&b, buf, size);
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            fixbuf_char(&b, '.');
+        fixbuf_uint(&b, octet[i]);
+    }
+    if (fixbuf_end(&b) < 0)
+        buf[0] = '\0'; /* as inet_ntop() leaves no address it could not fit */
     return ntohs(s4->sin_port);
 }
 
@@ -394,11 +406,87 @@ int sipmsg_via_stamp_source(osip_via_t *via, const struct sb_addr *src)
     }
     if (rport) {
         char port_text[8];
-        snprintf(port_text, sizeof(port_text), "%u", port);
+        struct fixbuf b;
+        fixbuf_init(&b, port_text, sizeof(port_text));
+        fixbuf_uint(&b, port);
+        fixbuf_end(&b);
         osip_free(rport->gvalue);
         rport->gvalue = osip_strdup(port_text);
     }
     return 0;
+}
+
+/* The parameter of @v (@n bytes) that starts at the ';' @at: how far it
+ * runs, and whether its name is @name. */
+static size_t via_param_end(const char *v, size_t n, size_t at)
+{
+    size_t end = at + 1;
+    while (end < n && v[end] != ';')
+        end++;
+    return end;
+}
+
+static bool via_param_named(const char *v, size_t at, size_t end, const char *name)
+{
+    size_t k = strlen(name), i = at + 1;
+    while (i < end && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    if (end - i < k || strncasecmp(v + i, name, k) != 0)
+        return false;
+    i += k;
+    while (i < end && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    return i == end || v[i] == '=';
+}
+
+/* The parameter at @at..@end of @v with @value: its name as it came. */
+static void put_via_param(struct fixbuf *b, const char *v, size_t at, size_t end, const char *value)
+{
+    size_t name_end = at + 1;
+    while (name_end < end && v[name_end] != '=')
+        name_end++;
+    while (name_end > at + 1 && (v[name_end - 1] == ' ' || v[name_end - 1] == '\t'))
+        name_end--;
+    fixbuf_put(b, v + at, name_end - at);
+    if (value) {
+        fixbuf_char(b, '=');
+        fixbuf_puts(b, value);
+    }
+}
+
+long sipmsg_via_stamped_text(const char *v, size_t n, const osip_via_t *via, char *buf, size_t size)
+{
+    const char *received = sipmsg_via_param(via, "received");
+    osip_generic_param_t *rport = NULL;
+    osip_generic_param_get_byname((osip_list_t *)&via->via_params, "rport", &rport);
+    if (memchr(v, '"', n) || memchr(v, '(', n) || memchr(v, ',', n))
+        return -1; /* quoted text, a comment, a second value: libosip2 writes it */
+    struct fixbuf b;
+    fixbuf_init(&b, buf, size);
+    size_t at = 0;
+    while (at < n && v[at] != ';')
+        at++;
+    fixbuf_put(&b, v, at);
+    /* the first of each is the one libosip2 finds, and the stamp set */
+    bool had_rport = false, had_received = false;
+    while (at < n) {
+        size_t end = via_param_end(v, n, at);
+        if (rport && !had_rport && via_param_named(v, at, end, "rport")) {
+            put_via_param(&b, v, at, end, rport->gvalue);
+            had_rport = true;
+        } else if (received && !had_received && via_param_named(v, at, end, "received")) {
+            put_via_param(&b, v, at, end, received);
+            had_received = true;
+        } else {
+            fixbuf_put(&b, v + at, end - at);
+        }
+        at = end;
+    }
+    if (received && !had_received) {
+        fixbuf_puts(&b, ";received=");
+        fixbuf_puts(&b, received);
+    }
+    return fixbuf_end(&b);
 }
 
 const char *sipmsg_bare_host(const char *host, char *buf, size_t size)
@@ -482,13 +570,25 @@ int sipmsg_via_destination(const osip_via_t *via, struct sb_addr *dst)
     return sipmsg_host_to_addr(host, port, dst);
 }
 
-int sipmsg_via_push(osip_message_t *msg, int transport, const char *host, unsigned port,
-                    const char *branch)
+long sipmsg_via_format(int transport, const char *host, unsigned port, const char *branch,
+                       char *buf, size_t size)
 {
-    char text[512];
+    struct fixbuf b;
     bool v6 = strchr(host, ':') != NULL;
-    snprintf(text, sizeof(text), "SIP/2.0/%s %s%s%s:%u;branch=%s", sb_transport_name(transport),
-             v6 ? "[" : "", host, v6 ? "]" : "", port, branch);
+    fixbuf_init(&b, buf, size);
+    fixbuf_puts(&b, "SIP/2.0/");
+    fixbuf_puts(&b, sb_transport_name(transport));
+    fixbuf_puts(&b, v6 ? " [" : " ");
+    fixbuf_puts(&b, host);
+    fixbuf_puts(&b, v6 ? "]:" : ":");
+    fixbuf_uint(&b, port);
+    fixbuf_puts(&b, ";branch=");
+    fixbuf_puts(&b, branch);
+    return fixbuf_end(&b);
+}
+
+int sipmsg_via_push_text(osip_message_t *msg, const char *text, osip_via_t **pushed)
+{
     osip_via_t *via;
     if (osip_via_init(&via) != 0)
         return SB_ENOMEM;
@@ -496,7 +596,18 @@ int sipmsg_via_push(osip_message_t *msg, int transport, const char *host, unsign
         osip_via_free(via);
         return SB_EMALFORMED;
     }
+    if (pushed)
+        *pushed = via;
     return 0;
+}
+
+int sipmsg_via_push(osip_message_t *msg, int transport, const char *host, unsigned port,
+                    const char *branch)
+{
+    char text[512];
+    if (sipmsg_via_format(transport, host, port, branch, text, sizeof(text)) < 0)
+        return SB_EMALFORMED;
+    return sipmsg_via_push_text(msg, text, NULL);
 }
 
 void sipmsg_via_pop(osip_message_t *msg)
@@ -520,14 +631,65 @@ static uint64_t hash_mix(uint64_t h, const char *s)
     return h * 1099511628211ull;
 }
 
+static uint64_t hash_params(uint64_t h, const osip_list_t *params)
+{
+    const osip_uri_param_t *param;
+    for (int i = 0; (param = osip_list_get(params, i)) != NULL; i++) {
+        h = hash_mix(h, param->gname);
+        h = hash_mix(h, param->gvalue);
+    }
+    return hash_mix(h, NULL);
+}
+
+/* Over the URI's parts as parsed, not its text: writing it out would cost
+ * a formatting per request, and any change to it still moves the hash. */
+static uint64_t hash_uri(uint64_t h, const osip_uri_t *uri)
+{
+    if (!uri)
+        return hash_mix(h, NULL);
+    h = hash_mix(h, uri->scheme);
+    h = hash_mix(h, uri->username);
+    h = hash_mix(h, uri->password);
+    h = hash_mix(h, uri->host);
+    h = hash_mix(h, uri->port);
+    h = hash_mix(h, uri->string); /* a non-SIP URI */
+    h = hash_params(h, &uri->url_params);
+    return hash_params(h, &uri->url_headers);
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_params(const osip_list_t *a, const osip_list_t *b)
+{
+    if (osip_list_size(a) != osip_list_size(b))
+        return false;
+    const osip_uri_param_t *x, *y;
+    for (int i = 0; (x = osip_list_get(a, i)) != NULL; i++) {
+        y = osip_list_get(b, i);
+        if (!same_text(x->gname, y->gname) || !same_text(x->gvalue, y->gvalue))
+            return false;
+    }
+    return true;
+}
+
+bool sipmsg_uri_same(const osip_uri_t *a, const osip_uri_t *b)
+{
+    if (!a || !b)
+        return a == b;
+    return same_text(a->scheme, b->scheme) && same_text(a->username, b->username) &&
+           same_text(a->password, b->password) && same_text(a->host, b->host) &&
+           same_text(a->port, b->port) && same_text(a->string, b->string) &&
+           same_params(&a->url_params, &b->url_params) &&
+           same_params(&a->url_headers, &b->url_headers);
+}
+
 uint32_t sipmsg_loop_hash(const osip_message_t *req)
 {
     uint64_t h = 1469598103934665603ull;
-    char *ruri = NULL;
-    if (req->req_uri && osip_uri_to_str(req->req_uri, &ruri) == 0) {
-        h = hash_mix(h, ruri);
-        osip_free(ruri);
-    }
+    h = hash_uri(h, req->req_uri);
     h = hash_mix(h, sipmsg_from_tag(req));
     h = hash_mix(h, sipmsg_to_tag(req));
     h = hash_mix(h, req->call_id ? req->call_id->number : NULL);
@@ -540,7 +702,13 @@ uint32_t sipmsg_loop_hash(const osip_message_t *req)
 
 void sipmsg_branch_format(char *buf, size_t size, uint32_t loop_hash, uint64_t unique)
 {
-    snprintf(buf, size, SB_BRANCH_COOKIE "-sb%08x.%llx", loop_hash, (unsigned long long)unique);
+    struct fixbuf b;
+    fixbuf_init(&b, buf, size);
+    fixbuf_puts(&b, SB_BRANCH_COOKIE "-sb");
+    fixbuf_hex_width(&b, loop_hash, 8);
+    fixbuf_char(&b, '.');
+    fixbuf_hex(&b, unique);
+    fixbuf_end(&b);
 }
 
 int sipmsg_branch_loop_hash(const char *branch, uint32_t *loop_hash)

@@ -158,6 +158,57 @@ Test(sip_msg, a_forged_received_is_replaced_by_the_source)
     osip_message_free(req);
 }
 
+/* libosip2's text of @text as a Via value: what two Vias that mean the
+ * same write out as. */
+static char *via_canonical(const char *text)
+{
+    osip_via_t *via;
+    char *out = NULL;
+    osip_via_init(&via);
+    cr_assert_eq(osip_via_parse(via, text), 0, "%s", text);
+    osip_via_to_str(via, &out);
+    osip_via_free(via);
+    return out;
+}
+
+/* The stamped Via written over the bytes it came as reads as libosip2's
+ * own text of the stamped parse: the first rport and received take the
+ * source, any other parameter, spacing and case stay as sent. */
+Test(sip_msg, a_stamped_via_written_over_its_bytes)
+{
+    const char *vias[] = {
+        "10.0.0.5:5070;branch=z9hG4bK1;rport",
+        "10.0.0.5:5070;branch=z9hG4bK1;RPORT",
+        "10.0.0.5:5070 ; branch=z9hG4bK1 ; rport = 99;x=1",
+        "10.0.0.5:5070;branch=z9hG4bK1;received=198.51.100.66",
+        "10.0.0.5:5070;rport;branch=z9hG4bK1;rport=7;received=1.1.1.1;received=2.2.2.2",
+        "phone.example;branch=z9hG4bK1",
+        "10.0.0.5:5070;branch=z9hG4bK1",
+    };
+    for (size_t i = 0; i < sizeof(vias) / sizeof(vias[0]); i++) {
+        osip_message_t *req = options_from(vias[i], "10.0.0.9", 40000);
+        char raw[256], text[256];
+        snprintf(raw, sizeof(raw), "SIP/2.0/UDP %s", vias[i]);
+        cr_assert_gt(
+            sipmsg_via_stamped_text(raw, strlen(raw), sipmsg_top_via(req), text, sizeof(text)), 0,
+            "%s", vias[i]);
+        char *want = NULL;
+        osip_via_to_str(sipmsg_top_via(req), &want);
+        char *got = via_canonical(text);
+        cr_assert_str_eq(got, want, "%s", vias[i]);
+        osip_free(got);
+        osip_free(want);
+        cr_assert_eq(sipmsg_via_stamped_text(raw, strlen(raw), sipmsg_top_via(req), text, 16), -1);
+        osip_message_free(req);
+    }
+    osip_message_t *req = options_from("10.0.0.5 (a phone);branch=z9hG4bK1", "10.0.0.9", 1);
+    char text[256];
+    const char *raw = "SIP/2.0/UDP 10.0.0.5 (a phone);branch=z9hG4bK1";
+    cr_assert_eq(sipmsg_via_stamped_text(raw, strlen(raw), sipmsg_top_via(req), text, sizeof(text)),
+                 -1, "a comment: libosip2 writes it");
+    osip_message_free(req);
+}
+
 /* Names are never resolved on the way: a Via naming a host gets received=
  * (its name differs from the source) and the answer goes there. */
 Test(sip_msg, a_via_host_name_is_never_resolved)
@@ -207,6 +258,79 @@ Test(sip_msg, loop_hash_depends_on_request_uri)
     cr_assert_neq(sipmsg_loop_hash(a), sipmsg_loop_hash(b));
     osip_message_free(a);
     osip_message_free(b);
+}
+
+Test(sip_msg, loop_hash_reads_the_uri_parameters)
+{
+    const char *uris[] = {"sip:bob@10.0.0.9",
+                          "sip:bob@10.0.0.9;transport=tcp",
+                          "sip:bob@10.0.0.9;transport=udp",
+                          "sip:bob@10.0.0.9?subject=x",
+                          "sip:bo@b10.0.0.9",
+                          "sips:bob@10.0.0.9"};
+    uint32_t seen[6];
+    for (size_t i = 0; i < 6; i++) {
+        osip_message_t *m = parse(INVITE_TEXT);
+        osip_uri_free(m->req_uri);
+        osip_uri_init(&m->req_uri);
+        cr_assert_eq(osip_uri_parse(m->req_uri, uris[i]), 0);
+        seen[i] = sipmsg_loop_hash(m);
+        for (size_t j = 0; j < i; j++)
+            cr_assert_neq(seen[i], seen[j], "%s and %s", uris[i], uris[j]);
+        osip_message_free(m);
+    }
+}
+
+Test(sip_msg, uris_are_the_same_when_their_parts_are)
+{
+    osip_uri_t *a, *b;
+    const char *pairs[][2] = {{"sip:bob@10.0.0.9:5062;lr;x=1", "sip:bob@10.0.0.9:5062;lr;x=1"},
+                              {"sip:bob@10.0.0.9", "sip:bob@10.0.0.9:5060"},
+                              {"sip:bob@10.0.0.9;x=1", "sip:bob@10.0.0.9;x=2"},
+                              {"sip:bob@10.0.0.9;x", "sip:bob@10.0.0.9;x=1"},
+                              {"sip:bob@10.0.0.9", "sip:bob@10.0.0.9?h=1"},
+                              {"sip:bob@10.0.0.9", "sip:alice@10.0.0.9"}};
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        osip_uri_init(&a);
+        osip_uri_init(&b);
+        cr_assert_eq(osip_uri_parse(a, pairs[i][0]), 0);
+        cr_assert_eq(osip_uri_parse(b, pairs[i][1]), 0);
+        cr_assert_eq(sipmsg_uri_same(a, b), i == 0, "%s vs %s", pairs[i][0], pairs[i][1]);
+        cr_assert(sipmsg_uri_same(a, a));
+        osip_uri_free(a);
+        osip_uri_free(b);
+    }
+    cr_assert(sipmsg_uri_same(NULL, NULL));
+}
+
+Test(sip_msg, via_text_as_printf_wrote_it)
+{
+    char text[128];
+    cr_assert_eq(sipmsg_via_format(SB_TCP, "::1", 5061, "z9hG4bK-x", text, sizeof(text)),
+                 (long)strlen("SIP/2.0/TCP [::1]:5061;branch=z9hG4bK-x"));
+    cr_assert_str_eq(text, "SIP/2.0/TCP [::1]:5061;branch=z9hG4bK-x");
+    cr_assert_eq(sipmsg_via_format(SB_UDP, "10.0.0.1", 5060, "z9hG4bK-x", text, 20), -1);
+    char branch[64];
+    sipmsg_branch_format(branch, sizeof(branch), 0xbeef, 0x1234abcdull);
+    cr_assert_str_eq(branch, "z9hG4bK-sb0000beef.1234abcd");
+}
+
+Test(sip_msg, ipv4_addresses_read_as_inet_ntop_writes_them)
+{
+    const char *ips[] = {"0.0.0.0", "127.0.0.1", "10.20.30.40", "192.168.100.255",
+                         "255.255.255.255"};
+    for (size_t i = 0; i < sizeof(ips) / sizeof(ips[0]); i++) {
+        struct sb_addr a = {0};
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&a.ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(5060);
+        inet_pton(AF_INET, ips[i], &s4->sin_addr);
+        char ip[INET6_ADDRSTRLEN];
+        cr_assert_eq(sipmsg_addr_host(&a, ip, sizeof(ip)), 5060);
+        cr_assert_str_eq(ip, ips[i]);
+        cr_assert_eq(sipmsg_addr_host(&a, ip, 7), 5060);
+        cr_assert_str_eq(ip, "", "a short buffer holds no part of an address");
+    }
 }
 
 Test(sip_msg, max_forwards_counts_down)
