@@ -10,6 +10,7 @@
 #include <osipparser2/osip_port.h>
 
 #include "switchboard/error.h"
+#include "switchboard/fixbuf.h"
 #include "switchboard/flow.h"
 #include "switchboard/secret.h"
 #include "switchboard/types.h"
@@ -25,8 +26,18 @@ static const char *stamp(const char *issued, const char *media, const char *cseq
 {
     if (!media && !cseq)
         return issued;
-    snprintf(buf, size, "%s%s%s%s%s", issued, media ? "~" : "", media ? media : "", cseq ? "^" : "",
-             cseq ? cseq : "");
+    struct fixbuf t;
+    fixbuf_init(&t, buf, size);
+    fixbuf_puts(&t, issued);
+    if (media) {
+        fixbuf_char(&t, '~');
+        fixbuf_puts(&t, media);
+    }
+    if (cseq) {
+        fixbuf_char(&t, '^');
+        fixbuf_puts(&t, cseq);
+    }
+    fixbuf_end(&t);
     return buf;
 }
 
@@ -49,8 +60,11 @@ void record_route_target(const osip_uri_t *uri, char *buf, size_t size)
     size_t n = 0;
     for (; host[n] && n + 1 < size; n++)
         buf[n] = (char)tolower((unsigned char)host[n]);
-    buf[n] = '\0';
-    snprintf(buf + n, size - n, ":%s", uri && uri->port ? uri->port : "");
+    struct fixbuf t;
+    fixbuf_init(&t, buf + n, size - n);
+    fixbuf_char(&t, ':');
+    fixbuf_puts(&t, uri ? uri->port : NULL);
+    fixbuf_end(&t);
 }
 
 /* The issuer's mark: over the dialog and the URI's token and issue time,
@@ -65,36 +79,79 @@ static void mark(const struct secret *s, const struct record_route_binding *b, c
     secret_b64url(mac, SIG_BYTES, out);
 }
 
+/* "ISSUED" or "ISSUED-INSTANCE" in hex, into @buf. */
+static void issued_text(const struct record_route_binding *b, char *buf, size_t size)
+{
+    struct fixbuf t;
+    fixbuf_init(&t, buf, size);
+    fixbuf_hex(&t, b->issued);
+    if (b->instance) {
+        fixbuf_char(&t, '-');
+        fixbuf_hex(&t, b->instance);
+    }
+    fixbuf_end(&t);
+}
+
+/* "<sip:TOKEN@HOST:PORT;transport=T;lr;sbt=..;sbm=..;sbc=..;sbi=..;sbs=..>" */
+static long uri_text(const char *token, int transport, const char *host, unsigned port,
+                     const char *issued, const char *media, const char *cseq, const char *issuer,
+                     const char *sig, char *out, size_t size)
+{
+    struct fixbuf t;
+    bool v6 = strchr(host, ':') != NULL;
+    fixbuf_init(&t, out, size);
+    fixbuf_puts(&t, "<sip:");
+    if (token[0]) {
+        fixbuf_puts(&t, token);
+        fixbuf_char(&t, '@');
+    }
+    fixbuf_puts(&t, v6 ? "[" : "");
+    fixbuf_puts(&t, host);
+    fixbuf_puts(&t, v6 ? "]:" : ":");
+    fixbuf_uint(&t, port);
+    fixbuf_puts(&t, sb_transport_uri_param(transport));
+    fixbuf_puts(&t, ";lr;" RECORD_ROUTE_TIME_PARAM "=");
+    fixbuf_puts(&t, issued);
+    if (media) {
+        fixbuf_puts(&t, ";" RECORD_ROUTE_MEDIA_PARAM "=");
+        fixbuf_puts(&t, media);
+    }
+    if (cseq) {
+        fixbuf_puts(&t, ";" RECORD_ROUTE_CSEQ_PARAM "=");
+        fixbuf_puts(&t, cseq);
+    }
+    fixbuf_puts(&t, ";" RECORD_ROUTE_MARK_PARAM "=");
+    fixbuf_puts(&t, issuer);
+    fixbuf_puts(&t, ";" RECORD_ROUTE_SIG_PARAM "=");
+    fixbuf_puts(&t, sig);
+    fixbuf_char(&t, '>');
+    return fixbuf_end(&t);
+}
+
 int record_route_format(const struct secret *s, int transport, const char *host, unsigned port,
                         const struct record_route_binding *b, const struct flow_side *caller,
                         const struct flow_side *callee, char *out, size_t size)
 {
-    char token[FLOW_TOKEN_MAX] = "", sig[SIG_TEXT], issuer[SIG_TEXT], issued[32];
+    char token[FLOW_TOKEN_MAX] = "", sig[SIG_TEXT], issuer[SIG_TEXT], issued[40];
     if (((caller && caller->present) || (callee && callee->present)) &&
         flow_token_format(caller, callee, token, sizeof(token)) != 0)
         return SB_ERANGE;
-    if (b->instance)
-        snprintf(issued, sizeof(issued), "%" PRIx64 "-%" PRIx32, b->issued, b->instance);
-    else
-        snprintf(issued, sizeof(issued), "%" PRIx64, b->issued);
-    char stamped[sizeof(issued) + RECORD_ROUTE_MEDIA_MAX + 16], shift[12];
-    snprintf(shift, sizeof(shift), "%u", b->cseq_shift);
-    const char *cseq = b->cseq_shift ? shift : NULL;
-    const char *st = stamp(issued, b->media, cseq, stamped, sizeof(stamped));
     if (b->media && strlen(b->media) > RECORD_ROUTE_MEDIA_MAX)
         return SB_ERANGE;
+    issued_text(b, issued, sizeof(issued));
+    char stamped[sizeof(issued) + RECORD_ROUTE_MEDIA_MAX + 16], shift[12];
+    struct fixbuf t;
+    fixbuf_init(&t, shift, sizeof(shift));
+    fixbuf_uint(&t, b->cseq_shift);
+    fixbuf_end(&t);
+    const char *cseq = b->cseq_shift ? shift : NULL;
+    const char *st = stamp(issued, b->media, cseq, stamped, sizeof(stamped));
     sign(s, b, b->tag, token, st, sig);
     mark(s, b, token, st, issuer);
-    bool v6 = strchr(host, ':') != NULL;
-    const char *param = sb_transport_uri_param(transport);
-    int n =
-        snprintf(out, size,
-                 "<sip:%s%s%s%s%s:%u%s;lr;" RECORD_ROUTE_TIME_PARAM
-                 "=%s%s%s%s%s;" RECORD_ROUTE_MARK_PARAM "=%s;" RECORD_ROUTE_SIG_PARAM "=%s>",
-                 token, token[0] ? "@" : "", v6 ? "[" : "", host, v6 ? "]" : "", port, param,
-                 issued, b->media ? ";" RECORD_ROUTE_MEDIA_PARAM "=" : "", b->media ? b->media : "",
-                 cseq ? ";" RECORD_ROUTE_CSEQ_PARAM "=" : "", cseq ? cseq : "", issuer, sig);
-    return n < 0 || (size_t)n >= size ? SB_ERANGE : 0;
+    return uri_text(token, transport, host, port, issued, b->media, cseq, issuer, sig, out, size) <
+                   0
+               ? SB_ERANGE
+               : 0;
 }
 
 static const char *param_value(const osip_uri_t *uri, const char *name)

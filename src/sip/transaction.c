@@ -12,6 +12,7 @@
 
 #include "switchboard/buf.h"
 #include "switchboard/error.h"
+#include "switchboard/fixbuf.h"
 #include "switchboard/log.h"
 #include "switchboard/ingress.h"
 #include "switchboard/sip_msg.h"
@@ -156,8 +157,20 @@ int txn_server_key(const osip_message_t *req, bool for_invite, char *buf, size_t
         const osip_call_id_t *id = req->call_id;
         uint64_t id_hash = (id->number ? sb_hash(id->number, strlen(id->number)) : 0) * 31 +
                            (id->host ? sb_hash(id->host, strlen(id->host)) : 0);
-        n = snprintf(buf, size, "%s|%s:%s|%s|%016llx|%u", branch, via->host, port, method,
-                     (unsigned long long)id_hash, sipmsg_cseq_number(req));
+        struct fixbuf b;
+        fixbuf_init(&b, buf, size);
+        fixbuf_puts(&b, branch);
+        fixbuf_char(&b, '|');
+        fixbuf_puts(&b, via->host);
+        fixbuf_char(&b, ':');
+        fixbuf_puts(&b, port);
+        fixbuf_char(&b, '|');
+        fixbuf_puts(&b, method);
+        fixbuf_char(&b, '|');
+        fixbuf_hex_width(&b, id_hash, 16);
+        fixbuf_char(&b, '|');
+        fixbuf_uint(&b, sipmsg_cseq_number(req));
+        return fixbuf_end(&b) < 0 ? SB_ERANGE : (int)b.len;
     } else {
         /* RFC 2543 peers: no unique branch, match on dialog and CSeq (§17.2.3) */
         const char *from_tag = sipmsg_from_tag(req);
@@ -180,10 +193,12 @@ static int write_message(struct txn_layer *layer, osip_message_t *msg, char **ou
 
 static int client_key(const char *branch, const char *method, char *buf, size_t size)
 {
-    int n = snprintf(buf, size, "%s|%s", branch, method);
-    if (n < 0 || (size_t)n >= size)
-        return SB_ERANGE;
-    return n;
+    struct fixbuf b;
+    fixbuf_init(&b, buf, size);
+    fixbuf_puts(&b, branch);
+    fixbuf_char(&b, '|');
+    fixbuf_puts(&b, method);
+    return fixbuf_end(&b) < 0 ? SB_ERANGE : (int)b.len;
 }
 
 /* --- server transactions ------------------------------------------------- */
