@@ -405,12 +405,13 @@ int ingress_trying(const struct sb_inbound *in, const char *reason, char **out, 
     if (!in->raw || !in->msg || !MSG_IS_INVITE(in->msg) || sipmsg_rewritten(in->msg))
         return SB_EAGAIN;
     struct sipedit e;
-    char *via = NULL;
-    int rc = SB_EAGAIN;
-    if (sipedit_open(&e, in->raw, in->raw_len) == 0 &&
-        osip_via_to_str(sipmsg_top_via(in->msg), &via) == 0)
-        rc = sipedit_reply(&e, "100", reason ? reason : "Trying", via, sipmsg_server_header(), out,
-                           len);
-    osip_free(via);
-    return rc;
+    char via[1024];
+    size_t n;
+    const char *v;
+    if (sipedit_open(&e, in->raw, in->raw_len) != 0 ||
+        !(v = sipedit_value(&e, SIPEDIT_VIA, 0, &n)) ||
+        sipmsg_via_stamped_text(v, n, sipmsg_top_via(in->msg), via, sizeof(via)) < 0)
+        return SB_EAGAIN; /* txn_server_trying() builds it the old way */
+    return sipedit_reply(&e, "100", reason ? reason : "Trying", via, sipmsg_server_header(), out,
+                         len);
 }

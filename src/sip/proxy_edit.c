@@ -16,8 +16,10 @@
 #include <osipparser2/osip_port.h>
 
 #include "switchboard/error.h"
+#include "switchboard/fixbuf.h"
 #include "switchboard/identity.h"
 #include "switchboard/log.h"
+#include "switchboard/record_route.h"
 #include "switchboard/sip_edit.h"
 #include "switchboard/sip_msg.h"
 
@@ -27,6 +29,7 @@ void proxy_edit_note(struct proxy_edit *x, const struct sb_inbound *in)
     *x = (struct proxy_edit){0};
     if (!in->raw || !m || sipmsg_rewritten(m))
         return;
+    x->from = m;
     x->raw = in->raw;
     x->raw_len = in->raw_len;
     x->vias = osip_list_size(&m->vias);
@@ -44,6 +47,32 @@ void proxy_edit_arm(struct proxy *p, const struct proxy_edit *x, const osip_mess
 void proxy_edit_disarm(struct proxy *p)
 {
     p->edit = (struct proxy_edit){0};
+    for (size_t i = 0; i < PROXY_PUSHED_MAX; i++)
+        p->pushed[i].header = NULL;
+}
+
+void proxy_edit_pushed(struct proxy *p, const void *header, const char *text)
+{
+    struct proxy_pushed *slot = NULL;
+    size_t len = strlen(text);
+    for (size_t i = 0; i < PROXY_PUSHED_MAX; i++) {
+        if (p->pushed[i].header == header) /* an address freed and made again */
+            p->pushed[i].header = NULL;
+        if (!slot && !p->pushed[i].header)
+            slot = &p->pushed[i];
+    }
+    if (!slot || len >= sizeof(slot->text))
+        return; /* not kept: written from libosip2's parse */
+    slot->header = header;
+    memcpy(slot->text, text, len + 1);
+}
+
+static const char *pushed_text(const struct proxy *p, const void *header)
+{
+    for (size_t i = 0; i < PROXY_PUSHED_MAX; i++)
+        if (header && p->pushed[i].header == header)
+            return p->pushed[i].text;
+    return NULL;
 }
 
 /* Do @n bytes at @s read @text? */
@@ -71,9 +100,14 @@ static void edit_value(struct sipedit *e, enum sipedit_kind kind, unsigned index
     osip_free(text);
 }
 
-static void insert_value(struct sipedit *e, enum sipedit_kind kind, const char *name,
-                         const void *value, to_str_fn to_str)
+static void insert_value(const struct proxy *p, struct sipedit *e, enum sipedit_kind kind,
+                         const char *name, const void *value, to_str_fn to_str)
 {
+    const char *ours = pushed_text(p, value);
+    if (ours) {
+        sipedit_insert_field(e, kind, name, ours);
+        return;
+    }
     char *text = NULL;
     if (to_str(value, &text) != 0 || !text) {
         e->failed = true;
@@ -116,8 +150,13 @@ static void edit_body(struct sipedit *e, const osip_message_t *msg)
     }
 }
 
-static void edit_request_uri(struct sipedit *e, const osip_message_t *msg)
+static void edit_request_uri(struct sipedit *e, const struct proxy_edit *x,
+                             const osip_message_t *msg)
 {
+    /* a clone that kept the URI it came with: its bytes stand (one
+     * edited in place, a stateless ACK, is compared as text) */
+    if (x->from && x->from != msg && sipmsg_uri_same(msg->req_uri, x->from->req_uri))
+        return;
     char *uri = NULL;
     size_t n;
     if (osip_uri_to_str(msg->req_uri, &uri) != 0 || !uri) {
@@ -127,6 +166,20 @@ static void edit_request_uri(struct sipedit *e, const osip_message_t *msg)
     if (!same(sipedit_first(e, &n), n, uri))
         sipedit_set_first(e, uri);
     osip_free(uri);
+}
+
+/* The sender's Via with the received and rport ingress stamped on it:
+ * written over the bytes it came as when it can be. */
+static void edit_stamped_via(struct sipedit *e, const osip_via_t *via)
+{
+    size_t n;
+    const char *v = sipedit_value(e, SIPEDIT_VIA, 0, &n);
+    char text[PROXY_PUSHED_TEXT];
+    long len = v ? sipmsg_via_stamped_text(v, n, via, text, sizeof(text)) : -1;
+    if (len < 0)
+        edit_value(e, SIPEDIT_VIA, 0, via, (to_str_fn)osip_via_to_str);
+    else if (!same(v, n, text))
+        sipedit_replace_value(e, SIPEDIT_VIA, 0, text);
 }
 
 /* Does a Via hold what RFC 3581 and §18.2.1 make us stamp on it? */
@@ -149,7 +202,8 @@ static void edit_max_forwards(struct sipedit *e, const osip_message_t *msg)
 /* A request on its way downstream: our Via on top (the sender's stamped),
  * our Routes gone from the top, our Record-Routes on top, Max-Forwards,
  * maybe a new Request-URI, CSeq or body (§16.6). */
-static int edit_request(struct sipedit *e, const struct proxy_edit *x, const osip_message_t *msg)
+static int edit_request(const struct proxy *p, struct sipedit *e, const struct proxy_edit *x,
+                        const osip_message_t *msg)
 {
     int vias = (int)sipedit_count(e, SIPEDIT_VIA);
     int routes = (int)sipedit_count(e, SIPEDIT_ROUTE);
@@ -160,19 +214,73 @@ static int edit_request(struct sipedit *e, const struct proxy_edit *x, const osi
         osip_list_size(&msg->vias) != vias + 1 || osip_list_size(&msg->routes) > routes ||
         pushed < 0)
         return SB_EAGAIN;
-    edit_request_uri(e, msg);
+    edit_request_uri(e, x, msg);
     const osip_via_t *theirs = osip_list_get(&msg->vias, 1);
     if (theirs && stamped(theirs))
-        edit_value(e, SIPEDIT_VIA, 0, theirs, (to_str_fn)osip_via_to_str);
-    insert_value(e, SIPEDIT_VIA, "Via", osip_list_get(&msg->vias, 0), (to_str_fn)osip_via_to_str);
+        edit_stamped_via(e, theirs);
+    insert_value(p, e, SIPEDIT_VIA, "Via", osip_list_get(&msg->vias, 0),
+                 (to_str_fn)osip_via_to_str);
     sipedit_drop_values(e, SIPEDIT_ROUTE, (unsigned)(routes - osip_list_size(&msg->routes)));
     for (int i = 0; i < pushed; i++)
-        insert_value(e, SIPEDIT_RECORD_ROUTE, "Record-Route", osip_list_get(&msg->record_routes, i),
-                     (to_str_fn)osip_record_route_to_str);
+        insert_value(p, e, SIPEDIT_RECORD_ROUTE, "Record-Route",
+                     osip_list_get(&msg->record_routes, i), (to_str_fn)osip_record_route_to_str);
     edit_max_forwards(e, msg);
     edit_cseq(e, x, msg);
     edit_body(e, msg);
     return 0;
+}
+
+/* The ;sbs= value in our Record-Route's bytes @v (@n long): *@at and
+ * *@len. False unless it is there once, ahead of the URI's end. */
+static bool sig_span(const char *v, size_t n, size_t *at, size_t *len)
+{
+    static const char name[] = ";" RECORD_ROUTE_SIG_PARAM "=";
+    const size_t k = sizeof(name) - 1;
+    const char *end = memchr(v, '>', n);
+    const char *hit = NULL;
+    for (const char *c = v; end && c + k <= end; c++) {
+        if (memcmp(c, name, k) != 0)
+            continue;
+        if (hit)
+            return false;
+        hit = c + k;
+    }
+    if (!hit)
+        return false;
+    const char *stop = hit;
+    while (stop < end && *stop != ';')
+        stop++;
+    *at = (size_t)(hit - v);
+    *len = (size_t)(stop - hit);
+    return true;
+}
+
+/* Our Record-Route @index in a response, signed again for the callee
+ * (record_route_resign() changed only its ;sbs=): that value replaced in
+ * the bytes it came as, else the whole value written by libosip2. */
+static void edit_resigned(struct sipedit *e, unsigned index, const osip_record_route_t *rr)
+{
+    osip_uri_param_t *sig = NULL;
+    size_t n, at, len;
+    const char *v = sipedit_value(e, SIPEDIT_RECORD_ROUTE, index, &n);
+    char text[PROXY_PUSHED_TEXT];
+    if (osip_uri_uparam_get_byname(rr->url, RECORD_ROUTE_SIG_PARAM, &sig) != 0 || !sig ||
+        !sig->gvalue || !v || !sig_span(v, n, &at, &len) ||
+        n - len + strlen(sig->gvalue) >= sizeof(text)) {
+        edit_value(e, SIPEDIT_RECORD_ROUTE, index, rr, (to_str_fn)osip_record_route_to_str);
+        return;
+    }
+    if (same(v + at, len, sig->gvalue))
+        return;
+    struct fixbuf b;
+    fixbuf_init(&b, text, sizeof(text));
+    fixbuf_put(&b, v, at);
+    fixbuf_puts(&b, sig->gvalue);
+    fixbuf_put(&b, v + at + len, n - at - len);
+    if (fixbuf_end(&b) < 0)
+        e->failed = true;
+    else
+        sipedit_replace_value(e, SIPEDIT_RECORD_ROUTE, index, text);
 }
 
 /* A response on its way upstream: our Via gone, our Record-Routes as we
@@ -190,8 +298,7 @@ static int edit_response(const struct proxy *p, struct sipedit *e, const struct 
     const osip_record_route_t *rr;
     for (int i = 0; (rr = osip_list_get(&msg->record_routes, i)) != NULL; i++)
         if (rr->url && identity_is_local_uri(p->env.identity, rr->url))
-            edit_value(e, SIPEDIT_RECORD_ROUTE, (unsigned)i, rr,
-                       (to_str_fn)osip_record_route_to_str);
+            edit_resigned(e, (unsigned)i, rr);
     size_t n;
     if (!same(sipedit_first(e, &n), n, msg->reason_phrase))
         sipedit_set_first(e, msg->reason_phrase);
@@ -272,7 +379,7 @@ int proxy_edit_render(void *user, const osip_message_t *msg, char **out, size_t 
     int rc = SB_EAGAIN;
     struct sipedit e;
     if (x->raw && !sipmsg_rewritten(msg) && sipedit_open(&e, x->raw, x->raw_len) == 0)
-        rc = MSG_IS_RESPONSE(msg) ? edit_response(p, &e, x, msg) : edit_request(&e, x, msg);
+        rc = MSG_IS_RESPONSE(msg) ? edit_response(p, &e, x, msg) : edit_request(p, &e, x, msg);
     if (rc == 0)
         rc = sipedit_render(&e, out, len);
     sb_count(p->env.counters, rc == 0 ? SB_CNT_FORWARD_EDITED : SB_CNT_FORWARD_SERIALIZED);

@@ -212,7 +212,7 @@ void proxy_route_preprocess(const struct proxy *p, osip_message_t *req, struct r
 /* Our signed Record-Route for one side of @req's dialog: our address
  * @local over @transport; with a flow token when the caller or the callee
  * is reached over a flow, so in-dialog requests find it again. */
-static int push_record_route(const struct proxy *p, osip_message_t *req, int transport,
+static int push_record_route(struct proxy *p, osip_message_t *req, int transport,
                              const struct sb_local *local, const struct flow_side *caller,
                              const struct flow_side *callee, const struct proxy_rr_marks *marks,
                              const struct trunk *as)
@@ -245,6 +245,7 @@ static int push_record_route(const struct proxy *p, osip_message_t *req, int tra
         osip_record_route_free(rr);
         return SB_EMALFORMED;
     }
+    proxy_edit_pushed(p, rr, text);
     return 0;
 }
 
@@ -272,9 +273,9 @@ void proxy_pop_record_route(osip_message_t *req)
  * caller's side first, the callee's on top (the callee's route set starts
  * with it), each with @marks.
  * Returns how many were pushed (0 on error). */
-int proxy_push_record_routes(const struct proxy *p, osip_message_t *req,
-                             const struct sb_inbound *in, const struct proxy_target *t,
-                             const struct flow_side *caller, const struct proxy_rr_marks *marks)
+int proxy_push_record_routes(struct proxy *p, osip_message_t *req, const struct sb_inbound *in,
+                             const struct proxy_target *t, const struct flow_side *caller,
+                             const struct proxy_rr_marks *marks)
 {
     const struct sb_local *out = &t->dest.local;
     bool same = in->transport == t->dest.transport && in->local.listen_index == out->listen_index &&
@@ -319,10 +320,10 @@ static void via_mac(const struct proxy *p, const char *prefix, const osip_via_t 
     secret_b64url(mac, 8, out);
 }
 
-int proxy_push_via(const struct proxy *p, osip_message_t *req, const struct sb_dest *dest,
+int proxy_push_via(struct proxy *p, osip_message_t *req, const struct sb_dest *dest,
                    uint32_t loop_hash, uint64_t unique)
 {
-    char host[64], branch[96], mac[VIA_MAC_TEXT];
+    char host[64], branch[96], mac[VIA_MAC_TEXT], text[PROXY_PUSHED_TEXT];
     unsigned port;
     local_host(&dest->local, host, sizeof(host), &port);
     sipmsg_branch_format(branch, sizeof(branch) - VIA_MAC_TEXT, loop_hash, unique);
@@ -331,8 +332,15 @@ int proxy_push_via(const struct proxy *p, osip_message_t *req, const struct sb_d
         return SB_EMALFORMED;
     via_mac(p, branch, below, mac);
     size_t len = strlen(branch);
-    snprintf(branch + len, sizeof(branch) - len, ".%s", mac);
-    return sipmsg_via_push(req, dest->transport, host, port, branch);
+    branch[len] = '.';
+    memcpy(branch + len + 1, mac, VIA_MAC_TEXT);
+    osip_via_t *via;
+    if (sipmsg_via_format(dest->transport, host, port, branch, text, sizeof(text)) < 0)
+        return SB_EMALFORMED;
+    int rc = sipmsg_via_push_text(req, text, &via);
+    if (rc == 0)
+        proxy_edit_pushed(p, via, text);
+    return rc;
 }
 
 /* The value of PEER_PARAM for @user in @req's call. False when the

@@ -113,11 +113,22 @@ struct media_held {
  * leave (@msg) only around its send: the render hook edits the bytes
  * when it is that message, else it is serialized. */
 struct proxy_edit {
-    const osip_message_t *msg; /* NULL: not armed */
-    const char *raw;           /* NULL: serialize (sb_inbound.raw) */
+    const osip_message_t *msg;  /* NULL: not armed */
+    const osip_message_t *from; /* the message as libosip2 read it */
+    const char *raw;            /* NULL: serialize (sb_inbound.raw) */
     size_t raw_len;
     int vias, routes, record_routes;
     uint32_t cseq;
+};
+
+/* The text of a Via or Record-Route the proxy pushed onto the message
+ * about to leave: rendering copies it rather than writing libosip2's
+ * parse of it out again. Noted at the push, forgotten at the disarm. */
+#define PROXY_PUSHED_MAX 3 /* our Via and one or two Record-Routes */
+#define PROXY_PUSHED_TEXT 512
+struct proxy_pushed {
+    const void *header; /* osip_via_t or osip_record_route_t; NULL: free */
+    char text[PROXY_PUSHED_TEXT];
 };
 
 struct proxy {
@@ -153,6 +164,7 @@ struct proxy {
     struct proxy_edit edit;     /* the message leaving now (proxy_edit.c) */
     struct proxy_edit received; /* the response being handled */
     bool verify_edits;          /* SB_EDIT_VERIFY: compare each edit with serializing */
+    struct proxy_pushed pushed[PROXY_PUSHED_MAX];
 };
 
 struct proxy_branch {
@@ -269,10 +281,10 @@ struct flow_side proxy_inbound_flow(const struct sb_inbound *in, bool nat);
 unsigned proxy_via_port(const osip_via_t *via);
 bool proxy_wants_record_route(const osip_message_t *req);
 void proxy_pop_record_route(osip_message_t *req);
-int proxy_push_record_routes(const struct proxy *p, osip_message_t *req,
-                             const struct sb_inbound *in, const struct proxy_target *t,
-                             const struct flow_side *caller, const struct proxy_rr_marks *marks);
-int proxy_push_via(const struct proxy *p, osip_message_t *req, const struct sb_dest *dest,
+int proxy_push_record_routes(struct proxy *p, osip_message_t *req, const struct sb_inbound *in,
+                             const struct proxy_target *t, const struct flow_side *caller,
+                             const struct proxy_rr_marks *marks);
+int proxy_push_via(struct proxy *p, osip_message_t *req, const struct sb_dest *dest,
                    uint32_t loop_hash, uint64_t unique);
 bool proxy_sign_peer_param(const struct proxy *p, osip_message_t *req);
 bool proxy_via_is_ours(const struct proxy *p, const osip_via_t *via);
@@ -333,6 +345,8 @@ void proxy_route_decided(struct proxy *p, struct server_txn *st, osip_message_t 
 void proxy_edit_note(struct proxy_edit *x, const struct sb_inbound *in);
 void proxy_edit_arm(struct proxy *p, const struct proxy_edit *x, const osip_message_t *msg);
 void proxy_edit_disarm(struct proxy *p);
+/* @header, just pushed, reads @text (proxy_pushed). */
+void proxy_edit_pushed(struct proxy *p, const void *header, const char *text);
 int proxy_edit_render(void *user, const osip_message_t *msg, char **out, size_t *len);
 int proxy_write(struct proxy *p, osip_message_t *msg, char **out, size_t *len);
 
