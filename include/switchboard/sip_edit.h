@@ -26,7 +26,7 @@ enum sipedit_kind {
     SIPEDIT_MAX_FORWARDS,
     SIPEDIT_CSEQ,
     SIPEDIT_CONTENT_LENGTH,
-    SIPEDIT_FROM,
+    SIPEDIT_FROM, /* from here on: whole fields only, no values */
     SIPEDIT_TO,
     SIPEDIT_CALL_ID,
     SIPEDIT_KINDS
@@ -85,7 +85,9 @@ int sipedit_open(struct sipedit *e, const char *raw, size_t len);
 
 /* How many values (comma-separated, quotes and <> respected) the fields
  * of @kind hold together; UINT_MAX when one would not split (an
- * unclosed quote, too many values): edits of that kind fail. */
+ * unclosed quote, too many values): edits of that kind fail. From, To
+ * and Call-ID are indexed as whole fields only (sipedit_reply() copies
+ * them): UINT_MAX, and no value of theirs is read. */
 unsigned sipedit_count(const struct sipedit *e, enum sipedit_kind kind);
 
 /* Value @index of @kind as it arrived (*@len bytes), or NULL. */

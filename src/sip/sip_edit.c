@@ -22,28 +22,34 @@ static bool blank(char c)
 }
 
 /* The kind a field name (trimmed) names, compact forms included
- * (RFC 3261 §7.3.3). */
+ * (RFC 3261 §7.3.3). By length and first letter before any compare: it
+ * runs for every field of every message relayed. */
 static enum sipedit_kind kind_of(const char *name, size_t n)
 {
     static const struct {
         const char *name;
+        uint8_t len;
         char compact;
         enum sipedit_kind kind;
     } names[] = {
-        {"via", 'v', SIPEDIT_VIA},
-        {"route", 0, SIPEDIT_ROUTE},
-        {"record-route", 0, SIPEDIT_RECORD_ROUTE},
-        {"max-forwards", 0, SIPEDIT_MAX_FORWARDS},
-        {"cseq", 0, SIPEDIT_CSEQ},
-        {"content-length", 'l', SIPEDIT_CONTENT_LENGTH},
-        {"from", 'f', SIPEDIT_FROM},
-        {"to", 't', SIPEDIT_TO},
-        {"call-id", 'i', SIPEDIT_CALL_ID},
+        {"via", 3, 'v', SIPEDIT_VIA},
+        {"route", 5, 0, SIPEDIT_ROUTE},
+        {"record-route", 12, 0, SIPEDIT_RECORD_ROUTE},
+        {"max-forwards", 12, 0, SIPEDIT_MAX_FORWARDS},
+        {"cseq", 4, 0, SIPEDIT_CSEQ},
+        {"content-length", 14, 'l', SIPEDIT_CONTENT_LENGTH},
+        {"from", 4, 'f', SIPEDIT_FROM},
+        {"to", 2, 't', SIPEDIT_TO},
+        {"call-id", 7, 'i', SIPEDIT_CALL_ID},
     };
+    if (n == 0)
+        return SIPEDIT_OTHER;
+    char first = (char)(name[0] | 32);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (n == 1 && names[i].compact && (name[0] | 32) == names[i].compact)
+        if (n == 1 && names[i].compact == first)
             return names[i].kind;
-        if (n == strlen(names[i].name) && strncasecmp(name, names[i].name, n) == 0)
+        if (n == names[i].len && names[i].name[0] == first &&
+            strncasecmp(name + 1, names[i].name + 1, n - 1) == 0)
             return names[i].kind;
     }
     return SIPEDIT_OTHER;
@@ -137,6 +143,9 @@ static int index_body(struct sipedit *e)
  * quote or angle bracket. */
 static bool split_values(struct sipedit *e, struct sipedit_line *l)
 {
+    /* the bytes that can end a value or open a part that hides a comma */
+    static const bool special[256] = {
+        ['"'] = true, ['\\'] = true, ['<'] = true, ['>'] = true, [','] = true};
     const char *s = e->raw;
     uint32_t at = l->value, end = l->end - 2;
     l->first = (uint16_t)e->nvalues;
@@ -153,6 +162,8 @@ static bool split_values(struct sipedit *e, struct sipedit_line *l)
         int angle = 0;
         for (; at < end; at++) {
             char c = s[at];
+            if (!special[(unsigned char)c])
+                continue;
             if (quoted && c == '\\' && at + 1 < end)
                 at++;
             else if (c == '"')
@@ -175,12 +186,13 @@ static bool split_values(struct sipedit *e, struct sipedit_line *l)
     return true;
 }
 
-/* Every field of a kind an edit names, split once. */
+/* Every field of a kind an edit names, split once (From, To and Call-ID
+ * are only ever copied whole: they are not). */
 static void index_values(struct sipedit *e)
 {
     for (unsigned i = 0; i < e->count; i++) {
         struct sipedit_line *l = &e->lines[i];
-        if (l->kind == SIPEDIT_OTHER)
+        if (l->kind == SIPEDIT_OTHER || l->kind >= SIPEDIT_FROM)
             continue;
         if (split_values(e, l))
             e->kind_values[l->kind] += l->nvalues;
@@ -238,14 +250,14 @@ int sipedit_open(struct sipedit *e, const char *raw, size_t len)
 
 unsigned sipedit_count(const struct sipedit *e, enum sipedit_kind kind)
 {
-    return e->unreadable & (1u << kind) ? UINT_MAX : e->kind_values[kind];
+    return e->unreadable & (1u << kind) || kind >= SIPEDIT_FROM ? UINT_MAX : e->kind_values[kind];
 }
 
 /* Value @index of @kind: its span. */
 static bool find_value(const struct sipedit *e, enum sipedit_kind kind, unsigned index,
                        struct sipedit_span *out)
 {
-    if (e->unreadable & (1u << kind))
+    if (e->unreadable & (1u << kind) || kind >= SIPEDIT_FROM)
         return false;
     for (unsigned i = 0; i < e->count; i++) {
         const struct sipedit_line *l = &e->lines[i];
