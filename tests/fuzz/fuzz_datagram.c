@@ -167,9 +167,10 @@ static void one_edit(const char *raw, size_t len)
     char *out;
     if (sipedit_render(&e, &out, &n) != 0)
         return;
-    /* up to three fields were added: past the index's bound the output is
-     * refused for its size alone, as a message of that many fields is */
-    bool room = e.count + 3 <= SIPEDIT_LINES;
+    /* up to four fields were added (Via, Record-Route, Max-Forwards and,
+     * with a new body, Content-Length): past the index's bound the output
+     * is refused for its size alone, as a message of that many fields is */
+    bool room = e.count + 4 <= SIPEDIT_LINES;
     if (sipedit_open(&e, out, n) != 0 && room)
         abort(); /* the edits made a message the editor itself cannot read */
     free(out);
