@@ -15,9 +15,19 @@
 
 #include "switchboard/hash.h"
 
+/* An IPv4 or IPv6 socket address, the only kinds SIP goes over here:
+ * 28 bytes where a sockaddr_storage takes 128, in every transaction,
+ * binding and queued message. ss_family reads the family of either. */
+union sb_sockaddr {
+    sa_family_t ss_family;
+    struct sockaddr sa;
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+};
+
 /* A socket address with its length. */
 struct sb_addr {
-    struct sockaddr_storage ss;
+    union sb_sockaddr ss;
     socklen_t len;
 };
 
