@@ -504,11 +504,9 @@ const char *txn_server_local_tag(const struct server_txn *st)
 
 /* --- client transactions ------------------------------------------------- */
 
-static void client_free(struct client_txn *ct)
+/* What only an ACK for a non-2xx or a CANCEL needs (client_compose()). */
+static void client_drop_dialog_parts(struct client_txn *ct)
 {
-    timer_cancel(&ct->retransmit);
-    timer_cancel(&ct->lifetime);
-    osip_free(ct->request);
     free(ct->branch);
     osip_free(ct->ruri);
     osip_free(ct->via);
@@ -516,6 +514,15 @@ static void client_free(struct client_txn *ct)
     osip_free(ct->to);
     free(ct->call_id);
     free(ct->routes);
+    ct->branch = ct->ruri = ct->via = ct->from = ct->to = ct->call_id = ct->routes = NULL;
+}
+
+static void client_free(struct client_txn *ct)
+{
+    timer_cancel(&ct->retransmit);
+    timer_cancel(&ct->lifetime);
+    osip_free(ct->request);
+    client_drop_dialog_parts(ct);
     free(ct);
 }
 
@@ -775,11 +782,12 @@ static void client_receive_invite(struct client_txn *ct, osip_message_t **respp)
             timer_cancel(&ct->retransmit);
             timer_schedule_coarse(layer->wheel, &ct->lifetime,
                                   now + 64u * layer->config.t1_ms); /* M */
-            /* nothing is resent in Accepted (the ACK for a 2xx is end to end):
-             * keep only the key while Timer M runs */
+            /* nothing is resent in Accepted (the ACK for a 2xx is end to end)
+             * and nothing is cancelled: keep only the key while Timer M runs */
             osip_free(ct->request);
             ct->request = NULL;
             ct->request_len = 0;
+            client_drop_dialog_parts(ct);
         }
         client_tell(ct, respp); /* every 2xx goes upstream */
     } else {
