@@ -80,9 +80,10 @@ size_t worker_pool_transactions(const struct worker_pool *pool);
 
 /* Calls open in all workers, as of each worker's last loop. */
 size_t worker_pool_open_calls(const struct worker_pool *pool);
-/* Appends every worker's published view of its open calls to @b: JSON
- * objects, comma-separated, at most 200 ms old. Returns how many. Any
- * thread registered with liburcu may call it. */
+/* Appends every worker's view of its open calls to @b: JSON objects,
+ * comma-separated. Each worker writes its view when asked, so this waits
+ * for their next loop turn (at most 250 ms); never from a SIP thread.
+ * Returns how many. Any thread registered with liburcu may call it. */
 size_t worker_pool_calls_json(struct worker_pool *pool, struct sb_buf *b);
 /* Adds the workers' histograms into @invite and @setup. */
 void worker_pool_histograms(const struct worker_pool *pool, struct sb_histogram *invite,

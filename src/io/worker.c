@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include <urcu.h>
 
@@ -48,11 +49,14 @@
  * once if something came: at low rates that saves the recvmmsg that would
  * only have said EAGAIN, one syscall per wake-up. */
 #define BUSY_BATCH 4
-/* The admin plane's view of a worker's calls is at most this old. */
-#define CALLS_VIEW_MS 200
+/* How long the admin plane waits for the workers to write their calls
+ * (one loop each: a worker's loop turn is far shorter, even under load). */
+#define CALLS_WAIT_MS 250
 
-/* A worker's open calls as JSON objects, published with RCU: the worker
- * builds a new one and swaps it in, readers copy it under rcu_read_lock. */
+/* A worker's open calls as JSON objects, written when the admin plane
+ * asks (worker_pool_calls_json()) and published with RCU: the worker
+ * builds a new one and swaps it in, readers copy it under rcu_read_lock.
+ * Nobody asking costs nothing: no text per call, no walk of the calls. */
 struct calls_view {
     struct rcu_head rcu;
     size_t count;
@@ -79,8 +83,9 @@ struct worker {
     struct ng_client *ng;            /* NULL: no [media] rtpengine */
     atomic_size_t live_transactions; /* written by the worker, read by main */
     atomic_size_t open_calls;        /* likewise */
-    struct calls_view *calls;        /* RCU pointer; NULL before the first call */
-    uint64_t calls_published_ms;
+    struct calls_view *calls;        /* RCU pointer; NULL before the first view */
+    atomic_bool calls_wanted;        /* set by a reader, cleared by the worker */
+    atomic_uint_fast64_t calls_seen; /* moves each time the worker answered that */
     /* INVITEs answered since the last flush: their receive times */
     uint64_t pending_invites[FLUSH_EVERY];
     unsigned pending_count;
@@ -113,33 +118,35 @@ static void calls_view_free(struct rcu_head *head)
     free(v);
 }
 
-/* Swaps in a new view of the calls when they changed, at most every
- * CALLS_VIEW_MS; the old one is freed once no reader holds it. */
-static void publish_calls(struct worker *w, uint64_t now_ms)
+/* Swaps in a new view of the calls when a reader wants one and they
+ * changed; the old one is freed once no reader holds it. */
+static void publish_calls(struct worker *w)
 {
     struct call_journal *cj = proxy_calls(w->proxy);
     if (call_journal_ending(cj))
         call_journal_expire(cj, call_journal_now());
     size_t open = call_journal_open_calls(cj);
     atomic_store_explicit(&w->open_calls, open, memory_order_relaxed);
-    if (!call_journal_changed(cj) || now_ms - w->calls_published_ms < CALLS_VIEW_MS)
+    if (!atomic_exchange_explicit(&w->calls_wanted, false, memory_order_acquire))
         return;
-    struct sb_buf b = {0};
-    call_journal_snapshot(cj, &b);
-    struct calls_view *v = b.failed ? NULL : malloc(sizeof(*v) + b.len + 1);
-    if (v) {
-        v->count = open;
-        v->len = b.len;
-        if (b.len)
-            memcpy(v->json, b.data, b.len);
-        v->json[b.len] = '\0';
-        tsan_publish(v);
-        struct calls_view *old = rcu_xchg_pointer(&w->calls, v);
-        if (old)
-            call_rcu(&old->rcu, calls_view_free);
+    if (call_journal_changed(cj) || !w->calls) {
+        struct sb_buf b = {0};
+        call_journal_snapshot(cj, &b);
+        struct calls_view *v = b.failed ? NULL : malloc(sizeof(*v) + b.len + 1);
+        if (v) {
+            v->count = open;
+            v->len = b.len;
+            if (b.len)
+                memcpy(v->json, b.data, b.len);
+            v->json[b.len] = '\0';
+            tsan_publish(v);
+            struct calls_view *old = rcu_xchg_pointer(&w->calls, v);
+            if (old)
+                call_rcu(&old->rcu, calls_view_free);
+        }
+        sb_buf_free(&b);
     }
-    sb_buf_free(&b);
-    w->calls_published_ms = now_ms;
+    atomic_fetch_add_explicit(&w->calls_seen, 1, memory_order_release);
 }
 
 /* Notes an INVITE's receive time; flush_outbox() measures it. */
@@ -265,14 +272,12 @@ static void *worker_main(void *arg)
         flush_outbox(w);
         atomic_store_explicit(&w->live_transactions, proxy_transaction_count(w->proxy),
                               memory_order_relaxed);
-        publish_calls(w, timer_wheel_now(w->wheel));
+        publish_calls(w);
         if (w->from_queue || w->taken >= BUSY_BATCH)
             continue; /* a busy worker drains its queue before it sleeps */
         if (dispatch_stopping(d) && !dispatch_take(d, w->index, &w->batch))
             break;
         int64_t delay = timer_wheel_next_delay(w->wheel, timer_wheel_now(w->wheel));
-        if (call_journal_changed(proxy_calls(w->proxy)) && (delay < 0 || delay > CALLS_VIEW_MS))
-            delay = CALLS_VIEW_MS; /* the view catches up even when idle */
         worker_sleep(w, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
     }
     flush_outbox(w);
@@ -509,9 +514,33 @@ size_t worker_pool_open_calls(const struct worker_pool *pool)
     return n;
 }
 
+/* Asks every worker for a view of its calls and waits (at most
+ * CALLS_WAIT_MS) until each has answered. */
+static void ask_for_calls(struct worker_pool *pool)
+{
+    uint_fast64_t *seen = calloc(pool->count, sizeof(*seen));
+    if (!seen)
+        return; /* the views as they are */
+    for (unsigned i = 0; i < pool->count; i++) {
+        struct worker *w = &pool->workers[i];
+        seen[i] = atomic_load_explicit(&w->calls_seen, memory_order_acquire);
+        atomic_store_explicit(&w->calls_wanted, true, memory_order_release);
+        dispatch_wake(pool->deps.dispatch, i);
+    }
+    uint64_t until = sb_now_ms() + CALLS_WAIT_MS;
+    for (unsigned i = 0; i < pool->count && sb_now_ms() < until;) {
+        if (atomic_load_explicit(&pool->workers[i].calls_seen, memory_order_acquire) != seen[i])
+            i++;
+        else
+            nanosleep(&(struct timespec){.tv_nsec = 500000}, NULL);
+    }
+    free(seen);
+}
+
 size_t worker_pool_calls_json(struct worker_pool *pool, struct sb_buf *b)
 {
     size_t n = 0;
+    ask_for_calls(pool);
     rcu_read_lock();
     for (unsigned i = 0; i < pool->count; i++) {
         struct calls_view *v = rcu_dereference(pool->workers[i].calls);
