@@ -961,21 +961,31 @@ def ws_study(run, bench, quick):
     return out
 
 
+def echo_floor(run, gap, mode, seconds):
+    """bench/floor.c: the round trip of an echo server pinned where the
+    proxy runs (@mode "sleep" or "spin"), datagrams @gap us apart."""
+    exe = os.path.join(run.tmp, "floor")
+    if not os.path.exists(exe):
+        subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o", exe,
+                        os.path.join(BENCH, "floor.c")], check=True)
+    server_cpu, client_cpu = (run.proxy_cpus or "0"), (run.sipp_cpus or "0").split("-")[0]
+    count = int(seconds * 1e6 / (gap + 30))
+    out = subprocess.run([exe, server_cpu, client_cpu, str(gap), str(count), mode],
+                         capture_output=True, text=True, timeout=120, check=True)
+    res = json.loads(out.stdout)
+    res.update({"gap_us": gap, "mode": mode})
+    return res
+
+
 def floor_study(run, bench, quick):
     """The machine's floor: a server that only echoes (bench/floor.c),
     sleeping in poll() or spinning, at a few gaps between requests; then
     switchboard's INVITE->100 at a fixed rate in the same run."""
-    exe = os.path.join(run.tmp, "floor")
-    subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o", exe, os.path.join(BENCH, "floor.c")], check=True)
-    server_cpu, client_cpu = (run.proxy_cpus or "0"), (run.sipp_cpus or "0").split("-")[0]
     seconds = 0.5 if quick else 3
     echo = []
     for gap in (50, 200, 1000):
         for mode in ("sleep", "spin"):
-            count = int(seconds * 1e6 / (gap + 30))
-            out = subprocess.run([exe, server_cpu, client_cpu, str(gap), str(count), mode],
-                                 capture_output=True, text=True, timeout=120, check=True)
-            echo.append(json.loads(out.stdout))
+            echo.append(echo_floor(run, gap, mode, seconds))
             log(f"  echo server ({mode}), {gap} us apart: {echo[-1]}")
     rate = 500 if quick else 1500
     log(f"switchboard at {rate} cps")
@@ -1225,15 +1235,29 @@ def report(run, results, meta):
     half = sb.get("half_max") or {}
     lines.append(f"switchboard at half its max clean rate ({half.get('rate')} cps): "
                  + invite_100_summary(half.get("latency") or {}))
-    lines.append("CPU per call at every rate step (ms; * = not clean):")
-    lines.append(f"{'cps':>6} {'switchboard':>12} {'kamailio':>12} {'ratio sb/k':>11}")
+    floor = results.get("floor")
+    p99 = ((half.get("latency") or {}).get("invite_100") or {}).get("p99_ms")
+    if floor and p99 is not None:
+        over = p99 - floor["p99_us"] / 1000
+        lines.append(f"  the machine's floor in this run (echo server, sleeping, {floor['gap_us']} us apart): "
+                     f"p50 {floor['p50_us'] / 1000:.3f} ms, p99 {floor['p99_us'] / 1000:.3f} ms;"
+                     f" INVITE->100 p99 is {over:.3f} ms above it")
+    half2 = (results.get("half_max_workers") or {}).get("2")
+    if half2:
+        lines.append(f"switchboard, 2 workers, at half their max clean rate ({half2.get('rate')} cps): "
+                     + invite_100_summary(half2.get("latency") or {}))
+    lines.append("CPU per call at every rate step (ms; * = not clean; w2: 2 workers, listeners + queue):")
+    lines.append(f"{'cps':>6} {'switchboard':>12} {'kamailio':>12} {'ratio sb/k':>11} {'sb w2':>9} {'w2/k':>6}")
     ka_steps = {st["rate"]: st for st in ka["steps"]}
+    w2_steps = {st["rate"]: st for st in (results.get("scaling_steps") or {}).get("2", [])}
     for st in sb["steps"]:
-        k = ka_steps.get(st["rate"])
+        k, w2 = ka_steps.get(st["rate"]), w2_steps.get(st["rate"])
         fmt = lambda x: "-" if not x or x["cpu_ms_per_call"] is None else \
             f"{x['cpu_ms_per_call']:.3f}{'' if x['clean'] else '*'}"
         r = ratio(st["cpu_ms_per_call"], k["cpu_ms_per_call"]) if k and k["clean"] else None
-        lines.append(f"{st['rate']:>6} {fmt(st):>12} {fmt(k):>12} {'-' if r is None else f'{r:.2f}':>11}")
+        r2 = ratio(w2["cpu_ms_per_call"], k["cpu_ms_per_call"]) if k and k["clean"] and w2 else None
+        lines.append(f"{st['rate']:>6} {fmt(st):>12} {fmt(k):>12} {'-' if r is None else f'{r:.2f}':>11}"
+                     f" {fmt(w2):>9} {'-' if r2 is None else f'{r2:.2f}':>6}")
     lines.append("switchboard scaling (max clean CPS): " +
                  ", ".join(f"{w} worker(s) {results['scaling'][str(w)]}" for w in (1, 2, 4)))
     table = "\n".join(lines)
@@ -1331,13 +1355,23 @@ def main():
         log(f"switchboard latency at half its max clean rate, {half} cps")
         r = measure(run, bench, "switchboard", 1, [], fixed_rate=half)
         results["switchboard"]["half_max"] = r["fixed"]
+        # the floor in the same run: an echo server that sleeps between
+        # datagrams as the proxy does, about as far apart as the proxy
+        # receives them at that rate (six per call)
+        gap = max(20, int(1e6 / (half * 6)))
+        log(f"the machine's floor: an echo server, {gap} us apart")
+        results["floor"] = echo_floor(run, gap, "sleep", 1 if args.quick else 3)
         results["scaling"] = {"1": results["switchboard"]["max_cps"]}
         results["scaling_steps"] = {}
+        results["half_max_workers"] = {}
         for w in (2, 4):
             log(f"switchboard, {w} workers")
             r = measure(run, bench, "switchboard", w, rates)
             results["scaling"][str(w)] = r["max_cps"]
             results["scaling_steps"][str(w)] = r["steps"]
+        half2 = max(100, results["scaling"]["2"] // 2)
+        log(f"switchboard, 2 workers, latency at half their max clean rate, {half2} cps")
+        results["half_max_workers"]["2"] = measure(run, bench, "switchboard", 2, [], fixed_rate=half2)["fixed"]
     finally:
         run.cleanup()
     meta = {"machine": versions(), "command": "bench/run.sh" + (" --quick" if args.quick else ""),
