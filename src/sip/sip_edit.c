@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "switchboard/error.h"
+#include "switchboard/fixbuf.h"
 
 static void fail(struct sipedit *e)
 {
@@ -313,9 +314,13 @@ static void add_op(struct sipedit *e, uint32_t at, uint32_t cut, const char *wit
 static void add_field(struct sipedit *e, uint32_t at, const char *name, const char *text)
 {
     char head[64];
-    int n = snprintf(head, sizeof(head), "%s: ", name);
+    struct fixbuf b;
+    fixbuf_init(&b, head, sizeof(head));
+    fixbuf_puts(&b, name);
+    fixbuf_puts(&b, ": ");
+    long n = fixbuf_end(&b);
     size_t t = strlen(text);
-    if (n < 0 || (size_t)n >= sizeof(head) || e->text_len + (size_t)n + t + 2 > SIPEDIT_TEXT) {
+    if (n < 0 || e->text_len + (size_t)n + t + 2 > SIPEDIT_TEXT) {
         fail(e);
         return;
     }
@@ -413,7 +418,10 @@ const char *sipedit_body(const struct sipedit *e, size_t *len)
 void sipedit_set_body(struct sipedit *e, const char *body, size_t len)
 {
     char n[24];
-    snprintf(n, sizeof(n), "%zu", len);
+    struct fixbuf b;
+    fixbuf_init(&b, n, sizeof(n));
+    fixbuf_uint(&b, len);
+    fixbuf_end(&b);
     sipedit_set_field(e, SIPEDIT_CONTENT_LENGTH, "Content-Length", n);
     if (e->body_end > e->body || len)
         add_op(e, e->body, e->body_end - e->body, len ? body : "", len);

@@ -78,11 +78,9 @@ static bool all_digits(const char *s, size_t max_len)
 /* Where the body starts in a raw message, or NULL. */
 static const char *body_start(const char *raw, size_t len)
 {
-    const char *end = memmem(raw, len, "\r\n\r\n", 4);
-    if (end)
-        return end + 4;
-    end = memmem(raw, len, "\n\n", 2);
-    return end ? end + 2 : NULL;
+    size_t sep;
+    const char *end = sipnul_blank_line(raw, len, &sep);
+    return end ? end + sep : NULL;
 }
 
 /* The body length as it arrived: bytes after the blank line. */
@@ -774,7 +772,10 @@ int sipmsg_max_forwards_take(osip_message_t *req)
     if (value < 0)
         return value;
     char text[16];
-    snprintf(text, sizeof(text), "%d", value > 0 ? value - 1 : 0);
+    struct fixbuf b;
+    fixbuf_init(&b, text, sizeof(text));
+    fixbuf_uint(&b, (uint64_t)(value > 0 ? value - 1 : 0));
+    fixbuf_end(&b);
     osip_header_t *mf = NULL;
     osip_message_get_max_forwards(req, 0, &mf);
     if (mf) {
@@ -813,14 +814,16 @@ const char *sipmsg_from_tag(const osip_message_t *msg)
 int sipmsg_call_id(const osip_message_t *msg, char *buf, size_t size)
 {
     const osip_call_id_t *id = msg->call_id;
-    int n;
     if (!id || !id->number)
         return SB_EMALFORMED;
-    if (id->host)
-        n = snprintf(buf, size, "%s@%s", id->number, id->host);
-    else
-        n = snprintf(buf, size, "%s", id->number);
-    return n < 0 || (size_t)n >= size ? SB_ERANGE : 0;
+    struct fixbuf b;
+    fixbuf_init(&b, buf, size);
+    fixbuf_puts(&b, id->number);
+    if (id->host) {
+        fixbuf_char(&b, '@');
+        fixbuf_puts(&b, id->host);
+    }
+    return fixbuf_end(&b) < 0 ? SB_ERANGE : 0;
 }
 
 uint32_t sipmsg_cseq_number(const osip_message_t *msg)

@@ -319,9 +319,11 @@ int txn_server_create(struct txn_layer *layer, struct sb_inbound *in, void *tu_d
     st->invite = MSG_IS_INVITE(in->msg);
     st->state = st->invite ? ST_PROCEEDING : ST_TRYING;
     st->tu = tu_data;
-    snprintf(
-        st->tag, sizeof(st->tag), "sb%llx",
-        (unsigned long long)(layer->tag_seed ^ (++layer->tag_counter * 0x9e3779b97f4a7c15ull)));
+    struct fixbuf tag;
+    fixbuf_init(&tag, st->tag, sizeof(st->tag));
+    fixbuf_puts(&tag, "sb");
+    fixbuf_hex(&tag, layer->tag_seed ^ (++layer->tag_counter * 0x9e3779b97f4a7c15ull));
+    fixbuf_end(&tag);
     timer_init(&st->retransmit, server_on_retransmit, st);
     timer_init(&st->lifetime, server_on_lifetime, st);
     strmap_insert(&layer->servers, &st->link, key_copy, (size_t)len);
