@@ -27,5 +27,8 @@ size_t sipnul_show(char *text, size_t len, size_t head);
 
 /* Where @text's header section ends (the blank line), or @len. */
 size_t sipnul_head_length(const char *text, size_t len);
+/* The blank line ending the headers: the first CRLF CRLF, else the first
+ * LF LF, and its length in *@sep; NULL when there is none. */
+const char *sipnul_blank_line(const char *text, size_t len, size_t *sep);
 
 #endif

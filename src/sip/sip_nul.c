@@ -12,11 +12,33 @@
 #define URI_MARK "%C0%80"
 #define QUOTED_MARK '\xff'
 
+/* The first "\r\n\r\n" in @text, by its LFs: memmem() builds a shift
+ * table on every call, and this runs for every message twice. */
+static const char *blank_crlf(const char *text, size_t len)
+{
+    const char *end = text + len;
+    for (const char *lf = memchr(text, '\n', len); lf;
+         lf = memchr(lf + 1, '\n', (size_t)(end - lf - 1)))
+        if (lf - text >= 3 && lf[-1] == '\r' && lf[-2] == '\n' && lf[-3] == '\r')
+            return lf - 3;
+    return NULL;
+}
+
+const char *sipnul_blank_line(const char *text, size_t len, size_t *sep)
+{
+    const char *end = blank_crlf(text, len);
+    *sep = 4;
+    if (!end) {
+        end = memmem(text, len, "\n\n", 2);
+        *sep = 2;
+    }
+    return end;
+}
+
 size_t sipnul_head_length(const char *text, size_t len)
 {
-    const char *end = memmem(text, len, "\r\n\r\n", 4);
-    if (!end)
-        end = memmem(text, len, "\n\n", 2);
+    size_t sep;
+    const char *end = sipnul_blank_line(text, len, &sep);
     return end ? (size_t)(end - text) : len;
 }
 

@@ -108,3 +108,25 @@ Test(sip_nul, a_response_keeps_escaped_nul_users)
     osip_message_free(msg);
     osip_message_free(resp);
 }
+
+/* The blank line is found where memmem() finds it: CRLF CRLF first,
+ * else LF LF. */
+Test(sip_nul, the_blank_line_is_where_memmem_finds_it)
+{
+    const char *texts[] = {"a\r\n\r\nb",       "\r\n\r\n",   "\n\r\n\r\nx",
+                           "a\n\nb\r\n\r\n",   "a\r\nb\n\n", "a\r\n\r",
+                           "\r\r\n\n\r\n\r\n", "",           "x\n"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        const char *t = texts[i];
+        size_t len = strlen(t), sep = 0;
+        const char *want = memmem(t, len, "\r\n\r\n", 4);
+        size_t want_sep = 4;
+        if (!want) {
+            want = memmem(t, len, "\n\n", 2);
+            want_sep = 2;
+        }
+        cr_assert_eq(sipnul_blank_line(t, len, &sep), want, "text %zu", i);
+        if (want)
+            cr_assert_eq(sep, want_sep, "text %zu", i);
+    }
+}
