@@ -320,6 +320,19 @@ PY
 
 # RFC 3261 §18.1.1: a UDP INVITE over 1300 bytes goes on over TCP to a
 # callee listening on both; to one on UDP only it falls back to UDP
+# A new INVITE over TCP gets its 100 from the I/O thread that read it,
+# before the hand-off to a worker (counted as trying_early), once, and
+# before the final answer on the same connection.
+test_tcp_trying_from_the_io_thread() {
+    local admin=$IP:${SB_TEST_ADMIN_PORT:-18061}
+    start_proxy --admin "$admin" || return 1
+    python3 "$HERE/trying_probe.py" "$IP" "$PROXY_PORT" --tcp >>"$DIR/test.log" 2>&1 || return 1
+    curl -s -m 5 -o "$DIR/metrics" "http://$admin/metrics" || return 1
+    local early
+    early=$(sed -n 's/^switchboard_events_total{event="trying_early"} //p' "$DIR/metrics")
+    expect_count "100s sent by the I/O thread" "${early:--1}" 1 && stop_proxy
+}
+
 test_big_invite_goes_over_tcp() {
     start_proxy || return 1
     python3 "$HERE/dual_callee.py" "$IP" "$PROXY_PORT" 15070 bob >"$DIR/dual.out" 2>&1 &

@@ -740,6 +740,28 @@ static void framing_error(struct io_thread *io, struct conn *c, const struct str
     conn_flush(io, c, now);
 }
 
+/* A new INVITE's 100 (RFC 3261 §16.2) leaves from this thread at once,
+ * before the hand-off, written from the INVITE's own lines; the worker's
+ * transaction takes it as sent (in->trying). A stream carries no
+ * retransmissions to tell apart (§17.1.1.2). Returns false when sending
+ * it closed the connection. */
+static bool send_trying_early(struct io_thread *io, struct conn *c, struct sb_inbound *in,
+                              uint64_t now)
+{
+    if (!MSG_IS_INVITE(in->msg))
+        return true;
+    char phrase[64]; /* [reasons] may name it */
+    bool ours = reasons_lookup(io->s->reasons, 100, phrase, sizeof(phrase)) == 0;
+    char *text;
+    size_t len;
+    if (ingress_trying(in, ours ? phrase : NULL, &text, &len) != 0)
+        return true; /* the worker answers it, as with one that has no bytes */
+    in->trying = text;
+    in->trying_len = len;
+    sb_count(&io->counters, SB_CNT_TRYING_EARLY);
+    return conn_say(io, c, text, len, now);
+}
+
 /* Returns false when the connection was closed (answering it overflowed
  * its write queue). */
 static bool handle_message(struct io_thread *io, struct conn *c, char *buf, size_t len,
@@ -761,6 +783,10 @@ static bool handle_message(struct io_thread *io, struct conn *c, char *buf, size
     if (a.said && !conn_find(io, id))
         return false; /* answering it overflowed its write queue */
     buf[len] = saved;
+    if (in && !send_trying_early(io, c, in, now)) {
+        sb_inbound_free(in);
+        return false;
+    }
     if (in)
         dispatch_inbound(io, in);
     return true;
