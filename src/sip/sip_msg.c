@@ -424,6 +424,43 @@ static size_t via_param_end(const char *v, size_t n, size_t at)
     return end;
 }
 
+static bool blank_char(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* RFC 3261 §25.1 token characters, and ':', '[' and ']' of a host. */
+static bool via_param_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("-.!%*_+`'~:[]= \t", c) != NULL;
+}
+
+/* A parameter at @at..@end of @v that reads the same whatever follows
+ * it: token characters only, a name, and a value after any '='.
+ * libosip2 takes "x=" at the end of a Via but not before another
+ * ";param"; anything odder is left to libosip2 to write. */
+static bool via_param_plain(const char *v, size_t at, size_t end)
+{
+    for (size_t i = at + 1; i < end; i++)
+        if (v[i] == '\0' || !via_param_char(v[i]))
+            return false;
+    const char *eq = memchr(v + at, '=', end - at);
+    if (eq && memchr(eq + 1, '=', (size_t)(v + end - eq - 1)))
+        return false;
+    size_t name_end = eq ? (size_t)(eq - v) : end, i = at + 1;
+    while (i < name_end && blank_char(v[i]))
+        i++;
+    if (i == name_end)
+        return false; /* no name */
+    if (!eq)
+        return true;
+    for (i = name_end + 1; i < end; i++)
+        if (!blank_char(v[i]))
+            return true;
+    return false; /* no value */
+}
+
 static bool via_param_named(const char *v, size_t at, size_t end, const char *name)
 {
     size_t k = strlen(name), i = at + 1;
@@ -469,6 +506,8 @@ long sipmsg_via_stamped_text(const char *v, size_t n, const osip_via_t *via, cha
     bool had_rport = false, had_received = false;
     while (at < n) {
         size_t end = via_param_end(v, n, at);
+        if (!via_param_plain(v, at, end))
+            return -1;
         if (rport && !had_rport && via_param_named(v, at, end, "rport")) {
             put_via_param(&b, v, at, end, rport->gvalue);
             had_rport = true;

@@ -201,12 +201,20 @@ Test(sip_msg, a_stamped_via_written_over_its_bytes)
         cr_assert_eq(sipmsg_via_stamped_text(raw, strlen(raw), sipmsg_top_via(req), text, 16), -1);
         osip_message_free(req);
     }
-    osip_message_t *req = options_from("10.0.0.5 (a phone);branch=z9hG4bK1", "10.0.0.9", 1);
-    char text[256];
-    const char *raw = "SIP/2.0/UDP 10.0.0.5 (a phone);branch=z9hG4bK1";
-    cr_assert_eq(sipmsg_via_stamped_text(raw, strlen(raw), sipmsg_top_via(req), text, sizeof(text)),
-                 -1, "a comment: libosip2 writes it");
-    osip_message_free(req);
+    /* libosip2 writes these: a comment; "x=" and ";" read differently
+     * once ";received=" follows them (the fuzzer's find) */
+    const char *odd[] = {"10.0.0.5 (a phone);branch=z9hG4bK1", "10.0.0.5;branch=z9hG4bK1;rpor:=",
+                         "10.0.0.5;branch=z9hG4bK1;x= ", "10.0.0.5;branch=z9hG4bK1;"};
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        osip_message_t *req = options_from(odd[i], "10.0.0.9", 1);
+        char raw[256], text[256];
+        snprintf(raw, sizeof(raw), "SIP/2.0/UDP %s", odd[i]);
+        cr_assert_not_null(req, "%s", odd[i]);
+        cr_assert_eq(
+            sipmsg_via_stamped_text(raw, strlen(raw), sipmsg_top_via(req), text, sizeof(text)), -1,
+            "%s", odd[i]);
+        osip_message_free(req);
+    }
 }
 
 /* Names are never resolved on the way: a Via naming a host gets received=
