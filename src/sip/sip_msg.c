@@ -464,12 +464,12 @@ static bool via_param_plain(const char *v, size_t at, size_t end)
 static bool via_param_named(const char *v, size_t at, size_t end, const char *name)
 {
     size_t k = strlen(name), i = at + 1;
-    while (i < end && (v[i] == ' ' || v[i] == '\t'))
+    while (i < end && blank_char(v[i]))
         i++;
     if (end - i < k || strncasecmp(v + i, name, k) != 0)
         return false;
     i += k;
-    while (i < end && (v[i] == ' ' || v[i] == '\t'))
+    while (i < end && blank_char(v[i]))
         i++;
     return i == end || v[i] == '=';
 }
@@ -480,7 +480,7 @@ static void put_via_param(struct fixbuf *b, const char *v, size_t at, size_t end
     size_t name_end = at + 1;
     while (name_end < end && v[name_end] != '=')
         name_end++;
-    while (name_end > at + 1 && (v[name_end - 1] == ' ' || v[name_end - 1] == '\t'))
+    while (name_end > at + 1 && blank_char(v[name_end - 1]))
         name_end--;
     fixbuf_put(b, v + at, name_end - at);
     if (value) {
