@@ -415,7 +415,7 @@ int sipmsg_via_stamp_source(osip_via_t *via, const struct sb_addr *src)
 }
 
 /* The parameter of @v (@n bytes) that starts at the ';' @at: how far it
- * runs, and whether its name is @name. */
+ * runs. */
 static size_t via_param_end(const char *v, size_t n, size_t at)
 {
     size_t end = at + 1;
@@ -429,60 +429,77 @@ static bool blank_char(char c)
     return c == ' ' || c == '\t';
 }
 
-/* RFC 3261 §25.1 token characters, and ':', '[' and ']' of a host. */
-static bool via_param_char(char c)
+/* RFC 3261 §25.1 token characters. */
+static bool token_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           strchr("-.!%*_+`'~:[]= \t", c) != NULL;
+           (c != '\0' && strchr("-.!%*_+`'~", c) != NULL);
+}
+
+/* A host or a value: token characters, and ':', '[' and ']' of an
+ * address. */
+static bool via_word_char(char c)
+{
+    return token_char(c) || c == ':' || c == '[' || c == ']';
+}
+
+/* "SIP/2.0/UDP host:port" as §20.42 writes it, then blanks: where the
+ * parameters start, or 0 for anything odder (libosip2 splits some odd
+ * ones elsewhere, as "SIP/2.0/UDP;x host"). */
+static size_t via_sent_by_end(const char *v, size_t n)
+{
+    static const char version[] = "SIP/2.0/";
+    size_t i = sizeof(version) - 1, start;
+    if (n < i || strncasecmp(v, version, i) != 0)
+        return 0;
+    for (start = i; i < n && token_char(v[i]); i++)
+        ;
+    if (i == start || i == n || !blank_char(v[i]))
+        return 0;
+    while (i < n && blank_char(v[i]))
+        i++;
+    for (start = i; i < n && via_word_char(v[i]); i++)
+        ;
+    if (i == start)
+        return 0;
+    while (i < n && blank_char(v[i]))
+        i++;
+    return i == n || v[i] == ';' ? i : 0;
 }
 
 /* A parameter at @at..@end of @v that reads the same whatever follows
- * it: token characters only, a name, and a value after any '='.
+ * it: a name, and a value after any '=', of plain characters only.
  * libosip2 takes "x=" at the end of a Via but not before another
  * ";param"; anything odder is left to libosip2 to write. */
 static bool via_param_plain(const char *v, size_t at, size_t end)
 {
-    for (size_t i = at + 1; i < end; i++)
-        if (v[i] == '\0' || !via_param_char(v[i]))
+    size_t eq = 0;
+    for (size_t i = at + 1; i < end; i++) {
+        if (v[i] == '=' && !eq)
+            eq = i;
+        else if (!via_word_char(v[i]))
             return false;
+    }
+    return eq ? eq > at + 1 && eq + 1 < end : end > at + 1;
+}
+
+/* Where the name of the parameter at @at..@end of @v ends. */
+static size_t via_param_name_end(const char *v, size_t at, size_t end)
+{
     const char *eq = memchr(v + at, '=', end - at);
-    if (eq && memchr(eq + 1, '=', (size_t)(v + end - eq - 1)))
-        return false;
-    size_t name_end = eq ? (size_t)(eq - v) : end, i = at + 1;
-    while (i < name_end && blank_char(v[i]))
-        i++;
-    if (i == name_end)
-        return false; /* no name */
-    if (!eq)
-        return true;
-    for (i = name_end + 1; i < end; i++)
-        if (!blank_char(v[i]))
-            return true;
-    return false; /* no value */
+    return eq ? (size_t)(eq - v) : end;
 }
 
 static bool via_param_named(const char *v, size_t at, size_t end, const char *name)
 {
-    size_t k = strlen(name), i = at + 1;
-    while (i < end && blank_char(v[i]))
-        i++;
-    if (end - i < k || strncasecmp(v + i, name, k) != 0)
-        return false;
-    i += k;
-    while (i < end && blank_char(v[i]))
-        i++;
-    return i == end || v[i] == '=';
+    size_t k = strlen(name);
+    return via_param_name_end(v, at, end) - at - 1 == k && strncasecmp(v + at + 1, name, k) == 0;
 }
 
 /* The parameter at @at..@end of @v with @value: its name as it came. */
 static void put_via_param(struct fixbuf *b, const char *v, size_t at, size_t end, const char *value)
 {
-    size_t name_end = at + 1;
-    while (name_end < end && v[name_end] != '=')
-        name_end++;
-    while (name_end > at + 1 && blank_char(v[name_end - 1]))
-        name_end--;
-    fixbuf_put(b, v + at, name_end - at);
+    fixbuf_put(b, v + at, via_param_name_end(v, at, end) - at);
     if (value) {
         fixbuf_char(b, '=');
         fixbuf_puts(b, value);
@@ -494,13 +511,11 @@ long sipmsg_via_stamped_text(const char *v, size_t n, const osip_via_t *via, cha
     const char *received = sipmsg_via_param(via, "received");
     osip_generic_param_t *rport = NULL;
     osip_generic_param_get_byname((osip_list_t *)&via->via_params, "rport", &rport);
-    if (memchr(v, '"', n) || memchr(v, '(', n) || memchr(v, ',', n))
-        return -1; /* quoted text, a comment, a second value: libosip2 writes it */
+    size_t at = via_sent_by_end(v, n);
+    if (at == 0)
+        return -1; /* an odd sent-by: libosip2 writes it */
     struct fixbuf b;
     fixbuf_init(&b, buf, size);
-    size_t at = 0;
-    while (at < n && v[at] != ';')
-        at++;
     fixbuf_put(&b, v, at);
     /* the first of each is the one libosip2 finds, and the stamp set */
     bool had_rport = false, had_received = false;
