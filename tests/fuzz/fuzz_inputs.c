@@ -10,7 +10,10 @@
  *   3  a flow token (the user part of our Record-Route) and its target
  *   4  an "ip:port" address as the registration store writes it; then the
  *      bytes as DNS answers (RFC 3263), and as a PUBLISHed PIDF body
- *      (pidf_read), written back into our own document
+ *      (pidf_read), written back into our own document; then as a Via
+ *      value stamped with received/rport in the bytes it came as
+ *      (sipmsg_via_stamped_text): libosip2 must read it as the Via it
+ *      stamped itself
  *   5  bytes from a TCP/TLS connection: framed as an I/O thread frames them
  *      (stream_frame.h), fed in pieces the first bytes choose, each whole
  *      message through the ingress parser; then the same bytes as a
@@ -427,6 +430,28 @@ static void one_redis_value(const char *text, size_t len)
     one_kept_document(text, len);
 }
 
+/* A Via stamped in its own bytes must read as libosip2's stamped Via. */
+static void one_via_stamp(const char *text, bool far)
+{
+    osip_via_t *via, *back;
+    if (osip_via_init(&via) != 0)
+        return;
+    struct sb_addr src;
+    sipmsg_host_to_addr(far ? "10.0.0.9" : "127.0.0.2", 5070, &src);
+    char out[1024], *want = NULL, *got = NULL;
+    if (osip_via_parse(via, text) == 0 && sipmsg_via_stamp_source(via, &src) == 0 &&
+        sipmsg_via_stamped_text(text, strlen(text), via, out, sizeof(out)) >= 0 &&
+        osip_via_to_str(via, &want) == 0 && osip_via_init(&back) == 0) {
+        if (osip_via_parse(back, out) != 0 || osip_via_to_str(back, &got) != 0 ||
+            strcmp(want, got) != 0)
+            abort(); /* the bytes say something else than the stamped Via */
+        osip_via_free(back);
+    }
+    osip_free(want);
+    osip_free(got);
+    osip_via_free(via);
+}
+
 static void one_bencode(const char *buf, size_t len)
 {
     static struct bencode_node nodes[256];
@@ -489,6 +514,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             pidf_write(&doc, "sip:bob@example.com", PIDF_ONLINE, &pub);
             sb_buf_free(&doc);
         }
+        one_via_stamp(text, data[0] & 16);
         break;
     }
     case 5:

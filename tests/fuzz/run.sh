@@ -26,6 +26,8 @@ fuzz() {
     grep -E "cov:" "$build/$name.log" | tail -1
     if [ $rc -ne 0 ]; then
         tail -40 "$build/$name.log"
+        # an edit the check rejected says so above the stack
+        grep -m1 -A80 "differs from serializing" "$build/$name.log"
         status=$rc
     fi
 }
