@@ -9,7 +9,9 @@
 #include "switchboard/secret.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,22 +105,69 @@ void secret_free(struct secret *s)
     free(s);
 }
 
+/* Each thread's MAC context, kept: making and freeing one per MAC cost
+ * more than hashing a short input. Freed when the thread ends. */
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void ctx_free(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+}
+
+static void ctx_key_make(void)
+{
+    if (pthread_key_create(&ctx_key, ctx_free) != 0)
+        abort(); /* only at start-up, and only out of keys */
+}
+
+static EVP_MD_CTX *thread_ctx(void)
+{
+    pthread_once(&ctx_once, ctx_key_make);
+    EVP_MD_CTX *ctx = pthread_getspecific(ctx_key);
+    if (!ctx && (ctx = EVP_MD_CTX_new()) != NULL && pthread_setspecific(ctx_key, ctx) != 0) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
+    return ctx;
+}
+
+/* The parts, each after its length (4 bytes, big-endian), hashed into
+ * @ctx: gathered into one update when they fit, as they nearly always do
+ * (each EVP_DigestUpdate() goes through the provider). */
+static bool hash_parts(EVP_MD_CTX *ctx, const char *const *parts, size_t count)
+{
+    unsigned char buf[1024];
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++) {
+        const char *p = parts[i] ? parts[i] : "";
+        size_t len = strlen(p);
+        if (len > UINT32_MAX)
+            return false;
+        unsigned char frame[4] = {len >> 24, len >> 16, len >> 8, len};
+        if (used + 4 + len > sizeof(buf)) {
+            if (EVP_DigestUpdate(ctx, buf, used) != 1 || EVP_DigestUpdate(ctx, frame, 4) != 1 ||
+                EVP_DigestUpdate(ctx, p, len) != 1)
+                return false;
+            used = 0;
+            continue;
+        }
+        memcpy(buf + used, frame, 4);
+        memcpy(buf + used + 4, p, len);
+        used += 4 + len;
+    }
+    return EVP_DigestUpdate(ctx, buf, used) == 1;
+}
+
 void secret_mac(const struct secret *s, const char *const *parts, size_t count,
                 unsigned char out[SECRET_MAC_BYTES])
 {
     unsigned char inner[SECRET_MAC_BYTES];
     unsigned int n = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_MD_CTX_copy_ex(ctx, s->inner) == 1;
-    for (size_t i = 0; ok && i < count; i++) {
-        const char *p = parts[i] ? parts[i] : "";
-        uint32_t len = (uint32_t)strlen(p);
-        unsigned char frame[4] = {len >> 24, len >> 16, len >> 8, len};
-        ok = EVP_DigestUpdate(ctx, frame, 4) == 1 && EVP_DigestUpdate(ctx, p, len) == 1;
-    }
-    ok = ok && EVP_DigestFinal_ex(ctx, inner, &n) == 1 && EVP_MD_CTX_copy_ex(ctx, s->outer) == 1 &&
-         EVP_DigestUpdate(ctx, inner, n) == 1 && EVP_DigestFinal_ex(ctx, out, &n) == 1;
-    EVP_MD_CTX_free(ctx);
+    EVP_MD_CTX *ctx = thread_ctx();
+    bool ok = ctx && EVP_MD_CTX_copy_ex(ctx, s->inner) == 1 && hash_parts(ctx, parts, count) &&
+              EVP_DigestFinal_ex(ctx, inner, &n) == 1 && EVP_MD_CTX_copy_ex(ctx, s->outer) == 1 &&
+              EVP_DigestUpdate(ctx, inner, n) == 1 && EVP_DigestFinal_ex(ctx, out, &n) == 1;
     if (!ok)
         memset(out, 0, SECRET_MAC_BYTES); /* never equals a real MAC by chance */
 }
