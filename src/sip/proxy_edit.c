@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <osipparser2/osip_port.h>
 
@@ -230,8 +231,16 @@ static int edit_request(const struct proxy *p, struct sipedit *e, const struct p
     return 0;
 }
 
+static bool b64url_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
+}
+
 /* The ;sbs= value in our Record-Route's bytes @v (@n long): *@at and
- * *@len. False unless it is there once, ahead of the URI's end. */
+ * *@len. False unless it is there once, ahead of the URI's end, as we
+ * write it (base64url): another spelling may read otherwise once
+ * replaced, and is left to libosip2 to write. */
 static bool sig_span(const char *v, size_t n, size_t *at, size_t *len)
 {
     static const char name[] = ";" RECORD_ROUTE_SIG_PARAM "=";
@@ -239,7 +248,7 @@ static bool sig_span(const char *v, size_t n, size_t *at, size_t *len)
     const char *end = memchr(v, '>', n);
     const char *hit = NULL;
     for (const char *c = v; end && c + k <= end; c++) {
-        if (memcmp(c, name, k) != 0)
+        if (strncasecmp(c, name, k) != 0) /* as libosip2 finds it */
             continue;
         if (hit)
             return false;
@@ -249,7 +258,10 @@ static bool sig_span(const char *v, size_t n, size_t *at, size_t *len)
         return false;
     const char *stop = hit;
     while (stop < end && *stop != ';')
-        stop++;
+        if (!b64url_char(*stop++))
+            return false;
+    if (stop == hit)
+        return false;
     *at = (size_t)(hit - v);
     *len = (size_t)(stop - hit);
     return true;
