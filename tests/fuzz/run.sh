@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer harnesses, each seeded with its corpus:
-#   fuzz_datagram  the datagram path, seeded with tests/corpus/ (2/3 of the time)
+#   fuzz_datagram  the datagram path, seeded with tests/corpus/ and the
+#                  inputs it once failed on, tests/fuzz/datagram/ (2/3 of the time)
 #   fuzz_inputs    credentials, users file, config, flow tokens, store
 #                  addresses, TCP/TLS stream bytes, admin input, Redis
 #                  store values and URLs, seeded with tests/fuzz/inputs/ (1/3)
@@ -32,7 +33,7 @@ fuzz() {
     fi
 }
 
-fuzz fuzz_datagram $((total * 2 / 3)) "" "$here"/../corpus/*.sip
+fuzz fuzz_datagram $((total * 2 / 3)) "" "$here"/../corpus/*.sip "$here"/datagram/*
 # the config parser prints what is wrong with each input: its stderr is closed
 fuzz fuzz_inputs $((total - total * 2 / 3)) -close_fd_mask=2 "$here"/inputs/*
 exit $status
