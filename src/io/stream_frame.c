@@ -4,10 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-static bool is_space(char c)
-{
-    return c == ' ' || c == '\t';
-}
+#include "switchboard/chars.h"
 
 static char lower(char c)
 {
@@ -24,7 +21,7 @@ static bool header_named(const char *line, size_t len, const char *name, const c
     for (i = 0; i < n; i++)
         if (lower(line[i]) != name[i])
             return false;
-    while (i < len && is_space(line[i]))
+    while (i < len && chars_blank(line[i]))
         i++;
     if (i >= len || line[i] != ':')
         return false;
@@ -36,7 +33,7 @@ static bool header_named(const char *line, size_t len, const char *name, const c
  * length, or -1 when it is not a number of at most 9 digits. */
 static long length_value(const char *p, const char *end)
 {
-    while (p < end && is_space(*p))
+    while (p < end && chars_blank(*p))
         p++;
     long v = 0;
     int digits = 0;
@@ -45,7 +42,7 @@ static long length_value(const char *p, const char *end)
             return -1;
         v = v * 10 + (*p - '0');
     }
-    while (p < end && is_space(*p))
+    while (p < end && chars_blank(*p))
         p++;
     return (digits == 0 || p != end) ? -1 : v;
 }

@@ -16,6 +16,7 @@
 
 #include <osipparser2/osip_port.h>
 
+#include "switchboard/chars.h"
 #include "switchboard/error.h"
 #include "switchboard/fixbuf.h"
 #include "switchboard/identity.h"
@@ -231,12 +232,6 @@ static int edit_request(const struct proxy *p, struct sipedit *e, const struct p
     return 0;
 }
 
-static bool b64url_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '_';
-}
-
 /* The ;sbs= value in our Record-Route's bytes @v (@n long): *@at and
  * *@len. False unless it is there once, ahead of the URI's end, as we
  * write it (base64url): another spelling may read otherwise once
@@ -258,7 +253,7 @@ static bool sig_span(const char *v, size_t n, size_t *at, size_t *len)
         return false;
     const char *stop = hit;
     while (stop < end && *stop != ';')
-        if (!b64url_char(*stop++))
+        if (!chars_b64url(*stop++))
             return false;
     if (stop == hit)
         return false;
@@ -352,11 +347,6 @@ static void lower_names(char *text)
     }
 }
 
-static bool blank_char(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
 /* The length of the line at @s (up to its CRLF or the end). */
 static size_t line_len(const char *s)
 {
@@ -377,9 +367,9 @@ static bool written_as_meant(const char *line, size_t n, const char *text, size_
     for (const char *at = text; k && (at = memmem(at, (size_t)(stop - at), value, k)) != NULL;
          at++) {
         const char *before = at, *after = at + k;
-        while (before > text && blank_char(before[-1]))
+        while (before > text && chars_blank(before[-1]))
             before--;
-        while (after < stop && blank_char(*after))
+        while (after < stop && chars_blank(*after))
             after++;
         bool starts = before > text && (before[-1] == ':' || before[-1] == ',');
         bool ends = after < stop && (*after == ',' || (*after == '\r' && after + 1 < stop));

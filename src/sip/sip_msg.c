@@ -19,6 +19,7 @@
 #include <osipparser2/osip_port.h>
 
 #include "switchboard/buf.h"
+#include "switchboard/chars.h"
 #include "switchboard/error.h"
 #include "switchboard/fixbuf.h"
 #include "switchboard/thread_role.h"
@@ -424,23 +425,11 @@ static size_t via_param_end(const char *v, size_t n, size_t at)
     return end;
 }
 
-static bool blank_char(char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-/* RFC 3261 §25.1 token characters. */
-static bool token_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("-.!%*_+`'~", c) != NULL);
-}
-
 /* A host or a value: token characters, and ':', '[' and ']' of an
  * address. */
 static bool via_word_char(char c)
 {
-    return token_char(c) || c == ':' || c == '[' || c == ']';
+    return chars_token(c) || c == ':' || c == '[' || c == ']';
 }
 
 /* "SIP/2.0/UDP host:port" as §20.42 writes it, then blanks: where the
@@ -452,17 +441,17 @@ static size_t via_sent_by_end(const char *v, size_t n)
     size_t i = sizeof(version) - 1, start;
     if (n < i || strncasecmp(v, version, i) != 0)
         return 0;
-    for (start = i; i < n && token_char(v[i]); i++)
+    for (start = i; i < n && chars_token(v[i]); i++)
         ;
-    if (i == start || i == n || !blank_char(v[i]))
+    if (i == start || i == n || !chars_blank(v[i]))
         return 0;
-    while (i < n && blank_char(v[i]))
+    while (i < n && chars_blank(v[i]))
         i++;
     for (start = i; i < n && via_word_char(v[i]); i++)
         ;
     if (i == start)
         return 0;
-    while (i < n && blank_char(v[i]))
+    while (i < n && chars_blank(v[i]))
         i++;
     return i == n || v[i] == ';' ? i : 0;
 }
