@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct sb_buf {
     char *data; /* NUL-terminated once anything was appended */
@@ -19,6 +20,9 @@ struct sb_buf {
 
 void sb_buf_append(struct sb_buf *b, const char *s, size_t len);
 void sb_buf_puts(struct sb_buf *b, const char *s);
+/* decimal, without printf: for the numbers written per message */
+void sb_buf_uint(struct sb_buf *b, uint64_t v);
+void sb_buf_int(struct sb_buf *b, int64_t v);
 void sb_buf_printf(struct sb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_buf_free(struct sb_buf *b);
 

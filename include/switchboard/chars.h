@@ -3,6 +3,8 @@
 #define SWITCHBOARD_CHARS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* A blank inside a line: SP or HTAB (LWS without its CRLF). */
 static inline bool chars_blank(char c)
@@ -39,6 +41,19 @@ static inline bool chars_token(char c)
 static inline bool chars_b64url(char c)
 {
     return chars_alnum(c) || c == '-' || c == '_';
+}
+
+/* @v in decimal at the end of @out; returns where its digits start
+ * (they run to CHARS_UINT_MAX). */
+#define CHARS_UINT_MAX 20
+static inline size_t chars_uint(char out[CHARS_UINT_MAX], uint64_t v)
+{
+    size_t n = CHARS_UINT_MAX;
+    do {
+        out[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return n;
 }
 
 #endif

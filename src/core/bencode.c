@@ -12,7 +12,8 @@
 
 void bencode_str(struct sb_buf *b, const char *s, size_t len)
 {
-    sb_buf_printf(b, "%zu:", len);
+    sb_buf_uint(b, len);
+    sb_buf_append(b, ":", 1);
     sb_buf_append(b, s, len);
 }
 
@@ -23,7 +24,9 @@ void bencode_cstr(struct sb_buf *b, const char *s)
 
 void bencode_int(struct sb_buf *b, long long v)
 {
-    sb_buf_printf(b, "i%llde", v);
+    sb_buf_append(b, "i", 1);
+    sb_buf_int(b, v);
+    sb_buf_append(b, "e", 1);
 }
 
 void bencode_list(struct sb_buf *b)

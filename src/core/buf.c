@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "switchboard/chars.h"
+
 void sb_buf_append(struct sb_buf *b, const char *s, size_t len)
 {
     if (b->failed)
@@ -30,6 +32,23 @@ void sb_buf_append(struct sb_buf *b, const char *s, size_t len)
 void sb_buf_puts(struct sb_buf *b, const char *s)
 {
     sb_buf_append(b, s, strlen(s));
+}
+
+void sb_buf_uint(struct sb_buf *b, uint64_t v)
+{
+    char digits[CHARS_UINT_MAX];
+    size_t n = chars_uint(digits, v);
+    sb_buf_append(b, digits + n, sizeof(digits) - n);
+}
+
+void sb_buf_int(struct sb_buf *b, int64_t v)
+{
+    if (v >= 0) {
+        sb_buf_uint(b, (uint64_t)v);
+        return;
+    }
+    sb_buf_append(b, "-", 1);
+    sb_buf_uint(b, (uint64_t)0 - (uint64_t)v); /* INT64_MIN too */
 }
 
 void sb_buf_printf(struct sb_buf *b, const char *fmt, ...)

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "switchboard/chars.h"
+
 void fixbuf_init(struct fixbuf *b, char *data, size_t size)
 {
     *b = (struct fixbuf){.data = data, .size = size};
@@ -34,12 +36,8 @@ void fixbuf_char(struct fixbuf *b, char c)
 
 void fixbuf_uint(struct fixbuf *b, uint64_t v)
 {
-    char digits[20];
-    size_t n = sizeof(digits);
-    do {
-        digits[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    char digits[CHARS_UINT_MAX];
+    size_t n = chars_uint(digits, v);
     fixbuf_put(b, digits + n, sizeof(digits) - n);
 }
 

@@ -3,6 +3,7 @@
  * integers, string keys, bounded depth and node count), and that what is
  * read re-encodes to the very bytes. */
 #include <criterion/criterion.h>
+#include <limits.h>
 #include <string.h>
 
 #include "switchboard/bencode.h"
@@ -32,6 +33,19 @@ Test(bencode, an_offer_is_written_as_rtpengine_reads_it)
     bencode_end(&b);
     cr_assert_not(b.failed);
     cr_assert_str_eq(b.data, "d7:command5:offer5:flagsl13:trust-addresse3:ttli-12ee");
+    sb_buf_free(&b);
+}
+
+Test(bencode, numbers_are_written_in_full_at_their_limits)
+{
+    struct sb_buf b = {0};
+    bencode_int(&b, 0);
+    bencode_int(&b, LLONG_MAX);
+    bencode_int(&b, LLONG_MIN);
+    bencode_str(&b, "", 0);
+    bencode_str(&b, "0123456789", 10);
+    cr_assert_not(b.failed);
+    cr_assert_str_eq(b.data, "i0ei9223372036854775807ei-9223372036854775808e0:10:0123456789");
     sb_buf_free(&b);
 }
 
