@@ -100,13 +100,6 @@ struct media_park {
     uint32_t loop_hash;
 };
 
-/* A response held while the engine rewrites its SDP; a context's are
- * released in the order they came. */
-struct media_held {
-    struct media_held *next;
-    osip_message_t *resp;
-};
-
 /* A message the proxy relays, as it arrived (forwarding by editing,
  * sip_edit.h): its bytes and how many values libosip2 read of what the
  * proxy edits, noted before any edit. Armed with the message about to
@@ -119,6 +112,16 @@ struct proxy_edit {
     size_t raw_len;
     int vias, routes, record_routes;
     uint32_t cseq;
+};
+
+/* A response held while the engine rewrites its SDP; a context's are
+ * released in the order they came, edited from a copy of the bytes they
+ * came as (edit.raw is @raw) or, without one, serialized. */
+struct media_held {
+    struct media_held *next;
+    osip_message_t *resp;
+    struct proxy_edit edit;
+    char *raw;
 };
 
 /* The text of a Via or Record-Route the proxy pushed onto the message
@@ -356,7 +359,8 @@ void proxy_finish_stateless(struct proxy *p, struct sb_inbound *in, bool ready,
 /* proxy_media.c: the media relay's points in a call (media.h) */
 bool proxy_media_park_request(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
                               const struct route_info *info, int verdict, uint32_t loop_hash);
-bool proxy_media_hold_response(struct proxy_context *ctx, osip_message_t **resp);
+bool proxy_media_hold_response(struct proxy_context *ctx, osip_message_t **resp,
+                               const struct proxy_edit *as_received);
 void proxy_media_final(struct proxy *p, struct proxy_context *ctx, const osip_message_t *req,
                        const osip_message_t *resp);
 void proxy_media_cancelled(struct proxy *p, struct proxy_context *ctx);

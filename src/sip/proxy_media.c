@@ -493,6 +493,26 @@ static void drop_losers(struct proxy_context *ctx, const osip_message_t *resp)
 
 static void send_held(struct proxy_context *ctx);
 
+static void held_free(struct media_held *h)
+{
+    free(h->raw);
+    free(h);
+}
+
+/* @h keeps a copy of the bytes @as_received notes, so that its release
+ * edits them like any relayed response's; without, it is serialized. */
+static void held_keep_bytes(struct media_held *h, const struct proxy_edit *as_received)
+{
+    if (!as_received || !as_received->raw)
+        return;
+    h->raw = malloc(as_received->raw_len);
+    if (!h->raw)
+        return;
+    memcpy(h->raw, as_received->raw, as_received->raw_len);
+    h->edit = *as_received;
+    h->edit.raw = h->raw;
+}
+
 /* Sends the oldest held response upstream, with @reply's SDP when the
  * engine gave one. */
 static void release_held(struct proxy_context *ctx, const struct ng_reply *reply)
@@ -504,13 +524,12 @@ static void release_held(struct proxy_context *ctx, const struct ng_reply *reply
     if (h->resp->status_code >= 200)
         drop_losers(ctx, h->resp);
     if (ctx->st) {
-        static const struct proxy_edit gone = {0}; /* its bytes are: serialized */
-        proxy_edit_arm(ctx->proxy, &gone, h->resp);
+        proxy_edit_arm(ctx->proxy, &h->edit, h->resp); /* without bytes: serialized */
         txn_server_respond(ctx->st, h->resp);
         proxy_edit_disarm(ctx->proxy);
     } else
         osip_message_free(h->resp);
-    free(h);
+    held_free(h);
 }
 
 static void on_answer(void *arg, int rc, const struct ng_reply *reply)
@@ -543,7 +562,8 @@ static void send_held(struct proxy_context *ctx)
     }
 }
 
-bool proxy_media_hold_response(struct proxy_context *ctx, osip_message_t **resp)
+bool proxy_media_hold_response(struct proxy_context *ctx, osip_message_t **resp,
+                               const struct proxy_edit *as_received)
 {
     if (ctx->media.engine < 0 || ctx->media.deleted || !ctx->proxy->env.media)
         return false;
@@ -559,6 +579,7 @@ bool proxy_media_hold_response(struct proxy_context *ctx, osip_message_t **resp)
         return false;
     h->resp = *resp;
     *resp = NULL;
+    held_keep_bytes(h, as_received);
     struct media_held **tail = &ctx->held;
     while (*tail)
         tail = &(*tail)->next;
@@ -640,7 +661,7 @@ void proxy_media_context_free(struct proxy_context *ctx)
         struct media_held *h = ctx->held;
         ctx->held = h->next;
         osip_message_free(h->resp);
-        free(h);
+        held_free(h);
     }
 }
 

@@ -109,7 +109,8 @@ static void forward_upstream(struct proxy_context *ctx, osip_message_t **resp)
     /* from the response alone: once a 2xx went up the transaction no
      * longer holds its request (2xx retransmissions, other branches) */
     proxy_resign_record_routes(ctx->proxy, r);
-    if (proxy_media_hold_response(ctx, &r)) /* a relayed call's SDP: the engine's first */
+    /* a relayed call's SDP: the engine's first */
+    if (proxy_media_hold_response(ctx, &r, received ? &p->received : NULL))
         return;
     static const struct proxy_edit gone = {0}; /* its bytes are: serialized */
     proxy_edit_arm(p, received ? &p->received : &gone, r);
