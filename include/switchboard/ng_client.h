@@ -67,8 +67,11 @@ int ng_client_send(struct ng_client *c, unsigned engine, const struct sb_buf *bo
  * dropped. */
 void ng_client_cancel(struct ng_client *c, uint64_t id);
 
-/* Reads every reply waiting on the sockets and calls each back. */
-void ng_client_read(struct ng_client *c);
+/* Reads every reply waiting on the sockets and calls each back; with
+ * @polled (what ng_client_fds gave, with poll()'s revents) only on the
+ * sockets it found readable. */
+struct pollfd;
+void ng_client_read(struct ng_client *c, const struct pollfd *polled);
 
 /* Engine @i is answering (not DOWN). */
 bool ng_client_up(const struct ng_client *c, unsigned i);

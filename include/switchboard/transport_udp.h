@@ -55,7 +55,11 @@ bool transport_inline(const struct transport *t);
  * (non-blocking) and hands each parsed message to @fn, which takes it;
  * does nothing before transport_start or after transport_stop. */
 typedef void (*transport_inline_fn)(void *ctx, struct sb_inbound *in);
-void transport_inline_drain(struct transport *t, transport_inline_fn fn, void *ctx);
+/* @polled: NULL, or what transport_inline_fds gave with poll()'s
+ * revents, and only the sockets it found readable are read (a wake-up
+ * by one socket costs no recvmmsg on the others to hear EAGAIN). */
+void transport_inline_drain(struct transport *t, transport_inline_fn fn, void *ctx,
+                            const struct pollfd *polled);
 /* Inline mode: the sockets to wait on (POLLIN), at most @max; none
  * before transport_start or after transport_stop. */
 size_t transport_inline_fds(const struct transport *t, struct pollfd *out, size_t max);

@@ -69,7 +69,9 @@ void wakeq_wait(struct wakeq *q, int timeout_ms);
  * wakeq_wait() is these three steps around a poll(), except that it
  * reads the eventfd (in wakeq_sleep_end) only when poll() saw it fire. */
 int wakeq_fd(const struct wakeq *q);
-/* wakeq_wait that also returns when one of @fds (POLLIN) is ready. */
+/* wakeq_wait that also returns when one of @fds (POLLIN) is ready; each
+ * one's revents says whether it was (all POLLIN when it did not sleep:
+ * then read them all). */
 struct pollfd;
 void wakeq_wait_fds(struct wakeq *q, struct pollfd *fds, size_t count, int timeout_ms);
 bool wakeq_sleep_begin(struct wakeq *q);

@@ -147,6 +147,8 @@ void wakeq_wait(struct wakeq *q, int timeout_ms)
 
 void wakeq_wait_fds(struct wakeq *q, struct pollfd *fds, size_t count, int timeout_ms)
 {
+    for (size_t i = 0; i < count; i++)
+        fds[i].revents = POLLIN; /* not slept: read them all */
     if (!wakeq_sleep_begin(q))
         return;
     struct pollfd pfds[count + 1];
@@ -154,6 +156,9 @@ void wakeq_wait_fds(struct wakeq *q, struct pollfd *fds, size_t count, int timeo
     memcpy(pfds + 1, fds, count * sizeof(*fds));
     int n = poll(pfds, count + 1, timeout_ms);
     sleep_end_if(q, n < 0 || (pfds[0].revents & POLLIN));
+    if (n >= 0)
+        for (size_t i = 0; i < count; i++)
+            fds[i].revents = pfds[i + 1].revents;
 }
 
 void wakeq_stop(struct wakeq *q)

@@ -259,10 +259,11 @@ static void read_engine(struct ng_client *c, unsigned i)
     } while (n == READ_BATCH);
 }
 
-void ng_client_read(struct ng_client *c)
+void ng_client_read(struct ng_client *c, const struct pollfd *polled)
 {
     for (unsigned i = 0; i < c->count; i++)
-        read_engine(c, i);
+        if (!polled || polled[i].revents)
+            read_engine(c, i);
 }
 
 size_t ng_client_fds(const struct ng_client *c, struct pollfd *out, size_t max)

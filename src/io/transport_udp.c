@@ -398,16 +398,22 @@ size_t transport_inline_fds(const struct transport *t, struct pollfd *out, size_
     return n;
 }
 
-void transport_inline_drain(struct transport *t, transport_inline_fn fn, void *ctx)
+void transport_inline_drain(struct transport *t, transport_inline_fn fn, void *ctx,
+                            const struct pollfd *polled)
 {
     if (!atomic_load_explicit(&t->inline_ready, memory_order_acquire) ||
         atomic_load_explicit(&t->inline_stopped, memory_order_relaxed))
         return;
     t->inline_fn = fn;
     t->inline_ctx = ctx;
-    for (size_t i = 0; i < t->listen_count; i++)
-        if (t->listens[i].fds)
+    size_t k = 0; /* the order transport_inline_fds gave them in */
+    for (size_t i = 0; i < t->listen_count; i++) {
+        if (!t->listens[i].fds)
+            continue;
+        if (!polled || polled[k].revents)
             drain_socket(&t->listeners[0], (unsigned)i);
+        k++;
+    }
 }
 
 int transport_start(struct transport *t, struct dispatch *d, struct sip_trace *trace,

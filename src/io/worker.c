@@ -95,9 +95,14 @@ struct worker {
     unsigned held_head, held_count;
     struct wakeq_batch batch; /* taken from the queue, not yet held */
     uint64_t read_ns;         /* when sockets and queue were last read */
-    size_t taken;             /* messages held this loop */
-    size_t from_queue;        /* of which taken from the queue */
-    size_t handled;           /* messages handled this loop */
+    /* the loop after a sleep reads only what its poll() found ready:
+     * the inline sockets' entries, then the engines' */
+    struct pollfd polled[SB_MAX_LISTEN + NG_MAX_ENGINES];
+    size_t polled_inline, polled_ng;
+    bool slept;
+    size_t taken;      /* messages held this loop */
+    size_t from_queue; /* of which taken from the queue */
+    size_t handled;    /* messages handled this loop */
 };
 
 struct worker_pool {
@@ -206,11 +211,12 @@ static void handle_inline(void *ctx, struct sb_inbound *in)
     take_one(ctx, in);
 }
 
-/* Pass one over whatever waits: the sockets read inline, then the queue. */
-static void read_all(struct worker *w, uint64_t now_ns)
+/* Pass one over whatever waits: the sockets read inline (@polled: only
+ * those poll() found ready), then the queue. */
+static void read_all(struct worker *w, uint64_t now_ns, const struct pollfd *polled)
 {
     w->read_ns = now_ns;
-    transport_inline_drain(w->pool->deps.transport, handle_inline, w);
+    transport_inline_drain(w->pool->deps.transport, handle_inline, w, polled);
     if (!dispatch_take(w->pool->deps.dispatch, w->index, &w->batch))
         return;
     struct cds_wfcq_node *node;
@@ -232,7 +238,7 @@ static void handle_held(struct worker *w)
         uint64_t now = sb_now_ns();
         if (now - w->read_ns >= PEEK_NS) {
             peeks++;
-            read_all(w, now);
+            read_all(w, now, NULL);
         }
     }
 }
@@ -243,10 +249,13 @@ static void worker_sleep(struct worker *w, int timeout_ms)
 {
     struct dispatch *d = w->pool->deps.dispatch;
     struct transport *t = w->pool->deps.transport;
-    struct pollfd fds[SB_MAX_LISTEN + NG_MAX_ENGINES];
+    struct pollfd *fds = w->polled;
     size_t n = transport_inline(t) ? transport_inline_fds(t, fds, SB_MAX_LISTEN) : 0;
+    w->polled_inline = n;
     if (w->ng && ng_client_pending(w->ng))
         n += ng_client_fds(w->ng, fds + n, NG_MAX_ENGINES); /* the engines' answers */
+    w->polled_ng = n - w->polled_inline;
+    w->slept = n > 0;
     if (n == 0)
         dispatch_wait(d, w->index, timeout_ms);
     else
@@ -264,10 +273,13 @@ static void *worker_main(void *arg)
         /* the clock is read once per loop: the wheel's time is the loop's */
         timer_wheel_advance(w->wheel, sb_now_ms());
         w->taken = w->from_queue = w->handled = 0;
-        read_all(w, sb_now_ns());
+        read_all(w, sb_now_ns(), w->slept ? w->polled : NULL);
         handle_held(w);
-        if (w->ng && ng_client_pending(w->ng))
-            ng_client_read(w->ng); /* resumes what waited for an engine */
+        /* resumes what waited for an engine; after a sleep, only when an
+         * engine's socket woke it (what came since, the next poll sees) */
+        if (w->ng && ng_client_pending(w->ng) && (!w->slept || w->polled_ng))
+            ng_client_read(w->ng, w->slept ? w->polled + w->polled_inline : NULL);
+        w->slept = false;
         dispatch_done(d, w->index, w->from_queue);
         flush_outbox(w);
         atomic_store_explicit(&w->live_transactions, proxy_transaction_count(w->proxy),

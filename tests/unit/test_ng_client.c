@@ -87,7 +87,7 @@ static void engine_answer(const char *cookie, const char *body)
     struct pollfd p;
     ng_client_fds(client, &p, 1);
     poll(&p, 1, 1000);
-    ng_client_read(client);
+    ng_client_read(client, NULL);
 }
 
 static void advance(uint64_t ms)
@@ -235,7 +235,7 @@ Test(ng_client, workers_share_what_they_learn_of_an_engine)
     struct pollfd p;
     ng_client_fds(one, &p, 1);
     poll(&p, 1, 1000);
-    ng_client_read(one);
+    ng_client_read(one, NULL);
     cr_assert(ng_client_up(two, 0), "answered one client's ping: back for all");
     ng_client_destroy(one);
     ng_client_destroy(two);
