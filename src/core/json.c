@@ -14,19 +14,22 @@ void json_string(struct sb_buf *b, const char *s)
         sb_buf_puts(b, "null");
         return;
     }
-    sb_buf_puts(b, "\"");
+    sb_buf_append(b, "\"", 1);
     const unsigned char *p = (const unsigned char *)s;
     while (*p) {
         unsigned char c = *p;
-        if (c == '"' || c == '\\') {
+        size_t plain = 0; /* a run that needs no escape goes in one append */
+        while (p[plain] >= 0x20 && p[plain] < 0x80 && p[plain] != '"' && p[plain] != '\\')
+            plain++;
+        if (plain) {
+            sb_buf_append(b, (const char *)p, plain);
+            p += plain;
+        } else if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             sb_buf_append(b, esc, 2);
             p++;
         } else if (c < 0x20) {
             sb_buf_printf(b, "\\u%04x", c);
-            p++;
-        } else if (c < 0x80) {
-            sb_buf_append(b, (const char *)p, 1);
             p++;
         } else {
             /* the string ends at its NUL, which no continuation byte is */
@@ -40,7 +43,7 @@ void json_string(struct sb_buf *b, const char *s)
             }
         }
     }
-    sb_buf_puts(b, "\"");
+    sb_buf_append(b, "\"", 1);
 }
 
 void json_time(struct sb_buf *b, int64_t ms)

@@ -140,8 +140,11 @@ static void media_direction(struct sb_buf *b, const struct media_stats *st, int 
         sb_buf_puts(b, "null");
         return;
     }
-    sb_buf_printf(b, "{\"packets\":%lld,\"bytes\":%lld}", st->packets[dir],
-                  st->bytes[dir] < 0 ? 0 : st->bytes[dir]);
+    sb_buf_puts(b, "{\"packets\":");
+    sb_buf_int(b, st->packets[dir]);
+    sb_buf_puts(b, ",\"bytes\":");
+    sb_buf_int(b, st->bytes[dir] < 0 ? 0 : st->bytes[dir]);
+    sb_buf_append(b, "}", 1);
 }
 
 /* "media": null (not relayed), or the engine and what it relayed. */
@@ -158,10 +161,21 @@ static void media_member(struct sb_buf *b, const struct call *c)
         media_direction(b, &c->stats, 0);
         sb_buf_puts(b, ",\"callee_to_caller\":");
         media_direction(b, &c->stats, 1);
-        if (c->stats.errors >= 0)
-            sb_buf_printf(b, ",\"errors\":%lld", c->stats.errors);
+        if (c->stats.errors >= 0) {
+            sb_buf_puts(b, ",\"errors\":");
+            sb_buf_int(b, c->stats.errors);
+        }
     }
     sb_buf_puts(b, "}");
+}
+
+/* @ms (not negative) as seconds with three decimals: "12.034". */
+static void seconds_ms(struct sb_buf *b, int64_t ms)
+{
+    char frac[4] = {'.', (char)('0' + ms % 1000 / 100), (char)('0' + ms % 100 / 10),
+                    (char)('0' + ms % 10)};
+    sb_buf_int(b, ms / 1000);
+    sb_buf_append(b, frac, sizeof(frac));
 }
 
 /* Ends @c: formats its line, hands it to the writer, forgets the call. */
@@ -191,16 +205,20 @@ static void call_finish(struct call_journal *cj, struct call *c, const char *out
     sb_buf_puts(&b, ",\"ended_at\":");
     json_time(&b, end_ms);
     int64_t talk = c->answer_ms > 0 && end_ms > c->answer_ms ? end_ms - c->answer_ms : 0;
-    sb_buf_printf(&b, ",\"duration_s\":%lld.%03lld,\"outcome\":", (long long)(talk / 1000),
-                  (long long)(talk % 1000));
+    sb_buf_puts(&b, ",\"duration_s\":");
+    seconds_ms(&b, talk);
+    sb_buf_puts(&b, ",\"outcome\":");
     json_string(&b, outcome);
+    sb_buf_puts(&b, ",\"status\":");
     if (c->status)
-        sb_buf_printf(&b, ",\"status\":%d", c->status);
+        sb_buf_int(&b, c->status);
     else
-        sb_buf_puts(&b, ",\"status\":null");
+        sb_buf_puts(&b, "null");
     sb_buf_puts(&b, ",\"hung_up_by\":");
     json_string(&b, hung_up_by);
-    sb_buf_printf(&b, ",\"reinvites\":%u,\"video\":%s", c->reinvites, c->video ? "true" : "false");
+    sb_buf_puts(&b, ",\"reinvites\":");
+    sb_buf_uint(&b, c->reinvites);
+    sb_buf_puts(&b, c->video ? ",\"video\":true" : ",\"video\":false");
     if (c->route) {
         sb_buf_puts(&b, ",");
         sb_buf_puts(&b, c->route);
