@@ -60,9 +60,11 @@ static bool read_digits(struct reader *r, char stop, unsigned long long limit,
 {
     size_t start = r->pos;
     unsigned long long v = 0;
+    const unsigned long long most = limit / 10; /* v * 10 + d <= limit, divided once */
+    const unsigned last = (unsigned)(limit % 10);
     while (r->pos < r->len && r->buf[r->pos] >= '0' && r->buf[r->pos] <= '9') {
         unsigned d = (unsigned)(r->buf[r->pos] - '0');
-        if (v > (limit - d) / 10)
+        if (v > most || (v == most && d > last))
             return false;
         v = v * 10 + d;
         r->pos++;

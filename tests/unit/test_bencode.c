@@ -79,8 +79,18 @@ Test(bencode, integers_only_in_their_canonical_form)
     cr_assert_eq(parse("i0e"), 3);
     cr_assert_eq(parse("i-9223372036854775808e"), 22);
     cr_assert_eq(nodes[0].num, (-9223372036854775807LL - 1));
-    const char *bad[] = {"i-0e", "i03e", "ie", "i-e", "i1", "i9223372036854775808e",
-                         "i+1e", "i1.5e"};
+    cr_assert_eq(parse("i9223372036854775807e"), 21);
+    cr_assert_eq(nodes[0].num, 9223372036854775807LL);
+    const char *bad[] = {"i-0e",
+                         "i03e",
+                         "ie",
+                         "i-e",
+                         "i1",
+                         "i9223372036854775808e",
+                         "i-9223372036854775809e",
+                         "i92233720368547758070e",
+                         "i+1e",
+                         "i1.5e"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         cr_assert_eq(parse(bad[i]), SB_EMALFORMED, "%s", bad[i]);
 }
