@@ -17,7 +17,8 @@
 #                          server) next to switchboard's INVITE->100; or
 #                          calls with their media relayed by one rtpengine,
 #                          switchboard and Kamailio's rtpengine module, with
-#                          the engine's own CPU and INVITE->180 latency; or
+#                          the engine's own CPU and INVITE->180 latency (three
+#                          rounds, each step's median round reported); or
 #                          calls from a WebSocket client (bench/ws_tunnel.py,
 #                          one WebSocket per call) vs a TCP one, switchboard
 #                          and Kamailio's websocket module
