@@ -80,4 +80,12 @@ int ng_reply_parse(const char *buf, size_t len, struct bencode_node *nodes, size
  * call), or SB_ETIMEDOUT. */
 typedef void (*ng_done_fn)(void *arg, int rc, const struct ng_reply *reply);
 
+/* How soon a request's reply is wanted. PROMPT: a call waits on it (an
+ * offer, an answer), so the worker wakes for it. UNHURRIED: only the
+ * journal does (a delete), so it is read whenever the worker wakes
+ * anyway, and woken for only once NG_UNHURRIED_MS old; on a busy worker
+ * that saves a wake-up per call. */
+enum ng_pace { NG_PROMPT, NG_UNHURRIED };
+#define NG_UNHURRIED_MS 20
+
 #endif

@@ -8,6 +8,8 @@
  * repeat from its cache).
  *
  * A request:  SENT --reply--> done(0, reply)
+ *             SENT (unhurried) --NG_UNHURRIED_MS--> SENT (its reply read if
+ *                  in, else the worker polls for it as for any other)
  *             SENT --timeout, tries left--> SENT (sent again)
  *             SENT --last timeout--> done(SB_ETIMEDOUT); its engine DOWN
  *             any --ng_client_cancel--> gone, done never called
@@ -60,8 +62,8 @@ size_t ng_client_fds(const struct ng_client *c, struct pollfd *out, size_t max);
  * @engine; @done(@arg) follows. Returns 0 and the request's id in *@id
  * (for ng_client_cancel), or a negative code (then @done is not called):
  * SB_ELIMIT when it cannot go in one datagram (the engine is not blamed). */
-int ng_client_send(struct ng_client *c, unsigned engine, const struct sb_buf *body, ng_done_fn done,
-                   void *arg, uint64_t *id);
+int ng_client_send(struct ng_client *c, unsigned engine, const struct sb_buf *body,
+                   enum ng_pace pace, ng_done_fn done, void *arg, uint64_t *id);
 
 /* Forgets request @id (its caller's state is gone); a later reply is
  * dropped. */
@@ -79,9 +81,14 @@ bool ng_client_up(const struct ng_client *c, unsigned i);
 /* Which engines are up, into @up[0..n) (for ng_engine_pick). */
 void ng_client_up_set(const struct ng_client *c, bool *up);
 
-/* Requests waiting for a reply (pings aside): the worker reads the
- * sockets while there are any. */
+/* Requests waiting for a reply, and pings: the worker reads the sockets
+ * while there are any. */
 size_t ng_client_pending(const struct ng_client *c);
+
+/* Of those, the NG_UNHURRIED ones under NG_UNHURRIED_MS old: when all
+ * are, the worker does not poll the sockets, only reads them each time
+ * it wakes for something else. */
+size_t ng_client_unhurried(const struct ng_client *c);
 
 /* The client as the proxy uses it (proxy.h), with the client as ctx. */
 extern const struct proxy_media_ops ng_client_proxy_ops;

@@ -53,8 +53,8 @@ struct proxy_net_ops {
  * from the worker's loop. Engines are numbered as [media] rtpengine
  * lists them. */
 struct proxy_media_ops {
-    int (*send)(void *ctx, unsigned engine, const struct sb_buf *body, ng_done_fn done, void *arg,
-                uint64_t *id);
+    int (*send)(void *ctx, unsigned engine, const struct sb_buf *body, enum ng_pace pace,
+                ng_done_fn done, void *arg, uint64_t *id);
     void (*cancel)(void *ctx, uint64_t id);
     /* the engine for a new call keyed @key (its Call-ID), by weight
      * among those answering; -1 when none does */

@@ -33,8 +33,10 @@ struct request {
     unsigned engine;
     unsigned tries_left;
     unsigned timeout_ms;
-    uint64_t sent_ns; /* first sent */
-    ng_done_fn done;  /* NULL: a ping of ours */
+    bool unhurried;    /* not polled for yet (ng_client_unhurried) */
+    uint64_t retry_at; /* the retry timer's time once it is polled for */
+    uint64_t sent_ns;  /* first sent */
+    ng_done_fn done;   /* NULL: a ping of ours */
     void *arg;
     struct timer retry;
     size_t len;
@@ -60,6 +62,7 @@ struct ng_client {
     struct engine *engines;
     struct request *pending[BUCKETS];
     size_t waiting;       /* requests with a caller (pings aside) */
+    size_t unhurried;     /* of which not polled for yet */
     struct ng_health own; /* when the config names none */
     char *buf;            /* one reply */
     struct bencode_node *nodes;
@@ -70,6 +73,8 @@ static void request_free(struct request *r)
     timer_cancel(&r->retry);
     if (r->done)
         r->c->waiting--;
+    if (r->unhurried)
+        r->c->unhurried--;
     if (r->pprev) {
         *r->pprev = r->next;
         if (r->next)
@@ -90,7 +95,25 @@ static void transmit(struct ng_client *c, struct request *r)
 {
     if (send(c->engines[r->engine].fd, r->data, r->len, MSG_DONTWAIT) < 0)
         SB_DEBUG("rtpengine %s: %s", c->engines[r->engine].e.name, strerror(errno));
-    timer_schedule(c->wheel, &r->retry, timer_wheel_now(c->wheel) + r->timeout_ms);
+    uint64_t now = timer_wheel_now(c->wheel);
+    r->retry_at = now + r->timeout_ms;
+    /* an unhurried request's timer first ends its unhurried time */
+    timer_schedule(c->wheel, &r->retry, r->unhurried ? now + NG_UNHURRIED_MS : r->retry_at);
+}
+
+static void read_engine(struct ng_client *c, unsigned i);
+
+/* An unhurried request @r is NG_UNHURRIED_MS old: its reply, if it came
+ * meanwhile, is taken now; else it is polled for, and retried, as any. */
+static void end_unhurried(struct ng_client *c, struct request *r)
+{
+    uint64_t seq = r->seq;
+    r->unhurried = false;
+    c->unhurried--;
+    read_engine(c, r->engine); /* may answer and free @r */
+    r = request_find(c, seq);
+    if (r)
+        timer_schedule(c->wheel, &r->retry, r->retry_at);
 }
 
 static void schedule_ping(struct ng_client *c, struct engine *e)
@@ -114,6 +137,10 @@ static void on_retry(struct timer *t, void *arg)
     (void)t;
     struct request *r = arg;
     struct ng_client *c = r->c;
+    if (r->unhurried) {
+        end_unhurried(c, r);
+        return;
+    }
     if (r->tries_left > 0) {
         r->tries_left--;
         r->timeout_ms *= 2;
@@ -134,7 +161,7 @@ static void on_retry(struct timer *t, void *arg)
 
 /* Queues and sends datagram "COOKIE BODY" to engine @engine. */
 static struct request *request_new(struct ng_client *c, unsigned engine, const char *body,
-                                   size_t len)
+                                   size_t len, bool unhurried)
 {
     char cookie[24];
     size_t head = ng_cookie(cookie, sizeof(cookie), c->instance, ++c->seq);
@@ -147,6 +174,9 @@ static struct request *request_new(struct ng_client *c, unsigned engine, const c
     r->tries_left = c->cfg.tries - 1;
     r->timeout_ms = c->cfg.timeout_ms;
     r->sent_ns = sb_now_ns();
+    /* a first timeout within the unhurried time: polled for at once */
+    r->unhurried = unhurried && r->timeout_ms > NG_UNHURRIED_MS;
+    c->unhurried += r->unhurried;
     memcpy(r->data, cookie, head);
     r->data[head] = ' ';
     memcpy(r->data + head + 1, body, len);
@@ -168,12 +198,12 @@ static void on_ping(struct timer *t, void *arg)
     (void)t;
     struct engine *e = arg;
     static const char ping[] = "d7:command4:pinge";
-    if (!request_new(e->c, e->index, ping, sizeof(ping) - 1))
+    if (!request_new(e->c, e->index, ping, sizeof(ping) - 1, false))
         schedule_ping(e->c, e); /* no memory now: later */
 }
 
-int ng_client_send(struct ng_client *c, unsigned engine, const struct sb_buf *body, ng_done_fn done,
-                   void *arg, uint64_t *id)
+int ng_client_send(struct ng_client *c, unsigned engine, const struct sb_buf *body,
+                   enum ng_pace pace, ng_done_fn done, void *arg, uint64_t *id)
 {
     if (engine >= c->count || !body || body->failed || !body->data || !done)
         return SB_EINVAL;
@@ -182,7 +212,7 @@ int ng_client_send(struct ng_client *c, unsigned engine, const struct sb_buf *bo
      * stranger's oversized SDP */
     if (body->len + 26 > DATAGRAM_MAX) /* the cookie (25 at most) and a space */
         return SB_ELIMIT;
-    struct request *r = request_new(c, engine, body->data, body->len);
+    struct request *r = request_new(c, engine, body->data, body->len, pace == NG_UNHURRIED);
     if (!r)
         return SB_ENOMEM;
     r->done = done;
@@ -282,6 +312,11 @@ size_t ng_client_pending(const struct ng_client *c)
     return n;
 }
 
+size_t ng_client_unhurried(const struct ng_client *c)
+{
+    return c->unhurried;
+}
+
 bool ng_client_up(const struct ng_client *c, unsigned i)
 {
     return i < c->count && !atomic_load_explicit(c->engines[i].out, memory_order_relaxed);
@@ -361,10 +396,10 @@ void ng_client_destroy(struct ng_client *c)
 
 /* --- the proxy's view (proxy.h) ------------------------------------------ */
 
-static int ops_send(void *ctx, unsigned engine, const struct sb_buf *body, ng_done_fn done,
-                    void *arg, uint64_t *id)
+static int ops_send(void *ctx, unsigned engine, const struct sb_buf *body, enum ng_pace pace,
+                    ng_done_fn done, void *arg, uint64_t *id)
 {
-    return ng_client_send(ctx, engine, body, done, arg, id);
+    return ng_client_send(ctx, engine, body, pace, done, arg, id);
 }
 
 static void ops_cancel(void *ctx, uint64_t id)

@@ -252,14 +252,29 @@ static void worker_sleep(struct worker *w, int timeout_ms)
     struct pollfd *fds = w->polled;
     size_t n = transport_inline(t) ? transport_inline_fds(t, fds, SB_MAX_LISTEN) : 0;
     w->polled_inline = n;
-    if (w->ng && ng_client_pending(w->ng))
-        n += ng_client_fds(w->ng, fds + n, NG_MAX_ENGINES); /* the engines' answers */
+    /* the engines' answers, unless only unhurried ones are awaited */
+    if (w->ng && ng_client_pending(w->ng) > ng_client_unhurried(w->ng))
+        n += ng_client_fds(w->ng, fds + n, NG_MAX_ENGINES);
     w->polled_ng = n - w->polled_inline;
     w->slept = n > 0;
     if (n == 0)
         dispatch_wait(d, w->index, timeout_ms);
     else
         dispatch_wait_fds(d, w->index, fds, n, timeout_ms);
+}
+
+/* After a sleep, the engines' sockets are read when one woke it (what
+ * came since, the next poll sees), or while unhurried requests are out
+ * (not polled for: each wake-up reads them); else whenever any is. */
+static void read_engines(struct worker *w)
+{
+    if (!w->ng || !ng_client_pending(w->ng))
+        return;
+    bool unhurried = ng_client_unhurried(w->ng) > 0;
+    if (w->slept && !w->polled_ng && !unhurried)
+        return;
+    bool polled = w->slept && w->polled_ng && !unhurried;
+    ng_client_read(w->ng, polled ? w->polled + w->polled_inline : NULL);
 }
 
 static void *worker_main(void *arg)
@@ -275,10 +290,7 @@ static void *worker_main(void *arg)
         w->taken = w->from_queue = w->handled = 0;
         read_all(w, sb_now_ns(), w->slept ? w->polled : NULL);
         handle_held(w);
-        /* resumes what waited for an engine; after a sleep, only when an
-         * engine's socket woke it (what came since, the next poll sees) */
-        if (w->ng && ng_client_pending(w->ng) && (!w->slept || w->polled_ng))
-            ng_client_read(w->ng, w->slept ? w->polled + w->polled_inline : NULL);
+        read_engines(w); /* resumes what waited for an engine */
         w->slept = false;
         dispatch_done(d, w->index, w->from_queue);
         flush_outbox(w);

@@ -58,13 +58,13 @@ static bool ng_ok(int rc, const struct ng_reply *r)
 }
 
 /* Sends @body to @engine; counted either way. */
-static int ng_send(struct proxy *p, int engine, const struct sb_buf *body, ng_done_fn done,
-                   void *arg, uint64_t *id)
+static int ng_send(struct proxy *p, int engine, const struct sb_buf *body, enum ng_pace pace,
+                   ng_done_fn done, void *arg, uint64_t *id)
 {
     sb_count(p->env.counters, SB_CNT_MEDIA_NG_REQUESTS);
-    int rc = body->failed
-                 ? SB_ENOMEM
-                 : p->env.media->send(p->env.media_ctx, (unsigned)engine, body, done, arg, id);
+    int rc = body->failed ? SB_ENOMEM
+                          : p->env.media->send(p->env.media_ctx, (unsigned)engine, body, pace, done,
+                                               arg, id);
     if (rc != 0)
         sb_count(p->env.counters, SB_CNT_MEDIA_NG_FAILURES);
     return rc;
@@ -144,7 +144,7 @@ static void delete_call(struct proxy *p, int engine, const osip_message_t *m,
     struct sb_buf b = {0};
     media_ng_delete(&b, call_id, caller_tag);
     uint64_t id;
-    if (ng_send(p, engine, &b, on_deleted, d, &id) != 0) {
+    if (ng_send(p, engine, &b, NG_UNHURRIED, on_deleted, d, &id) != 0) {
         call_journal_media(p->calls, call_id, NULL);
         free(d);
     }
@@ -337,7 +337,7 @@ static bool park(struct proxy *p, struct server_txn *st, osip_message_t *fwd,
     bool sent = ctx && pk &&
                 build_sdp_command(&b, fwd, MEDIA_OFFER, false, &txn_server_inbound(st)->src,
                                   profile) == 0 &&
-                ng_send(p, engine, &b, on_offer, ctx, &ctx->media_req) == 0;
+                ng_send(p, engine, &b, NG_PROMPT, on_offer, ctx, &ctx->media_req) == 0;
     sb_buf_free(&b);
     if (!sent) {
         free(pk);
@@ -483,7 +483,7 @@ static void drop_losers(struct proxy_context *ctx, const osip_message_t *resp)
         struct sb_buf b = {0};
         media_ng_delete(&b, call_id, l->tag);
         uint64_t id;
-        ng_send(p, ctx->media.engine, &b, on_leg_deleted, p, &id);
+        ng_send(p, ctx->media.engine, &b, NG_UNHURRIED, on_leg_deleted, p, &id);
         sb_buf_free(&b);
     }
     forget_legs(ctx);
@@ -555,7 +555,7 @@ static void send_held(struct proxy_context *ctx)
         enum media_profile profile = media_profile_for(ctx->media.sender_ws, ctx->media.target_ws);
         ctx->media_waiting =
             build_sdp_command(&b, r, op, media_tags_swapped(&e, op), NULL, profile) == 0 &&
-            ng_send(p, ctx->media.engine, &b, on_answer, ctx, &ctx->media_req) == 0;
+            ng_send(p, ctx->media.engine, &b, NG_PROMPT, on_answer, ctx, &ctx->media_req) == 0;
         sb_buf_free(&b);
         if (!ctx->media_waiting)
             release_held(ctx, NULL);
@@ -629,7 +629,7 @@ bool proxy_media_hold_stateless(struct proxy *p, struct sb_inbound *in, const st
         media_profile_for(sb_transport_is_ws(dest->transport), sb_transport_is_ws(in->transport));
     bool sent = s &&
                 build_sdp_command(&b, m, op, media_tags_swapped(&ev, op), &in->src, profile) == 0 &&
-                ng_send(p, e, &b, on_stateless, s, &s->id) == 0;
+                ng_send(p, e, &b, NG_PROMPT, on_stateless, s, &s->id) == 0;
     sb_buf_free(&b);
     if (!sent) {
         free(s);

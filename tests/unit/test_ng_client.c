@@ -96,17 +96,23 @@ static void advance(uint64_t ms)
     timer_wheel_advance(wheel, now);
 }
 
-static uint64_t send_offer(struct outcome *o)
+/* Sends {"command": @command} at @pace; returns its id. */
+static uint64_t send_command(struct outcome *o, const char *command, enum ng_pace pace)
 {
     struct sb_buf b = {0};
     bencode_dict(&b);
     bencode_cstr(&b, "command");
-    bencode_cstr(&b, "offer");
+    bencode_cstr(&b, command);
     bencode_end(&b);
     uint64_t id;
-    cr_assert_eq(ng_client_send(client, 0, &b, done, o, &id), 0);
+    cr_assert_eq(ng_client_send(client, 0, &b, pace, done, o, &id), 0);
     sb_buf_free(&b);
     return id;
+}
+
+static uint64_t send_offer(struct outcome *o)
+{
+    return send_command(o, "offer", NG_PROMPT);
 }
 
 /* The cookie of datagram @text into @cookie. */
@@ -163,6 +169,57 @@ Test(ng_client, a_silent_engine_gets_the_same_cookie_then_is_down_then_pinged_ba
     cr_assert_eq(o.calls, 1, "a ping calls nobody back");
 }
 
+static void send_delete(struct outcome *o)
+{
+    send_command(o, "delete", NG_UNHURRIED);
+}
+
+/* An unhurried request is not polled for: its reply is taken by the next
+ * read for something else, or when it is NG_UNHURRIED_MS old; unanswered,
+ * it is retried and given up on like any other. */
+Test(ng_client, an_unhurried_reply_is_read_at_the_next_wake_up_or_when_it_ages)
+{
+    struct outcome o = {0};
+    char got[512], cookie[32];
+    send_delete(&o);
+    cr_assert_eq(ng_client_pending(client), 1);
+    cr_assert_eq(ng_client_unhurried(client), 1, "not polled for");
+    engine_read(got, sizeof(got));
+    cookie_of(got, cookie, sizeof(cookie));
+    engine_answer(cookie, "d6:result2:oke"); /* the worker woke for something else */
+    cr_assert_eq(o.calls, 1);
+    cr_assert_eq(ng_client_unhurried(client), 0);
+
+    struct outcome aged = {0};
+    send_delete(&aged);
+    engine_read(got, sizeof(got));
+    cookie_of(got, cookie, sizeof(cookie));
+    char text[512];
+    int n = snprintf(text, sizeof(text), "%s d6:result2:oke", cookie);
+    sendto(engine_fd, text, (size_t)n, 0, (struct sockaddr *)&client_addr, client_len);
+    struct pollfd p = {.fd = engine_fd, .events = POLLIN};
+    poll(&p, 1, 100); /* (the reply is on its way over loopback) */
+    advance(NG_UNHURRIED_MS - 1);
+    cr_assert_eq(aged.calls, 0, "nobody read it yet");
+    advance(1);
+    cr_assert_eq(aged.calls, 1, "read when it aged");
+    cr_assert_eq(aged.result, NG_OK);
+
+    struct outcome silent = {0};
+    send_delete(&silent);
+    engine_read(got, sizeof(got));
+    advance(NG_UNHURRIED_MS);
+    cr_assert_eq(ng_client_unhurried(client), 0, "polled for now");
+    cr_assert_eq(ng_client_pending(client), 1);
+    advance(100 - NG_UNHURRIED_MS);
+    char again[512];
+    engine_read(again, sizeof(again));
+    cr_assert_str_eq(again, got, "retried at the timeout, the same datagram");
+    advance(200 + 400);
+    cr_assert_eq(silent.calls, 1);
+    cr_assert_eq(silent.rc, SB_ETIMEDOUT);
+}
+
 Test(ng_client, a_cancelled_request_is_never_called_back)
 {
     struct outcome o = {0};
@@ -213,7 +270,7 @@ Test(ng_client, workers_share_what_they_learn_of_an_engine)
     struct sb_buf b = {0};
     sb_buf_puts(&b, "d7:command5:offere");
     uint64_t id;
-    cr_assert_eq(ng_client_send(one, 0, &b, done, &o, &id), 0);
+    cr_assert_eq(ng_client_send(one, 0, &b, NG_PROMPT, done, &o, &id), 0);
     sb_buf_free(&b);
     cr_assert_eq(ng_client_pending(one), 1);
     cr_assert_eq(ng_client_pending(two), 0);
@@ -253,7 +310,7 @@ Test(ng_client, a_request_too_big_for_a_datagram_is_refused_not_blamed)
     sb_buf_puts(&b, "e");
     struct outcome o = {0};
     uint64_t id;
-    cr_assert_eq(ng_client_send(client, 0, &b, done, &o, &id), SB_ELIMIT);
+    cr_assert_eq(ng_client_send(client, 0, &b, NG_PROMPT, done, &o, &id), SB_ELIMIT);
     sb_buf_free(&b);
     cr_assert_eq(ng_client_pending(client), 0);
     advance(5000);
