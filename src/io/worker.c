@@ -304,6 +304,10 @@ static void *worker_main(void *arg)
         int64_t delay = timer_wheel_next_delay(w->wheel, timer_wheel_now(w->wheel));
         worker_sleep(w, delay < 0 ? -1 : (int)(delay > 1000 ? 1000 : delay));
     }
+    /* replies that came and were not read (an unhurried delete's figures
+     * for the journal) are taken before the journal closes */
+    w->slept = false;
+    read_engines(w);
     flush_outbox(w);
     wakeq_batch_fini(&w->batch);
     rcu_unregister_thread();
