@@ -288,7 +288,8 @@ static void *worker_main(void *arg)
         /* the clock is read once per loop: the wheel's time is the loop's */
         timer_wheel_advance(w->wheel, sb_now_ms());
         w->taken = w->from_queue = w->handled = 0;
-        read_all(w, sb_now_ns(), w->slept ? w->polled : NULL);
+        /* (no inline socket polled: before transport_start, say) */
+        read_all(w, sb_now_ns(), w->slept && w->polled_inline ? w->polled : NULL);
         handle_held(w);
         read_engines(w); /* resumes what waited for an engine */
         w->slept = false;
