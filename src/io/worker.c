@@ -270,11 +270,10 @@ static void read_engines(struct worker *w)
 {
     if (!w->ng || !ng_client_pending(w->ng))
         return;
-    bool unhurried = ng_client_unhurried(w->ng) > 0;
-    if (w->slept && !w->polled_ng && !unhurried)
-        return;
-    bool polled = w->slept && w->polled_ng && !unhurried;
-    ng_client_read(w->ng, polled ? w->polled + w->polled_inline : NULL);
+    if (!w->slept || ng_client_unhurried(w->ng))
+        ng_client_read(w->ng, NULL);
+    else if (w->polled_ng)
+        ng_client_read(w->ng, w->polled + w->polled_inline);
 }
 
 static void *worker_main(void *arg)

@@ -116,12 +116,12 @@ struct proxy_edit {
 
 /* A response held while the engine rewrites its SDP; a context's are
  * released in the order they came, edited from a copy of the bytes they
- * came as (edit.raw is @raw) or, without one, serialized. */
+ * came as (edit.raw points at @raw) or, without one, serialized. */
 struct media_held {
     struct media_held *next;
     osip_message_t *resp;
     struct proxy_edit edit;
-    char *raw;
+    char raw[];
 };
 
 /* The text of a Via or Record-Route the proxy pushed onto the message

@@ -493,24 +493,21 @@ static void drop_losers(struct proxy_context *ctx, const osip_message_t *resp)
 
 static void send_held(struct proxy_context *ctx);
 
-static void held_free(struct media_held *h)
+/* @resp held with a copy of the bytes @as_received notes (when they are
+ * at hand), so that its release edits them like any relayed response's. */
+static struct media_held *held_new(osip_message_t *resp, const struct proxy_edit *as_received)
 {
-    free(h->raw);
-    free(h);
-}
-
-/* @h keeps a copy of the bytes @as_received notes, so that its release
- * edits them like any relayed response's; without, it is serialized. */
-static void held_keep_bytes(struct media_held *h, const struct proxy_edit *as_received)
-{
-    if (!as_received || !as_received->raw)
-        return;
-    h->raw = malloc(as_received->raw_len);
-    if (!h->raw)
-        return;
-    memcpy(h->raw, as_received->raw, as_received->raw_len);
-    h->edit = *as_received;
-    h->edit.raw = h->raw;
+    size_t len = as_received && as_received->raw ? as_received->raw_len : 0;
+    struct media_held *h = calloc(1, sizeof(*h) + len);
+    if (!h)
+        return NULL;
+    h->resp = resp;
+    if (len) {
+        memcpy(h->raw, as_received->raw, len);
+        h->edit = *as_received;
+        h->edit.raw = h->raw;
+    }
+    return h;
 }
 
 /* Sends the oldest held response upstream, with @reply's SDP when the
@@ -529,7 +526,7 @@ static void release_held(struct proxy_context *ctx, const struct ng_reply *reply
         proxy_edit_disarm(ctx->proxy);
     } else
         osip_message_free(h->resp);
-    held_free(h);
+    free(h);
 }
 
 static void on_answer(void *arg, int rc, const struct ng_reply *reply)
@@ -574,12 +571,10 @@ bool proxy_media_hold_response(struct proxy_context *ctx, osip_message_t **resp,
     const char *tag = sipmsg_to_tag(*resp);
     if (op == MEDIA_ANSWER && (*resp)->status_code < 200 && tag && !ctx->answered)
         remember_leg(ctx, tag);
-    struct media_held *h = calloc(1, sizeof(*h));
+    struct media_held *h = held_new(*resp, as_received);
     if (!h)
         return false;
-    h->resp = *resp;
     *resp = NULL;
-    held_keep_bytes(h, as_received);
     struct media_held **tail = &ctx->held;
     while (*tail)
         tail = &(*tail)->next;
@@ -661,7 +656,7 @@ void proxy_media_context_free(struct proxy_context *ctx)
         struct media_held *h = ctx->held;
         ctx->held = h->next;
         osip_message_free(h->resp);
-        held_free(h);
+        free(h);
     }
 }
 
