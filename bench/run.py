@@ -490,6 +490,35 @@ def measure(run, bench, kind, workers, rates, fixed_rate=None, memory=False):
     return res
 
 
+def paired_rounds(run, bench, results, extra):
+    """Runs the rates where Kamailio was clean @extra times more, both
+    proxies one after the other in each round, and keeps each step's median
+    round (every round's figures with it). One 5-second step on this kind
+    of machine can be 1.5x the next on the same binary; the ratio is taken
+    between steps measured minutes apart, not a whole run apart."""
+    rates = [st["rate"] for st in results["kamailio"]["steps"] if st["clean"]]
+    tries = {kind: {st["rate"]: [st] for st in results[kind]["steps"] if st["rate"] in rates}
+             for kind in ("kamailio", "switchboard")}
+    for r in range(extra):
+        for kind in ("kamailio", "switchboard"):
+            with proxy_with_callee(run, bench, kind, None) as proxy:
+                for rate in rates:
+                    st = bench.call_step(proxy, rate, bench.step_seconds, tag=f"round{r + 2}")
+                    tries[kind][rate].append(st)
+                    log(f"  round {r + 2}: {kind} {rate} cps -> {st['cpu_ms_per_call']} ms CPU per call"
+                        f"{'' if st['clean'] else ' (NOT clean)'}")
+                    time.sleep(1)
+    for kind, by_rate in tries.items():
+        for i, st in enumerate(results[kind]["steps"]):
+            got = by_rate.get(st["rate"])
+            if not got or any(t["cpu_ms_per_call"] is None for t in got):
+                continue
+            median = dict(sorted(got, key=lambda t: t["cpu_ms_per_call"])[len(got) // 2])
+            median["rounds_cpu_ms_per_call"] = [t["cpu_ms_per_call"] for t in got]
+            median["rounds_clean"] = [t["clean"] for t in got]
+            results[kind]["steps"][i] = median
+
+
 def memory_figures(run, bench, kind, workers):
     """Registrations and held calls, each on a fresh proxy: memory a
     previous run touched would hide growth."""
@@ -961,19 +990,23 @@ def ws_study(run, bench, quick):
     return out
 
 
-def echo_floor(run, gap, mode, seconds):
+def echo_floor(run, gap, mode, seconds, loop="closed"):
     """bench/floor.c: the round trip of an echo server pinned where the
-    proxy runs (@mode "sleep" or "spin"), datagrams @gap us apart."""
+    proxy runs (@mode "sleep" or "spin"), datagrams @gap us apart: each
+    after the last one's answer (@loop "closed"), or on a schedule as
+    SIPp's calls are ("open": a stall of the vCPU delays every datagram
+    sent during it, as it delays every INVITE)."""
     exe = os.path.join(run.tmp, "floor")
     if not os.path.exists(exe):
         subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-pthread", "-o", exe,
                         os.path.join(BENCH, "floor.c")], check=True)
     server_cpu, client_cpu = (run.proxy_cpus or "0"), (run.sipp_cpus or "0").split("-")[0]
     count = int(seconds * 1e6 / (gap + 30))
-    out = subprocess.run([exe, server_cpu, client_cpu, str(gap), str(count), mode],
+    out = subprocess.run([exe, server_cpu, client_cpu, str(gap), str(count), mode]
+                         + (["open"] if loop == "open" else []),
                          capture_output=True, text=True, timeout=120, check=True)
     res = json.loads(out.stdout)
-    res.update({"gap_us": gap, "mode": mode})
+    res.update({"gap_us": gap, "mode": mode, "loop": loop})
     return res
 
 
@@ -984,9 +1017,9 @@ def floor_study(run, bench, quick):
     seconds = 0.5 if quick else 3
     echo = []
     for gap in (50, 200, 1000):
-        for mode in ("sleep", "spin"):
-            echo.append(echo_floor(run, gap, mode, seconds))
-            log(f"  echo server ({mode}), {gap} us apart: {echo[-1]}")
+        for mode, loop in (("sleep", "closed"), ("sleep", "open"), ("spin", "closed")):
+            echo.append(echo_floor(run, gap, mode, seconds, loop))
+            log(f"  echo server ({mode}, {loop} loop), {gap} us apart: {echo[-1]}")
     rate = 500 if quick else 1500
     log(f"switchboard at {rate} cps")
     r = measure(run, bench, "switchboard", 1, [], fixed_rate=rate)
@@ -1107,9 +1140,10 @@ def study_table(kind, results):
     if kind == "media":
         return media_table(results)
     if kind == "floor":
-        lines.append(f"{'echo server':12} {'gap us':>7} {'RTT p50 us':>11} {'p99 us':>8} {'max us':>8}")
+        lines.append(f"{'echo server':12} {'loop':>6} {'gap us':>7} {'RTT p50 us':>11} {'p99 us':>8} {'max us':>8}")
         for e in results["echo"]:
-            lines.append(f"{e['server']:12} {e['gap_us']:>7} {e['p50_us']:>11} {e['p99_us']:>8} {e['max_us']:>8}")
+            lines.append(f"{e['server']:12} {e.get('loop', 'closed'):>6} {e['gap_us']:>7} {e['p50_us']:>11}"
+                         f" {e['p99_us']:>8} {e['max_us']:>8}")
         sb = results["switchboard"]
         lines.append(f"switchboard at {sb['rate']} cps: {invite_100_summary(sb['latency'])}; "
                      f"{sb['cpu_ms_per_call']} ms CPU per call")
@@ -1274,6 +1308,11 @@ def report(run, results, meta):
         lines.append(f"  the machine's floor in this run (echo server, sleeping, {floor['gap_us']} us apart): "
                      f"p50 {floor['p50_us'] / 1000:.3f} ms, p99 {floor['p99_us'] / 1000:.3f} ms;"
                      f" INVITE->100 p99 is {over:.3f} ms above it")
+    open_floor = results.get("floor_open")
+    if open_floor and p99 is not None:
+        lines.append(f"  the same echo server sent to on a schedule (open loop, as SIPp sends): "
+                     f"p50 {open_floor['p50_us'] / 1000:.3f} ms, p99 {open_floor['p99_us'] / 1000:.3f} ms;"
+                     f" INVITE->100 p99 is {p99 - open_floor['p99_us'] / 1000:.3f} ms above it")
     half2 = (results.get("half_max_workers") or {}).get("2")
     if half2:
         lines.append(f"switchboard, 2 workers, at half their max clean rate ({half2.get('rate')} cps): "
@@ -1290,6 +1329,11 @@ def report(run, results, meta):
         r2 = ratio(w2["cpu_ms_per_call"], k["cpu_ms_per_call"]) if k and k["clean"] and w2 else None
         lines.append(f"{st['rate']:>6} {fmt(st):>12} {fmt(k):>12} {'-' if r is None else f'{r:.2f}':>11}"
                      f" {fmt(w2):>9} {'-' if r2 is None else f'{r2:.2f}':>6}")
+    for kind in ("switchboard", "kamailio"):
+        per = [f"{st['rate']}: " + "/".join(f"{c:.3f}" for c in st["rounds_cpu_ms_per_call"])
+               for st in results[kind]["steps"] if st.get("rounds_cpu_ms_per_call")]
+        if per:
+            lines.append(f"  {kind}, each round's ms per call (median shown): " + ", ".join(per))
     lines.append("switchboard scaling (max clean CPS): " +
                  ", ".join(f"{w} worker(s) {results['scaling'][str(w)]}" for w in (1, 2, 4)))
     table = "\n".join(lines)
@@ -1375,6 +1419,8 @@ def main():
         results["kamailio"] = measure(run, bench, "kamailio", 1, rates)
         log("switchboard, 1 worker")
         results["switchboard"] = measure(run, bench, "switchboard", 1, rates)
+        log("the rates where Kamailio was clean, twice more each")
+        paired_rounds(run, bench, results, 0 if args.quick else 2)
         fixed = max(100, min(results["kamailio"]["max_cps"], results["switchboard"]["max_cps"]) // 2)
         if args.quick:
             fixed = 100
@@ -1393,6 +1439,7 @@ def main():
         gap = max(20, int(1e6 / (half * 6)))
         log(f"the machine's floor: an echo server, {gap} us apart")
         results["floor"] = echo_floor(run, gap, "sleep", 1 if args.quick else 3)
+        results["floor_open"] = echo_floor(run, gap, "sleep", 1 if args.quick else 3, loop="open")
         results["scaling"] = {"1": results["switchboard"]["max_cps"]}
         results["scaling_steps"] = {}
         results["half_max_workers"] = {}
