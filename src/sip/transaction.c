@@ -15,6 +15,7 @@
 #include "switchboard/fixbuf.h"
 #include "switchboard/log.h"
 #include "switchboard/ingress.h"
+#include "switchboard/sip_edit.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/strmap.h"
 
@@ -506,17 +507,24 @@ const char *txn_server_local_tag(const struct server_txn *st)
 
 /* --- client transactions ------------------------------------------------- */
 
-/* What only an ACK for a non-2xx or a CANCEL needs (client_compose()). */
-static void client_drop_dialog_parts(struct client_txn *ct)
+/* What only an ACK for a non-2xx or a CANCEL needs (client_compose()),
+ * but the branch. */
+static void client_drop_parts(struct client_txn *ct)
 {
-    free(ct->branch);
-    osip_free(ct->ruri);
-    osip_free(ct->via);
-    osip_free(ct->from);
-    osip_free(ct->to);
+    free(ct->ruri);
+    free(ct->via);
+    free(ct->from);
+    free(ct->to);
     free(ct->call_id);
     free(ct->routes);
-    ct->branch = ct->ruri = ct->via = ct->from = ct->to = ct->call_id = ct->routes = NULL;
+    ct->ruri = ct->via = ct->from = ct->to = ct->call_id = ct->routes = NULL;
+}
+
+static void client_drop_dialog_parts(struct client_txn *ct)
+{
+    client_drop_parts(ct);
+    free(ct->branch);
+    ct->branch = NULL;
 }
 
 static void client_free(struct client_txn *ct)
@@ -584,21 +592,93 @@ static char *header_to_str(int (*to_str)(const void *, char **), const void *h)
     return s;
 }
 
-static int client_keep_dialog_parts(struct client_txn *ct, const osip_message_t *req)
+/* The value of @e's first field of @kind, without its CRLF and trailing
+ * blanks; NULL without one. */
+static char *field_copy(const struct sipedit *e, enum sipedit_kind kind)
 {
-    osip_via_t *via = sipmsg_top_via(req);
-    ct->branch = strdup(sipmsg_via_param(via, "branch"));
+    for (unsigned i = 0; i < e->count; i++) {
+        const struct sipedit_line *l = &e->lines[i];
+        if (l->kind != kind)
+            continue;
+        uint32_t end = l->end;
+        while (end > l->value && (e->raw[end - 1] == '\r' || e->raw[end - 1] == '\n' ||
+                                  e->raw[end - 1] == ' ' || e->raw[end - 1] == '\t'))
+            end--;
+        return strndup(e->raw + l->value, end - l->value);
+    }
+    return NULL;
+}
+
+/* Every Route field of @e as it is, CRLFs included ("" without any). */
+static char *route_fields(const struct sipedit *e)
+{
+    size_t n = 0, at = 0;
+    for (unsigned i = 0; i < e->count; i++)
+        if (e->lines[i].kind == SIPEDIT_ROUTE)
+            n += e->lines[i].end - e->lines[i].start;
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    for (unsigned i = 0; i < e->count; i++) {
+        const struct sipedit_line *l = &e->lines[i];
+        if (l->kind != SIPEDIT_ROUTE)
+            continue;
+        memcpy(out + at, e->raw + l->start, l->end - l->start);
+        at += l->end - l->start;
+    }
+    out[at] = '\0';
+    return out;
+}
+
+static bool client_has_parts(const struct client_txn *ct)
+{
+    return ct->ruri && ct->via && ct->from && ct->to && ct->call_id && ct->routes;
+}
+
+/* The INVITE's parts an ACK for a non-2xx (§17.1.1.3) or a CANCEL (§9.1)
+ * repeats, copied from the bytes that went out: they must be the same,
+ * and nothing need write them again. False (nothing kept) for a text
+ * sipedit does not index, or without memory. */
+static bool client_keep_sent_parts(struct client_txn *ct)
+{
+    struct sipedit e;
+    size_t ruri_len, via_len;
+    const char *ruri, *via;
+    if (sipedit_open(&e, ct->request, ct->request_len) != 0 || !e.request ||
+        !(ruri = sipedit_first(&e, &ruri_len)) ||
+        !(via = sipedit_value(&e, SIPEDIT_VIA, 0, &via_len)))
+        return false;
+    ct->ruri = strndup(ruri, ruri_len);
+    ct->via = strndup(via, via_len);
+    ct->from = field_copy(&e, SIPEDIT_FROM);
+    ct->to = field_copy(&e, SIPEDIT_TO);
+    ct->call_id = field_copy(&e, SIPEDIT_CALL_ID);
+    ct->routes = route_fields(&e);
+    if (client_has_parts(ct))
+        return true;
+    client_drop_parts(ct);
+    return false;
+}
+
+/* The same parts written from the parsed @req. */
+static void client_keep_parsed_parts(struct client_txn *ct, const osip_message_t *req)
+{
     ct->ruri = header_to_str((int (*)(const void *, char **))osip_uri_to_str, req->req_uri);
-    ct->via = header_to_str((int (*)(const void *, char **))osip_via_to_str, via);
+    ct->via = header_to_str((int (*)(const void *, char **))osip_via_to_str, sipmsg_top_via(req));
     ct->from = header_to_str((int (*)(const void *, char **))osip_from_to_str, req->from);
     ct->to = header_to_str((int (*)(const void *, char **))osip_to_to_str, req->to);
     char call_id[1024];
     ct->call_id = sipmsg_call_id(req, call_id, sizeof(call_id)) == 0 ? strdup(call_id) : NULL;
-    ct->routes = sipmsg_route_lines(&req->routes); /* for ACK and CANCEL (§9.1, §17.1.1.3) */
+    ct->routes = sipmsg_route_lines(&req->routes);
+}
+
+static int client_keep_dialog_parts(struct client_txn *ct, const osip_message_t *req)
+{
+    ct->branch = strdup(sipmsg_via_param(sipmsg_top_via(req), "branch"));
     ct->cseq = sipmsg_cseq_number(req);
-    if (!ct->branch || !ct->ruri || !ct->via || !ct->from || !ct->to || !ct->call_id || !ct->routes)
-        return SB_ENOMEM;
-    return 0;
+    if (!client_keep_sent_parts(ct))
+        client_keep_parsed_parts(ct, req);
+    return ct->branch && client_has_parts(ct) ? 0 : SB_ENOMEM;
 }
 
 static struct client_txn *client_create(struct txn_layer *layer, const char *branch,
@@ -701,12 +781,17 @@ int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct s
 static int client_compose(const struct client_txn *ct, const char *method, const char *to,
                           struct sb_buf *b)
 {
-    sb_buf_printf(b, "%s %s SIP/2.0\r\nVia: %s\r\n", method, ct->ruri, ct->via);
-    sb_buf_puts(b, ct->routes);
-    sb_buf_printf(b, "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u %s\r\n", ct->from, to,
-                  ct->call_id, ct->cseq, method);
-    sb_buf_puts(b,
-                "Max-Forwards: 70\r\nUser-Agent: " SB_SERVER_NAME "\r\nContent-Length: 0\r\n\r\n");
+    const char *const parts[] = {
+        method,      " ",         ct->ruri, " SIP/2.0\r\nVia: ", ct->via, "\r\n",
+        ct->routes,  "From: ",    ct->from, "\r\nTo: ",          to,      "\r\nCall-ID: ",
+        ct->call_id, "\r\nCSeq: "};
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        sb_buf_puts(b, parts[i]);
+    sb_buf_uint(b, ct->cseq);
+    sb_buf_puts(b, " ");
+    sb_buf_puts(b, method);
+    sb_buf_puts(b, "\r\nMax-Forwards: 70\r\nUser-Agent: " SB_SERVER_NAME
+                   "\r\nContent-Length: 0\r\n\r\n");
     return b->failed ? SB_ENOMEM : 0;
 }
 

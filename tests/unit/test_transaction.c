@@ -72,16 +72,22 @@ static const struct txn_user_ops ops = {
     .on_server_gone = on_server_gone,
 };
 
-static void setup(void)
+/* The layer under test, with @user_ops. */
+static void create_layer(const struct txn_user_ops *user_ops)
 {
     struct txn_config cfg = {
         .t1_ms = 500, .t2_ms = 4000, .t4_ms = 5000, .max_server = 8, .udp_max = 1300};
+    struct txn_io io = {.send = capture, .retarget = retarget};
+    cr_assert_eq(txn_layer_create(&cfg, wheel, &io, user_ops, NULL, &layer), 0);
+}
+
+static void setup(void)
+{
     sent_count = responses = timeouts = servers_gone = clients_gone = transport_errors = 0;
     tcp_available = true;
     now = 1000;
     cr_assert_eq(timer_wheel_create(now, &wheel), 0);
-    struct txn_io io = {.send = capture, .retarget = retarget};
-    cr_assert_eq(txn_layer_create(&cfg, wheel, &io, &ops, NULL, &layer), 0);
+    create_layer(&ops);
 }
 
 static void teardown(void)
@@ -259,6 +265,19 @@ static osip_message_t *response(int code, const char *method)
     return parse(text);
 }
 
+/* forwarded_invite() sent to 127.0.0.1:5070 over UDP. */
+static struct client_txn *send_invite(void)
+{
+    osip_message_t *req = forwarded_invite();
+    struct sb_dest dest = {.transport = SB_UDP};
+    struct client_txn *ct;
+    static int tu;
+    sipmsg_host_to_addr("127.0.0.1", 5070, &dest.peer);
+    cr_assert_eq(txn_client_send(layer, req, &dest, &tu, &ct), 0);
+    osip_message_free(req);
+    return ct;
+}
+
 static void deliver(osip_message_t *resp)
 {
     cr_assert(txn_client_receive(layer, &resp));
@@ -300,13 +319,7 @@ Test(transaction, client_invite_retransmits_then_acks_non_2xx)
 
 Test(transaction, cancel_waits_for_a_provisional_response)
 {
-    osip_message_t *req = forwarded_invite();
-    struct sb_dest dest = {.transport = SB_UDP};
-    struct client_txn *ct;
-    int tu;
-    sipmsg_host_to_addr("127.0.0.1", 5070, &dest.peer);
-    cr_assert_eq(txn_client_send(layer, req, &dest, &tu, &ct), 0);
-    osip_message_free(req);
+    struct client_txn *ct = send_invite();
     txn_client_cancel(ct);
     cr_assert_eq(sent_count, 1, "§9.1: no CANCEL before a provisional response");
     deliver(response(180, "INVITE"));
@@ -320,6 +333,66 @@ Test(transaction, cancel_waits_for_a_provisional_response)
     cr_assert_eq(responses, 1, "the CANCEL's 200 is the layer's business");
     deliver(response(487, "INVITE"));
     cr_assert_eq(responses, 2);
+}
+
+/* The bytes that leave are the proxy's edit of what came, not libosip2's
+ * writing: compact names, spacing, several values on a line. */
+#define EDITED_INVITE                                                                              \
+    "INVITE sip:bob@127.0.0.1;transport=udp SIP/2.0\r\n"                                           \
+    "v: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-sb00000001.1 , SIP/2.0/UDP "                     \
+    "10.0.0.5:5062;branch=z9hG4bK-abc123;rport\r\n"                                                \
+    "route: <sip:p1.example.com;lr>,<sip:p2.example.com;lr>\r\n"                                   \
+    "Route:   <sip:p3.example.com;lr>\r\n"                                                         \
+    "f: \"Alice  A.\" <sip:alice@127.0.0.1>;tag=from1 \r\n"                                        \
+    "t: <sip:bob@127.0.0.1>\r\n"                                                                   \
+    "i: call-1@10.0.0.5\r\n"                                                                       \
+    "CSeq: 7 INVITE\r\n"                                                                           \
+    "Max-Forwards: 69\r\n"                                                                         \
+    "Content-Length: 0\r\n\r\n"
+
+static int render_edited(void *user, const osip_message_t *msg, char **out, size_t *len)
+{
+    (void)user;
+    if (!MSG_IS_INVITE(msg))
+        return SB_EINVAL;
+    *out = strdup(EDITED_INVITE);
+    *len = strlen(EDITED_INVITE);
+    return 0;
+}
+
+/* §9.1 and §17.1.1.3: a CANCEL and an ACK for a non-2xx repeat the
+ * INVITE's Request-URI, top Via, Route, From, To and Call-ID: taken from
+ * the bytes that went out, they are those bytes. */
+Test(transaction, cancel_and_ack_repeat_the_bytes_the_invite_went_out_with)
+{
+    struct txn_user_ops edited = ops;
+    edited.render = render_edited;
+    txn_layer_destroy(layer);
+    create_layer(&edited);
+    struct client_txn *ct = send_invite();
+    cr_assert_str_eq(sent[0], EDITED_INVITE);
+    deliver(response(180, "INVITE"));
+    txn_client_cancel(ct);
+    cr_assert_eq(sent_count, 2);
+    const char *parts[] = {"\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-sb00000001.1\r\n",
+                           "\r\nroute: <sip:p1.example.com;lr>,<sip:p2.example.com;lr>\r\n"
+                           "Route:   <sip:p3.example.com;lr>\r\n",
+                           "\r\nFrom: \"Alice  A.\" <sip:alice@127.0.0.1>;tag=from1\r\n",
+                           "\r\nCall-ID: call-1@10.0.0.5\r\n"};
+    cr_assert_eq(strncmp(sent[1], "CANCEL sip:bob@127.0.0.1;transport=udp SIP/2.0\r\n", 48), 0);
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        cr_assert_not_null(strstr(sent[1], parts[i]), "the CANCEL has %s", parts[i]);
+    cr_assert_not_null(strstr(sent[1], "\r\nTo: <sip:bob@127.0.0.1>\r\n"));
+    cr_assert_not_null(strstr(sent[1], "\r\nCSeq: 7 CANCEL\r\n"));
+    cr_assert_null(strstr(sent[1], "10.0.0.5:5062"), "our Via alone");
+    deliver(response(200, "CANCEL"));
+    deliver(response(487, "INVITE"));
+    cr_assert_eq(sent_count, 3);
+    cr_assert_eq(strncmp(sent[2], "ACK sip:bob@127.0.0.1;transport=udp SIP/2.0\r\n", 45), 0);
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        cr_assert_not_null(strstr(sent[2], parts[i]), "the ACK has %s", parts[i]);
+    cr_assert_not_null(strstr(sent[2], "tag=bob9"), "the ACK's To is the response's");
+    cr_assert_not_null(strstr(sent[2], "\r\nCSeq: 7 ACK\r\n"));
 }
 
 Test(transaction, timer_b_reports_a_timeout)
