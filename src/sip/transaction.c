@@ -75,8 +75,8 @@ struct client_txn {
     unsigned interval_ms;
     void *tu;
     bool cancel_wanted, cancel_sent;
-    /* INVITE only: what ACK and CANCEL copy from the request (§9.1, §17.1.1.3) */
-    char *branch, *ruri, *via, *from, *to, *call_id, *routes;
+    /* INVITE only: what ACK and CANCEL take besides the request's bytes */
+    char *branch;
     uint32_t cseq;
 };
 
@@ -507,22 +507,9 @@ const char *txn_server_local_tag(const struct server_txn *st)
 
 /* --- client transactions ------------------------------------------------- */
 
-/* What only an ACK for a non-2xx or a CANCEL needs (client_compose()),
- * but the branch. */
-static void client_drop_parts(struct client_txn *ct)
-{
-    free(ct->ruri);
-    free(ct->via);
-    free(ct->from);
-    free(ct->to);
-    free(ct->call_id);
-    free(ct->routes);
-    ct->ruri = ct->via = ct->from = ct->to = ct->call_id = ct->routes = NULL;
-}
-
+/* What only an ACK for a non-2xx or a CANCEL needs (client_compose()). */
 static void client_drop_dialog_parts(struct client_txn *ct)
 {
-    client_drop_parts(ct);
     free(ct->branch);
     ct->branch = NULL;
 }
@@ -582,103 +569,6 @@ static void client_on_lifetime(struct timer *timer, void *arg)
     if ((ct->state == CT_CALLING || ct->state == CT_PROCEEDING) && ct->tu && layer->ops.on_timeout)
         layer->ops.on_timeout(layer->user, ct, ct->tu);
     client_terminate(ct);
-}
-
-static char *header_to_str(int (*to_str)(const void *, char **), const void *h)
-{
-    char *s = NULL;
-    if (h && to_str(h, &s) != 0)
-        return NULL;
-    return s;
-}
-
-/* The value of @e's first field of @kind, without its CRLF and trailing
- * blanks; NULL without one. */
-static char *field_copy(const struct sipedit *e, enum sipedit_kind kind)
-{
-    for (unsigned i = 0; i < e->count; i++) {
-        const struct sipedit_line *l = &e->lines[i];
-        if (l->kind != kind)
-            continue;
-        uint32_t end = l->end;
-        while (end > l->value && (e->raw[end - 1] == '\r' || e->raw[end - 1] == '\n' ||
-                                  e->raw[end - 1] == ' ' || e->raw[end - 1] == '\t'))
-            end--;
-        return strndup(e->raw + l->value, end - l->value);
-    }
-    return NULL;
-}
-
-/* Every Route field of @e as it is, CRLFs included ("" without any). */
-static char *route_fields(const struct sipedit *e)
-{
-    size_t n = 0, at = 0;
-    for (unsigned i = 0; i < e->count; i++)
-        if (e->lines[i].kind == SIPEDIT_ROUTE)
-            n += e->lines[i].end - e->lines[i].start;
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    for (unsigned i = 0; i < e->count; i++) {
-        const struct sipedit_line *l = &e->lines[i];
-        if (l->kind != SIPEDIT_ROUTE)
-            continue;
-        memcpy(out + at, e->raw + l->start, l->end - l->start);
-        at += l->end - l->start;
-    }
-    out[at] = '\0';
-    return out;
-}
-
-static bool client_has_parts(const struct client_txn *ct)
-{
-    return ct->ruri && ct->via && ct->from && ct->to && ct->call_id && ct->routes;
-}
-
-/* The INVITE's parts an ACK for a non-2xx (§17.1.1.3) or a CANCEL (§9.1)
- * repeats, copied from the bytes that went out: they must be the same,
- * and nothing need write them again. False (nothing kept) for a text
- * sipedit does not index, or without memory. */
-static bool client_keep_sent_parts(struct client_txn *ct)
-{
-    struct sipedit e;
-    size_t ruri_len, via_len;
-    const char *ruri, *via;
-    if (sipedit_open(&e, ct->request, ct->request_len) != 0 || !e.request ||
-        !(ruri = sipedit_first(&e, &ruri_len)) ||
-        !(via = sipedit_value(&e, SIPEDIT_VIA, 0, &via_len)))
-        return false;
-    ct->ruri = strndup(ruri, ruri_len);
-    ct->via = strndup(via, via_len);
-    ct->from = field_copy(&e, SIPEDIT_FROM);
-    ct->to = field_copy(&e, SIPEDIT_TO);
-    ct->call_id = field_copy(&e, SIPEDIT_CALL_ID);
-    ct->routes = route_fields(&e);
-    if (client_has_parts(ct))
-        return true;
-    client_drop_parts(ct);
-    return false;
-}
-
-/* The same parts written from the parsed @req. */
-static void client_keep_parsed_parts(struct client_txn *ct, const osip_message_t *req)
-{
-    ct->ruri = header_to_str((int (*)(const void *, char **))osip_uri_to_str, req->req_uri);
-    ct->via = header_to_str((int (*)(const void *, char **))osip_via_to_str, sipmsg_top_via(req));
-    ct->from = header_to_str((int (*)(const void *, char **))osip_from_to_str, req->from);
-    ct->to = header_to_str((int (*)(const void *, char **))osip_to_to_str, req->to);
-    char call_id[1024];
-    ct->call_id = sipmsg_call_id(req, call_id, sizeof(call_id)) == 0 ? strdup(call_id) : NULL;
-    ct->routes = sipmsg_route_lines(&req->routes);
-}
-
-static int client_keep_dialog_parts(struct client_txn *ct, const osip_message_t *req)
-{
-    ct->branch = strdup(sipmsg_via_param(sipmsg_top_via(req), "branch"));
-    ct->cseq = sipmsg_cseq_number(req);
-    if (!client_keep_sent_parts(ct))
-        client_keep_parsed_parts(ct, req);
-    return ct->branch && client_has_parts(ct) ? 0 : SB_ENOMEM;
 }
 
 static struct client_txn *client_create(struct txn_layer *layer, const char *branch,
@@ -763,8 +653,11 @@ int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct s
     if (rc == 0 && dest->transport == SB_UDP && layer->config.udp_max &&
         ct->request_len > layer->config.udp_max && !MSG_IS_ACK(req))
         rc = client_switch_to_tcp(ct, req);
-    if (rc == 0 && ct->invite)
-        rc = client_keep_dialog_parts(ct, req);
+    if (rc == 0 && ct->invite) {
+        ct->branch = strdup(branch);
+        ct->cseq = sipmsg_cseq_number(req);
+        rc = ct->branch ? 0 : SB_ENOMEM;
+    }
     if (rc != 0) {
         ct->tu = NULL;
         client_terminate(ct);
@@ -776,15 +669,132 @@ int txn_client_send(struct txn_layer *layer, osip_message_t *req, const struct s
     return 0;
 }
 
-/* ACK (§17.1.1.3) or CANCEL (§9.1) built from the INVITE: same Request-URI,
- * our Via alone, Route set, From, Call-ID and CSeq number. */
+/* What an ACK for a non-2xx (§17.1.1.3) or a CANCEL (§9.1) repeats of
+ * its INVITE. */
+struct invite_parts {
+    char *ruri, *via, *routes, *from, *to, *call_id;
+};
+
+static void parts_free(struct invite_parts *in)
+{
+    free(in->ruri);
+    free(in->via);
+    free(in->routes);
+    free(in->from);
+    free(in->to);
+    free(in->call_id);
+    *in = (struct invite_parts){0};
+}
+
+/* True when every part is there; else none is kept. */
+static bool parts_complete(struct invite_parts *in)
+{
+    if (in->ruri && in->via && in->routes && in->from && in->to && in->call_id)
+        return true;
+    parts_free(in);
+    return false;
+}
+
+/* The value of @e's first field of @kind, without its CRLF and trailing
+ * blanks; NULL without one. */
+static char *field_copy(const struct sipedit *e, enum sipedit_kind kind)
+{
+    for (unsigned i = 0; i < e->count; i++) {
+        const struct sipedit_line *l = &e->lines[i];
+        if (l->kind != kind)
+            continue;
+        uint32_t end = l->end;
+        while (end > l->value && (e->raw[end - 1] == '\r' || e->raw[end - 1] == '\n' ||
+                                  e->raw[end - 1] == ' ' || e->raw[end - 1] == '\t'))
+            end--;
+        return strndup(e->raw + l->value, end - l->value);
+    }
+    return NULL;
+}
+
+/* Every Route field of @e as it is, CRLFs included ("" without any). */
+static char *route_fields(const struct sipedit *e)
+{
+    size_t n = 0, at = 0;
+    for (unsigned i = 0; i < e->count; i++)
+        if (e->lines[i].kind == SIPEDIT_ROUTE)
+            n += e->lines[i].end - e->lines[i].start;
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    for (unsigned i = 0; i < e->count; i++) {
+        const struct sipedit_line *l = &e->lines[i];
+        if (l->kind != SIPEDIT_ROUTE)
+            continue;
+        memcpy(out + at, e->raw + l->start, l->end - l->start);
+        at += l->end - l->start;
+    }
+    out[at] = '\0';
+    return out;
+}
+
+/* The parts as they went out in @text: the same bytes, nothing written
+ * again. False for a text sipedit does not index, or without memory. */
+static bool parts_from_sent(struct invite_parts *in, const char *text, size_t len)
+{
+    struct sipedit e;
+    size_t ruri_len, via_len;
+    const char *ruri, *via;
+    if (sipedit_open(&e, text, len) != 0 || !e.request || !(ruri = sipedit_first(&e, &ruri_len)) ||
+        !(via = sipedit_value(&e, SIPEDIT_VIA, 0, &via_len)))
+        return false;
+    in->ruri = strndup(ruri, ruri_len);
+    in->via = strndup(via, via_len);
+    in->routes = route_fields(&e);
+    in->from = field_copy(&e, SIPEDIT_FROM);
+    in->to = field_copy(&e, SIPEDIT_TO);
+    in->call_id = field_copy(&e, SIPEDIT_CALL_ID);
+    return parts_complete(in);
+}
+
+static char *header_to_str(int (*to_str)(const void *, char **), const void *h)
+{
+    char *s = NULL;
+    if (h && to_str(h, &s) != 0)
+        return NULL;
+    return s;
+}
+
+/* The same parts of @text read and written by libosip2. */
+static bool parts_from_parsed(struct invite_parts *in, const char *text, size_t len)
+{
+    osip_message_t *req = NULL;
+    if (osip_message_init(&req) != 0)
+        return false;
+    if (osip_message_parse(req, text, len) == 0) {
+        in->ruri = header_to_str((int (*)(const void *, char **))osip_uri_to_str, req->req_uri);
+        in->via =
+            header_to_str((int (*)(const void *, char **))osip_via_to_str, sipmsg_top_via(req));
+        in->routes = sipmsg_route_lines(&req->routes);
+        in->from = header_to_str((int (*)(const void *, char **))osip_from_to_str, req->from);
+        in->to = header_to_str((int (*)(const void *, char **))osip_to_to_str, req->to);
+        char call_id[1024];
+        in->call_id = sipmsg_call_id(req, call_id, sizeof(call_id)) == 0 ? strdup(call_id) : NULL;
+    }
+    osip_message_free(req);
+    return parts_complete(in);
+}
+
+/* ACK (§17.1.1.3) or CANCEL (§9.1) built from the INVITE's bytes, which
+ * the transaction keeps until either can no longer be sent: same
+ * Request-URI, our Via alone, Route set, From, Call-ID and CSeq number;
+ * To is @to (the response's) or the INVITE's. */
 static int client_compose(const struct client_txn *ct, const char *method, const char *to,
                           struct sb_buf *b)
 {
+    struct invite_parts in = {0};
+    if (!ct->request || (!parts_from_sent(&in, ct->request, ct->request_len) &&
+                         !parts_from_parsed(&in, ct->request, ct->request_len)))
+        return SB_EMALFORMED;
     const char *const parts[] = {
-        method,      " ",         ct->ruri, " SIP/2.0\r\nVia: ", ct->via, "\r\n",
-        ct->routes,  "From: ",    ct->from, "\r\nTo: ",          to,      "\r\nCall-ID: ",
-        ct->call_id, "\r\nCSeq: "};
+        method,     " ",         in.ruri, " SIP/2.0\r\nVia: ", in.via,          "\r\n",
+        in.routes,  "From: ",    in.from, "\r\nTo: ",          to ? to : in.to, "\r\nCall-ID: ",
+        in.call_id, "\r\nCSeq: "};
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
         sb_buf_puts(b, parts[i]);
     sb_buf_uint(b, ct->cseq);
@@ -792,6 +802,7 @@ static int client_compose(const struct client_txn *ct, const char *method, const
     sb_buf_puts(b, method);
     sb_buf_puts(b, "\r\nMax-Forwards: 70\r\nUser-Agent: " SB_SERVER_NAME
                    "\r\nContent-Length: 0\r\n\r\n");
+    parts_free(&in);
     return b->failed ? SB_ENOMEM : 0;
 }
 
@@ -810,7 +821,7 @@ static void client_send_cancel(struct client_txn *ct)
     struct txn_layer *layer = ct->layer;
     struct sb_buf b = {0};
     ct->cancel_sent = true;
-    if (client_compose(ct, "CANCEL", ct->to, &b) != 0) {
+    if (client_compose(ct, "CANCEL", NULL, &b) != 0) {
         sb_buf_free(&b);
         return;
     }
@@ -947,8 +958,6 @@ static void client_fall_back_to_udp(struct client_txn *ct)
     ct->dest = ct->udp_dest;
     const char *eol = memchr(ct->request, '\n', ct->request_len); /* past the request line */
     via_back_to_udp(ct->request, ct->request_len, eol ? (size_t)(eol - ct->request) : 0);
-    if (ct->via)
-        via_back_to_udp(ct->via, strlen(ct->via), 0);
     timer_cancel(&ct->lifetime);
     client_start(ct);
 }

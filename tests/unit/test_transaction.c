@@ -4,6 +4,8 @@
 #include <stdio.h>
 
 #include "switchboard/error.h"
+#include "switchboard/buf.h"
+#include "switchboard/sip_edit.h"
 #include "switchboard/sip_msg.h"
 #include "switchboard/transaction.h"
 #include "test_helpers.h"
@@ -360,20 +362,27 @@ static int render_edited(void *user, const osip_message_t *msg, char **out, size
     return 0;
 }
 
+/* An INVITE rendered by @render, answered 180 and cancelled: sent[0]
+ * is the INVITE, sent[1] the CANCEL. */
+static void cancel_rendered(int (*render)(void *, const osip_message_t *, char **, size_t *))
+{
+    struct txn_user_ops rendering = ops;
+    rendering.render = render;
+    txn_layer_destroy(layer);
+    create_layer(&rendering);
+    struct client_txn *ct = send_invite();
+    deliver(response(180, "INVITE"));
+    txn_client_cancel(ct);
+    cr_assert_eq(sent_count, 2);
+}
+
 /* §9.1 and §17.1.1.3: a CANCEL and an ACK for a non-2xx repeat the
  * INVITE's Request-URI, top Via, Route, From, To and Call-ID: taken from
  * the bytes that went out, they are those bytes. */
 Test(transaction, cancel_and_ack_repeat_the_bytes_the_invite_went_out_with)
 {
-    struct txn_user_ops edited = ops;
-    edited.render = render_edited;
-    txn_layer_destroy(layer);
-    create_layer(&edited);
-    struct client_txn *ct = send_invite();
+    cancel_rendered(render_edited);
     cr_assert_str_eq(sent[0], EDITED_INVITE);
-    deliver(response(180, "INVITE"));
-    txn_client_cancel(ct);
-    cr_assert_eq(sent_count, 2);
     const char *parts[] = {"\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-sb00000001.1\r\n",
                            "\r\nroute: <sip:p1.example.com;lr>,<sip:p2.example.com;lr>\r\n"
                            "Route:   <sip:p3.example.com;lr>\r\n",
@@ -393,6 +402,45 @@ Test(transaction, cancel_and_ack_repeat_the_bytes_the_invite_went_out_with)
         cr_assert_not_null(strstr(sent[2], parts[i]), "the ACK has %s", parts[i]);
     cr_assert_not_null(strstr(sent[2], "tag=bob9"), "the ACK's To is the response's");
     cr_assert_not_null(strstr(sent[2], "\r\nCSeq: 7 ACK\r\n"));
+}
+
+/* EDITED_INVITE with more header fields than sipedit indexes. */
+static int render_padded(void *user, const osip_message_t *msg, char **out, size_t *len)
+{
+    (void)user;
+    if (!MSG_IS_INVITE(msg))
+        return SB_EINVAL;
+    const char *at = strstr(EDITED_INVITE, "CSeq:");
+    struct sb_buf b = {0};
+    sb_buf_append(&b, EDITED_INVITE, (size_t)(at - EDITED_INVITE));
+    for (int i = 0; i < SIPEDIT_LINES; i++)
+        sb_buf_puts(&b, "A:1\r\n");
+    sb_buf_puts(&b, at);
+    *out = b.data;
+    *len = b.len;
+    return b.failed ? SB_ENOMEM : 0;
+}
+
+/* A request sipedit does not index is read by libosip2: its CANCEL still
+ * names the INVITE's Request-URI, Route set, From, Call-ID and our Via. */
+Test(transaction, a_cancel_is_built_from_bytes_sipedit_does_not_index)
+{
+    cancel_rendered(render_padded);
+    cr_assert_not_null(strstr(sent[0], "A:1\r\n"));
+    cr_assert_eq(strncmp(sent[1], "CANCEL sip:bob@127.0.0.1;transport=udp SIP/2.0\r\n", 48), 0);
+    cr_assert_not_null(
+        strstr(sent[1], "\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-sb00000001.1\r\n"));
+    cr_assert_null(strstr(sent[1], "10.0.0.5:5062"), "our Via alone");
+    /* written by libosip2: a field per Route value */
+    for (int i = 1; i <= 3; i++) {
+        char route[64];
+        snprintf(route, sizeof(route), "\r\nRoute: <sip:p%d.example.com;lr>\r\n", i);
+        cr_assert_not_null(strstr(sent[1], route), "%s", route);
+    }
+    cr_assert_not_null(strstr(sent[1], "tag=from1"));
+    cr_assert_not_null(strstr(sent[1], "\r\nCall-ID: call-1@10.0.0.5\r\n"));
+    cr_assert_not_null(strstr(sent[1], "\r\nCSeq: 7 CANCEL\r\n"));
+    cr_assert_null(strstr(sent[1], "A:1"));
 }
 
 Test(transaction, timer_b_reports_a_timeout)
