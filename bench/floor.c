@@ -107,7 +107,8 @@ static void spin_until(uint64_t deadline)
         ;
 }
 
-/* Each datagram carries its index; its answer is timed against its send. */
+/* Each datagram after the last one's answer and GAP_US more; timed from
+ * its send to its answer. */
 static void closed_loop(int fd, uint64_t gap_ns, size_t count, uint64_t *rtt)
 {
     char buf[2048];
@@ -126,7 +127,8 @@ static void closed_loop(int fd, uint64_t gap_ns, size_t count, uint64_t *rtt)
     }
 }
 
-/* Takes every answer waiting; an answer's round trip is now less its send. */
+/* Takes every answer waiting; each datagram carries its index, and its
+ * round trip is now less its send. */
 static size_t take_answers(int fd, const uint64_t *sent, uint64_t *rtt, size_t count)
 {
     char buf[2048];
