@@ -48,6 +48,12 @@ static inline bool timer_pending(const struct timer *timer)
 /* Fires every timer due at @now_ms. Callbacks may schedule and cancel any
  * timer. Returns how many fired. */
 size_t timer_wheel_advance(struct timer_wheel *wheel, uint64_t now_ms);
+/* The same, firing @max timers at most: the wheel's time stays at the
+ * tick whose timers were cut short, which the next call finishes first
+ * (timer_wheel_next_delay() says 0 meanwhile). A loop that also reads
+ * sockets so serves them between the timers of a crowded tick, such as
+ * the thousands of coarse ones that end at once under load. */
+size_t timer_wheel_advance_some(struct timer_wheel *wheel, uint64_t now_ms, size_t max);
 
 /* Milliseconds until the wheel next needs timer_wheel_advance() (0 if
  * overdue), or -1 if no timer is pending: exact when the earliest timer is

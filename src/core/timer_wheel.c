@@ -33,6 +33,9 @@ struct timer_wheel {
     struct timer *ln[UPPER][LN_SLOTS];
     uint64_t ln_bits[UPPER];
     struct timer *overflow; /* due after the top level's range */
+    /* the slot of tick now, taken whole and not yet all fired: a budget
+     * (timer_wheel_advance_some()) ran out in it */
+    struct timer *due;
 };
 
 /* Level L >= 1 slots are indexed by expiry bits from this shift up. */
@@ -251,16 +254,32 @@ static int64_t next_event(struct timer_wheel *wheel, bool earliest)
 
 int64_t timer_wheel_next_delay(struct timer_wheel *wheel, uint64_t now_ms)
 {
+    if (wheel->due)
+        return 0; /* a budget ran out: the rest of a tick is overdue */
     int64_t at = next_event(wheel, true);
     if (at < 0)
         return -1;
     return (uint64_t)at > now_ms ? (int64_t)((uint64_t)at - now_ms) : 0;
 }
 
-size_t timer_wheel_advance(struct timer_wheel *wheel, uint64_t now_ms)
+/* Fires what is left of tick now's slot, @max at most; adds to *@fired. */
+static void fire_due(struct timer_wheel *wheel, size_t max, size_t *fired)
+{
+    while (wheel->due && *fired < max) {
+        /* pop one at a time: a callback may cancel or schedule any timer;
+         * what it schedules for now lands in the next tick's slot */
+        struct timer *first = wheel->due;
+        list_unlink(first);
+        first->fn(first, first->arg);
+        (*fired)++;
+    }
+}
+
+size_t timer_wheel_advance_some(struct timer_wheel *wheel, uint64_t now_ms, size_t max)
 {
     size_t fired = 0;
-    while (wheel->now < now_ms) {
+    fire_due(wheel, max, &fired);
+    while (!wheel->due && wheel->now < now_ms) {
         /* skip the ticks with nothing to do: no occupied slot's tick is
          * passed, so every timer keeps the slot it is in (a long sleep, or
          * a clock far ahead, costs a few bitmap looks, not a loop per ms) */
@@ -276,20 +295,18 @@ size_t timer_wheel_advance(struct timer_wheel *wheel, uint64_t now_ms)
         wheel->now = t;
         unsigned i = (unsigned)(t & (L0_SLOTS - 1));
         wheel->l0_bits[i / 64] &= ~(UINT64_C(1) << (i % 64));
-        /* pop one at a time: a callback may cancel or schedule any timer;
-         * what it schedules for now lands in the next tick's slot */
-        struct timer *due = wheel->l0[i];
+        wheel->due = wheel->l0[i];
         wheel->l0[i] = NULL;
-        if (due)
-            due->pprev = &due;
-        while (due) {
-            struct timer *first = due;
-            list_unlink(first);
-            first->fn(first, first->arg);
-            fired++;
-        }
+        if (wheel->due)
+            wheel->due->pprev = &wheel->due;
+        fire_due(wheel, max, &fired);
     }
     return fired;
+}
+
+size_t timer_wheel_advance(struct timer_wheel *wheel, uint64_t now_ms)
+{
+    return timer_wheel_advance_some(wheel, now_ms, SIZE_MAX);
 }
 
 static size_t list_count(const struct timer *t)
@@ -302,7 +319,7 @@ static size_t list_count(const struct timer *t)
 
 size_t timer_wheel_count(const struct timer_wheel *wheel)
 {
-    size_t n = list_count(wheel->overflow);
+    size_t n = list_count(wheel->overflow) + list_count(wheel->due);
     for (size_t i = 0; i < L0_SLOTS; i++)
         n += list_count(wheel->l0[i]);
     for (size_t l = 0; l < UPPER; l++)

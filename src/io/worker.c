@@ -52,6 +52,12 @@
 /* How long the admin plane waits for the workers to write their calls
  * (one loop each: a worker's loop turn is far shorter, even under load). */
 #define CALLS_WAIT_MS 250
+/* Timers fired at most per loop turn. Coarse timers end states in bulk
+ * (timer_wheel.h): under load a 64 ms slot holds thousands (Timers J, K,
+ * L and M of every call of 64 ms, 32 s before). Fired in one go they
+ * kept every message waiting for a millisecond or more; this many take
+ * tens of microseconds, then the sockets are read again. */
+#define TIMERS_PER_LOOP 32
 
 /* A worker's open calls as JSON objects, written when the admin plane
  * asks (worker_pool_calls_json()) and published with RCU: the worker
@@ -285,7 +291,7 @@ static void *worker_main(void *arg)
     wakeq_batch_init(&w->batch);
     for (;;) {
         /* the clock is read once per loop: the wheel's time is the loop's */
-        timer_wheel_advance(w->wheel, sb_now_ms());
+        size_t fired = timer_wheel_advance_some(w->wheel, sb_now_ms(), TIMERS_PER_LOOP);
         w->taken = w->from_queue = w->handled = 0;
         /* (no inline socket polled: before transport_start, say) */
         read_all(w, sb_now_ns(), w->slept && w->polled_inline ? w->polled : NULL);
@@ -297,7 +303,7 @@ static void *worker_main(void *arg)
         atomic_store_explicit(&w->live_transactions, proxy_transaction_count(w->proxy),
                               memory_order_relaxed);
         publish_calls(w);
-        if (w->from_queue || w->taken >= BUSY_BATCH)
+        if (w->from_queue || w->taken >= BUSY_BATCH || fired == TIMERS_PER_LOOP)
             continue; /* a busy worker drains its queue before it sleeps */
         if (dispatch_stopping(d) && !dispatch_take(d, w->index, &w->batch))
             break;

@@ -119,6 +119,41 @@ Test(timer_wheel, overdue_timer_fires_on_next_advance)
     timer_wheel_destroy(w);
 }
 
+/* A crowded tick is fired a budget at a time: the wheel stays at that
+ * tick (nothing later overtakes it), says it is overdue, and a timer of
+ * the tick cancelled meanwhile does not fire. */
+Test(timer_wheel, a_budget_cuts_a_crowded_tick_short_and_finishes_it_first)
+{
+    struct timer_wheel *w;
+    struct fired log = {0};
+    struct probe p[5];
+    cr_assert_eq(timer_wheel_create(0, &w), 0);
+    for (int i = 0; i < 5; i++) {
+        p[i] = (struct probe){.log = &log, .id = i, .wheel = w};
+        timer_init(&p[i].timer, record, &p[i]);
+        timer_schedule(w, &p[i].timer, i < 4 ? 100 : 101);
+    }
+    cr_assert_eq(timer_wheel_advance_some(w, 200, 2), 2);
+    cr_assert_eq(timer_wheel_now(w), 100);
+    cr_assert_eq(timer_wheel_next_delay(w, 200), 0);
+    cr_assert_eq(timer_wheel_count(w), 3);
+    int left = -1; /* one of tick 100's two unfired timers */
+    for (int i = 0; i < 4 && left < 0; i++)
+        if (timer_pending(&p[i].timer))
+            left = i;
+    cr_assert_geq(left, 0);
+    timer_cancel(&p[left].timer);
+    cr_assert_eq(timer_wheel_advance_some(w, 200, 2), 2);
+    cr_assert_eq(log.count, 4);
+    cr_assert_eq(log.order[3], 4, "tick 101's timer fires after tick 100's");
+    cr_assert_eq(p[4].fired_at, 101);
+    for (int i = 0; i < 4; i++)
+        cr_assert(i == left ? p[i].fired_at == 0 : p[i].fired_at == 100);
+    cr_assert_eq(timer_wheel_now(w), 200);
+    cr_assert_eq(timer_wheel_next_delay(w, 200), -1);
+    timer_wheel_destroy(w);
+}
+
 /* --- many timers at mixed horizons, against a model -------------------- */
 
 struct model_timer {
