@@ -64,6 +64,16 @@ struct ingress_ctx {
 struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_origin *from,
                                    const struct ingress_ctx *x, uint64_t now_ms);
 
+/* A response @code (100-699) with @reason to @in's request, written from
+ * the lines the request arrived as (sipedit_reply(): its Vias with the top
+ * one stamped, From, To with ";tag=@to_tag" unless @to_tag is NULL,
+ * Call-ID, CSeq, then the header lines @extra) without building a
+ * libosip2 message or printf. *@out is
+ * malloc'd. Returns 0, or SB_EAGAIN when @in kept no bytes or sipedit
+ * does not index them (build it from the parse then). */
+int ingress_reply(const struct sb_inbound *in, int code, const char *reason, const char *to_tag,
+                  const char *extra, char **out, size_t *len);
+
 /* 100 (Trying) with @reason (NULL: "Trying") for @in's INVITE, written
  * from the lines it arrived as (sipedit_reply(): its Vias with the top one
  * stamped, From, To, Call-ID, CSeq) without building a libosip2 message.

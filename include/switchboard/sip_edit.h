@@ -124,12 +124,16 @@ void sipedit_set_body(struct sipedit *e, const char *body, size_t len);
 /* A response to the request @e indexes, written from its own lines
  * without libosip2 or printf (RFC 3261 §8.2.6.2): "SIP/2.0 @code
  * @reason", the Vias with the top one as @top_via (stamped,
- * §18.2.1), the From, To, Call-ID and CSeq fields as they arrived,
- * "Server: @server" unless NULL or "", Content-Length 0. *@out is
- * malloc'd, a NUL after its *@len bytes. Returns 0, SB_EAGAIN when @e is
- * failed or not a request with a Via, or SB_ENOMEM. */
+ * §18.2.1), the From, To, Call-ID and CSeq fields as they arrived (the
+ * To with ";tag=@to_tag" added unless @to_tag is NULL: the caller knows
+ * it had none), the header lines @extra unless NULL (each "Name: value"
+ * and CRLF, as they are), "Server: @server" unless NULL or "",
+ * Content-Length 0.
+ * *@out is malloc'd, a NUL after its *@len bytes. Returns 0, SB_EAGAIN
+ * when @e is failed or not a request with a Via, or SB_ENOMEM. */
 int sipedit_reply(const struct sipedit *e, const char *code, const char *reason,
-                  const char *top_via, const char *server, char **out, size_t *len);
+                  const char *top_via, const char *to_tag, const char *extra, const char *server,
+                  char **out, size_t *len);
 
 /* Writes @raw with every edit into a new malloc'd buffer (*@out, a NUL
  * after its *@len bytes). Returns 0, SB_EAGAIN when @e failed (serialize

@@ -400,10 +400,14 @@ struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_o
     return in;
 }
 
-int ingress_trying(const struct sb_inbound *in, const char *reason, char **out, size_t *len)
+int ingress_reply(const struct sb_inbound *in, int code, const char *reason, const char *to_tag,
+                  const char *extra, char **out, size_t *len)
 {
-    if (!in->raw || !in->msg || !MSG_IS_INVITE(in->msg) || sipmsg_rewritten(in->msg))
+    if (!in->raw || !in->msg || !MSG_IS_REQUEST(in->msg) || sipmsg_rewritten(in->msg) ||
+        code < 100 || code > 699 || !reason)
         return SB_EAGAIN;
+    const char status[4] = {(char)('0' + code / 100), (char)('0' + code / 10 % 10),
+                            (char)('0' + code % 10), '\0'};
     struct sipedit e;
     char via[1024];
     size_t n;
@@ -411,7 +415,13 @@ int ingress_trying(const struct sb_inbound *in, const char *reason, char **out, 
     if (sipedit_open(&e, in->raw, in->raw_len) != 0 ||
         !(v = sipedit_value(&e, SIPEDIT_VIA, 0, &n)) ||
         sipmsg_via_stamped_text(v, n, sipmsg_top_via(in->msg), via, sizeof(via)) < 0)
-        return SB_EAGAIN; /* txn_server_trying() builds it the old way */
-    return sipedit_reply(&e, "100", reason ? reason : "Trying", via, sipmsg_server_header(), out,
-                         len);
+        return SB_EAGAIN; /* the caller builds it the old way */
+    return sipedit_reply(&e, status, reason, via, to_tag, extra, sipmsg_server_header(), out, len);
+}
+
+int ingress_trying(const struct sb_inbound *in, const char *reason, char **out, size_t *len)
+{
+    if (!in->msg || !MSG_IS_INVITE(in->msg))
+        return SB_EAGAIN;
+    return ingress_reply(in, 100, reason ? reason : "Trying", NULL, NULL, out, len);
 }

@@ -490,9 +490,24 @@ static void put_str(char *dst, size_t *at, const char *s)
     put(dst, at, s, strlen(s));
 }
 
+/* The To field of line @l with ";tag=@tag" after its value (§8.2.6.2):
+ * a header parameter whether or not the URI is in angle brackets. */
+static void put_tagged_to(const struct sipedit *e, const struct sipedit_line *l, const char *tag,
+                          char *dst, size_t *at)
+{
+    uint32_t end = l->end;
+    while (end > l->value && (e->raw[end - 1] == ' ' || e->raw[end - 1] == '\t' ||
+                              e->raw[end - 1] == '\r' || e->raw[end - 1] == '\n'))
+        end--;
+    put(dst, at, e->raw + l->start, end - l->start);
+    put_str(dst, at, ";tag=");
+    put_str(dst, at, tag);
+    put(dst, at, "\r\n", 2);
+}
+
 /* The reply's bytes into @dst (NULL: only measured); returns how many. */
 static size_t write_reply(const struct sipedit *e, const char *const status[2], const char *top_via,
-                          const char *server, char *dst)
+                          const char *to_tag, const char *extra, const char *server, char *dst)
 {
     size_t at = 0;
     bool first_via = true;
@@ -513,11 +528,15 @@ static size_t write_reply(const struct sipedit *e, const char *const status[2], 
                 put_str(dst, &at, "Via: ");
                 put(dst, &at, e->raw + from, l->end - from);
             }
+        } else if (l->kind == SIPEDIT_TO && to_tag) {
+            put_tagged_to(e, l, to_tag, dst, &at);
         } else if (l->kind == SIPEDIT_VIA || l->kind == SIPEDIT_FROM || l->kind == SIPEDIT_TO ||
                    l->kind == SIPEDIT_CALL_ID || l->kind == SIPEDIT_CSEQ) {
             put(dst, &at, e->raw + l->start, l->end - l->start);
         }
     }
+    if (extra)
+        put_str(dst, &at, extra);
     if (server && *server) {
         put_str(dst, &at, "Server: ");
         put_str(dst, &at, server);
@@ -528,17 +547,18 @@ static size_t write_reply(const struct sipedit *e, const char *const status[2], 
 }
 
 int sipedit_reply(const struct sipedit *e, const char *code, const char *reason,
-                  const char *top_via, const char *server, char **out, size_t *len)
+                  const char *top_via, const char *to_tag, const char *extra, const char *server,
+                  char **out, size_t *len)
 {
     const char *const status[2] = {code, reason};
     if (e->failed || !e->request || sipedit_count(e, SIPEDIT_VIA) == 0 ||
         sipedit_count(e, SIPEDIT_VIA) == UINT_MAX)
         return SB_EAGAIN;
-    size_t n = write_reply(e, status, top_via, server, NULL);
+    size_t n = write_reply(e, status, top_via, to_tag, extra, server, NULL);
     char *text = malloc(n + 1);
     if (!text)
         return SB_ENOMEM;
-    write_reply(e, status, top_via, server, text);
+    write_reply(e, status, top_via, to_tag, extra, server, text);
     text[n] = '\0';
     *out = text;
     *len = n;

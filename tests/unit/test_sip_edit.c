@@ -201,6 +201,39 @@ Test(sip_edit, values_read_as_they_arrived)
     cr_assert_null(sipedit_value(&e, SIPEDIT_RECORD_ROUTE, 0, &n));
 }
 
+/* A final response of ours carries our To tag (§8.2.6.2): after the
+ * field's value, whatever shape the To came in. */
+Test(sip_edit, a_reply_adds_our_tag_after_the_to_value)
+{
+    static const struct {
+        const char *to, *want;
+    } cases[] = {
+        {"To: <sip:b@h>\r\n", "To: <sip:b@h>;tag=sb1\r\n"},
+        {"t: sip:b@h;user=phone  \r\n", "t: sip:b@h;user=phone;tag=sb1\r\n"},
+        {"To: \"B\"\r\n <sip:b@h>;x=1\r\n", "To: \"B\"\r\n <sip:b@h>;x=1;tag=sb1\r\n"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char req[512], want[512];
+        snprintf(req, sizeof(req),
+                 "BYE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"
+                 "From: <sip:a@x>;tag=1\r\n%sCall-ID: c1\r\nCSeq: 2 BYE\r\n\r\n",
+                 cases[i].to);
+        snprintf(want, sizeof(want),
+                 "SIP/2.0 481 Call Does Not Exist\r\nVia: v\r\nFrom: <sip:a@x>;tag=1\r\n"
+                 "%sCall-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+                 cases[i].want);
+        struct sipedit e;
+        cr_assert_eq(sipedit_open(&e, req, strlen(req)), 0, "%s", cases[i].to);
+        char *out;
+        size_t len;
+        cr_assert_eq(
+            sipedit_reply(&e, "481", "Call Does Not Exist", "v", "sb1", NULL, NULL, &out, &len), 0);
+        cr_assert_str_eq(out, want);
+        cr_assert_eq(len, strlen(out));
+        free(out);
+    }
+}
+
 Test(sip_edit, a_reply_is_written_from_the_request_lines)
 {
     static const char req[] =
@@ -219,8 +252,8 @@ Test(sip_edit, a_reply_is_written_from_the_request_lines)
     char *out;
     size_t len;
     cr_assert_eq(sipedit_reply(&e, "100", "Trying",
-                               "SIP/2.0/UDP a;branch=z9hG4bK1;rport=5060;received=10.0.0.1", "sb",
-                               &out, &len),
+                               "SIP/2.0/UDP a;branch=z9hG4bK1;rport=5060;received=10.0.0.1", NULL,
+                               NULL, "sb", &out, &len),
                  0);
     cr_assert_str_eq(out, "SIP/2.0 100 Trying\r\n"
                           "Via: SIP/2.0/UDP a;branch=z9hG4bK1;rport=5060;received=10.0.0.1\r\n"
@@ -236,6 +269,6 @@ Test(sip_edit, a_reply_is_written_from_the_request_lines)
     free(out);
     static const char resp[] = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a\r\n\r\n";
     cr_assert_eq(sipedit_open(&e, resp, strlen(resp)), 0);
-    cr_assert_eq(sipedit_reply(&e, "100", "Trying", "x", NULL, &out, &len), SB_EAGAIN,
+    cr_assert_eq(sipedit_reply(&e, "100", "Trying", "x", NULL, NULL, NULL, &out, &len), SB_EAGAIN,
                  "no reply to a response");
 }
