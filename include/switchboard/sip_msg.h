@@ -36,6 +36,16 @@ int sipmsg_validate(const osip_message_t *msg, const char *raw, size_t raw_len, 
 int sipmsg_response_create(const osip_message_t *req, int code, const char *reason,
                            const char *to_tag, osip_message_t **out);
 
+/* A response of ours to @req as those who note it read it (status,
+ * reason, From, To, Call-ID, CSeq), before its bytes are written from
+ * the request's (ingress_reply()): From, Call-ID and CSeq are @req's,
+ * lent, not copied; the To is a copy with @to_tag added when it has
+ * none and code > 100. No Via, no other header. @req must outlive it;
+ * free it with sipmsg_response_unlend() only. Returns 0 or SB_ENOMEM. */
+int sipmsg_response_lend(const osip_message_t *req, int code, const char *reason,
+                         const char *to_tag, osip_message_t **out);
+void sipmsg_response_unlend(osip_message_t *resp);
+
 /* Serialises @msg (rebuilding it after changes). *out is osip_free()d by the
  * caller. A body kept by sipmsg_keep_raw_body() goes out byte for byte.
  * Returns 0 or SB_EMALFORMED. */

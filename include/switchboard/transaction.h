@@ -111,9 +111,15 @@ int txn_server_respond(struct server_txn *st, osip_message_t *resp);
 /* As txn_server_respond(), for a response the proxy made itself (with
  * headers of its own, such as a challenge). */
 int txn_server_respond_own(struct server_txn *st, osip_message_t *resp);
-/* Builds and sends a response to the transaction's request. @reason NULL:
- * the standard phrase. */
+/* Builds and sends a response to the transaction's request (§8.2.6),
+ * written from the lines it arrived as (sip_edit.h) when it kept them,
+ * else from its parse. @reason NULL: the standard phrase. on_server_respond
+ * reads a response lent from the request (sipmsg_response_lend()). */
 int txn_server_respond_code(struct server_txn *st, int code, const char *reason);
+/* The same with header lines of ours after the CSeq: @extra, each
+ * "Name: value" and CRLF (a challenge, Unsupported), or NULL. */
+int txn_server_respond_extra(struct server_txn *st, int code, const char *reason,
+                             const char *extra);
 
 /* 100 Trying (@reason, NULL: "Trying") for @st's new INVITE, written from
  * the lines it arrived as (sip_edit.h) without building a libosip2

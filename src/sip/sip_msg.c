@@ -210,6 +210,43 @@ int sipmsg_response_create(const osip_message_t *req, int code, const char *reas
     return 0;
 }
 
+int sipmsg_response_lend(const osip_message_t *req, int code, const char *reason,
+                         const char *to_tag, osip_message_t **out)
+{
+    osip_message_t *r;
+    if (osip_message_init(&r) != 0)
+        return SB_ENOMEM;
+    osip_message_set_status_code(r, code);
+    if (!reason)
+        reason = osip_message_get_reason(code);
+    r->reason_phrase = osip_strdup(reason ? reason : "Unknown");
+    r->from = req->from;
+    r->call_id = req->call_id;
+    r->cseq = req->cseq;
+    int rc = r->reason_phrase ? 0 : SB_ENOMEM;
+    if (rc == 0 && req->to)
+        rc = osip_to_clone(req->to, &r->to) == 0 ? 0 : SB_ENOMEM;
+    osip_generic_param_t *tag = NULL;
+    if (rc == 0 && code > 100 && to_tag && r->to && osip_to_get_tag(r->to, &tag) != 0)
+        rc = osip_to_set_tag(r->to, osip_strdup(to_tag)) == 0 ? 0 : SB_ENOMEM;
+    if (rc != 0) {
+        sipmsg_response_unlend(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+void sipmsg_response_unlend(osip_message_t *resp)
+{
+    if (!resp)
+        return;
+    resp->from = NULL; /* the request's */
+    resp->call_id = NULL;
+    resp->cseq = NULL;
+    osip_message_free(resp);
+}
+
 int sipmsg_keep_raw_body(osip_message_t *msg, const char *raw, size_t raw_len)
 {
     const char *start = body_start(raw, raw_len);

@@ -357,17 +357,30 @@ bool txn_server_ack(struct server_txn *st)
 
 static void server_sent(struct server_txn *st, char *text, size_t len, int code);
 
+/* May @st still send a response @code? Not once its final one went. */
+static bool may_respond(const struct server_txn *st, int code)
+{
+    return !(st->state == ST_COMPLETED || st->state == ST_CONFIRMED ||
+             (st->state == ST_ACCEPTED && code >= 300) ||
+             (!st->invite && st->state == ST_ACCEPTED));
+}
+
+static void note_response(struct server_txn *st, osip_message_t *resp, bool local)
+{
+    struct txn_layer *layer = st->layer;
+    if (layer->ops.on_server_respond)
+        layer->ops.on_server_respond(layer->user, st, st->tu, resp, local);
+}
+
 static int server_send_response(struct server_txn *st, osip_message_t *resp, bool local)
 {
     struct txn_layer *layer = st->layer;
     int code = resp->status_code;
-    if (st->state == ST_COMPLETED || st->state == ST_CONFIRMED ||
-        (st->state == ST_ACCEPTED && code >= 300) || (!st->invite && st->state == ST_ACCEPTED)) {
-        osip_message_free(resp); /* a final response went already */
+    if (!may_respond(st, code)) {
+        osip_message_free(resp);
         return SB_EINVAL;
     }
-    if (layer->ops.on_server_respond)
-        layer->ops.on_server_respond(layer->user, st, st->tu, resp, local);
+    note_response(st, resp, local);
     char *text = NULL;
     size_t len = 0;
     int rc = write_message(layer, resp, &text, &len);
@@ -434,15 +447,75 @@ int txn_server_respond_own(struct server_txn *st, osip_message_t *resp)
     return server_send_response(st, resp, true);
 }
 
-int txn_server_respond_code(struct server_txn *st, int code, const char *reason)
+/* Adds each "Name: value" CRLF line of @extra to @resp. */
+static int add_lines(osip_message_t *resp, const char *extra)
 {
+    char line[1024];
+    while (extra && *extra) {
+        const char *end = strstr(extra, "\r\n");
+        size_t n = end ? (size_t)(end - extra) : strlen(extra);
+        if (n >= sizeof(line))
+            return SB_ERANGE;
+        memcpy(line, extra, n);
+        line[n] = '\0';
+        char *colon = strchr(line, ':');
+        if (!colon)
+            return SB_EINVAL;
+        *colon = '\0';
+        const char *value = colon + 1 + strspn(colon + 1, " \t");
+        if (osip_message_set_header(resp, line, value) != 0)
+            return SB_ENOMEM;
+        extra += n + (end ? 2 : 0);
+    }
+    return 0;
+}
+
+/* Our own response @code with @reason (after the hooks: a reason table
+ * may change it) and @extra to @st's request, written from the request's
+ * lines (§8.2.6), else built from its parse. */
+static int write_own(struct server_txn *st, int code, const char *reason, const char *extra,
+                     char **text, size_t *len)
+{
+    const osip_message_t *req = st->in->msg;
+    const char *tag = code > 100 && !sipmsg_to_tag(req) ? st->tag : NULL;
+    if (ingress_reply(st->in, code, reason, tag, extra, text, len) == 0)
+        return 0;
     osip_message_t *resp;
-    if (!st->in)
-        return SB_EINVAL; /* a final response went already */
-    int rc = sipmsg_response_create(st->in->msg, code, reason, st->tag, &resp);
+    int rc = sipmsg_response_create(req, code, reason, st->tag, &resp);
     if (rc != 0)
         return rc;
-    return server_send_response(st, resp, true);
+    rc = add_lines(resp, extra);
+    if (rc == 0)
+        rc = sipmsg_serialize(resp, text, len);
+    osip_message_free(resp);
+    if (rc == 0)
+        *text = kept(*text, *len);
+    return rc;
+}
+
+int txn_server_respond_extra(struct server_txn *st, int code, const char *reason, const char *extra)
+{
+    if (!st->in || !may_respond(st, code))
+        return SB_EINVAL; /* a final response went already */
+    /* what the hooks read is lent from the request, not built */
+    osip_message_t *view;
+    int rc = sipmsg_response_lend(st->in->msg, code, reason, st->tag, &view);
+    if (rc != 0)
+        return rc;
+    note_response(st, view, true);
+    char *text = NULL;
+    size_t len = 0;
+    rc = write_own(st, code, view->reason_phrase, extra, &text, &len);
+    sipmsg_response_unlend(view);
+    if (rc != 0)
+        return rc;
+    server_sent(st, text, len, code);
+    return 0;
+}
+
+int txn_server_respond_code(struct server_txn *st, int code, const char *reason)
+{
+    return txn_server_respond_extra(st, code, reason, NULL);
 }
 
 int txn_server_trying(struct server_txn *st, const char *reason)

@@ -176,6 +176,64 @@ static void one_edit(const char *raw, size_t len)
     free(out);
 }
 
+static osip_message_t *parsed(const char *text, size_t len)
+{
+    osip_message_t *m = NULL;
+    if (osip_message_init(&m) != 0)
+        return NULL;
+    if (osip_message_parse(m, text, len) != 0) {
+        osip_message_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Differential: our own response written from the request's lines
+ * (ingress_reply()) reads, through libosip2, as the one libosip2 builds
+ * from the parse: status, Vias, tags, Call-ID and CSeq. */
+static void own_response(const struct sb_inbound *in)
+{
+    const osip_message_t *req = in->msg;
+    if (!MSG_IS_REQUEST(req) || MSG_IS_ACK(req) || !req->cseq || !req->call_id)
+        return;
+    const char *tag = sipmsg_to_tag(req) ? NULL : "fz";
+    char *text, *old_text;
+    size_t len, old_len;
+    if (ingress_reply(in, 481, "Gone", tag, NULL, &text, &len) != 0)
+        return;
+    osip_message_t *built;
+    if (sipmsg_response_create(req, 481, "Gone", "fz", &built) != 0)
+        abort();
+    if (sipmsg_serialize(built, &old_text, &old_len) != 0)
+        abort();
+    osip_message_free(built);
+    osip_message_t *a = parsed(text, len), *b = parsed(old_text, old_len);
+    if (b && !a)
+        abort(); /* written from lines libosip2 read, it does not read */
+    if (a && b) {
+        char *ca = NULL, *cb = NULL;
+        osip_call_id_to_str(a->call_id, &ca);
+        osip_call_id_to_str(b->call_id, &cb);
+        if (a->status_code != 481 || osip_list_size(&a->vias) != osip_list_size(&b->vias) ||
+            !same_text(ca, cb) || !same_text(sipmsg_to_tag(a), sipmsg_to_tag(b)) ||
+            !same_text(sipmsg_from_tag(a), sipmsg_from_tag(b)) || !a->cseq || !b->cseq ||
+            !same_text(a->cseq->number, b->cseq->number) ||
+            !same_text(a->cseq->method, b->cseq->method))
+            abort();
+        osip_free(ca);
+        osip_free(cb);
+    }
+    osip_message_free(a);
+    osip_message_free(b);
+    free(text);
+    osip_free(old_text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 65535)
@@ -217,6 +275,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in->transport = size & 1 ? SB_TCP : SB_UDP;
         in->conn = size & 1 ? 0x100 : 0;
         in->local.listen_index = size & 1;
+        own_response(in);
         proxy_handle(proxy, in);
         break;
     }

@@ -223,6 +223,95 @@ Test(transaction, server_absorbs_retransmissions_and_acks)
     osip_message_free(inv);
 }
 
+/* A request as ingress_receive() hands it on: parsed, its top Via
+ * stamped with the source (§18.2.1, RFC 3581), its bytes kept. */
+static struct sb_inbound *inbound_raw(const char *text)
+{
+    char *raw = crlf(text);
+    size_t len = strlen(raw);
+    struct sb_inbound *in = calloc(1, sizeof(*in) + len + 1);
+    memcpy(in + 1, raw, len + 1);
+    free(raw);
+    in->raw = (const char *)(in + 1);
+    in->raw_len = len;
+    in->msg = parse(text);
+    sipmsg_host_to_addr("10.0.0.5", 5062, &in->src);
+    sipmsg_host_to_addr("127.0.0.1", 5060, &in->local.addr);
+    cr_assert_eq(sipmsg_via_stamp_source(sipmsg_top_via(in->msg), &in->src), 0);
+    return in;
+}
+
+static char noted_to_tag[32];
+static int noted_code;
+
+/* As the proxy's hook: notes what it reads, and a reason table renames. */
+static void note_own(void *user, struct server_txn *st, void *tu, osip_message_t *resp, bool local)
+{
+    (void)user, (void)st, (void)tu;
+    cr_assert(local);
+    noted_code = resp->status_code;
+    const char *tag = sipmsg_to_tag(resp);
+    snprintf(noted_to_tag, sizeof(noted_to_tag), "%s", tag ? tag : "");
+    osip_free(resp->reason_phrase);
+    resp->reason_phrase = osip_strdup("Nobody Home");
+}
+
+/* Our own final response (§8.2.6) is written from the request's lines:
+ * compact names and the second Via of a line stay as they came, the top
+ * Via is stamped, the To gets our tag, and the reason a hook set is the
+ * one sent. Read back by libosip2, it says what the response built from
+ * the parse says. */
+Test(transaction, an_own_response_is_written_from_the_request_lines)
+{
+    static const char text[] = "BYE sip:bob@127.0.0.1 SIP/2.0\n"
+                               "v: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-b1;rport ,"
+                               "SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK-b0\n"
+                               "f: \"Alice\" <sip:alice@127.0.0.1>;tag=from1\n"
+                               "t:  <sip:bob@127.0.0.1> \n"
+                               "i: call-2@10.0.0.5\n"
+                               "CSeq: 8 BYE\n"
+                               "Max-Forwards: 70\n"
+                               "Content-Length: 0\n\n";
+    struct txn_user_ops hooked = ops;
+    hooked.on_server_respond = note_own;
+    txn_layer_destroy(layer);
+    create_layer(&hooked);
+    struct sb_inbound *in = inbound_raw(text);
+    osip_message_t *built;
+    cr_assert_eq(sipmsg_response_create(in->msg, 480, "Nobody Home", "t1", &built), 0);
+    struct server_txn *st;
+    cr_assert_eq(txn_server_create(layer, in, NULL, &st), 0);
+    cr_assert_eq(txn_server_respond_code(st, 480, NULL), 0);
+    cr_assert_eq(sent_count, 1);
+    cr_assert_eq(noted_code, 480);
+    cr_assert_neq(noted_to_tag[0], '\0', "the hook reads our To tag");
+    char want[512];
+    snprintf(want, sizeof(want),
+             "SIP/2.0 480 Nobody Home\r\n"
+             "Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-b1;rport=5062;received=10.0.0.5\r\n"
+             "Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bK-b0\r\n"
+             "f: \"Alice\" <sip:alice@127.0.0.1>;tag=from1\r\n"
+             "t:  <sip:bob@127.0.0.1>;tag=%s\r\n"
+             "i: call-2@10.0.0.5\r\n"
+             "CSeq: 8 BYE\r\n",
+             noted_to_tag);
+    cr_assert_eq(strncmp(sent[0], want, strlen(want)), 0, "got:\n%s\nwant:\n%s", sent[0], want);
+    osip_message_t *got;
+    cr_assert_eq(osip_message_init(&got), 0);
+    cr_assert_eq(osip_message_parse(got, sent[0], strlen(sent[0])), 0);
+    cr_assert_eq(got->status_code, 480);
+    cr_assert_str_eq(sipmsg_to_tag(got), noted_to_tag);
+    cr_assert_str_eq(sipmsg_from_tag(got), sipmsg_from_tag(built));
+    cr_assert_str_eq(got->call_id->number, built->call_id->number);
+    cr_assert_str_eq(got->cseq->number, built->cseq->number);
+    cr_assert_str_eq(got->cseq->method, built->cseq->method);
+    cr_assert_eq(osip_list_size(&got->vias), osip_list_size(&built->vias));
+    cr_assert_str_eq(sipmsg_via_param(sipmsg_top_via(got), "received"),
+                     sipmsg_via_param(sipmsg_top_via(built), "received"));
+    osip_message_free(got);
+    osip_message_free(built);
+}
+
 Test(transaction, server_limit_refuses_new_transactions)
 {
     char text[1024];
