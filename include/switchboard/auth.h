@@ -23,6 +23,7 @@
 #include "switchboard/digest.h"
 
 struct auth;
+struct fixbuf;
 struct secret;
 struct sb_addr;
 
@@ -89,12 +90,12 @@ enum auth_result auth_check(struct auth *a, const osip_message_t *req, bool prox
                             const char *expected_user, const struct sb_addr *src, bool reliable,
                             char *user_out);
 
-/* Adds one WWW-Authenticate (@proxy: Proxy-Authenticate) header per
- * offered algorithm to @resp, each with a fresh nonce, for the realm
- * @for_user (as auth_check's @expected_user; may be NULL) answers in.
- * Returns 0 or SB_ENOMEM. */
-int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale,
-                   const char *for_user);
+/* Appends one WWW-Authenticate (@proxy: Proxy-Authenticate) header line
+ * per offered algorithm to @out, "Name: value" and CRLF, each with a fresh
+ * nonce, for the realm @for_user (as auth_check's @expected_user; may be
+ * NULL) answers in. Written without printf; @out says if it overflowed. */
+void auth_challenge(struct auth *a, struct fixbuf *out, bool proxy, bool stale,
+                    const char *for_user);
 
 /* Calls @fn with each user of the users file, in no order (under
  * rcu_read_lock: @fn must not block). */

@@ -21,6 +21,7 @@
 
 #include "switchboard/auth_users.h"
 #include "switchboard/error.h"
+#include "switchboard/fixbuf.h"
 #include "switchboard/log.h"
 #include "switchboard/secret.h"
 #include "switchboard/sip_msg.h"
@@ -571,19 +572,20 @@ size_t auth_http_challenge(struct auth *a, bool stale, char *out, size_t size)
     return n;
 }
 
-int auth_challenge(struct auth *a, osip_message_t *resp, bool proxy, bool stale,
-                   const char *for_user)
+void auth_challenge(struct auth *a, struct fixbuf *out, bool proxy, bool stale,
+                    const char *for_user)
 {
     const char *realm = wanted_realm(a, for_user);
-    const char *name = proxy ? "Proxy-Authenticate" : "WWW-Authenticate";
     for (size_t i = 0; i < a->opts.offer_count; i++) {
-        char nonce[64], value[512];
+        char nonce[64];
         auth_nonce_make(a, nonce, NULL);
-        snprintf(value, sizeof(value),
-                 "Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s", realm, nonce,
-                 digest_alg_name(a->opts.offer[i]), stale ? ", stale=true" : "");
-        if (osip_message_set_header(resp, name, value) != 0)
-            return SB_ENOMEM;
+        fixbuf_puts(out, proxy ? "Proxy-Authenticate: Digest realm=\""
+                               : "WWW-Authenticate: Digest realm=\"");
+        fixbuf_puts(out, realm);
+        fixbuf_puts(out, "\", nonce=\"");
+        fixbuf_puts(out, nonce);
+        fixbuf_puts(out, "\", algorithm=");
+        fixbuf_puts(out, digest_alg_name(a->opts.offer[i]));
+        fixbuf_puts(out, stale ? ", qop=\"auth\", stale=true\r\n" : ", qop=\"auth\"\r\n");
     }
-    return 0;
 }

@@ -10,6 +10,7 @@
 #include <osipparser2/osip_port.h>
 
 #include "switchboard/auth.h"
+#include "switchboard/fixbuf.h"
 #include "switchboard/identity.h"
 #include "switchboard/nat.h"
 #include "switchboard/rate_limit.h"
@@ -33,7 +34,17 @@ void proxy_respond_options(struct server_txn *st)
 
 void proxy_respond_unsupported(struct server_txn *st, const char *extensions)
 {
-    osip_message_t *resp;
+    char line[512];
+    struct fixbuf b;
+    fixbuf_init(&b, line, sizeof(line));
+    fixbuf_puts(&b, "Unsupported: ");
+    fixbuf_puts(&b, extensions);
+    fixbuf_puts(&b, "\r\n");
+    if (fixbuf_end(&b) >= 0 && !strpbrk(extensions, "\r\n")) {
+        txn_server_respond_extra(st, 420, NULL, line);
+        return;
+    }
+    osip_message_t *resp; /* long, or folded: libosip2 writes it */
     if (sipmsg_response_create(txn_server_request(st), 420, NULL, txn_server_local_tag(st),
                                &resp) != 0)
         return;
@@ -86,11 +97,19 @@ void proxy_note_refusal(struct proxy *p, enum sb_counter why, const char *what,
             req->sip_method, user, ip, port, what, (unsigned long long)more);
 }
 
+/* What a request whose credentials did not pass is answered. */
+struct auth_answer {
+    int code;
+    const char *reason;   /* NULL: the standard phrase */
+    char challenge[1024]; /* header lines (auth_challenge()), or "" */
+};
+
 /* The answer to a request whose credentials did not pass (@r), counted
  * and logged: a challenge (401, or 407 when @proxy) in the realm @user
- * answers in (auth_challenge), 403 or 400. NULL when out of memory. */
-static osip_message_t *auth_answer(struct proxy *p, const struct sb_inbound *in, const char *tag,
-                                   enum auth_result r, bool proxy, const char *user)
+ * answers in (auth_challenge), 403 or 400. False when the challenge did
+ * not fit. */
+static bool auth_answer(struct proxy *p, const struct sb_inbound *in, enum auth_result r,
+                        bool proxy, const char *user, struct auth_answer *a)
 {
     const osip_message_t *req = in->msg;
     int code = proxy ? 407 : 401;
@@ -98,7 +117,7 @@ static osip_message_t *auth_answer(struct proxy *p, const struct sb_inbound *in,
     bool stale = r == AUTH_STALE;
     switch (r) {
     case AUTH_OK:
-        return NULL;
+        return false;
     case AUTH_NO_CREDENTIALS:
     case AUTH_STALE:
         sb_count(p->env.counters, SB_CNT_AUTH_CHALLENGED);
@@ -128,15 +147,13 @@ static osip_message_t *auth_answer(struct proxy *p, const struct sb_inbound *in,
                            &in->src);
         break;
     }
-    osip_message_t *resp;
-    if (sipmsg_response_create(req, code, reason, tag, &resp) != 0)
-        return NULL;
-    if ((code == 401 || code == 407) &&
-        auth_challenge(p->env.auth, resp, proxy, stale, user) != 0) {
-        osip_message_free(resp);
-        return NULL;
-    }
-    return resp;
+    a->code = code;
+    a->reason = reason;
+    struct fixbuf b;
+    fixbuf_init(&b, a->challenge, sizeof(a->challenge));
+    if (code == 401 || code == 407)
+        auth_challenge(p->env.auth, &b, proxy, stale, user);
+    return fixbuf_end(&b) >= 0;
 }
 
 /* The user a request from (or REGISTER for) @uri must authenticate as,
@@ -188,15 +205,15 @@ bool proxy_authorize(struct proxy *p, struct server_txn *st)
                                     in->transport != SB_UDP, NULL);
     if (r == AUTH_OK)
         return true;
-    osip_message_t *resp =
-        auth_answer(p, in, txn_server_local_tag(st), r, true, named ? user : NULL);
+    struct auth_answer a;
+    bool answer = auth_answer(p, in, r, true, named ? user : NULL, &a);
     bool attempt = r != AUTH_NO_CREDENTIALS && r != AUTH_STALE &&
                    osip_list_size(&req->proxy_authorizations) > 0;
     if (attempt && MSG_IS_INVITE(req))
         call_journal_request(p->calls, req, call_journal_now());
     p->local_hint = attempt ? CALL_END_REFUSED : CALL_END_LOCAL;
-    if (resp)
-        txn_server_respond_own(st, resp);
+    if (answer)
+        txn_server_respond_extra(st, a.code, a.reason, a.challenge);
     else
         txn_server_respond_code(st, 500, NULL);
     p->local_hint = CALL_END_LOCAL;
@@ -217,9 +234,9 @@ static bool authorize_register(struct proxy *p, struct server_txn *st)
                                     in->transport != SB_UDP, NULL);
     if (r == AUTH_OK)
         return true;
-    osip_message_t *resp =
-        auth_answer(p, in, txn_server_local_tag(st), r, false, named ? user : NULL);
-    if (!resp || txn_server_respond_own(st, resp) != 0)
+    struct auth_answer a;
+    if (!auth_answer(p, in, r, false, named ? user : NULL, &a) ||
+        txn_server_respond_extra(st, a.code, a.reason, a.challenge) != 0)
         txn_server_respond_code(st, 500, NULL);
     return false;
 }
