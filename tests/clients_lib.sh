@@ -119,7 +119,17 @@ linphone_over() {
 
 # linphone_start NAME SCRIPT [linphonec flags]: runs linphonec with sound
 # from NAME/tone.wav and what it hears into NAME/heard.wav, typing SCRIPT's
-# lines on its console ("sleep N" lines pause), then quit. PID in LAST_PID.
+# lines on its console ("sleep N" lines pause; "await TEXT" waits, 30 s at
+# most, until its console has printed TEXT), then quit. PID in LAST_PID.
+# await_console FILE TEXT: until FILE holds TEXT, 30 s at most (a phone's
+# script goes on either way: the test's checks say what did not happen).
+await_console() {
+    for _ in $(seq 300); do
+        grep -qF -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+}
+
 linphone_start() {
     local name=$1 script=$2 dir=$DIR/$1
     shift 2
@@ -134,6 +144,7 @@ linphone_start() {
         while IFS= read -r line; do
             case $line in
             sleep\ *) $line ;;
+            await\ *) await_console "$DIR/$name.log" "${line#await }" ;;
             ?*) printf '%s\n' "$line" ;;
             esac
         done <<<"$script"

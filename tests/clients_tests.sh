@@ -444,7 +444,10 @@ test_linphone_blind_transfer() {
     start_proxy || return 1
     linphone_start carol "sleep 14" -a
     local carol=$LAST_PID
-    linphone_start bob "sleep 5
+    # the REFER once alice's call is up, however long a loaded machine
+    # took to start her phone
+    linphone_start bob "await connected.
+sleep 2
 transfer sip:carol@$IP:$PROXY_PORT
 sleep 6" -a
     local bob=$LAST_PID
