@@ -90,6 +90,10 @@ int sipedit_open(struct sipedit *e, const char *raw, size_t len);
  * them): UINT_MAX, and no value of theirs is read. */
 unsigned sipedit_count(const struct sipedit *e, enum sipedit_kind kind);
 
+/* The whole value of the first field of @kind (From, To and Call-ID
+ * too) without its CRLF and trailing blanks (*@len bytes), or NULL. */
+const char *sipedit_field(const struct sipedit *e, enum sipedit_kind kind, size_t *len);
+
 /* Value @index of @kind as it arrived (*@len bytes), or NULL. */
 const char *sipedit_value(const struct sipedit *e, enum sipedit_kind kind, unsigned index,
                           size_t *len);

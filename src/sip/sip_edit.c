@@ -273,6 +273,28 @@ static bool find_value(const struct sipedit *e, enum sipedit_kind kind, unsigned
     return false;
 }
 
+/* Where line @l's value ends: before its CRLF and trailing blanks. */
+static uint32_t value_end(const struct sipedit *e, const struct sipedit_line *l)
+{
+    uint32_t end = l->end;
+    while (end > l->value && (e->raw[end - 1] == ' ' || e->raw[end - 1] == '\t' ||
+                              e->raw[end - 1] == '\r' || e->raw[end - 1] == '\n'))
+        end--;
+    return end;
+}
+
+const char *sipedit_field(const struct sipedit *e, enum sipedit_kind kind, size_t *len)
+{
+    for (unsigned i = 0; i < e->count; i++) {
+        const struct sipedit_line *l = &e->lines[i];
+        if (l->kind == kind) {
+            *len = value_end(e, l) - l->value;
+            return e->raw + l->value;
+        }
+    }
+    return NULL;
+}
+
 const char *sipedit_value(const struct sipedit *e, enum sipedit_kind kind, unsigned index,
                           size_t *len)
 {
@@ -495,11 +517,7 @@ static void put_str(char *dst, size_t *at, const char *s)
 static void put_tagged_to(const struct sipedit *e, const struct sipedit_line *l, const char *tag,
                           char *dst, size_t *at)
 {
-    uint32_t end = l->end;
-    while (end > l->value && (e->raw[end - 1] == ' ' || e->raw[end - 1] == '\t' ||
-                              e->raw[end - 1] == '\r' || e->raw[end - 1] == '\n'))
-        end--;
-    put(dst, at, e->raw + l->start, end - l->start);
+    put(dst, at, e->raw + l->start, value_end(e, l) - l->start);
     put_str(dst, at, ";tag=");
     put_str(dst, at, tag);
     put(dst, at, "\r\n", 2);

@@ -447,26 +447,20 @@ int txn_server_respond_own(struct server_txn *st, osip_message_t *resp)
     return server_send_response(st, resp, true);
 }
 
-/* Adds each "Name: value" CRLF line of @extra to @resp. */
-static int add_lines(osip_message_t *resp, const char *extra)
+/* @extra's header lines into the serialized response *@text (no body),
+ * before its blank line. */
+static int insert_lines(char **text, size_t *len, const char *extra)
 {
-    char line[1024];
-    while (extra && *extra) {
-        const char *end = strstr(extra, "\r\n");
-        size_t n = end ? (size_t)(end - extra) : strlen(extra);
-        if (n >= sizeof(line))
-            return SB_ERANGE;
-        memcpy(line, extra, n);
-        line[n] = '\0';
-        char *colon = strchr(line, ':');
-        if (!colon)
-            return SB_EINVAL;
-        *colon = '\0';
-        const char *value = colon + 1 + strspn(colon + 1, " \t");
-        if (osip_message_set_header(resp, line, value) != 0)
-            return SB_ENOMEM;
-        extra += n + (end ? 2 : 0);
-    }
+    size_t n = strlen(extra);
+    if (*len < 4 || memcmp(*text + *len - 4, "\r\n\r\n", 4) != 0)
+        return SB_EMALFORMED;
+    char *grown = osip_realloc(*text, *len + n + 1);
+    if (!grown)
+        return SB_ENOMEM;
+    memmove(grown + *len - 2 + n, grown + *len - 2, 3); /* the blank line and NUL */
+    memcpy(grown + *len - 2, extra, n);
+    *text = grown;
+    *len += n;
     return 0;
 }
 
@@ -484,10 +478,12 @@ static int write_own(struct server_txn *st, int code, const char *reason, const 
     int rc = sipmsg_response_create(req, code, reason, st->tag, &resp);
     if (rc != 0)
         return rc;
-    rc = add_lines(resp, extra);
-    if (rc == 0)
-        rc = sipmsg_serialize(resp, text, len);
+    rc = sipmsg_serialize(resp, text, len);
     osip_message_free(resp);
+    if (rc == 0 && extra && (rc = insert_lines(text, len, extra)) != 0) {
+        osip_free(*text);
+        *text = NULL;
+    }
     if (rc == 0)
         *text = kept(*text, *len);
     return rc;
@@ -768,21 +764,12 @@ static bool parts_complete(struct invite_parts *in)
     return false;
 }
 
-/* The value of @e's first field of @kind, without its CRLF and trailing
- * blanks; NULL without one. */
+/* A copy of the value of @e's first field of @kind; NULL without one. */
 static char *field_copy(const struct sipedit *e, enum sipedit_kind kind)
 {
-    for (unsigned i = 0; i < e->count; i++) {
-        const struct sipedit_line *l = &e->lines[i];
-        if (l->kind != kind)
-            continue;
-        uint32_t end = l->end;
-        while (end > l->value && (e->raw[end - 1] == '\r' || e->raw[end - 1] == '\n' ||
-                                  e->raw[end - 1] == ' ' || e->raw[end - 1] == '\t'))
-            end--;
-        return strndup(e->raw + l->value, end - l->value);
-    }
-    return NULL;
+    size_t n;
+    const char *v = sipedit_field(e, kind, &n);
+    return v ? strndup(v, n) : NULL;
 }
 
 /* Every Route field of @e as it is, CRLFs included ("" without any). */

@@ -312,6 +312,29 @@ Test(transaction, an_own_response_is_written_from_the_request_lines)
     osip_message_free(built);
 }
 
+/* A request whose bytes were not kept is answered from its parse, and
+ * header lines of ours still go in before the blank line. */
+Test(transaction, lines_of_ours_go_into_a_response_built_from_the_parse)
+{
+    struct server_txn *st;
+    cr_assert_eq(txn_server_create(layer, inbound(INVITE_TEXT), NULL, &st), 0);
+    cr_assert_eq(txn_server_respond_extra(
+                     st, 407, NULL, "Proxy-Authenticate: Digest realm=\"x\", nonce=\"n\"\r\n"),
+                 0);
+    cr_assert_eq(sent_count, 1);
+    size_t len = strlen(sent[0]);
+    cr_assert_eq(memcmp(sent[0] + len - 4, "\r\n\r\n", 4), 0);
+    osip_message_t *got;
+    cr_assert_eq(osip_message_init(&got), 0);
+    cr_assert_eq(osip_message_parse(got, sent[0], len), 0, "%s", sent[0]);
+    cr_assert_eq(got->status_code, 407);
+    osip_proxy_authenticate_t *pa = NULL;
+    osip_message_get_proxy_authenticate(got, 0, &pa);
+    cr_assert_not_null(pa, "%s", sent[0]);
+    cr_assert_str_eq(pa->realm, "\"x\"");
+    osip_message_free(got);
+}
+
 Test(transaction, server_limit_refuses_new_transactions)
 {
     char text[1024];
