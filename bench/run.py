@@ -261,12 +261,21 @@ class Proxy:
                 cmd += ["-A", "WITH_TLS", "-A", f'TLSCFG="{tlscfg}"']
         return cmd
 
+    def relay_cmd(self):
+        """bench/relay_floor.c: the least a proxy could do for these calls."""
+        exe = os.path.join(self.run.tmp, "relay_floor")
+        if not os.path.exists(exe):
+            subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", exe,
+                            os.path.join(BENCH, "relay_floor.c")], check=True)
+        return [exe, IP, str(PORT), str(UAS_PORT)]
+
     def start(self):
         # another process answering on the port would be measured instead
         # (its CPU and memory read as this one's zero): refuse to go on
         if self.options_ok():
             raise RuntimeError(f"something already answers SIP on {IP}:{PORT}: stop it first")
-        cmd = self.switchboard_cmd() if self.kind == "switchboard" else self.kamailio_cmd()
+        cmd = {"switchboard": self.switchboard_cmd, "kamailio": self.kamailio_cmd,
+               "relay": self.relay_cmd}[self.kind]()
         self.proc = self.run.spawn(cmd, self.name, self.run.proxy_cpus)
         deadline = time.time() + 10
         while time.time() < deadline and self.proc.poll() is None:
@@ -513,10 +522,16 @@ def paired_rounds(run, bench, results, extra):
             got = by_rate.get(st["rate"])
             if not got or any(t["cpu_ms_per_call"] is None for t in got):
                 continue
-            median = dict(sorted(got, key=lambda t: t["cpu_ms_per_call"])[len(got) // 2])
-            median["rounds_cpu_ms_per_call"] = [t["cpu_ms_per_call"] for t in got]
-            median["rounds_clean"] = [t["clean"] for t in got]
-            results[kind]["steps"][i] = median
+            results[kind]["steps"][i] = median_step(got)
+
+
+def median_step(tries):
+    """Of one step's rounds @tries, the one with the median CPU per call,
+    with every round's figure and cleanliness beside it."""
+    median = dict(sorted(tries, key=lambda st: st["cpu_ms_per_call"] or 0)[len(tries) // 2])
+    median["rounds_cpu_ms_per_call"] = [st["cpu_ms_per_call"] for st in tries]
+    median["rounds_clean"] = [st["clean"] for st in tries]
+    return median
 
 
 def memory_figures(run, bench, kind, workers):
@@ -1021,9 +1036,37 @@ def floor_study(run, bench, quick):
             echo.append(echo_floor(run, gap, mode, seconds, loop))
             log(f"  echo server ({mode}, {loop} loop), {gap} us apart: {echo[-1]}")
     rate = 500 if quick else 1500
-    log(f"switchboard at {rate} cps")
-    r = measure(run, bench, "switchboard", 1, [], fixed_rate=rate)
-    return {"echo": echo, "switchboard": r["fixed"]}
+    out = {"echo": echo}
+    for kind in ("relay", "switchboard"):
+        log(f"{kind} at {rate} cps")
+        out[kind if kind == "switchboard" else "relay_latency"] = \
+            measure(run, bench, kind, 1, [], fixed_rate=rate)["fixed"]
+    rates = [200] if quick else [250, 500, 1000]
+    out["cpu"] = floor_cpu(run, bench, rates, 1 if quick else FLOOR_ROUNDS)
+    return out
+
+
+FLOOR_ROUNDS = 3  # the floor study's rounds of CPU per call
+
+
+def floor_cpu(run, bench, rates, rounds):
+    """CPU per call at each of @rates of the relay floor
+    (bench/relay_floor.c: what the machine charges any proxy for a call's
+    datagrams), switchboard and Kamailio, one after the other, @rounds
+    times over; each step's median round, every round's figure beside
+    it."""
+    tries = {}
+    for r in range(rounds):
+        log(f" CPU per call, round {r + 1}")
+        for kind in ("relay", "switchboard", "kamailio"):
+            with proxy_with_callee(run, bench, kind, None) as proxy:
+                for rate in rates:
+                    st = bench.call_step(proxy, rate, bench.step_seconds, tag=f"floor{r + 1}")
+                    tries.setdefault(kind, {}).setdefault(rate, []).append(st)
+                    log(f"  {kind} {rate} cps -> {st['cpu_ms_per_call']} ms CPU per call"
+                        f"{'' if st['clean'] else ' (NOT clean)'}")
+                    time.sleep(1)
+    return {kind: [median_step(by_rate[rate]) for rate in rates] for kind, by_rate in tries.items()}
 
 
 def invite_100_summary(latency):
@@ -1103,11 +1146,7 @@ def media_study(run, bench, quick):
     for name in rounds[0]:
         steps = []
         for i in range(len(rates)):
-            tries = [rnd[name][i] for rnd in rounds]
-            median = dict(sorted(tries, key=lambda st: st["cpu_ms_per_call"])[len(tries) // 2])
-            median["rounds_cpu_ms_per_call"] = [st["cpu_ms_per_call"] for st in tries]
-            median["rounds_clean"] = [st["clean"] for st in tries]
-            steps.append(median)
+            steps.append(median_step([rnd[name][i] for rnd in rounds]))
         out[name] = {"steps": steps}
     return out
 
@@ -1135,6 +1174,30 @@ def media_table(results):
     return lines
 
 
+def floor_cpu_table(cpu):
+    """The floor study's CPU per call: each proxy, its ratio to Kamailio,
+    and the relay floor's."""
+    if not cpu:
+        return []
+    fmt = lambda st: f"{st['cpu_ms_per_call']:.3f}{'' if st['clean'] else '*'}"
+    lines = ["CPU per call, median of rounds (ms; * = not clean): the relay floor is the least any proxy",
+             "pays here for a call's datagrams; above the floor = (proxy - relay) / (kamailio - relay)",
+             f"{'cps':>6} {'relay':>8} {'switchboard':>12} {'kamailio':>9} {'sb/k':>6} {'relay/k':>8}"
+             f" {'above the floor sb/k':>21}"]
+    for rl, sb, ka in zip(cpu["relay"], cpu["switchboard"], cpu["kamailio"]):
+        r, s, k = rl["cpu_ms_per_call"], sb["cpu_ms_per_call"], ka["cpu_ms_per_call"]
+        above = ratio(s - r, k - r) if None not in (r, s, k) and k > r else None
+        lines.append(f"{sb['rate']:>6} {fmt(rl):>8} {fmt(sb):>12} {fmt(ka):>9} {fmt_ratio(ratio(s, k)):>6}"
+                     f" {fmt_ratio(ratio(r, k)):>8} {fmt_ratio(above):>21}")
+        lines.append(f"{'':>6} rounds: relay {rl['rounds_cpu_ms_per_call']}, switchboard"
+                     f" {sb['rounds_cpu_ms_per_call']}, kamailio {ka['rounds_cpu_ms_per_call']}")
+    return lines
+
+
+def fmt_ratio(r):
+    return "-" if r is None else f"{r:.2f}"
+
+
 def study_table(kind, results):
     lines = []
     if kind == "media":
@@ -1144,10 +1207,12 @@ def study_table(kind, results):
         for e in results["echo"]:
             lines.append(f"{e['server']:12} {e.get('loop', 'closed'):>6} {e['gap_us']:>7} {e['p50_us']:>11}"
                          f" {e['p99_us']:>8} {e['max_us']:>8}")
-        sb = results["switchboard"]
-        lines.append(f"switchboard at {sb['rate']} cps: {invite_100_summary(sb['latency'])}; "
-                     f"{sb['cpu_ms_per_call']} ms CPU per call")
-        return lines
+        for key, name in (("relay_latency", "relay floor"), ("switchboard", "switchboard")):
+            st = results.get(key)
+            if st:
+                lines.append(f"{name} at {st['rate']} cps: {invite_100_summary(st['latency'] or {})}; "
+                             f"{st['cpu_ms_per_call']} ms CPU per call")
+        return lines + floor_cpu_table(results.get("cpu"))
     if kind == "ws":
         lines.append(f"{'configuration':28} {'max clean cps':>13}  ms CPU per call at each rate")
         for name, r in results.items():
