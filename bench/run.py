@@ -1474,7 +1474,9 @@ def main():
                          " TCP or TLS (one connection per call) and memory per idle connection,"
                          " or CPU per call with the admin plane off, idle and scraped every second,"
                          " or with no dial plan vs a 1000-extension one, or the machine's latency"
-                         " floor (an echo server sleeping or spinning) next to switchboard's, or"
+                         " floor (an echo server sleeping or spinning; a relay that does nothing,"
+                         " bench/relay_floor.c, and its CPU per call) next to switchboard's and"
+                         " Kamailio's, or"
                          " calls with their media relayed by rtpengine (and its own CPU), or"
                          " calls from a WebSocket client vs a TCP one")
     args = ap.parse_args()

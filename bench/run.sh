@@ -14,7 +14,9 @@
 #                          (registrations/s, CPU per call) and how fast a
 #                          change at one node reaches another; or the
 #                          machine's latency floor (bench/floor.c, an echo
-#                          server) next to switchboard's INVITE->100; or
+#                          server; bench/relay_floor.c, a relay that does
+#                          nothing, and its CPU per call) next to
+#                          switchboard's and Kamailio's; or
 #                          calls with their media relayed by one rtpengine,
 #                          switchboard and Kamailio's rtpengine module, with
 #                          the engine's own CPU and INVITE->180 latency (three
