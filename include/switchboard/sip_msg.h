@@ -46,6 +46,14 @@ int sipmsg_response_lend(const osip_message_t *req, int code, const char *reason
                          const char *to_tag, osip_message_t **out);
 void sipmsg_response_unlend(osip_message_t *resp);
 
+/* The text of sipmsg_response_create()'s response with @extra's header
+ * lines ("Name: value\r\n" each; NULL for none) before its blank line:
+ * a response of ours built from @req's parse, for a request whose bytes
+ * were not kept (ingress_reply() writes it from them). *out is
+ * osip_free()d by the caller. Returns 0 or a negative code. */
+int sipmsg_response_text(const osip_message_t *req, int code, const char *reason,
+                         const char *to_tag, const char *extra, char **out, size_t *len);
+
 /* Serialises @msg (rebuilding it after changes). *out is osip_free()d by the
  * caller. A body kept by sipmsg_keep_raw_body() goes out byte for byte.
  * Returns 0 or SB_EMALFORMED. */

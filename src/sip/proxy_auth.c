@@ -12,6 +12,7 @@
 #include "switchboard/auth.h"
 #include "switchboard/fixbuf.h"
 #include "switchboard/identity.h"
+#include "switchboard/ingress.h"
 #include "switchboard/nat.h"
 #include "switchboard/rate_limit.h"
 #include "switchboard/reasons.h"
@@ -52,32 +53,39 @@ void proxy_respond_unsupported(struct server_txn *st, const char *extensions)
     txn_server_respond(st, resp);
 }
 
-/* Sends @resp (consumed) back the way @in came, with no transaction. */
-static void respond_stateless(struct proxy *p, const struct sb_inbound *in, osip_message_t *resp)
+/* Answers @in @code with no transaction, back the way it came: @reason
+ * unless the reason table names the code (the standard phrase without
+ * either), @tag on a To without one, @extra's header lines after the
+ * CSeq. Written from the request's lines (§8.2.6), else built from its
+ * parse. */
+static void respond_stateless(struct proxy *p, const struct sb_inbound *in, int code,
+                              const char *reason, const char *tag, const char *extra)
 {
     struct sb_dest dest;
+    char phrase[128];
+    if (reasons_lookup(p->env.reasons, code, phrase, sizeof(phrase)) == 0)
+        reason = phrase;
+    else if (!reason)
+        reason = osip_message_get_reason(code);
     char *text = NULL;
     size_t len;
-    reasons_apply(p->env.reasons, resp);
-    if (proxy_reply_dest(in, &dest) == 0 && sipmsg_serialize(resp, &text, &len) == 0)
+    const char *to_tag = sipmsg_to_tag(in->msg) ? NULL : tag;
+    if (proxy_reply_dest(in, &dest) == 0 &&
+        (ingress_reply(in, code, reason, to_tag, extra, &text, &len) == 0 ||
+         sipmsg_response_text(in->msg, code, reason, tag, extra, &text, &len) == 0))
         proxy_send_to(p, &dest, text, len);
     osip_free(text);
-    osip_message_free(resp);
 }
 
 /* Without a transaction to spare: answer 503 and forget (§21.5.4). */
 void proxy_respond_overloaded(struct proxy *p, const struct sb_inbound *in)
 {
-    osip_message_t *resp;
     sb_count(p->env.counters, SB_CNT_OVERLOAD);
     uint64_t more;
     if (sb_log_limiter_ready(&p->overload_log, timer_wheel_now(p->env.wheel), &more))
         SB_WARN("transaction limit (%u) reached: answering 503 (%llu more since the last report)",
                 p->env.config->max_transactions, (unsigned long long)more);
-    if (sipmsg_response_create(in->msg, 503, NULL, "sb503", &resp) != 0)
-        return;
-    osip_message_set_header(resp, "Retry-After", "5");
-    respond_stateless(p, in, resp);
+    respond_stateless(p, in, 503, NULL, "sb503", "Retry-After: 5\r\n");
 }
 
 /* --- authorization (RFC 3261 §22) ------------------------------------------- */
@@ -332,12 +340,8 @@ void proxy_refuse_register_rate(struct proxy *p, const struct sb_inbound *in)
         id[0] = '\0';
     uint64_t h = sb_hash(id, strlen(id)) ^ sipmsg_cseq_number(in->msg);
     snprintf(tag, sizeof(tag), "sb%016llx", (unsigned long long)h);
-    osip_message_t *refusal;
-    if (sipmsg_response_create(in->msg, 503, "Too many REGISTERs from this address", tag,
-                               &refusal) != 0)
-        return;
-    osip_message_set_header(refusal, "Retry-After", "2");
-    respond_stateless(p, in, refusal);
+    respond_stateless(p, in, 503, "Too many REGISTERs from this address", tag,
+                      "Retry-After: 2\r\n");
 }
 
 bool proxy_from_our_user(const struct proxy *p, const osip_message_t *msg)

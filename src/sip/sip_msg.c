@@ -210,6 +210,39 @@ int sipmsg_response_create(const osip_message_t *req, int code, const char *reas
     return 0;
 }
 
+/* @extra's header lines into the serialized response *@text (no body),
+ * before its blank line. */
+static int insert_lines(char **text, size_t *len, const char *extra)
+{
+    size_t n = strlen(extra);
+    if (*len < 4 || memcmp(*text + *len - 4, "\r\n\r\n", 4) != 0)
+        return SB_EMALFORMED;
+    char *grown = osip_realloc(*text, *len + n + 1);
+    if (!grown)
+        return SB_ENOMEM;
+    memmove(grown + *len - 2 + n, grown + *len - 2, 3); /* the blank line and NUL */
+    memcpy(grown + *len - 2, extra, n);
+    *text = grown;
+    *len += n;
+    return 0;
+}
+
+int sipmsg_response_text(const osip_message_t *req, int code, const char *reason,
+                         const char *to_tag, const char *extra, char **out, size_t *len)
+{
+    osip_message_t *resp;
+    int rc = sipmsg_response_create(req, code, reason, to_tag, &resp);
+    if (rc != 0)
+        return rc;
+    rc = sipmsg_serialize(resp, out, len);
+    osip_message_free(resp);
+    if (rc == 0 && extra && (rc = insert_lines(out, len, extra)) != 0) {
+        osip_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int sipmsg_response_lend(const osip_message_t *req, int code, const char *reason,
                          const char *to_tag, osip_message_t **out)
 {

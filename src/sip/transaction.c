@@ -447,23 +447,6 @@ int txn_server_respond_own(struct server_txn *st, osip_message_t *resp)
     return server_send_response(st, resp, true);
 }
 
-/* @extra's header lines into the serialized response *@text (no body),
- * before its blank line. */
-static int insert_lines(char **text, size_t *len, const char *extra)
-{
-    size_t n = strlen(extra);
-    if (*len < 4 || memcmp(*text + *len - 4, "\r\n\r\n", 4) != 0)
-        return SB_EMALFORMED;
-    char *grown = osip_realloc(*text, *len + n + 1);
-    if (!grown)
-        return SB_ENOMEM;
-    memmove(grown + *len - 2 + n, grown + *len - 2, 3); /* the blank line and NUL */
-    memcpy(grown + *len - 2, extra, n);
-    *text = grown;
-    *len += n;
-    return 0;
-}
-
 /* Our own response @code with @reason (after the hooks: a reason table
  * may change it) and @extra to @st's request, written from the request's
  * lines (§8.2.6), else built from its parse. */
@@ -474,16 +457,7 @@ static int write_own(struct server_txn *st, int code, const char *reason, const 
     const char *tag = code > 100 && !sipmsg_to_tag(req) ? st->tag : NULL;
     if (ingress_reply(st->in, code, reason, tag, extra, text, len) == 0)
         return 0;
-    osip_message_t *resp;
-    int rc = sipmsg_response_create(req, code, reason, st->tag, &resp);
-    if (rc != 0)
-        return rc;
-    rc = sipmsg_serialize(resp, text, len);
-    osip_message_free(resp);
-    if (rc == 0 && extra && (rc = insert_lines(text, len, extra)) != 0) {
-        osip_free(*text);
-        *text = NULL;
-    }
+    int rc = sipmsg_response_text(req, code, reason, st->tag, extra, text, len);
     if (rc == 0)
         *text = kept(*text, *len);
     return rc;

@@ -1,4 +1,5 @@
-/* Shared by the unit tests: parse a SIP message written with \n line ends. */
+/* Shared by the unit tests: parse a SIP message written with \n line ends,
+ * or make it an inbound message as the transports do (its bytes kept). */
 #ifndef SB_TEST_HELPERS_H
 #define SB_TEST_HELPERS_H
 
@@ -6,6 +7,9 @@
 #include <osipparser2/osip_parser.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "switchboard/sip_msg.h"
+#include "switchboard/types.h"
 
 static inline char *crlf(const char *text)
 {
@@ -34,6 +38,27 @@ static inline osip_message_t *parse(const char *text)
     cr_assert_eq(osip_message_parse(msg, raw, strlen(raw)), 0, "cannot parse:\n%s", text);
     free(raw);
     return msg;
+}
+
+/* @text as a datagram from 10.0.0.5:5062 to 127.0.0.1:5060 over UDP,
+ * its bytes kept after the struct as ingress_receive() keeps them and
+ * its top Via stamped (RFC 3581). Freed with sb_inbound_free(). */
+static inline struct sb_inbound *inbound_raw(const char *text)
+{
+    char *raw = crlf(text);
+    size_t len = strlen(raw);
+    struct sb_inbound *in = calloc(1, sizeof(*in) + len + 1);
+    memcpy(in + 1, raw, len + 1);
+    free(raw);
+    in->raw = (const char *)(in + 1);
+    in->raw_len = len;
+    in->msg = parse(text);
+    in->transport = SB_UDP;
+    in->fd = -1;
+    sipmsg_host_to_addr("10.0.0.5", 5062, &in->src);
+    sipmsg_host_to_addr("127.0.0.1", 5060, &in->local.addr);
+    cr_assert_eq(sipmsg_via_stamp_source(sipmsg_top_via(in->msg), &in->src), 0);
+    return in;
 }
 
 #define INVITE_TEXT                                                                                \

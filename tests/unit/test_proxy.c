@@ -694,6 +694,47 @@ static void forget_sent(void)
     sent_count = 0;
 }
 
+/* A stateless 503 of ours (past register_rate) is written from the
+ * request's own lines: its compact headers and their spacing stay as
+ * they came, the To gets the tag derived from the request, Retry-After
+ * follows the CSeq, and libosip2 reads back the same Call-ID and CSeq. */
+Test(proxy, a_stateless_refusal_is_written_from_the_request_lines)
+{
+    int refused = 0;
+    for (int i = 0; i < 101 && !refused; i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "REGISTER sip:127.0.0.1 SIP/2.0\n"
+                 "v: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bK-rl%d;rport\n"
+                 "f: <sip:w%d@127.0.0.1>;tag=r%d\nt:  <sip:w%d@127.0.0.1> \n"
+                 "i: lines-%d\nCSeq: 3 REGISTER\n"
+                 "m: <sip:w%d@10.0.0.5:5062>\nContent-Length: 0\n\n",
+                 i, i, i, i, i, i);
+        proxy_handle(proxy, inbound_raw(text));
+        refused = count_sent("SIP/2.0 503", NULL);
+        if (!refused)
+            forget_sent();
+    }
+    cr_assert_eq(refused, 1, "the 101st REGISTER is past the burst");
+    const char *got = sent[0].text;
+    const char *to = strstr(got, "\r\nt:  <sip:w100@127.0.0.1>;tag=sb");
+    cr_assert_not_null(to, "the To as it came, with our tag:\n%s", got);
+    cr_assert_not_null(strstr(got, "SIP/2.0 503 Too many REGISTERs from this address\r\n"));
+    cr_assert_not_null(strstr(got, "\r\ni: lines-100\r\n"), "compact Call-ID kept:\n%s", got);
+    cr_assert_not_null(strstr(got, "\r\nCSeq: 3 REGISTER\r\nRetry-After: 2\r\n"), "%s", got);
+    osip_message_t *back;
+    cr_assert_eq(osip_message_init(&back), 0);
+    cr_assert_eq(osip_message_parse(back, got, strlen(got)), 0);
+    cr_assert_eq(back->status_code, 503);
+    char id[64];
+    cr_assert_eq(sipmsg_call_id(back, id, sizeof(id)), 0);
+    cr_assert_str_eq(id, "lines-100");
+    cr_assert_eq(sipmsg_cseq_number(back), 3);
+    cr_assert_not_null(sipmsg_to_tag(back));
+    osip_message_free(back);
+    forget_sent();
+}
+
 /* [registrar] register_rate (50 a second, bursts of 100) per source: a
  * stranger's REGISTER flood gets 503 with Retry-After past the burst, and
  * is counted; SIPp on the proxy's own host is not limited. */

@@ -223,24 +223,6 @@ Test(transaction, server_absorbs_retransmissions_and_acks)
     osip_message_free(inv);
 }
 
-/* A request as ingress_receive() hands it on: parsed, its top Via
- * stamped with the source (§18.2.1, RFC 3581), its bytes kept. */
-static struct sb_inbound *inbound_raw(const char *text)
-{
-    char *raw = crlf(text);
-    size_t len = strlen(raw);
-    struct sb_inbound *in = calloc(1, sizeof(*in) + len + 1);
-    memcpy(in + 1, raw, len + 1);
-    free(raw);
-    in->raw = (const char *)(in + 1);
-    in->raw_len = len;
-    in->msg = parse(text);
-    sipmsg_host_to_addr("10.0.0.5", 5062, &in->src);
-    sipmsg_host_to_addr("127.0.0.1", 5060, &in->local.addr);
-    cr_assert_eq(sipmsg_via_stamp_source(sipmsg_top_via(in->msg), &in->src), 0);
-    return in;
-}
-
 static char noted_to_tag[32];
 static int noted_code;
 
