@@ -163,19 +163,20 @@ static void relay(struct out *o, char *msg, size_t len, const struct sockaddr_in
     const char *call_id = header(msg, len, "call-id", "i", &n);
     if (!call_id || len < 8)
         return;
-    struct caller *c = &callers[hash(call_id, n) & (CALLS - 1)];
+    uint64_t h = hash(call_id, n);
+    struct caller *c = &callers[h & (CALLS - 1)];
     bool response = !memcmp(msg, "SIP/2.0 ", 8);
     bool from_callee =
         from->sin_port == callee->sin_port && from->sin_addr.s_addr == callee->sin_addr.s_addr;
     if (!response && (!strncmp(msg, "REGISTER ", 9) || !strncmp(msg, "OPTIONS ", 8))) {
         queue_reply(o, msg, len, "200 OK", from);
     } else if (from_callee) {
-        if (c->hash == hash(call_id, n))
+        if (c->hash == h)
             queue(o, msg, len, &c->addr);
     } else if (!response) {
         if (!strncmp(msg, "INVITE ", 7))
             queue_reply(o, msg, len, "100 Trying", from);
-        *c = (struct caller){.hash = hash(call_id, n), .addr = *from};
+        *c = (struct caller){.hash = h, .addr = *from};
         queue(o, msg, len, callee);
     }
 }

@@ -416,6 +416,8 @@ int ingress_reply(const struct sb_inbound *in, int code, const char *reason, con
         !(v = sipedit_value(&e, SIPEDIT_VIA, 0, &n)) ||
         sipmsg_via_stamped_text(v, n, sipmsg_top_via(in->msg), via, sizeof(via)) < 0)
         return SB_EAGAIN; /* the caller builds it the old way */
+    if (code == 100 || sipmsg_to_tag(in->msg))
+        to_tag = NULL; /* as sipmsg_response_create(): a To has one tag */
     return sipedit_reply(&e, status, reason, via, to_tag, extra, sipmsg_server_header(), out, len);
 }
 

@@ -69,9 +69,8 @@ static void respond_stateless(struct proxy *p, const struct sb_inbound *in, int 
         reason = osip_message_get_reason(code);
     char *text = NULL;
     size_t len;
-    const char *to_tag = sipmsg_to_tag(in->msg) ? NULL : tag;
     if (proxy_reply_dest(in, &dest) == 0 &&
-        (ingress_reply(in, code, reason, to_tag, extra, &text, &len) == 0 ||
+        (ingress_reply(in, code, reason, tag, extra, &text, &len) == 0 ||
          sipmsg_response_text(in->msg, code, reason, tag, extra, &text, &len) == 0))
         proxy_send_to(p, &dest, text, len);
     osip_free(text);

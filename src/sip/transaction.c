@@ -454,8 +454,7 @@ static int write_own(struct server_txn *st, int code, const char *reason, const 
                      char **text, size_t *len)
 {
     const osip_message_t *req = st->in->msg;
-    const char *tag = code > 100 && !sipmsg_to_tag(req) ? st->tag : NULL;
-    if (ingress_reply(st->in, code, reason, tag, extra, text, len) == 0)
+    if (ingress_reply(st->in, code, reason, st->tag, extra, text, len) == 0)
         return 0;
     int rc = sipmsg_response_text(req, code, reason, st->tag, extra, text, len);
     if (rc == 0)

@@ -201,10 +201,9 @@ static void own_response(const struct sb_inbound *in)
     const osip_message_t *req = in->msg;
     if (!MSG_IS_REQUEST(req) || MSG_IS_ACK(req) || !req->cseq || !req->call_id)
         return;
-    const char *tag = sipmsg_to_tag(req) ? NULL : "fz";
     char *text, *old_text;
     size_t len, old_len;
-    if (ingress_reply(in, 481, "Gone", tag, NULL, &text, &len) != 0)
+    if (ingress_reply(in, 481, "Gone", "fz", NULL, &text, &len) != 0)
         return;
     osip_message_t *built;
     if (sipmsg_response_create(req, 481, "Gone", "fz", &built) != 0)
