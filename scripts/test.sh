@@ -189,7 +189,7 @@ fi
 
 ensure_packages $SB_BUILD_PACKAGES libcriterion-dev sip-tester python3 tshark clang baresip-core \
     linphone-cli sox nftables iproute2 openssl curl prometheus chromium systemd redis-server \
-    sipvicious rtpengine-daemon kamailio dnsmasq-base ||
+    sipvicious rtpengine-daemon kamailio dnsmasq-base gdb ||
     exit 1
 phone_deps || exit 1
 

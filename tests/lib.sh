@@ -55,6 +55,23 @@ stop_proxy() {
     return $rc
 }
 
+# post_mortem: a failed test's proxy, if it still runs, logs its counters
+# (SIGUSR1) and has its threads' stacks written to proxy.stacks, so that a
+# proxy that stopped answering says where it waits before it is killed.
+post_mortem() {
+    [ -n "${PROXY_PID:-}" ] && kill -0 "$PROXY_PID" 2>/dev/null || return 0
+    kill -USR1 "$PROXY_PID" 2>/dev/null
+    sleep 1.2 # the signal thread takes it within a second
+    timeout 30 gdb -p "$PROXY_PID" -batch -nx -ex "thread apply all bt" \
+        >"$DIR/proxy.stacks" 2>&1
+    {
+        echo "post mortem: counters in proxy.log; each thread's innermost frames:"
+        awk '/^Thread /{if(t)print t; match($0, /"[^"]*"/); t="thread " $2 " " substr($0, RSTART, RLENGTH); n=0; next}
+             /^#[0-9]/ && n<3 {f=($3=="in")?$4:$2; t=t (n?" < ":": ") f; n++}
+             END{if(t)print t}' "$DIR/proxy.stacks"
+    } >>"$DIR/test.log"
+}
+
 # run_tests LABEL NOTE [TEST...]: runs the named test_ functions (all by
 # default), each in its own folder under $OUT, killing whatever it left
 # running; prints PASS/FAIL lines and "LABEL: N passed, M failed".
@@ -73,6 +90,7 @@ run_tests() {
         else
             result=FAIL
             failed=$((failed + 1))
+            post_mortem
         fi
         kill_started
         ms=$((($(date +%s%N) - start) / 1000000))
