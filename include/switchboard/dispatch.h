@@ -36,6 +36,9 @@ unsigned dispatch_worker_for_text(const struct dispatch *d, const char *call_id,
 int dispatch_push(struct dispatch *d, unsigned worker, struct sb_inbound *in);
 /* Wakes @worker if it sleeps. Call once after a batch of pushes. */
 void dispatch_wake(struct dispatch *d, unsigned worker);
+/* Wakes @worker for a flag it reads before it sleeps, never losing the
+ * wake-up (wakeq_kick()): its sockets became ready, someone wants its calls. */
+void dispatch_kick(struct dispatch *d, unsigned worker);
 
 /* Worker side: moves everything queued for @worker into @batch (see
  * wakeq.h). Returns whether anything was there. */

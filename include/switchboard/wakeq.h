@@ -16,6 +16,7 @@
  *   function        called by             may run concurrently with
  *   wakeq_push      any thread            push, wake, take, done, wait, stop
  *   wakeq_wake      any thread            everything
+ *   wakeq_kick      any thread            everything
  *   wakeq_take      the consumer only     push, wake, stop
  *   wakeq_done      the consumer only     push, wake, stop
  *   wakeq_wait(_fds) the consumer only    push, wake, stop
@@ -52,6 +53,13 @@ void wakeq_destroy(struct wakeq *q, void (*release)(struct cds_wfcq_node *node))
 int wakeq_push(struct wakeq *q, struct cds_wfcq_node *node);
 /* Wakes the consumer if it sleeps. Call once after a batch of pushes. */
 void wakeq_wake(struct wakeq *q);
+/* Wakes the consumer for something the queue does not show (a flag it
+ * reads before it sleeps). wakeq_wake() would lose that wake-up when the
+ * consumer has read the flag but not yet set its sleeping one: the
+ * queue it looks at again is empty. This writes the eventfd whether it
+ * sleeps or not, so its next sleep ends at once: a spurious wake-up at
+ * worst, never a lost one. For rare events, not per item. */
+void wakeq_kick(struct wakeq *q);
 
 /* Consumer: moves everything queued into @batch (initialised by
  * wakeq_batch_init). Returns whether anything was there. */

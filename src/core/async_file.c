@@ -156,7 +156,7 @@ static void *writer_main(void *arg)
             continue;
         if (wakeq_stopping(f->queue))
             break;
-        /* a reopen request stops the queue's sleep through wakeq_wake */
+        /* a reopen request stops the queue's sleep through wakeq_kick */
         if (!atomic_load(&f->reopen))
             wakeq_wait(f->queue, 1000);
     }
@@ -234,7 +234,7 @@ int async_file_append(struct async_file *f, const void *data, size_t len)
 void async_file_reopen(struct async_file *f)
 {
     atomic_store(&f->reopen, true);
-    wakeq_wake(f->queue);
+    wakeq_kick(f->queue); /* a flag, not a queued line */
 }
 
 void async_file_counters(const struct async_file *f, struct async_file_counters *out)

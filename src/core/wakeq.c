@@ -87,6 +87,11 @@ void wakeq_wake(struct wakeq *q)
         signal_fd(q);
 }
 
+void wakeq_kick(struct wakeq *q)
+{
+    signal_fd(q);
+}
+
 bool wakeq_take(struct wakeq *q, struct wakeq_batch *batch)
 {
     if (cds_wfcq_empty(&q->head, &q->tail))

@@ -79,6 +79,11 @@ void dispatch_wake(struct dispatch *d, unsigned worker)
     wakeq_wake(d->queues[worker]);
 }
 
+void dispatch_kick(struct dispatch *d, unsigned worker)
+{
+    wakeq_kick(d->queues[worker]);
+}
+
 bool dispatch_take(struct dispatch *d, unsigned worker, struct wakeq_batch *batch)
 {
     return wakeq_take(d->queues[worker], batch);

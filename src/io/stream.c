@@ -1555,7 +1555,7 @@ void stream_stop_input(struct stream *s)
 {
     for (unsigned i = 0; i < s->thread_count; i++) {
         atomic_store(&s->threads[i].input_stopped, true);
-        wakeq_wake(s->threads[i].posts);
+        wakeq_kick(s->threads[i].posts); /* a flag, not a queued post */
     }
 }
 

@@ -440,8 +440,10 @@ int transport_start(struct transport *t, struct dispatch *d, struct sip_trace *t
         }
         if (t->inline_mode) {
             atomic_store_explicit(&t->inline_ready, true, memory_order_release);
-            dispatch_wake(d, 0); /* it sleeps on its queue alone until now */
-            continue;            /* the worker reads: no thread */
+            /* it sleeps on its queue alone until now: a kick, as it may
+             * have found inline_ready false and not be asleep yet */
+            dispatch_kick(d, 0);
+            continue; /* the worker reads: no thread */
         }
         int rc = pthread_create(&l->thread, NULL, listener_main, l);
         if (rc != 0) {

@@ -559,7 +559,7 @@ static void ask_for_calls(struct worker_pool *pool)
         struct worker *w = &pool->workers[i];
         seen[i] = atomic_load_explicit(&w->calls_seen, memory_order_acquire);
         atomic_store_explicit(&w->calls_wanted, true, memory_order_release);
-        dispatch_wake(pool->deps.dispatch, i);
+        dispatch_kick(pool->deps.dispatch, i); /* a flag, not a queued item */
     }
     uint64_t until = sb_now_ms() + CALLS_WAIT_MS;
     for (unsigned i = 0; i < pool->count && sb_now_ms() < until;) {

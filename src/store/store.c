@@ -611,7 +611,7 @@ static void queue_note(struct store *s, struct note *note)
     free(note);
     atomic_fetch_add_explicit(&s->overflows, 1, memory_order_relaxed);
     atomic_store(&s->resync, true);
-    wakeq_wake(s->queue);
+    wakeq_kick(s->queue); /* a flag, not a queued note */
 }
 
 /* A note of @kind naming @aor, with @value after it (may be NULL). */

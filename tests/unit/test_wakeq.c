@@ -150,6 +150,29 @@ Test(wakeq, stop_wakes_a_sleeper)
     wakeq_destroy(q, release);
 }
 
+/* A consumer that read its flag (a worker: are its sockets ready yet?)
+ * and has not yet set its sleeping one when the flag is set: wakeq_wake()
+ * finds it awake and writes nothing, so the sleep that follows would last
+ * its whole timeout, forever without one. wakeq_kick() leaves the eventfd
+ * readable, so that sleep ends at once and takes the wake-up with it. */
+Test(wakeq, a_kick_before_the_sleep_is_not_lost, .timeout = 10)
+{
+    struct wakeq *q;
+    cr_assert_eq(wakeq_create(0, &q), 0);
+    struct pollfd p = {.fd = wakeq_fd(q), .events = POLLIN};
+    wakeq_wake(q);
+    cr_assert_eq(poll(&p, 1, 0), 0, "wakeq_wake wrote to an awake consumer");
+    wakeq_kick(q);
+    cr_assert_eq(poll(&p, 1, 0), 1, "the kick is not pending");
+    wakeq_wait(q, -1); /* returns: else the test times out */
+    cr_assert_eq(poll(&p, 1, 0), 0, "the sleep left the kick pending");
+    wakeq_kick(q);
+    struct pollfd none[1] = {{.fd = -1}};
+    wakeq_wait_fds(q, none, 0, -1); /* so does a worker's sleep with its sockets */
+    cr_assert_eq(poll(&p, 1, 0), 0);
+    wakeq_destroy(q, release);
+}
+
 struct poker {
     int fd;
     atomic_bool done;
