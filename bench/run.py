@@ -1105,7 +1105,7 @@ class RtpEngine:
         self.run.stop(self.proc)
 
 
-MEDIA_ROUNDS = 3  # the media study's rounds; each step's median is reported
+MEDIA_ROUNDS = 5  # the media study's rounds; each step's median is reported
 
 
 def media_round(run, bench, rates):
