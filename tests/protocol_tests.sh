@@ -201,9 +201,11 @@ test_auth_register_md5_with_sipp() {
 # retry with the new nonce passes.
 test_auth_register_sha256_replay_stale() {
     auth_proxy register "algorithms = SHA-256, MD5" "nonce_ttl = 2" || return 1
-    grep -q 'algorithm=SHA-256' <(python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --print \
-        --expect 401 --text "REGISTER sip:$IP:$PROXY_PORT SIP/2.0\r\nVia: SIP/2.0/UDP $IP:@PORT@;branch=z9hG4bK-s1\r\nFrom: <sip:alice@$IP>;tag=1\r\nTo: <sip:alice@$IP>\r\nCall-ID: sha-1\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n") ||
-        { log "no SHA-256 challenge offered"; return 1; }
+    local challenge
+    challenge=$(python3 "$HERE/udp_probe.py" "$IP" "$PROXY_PORT" --print \
+        --expect 401 --text "REGISTER sip:$IP:$PROXY_PORT SIP/2.0\r\nVia: SIP/2.0/UDP $IP:@PORT@;branch=z9hG4bK-s1\r\nFrom: <sip:alice@$IP>;tag=1\r\nTo: <sip:alice@$IP>\r\nCall-ID: sha-1\r\nCSeq: 1 REGISTER\r\nContent-Length: 0\r\n\r\n" 2>>"$DIR/test.log") ||
+        { log "the REGISTER was not challenged: $challenge"; return 1; }
+    grep -q 'algorithm=SHA-256' <<<"$challenge" || { log "no SHA-256 challenge offered"; return 1; }
     digest plain,auth,replay,wait:2.5,retry alice wonderland --alg SHA-256 &&
         said "plain 401" "auth 200" "replay 403" "wait:2.5 slept" "retry 401 stale, then 200" &&
         stop_proxy && grep -q "refused: credentials replayed=1," "$DIR/proxy.log"
