@@ -610,8 +610,10 @@ static void queue_note(struct store *s, struct note *note)
     }
     free(note);
     atomic_fetch_add_explicit(&s->overflows, 1, memory_order_relaxed);
-    atomic_store(&s->resync, true);
-    wakeq_kick(s->queue); /* a flag, not a queued note */
+    /* a flag, not a queued note: kicked as it turns on, so a flood of
+     * notes that do not fit costs the workers no syscall each */
+    if (!atomic_exchange(&s->resync, true))
+        wakeq_kick(s->queue);
 }
 
 /* A note of @kind naming @aor, with @value after it (may be NULL). */
