@@ -66,10 +66,11 @@ struct sb_inbound *ingress_receive(char *buf, size_t len, const struct ingress_o
 
 /* A response @code (100-699) with @reason to @in's request, written from
  * the lines the request arrived as (sipedit_reply(): its Vias with the top
- * one stamped, From, To with ";tag=@to_tag" when it has no tag and
- * @code is over 100 (as sipmsg_response_create()), Call-ID, CSeq, then the header lines @extra)
- * without building a libosip2 message or printf. *@out is malloc'd. Returns 0, or SB_EAGAIN when
- * @in kept no bytes or sipedit does not index them (build it from the parse then). */
+ * one stamped, From, To with ";tag=@to_tag" when it has no tag and @code
+ * is over 100, as sipmsg_response_create(), Call-ID, CSeq, then the
+ * header lines @extra) without building a libosip2 message or printf.
+ * *@out is malloc'd. Returns 0, or SB_EAGAIN when @in kept no bytes or
+ * sipedit does not index them (build it from the parse then). */
 int ingress_reply(const struct sb_inbound *in, int code, const char *reason, const char *to_tag,
                   const char *extra, char **out, size_t *len);
 

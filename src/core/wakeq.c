@@ -169,7 +169,7 @@ void wakeq_wait_fds(struct wakeq *q, struct pollfd *fds, size_t count, int timeo
 void wakeq_stop(struct wakeq *q)
 {
     atomic_store(&q->stopping, true);
-    signal_fd(q);
+    wakeq_kick(q); /* the first flag of all */
 }
 
 bool wakeq_stopping(const struct wakeq *q)
